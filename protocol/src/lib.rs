@@ -1,0 +1,183 @@
+//! The messages `devspec` and `devspec-worker` exchange: one JSON object per line, in both
+//! directions, over the worker's stdin and stdout (and, in one-shot mode for cluster jobs, one
+//! request file and one result file).
+//!
+//! Every request carries [`PROTOCOL_VERSION`]; a worker built from another version answers
+//! [`Reply::Failed`] with [`WorkerErrorKind::ProtocolMismatch`] instead of guessing. A request's
+//! `id` is echoed on every reply it causes, so progress events and results can be told apart
+//! when a pool multiplexes workers.
+//!
+//! ```
+//! use devspec_protocol::{Request, RequestBody, Reply};
+//! let line = serde_json::to_string(&Request::new(7, RequestBody::Ping)).unwrap();
+//! let back: Request = serde_json::from_str(&line).unwrap();
+//! assert_eq!(back.id, 7);
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a message changes shape; both sides refuse a different version.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One message from `devspec` to a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub protocol: u32,
+    pub id: u64,
+    #[serde(flatten)]
+    pub body: RequestBody,
+}
+
+impl Request {
+    pub fn new(id: u64, body: RequestBody) -> Self {
+        Request { protocol: PROTOCOL_VERSION, id, body }
+    }
+}
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RequestBody {
+    /// Liveness check; answered with [`Reply::Pong`].
+    Ping,
+    /// Asks for the worker's [`VersionReport`].
+    Version,
+    /// A small autograd computation that proves libtorch loads and differentiates: the worker
+    /// returns `f(x) = sum(x_i^3)` and its gradient `3 x_i^2`, computed by libtorch's autograd.
+    AutogradProbe { x: Vec<f64> },
+    /// Runs one numerical step (train, checkpoint, estimate) and writes its outputs into the
+    /// store. Step kinds arrive with the executor issues; a worker that does not know `kind`
+    /// answers [`WorkerErrorKind::UnknownStep`].
+    Step(StepRequest),
+}
+
+/// One step instance, fully resolved by the planner: the worker needs nothing else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRequest {
+    /// The registry name of the step implementation, e.g. `"train"`.
+    pub kind: String,
+    /// Human-readable instance name, used only in messages (`llc[seed=2]@1200`).
+    pub display_name: String,
+    /// Resolved parameters, as the registry's schema describes them.
+    pub params: serde_json::Value,
+    /// Content digests (hex BLAKE3) of the input blobs, read from `store`.
+    pub inputs: Vec<String>,
+    /// Root of the content-addressed store the worker reads from and writes into.
+    pub store: String,
+    /// Intra-op threads libtorch may use for this step.
+    pub threads: u32,
+}
+
+/// One message from a worker to `devspec`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    Pong {
+        id: u64,
+    },
+    Version {
+        id: u64,
+        report: VersionReport,
+    },
+    AutogradProbe {
+        id: u64,
+        value: f64,
+        gradient: Vec<f64>,
+    },
+    /// A step's progress: zero or more of these precede its [`Reply::StepDone`].
+    Progress {
+        id: u64,
+        done: u64,
+        total: u64,
+        message: String,
+    },
+    StepDone {
+        id: u64,
+        result: StepResult,
+    },
+    Failed {
+        id: u64,
+        error: WorkerError,
+    },
+}
+
+impl Reply {
+    /// The id of the request this reply answers.
+    pub fn id(&self) -> u64 {
+        match self {
+            Reply::Pong { id }
+            | Reply::Version { id, .. }
+            | Reply::AutogradProbe { id, .. }
+            | Reply::Progress { id, .. }
+            | Reply::StepDone { id, .. }
+            | Reply::Failed { id, .. } => *id,
+        }
+    }
+}
+
+/// What a worker is: enough for `devspec --version` and for the cache key's environment part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionReport {
+    pub protocol: u32,
+    pub worker_version: String,
+    /// The libtorch version the worker loaded at run time, e.g. `"2.13.0"`.
+    pub libtorch: String,
+    /// The install folder of the libtorch the worker loaded (empty if it cannot tell).
+    pub libtorch_path: String,
+    pub cuda_available: bool,
+    pub cuda_devices: u32,
+    /// ATen's CPU kernel level (`DEFAULT`, `AVX2`, `AVX512`), which changes the last bits of
+    /// reductions and so belongs in cache keys.
+    pub cpu_capability: String,
+}
+
+/// A finished step: the digests of what it wrote into the store, and scalar metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub outputs: Vec<String>,
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why a request failed, classified so `devspec` can pick the exit code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerError {
+    pub kind: WorkerErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerErrorKind {
+    /// The request line was not valid JSON or not a known message.
+    BadRequest,
+    /// The request was written for another protocol version.
+    ProtocolMismatch,
+    /// The step kind is not one this worker implements.
+    UnknownStep,
+    /// The step ran and failed (bad data, NaN, libtorch error).
+    StepFailed,
+    /// The machine failed under the step (disk full, store unwritable).
+    Environment,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_round_trips_with_flat_tag() {
+        let req = Request::new(3, RequestBody::AutogradProbe { x: vec![1.0, 2.0] });
+        let line = serde_json::to_string(&req).unwrap();
+        assert_eq!(line, r#"{"protocol":1,"id":3,"type":"autograd_probe","x":[1.0,2.0]}"#);
+        assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), req);
+    }
+
+    #[test]
+    fn reply_reports_its_request_id() {
+        let reply: Reply = serde_json::from_str(
+            r#"{"type":"failed","id":9,"error":{"kind":"unknown_step","message":"no"}}"#,
+        )
+        .unwrap();
+        assert_eq!(reply.id(), 9);
+    }
+}

@@ -1,0 +1,86 @@
+//! The command line, declared with clap: every verb devspec will have, global options, and the
+//! help text a user sees.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// A declarative experiment-spec language and runner for developmental interpretability.
+///
+/// Write a `.dev` file (what to train, which checkpoints to keep, what to estimate on them,
+/// which transitions to detect), then `devspec run FILE`.
+#[derive(Debug, Parser)]
+#[command(name = "devspec", disable_version_flag = true, arg_required_else_help = true)]
+pub struct Args {
+    /// Print devspec's version and the libtorch version its worker loads.
+    #[arg(short = 'V', long, global = false)]
+    pub version: bool,
+
+    /// The devspec-worker executable to use (default: `DEVSPEC_WORKER`, `devspec.toml`, the folder
+    /// of devspec, then PATH).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub worker: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check specs for errors without running anything.
+    Check(Pending),
+    /// Rewrite specs in the canonical layout.
+    Fmt(Pending),
+    /// Show the steps a run would execute and which are cached.
+    Plan(Pending),
+    /// Run a spec: train, checkpoint, estimate, detect, report.
+    Run(Pending),
+    /// Show which step instances are done, cached, running or failed.
+    Status(Pending),
+    /// Show one step instance's result and provenance.
+    Show(Pending),
+    /// Choose SGLD hyperparameters for an estimate by a short sweep.
+    Calibrate(Pending),
+    /// Write a spec's HTML report.
+    Report(Pending),
+    /// Compare two runs or studies.
+    Diff(Pending),
+    /// Bundle a study (spec, lock file, results) for a colleague.
+    Export(Pending),
+    /// Unpack a colleague's study bundle.
+    Import(Pending),
+    /// Recompute a study's results and compare them with the recorded ones.
+    Verify(Pending),
+    /// Remove store entries no spec refers to.
+    Gc(Pending),
+}
+
+/// The arguments of a verb that is declared but not built yet: accepted and ignored, since the
+/// verb refuses to run anyway.
+#[derive(Debug, clap::Args)]
+pub struct Pending {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<OsString>,
+}
+
+impl Command {
+    /// The verb's name and the issue that builds it, for "not implemented yet" messages.
+    pub fn pending(&self) -> (&'static str, &'static str) {
+        match self {
+            Command::Check(_) => ("check", "the language"),
+            Command::Fmt(_) => ("fmt", "the language"),
+            Command::Plan(_) => ("plan", "the executor"),
+            Command::Run(_) => ("run", "the executor"),
+            Command::Status(_) => ("status", "the executor"),
+            Command::Show(_) => ("show", "the executor"),
+            Command::Gc(_) => ("gc", "the executor"),
+            Command::Calibrate(_) => ("calibrate", "the estimation"),
+            Command::Report(_) => ("report", "the detection and reports"),
+            Command::Diff(_) => ("diff", "the reproducible studies"),
+            Command::Export(_) => ("export", "the reproducible studies"),
+            Command::Import(_) => ("import", "the reproducible studies"),
+            Command::Verify(_) => ("verify", "the reproducible studies"),
+        }
+    }
+}

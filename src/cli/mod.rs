@@ -1,0 +1,51 @@
+//! The command-line front end: parses arguments, runs the verb, and is the only place that
+//! prints. Every failure arrives here as data ([`Failure`]) and leaves as text plus an exit code.
+
+mod args;
+mod version_command;
+
+use std::path::Path;
+
+use clap::Parser;
+
+pub use args::{Args, Command};
+
+use crate::exit_code::ExitCode;
+use crate::failure::{Failure, FailureClass};
+use crate::project_config::ProjectConfig;
+
+pub fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code.into(),
+        Err(failure) => {
+            eprintln!("{failure}");
+            failure.exit_code().into()
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<ExitCode, Failure> {
+    let cwd = std::env::current_dir()
+        .map_err(|err| Failure::environment(format!("cannot read the current folder: {err}")))?;
+    if args.version {
+        let config = project_config(&cwd)?;
+        return version_command::run(args.worker.clone(), &config);
+    }
+    match &args.command {
+        Some(command) => {
+            let (verb, issue) = command.pending();
+            Err(Failure::new(
+                FailureClass::NotImplemented,
+                format!("`devspec {verb}` is not implemented yet"),
+            )
+            .with_hint(format!("it arrives with {issue} issue; see the README's list of verbs")))
+        }
+        // clap's `arg_required_else_help` prints the help before we get here.
+        None => Ok(ExitCode::Success),
+    }
+}
+
+fn project_config(cwd: &Path) -> Result<ProjectConfig, Failure> {
+    Ok(ProjectConfig::discover(cwd)?.unwrap_or_else(|| ProjectConfig::defaults(cwd)))
+}

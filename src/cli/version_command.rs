@@ -1,0 +1,31 @@
+//! `devspec --version`: devspec's own version, then what its worker reports (which libtorch it
+//! loaded, CUDA, ATen's CPU kernels). The only verb that starts a worker without running steps.
+
+use std::path::PathBuf;
+
+use crate::exec::{WorkerLocator, WorkerProcess};
+use crate::exit_code::ExitCode;
+use crate::failure::Failure;
+use crate::project_config::ProjectConfig;
+
+pub fn run(flag: Option<PathBuf>, config: &ProjectConfig) -> Result<ExitCode, Failure> {
+    println!("devspec {}", env!("CARGO_PKG_VERSION"));
+    let location = WorkerLocator::from_env(flag, config.worker.clone()).locate()?;
+    let mut worker = WorkerProcess::spawn(&location.path)?;
+    let report = worker.version()?;
+    println!(
+        "worker   {} {} ({})",
+        report.worker_version,
+        location.path.display(),
+        location.located_by
+    );
+    let cuda = if report.cuda_available {
+        format!("available, {} device(s)", report.cuda_devices)
+    } else {
+        "not available".to_owned()
+    };
+    println!("libtorch {} ({})", report.libtorch, report.libtorch_path);
+    println!("cuda     {cuda}");
+    println!("cpu      {} kernels", report.cpu_capability);
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,70 @@
+//! Failures that end a command, classified by whose fault they are (the exit code follows from
+//! the class) and carrying a hint for the user. Rendered only by the CLI.
+
+use std::fmt;
+
+use crate::exit_code::ExitCode;
+
+/// Whose fault a failure is; decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// The user's input (spec, command line, configuration) is wrong.
+    BadInput,
+    /// A step failed while running.
+    StepFailed,
+    /// The machine or installation cannot support the run (libtorch, disk, store).
+    Environment,
+    /// A feature that is declared but not built yet.
+    NotImplemented,
+    /// A bug in devspec.
+    Internal,
+}
+
+/// A failure that ends a command: what went wrong, and what the user can do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub class: FailureClass,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    pub fn new(class: FailureClass, message: impl Into<String>) -> Self {
+        Failure { class, message: message.into(), hint: None }
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Failure::new(FailureClass::BadInput, message)
+    }
+
+    pub fn environment(message: impl Into<String>) -> Self {
+        Failure::new(FailureClass::Environment, message)
+    }
+
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self.class {
+            FailureClass::BadInput => ExitCode::BadInput,
+            FailureClass::StepFailed => ExitCode::Failed,
+            FailureClass::Environment => ExitCode::Environment,
+            FailureClass::NotImplemented | FailureClass::Internal => ExitCode::Internal,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failure {}

@@ -1,0 +1,8 @@
+//! devspec: a declarative experiment-spec language and runner for developmental
+//! interpretability. See ARCHITECTURE.md for the map of the stages and where to start reading.
+
+pub mod cli;
+pub mod exec;
+pub mod exit_code;
+pub mod failure;
+pub mod project_config;

@@ -1,0 +1,143 @@
+//! `devspec.toml`: a project's settings (store path, parallel jobs, threads per step, device,
+//! worker path). Found by walking up from a folder; its folder is the project root, which also
+//! bounds the paths a spec may import.
+//!
+//! Command-line flags and environment variables win over this file; a step's explicit setting
+//! in the spec wins over all of them.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::failure::Failure;
+
+pub const FILE_NAME: &str = "devspec.toml";
+
+/// A loaded `devspec.toml`, with paths made absolute against its folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectConfig {
+    /// The folder holding `devspec.toml`.
+    pub root: PathBuf,
+    /// Where results, checkpoints and caches are kept.
+    pub store: PathBuf,
+    /// Steps run in parallel; `None` means one per core.
+    pub jobs: Option<usize>,
+    /// Intra-op threads per step (part of every numerical cache key).
+    pub threads_per_step: u32,
+    /// Device for steps whose spec says `auto` or nothing: `auto`, `cpu`, `cuda`, `cuda:N`.
+    pub device: String,
+    /// The `devspec-worker` executable, if the project pins one.
+    pub worker: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    run: RawRun,
+    #[serde(default)]
+    worker: RawWorker,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    jobs: Option<usize>,
+    threads_per_step: Option<u32>,
+    device: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorker {
+    path: Option<PathBuf>,
+}
+
+impl ProjectConfig {
+    /// The settings of a folder with no `devspec.toml`: everything at its default.
+    pub fn defaults(root: &Path) -> Self {
+        ProjectConfig::from_raw(root, RawConfig::default())
+    }
+
+    /// Finds the nearest `devspec.toml` at or above `start` and loads it.
+    pub fn discover(start: &Path) -> Result<Option<Self>, Failure> {
+        match start.ancestors().map(|dir| dir.join(FILE_NAME)).find(|file| file.is_file()) {
+            Some(file) => ProjectConfig::load(&file).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn load(file: &Path) -> Result<Self, Failure> {
+        let text = std::fs::read_to_string(file).map_err(|err| {
+            Failure::environment(format!("cannot read {}: {err}", file.display()))
+        })?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|err| {
+            let at = err.span().map_or_else(String::new, |span| {
+                let line = text[..span.start].matches('\n').count() + 1;
+                format!(":{line}")
+            });
+            Failure::bad_input(format!("{}{at}: {}", file.display(), err.message().trim()))
+                .with_hint("the settings are documented in the README, under `devspec.toml`")
+        })?;
+        let root = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        if raw.run.threads_per_step == Some(0) {
+            return Err(Failure::bad_input(format!(
+                "{}: `run.threads_per_step` must be at least 1",
+                file.display()
+            )));
+        }
+        Ok(ProjectConfig::from_raw(&root, raw))
+    }
+
+    fn from_raw(root: &Path, raw: RawConfig) -> Self {
+        ProjectConfig {
+            root: root.to_path_buf(),
+            store: root.join(raw.store.path.unwrap_or_else(|| PathBuf::from(".devspec"))),
+            jobs: raw.run.jobs.filter(|&jobs| jobs > 0),
+            threads_per_step: raw.run.threads_per_step.unwrap_or(1),
+            device: raw.run.device.unwrap_or_else(|| "auto".to_owned()),
+            worker: raw.worker.path.map(|path| root.join(path)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "[store]\npath = \"cache\"\n[run]\njobs = 3\n[worker]\npath = \"bin/w\"\n",
+        )
+        .unwrap();
+        let nested = dir.path().join("a/b");
+        std::fs::create_dir_all(&nested).unwrap();
+        let config = ProjectConfig::discover(&nested).unwrap().unwrap();
+        assert_eq!(config.store, dir.path().join("cache"));
+        assert_eq!(config.worker, Some(dir.path().join("bin/w")));
+        assert_eq!(config.jobs, Some(3));
+        assert_eq!(config.threads_per_step, 1);
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(FILE_NAME);
+        std::fs::write(&file, "[run]\njobs = 2\nthreds_per_step = 2\n").unwrap();
+        let failure = ProjectConfig::load(&file).unwrap_err();
+        assert!(failure.message.contains("devspec.toml:3"), "{failure}");
+        assert!(failure.message.contains("threds_per_step"), "{failure}");
+        assert_eq!(failure.exit_code(), crate::exit_code::ExitCode::BadInput);
+    }
+}

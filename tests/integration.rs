@@ -1,0 +1,12 @@
+//! devspec's integration tests, one binary for the package (each test file is a module here,
+//! so the suite links once).
+
+// Tests compare floats exactly only where the values are exact in binary (small integers,
+// halves); a numerical test with rounding writes its tolerance and why.
+#![allow(clippy::float_cmp)]
+
+mod integration {
+    mod binaries;
+    mod readme;
+    mod worker_link;
+}

@@ -1,0 +1,53 @@
+//! Turns one request line into its replies: the single place that knows which request body is
+//! served by which module.
+
+use devspec_protocol::{
+    PROTOCOL_VERSION, Reply, Request, RequestBody, WorkerError, WorkerErrorKind,
+};
+
+use crate::{autograd_probe, version_report};
+
+/// Handles one request line, passing every reply it causes to `send`, in order.
+pub fn handle_line(line: &str, send: &mut dyn FnMut(&Reply)) {
+    let request: Request = match serde_json::from_str(line) {
+        Ok(request) => request,
+        Err(err) => {
+            // Without a parsed id the reply can only say which request it was by position.
+            let id = serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64))
+                .unwrap_or(0);
+            return send(&failed(id, WorkerErrorKind::BadRequest, format!("{err}")));
+        }
+    };
+    if request.protocol != PROTOCOL_VERSION {
+        return send(&failed(
+            request.id,
+            WorkerErrorKind::ProtocolMismatch,
+            format!(
+                "request uses protocol {}, this worker speaks {PROTOCOL_VERSION}; \
+                 install devspec and devspec-worker from the same build",
+                request.protocol
+            ),
+        ));
+    }
+    let id = request.id;
+    let reply = match request.body {
+        RequestBody::Ping => Reply::Pong { id },
+        RequestBody::Version => Reply::Version { id, report: version_report::current() },
+        RequestBody::AutogradProbe { x } => match autograd_probe::cube_sum(&x) {
+            Ok((value, gradient)) => Reply::AutogradProbe { id, value, gradient },
+            Err(err) => failed(id, WorkerErrorKind::StepFailed, err.to_string()),
+        },
+        RequestBody::Step(step) => failed(
+            id,
+            WorkerErrorKind::UnknownStep,
+            format!("this worker does not implement step kind `{}` yet", step.kind),
+        ),
+    };
+    send(&reply);
+}
+
+fn failed(id: u64, kind: WorkerErrorKind, message: String) -> Reply {
+    Reply::Failed { id, error: WorkerError { kind, message } }
+}

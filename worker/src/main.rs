@@ -1,0 +1,39 @@
+//! `devspec-worker`: the only program of devspec that links libtorch. It runs numerical steps
+//! for the `devspec` executor, either as a long-lived pool member speaking the JSON-lines
+//! protocol of `devspec-protocol` on stdin/stdout, or once, from a request file, as a cluster
+//! job does (`--one-shot`).
+
+mod autograd_probe;
+mod dispatch;
+mod one_shot;
+mod parent_watch;
+mod serve;
+mod version_report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// devspec's libtorch worker. Started by `devspec`; not meant to be run by hand.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Read one request from this JSON file, run it, write the reply as JSON and exit
+    /// (for batch jobs, which have no pipe to the scheduler).
+    #[arg(long, value_name = "REQUEST")]
+    one_shot: Option<PathBuf>,
+    /// Where `--one-shot` writes its reply; default: `result.json` beside the request.
+    #[arg(long, value_name = "FILE", requires = "one_shot")]
+    result: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(request) = args.one_shot {
+        // A batch job's parent is the batch system, which ends the job itself.
+        return one_shot::run(&request, args.result.as_deref());
+    }
+    parent_watch::exit_when_orphaned();
+    serve::run()
+}

@@ -1,0 +1,50 @@
+//! The batch-job mode: one request from a file, its final reply written atomically to a file,
+//! progress events on stderr (which a batch system keeps as the job's log).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use devspec_protocol::Reply;
+
+use crate::dispatch;
+
+pub fn run(request: &Path, result: Option<&Path>) -> ExitCode {
+    let result_path = result.map_or_else(
+        || request.parent().unwrap_or(Path::new(".")).join("result.json"),
+        Path::to_path_buf,
+    );
+    let line = match std::fs::read_to_string(request) {
+        Ok(text) => text,
+        Err(err) => {
+            eprintln!("devspec-worker: cannot read request {}: {err}", request.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut last = None;
+    dispatch::handle_line(line.trim(), &mut |reply: &Reply| {
+        if let Reply::Progress { done, total, message, .. } = reply {
+            eprintln!("progress {done}/{total}: {message}");
+        } else {
+            last = Some(reply.clone());
+        }
+    });
+    let Some(reply) = last else {
+        eprintln!("devspec-worker: the request produced no reply (a bug)");
+        return ExitCode::from(4);
+    };
+    if let Err(err) = write_atomically(&result_path, &reply) {
+        eprintln!("devspec-worker: cannot write result {}: {err}", result_path.display());
+        return ExitCode::from(3);
+    }
+    if matches!(reply, Reply::Failed { .. }) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// Writes beside the target and renames, so a reader (the scheduler polling for the file) sees
+/// either no result or a whole one.
+fn write_atomically(path: &Path, reply: &Reply) -> std::io::Result<()> {
+    let mut tmp = PathBuf::from(path);
+    tmp.as_mut_os_string().push(".tmp");
+    let text = serde_json::to_string_pretty(reply).expect("replies always serialize");
+    std::fs::write(&tmp, text + "\n")?;
+    std::fs::rename(&tmp, path)
+}
