@@ -74,8 +74,10 @@ fn worker_exits_when_its_parent_dies_even_with_stdin_open() {
     // A shell starts the worker with our pipe as its stdin, prints its pid, and is then killed:
     // the pipe stays open (we hold it), so only the parent watch can end the worker.
     // (A background command's stdin would be /dev/null; fd 3 carries our pipe past that.)
-    let script =
-        format!("exec 3<&0; '{}' <&3 3<&- >/dev/null & echo $!; exec sleep 60", worker_exe().display());
+    let script = format!(
+        "exec 3<&0; '{}' <&3 3<&- >/dev/null & echo $!; exec sleep 60",
+        worker_exe().display()
+    );
     let mut shell = Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::piped())
