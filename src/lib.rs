@@ -2,7 +2,12 @@
 //! interpretability. See ARCHITECTURE.md for the map of the stages and where to start reading.
 
 pub mod cli;
+pub mod compile;
+pub mod diagnostic;
 pub mod exec;
 pub mod exit_code;
 pub mod failure;
 pub mod project_config;
+pub mod registry;
+pub mod source;
+pub mod syntax;

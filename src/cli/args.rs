@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use super::check_command::DiagnosticFormat;
+
 /// A declarative experiment-spec language and runner for developmental interpretability.
 ///
 /// Write a `.dev` file (what to train, which checkpoints to keep, what to estimate on them,
@@ -29,7 +31,7 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check specs for errors without running anything.
-    Check(Pending),
+    Check(CheckArgs),
     /// Rewrite specs in the canonical layout.
     Fmt(Pending),
     /// Show the steps a run would execute and which are cached.
@@ -54,6 +56,20 @@ pub enum Command {
     Verify(Pending),
     /// Remove store entries no spec refers to.
     Gc(Pending),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The specs to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// How to print diagnostics: `text` for people (stderr), `json` for editors (stdout, one
+    /// object per line).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DiagnosticFormat,
+    /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
+    #[arg(long = "set", value_name = "NAME=EXPR")]
+    pub sets: Vec<String>,
 }
 
 /// The arguments of a verb that is declared but not built yet: accepted and ignored, since the

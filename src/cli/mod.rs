@@ -2,6 +2,7 @@
 //! prints. Every failure arrives here as data ([`Failure`]) and leaves as text plus an exit code.
 
 mod args;
+mod check_command;
 mod version_command;
 
 use std::path::Path;
@@ -33,6 +34,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         return version_command::run(args.worker.clone(), &config);
     }
     match &args.command {
+        Some(Command::Check(check)) => check_command::run(&check.files, &check.sets, check.format),
         Some(command) => {
             let (verb, issue) = command.pending();
             Err(Failure::new(

@@ -1,0 +1,44 @@
+//! `devspec check FILE...`: parse and check specs, print every diagnostic, run nothing.
+
+use std::path::PathBuf;
+
+use crate::compile::{self, CompileError};
+use crate::diagnostic::render;
+use crate::exit_code::ExitCode;
+use crate::failure::Failure;
+use crate::source::SourceMap;
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiagnosticFormat {
+    /// For people: the message with the source lines around it.
+    Text,
+    /// For editors: one JSON object per line.
+    Json,
+}
+
+pub fn run(
+    files: &[PathBuf],
+    sets: &[String],
+    format: DiagnosticFormat,
+) -> Result<ExitCode, Failure> {
+    let mut sources = SourceMap::new();
+    let mut failed = false;
+    for path in files {
+        let diagnostics = match compile::check_path(path, sets, &mut sources) {
+            Ok(_) => continue,
+            Err(CompileError::Diagnostics(diagnostics)) => diagnostics,
+            Err(CompileError::Unreadable(failure)) => return Err(failure),
+        };
+        failed = true;
+        for diagnostic in &diagnostics {
+            match format {
+                DiagnosticFormat::Text => eprint!("{}", render::to_text(&sources, diagnostic)),
+                DiagnosticFormat::Json => {
+                    println!("{}", render::to_json_line(&sources, diagnostic))
+                }
+            }
+        }
+    }
+    Ok(if failed { ExitCode::BadInput } else { ExitCode::Success })
+}

@@ -1,0 +1,525 @@
+//! Checks a spec's steps: known kinds and fields, values of the right type and range, required
+//! fields present, `on` naming steps of allowed kinds, no dependency cycle; merges `from`
+//! presets and `--set` overrides; lists each step's sweep axes. Every error of the file is
+//! reported, not only the first.
+
+use std::collections::{BTreeMap, HashMap};
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::DiGraph;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::registry::schema::{Default, StepKind};
+use crate::registry::{self};
+use crate::source::{FileId, Span};
+use crate::syntax::ast::{self, Item};
+
+use super::did_you_mean;
+use super::evaluator::Evaluator;
+use super::literal;
+use super::module_loader::LoadedModules;
+use super::program::{Axis, CheckedStep, Program};
+use super::type_check;
+use super::value::{Origin, Value, ValueKind};
+
+/// A `--set TARGET=EXPR` from the command line, parsed: `TARGET` is `LET` or `STEP.FIELD`.
+#[derive(Debug, Clone)]
+pub struct Override {
+    pub target: String,
+    pub target_span: Span,
+    pub value: ast::Expr,
+    /// The pseudo-file holding the `--set` text, for diagnostics.
+    pub file: FileId,
+}
+
+pub fn check(
+    loaded: &LoadedModules,
+    root: FileId,
+    overrides: &[Override],
+) -> Result<Program, Vec<Diagnostic>> {
+    let mut diags = Diagnostics::default();
+    let mut evaluator = Evaluator::new(loaded);
+    let Some(module) = loaded.modules.get(&root) else {
+        // The root did not parse; the loader has reported why.
+        return Err(evaluator.diagnostics.into_vec());
+    };
+    let steps: Vec<&ast::Step> = module
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Step(step) => Some(step),
+            _ => None,
+        })
+        .collect();
+
+    let mut step_overrides: HashMap<(&str, &str), &Override> = HashMap::new();
+    for over in overrides {
+        match over.target.split_once('.') {
+            Some((step, field)) => {
+                if steps.iter().any(|s| s.name.text == step) {
+                    step_overrides.insert((step, field), over);
+                } else {
+                    let hint = did_you_mean::hint(step, steps.iter().map(|s| s.name.text.as_str()));
+                    let mut d = Diagnostic::error(
+                        over.file,
+                        over.target_span,
+                        format!("`--set`: there is no step `{step}`"),
+                    );
+                    d.hint = hint;
+                    diags.push(d);
+                }
+            }
+            None => {
+                if !evaluator.replace_let(root, &over.target, (over.file, &over.value)) {
+                    let hint = did_you_mean::hint(&over.target, evaluator.let_names(root));
+                    let mut d = Diagnostic::error(
+                        over.file,
+                        over.target_span,
+                        format!("`--set`: there is no `let {}` in the spec", over.target),
+                    )
+                    .with_hint("override a let by its name, or a step's field as `STEP.FIELD`");
+                    if let Some(hint) = hint {
+                        d = d.with_hint(hint);
+                    }
+                    diags.push(d);
+                }
+            }
+        }
+    }
+
+    evaluator.evaluate_all_lets();
+
+    // Imported files hold presets only.
+    let mut imported: Vec<_> = loaded.modules.iter().filter(|(file, _)| **file != root).collect();
+    imported.sort_by_key(|(file, _)| **file);
+    for (file, module) in imported {
+        for item in &module.items {
+            if let Item::Step(step) = item {
+                diags.push(
+                    Diagnostic::error(*file, step.name.span, format!("an imported file cannot declare steps (`{}`)", step.name.text))
+                        .with_hint("a study is one file; imported files hold `let` presets: move the step into the study"),
+                );
+            }
+        }
+    }
+
+    let mut index_of: HashMap<&str, usize> = HashMap::new();
+    for (index, step) in steps.iter().enumerate() {
+        if let Some(&first) = index_of.get(step.name.text.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    root,
+                    step.name.span,
+                    format!("there are two steps named `{}`", step.name.text),
+                )
+                .also_at(root, steps[first].name.span, "first defined here")
+                .with_hint("step names must be unique within a spec"),
+            );
+        } else {
+            index_of.insert(&step.name.text, index);
+        }
+    }
+
+    let mut checked: Vec<Option<CheckedStep>> = Vec::with_capacity(steps.len());
+    for step in &steps {
+        let overrides_here: Vec<(&str, &Override)> = step_overrides
+            .iter()
+            .filter(|((s, _), _)| *s == step.name.text)
+            .map(|((_, f), o)| (*f, *o))
+            .collect();
+        checked.push(check_step(
+            root,
+            step,
+            &steps,
+            &index_of,
+            &overrides_here,
+            &mut evaluator,
+            &mut diags,
+        ));
+    }
+
+    report_cycles(root, &steps, &index_of, &mut diags);
+
+    let mut all = evaluator.diagnostics.into_vec();
+    all.extend(diags.into_vec());
+    if !all.is_empty() {
+        // In reading order, file by file, whichever check found them.
+        all.sort_by_key(|d| (d.primary.file, d.primary.span.start, d.primary.span.end));
+        return Err(all);
+    }
+    Ok(Program {
+        steps: checked.into_iter().map(|s| s.expect("no errors, so every step checked")).collect(),
+    })
+}
+
+fn check_step(
+    root: FileId,
+    step: &ast::Step,
+    steps: &[&ast::Step],
+    index_of: &HashMap<&str, usize>,
+    overrides: &[(&str, &Override)],
+    evaluator: &mut Evaluator<'_>,
+    diags: &mut Diagnostics,
+) -> Option<CheckedStep> {
+    let Some(kind) = registry::step_kind(&step.kind.text) else {
+        let kinds = registry::step_kinds().iter().map(|k| k.name);
+        let hint = did_you_mean::hint(&step.kind.text, kinds.clone()).unwrap_or_else(|| {
+            format!("a step is one of: {}", kinds.collect::<Vec<_>>().join(", "))
+        });
+        diags.push(
+            Diagnostic::error(
+                root,
+                step.kind.span,
+                format!("unknown step kind `{}`", step.kind.text),
+            )
+            .with_hint(hint),
+        );
+        return None;
+    };
+    let mut ok = true;
+    let inputs = check_inputs(root, step, kind, steps, index_of, diags, &mut ok);
+
+    let gathered = gather_fields(root, step, kind, overrides, evaluator, diags);
+    let (written, mut attempted, preset_failed) =
+        (gathered.written, gathered.attempted, gathered.preset_failed);
+    ok &= gathered.ok;
+
+    let origin = Origin { file: root, span: step.name.span };
+    let mut fields = BTreeMap::new();
+    for (name, value) in written {
+        let Some(param) = registry::param(kind.fields, &name) else {
+            // Only a preset can bring an unknown field this far.
+            diags.push(
+                unknown_field(value.origin.file, value.origin.span, &name, kind)
+                    .label(format!("`{name}` comes from the preset")),
+            );
+            ok = false;
+            continue;
+        };
+        attempted.push(param.name);
+        match type_check::conform(value, &param.ty, &format!("`{name}`"), diags) {
+            Some(value) => {
+                fields.insert(name, value);
+            }
+            None => ok = false,
+        }
+    }
+    for param in kind.fields {
+        if fields.contains_key(param.name) || attempted.contains(&param.name) {
+            continue;
+        }
+        match param.default {
+            Default::Required if preset_failed => ok = false,
+            Default::Required => {
+                diags.push(
+                    Diagnostic::error(
+                        root,
+                        step.name.span,
+                        format!(
+                            "`{} {}` is missing the field `{}`",
+                            kind.name, step.name.text, param.name
+                        ),
+                    )
+                    .label(format!("needs `{}`", param.name))
+                    .with_hint(format!("add `{} = ...`: {}", param.name, param.doc)),
+                );
+                ok = false;
+            }
+            Default::Value(lit) => {
+                fields.insert(param.name.to_owned(), literal::to_value(lit, origin));
+            }
+            Default::Derived(_) => {}
+        }
+    }
+    let axes = axes_of(&fields);
+    ok.then(|| CheckedStep { kind, name: step.name.text.clone(), inputs, fields, axes, origin })
+}
+
+/// A step's fields as written, before type checks: the preset's, then the block's, then
+/// `--set`'s (later ones win).
+struct GatheredFields<'k> {
+    written: BTreeMap<String, Value>,
+    /// Fields whose value failed (already reported), not to be reported again as missing.
+    attempted: Vec<&'k str>,
+    /// A failed preset may have held any field, so none is reported as missing.
+    preset_failed: bool,
+    ok: bool,
+}
+
+fn gather_fields<'k>(
+    root: FileId,
+    step: &ast::Step,
+    kind: &'k StepKind,
+    overrides: &[(&str, &Override)],
+    evaluator: &mut Evaluator<'_>,
+    diags: &mut Diagnostics,
+) -> GatheredFields<'k> {
+    let mut ok = true;
+    let mut written: BTreeMap<String, Value> = BTreeMap::new();
+    let mut attempted: Vec<&'k str> = Vec::new();
+    let mut preset_failed = false;
+    if let Some(preset) = &step.preset {
+        let span = preset[0].span.to(preset[preset.len() - 1].span);
+        let path = ast::Expr { kind: ast::ExprKind::Path(preset.clone()), span };
+        match evaluator.eval(root, &path, None) {
+            Some(Value { kind: ValueKind::Record(fields), .. }) => written.extend(fields),
+            Some(other) => {
+                diags.push(
+                    Diagnostic::error(
+                        root,
+                        span,
+                        format!(
+                            "`from` takes a record of fields, and `{}` is {}",
+                            ast::dotted(preset),
+                            other.describe()
+                        ),
+                    )
+                    .with_hint("a preset is written `let name = { field = value, ... }`"),
+                );
+                ok = false;
+                preset_failed = true;
+            }
+            None => {
+                ok = false;
+                preset_failed = true;
+            }
+        }
+    }
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for field in &step.fields {
+        if let Some(first) = seen.insert(&field.name.text, field.name.span) {
+            diags.push(
+                Diagnostic::error(
+                    root,
+                    field.name.span,
+                    format!("the field `{}` is written twice", field.name.text),
+                )
+                .also_at(root, first, "first written here"),
+            );
+            ok = false;
+            continue;
+        }
+        let Some(param) = registry::param(kind.fields, &field.name.text) else {
+            // A misspelt field is not also reported as missing.
+            attempted.extend(did_you_mean::closest(
+                &field.name.text,
+                kind.fields.iter().map(|p| p.name),
+            ));
+            diags.push(unknown_field(root, field.name.span, &field.name.text, kind));
+            ok = false;
+            continue;
+        };
+        attempted.push(param.name);
+        match evaluator.eval(root, &field.value, Some(&param.ty)) {
+            Some(value) => {
+                written.insert(field.name.text.clone(), value);
+            }
+            None => ok = false,
+        }
+    }
+    for (field, over) in overrides {
+        let Some(param) = registry::param(kind.fields, field) else {
+            diags.push(unknown_field(over.file, over.target_span, field, kind));
+            ok = false;
+            continue;
+        };
+        attempted.push(param.name);
+        match evaluator.eval_in(root, over.file, &over.value, Some(&param.ty)) {
+            Some(value) => {
+                written.insert((*field).to_owned(), value);
+            }
+            None => ok = false,
+        }
+    }
+
+    GatheredFields { written, attempted, preset_failed, ok }
+}
+
+fn unknown_field(file: FileId, span: Span, name: &str, kind: &StepKind) -> Diagnostic {
+    let hint = did_you_mean::hint(name, kind.fields.iter().map(|p| p.name)).unwrap_or_else(|| {
+        format!(
+            "`{}` steps have: {}",
+            kind.name,
+            kind.fields.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+        )
+    });
+    Diagnostic::error(file, span, format!("`{}` steps have no field `{name}`", kind.name))
+        .with_hint(hint)
+}
+
+fn check_inputs(
+    root: FileId,
+    step: &ast::Step,
+    kind: &StepKind,
+    steps: &[&ast::Step],
+    index_of: &HashMap<&str, usize>,
+    diags: &mut Diagnostics,
+    ok: &mut bool,
+) -> Vec<usize> {
+    if kind.on.is_empty() && !step.inputs.is_empty() {
+        let span = step.inputs[0].span.to(step.inputs[step.inputs.len() - 1].span);
+        diags.push(
+            Diagnostic::error(root, span, format!("`{}` steps do not take `on`", kind.name))
+                .with_hint(format!(
+                    "`{}` steps start from their own fields; remove `on ...`",
+                    kind.name
+                )),
+        );
+        *ok = false;
+        return Vec::new();
+    }
+    if kind.needs_on && step.inputs.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                root,
+                step.name.span,
+                format!("`{} {}` needs `on STEP`", kind.name, step.name.text),
+            )
+            .with_hint(format!(
+                "name the step it reads: `{} {} on {} ...`",
+                kind.name,
+                step.name.text,
+                one_of(kind.on)
+            )),
+        );
+        *ok = false;
+    }
+    let mut inputs = Vec::new();
+    for input in &step.inputs {
+        let Some(&index) = index_of.get(input.text.as_str()) else {
+            let hint = did_you_mean::hint(&input.text, steps.iter().map(|s| s.name.text.as_str()));
+            let mut d =
+                Diagnostic::error(root, input.span, format!("there is no step `{}`", input.text));
+            d.hint = hint;
+            diags.push(d);
+            *ok = false;
+            continue;
+        };
+        let target = steps[index];
+        if !kind.on.contains(&target.kind.text.as_str())
+            && registry::step_kind(&target.kind.text).is_some()
+        {
+            diags.push(
+                Diagnostic::error(
+                    root,
+                    input.span,
+                    format!("`{}` steps cannot be `on` a `{}` step", kind.name, target.kind.text),
+                )
+                .also_at(
+                    root,
+                    target.kind.span,
+                    format!("`{}` is a `{}` step", target.name.text, target.kind.text),
+                )
+                .with_hint(format!(
+                    "`{}` steps are `on` {}",
+                    kind.name,
+                    one_of(kind.on)
+                )),
+            );
+            *ok = false;
+        }
+        inputs.push(index);
+    }
+    inputs
+}
+
+fn one_of(kinds: &[&str]) -> String {
+    let words: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
+    match words.split_last() {
+        Some((last, init)) if !init.is_empty() => format!("{} or {last} steps", init.join(", ")),
+        Some((last, _)) => format!("{last} steps"),
+        None => "no step".into(),
+    }
+}
+
+/// Cycles among `on` references as written, whatever the steps' kinds, so a cycle is named as
+/// such even when its steps have other errors too.
+fn report_cycles(
+    root: FileId,
+    steps: &[&ast::Step],
+    index_of: &HashMap<&str, usize>,
+    diags: &mut Diagnostics,
+) {
+    let mut graph = DiGraph::<usize, ()>::new();
+    let nodes: Vec<_> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
+    for (index, step) in steps.iter().enumerate() {
+        for input in &step.inputs {
+            if let Some(&from) = index_of.get(input.text.as_str()) {
+                graph.add_edge(nodes[from], nodes[index], ());
+            }
+        }
+    }
+    for component in tarjan_scc(&graph) {
+        let self_loop = component.len() == 1 && graph.contains_edge(component[0], component[0]);
+        if component.len() < 2 && !self_loop {
+            continue;
+        }
+        let mut members: Vec<usize> = component.iter().map(|n| graph[*n]).collect();
+        members.sort_unstable();
+        let names: Vec<&str> = members.iter().map(|&i| steps[i].name.text.as_str()).collect();
+        let first = steps[members[0]];
+        let mut d = Diagnostic::error(
+            root,
+            first.name.span,
+            format!("these steps depend on each other in a cycle: {}", cycle_text(&names)),
+        )
+        .with_hint("a step can only read steps that do not read it back; remove one `on`");
+        for &other in &members[1..] {
+            d = d.also_at(root, steps[other].name.span, "part of the cycle");
+        }
+        diags.push(d);
+    }
+}
+
+fn cycle_text(names: &[&str]) -> String {
+    let mut text = names.join(" -> ");
+    text.push_str(" -> ");
+    text.push_str(names[0]);
+    text
+}
+
+/// The sweeps inside a step's fields, named by their path; the last segment alone when that
+/// is unambiguous within the step (`lr` rather than `optimizer.lr`).
+fn axes_of(fields: &BTreeMap<String, Value>) -> Vec<Axis> {
+    let mut found: Vec<(Vec<String>, Vec<Value>)> = Vec::new();
+    for (name, value) in fields {
+        collect_sweeps(value, &mut vec![name.clone()], &mut found);
+    }
+    let mut last_counts: HashMap<String, usize> = HashMap::new();
+    for (path, _) in &found {
+        *last_counts.entry(path.last().cloned().unwrap_or_default()).or_default() += 1;
+    }
+    found
+        .into_iter()
+        .map(|(path, values)| {
+            let last = path.last().cloned().unwrap_or_default();
+            let name = if last_counts[&last] == 1 { last } else { path.join(".") };
+            Axis { name, values }
+        })
+        .collect()
+}
+
+fn collect_sweeps(
+    value: &Value,
+    path: &mut Vec<String>,
+    found: &mut Vec<(Vec<String>, Vec<Value>)>,
+) {
+    match &value.kind {
+        ValueKind::Sweep(values) => found.push((path.clone(), values.clone())),
+        ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
+            for (name, inner) in fields {
+                path.push(name.clone());
+                collect_sweeps(inner, path, found);
+                path.pop();
+            }
+        }
+        ValueKind::List(items) => {
+            for (index, item) in items.iter().enumerate() {
+                path.push(index.to_string());
+                collect_sweeps(item, path, found);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}

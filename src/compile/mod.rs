@@ -1,0 +1,125 @@
+//! Syntax tree to checked [`Program`]: loads imports, evaluates lets and fields against the
+//! registry's schemas, checks steps and their dependencies, and reports every error found.
+//!
+//! ```no_run
+//! # use devspec::{compile, source::SourceMap};
+//! let mut sources = SourceMap::new();
+//! match compile::check_path("specs/tms.dev".as_ref(), &[], &mut sources) {
+//!     Ok(program) => println!("{} steps", program.steps.len()),
+//!     Err(error) => eprintln!("{error:?}"),
+//! }
+//! ```
+
+mod checker;
+mod did_you_mean;
+mod evaluator;
+mod literal;
+mod module_loader;
+pub mod program;
+pub mod schedule;
+mod stdlib;
+mod type_check;
+pub mod value;
+
+use std::path::{Path, PathBuf};
+
+pub use checker::Override;
+pub use program::{Axis, CheckedStep, Program};
+pub use type_check::describe as describe_type;
+
+use crate::diagnostic::Diagnostic;
+use crate::failure::Failure;
+use crate::project_config::ProjectConfig;
+use crate::source::{SourceMap, Span};
+use module_loader::ModuleLoader;
+
+/// Why a spec did not compile.
+#[derive(Debug)]
+pub enum CompileError {
+    /// The spec (or a file it imports) is wrong; every problem found.
+    Diagnostics(Vec<Diagnostic>),
+    /// The spec could not be read at all.
+    Unreadable(Failure),
+}
+
+/// Reads, parses and checks the spec at `path` and everything it imports.
+pub fn check_path(
+    path: &Path,
+    sets: &[String],
+    sources: &mut SourceMap,
+) -> Result<Program, CompileError> {
+    let bytes = std::fs::read(path).map_err(|err| {
+        CompileError::Unreadable(Failure::bad_input(format!(
+            "cannot read {}: {err}",
+            path.display()
+        )))
+    })?;
+    let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let folder = absolute.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let project_root = ProjectConfig::discover(&folder)
+        .map_err(CompileError::Unreadable)?
+        .map_or(folder, |config| config.root);
+    check_bytes(&path.display().to_string(), Some(absolute), &bytes, &project_root, sets, sources)
+        .map_err(CompileError::Diagnostics)
+}
+
+/// Checks spec text; `path` (absolute) is where relative imports are resolved from.
+pub fn check_bytes(
+    name: &str,
+    path: Option<PathBuf>,
+    bytes: &[u8],
+    project_root: &Path,
+    sets: &[String],
+    sources: &mut SourceMap,
+) -> Result<Program, Vec<Diagnostic>> {
+    let root_dir = project_root.canonicalize().unwrap_or_else(|_| project_root.to_path_buf());
+    let mut overrides = Vec::new();
+    let mut errors = Vec::new();
+    for set in sets {
+        match parse_override(set, sources) {
+            Ok(over) => overrides.push(over),
+            Err(more) => errors.extend(more),
+        }
+    }
+    let mut loader = ModuleLoader::new(sources, root_dir);
+    let root = loader.load_root(name, path, bytes);
+    let (modules, load_errors) = loader.finish();
+    errors.extend(load_errors.into_vec());
+    if !errors.is_empty() {
+        // Checking a file with syntax errors or missing imports would mostly report echoes.
+        return Err(errors);
+    }
+    checker::check(&modules, root, &overrides)
+}
+
+/// Parses `TARGET=EXPR` from `--set`, kept in the source map as a file named `--set` so its
+/// diagnostics point into the text the user typed.
+fn parse_override(text: &str, sources: &mut SourceMap) -> Result<Override, Vec<Diagnostic>> {
+    let file = sources.add("--set", None, text.to_owned());
+    let Some((target, _)) = text.split_once('=') else {
+        return Err(vec![
+            Diagnostic::error(
+                file,
+                Span::new(0, text.len()),
+                "`--set` expects `NAME=VALUE` or `STEP.FIELD=VALUE`",
+            )
+            .with_hint("for example `--set tms_run.seed=1` or `--set features=8`"),
+        ]);
+    };
+    let target_span = Span::new(0, target.len());
+    let trimmed = target.trim();
+    let valid = !trimmed.is_empty()
+        && trimmed.split('.').count() <= 2
+        && trimmed.split('.').all(|part| {
+            part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    if !valid {
+        return Err(vec![
+            Diagnostic::error(file, target_span, format!("`--set` cannot set `{trimmed}`"))
+                .with_hint("name a let (`features`) or a step's field (`tms_run.seed`)"),
+        ]);
+    }
+    let value = crate::syntax::parse_expr(file, text, target.len() + 1)?;
+    Ok(Override { target: trimmed.to_owned(), target_span, value, file })
+}

@@ -1,0 +1,152 @@
+//! [`Value`]: what an expression means once names, arithmetic, calls and `with` are resolved.
+//! Every value remembers where it was written ([`Origin`]), so a type error found when a preset
+//! from another file is used still points at that file.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+
+use crate::registry::schema::CtorKind;
+use crate::source::{FileId, Span};
+
+/// Where a value was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub file: FileId,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub kind: ValueKind,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueKind {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
+    Auto,
+    /// A bare name read as an enumeration value (`pelt`, `relu`).
+    Enum(String),
+    List(Vec<Value>),
+    Record(BTreeMap<String, Value>),
+    /// The value of a built-in constructor, with every argument (defaults filled in).
+    Ctor {
+        name: &'static str,
+        kind: CtorKind,
+        args: BTreeMap<String, Value>,
+    },
+    /// `sweep(...)`: the step becomes one instance per element.
+    Sweep(Vec<Value>),
+}
+
+impl Value {
+    pub fn new(kind: ValueKind, origin: Origin) -> Self {
+        Value { kind, origin }
+    }
+
+    /// What kind of value this is, in the user's words ("a string", "a list").
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            ValueKind::Int(_) => "a whole number".into(),
+            ValueKind::Float(_) => "a number with a fraction".into(),
+            ValueKind::Str(_) => "a string".into(),
+            ValueKind::Bool(_) => "`true` or `false`".into(),
+            ValueKind::Auto => "`auto`".into(),
+            ValueKind::Enum(name) => format!("the name `{name}`"),
+            ValueKind::List(_) => "a list".into(),
+            ValueKind::Record(_) => "a record".into(),
+            ValueKind::Ctor { name, .. } => format!("`{name}(...)`"),
+            ValueKind::Sweep(_) => "a sweep".into(),
+        }
+    }
+
+    /// The number, if this is one (whole numbers included).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self.kind {
+            #[allow(clippy::cast_precision_loss)] // spec integers are far below 2^53
+            ValueKind::Int(value) => Some(value as f64),
+            ValueKind::Float(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self.kind {
+            ValueKind::Int(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// The canonical text of a value: one spelling per value, used in instance names
+/// (`tms_run[lr=0.001]`) and plans. Floats use the shortest text that reads back to the same
+/// number (Rust's `Display` for f64), with `.0` kept off integers-valued floats' exponent forms.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ValueKind::Int(value) => write!(f, "{value}"),
+            ValueKind::Float(value) => f.write_str(&canonical_float(*value)),
+            ValueKind::Str(text) => write!(f, "{text:?}"),
+            ValueKind::Bool(value) => write!(f, "{value}"),
+            ValueKind::Auto => f.write_str("auto"),
+            ValueKind::Enum(name) => f.write_str(name),
+            ValueKind::List(items) | ValueKind::Sweep(items) => {
+                let open = if matches!(self.kind, ValueKind::Sweep(_)) { "sweep([" } else { "[" };
+                f.write_str(open)?;
+                write_joined(f, items.iter().map(ToString::to_string))?;
+                f.write_str(if matches!(self.kind, ValueKind::Sweep(_)) { "])" } else { "]" })
+            }
+            ValueKind::Record(fields) => {
+                f.write_str("{ ")?;
+                write_joined(f, fields.iter().map(|(k, v)| format!("{k} = {v}")))?;
+                f.write_str(" }")
+            }
+            ValueKind::Ctor { name, args, .. } => {
+                write!(f, "{name}(")?;
+                write_joined(f, args.iter().map(|(k, v)| format!("{k} = {v}")))?;
+                f.write_char(')')
+            }
+        }
+    }
+}
+
+fn write_joined(f: &mut fmt::Formatter<'_>, items: impl Iterator<Item = String>) -> fmt::Result {
+    for (index, item) in items.enumerate() {
+        if index > 0 {
+            f.write_str(", ")?;
+        }
+        f.write_str(&item)?;
+    }
+    Ok(())
+}
+
+/// One spelling per float: the shortest digits that read back exactly, as a plain decimal
+/// between 1e-4 and 1e16 (`0.001`, `20000.0`) and in exponent form outside (`1e-7`, `3e20`),
+/// as Python prints floats; so the same value always names the same instance.
+pub fn canonical_float(value: f64) -> String {
+    let magnitude = value.abs();
+    if value == 0.0 || (1e-4..1e16).contains(&magnitude) || !value.is_finite() {
+        let plain = format!("{value}");
+        if plain.contains(['.', 'N', 'i']) { plain } else { format!("{plain}.0") }
+    } else {
+        format!("{value:e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_have_one_spelling() {
+        assert_eq!(canonical_float(1e-3), "0.001");
+        assert_eq!(canonical_float(0.001), "0.001");
+        assert_eq!(canonical_float(1e-7), "1e-7");
+        assert_eq!(canonical_float(20000.0), "20000.0");
+        assert_eq!(canonical_float(0.1), "0.1");
+        assert_eq!(canonical_float(3e20), "3e20");
+    }
+}

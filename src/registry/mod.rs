@@ -1,0 +1,112 @@
+//! The registry: every step kind and built-in constructor, declared once as static data
+//! (`schema`) and read by the checker, the docs generator (`reference_doc`) and the executor.
+//! Adding a constructor means adding one entry to a topic file under `constructors/`.
+//!
+//! ```
+//! use devspec::registry;
+//! let sgd = registry::constructor("sgd").unwrap();
+//! assert_eq!(sgd.params[0].name, "lr");
+//! assert!(registry::is_builtin_name("tms"));
+//! ```
+
+mod constructors;
+pub mod reference_doc;
+pub mod schema;
+mod step_kinds;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use schema::{Constructor, Param, StepKind, ValueType};
+
+/// Every built-in constructor, in topic order (general, models, data, sampling, detection).
+pub fn constructors() -> &'static [Constructor] {
+    constructors::ALL.as_slice()
+}
+
+pub fn constructor(name: &str) -> Option<&'static Constructor> {
+    constructors().iter().find(|c| c.name == name)
+}
+
+/// The step kinds, in the order a study uses them.
+pub fn step_kinds() -> &'static [StepKind] {
+    step_kinds::STEP_KINDS
+}
+
+pub fn step_kind(name: &str) -> Option<&'static StepKind> {
+    step_kinds().iter().find(|k| k.name == name)
+}
+
+/// The group of a grouped constructor name (`tms` for `tms.model`); `None` for a bare name.
+pub fn group_of(name: &str) -> Option<&str> {
+    name.split_once('.').map(|(group, _)| group)
+}
+
+/// The distinct groups of grouped constructors (`dln`, `tms`, ...), sorted.
+pub fn groups() -> Vec<&'static str> {
+    let groups: BTreeSet<&'static str> =
+        constructors().iter().filter_map(|c| group_of(c.name)).collect();
+    groups.into_iter().collect()
+}
+
+/// Every enumeration value the registry names anywhere, nested types included. A bare name that
+/// is one of these reads as that value, so none may also name a constructor or a group.
+pub fn enum_values() -> BTreeSet<&'static str> {
+    ENUM_VALUES.clone()
+}
+
+/// Whether `name` is an enumeration value; cheaper than `enum_values()` for one question.
+pub fn is_enum_value(name: &str) -> bool {
+    ENUM_VALUES.contains(name)
+}
+
+// The checker asks about every bare name it reads, so the set is collected once.
+static ENUM_VALUES: LazyLock<BTreeSet<&'static str>> = LazyLock::new(|| {
+    let mut values = BTreeSet::new();
+    let params = step_kinds()
+        .iter()
+        .flat_map(|k| k.fields)
+        .chain(constructors().iter().flat_map(|c| c.params));
+    for param in params {
+        collect_enum_values(&param.ty, &mut values);
+    }
+    values
+});
+
+fn collect_enum_values(ty: &'static ValueType, values: &mut BTreeSet<&'static str>) {
+    match ty {
+        ValueType::Enum(names) => values.extend(names.iter().copied()),
+        ValueType::List(element) => collect_enum_values(element, values),
+        ValueType::Record(fields) => {
+            for field in *fields {
+                collect_enum_values(&field.ty, values);
+            }
+        }
+        ValueType::OneOf(alternatives) => {
+            for alternative in *alternatives {
+                collect_enum_values(alternative, values);
+            }
+        }
+        ValueType::Int { .. }
+        | ValueType::Float { .. }
+        | ValueType::Str
+        | ValueType::Bool
+        | ValueType::Path
+        | ValueType::Ctor(_)
+        | ValueType::Auto => {}
+    }
+}
+
+/// Whether `name` is taken by the built-ins: a bare constructor (`sgd`) or a group (`tms`).
+/// A `let` or a preset with such a name would shadow a built-in.
+pub fn is_builtin_name(name: &str) -> bool {
+    constructors().iter().any(|c| c.name == name && group_of(c.name).is_none())
+        || constructors().iter().any(|c| group_of(c.name) == Some(name))
+}
+
+/// The parameter of that name in a step kind's fields or a constructor's arguments.
+pub fn param<'a>(params: &'a [Param], name: &str) -> Option<&'a Param> {
+    params.iter().find(|p| p.name == name)
+}

@@ -1,0 +1,132 @@
+//! The shape of the registry: what a step kind or a built-in constructor accepts. Plain static
+//! data, so one declaration serves the checker (types, ranges, defaults), the docs generator
+//! (the tables in docs/language.md) and the executor (which implementation runs it).
+
+/// The type of a field or argument, with its allowed range where it has one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueType {
+    /// A whole number within the bounds (both inclusive).
+    Int {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    /// A number (whole numbers are accepted) within the bounds.
+    Float {
+        min: Option<Bound>,
+        max: Option<Bound>,
+    },
+    Str,
+    Bool,
+    /// A file path, written as a string, relative to the spec that names it.
+    Path,
+    /// One of these bare names (`pelt`, `relu`, ...).
+    Enum(&'static [&'static str]),
+    /// A list whose every element has this type.
+    List(&'static ValueType),
+    /// A record with these fields (`{ cpus = 2, mem_gb = 8 }`).
+    Record(&'static [Param]),
+    /// The value of a constructor of this kind (`tms.model(...)` is a `Model`).
+    Ctor(CtorKind),
+    /// The keyword `auto`.
+    Auto,
+    /// Any of these types; the first that fits is taken.
+    OneOf(&'static [ValueType]),
+}
+
+/// One end of a number's allowed range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    Inclusive(f64),
+    Exclusive(f64),
+}
+
+/// What a constructor produces, so a field can ask for "a model" or "a sampler".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CtorKind {
+    Model,
+    Data,
+    Teacher,
+    Optimizer,
+    Sampler,
+    Observable,
+    /// Which training steps to checkpoint (`logspace`, `linspace`, `every`).
+    Schedule,
+    /// A detection method (`critical_points`, `change_points`, ...).
+    Method,
+    /// A swept value (`sweep`); accepted wherever its elements are.
+    Sweep,
+}
+
+/// A field of a step kind or an argument of a constructor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Param {
+    pub name: &'static str,
+    pub ty: ValueType,
+    pub default: Default,
+    /// One line, shown in docs and in "missing field" hints.
+    pub doc: &'static str,
+}
+
+/// What happens when a field or argument is not written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Default {
+    /// It must be written.
+    Required,
+    /// This value is used.
+    Value(Literal),
+    /// Left absent; the step decides (the text says how, for the docs).
+    Derived(&'static str),
+}
+
+/// A default value, written as the user would write it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Literal {
+    Int(i64),
+    Float(f64),
+    Str(&'static str),
+    Bool(bool),
+    /// A bare enumeration value such as `relu`.
+    Enum(&'static str),
+    Auto,
+    /// The empty list `[]`.
+    EmptyList,
+}
+
+/// Whether the executor can run it yet. The checker accepts both; `run` refuses a pending one
+/// with "not implemented yet" (exit 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Implemented,
+    /// Declared so specs check; built by the issue with this number.
+    Pending {
+        issue: u32,
+    },
+}
+
+/// A built-in constructor: `sgd`, `tms.model`, `critical_points`, ...
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Constructor {
+    /// Its full name: bare (`sgd`) or grouped (`tms.model`).
+    pub name: &'static str,
+    pub kind: CtorKind,
+    /// Positional arguments bind to these in order; named ones by name.
+    pub params: &'static [Param],
+    /// One or two sentences for the docs.
+    pub doc: &'static str,
+    /// The paper a setting or method comes from, if any.
+    pub reference: Option<&'static str>,
+    pub status: Status,
+}
+
+/// A step kind: `train`, `checkpoint`, `estimate`, `detect`, `report`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepKind {
+    pub name: &'static str,
+    pub doc: &'static str,
+    /// The kinds of step it may be `on`; empty means it takes no `on`.
+    pub on: &'static [&'static str],
+    /// Whether `on` must name at least one step.
+    pub needs_on: bool,
+    pub fields: &'static [Param],
+    pub status: Status,
+}

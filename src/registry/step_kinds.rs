@@ -1,0 +1,209 @@
+//! The five step kinds a spec can declare (`train`, `checkpoint`, `estimate`, `detect`,
+//! `report`): their fields, and which kinds of step each may be `on`.
+
+use super::constructors::{
+    DEVICE, DTYPE, SEED, STEP, above, between, defaults_to, derived, required, whole,
+};
+use super::schema::{Bound, CtorKind, Literal, Param, Status, StepKind, ValueType};
+
+pub(super) static STEP_KINDS: &[StepKind] = &[
+    StepKind {
+        name: "train",
+        doc: "Trains a model from a seed and writes checkpoints as it goes; one instance per \
+              sweep point.",
+        on: &[],
+        needs_on: false,
+        fields: &[
+            required("model", ValueType::Ctor(CtorKind::Model), "the model to train"),
+            required("data", ValueType::Ctor(CtorKind::Data), "the training data"),
+            derived(
+                "test_data",
+                ValueType::Ctor(CtorKind::Data),
+                "none, unless `test_fraction` splits `data`",
+                "held-out data; its loss is the `test_loss` series",
+            ),
+            defaults_to(
+                "test_fraction",
+                between(Bound::Inclusive(0.0), Bound::Exclusive(1.0)),
+                Literal::Float(0.0),
+                "fraction of `data` held out as test data (0: none)",
+            ),
+            defaults_to(
+                "loss",
+                ValueType::OneOf(&[ValueType::Auto, ValueType::Enum(&["mse", "cross_entropy"])]),
+                Literal::Auto,
+                "`auto`: the model's natural loss (MSE, averaged over batch and outputs, or \
+                 cross-entropy for classes and tokens)",
+            ),
+            required(
+                "optimizer",
+                ValueType::Ctor(CtorKind::Optimizer),
+                "the optimizer, with its learning-rate schedule",
+            ),
+            required(
+                "batch_size",
+                ValueType::OneOf(&[whole(1), ValueType::Enum(&["full"])]),
+                "samples per step, or `full` for the whole data set",
+            ),
+            required("steps", whole(1), "number of training steps"),
+            defaults_to(
+                "seed",
+                SEED,
+                Literal::Int(0),
+                "seed of the initialization, the minibatch order and (by default) the data",
+            ),
+            derived(
+                "checkpoints",
+                ValueType::OneOf(&[ValueType::Ctor(CtorKind::Schedule), ValueType::List(&STEP)]),
+                "the last step only",
+                "steps at which a checkpoint is saved; the last step is always added",
+            ),
+            DEVICE_FIELD,
+            defaults_to(
+                "dtype",
+                DTYPE,
+                Literal::Enum("f32"),
+                "floating-point precision of parameters and data",
+            ),
+            THREADS,
+            RESOURCES,
+        ],
+        status: Status::Pending { issue: 5 },
+    },
+    StepKind {
+        name: "checkpoint",
+        doc: "Checkpoints made elsewhere (files) or at a known point (a teacher's weights), so \
+              that estimates can run on them.",
+        on: &[],
+        needs_on: false,
+        fields: &[
+            required(
+                "model",
+                ValueType::Ctor(CtorKind::Model),
+                "the model whose parameters the checkpoints hold",
+            ),
+            derived(
+                "weights",
+                ValueType::Ctor(CtorKind::Teacher),
+                "none: give `weights` or `files`",
+                "one checkpoint at these weights (a teacher: the truth of a study)",
+            ),
+            derived(
+                "files",
+                ValueType::Path,
+                "none: give `weights` or `files`",
+                "checkpoint files (safetensors or PyTorch state dicts), a glob such as \
+                 `runs/*.safetensors`; one checkpoint per file",
+            ),
+            derived(
+                "step_from",
+                ValueType::Str,
+                "the last number in the file name",
+                "regular expression whose first group is the file's training step",
+            ),
+            derived(
+                "data",
+                ValueType::Ctor(CtorKind::Data),
+                "none: estimates on it then need their own `data`",
+                "the data the checkpoints were trained on, for estimates",
+            ),
+        ],
+        status: Status::Pending { issue: 5 },
+    },
+    StepKind {
+        name: "estimate",
+        doc: "Measures an observable (the LLC, a loss, a norm, ...) at the checkpoints of the \
+              steps it is on; one instance per checkpoint.",
+        on: &["train", "checkpoint"],
+        needs_on: true,
+        fields: &[
+            required(
+                "observable",
+                ValueType::Ctor(CtorKind::Observable),
+                "what to measure at each checkpoint",
+            ),
+            defaults_to(
+                "seed",
+                SEED,
+                Literal::Int(0),
+                "seed of the sampling; each chain's seed derives from it",
+            ),
+            defaults_to(
+                "at",
+                ValueType::OneOf(&[
+                    ValueType::Enum(&["all"]),
+                    ValueType::List(&STEP),
+                    ValueType::Ctor(CtorKind::Schedule),
+                ]),
+                Literal::Enum("all"),
+                "which checkpoints: `all`, a list of steps, or a schedule such as `every(k)`",
+            ),
+            DEVICE_FIELD,
+            derived(
+                "dtype",
+                DTYPE,
+                "the checkpoint's dtype",
+                "floating-point precision of the computation",
+            ),
+            THREADS,
+            RESOURCES,
+        ],
+        status: Status::Pending { issue: 6 },
+    },
+    StepKind {
+        name: "detect",
+        doc: "Finds stage boundaries or change points in a series over checkpoints; one instance \
+              per sweep point.",
+        on: &["train", "checkpoint", "estimate"],
+        needs_on: true,
+        fields: &[
+            derived(
+                "series",
+                ValueType::Str,
+                "`llc_mean` on an estimate, `train_loss` on a train step",
+                "the series to search: `llc_mean`, `train_loss`, `test_loss`, `weight_norm`, ...",
+            ),
+            required("method", ValueType::Ctor(CtorKind::Method), "the detection method"),
+        ],
+        status: Status::Pending { issue: 7 },
+    },
+    StepKind {
+        name: "report",
+        doc: "Writes one self-contained HTML report (with SVG and PNG figures) of the steps it \
+              is on, joining every sweep point.",
+        on: &["estimate", "detect", "train", "checkpoint"],
+        needs_on: true,
+        fields: &[
+            derived("title", ValueType::Str, "the report step's name", "the report's title"),
+            derived("description", ValueType::Str, "none", "a paragraph shown under the title"),
+        ],
+        status: Status::Pending { issue: 7 },
+    },
+];
+
+const DEVICE_FIELD: Param = defaults_to(
+    "device",
+    DEVICE,
+    Literal::Auto,
+    "where it runs; `auto`: the command line, environment or devspec.toml, else CUDA if present",
+);
+
+const THREADS: Param = derived(
+    "threads",
+    whole(1),
+    "the thread budget of `devspec.toml` (default 1)",
+    "CPU threads of its computation",
+);
+
+// Out of the cache key: where a step runs does not change its numbers.
+const RESOURCES: Param = derived(
+    "resources",
+    ValueType::Record(&[
+        derived("cpus", whole(1), "`threads`", "CPU cores to reserve"),
+        derived("mem_gb", above(0.0), "no limit", "memory to reserve, in GB"),
+        derived("gpus", whole(0), "1 on `cuda`, else 0", "GPUs to reserve"),
+        derived("time", ValueType::Str, "no limit", "wall-time limit, such as \"30m\" or \"2h\""),
+    ]),
+    "the executor's defaults",
+    "what to reserve from a batch scheduler; not part of the cache key",
+);
