@@ -7,6 +7,9 @@
 
 mod integration {
     mod binaries;
+    mod fuzz;
     mod readme;
+    mod specs_check;
+    mod ui;
     mod worker_link;
 }

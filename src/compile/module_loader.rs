@@ -138,15 +138,13 @@ impl<'a> ModuleLoader<'a> {
                                 *path_span,
                                 format!("cannot read the imported file: {}", io_reason(&err)),
                             )
-                            .label(target.display().to_string())
+                            .label(self.display_name(&target))
                             .with_hint("import paths are relative to the importing file"),
                         );
                         return None;
                     }
                 };
-                let name = target
-                    .strip_prefix(&self.project_root)
-                    .map_or_else(|_| target.display().to_string(), |rel| rel.display().to_string());
+                let name = self.display_name(&target);
                 self.resolve(&key, from, span, |loader| {
                     loader.load(key.clone(), name, Some(target.clone()), &bytes)
                 })
@@ -204,15 +202,23 @@ impl<'a> ModuleLoader<'a> {
         if !joined.starts_with(&root) {
             self.diagnostics.push(
                 Diagnostic::error(from, span, "this import leaves the project")
-                    .label(format!("resolves to {}", joined.display()))
-                    .with_hint(format!(
-                        "imports must stay inside the project folder {} (the folder of devspec.toml)",
-                        root.display()
-                    )),
+                    .label("outside the project folder")
+                    .with_hint(
+                        "imports must stay inside the project: the folder of the nearest \
+                         devspec.toml, or else the spec's own folder",
+                    ),
             );
             return None;
         }
         Some(joined)
+    }
+}
+
+impl ModuleLoader<'_> {
+    /// How messages name a file: relative to the project root, as users think of it.
+    fn display_name(&self, path: &Path) -> String {
+        path.strip_prefix(&self.project_root)
+            .map_or_else(|_| path.display().to_string(), |rel| rel.display().to_string())
     }
 }
 

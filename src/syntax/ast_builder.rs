@@ -23,8 +23,22 @@ fn children(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
     pair.into_inner().filter(|p| p.as_rule() != Rule::COMMENT)
 }
 
+/// A pair's span without the whitespace and comments pest may include at its end (after an
+/// optional part that was tried and not found), so messages underline only the code.
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
-    Span::new(pair.as_span().start(), pair.as_span().end())
+    let (start, end) = (pair.as_span().start(), pair.as_span().end());
+    let inner: Vec<_> = pair.clone().into_inner().collect();
+    let ends_in_filler = pair.as_str().ends_with(char::is_whitespace)
+        || inner.last().is_some_and(|last| last.as_rule() == Rule::COMMENT);
+    if !ends_in_filler {
+        return Span::new(start, end);
+    }
+    let end = inner
+        .iter()
+        .rev()
+        .find(|p| p.as_rule() != Rule::COMMENT)
+        .map_or(start + pair.as_str().trim_end().len(), |last| span_of(last).end);
+    Span::new(start, end)
 }
 
 impl AstBuilder {
@@ -231,6 +245,8 @@ impl AstBuilder {
     fn args(&mut self, pair: Pair<'_, Rule>) -> Vec<Arg> {
         let mut args = Vec::new();
         let mut first_named: Option<Span> = None;
+        // One report per call: the first positional argument out of place.
+        let mut reported = false;
         for arg in children(pair).filter(|p| p.as_rule() == Rule::arg) {
             let mut parts = children(arg).filter(|p| p.as_rule() != Rule::eq).peekable();
             let arg_name = if parts.peek().is_some_and(|p| p.as_rule() == Rule::ident) {
@@ -241,7 +257,9 @@ impl AstBuilder {
             let value = self.expr(parts.next().expect("argument value"));
             match (&arg_name, first_named) {
                 (Some(n), None) => first_named = Some(n.span),
-                (None, Some(named)) => self.errors.push(
+                (None, Some(named)) if !reported => {
+                    reported = true;
+                    self.errors.push(
                     Diagnostic::error(
                         self.file,
                         value.span,
@@ -250,7 +268,8 @@ impl AstBuilder {
                     .label("positional")
                     .also_at(self.file, named, "named argument")
                     .with_hint("write positional arguments first, or name this one too"),
-                ),
+                    );
+                }
                 _ => {}
             }
             args.push(Arg { name: arg_name, value });

@@ -124,3 +124,20 @@ mod tests {
         assert_eq!(scan_brackets("a { b = [1").unwrap().unclosed, Some(('{', 2)));
     }
 }
+
+#[cfg(test)]
+mod depth_tests {
+    use crate::source::FileId;
+
+    /// The deepest nesting the limit allows must parse, evaluate and check within the stack
+    /// of a test thread (2 MiB, smaller than a main thread's 8 MiB), in a debug build.
+    #[test]
+    fn deepest_allowed_nesting_parses_on_a_small_stack() {
+        let depth = super::MAX_NESTING;
+        for (open, close) in [("[", "]"), ("(", ")"), ("{ a = ", " }")] {
+            let text = format!("let x = {}1{}", open.repeat(depth), close.repeat(depth));
+            let module = crate::syntax::parse(FileId(0), &text).expect("parses");
+            assert_eq!(module.items.len(), 1);
+        }
+    }
+}
