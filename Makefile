@@ -7,10 +7,13 @@ DEFAULT_SPEC := specs/tms.dev
 
 .PHONY: run test lint build install libtorch bench clean
 
-# Fetches libtorch if missing, builds in release mode, and runs the default study.
+# Fetches libtorch if missing, builds in release mode, and runs the default study. Until
+# `devspec run` exists (the executor issue), it goes as far as devspec can: the worker's report
+# and a check of the default study.
 run: build
 	target/release/devspec --version
-	@if [ -f $(DEFAULT_SPEC) ]; then target/release/devspec check $(DEFAULT_SPEC); fi
+	target/release/devspec check $(DEFAULT_SPEC)
+	@echo "$(DEFAULT_SPEC) checks clean; \`devspec run\` arrives with the executor issue."
 
 # The whole test suite, lint included: what CI runs.
 test: $(LIBTORCH_READY) lint

@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod exec;
 pub mod exit_code;
 pub mod failure;
+pub mod format;
 pub mod project_config;
 pub mod registry;
 pub mod source;

@@ -7,6 +7,7 @@
 
 mod integration {
     mod binaries;
+    mod fmt_snapshots;
     mod fuzz;
     mod readme;
     mod specs_check;

@@ -33,7 +33,7 @@ pub enum Command {
     /// Check specs for errors without running anything.
     Check(CheckArgs),
     /// Rewrite specs in the canonical layout.
-    Fmt(Pending),
+    Fmt(FmtArgs),
     /// Show the steps a run would execute and which are cached.
     Plan(Pending),
     /// Run a spec: train, checkpoint, estimate, detect, report.
@@ -70,6 +70,16 @@ pub struct CheckArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FmtArgs {
+    /// The specs to format.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Change nothing; exit 1 if any file is not in the canonical layout.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// The arguments of a verb that is declared but not built yet: accepted and ignored, since the

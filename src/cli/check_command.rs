@@ -35,7 +35,7 @@ pub fn run(
             match format {
                 DiagnosticFormat::Text => eprint!("{}", render::to_text(&sources, diagnostic)),
                 DiagnosticFormat::Json => {
-                    println!("{}", render::to_json_line(&sources, diagnostic))
+                    println!("{}", render::to_json_line(&sources, diagnostic));
                 }
             }
         }

@@ -3,6 +3,7 @@
 
 mod args;
 mod check_command;
+mod fmt_command;
 mod version_command;
 
 use std::path::Path;
@@ -35,6 +36,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     }
     match &args.command {
         Some(Command::Check(check)) => check_command::run(&check.files, &check.sets, check.format),
+        Some(Command::Fmt(fmt)) => fmt_command::run(&fmt.files, fmt.check),
         Some(command) => {
             let (verb, issue) = command.pending();
             Err(Failure::new(

@@ -52,40 +52,7 @@ pub fn check(
         })
         .collect();
 
-    let mut step_overrides: HashMap<(&str, &str), &Override> = HashMap::new();
-    for over in overrides {
-        match over.target.split_once('.') {
-            Some((step, field)) => {
-                if steps.iter().any(|s| s.name.text == step) {
-                    step_overrides.insert((step, field), over);
-                } else {
-                    let hint = did_you_mean::hint(step, steps.iter().map(|s| s.name.text.as_str()));
-                    let mut d = Diagnostic::error(
-                        over.file,
-                        over.target_span,
-                        format!("`--set`: there is no step `{step}`"),
-                    );
-                    d.hint = hint;
-                    diags.push(d);
-                }
-            }
-            None => {
-                if !evaluator.replace_let(root, &over.target, (over.file, &over.value)) {
-                    let hint = did_you_mean::hint(&over.target, evaluator.let_names(root));
-                    let mut d = Diagnostic::error(
-                        over.file,
-                        over.target_span,
-                        format!("`--set`: there is no `let {}` in the spec", over.target),
-                    )
-                    .with_hint("override a let by its name, or a step's field as `STEP.FIELD`");
-                    if let Some(hint) = hint {
-                        d = d.with_hint(hint);
-                    }
-                    diags.push(d);
-                }
-            }
-        }
-    }
+    let step_overrides = split_overrides(root, overrides, &steps, &mut evaluator, &mut diags);
 
     evaluator.evaluate_all_lets();
 
@@ -150,6 +117,41 @@ pub fn check(
     Ok(Program {
         steps: checked.into_iter().map(|s| s.expect("no errors, so every step checked")).collect(),
     })
+}
+
+/// Sorts `--set` overrides: a let's replaces its expression in the evaluator now; a step
+/// field's is returned, keyed by step and field, for the step's check.
+fn split_overrides<'o>(
+    root: FileId,
+    overrides: &'o [Override],
+    steps: &[&'o ast::Step],
+    evaluator: &mut Evaluator<'o>,
+    diags: &mut Diagnostics,
+) -> HashMap<(&'o str, &'o str), &'o Override> {
+    let mut step_overrides = HashMap::new();
+    for over in overrides {
+        let (message, hint) = match over.target.split_once('.') {
+            Some((step, field)) if steps.iter().any(|s| s.name.text == step) => {
+                step_overrides.insert((step, field), over);
+                continue;
+            }
+            Some((step, _)) => (
+                format!("`--set`: there is no step `{step}`"),
+                did_you_mean::hint(step, steps.iter().map(|s| s.name.text.as_str())),
+            ),
+            None if evaluator.replace_let(root, &over.target, (over.file, &over.value)) => continue,
+            None => (
+                format!("`--set`: there is no `let {}` in the spec", over.target),
+                did_you_mean::hint(&over.target, evaluator.let_names(root)).or_else(|| {
+                    Some("override a let by its name, or a step's field as `STEP.FIELD`".into())
+                }),
+            ),
+        };
+        let mut diagnostic = Diagnostic::error(over.file, over.target_span, message);
+        diagnostic.hint = hint;
+        diags.push(diagnostic);
+    }
+    step_overrides
 }
 
 fn check_step(

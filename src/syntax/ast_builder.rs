@@ -13,9 +13,13 @@ use super::pest_parser::Rule;
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, Span};
 
+use super::input_limits::MAX_NESTING;
+
 pub struct AstBuilder {
     file: FileId,
     pub errors: Vec<Diagnostic>,
+    /// One "nests too deep" report per file: a long chain would otherwise repeat it.
+    too_deep_reported: bool,
 }
 
 /// The meaningful children of a pair: comments are collected separately.
@@ -27,23 +31,21 @@ fn children(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
 /// optional part that was tried and not found), so messages underline only the code.
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let (start, end) = (pair.as_span().start(), pair.as_span().end());
-    let inner: Vec<_> = pair.clone().into_inner().collect();
-    let ends_in_filler = pair.as_str().ends_with(char::is_whitespace)
-        || inner.last().is_some_and(|last| last.as_rule() == Rule::COMMENT);
-    if !ends_in_filler {
+    let text = pair.as_str();
+    // Cheap tests first: this runs for every node, and most end in code.
+    let may_end_in_filler = text.ends_with(char::is_whitespace)
+        || text.rsplit('\n').next().is_some_and(|last_line| last_line.contains('#'));
+    if !may_end_in_filler {
         return Span::new(start, end);
     }
-    let end = inner
-        .iter()
-        .rev()
-        .find(|p| p.as_rule() != Rule::COMMENT)
-        .map_or(start + pair.as_str().trim_end().len(), |last| span_of(last).end);
+    let last_code = pair.clone().into_inner().filter(|p| p.as_rule() != Rule::COMMENT).last();
+    let end = last_code.map_or(start + text.trim_end().len(), |last| span_of(&last).end);
     Span::new(start, end)
 }
 
 impl AstBuilder {
     pub fn new(file: FileId) -> Self {
-        AstBuilder { file, errors: Vec::new() }
+        AstBuilder { file, errors: Vec::new(), too_deep_reported: false }
     }
 
     pub fn module(&mut self, file: Pair<'_, Rule>) -> Module {
@@ -164,8 +166,13 @@ impl AstBuilder {
                     if part.as_rule() == Rule::record {
                         let span = expr.span.to(span_of(&part));
                         let overrides = self.fields(part);
-                        expr =
-                            Expr { kind: ExprKind::With { base: Box::new(expr), overrides }, span };
+                        expr = self.bounded(Expr {
+                            kind: ExprKind::With { base: Box::new(expr), overrides },
+                            span,
+                        });
+                        if self.too_deep_reported {
+                            break; // the file is refused; the rest of the chain adds nothing
+                        }
                     }
                 }
                 expr
@@ -194,10 +201,13 @@ impl AstBuilder {
                     };
                     let rhs = self.expr(parts.next().expect("right operand"));
                     let span = lhs.span.to(rhs.span);
-                    lhs = Expr {
+                    lhs = self.bounded(Expr {
                         kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) },
                         span,
-                    };
+                    });
+                    if self.too_deep_reported {
+                        break; // the file is refused; the rest of the chain adds nothing
+                    }
                 }
                 lhs
             }
@@ -207,7 +217,10 @@ impl AstBuilder {
                 let mut expr = self.expr(value[0].clone());
                 for sign in signs.iter().rev() {
                     let span = span_of(sign).to(expr.span);
-                    expr = Expr { kind: ExprKind::Neg(Box::new(expr)), span };
+                    expr = self.bounded(Expr { kind: ExprKind::Neg(Box::new(expr)), span });
+                    if self.too_deep_reported {
+                        break; // the file is refused; the rest of the chain adds nothing
+                    }
                 }
                 expr
             }
@@ -242,6 +255,31 @@ impl AstBuilder {
         }
     }
 
+    /// Chains of operators, signs and `with` are repetitions in the grammar, so only this
+    /// check keeps their trees (and every recursive walk over them: evaluation, formatting,
+    /// dropping) within [`MAX_NESTING`] levels. Called on each node a chain adds, so no tree
+    /// deeper than the limit plus one is ever built.
+    fn bounded(&mut self, expr: Expr) -> Expr {
+        if !deeper_than(&expr, MAX_NESTING) {
+            return expr;
+        }
+        let span = expr.span;
+        // Dropped here, at most one level past the limit, so dropping cannot overflow either.
+        drop(expr);
+        if std::mem::replace(&mut self.too_deep_reported, true) {
+            return Expr { kind: ExprKind::Int { value: 0, text: "0".into() }, span };
+        }
+        self.errors.push(
+            Diagnostic::error(
+                self.file,
+                span,
+                format!("this expression nests more than {MAX_NESTING} levels deep"),
+            )
+            .with_hint("split it into several `let`s"),
+        );
+        Expr { kind: ExprKind::Int { value: 0, text: "0".into() }, span }
+    }
+
     fn args(&mut self, pair: Pair<'_, Rule>) -> Vec<Arg> {
         let mut args = Vec::new();
         let mut first_named: Option<Span> = None;
@@ -260,14 +298,14 @@ impl AstBuilder {
                 (None, Some(named)) if !reported => {
                     reported = true;
                     self.errors.push(
-                    Diagnostic::error(
-                        self.file,
-                        value.span,
-                        "a positional argument after a named one",
-                    )
-                    .label("positional")
-                    .also_at(self.file, named, "named argument")
-                    .with_hint("write positional arguments first, or name this one too"),
+                        Diagnostic::error(
+                            self.file,
+                            value.span,
+                            "a positional argument after a named one",
+                        )
+                        .label("positional")
+                        .also_at(self.file, named, "named argument")
+                        .with_hint("write positional arguments first, or name this one too"),
                     );
                 }
                 _ => {}
@@ -333,6 +371,32 @@ impl AstBuilder {
             }
         }
         out
+    }
+}
+
+/// Whether the tree under `expr` is more than `limit` levels deep; never recurses deeper than
+/// `limit` itself.
+fn deeper_than(expr: &Expr, limit: usize) -> bool {
+    if limit == 0 {
+        return true;
+    }
+    let below = limit - 1;
+    let field_deeper = |fields: &[Field]| fields.iter().any(|f| deeper_than(&f.value, below));
+    match &expr.kind {
+        ExprKind::Int { .. }
+        | ExprKind::Float { .. }
+        | ExprKind::Str(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Auto
+        | ExprKind::Path(_) => false,
+        ExprKind::List(items) => items.iter().any(|item| deeper_than(item, below)),
+        ExprKind::Record(fields) => field_deeper(fields),
+        ExprKind::Range(a, b) | ExprKind::Binary { lhs: a, rhs: b, .. } => {
+            deeper_than(a, below) || deeper_than(b, below)
+        }
+        ExprKind::Neg(inner) | ExprKind::Paren(inner) => deeper_than(inner, below),
+        ExprKind::Call { args, .. } => args.iter().any(|arg| deeper_than(&arg.value, below)),
+        ExprKind::With { base, overrides } => deeper_than(base, below) || field_deeper(overrides),
     }
 }
 

@@ -141,3 +141,23 @@ mod depth_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod chain_tests {
+    use crate::source::FileId;
+
+    /// Operator, sign and `with` chains are flat in the grammar; without a limit they would
+    /// build trees deep enough to overflow any recursive walk (or drop) of them.
+    #[test]
+    fn long_chains_are_refused_not_overflowed() {
+        let plus = format!("let x = 1{}", " + 1".repeat(20_000));
+        let minus = format!("let x = {}1", "-".repeat(20_000));
+        let with = format!("let x = {{ a = 1 }}{}", " with { a = 2 }".repeat(20_000));
+        for text in [plus, minus, with] {
+            let errors = crate::syntax::parse(FileId(0), &text).unwrap_err();
+            assert!(errors[0].message.contains("more than 256 levels"), "{errors:?}");
+        }
+        let fine = format!("let x = 1{}", " + 1".repeat(200));
+        assert!(crate::syntax::parse(FileId(0), &fine).is_ok());
+    }
+}

@@ -141,8 +141,12 @@ pub fn to_diagnostic(
     let (found, span) = found_at(text, at);
     if let ErrorVariant::CustomError { message } = &error.variant {
         // pest's own guards (stack, call budget): the input is pathological, not mistyped.
-        return Diagnostic::error(file, span, format!("this file cannot be parsed here: {message}"))
-            .with_hint("nest less deeply: name inner values with `let`");
+        return Diagnostic::error(
+            file,
+            span,
+            format!("this file cannot be parsed here: {message}"),
+        )
+        .with_hint("nest less deeply: name inner values with `let`");
     }
     let mut diagnostic =
         Diagnostic::error(file, span, format!("expected {}, found {found}", one_of(&expected)))

@@ -35,7 +35,8 @@ fn assert_checks_clean(path: &Path) {
 
 #[test]
 fn shipped_specs_and_examples_check_clean() {
-    let files: Vec<PathBuf> = dev_files("specs").into_iter().chain(dev_files("docs/examples")).collect();
+    let files: Vec<PathBuf> =
+        dev_files("specs").into_iter().chain(dev_files("docs/examples")).collect();
     assert!(files.len() >= 2, "expected specs and examples, found {files:?}");
     for file in files {
         assert_checks_clean(&file);

@@ -66,8 +66,10 @@ fn set_overrides_replace_values_and_report_bad_targets() {
     let model = program.step("tms_run").unwrap().fields["model"].to_string();
     assert!(model.contains("features = 8"), "{model}");
 
-    let sets = ["tms_rn.seed=1".to_owned(), "featurs=2".to_owned(), "tms_run.steps=\"x\"".to_owned()];
-    let Err(CompileError::Diagnostics(diagnostics)) = compile::check_path(spec, &sets, &mut sources)
+    let sets =
+        ["tms_rn.seed=1".to_owned(), "featurs=2".to_owned(), "tms_run.steps=\"x\"".to_owned()];
+    let Err(CompileError::Diagnostics(diagnostics)) =
+        compile::check_path(spec, &sets, &mut sources)
     else {
         panic!("bad --set values must be reported");
     };
