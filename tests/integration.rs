@@ -9,6 +9,7 @@ mod integration {
     mod binaries;
     mod fmt_snapshots;
     mod fuzz;
+    mod plan_snapshots;
     mod readme;
     mod specs_check;
     mod ui;

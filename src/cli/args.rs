@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use super::check_command::DiagnosticFormat;
+use crate::plan::PlanFormat;
 
 /// A declarative experiment-spec language and runner for developmental interpretability.
 ///
@@ -35,7 +36,7 @@ pub enum Command {
     /// Rewrite specs in the canonical layout.
     Fmt(FmtArgs),
     /// Show the steps a run would execute and which are cached.
-    Plan(Pending),
+    Plan(PlanArgs),
     /// Run a spec: train, checkpoint, estimate, detect, report.
     Run(Pending),
     /// Show which step instances are done, cached, running or failed.
@@ -80,6 +81,19 @@ pub struct FmtArgs {
     /// Change nothing; exit 1 if any file is not in the canonical layout.
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The spec to plan.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
+    #[arg(long = "set", value_name = "NAME=EXPR")]
+    pub sets: Vec<String>,
+    /// `text` for people, `json` for programs, `dot` (Graphviz) or `mermaid` for pictures.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
 }
 
 /// The arguments of a verb that is declared but not built yet: accepted and ignored, since the

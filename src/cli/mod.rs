@@ -4,6 +4,7 @@
 mod args;
 mod check_command;
 mod fmt_command;
+mod plan_command;
 mod version_command;
 
 use std::path::Path;
@@ -37,6 +38,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     match &args.command {
         Some(Command::Check(check)) => check_command::run(&check.files, &check.sets, check.format),
         Some(Command::Fmt(fmt)) => fmt_command::run(&fmt.files, fmt.check),
+        Some(Command::Plan(plan)) => plan_command::run(&plan.file, &plan.sets, plan.format),
         Some(command) => {
             let (verb, issue) = command.pending();
             Err(Failure::new(

@@ -210,6 +210,19 @@ impl<'a> ModuleLoader<'a> {
             );
             return None;
         }
+        // A symbolic link inside the project may point outside it: judge where it really leads.
+        if let (Ok(real), Ok(real_root)) = (joined.canonicalize(), root.canonicalize())
+            && !real.starts_with(&real_root)
+        {
+            self.diagnostics.push(
+                Diagnostic::error(from, span, "this import leaves the project")
+                    .label("a link to a file outside the project folder")
+                    .with_hint(
+                        "copy the file into the project, so the study is complete in itself",
+                    ),
+            );
+            return None;
+        }
         Some(joined)
     }
 }

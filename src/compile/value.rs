@@ -73,6 +73,48 @@ impl Value {
         }
     }
 
+    /// A copy with every sweep replaced by `choose(i)` for the i-th sweep met, in the order
+    /// the checker lists a step's axes (fields and arguments by name, list elements by
+    /// position), so the i-th sweep is the i-th axis.
+    #[must_use]
+    pub fn replace_sweeps(&self, choose: &mut dyn FnMut(usize) -> Value) -> Value {
+        let mut count = 0;
+        self.replace_sweeps_counting(choose, &mut count)
+    }
+
+    fn replace_sweeps_counting(
+        &self,
+        choose: &mut dyn FnMut(usize) -> Value,
+        count: &mut usize,
+    ) -> Value {
+        let kind = match &self.kind {
+            ValueKind::Sweep(_) => {
+                let chosen = choose(*count);
+                *count += 1;
+                return chosen;
+            }
+            ValueKind::List(items) => ValueKind::List(
+                items.iter().map(|item| item.replace_sweeps_counting(choose, count)).collect(),
+            ),
+            ValueKind::Record(fields) => ValueKind::Record(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.replace_sweeps_counting(choose, count)))
+                    .collect(),
+            ),
+            ValueKind::Ctor { name, kind, args } => ValueKind::Ctor {
+                name,
+                kind: *kind,
+                args: args
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.replace_sweeps_counting(choose, count)))
+                    .collect(),
+            },
+            other => other.clone(),
+        };
+        Value::new(kind, self.origin)
+    }
+
     pub fn as_int(&self) -> Option<i64> {
         match self.kind {
             ValueKind::Int(value) => Some(value),

@@ -149,6 +149,28 @@ pub enum ExprKind {
     },
 }
 
+impl Expr {
+    /// The expressions directly inside this one, in source order.
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Int { .. }
+            | ExprKind::Float { .. }
+            | ExprKind::Str(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Auto
+            | ExprKind::Path(_) => Vec::new(),
+            ExprKind::List(items) => items.iter().collect(),
+            ExprKind::Record(fields) => fields.iter().map(|field| &field.value).collect(),
+            ExprKind::Range(a, b) | ExprKind::Binary { lhs: a, rhs: b, .. } => vec![a, b],
+            ExprKind::Neg(inner) | ExprKind::Paren(inner) => vec![inner],
+            ExprKind::Call { args, .. } => args.iter().map(|arg| &arg.value).collect(),
+            ExprKind::With { base, overrides } => {
+                std::iter::once(&**base).chain(overrides.iter().map(|field| &field.value)).collect()
+            }
+        }
+    }
+}
+
 /// A call argument: positional (`name` is `None`) or named.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arg {

@@ -377,27 +377,7 @@ impl AstBuilder {
 /// Whether the tree under `expr` is more than `limit` levels deep; never recurses deeper than
 /// `limit` itself.
 fn deeper_than(expr: &Expr, limit: usize) -> bool {
-    if limit == 0 {
-        return true;
-    }
-    let below = limit - 1;
-    let field_deeper = |fields: &[Field]| fields.iter().any(|f| deeper_than(&f.value, below));
-    match &expr.kind {
-        ExprKind::Int { .. }
-        | ExprKind::Float { .. }
-        | ExprKind::Str(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Auto
-        | ExprKind::Path(_) => false,
-        ExprKind::List(items) => items.iter().any(|item| deeper_than(item, below)),
-        ExprKind::Record(fields) => field_deeper(fields),
-        ExprKind::Range(a, b) | ExprKind::Binary { lhs: a, rhs: b, .. } => {
-            deeper_than(a, below) || deeper_than(b, below)
-        }
-        ExprKind::Neg(inner) | ExprKind::Paren(inner) => deeper_than(inner, below),
-        ExprKind::Call { args, .. } => args.iter().any(|arg| deeper_than(&arg.value, below)),
-        ExprKind::With { base, overrides } => deeper_than(base, below) || field_deeper(overrides),
-    }
+    limit == 0 || expr.children().into_iter().any(|child| deeper_than(child, limit - 1))
 }
 
 #[allow(clippy::needless_pass_by_value)] // used as `.map(name)` over owned pairs

@@ -67,7 +67,6 @@ fn version_without_a_worker_is_an_environment_failure() {
 #[test]
 fn unbuilt_verbs_exit_4_and_bad_flags_exit_2() {
     for verb in [
-        "plan",
         "run",
         "status",
         "show",

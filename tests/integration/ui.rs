@@ -76,3 +76,26 @@ fn set_overrides_replace_values_and_report_bad_targets() {
     let text: Vec<String> = diagnostics.iter().map(|d| render::to_text(&sources, d)).collect();
     insta::assert_snapshot!(text.join(""));
 }
+
+#[test]
+fn import_through_a_link_that_leaves_the_project_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("presets.dev"), "let lr = 0.1\n").unwrap();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("devspec.toml"), "").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("presets.dev"), project.path().join("link.dev"))
+        .unwrap();
+    let spec = project.path().join("study.dev");
+    std::fs::write(&spec, "import \"link.dev\" as presets\nlet lr = presets.lr\n").unwrap();
+    let mut sources = SourceMap::new();
+    let Err(CompileError::Diagnostics(diagnostics)) = compile::check_path(&spec, &[], &mut sources)
+    else {
+        panic!("a link out of the project must be refused");
+    };
+    assert!(diagnostics[0].message.contains("leaves the project"), "{diagnostics:?}");
+
+    // The same file inside the project imports fine.
+    std::fs::remove_file(project.path().join("link.dev")).unwrap();
+    std::fs::copy(outside.path().join("presets.dev"), project.path().join("link.dev")).unwrap();
+    assert!(compile::check_path(&spec, &[], &mut sources).is_ok());
+}

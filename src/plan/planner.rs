@@ -1,0 +1,376 @@
+//! Expands a checked [`Program`] into the DAG of step [`Instance`]s: one train instance per
+//! sweep point, emitting a checkpoint per checkpoint step; one estimate instance per checkpoint
+//! it reads (`at`); one detect instance per sweep point; one report instance joining every
+//! sweep point. Axes are joined by name across `on`: same-named axes are matched, others
+//! multiplied.
+
+use std::collections::BTreeMap;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::compile::value::{Value, ValueKind};
+use crate::compile::{CheckedStep, Program, schedule};
+use crate::diagnostic::Diagnostic;
+
+use super::instance::{Coordinate, Instance, Output};
+use super::{Dependency, Plan};
+
+/// One sweep point: a value per axis, in axis order.
+type Point = Vec<Coordinate>;
+
+/// What a planned step offers the steps `on` it: its points, and the instances at each.
+struct PlannedStep {
+    points: Vec<(Point, Vec<NodeIndex>)>,
+}
+
+pub fn plan(program: &Program) -> Result<Plan, Vec<Diagnostic>> {
+    let mut graph: DiGraph<Instance, Dependency> = DiGraph::new();
+    let mut planned: Vec<Option<PlannedStep>> = (0..program.steps.len()).map(|_| None).collect();
+    let mut errors = Vec::new();
+    for index in step_order(program) {
+        let step = &program.steps[index];
+        let inputs: Vec<&PlannedStep> =
+            step.inputs.iter().filter_map(|&input| planned[input].as_ref()).collect();
+        let result = match step.kind.name {
+            "report" => Ok(plan_report(index, step, &inputs, &mut graph)),
+            _ => plan_fanned(index, step, &inputs, &mut graph),
+        };
+        match result {
+            Ok(done) => planned[index] = Some(done),
+            Err(more) => errors.extend(more),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // Instances are added step by step in dependency order, each after its inputs, so creation
+    // order is a topological order, and the one that reads like the spec.
+    let order = graph.node_indices().collect();
+    Ok(Plan { graph, order })
+}
+
+/// Steps in an order where every step comes after the steps it is `on` (the checker has
+/// refused cycles), file order among independent ones.
+fn step_order(program: &Program) -> Vec<usize> {
+    let mut graph = DiGraph::<usize, ()>::new();
+    let nodes: Vec<NodeIndex> = (0..program.steps.len()).map(|i| graph.add_node(i)).collect();
+    for (index, step) in program.steps.iter().enumerate() {
+        for &input in &step.inputs {
+            graph.add_edge(nodes[input], nodes[index], ());
+        }
+    }
+    let mut order = Vec::with_capacity(nodes.len());
+    let mut placed = vec![false; nodes.len()];
+    // Repeatedly take the first step (in file order) whose inputs are all placed: a stable
+    // topological order, so plans list steps as the file does wherever it can.
+    while order.len() < nodes.len() {
+        let next = (0..nodes.len())
+            .find(|&i| !placed[i] && program.steps[i].inputs.iter().all(|&input| placed[input]))
+            .expect("the checker refuses dependency cycles");
+        placed[next] = true;
+        order.push(next);
+    }
+    order
+}
+
+/// Joins two points if they agree on every axis they share.
+fn merge(a: &[Coordinate], b: &[Coordinate]) -> Option<Point> {
+    let mut merged = a.to_vec();
+    for coordinate in b {
+        match merged.iter().find(|c| c.axis == coordinate.axis) {
+            Some(existing) if same_value(&existing.value, &coordinate.value) => {}
+            Some(_) => return None,
+            None => merged.push(coordinate.clone()),
+        }
+    }
+    Some(merged)
+}
+
+/// Values are compared by their canonical text: where they were written does not matter.
+fn same_value(a: &Value, b: &Value) -> bool {
+    a.to_string() == b.to_string()
+}
+
+/// The cartesian product of a step's own axes.
+fn own_points(step: &CheckedStep) -> Vec<Point> {
+    let mut points: Vec<Point> = vec![Vec::new()];
+    for axis in &step.axes {
+        points = points
+            .into_iter()
+            .flat_map(|point| {
+                axis.values.iter().map(move |value| {
+                    let mut next = point.clone();
+                    next.push(Coordinate { axis: axis.name.clone(), value: value.clone() });
+                    next
+                })
+            })
+            .collect();
+    }
+    points
+}
+
+/// The points of a step `on` others: every consistent combination of its inputs' points,
+/// times its own axes (an own axis named like an inherited one is matched, not multiplied).
+fn joined_points(step: &CheckedStep, inputs: &[&PlannedStep]) -> Vec<Point> {
+    let mut points: Vec<Point> = vec![Vec::new()];
+    for input in inputs {
+        let mut next: Vec<Point> = Vec::new();
+        for point in &points {
+            for (other, _) in &input.points {
+                if let Some(merged) = merge(point, other)
+                    && !next.contains(&merged)
+                {
+                    next.push(merged);
+                }
+            }
+        }
+        points = next;
+    }
+    let own = own_points(step);
+    points.iter().flat_map(|point| own.iter().filter_map(|mine| merge(point, mine))).collect()
+}
+
+/// The instances of `input` at (or compatible with) `point`.
+fn instances_at<'a>(
+    input: &'a PlannedStep,
+    point: &'a [Coordinate],
+) -> impl Iterator<Item = NodeIndex> + 'a {
+    input
+        .points
+        .iter()
+        .filter(move |(theirs, _)| merge(point, theirs).is_some())
+        .flat_map(|(_, nodes)| nodes.iter().copied())
+}
+
+/// Train, checkpoint, estimate and detect steps: instances per sweep point.
+fn plan_fanned(
+    index: usize,
+    step: &CheckedStep,
+    inputs: &[&PlannedStep],
+    graph: &mut DiGraph<Instance, Dependency>,
+) -> Result<PlannedStep, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut points = Vec::new();
+    for point in joined_points(step, inputs) {
+        let params = resolve_sweeps(step, &point);
+        let new = Instance {
+            step: index,
+            step_name: step.name.clone(),
+            kind: step.kind.name,
+            coords: point.clone(),
+            checkpoint: None,
+            params,
+            outputs: vec![Output::Result],
+        };
+        let nodes = match step.kind.name {
+            "train" => match train_checkpoints(step, &new.params) {
+                Ok(steps) => {
+                    let mut instance = new;
+                    instance.outputs =
+                        steps.into_iter().map(Output::Checkpoint).chain([Output::Result]).collect();
+                    vec![graph.add_node(instance)]
+                }
+                Err(error) => {
+                    errors.push(*error);
+                    Vec::new()
+                }
+            },
+            "checkpoint" => {
+                let mut instance = new;
+                // Checkpoints given as weights are one checkpoint, at step 0; files are listed
+                // when the step runs (their discovery arrives with the training issue).
+                instance.outputs = vec![Output::Checkpoint(0), Output::Result];
+                vec![graph.add_node(instance)]
+            }
+            "estimate" => match plan_estimate(step, &new, inputs, &point, graph) {
+                Ok(nodes) => nodes,
+                Err(error) => {
+                    errors.push(*error);
+                    Vec::new()
+                }
+            },
+            _ => {
+                let node = graph.add_node(new);
+                for input in inputs {
+                    for source in instances_at(input, &point).collect::<Vec<_>>() {
+                        graph.add_edge(source, node, Dependency { output: Output::Result });
+                    }
+                }
+                vec![node]
+            }
+        };
+        points.push((point, nodes));
+    }
+    if errors.is_empty() { Ok(PlannedStep { points }) } else { Err(errors) }
+}
+
+/// One estimate instance per checkpoint of each upstream instance that `at` selects.
+fn plan_estimate(
+    step: &CheckedStep,
+    template: &Instance,
+    inputs: &[&PlannedStep],
+    point: &[Coordinate],
+    graph: &mut DiGraph<Instance, Dependency>,
+) -> Result<Vec<NodeIndex>, Box<Diagnostic>> {
+    let mut nodes = Vec::new();
+    for input in inputs {
+        for source in instances_at(input, point).collect::<Vec<_>>() {
+            let available: Vec<i64> = graph[source]
+                .outputs
+                .iter()
+                .filter_map(|output| match output {
+                    Output::Checkpoint(step) => Some(*step),
+                    Output::Result => None,
+                })
+                .collect();
+            for checkpoint in select_checkpoints(step, &available)? {
+                let mut instance = template.clone();
+                instance.checkpoint = Some(checkpoint);
+                let node = graph.add_node(instance);
+                graph.add_edge(source, node, Dependency { output: Output::Checkpoint(checkpoint) });
+                nodes.push(node);
+            }
+        }
+    }
+    Ok(nodes)
+}
+
+/// The checkpoints an estimate's `at` selects from those its input offers.
+fn select_checkpoints(step: &CheckedStep, available: &[i64]) -> Result<Vec<i64>, Box<Diagnostic>> {
+    let Some(at) = step.fields.get("at") else { return Ok(available.to_vec()) };
+    match &at.kind {
+        ValueKind::Ctor { name: "every", args, .. } => {
+            let k =
+                usize::try_from(args.get("k").and_then(Value::as_int).unwrap_or(1)).unwrap_or(1);
+            let mut chosen: Vec<i64> = available.iter().copied().step_by(k.max(1)).collect();
+            if let Some(&last) = available.last()
+                && chosen.last() != Some(&last)
+            {
+                chosen.push(last);
+            }
+            Ok(chosen)
+        }
+        ValueKind::List(_) | ValueKind::Ctor { .. } => {
+            let wanted = schedule_steps(at, available.last().copied().unwrap_or(0));
+            for step_number in &wanted {
+                if !available.contains(step_number) {
+                    let nearest = available.iter().min_by_key(|c| (*c - step_number).abs());
+                    let mut diagnostic = Diagnostic::error(
+                        at.origin.file,
+                        at.origin.span,
+                        format!(
+                            "`at` asks for step {step_number}, where the input has no checkpoint"
+                        ),
+                    );
+                    if let Some(nearest) = nearest {
+                        diagnostic = diagnostic
+                            .with_hint(format!("the nearest checkpoint is at step {nearest}; add {step_number} to the train step's `checkpoints`"));
+                    }
+                    return Err(Box::new(diagnostic));
+                }
+            }
+            Ok(wanted)
+        }
+        // `all`, the default.
+        _ => Ok(available.to_vec()),
+    }
+}
+
+/// A train instance's checkpoint steps: its schedule, within `steps`, always ending at the
+/// last step.
+fn train_checkpoints(
+    step: &CheckedStep,
+    params: &BTreeMap<String, Value>,
+) -> Result<Vec<i64>, Box<Diagnostic>> {
+    let total = params.get("steps").and_then(Value::as_int).unwrap_or(0);
+    let mut steps = match params.get("checkpoints") {
+        Some(schedule) => {
+            let steps = schedule_steps(schedule, total);
+            if let Some(&beyond) = steps.iter().find(|&&s| s > total) {
+                return Err(Box::new(Diagnostic::error(
+                    schedule.origin.file,
+                    schedule.origin.span,
+                    format!("a checkpoint at step {beyond} is after the last training step, {total}"),
+                )
+                .also_at(step.origin.file, step.origin.span, format!("`{}` trains for {total} steps", step.name))
+                .with_hint(format!(
+                    "end the schedule at `steps`, e.g. `checkpoints = logspace(1, {total}, 60)`, or train longer"
+                ))));
+            }
+            steps
+        }
+        None => Vec::new(),
+    };
+    steps.push(total);
+    steps.sort_unstable();
+    steps.dedup();
+    Ok(steps)
+}
+
+/// The steps a schedule value names: `logspace`, `linspace`, `every` or a list.
+fn schedule_steps(value: &Value, total: i64) -> Vec<i64> {
+    let arg = |args: &BTreeMap<String, Value>, name: &str| {
+        args.get(name).and_then(Value::as_int).unwrap_or(0)
+    };
+    let mut steps = match &value.kind {
+        ValueKind::List(items) => items.iter().filter_map(Value::as_int).collect(),
+        ValueKind::Ctor { name: "logspace", args, .. } => {
+            schedule::logspace(arg(args, "start"), arg(args, "stop"), arg(args, "count"))
+        }
+        ValueKind::Ctor { name: "linspace", args, .. } => {
+            schedule::linspace(arg(args, "start"), arg(args, "stop"), arg(args, "count"))
+        }
+        ValueKind::Ctor { name: "every", args, .. } => schedule::every(arg(args, "k"), total),
+        _ => Vec::new(),
+    };
+    steps.sort_unstable();
+    steps.dedup();
+    steps
+}
+
+/// A report joins every sweep point of the steps it is `on`: one instance.
+fn plan_report(
+    index: usize,
+    step: &CheckedStep,
+    inputs: &[&PlannedStep],
+    graph: &mut DiGraph<Instance, Dependency>,
+) -> PlannedStep {
+    let instance = Instance {
+        step: index,
+        step_name: step.name.clone(),
+        kind: step.kind.name,
+        coords: Vec::new(),
+        checkpoint: None,
+        params: step.fields.clone(),
+        outputs: vec![Output::Result],
+    };
+    let node = graph.add_node(instance);
+    for input in inputs {
+        for (_, sources) in &input.points {
+            for &source in sources {
+                graph.add_edge(source, node, Dependency { output: Output::Result });
+            }
+        }
+    }
+    PlannedStep { points: vec![(Vec::new(), vec![node])] }
+}
+
+/// The step's fields with each of its own sweeps replaced by the point's value on that axis.
+fn resolve_sweeps(step: &CheckedStep, point: &[Coordinate]) -> BTreeMap<String, Value> {
+    let mut next_axis = 0;
+    step.fields
+        .iter()
+        .map(|(name, value)| {
+            let resolved = value.replace_sweeps(&mut |_| {
+                let axis = &step.axes[next_axis];
+                next_axis += 1;
+                point
+                    .iter()
+                    .find(|c| c.axis == axis.name)
+                    .map(|c| c.value.clone())
+                    .expect("every own axis has a coordinate")
+            });
+            (name.clone(), resolved)
+        })
+        .collect()
+}

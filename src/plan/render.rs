@@ -1,0 +1,136 @@
+//! A plan as text for people, JSON for programs, and Graphviz or Mermaid for pictures. Every
+//! rendering lists instances in the plan's topological order, so output is stable.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use petgraph::Direction;
+
+use super::{Output, Plan};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// A line per instance with its status.
+    Text,
+    /// One JSON document (`schema_version` 1).
+    Json,
+    /// Graphviz `dot`.
+    Dot,
+    /// A Mermaid flowchart (renders in GitHub and many notebooks).
+    Mermaid,
+}
+
+pub fn render(plan: &Plan, format: PlanFormat) -> String {
+    match format {
+        PlanFormat::Text => render_text(plan),
+        PlanFormat::Json => render_json(plan),
+        PlanFormat::Dot => render_dot(plan),
+        PlanFormat::Mermaid => render_mermaid(plan),
+    }
+}
+
+/// Until the store exists, an instance without inputs will run and the others wait for theirs.
+fn status(plan: &Plan, node: petgraph::graph::NodeIndex) -> &'static str {
+    if plan.waits_for_inputs(node) { "waits for inputs" } else { "will run" }
+}
+
+pub fn render_text(plan: &Plan) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for instance in plan.instances() {
+        *counts.entry(instance.kind).or_default() += 1;
+    }
+    let summary: Vec<String> = counts.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+    let mut out = format!("{} instances ({})\n", plan.order.len(), summary.join(", "));
+    let width = plan.instances().map(|i| i.display_name().len()).max().unwrap_or(0);
+    for &node in &plan.order {
+        let instance = &plan.graph[node];
+        let checkpoints =
+            instance.outputs.iter().filter(|o| matches!(o, Output::Checkpoint(_))).count();
+        let detail = if instance.kind == "train" {
+            format!("{checkpoints} checkpoints")
+        } else {
+            let inputs = plan.graph.neighbors_directed(node, Direction::Incoming).count();
+            format!("{inputs} input{}", if inputs == 1 { "" } else { "s" })
+        };
+        let _ = writeln!(
+            out,
+            "  {:<16}  {:<width$}  {} ({detail})",
+            status(plan, node),
+            instance.display_name(),
+            instance.kind,
+        );
+    }
+    out
+}
+
+fn render_json(plan: &Plan) -> String {
+    let instances: Vec<serde_json::Value> = plan
+        .order
+        .iter()
+        .map(|&node| {
+            let instance = &plan.graph[node];
+            let coords: serde_json::Map<String, serde_json::Value> =
+                instance.coords.iter().map(|c| (c.axis.clone(), json_value(&c.value))).collect();
+            let mut inputs: Vec<String> = plan
+                .graph
+                .neighbors_directed(node, Direction::Incoming)
+                .map(|source| plan.graph[source].display_name())
+                .collect();
+            inputs.sort();
+            let outputs: Vec<String> = instance.outputs.iter().map(ToString::to_string).collect();
+            serde_json::json!({
+                "name": instance.display_name(),
+                "step": instance.step_name,
+                "kind": instance.kind,
+                "coords": coords,
+                "checkpoint": instance.checkpoint,
+                "status": status(plan, node),
+                "inputs": inputs,
+                "outputs": outputs,
+            })
+        })
+        .collect();
+    let document = serde_json::json!({ "schema_version": 1, "instances": instances });
+    serde_json::to_string_pretty(&document).expect("plans serialize") + "\n"
+}
+
+/// Numbers, strings and booleans as JSON values; anything else as its canonical text.
+fn json_value(value: &crate::compile::value::Value) -> serde_json::Value {
+    use crate::compile::value::ValueKind;
+    match &value.kind {
+        ValueKind::Int(v) => serde_json::Value::from(*v),
+        ValueKind::Float(v) => serde_json::Value::from(*v),
+        ValueKind::Str(text) => serde_json::Value::from(text.as_str()),
+        ValueKind::Bool(v) => serde_json::Value::from(*v),
+        _ => serde_json::Value::from(value.to_string()),
+    }
+}
+
+fn render_dot(plan: &Plan) -> String {
+    let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [shape=box];\n");
+    for &node in &plan.order {
+        let instance = &plan.graph[node];
+        let _ = writeln!(out, "  n{} [label={:?}];", node.index(), instance.display_name());
+    }
+    for &node in &plan.order {
+        for source in plan.graph.neighbors_directed(node, Direction::Incoming) {
+            let _ = writeln!(out, "  n{} -> n{};", source.index(), node.index());
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn render_mermaid(plan: &Plan) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for &node in &plan.order {
+        let label = plan.graph[node].display_name().replace('"', "#quot;");
+        let _ = writeln!(out, "  n{}[\"{label}\"]", node.index());
+    }
+    for &node in &plan.order {
+        for source in plan.graph.neighbors_directed(node, Direction::Incoming) {
+            let _ = writeln!(out, "  n{} --> n{}", source.index(), node.index());
+        }
+    }
+    out
+}
