@@ -12,4 +12,5 @@ pub mod plan;
 pub mod project_config;
 pub mod registry;
 pub mod source;
+pub mod store;
 pub mod syntax;

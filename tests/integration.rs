@@ -11,6 +11,7 @@ mod integration {
     mod fuzz;
     mod plan_snapshots;
     mod readme;
+    mod run;
     mod specs_check;
     mod ui;
     mod worker_link;

@@ -14,6 +14,8 @@
 //! assert_eq!(back.id, 7);
 //! ```
 
+pub mod store_layout;
+
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; both sides refuse a different version.
@@ -131,10 +133,11 @@ pub struct VersionReport {
     pub cpu_capability: String,
 }
 
-/// A finished step: the digests of what it wrote into the store, and scalar metrics.
+/// A finished step: the digests of what it wrote into the store, by output name (`result`,
+/// `checkpoint@1200`), and scalar metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepResult {
-    pub outputs: Vec<String>,
+    pub outputs: std::collections::BTreeMap<String, String>,
     pub metrics: serde_json::Map<String, serde_json::Value>,
 }
 

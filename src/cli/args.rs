@@ -38,7 +38,7 @@ pub enum Command {
     /// Show the steps a run would execute and which are cached.
     Plan(PlanArgs),
     /// Run a spec: train, checkpoint, estimate, detect, report.
-    Run(Pending),
+    Run(RunArgs),
     /// Show which step instances are done, cached, running or failed.
     Status(Pending),
     /// Show one step instance's result and provenance.
@@ -94,6 +94,28 @@ pub struct PlanArgs {
     /// `text` for people, `json` for programs, `dot` (Graphviz) or `mermaid` for pictures.
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The spec to run.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
+    #[arg(long = "set", value_name = "NAME=EXPR")]
+    pub sets: Vec<String>,
+    /// Steps run at once (default: `DEVSPEC_JOBS`, `run.jobs` in devspec.toml, else one per core).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// The store (default: `DEVSPEC_STORE`, `store.path` in devspec.toml, else `.devspec/`).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Stop starting steps at the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Print only failures and the summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// The arguments of a verb that is declared but not built yet: accepted and ignored, since the

@@ -5,6 +5,7 @@ mod args;
 mod check_command;
 mod fmt_command;
 mod plan_command;
+mod run_command;
 mod version_command;
 
 use std::path::Path;
@@ -39,6 +40,15 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         Some(Command::Check(check)) => check_command::run(&check.files, &check.sets, check.format),
         Some(Command::Fmt(fmt)) => fmt_command::run(&fmt.files, fmt.check),
         Some(Command::Plan(plan)) => plan_command::run(&plan.file, &plan.sets, plan.format),
+        Some(Command::Run(run)) => run_command::run(&run_command::RunArgs {
+            file: &run.file,
+            sets: &run.sets,
+            jobs: run.jobs,
+            store: run.store.clone(),
+            worker: args.worker.clone(),
+            fail_fast: run.fail_fast,
+            quiet: run.quiet,
+        }),
         Some(command) => {
             let (verb, issue) = command.pending();
             Err(Failure::new(

@@ -1,9 +1,15 @@
-//! Running the plan. So far: finding the `devspec-worker` executable and talking to one worker
-//! process over the protocol of `devspec-protocol`. The scheduler, worker pool and store arrive
-//! with the executor issue.
+//! Running the plan: the [`Executor`] (scheduler and worker pool), step keys ([`StepKey`]),
+//! finding the `devspec-worker` executable, talking to one worker process over the protocol of
+//! `devspec-protocol`, and the worker's cached version report.
 
+mod executor;
+mod step_key;
 mod worker_locator;
 mod worker_process;
+mod worker_report;
 
+pub use executor::{Executor, RunEvent, RunOptions, RunSummary};
+pub use step_key::StepKey;
 pub use worker_locator::{LocatedBy, WorkerLocation, WorkerLocator};
 pub use worker_process::{WorkerProcess, WorkerProcessError};
+pub use worker_report::worker_report;

@@ -83,7 +83,17 @@ pub struct WorkerProcess {
 
 impl WorkerProcess {
     pub fn spawn(path: &Path) -> Result<Self, WorkerProcessError> {
+        WorkerProcess::spawn_with_env(path, &[])
+    }
+
+    /// Starts a worker with extra environment variables (the executor pins ATen's CPU kernels
+    /// and MKL's code path this way, since both change results).
+    pub fn spawn_with_env(
+        path: &Path,
+        env: &[(String, String)],
+    ) -> Result<Self, WorkerProcessError> {
         let mut child = Command::new(path)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -30,6 +30,8 @@ pub struct Plan {
     pub graph: DiGraph<Instance, Dependency>,
     /// Every instance, each after all it depends on.
     pub order: Vec<NodeIndex>,
+    /// For each step of the program, the steps it is `on`, in the order written.
+    pub step_inputs: Vec<Vec<usize>>,
 }
 
 impl Plan {

@@ -46,7 +46,8 @@ pub fn plan(program: &Program) -> Result<Plan, Vec<Diagnostic>> {
     // Instances are added step by step in dependency order, each after its inputs, so creation
     // order is a topological order, and the one that reads like the spec.
     let order = graph.node_indices().collect();
-    Ok(Plan { graph, order })
+    let step_inputs = program.steps.iter().map(|step| step.inputs.clone()).collect();
+    Ok(Plan { graph, order, step_inputs })
 }
 
 /// Steps in an order where every step comes after the steps it is `on` (the checker has

@@ -179,6 +179,37 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         ],
         status: Status::Pending { issue: 7 },
     },
+    StepKind {
+        name: "test",
+        doc: "For devspec's own tests of the executor: writes deterministic outputs from its \
+              `value` and its inputs, and can sleep, fail, crash its worker or emit several \
+              outputs on demand. Not for studies.",
+        on: &["test"],
+        needs_on: false,
+        fields: &[
+            defaults_to(
+                "value",
+                ValueType::Int { min: None, max: None },
+                Literal::Int(0),
+                "what the outputs are made of",
+            ),
+            defaults_to(
+                "sleep_ms",
+                whole(0),
+                Literal::Int(0),
+                "how long the step takes, in milliseconds",
+            ),
+            defaults_to("fail", ValueType::Bool, Literal::Bool(false), "fail with an error"),
+            defaults_to(
+                "crash",
+                ValueType::Bool,
+                Literal::Bool(false),
+                "abort the worker process, as a crash would",
+            ),
+            defaults_to("outputs", whole(1), Literal::Int(1), "how many outputs to write"),
+        ],
+        status: Status::Implemented,
+    },
 ];
 
 const DEVICE_FIELD: Param = defaults_to(

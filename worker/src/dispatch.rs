@@ -5,7 +5,7 @@ use devspec_protocol::{
     PROTOCOL_VERSION, Reply, Request, RequestBody, WorkerError, WorkerErrorKind,
 };
 
-use crate::{autograd_probe, version_report};
+use crate::{autograd_probe, steps, version_report};
 
 /// Handles one request line, passing every reply it causes to `send`, in order.
 pub fn handle_line(line: &str, send: &mut dyn FnMut(&Reply)) {
@@ -39,11 +39,10 @@ pub fn handle_line(line: &str, send: &mut dyn FnMut(&Reply)) {
             Ok((value, gradient)) => Reply::AutogradProbe { id, value, gradient },
             Err(err) => failed(id, WorkerErrorKind::StepFailed, err.to_string()),
         },
-        RequestBody::Step(step) => failed(
-            id,
-            WorkerErrorKind::UnknownStep,
-            format!("this worker does not implement step kind `{}` yet", step.kind),
-        ),
+        RequestBody::Step(step) => match steps::run(id, &step, send) {
+            Ok(result) => Reply::StepDone { id, result },
+            Err(error) => Reply::Failed { id, error },
+        },
     };
     send(&reply);
 }

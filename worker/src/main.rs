@@ -8,6 +8,7 @@ mod dispatch;
 mod one_shot;
 mod parent_watch;
 mod serve;
+mod steps;
 mod version_report;
 
 use std::path::PathBuf;

@@ -1,0 +1,94 @@
+//! Where content lives in a devspec store, shared by `devspec` (which reads results and writes
+//! manifests) and `devspec-worker` (which writes the blobs its steps produce), so both agree on
+//! every path and on how a file is written safely.
+//!
+//! ```text
+//! STORE/blobs/ab/abcdef...      content-addressed blobs, named by the BLAKE3 of their bytes
+//! STORE/actions/ab/abcdef....json  a step key's manifest (outputs, metrics, provenance)
+//! STORE/locks/abcdef....lock    per-key advisory locks
+//! STORE/tmp/                    partial writes, renamed into place when complete
+//! ```
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The hex BLAKE3 digest of some bytes: the name of the blob that holds them.
+pub fn digest(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+pub fn blob_path(store: &Path, digest: &str) -> PathBuf {
+    store.join("blobs").join(&digest[..2.min(digest.len())]).join(digest)
+}
+
+pub fn action_path(store: &Path, key: &str) -> PathBuf {
+    store.join("actions").join(&key[..2.min(key.len())]).join(format!("{key}.json"))
+}
+
+pub fn lock_path(store: &Path, key: &str) -> PathBuf {
+    store.join("locks").join(format!("{key}.lock"))
+}
+
+/// Writes `bytes` to `target` so that no reader ever sees a partial file: into `STORE/tmp`,
+/// flushed to disk, then renamed over the target (atomic on one filesystem), and the folder
+/// synced so the rename itself survives a crash.
+pub fn write_atomically(store: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp_dir = store.join("tmp");
+    std::fs::create_dir_all(&tmp_dir)?;
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = tmp_dir.join(format!(
+        "{}.{}.{}",
+        target.file_name().and_then(|n| n.to_str()).unwrap_or("blob"),
+        std::process::id(),
+        unique()
+    ));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    if let Err(err) = std::fs::rename(&tmp, target) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err);
+    }
+    if let Some(parent) = target.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Stores `bytes` as a blob and returns its digest. An existing blob of that name is kept only
+/// if its bytes still hash to it, so a corrupted copy is replaced, never trusted.
+pub fn put_blob(store: &Path, bytes: &[u8]) -> std::io::Result<String> {
+    let digest = digest(bytes);
+    let path = blob_path(store, &digest);
+    let intact = std::fs::read(&path).is_ok_and(|existing| existing == bytes);
+    if !intact {
+        write_atomically(store, &path, bytes)?;
+    }
+    Ok(digest)
+}
+
+/// A per-process counter, so two writes of one process never share a temp name.
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_are_named_by_content_and_written_once() {
+        let dir = std::env::temp_dir().join(format!("devspec-layout-{}", std::process::id()));
+        let digest = put_blob(&dir, b"hello").unwrap();
+        assert_eq!(digest, blake3::hash(b"hello").to_hex().to_string());
+        assert_eq!(std::fs::read(blob_path(&dir, &digest)).unwrap(), b"hello");
+        assert_eq!(put_blob(&dir, b"hello").unwrap(), digest);
+        assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 0, "no temp file left");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

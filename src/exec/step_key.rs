@@ -1,0 +1,92 @@
+//! [`StepKey`]: what a step instance's result depends on, serialized canonically (every map a
+//! `BTreeMap`, every float as its one canonical text) and hashed with BLAKE3. Two instances
+//! with the same key have the same result, so the key names it in the store.
+//!
+//! In the key: a format version, the step kind and its implementation version, the resolved
+//! parameters, the realized output digests of its inputs, its seed, and what changes numbers
+//! (libtorch version, device, threads per step, CPU kernels). Not in the key: `--jobs`, paths,
+//! display names, comments, formatting, field order, and execution-only fields (`resources`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::compile::value::{Value, ValueKind, canonical_float};
+
+/// Bumped when the key's meaning changes, which invalidates every cached result.
+pub const KEY_FORMAT: u32 = 1;
+
+/// Fields that say how to run a step, not what it computes.
+const EXECUTION_ONLY: &[&str] = &["resources"];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepKey {
+    pub format: u32,
+    pub kind: String,
+    /// Bumped by a step's implementation when its numbers change.
+    pub implementation: u32,
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Input role (its place among the `on` steps, its coordinates and output) to digest.
+    pub inputs: BTreeMap<String, String>,
+    pub seed: Option<i64>,
+    pub environment: BTreeMap<String, String>,
+}
+
+impl StepKey {
+    pub fn new(
+        kind: &str,
+        params: &BTreeMap<String, Value>,
+        inputs: BTreeMap<String, String>,
+        environment: BTreeMap<String, String>,
+    ) -> Self {
+        StepKey {
+            format: KEY_FORMAT,
+            kind: kind.to_owned(),
+            implementation: 1,
+            params: params
+                .iter()
+                .filter(|(name, _)| !EXECUTION_ONLY.contains(&name.as_str()))
+                .map(|(name, value)| (name.clone(), canonical(value)))
+                .collect(),
+            inputs,
+            seed: params.get("seed").and_then(Value::as_int),
+            environment,
+        }
+    }
+
+    /// The hex BLAKE3 of the canonical serialization.
+    pub fn digest(&self) -> String {
+        let bytes = serde_json::to_vec(self).expect("keys serialize");
+        blake3::hash(&bytes).to_hex().to_string()
+    }
+}
+
+/// A value as canonical JSON: tagged so that `1`, `1.0`, `"1"` and the option `one` differ,
+/// floats as their canonical text (never `Debug` output, never locale-dependent).
+pub fn canonical(value: &Value) -> serde_json::Value {
+    use serde_json::json;
+    match &value.kind {
+        ValueKind::Int(v) => json!({ "int": v }),
+        ValueKind::Float(v) => json!({ "float": canonical_float(*v) }),
+        ValueKind::Str(text) => json!({ "str": text }),
+        ValueKind::Bool(v) => json!({ "bool": v }),
+        ValueKind::Auto => json!("auto"),
+        ValueKind::Enum(name) => json!({ "enum": name }),
+        ValueKind::List(items) => {
+            json!({ "list": items.iter().map(canonical).collect::<Vec<_>>() })
+        }
+        ValueKind::Record(fields) => {
+            let fields: serde_json::Map<String, serde_json::Value> =
+                fields.iter().map(|(k, v)| (k.clone(), canonical(v))).collect();
+            json!({ "record": fields })
+        }
+        ValueKind::Ctor { name, args, .. } => {
+            let args: serde_json::Map<String, serde_json::Value> =
+                args.iter().map(|(k, v)| (k.clone(), canonical(v))).collect();
+            json!({ "call": name, "args": args })
+        }
+        ValueKind::Sweep(items) => {
+            json!({ "sweep": items.iter().map(canonical).collect::<Vec<_>>() })
+        }
+    }
+}

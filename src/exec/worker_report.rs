@@ -1,0 +1,43 @@
+//! The worker's version report (libtorch version, CUDA, CPU kernels), cached in the store and
+//! keyed by the worker executable's path, size and modification time, so `plan`, `status` and a
+//! no-op `run` know it without paying a worker's start (libtorch loads in about 0.2 s).
+
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use devspec_protocol::{VersionReport, store_layout};
+
+use super::worker_process::{WorkerProcess, WorkerProcessError};
+use crate::store::Store;
+
+pub fn worker_report(store: &Store, worker: &Path) -> Result<VersionReport, WorkerProcessError> {
+    let stamp = std::fs::metadata(worker).ok().map(|meta| {
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .unwrap_or_default();
+        format!("{}\n{}\n{}", worker.display(), meta.len(), mtime.as_nanos())
+    });
+    let cache = stamp.map(|stamp| {
+        store
+            .root()
+            .join("workers")
+            .join(format!("{}.json", store_layout::digest(stamp.as_bytes())))
+    });
+    if let Some(report) = cache
+        .as_deref()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| serde_json::from_str::<VersionReport>(&text).ok())
+        .filter(|report| report.protocol == devspec_protocol::PROTOCOL_VERSION)
+    {
+        return Ok(report);
+    }
+    let report = WorkerProcess::spawn(worker)?.version()?;
+    if let Some(path) = cache {
+        // A cache: failing to write it only costs the next command a worker start.
+        let text = serde_json::to_vec_pretty(&report).expect("reports serialize");
+        let _ = store_layout::write_atomically(store.root(), &path, &text);
+    }
+    Ok(report)
+}

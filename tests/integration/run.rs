@@ -1,0 +1,269 @@
+//! `devspec run` with the test step kind, through real worker processes and a real store:
+//! caching, what invalidates what, early cutoff, failure isolation, crashes, parallelism,
+//! concurrent runs on one store, corruption, and interruption.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use super::binaries::devspec_exe;
+
+/// A project folder with a spec; the store lives inside it.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(spec: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("devspec.toml"), "").unwrap();
+        std::fs::write(dir.path().join("study.dev"), spec).unwrap();
+        Project { dir }
+    }
+
+    fn spec(&self) -> PathBuf {
+        self.dir.path().join("study.dev")
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join(".devspec")
+    }
+
+    fn command(&self, extra: &[&str]) -> Command {
+        let mut command = Command::new(devspec_exe());
+        command
+            .arg("run")
+            .arg(self.spec())
+            .args(extra)
+            .env_remove("DEVSPEC_STORE")
+            .env_remove("DEVSPEC_JOBS");
+        command
+    }
+
+    fn run(&self, extra: &[&str]) -> Run {
+        Run(self.command(extra).output().unwrap())
+    }
+
+    /// Every recorded manifest: instance name to its output digests.
+    fn results(&self) -> BTreeMap<String, serde_json::Value> {
+        let mut results = BTreeMap::new();
+        for shard in std::fs::read_dir(self.store().join("actions")).unwrap() {
+            for entry in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+                let manifest: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap())
+                        .unwrap();
+                results.insert(manifest["instance"].as_str().unwrap().to_owned(), manifest);
+            }
+        }
+        results
+    }
+}
+
+struct Run(Output);
+
+impl Run {
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    fn code(&self) -> Option<i32> {
+        self.0.status.code()
+    }
+
+    /// The counts of the summary line: (ran, cached, failed, not run).
+    fn counts(&self) -> (usize, usize, usize, usize) {
+        let stderr = self.stderr();
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(" ran, "))
+            .unwrap_or_else(|| panic!("no summary:\n{stderr}"));
+        let numbers: Vec<usize> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect();
+        (numbers[1], numbers[2], numbers[3], numbers[4])
+    }
+}
+
+const CHAIN: &str =
+    "test a { value = sweep(0..3) }\ntest b on a { value = 10 }\ntest c on b { value = 20 }\n";
+
+#[test]
+fn second_run_is_all_cached_with_the_same_bytes() {
+    let project = Project::new(CHAIN);
+    let first = project.run(&[]);
+    assert_eq!(first.code(), Some(0), "{}", first.stderr());
+    assert_eq!(first.counts(), (9, 0, 0, 0));
+    let before = project.results();
+    let second = project.run(&[]);
+    assert_eq!(second.counts(), (0, 9, 0, 0), "{}", second.stderr());
+    assert_eq!(project.results(), before, "a cached run records nothing new");
+}
+
+#[test]
+fn a_changed_parameter_reruns_that_step_and_its_dependents_only() {
+    let project = Project::new(CHAIN);
+    assert_eq!(project.run(&[]).counts(), (9, 0, 0, 0));
+    // b's value changes its bytes: b and c rerun for every seed, a stays cached.
+    let changed = project.run(&["--set", "b.value=11"]);
+    assert_eq!(changed.counts(), (6, 3, 0, 0), "{}", changed.stderr());
+    // Back to the original: everything is in the store already.
+    assert_eq!(project.run(&[]).counts(), (0, 9, 0, 0));
+}
+
+#[test]
+fn early_cutoff_a_rerun_with_identical_bytes_does_not_rerun_dependents() {
+    let project = Project::new(CHAIN);
+    assert_eq!(project.run(&[]).counts(), (9, 0, 0, 0));
+    // `sleep_ms` is in a's key but not in its bytes: a reruns, b and c find their keys cached.
+    let changed = project.run(&["--set", "a.sleep_ms=1"]);
+    assert_eq!(changed.counts(), (3, 6, 0, 0), "{}", changed.stderr());
+}
+
+#[test]
+fn a_failure_fails_its_dependents_only_and_the_rest_is_recorded() {
+    let project = Project::new(
+        "test good { value = 1 }\ntest after_good on good { value = 2 }\n\
+         test bad { fail = true }\ntest after_bad on bad { value = 3 }\n",
+    );
+    let run = project.run(&["--jobs", "2"]);
+    assert_eq!(run.code(), Some(1));
+    assert_eq!(run.counts(), (2, 0, 1, 1), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("error: bad failed: the worker refused the request: bad failed on purpose")
+    );
+    let results = project.results();
+    assert!(results.contains_key("good") && results.contains_key("after_good"), "{results:?}");
+    assert!(!results.contains_key("bad"));
+    // The failure is not cached: it is tried again; the good part is.
+    assert_eq!(project.run(&[]).counts(), (0, 2, 1, 1));
+}
+
+#[test]
+fn a_crashed_worker_fails_one_instance_and_is_replaced() {
+    let project = Project::new(
+        "test crash { crash = true }\ntest after_crash on crash { value = 1 }\n\
+         test others { value = sweep(0..4) }\n",
+    );
+    let run = project.run(&["--jobs", "1"]);
+    assert_eq!(run.code(), Some(1));
+    assert_eq!(run.counts(), (4, 0, 1, 1), "{}", run.stderr());
+    assert!(run.stderr().contains("before answering"), "{}", run.stderr());
+}
+
+#[test]
+fn independent_steps_overlap_in_time_under_two_jobs() {
+    let project = Project::new("test slow { value = sweep([1, 2]), sleep_ms = 600 }\n");
+    assert_eq!(project.run(&["--jobs", "2"]).counts(), (2, 0, 0, 0));
+    let intervals: Vec<(f64, f64)> = project
+        .results()
+        .values()
+        .map(|m| {
+            (
+                m["provenance"]["started"].as_f64().unwrap(),
+                m["provenance"]["ended"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let (a, b) = (intervals[0], intervals[1]);
+    assert!(a.0 < b.1 && b.0 < a.1, "the two runs did not overlap: {intervals:?}");
+}
+
+#[test]
+fn two_runs_on_one_store_compute_each_key_once() {
+    let project = Project::new("test step { value = sweep(0..6), sleep_ms = 300 }\n");
+    let spawn = || project.command(&["--jobs", "2"]).stderr(Stdio::piped()).spawn().unwrap();
+    let (first, second) = (spawn(), spawn());
+    let runs = [Run(first.wait_with_output().unwrap()), Run(second.wait_with_output().unwrap())];
+    let ran: usize = runs.iter().map(|run| run.counts().0).sum();
+    let cached: usize = runs.iter().map(|run| run.counts().1).sum();
+    assert_eq!(
+        ran,
+        6,
+        "each key computed exactly once: {} / {}",
+        runs[0].stderr(),
+        runs[1].stderr()
+    );
+    assert_eq!(cached, 6);
+    assert!(runs.iter().all(|run| run.code() == Some(0)));
+}
+
+#[test]
+fn a_corrupted_output_is_detected_and_recomputed() {
+    let project = Project::new("test a { value = 7 }\n");
+    assert_eq!(project.run(&[]).counts(), (1, 0, 0, 0));
+    let digest = project.results()["a"]["outputs"]["result"].as_str().unwrap().to_owned();
+    let blob = project.store().join("blobs").join(&digest[..2]).join(&digest);
+    std::fs::write(&blob, b"garbage").unwrap();
+    assert_eq!(project.run(&[]).counts(), (1, 0, 0, 0), "the corrupted result is not served");
+    assert_eq!(std::fs::read_to_string(&blob).unwrap(), "test value=7 output=0 inputs=\n");
+}
+
+#[test]
+fn unimplemented_steps_are_refused_before_anything_runs() {
+    let project = Project::new("import std.tms\ntrain run from tms.chen2023 { seed = 1 }\n");
+    let run = project.run(&[]);
+    assert_eq!(run.code(), Some(4), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("`train` steps cannot run: not implemented yet"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!project.store().join("actions").exists() || project.results().is_empty());
+}
+
+#[test]
+fn a_killed_run_loses_nothing_and_its_workers_exit() {
+    let spec =
+        "test step { value = sweep(0..8), sleep_ms = 250 }\ntest after on step { value = 1 }\n";
+    let project = Project::new(spec);
+    let mut child = project.command(&["--jobs", "2"]).stderr(Stdio::null()).spawn().unwrap();
+    // Kill it once some results are recorded and more are being computed.
+    let recorded = || std::fs::read_dir(project.store().join("actions")).map_or(0, Iterator::count);
+    for _ in 0..200 {
+        if recorded() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let workers = children_of(child.id());
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    assert!(!workers.is_empty(), "workers were running");
+    std::thread::sleep(Duration::from_millis(600));
+    for pid in &workers {
+        assert!(gone(*pid), "worker {pid} outlived the killed run");
+    }
+    let partial = project.results();
+    assert!(!partial.is_empty() && partial.len() < 16, "{} results", partial.len());
+    // The resume computes only what is missing, and ends with the same bytes as a run that
+    // was never interrupted.
+    let resumed = project.run(&["--jobs", "2"]);
+    assert_eq!(resumed.counts().0 + partial.len(), 16, "{}", resumed.stderr());
+    let clean = Project::new(spec);
+    assert_eq!(clean.run(&[]).counts().0, 16);
+    let outputs = |p: &Project| -> BTreeMap<String, serde_json::Value> {
+        p.results().into_iter().map(|(name, m)| (name, m["outputs"].clone())).collect()
+    };
+    assert_eq!(outputs(&project), outputs(&clean));
+}
+
+/// The child processes of `pid`, whichever of its threads started them.
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace().filter_map(|p| p.parse().ok()).collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+fn gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    })
+}
