@@ -39,8 +39,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run a spec: train, checkpoint, estimate, detect, report.
     Run(RunArgs),
-    /// Show which step instances are done, cached, running or failed.
-    Status(Pending),
+    /// Show what a run would do: which instances are cached, will run, or wait for inputs.
+    Status(StatusArgs),
     /// Show one step instance's result and provenance.
     Show(Pending),
     /// Choose SGLD hyperparameters for an estimate by a short sweep.
@@ -116,6 +116,19 @@ pub struct RunArgs {
     /// Print only failures and the summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The spec.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
+    #[arg(long = "set", value_name = "NAME=EXPR")]
+    pub sets: Vec<String>,
+    /// Say why each instance will run: what changed in its key since its last run.
+    #[arg(long)]
+    pub why: bool,
 }
 
 /// The arguments of a verb that is declared but not built yet: accepted and ignored, since the

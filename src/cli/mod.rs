@@ -6,6 +6,8 @@ mod check_command;
 mod fmt_command;
 mod plan_command;
 mod run_command;
+mod run_context;
+mod status_command;
 mod version_command;
 
 use std::path::Path;
@@ -39,7 +41,12 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     match &args.command {
         Some(Command::Check(check)) => check_command::run(&check.files, &check.sets, check.format),
         Some(Command::Fmt(fmt)) => fmt_command::run(&fmt.files, fmt.check),
-        Some(Command::Plan(plan)) => plan_command::run(&plan.file, &plan.sets, plan.format),
+        Some(Command::Plan(plan)) => {
+            plan_command::run(&plan.file, &plan.sets, plan.format, args.worker.clone())
+        }
+        Some(Command::Status(status)) => {
+            status_command::run(&status.file, &status.sets, status.why, args.worker.clone())
+        }
         Some(Command::Run(run)) => run_command::run(&run_command::RunArgs {
             file: &run.file,
             sets: &run.sets,

@@ -1,36 +1,36 @@
-//! `devspec plan FILE`: the instances a run would execute, in order, with their status.
+//! `devspec plan FILE`: the instances a run would execute, in order, with their status: cached,
+//! will run, or waits for an input that will be computed first.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::compile::{self, CompileError};
-use crate::diagnostic::render;
+use super::run_context::{ContextArgs, RunContext, planned};
+use crate::exec::survey;
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
 use crate::plan::{self, PlanFormat};
-use crate::source::SourceMap;
 
-pub fn run(file: &Path, sets: &[String], format: PlanFormat) -> Result<ExitCode, Failure> {
-    let mut sources = SourceMap::new();
-    let program = match compile::check_path(file, sets, &mut sources) {
-        Ok(program) => program,
-        Err(CompileError::Unreadable(failure)) => return Err(failure),
-        Err(CompileError::Diagnostics(diagnostics)) => {
-            for diagnostic in &diagnostics {
-                eprint!("{}", render::to_text(&sources, diagnostic));
-            }
-            return Ok(ExitCode::BadInput);
+pub fn run(
+    file: &Path,
+    sets: &[String],
+    format: PlanFormat,
+    worker: Option<PathBuf>,
+) -> Result<ExitCode, Failure> {
+    let plan = match planned(file, sets)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(code),
+    };
+    let context = RunContext::new(&ContextArgs { file, jobs: None, store: None, worker });
+    let text = match context {
+        Ok(context) => {
+            let statuses = survey(&plan, &context.store, &context.options.key_environment());
+            plan::render(&plan, format, &|node| statuses[node.index()].label())
+        }
+        Err(failure) => {
+            // The plan itself does not need the store or a worker; only the cache status does.
+            eprintln!("note: cache status unknown ({})", failure.message);
+            plan::render(&plan, format, &plan::status_without_store(&plan))
         }
     };
-    match plan::plan(&program) {
-        Ok(plan) => {
-            print!("{}", plan::render(&plan, format));
-            Ok(ExitCode::Success)
-        }
-        Err(diagnostics) => {
-            for diagnostic in &diagnostics {
-                eprint!("{}", render::to_text(&sources, diagnostic));
-            }
-            Ok(ExitCode::BadInput)
-        }
-    }
+    print!("{text}");
+    Ok(ExitCode::Success)
 }

@@ -2,20 +2,15 @@
 //! pool of workers, and ends with a summary. Exit 0 when every instance is done, 1 when any
 //! failed (the others are still recorded).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::run_context::{ContextArgs, RunContext, planned};
 use crate::compile::value::{Value, ValueKind};
-use crate::compile::{self, CompileError};
-use crate::diagnostic::render;
-use crate::exec::{Executor, RunEvent, RunOptions, WorkerLocator, worker_report};
+use crate::exec::{Executor, RunEvent};
 use crate::exit_code::ExitCode;
 use crate::failure::{Failure, FailureClass};
 use crate::plan;
-use crate::project_config::ProjectConfig;
 use crate::registry::{self, schema::Status};
-use crate::source::SourceMap;
-use crate::store::Store;
 
 pub struct RunArgs<'a> {
     pub file: &'a Path,
@@ -28,73 +23,19 @@ pub struct RunArgs<'a> {
 }
 
 pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
-    let mut sources = SourceMap::new();
-    let program = match compile::check_path(args.file, args.sets, &mut sources) {
-        Ok(program) => program,
-        Err(CompileError::Unreadable(failure)) => return Err(failure),
-        Err(CompileError::Diagnostics(diagnostics)) => {
-            for diagnostic in &diagnostics {
-                eprint!("{}", render::to_text(&sources, diagnostic));
-            }
-            return Ok(ExitCode::BadInput);
-        }
-    };
-    let plan = match plan::plan(&program) {
+    let plan = match planned(args.file, args.sets)? {
         Ok(plan) => plan,
-        Err(diagnostics) => {
-            for diagnostic in &diagnostics {
-                eprint!("{}", render::to_text(&sources, diagnostic));
-            }
-            return Ok(ExitCode::BadInput);
-        }
+        Err(code) => return Ok(code),
     };
     refuse_unimplemented(&plan)?;
-
-    let folder = args
-        .file
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or_default();
-    let config =
-        ProjectConfig::discover(&folder)?.unwrap_or_else(|| ProjectConfig::defaults(&folder));
-    // Command line, then environment, then devspec.toml.
-    let store_path = args
-        .store
-        .clone()
-        .or_else(|| std::env::var_os("DEVSPEC_STORE").filter(|v| !v.is_empty()).map(PathBuf::from))
-        .unwrap_or_else(|| config.store.clone());
-    let jobs = args
-        .jobs
-        .or_else(|| std::env::var("DEVSPEC_JOBS").ok().and_then(|v| v.parse().ok()))
-        .or(config.jobs)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
-        .max(1);
-    let store = Store::open(&store_path)?;
-    let worker = WorkerLocator::from_env(args.worker.clone(), config.worker.clone()).locate()?.path;
-    let report = worker_report(&store, &worker)?;
-
-    let device = if report.cuda_available { "cuda" } else { "cpu" };
-    let environment: BTreeMap<String, String> = [
-        ("libtorch", report.libtorch.clone()),
-        ("device", device.to_owned()),
-        ("cpu_capability", report.cpu_capability.clone()),
-        ("mkl_cbwr", std::env::var("MKL_CBWR").unwrap_or_else(|_| "AUTO".into())),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let options = RunOptions {
-        jobs,
-        threads_per_step: config.threads_per_step,
-        fail_fast: args.fail_fast,
-        // Pinned so every worker uses the kernels the key names.
-        worker_env: vec![
-            ("ATEN_CPU_CAPABILITY".into(), report.cpu_capability.to_lowercase()),
-            ("MKL_CBWR".into(), environment["mkl_cbwr"].clone()),
-        ],
-        environment,
-    };
+    let context = RunContext::new(&ContextArgs {
+        file: args.file,
+        jobs: args.jobs,
+        store: args.store.clone(),
+        worker: args.worker.clone(),
+    })?;
+    let RunContext { store, worker, mut options } = context;
+    options.fail_fast = args.fail_fast;
     let executor = Executor { plan: &plan, store: &store, worker, options };
     let quiet = args.quiet;
     let summary = executor.run(&mut |event| {

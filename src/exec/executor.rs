@@ -15,9 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use devspec_protocol::{Reply, RequestBody, StepRequest};
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
-use petgraph::visit::EdgeRef;
 
-use super::step_key::StepKey;
+use super::step_key::{StepKey, instance_key};
 use super::worker_process::{WorkerProcess, WorkerProcessError};
 use crate::plan::Plan;
 use crate::store::{Manifest, Provenance, Store};
@@ -31,6 +30,9 @@ pub struct RunOptions {
     pub environment: BTreeMap<String, String>,
     /// Extra variables for the workers (the pinned CPU kernels).
     pub worker_env: Vec<(String, String)>,
+    /// The spec's path in the project: with an instance's name, it names the instance across
+    /// runs, for `status --why`.
+    pub spec_id: String,
 }
 
 /// What happened to each instance, as the run goes.
@@ -41,6 +43,15 @@ pub enum RunEvent {
     Finished { instance: String, seconds: f64 },
     Failed { instance: String, error: String },
     Skipped { instance: String, because: String },
+}
+
+impl RunOptions {
+    /// The environment part of every key: what changes numbers, threads per step included.
+    pub fn key_environment(&self) -> BTreeMap<String, String> {
+        let mut environment = self.environment.clone();
+        environment.insert("threads_per_step".into(), self.threads_per_step.to_string());
+        environment
+    }
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -63,6 +74,8 @@ enum State {
 struct Job {
     node: NodeIndex,
     key: String,
+    /// The key's parts, recorded under the instance's name for `status --why`.
+    key_parts: serde_json::Value,
     request: StepRequest,
     instance: String,
 }
@@ -111,7 +124,9 @@ impl Executor<'_> {
                         break;
                     }
                     let instance = graph[node].display_name();
-                    let (key, request) = self.request_for(node, &state);
+                    let (key_parts, request) = self.request_for(node, &state);
+                    let key = key_parts.digest();
+                    let key_parts = serde_json::to_value(&key_parts).expect("keys serialize");
                     if let Some(manifest) = self.store.cached(&key) {
                         summary.cached += 1;
                         on_event(&RunEvent::Cached { instance });
@@ -128,7 +143,9 @@ impl Executor<'_> {
                     state[node.index()] = State::Running;
                     running += 1;
                     on_event(&RunEvent::Started { instance: instance.clone() });
-                    job_tx.send(Job { node, key, request, instance }).expect("pool threads live");
+                    job_tx
+                        .send(Job { node, key, key_parts, request, instance })
+                        .expect("pool threads live");
                 }
                 if running == 0 {
                     break;
@@ -175,33 +192,15 @@ impl Executor<'_> {
 
     /// The instance's key (from its parameters and its inputs' realized digests) and the
     /// request that computes it.
-    fn request_for(&self, node: NodeIndex, state: &[State]) -> (String, StepRequest) {
-        let graph = &self.plan.graph;
-        let instance = &graph[node];
-        let mut inputs = BTreeMap::new();
-        let mut input_digests = Vec::new();
-        let mut edges: Vec<_> = graph.edges_directed(node, Direction::Incoming).collect();
-        edges.sort_by_key(|edge| edge.source().index());
-        for edge in edges {
-            let source = &graph[edge.source()];
-            let output = edge.weight().output.to_string();
-            let State::Done(outputs) = &state[edge.source().index()] else {
-                unreachable!("an instance is ready only when its inputs are done")
-            };
-            let digest = outputs.get(&output).cloned().unwrap_or_default();
-            let position = self.plan_position(node, source.step);
-            let coords: Vec<String> =
-                source.coords.iter().map(|c| format!("{}={}", c.axis, c.value)).collect();
-            let checkpoint = source.checkpoint.map(|c| format!("@{c}")).unwrap_or_default();
-            inputs.insert(
-                format!("{position}[{}]{checkpoint}/{output}", coords.join(",")),
-                digest.clone(),
-            );
-            input_digests.push(digest);
-        }
-        let mut environment = self.options.environment.clone();
-        environment.insert("threads_per_step".into(), self.options.threads_per_step.to_string());
-        let key = StepKey::new(instance.kind, &instance.params, inputs, environment).digest();
+    fn request_for(&self, node: NodeIndex, state: &[State]) -> (StepKey, StepRequest) {
+        let instance = &self.plan.graph[node];
+        let outputs_of = |source: NodeIndex| match &state[source.index()] {
+            State::Done(outputs) => Some(outputs),
+            _ => None,
+        };
+        let (key, input_digests) =
+            instance_key(self.plan, node, &outputs_of, &self.key_environment())
+                .expect("an instance is ready only when its inputs are done");
         let params: serde_json::Map<String, serde_json::Value> =
             instance.params.iter().map(|(name, value)| (name.clone(), plain_json(value))).collect();
         let request = StepRequest {
@@ -215,11 +214,9 @@ impl Executor<'_> {
         (key, request)
     }
 
-    /// Which of the instance's `on` steps the input comes from: its place in that list, so
-    /// renaming or moving a step in the file does not change its dependents' keys.
-    fn plan_position(&self, node: NodeIndex, source_step: usize) -> usize {
-        let step = self.plan.graph[node].step;
-        self.plan.step_inputs[step].iter().position(|&s| s == source_step).unwrap_or(usize::MAX)
+    /// The environment part of every key: what changes numbers, threads per step included.
+    pub fn key_environment(&self) -> BTreeMap<String, String> {
+        self.options.key_environment()
     }
 
     /// One pool thread: takes jobs, runs each on its own worker (started on first use and
@@ -300,6 +297,9 @@ impl Executor<'_> {
             .store
             .record(manifest)
             .map_err(|err| format!("cannot record the result in the store: {err}"))?;
+        // Only explains later reruns: failing to write it costs no result.
+        let name = format!("{}\n{}", self.options.spec_id, job.instance);
+        let _ = self.store.record_last_key(&name, &job.key_parts);
         Ok((manifest, true))
     }
 }

@@ -4,12 +4,14 @@
 
 mod executor;
 mod step_key;
+mod survey;
 mod worker_locator;
 mod worker_process;
 mod worker_report;
 
 pub use executor::{Executor, RunEvent, RunOptions, RunSummary};
-pub use step_key::StepKey;
+pub use step_key::{StepKey, instance_key};
+pub use survey::{InstanceStatus, survey, why};
 pub use worker_locator::{LocatedBy, WorkerLocation, WorkerLocator};
 pub use worker_process::{WorkerProcess, WorkerProcessError};
 pub use worker_report::worker_report;

@@ -11,7 +11,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+
 use crate::compile::value::{Value, ValueKind, canonical_float};
+use crate::plan::Plan;
 
 /// Bumped when the key's meaning changes, which invalidates every cached result.
 pub const KEY_FORMAT: u32 = 1;
@@ -89,4 +94,40 @@ pub fn canonical(value: &Value) -> serde_json::Value {
             json!({ "sweep": items.iter().map(canonical).collect::<Vec<_>>() })
         }
     }
+}
+
+/// An instance's key, once the outputs of all its inputs are known (`outputs_of` gives a done
+/// instance's output digests, by output name); with the input digests in input order, as the
+/// worker receives them. `None` while an input is not done.
+pub fn instance_key<'o>(
+    plan: &Plan,
+    node: NodeIndex,
+    outputs_of: &dyn Fn(NodeIndex) -> Option<&'o BTreeMap<String, String>>,
+    environment: &BTreeMap<String, String>,
+) -> Option<(StepKey, Vec<String>)> {
+    let graph = &plan.graph;
+    let instance = &graph[node];
+    let mut inputs = BTreeMap::new();
+    let mut digests = Vec::new();
+    let mut edges: Vec<_> = graph.edges_directed(node, Direction::Incoming).collect();
+    edges.sort_by_key(|edge| edge.source().index());
+    for edge in edges {
+        let source = &graph[edge.source()];
+        let output = edge.weight().output.to_string();
+        let digest = outputs_of(edge.source())?.get(&output).cloned().unwrap_or_default();
+        // Named by the place of its step among the `on` steps, its coordinates, checkpoint and
+        // output: renaming or moving a step in the file does not change its dependents' keys.
+        let position = plan.step_inputs[instance.step].iter().position(|&s| s == source.step);
+        let coords: Vec<String> =
+            source.coords.iter().map(|c| format!("{}={}", c.axis, c.value)).collect();
+        let checkpoint = source.checkpoint.map(|c| format!("@{c}")).unwrap_or_default();
+        let role = format!(
+            "{}[{}]{checkpoint}/{output}",
+            position.unwrap_or(usize::MAX),
+            coords.join(",")
+        );
+        inputs.insert(role, digest.clone());
+        digests.push(digest);
+    }
+    Some((StepKey::new(instance.kind, &instance.params, inputs, environment.clone()), digests))
 }

@@ -6,7 +6,7 @@
 //! let mut sources = SourceMap::new();
 //! let program = compile::check_path("specs/tms.dev".as_ref(), &[], &mut sources).unwrap();
 //! let plan = plan::plan(&program).unwrap();
-//! println!("{}", plan::render_text(&plan));
+//! println!("{}", plan::render_text(&plan, &plan::status_without_store(&plan)));
 //! ```
 
 mod instance;
@@ -17,7 +17,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use instance::{Coordinate, Instance, Output};
 pub use planner::plan;
-pub use render::{PlanFormat, render, render_text};
+pub use render::{PlanFormat, Statuses, render, render_text, status_without_store};
 
 /// An edge of the plan: the target reads this output of the source.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use petgraph::Direction;
+use petgraph::graph::NodeIndex;
 
 use super::{Output, Plan};
 
@@ -20,21 +21,24 @@ pub enum PlanFormat {
     Mermaid,
 }
 
-pub fn render(plan: &Plan, format: PlanFormat) -> String {
+/// Each instance's status in words (`cached`, `will run`, `waits for inputs`), by node.
+pub type Statuses<'a> = &'a dyn Fn(NodeIndex) -> &'static str;
+
+pub fn render(plan: &Plan, format: PlanFormat, status: Statuses<'_>) -> String {
     match format {
-        PlanFormat::Text => render_text(plan),
-        PlanFormat::Json => render_json(plan),
+        PlanFormat::Text => render_text(plan, status),
+        PlanFormat::Json => render_json(plan, status),
         PlanFormat::Dot => render_dot(plan),
         PlanFormat::Mermaid => render_mermaid(plan),
     }
 }
 
-/// Until the store exists, an instance without inputs will run and the others wait for theirs.
-fn status(plan: &Plan, node: petgraph::graph::NodeIndex) -> &'static str {
-    if plan.waits_for_inputs(node) { "waits for inputs" } else { "will run" }
+/// The statuses known without a store: an instance without inputs will run, the others wait.
+pub fn status_without_store(plan: &Plan) -> impl Fn(NodeIndex) -> &'static str + '_ {
+    |node| if plan.waits_for_inputs(node) { "waits for inputs" } else { "will run" }
 }
 
-pub fn render_text(plan: &Plan) -> String {
+pub fn render_text(plan: &Plan, status: Statuses<'_>) -> String {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for instance in plan.instances() {
         *counts.entry(instance.kind).or_default() += 1;
@@ -55,7 +59,7 @@ pub fn render_text(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "  {:<16}  {:<width$}  {} ({detail})",
-            status(plan, node),
+            status(node),
             instance.display_name(),
             instance.kind,
         );
@@ -63,7 +67,7 @@ pub fn render_text(plan: &Plan) -> String {
     out
 }
 
-fn render_json(plan: &Plan) -> String {
+fn render_json(plan: &Plan, status: Statuses<'_>) -> String {
     let instances: Vec<serde_json::Value> = plan
         .order
         .iter()
@@ -84,7 +88,7 @@ fn render_json(plan: &Plan) -> String {
                 "kind": instance.kind,
                 "coords": coords,
                 "checkpoint": instance.checkpoint,
-                "status": status(plan, node),
+                "status": status(node),
                 "inputs": inputs,
                 "outputs": outputs,
             })

@@ -116,6 +116,24 @@ impl Store {
         manifest.outputs.values().all(|digest| self.read_blob(digest).is_ok())
     }
 
+    /// Remembers the key an instance name last ran with, for `status --why`. `name` is the
+    /// instance's name qualified by its spec (two specs may share step names).
+    pub fn record_last_key(&self, name: &str, key: &serde_json::Value) -> std::io::Result<()> {
+        let path = self.last_key_path(name);
+        let text = serde_json::to_vec_pretty(key).expect("keys serialize");
+        store_layout::write_atomically(&self.root, &path, &text)
+    }
+
+    /// The key an instance name last ran with, if recorded.
+    pub fn last_key(&self, name: &str) -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(self.last_key_path(name)).ok()?).ok()
+    }
+
+    fn last_key_path(&self, name: &str) -> PathBuf {
+        let digest = store_layout::digest(name.as_bytes());
+        self.root.join("names").join(&digest[..2]).join(format!("{digest}.json"))
+    }
+
     /// Takes the exclusive lock of a key, waiting while another process holds it.
     pub fn lock_key(&self, key: &str) -> std::io::Result<KeyLock> {
         KeyLock::acquire(&store_layout::lock_path(&self.root, key))

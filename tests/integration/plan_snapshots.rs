@@ -13,7 +13,7 @@ fn planned(path: &Path, format: PlanFormat) -> String {
     let program = compile::check_path(path, &[], &mut sources)
         .unwrap_or_else(|err| panic!("{} must check clean: {err:?}", path.display()));
     match plan::plan(&program) {
-        Ok(plan) => plan::render(&plan, format),
+        Ok(plan) => plan::render(&plan, format, &plan::status_without_store(&plan)),
         Err(diagnostics) => diagnostics.iter().map(|d| render::to_text(&sources, d)).collect(),
     }
 }

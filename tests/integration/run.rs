@@ -267,3 +267,26 @@ fn gone(pid: u32) -> bool {
         stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'))
     })
 }
+
+#[test]
+fn status_says_what_will_run_and_why() {
+    let project = Project::new(CHAIN);
+    let status = |extra: &[&str]| {
+        let out = Command::new(devspec_exe())
+            .arg("status")
+            .arg(project.spec())
+            .args(extra)
+            .env_remove("DEVSPEC_STORE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let before = status(&["--why"]);
+    assert_eq!(project.run(&[]).counts(), (9, 0, 0, 0));
+    let after = status(&["--why"]);
+    let changed = status(&["--why", "--set", "b.value=11", "--set", "a.sleep_ms=5"]);
+    insta::assert_snapshot!(format!(
+        "before any run:\n{before}\nafter a run:\n{after}\nafter changes:\n{changed}"
+    ));
+}

@@ -1,0 +1,49 @@
+//! `devspec status FILE [--why]`: what a run would do now, instance by instance, and with
+//! `--why`, what changed since the last run of each instance that will run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::run_context::{ContextArgs, RunContext, planned};
+use crate::exec::{InstanceStatus, survey, why};
+use crate::exit_code::ExitCode;
+use crate::failure::Failure;
+
+pub fn run(
+    file: &Path,
+    sets: &[String],
+    explain: bool,
+    worker: Option<PathBuf>,
+) -> Result<ExitCode, Failure> {
+    let plan = match planned(file, sets)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(code),
+    };
+    let context = RunContext::new(&ContextArgs { file, jobs: None, store: None, worker })?;
+    let statuses = survey(&plan, &context.store, &context.options.key_environment());
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for status in &statuses {
+        *counts.entry(status.label()).or_default() += 1;
+    }
+    let summary: Vec<String> = counts.iter().map(|(label, n)| format!("{n} {label}")).collect();
+    println!("{} instances: {}", plan.order.len(), summary.join(", "));
+    let width = plan.instances().map(|i| i.display_name().len()).max().unwrap_or(0);
+    for &node in &plan.order {
+        let name = plan.graph[node].display_name();
+        let status = &statuses[node.index()];
+        let reasons = match status {
+            InstanceStatus::WillRun(key) if explain => {
+                let previous =
+                    context.store.last_key(&format!("{}\n{name}", context.options.spec_id));
+                why(key, previous.as_ref()).join("; ")
+            }
+            InstanceStatus::WaitsForInputs if explain => {
+                "an input will be computed first".to_owned()
+            }
+            _ => String::new(),
+        };
+        let line = format!("  {:<16}  {name:<width$}  {reasons}", status.label());
+        println!("{}", line.trim_end());
+    }
+    Ok(ExitCode::Success)
+}

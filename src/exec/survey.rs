@@ -1,0 +1,113 @@
+//! What a run would do, without running anything: for each instance, whether its result is in
+//! the store, it will run, or it waits for an input that will be computed first; and, for
+//! `status --why`, what changed in its key since the last run recorded for its name.
+
+use std::collections::BTreeMap;
+
+use petgraph::graph::NodeIndex;
+
+use super::step_key::{StepKey, instance_key};
+use crate::plan::Plan;
+use crate::store::{Manifest, Store};
+
+#[derive(Debug, Clone)]
+pub enum InstanceStatus {
+    Cached(Manifest),
+    /// Its key is known (every input is cached) and not in the store.
+    WillRun(StepKey),
+    /// An input will be computed first, so its key is not known yet.
+    WaitsForInputs,
+}
+
+impl InstanceStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            InstanceStatus::Cached(_) => "cached",
+            InstanceStatus::WillRun(_) => "will run",
+            InstanceStatus::WaitsForInputs => "waits for inputs",
+        }
+    }
+}
+
+/// Every instance's status, in plan order (indexed by node).
+pub fn survey(
+    plan: &Plan,
+    store: &Store,
+    environment: &BTreeMap<String, String>,
+) -> Vec<InstanceStatus> {
+    let mut statuses: Vec<InstanceStatus> =
+        vec![InstanceStatus::WaitsForInputs; plan.graph.node_count()];
+    for &node in &plan.order {
+        let outputs_of = |source: NodeIndex| match &statuses[source.index()] {
+            InstanceStatus::Cached(manifest) => Some(&manifest.outputs),
+            _ => None,
+        };
+        let status = match instance_key(plan, node, &outputs_of, environment) {
+            Some((key, _)) => match store.cached(&key.digest()) {
+                Some(manifest) => InstanceStatus::Cached(manifest),
+                None => InstanceStatus::WillRun(key),
+            },
+            None => InstanceStatus::WaitsForInputs,
+        };
+        statuses[node.index()] = status;
+    }
+    statuses
+}
+
+/// Why an instance will run: the parts of its key that differ from the last key recorded for
+/// its name, in words (`value: 10 -> 11`), or that it never ran.
+pub fn why(current: &StepKey, previous: Option<&serde_json::Value>) -> Vec<String> {
+    let Some(previous) = previous else { return vec!["it never ran".to_owned()] };
+    let current = serde_json::to_value(current).expect("keys serialize");
+    let mut reasons = Vec::new();
+    for part in ["format", "kind", "implementation", "seed"] {
+        if current.get(part) != previous.get(part) {
+            reasons.push(format!(
+                "{part}: {} -> {}",
+                text(previous.get(part)),
+                text(current.get(part))
+            ));
+        }
+    }
+    for (part, what) in
+        [("params", "parameter"), ("environment", "environment"), ("inputs", "input")]
+    {
+        let empty = serde_json::Map::new();
+        let old = previous.get(part).and_then(|v| v.as_object()).unwrap_or(&empty);
+        let new = current.get(part).and_then(|v| v.as_object()).unwrap_or(&empty);
+        let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let (before, after) = (old.get(name), new.get(name));
+            if before == after {
+                continue;
+            }
+            if part == "inputs" {
+                reasons.push(format!("input {name} changed"));
+            } else {
+                reasons.push(format!("{what} {name}: {} -> {}", text(before), text(after)));
+            }
+        }
+    }
+    if reasons.is_empty() {
+        reasons.push("its recorded result is missing from the store (removed or corrupted)".into());
+    }
+    reasons
+}
+
+/// A canonical key value as the user wrote it: `10`, `0.001`, `"x"`, `pelt`; `(none)` if absent.
+fn text(value: Option<&serde_json::Value>) -> String {
+    let Some(value) = value else { return "(none)".into() };
+    match value {
+        serde_json::Value::Object(map) if map.len() == 1 => {
+            let (tag, inner) = map.iter().next().expect("one entry");
+            match (tag.as_str(), inner) {
+                ("float" | "enum", serde_json::Value::String(s)) => s.clone(),
+                ("int" | "bool" | "str", v) => v.to_string(),
+                _ => value.to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
