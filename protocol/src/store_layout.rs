@@ -33,6 +33,22 @@ pub fn lock_path(store: &Path, key: &str) -> PathBuf {
 /// flushed to disk, then renamed over the target (atomic on one filesystem), and the folder
 /// synced so the rename itself survives a crash.
 pub fn write_atomically(store: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_replacing(store, target, bytes, true)
+}
+
+/// Like [`write_atomically`], but without waiting for the disk: for records that only explain
+/// (a lost one costs an explanation, never a result), where two fsyncs would double a step's
+/// bookkeeping.
+pub fn write_replacing_unsynced(store: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_replacing(store, target, bytes, false)
+}
+
+fn write_replacing(
+    store: &Path,
+    target: &Path,
+    bytes: &[u8],
+    durable: bool,
+) -> std::io::Result<()> {
     let tmp_dir = store.join("tmp");
     std::fs::create_dir_all(&tmp_dir)?;
     if let Some(parent) = target.parent() {
@@ -46,13 +62,15 @@ pub fn write_atomically(store: &Path, target: &Path, bytes: &[u8]) -> std::io::R
     ));
     let mut file = std::fs::File::create(&tmp)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
+    if durable {
+        file.sync_all()?;
+    }
     drop(file);
     if let Err(err) = std::fs::rename(&tmp, target) {
         let _ = std::fs::remove_file(&tmp);
         return Err(err);
     }
-    if let Some(parent) = target.parent() {
+    if durable && let Some(parent) = target.parent() {
         std::fs::File::open(parent)?.sync_all()?;
     }
     Ok(())

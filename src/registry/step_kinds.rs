@@ -199,6 +199,12 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
                 Literal::Int(0),
                 "how long the step takes, in milliseconds",
             ),
+            defaults_to(
+                "tag",
+                ValueType::Int { min: None, max: None },
+                Literal::Int(0),
+                "any number: in the key, not in the outputs (to make distinct instances)",
+            ),
             defaults_to("fail", ValueType::Bool, Literal::Bool(false), "fail with an error"),
             defaults_to(
                 "crash",

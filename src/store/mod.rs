@@ -121,7 +121,7 @@ impl Store {
     pub fn record_last_key(&self, name: &str, key: &serde_json::Value) -> std::io::Result<()> {
         let path = self.last_key_path(name);
         let text = serde_json::to_vec_pretty(key).expect("keys serialize");
-        store_layout::write_atomically(&self.root, &path, &text)
+        store_layout::write_replacing_unsynced(&self.root, &path, &text)
     }
 
     /// The key an instance name last ran with, if recorded.

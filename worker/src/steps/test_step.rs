@@ -18,8 +18,9 @@ pub fn run(
     let flag =
         |name: &str| step.params.get(name).and_then(serde_json::Value::as_bool).unwrap_or(false);
     let sleep_ms = u64::try_from(int("sleep_ms")).unwrap_or(0);
-    // Progress in ten slices, so a long sleep reports as a training step would.
-    for slice in 1..=10u64 {
+    // Progress in ten slices, so a long sleep reports as a training step would (a step that
+    // does not sleep reports nothing, as a quick step would).
+    for slice in (1..=10u64).filter(|_| sleep_ms > 0) {
         std::thread::sleep(Duration::from_millis(sleep_ms / 10));
         send(&Reply::Progress {
             id,
