@@ -56,7 +56,7 @@ pub enum Command {
     /// Recompute a study's results and compare them with the recorded ones.
     Verify(Pending),
     /// Remove store entries no spec refers to.
-    Gc(Pending),
+    Gc(GcArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,6 +113,12 @@ pub struct RunArgs {
     /// Stop starting steps at the first failure.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Run only these steps and what they need (repeatable).
+    #[arg(long = "target", value_name = "STEP")]
+    pub targets: Vec<String>,
+    /// Say what would run, and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print only failures and the summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -129,6 +135,20 @@ pub struct StatusArgs {
     /// Say why each instance will run: what changed in its key since its last run.
     #[arg(long)]
     pub why: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GcArgs {
+    /// Count what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep the results of these specs only (default: every `.dev` file of the project).
+    #[arg(long, value_name = "SPEC")]
+    pub keep: Vec<PathBuf>,
+    /// Keep every entry younger than this many seconds, so a run going on at the same time
+    /// loses nothing it is writing (0 is safe only when no run is active).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub min_age: u64,
 }
 
 /// The arguments of a verb that is declared but not built yet: accepted and ignored, since the

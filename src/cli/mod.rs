@@ -4,6 +4,7 @@
 mod args;
 mod check_command;
 mod fmt_command;
+mod gc_command;
 mod plan_command;
 mod run_command;
 mod run_context;
@@ -44,6 +45,9 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         Some(Command::Plan(plan)) => {
             plan_command::run(&plan.file, &plan.sets, plan.format, args.worker.clone())
         }
+        Some(Command::Gc(gc)) => {
+            gc_command::run(&gc.keep, gc.dry_run, gc.min_age, args.worker.as_deref())
+        }
         Some(Command::Status(status)) => {
             status_command::run(&status.file, &status.sets, status.why, args.worker.clone())
         }
@@ -55,6 +59,8 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             worker: args.worker.clone(),
             fail_fast: run.fail_fast,
             quiet: run.quiet,
+            targets: &run.targets,
+            dry_run: run.dry_run,
         }),
         Some(command) => {
             let (verb, issue) = command.pending();

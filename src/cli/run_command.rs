@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::run_context::{ContextArgs, RunContext, planned};
 use crate::compile::value::{Value, ValueKind};
-use crate::exec::{Executor, RunEvent};
+use crate::exec::{Executor, RunEvent, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::{Failure, FailureClass};
 use crate::plan;
@@ -20,12 +20,22 @@ pub struct RunArgs<'a> {
     pub worker: Option<PathBuf>,
     pub fail_fast: bool,
     pub quiet: bool,
+    pub targets: &'a [String],
+    pub dry_run: bool,
 }
 
 pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     let plan = match planned(args.file, args.sets)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
+    };
+    let plan = if args.targets.is_empty() {
+        plan
+    } else {
+        plan.restricted_to(args.targets).map_err(|unknown| {
+            Failure::bad_input(format!("`--target {unknown}`: the spec has no step `{unknown}`"))
+                .with_hint("name a step of the spec, as written after its kind")
+        })?
     };
     refuse_unimplemented(&plan)?;
     let context = RunContext::new(&ContextArgs {
@@ -34,6 +44,17 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         store: args.store.clone(),
         worker: args.worker.clone(),
     })?;
+    if args.dry_run {
+        let statuses = survey(&plan, &context.store, &context.options.key_environment());
+        for &node in &plan.order {
+            println!(
+                "  {:<16}  {}",
+                statuses[node.index()].label(),
+                plan.graph[node].display_name()
+            );
+        }
+        return Ok(ExitCode::Success);
+    }
     let RunContext { store, worker, mut options } = context;
     options.fail_fast = args.fail_fast;
     let executor = Executor { plan: &plan, store: &store, worker, options };

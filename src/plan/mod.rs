@@ -39,6 +39,34 @@ impl Plan {
         self.order.iter().map(|&node| &self.graph[node])
     }
 
+    /// The part of the plan the named steps need: their instances and everything upstream of
+    /// them (`run --target`). The error names a step the plan does not have.
+    pub fn restricted_to(&self, steps: &[String]) -> Result<Plan, String> {
+        if let Some(unknown) =
+            steps.iter().find(|name| !self.graph.node_weights().any(|i| i.step_name == **name))
+        {
+            return Err(unknown.clone());
+        }
+        let mut keep = vec![false; self.graph.node_count()];
+        let mut pending: Vec<NodeIndex> = self
+            .graph
+            .node_indices()
+            .filter(|&n| steps.contains(&self.graph[n].step_name))
+            .collect();
+        while let Some(node) = pending.pop() {
+            if !std::mem::replace(&mut keep[node.index()], true) {
+                pending.extend(self.graph.neighbors_directed(node, petgraph::Direction::Incoming));
+            }
+        }
+        // Node order is preserved, so creation order stays a topological order.
+        let graph = self.graph.filter_map(
+            |node, instance| keep[node.index()].then(|| instance.clone()),
+            |_, dependency| Some(dependency.clone()),
+        );
+        let order = graph.node_indices().collect();
+        Ok(Plan { graph, order, step_inputs: self.step_inputs.clone() })
+    }
+
     /// Instances that read another's output cannot start before it exists.
     pub fn waits_for_inputs(&self, node: NodeIndex) -> bool {
         self.graph.neighbors_directed(node, petgraph::Direction::Incoming).next().is_some()

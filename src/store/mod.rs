@@ -5,6 +5,7 @@
 //! ([`KeyLock`]) keep two runs from computing one key twice; the OS releases them when a process
 //! dies, so they never go stale.
 
+mod garbage;
 mod key_lock;
 mod manifest;
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use devspec_protocol::store_layout;
 
+pub use garbage::{GcReport, MIN_AGE};
 pub use key_lock::KeyLock;
 pub use manifest::{Manifest, Provenance};
 

@@ -290,3 +290,45 @@ fn status_says_what_will_run_and_why() {
         "before any run:\n{before}\nafter a run:\n{after}\nafter changes:\n{changed}"
     ));
 }
+
+#[test]
+fn gc_removes_what_no_spec_reaches_and_keeps_the_rest() {
+    let project = Project::new(CHAIN);
+    assert_eq!(project.run(&[]).counts(), (9, 0, 0, 0));
+    // The study changes: b and c get new keys; the old b and c results become unreachable.
+    std::fs::write(project.spec(), CHAIN.replace("value = 10", "value = 11")).unwrap();
+    assert_eq!(project.run(&[]).counts(), (6, 3, 0, 0));
+    assert_eq!(project.results().len(), 9, "results are recorded per instance name");
+    let gc = |extra: &[&str]| {
+        let out = Command::new(devspec_exe())
+            .arg("gc")
+            .args(extra)
+            .current_dir(project.dir.path())
+            .env_remove("DEVSPEC_STORE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // By default, recent entries are kept: a run could be writing them.
+    assert!(gc(&[]).starts_with("removed 0 results and 0 blobs"), "{}", gc(&["--dry-run"]));
+    assert!(gc(&["--dry-run", "--min-age", "0"]).starts_with("would remove 6 results and 6 blobs"));
+    assert!(gc(&["--min-age", "0"]).starts_with("removed 6 results and 6 blobs"));
+    // What the current spec needs is all still there.
+    assert_eq!(project.run(&[]).counts(), (0, 9, 0, 0));
+}
+
+#[test]
+fn target_runs_a_step_and_what_it_needs_and_dry_run_runs_nothing() {
+    let project = Project::new(CHAIN);
+    let dry = project.command(&["--dry-run"]).output().unwrap();
+    assert_eq!(dry.status.code(), Some(0));
+    let listed = String::from_utf8(dry.stdout).unwrap();
+    assert_eq!(listed.lines().count(), 9, "{listed}");
+    assert!(!project.store().join("actions").exists() || project.results().is_empty());
+    assert_eq!(project.run(&["--target", "b"]).counts(), (6, 0, 0, 0));
+    assert_eq!(project.run(&[]).counts(), (3, 6, 0, 0));
+    let unknown = project.run(&["--target", "nope"]);
+    assert_eq!(unknown.code(), Some(2));
+    assert!(unknown.stderr().contains("the spec has no step `nope`"), "{}", unknown.stderr());
+}

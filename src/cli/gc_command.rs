@@ -1,0 +1,87 @@
+//! `devspec gc [--dry-run] [--keep SPEC...]`: removes store entries that no root spec reaches.
+//! The roots are every `*.dev` file of the project (or the `--keep` specs); each must check
+//! and plan, or nothing is removed: a spec with an error would otherwise lose its results.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::run_context::{ContextArgs, RunContext, planned};
+use crate::exec::{InstanceStatus, survey};
+use crate::exit_code::ExitCode;
+use crate::failure::Failure;
+use crate::project_config::ProjectConfig;
+
+pub fn run(
+    keep: &[PathBuf],
+    dry_run: bool,
+    min_age: u64,
+    worker: Option<&Path>,
+) -> Result<ExitCode, Failure> {
+    let cwd = std::env::current_dir().map_err(|err| Failure::environment(err.to_string()))?;
+    let config = ProjectConfig::discover(&cwd)?.unwrap_or_else(|| ProjectConfig::defaults(&cwd));
+    let roots =
+        if keep.is_empty() { project_specs(&config.root, &config.store) } else { keep.to_vec() };
+    if roots.is_empty() {
+        return Err(Failure::bad_input("no spec to keep results for: nothing would be reachable")
+            .with_hint("run gc in a project with `.dev` files, or name specs with --keep"));
+    }
+    let mut live: HashSet<String> = HashSet::new();
+    let mut store = None;
+    for spec in &roots {
+        let Ok(plan) = planned(spec, &[])? else {
+            return Err(Failure::bad_input(format!(
+                "{} does not check, so its results cannot be told apart: nothing was removed",
+                spec.display()
+            ))
+            .with_hint("fix it, or name the specs to keep with --keep"));
+        };
+        let context = RunContext::new(&ContextArgs {
+            file: spec,
+            jobs: None,
+            store: None,
+            worker: worker.map(Path::to_path_buf),
+        })?;
+        for status in survey(&plan, &context.store, &context.options.key_environment()) {
+            if let InstanceStatus::Cached(manifest) = status {
+                live.insert(manifest.key);
+            }
+        }
+        store.get_or_insert(context.store);
+    }
+    let store = store.expect("at least one root");
+    let report = store
+        .collect_garbage(&live, std::time::Duration::from_secs(min_age), dry_run)
+        .map_err(|err| Failure::environment(format!("cannot clean the store: {err}")))?;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    println!(
+        "{verb} {} results and {} blobs, {:.1} MB; kept {} results reachable from {} spec(s) \
+         (entries younger than {min_age} s are kept)",
+        report.manifests,
+        report.blobs,
+        report.bytes as f64 / 1e6,
+        live.len(),
+        roots.len(),
+    );
+    Ok(ExitCode::Success)
+}
+
+/// Every `.dev` file under the project root, outside the store and hidden or build folders.
+fn project_specs(root: &Path, store: &Path) -> Vec<PathBuf> {
+    let mut specs = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let hidden = name.to_string_lossy().starts_with('.');
+            if path.is_dir() && !hidden && path != store && name != "target" {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "dev") {
+                specs.push(path);
+            }
+        }
+    }
+    specs.sort();
+    specs
+}

@@ -1,0 +1,82 @@
+//! Garbage collection: removes manifests and blobs that nothing kept refers to. Entries younger
+//! than a minimum age ([`MIN_AGE`] by default) are never removed, so a run going on at the same
+//! time (which writes its blobs just before its manifest) never loses what it is writing.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::Store;
+
+/// How old an unreferenced entry must be before `gc` removes it, by default.
+pub const MIN_AGE: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GcReport {
+    pub manifests: usize,
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
+impl Store {
+    /// Removes every manifest whose key is not in `keep` and every blob no kept manifest lists,
+    /// except entries younger than `min_age`; with `dry_run`, only counts them.
+    pub fn collect_garbage(
+        &self,
+        keep: &HashSet<String>,
+        min_age: Duration,
+        dry_run: bool,
+    ) -> std::io::Result<GcReport> {
+        let mut report = GcReport::default();
+        let mut live_blobs: HashSet<String> = HashSet::new();
+        for path in files_under(&self.root.join("actions"))? {
+            let key = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+            if keep.contains(&key) {
+                if let Some(manifest) = self.manifest(&key) {
+                    live_blobs.extend(manifest.outputs.into_values());
+                }
+            } else if old_enough(&path, min_age) {
+                report.manifests += 1;
+                report.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+                if !dry_run {
+                    std::fs::remove_file(&path)?;
+                }
+            } else if let Some(manifest) = self.manifest(&key) {
+                // Too young to judge: a run may be about to use it; its blobs stay too.
+                live_blobs.extend(manifest.outputs.into_values());
+            }
+        }
+        for path in files_under(&self.root.join("blobs"))? {
+            let digest = path.file_name().and_then(|s| s.to_str()).unwrap_or_default();
+            if !live_blobs.contains(digest) && old_enough(&path, min_age) {
+                report.blobs += 1;
+                report.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+                if !dry_run {
+                    std::fs::remove_file(&path)?;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn old_enough(path: &Path, min_age: Duration) -> bool {
+    std::fs::metadata(path).and_then(|m| m.modified()).is_ok_and(|modified| {
+        SystemTime::now().duration_since(modified).unwrap_or_default() >= min_age
+    })
+}
+
+/// Files two levels down (`shard/name`), the layout of `actions/` and `blobs/`.
+fn files_under(folder: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    let Ok(shards) = std::fs::read_dir(folder) else { return Ok(files) };
+    for shard in shards {
+        let shard = shard?.path();
+        if shard.is_dir() {
+            for entry in std::fs::read_dir(&shard)? {
+                files.push(entry?.path());
+            }
+        }
+    }
+    Ok(files)
+}
