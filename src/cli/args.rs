@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use super::check_command::DiagnosticFormat;
+use super::show_command::ShowFormat;
 use crate::plan::PlanFormat;
 
 /// A declarative experiment-spec language and runner for developmental interpretability.
@@ -41,8 +42,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show what a run would do: which instances are cached, will run, or wait for inputs.
     Status(StatusArgs),
-    /// Show one step instance's result and provenance.
-    Show(Pending),
+    /// Show one step's results across its instances (a row each).
+    Show(ShowArgs),
     /// Choose SGLD hyperparameters for an estimate by a short sweep.
     Calibrate(Pending),
     /// Write a spec's HTML report.
@@ -149,6 +150,22 @@ pub struct GcArgs {
     /// loses nothing it is writing (0 is safe only when no run is active).
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub min_age: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The spec.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The step whose results to show.
+    #[arg(value_name = "STEP")]
+    pub step: String,
+    /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
+    #[arg(long = "set", value_name = "NAME=EXPR")]
+    pub sets: Vec<String>,
+    /// `table` for people, `csv` for spreadsheets, `json` for programs (docs/results.md).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ShowFormat,
 }
 
 /// The arguments of a verb that is declared but not built yet: accepted and ignored, since the

@@ -8,6 +8,7 @@ mod gc_command;
 mod plan_command;
 mod run_command;
 mod run_context;
+mod show_command;
 mod status_command;
 mod version_command;
 
@@ -44,6 +45,9 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         Some(Command::Fmt(fmt)) => fmt_command::run(&fmt.files, fmt.check),
         Some(Command::Plan(plan)) => {
             plan_command::run(&plan.file, &plan.sets, plan.format, args.worker.clone())
+        }
+        Some(Command::Show(show)) => {
+            show_command::run(&show.file, &show.step, &show.sets, show.format, args.worker.clone())
         }
         Some(Command::Gc(gc)) => {
             gc_command::run(&gc.keep, gc.dry_run, gc.min_age, args.worker.as_deref())

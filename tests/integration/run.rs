@@ -332,3 +332,29 @@ fn target_runs_a_step_and_what_it_needs_and_dry_run_runs_nothing() {
     assert_eq!(unknown.code(), Some(2));
     assert!(unknown.stderr().contains("the spec has no step `nope`"), "{}", unknown.stderr());
 }
+
+#[test]
+fn show_lists_a_steps_results_as_table_csv_and_json() {
+    let project = Project::new(CHAIN);
+    let show = |format: &str| {
+        let out = Command::new(devspec_exe())
+            .arg("show")
+            .arg(project.spec())
+            .args(["b", "--format", format])
+            .env_remove("DEVSPEC_STORE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let before = show("table");
+    project.run(&["--target", "b"]);
+    let json: serde_json::Value = serde_json::from_str(&show("json")).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["rows"][1]["metrics"]["value"], 10);
+    insta::assert_snapshot!(format!(
+        "before:\n{before}\nafter:\n{}\ncsv:\n{}",
+        show("table"),
+        show("csv")
+    ));
+}

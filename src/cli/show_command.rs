@@ -1,0 +1,139 @@
+//! `devspec show FILE STEP [--format table|csv|json]`: one step's results across its instances,
+//! a row each: its coordinates, checkpoint, status and metrics. Instances not computed yet are
+//! listed without metrics, so a run in progress shows its partial results.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::run_context::{ContextArgs, RunContext, planned};
+use crate::exec::{InstanceStatus, survey};
+use crate::exit_code::ExitCode;
+use crate::failure::Failure;
+
+/// Bumped when the JSON's shape changes (documented in docs/results.md).
+pub const RESULTS_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShowFormat {
+    /// Aligned columns for people.
+    Table,
+    /// Comma-separated values, with a header line.
+    Csv,
+    /// One JSON document (`schema_version`, `step`, `rows`).
+    Json,
+}
+
+pub fn run(
+    file: &Path,
+    step: &str,
+    sets: &[String],
+    format: ShowFormat,
+    worker: Option<PathBuf>,
+) -> Result<ExitCode, Failure> {
+    let plan = match planned(file, sets)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(code),
+    };
+    if !plan.instances().any(|instance| instance.step_name == step) {
+        return Err(Failure::bad_input(format!("the spec has no step `{step}`"))
+            .with_hint("name a step of the spec, as written after its kind"));
+    }
+    let context = RunContext::new(&ContextArgs { file, jobs: None, store: None, worker })?;
+    let statuses = survey(&plan, &context.store, &context.options.key_environment());
+    let rows: Vec<serde_json::Value> = plan
+        .order
+        .iter()
+        .filter(|&&node| plan.graph[node].step_name == step)
+        .map(|&node| {
+            let instance = &plan.graph[node];
+            let coords: serde_json::Map<String, serde_json::Value> = instance
+                .coords
+                .iter()
+                .map(|c| (c.axis.clone(), serde_json::Value::from(c.value.to_string())))
+                .collect();
+            let (status, metrics) = match &statuses[node.index()] {
+                InstanceStatus::Cached(manifest) => {
+                    ("done", serde_json::Value::Object(manifest.metrics.clone()))
+                }
+                other => (other.label(), serde_json::Value::Null),
+            };
+            serde_json::json!({
+                "instance": instance.display_name(),
+                "coords": coords,
+                "checkpoint": instance.checkpoint,
+                "status": status,
+                "metrics": metrics,
+            })
+        })
+        .collect();
+    let text = match format {
+        ShowFormat::Json => {
+            let document = serde_json::json!({ "schema_version": RESULTS_SCHEMA_VERSION, "step": step, "rows": rows });
+            serde_json::to_string_pretty(&document).expect("results serialize") + "\n"
+        }
+        ShowFormat::Csv | ShowFormat::Table => tabulate(&rows, format == ShowFormat::Csv),
+    };
+    print!("{text}");
+    Ok(ExitCode::Success)
+}
+
+/// Rows as columns: coordinates, checkpoint, status, then every metric any row has.
+fn tabulate(rows: &[serde_json::Value], csv: bool) -> String {
+    let names = |field: &str| -> BTreeSet<String> {
+        rows.iter()
+            .filter_map(|row| row[field].as_object())
+            .flat_map(|map| map.keys().cloned())
+            .collect()
+    };
+    let (axes, metrics) = (names("coords"), names("metrics"));
+    let mut header: Vec<String> = axes.iter().cloned().collect();
+    header.extend(["checkpoint".to_owned(), "status".to_owned()]);
+    // A metric named like an axis (the test step's `value`) is told apart by a prefix.
+    header.extend(
+        metrics.iter().map(|m| if axes.contains(m) { format!("metric.{m}") } else { m.clone() }),
+    );
+    let cell = |value: &serde_json::Value| match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let mut cells: Vec<String> = axes.iter().map(|a| cell(&row["coords"][a])).collect();
+            cells.push(cell(&row["checkpoint"]));
+            cells.push(cell(&row["status"]));
+            cells.extend(metrics.iter().map(|m| cell(&row["metrics"][m])));
+            cells
+        })
+        .collect();
+    let mut out = String::new();
+    if csv {
+        for line in std::iter::once(&header).chain(&table) {
+            let quoted: Vec<String> = line
+                .iter()
+                .map(|c| {
+                    if c.contains([',', '"', '\n']) {
+                        format!("\"{}\"", c.replace('"', "\"\""))
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect();
+            let _ = writeln!(out, "{}", quoted.join(","));
+        }
+        return out;
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            std::iter::once(&header).chain(&table).map(|line| line[i].len()).max().unwrap_or(0)
+        })
+        .collect();
+    for line in std::iter::once(&header).chain(&table) {
+        let cells: Vec<String> =
+            line.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    out
+}
