@@ -41,6 +41,24 @@ impl Project {
         command
     }
 
+    /// Runs another verb in the project folder (args may name the spec with `{spec}`) and
+    /// returns its stdout, asserting success.
+    fn verb(&self, args: &[&str]) -> String {
+        let spec = self.spec();
+        let args: Vec<&std::ffi::OsStr> = args
+            .iter()
+            .map(|a| if *a == "{spec}" { spec.as_os_str() } else { std::ffi::OsStr::new(a) })
+            .collect();
+        let out = Command::new(devspec_exe())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("DEVSPEC_STORE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     fn run(&self, extra: &[&str]) -> Run {
         Run(self.command(extra).output().unwrap())
     }
@@ -271,17 +289,7 @@ fn gone(pid: u32) -> bool {
 #[test]
 fn status_says_what_will_run_and_why() {
     let project = Project::new(CHAIN);
-    let status = |extra: &[&str]| {
-        let out = Command::new(devspec_exe())
-            .arg("status")
-            .arg(project.spec())
-            .args(extra)
-            .env_remove("DEVSPEC_STORE")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let status = |extra: &[&str]| project.verb(&[&["status", "{spec}"], extra].concat());
     let before = status(&["--why"]);
     assert_eq!(project.run(&[]).counts(), (9, 0, 0, 0));
     let after = status(&["--why"]);
@@ -299,17 +307,7 @@ fn gc_removes_what_no_spec_reaches_and_keeps_the_rest() {
     std::fs::write(project.spec(), CHAIN.replace("value = 10", "value = 11")).unwrap();
     assert_eq!(project.run(&[]).counts(), (6, 3, 0, 0));
     assert_eq!(project.results().len(), 9, "results are recorded per instance name");
-    let gc = |extra: &[&str]| {
-        let out = Command::new(devspec_exe())
-            .arg("gc")
-            .args(extra)
-            .current_dir(project.dir.path())
-            .env_remove("DEVSPEC_STORE")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let gc = |extra: &[&str]| project.verb(&[&["gc"], extra].concat());
     // By default, recent entries are kept: a run could be writing them.
     assert!(gc(&[]).starts_with("removed 0 results and 0 blobs"), "{}", gc(&["--dry-run"]));
     assert!(gc(&["--dry-run", "--min-age", "0"]).starts_with("would remove 6 results and 6 blobs"));
@@ -336,17 +334,7 @@ fn target_runs_a_step_and_what_it_needs_and_dry_run_runs_nothing() {
 #[test]
 fn show_lists_a_steps_results_as_table_csv_and_json() {
     let project = Project::new(CHAIN);
-    let show = |format: &str| {
-        let out = Command::new(devspec_exe())
-            .arg("show")
-            .arg(project.spec())
-            .args(["b", "--format", format])
-            .env_remove("DEVSPEC_STORE")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let show = |format: &str| project.verb(&["show", "{spec}", "b", "--format", format]);
     let before = show("table");
     project.run(&["--target", "b"]);
     let json: serde_json::Value = serde_json::from_str(&show("json")).unwrap();
