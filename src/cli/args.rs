@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use super::check_command::DiagnosticFormat;
+use super::run_progress::LogFormat;
 use super::show_command::ShowFormat;
 use crate::plan::PlanFormat;
 
@@ -123,6 +124,10 @@ pub struct RunArgs {
     /// Print only failures and the summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// `text`: a progress bar on a terminal, a line per event otherwise; `json`: a JSON object
+    /// per event, for programs.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, clap::Args)]

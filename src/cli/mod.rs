@@ -8,6 +8,7 @@ mod gc_command;
 mod plan_command;
 mod run_command;
 mod run_context;
+mod run_progress;
 mod show_command;
 mod status_command;
 mod version_command;
@@ -63,6 +64,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             worker: args.worker.clone(),
             fail_fast: run.fail_fast,
             quiet: run.quiet,
+            log_format: run.log_format,
             targets: &run.targets,
             dry_run: run.dry_run,
         }),

@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use super::run_context::{ContextArgs, RunContext, planned};
+use super::run_progress::{LogFormat, RunProgress};
 use crate::compile::value::{Value, ValueKind};
-use crate::exec::{Executor, RunEvent, survey};
+use crate::exec::{Executor, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::{Failure, FailureClass};
 use crate::plan;
@@ -20,6 +21,7 @@ pub struct RunArgs<'a> {
     pub worker: Option<PathBuf>,
     pub fail_fast: bool,
     pub quiet: bool,
+    pub log_format: LogFormat,
     pub targets: &'a [String],
     pub dry_run: bool,
 }
@@ -58,23 +60,9 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     let RunContext { store, worker, mut options } = context;
     options.fail_fast = args.fail_fast;
     let executor = Executor { plan: &plan, store: &store, worker, options };
-    let quiet = args.quiet;
-    let summary = executor.run(&mut |event| {
-        if quiet && !matches!(event, RunEvent::Failed { .. }) {
-            return;
-        }
-        match event {
-            RunEvent::Cached { .. } => {}
-            RunEvent::Started { instance } => eprintln!("  run     {instance}"),
-            RunEvent::Finished { instance, seconds } => {
-                eprintln!("  done    {instance} ({seconds:.2} s)");
-            }
-            RunEvent::Failed { instance, error } => eprintln!("  FAILED  {instance}: {error}"),
-            RunEvent::Skipped { instance, because } => {
-                eprintln!("  skip    {instance} (needs {because})");
-            }
-        }
-    });
+    let mut progress = RunProgress::new(plan.order.len(), args.log_format, args.quiet);
+    let summary = executor.run(&mut |event| progress.event(event));
+    progress.finish();
     eprintln!(
         "{} instances: {} ran, {} cached, {} failed, {} not run",
         plan.order.len(),

@@ -8,6 +8,7 @@ use std::path::Path;
 use devspec::compile;
 use devspec::source::SourceMap;
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 /// Tokens the mutations insert: every piece of the language's syntax, and some near misses.
 const VOCABULARY: &[&str] = &[
@@ -163,7 +164,7 @@ fn apply(tokens: &mut Vec<String>, mutation: &Mutation) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))), ..ProptestConfig::default() })]
 
     #[test]
     fn mutated_specs_never_panic_and_spans_stay_inside(
