@@ -110,9 +110,11 @@ impl Executor<'_> {
         let job_rx = Arc::new(Mutex::new(job_rx));
         let mut running = 0usize;
         let mut stopping = false;
+        let jobs = self.options.jobs.max(1);
+        let mut waiting_jobs: VecDeque<Job> = VecDeque::new();
 
         std::thread::scope(|scope| {
-            for _ in 0..self.options.jobs.max(1) {
+            for _ in 0..jobs {
                 let job_rx = Arc::clone(&job_rx);
                 let result_tx = result_tx.clone();
                 scope.spawn(move || self.pool_thread(&job_rx, &result_tx));
@@ -140,12 +142,16 @@ impl Executor<'_> {
                         );
                         continue;
                     }
-                    state[node.index()] = State::Running;
+                    waiting_jobs.push_back(Job { node, key, key_parts, request, instance });
+                }
+                // At most `jobs` in flight: the rest wait here, so `--fail-fast` can still
+                // hold them back.
+                while running < jobs && !stopping {
+                    let Some(job) = waiting_jobs.pop_front() else { break };
+                    state[job.node.index()] = State::Running;
                     running += 1;
-                    on_event(&RunEvent::Started { instance: instance.clone() });
-                    job_tx
-                        .send(Job { node, key, key_parts, request, instance })
-                        .expect("pool threads live");
+                    on_event(&RunEvent::Started { instance: job.instance.clone() });
+                    job_tx.send(job).expect("pool threads live");
                 }
                 if running == 0 {
                     break;
@@ -187,6 +193,8 @@ impl Executor<'_> {
             }
             drop(job_tx);
         });
+        // After `--fail-fast`, what never started is reported as not run too.
+        summary.skipped += state.iter().filter(|s| matches!(s, State::Waiting)).count();
         summary
     }
 

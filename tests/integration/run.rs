@@ -346,3 +346,16 @@ fn show_lists_a_steps_results_as_table_csv_and_json() {
         show("csv")
     ));
 }
+
+#[test]
+fn fail_fast_starts_nothing_after_the_first_failure() {
+    let project = Project::new(
+        "test bad { fail = true }\ntest later on bad { }\ntest others { value = sweep(0..4) }\n",
+    );
+    let run = project.run(&["--jobs", "1", "--fail-fast"]);
+    assert_eq!(run.code(), Some(1));
+    let (ran, cached, failed, not_run) = run.counts();
+    assert_eq!((cached, failed), (0, 1), "{}", run.stderr());
+    assert_eq!(ran + failed + not_run, 6, "every instance is accounted for: {}", run.stderr());
+    assert!(ran < 4, "fail-fast stopped starting instances: {}", run.stderr());
+}
