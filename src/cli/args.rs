@@ -153,7 +153,7 @@ pub struct GcArgs {
     pub keep: Vec<PathBuf>,
     /// Keep every entry younger than this many seconds, so a run going on at the same time
     /// loses nothing it is writing (0 is safe only when no run is active).
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::store::MIN_AGE.as_secs())]
     pub min_age: u64,
 }
 

@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 
 pub use checker::Override;
 pub use program::{Axis, CheckedStep, Program};
-pub use type_check::describe as describe_type;
 
 use crate::diagnostic::Diagnostic;
 use crate::failure::Failure;

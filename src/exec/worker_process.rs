@@ -117,10 +117,6 @@ impl WorkerProcess {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Sends one request and returns its final reply; progress events go to `on_progress`.
     pub fn request(
         &mut self,

@@ -113,11 +113,6 @@ impl Store {
         Ok(bytes)
     }
 
-    /// Verifies every output of a manifest; false (and the bad blobs removed) if any is wrong.
-    pub fn verify_outputs(&self, manifest: &Manifest) -> bool {
-        manifest.outputs.values().all(|digest| self.read_blob(digest).is_ok())
-    }
-
     /// Remembers the key an instance name last ran with, for `status --why`. `name` is the
     /// instance's name qualified by its spec (two specs may share step names).
     pub fn record_last_key(&self, name: &str, key: &serde_json::Value) -> std::io::Result<()> {
