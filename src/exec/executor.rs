@@ -207,7 +207,7 @@ impl Executor<'_> {
             _ => None,
         };
         let (key, input_digests) =
-            instance_key(self.plan, node, &outputs_of, &self.key_environment())
+            instance_key(self.plan, node, &outputs_of, &self.options.key_environment())
                 .expect("an instance is ready only when its inputs are done");
         let params: serde_json::Map<String, serde_json::Value> =
             instance.params.iter().map(|(name, value)| (name.clone(), plain_json(value))).collect();
@@ -220,11 +220,6 @@ impl Executor<'_> {
             threads: self.options.threads_per_step,
         };
         (key, request)
-    }
-
-    /// The environment part of every key: what changes numbers, threads per step included.
-    pub fn key_environment(&self) -> BTreeMap<String, String> {
-        self.options.key_environment()
     }
 
     /// One pool thread: takes jobs, runs each on its own worker (started on first use and
