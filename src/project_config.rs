@@ -28,6 +28,8 @@ pub struct ProjectConfig {
     pub device: String,
     /// The `devspec-worker` executable, if the project pins one.
     pub worker: Option<PathBuf>,
+    /// Most sibling instances one request computes together, if set.
+    pub batch: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,6 +55,7 @@ struct RawRun {
     jobs: Option<usize>,
     threads_per_step: Option<u32>,
     device: Option<String>,
+    batch: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +108,7 @@ impl ProjectConfig {
             threads_per_step: raw.run.threads_per_step.unwrap_or(1),
             device: raw.run.device.unwrap_or_else(|| "auto".to_owned()),
             worker: raw.worker.path.map(|path| root.join(path)),
+            batch: raw.run.batch.filter(|&batch| batch > 0),
         }
     }
 }

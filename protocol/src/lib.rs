@@ -19,7 +19,7 @@ pub mod store_layout;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; both sides refuse a different version.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// One message from `devspec` to a worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,10 +47,14 @@ pub enum RequestBody {
     /// A small autograd computation that proves libtorch loads and differentiates: the worker
     /// returns `f(x) = sum(x_i^3)` and its gradient `3 x_i^2`, computed by libtorch's autograd.
     AutogradProbe { x: Vec<f64> },
-    /// Runs one numerical step (train, checkpoint, estimate) and writes its outputs into the
-    /// store. Step kinds arrive with the executor issues; a worker that does not know `kind`
-    /// answers [`WorkerErrorKind::UnknownStep`].
-    Step(StepRequest),
+    /// Runs a group of sibling step instances (one, for a step that is not batched) and writes
+    /// their outputs into the store. The members are computed together where their kind
+    /// allows (one batched computation over a leading member dimension), yet each member's
+    /// bytes never depend on the group: batching is invisible to the cache. The worker answers
+    /// each member with [`Reply::StepDone`] or [`Reply::StepFailed`], in any order, then
+    /// [`Reply::StepsDone`]. A worker that does not know a member's kind answers that member
+    /// with [`WorkerErrorKind::UnknownStep`].
+    Steps { members: Vec<StepRequest> },
 }
 
 /// One step instance, fully resolved by the planner: the worker needs nothing else.
@@ -68,6 +72,10 @@ pub struct StepRequest {
     pub store: String,
     /// Intra-op threads libtorch may use for this step.
     pub threads: u32,
+    /// The outputs the plan expects, in the order the step produces them (`checkpoint@10`,
+    /// ..., `result`): a training step learns its checkpoint steps from here.
+    #[serde(default)]
+    pub outputs: Vec<String>,
 }
 
 /// One message from a worker to `devspec`.
@@ -86,17 +94,39 @@ pub enum Reply {
         value: f64,
         gradient: Vec<f64>,
     },
-    /// A step's progress: zero or more of these precede its [`Reply::StepDone`].
+    /// A request's progress (for a group: the group's): zero or more of these precede its
+    /// final reply.
     Progress {
         id: u64,
         done: u64,
         total: u64,
         message: String,
     },
+    /// One output of a member, complete in the store before the member has finished (a
+    /// checkpoint written during training): what reads it may start at once.
+    Output {
+        id: u64,
+        member: usize,
+        name: String,
+        digest: String,
+    },
+    /// One member finished: the digests of everything it wrote, and its metrics.
     StepDone {
         id: u64,
+        member: usize,
         result: StepResult,
     },
+    /// One member failed; the other members of its group go on.
+    StepFailed {
+        id: u64,
+        member: usize,
+        error: WorkerError,
+    },
+    /// Every member of a [`RequestBody::Steps`] has answered: the request's last reply.
+    StepsDone {
+        id: u64,
+    },
+    /// The whole request was refused (unreadable, another protocol version).
     Failed {
         id: u64,
         error: WorkerError,
@@ -111,9 +141,23 @@ impl Reply {
             | Reply::Version { id, .. }
             | Reply::AutogradProbe { id, .. }
             | Reply::Progress { id, .. }
+            | Reply::Output { id, .. }
             | Reply::StepDone { id, .. }
+            | Reply::StepFailed { id, .. }
+            | Reply::StepsDone { id }
             | Reply::Failed { id, .. } => *id,
         }
+    }
+
+    /// Whether this reply ends its request (every other reply is an event along the way).
+    pub fn is_final(&self) -> bool {
+        !matches!(
+            self,
+            Reply::Progress { .. }
+                | Reply::Output { .. }
+                | Reply::StepDone { .. }
+                | Reply::StepFailed { .. }
+        )
     }
 }
 
@@ -171,7 +215,7 @@ mod tests {
     fn request_round_trips_with_flat_tag() {
         let req = Request::new(3, RequestBody::AutogradProbe { x: vec![1.0, 2.0] });
         let line = serde_json::to_string(&req).unwrap();
-        assert_eq!(line, r#"{"protocol":1,"id":3,"type":"autograd_probe","x":[1.0,2.0]}"#);
+        assert_eq!(line, r#"{"protocol":2,"id":3,"type":"autograd_probe","x":[1.0,2.0]}"#);
         assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), req);
     }
 

@@ -85,6 +85,23 @@ pub struct FmtArgs {
     pub check: bool,
 }
 
+/// Where results live and what changes numbers: settings shared by the verbs that key steps.
+/// Each wins over its environment variable, which wins over `devspec.toml`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SettingsArgs {
+    /// The store (default: `DEVSPEC_STORE`, `store.path` in devspec.toml, else `.devspec/`).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// CPU threads per step, part of every key (default: `DEVSPEC_THREADS`,
+    /// `run.threads_per_step` in devspec.toml, else 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+    /// Where steps that say `device = auto` (or nothing) run: `auto`, `cpu`, `cuda`, `cuda:N`
+    /// (default: `DEVSPEC_DEVICE`, `run.device` in devspec.toml, else `auto`: CUDA if present).
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
     /// The spec to plan.
@@ -96,6 +113,8 @@ pub struct PlanArgs {
     /// `text` for people, `json` for programs, `dot` (Graphviz) or `mermaid` for pictures.
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,12 +125,17 @@ pub struct RunArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
-    /// Steps run at once (default: `DEVSPEC_JOBS`, `run.jobs` in devspec.toml, else one per core).
+    /// Worker requests at once (default: `DEVSPEC_JOBS`, `run.jobs` in devspec.toml, else one
+    /// per core).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
-    /// The store (default: `DEVSPEC_STORE`, `store.path` in devspec.toml, else `.devspec/`).
-    #[arg(long, value_name = "DIR")]
-    pub store: Option<PathBuf>,
+    /// Most sibling instances computed together in one request; 1 turns batching off
+    /// (default: `DEVSPEC_BATCH`, `run.batch` in devspec.toml, else 16). Results are the same
+    /// bytes whatever it is.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: Option<u32>,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
     /// Stop starting steps at the first failure.
     #[arg(long)]
     pub fail_fast: bool,
@@ -141,6 +165,8 @@ pub struct StatusArgs {
     /// Say why each instance will run: what changed in its key since its last run.
     #[arg(long)]
     pub why: bool,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -171,6 +197,8 @@ pub struct ShowArgs {
     /// `table` for people, `csv` for spreadsheets, `json` for programs (docs/results.md).
     #[arg(long, value_enum, default_value = "table")]
     pub format: ShowFormat,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
 }
 
 /// The arguments of a verb that is declared but not built yet: accepted and ignored, since the

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
 use crate::exec::{InstanceStatus, survey};
 use crate::exit_code::ExitCode;
@@ -35,12 +36,11 @@ pub fn run(
             ))
             .with_hint("fix it, or name the specs to keep with --keep"));
         };
-        let context = RunContext::new(&ContextArgs {
-            file: spec,
-            jobs: None,
-            store: None,
-            worker: worker.map(Path::to_path_buf),
-        })?;
+        let context = RunContext::new(&ContextArgs::new(
+            spec,
+            &SettingsArgs::default(),
+            worker.map(Path::to_path_buf),
+        ))?;
         for status in survey(&plan, &context.store, &context.options.key_environment()) {
             if let InstanceStatus::Cached(manifest) = status {
                 live.insert(manifest.key);

@@ -44,23 +44,37 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     match &args.command {
         Some(Command::Check(check)) => check_command::run(&check.files, &check.sets, check.format),
         Some(Command::Fmt(fmt)) => fmt_command::run(&fmt.files, fmt.check),
-        Some(Command::Plan(plan)) => {
-            plan_command::run(&plan.file, &plan.sets, plan.format, args.worker.clone())
-        }
-        Some(Command::Show(show)) => {
-            show_command::run(&show.file, &show.step, &show.sets, show.format, args.worker.clone())
-        }
+        Some(Command::Plan(plan)) => plan_command::run(
+            &plan.file,
+            &plan.sets,
+            plan.format,
+            &plan.settings,
+            args.worker.clone(),
+        ),
+        Some(Command::Show(show)) => show_command::run(
+            &show.file,
+            &show.step,
+            &show.sets,
+            show.format,
+            &show.settings,
+            args.worker.clone(),
+        ),
         Some(Command::Gc(gc)) => {
             gc_command::run(&gc.keep, gc.dry_run, gc.min_age, args.worker.as_deref())
         }
-        Some(Command::Status(status)) => {
-            status_command::run(&status.file, &status.sets, status.why, args.worker.clone())
-        }
+        Some(Command::Status(status)) => status_command::run(
+            &status.file,
+            &status.sets,
+            status.why,
+            &status.settings,
+            args.worker.clone(),
+        ),
         Some(Command::Run(run)) => run_command::run(&run_command::RunArgs {
             file: &run.file,
             sets: &run.sets,
             jobs: run.jobs,
-            store: run.store.clone(),
+            batch: run.batch,
+            settings: &run.settings,
             worker: args.worker.clone(),
             fail_fast: run.fail_fast,
             quiet: run.quiet,

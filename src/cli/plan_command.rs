@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
 use crate::exec::survey;
 use crate::exit_code::ExitCode;
@@ -13,13 +14,14 @@ pub fn run(
     file: &Path,
     sets: &[String],
     format: PlanFormat,
+    settings: &SettingsArgs,
     worker: Option<PathBuf>,
 ) -> Result<ExitCode, Failure> {
     let plan = match planned(file, sets)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let context = RunContext::new(&ContextArgs { file, jobs: None, store: None, worker });
+    let context = RunContext::new(&ContextArgs::new(file, settings, worker));
     let text = match context {
         Ok(context) => {
             let statuses = survey(&plan, &context.store, &context.options.key_environment());

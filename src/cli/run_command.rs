@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
 use super::run_progress::{LogFormat, RunProgress};
 use crate::compile::value::{Value, ValueKind};
@@ -17,7 +18,8 @@ pub struct RunArgs<'a> {
     pub file: &'a Path,
     pub sets: &'a [String],
     pub jobs: Option<usize>,
-    pub store: Option<PathBuf>,
+    pub batch: Option<u32>,
+    pub settings: &'a SettingsArgs,
     pub worker: Option<PathBuf>,
     pub fail_fast: bool,
     pub quiet: bool,
@@ -42,8 +44,9 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     refuse_unimplemented(&plan)?;
     let context = RunContext::new(&ContextArgs {
         file: args.file,
+        settings: args.settings.clone(),
         jobs: args.jobs,
-        store: args.store.clone(),
+        batch: args.batch,
         worker: args.worker.clone(),
     })?;
     if args.dry_run {
@@ -71,8 +74,11 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         summary.failed.len(),
         summary.skipped
     );
-    for (instance, error) in &summary.failed {
-        eprintln!("error: {instance} failed: {error}");
+    for failed in &summary.failed {
+        eprintln!("error: {} failed: {}", failed.instance, failed.error);
+        if let Some(log) = &failed.log {
+            eprintln!("  log: {}", log.display());
+        }
     }
     Ok(if summary.failed.is_empty() { ExitCode::Success } else { ExitCode::Failed })
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::args::SettingsArgs;
 use crate::compile::{self, CompileError};
 use crate::diagnostic::render;
 use crate::exec::{RunOptions, WorkerLocator, worker_report};
@@ -18,10 +19,21 @@ use crate::store::Store;
 /// The command-line settings of the commands that look at the store.
 pub struct ContextArgs<'a> {
     pub file: &'a Path,
+    pub settings: SettingsArgs,
     pub jobs: Option<usize>,
-    pub store: Option<PathBuf>,
+    pub batch: Option<u32>,
     pub worker: Option<PathBuf>,
 }
+
+impl<'a> ContextArgs<'a> {
+    /// The settings of a verb that keys steps but runs none (`plan`, `status`, `show`, `gc`).
+    pub fn new(file: &'a Path, settings: &SettingsArgs, worker: Option<PathBuf>) -> Self {
+        ContextArgs { file, settings: settings.clone(), jobs: None, batch: None, worker }
+    }
+}
+
+/// Sibling instances one request computes together, unless a setting says otherwise.
+const DEFAULT_BATCH: u32 = 16;
 
 /// A spec, planned; or the exit code after its diagnostics were printed.
 pub fn planned(file: &Path, sets: &[String]) -> Result<Result<Plan, ExitCode>, Failure> {
@@ -59,7 +71,8 @@ impl RunContext {
         let folder = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
         let config =
             ProjectConfig::discover(&folder)?.unwrap_or_else(|| ProjectConfig::defaults(&folder));
-        let store_path = args
+        let settings = &args.settings;
+        let store_path = settings
             .store
             .clone()
             .or_else(|| {
@@ -68,21 +81,33 @@ impl RunContext {
             .unwrap_or_else(|| config.store.clone());
         let jobs = args
             .jobs
-            .or_else(|| std::env::var("DEVSPEC_JOBS").ok().and_then(|v| v.parse().ok()))
+            .or(from_env("DEVSPEC_JOBS")?)
             .or(config.jobs)
             .unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
             })
             .max(1);
+        let threads_per_step = settings
+            .threads
+            .or(from_env::<u32>("DEVSPEC_THREADS")?.filter(|&n| n > 0))
+            .unwrap_or(config.threads_per_step);
+        let batch =
+            args.batch.or(from_env("DEVSPEC_BATCH")?).or(config.batch).unwrap_or(DEFAULT_BATCH);
+        let (requested_device, device_from) = match (&settings.device, env_text("DEVSPEC_DEVICE")) {
+            (Some(device), _) => (device.clone(), "--device"),
+            (None, Some(device)) => (device, "DEVSPEC_DEVICE"),
+            (None, None) => (config.device.clone(), "`run.device` in devspec.toml"),
+        };
         let store = Store::open(&store_path)?;
         let worker =
             WorkerLocator::from_env(args.worker.clone(), config.worker.clone()).locate()?.path;
         let report = worker_report(&store, &worker)?;
-        let device = if report.cuda_available { "cuda" } else { "cpu" };
+        let device = resolve_device(&requested_device, device_from, report.cuda_available)?;
+        let device_kind = if device.starts_with("cuda") { "cuda" } else { "cpu" };
         let mkl_cbwr = std::env::var("MKL_CBWR").unwrap_or_else(|_| "AUTO".into());
         let environment: BTreeMap<String, String> = [
             ("libtorch", report.libtorch.clone()),
-            ("device", device.to_owned()),
+            ("device", device_kind.to_owned()),
             ("cpu_capability", report.cpu_capability.clone()),
             ("mkl_cbwr", mkl_cbwr.clone()),
         ]
@@ -94,8 +119,10 @@ impl RunContext {
             .map_or_else(|_| absolute.display().to_string(), |rel| rel.display().to_string());
         let options = RunOptions {
             jobs,
-            threads_per_step: config.threads_per_step,
+            threads_per_step,
             fail_fast: false,
+            max_batch: usize::try_from(batch.max(1)).unwrap_or(1),
+            device,
             // Pinned so every worker uses the kernels the key names.
             worker_env: vec![
                 ("ATEN_CPU_CAPABILITY".into(), report.cpu_capability.to_lowercase()),
@@ -105,5 +132,55 @@ impl RunContext {
             spec_id,
         };
         Ok(RunContext { store, worker, options })
+    }
+}
+
+/// A setting from the environment: absent or empty is `None`; anything else must parse.
+fn from_env<T: std::str::FromStr>(name: &str) -> Result<Option<T>, Failure> {
+    match env_text(name) {
+        None => Ok(None),
+        Some(text) => text.trim().parse().map(Some).map_err(|_| {
+            Failure::bad_input(format!("{name}={text} is not a whole number"))
+                .with_hint(format!("set {name} to a positive whole number, or unset it"))
+        }),
+    }
+}
+
+fn env_text(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The device a run's `auto` steps use: `auto` picks CUDA when the worker sees it. Asking for
+/// CUDA where there is none is refused before anything runs.
+fn resolve_device(requested: &str, from: &str, cuda: bool) -> Result<String, Failure> {
+    let requested = requested.trim();
+    let is_cuda = requested == "cuda"
+        || requested.strip_prefix("cuda:").is_some_and(|n| n.parse::<u32>().is_ok());
+    match requested {
+        "auto" => Ok(if cuda { "cuda".into() } else { "cpu".into() }),
+        "cpu" => Ok("cpu".into()),
+        _ if is_cuda && cuda => Ok(requested.to_owned()),
+        _ if is_cuda => Err(Failure::environment(format!(
+            "{from} asks for device `{requested}`, but the worker sees no CUDA device"
+        ))
+        .with_hint("use `cpu` or `auto`, or run where libtorch finds a GPU")),
+        _ => Err(Failure::bad_input(format!("{from}: unknown device `{requested}`"))
+            .with_hint("devices are `auto`, `cpu`, `cuda` and `cuda:N`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_device;
+
+    #[test]
+    fn devices_resolve_or_are_refused_with_their_source() {
+        assert_eq!(resolve_device("auto", "x", false).unwrap(), "cpu");
+        assert_eq!(resolve_device("auto", "x", true).unwrap(), "cuda");
+        assert_eq!(resolve_device("cuda:1", "x", true).unwrap(), "cuda:1");
+        let no_gpu = resolve_device("cuda", "DEVSPEC_DEVICE", false).unwrap_err();
+        assert!(no_gpu.message.contains("DEVSPEC_DEVICE asks for device `cuda`"), "{no_gpu}");
+        let unknown = resolve_device("tpu", "--device", true).unwrap_err();
+        assert!(unknown.message.contains("--device: unknown device `tpu`"), "{unknown}");
     }
 }

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::exec::RunEvent;
 
@@ -18,11 +18,22 @@ pub enum LogFormat {
 }
 
 pub enum RunProgress {
-    Bar { bar: ProgressBar, counts: Counts, running: Vec<String> },
+    Bar(Box<Bars>),
     Lines,
     Json,
     Quiet,
 }
+
+/// The terminal display: the overall bar, and a line per running instance with its own
+/// progress (at most [`MAX_STEP_LINES`]; the rest are counted in the overall line).
+pub struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    counts: Counts,
+    running: Vec<(String, Option<ProgressBar>)>,
+}
+
+const MAX_STEP_LINES: usize = 8;
 
 #[derive(Default)]
 pub struct Counts {
@@ -38,16 +49,21 @@ impl RunProgress {
             LogFormat::Json => RunProgress::Json,
             LogFormat::Text if quiet => RunProgress::Quiet,
             LogFormat::Text if std::io::stderr().is_terminal() => {
-                let bar =
-                    ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-                bar.set_style(
+                let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+                let overall = multi.add(ProgressBar::new(total as u64));
+                overall.set_style(
                     ProgressStyle::with_template(
                         "{bar:30} {pos}/{len} [{elapsed_precise}, ETA {eta}] {msg}",
                     )
                     .expect("a valid template"),
                 );
-                bar.enable_steady_tick(Duration::from_millis(200));
-                RunProgress::Bar { bar, counts: Counts::default(), running: Vec::new() }
+                overall.enable_steady_tick(Duration::from_millis(200));
+                RunProgress::Bar(Box::new(Bars {
+                    multi,
+                    overall,
+                    counts: Counts::default(),
+                    running: Vec::new(),
+                }))
             }
             LogFormat::Text => RunProgress::Lines,
         }
@@ -56,63 +72,100 @@ impl RunProgress {
     pub fn event(&mut self, event: &RunEvent) {
         match self {
             RunProgress::Quiet => {
-                if let RunEvent::Failed { instance, error } = event {
+                if let RunEvent::Failed { instance, error, .. } = event {
                     eprintln!("  FAILED  {instance}: {error}");
                 }
             }
             RunProgress::Json => eprintln!("{}", json(event)),
             RunProgress::Lines => match event {
-                RunEvent::Cached { .. } => {}
+                RunEvent::Cached { .. } | RunEvent::Progress { .. } => {}
                 RunEvent::Started { instance } => eprintln!("  run     {instance}"),
                 RunEvent::Finished { instance, seconds } => {
                     eprintln!("  done    {instance} ({seconds:.2} s)");
                 }
-                RunEvent::Failed { instance, error } => eprintln!("  FAILED  {instance}: {error}"),
+                RunEvent::Failed { instance, error, .. } => {
+                    eprintln!("  FAILED  {instance}: {error}");
+                }
                 RunEvent::Skipped { instance, because } => {
                     eprintln!("  skip    {instance} (needs {because})");
                 }
             },
-            RunProgress::Bar { bar, counts, running } => {
-                match event {
-                    RunEvent::Cached { .. } => counts.cached += 1,
-                    RunEvent::Started { instance } => running.push(instance.clone()),
-                    RunEvent::Finished { instance, .. } => {
-                        counts.done += 1;
-                        running.retain(|r| r != instance);
-                    }
-                    RunEvent::Failed { instance, error } => {
-                        counts.failed += 1;
-                        running.retain(|r| r != instance);
-                        bar.println(format!("  FAILED  {instance}: {error}"));
-                    }
-                    RunEvent::Skipped { .. } => counts.skipped += 1,
-                }
-                if !matches!(event, RunEvent::Started { .. }) {
-                    bar.inc(1);
-                }
-                let shown: Vec<&str> = running.iter().take(3).map(String::as_str).collect();
-                let more = running.len().saturating_sub(3);
-                bar.set_message(format!(
-                    "{} done, {} cached, {} running, {} failed, {} not run{}{}",
-                    counts.done,
-                    counts.cached,
-                    running.len(),
-                    counts.failed,
-                    counts.skipped,
-                    if shown.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", shown.join(", "))
-                    },
-                    if more > 0 { format!(" and {more} more") } else { String::new() },
-                ));
-            }
+            RunProgress::Bar(bars) => bars.event(event),
         }
     }
 
     pub fn finish(self) {
-        if let RunProgress::Bar { bar, .. } = self {
-            bar.finish_and_clear();
+        if let RunProgress::Bar(bars) = self {
+            for (_, line) in bars.running {
+                if let Some(line) = line {
+                    line.finish_and_clear();
+                }
+            }
+            bars.overall.finish_and_clear();
+        }
+    }
+}
+
+impl Bars {
+    fn event(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::Cached { .. } => self.counts.cached += 1,
+            RunEvent::Started { instance } => {
+                let line = (self.lines() < MAX_STEP_LINES).then(|| {
+                    let line = self.multi.add(ProgressBar::new(0));
+                    line.set_style(
+                        ProgressStyle::with_template("  {prefix:30} {bar:20} {pos}/{len} {msg}")
+                            .expect("a valid template"),
+                    );
+                    line.set_prefix(instance.clone());
+                    line
+                });
+                self.running.push((instance.clone(), line));
+            }
+            RunEvent::Progress { instance, done, total, message } => {
+                if let Some((_, Some(line))) = self.running.iter().find(|(i, _)| i == instance) {
+                    line.set_length(*total);
+                    line.set_position(*done);
+                    line.set_message(message.clone());
+                }
+            }
+            RunEvent::Finished { instance, .. } => {
+                self.counts.done += 1;
+                self.stop(instance);
+            }
+            RunEvent::Failed { instance, error, .. } => {
+                self.counts.failed += 1;
+                self.stop(instance);
+                self.overall.println(format!("  FAILED  {instance}: {error}"));
+            }
+            RunEvent::Skipped { .. } => self.counts.skipped += 1,
+        }
+        if !matches!(event, RunEvent::Started { .. } | RunEvent::Progress { .. }) {
+            self.overall.inc(1);
+        }
+        let hidden = self.running.len() - self.lines();
+        self.overall.set_message(format!(
+            "{} done, {} cached, {} running, {} failed, {} not run{}",
+            self.counts.done,
+            self.counts.cached,
+            self.running.len(),
+            self.counts.failed,
+            self.counts.skipped,
+            if hidden > 0 { format!(" ({hidden} running not shown)") } else { String::new() },
+        ));
+    }
+
+    fn lines(&self) -> usize {
+        self.running.iter().filter(|(_, line)| line.is_some()).count()
+    }
+
+    fn stop(&mut self, instance: &str) {
+        if let Some(index) = self.running.iter().position(|(i, _)| i == instance) {
+            let (_, line) = self.running.remove(index);
+            if let Some(line) = line {
+                line.finish_and_clear();
+                self.multi.remove(&line);
+            }
         }
     }
 }
@@ -128,9 +181,14 @@ fn json(event: &RunEvent) -> serde_json::Value {
         RunEvent::Finished { instance, seconds } => {
             serde_json::json!({ "event": "finished", "instance": instance, "seconds": seconds })
         }
-        RunEvent::Failed { instance, error } => {
-            serde_json::json!({ "event": "failed", "instance": instance, "error": error })
-        }
+        RunEvent::Progress { instance, done, total, message } => serde_json::json!({
+            "event": "progress", "instance": instance, "done": done, "total": total,
+            "message": message,
+        }),
+        RunEvent::Failed { instance, error, log } => serde_json::json!({
+            "event": "failed", "instance": instance, "error": error,
+            "log": log.as_ref().map(|path| path.display().to_string()),
+        }),
         RunEvent::Skipped { instance, because } => {
             serde_json::json!({ "event": "skipped", "instance": instance, "because": because })
         }

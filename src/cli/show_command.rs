@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
 use crate::exec::{InstanceStatus, survey};
 use crate::exit_code::ExitCode;
@@ -29,6 +30,7 @@ pub fn run(
     step: &str,
     sets: &[String],
     format: ShowFormat,
+    settings: &SettingsArgs,
     worker: Option<PathBuf>,
 ) -> Result<ExitCode, Failure> {
     let plan = match planned(file, sets)? {
@@ -39,7 +41,7 @@ pub fn run(
         return Err(Failure::bad_input(format!("the spec has no step `{step}`"))
             .with_hint("name a step of the spec, as written after its kind"));
     }
-    let context = RunContext::new(&ContextArgs { file, jobs: None, store: None, worker })?;
+    let context = RunContext::new(&ContextArgs::new(file, settings, worker))?;
     let statuses = survey(&plan, &context.store, &context.options.key_environment());
     let rows: Vec<serde_json::Value> = plan
         .order

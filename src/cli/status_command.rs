@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
 use crate::exec::{InstanceStatus, survey, why};
 use crate::exit_code::ExitCode;
@@ -13,13 +14,14 @@ pub fn run(
     file: &Path,
     sets: &[String],
     explain: bool,
+    settings: &SettingsArgs,
     worker: Option<PathBuf>,
 ) -> Result<ExitCode, Failure> {
     let plan = match planned(file, sets)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let context = RunContext::new(&ContextArgs { file, jobs: None, store: None, worker })?;
+    let context = RunContext::new(&ContextArgs::new(file, settings, worker))?;
     let statuses = survey(&plan, &context.store, &context.options.key_environment());
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for status in &statuses {

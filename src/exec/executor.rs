@@ -1,48 +1,48 @@
 //! Runs a plan: instances whose key is in the store are taken from it; the others run on a
-//! pool of `devspec-worker` processes, in dependency order, as many at once as `jobs` allows.
-//! A failed instance fails its dependents only; independent work goes on and is recorded.
+//! pool of `devspec-worker` processes, in dependency order, as many requests at once as `jobs`
+//! allows. A failed instance fails its dependents only; independent work goes on and is
+//! recorded.
 //!
-//! The scheduler is one thread that owns all state; each pool thread owns one worker process
-//! (replaced when it dies) and takes the key's advisory lock around the step, so two runs on one
-//! store never compute a key twice: the second finds the first's manifest once the lock frees.
+//! The scheduler is one thread that owns all state; each pool thread ([`super::pool`]) owns
+//! one worker process. Two things make a run faster than one step at a time:
+//! - streaming: an output a step reports before it ends (a checkpoint during training) makes
+//!   the instances that read it ready at once, while the step goes on;
+//! - sibling batching: ready instances of one step that differ only in the fields the step
+//!   kind allows (its seed, say) go to one worker in one request, computed together; each is
+//!   still keyed, locked and recorded on its own.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use devspec_protocol::{Reply, RequestBody, StepRequest};
+use devspec_protocol::StepRequest;
 use petgraph::Direction;
-use petgraph::graph::NodeIndex;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
 
-use super::step_key::{StepKey, instance_key};
-use super::worker_process::{WorkerProcess, WorkerProcessError};
-use crate::plan::Plan;
-use crate::store::{Manifest, Provenance, Store};
+use super::pool::{Job, PoolMessage};
+use super::step_key::{StepKey, explicit_device, instance_key};
+use crate::plan::{Dependency, Instance, Plan};
+use crate::registry::{self, schema::Batching};
+use crate::store::{Manifest, Store};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub jobs: usize,
     pub threads_per_step: u32,
     pub fail_fast: bool,
-    /// What changes numbers, in every key: libtorch version, device, CPU kernels, threads.
+    /// Most instances in one sibling group (1: no batching).
+    pub max_batch: usize,
+    /// Where steps whose spec says `auto` (or nothing) run: `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+    /// What changes numbers, in every key: libtorch version, device kind, CPU kernels.
     pub environment: BTreeMap<String, String>,
     /// Extra variables for the workers (the pinned CPU kernels).
     pub worker_env: Vec<(String, String)>,
     /// The spec's path in the project: with an instance's name, it names the instance across
     /// runs, for `status --why`.
     pub spec_id: String,
-}
-
-/// What happened to each instance, as the run goes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunEvent {
-    Cached { instance: String },
-    Started { instance: String },
-    Finished { instance: String, seconds: f64 },
-    Failed { instance: String, error: String },
-    Skipped { instance: String, because: String },
 }
 
 impl RunOptions {
@@ -54,36 +54,61 @@ impl RunOptions {
     }
 }
 
+/// What happened to each instance, as the run goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    Cached {
+        instance: String,
+    },
+    Started {
+        instance: String,
+    },
+    /// A running instance's own progress (training step, SGLD draw).
+    Progress {
+        instance: String,
+        done: u64,
+        total: u64,
+        message: String,
+    },
+    Finished {
+        instance: String,
+        seconds: f64,
+    },
+    Failed {
+        instance: String,
+        error: String,
+        log: Option<PathBuf>,
+    },
+    Skipped {
+        instance: String,
+        because: String,
+    },
+}
+
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct RunSummary {
     pub executed: usize,
     pub cached: usize,
-    /// Instance and error, in the order they failed.
-    pub failed: Vec<(String, String)>,
+    /// In the order they failed.
+    pub failed: Vec<FailedInstance>,
     pub skipped: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedInstance {
+    pub instance: String,
+    pub error: String,
+    /// The step's log in the store, when it ran far enough to have one.
+    pub log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
 enum State {
     Waiting,
-    Running,
+    /// Running, with the outputs it has streamed so far.
+    Running(BTreeMap<String, String>),
     Done(BTreeMap<String, String>),
     Failed,
-}
-
-struct Job {
-    node: NodeIndex,
-    key: String,
-    /// The key's parts, recorded under the instance's name for `status --why`.
-    key_parts: serde_json::Value,
-    request: StepRequest,
-    instance: String,
-}
-
-struct JobResult {
-    node: NodeIndex,
-    /// The manifest, and whether this run computed it (false: another run had, meanwhile).
-    outcome: Result<(Manifest, bool), String>,
 }
 
 pub struct Executor<'a> {
@@ -93,108 +118,110 @@ pub struct Executor<'a> {
     pub options: RunOptions,
 }
 
+/// The scheduler's state while a run goes.
+struct Schedule<'p> {
+    graph: &'p DiGraph<Instance, Dependency>,
+    state: Vec<State>,
+    /// Per instance: how many of its input edges are not yet satisfied.
+    missing: Vec<usize>,
+    /// Per edge: whether its output exists (streamed or final).
+    satisfied: Vec<bool>,
+    ready: VecDeque<NodeIndex>,
+}
+
 impl Executor<'_> {
     pub fn run(&self, on_event: &mut dyn FnMut(&RunEvent)) -> RunSummary {
         let graph = &self.plan.graph;
-        let mut state: Vec<State> = vec![State::Waiting; graph.node_count()];
-        let mut missing: Vec<usize> = graph
-            .node_indices()
-            .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
-            .collect();
-        let mut ready: VecDeque<NodeIndex> =
-            self.plan.order.iter().copied().filter(|n| missing[n.index()] == 0).collect();
+        let mut schedule = Schedule {
+            graph,
+            state: vec![State::Waiting; graph.node_count()],
+            missing: graph
+                .node_indices()
+                .map(|n| graph.edges_directed(n, Direction::Incoming).count())
+                .collect(),
+            satisfied: vec![false; graph.edge_count()],
+            ready: VecDeque::new(),
+        };
+        schedule.ready =
+            self.plan.order.iter().copied().filter(|n| schedule.missing[n.index()] == 0).collect();
         let mut summary = RunSummary::default();
-
-        let (job_tx, job_rx) = mpsc::channel::<Job>();
-        let (result_tx, result_rx) = mpsc::channel::<JobResult>();
+        let mut waiting = Waiting::default();
+        let (job_tx, job_rx) = mpsc::channel::<Vec<Job>>();
+        let (message_tx, message_rx) = mpsc::channel::<PoolMessage>();
         let job_rx = Arc::new(Mutex::new(job_rx));
         let mut running = 0usize;
         let mut stopping = false;
         let jobs = self.options.jobs.max(1);
-        let mut waiting_jobs: VecDeque<Job> = VecDeque::new();
 
         std::thread::scope(|scope| {
             for _ in 0..jobs {
                 let job_rx = Arc::clone(&job_rx);
-                let result_tx = result_tx.clone();
-                scope.spawn(move || self.pool_thread(&job_rx, &result_tx));
+                let message_tx = message_tx.clone();
+                scope.spawn(move || {
+                    super::pool::serve(
+                        self.store,
+                        &self.worker,
+                        &self.options,
+                        &job_rx,
+                        &message_tx,
+                    );
+                });
             }
-            drop(result_tx);
+            drop(message_tx);
             loop {
-                while let Some(node) = ready.pop_front() {
+                while let Some(node) = schedule.ready.pop_front() {
                     if stopping {
                         break;
                     }
                     let instance = graph[node].display_name();
-                    let (key_parts, request) = self.request_for(node, &state);
+                    let (key_parts, request) = self.request_for(node, &schedule.state);
                     let key = key_parts.digest();
-                    let key_parts = serde_json::to_value(&key_parts).expect("keys serialize");
                     if let Some(manifest) = self.store.cached(&key) {
                         summary.cached += 1;
                         on_event(&RunEvent::Cached { instance });
-                        complete(
-                            graph,
-                            node,
-                            manifest.outputs,
-                            &mut state,
-                            &mut missing,
-                            &mut ready,
-                        );
+                        schedule.complete(node, manifest.outputs);
                         continue;
                     }
-                    waiting_jobs.push_back(Job { node, key, key_parts, request, instance });
+                    let group = self.group_of(node, &key, &key_parts);
+                    let key_parts = serde_json::to_value(&key_parts).expect("keys serialize");
+                    waiting.push(group, Job { node, key, key_parts, request, instance });
                 }
-                // At most `jobs` in flight: the rest wait here, so `--fail-fast` can still
-                // hold them back.
+                // At most `jobs` requests in flight: the rest wait here, so `--fail-fast` can
+                // still hold them back, and later siblings can join a group.
                 while running < jobs && !stopping {
-                    let Some(job) = waiting_jobs.pop_front() else { break };
-                    state[job.node.index()] = State::Running;
+                    let Some(group) = waiting.take_group(self.options.max_batch.max(1)) else {
+                        break;
+                    };
+                    for job in &group {
+                        schedule.state[job.node.index()] = State::Running(BTreeMap::new());
+                        on_event(&RunEvent::Started { instance: job.instance.clone() });
+                    }
                     running += 1;
-                    on_event(&RunEvent::Started { instance: job.instance.clone() });
-                    job_tx.send(job).expect("pool threads live");
+                    job_tx.send(group).expect("pool threads live");
                 }
                 if running == 0 {
                     break;
                 }
-                let result = result_rx.recv().expect("pool threads live while jobs run");
-                running -= 1;
-                let instance = graph[result.node].display_name();
-                match result.outcome {
-                    Ok((manifest, ran)) => {
-                        if ran {
-                            summary.executed += 1;
-                            let seconds = manifest.provenance.ended - manifest.provenance.started;
-                            on_event(&RunEvent::Finished { instance, seconds });
-                        } else {
-                            summary.cached += 1;
-                            on_event(&RunEvent::Cached { instance });
-                        }
-                        complete(
-                            graph,
-                            result.node,
-                            manifest.outputs,
-                            &mut state,
-                            &mut missing,
-                            &mut ready,
-                        );
+                let message = message_rx.recv().expect("pool threads live while jobs run");
+                match message {
+                    PoolMessage::Output { node, name, digest } => {
+                        schedule.streamed(node, &name, digest);
                     }
-                    Err(error) => {
-                        on_event(&RunEvent::Failed {
-                            instance: instance.clone(),
-                            error: error.clone(),
-                        });
-                        summary.failed.push((instance.clone(), error));
-                        state[result.node.index()] = State::Failed;
-                        summary.skipped +=
-                            skip_dependents(graph, result.node, &instance, &mut state, on_event);
-                        stopping |= self.options.fail_fast;
+                    PoolMessage::Progress { node, done, total, message } => {
+                        let instance = graph[node].display_name();
+                        on_event(&RunEvent::Progress { instance, done, total, message });
                     }
+                    PoolMessage::Finished { node, outcome } => {
+                        let failed = schedule.finished(node, outcome, &mut summary, on_event);
+                        stopping |= failed && self.options.fail_fast;
+                    }
+                    PoolMessage::Idle => running -= 1,
                 }
             }
             drop(job_tx);
         });
         // After `--fail-fast`, what never started is reported as not run too.
-        summary.skipped += state.iter().filter(|s| matches!(s, State::Waiting)).count();
+        summary.skipped += schedule.state.iter().filter(|s| matches!(s, State::Waiting)).count();
         summary
     }
 
@@ -203,14 +230,19 @@ impl Executor<'_> {
     fn request_for(&self, node: NodeIndex, state: &[State]) -> (StepKey, StepRequest) {
         let instance = &self.plan.graph[node];
         let outputs_of = |source: NodeIndex| match &state[source.index()] {
-            State::Done(outputs) => Some(outputs),
+            State::Done(outputs) | State::Running(outputs) => Some(outputs),
             _ => None,
         };
         let (key, input_digests) =
             instance_key(self.plan, node, &outputs_of, &self.options.key_environment())
-                .expect("an instance is ready only when its inputs are done");
-        let params: serde_json::Map<String, serde_json::Value> =
+                .expect("an instance is ready only when its inputs exist");
+        let mut params: serde_json::Map<String, serde_json::Value> =
             instance.params.iter().map(|(name, value)| (name.clone(), plain_json(value))).collect();
+        if params.contains_key("device") {
+            // The worker gets the device resolved: the step's own, else the run's.
+            let device = explicit_device(instance).unwrap_or(&self.options.device);
+            params.insert("device".into(), device.into());
+        }
         let request = StepRequest {
             kind: instance.kind.to_owned(),
             display_name: instance.display_name(),
@@ -218,142 +250,160 @@ impl Executor<'_> {
             inputs: input_digests,
             store: self.store.root().display().to_string(),
             threads: self.options.threads_per_step,
+            outputs: instance.outputs.iter().map(ToString::to_string).collect(),
         };
         (key, request)
     }
 
-    /// One pool thread: takes jobs, runs each on its own worker (started on first use and
-    /// replaced after a death), records the manifest, reports back.
-    fn pool_thread(&self, jobs: &Mutex<mpsc::Receiver<Job>>, results: &mpsc::Sender<JobResult>) {
-        let mut worker: Option<WorkerProcess> = None;
-        loop {
-            // The scheduler closes the queue when the run ends.
-            let Ok(Ok(job)) = jobs.lock().map(|rx| rx.recv()) else { return };
-            let outcome = self.execute(&job, &mut worker);
-            if results.send(JobResult { node: job.node, outcome }).is_err() {
-                return;
-            }
-        }
-    }
-
-    fn execute(
-        &self,
-        job: &Job,
-        worker: &mut Option<WorkerProcess>,
-    ) -> Result<(Manifest, bool), String> {
-        let _lock =
-            self.store.lock_key(&job.key).map_err(|err| format!("cannot lock the store: {err}"))?;
-        // Another run may have computed this key while we waited for its lock.
-        if let Some(manifest) = self.store.cached(&job.key) {
-            return Ok((manifest, false));
-        }
-        if worker.is_none() {
-            *worker = Some(
-                WorkerProcess::spawn_with_env(&self.worker, &self.options.worker_env)
-                    .map_err(|err| err.to_string())?,
-            );
-        }
-        let started = now();
-        let reply = worker
-            .as_mut()
-            .expect("started above")
-            .request(RequestBody::Step(job.request.clone()), &mut |_progress| {});
-        let ended = now();
-        let result = match reply {
-            Ok(Reply::StepDone { result, .. }) => result,
-            Ok(other) => return Err(format!("the worker answered with {other:?}")),
-            Err(err) => {
-                if matches!(
-                    err,
-                    WorkerProcessError::Died { .. } | WorkerProcessError::BadReply { .. }
-                ) {
-                    // The next job gets a fresh worker.
-                    *worker = None;
-                }
-                return Err(err.to_string());
-            }
-        };
-        let manifest = Manifest {
-            manifest_version: 1,
-            key: job.key.clone(),
-            instance: job.instance.clone(),
-            kind: job.request.kind.clone(),
-            outputs: result.outputs,
-            sizes: BTreeMap::new(),
-            metrics: result.metrics,
-            provenance: Provenance {
-                devspec_version: env!("CARGO_PKG_VERSION").to_owned(),
-                libtorch: self.options.environment.get("libtorch").cloned().unwrap_or_default(),
-                threads: self.options.threads_per_step,
-                device: self
-                    .options
-                    .environment
-                    .get("device")
-                    .cloned()
-                    .unwrap_or_else(|| "cpu".into()),
-                host: hostname(),
-                started,
-                ended,
-            },
-        };
-        let manifest = self
-            .store
-            .record(manifest)
-            .map_err(|err| format!("cannot record the result in the store: {err}"))?;
-        // Only explains later reruns: failing to write it costs no result.
-        let name = format!("{}\n{}", self.options.spec_id, job.instance);
-        let _ = self.store.record_last_key(&name, &job.key_parts);
-        Ok((manifest, true))
-    }
-}
-
-/// Marks an instance done and queues the dependents whose inputs are now all done.
-fn complete(
-    graph: &petgraph::graph::DiGraph<crate::plan::Instance, crate::plan::Dependency>,
-    node: NodeIndex,
-    outputs: BTreeMap<String, String>,
-    state: &mut [State],
-    missing: &mut [usize],
-    ready: &mut VecDeque<NodeIndex>,
-) {
-    state[node.index()] = State::Done(outputs);
-    let mut dependents: Vec<NodeIndex> =
-        graph.neighbors_directed(node, Direction::Outgoing).collect();
-    dependents.sort();
-    dependents.dedup();
-    for dependent in dependents {
-        let edges = graph.edges_connecting(node, dependent).count();
-        missing[dependent.index()] -= edges;
-        if missing[dependent.index()] == 0 && matches!(state[dependent.index()], State::Waiting) {
-            ready.push_back(dependent);
-        }
-    }
-}
-
-/// Marks everything downstream of a failed instance as not run; returns how many.
-fn skip_dependents(
-    graph: &petgraph::graph::DiGraph<crate::plan::Instance, crate::plan::Dependency>,
-    failed: NodeIndex,
-    failed_name: &str,
-    state: &mut [State],
-    on_event: &mut dyn FnMut(&RunEvent),
-) -> usize {
-    let mut count = 0;
-    let mut pending = vec![failed];
-    while let Some(node) = pending.pop() {
-        for dependent in graph.neighbors_directed(node, Direction::Outgoing) {
-            if matches!(state[dependent.index()], State::Waiting) {
-                state[dependent.index()] = State::Failed;
-                count += 1;
-                on_event(&RunEvent::Skipped {
-                    instance: graph[dependent].display_name(),
-                    because: failed_name.to_owned(),
+    /// The sibling group an instance may run in: one step's instances whose keys agree except
+    /// in the fields the kind lets differ, and in their inputs. Unbatched kinds are alone.
+    fn group_of(&self, node: NodeIndex, key: &str, parts: &StepKey) -> String {
+        let instance = &self.plan.graph[node];
+        let kind = registry::step_kind(instance.kind).expect("planned kinds are registered");
+        match kind.batching {
+            Batching::Siblings { may_differ } if self.options.max_batch > 1 => {
+                let params: BTreeMap<&String, &serde_json::Value> = parts
+                    .params
+                    .iter()
+                    .filter(|(name, _)| !may_differ.contains(&name.as_str()))
+                    .collect();
+                let shared = serde_json::json!({
+                    "step": instance.step,
+                    "params": params,
+                    "environment": parts.environment,
+                    "implementation": parts.implementation,
                 });
-                pending.push(dependent);
+                shared.to_string()
+            }
+            _ => key.to_owned(),
+        }
+    }
+}
+
+/// Jobs whose inputs exist, waiting for a free worker, by sibling group, first come first
+/// served.
+#[derive(Default)]
+struct Waiting {
+    groups: HashMap<String, VecDeque<Job>>,
+    order: VecDeque<String>,
+}
+
+impl Waiting {
+    fn push(&mut self, group: String, job: Job) {
+        let jobs = self.groups.entry(group.clone()).or_default();
+        if jobs.is_empty() {
+            self.order.push_back(group);
+        }
+        jobs.push_back(job);
+    }
+
+    /// The oldest group's first `limit` jobs.
+    fn take_group(&mut self, limit: usize) -> Option<Vec<Job>> {
+        let group = self.order.pop_front()?;
+        let jobs = self.groups.get_mut(&group).expect("ordered groups are present");
+        let taken: Vec<Job> = jobs.drain(..limit.min(jobs.len())).collect();
+        if jobs.is_empty() {
+            self.groups.remove(&group);
+        } else {
+            self.order.push_front(group);
+        }
+        Some(taken)
+    }
+}
+
+impl Schedule<'_> {
+    /// An output a running instance reported early: the edges that read it are satisfied.
+    fn streamed(&mut self, node: NodeIndex, name: &str, digest: String) {
+        if let State::Running(outputs) = &mut self.state[node.index()] {
+            outputs.insert(name.to_owned(), digest);
+            self.satisfy(node, |output| output == name);
+        }
+    }
+
+    /// Marks an instance done and satisfies every edge out of it.
+    fn complete(&mut self, node: NodeIndex, outputs: BTreeMap<String, String>) {
+        self.state[node.index()] = State::Done(outputs);
+        self.satisfy(node, |_| true);
+    }
+
+    /// Satisfies the edges out of `node` whose output `which` selects; queues the dependents
+    /// whose inputs now all exist.
+    fn satisfy(&mut self, node: NodeIndex, which: impl Fn(&str) -> bool) {
+        let edges: Vec<_> = self
+            .graph
+            .edges_directed(node, Direction::Outgoing)
+            .filter(|edge| !self.satisfied[edge.id().index()])
+            .filter(|edge| which(&edge.weight().output.to_string()))
+            .map(|edge| (edge.id(), edge.target()))
+            .collect();
+        for (edge, dependent) in edges {
+            self.satisfied[edge.index()] = true;
+            self.missing[dependent.index()] -= 1;
+            if self.missing[dependent.index()] == 0
+                && matches!(self.state[dependent.index()], State::Waiting)
+            {
+                self.ready.push_back(dependent);
             }
         }
     }
-    count
+
+    /// Takes an ended instance's outcome into the summary; returns whether it failed.
+    fn finished(
+        &mut self,
+        node: NodeIndex,
+        outcome: Result<(Box<Manifest>, bool), (String, Option<PathBuf>)>,
+        summary: &mut RunSummary,
+        on_event: &mut dyn FnMut(&RunEvent),
+    ) -> bool {
+        let instance = self.graph[node].display_name();
+        match outcome {
+            Ok((manifest, ran)) => {
+                if ran {
+                    summary.executed += 1;
+                    let seconds = manifest.provenance.ended - manifest.provenance.started;
+                    on_event(&RunEvent::Finished { instance, seconds });
+                } else {
+                    summary.cached += 1;
+                    on_event(&RunEvent::Cached { instance });
+                }
+                self.complete(node, manifest.outputs);
+                false
+            }
+            Err((error, log)) => {
+                on_event(&RunEvent::Failed {
+                    instance: instance.clone(),
+                    error: error.clone(),
+                    log: log.clone(),
+                });
+                self.state[node.index()] = State::Failed;
+                summary.skipped += self.skip_dependents(node, on_event);
+                summary.failed.push(FailedInstance { instance, error, log });
+                true
+            }
+        }
+    }
+
+    /// Marks everything downstream of a failed instance that has not started as not run;
+    /// returns how many. (What already started on a streamed output goes on.)
+    fn skip_dependents(&mut self, failed: NodeIndex, on_event: &mut dyn FnMut(&RunEvent)) -> usize {
+        let failed_name = self.graph[failed].display_name();
+        let mut count = 0;
+        let mut pending = vec![failed];
+        while let Some(node) = pending.pop() {
+            for dependent in self.graph.neighbors_directed(node, Direction::Outgoing) {
+                if matches!(self.state[dependent.index()], State::Waiting) {
+                    self.state[dependent.index()] = State::Failed;
+                    count += 1;
+                    on_event(&RunEvent::Skipped {
+                        instance: self.graph[dependent].display_name(),
+                        because: failed_name.clone(),
+                    });
+                    pending.push(dependent);
+                }
+            }
+        }
+        count
+    }
 }
 
 /// Parameters as plain JSON for the worker: numbers, strings, booleans; options and `auto` as
@@ -378,13 +428,4 @@ fn plain_json(value: &crate::compile::value::Value) -> serde_json::Value {
             serde_json::json!({ "call": name, "args": args })
         }
     }
-}
-
-fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map_or_else(|_| "unknown".into(), |h| h.trim().to_owned())
 }

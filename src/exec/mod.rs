@@ -3,14 +3,16 @@
 //! `devspec-protocol`, and the worker's cached version report.
 
 mod executor;
+mod pool;
 mod step_key;
+mod step_log;
 mod survey;
 mod worker_locator;
 mod worker_process;
 mod worker_report;
 
-pub use executor::{Executor, RunEvent, RunOptions, RunSummary};
-pub use step_key::{StepKey, instance_key};
+pub use executor::{Executor, FailedInstance, RunEvent, RunOptions, RunSummary};
+pub use step_key::{StepKey, explicit_device, instance_key};
 pub use survey::{InstanceStatus, survey, why};
 pub use worker_locator::{LocatedBy, WorkerLocation, WorkerLocator};
 pub use worker_process::{WorkerProcess, WorkerProcessError};

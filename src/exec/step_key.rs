@@ -21,8 +21,10 @@ use crate::plan::Plan;
 /// Bumped when the key's meaning changes, which invalidates every cached result.
 pub const KEY_FORMAT: u32 = 1;
 
-/// Fields that say how to run a step, not what it computes.
-const EXECUTION_ONLY: &[&str] = &["resources"];
+/// Fields that say how to run a step, not what it computes. (`device` changes numbers, but
+/// through the device kind the environment part records, whoever chose it: the spec, the
+/// command line, the environment or `devspec.toml`.)
+const EXECUTION_ONLY: &[&str] = &["resources", "device"];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepKey {
@@ -129,5 +131,18 @@ pub fn instance_key<'o>(
         inputs.insert(role, digest.clone());
         digests.push(digest);
     }
-    Some((StepKey::new(instance.kind, &instance.params, inputs, environment.clone()), digests))
+    let mut environment = environment.clone();
+    if let Some(device) = explicit_device(instance) {
+        environment.insert("device".into(), device.to_owned());
+    }
+    Some((StepKey::new(instance.kind, &instance.params, inputs, environment), digests))
+}
+
+/// The device a step names itself (`device = cpu`), which wins over every setting outside the
+/// spec; `None` for `auto` or a step without the field.
+pub fn explicit_device(instance: &crate::plan::Instance) -> Option<&str> {
+    match &instance.params.get("device")?.kind {
+        ValueKind::Enum(name) => Some(name),
+        _ => None,
+    }
 }

@@ -76,10 +76,21 @@ pub struct WorkerProcess {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
-    stderr_tail: Arc<Mutex<Vec<u8>>>,
+    stderr_buffers: Arc<Mutex<StderrBuffers>>,
     stderr_reader: Option<JoinHandle<()>>,
     next_id: u64,
 }
+
+/// What the stderr reader keeps: the last words (to explain a death) and, while a step runs,
+/// everything it says (for the step's log).
+#[derive(Default)]
+struct StderrBuffers {
+    tail: Vec<u8>,
+    capture: Option<Vec<u8>>,
+}
+
+/// How much of one step's stderr its log keeps (the start is kept, the rest counted).
+const CAPTURE_BYTES: usize = 1024 * 1024;
 
 impl WorkerProcess {
     pub fn spawn(path: &Path) -> Result<Self, WorkerProcessError> {
@@ -102,8 +113,8 @@ impl WorkerProcess {
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("stdout was piped"));
         let stderr = child.stderr.take().expect("stderr was piped");
-        let stderr_tail = Arc::new(Mutex::new(Vec::new()));
-        let tail = Arc::clone(&stderr_tail);
+        let stderr_buffers = Arc::new(Mutex::new(StderrBuffers::default()));
+        let tail = Arc::clone(&stderr_buffers);
         // Drained on its own thread so a chatty worker never blocks on a full stderr pipe.
         let stderr_reader = Some(std::thread::spawn(move || keep_tail(stderr, &tail)));
         Ok(WorkerProcess {
@@ -111,17 +122,18 @@ impl WorkerProcess {
             child,
             stdin,
             stdout,
-            stderr_tail,
+            stderr_buffers,
             stderr_reader,
             next_id: 1,
         })
     }
 
-    /// Sends one request and returns its final reply; progress events go to `on_progress`.
+    /// Sends one request and returns its final reply; the events before it (progress,
+    /// streamed outputs, each member's end) go to `on_event` as they arrive.
     pub fn request(
         &mut self,
         body: RequestBody,
-        on_progress: &mut dyn FnMut(&Reply),
+        on_event: &mut dyn FnMut(&Reply),
     ) -> Result<Reply, WorkerProcessError> {
         let id = self.next_id;
         self.next_id += 1;
@@ -146,11 +158,25 @@ impl WorkerProcess {
                 return Err(WorkerProcessError::WrongReply { expected: id, got: reply.id() });
             }
             match reply {
-                Reply::Progress { .. } => on_progress(&reply),
                 Reply::Failed { error, .. } => return Err(WorkerProcessError::Refused(error)),
-                other => return Ok(other),
+                reply if reply.is_final() => return Ok(reply),
+                event => on_event(&event),
             }
         }
+    }
+
+    /// Starts keeping everything the worker writes on stderr, for a step's log.
+    pub fn capture_stderr(&mut self) {
+        if let Ok(mut buffers) = self.stderr_buffers.lock() {
+            buffers.capture = Some(Vec::new());
+        }
+    }
+
+    /// What the worker wrote on stderr since [`WorkerProcess::capture_stderr`]. Lines the
+    /// worker wrote just before its last reply may still be in the pipe and be missed.
+    pub fn captured_stderr(&mut self) -> String {
+        let bytes = self.stderr_buffers.lock().ok().and_then(|mut b| b.capture.take());
+        String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned()
     }
 
     pub fn version(&mut self) -> Result<VersionReport, WorkerProcessError> {
@@ -194,7 +220,7 @@ impl WorkerProcess {
         if let Some(reader) = self.stderr_reader.take() {
             let _ = reader.join();
         }
-        let tail = self.stderr_tail.lock().map(|t| t.clone()).unwrap_or_default();
+        let tail = self.stderr_buffers.lock().map(|t| t.tail.clone()).unwrap_or_default();
         WorkerProcessError::Died {
             path: self.path.clone(),
             status,
@@ -216,16 +242,21 @@ fn unexpected(reply: &Reply) -> WorkerProcessError {
     }
 }
 
-fn keep_tail(mut stderr: impl Read, tail: &Mutex<Vec<u8>>) {
+fn keep_tail(mut stderr: impl Read, buffers: &Mutex<StderrBuffers>) {
     let mut buf = [0u8; 4096];
     while let Ok(n) = stderr.read(&mut buf) {
         if n == 0 {
             break;
         }
-        if let Ok(mut tail) = tail.lock() {
+        if let Ok(mut buffers) = buffers.lock() {
+            let StderrBuffers { tail, capture } = &mut *buffers;
             tail.extend_from_slice(&buf[..n]);
             let excess = tail.len().saturating_sub(STDERR_TAIL_BYTES);
             tail.drain(..excess);
+            if let Some(capture) = capture {
+                let room = CAPTURE_BYTES.saturating_sub(capture.len());
+                capture.extend_from_slice(&buf[..n.min(room)]);
+            }
         }
     }
 }

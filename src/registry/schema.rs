@@ -129,4 +129,16 @@ pub struct StepKind {
     pub needs_on: bool,
     pub fields: &'static [Param],
     pub status: Status,
+    pub batching: Batching,
+}
+
+/// Whether ready sibling instances of a step run in one worker request, as one batched
+/// computation (a leading member dimension). A member's bytes never depend on its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batching {
+    /// Each instance runs on its own.
+    Never,
+    /// Instances of one step whose parameters agree except these fields (their inputs may
+    /// differ) form a group.
+    Siblings { may_differ: &'static [&'static str] },
 }

@@ -4,7 +4,7 @@
 use super::constructors::{
     DEVICE, DTYPE, SEED, STEP, above, between, defaults_to, derived, required, whole,
 };
-use super::schema::{Bound, CtorKind, Literal, Param, Status, StepKind, ValueType};
+use super::schema::{Batching, Bound, CtorKind, Literal, Param, Status, StepKind, ValueType};
 
 pub(super) static STEP_KINDS: &[StepKind] = &[
     StepKind {
@@ -69,6 +69,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             RESOURCES,
         ],
         status: Status::Pending { issue: 5 },
+        // Batched once its implementation computes siblings together.
+        batching: Batching::Never,
     },
     StepKind {
         name: "checkpoint",
@@ -109,6 +111,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             ),
         ],
         status: Status::Pending { issue: 5 },
+        // Batched once its implementation computes siblings together.
+        batching: Batching::Never,
     },
     StepKind {
         name: "estimate",
@@ -149,6 +153,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             RESOURCES,
         ],
         status: Status::Pending { issue: 6 },
+        // Batched once its implementation computes siblings together.
+        batching: Batching::Never,
     },
     StepKind {
         name: "detect",
@@ -166,6 +172,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             required("method", ValueType::Ctor(CtorKind::Method), "the detection method"),
         ],
         status: Status::Pending { issue: 7 },
+        // Batched once its implementation computes siblings together.
+        batching: Batching::Never,
     },
     StepKind {
         name: "report",
@@ -178,6 +186,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             derived("description", ValueType::Str, "none", "a paragraph shown under the title"),
         ],
         status: Status::Pending { issue: 7 },
+        // Batched once its implementation computes siblings together.
+        batching: Batching::Never,
     },
     StepKind {
         name: "test",
@@ -213,8 +223,31 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
                 "abort the worker process, as a crash would",
             ),
             defaults_to("outputs", whole(1), Literal::Int(1), "how many outputs to write"),
+            derived(
+                "steps",
+                whole(1),
+                "none",
+                "with `checkpoints`: the step acts as a training run of this many steps",
+            ),
+            derived(
+                "checkpoints",
+                ValueType::OneOf(&[ValueType::Ctor(CtorKind::Schedule), ValueType::List(&STEP)]),
+                "none",
+                "checkpoints to write (streamed, one per phase of `sleep_ms`), as a train does",
+            ),
+            derived(
+                "at",
+                ValueType::OneOf(&[
+                    ValueType::Enum(&["all"]),
+                    ValueType::List(&STEP),
+                    ValueType::Ctor(CtorKind::Schedule),
+                ]),
+                "its inputs' results",
+                "read these checkpoints of its input, one instance each, as an estimate does",
+            ),
         ],
         status: Status::Implemented,
+        batching: Batching::Siblings { may_differ: &["value", "tag"] },
     },
 ];
 

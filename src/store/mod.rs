@@ -131,6 +131,11 @@ impl Store {
         self.root.join("names").join(&digest[..2]).join(format!("{digest}.json"))
     }
 
+    /// Where an executed instance's log is kept.
+    pub fn log_path(&self, key: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{key}.log"))
+    }
+
     /// Takes the exclusive lock of a key, waiting while another process holds it.
     pub fn lock_key(&self, key: &str) -> std::io::Result<KeyLock> {
         KeyLock::acquire(&store_layout::lock_path(&self.root, key))

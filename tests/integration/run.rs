@@ -149,10 +149,13 @@ fn a_failure_fails_its_dependents_only_and_the_rest_is_recorded() {
     let run = project.run(&["--jobs", "2"]);
     assert_eq!(run.code(), Some(1));
     assert_eq!(run.counts(), (2, 0, 1, 1), "{}", run.stderr());
-    assert!(
-        run.stderr()
-            .contains("error: bad failed: the worker refused the request: bad failed on purpose")
-    );
+    let stderr = run.stderr();
+    assert!(stderr.contains("error: bad failed: bad failed on purpose"), "{stderr}");
+    // The summary names the step's log, which says what ran and how it ended.
+    let log = stderr.lines().find_map(|l| l.trim().strip_prefix("log: ")).expect("a log line");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.starts_with("instance: bad\nkey: "), "{log}");
+    assert!(log.contains("outcome: failed: bad failed on purpose"), "{log}");
     let results = project.results();
     assert!(results.contains_key("good") && results.contains_key("after_good"), "{results:?}");
     assert!(!results.contains_key("bad"));
@@ -215,9 +218,10 @@ fn a_corrupted_output_is_detected_and_recomputed() {
     assert_eq!(project.run(&[]).counts(), (1, 0, 0, 0));
     let digest = project.results()["a"]["outputs"]["result"].as_str().unwrap().to_owned();
     let blob = project.store().join("blobs").join(&digest[..2]).join(&digest);
+    let intact = std::fs::read(&blob).unwrap();
     std::fs::write(&blob, b"garbage").unwrap();
     assert_eq!(project.run(&[]).counts(), (1, 0, 0, 0), "the corrupted result is not served");
-    assert_eq!(std::fs::read_to_string(&blob).unwrap(), "test value=7 output=0 inputs=\n");
+    assert_eq!(std::fs::read(&blob).unwrap(), intact);
 }
 
 #[test]
@@ -358,4 +362,86 @@ fn fail_fast_starts_nothing_after_the_first_failure() {
     assert_eq!((cached, failed), (0, 1), "{}", run.stderr());
     assert_eq!(ran + failed + not_run, 6, "every instance is accounted for: {}", run.stderr());
     assert!(ran < 4, "fail-fast stopped starting instances: {}", run.stderr());
+}
+
+#[test]
+fn a_dependent_starts_on_a_streamed_checkpoint_before_its_producer_ends() {
+    // `train` writes checkpoints 1, 2, 3 at 0.4 s intervals (four phases of 0.4 s), streaming
+    // each; `probe` reads each checkpoint, one instance per checkpoint.
+    let project = Project::new(
+        "test train { steps = 3, checkpoints = [1, 2], sleep_ms = 1600 }\n\
+         test probe on train { at = all, value = 5 }\n",
+    );
+    let run = project.run(&["--jobs", "2"]);
+    assert_eq!(run.counts(), (4, 0, 0, 0), "{}", run.stderr());
+    let results = project.results();
+    let time = |name: &str, at: &str| results[name]["provenance"][at].as_f64().unwrap();
+    assert!(
+        time("probe@1", "ended") < time("train", "ended") - 0.5,
+        "probe@1 ended at {}, train at {}",
+        time("probe@1", "ended"),
+        time("train", "ended")
+    );
+    // It read the checkpoint streamed then, the one the producer's manifest lists.
+    let streamed = results["train"]["outputs"]["checkpoint@1"].as_str().unwrap();
+    let probe = results["probe@1"]["outputs"]["result"].as_str().unwrap();
+    let bytes =
+        std::fs::read_to_string(project.store().join("blobs").join(&probe[..2]).join(probe))
+            .unwrap();
+    assert!(bytes.contains(&format!("inputs={streamed}")), "{bytes}");
+    assert_eq!(project.run(&[]).counts(), (0, 4, 0, 0));
+}
+
+#[test]
+fn batching_is_invisible_in_the_bytes_for_groups_of_1_3_and_16() {
+    let spec = "test member { value = sweep(0..16), sleep_ms = 200 }\n\
+                test after on member { value = 1 }\n";
+    let outputs = |batch: &str| {
+        let project = Project::new(spec);
+        let run = project.run(&["--jobs", "1", "--batch", batch]);
+        assert_eq!(run.counts(), (32, 0, 0, 0), "{}", run.stderr());
+        // The logs say how the members were grouped.
+        let logs = std::fs::read_dir(project.store().join("logs")).unwrap();
+        let largest = logs
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .filter_map(|log| {
+                let line = log.lines().find(|l| l.starts_with("group: "))?.to_owned();
+                line["group: ".len()..].split(' ').next()?.parse::<usize>().ok()
+            })
+            .max()
+            .unwrap_or(1);
+        assert_eq!(largest.to_string(), batch, "the largest group");
+        project
+            .results()
+            .into_iter()
+            .map(|(name, manifest)| (name, manifest["outputs"].clone()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let alone = outputs("1");
+    assert_eq!(alone.len(), 32);
+    assert_eq!(outputs("3"), alone, "groups of 3 wrote other bytes");
+    assert_eq!(outputs("16"), alone, "one group of 16 wrote other bytes");
+}
+
+#[test]
+fn threads_and_device_follow_command_line_then_environment_then_devspec_toml() {
+    let project = Project::new("test a { value = 1 }\n");
+    assert_eq!(project.run(&[]).counts(), (1, 0, 0, 0));
+    let with_env = |name: &str, value: &str, extra: &[&str]| {
+        let mut command = project.command(extra);
+        Run(command.env(name, value).output().unwrap())
+    };
+    // Threads per step are in the key: two threads is another result, the command line wins.
+    assert_eq!(with_env("DEVSPEC_THREADS", "2", &[]).counts(), (1, 0, 0, 0));
+    assert_eq!(with_env("DEVSPEC_THREADS", "2", &["--threads", "1"]).counts(), (0, 1, 0, 0));
+    std::fs::write(project.dir.path().join("devspec.toml"), "[run]\nthreads_per_step = 2\n")
+        .unwrap();
+    assert_eq!(project.run(&[]).counts(), (0, 1, 0, 0), "devspec.toml's 2 threads: cached");
+    assert_eq!(with_env("DEVSPEC_THREADS", "1", &[]).counts(), (0, 1, 0, 0));
+    // A device that does not exist is refused, naming where it was asked for.
+    let bad = with_env("DEVSPEC_DEVICE", "tpu", &[]);
+    assert_eq!(bad.code(), Some(2), "{}", bad.stderr());
+    assert!(bad.stderr().contains("DEVSPEC_DEVICE: unknown device `tpu`"), "{}", bad.stderr());
+    let wins = with_env("DEVSPEC_DEVICE", "tpu", &["--device", "cpu"]);
+    assert_eq!(wins.code(), Some(0), "{}", wins.stderr());
 }

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use devspec::exec::{WorkerProcess, WorkerProcessError};
-use devspec_protocol::{RequestBody, StepRequest, WorkerErrorKind};
+use devspec_protocol::{Reply, RequestBody, StepRequest, WorkerErrorKind};
 
 use super::binaries::worker_exe;
 
@@ -23,7 +23,7 @@ fn autograd_runs_in_the_worker() {
 }
 
 #[test]
-fn unknown_step_is_refused_with_its_kind() {
+fn unknown_step_is_refused_with_its_kind_and_the_group_still_ends() {
     let mut worker = WorkerProcess::spawn(&worker_exe()).unwrap();
     let step = StepRequest {
         kind: "no_such_step".into(),
@@ -32,14 +32,24 @@ fn unknown_step_is_refused_with_its_kind() {
         inputs: vec![],
         store: "/tmp".into(),
         threads: 1,
+        outputs: vec!["result".into()],
     };
-    match worker.request(RequestBody::Step(step), &mut |_| {}) {
-        Err(WorkerProcessError::Refused(error)) => {
+    let mut events = Vec::new();
+    let last = worker
+        .request(RequestBody::Steps { members: vec![step] }, &mut |reply| {
+            events.push(reply.clone());
+        })
+        .unwrap();
+    assert!(matches!(last, Reply::StepsDone { .. }), "{last:?}");
+    match events.as_slice() {
+        [Reply::StepFailed { member: 0, error, .. }] => {
             assert_eq!(error.kind, WorkerErrorKind::UnknownStep);
             assert!(error.message.contains("no_such_step"));
         }
-        other => panic!("expected a refusal, got {other:?}"),
+        other => panic!("expected one refusal, got {other:?}"),
     }
+    // The worker is still there for the next request.
+    assert!(worker.version().is_ok());
 }
 
 #[test]

@@ -39,10 +39,10 @@ pub fn handle_line(line: &str, send: &mut dyn FnMut(&Reply)) {
             Ok((value, gradient)) => Reply::AutogradProbe { id, value, gradient },
             Err(err) => failed(id, WorkerErrorKind::StepFailed, err.to_string()),
         },
-        RequestBody::Step(step) => match steps::run(id, &step, send) {
-            Ok(result) => Reply::StepDone { id, result },
-            Err(error) => Reply::Failed { id, error },
-        },
+        RequestBody::Steps { members } => {
+            steps::run(id, &members, send);
+            Reply::StepsDone { id }
+        }
     };
     send(&reply);
 }

@@ -1,5 +1,6 @@
-//! The batch-job mode: one request from a file, its final reply written atomically to a file,
-//! progress events on stderr (which a batch system keeps as the job's log).
+//! The batch-job mode: one request from a file; its replies (outputs, each member's end, the
+//! final reply) written atomically to a file as a JSON array; progress events on stderr (which a
+//! batch system keeps as the job's log).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,31 +21,34 @@ pub fn run(request: &Path, result: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut last = None;
+    let mut replies = Vec::new();
     dispatch::handle_line(line.trim(), &mut |reply: &Reply| {
         if let Reply::Progress { done, total, message, .. } = reply {
             eprintln!("progress {done}/{total}: {message}");
         } else {
-            last = Some(reply.clone());
+            replies.push(reply.clone());
         }
     });
-    let Some(reply) = last else {
-        eprintln!("devspec-worker: the request produced no reply (a bug)");
+    let failed = replies
+        .iter()
+        .any(|reply| matches!(reply, Reply::Failed { .. } | Reply::StepFailed { .. }));
+    if !replies.last().is_some_and(Reply::is_final) {
+        eprintln!("devspec-worker: the request produced no final reply (a bug)");
         return ExitCode::from(4);
-    };
-    if let Err(err) = write_atomically(&result_path, &reply) {
+    }
+    if let Err(err) = write_atomically(&result_path, &replies) {
         eprintln!("devspec-worker: cannot write result {}: {err}", result_path.display());
         return ExitCode::from(3);
     }
-    if matches!(reply, Reply::Failed { .. }) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 /// Writes beside the target and renames, so a reader (the scheduler polling for the file) sees
 /// either no result or a whole one.
-fn write_atomically(path: &Path, reply: &Reply) -> std::io::Result<()> {
+fn write_atomically(path: &Path, replies: &[Reply]) -> std::io::Result<()> {
     let mut tmp = PathBuf::from(path);
     tmp.as_mut_os_string().push(".tmp");
-    let text = serde_json::to_string_pretty(reply).expect("replies always serialize");
+    let text = serde_json::to_string_pretty(replies).expect("replies always serialize");
     std::fs::write(&tmp, text + "\n")?;
     std::fs::rename(&tmp, path)
 }

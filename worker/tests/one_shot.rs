@@ -9,17 +9,53 @@ const WORKER: &str = env!("CARGO_BIN_EXE_devspec-worker");
 fn one_shot_writes_the_reply_beside_the_request() {
     let dir = tempfile::tempdir().unwrap();
     let request = dir.path().join("request.json");
-    std::fs::write(&request, r#"{"protocol":1,"id":5,"type":"autograd_probe","x":[2.0]}"#).unwrap();
+    std::fs::write(&request, r#"{"protocol":2,"id":5,"type":"autograd_probe","x":[2.0]}"#).unwrap();
     let status = Command::new(WORKER).arg("--one-shot").arg(&request).status().unwrap();
     assert!(status.success());
-    let reply: serde_json::Value =
+    let replies: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("result.json")).unwrap())
             .unwrap();
+    let reply = &replies[0];
+    assert_eq!(replies.as_array().unwrap().len(), 1);
     assert_eq!(reply["type"], "autograd_probe");
     assert_eq!(reply["id"], 5);
     assert_eq!(reply["value"], 8.0);
     assert_eq!(reply["gradient"], serde_json::json!([12.0]));
     assert!(!dir.path().join("result.json.tmp").exists());
+}
+
+#[test]
+fn one_shot_runs_a_group_and_keeps_every_members_replies_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let member = |value: i64| {
+        serde_json::json!({
+            "kind": "test", "display_name": format!("t{value}"), "params": {"value": value},
+            "inputs": [], "store": store, "threads": 1, "outputs": ["checkpoint@1", "result"],
+        })
+    };
+    let request = serde_json::json!({
+        "protocol": 2, "id": 4, "type": "steps", "members": [member(1), member(2)],
+    });
+    let path = dir.path().join("request.json");
+    std::fs::write(&path, request.to_string()).unwrap();
+    let status = Command::new(WORKER).arg("--one-shot").arg(&path).status().unwrap();
+    assert!(status.success());
+    let replies: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("result.json")).unwrap())
+            .unwrap();
+    let kinds: Vec<(&str, i64)> = replies
+        .iter()
+        .map(|r| (r["type"].as_str().unwrap(), r["member"].as_i64().unwrap_or(-1)))
+        .collect();
+    // Both checkpoints are streamed before either member ends; the last reply ends the group.
+    assert_eq!(
+        kinds,
+        [("output", 0), ("output", 1), ("step_done", 0), ("step_done", 1), ("steps_done", -1)]
+    );
+    let checkpoint = replies[0]["digest"].as_str().unwrap();
+    assert_eq!(replies[2]["result"]["outputs"]["checkpoint@1"], checkpoint);
+    assert!(store.join("blobs").join(&checkpoint[..2]).join(checkpoint).is_file());
 }
 
 #[test]
@@ -46,8 +82,8 @@ fn malformed_lines_get_a_bad_request_reply_and_the_worker_goes_on() {
         Command::new(WORKER).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "not json").unwrap();
-    writeln!(stdin, r#"{{"protocol":1,"id":8,"type":"no_such_request"}}"#).unwrap();
-    writeln!(stdin, r#"{{"protocol":1,"id":9,"type":"ping"}}"#).unwrap();
+    writeln!(stdin, r#"{{"protocol":2,"id":8,"type":"no_such_request"}}"#).unwrap();
+    writeln!(stdin, r#"{{"protocol":2,"id":9,"type":"ping"}}"#).unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());

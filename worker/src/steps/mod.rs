@@ -1,24 +1,95 @@
 //! The step implementations the worker runs, by registry name. Numerical steps (train,
 //! checkpoint, estimate) arrive with their issues; `test` is the executor's own test step.
+//!
+//! A request carries a group of sibling members; [`Member`] is one of them as its step sees it:
+//! where it writes its outputs (each streamed to the scheduler as soon as it is complete) and
+//! how it reports its end.
 
 mod test_step;
 
-use devspec_protocol::{Reply, StepRequest, StepResult, WorkerError, WorkerErrorKind};
+use devspec_protocol::{
+    Reply, StepRequest, StepResult, WorkerError, WorkerErrorKind, store_layout,
+};
 
-/// Runs one step, passing progress replies to `send`; the final reply is returned.
-pub fn run(
-    id: u64,
-    step: &StepRequest,
-    send: &mut dyn FnMut(&Reply),
-) -> Result<StepResult, WorkerError> {
+/// Runs a group of members, passing every reply but the last (`StepsDone`) to `send`.
+pub fn run(id: u64, members: &[StepRequest], send: &mut dyn FnMut(&Reply)) {
     // The thread budget the scheduler gave this step; part of its cache key, since a different
-    // thread count can change the last bits of a reduction.
-    tch::set_num_threads(i32::try_from(step.threads.max(1)).unwrap_or(1));
-    match step.kind.as_str() {
-        "test" => test_step::run(id, step, send),
-        other => Err(WorkerError {
-            kind: WorkerErrorKind::UnknownStep,
-            message: format!("this worker does not implement step kind `{other}` yet"),
-        }),
+    // thread count can change the last bits of a reduction. A group shares one budget.
+    let threads = members.iter().map(|m| m.threads).max().unwrap_or(1).max(1);
+    tch::set_num_threads(i32::try_from(threads).unwrap_or(1));
+    let members: Vec<Member<'_>> =
+        members.iter().enumerate().map(|(index, request)| Member { id, index, request }).collect();
+    // The scheduler groups only members of one kind; a mixed group is still served, by kind.
+    let mut by_kind: Vec<(&str, Vec<&Member<'_>>)> = Vec::new();
+    for member in &members {
+        match by_kind.iter_mut().find(|(kind, _)| *kind == member.request.kind) {
+            Some((_, group)) => group.push(member),
+            None => by_kind.push((&member.request.kind, vec![member])),
+        }
+    }
+    for (kind, group) in by_kind {
+        match kind {
+            "test" => test_step::run(&group, send),
+            other => {
+                for member in group {
+                    member.finish(
+                        send,
+                        Err(WorkerError {
+                            kind: WorkerErrorKind::UnknownStep,
+                            message: format!(
+                                "this worker does not implement step kind `{other}` yet"
+                            ),
+                        }),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// One member of a request's group.
+pub struct Member<'a> {
+    id: u64,
+    index: usize,
+    pub request: &'a StepRequest,
+}
+
+impl Member<'_> {
+    /// Stores `bytes` as this member's output `name`; with `stream`, tells the scheduler at once
+    /// (a checkpoint), so what reads it can start before this step ends.
+    pub fn write_output(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        stream: bool,
+        send: &mut dyn FnMut(&Reply),
+    ) -> Result<String, WorkerError> {
+        let store = std::path::Path::new(&self.request.store);
+        let digest = store_layout::put_blob(store, bytes).map_err(|err| WorkerError {
+            kind: WorkerErrorKind::Environment,
+            message: format!("cannot write into the store {}: {err}", store.display()),
+        })?;
+        if stream {
+            send(&Reply::Output {
+                id: self.id,
+                member: self.index,
+                name: name.to_owned(),
+                digest: digest.clone(),
+            });
+        }
+        Ok(digest)
+    }
+
+    /// Reports this member's end.
+    pub fn finish(&self, send: &mut dyn FnMut(&Reply), outcome: Result<StepResult, WorkerError>) {
+        send(&match outcome {
+            Ok(result) => Reply::StepDone { id: self.id, member: self.index, result },
+            Err(error) => Reply::StepFailed { id: self.id, member: self.index, error },
+        });
+    }
+
+    /// Progress of the whole group (one computation), sent once, by its first member.
+    pub fn progress(&self, send: &mut dyn FnMut(&Reply), done: u64, total: u64, message: String) {
+        send(&Reply::Progress { id: self.id, done, total, message });
     }
 }

@@ -1,62 +1,123 @@
-//! The `test` step: cheap and deterministic, able to fail, sleep, crash the worker or emit
-//! several outputs on demand, so the executor (caching, scheduling, failure isolation,
-//! interruption) is tested through the same protocol and store writes as numerical steps.
+//! The `test` step: cheap and deterministic, able to fail, sleep, crash the worker, stream
+//! checkpoints or emit several outputs on demand, so the executor (caching, scheduling,
+//! streaming, batching, failure isolation, interruption) is tested through the same protocol
+//! and store writes as numerical steps.
+//!
+//! A group of siblings is one batched libtorch computation, as a real batched step is: each
+//! member's `value` is a row of one tensor, and a row-wise function of it goes into the
+//! member's bytes. That those bytes do not depend on the group's size is what the executor's
+//! batching tests check.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use devspec_protocol::{
-    Reply, StepRequest, StepResult, WorkerError, WorkerErrorKind, store_layout,
-};
+use devspec_protocol::{Reply, StepResult, WorkerError, WorkerErrorKind};
+use tch::{Kind, Tensor};
 
-pub fn run(
-    id: u64,
-    step: &StepRequest,
-    send: &mut dyn FnMut(&Reply),
-) -> Result<StepResult, WorkerError> {
-    let int = |name: &str| step.params.get(name).and_then(serde_json::Value::as_i64).unwrap_or(0);
-    let flag =
-        |name: &str| step.params.get(name).and_then(serde_json::Value::as_bool).unwrap_or(false);
-    let sleep_ms = u64::try_from(int("sleep_ms")).unwrap_or(0);
-    // Progress in ten slices, so a long sleep reports as a training step would (a step that
-    // does not sleep reports nothing, as a quick step would).
-    for slice in (1..=10u64).filter(|_| sleep_ms > 0) {
-        std::thread::sleep(Duration::from_millis(sleep_ms / 10));
-        send(&Reply::Progress {
-            id,
-            done: slice,
-            total: 10,
-            message: format!("slept {}ms", sleep_ms * slice / 10),
-        });
+use super::Member;
+
+pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
+    let int = |member: &Member<'_>, name: &str| {
+        member.request.params.get(name).and_then(serde_json::Value::as_i64).unwrap_or(0)
+    };
+    let flag = |member: &Member<'_>, name: &str| {
+        member.request.params.get(name).and_then(serde_json::Value::as_bool).unwrap_or(false)
+    };
+    let Some(first) = group.first() else { return };
+    let values: Vec<f64> = group.iter().map(|m| int(m, "value") as f64).collect();
+    let mixes = mix(&values);
+    // One computation: the group sleeps as long as its longest member, split into phases that
+    // each end with a checkpoint (streamed), then the results.
+    let sleep_ms = group.iter().map(|m| u64::try_from(int(m, "sleep_ms")).unwrap_or(0)).max();
+    let sleep_ms = sleep_ms.unwrap_or(0);
+    let checkpoints: Vec<&String> =
+        first.request.outputs.iter().filter(|name| name.starts_with("checkpoint@")).collect();
+    let phases = checkpoints.len() as u64 + 1;
+    let mut failed: Vec<bool> = vec![false; group.len()];
+    let mut outputs: Vec<BTreeMap<String, String>> = vec![BTreeMap::new(); group.len()];
+    for (phase, checkpoint) in checkpoints.iter().enumerate() {
+        pause(first, send, sleep_ms / phases, phase as u64 + 1, phases);
+        for (index, member) in group.iter().enumerate() {
+            if failed[index] {
+                continue;
+            }
+            let bytes = bytes(member, checkpoint, mixes[index]);
+            match member.write_output(checkpoint, bytes.as_bytes(), true, send) {
+                Ok(digest) => {
+                    outputs[index].insert((*checkpoint).clone(), digest);
+                }
+                Err(error) => {
+                    failed[index] = true;
+                    member.finish(send, Err(error));
+                }
+            }
+        }
     }
-    if flag("crash") {
+    pause(first, send, sleep_ms / phases, phases, phases);
+    if group.iter().any(|m| flag(m, "crash")) {
         // As a libtorch abort or an out-of-memory kill would: no reply, no cleanup.
         std::process::abort();
     }
-    if flag("fail") {
-        return Err(WorkerError {
-            kind: WorkerErrorKind::StepFailed,
-            message: format!("{} failed on purpose (`fail = true`)", step.display_name),
-        });
+    for (index, member) in group.iter().enumerate().filter(|(i, _)| !failed[*i]) {
+        let outcome = if flag(member, "fail") {
+            Err(WorkerError {
+                kind: WorkerErrorKind::StepFailed,
+                message: format!(
+                    "{} failed on purpose (`fail = true`)",
+                    member.request.display_name
+                ),
+            })
+        } else {
+            results(member, mixes[index], std::mem::take(&mut outputs[index]), send)
+        };
+        member.finish(send, outcome);
     }
-    let store = std::path::Path::new(&step.store);
-    let mut outputs = BTreeMap::new();
-    for index in 0..int("outputs").max(1) {
-        // The bytes depend only on the parameters and the inputs' digests, as a real step's do.
-        let bytes = format!(
-            "test value={} output={index} inputs={}\n",
-            int("value"),
-            step.inputs.join(",")
-        );
-        let digest =
-            store_layout::put_blob(store, bytes.as_bytes()).map_err(|err| WorkerError {
-                kind: WorkerErrorKind::Environment,
-                message: format!("cannot write into the store {}: {err}", store.display()),
-            })?;
+}
+
+/// The member's final outputs: its streamed checkpoints (already stored) and `outputs` results.
+fn results(
+    member: &Member<'_>,
+    mix: f64,
+    mut outputs: BTreeMap<String, String>,
+    send: &mut dyn FnMut(&Reply),
+) -> Result<StepResult, WorkerError> {
+    let count = member.request.params.get("outputs").and_then(serde_json::Value::as_i64);
+    for index in 0..count.unwrap_or(1).max(1) {
         let name = if index == 0 { "result".to_owned() } else { format!("result.{index}") };
+        let digest =
+            member.write_output(&name, bytes(member, &name, mix).as_bytes(), false, send)?;
         outputs.insert(name, digest);
     }
     let mut metrics = serde_json::Map::new();
-    metrics.insert("value".into(), int("value").into());
+    let value = member.request.params.get("value").cloned().unwrap_or(0.into());
+    metrics.insert("value".into(), value);
     Ok(StepResult { outputs, metrics })
+}
+
+/// An output's bytes: only the member's parameters, its inputs' digests and its row of the
+/// batched computation, as a real step's bytes depend only on what its key names.
+fn bytes(member: &Member<'_>, output: &str, mix: f64) -> String {
+    let value = member.request.params.get("value").and_then(serde_json::Value::as_i64);
+    format!(
+        "test value={} output={output} mix={:016x} inputs={}\n",
+        value.unwrap_or(0),
+        mix.to_bits(),
+        member.request.inputs.join(",")
+    )
+}
+
+/// A row-wise function of the group's values, computed for the whole group at once:
+/// `sum_j sin(v * j / 64)` for j = 1..64, in f64.
+fn mix(values: &[f64]) -> Vec<f64> {
+    let rows = Tensor::from_slice(values).unsqueeze(1);
+    let weights = Tensor::arange_start(1, 65, (Kind::Double, tch::Device::Cpu)) / 64.0;
+    let mixed = (rows * weights.unsqueeze(0)).sin().sum_dim_intlist(1, false, Kind::Double);
+    Vec::<f64>::try_from(mixed).unwrap_or_else(|_| vec![0.0; values.len()])
+}
+
+fn pause(first: &Member<'_>, send: &mut dyn FnMut(&Reply), ms: u64, done: u64, total: u64) {
+    if ms > 0 {
+        std::thread::sleep(Duration::from_millis(ms));
+        first.progress(send, done, total, format!("phase {done}/{total}"));
+    }
 }

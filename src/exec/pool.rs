@@ -1,0 +1,262 @@
+//! One thread of the executor's pool: it owns one `devspec-worker` process (started on first
+//! use, replaced after a death) and runs the groups of instances the scheduler hands it, one
+//! request per group. Around each group it holds every member's key lock, so two runs on one
+//! store never compute a key twice (the second finds the first's manifest once the lock
+//! frees); it records each member's manifest as soon as the worker reports that member done,
+//! and writes each member's log.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use devspec_protocol::{Reply, RequestBody, StepResult};
+use petgraph::graph::NodeIndex;
+
+use super::executor::RunOptions;
+use super::step_log::StepLog;
+use super::worker_process::{WorkerProcess, WorkerProcessError};
+use crate::store::{Manifest, Provenance, Store};
+
+/// One instance to compute.
+pub struct Job {
+    pub node: NodeIndex,
+    pub key: String,
+    /// The key's parts, recorded under the instance's name for `status --why`.
+    pub key_parts: serde_json::Value,
+    pub request: devspec_protocol::StepRequest,
+    pub instance: String,
+}
+
+/// What a pool thread tells the scheduler.
+pub enum PoolMessage {
+    /// An instance's output exists before the instance has finished.
+    Output {
+        node: NodeIndex,
+        name: String,
+        digest: String,
+    },
+    Progress {
+        node: NodeIndex,
+        done: u64,
+        total: u64,
+        message: String,
+    },
+    /// An instance ended: its manifest and whether this run computed it (false: another run
+    /// had, meanwhile), or the error and its log.
+    Finished {
+        node: NodeIndex,
+        outcome: Result<(Box<Manifest>, bool), (String, Option<PathBuf>)>,
+    },
+    /// The thread finished its group and takes another.
+    Idle,
+}
+
+/// Takes groups until the scheduler closes the queue.
+pub fn serve(
+    store: &Store,
+    worker_path: &Path,
+    options: &RunOptions,
+    jobs: &Mutex<mpsc::Receiver<Vec<Job>>>,
+    messages: &mpsc::Sender<PoolMessage>,
+) {
+    let mut runner = GroupRunner { store, worker_path, options, worker: None, messages };
+    loop {
+        let Ok(Ok(group)) = jobs.lock().map(|rx| rx.recv()) else { return };
+        runner.run(group);
+        if messages.send(PoolMessage::Idle).is_err() {
+            return;
+        }
+    }
+}
+
+struct GroupRunner<'a> {
+    store: &'a Store,
+    worker_path: &'a Path,
+    options: &'a RunOptions,
+    worker: Option<WorkerProcess>,
+    messages: &'a mpsc::Sender<PoolMessage>,
+}
+
+impl GroupRunner<'_> {
+    fn run(&mut self, mut group: Vec<Job>) {
+        // Locks in key order: two runs locking overlapping groups cannot deadlock.
+        group.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut locks = Vec::with_capacity(group.len());
+        let mut members = Vec::with_capacity(group.len());
+        for job in group {
+            match self.store.lock_key(&job.key) {
+                Ok(lock) => {
+                    // Another run may have computed this key while we waited for its lock.
+                    if let Some(manifest) = self.store.cached(&job.key) {
+                        self.finished(job.node, Ok((Box::new(manifest), false)));
+                    } else {
+                        locks.push(lock);
+                        members.push(job);
+                    }
+                }
+                Err(err) => {
+                    self.finished(job.node, Err((format!("cannot lock the store: {err}"), None)));
+                }
+            }
+        }
+        if !members.is_empty() {
+            self.compute(&members);
+        }
+        drop(locks);
+    }
+
+    fn compute(&mut self, members: &[Job]) {
+        let mut worker = match self.worker.take() {
+            Some(worker) => worker,
+            None => match WorkerProcess::spawn_with_env(self.worker_path, &self.options.worker_env)
+            {
+                Ok(worker) => worker,
+                Err(err) => {
+                    for job in members {
+                        self.finished(job.node, Err((err.to_string(), None)));
+                    }
+                    return;
+                }
+            },
+        };
+        worker.capture_stderr();
+        let started = now();
+        let mut logs: Vec<StepLog> = members
+            .iter()
+            .map(|job| StepLog::new(self.store, &job.instance, &job.key, members))
+            .collect();
+        // Each member's error, once it has ended (`None` inside: it succeeded).
+        let mut ended: Vec<Option<Option<String>>> = vec![None; members.len()];
+        let body =
+            RequestBody::Steps { members: members.iter().map(|job| job.request.clone()).collect() };
+        let reply = worker.request(body, &mut |event| match event {
+            Reply::Output { member, name, digest, .. } => {
+                if let Some(job) = members.get(*member) {
+                    let (name, digest) = (name.clone(), digest.clone());
+                    let _ =
+                        self.messages.send(PoolMessage::Output { node: job.node, name, digest });
+                }
+            }
+            Reply::Progress { done, total, message, .. } => {
+                for (index, job) in members.iter().enumerate().filter(|(i, _)| ended[*i].is_none())
+                {
+                    logs[index].progress(*done, *total, message);
+                    let _ = self.messages.send(PoolMessage::Progress {
+                        node: job.node,
+                        done: *done,
+                        total: *total,
+                        message: message.clone(),
+                    });
+                }
+            }
+            // Recorded at once, so dependents start and a kill later in the group loses it not.
+            Reply::StepDone { member, result, .. } if ended.get(*member) == Some(&None) => {
+                let job = &members[*member];
+                let outcome = self.record(job, result.clone(), started, now());
+                ended[*member] = Some(outcome.as_ref().err().cloned());
+                let log = logs[*member].path().to_path_buf();
+                self.finished(
+                    job.node,
+                    outcome.map(|m| (Box::new(m), true)).map_err(|e| (e, Some(log))),
+                );
+            }
+            Reply::StepFailed { member, error, .. } if ended.get(*member) == Some(&None) => {
+                let job = &members[*member];
+                ended[*member] = Some(Some(error.message.clone()));
+                let log = logs[*member].path().to_path_buf();
+                self.finished(job.node, Err((error.message.clone(), Some(log))));
+            }
+            _ => {}
+        });
+        let (group_error, broken) = match reply {
+            Ok(Reply::StepsDone { .. }) => {
+                ("the worker ended the request without answering for this step".to_owned(), false)
+            }
+            Ok(other) => (format!("the worker answered with {other:?}"), true),
+            Err(err) => {
+                let broken = !matches!(err, WorkerProcessError::Refused(_));
+                (err.to_string(), broken)
+            }
+        };
+        let stderr = worker.captured_stderr();
+        // A worker that died or spoke out of turn is dropped (and so reaped); the next group
+        // gets a fresh one.
+        if !broken {
+            self.worker = Some(worker);
+        }
+        for (index, job) in members.iter().enumerate() {
+            let error = if let Some(error) = &ended[index] {
+                error.clone()
+            } else {
+                let log = logs[index].path().to_path_buf();
+                self.finished(job.node, Err((group_error.clone(), Some(log))));
+                Some(group_error.clone())
+            };
+            logs[index].write(error.as_deref(), &stderr);
+        }
+    }
+
+    /// Records a member's manifest, once its result holds every output the plan expects.
+    fn record(
+        &self,
+        job: &Job,
+        result: StepResult,
+        started: f64,
+        ended: f64,
+    ) -> Result<Manifest, String> {
+        if let Some(missing) = job.request.outputs.iter().find(|o| !result.outputs.contains_key(*o))
+        {
+            return Err(format!("the step did not write its output `{missing}`"));
+        }
+        let environment = &self.options.environment;
+        let manifest = Manifest {
+            manifest_version: 1,
+            key: job.key.clone(),
+            instance: job.instance.clone(),
+            kind: job.request.kind.clone(),
+            outputs: result.outputs,
+            sizes: BTreeMap::new(),
+            metrics: result.metrics,
+            provenance: Provenance {
+                devspec_version: env!("CARGO_PKG_VERSION").to_owned(),
+                libtorch: environment.get("libtorch").cloned().unwrap_or_default(),
+                threads: self.options.threads_per_step,
+                device: job
+                    .key_parts
+                    .pointer("/environment/device")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("cpu")
+                    .to_owned(),
+                host: hostname(),
+                started,
+                ended,
+            },
+        };
+        let manifest = self
+            .store
+            .record(manifest)
+            .map_err(|err| format!("cannot record the result in the store: {err}"))?;
+        // Only explains later reruns: failing to write it costs no result.
+        let name = format!("{}\n{}", self.options.spec_id, job.instance);
+        let _ = self.store.record_last_key(&name, &job.key_parts);
+        Ok(manifest)
+    }
+
+    fn finished(
+        &self,
+        node: NodeIndex,
+        outcome: Result<(Box<Manifest>, bool), (String, Option<PathBuf>)>,
+    ) {
+        let _ = self.messages.send(PoolMessage::Finished { node, outcome });
+    }
+}
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_or_else(|_| "unknown".into(), |h| h.trim().to_owned())
+}
