@@ -66,6 +66,7 @@ fn write_replacing(
         file.sync_all()?;
     }
     drop(file);
+    fault_before_rename();
     if let Err(err) = std::fs::rename(&tmp, target) {
         let _ = std::fs::remove_file(&tmp);
         return Err(err);
@@ -86,6 +87,26 @@ pub fn put_blob(store: &Path, bytes: &[u8]) -> std::io::Result<String> {
         write_atomically(store, &path, bytes)?;
     }
     Ok(digest)
+}
+
+/// The environment variable of a test hook: set to N, the process aborts (no cleanup, as a
+/// `kill -9` would) just before its Nth rename into a store, leaving a complete temp file and
+/// no entry. Tests use it to show such a crash loses nothing that had completed.
+pub const FAULT_KILL_BEFORE_RENAME: &str = "DEVSPEC_FAULT_KILL_BEFORE_RENAME";
+
+fn fault_before_rename() {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTDOWN: OnceLock<Option<AtomicU64>> = OnceLock::new();
+    let countdown = COUNTDOWN.get_or_init(|| {
+        let n = std::env::var(FAULT_KILL_BEFORE_RENAME).ok()?.parse::<u64>().ok()?;
+        Some(AtomicU64::new(n))
+    });
+    if let Some(countdown) = countdown
+        && countdown.fetch_sub(1, Ordering::SeqCst) == 1
+    {
+        std::process::abort();
+    }
 }
 
 /// A per-process counter, so two writes of one process never share a temp name.

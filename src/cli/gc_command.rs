@@ -54,10 +54,11 @@ pub fn run(
         .map_err(|err| Failure::environment(format!("cannot clean the store: {err}")))?;
     let verb = if dry_run { "would remove" } else { "removed" };
     println!(
-        "{verb} {} results and {} blobs, {:.1} MB; kept {} results reachable from {} spec(s) \
-         (entries younger than {min_age} s are kept)",
+        "{verb} {} results, {} blobs and {} logs, {:.1} MB; kept {} results reachable from {} \
+         spec(s) (entries younger than {min_age} s are kept)",
         report.manifests,
         report.blobs,
+        report.logs,
         report.bytes as f64 / 1e6,
         live.len(),
         roots.len(),

@@ -15,6 +15,7 @@ pub const MIN_AGE: Duration = Duration::from_secs(3600);
 pub struct GcReport {
     pub manifests: usize,
     pub blobs: usize,
+    pub logs: usize,
     pub bytes: u64,
 }
 
@@ -50,6 +51,19 @@ impl Store {
             let digest = path.file_name().and_then(|s| s.to_str()).unwrap_or_default();
             if !live_blobs.contains(digest) && old_enough(&path, min_age) {
                 report.blobs += 1;
+                report.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+                if !dry_run {
+                    std::fs::remove_file(&path)?;
+                }
+            }
+        }
+        // A step's log lives as long as its key is kept (a failed step's log, which has no
+        // manifest, until it is old enough).
+        for entry in std::fs::read_dir(self.root.join("logs")).into_iter().flatten() {
+            let path = entry?.path();
+            let key = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            if !keep.contains(key) && old_enough(&path, min_age) {
+                report.logs += 1;
                 report.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
                 if !dry_run {
                     std::fs::remove_file(&path)?;
