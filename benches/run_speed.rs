@@ -18,9 +18,13 @@ fn project(spec: &str) -> tempfile::TempDir {
 }
 
 fn run(dir: &Path, jobs: &str) -> Duration {
+    run_with(dir, jobs, "16")
+}
+
+fn run_with(dir: &Path, jobs: &str, batch: &str) -> Duration {
     let start = Instant::now();
     let status = Command::new(DEVSPEC)
-        .args(["run", "--quiet", "--jobs", jobs])
+        .args(["run", "--quiet", "--jobs", jobs, "--batch", batch])
         .arg(dir.join("study.dev"))
         .env_remove("DEVSPEC_STORE")
         .status()
@@ -58,14 +62,29 @@ fn main() {
     );
 
     // Overhead per executed step: 1,000 independent trivial steps on one worker, minus the
-    // run's fixed costs (a 1-step run of the same shape).
-    let many = project("test step { value = sweep(0..1000) }\n");
-    let one = project("test step { value = sweep(0..1) }\n");
-    let fixed = run(one.path(), "1");
-    let total = run(many.path(), "1");
-    let per_step = (total.saturating_sub(fixed)).as_secs_f64() / 999.0;
-    // A step makes two durable writes (its output blob, its manifest), each a file fsync and a
-    // folder fsync; measured here on the same disk, right after, to subtract them.
+    // run's fixed costs (a 1-step run of the same shape); one request per step (`--batch 1`),
+    // then in sibling groups of 16 (the default).
+    let durable = durable_write();
+    for batch in ["1", "16"] {
+        let many = project("test step { value = sweep(0..1000) }\n");
+        let one = project("test step { value = sweep(0..1) }\n");
+        let fixed = run_with(one.path(), "1", batch);
+        let total = run_with(many.path(), "1", batch);
+        let per_step = (total.saturating_sub(fixed)).as_secs_f64() / 999.0;
+        println!(
+            "executed steps, --batch {batch}: {:.3} ms each, of which 2 durable writes {:.3} ms: \
+             {:.3} ms without them (1,000 steps in {:.2} s on one worker)",
+            per_step * 1e3,
+            2.0 * durable * 1e3,
+            (per_step - 2.0 * durable) * 1e3,
+            total.as_secs_f64()
+        );
+    }
+}
+
+/// The cost of one durable write (file fsync, rename, folder fsync) on this disk. A step makes
+/// two (its output blob, its manifest); measured right before, to subtract them.
+fn durable_write() -> f64 {
     let store = tempfile::tempdir().expect("temp folder");
     let start = Instant::now();
     for i in 0..1000 {
@@ -73,13 +92,5 @@ fn main() {
         devspec_protocol::store_layout::write_atomically(store.path(), &target, b"durable")
             .expect("write");
     }
-    let durable = start.elapsed().as_secs_f64() / 1000.0;
-    println!(
-        "executed steps: {:.3} ms each, of which 2 durable writes {:.3} ms: {:.3} ms without them \
-         (1,000 steps in {:.2} s on one worker)",
-        per_step * 1e3,
-        2.0 * durable * 1e3,
-        (per_step - 2.0 * durable) * 1e3,
-        total.as_secs_f64()
-    );
+    start.elapsed().as_secs_f64() / 1000.0
 }

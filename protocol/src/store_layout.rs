@@ -5,7 +5,7 @@
 //! ```text
 //! STORE/blobs/ab/abcdef...      content-addressed blobs, named by the BLAKE3 of their bytes
 //! STORE/actions/ab/abcdef....json  a step key's manifest (outputs, metrics, provenance)
-//! STORE/locks/abcdef....lock    per-key advisory locks
+//! STORE/locks/keys.lock         per-key advisory locks, a byte per key (see devspec's store)
 //! STORE/tmp/                    partial writes, renamed into place when complete
 //! ```
 
@@ -23,10 +23,6 @@ pub fn blob_path(store: &Path, digest: &str) -> PathBuf {
 
 pub fn action_path(store: &Path, key: &str) -> PathBuf {
     store.join("actions").join(&key[..2.min(key.len())]).join(format!("{key}.json"))
-}
-
-pub fn lock_path(store: &Path, key: &str) -> PathBuf {
-    store.join("locks").join(format!("{key}.lock"))
 }
 
 /// Writes `bytes` to `target` so that no reader ever sees a partial file: into `STORE/tmp`,
@@ -49,25 +45,22 @@ fn write_replacing(
     bytes: &[u8],
     durable: bool,
 ) -> std::io::Result<()> {
-    let tmp_dir = store.join("tmp");
-    std::fs::create_dir_all(&tmp_dir)?;
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = tmp_dir.join(format!(
+    let tmp = store.join("tmp").join(format!(
         "{}.{}.{}",
         target.file_name().and_then(|n| n.to_str()).unwrap_or("blob"),
         std::process::id(),
         unique()
     ));
-    let mut file = std::fs::File::create(&tmp)?;
+    // Folders are made only when missing: creating (even an existing) folder on every write
+    // would cost more than the write.
+    let mut file = with_parent(&tmp, || std::fs::File::create(&tmp))?;
     file.write_all(bytes)?;
     if durable {
         file.sync_all()?;
     }
     drop(file);
     fault_before_rename();
-    if let Err(err) = std::fs::rename(&tmp, target) {
+    if let Err(err) = with_parent(target, || std::fs::rename(&tmp, target)) {
         let _ = std::fs::remove_file(&tmp);
         return Err(err);
     }
@@ -75,6 +68,22 @@ fn write_replacing(
         std::fs::File::open(parent)?.sync_all()?;
     }
     Ok(())
+}
+
+/// Runs `operation` on `path`; if its folder is missing, creates it and tries once more.
+fn with_parent<T>(
+    path: &Path,
+    mut operation: impl FnMut() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    match operation() {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            operation()
+        }
+        other => other,
+    }
 }
 
 /// Stores `bytes` as a blob and returns its digest. An existing blob of that name is kept only

@@ -23,6 +23,7 @@ pub fn run(
     };
     let context = RunContext::new(&ContextArgs::new(file, settings, worker))?;
     let statuses = survey(&plan, &context.store, &context.options.key_environment());
+    let last_keys = context.store.last_keys(&context.options.spec_id);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for status in &statuses {
         *counts.entry(status.label()).or_default() += 1;
@@ -34,11 +35,7 @@ pub fn run(
         let name = plan.graph[node].display_name();
         let status = &statuses[node.index()];
         let reasons = match status {
-            InstanceStatus::WillRun(key) if explain => {
-                let previous =
-                    context.store.last_key(&format!("{}\n{name}", context.options.spec_id));
-                why(key, previous.as_ref()).join("; ")
-            }
+            InstanceStatus::WillRun(key) if explain => why(key, last_keys.get(&name)).join("; "),
             InstanceStatus::WaitsForInputs if explain => {
                 "an input will be computed first".to_owned()
             }

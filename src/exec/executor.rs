@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use devspec_protocol::StepRequest;
 use petgraph::Direction;
@@ -26,6 +27,9 @@ use super::step_key::{StepKey, explicit_device, instance_key};
 use crate::plan::{Dependency, Instance, Plan};
 use crate::registry::{self, schema::Batching};
 use crate::store::{Manifest, Store};
+
+/// How often a long run records the keys of what ran (they are also recorded at its end).
+const KEY_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -127,6 +131,10 @@ struct Schedule<'p> {
     /// Per edge: whether its output exists (streamed or final).
     satisfied: Vec<bool>,
     ready: VecDeque<NodeIndex>,
+    /// The key parts of each instance sent to run, and of those that ran since the last
+    /// flush, by name (`status --why` compares against them).
+    key_parts: Vec<Option<serde_json::Value>>,
+    ran_keys: BTreeMap<String, serde_json::Value>,
 }
 
 impl Executor<'_> {
@@ -141,7 +149,10 @@ impl Executor<'_> {
                 .collect(),
             satisfied: vec![false; graph.edge_count()],
             ready: VecDeque::new(),
+            key_parts: vec![None; graph.node_count()],
+            ran_keys: BTreeMap::new(),
         };
+        let mut flushed = Instant::now();
         schedule.ready =
             self.plan.order.iter().copied().filter(|n| schedule.missing[n.index()] == 0).collect();
         let mut summary = RunSummary::default();
@@ -183,8 +194,10 @@ impl Executor<'_> {
                         continue;
                     }
                     let group = self.group_of(node, &key, &key_parts);
-                    let key_parts = serde_json::to_value(&key_parts).expect("keys serialize");
-                    waiting.push(group, Job { node, key, key_parts, request, instance });
+                    let device = key_parts.environment.get("device").cloned().unwrap_or_default();
+                    schedule.key_parts[node.index()] =
+                        Some(serde_json::to_value(&key_parts).expect("keys serialize"));
+                    waiting.push(group, Job { node, key, device, request, instance });
                 }
                 // At most `jobs` requests in flight: the rest wait here, so `--fail-fast` can
                 // still hold them back, and later siblings can join a group.
@@ -217,12 +230,25 @@ impl Executor<'_> {
                     }
                     PoolMessage::Idle => running -= 1,
                 }
+                if flushed.elapsed() > KEY_FLUSH_INTERVAL {
+                    self.flush_ran_keys(&mut schedule.ran_keys);
+                    flushed = Instant::now();
+                }
             }
             drop(job_tx);
         });
+        self.flush_ran_keys(&mut schedule.ran_keys);
         // After `--fail-fast`, what never started is reported as not run too.
         summary.skipped += schedule.state.iter().filter(|s| matches!(s, State::Waiting)).count();
         summary
+    }
+
+    /// Records the keys of the instances that ran, for `status --why`.
+    fn flush_ran_keys(&self, keys: &mut BTreeMap<String, serde_json::Value>) {
+        if !keys.is_empty() {
+            // Only explains later reruns: failing to write it costs no result.
+            let _ = self.store.record_last_keys(&self.options.spec_id, std::mem::take(keys));
+        }
     }
 
     /// The instance's key (from its parameters and its inputs' realized digests) and the
@@ -360,6 +386,9 @@ impl Schedule<'_> {
             Ok((manifest, ran)) => {
                 if ran {
                     summary.executed += 1;
+                    if let Some(parts) = self.key_parts[node.index()].take() {
+                        self.ran_keys.insert(instance.clone(), parts);
+                    }
                     let seconds = manifest.provenance.ended - manifest.provenance.started;
                     on_event(&RunEvent::Finished { instance, seconds });
                 } else {

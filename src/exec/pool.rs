@@ -22,8 +22,8 @@ use crate::store::{Manifest, Provenance, Store};
 pub struct Job {
     pub node: NodeIndex,
     pub key: String,
-    /// The key's parts, recorded under the instance's name for `status --why`.
-    pub key_parts: serde_json::Value,
+    /// The device kind it runs on (its key's), for its provenance.
+    pub device: String,
     pub request: devspec_protocol::StepRequest,
     pub instance: String,
 }
@@ -222,25 +222,15 @@ impl GroupRunner<'_> {
                 devspec_version: env!("CARGO_PKG_VERSION").to_owned(),
                 libtorch: environment.get("libtorch").cloned().unwrap_or_default(),
                 threads: self.options.threads_per_step,
-                device: job
-                    .key_parts
-                    .pointer("/environment/device")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or("cpu")
-                    .to_owned(),
+                device: job.device.clone(),
                 host: hostname(),
                 started,
                 ended,
             },
         };
-        let manifest = self
-            .store
+        self.store
             .record(manifest)
-            .map_err(|err| format!("cannot record the result in the store: {err}"))?;
-        // Only explains later reruns: failing to write it costs no result.
-        let name = format!("{}\n{}", self.options.spec_id, job.instance);
-        let _ = self.store.record_last_key(&name, &job.key_parts);
-        Ok(manifest)
+            .map_err(|err| format!("cannot record the result in the store: {err}"))
     }
 
     fn finished(

@@ -1,7 +1,7 @@
 //! [`StepLog`]: one executed instance's log in the store (`logs/KEY.log`): what ran, in which
 //! group, its progress, how it ended, and what the worker wrote on stderr meanwhile. A failed
 //! run's summary names it; it is written without waiting for the disk (it explains, it is
-//! not a result).
+//! not a result). A step that ran alone, quietly and well has none.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -55,6 +55,12 @@ impl StepLog {
     /// Writes the log with its outcome and the worker's stderr. A log that cannot be written
     /// costs an explanation, never a result, so the error is dropped.
     pub fn write(&mut self, error: Option<&str>, stderr: &str) {
+        // A step that ran alone, quietly and well has nothing to say that its manifest does
+        // not, and a file creation costs more than its scheduling: it gets no log.
+        let grouped = self.text.contains("\ngroup: ");
+        if error.is_none() && stderr.is_empty() && self.progress_lines == 0 && !grouped {
+            return;
+        }
         if self.progress_lines > MAX_PROGRESS_LINES {
             let _ = writeln!(
                 self.text,

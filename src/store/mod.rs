@@ -9,6 +9,7 @@ mod garbage;
 mod key_lock;
 mod manifest;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use devspec_protocol::store_layout;
@@ -113,22 +114,34 @@ impl Store {
         Ok(bytes)
     }
 
-    /// Remembers the key an instance name last ran with, for `status --why`. `name` is the
-    /// instance's name qualified by its spec (two specs may share step names).
-    pub fn record_last_key(&self, name: &str, key: &serde_json::Value) -> std::io::Result<()> {
-        let path = self.last_key_path(name);
-        let text = serde_json::to_vec_pretty(key).expect("keys serialize");
+    /// Remembers the keys instances last ran with, for `status --why`: one record per spec
+    /// (`spec_id`, its path in the project), merged with what is there, so a step costs no file
+    /// of its own. Written without waiting for the disk: a lost record costs an explanation.
+    pub fn record_last_keys(
+        &self,
+        spec_id: &str,
+        keys: BTreeMap<String, serde_json::Value>,
+    ) -> std::io::Result<()> {
+        let path = self.last_keys_path(spec_id);
+        // Two runs of one spec merge in turn, so neither loses the other's entries.
+        let _lock = self.lock_key(&store_layout::digest(path.to_string_lossy().as_bytes()))?;
+        let mut all = self.last_keys(spec_id);
+        all.extend(keys);
+        let text = serde_json::to_vec(&all).expect("keys serialize");
         store_layout::write_replacing_unsynced(&self.root, &path, &text)
     }
 
-    /// The key an instance name last ran with, if recorded.
-    pub fn last_key(&self, name: &str) -> Option<serde_json::Value> {
-        serde_json::from_str(&std::fs::read_to_string(self.last_key_path(name)).ok()?).ok()
+    /// The key each instance of a spec last ran with, by instance name.
+    pub fn last_keys(&self, spec_id: &str) -> BTreeMap<String, serde_json::Value> {
+        std::fs::read(self.last_keys_path(spec_id))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
     }
 
-    fn last_key_path(&self, name: &str) -> PathBuf {
-        let digest = store_layout::digest(name.as_bytes());
-        self.root.join("names").join(&digest[..2]).join(format!("{digest}.json"))
+    fn last_keys_path(&self, spec_id: &str) -> PathBuf {
+        let digest = store_layout::digest(spec_id.as_bytes());
+        self.root.join("names").join(format!("{digest}.json"))
     }
 
     /// Where an executed instance's log is kept.
@@ -138,6 +151,6 @@ impl Store {
 
     /// Takes the exclusive lock of a key, waiting while another process holds it.
     pub fn lock_key(&self, key: &str) -> std::io::Result<KeyLock> {
-        KeyLock::acquire(&store_layout::lock_path(&self.root, key))
+        KeyLock::acquire(&self.root.join("locks"), key)
     }
 }

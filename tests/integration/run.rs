@@ -311,14 +311,25 @@ fn gc_removes_what_no_spec_reaches_and_keeps_the_rest() {
     std::fs::write(project.spec(), CHAIN.replace("value = 10", "value = 11")).unwrap();
     assert_eq!(project.run(&[]).counts(), (6, 3, 0, 0));
     assert_eq!(project.results().len(), 9, "results are recorded per instance name");
+    // A failed attempt leaves a log for each of its 3 instances, and no result.
+    assert_eq!(project.run(&["--set", "c.fail=true"]).counts(), (0, 6, 3, 0));
+    // Logs whose key has no kept result: the failures' (and those of old results).
+    let orphan_logs = || {
+        let kept: Vec<String> =
+            project.results().values().map(|m| m["key"].as_str().unwrap().to_owned()).collect();
+        std::fs::read_dir(project.store().join("logs"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
+            .filter(|key| !kept.contains(key))
+            .count()
+    };
+    assert!(orphan_logs() >= 3);
     let gc = |extra: &[&str]| project.verb(&[&["gc"], extra].concat());
     // By default, recent entries are kept: a run could be writing them.
     assert!(gc(&[]).starts_with("removed 0 results, 0 blobs and 0 logs"), "{}", gc(&["--dry-run"]));
-    assert!(
-        gc(&["--dry-run", "--min-age", "0"])
-            .starts_with("would remove 6 results, 6 blobs and 6 logs")
-    );
-    assert!(gc(&["--min-age", "0"]).starts_with("removed 6 results, 6 blobs and 6 logs"));
+    assert!(gc(&["--dry-run", "--min-age", "0"]).starts_with("would remove 6 results, 6 blobs"));
+    assert!(gc(&["--min-age", "0"]).starts_with("removed 6 results, 6 blobs"));
+    assert_eq!(orphan_logs(), 0, "the logs of what was removed, and of failures, go too");
     // What the current spec needs is all still there.
     assert_eq!(project.run(&[]).counts(), (0, 9, 0, 0));
 }
