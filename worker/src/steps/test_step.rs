@@ -109,9 +109,14 @@ fn bytes(member: &Member<'_>, output: &str, mix: f64) -> String {
 /// A row-wise function of the group's values, computed for the whole group at once:
 /// `sum_j sin(v * j / 64)` for j = 1..64, in f64.
 fn mix(values: &[f64]) -> Vec<f64> {
+    thread_local! {
+        // Made once per worker: the step should cost what a trivial step costs.
+        static WEIGHTS: Tensor =
+            (Tensor::arange_start(1, 65, (Kind::Double, tch::Device::Cpu)) / 64.0).unsqueeze(0);
+    }
     let rows = Tensor::from_slice(values).unsqueeze(1);
-    let weights = Tensor::arange_start(1, 65, (Kind::Double, tch::Device::Cpu)) / 64.0;
-    let mixed = (rows * weights.unsqueeze(0)).sin().sum_dim_intlist(1, false, Kind::Double);
+    let mixed =
+        WEIGHTS.with(|weights| (rows * weights).sin().sum_dim_intlist(1, false, Kind::Double));
     Vec::<f64>::try_from(mixed).unwrap_or_else(|_| vec![0.0; values.len()])
 }
 
