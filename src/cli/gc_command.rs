@@ -41,7 +41,7 @@ pub fn run(
             &SettingsArgs::default(),
             worker.map(Path::to_path_buf),
         ))?;
-        for status in survey(&plan, &context.store, &context.options.key_environment()) {
+        for status in survey(&plan, &context.store, &context.options) {
             if let InstanceStatus::Cached(manifest) = status {
                 live.insert(manifest.key);
             }

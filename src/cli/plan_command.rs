@@ -24,7 +24,7 @@ pub fn run(
     let context = RunContext::new(&ContextArgs::new(file, settings, worker));
     let text = match context {
         Ok(context) => {
-            let statuses = survey(&plan, &context.store, &context.options.key_environment());
+            let statuses = survey(&plan, &context.store, &context.options);
             plan::render(&plan, format, &|node| statuses[node.index()].label())
         }
         Err(failure) => {

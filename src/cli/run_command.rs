@@ -50,7 +50,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         worker: args.worker.clone(),
     })?;
     if args.dry_run {
-        let statuses = survey(&plan, &context.store, &context.options.key_environment());
+        let statuses = survey(&plan, &context.store, &context.options);
         for &node in &plan.order {
             println!(
                 "  {:<16}  {}",

@@ -130,6 +130,7 @@ impl RunContext {
             ],
             environment,
             spec_id,
+            files: std::sync::Arc::new(crate::store::FileDigests::new(store.root())),
         };
         Ok(RunContext { store, worker, options })
     }

@@ -42,7 +42,7 @@ pub fn run(
             .with_hint("name a step of the spec, as written after its kind"));
     }
     let context = RunContext::new(&ContextArgs::new(file, settings, worker))?;
-    let statuses = survey(&plan, &context.store, &context.options.key_environment());
+    let statuses = survey(&plan, &context.store, &context.options);
     let rows: Vec<serde_json::Value> = plan
         .order
         .iter()

@@ -22,7 +22,7 @@ pub fn run(
         Err(code) => return Ok(code),
     };
     let context = RunContext::new(&ContextArgs::new(file, settings, worker))?;
-    let statuses = survey(&plan, &context.store, &context.options.key_environment());
+    let statuses = survey(&plan, &context.store, &context.options);
     let last_keys = context.store.last_keys(&context.options.spec_id);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for status in &statuses {

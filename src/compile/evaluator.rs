@@ -731,7 +731,7 @@ fn relocate(mut value: Value, file: FileId, span: Span) -> Value {
 fn shape(value: &Value) -> &'static str {
     match &value.kind {
         ValueKind::Int(_) | ValueKind::Float(_) => "number",
-        ValueKind::Str(_) => "string",
+        ValueKind::Str(_) | ValueKind::File { .. } => "string",
         ValueKind::Bool(_) => "bool",
         ValueKind::Auto => "auto",
         ValueKind::Enum(_) => "name",

@@ -13,6 +13,7 @@
 mod checker;
 mod did_you_mean;
 mod evaluator;
+mod file_refs;
 mod literal;
 mod module_loader;
 pub mod program;
@@ -80,6 +81,8 @@ pub fn check_bytes(
             Err(more) => errors.extend(more),
         }
     }
+    // Paths written outside a file on disk (`--set`) are relative to the spec's folder.
+    let spec_folder = path.as_deref().and_then(Path::parent).unwrap_or(&root_dir).to_path_buf();
     let mut loader = ModuleLoader::new(sources, root_dir);
     let root = loader.load_root(name, path, bytes);
     let (modules, load_errors) = loader.finish();
@@ -88,7 +91,9 @@ pub fn check_bytes(
         // Checking a file with syntax errors or missing imports would mostly report echoes.
         return Err(errors);
     }
-    checker::check(&modules, root, &overrides)
+    let mut program = checker::check(&modules, root, &overrides)?;
+    let missing = file_refs::resolve(&mut program, sources, &spec_folder);
+    if missing.is_empty() { Ok(program) } else { Err(missing) }
 }
 
 /// Parses `TARGET=EXPR` from `--set`, kept in the source map as a file named `--set` so its

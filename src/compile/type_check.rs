@@ -98,22 +98,33 @@ pub fn conform(value: Value, ty: &ValueType, what: &str, diags: &mut Diagnostics
     }
 }
 
+/// Each element of a sweep must have the field's type.
+fn conform_sweep(
+    items: Vec<Value>,
+    ty: &ValueType,
+    what: &str,
+    origin: super::value::Origin,
+) -> Result<Value, Vec<Diagnostic>> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for item in items {
+        match try_conform(item, ty, what) {
+            Ok(item) => out.push(item),
+            Err(more) => errors.extend(more),
+        }
+    }
+    if errors.is_empty() { Ok(Value::new(ValueKind::Sweep(out), origin)) } else { Err(errors) }
+}
+
+/// A file path as written; `compile::file_refs` resolves it once the spec is checked.
+fn file(written: &str, origin: super::value::Origin) -> Value {
+    Value::new(ValueKind::File { written: written.to_owned(), path: written.into() }, origin)
+}
+
 fn try_conform(value: Value, ty: &ValueType, what: &str) -> Result<Value, Vec<Diagnostic>> {
     let origin = value.origin;
     if let ValueKind::Sweep(items) = value.kind {
-        let mut out = Vec::with_capacity(items.len());
-        let mut errors = Vec::new();
-        for item in items {
-            match try_conform(item, ty, what) {
-                Ok(item) => out.push(item),
-                Err(more) => errors.extend(more),
-            }
-        }
-        return if errors.is_empty() {
-            Ok(Value::new(ValueKind::Sweep(out), origin))
-        } else {
-            Err(errors)
-        };
+        return conform_sweep(items, ty, what, origin);
     }
     let mismatch = |value: &Value| {
         vec![
@@ -147,7 +158,9 @@ fn try_conform(value: Value, ty: &ValueType, what: &str) -> Result<Value, Vec<Di
                 Err(out_of_range(&value, ty, what))
             }
         }
-        (ValueType::Str | ValueType::Path, ValueKind::Str(_))
+        (ValueType::Path, ValueKind::Str(text)) => Ok(file(text, origin)),
+        (ValueType::Str, ValueKind::Str(_))
+        | (ValueType::Path, ValueKind::File { .. })
         | (ValueType::Bool, ValueKind::Bool(_))
         | (ValueType::Auto, ValueKind::Auto) => Ok(value),
         (ValueType::Enum(values), ValueKind::Enum(name)) => {

@@ -40,6 +40,12 @@ pub enum ValueKind {
     },
     /// `sweep(...)`: the step becomes one instance per element.
     Sweep(Vec<Value>),
+    /// A string in a field that names a file: as written, and (once checked) resolved against
+    /// the folder of the file that wrote it. Its content's digest, not its path, goes in keys.
+    File {
+        written: String,
+        path: std::path::PathBuf,
+    },
 }
 
 impl Value {
@@ -53,6 +59,7 @@ impl Value {
             ValueKind::Int(_) => "a whole number".into(),
             ValueKind::Float(_) => "a number with a fraction".into(),
             ValueKind::Str(_) => "a string".into(),
+            ValueKind::File { .. } => "a file path".into(),
             ValueKind::Bool(_) => "`true` or `false`".into(),
             ValueKind::Auto => "`auto`".into(),
             ValueKind::Enum(name) => format!("the name `{name}`"),
@@ -131,7 +138,7 @@ impl fmt::Display for Value {
         match &self.kind {
             ValueKind::Int(value) => write!(f, "{value}"),
             ValueKind::Float(value) => f.write_str(&canonical_float(*value)),
-            ValueKind::Str(text) => write!(f, "{text:?}"),
+            ValueKind::Str(text) | ValueKind::File { written: text, .. } => write!(f, "{text:?}"),
             ValueKind::Bool(value) => write!(f, "{value}"),
             ValueKind::Auto => f.write_str("auto"),
             ValueKind::Enum(name) => f.write_str(name),

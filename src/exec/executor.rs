@@ -26,7 +26,7 @@ use super::pool::{Job, PoolMessage};
 use super::step_key::{StepKey, explicit_device, instance_key};
 use crate::plan::{Dependency, Instance, Plan};
 use crate::registry::{self, schema::Batching};
-use crate::store::{Manifest, Store};
+use crate::store::{FileDigests, Manifest, Store};
 
 /// How often a long run records the keys of what ran (they are also recorded at its end).
 const KEY_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub environment: BTreeMap<String, String>,
     /// Extra variables for the workers (the pinned CPU kernels).
     pub worker_env: Vec<(String, String)>,
+    /// The digests of the files steps read, which keys hold in place of their paths.
+    pub files: Arc<FileDigests>,
     /// The spec's path in the project: with an instance's name, it names the instance across
     /// runs, for `status --why`.
     pub spec_id: String,
@@ -259,9 +261,14 @@ impl Executor<'_> {
             State::Done(outputs) | State::Running(outputs) => Some(outputs),
             _ => None,
         };
-        let (key, input_digests) =
-            instance_key(self.plan, node, &outputs_of, &self.options.key_environment())
-                .expect("an instance is ready only when its inputs exist");
+        let (key, input_digests) = instance_key(
+            self.plan,
+            node,
+            &outputs_of,
+            &self.options.key_environment(),
+            &self.options.files,
+        )
+        .expect("an instance is ready only when its inputs exist");
         let mut params: serde_json::Map<String, serde_json::Value> =
             instance.params.iter().map(|(name, value)| (name.clone(), plain_json(value))).collect();
         if params.contains_key("device") {
@@ -443,6 +450,8 @@ fn plain_json(value: &crate::compile::value::Value) -> serde_json::Value {
         ValueKind::Int(v) => (*v).into(),
         ValueKind::Float(v) => (*v).into(),
         ValueKind::Str(text) | ValueKind::Enum(text) => text.clone().into(),
+        // The worker gets the file where it is; the key gets its content's digest.
+        ValueKind::File { path, .. } => path.display().to_string().into(),
         ValueKind::Bool(v) => (*v).into(),
         ValueKind::Auto => "auto".into(),
         ValueKind::List(items) | ValueKind::Sweep(items) => items.iter().map(plain_json).collect(),

@@ -17,6 +17,7 @@ use petgraph::visit::EdgeRef;
 
 use crate::compile::value::{Value, ValueKind, canonical_float};
 use crate::plan::Plan;
+use crate::store::FileDigests;
 
 /// Bumped when the key's meaning changes, which invalidates every cached result.
 pub const KEY_FORMAT: u32 = 1;
@@ -45,6 +46,7 @@ impl StepKey {
         params: &BTreeMap<String, Value>,
         inputs: BTreeMap<String, String>,
         environment: BTreeMap<String, String>,
+        files: &FileDigests,
     ) -> Self {
         StepKey {
             format: KEY_FORMAT,
@@ -53,7 +55,7 @@ impl StepKey {
             params: params
                 .iter()
                 .filter(|(name, _)| !EXECUTION_ONLY.contains(&name.as_str()))
-                .map(|(name, value)| (name.clone(), canonical(value)))
+                .map(|(name, value)| (name.clone(), canonical(value, files)))
                 .collect(),
             inputs,
             seed: params.get("seed").and_then(Value::as_int),
@@ -69,31 +71,33 @@ impl StepKey {
 }
 
 /// A value as canonical JSON: tagged so that `1`, `1.0`, `"1"` and the option `one` differ,
-/// floats as their canonical text (never `Debug` output, never locale-dependent).
-pub fn canonical(value: &Value) -> serde_json::Value {
+/// floats as their canonical text (never `Debug` output, never locale-dependent), files as
+/// their content's digest (never their path).
+pub fn canonical(value: &Value, files: &FileDigests) -> serde_json::Value {
     use serde_json::json;
     match &value.kind {
         ValueKind::Int(v) => json!({ "int": v }),
         ValueKind::Float(v) => json!({ "float": canonical_float(*v) }),
         ValueKind::Str(text) => json!({ "str": text }),
+        ValueKind::File { path, .. } => json!({ "file": files.digest(path) }),
         ValueKind::Bool(v) => json!({ "bool": v }),
         ValueKind::Auto => json!("auto"),
         ValueKind::Enum(name) => json!({ "enum": name }),
         ValueKind::List(items) => {
-            json!({ "list": items.iter().map(canonical).collect::<Vec<_>>() })
+            json!({ "list": items.iter().map(|v| canonical(v, files)).collect::<Vec<_>>() })
         }
         ValueKind::Record(fields) => {
             let fields: serde_json::Map<String, serde_json::Value> =
-                fields.iter().map(|(k, v)| (k.clone(), canonical(v))).collect();
+                fields.iter().map(|(k, v)| (k.clone(), canonical(v, files))).collect();
             json!({ "record": fields })
         }
         ValueKind::Ctor { name, args, .. } => {
             let args: serde_json::Map<String, serde_json::Value> =
-                args.iter().map(|(k, v)| (k.clone(), canonical(v))).collect();
+                args.iter().map(|(k, v)| (k.clone(), canonical(v, files))).collect();
             json!({ "call": name, "args": args })
         }
         ValueKind::Sweep(items) => {
-            json!({ "sweep": items.iter().map(canonical).collect::<Vec<_>>() })
+            json!({ "sweep": items.iter().map(|v| canonical(v, files)).collect::<Vec<_>>() })
         }
     }
 }
@@ -106,6 +110,7 @@ pub fn instance_key<'o>(
     node: NodeIndex,
     outputs_of: &dyn Fn(NodeIndex) -> Option<&'o BTreeMap<String, String>>,
     environment: &BTreeMap<String, String>,
+    files: &FileDigests,
 ) -> Option<(StepKey, Vec<String>)> {
     let graph = &plan.graph;
     let instance = &graph[node];
@@ -135,7 +140,7 @@ pub fn instance_key<'o>(
     if let Some(device) = explicit_device(instance) {
         environment.insert("device".into(), device.to_owned());
     }
-    Some((StepKey::new(instance.kind, &instance.params, inputs, environment), digests))
+    Some((StepKey::new(instance.kind, &instance.params, inputs, environment, files), digests))
 }
 
 /// The device a step names itself (`device = cpu`), which wins over every setting outside the

@@ -2,10 +2,9 @@
 //! the store, it will run, or it waits for an input that will be computed first; and, for
 //! `status --why`, what changed in its key since the last run recorded for its name.
 
-use std::collections::BTreeMap;
-
 use petgraph::graph::NodeIndex;
 
+use super::executor::RunOptions;
 use super::step_key::{StepKey, instance_key};
 use crate::plan::Plan;
 use crate::store::{Manifest, Store};
@@ -30,11 +29,8 @@ impl InstanceStatus {
 }
 
 /// Every instance's status, in plan order (indexed by node).
-pub fn survey(
-    plan: &Plan,
-    store: &Store,
-    environment: &BTreeMap<String, String>,
-) -> Vec<InstanceStatus> {
+pub fn survey(plan: &Plan, store: &Store, options: &RunOptions) -> Vec<InstanceStatus> {
+    let environment = options.key_environment();
     let mut statuses: Vec<InstanceStatus> =
         vec![InstanceStatus::WaitsForInputs; plan.graph.node_count()];
     for &node in &plan.order {
@@ -42,7 +38,7 @@ pub fn survey(
             InstanceStatus::Cached(manifest) => Some(&manifest.outputs),
             _ => None,
         };
-        let status = match instance_key(plan, node, &outputs_of, environment) {
+        let status = match instance_key(plan, node, &outputs_of, &environment, &options.files) {
             Some((key, _)) => match store.cached(&key.digest()) {
                 Some(manifest) => InstanceStatus::Cached(manifest),
                 None => InstanceStatus::WillRun(key),
@@ -83,8 +79,11 @@ pub fn why(current: &StepKey, previous: Option<&serde_json::Value>) -> Vec<Strin
             if before == after {
                 continue;
             }
+            let file = |v: Option<&serde_json::Value>| v.and_then(|v| v.get("file")).is_some();
             if part == "inputs" {
                 reasons.push(format!("input {name} changed"));
+            } else if file(before) && file(after) {
+                reasons.push(format!("the file of {what} {name} changed"));
             } else {
                 reasons.push(format!("{what} {name}: {} -> {}", text(before), text(after)));
             }

@@ -104,7 +104,9 @@ fn json_value(value: &crate::compile::value::Value) -> serde_json::Value {
     match &value.kind {
         ValueKind::Int(v) => serde_json::Value::from(*v),
         ValueKind::Float(v) => serde_json::Value::from(*v),
-        ValueKind::Str(text) => serde_json::Value::from(text.as_str()),
+        ValueKind::Str(text) | ValueKind::File { written: text, .. } => {
+            serde_json::Value::from(text.as_str())
+        }
         ValueKind::Bool(v) => serde_json::Value::from(*v),
         _ => serde_json::Value::from(value.to_string()),
     }

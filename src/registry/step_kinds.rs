@@ -224,6 +224,12 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             ),
             defaults_to("outputs", whole(1), Literal::Int(1), "how many outputs to write"),
             derived(
+                "reads",
+                ValueType::Path,
+                "none",
+                "a file it reads (its size goes into the outputs; its digest into the key)",
+            ),
+            derived(
                 "steps",
                 whole(1),
                 "none",

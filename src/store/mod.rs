@@ -5,6 +5,7 @@
 //! ([`KeyLock`]) keep two runs from computing one key twice; the OS releases them when a process
 //! dies, so they never go stale.
 
+mod file_digests;
 mod garbage;
 mod key_lock;
 mod manifest;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use devspec_protocol::store_layout;
 
+pub use file_digests::FileDigests;
 pub use garbage::{GcReport, MIN_AGE};
 pub use key_lock::KeyLock;
 pub use manifest::{Manifest, Provenance};

@@ -493,3 +493,28 @@ fn a_crash_between_a_temp_write_and_its_rename_loses_nothing() {
         assert_eq!(outputs(&project), outputs(&clean), "rename {n}");
     }
 }
+
+#[test]
+fn a_file_a_step_reads_is_keyed_by_its_content_not_its_path_or_its_time() {
+    let project = Project::new("test reader { reads = \"data.csv\" }\n");
+    let data = project.dir.path().join("data.csv");
+    std::fs::write(&data, "x,y\n1,2\n").unwrap();
+    assert_eq!(project.run(&[]).counts(), (1, 0, 0, 0));
+    assert_eq!(project.run(&[]).counts(), (0, 1, 0, 0));
+    // Touched, same bytes: still cached. Moved, and the spec follows: still cached.
+    std::fs::File::options()
+        .write(true)
+        .open(&data)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now())
+        .unwrap();
+    assert_eq!(project.run(&[]).counts(), (0, 1, 0, 0));
+    std::fs::rename(&data, project.dir.path().join("moved.csv")).unwrap();
+    std::fs::write(project.spec(), "test reader { reads = \"moved.csv\" }\n").unwrap();
+    assert_eq!(project.run(&[]).counts(), (0, 1, 0, 0));
+    // New content: it runs again, and `status --why` says which field's file changed.
+    std::fs::write(project.dir.path().join("moved.csv"), "x,y\n1,3\n").unwrap();
+    let why = project.verb(&["status", "{spec}", "--why"]);
+    assert!(why.contains("reads"), "{why}");
+    assert_eq!(project.run(&[]).counts(), (1, 0, 0, 0));
+}

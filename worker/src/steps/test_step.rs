@@ -9,6 +9,7 @@
 //! batching tests check.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use devspec_protocol::{Reply, StepResult, WorkerError, WorkerErrorKind};
@@ -98,12 +99,17 @@ fn results(
 /// batched computation, as a real step's bytes depend only on what its key names.
 fn bytes(member: &Member<'_>, output: &str, mix: f64) -> String {
     let value = member.request.params.get("value").and_then(serde_json::Value::as_i64);
-    format!(
-        "test value={} output={output} mix={:016x} inputs={}\n",
+    let mut text = format!(
+        "test value={} output={output} mix={:016x} inputs={}",
         value.unwrap_or(0),
         mix.to_bits(),
         member.request.inputs.join(",")
-    )
+    );
+    if let Some(file) = member.request.params.get("reads").and_then(serde_json::Value::as_str) {
+        let size = std::fs::metadata(file).map_or(-1, |m| i64::try_from(m.len()).unwrap_or(-1));
+        let _ = write!(text, " file_bytes={size}");
+    }
+    text + "\n"
 }
 
 /// A row-wise function of the group's values, computed for the whole group at once:
