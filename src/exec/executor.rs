@@ -186,6 +186,9 @@ impl Executor<'_> {
                     if stopping {
                         break;
                     }
+                    if !matches!(schedule.state[node.index()], State::Waiting) {
+                        continue;
+                    }
                     let instance = graph[node].display_name();
                     let (key_parts, request) = self.request_for(node, &schedule.state);
                     let key = key_parts.digest();
@@ -419,15 +422,18 @@ impl Schedule<'_> {
         }
     }
 
-    /// Marks everything downstream of a failed instance that has not started as not run;
-    /// returns how many. (What already started on a streamed output goes on.)
+    /// Marks as not run everything downstream of a failed instance that still waits for an
+    /// output it will now never get; returns how many. What has all its inputs (streamed
+    /// before the failure: the checkpoints a training run wrote before its NaN) goes on.
     fn skip_dependents(&mut self, failed: NodeIndex, on_event: &mut dyn FnMut(&RunEvent)) -> usize {
         let failed_name = self.graph[failed].display_name();
         let mut count = 0;
         let mut pending = vec![failed];
         while let Some(node) = pending.pop() {
             for dependent in self.graph.neighbors_directed(node, Direction::Outgoing) {
-                if matches!(self.state[dependent.index()], State::Waiting) {
+                if matches!(self.state[dependent.index()], State::Waiting)
+                    && self.missing[dependent.index()] > 0
+                {
                     self.state[dependent.index()] = State::Failed;
                     count += 1;
                     on_event(&RunEvent::Skipped {

@@ -518,3 +518,19 @@ fn a_file_a_step_reads_is_keyed_by_its_content_not_its_path_or_its_time() {
     assert!(why.contains("reads"), "{why}");
     assert_eq!(project.run(&[]).counts(), (1, 0, 0, 0));
 }
+
+#[test]
+fn what_read_a_streamed_checkpoint_still_runs_when_its_producer_fails_later() {
+    // The producer streams checkpoints 1, 2 and 3, then fails: the probes of those checkpoints
+    // have their inputs and run; what needs its final result does not.
+    let project = Project::new(
+        "test train { steps = 3, checkpoints = [1, 2], sleep_ms = 400, fail = true }\n\
+         test probe on train { at = all }\ntest summary on train { value = 1 }\n",
+    );
+    let run = project.run(&["--jobs", "2"]);
+    assert_eq!(run.code(), Some(1));
+    assert_eq!(run.counts(), (3, 0, 1, 1), "{}", run.stderr());
+    let results = project.results();
+    assert!(["probe@1", "probe@2", "probe@3"].iter().all(|p| results.contains_key(*p)));
+    assert!(!results.contains_key("train") && !results.contains_key("summary"));
+}
