@@ -142,18 +142,7 @@ struct Schedule<'p> {
 impl Executor<'_> {
     pub fn run(&self, on_event: &mut dyn FnMut(&RunEvent)) -> RunSummary {
         let graph = &self.plan.graph;
-        let mut schedule = Schedule {
-            graph,
-            state: vec![State::Waiting; graph.node_count()],
-            missing: graph
-                .node_indices()
-                .map(|n| graph.edges_directed(n, Direction::Incoming).count())
-                .collect(),
-            satisfied: vec![false; graph.edge_count()],
-            ready: VecDeque::new(),
-            key_parts: vec![None; graph.node_count()],
-            ran_keys: BTreeMap::new(),
-        };
+        let mut schedule = Schedule::new(graph, &self.plan.order);
         let mut flushed = Instant::now();
         schedule.ready =
             self.plan.order.iter().copied().filter(|n| schedule.missing[n.index()] == 0).collect();
@@ -347,7 +336,23 @@ impl Waiting {
     }
 }
 
-impl Schedule<'_> {
+impl<'p> Schedule<'p> {
+    fn new(graph: &'p DiGraph<Instance, Dependency>, order: &[NodeIndex]) -> Self {
+        let missing: Vec<usize> = graph
+            .node_indices()
+            .map(|n| graph.edges_directed(n, Direction::Incoming).count())
+            .collect();
+        Schedule {
+            graph,
+            state: vec![State::Waiting; graph.node_count()],
+            ready: order.iter().copied().filter(|n| missing[n.index()] == 0).collect(),
+            missing,
+            satisfied: vec![false; graph.edge_count()],
+            key_parts: vec![None; graph.node_count()],
+            ran_keys: BTreeMap::new(),
+        }
+    }
+
     /// An output a running instance reported early: the edges that read it are satisfied.
     fn streamed(&mut self, node: NodeIndex, name: &str, digest: String) {
         if let State::Running(outputs) = &mut self.state[node.index()] {
