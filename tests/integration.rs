@@ -13,6 +13,7 @@ mod integration {
     mod readme;
     mod run;
     mod specs_check;
+    mod train;
     mod ui;
     mod worker_link;
 }

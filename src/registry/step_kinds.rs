@@ -68,9 +68,9 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             THREADS,
             RESOURCES,
         ],
-        status: Status::Pending { issue: 5 },
-        // Batched once its implementation computes siblings together.
-        batching: Batching::Never,
+        status: Status::Implemented,
+        // Seeds of one setting train as an ensemble, one batched computation.
+        batching: Batching::Siblings { may_differ: &["seed"] },
     },
     StepKind {
         name: "checkpoint",
@@ -110,8 +110,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
                 "the data the checkpoints were trained on, for estimates",
             ),
         ],
-        status: Status::Pending { issue: 5 },
-        // Batched once its implementation computes siblings together.
+        status: Status::Implemented,
         batching: Batching::Never,
     },
     StepKind {

@@ -17,6 +17,24 @@ use super::{
 const IMPLEMENTED_BY_ISSUE: &[(u32, &[&str])] = &[
     // The language's own (issue 3): the compiler evaluates these itself.
     (3, &["sweep", "logspace", "linspace", "every"]),
+    // Training (issue 5), with the executor's own `test` step (issue 4).
+    (4, &["test"]),
+    (
+        5,
+        &[
+            "train",
+            "checkpoint",
+            "tms.model",
+            "dln.model",
+            "mlp.model",
+            "tms.data",
+            "dln.teacher",
+            "dln.data",
+            "sgd",
+            "adam",
+            "adamw",
+        ],
+    ),
 ];
 
 /// Every parameter list in the registry, with the name of its owner, records included.

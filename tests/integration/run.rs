@@ -10,27 +10,27 @@ use std::time::Duration;
 use super::binaries::devspec_exe;
 
 /// A project folder with a spec; the store lives inside it.
-struct Project {
-    dir: tempfile::TempDir,
+pub struct Project {
+    pub dir: tempfile::TempDir,
 }
 
 impl Project {
-    fn new(spec: &str) -> Project {
+    pub fn new(spec: &str) -> Project {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("devspec.toml"), "").unwrap();
         std::fs::write(dir.path().join("study.dev"), spec).unwrap();
         Project { dir }
     }
 
-    fn spec(&self) -> PathBuf {
+    pub fn spec(&self) -> PathBuf {
         self.dir.path().join("study.dev")
     }
 
-    fn store(&self) -> PathBuf {
+    pub fn store(&self) -> PathBuf {
         self.dir.path().join(".devspec")
     }
 
-    fn command(&self, extra: &[&str]) -> Command {
+    pub fn command(&self, extra: &[&str]) -> Command {
         let mut command = Command::new(devspec_exe());
         command
             .arg("run")
@@ -43,7 +43,7 @@ impl Project {
 
     /// Runs another verb in the project folder (args may name the spec with `{spec}`) and
     /// returns its stdout, asserting success.
-    fn verb(&self, args: &[&str]) -> String {
+    pub fn verb(&self, args: &[&str]) -> String {
         let spec = self.spec();
         let args: Vec<&std::ffi::OsStr> = args
             .iter()
@@ -59,12 +59,12 @@ impl Project {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn run(&self, extra: &[&str]) -> Run {
+    pub fn run(&self, extra: &[&str]) -> Run {
         Run(self.command(extra).output().unwrap())
     }
 
     /// Every recorded manifest: instance name to its output digests.
-    fn results(&self) -> BTreeMap<String, serde_json::Value> {
+    pub fn results(&self) -> BTreeMap<String, serde_json::Value> {
         let mut results = BTreeMap::new();
         for shard in std::fs::read_dir(self.store().join("actions")).unwrap() {
             for entry in std::fs::read_dir(shard.unwrap().path()).unwrap() {
@@ -78,19 +78,19 @@ impl Project {
     }
 }
 
-struct Run(Output);
+pub struct Run(pub Output);
 
 impl Run {
-    fn stderr(&self) -> String {
+    pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.0.stderr).into_owned()
     }
 
-    fn code(&self) -> Option<i32> {
+    pub fn code(&self) -> Option<i32> {
         self.0.status.code()
     }
 
     /// The counts of the summary line: (ran, cached, failed, not run).
-    fn counts(&self) -> (usize, usize, usize, usize) {
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
         let stderr = self.stderr();
         let line = stderr
             .lines()
@@ -226,11 +226,15 @@ fn a_corrupted_output_is_detected_and_recomputed() {
 
 #[test]
 fn unimplemented_steps_are_refused_before_anything_runs() {
-    let project = Project::new("import std.tms\ntrain run from tms.chen2023 { seed = 1 }\n");
+    let project = Project::new(
+        "import std.dln\nlet t = dln.teacher(widths = [2, 2], rank = 1)\n\
+         checkpoint c {\n  model = dln.model(widths = [2, 2])\n  weights = t\n}\n\
+         estimate e on c { observable = dln.lau_llc }\n",
+    );
     let run = project.run(&[]);
     assert_eq!(run.code(), Some(4), "{}", run.stderr());
     assert!(
-        run.stderr().contains("`train` steps cannot run: not implemented yet"),
+        run.stderr().contains("`estimate` steps cannot run: not implemented yet"),
         "{}",
         run.stderr()
     );

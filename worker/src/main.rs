@@ -9,6 +9,7 @@ mod one_shot;
 mod parent_watch;
 mod serve;
 mod steps;
+mod train;
 mod version_report;
 
 use std::path::PathBuf;

@@ -23,7 +23,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         doc: "Sparse synthetic features for the toy model of superposition; the target is the \
               input.",
         reference: Some("Elhage et al. 2022, \"Toy models of superposition\""),
-        status: Status::Pending { issue: 5 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "dln.teacher",
@@ -45,7 +45,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         doc: "A random deep-linear-network teacher whose end-to-end map has exactly the given \
               rank; a `checkpoint` step's `weights` or a `dln.data`'s source.",
         reference: Some("Aoyagi 2024, Neural Networks 172 (learning coefficients of DLNs)"),
-        status: Status::Pending { issue: 5 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "dln.data",
@@ -67,7 +67,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         ],
         doc: "Standard Gaussian inputs labelled by a teacher, for MSE regression.",
         reference: None,
-        status: Status::Pending { issue: 5 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "tensors",

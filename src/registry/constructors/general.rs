@@ -30,7 +30,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         ],
         doc: "Stochastic gradient descent, as PyTorch's `torch.optim.SGD`.",
         reference: None,
-        status: Status::Pending { issue: 5 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "adam",
@@ -52,7 +52,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         ],
         doc: "Adam, as PyTorch's `torch.optim.Adam` (same defaults).",
         reference: Some("Kingma & Ba 2015, \"Adam: a method for stochastic optimization\", ICLR"),
-        status: Status::Pending { issue: 5 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "adamw",
@@ -76,7 +76,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         reference: Some(
             "Loshchilov & Hutter 2019, \"Decoupled weight decay regularization\", ICLR",
         ),
-        status: Status::Pending { issue: 5 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "logspace",

@@ -31,7 +31,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Elhage et al. 2022, \"Toy models of superposition\"; Chen et al. 2023, \"Dynamical \
              versus Bayesian phase transitions in a toy model of superposition\"",
         ),
-        status: Status::Pending { issue: 5 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "dln.model",
@@ -49,7 +49,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         doc: "Deep linear network y = W_L ... W_1 x, trained with MSE; its learning coefficient \
               at a teacher is known in closed form.",
         reference: Some("Aoyagi 2024, Neural Networks 172 (learning coefficients of DLNs)"),
-        status: Status::Pending { issue: 5 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "mlp.model",
@@ -72,7 +72,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         ],
         doc: "Multilayer perceptron with fully connected layers.",
         reference: None,
-        status: Status::Pending { issue: 5 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "transformer.model",

@@ -5,7 +5,9 @@
 //! where it writes its outputs (each streamed to the scheduler as soon as it is complete) and
 //! how it reports its end.
 
+mod checkpoint_step;
 mod test_step;
+mod train_step;
 
 use devspec_protocol::{
     Reply, StepRequest, StepResult, WorkerError, WorkerErrorKind, store_layout,
@@ -30,6 +32,8 @@ pub fn run(id: u64, members: &[StepRequest], send: &mut dyn FnMut(&Reply)) {
     for (kind, group) in by_kind {
         match kind {
             "test" => test_step::run(&group, send),
+            "train" => train_step::run(&group, send),
+            "checkpoint" => checkpoint_step::run(&group, send),
             other => {
                 for member in group {
                     member.finish(

@@ -1,0 +1,245 @@
+//! The built-in data, generated in Rust from a seed: sparse features for the toy model of
+//! superposition (`tms.data`), and Gaussian inputs labelled by a deep-linear-network teacher
+//! (`dln.teacher`, `dln.data`). A data value is either a fixed pool of `samples` (drawn once)
+//! or `fresh` samples drawn for every training step.
+
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::rng::{Purpose, stream};
+use super::spec::{Ctor, SpecError};
+
+/// Samples, row-major: `n` rows of `in_dim` inputs and `out_dim` targets, in f64.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Samples {
+    pub n: usize,
+    pub inputs: Vec<f64>,
+    pub targets: Vec<f64>,
+}
+
+/// How many samples a data value has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    Pool(usize),
+    Fresh,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSpec {
+    kind: Kind,
+    pub size: Size,
+    seed: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Kind {
+    Tms { features: usize, sparsity: f64 },
+    Dln { teacher: Teacher, noise: f64 },
+}
+
+impl DataSpec {
+    /// Reads a data constructor; its seed defaults to `default_seed` (the step's).
+    pub fn parse(ctor: Ctor<'_>, default_seed: i64) -> Result<DataSpec, SpecError> {
+        let seed = ctor.opt_int("seed").unwrap_or(default_seed);
+        let size = match ctor.args.get("samples") {
+            Some(serde_json::Value::String(fresh)) if fresh == "fresh" => Size::Fresh,
+            other => Size::Pool(count(super::spec::int(other, &format!("{}.samples", ctor.name))?)),
+        };
+        let kind = match ctor.name {
+            "tms.data" => Kind::Tms {
+                features: count(ctor.int("features")?),
+                sparsity: ctor.float("sparsity")?,
+            },
+            "dln.data" => Kind::Dln {
+                teacher: Teacher::parse(ctor.ctor("teacher")?)?,
+                noise: ctor.opt_float("noise").unwrap_or(0.0),
+            },
+            other => {
+                return Err(SpecError(format!("this worker cannot generate `{other}` data yet")));
+            }
+        };
+        Ok(DataSpec { kind, size, seed })
+    }
+
+    pub fn input_dim(&self) -> usize {
+        match &self.kind {
+            Kind::Tms { features, .. } => *features,
+            Kind::Dln { teacher, .. } => teacher.widths[0],
+        }
+    }
+
+    pub fn output_dim(&self) -> usize {
+        match &self.kind {
+            Kind::Tms { features, .. } => *features,
+            Kind::Dln { teacher, .. } => *teacher.widths.last().expect("a teacher has widths"),
+        }
+    }
+
+    /// `n` samples of the stream `index` (0 for a pool; the step for fresh samples).
+    pub fn draw(&self, n: usize, index: u64) -> Samples {
+        let mut rng = stream(self.seed, Purpose::Data, index);
+        let (input_dim, output_dim) = (self.input_dim(), self.output_dim());
+        let mut inputs = Vec::with_capacity(n * input_dim);
+        let mut targets = Vec::with_capacity(n * output_dim);
+        match &self.kind {
+            Kind::Tms { features, sparsity } => {
+                for _ in 0..n * features {
+                    // Each feature is present with probability 1 - S, then uniform on [0, 1].
+                    let present = rng.r#gen::<f64>() >= *sparsity;
+                    let value = rng.r#gen::<f64>();
+                    inputs.push(if present { value } else { 0.0 });
+                }
+                targets.clone_from(&inputs);
+            }
+            Kind::Dln { teacher, noise } => {
+                let mut noise_rng = stream(self.seed, Purpose::Noise, index);
+                for _ in 0..n {
+                    let x: Vec<f64> =
+                        (0..input_dim).map(|_| StandardNormal.sample(&mut rng)).collect();
+                    let y = teacher.apply(&x);
+                    inputs.extend_from_slice(&x);
+                    targets.extend(y.into_iter().map(|y| {
+                        let e: f64 = StandardNormal.sample(&mut noise_rng);
+                        y + noise * e
+                    }));
+                }
+            }
+        }
+        Samples { n, inputs, targets }
+    }
+}
+
+/// A deep linear network with random weights whose end-to-end map has exactly a given rank.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Teacher {
+    pub widths: Vec<usize>,
+    /// Each layer's weight, `[out, in]` row-major, as `layers.{i}.weight`.
+    pub layers: Vec<Vec<f64>>,
+}
+
+impl Teacher {
+    pub fn parse(ctor: Ctor<'_>) -> Result<Teacher, SpecError> {
+        if ctor.name != "dln.teacher" {
+            return Err(SpecError(format!("`{}` is not a teacher", ctor.name)));
+        }
+        let widths: Vec<usize> = ctor.ints("widths")?.into_iter().map(count).collect();
+        let rank = count(ctor.int("rank")?);
+        let seed = ctor.opt_int("seed").unwrap_or(0);
+        Teacher::random(&widths, rank, seed)
+    }
+
+    /// Layers drawn from N(0, 1 / fan in); the first is a product of `[w1, r]` and `[r, w0]`
+    /// Gaussian factors, so the end-to-end map has rank r (exactly, with probability one, when
+    /// r is at most every width).
+    pub fn random(widths: &[usize], rank: usize, seed: i64) -> Result<Teacher, SpecError> {
+        let narrowest = widths.iter().copied().min().unwrap_or(0);
+        if widths.len() < 2 {
+            return Err(SpecError("a teacher needs at least two widths".into()));
+        }
+        if rank > narrowest {
+            return Err(SpecError(format!(
+                "a teacher of widths {widths:?} cannot have rank {rank}: its narrowest layer has {narrowest}"
+            )));
+        }
+        let mut rng = stream(seed, Purpose::Teacher, 0);
+        let mut gaussian = |n: usize, std: f64| -> Vec<f64> {
+            (0..n)
+                .map(|_| {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    std * z
+                })
+                .collect()
+        };
+        let mut layers = Vec::new();
+        for (index, pair) in widths.windows(2).enumerate() {
+            let (fan_in, fan_out) = (pair[0], pair[1]);
+            let std = 1.0 / (fan_in as f64).sqrt();
+            if index > 0 {
+                layers.push(gaussian(fan_out * fan_in, std));
+                continue;
+            }
+            let left = gaussian(fan_out * rank, 1.0 / (rank.max(1) as f64).sqrt());
+            let right = gaussian(rank * fan_in, std);
+            let mut weight = vec![0.0; fan_out * fan_in];
+            for o in 0..fan_out {
+                for i in 0..fan_in {
+                    weight[o * fan_in + i] =
+                        (0..rank).map(|r| left[o * rank + r] * right[r * fan_in + i]).sum();
+                }
+            }
+            layers.push(weight);
+        }
+        Ok(Teacher { widths: widths.to_vec(), layers })
+    }
+
+    pub fn apply(&self, x: &[f64]) -> Vec<f64> {
+        let mut current = x.to_vec();
+        for (layer, pair) in self.layers.iter().zip(self.widths.windows(2)) {
+            let (fan_in, fan_out) = (pair[0], pair[1]);
+            current = (0..fan_out)
+                .map(|o| (0..fan_in).map(|i| layer[o * fan_in + i] * current[i]).sum())
+                .collect();
+        }
+        current
+    }
+}
+
+fn count(value: i64) -> usize {
+    usize::try_from(value).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Teacher;
+
+    fn rank(matrix: &[f64], rows: usize, cols: usize) -> usize {
+        // Gaussian elimination with a tolerance far above rounding and far below the entries.
+        let mut m = matrix.to_vec();
+        let mut rank = 0;
+        for col in 0..cols {
+            let Some(pivot) = (rank..rows)
+                .max_by(|&a, &b| m[a * cols + col].abs().total_cmp(&m[b * cols + col].abs()))
+            else {
+                break;
+            };
+            if m[pivot * cols + col].abs() < 1e-9 {
+                continue;
+            }
+            for c in 0..cols {
+                m.swap(rank * cols + c, pivot * cols + c);
+            }
+            for r in 0..rows {
+                if r != rank {
+                    let factor = m[r * cols + col] / m[rank * cols + col];
+                    for c in 0..cols {
+                        m[r * cols + c] -= factor * m[rank * cols + c];
+                    }
+                }
+            }
+            rank += 1;
+        }
+        rank
+    }
+
+    #[test]
+    fn a_teachers_end_to_end_map_has_exactly_its_rank() {
+        for r in [0, 1, 2, 5] {
+            let teacher = Teacher::random(&[10, 5, 5, 10], r, 3).unwrap();
+            // The end-to-end map's columns: the teacher applied to each basis vector.
+            let mut map = vec![0.0; 10 * 10];
+            for i in 0..10 {
+                let mut e = vec![0.0; 10];
+                e[i] = 1.0;
+                for (o, y) in teacher.apply(&e).into_iter().enumerate() {
+                    map[o * 10 + i] = y;
+                }
+            }
+            assert_eq!(rank(&map, 10, 10), r, "rank {r}");
+        }
+        assert!(Teacher::random(&[10, 5, 5, 10], 6, 0).is_err());
+        assert_eq!(
+            Teacher::random(&[4, 4], 2, 9).unwrap(),
+            Teacher::random(&[4, 4], 2, 9).unwrap()
+        );
+    }
+}

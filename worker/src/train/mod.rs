@@ -1,0 +1,21 @@
+//! What training is made of, each written once for a group of members (a leading member
+//! dimension): reading a step's parameters (`spec`), seeded random streams (`rng`), the data
+//! (`data`), the built-in models (`model`), the optimizers and their schedules (`optimizer`),
+//! checkpoint files (`checkpoint_file`), and the training loop itself (`trainer`).
+
+// Sizes and steps move between libtorch's i64, Rust's usize and f64 (log-spaced steps): all are
+// far below 2^53, so these conversions are exact here.
+#![allow(
+    clippy::cast_possible_wrap,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+
+pub mod checkpoint_file;
+pub mod data;
+pub mod model;
+pub mod optimizer;
+pub mod rng;
+pub mod spec;
+pub mod trainer;

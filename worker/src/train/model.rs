@@ -1,0 +1,191 @@
+//! The built-in models, each written once for a group of members: every parameter has a leading
+//! member dimension (size 1 for one model), so the same forward pass serves one model, an
+//! ensemble of seeds and a batch of sampler chains. Parameters are named as PyTorch would name
+//! them (`W`, `b` for the toy model of superposition, as in its papers' code; `layers.0.weight`
+//! for the others), so a checkpoint reads well in PyTorch.
+
+use rand_distr::{Distribution, StandardNormal};
+use tch::{Kind, Tensor};
+
+use super::rng::{Purpose, stream};
+use super::spec::{Ctor, SpecError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arch {
+    /// `x_hat = ReLU(W^T W x + b)`, `W` of shape `[hidden, features]`.
+    Tms { features: i64, hidden: i64, bias: bool },
+    /// `y = W_L ... W_1 x` (+ biases).
+    Dln { widths: Vec<i64>, bias: bool },
+    /// Linear layers with an activation between them (none after the last).
+    Mlp { widths: Vec<i64>, bias: bool, activation: Activation },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Relu,
+    Gelu,
+    Tanh,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    pub arch: Arch,
+    /// The weights' initial standard deviation; `None`: 1 / sqrt(fan in) per layer.
+    init_scale: Option<f64>,
+}
+
+/// One parameter as a checkpoint names it, with its shape for one member.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamShape {
+    pub name: String,
+    pub shape: Vec<i64>,
+    /// Initial standard deviation; 0 for a bias (zeros).
+    init_std: f64,
+}
+
+impl ModelSpec {
+    pub fn parse(ctor: Ctor<'_>) -> Result<ModelSpec, SpecError> {
+        let widths = || -> Result<Vec<i64>, SpecError> {
+            let widths = ctor.ints("widths")?;
+            if widths.len() < 2 {
+                return Err(SpecError(format!(
+                    "`{}.widths` needs an input and an output width",
+                    ctor.name
+                )));
+            }
+            Ok(widths)
+        };
+        let arch = match ctor.name {
+            "tms.model" => Arch::Tms {
+                features: ctor.int("features")?,
+                hidden: ctor.int("hidden")?,
+                bias: ctor.bool_or("bias", true),
+            },
+            "dln.model" => Arch::Dln { widths: widths()?, bias: ctor.bool_or("bias", false) },
+            "mlp.model" => Arch::Mlp {
+                widths: widths()?,
+                bias: ctor.bool_or("bias", true),
+                activation: match ctor.text("activation").unwrap_or("relu") {
+                    "gelu" => Activation::Gelu,
+                    "tanh" => Activation::Tanh,
+                    _ => Activation::Relu,
+                },
+            },
+            other => {
+                return Err(SpecError(format!("this worker cannot build `{other}` models yet")));
+            }
+        };
+        Ok(ModelSpec { arch, init_scale: ctor.opt_float("init_scale") })
+    }
+
+    pub fn input_dim(&self) -> i64 {
+        match &self.arch {
+            Arch::Tms { features, .. } => *features,
+            Arch::Dln { widths, .. } | Arch::Mlp { widths, .. } => widths[0],
+        }
+    }
+
+    pub fn output_dim(&self) -> i64 {
+        match &self.arch {
+            Arch::Tms { features, .. } => *features,
+            Arch::Dln { widths, .. } | Arch::Mlp { widths, .. } => *widths.last().expect("checked"),
+        }
+    }
+
+    /// The parameters in their fixed order (the order of initialization and of checkpoints).
+    pub fn params(&self) -> Vec<ParamShape> {
+        let weight = |name: String, shape: Vec<i64>, fan_in: i64| ParamShape {
+            name,
+            shape,
+            // The TMS literature's default is N(0, 0.1^2); layers default to PyTorch's scale.
+            init_std: self.init_scale.unwrap_or(1.0 / (fan_in as f64).sqrt()),
+        };
+        let zeros = |name: String, shape: Vec<i64>| ParamShape { name, shape, init_std: 0.0 };
+        match &self.arch {
+            Arch::Tms { features, hidden, bias } => {
+                let mut params = vec![ParamShape {
+                    name: "W".into(),
+                    shape: vec![*hidden, *features],
+                    init_std: self.init_scale.unwrap_or(0.1),
+                }];
+                if *bias {
+                    params.push(zeros("b".into(), vec![*features]));
+                }
+                params
+            }
+            Arch::Dln { widths, bias } | Arch::Mlp { widths, bias, .. } => widths
+                .windows(2)
+                .enumerate()
+                .flat_map(|(i, pair)| {
+                    let mut layer =
+                        vec![weight(format!("layers.{i}.weight"), vec![pair[1], pair[0]], pair[0])];
+                    if *bias {
+                        layer.push(zeros(format!("layers.{i}.bias"), vec![pair[1]]));
+                    }
+                    layer
+                })
+                .collect(),
+        }
+    }
+
+    /// Initial parameters of a group, member by member from its own seed: `[members, ...]`
+    /// tensors, equal row by row to what each member gets alone.
+    pub fn init(&self, seeds: &[i64], kind: Kind) -> Vec<Tensor> {
+        let shapes = self.params();
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); shapes.len()];
+        for &seed in seeds {
+            let mut rng = stream(seed, Purpose::Init, 0);
+            for (shape, values) in shapes.iter().zip(&mut values) {
+                let count: i64 = shape.shape.iter().product();
+                for _ in 0..count {
+                    let z: f64 =
+                        if shape.init_std > 0.0 { StandardNormal.sample(&mut rng) } else { 0.0 };
+                    values.push(z * shape.init_std);
+                }
+            }
+        }
+        let members = i64::try_from(seeds.len()).expect("a group fits in i64");
+        shapes
+            .iter()
+            .zip(values)
+            .map(|(shape, values)| {
+                let dims: Vec<i64> =
+                    std::iter::once(members).chain(shape.shape.iter().copied()).collect();
+                Tensor::from_slice(&values).reshape(&dims).to_kind(kind)
+            })
+            .collect()
+    }
+
+    /// The outputs `[members, batch, out]` for inputs `[members, batch, in]`.
+    pub fn forward(&self, params: &[Tensor], x: &Tensor) -> Tensor {
+        match &self.arch {
+            Arch::Tms { bias, .. } => {
+                let w = &params[0];
+                let hidden = x.matmul(&w.transpose(1, 2));
+                let out = hidden.matmul(w);
+                let out = if *bias { out + params[1].unsqueeze(1) } else { out };
+                out.relu()
+            }
+            Arch::Dln { bias, widths } | Arch::Mlp { bias, widths, .. } => {
+                let layers = widths.len() - 1;
+                let per_layer = if *bias { 2 } else { 1 };
+                let mut h = x.shallow_clone();
+                for layer in 0..layers {
+                    let w = &params[layer * per_layer];
+                    h = h.matmul(&w.transpose(1, 2));
+                    if *bias {
+                        h += params[layer * per_layer + 1].unsqueeze(1);
+                    }
+                    if let (Arch::Mlp { activation, .. }, true) = (&self.arch, layer + 1 < layers) {
+                        h = match activation {
+                            Activation::Relu => h.relu(),
+                            Activation::Gelu => h.gelu("none"),
+                            Activation::Tanh => h.tanh(),
+                        };
+                    }
+                }
+                h
+            }
+        }
+    }
+}

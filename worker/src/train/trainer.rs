@@ -1,0 +1,372 @@
+//! The training loop of a group of members (one, or an ensemble of seeds trained as one batched
+//! computation): each member draws its own minibatches and initialization from its own seed,
+//! its loss is its own (the group's loss is their sum, so no gradient mixes members), and its
+//! bytes are those it would have alone. Checkpoints are handed out the moment they are reached;
+//! the loss series is recorded at every checkpoint and at 200 log-spaced steps.
+
+use std::collections::BTreeSet;
+
+use rand::seq::SliceRandom;
+use tch::{Device, Kind, Tensor};
+
+use super::data::{DataSpec, Samples, Size};
+use super::model::ModelSpec;
+use super::optimizer::{Optimizer, OptimizerSpec};
+use super::rng::{Purpose, stream};
+use super::spec::{Ctor, SpecError, int};
+
+/// Steps at which the loss series is recorded, besides the checkpoints.
+const SERIES_POINTS: usize = 200;
+
+/// Samples a fresh-data run evaluates its training loss on (drawn once, from its own stream).
+const FRESH_EVAL_SAMPLES: usize = 4096;
+
+/// One member's training, read from its step's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainSpec {
+    pub model: ModelSpec,
+    pub data: DataSpec,
+    pub test_data: Option<DataSpec>,
+    pub test_fraction: f64,
+    pub optimizer: OptimizerSpec,
+    /// Samples per step; `None`: the whole pool.
+    pub batch_size: Option<usize>,
+    pub steps: u64,
+    pub seed: i64,
+    pub kind: Kind,
+    pub device: Device,
+}
+
+impl TrainSpec {
+    pub fn parse(params: &serde_json::Value) -> Result<TrainSpec, SpecError> {
+        let seed = params.get("seed").and_then(serde_json::Value::as_i64).unwrap_or(0);
+        let steps = u64::try_from(int(params.get("steps"), "steps")?).unwrap_or(0);
+        let field = |name: &str| -> Result<Ctor<'_>, SpecError> {
+            Ctor::of(
+                params.get(name).ok_or_else(|| SpecError(format!("`{name}` is missing")))?,
+                name,
+            )
+        };
+        let model = ModelSpec::parse(field("model")?)?;
+        let data = DataSpec::parse(field("data")?, seed)?;
+        let test_data = match params.get("test_data") {
+            Some(value) => Some(DataSpec::parse(Ctor::of(value, "test_data")?, seed)?),
+            None => None,
+        };
+        let batch_size = match params.get("batch_size") {
+            Some(serde_json::Value::String(full)) if full == "full" => None,
+            other => Some(usize::try_from(int(other, "batch_size")?).unwrap_or(1).max(1)),
+        };
+        let device = match params.get("device").and_then(serde_json::Value::as_str).unwrap_or("cpu")
+        {
+            "cpu" => Device::Cpu,
+            "cuda" => Device::Cuda(0),
+            other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+                Some(index) => Device::Cuda(index),
+                None => return Err(SpecError(format!("unknown device `{other}`"))),
+            },
+        };
+        let spec = TrainSpec {
+            optimizer: OptimizerSpec::parse(field("optimizer")?, steps)?,
+            test_fraction: params
+                .get("test_fraction")
+                .and_then(serde_json::Value::as_f64)
+                .unwrap_or(0.0),
+            kind: match params.get("dtype").and_then(serde_json::Value::as_str) {
+                Some("f64") => Kind::Double,
+                _ => Kind::Float,
+            },
+            model,
+            data,
+            test_data,
+            batch_size,
+            steps,
+            seed,
+            device,
+        };
+        spec.check_shapes()?;
+        Ok(spec)
+    }
+
+    /// Data whose shape does not fit the model is refused before training, naming both.
+    fn check_shapes(&self) -> Result<(), SpecError> {
+        let (model_in, model_out) = (self.model.input_dim(), self.model.output_dim());
+        for (what, data) in std::iter::once(("data", &self.data))
+            .chain(self.test_data.iter().map(|d| ("test_data", d)))
+        {
+            let (data_in, data_out) = (data.input_dim() as i64, data.output_dim() as i64);
+            if (data_in, data_out) != (model_in, model_out) {
+                return Err(SpecError(format!(
+                    "`{what}` has {data_in} inputs and {data_out} targets per sample, but the model takes {model_in} inputs and gives {model_out} outputs"
+                )));
+            }
+        }
+        if self.batch_size.is_none() && self.data.size == Size::Fresh {
+            return Err(SpecError(
+                "`batch_size = full` needs a fixed pool of samples, not `samples = fresh`".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the loop reports as it goes.
+pub trait TrainEvents {
+    /// Member `member` reached checkpoint `step`: its parameters, by name, for one member.
+    fn checkpoint(&mut self, member: usize, step: u64, params: Vec<(String, Tensor)>);
+    /// Member `member` failed at `step` (a NaN or an infinity); it is trained no further.
+    fn failed(&mut self, member: usize, step: u64, message: String);
+    fn progress(&mut self, done: u64, total: u64);
+}
+
+/// One member's loss series.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Series {
+    pub steps: Vec<u64>,
+    pub train_loss: Vec<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub test_loss: Vec<f64>,
+}
+
+/// A member's data on the device: its training pool (or fresh draws) and its test pool.
+struct MemberData {
+    spec: DataSpec,
+    train: Option<Samples>,
+    test: Option<Samples>,
+    /// The current epoch and its permutation of the pool.
+    epoch: Option<(u64, Vec<i64>)>,
+    seed: i64,
+}
+
+/// Trains a group (all members share everything but their seeds) for `checkpoints.last()`
+/// steps, reporting each checkpoint; returns each member's series (`None`: it failed).
+pub fn train(
+    group: &[TrainSpec],
+    checkpoints: &BTreeSet<u64>,
+    events: &mut dyn TrainEvents,
+) -> Vec<Option<Series>> {
+    let first = &group[0];
+    let (kind, device) = (first.kind, first.device);
+    let seeds: Vec<i64> = group.iter().map(|m| m.seed).collect();
+    let mut params: Vec<Tensor> = first
+        .model
+        .init(&seeds, kind)
+        .into_iter()
+        .map(|p| p.to_device(device).set_requires_grad(true))
+        .collect();
+    let mut optimizer = Optimizer::new(first.optimizer.clone(), &params);
+    let mut data: Vec<MemberData> = group.iter().map(member_data).collect();
+    let record = record_steps(first.steps, checkpoints);
+    let mut series: Vec<Option<Series>> = vec![Some(Series::default()); group.len()];
+    let names: Vec<String> = first.model.params().into_iter().map(|p| p.name).collect();
+    let (input_dim, output_dim) = (first.model.input_dim(), first.model.output_dim());
+    let progress_every = (first.steps / 100).max(1);
+    record_losses(first, &params, &mut data, 0, &mut series, events, kind, device);
+    for t in 1..=first.steps {
+        let (x, y) = batch(&mut data, t, first.batch_size, input_dim, output_dim, kind, device);
+        let out = first.model.forward(&params, &x);
+        let losses = (out - y).square().mean_dim([1i64, 2].as_slice(), false, kind);
+        losses.sum(kind).backward();
+        optimizer.step(&mut params, t);
+        // A diverged member stops at the step it diverged; the others go on.
+        let values = Vec::<f64>::try_from(losses.to_kind(Kind::Double).to_device(Device::Cpu))
+            .unwrap_or_default();
+        for (member, value) in values.iter().enumerate() {
+            if series[member].is_some() && !value.is_finite() {
+                series[member] = None;
+                events.failed(member, t, format!("the training loss became {value} at step {t}; lower the learning rate or check the data"));
+            }
+        }
+        if record.contains(&t) {
+            record_losses(first, &params, &mut data, t, &mut series, events, kind, device);
+        }
+        if checkpoints.contains(&t) {
+            for member in (0..group.len()).filter(|&m| series[m].is_some()) {
+                let checkpoint = names
+                    .iter()
+                    .zip(&params)
+                    .map(|(name, p)| (name.clone(), p.get(member as i64).detach().copy()))
+                    .collect();
+                events.checkpoint(member, t, checkpoint);
+            }
+        }
+        if t % progress_every == 0 {
+            events.progress(t, first.steps);
+        }
+    }
+    series
+}
+
+fn member_data(spec: &TrainSpec) -> MemberData {
+    let (mut train, mut test) = match spec.data.size {
+        Size::Pool(n) => (Some(spec.data.draw(n, 0)), None),
+        Size::Fresh => (None, None),
+    };
+    if let (Some(pool), true) = (&train, spec.test_fraction > 0.0) {
+        // The pool's last `test_fraction` of samples is held out.
+        let held = ((pool.n as f64) * spec.test_fraction).round() as usize;
+        let (train_part, test_part) =
+            split(pool, pool.n - held, spec.data.input_dim(), spec.data.output_dim());
+        train = Some(train_part);
+        test = Some(test_part);
+    }
+    if let Some(test_spec) = &spec.test_data {
+        test = Some(match test_spec.size {
+            Size::Pool(n) => test_spec.draw(n, 0),
+            Size::Fresh => test_spec.draw(FRESH_EVAL_SAMPLES, u64::MAX),
+        });
+    }
+    MemberData { spec: spec.data.clone(), train, test, epoch: None, seed: spec.seed }
+}
+
+fn split(pool: &Samples, at: usize, input_dim: usize, output_dim: usize) -> (Samples, Samples) {
+    let part = |from: usize, to: usize| Samples {
+        n: to - from,
+        inputs: pool.inputs[from * input_dim..to * input_dim].to_vec(),
+        targets: pool.targets[from * output_dim..to * output_dim].to_vec(),
+    };
+    (part(0, at), part(at, pool.n))
+}
+
+/// The steps at which the series is recorded: 0, the checkpoints, and at least 200 distinct
+/// log-spaced steps (every step of a shorter run).
+fn record_steps(total: u64, checkpoints: &BTreeSet<u64>) -> BTreeSet<u64> {
+    let total = total.max(1);
+    let wanted = SERIES_POINTS.min(usize::try_from(total).unwrap_or(usize::MAX));
+    let top = (total as f64).ln();
+    let mut spaced: BTreeSet<u64> = BTreeSet::new();
+    let mut count = SERIES_POINTS;
+    // Early log-spaced steps round to the same integers; denser grids fill the gaps.
+    while spaced.len() < wanted {
+        spaced = (0..count)
+            .map(|i| ((top * i as f64 / (count - 1) as f64).exp().round() as u64).clamp(1, total))
+            .collect();
+        count += count / 4;
+    }
+    let mut steps: BTreeSet<u64> = checkpoints.clone();
+    steps.extend(spaced);
+    steps.insert(0);
+    steps.insert(total);
+    steps
+}
+
+/// The minibatch of step `t` for every member, as `[members, batch, dim]` tensors.
+fn batch(
+    data: &mut [MemberData],
+    t: u64,
+    batch_size: Option<usize>,
+    input_dim: i64,
+    output_dim: i64,
+    kind: Kind,
+    device: Device,
+) -> (Tensor, Tensor) {
+    let mut inputs = Vec::new();
+    let mut targets = Vec::new();
+    let mut rows = 0usize;
+    for member in data.iter_mut() {
+        let chosen: Samples = match (&member.train, batch_size) {
+            (Some(pool), None) => pool.clone(),
+            (Some(pool), Some(size)) => {
+                let n = pool.n;
+                let indices = member.indices(t, size, n);
+                let pool = member.train.as_ref().expect("matched above");
+                gather(pool, &indices, input_dim as usize, output_dim as usize)
+            }
+            (None, size) => member.spec.draw(size.unwrap_or(1), t),
+        };
+        rows = chosen.n;
+        inputs.extend_from_slice(&chosen.inputs);
+        targets.extend_from_slice(&chosen.targets);
+    }
+    let members = data.len() as i64;
+    let to = |values: Vec<f64>, dim: i64| {
+        Tensor::from_slice(&values)
+            .reshape([members, rows as i64, dim])
+            .to_kind(kind)
+            .to_device(device)
+    };
+    (to(inputs, input_dim), to(targets, output_dim))
+}
+
+impl MemberData {
+    /// The pool indices of step `t`'s minibatch: the next `size` positions of the sequence of
+    /// epoch permutations, each permutation drawn from (seed, epoch).
+    fn indices(&mut self, t: u64, size: usize, n: usize) -> Vec<i64> {
+        let start = (t - 1) as usize * size;
+        (start..start + size)
+            .map(|position| {
+                let epoch = (position / n) as u64;
+                if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
+                    let mut order: Vec<i64> = (0..n as i64).collect();
+                    order.shuffle(&mut stream(self.seed, Purpose::Batches, epoch));
+                    self.epoch = Some((epoch, order));
+                }
+                self.epoch.as_ref().expect("set above").1[position % n]
+            })
+            .collect()
+    }
+}
+
+fn gather(pool: &Samples, indices: &[i64], input_dim: usize, output_dim: usize) -> Samples {
+    let mut inputs = Vec::with_capacity(indices.len() * input_dim);
+    let mut targets = Vec::with_capacity(indices.len() * output_dim);
+    for &index in indices {
+        let i = index as usize;
+        inputs.extend_from_slice(&pool.inputs[i * input_dim..(i + 1) * input_dim]);
+        targets.extend_from_slice(&pool.targets[i * output_dim..(i + 1) * output_dim]);
+    }
+    Samples { n: indices.len(), inputs, targets }
+}
+
+/// Records every live member's loss on its whole training pool (a fixed evaluation sample for
+/// fresh data) and test pool, at parameters after `t` steps.
+#[allow(clippy::too_many_arguments)]
+fn record_losses(
+    spec: &TrainSpec,
+    params: &[Tensor],
+    data: &mut [MemberData],
+    t: u64,
+    series: &mut [Option<Series>],
+    _events: &mut dyn TrainEvents,
+    kind: Kind,
+    device: Device,
+) {
+    let (input_dim, output_dim) = (spec.model.input_dim(), spec.model.output_dim());
+    let loss_on =
+        |pick: &dyn Fn(&MemberData) -> Option<Samples>, data: &[MemberData]| -> Option<Vec<f64>> {
+            let sets: Vec<Samples> = data.iter().map(pick).collect::<Option<Vec<_>>>()?;
+            let rows = sets[0].n as i64;
+            let to = |values: Vec<f64>, dim: i64| {
+                Tensor::from_slice(&values)
+                    .reshape([sets.len() as i64, rows, dim])
+                    .to_kind(kind)
+                    .to_device(device)
+            };
+            let x = to(sets.iter().flat_map(|s| s.inputs.iter().copied()).collect(), input_dim);
+            let y = to(sets.iter().flat_map(|s| s.targets.iter().copied()).collect(), output_dim);
+            let losses = tch::no_grad(|| {
+                (spec.model.forward(params, &x) - y).square().mean_dim(
+                    [1i64, 2].as_slice(),
+                    false,
+                    Kind::Double,
+                )
+            });
+            Vec::<f64>::try_from(losses.to_device(Device::Cpu)).ok()
+        };
+    let train = loss_on(
+        &|m: &MemberData| {
+            m.train.clone().or_else(|| Some(m.spec.draw(FRESH_EVAL_SAMPLES, u64::MAX)))
+        },
+        data,
+    );
+    let test = loss_on(&|m: &MemberData| m.test.clone(), data);
+    for (member, entry) in series.iter_mut().enumerate() {
+        if let Some(entry) = entry {
+            entry.steps.push(t);
+            entry.train_loss.push(train.as_ref().map_or(f64::NAN, |l| l[member]));
+            if let Some(test) = &test {
+                entry.test_loss.push(test[member]);
+            }
+        }
+    }
+}
