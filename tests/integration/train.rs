@@ -157,3 +157,46 @@ fn a_diverging_run_fails_naming_the_step_it_diverged_at() {
         .unwrap_or_else(|| panic!("no step named: {stderr}"));
     assert!((2..=200).contains(&step), "{stderr}");
 }
+
+/// The flattest log-log slope of a loss series after step 1,000 while the loss is still 20%
+/// above its end, and the steepest slope after that point; slopes over windows of 1.3x steps.
+fn plateau_then_drop(steps: &[u64], losses: &[f64]) -> (f64, f64) {
+    let end = *losses.last().unwrap();
+    let slope = |i: usize| {
+        let j = (i + 1..steps.len()).find(|&j| steps[j] as f64 >= 1.3 * steps[i] as f64)?;
+        Some((losses[j] / losses[i]).ln() / (steps[j] as f64 / steps[i] as f64).ln())
+    };
+    let slopes: Vec<(usize, f64)> = (0..steps.len())
+        .filter(|&i| steps[i] >= 1000)
+        .filter_map(|i| Some((i, slope(i)?.abs())))
+        .collect();
+    let (flat_at, flattest) = slopes
+        .iter()
+        .filter(|(i, _)| losses[*i] >= 1.2 * end)
+        .copied()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("the loss is above its end after step 1,000");
+    let steepest_after = slopes
+        .iter()
+        .filter(|(i, _)| *i > flat_at && losses[*i] >= 1.05 * end)
+        .map(|(_, s)| *s)
+        .fold(0.0, f64::max);
+    (flattest, steepest_after)
+}
+
+#[test]
+fn the_toy_model_of_superposition_passes_a_plateau_and_reaches_the_5_gon_on_every_pinned_seed() {
+    let project = Project::new("import std.tms\ntrain run from tms.chen2023 {}\n");
+    let run = project.run(&[]);
+    assert_eq!(run.counts(), (3, 0, 0, 0), "{}", run.stderr());
+    for seed in [1, 2, 3] {
+        let (steps, losses) = series(&project, &format!("run[seed={seed}]"));
+        let end = *losses.last().unwrap();
+        // The 5-gon's loss is about 0.0040 here and the 4-gon plateau's 0.0052 (measured, and in
+        // the reference); 0.0043 separates them.
+        assert!(end <= 0.0043, "seed {seed} ends at {end}, above the 5-gon");
+        let (flattest, steepest) = plateau_then_drop(&steps, &losses);
+        // Measured: flattest 0.20 to 0.24 against drops of 0.70 to 0.97.
+        assert!(flattest < 0.5 * steepest, "seed {seed}: no plateau ({flattest} vs {steepest})");
+    }
+}

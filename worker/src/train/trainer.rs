@@ -128,7 +128,8 @@ pub struct Series {
     pub test_loss: Vec<f64>,
 }
 
-/// A member's data on the device: its training pool (or fresh draws) and its test pool.
+/// A member's data: its training pool or fresh draws, its held-out samples, and where its
+/// minibatch order stands.
 struct MemberData {
     spec: DataSpec,
     train: Option<Samples>,
@@ -136,6 +137,44 @@ struct MemberData {
     /// The current epoch and its permutation of the pool.
     epoch: Option<(u64, Vec<i64>)>,
     seed: i64,
+}
+
+/// The group's samples on the device, `[members, n, dim]`, made once: a step's minibatch is
+/// one `index_select` of the pool.
+struct DeviceData {
+    train: Option<(Tensor, Tensor)>,
+    test: Option<(Tensor, Tensor)>,
+    /// Fresh-data runs evaluate on a fixed sample.
+    eval: Option<(Tensor, Tensor)>,
+}
+
+impl DeviceData {
+    fn new(data: &[MemberData], spec: &TrainSpec) -> DeviceData {
+        let (input_dim, output_dim) = (spec.model.input_dim(), spec.model.output_dim());
+        let upload = |sets: Option<Vec<Samples>>| {
+            let sets = sets?;
+            let rows = sets[0].n as i64;
+            let to = |values: Vec<f64>, dim: i64| {
+                Tensor::from_slice(&values)
+                    .reshape([sets.len() as i64, rows, dim])
+                    .to_kind(spec.kind)
+                    .to_device(spec.device)
+            };
+            let x = to(sets.iter().flat_map(|s| s.inputs.iter().copied()).collect(), input_dim);
+            let y = to(sets.iter().flat_map(|s| s.targets.iter().copied()).collect(), output_dim);
+            Some((x, y))
+        };
+        let fresh = spec.data.size == Size::Fresh;
+        DeviceData {
+            train: upload(data.iter().map(|m| m.train.clone()).collect()),
+            test: upload(data.iter().map(|m| m.test.clone()).collect()),
+            eval: upload(
+                fresh.then(|| {
+                    data.iter().map(|m| m.spec.draw(FRESH_EVAL_SAMPLES, u64::MAX)).collect()
+                }),
+            ),
+        }
+    }
 }
 
 /// Trains a group (all members share everything but their seeds) for `checkpoints.last()`
@@ -146,39 +185,43 @@ pub fn train(
     events: &mut dyn TrainEvents,
 ) -> Vec<Option<Series>> {
     let first = &group[0];
-    let (kind, device) = (first.kind, first.device);
+    let kind = first.kind;
     let seeds: Vec<i64> = group.iter().map(|m| m.seed).collect();
     let mut params: Vec<Tensor> = first
         .model
         .init(&seeds, kind)
         .into_iter()
-        .map(|p| p.to_device(device).set_requires_grad(true))
+        .map(|p| p.to_device(first.device).set_requires_grad(true))
         .collect();
     let mut optimizer = Optimizer::new(first.optimizer.clone(), &params);
     let mut data: Vec<MemberData> = group.iter().map(member_data).collect();
+    let device_data = DeviceData::new(&data, first);
     let record = record_steps(first.steps, checkpoints);
     let mut series: Vec<Option<Series>> = vec![Some(Series::default()); group.len()];
     let names: Vec<String> = first.model.params().into_iter().map(|p| p.name).collect();
-    let (input_dim, output_dim) = (first.model.input_dim(), first.model.output_dim());
     let progress_every = (first.steps / 100).max(1);
-    record_losses(first, &params, &mut data, 0, &mut series, events, kind, device);
+    record_losses(first, &params, &device_data, 0, &mut series);
     for t in 1..=first.steps {
-        let (x, y) = batch(&mut data, t, first.batch_size, input_dim, output_dim, kind, device);
+        let (x, y) = batch(&mut data, &device_data, t, first);
         let out = first.model.forward(&params, &x);
         let losses = (out - y).square().mean_dim([1i64, 2].as_slice(), false, kind);
         losses.sum(kind).backward();
         optimizer.step(&mut params, t);
-        // A diverged member stops at the step it diverged; the others go on.
-        let values = Vec::<f64>::try_from(losses.to_kind(Kind::Double).to_device(Device::Cpu))
-            .unwrap_or_default();
-        for (member, value) in values.iter().enumerate() {
-            if series[member].is_some() && !value.is_finite() {
-                series[member] = None;
-                events.failed(member, t, format!("the training loss became {value} at step {t}; lower the learning rate or check the data"));
+        // A diverged member stops at the step it diverged; the others go on. One number is
+        // read back per step; the members are looked at only when it is not finite.
+        let total = f64::try_from(losses.sum(Kind::Double)).unwrap_or(f64::NAN);
+        if !total.is_finite() {
+            let values = Vec::<f64>::try_from(losses.to_kind(Kind::Double).to_device(Device::Cpu))
+                .unwrap_or_default();
+            for (member, value) in values.iter().enumerate() {
+                if series[member].is_some() && !value.is_finite() {
+                    series[member] = None;
+                    events.failed(member, t, format!("the training loss became {value} at step {t}; lower the learning rate or check the data"));
+                }
             }
         }
         if record.contains(&t) {
-            record_losses(first, &params, &mut data, t, &mut series, events, kind, device);
+            record_losses(first, &params, &device_data, t, &mut series);
         }
         if checkpoints.contains(&t) {
             for member in (0..group.len()).filter(|&m| series[m].is_some()) {
@@ -253,39 +296,53 @@ fn record_steps(total: u64, checkpoints: &BTreeSet<u64>) -> BTreeSet<u64> {
 /// The minibatch of step `t` for every member, as `[members, batch, dim]` tensors.
 fn batch(
     data: &mut [MemberData],
+    device_data: &DeviceData,
     t: u64,
-    batch_size: Option<usize>,
-    input_dim: i64,
-    output_dim: i64,
-    kind: Kind,
-    device: Device,
+    spec: &TrainSpec,
 ) -> (Tensor, Tensor) {
-    let mut inputs = Vec::new();
-    let mut targets = Vec::new();
-    let mut rows = 0usize;
-    for member in data.iter_mut() {
-        let chosen: Samples = match (&member.train, batch_size) {
-            (Some(pool), None) => pool.clone(),
-            (Some(pool), Some(size)) => {
-                let n = pool.n;
-                let indices = member.indices(t, size, n);
-                let pool = member.train.as_ref().expect("matched above");
-                gather(pool, &indices, input_dim as usize, output_dim as usize)
-            }
-            (None, size) => member.spec.draw(size.unwrap_or(1), t),
-        };
-        rows = chosen.n;
-        inputs.extend_from_slice(&chosen.inputs);
-        targets.extend_from_slice(&chosen.targets);
-    }
     let members = data.len() as i64;
-    let to = |values: Vec<f64>, dim: i64| {
-        Tensor::from_slice(&values)
-            .reshape([members, rows as i64, dim])
-            .to_kind(kind)
-            .to_device(device)
-    };
-    (to(inputs, input_dim), to(targets, output_dim))
+    match (&device_data.train, spec.batch_size) {
+        (Some((x, y)), None) => (x.shallow_clone(), y.shallow_clone()),
+        (Some((x, y)), Some(size)) => {
+            let n = x.size()[1];
+            let mut indices = Vec::with_capacity(data.len() * size);
+            for (member, member_data) in data.iter_mut().enumerate() {
+                let offset = member as i64 * n;
+                indices.extend(
+                    member_data.indices(t, size, n as usize).into_iter().map(|i| i + offset),
+                );
+            }
+            let index = Tensor::from_slice(&indices).to_device(spec.device);
+            let pick = |pool: &Tensor| {
+                let dim = pool.size()[2];
+                pool.view([members * n, dim]).index_select(0, &index).view([
+                    members,
+                    size as i64,
+                    dim,
+                ])
+            };
+            (pick(x), pick(y))
+        }
+        (None, size) => {
+            let size = size.unwrap_or(1);
+            let draws: Vec<Samples> = data.iter().map(|m| m.spec.draw(size, t)).collect();
+            let to = |values: Vec<f64>, dim: i64| {
+                Tensor::from_slice(&values)
+                    .reshape([members, size as i64, dim])
+                    .to_kind(spec.kind)
+                    .to_device(spec.device)
+            };
+            let x = to(
+                draws.iter().flat_map(|s| s.inputs.iter().copied()).collect(),
+                spec.model.input_dim(),
+            );
+            let y = to(
+                draws.iter().flat_map(|s| s.targets.iter().copied()).collect(),
+                spec.model.output_dim(),
+            );
+            (x, y)
+        }
+    }
 }
 
 impl MemberData {
@@ -307,59 +364,28 @@ impl MemberData {
     }
 }
 
-fn gather(pool: &Samples, indices: &[i64], input_dim: usize, output_dim: usize) -> Samples {
-    let mut inputs = Vec::with_capacity(indices.len() * input_dim);
-    let mut targets = Vec::with_capacity(indices.len() * output_dim);
-    for &index in indices {
-        let i = index as usize;
-        inputs.extend_from_slice(&pool.inputs[i * input_dim..(i + 1) * input_dim]);
-        targets.extend_from_slice(&pool.targets[i * output_dim..(i + 1) * output_dim]);
-    }
-    Samples { n: indices.len(), inputs, targets }
-}
-
 /// Records every live member's loss on its whole training pool (a fixed evaluation sample for
 /// fresh data) and test pool, at parameters after `t` steps.
-#[allow(clippy::too_many_arguments)]
 fn record_losses(
     spec: &TrainSpec,
     params: &[Tensor],
-    data: &mut [MemberData],
+    data: &DeviceData,
     t: u64,
     series: &mut [Option<Series>],
-    _events: &mut dyn TrainEvents,
-    kind: Kind,
-    device: Device,
 ) {
-    let (input_dim, output_dim) = (spec.model.input_dim(), spec.model.output_dim());
-    let loss_on =
-        |pick: &dyn Fn(&MemberData) -> Option<Samples>, data: &[MemberData]| -> Option<Vec<f64>> {
-            let sets: Vec<Samples> = data.iter().map(pick).collect::<Option<Vec<_>>>()?;
-            let rows = sets[0].n as i64;
-            let to = |values: Vec<f64>, dim: i64| {
-                Tensor::from_slice(&values)
-                    .reshape([sets.len() as i64, rows, dim])
-                    .to_kind(kind)
-                    .to_device(device)
-            };
-            let x = to(sets.iter().flat_map(|s| s.inputs.iter().copied()).collect(), input_dim);
-            let y = to(sets.iter().flat_map(|s| s.targets.iter().copied()).collect(), output_dim);
-            let losses = tch::no_grad(|| {
-                (spec.model.forward(params, &x) - y).square().mean_dim(
-                    [1i64, 2].as_slice(),
-                    false,
-                    Kind::Double,
-                )
-            });
-            Vec::<f64>::try_from(losses.to_device(Device::Cpu)).ok()
-        };
-    let train = loss_on(
-        &|m: &MemberData| {
-            m.train.clone().or_else(|| Some(m.spec.draw(FRESH_EVAL_SAMPLES, u64::MAX)))
-        },
-        data,
-    );
-    let test = loss_on(&|m: &MemberData| m.test.clone(), data);
+    let loss_on = |set: &Option<(Tensor, Tensor)>| -> Option<Vec<f64>> {
+        let (x, y) = set.as_ref()?;
+        let losses = tch::no_grad(|| {
+            (spec.model.forward(params, x) - y).square().mean_dim(
+                [1i64, 2].as_slice(),
+                false,
+                Kind::Double,
+            )
+        });
+        Vec::<f64>::try_from(losses.to_device(Device::Cpu)).ok()
+    };
+    let train = loss_on(if data.train.is_some() { &data.train } else { &data.eval });
+    let test = loss_on(&data.test);
     for (member, entry) in series.iter_mut().enumerate() {
         if let Some(entry) = entry {
             entry.steps.push(t);
