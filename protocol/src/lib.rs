@@ -76,6 +76,10 @@ pub struct StepRequest {
     /// ..., `result`): a training step learns its checkpoint steps from here.
     #[serde(default)]
     pub outputs: Vec<String>,
+    /// The instance's key: a training step keeps its resume state under it, so a killed run
+    /// resumes from its latest checkpoint.
+    #[serde(default)]
+    pub key: String,
 }
 
 /// One message from a worker to `devspec`.

@@ -27,6 +27,7 @@ pub fn run(
             .with_hint("run gc in a project with `.dev` files, or name specs with --keep"));
     }
     let mut live: HashSet<String> = HashSet::new();
+    let mut resumable: HashSet<String> = HashSet::new();
     let mut store = None;
     for spec in &roots {
         let Ok(plan) = planned(spec, &[])? else {
@@ -42,15 +43,22 @@ pub fn run(
             worker.map(Path::to_path_buf),
         ))?;
         for status in survey(&plan, &context.store, &context.options) {
-            if let InstanceStatus::Cached(manifest) = status {
-                live.insert(manifest.key);
+            match status {
+                InstanceStatus::Cached(manifest) => {
+                    live.insert(manifest.key);
+                }
+                // What will run may resume from a point a killed run left: that stays too.
+                InstanceStatus::WillRun(key) => {
+                    resumable.insert(key.digest());
+                }
+                InstanceStatus::WaitsForInputs => {}
             }
         }
         store.get_or_insert(context.store);
     }
     let store = store.expect("at least one root");
     let report = store
-        .collect_garbage(&live, std::time::Duration::from_secs(min_age), dry_run)
+        .collect_garbage(&live, &resumable, std::time::Duration::from_secs(min_age), dry_run)
         .map_err(|err| Failure::environment(format!("cannot clean the store: {err}")))?;
     let verb = if dry_run { "would remove" } else { "removed" };
     println!(

@@ -276,6 +276,7 @@ impl Executor<'_> {
             store: self.store.root().display().to_string(),
             threads: self.options.threads_per_step,
             outputs: instance.outputs.iter().map(ToString::to_string).collect(),
+            key: key.digest(),
         };
         (key, request)
     }

@@ -21,15 +21,29 @@ pub struct GcReport {
 
 impl Store {
     /// Removes every manifest whose key is not in `keep` and every blob no kept manifest lists,
-    /// except entries younger than `min_age`; with `dry_run`, only counts them.
+    /// except entries younger than `min_age`; with `dry_run`, only counts them. The resume
+    /// points of keys in `resumable` (instances that will run) stay, with their blobs.
     pub fn collect_garbage(
         &self,
         keep: &HashSet<String>,
+        resumable: &HashSet<String>,
         min_age: Duration,
         dry_run: bool,
     ) -> std::io::Result<GcReport> {
         let mut report = GcReport::default();
         let mut live_blobs: HashSet<String> = HashSet::new();
+        for entry in std::fs::read_dir(self.root.join("resume")).into_iter().flatten() {
+            let path = entry?.path();
+            let key = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+            if resumable.contains(&key) || keep.contains(&key) || !old_enough(&path, min_age) {
+                live_blobs.extend(resume_blobs(&path));
+            } else {
+                report.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+                if !dry_run {
+                    std::fs::remove_file(&path)?;
+                }
+            }
+        }
         for path in files_under(&self.root.join("actions"))? {
             let key = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
             if keep.contains(&key) {
@@ -72,6 +86,21 @@ impl Store {
         }
         Ok(report)
     }
+}
+
+/// The blobs a resume point names: its checkpoint, its optimizer state, the outputs so far.
+fn resume_blobs(path: &Path) -> Vec<String> {
+    let Some(record) = std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+    else {
+        return Vec::new();
+    };
+    let named = ["checkpoint", "optimizer"].into_iter().filter_map(|f| record.get(f)?.as_str());
+    let outputs = record.get("outputs").and_then(serde_json::Value::as_object);
+    let outputs =
+        outputs.into_iter().flat_map(|o| o.values().filter_map(serde_json::Value::as_str));
+    named.chain(outputs).map(str::to_owned).collect()
 }
 
 fn old_enough(path: &Path, min_age: Duration) -> bool {

@@ -186,7 +186,9 @@ fn plateau_then_drop(steps: &[u64], losses: &[f64]) -> (f64, f64) {
 
 #[test]
 fn the_toy_model_of_superposition_passes_a_plateau_and_reaches_the_5_gon_on_every_pinned_seed() {
-    let project = Project::new("import std.tms\ntrain run from tms.chen2023 {}\n");
+    let project = Project::new(
+        "import std.tms\ntrain run from tms.chen2023 { seed = tms.chen2023_seeds }\n",
+    );
     let run = project.run(&[]);
     assert_eq!(run.counts(), (3, 0, 0, 0), "{}", run.stderr());
     for seed in [1, 2, 3] {
@@ -199,4 +201,40 @@ fn the_toy_model_of_superposition_passes_a_plateau_and_reaches_the_5_gon_on_ever
         // Measured: flattest 0.20 to 0.24 against drops of 0.70 to 0.97.
         assert!(flattest < 0.5 * steepest, "seed {seed}: no plateau ({flattest} vs {steepest})");
     }
+}
+
+#[test]
+fn a_killed_training_run_resumes_from_its_latest_checkpoint_with_the_same_bytes() {
+    let spec = "train fit {\n  model = dln.model(widths = [6, 4, 6])\n  \
+                data = dln.data(teacher = dln.teacher(widths = [6, 4, 6], rank = 2), samples = 256)\n  \
+                optimizer = adam(lr = 0.01)\n  batch_size = 32\n  steps = 30000\n  \
+                checkpoints = every(1000)\n}\n";
+    let project = Project::new(spec);
+    let mut child = project.command(&[]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    // Kill it (no chance to clean up) once a resume point is stored.
+    let resume = project.store().join("resume");
+    let stored = || std::fs::read_dir(&resume).map_or(0, Iterator::count);
+    for _ in 0..400 {
+        if stored() > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(stored() > 0, "no resume point was stored");
+    assert!(project.results().is_empty(), "the run finished before it was killed");
+    // `gc` keeps the resume point of what will run, and the blobs it names.
+    project.verb(&["gc", "--min-age", "0"]);
+    let resumed = project.run(&[]);
+    assert_eq!(resumed.counts(), (1, 0, 0, 0), "{}", resumed.stderr());
+    let metrics = project.results()["fit"]["metrics"].clone();
+    let from = metrics["resumed_from"].as_u64().expect("it resumed");
+    assert!(from >= 1000 && from.is_multiple_of(1000), "{metrics}");
+    assert_eq!(metrics["steps_trained"].as_u64(), Some(30000 - from));
+    assert_eq!(stored(), 0, "a finished run leaves no resume point");
+    let clean = Project::new(spec);
+    assert_eq!(clean.run(&[]).counts(), (1, 0, 0, 0));
+    assert_eq!(outputs(&project), outputs(&clean), "the resumed run wrote other bytes");
 }

@@ -33,6 +33,7 @@ fn unknown_step_is_refused_with_its_kind_and_the_group_still_ends() {
         store: "/tmp".into(),
         threads: 1,
         outputs: vec!["result".into()],
+        key: String::new(),
     };
     let mut events = Vec::new();
     let last = worker

@@ -1,32 +1,37 @@
 //! The `train` step: a group of sibling members (one, or an ensemble of seeds) trained as one
-//! batched computation. Each member's checkpoints are stored (safetensors) and streamed the
-//! moment they are reached; its result is its loss series.
+//! batched computation. Each member's checkpoints are stored (safetensors, the optimizer state
+//! beside them) and streamed the moment they are reached, with a resume point under the
+//! member's key; a member whose earlier run was killed resumes from its latest checkpoint. Its
+//! result is its loss series.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use devspec_protocol::{Reply, StepResult, WorkerError, WorkerErrorKind};
 use tch::Tensor;
 
 use super::Member;
 use crate::train::checkpoint_file;
-use crate::train::trainer::{self, TrainEvents, TrainSpec};
+use crate::train::resume::{self, ResumePoint, ResumeRecord};
+use crate::train::trainer::{self, Series, Start, TrainEvents, TrainSpec};
 
 pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
-    let mut members = Vec::new();
-    let mut specs = Vec::new();
+    let mut fresh: Vec<(&Member<'_>, TrainSpec)> = Vec::new();
+    let mut resumed: Vec<(&Member<'_>, TrainSpec, ResumePoint)> = Vec::new();
     for member in group {
         match TrainSpec::parse(&member.request.params) {
-            Ok(spec) => {
-                members.push(*member);
-                specs.push(spec);
-            }
+            Ok(spec) => match resume::load(Path::new(&member.request.store), &member.request.key) {
+                Some(point) => resumed.push((member, spec, point)),
+                None => fresh.push((member, spec)),
+            },
             Err(err) => member.finish(send, Err(step_failed(member, &err.to_string()))),
         }
     }
     // Members train together only if they differ in nothing but their seeds (the scheduler
-    // groups them so); any other mix is trained in subgroups.
+    // groups them so); any other mix is trained in subgroups. A resumed member trains alone,
+    // from its own step.
     let mut subgroups: Vec<(Vec<&Member<'_>>, Vec<TrainSpec>)> = Vec::new();
-    for (member, spec) in members.into_iter().zip(specs) {
+    for (member, spec) in fresh {
         let same = |other: &TrainSpec| {
             TrainSpec { seed: 0, ..other.clone() } == TrainSpec { seed: 0, ..spec.clone() }
         };
@@ -39,46 +44,103 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
         }
     }
     for (group, specs) in subgroups {
-        train_group(&group, &specs, send);
+        train_group(&group, &specs, None, send);
+    }
+    for (member, spec, point) in resumed {
+        match start_of(&spec, point) {
+            Ok((start, outputs)) => train_group(&[member], &[spec], Some((start, outputs)), send),
+            Err(message) => member.finish(send, Err(step_failed(member, &message))),
+        }
     }
 }
 
-fn train_group(group: &[&Member<'_>], specs: &[TrainSpec], send: &mut dyn FnMut(&Reply)) {
+/// A resume point as the trainer starts from it, with the outputs already written.
+fn start_of(
+    spec: &TrainSpec,
+    point: ResumePoint,
+) -> Result<(Start, BTreeMap<String, String>), String> {
+    let find = |tensors: &[(String, Tensor)], name: &str| {
+        tensors
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.unsqueeze(0))
+            .ok_or_else(|| format!("the resume point lacks `{name}`"))
+    };
+    let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
+    let params = names.iter().map(|n| find(&point.params, n)).collect::<Result<_, _>>()?;
+    let state = names
+        .iter()
+        .map(|n| {
+            spec.optimizer
+                .state_names()
+                .iter()
+                .map(|what| find(&point.optimizer, &format!("{n}.{what}")))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<_, _>>()?;
+    let ResumeRecord { step, series, outputs, .. } = point.record;
+    Ok((Start { step, params, state, series }, outputs))
+}
+
+fn train_group(
+    group: &[&Member<'_>],
+    specs: &[TrainSpec],
+    start: Option<(Start, BTreeMap<String, String>)>,
+    send: &mut dyn FnMut(&Reply),
+) {
     let checkpoints: BTreeSet<u64> = group[0]
         .request
         .outputs
         .iter()
         .filter_map(|name| name.strip_prefix("checkpoint@")?.parse().ok())
         .collect();
-    let mut events = Events {
-        group,
-        send,
-        outputs: vec![BTreeMap::new(); group.len()],
-        ended: vec![false; group.len()],
+    let resumed_from = start.as_ref().map(|(start, _)| start.step);
+    let (start, outputs) = match start {
+        Some((start, outputs)) => (Some(start), vec![outputs]),
+        None => (None, vec![BTreeMap::new(); group.len()]),
     };
-    let series = trainer::train(specs, &checkpoints, &mut events);
+    let mut events = Events { group, send, outputs, ended: vec![false; group.len()] };
+    let series = trainer::train(specs, &checkpoints, start, &mut events);
     let Events { send, mut outputs, ended, .. } = events;
     for (index, (member, series)) in group.iter().zip(series).enumerate() {
         if ended[index] {
             continue;
         }
         let Some(series) = series else { continue };
-        let outcome = (|| {
-            let result = serde_json::json!({ "schema_version": 1, "series": series });
-            let bytes = serde_json::to_vec(&result).expect("series serialize");
-            let digest = member.write_output("result", &bytes, false, send)?;
-            outputs[index].insert("result".to_owned(), digest);
-            let mut metrics = serde_json::Map::new();
-            if let Some(last) = series.train_loss.last() {
-                metrics.insert("final_train_loss".into(), (*last).into());
-            }
-            if let Some(last) = series.test_loss.last() {
-                metrics.insert("final_test_loss".into(), (*last).into());
-            }
-            Ok(StepResult { outputs: std::mem::take(&mut outputs[index]), metrics })
-        })();
+        let outcome =
+            finish(member, &series, std::mem::take(&mut outputs[index]), send).map(|mut result| {
+                let trained = specs[index].steps - resumed_from.unwrap_or(0);
+                result.metrics.insert("steps_trained".into(), trained.into());
+                if let Some(step) = resumed_from {
+                    result.metrics.insert("resumed_from".into(), step.into());
+                }
+                result
+            });
+        if outcome.is_ok() {
+            resume::remove(Path::new(&member.request.store), &member.request.key);
+        }
         member.finish(send, outcome);
     }
+}
+
+/// A member's result: its series, stored, with its final losses as metrics.
+fn finish(
+    member: &Member<'_>,
+    series: &Series,
+    mut outputs: BTreeMap<String, String>,
+    send: &mut dyn FnMut(&Reply),
+) -> Result<StepResult, WorkerError> {
+    let result = serde_json::json!({ "schema_version": 1, "series": series });
+    let bytes = serde_json::to_vec(&result).expect("series serialize");
+    outputs.insert("result".to_owned(), member.write_output("result", &bytes, false, send)?);
+    let mut metrics = serde_json::Map::new();
+    if let Some(last) = series.train_loss.last() {
+        metrics.insert("final_train_loss".into(), (*last).into());
+    }
+    if let Some(last) = series.test_loss.last() {
+        metrics.insert("final_test_loss".into(), (*last).into());
+    }
+    Ok(StepResult { outputs, metrics })
 }
 
 struct Events<'a, 'm> {
@@ -89,25 +151,54 @@ struct Events<'a, 'm> {
     ended: Vec<bool>,
 }
 
+impl Events<'_, '_> {
+    /// Stores a checkpoint (streamed) and the optimizer state beside it, then the resume point.
+    fn store(
+        &mut self,
+        member: usize,
+        step: u64,
+        params: &[(String, Tensor)],
+        optimizer: &[(String, Tensor)],
+        series: &Series,
+    ) -> Result<(), WorkerError> {
+        let this = self.group[member];
+        let encode = |tensors: &[(String, Tensor)]| {
+            checkpoint_file::encode(tensors, step)
+                .map_err(|err| step_failed(this, &format!("cannot write checkpoint {step}: {err}")))
+        };
+        let checkpoint_name = format!("checkpoint@{step}");
+        let checkpoint = this.write_output(&checkpoint_name, &encode(params)?, true, self.send)?;
+        let optimizer_name = format!("optimizer@{step}");
+        let state = this.write_output(&optimizer_name, &encode(optimizer)?, false, self.send)?;
+        self.outputs[member].insert(checkpoint_name, checkpoint.clone());
+        self.outputs[member].insert(optimizer_name, state.clone());
+        let record = ResumeRecord {
+            step,
+            checkpoint,
+            optimizer: state,
+            series: series.clone(),
+            outputs: self.outputs[member].clone(),
+        };
+        resume::save(Path::new(&this.request.store), &this.request.key, &record);
+        Ok(())
+    }
+}
+
 impl TrainEvents for Events<'_, '_> {
-    fn checkpoint(&mut self, member: usize, step: u64, params: Vec<(String, Tensor)>) {
+    fn checkpoint(
+        &mut self,
+        member: usize,
+        step: u64,
+        params: Vec<(String, Tensor)>,
+        optimizer: Vec<(String, Tensor)>,
+        series: &Series,
+    ) {
         if self.ended[member] {
             return;
         }
-        let name = format!("checkpoint@{step}");
-        let written = checkpoint_file::encode(&params, step)
-            .map_err(|err| {
-                step_failed(self.group[member], &format!("cannot write checkpoint {step}: {err}"))
-            })
-            .and_then(|bytes| self.group[member].write_output(&name, &bytes, true, self.send));
-        match written {
-            Ok(digest) => {
-                self.outputs[member].insert(name, digest);
-            }
-            Err(error) => {
-                self.ended[member] = true;
-                self.group[member].finish(self.send, Err(error));
-            }
+        if let Err(error) = self.store(member, step, &params, &optimizer, series) {
+            self.ended[member] = true;
+            self.group[member].finish(self.send, Err(error));
         }
     }
 

@@ -41,7 +41,6 @@ pub fn encode(named: &[(String, Tensor)], step: u64) -> Result<Vec<u8>, String> 
 }
 
 /// Decodes a safetensors file into named tensors (f32 and f64 only), in the file's order.
-#[allow(dead_code)] // the estimate step (next issue) reads checkpoints; tested here
 pub fn decode(bytes: &[u8]) -> Result<Vec<(String, Tensor)>, String> {
     let file =
         SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file: {e:?}"))?;

@@ -16,6 +16,7 @@ pub mod checkpoint_file;
 pub mod data;
 pub mod model;
 pub mod optimizer;
+pub mod resume;
 pub mod rng;
 pub mod spec;
 pub mod trainer;

@@ -112,20 +112,37 @@ impl TrainSpec {
 
 /// What the loop reports as it goes.
 pub trait TrainEvents {
-    /// Member `member` reached checkpoint `step`: its parameters, by name, for one member.
-    fn checkpoint(&mut self, member: usize, step: u64, params: Vec<(String, Tensor)>);
+    /// Member `member` reached checkpoint `step`: its parameters and optimizer state, by name,
+    /// and its series so far.
+    fn checkpoint(
+        &mut self,
+        member: usize,
+        step: u64,
+        params: Vec<(String, Tensor)>,
+        optimizer: Vec<(String, Tensor)>,
+        series: &Series,
+    );
     /// Member `member` failed at `step` (a NaN or an infinity); it is trained no further.
     fn failed(&mut self, member: usize, step: u64, message: String);
     fn progress(&mut self, done: u64, total: u64);
 }
 
 /// One member's loss series.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Series {
     pub steps: Vec<u64>,
     pub train_loss: Vec<f64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub test_loss: Vec<f64>,
+}
+
+/// Where a one-member group starts when it resumes: after `step`, with these parameters and
+/// optimizer state (`[1, ...]` tensors, in the model's and the optimizer's order) and series.
+pub struct Start {
+    pub step: u64,
+    pub params: Vec<Tensor>,
+    pub state: Vec<Vec<Tensor>>,
+    pub series: Series,
 }
 
 /// A member's data: its training pool or fresh draws, its held-out samples, and where its
@@ -182,26 +199,44 @@ impl DeviceData {
 pub fn train(
     group: &[TrainSpec],
     checkpoints: &BTreeSet<u64>,
+    start: Option<Start>,
     events: &mut dyn TrainEvents,
 ) -> Vec<Option<Series>> {
     let first = &group[0];
     let kind = first.kind;
     let seeds: Vec<i64> = group.iter().map(|m| m.seed).collect();
-    let mut params: Vec<Tensor> = first
-        .model
-        .init(&seeds, kind)
+    let (initial, first_step) = match &start {
+        Some(start) => (start.params.iter().map(Tensor::shallow_clone).collect(), start.step + 1),
+        None => (first.model.init(&seeds, kind), 1),
+    };
+    let mut params: Vec<Tensor> = initial
         .into_iter()
-        .map(|p| p.to_device(first.device).set_requires_grad(true))
+        .map(|p| p.to_kind(kind).to_device(first.device).set_requires_grad(true))
         .collect();
     let mut optimizer = Optimizer::new(first.optimizer.clone(), &params);
+    if let Some(start) = &start {
+        optimizer.state = start
+            .state
+            .iter()
+            .map(|tensors| {
+                tensors.iter().map(|t| t.to_kind(kind).to_device(first.device)).collect()
+            })
+            .collect();
+    }
+    let state_names = first.optimizer.state_names();
     let mut data: Vec<MemberData> = group.iter().map(member_data).collect();
     let device_data = DeviceData::new(&data, first);
     let record = record_steps(first.steps, checkpoints);
-    let mut series: Vec<Option<Series>> = vec![Some(Series::default()); group.len()];
     let names: Vec<String> = first.model.params().into_iter().map(|p| p.name).collect();
     let progress_every = (first.steps / 100).max(1);
-    record_losses(first, &params, &device_data, 0, &mut series);
-    for t in 1..=first.steps {
+    let mut series: Vec<Option<Series>> = if let Some(start) = start {
+        vec![Some(start.series)]
+    } else {
+        let mut series = vec![Some(Series::default()); group.len()];
+        record_losses(first, &params, &device_data, 0, &mut series);
+        series
+    };
+    for t in first_step..=first.steps {
         let (x, y) = batch(&mut data, &device_data, t, first);
         let out = first.model.forward(&params, &x);
         let losses = (out - y).square().mean_dim([1i64, 2].as_slice(), false, kind);
@@ -225,12 +260,21 @@ pub fn train(
         }
         if checkpoints.contains(&t) {
             for member in (0..group.len()).filter(|&m| series[m].is_some()) {
-                let checkpoint = names
+                let row = |p: &Tensor| p.get(member as i64).detach().copy();
+                let checkpoint =
+                    names.iter().zip(&params).map(|(name, p)| (name.clone(), row(p))).collect();
+                let state = names
                     .iter()
-                    .zip(&params)
-                    .map(|(name, p)| (name.clone(), p.get(member as i64).detach().copy()))
+                    .zip(&optimizer.state)
+                    .flat_map(|(name, tensors)| {
+                        state_names
+                            .iter()
+                            .zip(tensors)
+                            .map(move |(what, t)| (format!("{name}.{what}"), row(t)))
+                    })
                     .collect();
-                events.checkpoint(member, t, checkpoint);
+                let so_far = series[member].as_ref().expect("filtered to live members");
+                events.checkpoint(member, t, checkpoint, state, so_far);
             }
         }
         if t % progress_every == 0 {
