@@ -7,13 +7,13 @@ DEFAULT_SPEC := specs/tms.dev
 
 .PHONY: run test lint build install libtorch bench clean
 
-# Fetches libtorch if missing, builds in release mode, and runs the default study. Until
-# `devspec run` exists (the executor issue), it goes as far as devspec can: the worker's report
-# and a check of the default study.
+# Fetches libtorch if missing, builds in release mode, and runs the default study as far as
+# devspec goes so far: its training (estimates, detection and the report arrive with their
+# issues), then shows the runs' final losses.
 run: build
 	target/release/devspec --version
-	target/release/devspec check $(DEFAULT_SPEC)
-	@echo "$(DEFAULT_SPEC) checks clean; \`devspec run\` arrives with the executor issue."
+	target/release/devspec run $(DEFAULT_SPEC) --target tms_run
+	target/release/devspec show $(DEFAULT_SPEC) tms_run
 
 # The whole test suite, lint included: what CI runs.
 test: $(LIBTORCH_READY) lint
@@ -39,8 +39,17 @@ libtorch: $(LIBTORCH_READY)
 $(LIBTORCH_READY):
 	scripts/fetch-libtorch.sh
 
-bench: build
-	$(CARGO) bench --workspace
+# The benchmarks; the training one compares against PyTorch 2.13.0 in a venv kept outside the
+# repository (about 5 GB: PyPI's torch is the CUDA build), made on first use.
+BENCH_VENV ?= $(HOME)/.cache/devspec/bench-venv
+
+bench: build $(BENCH_VENV)/.ready
+	DEVSPEC_BENCH_PYTHON=$(BENCH_VENV)/bin/python $(CARGO) bench --workspace
+
+$(BENCH_VENV)/.ready:
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet torch==2.13.0
+	touch $@
 
 clean:
 	$(CARGO) clean

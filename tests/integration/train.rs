@@ -186,9 +186,8 @@ fn plateau_then_drop(steps: &[u64], losses: &[f64]) -> (f64, f64) {
 
 #[test]
 fn the_toy_model_of_superposition_passes_a_plateau_and_reaches_the_5_gon_on_every_pinned_seed() {
-    let project = Project::new(
-        "import std.tms\ntrain run from tms.chen2023 { seed = tms.chen2023_seeds }\n",
-    );
+    let project =
+        Project::new("import std.tms\ntrain run from tms.chen2023 { seed = tms.chen2023_seeds }\n");
     let run = project.run(&[]);
     assert_eq!(run.counts(), (3, 0, 0, 0), "{}", run.stderr());
     for seed in [1, 2, 3] {

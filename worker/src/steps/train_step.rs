@@ -32,9 +32,7 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
     // from its own step.
     let mut subgroups: Vec<(Vec<&Member<'_>>, Vec<TrainSpec>)> = Vec::new();
     for (member, spec) in fresh {
-        let same = |other: &TrainSpec| {
-            TrainSpec { seed: 0, ..other.clone() } == TrainSpec { seed: 0, ..spec.clone() }
-        };
+        let same = |other: &TrainSpec| other.without_seeds() == spec.without_seeds();
         match subgroups.iter_mut().find(|(_, specs)| same(&specs[0])) {
             Some((group, specs)) => {
                 group.push(member);

@@ -29,6 +29,9 @@ pub struct DataSpec {
     kind: Kind,
     pub size: Size,
     seed: i64,
+    /// Whether the seed is the step's (none was written): members of an ensemble then each
+    /// have their own data, and are still one group.
+    seed_is_the_steps: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +43,8 @@ enum Kind {
 impl DataSpec {
     /// Reads a data constructor; its seed defaults to `default_seed` (the step's).
     pub fn parse(ctor: Ctor<'_>, default_seed: i64) -> Result<DataSpec, SpecError> {
-        let seed = ctor.opt_int("seed").unwrap_or(default_seed);
+        let written = ctor.opt_int("seed");
+        let seed = written.unwrap_or(default_seed);
         let size = match ctor.args.get("samples") {
             Some(serde_json::Value::String(fresh)) if fresh == "fresh" => Size::Fresh,
             other => Size::Pool(count(super::spec::int(other, &format!("{}.samples", ctor.name))?)),
@@ -58,7 +62,19 @@ impl DataSpec {
                 return Err(SpecError(format!("this worker cannot generate `{other}` data yet")));
             }
         };
-        Ok(DataSpec { kind, size, seed })
+        Ok(DataSpec { kind, size, seed, seed_is_the_steps: written.is_none() })
+    }
+
+    /// The same data with the step's seed left out, for comparing group members.
+    pub fn without_step_seed(&self) -> DataSpec {
+        let seed = if self.seed_is_the_steps { 0 } else { self.seed };
+        DataSpec { seed, ..self.clone() }
+    }
+
+    /// Whether each sample's target is its input (the toy model of superposition
+    /// reconstructs its input), so a minibatch need not be gathered twice.
+    pub fn targets_are_inputs(&self) -> bool {
+        matches!(self.kind, Kind::Tms { .. })
     }
 
     pub fn input_dim(&self) -> usize {

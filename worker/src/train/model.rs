@@ -156,6 +156,47 @@ impl ModelSpec {
             .collect()
     }
 
+    /// Whether [`ModelSpec::loss_and_gradients`] serves this model.
+    pub fn hand_derived_gradients(&self) -> bool {
+        matches!(self.arch, Arch::Tms { .. })
+    }
+
+    /// Each member's mean squared error `[members]` and its gradients, derived by hand, for the
+    /// models where that is faster than autograd (the toy model of superposition: a step is a
+    /// few small matrix products, and autograd's bookkeeping would cost more than they do).
+    /// `None`: use autograd.
+    pub fn loss_and_gradients(
+        &self,
+        params: &[Tensor],
+        x: &Tensor,
+        y: &Tensor,
+    ) -> Option<(Tensor, Vec<Tensor>)> {
+        let Arch::Tms { bias, .. } = self.arch else { return None };
+        let kind = x.kind();
+        let w = &params[0];
+        let w_t = w.transpose(1, 2);
+        let hidden = x.matmul(&w_t);
+        let mut pre = hidden.matmul(w);
+        if bias {
+            pre += params[1].unsqueeze(1);
+        }
+        let out = pre.relu();
+        let diff = out.f_sub(y).ok()?;
+        let size = x.size();
+        let losses = diff.square().mean_dim([1i64, 2].as_slice(), false, kind);
+        // d loss / d pre = 2 (out - y) / (batch * features) where pre > 0 (ReLU's gradient, as
+        // PyTorch takes it: zero at 0).
+        let scale = 2.0 / (size[1] * size[2]) as f64;
+        let g = diff * pre.gt(0.0).to_kind(kind) * scale;
+        // pre = (x W^T) W: W gets h^T g through its second use and (g W^T)^T x through its first.
+        let grad_w = hidden.transpose(1, 2).matmul(&g) + g.matmul(&w_t).transpose(1, 2).matmul(x);
+        let mut grads = vec![grad_w];
+        if bias {
+            grads.push(g.sum_dim_intlist(1, false, kind));
+        }
+        Some((losses, grads))
+    }
+
     /// The outputs `[members, batch, out]` for inputs `[members, batch, in]`.
     pub fn forward(&self, params: &[Tensor], x: &Tensor) -> Tensor {
         match &self.arch {
@@ -185,6 +226,45 @@ impl ModelSpec {
                     }
                 }
                 h
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tch::{Kind, Tensor};
+
+    use super::ModelSpec;
+    use crate::train::spec::Ctor;
+
+    #[test]
+    fn the_hand_derived_gradients_of_the_toy_model_match_autograd() {
+        for bias in [true, false] {
+            let call = serde_json::json!({"call": "tms.model", "args": {"features": 6, "hidden": 2, "bias": bias, "init_scale": 0.5}});
+            let model = ModelSpec::parse(Ctor::of(&call, "model").unwrap()).unwrap();
+            let mut params = model.init(&[3, 4, 5], Kind::Double);
+            if bias {
+                // A bias away from zero, so some units are off and the ReLU mask matters.
+                params[1] =
+                    Tensor::from_slice(&[0.1f64, -0.3, 0.2, -0.05, 0.0, 0.4]).repeat([3, 1]);
+            }
+            let x = Tensor::rand([3, 64, 6], (Kind::Double, tch::Device::Cpu));
+            let (losses, grads) = model.loss_and_gradients(&params, &x, &x).unwrap();
+            let params: Vec<Tensor> =
+                params.into_iter().map(|p| p.set_requires_grad(true)).collect();
+            let reference = (model.forward(&params, &x) - &x).square().mean_dim(
+                [1i64, 2].as_slice(),
+                false,
+                Kind::Double,
+            );
+            reference.sum(Kind::Double).backward();
+            // In f64 the two differ only by the order of a few additions: far below 1e-12.
+            assert!(f64::try_from((losses - reference.detach()).abs().max()).unwrap() < 1e-12);
+            for (grad, param) in grads.iter().zip(&params) {
+                let error = f64::try_from((grad - param.grad()).abs().max()).unwrap();
+                let size = f64::try_from(param.grad().abs().max()).unwrap();
+                assert!(error < 1e-12 * size.max(1.0), "bias {bias}: {error} against {size}");
             }
         }
     }

@@ -125,16 +125,15 @@ impl Optimizer {
         Optimizer { spec, state }
     }
 
-    /// Applies update `t` (1-based) to `params` from their gradients, which it then zeroes.
-    pub fn step(&mut self, params: &mut [Tensor], t: u64) {
+    /// Applies update `t` (1-based) to `params` from `grads`.
+    pub fn step(&mut self, params: &mut [Tensor], grads: &[Tensor], t: u64) {
         let lr = self.spec.lr_at(t);
         tch::no_grad(|| {
-            for (param, state) in params.iter_mut().zip(&mut self.state) {
-                let mut grad = param.grad();
+            for ((param, state), grad) in params.iter_mut().zip(&mut self.state).zip(grads) {
                 match self.spec.rule {
                     Rule::Sgd { momentum, weight_decay } => {
                         let g = if weight_decay > 0.0 {
-                            &grad + &*param * weight_decay
+                            grad + &*param * weight_decay
                         } else {
                             grad.shallow_clone()
                         };
@@ -150,7 +149,7 @@ impl Optimizer {
                     }
                     Rule::Adam { beta1, beta2, eps, weight_decay, decoupled } => {
                         let g = if weight_decay > 0.0 && !decoupled {
-                            &grad + &*param * weight_decay
+                            grad + &*param * weight_decay
                         } else {
                             grad.shallow_clone()
                         };
@@ -168,7 +167,6 @@ impl Optimizer {
                         let _ = param.g_sub_(&(&first[0] / denom * (lr / correction1)));
                     }
                 }
-                let _ = grad.zero_();
             }
         });
     }
@@ -208,7 +206,8 @@ mod tests {
             spec(&serde_json::json!({"call": "adam", "args": {"lr": 0.1}})),
             &[param.shallow_clone()],
         );
-        optimizer.step(std::slice::from_mut(&mut param), 1);
+        let grad = param.grad();
+        optimizer.step(std::slice::from_mut(&mut param), &[grad], 1);
         let moved: Vec<f64> = Vec::try_from(param.detach()).unwrap();
         // g = 2w = [2, -4]; the step is lr * sign(g) up to eps (1e-8 / |g|, far below 1e-9).
         assert!((moved[0] - 0.9).abs() < 1e-9 && (moved[1] + 1.9).abs() < 1e-9, "{moved:?}");

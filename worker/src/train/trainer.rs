@@ -88,6 +88,17 @@ impl TrainSpec {
         Ok(spec)
     }
 
+    /// What members of one group share: everything but their seeds (and the data seeds
+    /// derived from them).
+    pub fn without_seeds(&self) -> TrainSpec {
+        TrainSpec {
+            seed: 0,
+            data: self.data.without_step_seed(),
+            test_data: self.test_data.as_ref().map(DataSpec::without_step_seed),
+            ..self.clone()
+        }
+    }
+
     /// Data whose shape does not fit the model is refused before training, naming both.
     fn check_shapes(&self) -> Result<(), SpecError> {
         let (model_in, model_out) = (self.model.input_dim(), self.model.output_dim());
@@ -160,6 +171,8 @@ struct MemberData {
 /// one `index_select` of the pool.
 struct DeviceData {
     train: Option<(Tensor, Tensor)>,
+    /// The training pool in the current epoch's order: (epoch, inputs, targets).
+    epoch: Option<(u64, Tensor, Tensor)>,
     test: Option<(Tensor, Tensor)>,
     /// Fresh-data runs evaluate on a fixed sample.
     eval: Option<(Tensor, Tensor)>,
@@ -183,6 +196,7 @@ impl DeviceData {
         };
         let fresh = spec.data.size == Size::Fresh;
         DeviceData {
+            epoch: None,
             train: upload(data.iter().map(|m| m.train.clone()).collect()),
             test: upload(data.iter().map(|m| m.test.clone()).collect()),
             eval: upload(
@@ -211,7 +225,11 @@ pub fn train(
     };
     let mut params: Vec<Tensor> = initial
         .into_iter()
-        .map(|p| p.to_kind(kind).to_device(first.device).set_requires_grad(true))
+        .map(|p| {
+            let p = p.to_kind(kind).to_device(first.device);
+            // Hand-derived gradients need no autograd graph.
+            if first.model.hand_derived_gradients() { p } else { p.set_requires_grad(true) }
+        })
         .collect();
     let mut optimizer = Optimizer::new(first.optimizer.clone(), &params);
     if let Some(start) = &start {
@@ -225,7 +243,7 @@ pub fn train(
     }
     let state_names = first.optimizer.state_names();
     let mut data: Vec<MemberData> = group.iter().map(member_data).collect();
-    let device_data = DeviceData::new(&data, first);
+    let mut device_data = DeviceData::new(&data, first);
     let record = record_steps(first.steps, checkpoints);
     let names: Vec<String> = first.model.params().into_iter().map(|p| p.name).collect();
     let progress_every = (first.steps / 100).max(1);
@@ -237,11 +255,22 @@ pub fn train(
         series
     };
     for t in first_step..=first.steps {
-        let (x, y) = batch(&mut data, &device_data, t, first);
-        let out = first.model.forward(&params, &x);
-        let losses = (out - y).square().mean_dim([1i64, 2].as_slice(), false, kind);
-        losses.sum(kind).backward();
-        optimizer.step(&mut params, t);
+        let (x, y) = batch(&mut data, &mut device_data, t, first);
+        let losses = if let Some((losses, grads)) = first.model.loss_and_gradients(&params, &x, &y)
+        {
+            optimizer.step(&mut params, &grads, t);
+            losses
+        } else {
+            let out = first.model.forward(&params, &x);
+            let losses = (out - y).square().mean_dim([1i64, 2].as_slice(), false, kind);
+            losses.sum(kind).backward();
+            let grads: Vec<Tensor> = params.iter().map(Tensor::grad).collect();
+            optimizer.step(&mut params, &grads, t);
+            for mut grad in grads {
+                let _ = grad.zero_();
+            }
+            losses
+        };
         // A diverged member stops at the step it diverged; the others go on. One number is
         // read back per step; the members are looked at only when it is not finite.
         let total = f64::try_from(losses.sum(Kind::Double)).unwrap_or(f64::NAN);
@@ -340,13 +369,23 @@ fn record_steps(total: u64, checkpoints: &BTreeSet<u64>) -> BTreeSet<u64> {
 /// The minibatch of step `t` for every member, as `[members, batch, dim]` tensors.
 fn batch(
     data: &mut [MemberData],
-    device_data: &DeviceData,
+    device_data: &mut DeviceData,
     t: u64,
     spec: &TrainSpec,
 ) -> (Tensor, Tensor) {
     let members = data.len() as i64;
     match (&device_data.train, spec.batch_size) {
         (Some((x, y)), None) => (x.shallow_clone(), y.shallow_clone()),
+        (Some((x, _)), Some(size)) if in_one_epoch(t, size, x.size()[1] as usize) => {
+            // A minibatch within one epoch is a slice of the epoch's shuffled pool, which is
+            // gathered once per epoch.
+            let n = x.size()[1] as usize;
+            let start = (t - 1) as usize * size;
+            let epoch = (start / n) as u64;
+            let (x, y) = device_data.shuffled(data, epoch, spec);
+            let slice = |pool: &Tensor| pool.narrow(1, (start % n) as i64, size as i64);
+            (slice(&x), slice(&y))
+        }
         (Some((x, y)), Some(size)) => {
             let n = x.size()[1];
             let mut indices = Vec::with_capacity(data.len() * size);
@@ -365,7 +404,12 @@ fn batch(
                     dim,
                 ])
             };
-            (pick(x), pick(y))
+            let inputs = pick(x);
+            if spec.data.targets_are_inputs() {
+                (inputs.shallow_clone(), inputs)
+            } else {
+                (inputs, pick(y))
+            }
         }
         (None, size) => {
             let size = size.unwrap_or(1);
@@ -389,22 +433,63 @@ fn batch(
     }
 }
 
+/// Whether step `t`'s minibatch lies within one epoch of a pool of `n`.
+fn in_one_epoch(t: u64, size: usize, n: usize) -> bool {
+    let start = (t - 1) as usize * size;
+    size <= n && start / n == (start + size - 1) / n
+}
+
+impl DeviceData {
+    /// The group's pool in epoch `epoch`'s order, member by member (gathered once per epoch).
+    fn shuffled(
+        &mut self,
+        data: &mut [MemberData],
+        epoch: u64,
+        spec: &TrainSpec,
+    ) -> (Tensor, Tensor) {
+        if let Some((cached, x, y)) = &self.epoch
+            && *cached == epoch
+        {
+            return (x.shallow_clone(), y.shallow_clone());
+        }
+        let (x, y) = self.train.as_ref().expect("a pool");
+        let (members, n) = (x.size()[0], x.size()[1]);
+        let mut indices = Vec::with_capacity((members * n) as usize);
+        for (member, member_data) in data.iter_mut().enumerate() {
+            let offset = member as i64 * n;
+            indices.extend(member_data.permutation(epoch, n as usize).iter().map(|i| i + offset));
+        }
+        let index = Tensor::from_slice(&indices).to_device(spec.device);
+        let gather = |pool: &Tensor| {
+            let dim = pool.size()[2];
+            pool.view([members * n, dim]).index_select(0, &index).view([members, n, dim])
+        };
+        let shuffled_x = gather(x);
+        let shuffled_y =
+            if spec.data.targets_are_inputs() { shuffled_x.shallow_clone() } else { gather(y) };
+        self.epoch = Some((epoch, shuffled_x.shallow_clone(), shuffled_y.shallow_clone()));
+        (shuffled_x, shuffled_y)
+    }
+}
+
 impl MemberData {
     /// The pool indices of step `t`'s minibatch: the next `size` positions of the sequence of
     /// epoch permutations, each permutation drawn from (seed, epoch).
     fn indices(&mut self, t: u64, size: usize, n: usize) -> Vec<i64> {
         let start = (t - 1) as usize * size;
         (start..start + size)
-            .map(|position| {
-                let epoch = (position / n) as u64;
-                if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
-                    let mut order: Vec<i64> = (0..n as i64).collect();
-                    order.shuffle(&mut stream(self.seed, Purpose::Batches, epoch));
-                    self.epoch = Some((epoch, order));
-                }
-                self.epoch.as_ref().expect("set above").1[position % n]
-            })
+            .map(|position| self.permutation((position / n) as u64, n)[position % n])
             .collect()
+    }
+
+    /// Epoch `epoch`'s order of the pool, drawn from (seed, epoch).
+    fn permutation(&mut self, epoch: u64, n: usize) -> &[i64] {
+        if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
+            let mut order: Vec<i64> = (0..n as i64).collect();
+            order.shuffle(&mut stream(self.seed, Purpose::Batches, epoch));
+            self.epoch = Some((epoch, order));
+        }
+        &self.epoch.as_ref().expect("set above").1
     }
 }
 

@@ -1,0 +1,86 @@
+//! Training speed against an equivalent PyTorch loop (`benches/train_speed.py`, run with the
+//! bench venv's torch 2.13.0; `make bench` makes the venv): the toy model of superposition 6 -> 2,
+//! batch 1024 from a fixed pool of 8,192 samples, 20,000 steps of Adam at lr 1e-3, one thread, no
+//! checkpoint but the last. Targets: one run at least 1.2x the Python loop's steps per second;
+//! 16 seeds as an ensemble at least 5x faster than 16 sequential Python runs.
+//!
+//! devspec's time is the train step's own (its manifest's start to end: data, training and
+//! its one checkpoint), so the process start of `devspec run` is left out, as the Python
+//! interpreter's start is.
+
+use std::path::Path;
+use std::process::Command;
+
+const DEVSPEC: &str = env!("CARGO_BIN_EXE_devspec");
+const STEPS: u64 = 20_000;
+
+fn spec(seeds: &str) -> String {
+    format!(
+        "train tms {{\n  model = tms.model(features = 6, hidden = 2, init_scale = 0.1)\n  \
+         data = tms.data(features = 6, sparsity = 0.95, samples = 8192)\n  \
+         optimizer = adam(lr = 1e-3)\n  batch_size = 1024\n  steps = {STEPS}\n  seed = {seeds}\n}}\n"
+    )
+}
+
+/// Member-steps per second of a devspec run of `spec` (all its instances together).
+fn devspec_speed(spec: &str) -> f64 {
+    let dir = tempfile::tempdir().expect("temp folder");
+    std::fs::write(dir.path().join("devspec.toml"), "").expect("write devspec.toml");
+    std::fs::write(dir.path().join("study.dev"), spec).expect("write spec");
+    let status = Command::new(DEVSPEC)
+        .args(["run", "--quiet", "--jobs", "1", "--threads", "1", "--batch", "16"])
+        .arg(dir.path().join("study.dev"))
+        .env_remove("DEVSPEC_STORE")
+        .status()
+        .expect("devspec runs");
+    assert!(status.success());
+    let (mut first, mut last, mut members) = (f64::MAX, 0.0f64, 0u32);
+    for manifest in manifests(&dir.path().join(".devspec")) {
+        first = first.min(manifest["provenance"]["started"].as_f64().expect("a start"));
+        last = last.max(manifest["provenance"]["ended"].as_f64().expect("an end"));
+        members += 1;
+    }
+    f64::from(members) * STEPS as f64 / (last - first)
+}
+
+fn manifests(store: &Path) -> Vec<serde_json::Value> {
+    let mut all = Vec::new();
+    for shard in std::fs::read_dir(store.join("actions")).expect("results") {
+        for entry in std::fs::read_dir(shard.expect("a shard").path()).expect("a shard") {
+            let text = std::fs::read_to_string(entry.expect("a manifest").path()).expect("read");
+            all.push(serde_json::from_str(&text).expect("a manifest"));
+        }
+    }
+    all
+}
+
+fn main() {
+    let one = devspec_speed(&spec("0"));
+    let ensemble = devspec_speed(&spec("sweep(0..16)"));
+    println!(
+        "devspec: one run {one:.0} steps/s; 16 seeds as an ensemble {ensemble:.0} member-steps/s"
+    );
+    let python = std::env::var("DEVSPEC_BENCH_PYTHON").unwrap_or_default();
+    if python.is_empty() || !Path::new(&python).exists() {
+        println!("PyTorch loop: skipped (DEVSPEC_BENCH_PYTHON is not set; `make bench` sets it)");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/train_speed.py");
+    let out = Command::new(&python)
+        .arg(script)
+        .args([STEPS.to_string(), "16".into()])
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let python_one = result["one_run_steps_per_s"].as_f64().expect("a number");
+    let python_sequential = result["sequential_steps_per_s"].as_f64().expect("a number");
+    println!(
+        "PyTorch 2.13.0 loop: one run {python_one:.0} steps/s; 16 sequential runs {python_sequential:.0} steps/s"
+    );
+    println!(
+        "one run: {:.2}x the PyTorch loop (target 1.2x); 16 seeds: {:.2}x 16 sequential runs (target 5x)",
+        one / python_one,
+        ensemble / python_sequential
+    );
+}
