@@ -237,3 +237,23 @@ fn a_killed_training_run_resumes_from_its_latest_checkpoint_with_the_same_bytes(
     assert_eq!(clean.run(&[]).counts(), (1, 0, 0, 0));
     assert_eq!(outputs(&project), outputs(&clean), "the resumed run wrote other bytes");
 }
+
+#[test]
+fn a_toy_model_ensemble_with_hand_derived_gradients_matches_its_solo_runs() {
+    // A pool of 3,000 and batches of 256: some minibatches span two epochs, the rest are
+    // slices of one, so both ways of drawing a minibatch are exercised.
+    let spec = "train t {\n  model = tms.model(features = 6, hidden = 2)\n  \
+                data = tms.data(features = 6, sparsity = 0.9, samples = 3000)\n  \
+                optimizer = adam(lr = 0.01)\n  batch_size = 256\n  steps = 400\n  \
+                seed = sweep(0..5)\n  checkpoints = [100]\n}\n";
+    let together = Project::new(spec);
+    assert_eq!(together.run(&["--batch", "16"]).counts(), (5, 0, 0, 0));
+    let alone = Project::new(spec);
+    assert_eq!(alone.run(&["--batch", "1"]).counts(), (5, 0, 0, 0));
+    assert_eq!(outputs(&together), outputs(&alone));
+    let log = std::fs::read_dir(together.store().join("logs"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .find(|log| log.contains("group: 5 siblings"));
+    assert!(log.is_some(), "the five seeds were not one group");
+}
