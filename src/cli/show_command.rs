@@ -54,19 +54,25 @@ pub fn run(
                 .iter()
                 .map(|c| (c.axis.clone(), serde_json::Value::from(c.value.to_string())))
                 .collect();
-            let (status, metrics) = match &statuses[node.index()] {
-                InstanceStatus::Cached(manifest) => {
-                    ("done", serde_json::Value::Object(manifest.metrics.clone()))
-                }
-                other => (other.label(), serde_json::Value::Null),
+            let (status, metrics, series) = match &statuses[node.index()] {
+                InstanceStatus::Cached(manifest) => (
+                    "done",
+                    serde_json::Value::Object(manifest.metrics.clone()),
+                    loss_series(&context.store, instance.kind, manifest),
+                ),
+                other => (other.label(), serde_json::Value::Null, None),
             };
-            serde_json::json!({
+            let mut row = serde_json::json!({
                 "instance": instance.display_name(),
                 "coords": coords,
                 "checkpoint": instance.checkpoint,
                 "status": status,
                 "metrics": metrics,
-            })
+            });
+            if let Some(series) = series {
+                row["series"] = series;
+            }
+            row
         })
         .collect();
     let text = match format {
@@ -74,13 +80,59 @@ pub fn run(
             let document = serde_json::json!({ "schema_version": RESULTS_SCHEMA_VERSION, "step": step, "rows": rows });
             serde_json::to_string_pretty(&document).expect("results serialize") + "\n"
         }
-        ShowFormat::Csv | ShowFormat::Table => tabulate(&rows, format == ShowFormat::Csv),
+        ShowFormat::Csv | ShowFormat::Table => {
+            tabulate(&series_rows(rows), format == ShowFormat::Csv)
+        }
     };
     print!("{text}");
     Ok(ExitCode::Success)
 }
 
-/// Rows as columns: coordinates, checkpoint, status, then every metric any row has.
+/// A train instance's loss series (`steps`, `train_loss`, maybe `test_loss`), from its result.
+/// A result that cannot be read shows no series; `run` recomputes it.
+fn loss_series(
+    store: &crate::store::Store,
+    kind: &str,
+    manifest: &crate::store::Manifest,
+) -> Option<serde_json::Value> {
+    if kind != "train" {
+        return None;
+    }
+    let bytes = store.read_blob(manifest.outputs.get("result")?).ok()?;
+    let result: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    result.get("series").cloned()
+}
+
+/// For tables: a row with a loss series becomes a row per recorded step, its losses as metrics.
+fn series_rows(rows: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(series) = row.get("series") else {
+            out.push(row);
+            continue;
+        };
+        let column = |name: &str| series[name].as_array().cloned().unwrap_or_default();
+        let (steps, train, test) = (column("steps"), column("train_loss"), column("test_loss"));
+        for (index, step) in steps.iter().enumerate() {
+            let mut metrics = serde_json::Map::new();
+            metrics.insert("train_loss".into(), train.get(index).cloned().unwrap_or_default());
+            if let Some(loss) = test.get(index) {
+                metrics.insert("test_loss".into(), loss.clone());
+            }
+            out.push(serde_json::json!({
+                "coords": row["coords"],
+                "step": step,
+                "checkpoint": null,
+                "status": row["status"],
+                "metrics": metrics,
+            }));
+        }
+    }
+    out
+}
+
+/// Rows as columns: coordinates, step (for loss series), checkpoint, status, then every metric
+/// any row has.
 fn tabulate(rows: &[serde_json::Value], csv: bool) -> String {
     let names = |field: &str| -> BTreeSet<String> {
         rows.iter()
@@ -89,7 +141,11 @@ fn tabulate(rows: &[serde_json::Value], csv: bool) -> String {
             .collect()
     };
     let (axes, metrics) = (names("coords"), names("metrics"));
+    let stepped = rows.iter().any(|row| row.get("step").is_some());
     let mut header: Vec<String> = axes.iter().cloned().collect();
+    if stepped {
+        header.push("step".to_owned());
+    }
     header.extend(["checkpoint".to_owned(), "status".to_owned()]);
     // A metric named like an axis (the test step's `value`) is told apart by a prefix.
     header.extend(
@@ -104,6 +160,9 @@ fn tabulate(rows: &[serde_json::Value], csv: bool) -> String {
         .iter()
         .map(|row| {
             let mut cells: Vec<String> = axes.iter().map(|a| cell(&row["coords"][a])).collect();
+            if stepped {
+                cells.push(cell(row.get("step").unwrap_or(&serde_json::Value::Null)));
+            }
             cells.push(cell(&row["checkpoint"]));
             cells.push(cell(&row["status"]));
             cells.extend(metrics.iter().map(|m| cell(&row["metrics"][m])));

@@ -97,6 +97,11 @@ fn a_deep_linear_network_reaches_its_teachers_loss() {
         assert!(first > 0.05, "seed {seed} starts at {first}");
         assert!(last < 1e-6, "seed {seed} ends at {last}");
     }
+    // `show` gives the series a row per recorded step.
+    let csv = project.verb(&["show", "{spec}", "fit", "--format", "csv"]);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("seed,step,checkpoint,status,train_loss"));
+    assert!(lines.count() >= 3 * 150, "{csv}");
 }
 
 #[test]
