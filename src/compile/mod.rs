@@ -18,6 +18,7 @@ mod literal;
 mod module_loader;
 pub mod program;
 pub mod schedule;
+mod shape_check;
 mod stdlib;
 mod type_check;
 pub mod value;
@@ -92,8 +93,9 @@ pub fn check_bytes(
         return Err(errors);
     }
     let mut program = checker::check(&modules, root, &overrides)?;
-    let missing = file_refs::resolve(&mut program, sources, &spec_folder);
-    if missing.is_empty() { Ok(program) } else { Err(missing) }
+    let mut errors = file_refs::resolve(&mut program, sources, &spec_folder);
+    errors.extend(shape_check::check(&program));
+    if errors.is_empty() { Ok(program) } else { Err(errors) }
 }
 
 /// Parses `TARGET=EXPR` from `--set`, kept in the source map as a file named `--set` so its

@@ -51,7 +51,7 @@ impl StepKey {
         StepKey {
             format: KEY_FORMAT,
             kind: kind.to_owned(),
-            implementation: 1,
+            implementation: crate::registry::step_kind(kind).map_or(0, |k| k.implementation),
             params: params
                 .iter()
                 .filter(|(name, _)| !EXECUTION_ONLY.contains(&name.as_str()))

@@ -130,6 +130,9 @@ pub struct StepKind {
     pub fields: &'static [Param],
     pub status: Status,
     pub batching: Batching,
+    /// The version of its implementation, in every key of its instances: bumped whenever the
+    /// worker's numbers for the same parameters change, so no result of the old code is served.
+    pub implementation: u32,
 }
 
 /// Whether ready sibling instances of a step run in one worker request, as one batched

@@ -71,6 +71,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         status: Status::Implemented,
         // Seeds of one setting train as an ensemble, one batched computation.
         batching: Batching::Siblings { may_differ: &["seed"] },
+        implementation: 1,
     },
     StepKind {
         name: "checkpoint",
@@ -112,6 +113,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         ],
         status: Status::Implemented,
         batching: Batching::Never,
+        implementation: 1,
     },
     StepKind {
         name: "estimate",
@@ -154,6 +156,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         status: Status::Pending { issue: 6 },
         // Batched once its implementation computes siblings together.
         batching: Batching::Never,
+        implementation: 1,
     },
     StepKind {
         name: "detect",
@@ -173,6 +176,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         status: Status::Pending { issue: 7 },
         // Batched once its implementation computes siblings together.
         batching: Batching::Never,
+        implementation: 1,
     },
     StepKind {
         name: "report",
@@ -187,6 +191,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         status: Status::Pending { issue: 7 },
         // Batched once its implementation computes siblings together.
         batching: Batching::Never,
+        implementation: 1,
     },
     StepKind {
         name: "test",
@@ -253,6 +258,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         ],
         status: Status::Implemented,
         batching: Batching::Siblings { may_differ: &["value", "tag"] },
+        implementation: 1,
     },
 ];
 

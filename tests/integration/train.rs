@@ -136,8 +136,10 @@ fn data_that_does_not_fit_the_model_fails_naming_both_shapes() {
          data = dln.data(teacher = dln.teacher(widths = [6, 3], rank = 1), samples = 64)\n  \
          optimizer = sgd(lr = 0.1)\n  batch_size = 8\n  steps = 10\n}\n",
     );
+    // The checker catches it before anything runs (tests/ui/data_shape_mismatch.dev shows the
+    // whole diagnostic).
     let run = project.run(&[]);
-    assert_eq!(run.code(), Some(1));
+    assert_eq!(run.code(), Some(2));
     let stderr = run.stderr();
     assert!(stderr.contains("`data` has 6 inputs and 3 targets per sample, but the model takes 4 inputs and gives 3 outputs"), "{stderr}");
     assert!(!stderr.contains("libtorch") && !stderr.contains("panicked"), "{stderr}");
