@@ -278,7 +278,7 @@ fn a_killed_run_loses_nothing_and_its_workers_exit() {
 }
 
 /// The child processes of `pid`, whichever of its threads started them.
-fn children_of(pid: u32) -> Vec<u32> {
+pub fn children_of(pid: u32) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
     tasks
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())

@@ -237,7 +237,9 @@ fn a_killed_training_run_resumes_from_its_latest_checkpoint_with_the_same_bytes(
     assert_eq!(resumed.counts(), (1, 0, 0, 0), "{}", resumed.stderr());
     let metrics = project.results()["fit"]["metrics"].clone();
     let from = metrics["resumed_from"].as_u64().expect("it resumed");
-    assert!(from >= 1000 && from.is_multiple_of(1000), "{metrics}");
+    // At least its first checkpoint; the orphaned worker saves where it is before it ends, so
+    // usually later than its latest checkpoint.
+    assert!(from >= 1000, "{metrics}");
     assert_eq!(metrics["steps_trained"].as_u64(), Some(30000 - from));
     assert_eq!(stored(), 0, "a finished run leaves no resume point");
     let clean = Project::new(spec);
@@ -263,4 +265,33 @@ fn a_toy_model_ensemble_with_hand_derived_gradients_matches_its_solo_runs() {
         .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
         .find(|log| log.contains("group: 5 siblings"));
     assert!(log.is_some(), "the five seeds were not one group");
+}
+
+#[test]
+fn a_worker_told_to_stop_saves_where_it_is_and_the_run_resumes_there() {
+    // Checkpoints only at the end: without the resume point the worker stores on SIGTERM (as a
+    // batch system sends before its time limit), everything would be trained again.
+    let spec = "train fit {\n  model = dln.model(widths = [6, 4, 6])\n  \
+                data = dln.data(teacher = dln.teacher(widths = [6, 4, 6], rank = 2), samples = 256)\n  \
+                optimizer = adam(lr = 0.01)\n  batch_size = 32\n  steps = 30000\n}\n";
+    let project = Project::new(spec);
+    let child = project.command(&[]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // Let it train a while (the worker loads libtorch first; a first worker may only have
+    // answered the version report), then ask the training worker to stop.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let workers = super::run::children_of(child.id());
+    assert!(!workers.is_empty(), "no worker is running");
+    for worker in &workers {
+        std::process::Command::new("kill").args(["-TERM", &worker.to_string()]).status().unwrap();
+    }
+    let stopped = super::run::Run(child.wait_with_output().unwrap());
+    assert_eq!(stopped.code(), Some(1), "{}", stopped.stderr());
+    let resumed = project.run(&[]);
+    assert_eq!(resumed.counts(), (1, 0, 0, 0), "{}", resumed.stderr());
+    let metrics = project.results()["fit"]["metrics"].clone();
+    let from = metrics["resumed_from"].as_u64().expect("it resumed");
+    assert!(from > 0 && from < 30000, "{metrics}");
+    let clean = Project::new(spec);
+    assert_eq!(clean.run(&[]).counts(), (1, 0, 0, 0));
+    assert_eq!(outputs(&project), outputs(&clean), "the resumed run wrote other bytes");
 }

@@ -9,6 +9,7 @@ mod one_shot;
 mod parent_watch;
 mod serve;
 mod steps;
+mod stop;
 mod train;
 mod version_report;
 
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         // A batch job's parent is the batch system, which ends the job itself.
         return one_shot::run(&request, args.result.as_deref());
     }
+    stop::listen();
     parent_watch::exit_when_orphaned();
     serve::run()
 }

@@ -24,6 +24,8 @@ pub fn exit_when_orphaned() {
             thread::sleep(POLL);
             // A dead parent's children are re-parented (to init or a subreaper).
             if parent_id() != parent {
+                // A training run saves where it is first; anything else just ends.
+                crate::stop::request_exit();
                 std::process::exit(ORPHANED);
             }
         }

@@ -170,15 +170,47 @@ impl Events<'_, '_> {
         let state = this.write_output(&optimizer_name, &encode(optimizer)?, false, self.send)?;
         self.outputs[member].insert(checkpoint_name, checkpoint.clone());
         self.outputs[member].insert(optimizer_name, state.clone());
+        self.save_resume(member, step, checkpoint, state, series);
+        Ok(())
+    }
+
+    /// Stores a resume point between checkpoints: its blobs are not outputs of the step.
+    fn store_resume_point(
+        &mut self,
+        member: usize,
+        step: u64,
+        params: &[(String, Tensor)],
+        optimizer: &[(String, Tensor)],
+        series: &Series,
+    ) -> Result<(), String> {
+        let this = self.group[member];
+        let store = Path::new(&this.request.store);
+        let put = |tensors: &[(String, Tensor)]| -> Result<String, String> {
+            let bytes = checkpoint_file::encode(tensors, step)?;
+            devspec_protocol::store_layout::put_blob(store, &bytes).map_err(|e| e.to_string())
+        };
+        let (params, state) = (put(params)?, put(optimizer)?);
+        self.save_resume(member, step, params, state, series);
+        Ok(())
+    }
+
+    fn save_resume(
+        &self,
+        member: usize,
+        step: u64,
+        checkpoint: String,
+        optimizer: String,
+        series: &Series,
+    ) {
+        let this = self.group[member];
         let record = ResumeRecord {
             step,
             checkpoint,
-            optimizer: state,
+            optimizer,
             series: series.clone(),
             outputs: self.outputs[member].clone(),
         };
         resume::save(Path::new(&this.request.store), &this.request.key, &record);
-        Ok(())
     }
 }
 
@@ -197,6 +229,20 @@ impl TrainEvents for Events<'_, '_> {
         if let Err(error) = self.store(member, step, &params, &optimizer, series) {
             self.ended[member] = true;
             self.group[member].finish(self.send, Err(error));
+        }
+    }
+
+    fn resume_point(
+        &mut self,
+        member: usize,
+        step: u64,
+        params: Vec<(String, Tensor)>,
+        optimizer: Vec<(String, Tensor)>,
+        series: &Series,
+    ) {
+        // Only a convenience: a failure costs the resume point, never the run.
+        if !self.ended[member] {
+            let _ = self.store_resume_point(member, step, &params, &optimizer, series);
         }
     }
 

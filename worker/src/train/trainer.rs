@@ -15,6 +15,10 @@ use super::optimizer::{Optimizer, OptimizerSpec};
 use super::rng::{Purpose, stream};
 use super::spec::{Ctor, SpecError, int};
 
+/// How often a long run between checkpoints stores a resume point, so a sparse checkpoint grid
+/// (`checkpoints = [20_000]`) still resumes near where it stopped.
+const RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Steps at which the loss series is recorded, besides the checkpoints.
 const SERIES_POINTS: usize = 200;
 
@@ -133,6 +137,16 @@ pub trait TrainEvents {
         optimizer: Vec<(String, Tensor)>,
         series: &Series,
     );
+    /// Member `member` is at `step` between checkpoints, and a resume point is due (a few
+    /// minutes since the last, or asked for by a signal): its parameters and optimizer state.
+    fn resume_point(
+        &mut self,
+        member: usize,
+        step: u64,
+        params: Vec<(String, Tensor)>,
+        optimizer: Vec<(String, Tensor)>,
+        series: &Series,
+    );
     /// Member `member` failed at `step` (a NaN or an infinity); it is trained no further.
     fn failed(&mut self, member: usize, step: u64, message: String);
     fn progress(&mut self, done: u64, total: u64);
@@ -241,7 +255,6 @@ pub fn train(
             })
             .collect();
     }
-    let state_names = first.optimizer.state_names();
     let mut data: Vec<MemberData> = group.iter().map(member_data).collect();
     let mut device_data = DeviceData::new(&data, first);
     let record = record_steps(first.steps, checkpoints);
@@ -254,6 +267,8 @@ pub fn train(
         record_losses(first, &params, &device_data, 0, &mut series);
         series
     };
+    let _training = crate::stop::training();
+    let mut last_save = std::time::Instant::now();
     for t in first_step..=first.steps {
         let (x, y) = batch(&mut data, &mut device_data, t, first);
         let losses = if let Some((losses, grads)) = first.model.loss_and_gradients(&params, &x, &y)
@@ -287,23 +302,21 @@ pub fn train(
         if record.contains(&t) {
             record_losses(first, &params, &device_data, t, &mut series);
         }
-        if checkpoints.contains(&t) {
+        let checkpoint_here = checkpoints.contains(&t);
+        let resume_due = crate::stop::take_save_request() || last_save.elapsed() > RESUME_EVERY;
+        if checkpoint_here || resume_due {
+            last_save = std::time::Instant::now();
             for member in (0..group.len()).filter(|&m| series[m].is_some()) {
-                let row = |p: &Tensor| p.get(member as i64).detach().copy();
-                let checkpoint =
-                    names.iter().zip(&params).map(|(name, p)| (name.clone(), row(p))).collect();
-                let state = names
-                    .iter()
-                    .zip(&optimizer.state)
-                    .flat_map(|(name, tensors)| {
-                        state_names
-                            .iter()
-                            .zip(tensors)
-                            .map(move |(what, t)| (format!("{name}.{what}"), row(t)))
-                    })
-                    .collect();
+                let (weights, state) = member_state(&names, &params, &optimizer, member);
                 let so_far = series[member].as_ref().expect("filtered to live members");
-                events.checkpoint(member, t, checkpoint, state, so_far);
+                if checkpoint_here {
+                    events.checkpoint(member, t, weights, state, so_far);
+                } else {
+                    events.resume_point(member, t, weights, state, so_far);
+                }
+            }
+            if crate::stop::exit_requested() {
+                crate::stop::exit_now();
             }
         }
         if t % progress_every == 0 {
@@ -311,6 +324,30 @@ pub fn train(
         }
     }
     series
+}
+
+/// Tensors by name, as a checkpoint file holds them.
+type Named = Vec<(String, Tensor)>;
+
+/// One member's parameters and optimizer state (`W.exp_avg`, ...), by name, for a checkpoint or
+/// a resume point.
+fn member_state(
+    names: &[String],
+    params: &[Tensor],
+    optimizer: &Optimizer,
+    member: usize,
+) -> (Named, Named) {
+    let row = |p: &Tensor| p.get(member as i64).detach().copy();
+    let weights = names.iter().zip(params).map(|(name, p)| (name.clone(), row(p))).collect();
+    let state_names = optimizer.spec.state_names();
+    let state = names
+        .iter()
+        .zip(&optimizer.state)
+        .flat_map(|(name, tensors)| {
+            state_names.iter().zip(tensors).map(move |(what, t)| (format!("{name}.{what}"), row(t)))
+        })
+        .collect();
+    (weights, state)
 }
 
 fn member_data(spec: &TrainSpec) -> MemberData {
