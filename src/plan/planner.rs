@@ -37,7 +37,14 @@ pub fn plan(program: &Program) -> Result<Plan, Vec<Diagnostic>> {
         };
         match result {
             Ok(done) => planned[index] = Some(done),
-            Err(more) => errors.extend(more),
+            Err(more) => {
+                // Every sweep point of a step makes the same mistake: say it once.
+                for error in more {
+                    if !errors.contains(&error) {
+                        errors.push(error);
+                    }
+                }
+            }
         }
     }
     if !errors.is_empty() {
