@@ -71,7 +71,7 @@ fn write_replacing(
 }
 
 /// Runs `operation` on `path`; if its folder is missing, creates it and tries once more.
-fn with_parent<T>(
+pub fn with_parent<T>(
     path: &Path,
     mut operation: impl FnMut() -> std::io::Result<T>,
 ) -> std::io::Result<T> {

@@ -54,16 +54,9 @@ impl KeyLock {
 }
 
 fn open_creating(path: &Path) -> std::io::Result<File> {
-    let open = || File::options().create(true).truncate(false).write(true).open(path);
-    match open() {
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            open()
-        }
-        other => other,
-    }
+    devspec_protocol::store_layout::with_parent(path, || {
+        File::options().create(true).truncate(false).write(true).open(path)
+    })
 }
 
 #[cfg(test)]

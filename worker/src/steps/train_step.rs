@@ -13,7 +13,7 @@ use tch::Tensor;
 use super::Member;
 use crate::train::checkpoint_file;
 use crate::train::resume::{self, ResumePoint, ResumeRecord};
-use crate::train::trainer::{self, Series, Start, TrainEvents, TrainSpec};
+use crate::train::trainer::{self, Series, Snapshot, Start, TrainEvents, TrainSpec};
 
 pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
     let mut fresh: Vec<(&Member<'_>, TrainSpec)> = Vec::new();
@@ -150,99 +150,59 @@ struct Events<'a, 'm> {
 }
 
 impl Events<'_, '_> {
-    /// Stores a checkpoint (streamed) and the optimizer state beside it, then the resume point.
-    fn store(
-        &mut self,
-        member: usize,
-        step: u64,
-        params: &[(String, Tensor)],
-        optimizer: &[(String, Tensor)],
-        series: &Series,
-    ) -> Result<(), WorkerError> {
+    /// Stores a snapshot's tensors and its resume point. A checkpoint's parameters are an
+    /// output (streamed, so what reads it starts at once) with the optimizer state beside it;
+    /// a resume point's are blobs only the resume point names.
+    fn store(&mut self, member: usize, snapshot: &Snapshot<'_>) -> Result<(), WorkerError> {
         let this = self.group[member];
+        let step = snapshot.step;
         let encode = |tensors: &[(String, Tensor)]| {
             checkpoint_file::encode(tensors, step)
                 .map_err(|err| step_failed(this, &format!("cannot write checkpoint {step}: {err}")))
         };
-        let checkpoint_name = format!("checkpoint@{step}");
-        let checkpoint = this.write_output(&checkpoint_name, &encode(params)?, true, self.send)?;
-        let optimizer_name = format!("optimizer@{step}");
-        let state = this.write_output(&optimizer_name, &encode(optimizer)?, false, self.send)?;
-        self.outputs[member].insert(checkpoint_name, checkpoint.clone());
-        self.outputs[member].insert(optimizer_name, state.clone());
-        self.save_resume(member, step, checkpoint, state, series);
-        Ok(())
-    }
-
-    /// Stores a resume point between checkpoints: its blobs are not outputs of the step.
-    fn store_resume_point(
-        &mut self,
-        member: usize,
-        step: u64,
-        params: &[(String, Tensor)],
-        optimizer: &[(String, Tensor)],
-        series: &Series,
-    ) -> Result<(), String> {
-        let this = self.group[member];
-        let store = Path::new(&this.request.store);
-        let put = |tensors: &[(String, Tensor)]| -> Result<String, String> {
-            let bytes = checkpoint_file::encode(tensors, step)?;
-            devspec_protocol::store_layout::put_blob(store, &bytes).map_err(|e| e.to_string())
+        let (params, optimizer) = (encode(&snapshot.params)?, encode(&snapshot.optimizer)?);
+        let (checkpoint, state) = if snapshot.checkpoint {
+            let (checkpoint_name, optimizer_name) =
+                (format!("checkpoint@{step}"), format!("optimizer@{step}"));
+            let checkpoint = this.write_output(&checkpoint_name, &params, true, self.send)?;
+            let state = this.write_output(&optimizer_name, &optimizer, false, self.send)?;
+            self.outputs[member].insert(checkpoint_name, checkpoint.clone());
+            self.outputs[member].insert(optimizer_name, state.clone());
+            (checkpoint, state)
+        } else {
+            let store = Path::new(&this.request.store);
+            let put = |bytes: &[u8]| {
+                devspec_protocol::store_layout::put_blob(store, bytes).map_err(|err| {
+                    step_failed(this, &format!("cannot store a resume point: {err}"))
+                })
+            };
+            (put(&params)?, put(&optimizer)?)
         };
-        let (params, state) = (put(params)?, put(optimizer)?);
-        self.save_resume(member, step, params, state, series);
-        Ok(())
-    }
-
-    fn save_resume(
-        &self,
-        member: usize,
-        step: u64,
-        checkpoint: String,
-        optimizer: String,
-        series: &Series,
-    ) {
-        let this = self.group[member];
         let record = ResumeRecord {
             step,
             checkpoint,
-            optimizer,
-            series: series.clone(),
+            optimizer: state,
+            series: snapshot.series.clone(),
             outputs: self.outputs[member].clone(),
         };
         resume::save(Path::new(&this.request.store), &this.request.key, &record);
+        Ok(())
     }
 }
 
 impl TrainEvents for Events<'_, '_> {
-    fn checkpoint(
-        &mut self,
-        member: usize,
-        step: u64,
-        params: Vec<(String, Tensor)>,
-        optimizer: Vec<(String, Tensor)>,
-        series: &Series,
-    ) {
+    fn snapshot(&mut self, member: usize, snapshot: Snapshot<'_>) {
         if self.ended[member] {
             return;
         }
-        if let Err(error) = self.store(member, step, &params, &optimizer, series) {
-            self.ended[member] = true;
-            self.group[member].finish(self.send, Err(error));
-        }
-    }
-
-    fn resume_point(
-        &mut self,
-        member: usize,
-        step: u64,
-        params: Vec<(String, Tensor)>,
-        optimizer: Vec<(String, Tensor)>,
-        series: &Series,
-    ) {
-        // Only a convenience: a failure costs the resume point, never the run.
-        if !self.ended[member] {
-            let _ = self.store_resume_point(member, step, &params, &optimizer, series);
+        match self.store(member, &snapshot) {
+            Ok(()) => {}
+            // A resume point is a convenience: failing to store one costs only the resume.
+            Err(_) if !snapshot.checkpoint => {}
+            Err(error) => {
+                self.ended[member] = true;
+                self.group[member].finish(self.send, Err(error));
+            }
         }
     }
 

@@ -125,28 +125,22 @@ impl TrainSpec {
     }
 }
 
+/// A member's state at a step: what a checkpoint or a resume point stores.
+pub struct Snapshot<'a> {
+    pub step: u64,
+    /// Whether `step` is a checkpoint of the plan (else a resume point between checkpoints,
+    /// due a few minutes after the last or asked for by a signal).
+    pub checkpoint: bool,
+    pub params: Named,
+    /// The optimizer's state, named `PARAM.STATE` (`W.exp_avg`).
+    pub optimizer: Named,
+    pub series: &'a Series,
+}
+
 /// What the loop reports as it goes.
 pub trait TrainEvents {
-    /// Member `member` reached checkpoint `step`: its parameters and optimizer state, by name,
-    /// and its series so far.
-    fn checkpoint(
-        &mut self,
-        member: usize,
-        step: u64,
-        params: Vec<(String, Tensor)>,
-        optimizer: Vec<(String, Tensor)>,
-        series: &Series,
-    );
-    /// Member `member` is at `step` between checkpoints, and a resume point is due (a few
-    /// minutes since the last, or asked for by a signal): its parameters and optimizer state.
-    fn resume_point(
-        &mut self,
-        member: usize,
-        step: u64,
-        params: Vec<(String, Tensor)>,
-        optimizer: Vec<(String, Tensor)>,
-        series: &Series,
-    );
+    /// Member `member`'s state at a checkpoint or a resume point.
+    fn snapshot(&mut self, member: usize, snapshot: Snapshot<'_>);
     /// Member `member` failed at `step` (a NaN or an infinity); it is trained no further.
     fn failed(&mut self, member: usize, step: u64, message: String);
     fn progress(&mut self, done: u64, total: u64);
@@ -307,13 +301,15 @@ pub fn train(
         if checkpoint_here || resume_due {
             last_save = std::time::Instant::now();
             for member in (0..group.len()).filter(|&m| series[m].is_some()) {
-                let (weights, state) = member_state(&names, &params, &optimizer, member);
-                let so_far = series[member].as_ref().expect("filtered to live members");
-                if checkpoint_here {
-                    events.checkpoint(member, t, weights, state, so_far);
-                } else {
-                    events.resume_point(member, t, weights, state, so_far);
-                }
+                let (params, state) = member_state(&names, &params, &optimizer, member);
+                let snapshot = Snapshot {
+                    step: t,
+                    checkpoint: checkpoint_here,
+                    params,
+                    optimizer: state,
+                    series: series[member].as_ref().expect("filtered to live members"),
+                };
+                events.snapshot(member, snapshot);
             }
             if crate::stop::exit_requested() {
                 crate::stop::exit_now();
@@ -327,7 +323,7 @@ pub fn train(
 }
 
 /// Tensors by name, as a checkpoint file holds them.
-type Named = Vec<(String, Tensor)>;
+pub type Named = Vec<(String, Tensor)>;
 
 /// One member's parameters and optimizer state (`W.exp_avg`, ...), by name, for a checkpoint or
 /// a resume point.
