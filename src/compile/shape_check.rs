@@ -97,13 +97,3 @@ fn ends(widths: &Value) -> Option<Dims> {
     let ValueKind::List(items) = &widths.kind else { return None };
     Some((items.first()?.as_int()?, items.last()?.as_int()?))
 }
-
-impl Value {
-    /// A constructor value's argument.
-    fn ctor_arg(&self, name: &str) -> Option<&Value> {
-        match &self.kind {
-            ValueKind::Ctor { args, .. } => args.get(name),
-            _ => None,
-        }
-    }
-}

@@ -70,6 +70,14 @@ impl Value {
         }
     }
 
+    /// A constructor value's argument, if this is a constructor value with it.
+    pub fn ctor_arg(&self, name: &str) -> Option<&Value> {
+        match &self.kind {
+            ValueKind::Ctor { args, .. } => args.get(name),
+            _ => None,
+        }
+    }
+
     /// The number, if this is one (whole numbers included).
     pub fn as_f64(&self) -> Option<f64> {
         match self.kind {

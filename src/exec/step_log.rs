@@ -19,6 +19,8 @@ pub struct StepLog {
     path: PathBuf,
     text: String,
     progress_lines: usize,
+    /// Whether it ran with siblings (its log then says with which).
+    grouped: bool,
 }
 
 impl StepLog {
@@ -38,6 +40,7 @@ impl StepLog {
             path: store.log_path(key),
             text,
             progress_lines: 0,
+            grouped: group.len() > 1,
         }
     }
 
@@ -57,8 +60,7 @@ impl StepLog {
     pub fn write(&mut self, error: Option<&str>, stderr: &str) {
         // A step that ran alone, quietly and well has nothing to say that its manifest does
         // not, and a file creation costs more than its scheduling: it gets no log.
-        let grouped = self.text.contains("\ngroup: ");
-        if error.is_none() && stderr.is_empty() && self.progress_lines == 0 && !grouped {
+        if error.is_none() && stderr.is_empty() && self.progress_lines == 0 && !self.grouped {
             return;
         }
         if self.progress_lines > MAX_PROGRESS_LINES {

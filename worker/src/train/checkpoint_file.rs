@@ -52,27 +52,17 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(String, Tensor)>, String> {
             let view = file.tensor(&name).map_err(|e| format!("{name}: {e:?}"))?;
             let shape: Vec<i64> =
                 view.shape().iter().map(|&d| i64::try_from(d).unwrap_or(0)).collect();
-            let data = view.data();
-            let tensor = match view.dtype() {
-                Dtype::F32 => {
-                    let values: Vec<f32> = data
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                        .collect();
-                    Tensor::from_slice(&values)
-                }
-                Dtype::F64 => {
-                    let values: Vec<f64> = data
-                        .chunks_exact(8)
-                        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-                        .collect();
-                    Tensor::from_slice(&values)
-                }
+            // Safetensors is little-endian, as the machines libtorch runs on here are.
+            let kind = match view.dtype() {
+                Dtype::F32 => Kind::Float,
+                Dtype::F64 => Kind::Double,
                 other => {
                     return Err(format!("{name}: tensors of type {other:?} are not supported"));
                 }
             };
-            Ok((name, tensor.reshape(&shape)))
+            let tensor = Tensor::f_from_data_size(view.data(), &shape, kind)
+                .map_err(|err| format!("{name}: {err}"))?;
+            Ok((name, tensor))
         })
         .collect()
 }

@@ -164,12 +164,10 @@ pub struct Start {
     pub series: Series,
 }
 
-/// A member's data: its training pool or fresh draws, its held-out samples, and where its
-/// minibatch order stands.
+/// A member's data as the loop needs it once its samples are on the device: how to draw
+/// fresh ones, and where its minibatch order stands.
 struct MemberData {
     spec: DataSpec,
-    train: Option<Samples>,
-    test: Option<Samples>,
     /// The current epoch and its permutation of the pool.
     epoch: Option<(u64, Vec<i64>)>,
     seed: i64,
@@ -187,7 +185,7 @@ struct DeviceData {
 }
 
 impl DeviceData {
-    fn new(data: &[MemberData], spec: &TrainSpec) -> DeviceData {
+    fn new(group: &[TrainSpec], spec: &TrainSpec) -> DeviceData {
         let (input_dim, output_dim) = (spec.model.input_dim(), spec.model.output_dim());
         let upload = |sets: Option<Vec<Samples>>| {
             let sets = sets?;
@@ -203,15 +201,14 @@ impl DeviceData {
             Some((x, y))
         };
         let fresh = spec.data.size == Size::Fresh;
+        let (train, test): (Vec<_>, Vec<_>) = group.iter().map(member_samples).unzip();
         DeviceData {
             epoch: None,
-            train: upload(data.iter().map(|m| m.train.clone()).collect()),
-            test: upload(data.iter().map(|m| m.test.clone()).collect()),
-            eval: upload(
-                fresh.then(|| {
-                    data.iter().map(|m| m.spec.draw(FRESH_EVAL_SAMPLES, u64::MAX)).collect()
-                }),
-            ),
+            train: upload(train.into_iter().collect()),
+            test: upload(test.into_iter().collect()),
+            eval: upload(fresh.then(|| {
+                group.iter().map(|m| m.data.draw(FRESH_EVAL_SAMPLES, u64::MAX)).collect()
+            })),
         }
     }
 }
@@ -249,8 +246,11 @@ pub fn train(
             })
             .collect();
     }
-    let mut data: Vec<MemberData> = group.iter().map(member_data).collect();
-    let mut device_data = DeviceData::new(&data, first);
+    let mut data: Vec<MemberData> = group
+        .iter()
+        .map(|m| MemberData { spec: m.data.clone(), epoch: None, seed: m.seed })
+        .collect();
+    let mut device_data = DeviceData::new(group, first);
     let record = record_steps(first.steps, checkpoints);
     let names: Vec<String> = first.model.params().into_iter().map(|p| p.name).collect();
     let progress_every = (first.steps / 100).max(1);
@@ -346,7 +346,8 @@ fn member_state(
     (weights, state)
 }
 
-fn member_data(spec: &TrainSpec) -> MemberData {
+/// A member's training pool (none for fresh data) and held-out samples.
+fn member_samples(spec: &TrainSpec) -> (Option<Samples>, Option<Samples>) {
     let (mut train, mut test) = match spec.data.size {
         Size::Pool(n) => (Some(spec.data.draw(n, 0)), None),
         Size::Fresh => (None, None),
@@ -365,7 +366,7 @@ fn member_data(spec: &TrainSpec) -> MemberData {
             Size::Fresh => test_spec.draw(FRESH_EVAL_SAMPLES, u64::MAX),
         });
     }
-    MemberData { spec: spec.data.clone(), train, test, epoch: None, seed: spec.seed }
+    (train, test)
 }
 
 fn split(pool: &Samples, at: usize, input_dim: usize, output_dim: usize) -> (Samples, Samples) {
