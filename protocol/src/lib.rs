@@ -19,7 +19,7 @@ pub mod store_layout;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; both sides refuse a different version.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// One message from `devspec` to a worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,10 +76,14 @@ pub struct StepRequest {
     /// ..., `result`): a training step learns its checkpoint steps from here.
     #[serde(default)]
     pub outputs: Vec<String>,
-    /// The instance's key: a training step keeps its resume state under it, so a killed run
-    /// resumes from its latest checkpoint.
+    /// The instance's key, which names its result in the store.
     #[serde(default)]
     pub key: String,
+    /// A training step's trajectory key (its key without `steps` and the checkpoint grid): the
+    /// states it reaches (checkpoints, resume points) are stored under it, so a killed run
+    /// resumes and a longer run continues a shorter one. `None` for steps that do not train.
+    #[serde(default)]
+    pub trajectory: Option<String>,
 }
 
 /// One message from a worker to `devspec`.
@@ -219,7 +223,7 @@ mod tests {
     fn request_round_trips_with_flat_tag() {
         let req = Request::new(3, RequestBody::AutogradProbe { x: vec![1.0, 2.0] });
         let line = serde_json::to_string(&req).unwrap();
-        assert_eq!(line, r#"{"protocol":2,"id":3,"type":"autograd_probe","x":[1.0,2.0]}"#);
+        assert_eq!(line, r#"{"protocol":3,"id":3,"type":"autograd_probe","x":[1.0,2.0]}"#);
         assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), req);
     }
 

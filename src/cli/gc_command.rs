@@ -27,7 +27,7 @@ pub fn run(
             .with_hint("run gc in a project with `.dev` files, or name specs with --keep"));
     }
     let mut live: HashSet<String> = HashSet::new();
-    let mut resumable: HashSet<String> = HashSet::new();
+    let mut continuing: HashSet<String> = HashSet::new();
     let mut store = None;
     for spec in &roots {
         let Ok(plan) = planned(spec, &[])? else {
@@ -47,9 +47,10 @@ pub fn run(
                 InstanceStatus::Cached(manifest) => {
                     live.insert(manifest.key);
                 }
-                // What will run may resume from a point a killed run left: that stays too.
+                // What will run may go on from a state its trajectory reached (a killed run's
+                // resume point, a shorter run's last checkpoint): those stay too.
                 InstanceStatus::WillRun(key) => {
-                    resumable.insert(key.digest());
+                    continuing.extend(key.trajectory());
                 }
                 InstanceStatus::WaitsForInputs => {}
             }
@@ -58,7 +59,7 @@ pub fn run(
     }
     let store = store.expect("at least one root");
     let report = store
-        .collect_garbage(&live, &resumable, std::time::Duration::from_secs(min_age), dry_run)
+        .collect_garbage(&live, &continuing, std::time::Duration::from_secs(min_age), dry_run)
         .map_err(|err| Failure::environment(format!("cannot clean the store: {err}")))?;
     let verb = if dry_run { "would remove" } else { "removed" };
     println!(

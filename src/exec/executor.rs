@@ -277,6 +277,7 @@ impl Executor<'_> {
             threads: self.options.threads_per_step,
             outputs: instance.outputs.iter().map(ToString::to_string).collect(),
             key: key.digest(),
+            trajectory: key.trajectory(),
         };
         (key, request)
     }
@@ -288,11 +289,21 @@ impl Executor<'_> {
         let kind = registry::step_kind(instance.kind).expect("planned kinds are registered");
         match kind.batching {
             Batching::Siblings { may_differ } if self.options.max_batch > 1 => {
-                let params: BTreeMap<&String, &serde_json::Value> = parts
-                    .params
-                    .iter()
-                    .filter(|(name, _)| !may_differ.contains(&name.as_str()))
-                    .collect();
+                let mut params = parts.params.clone();
+                for path in may_differ {
+                    // `optimizer.lr`: the argument `lr` of the constructor in `optimizer`.
+                    match path.split_once('.') {
+                        Some((field, arg)) => {
+                            let args = params.get_mut(field).and_then(|v| v.get_mut("args"));
+                            if let Some(args) = args.and_then(serde_json::Value::as_object_mut) {
+                                args.remove(arg);
+                            }
+                        }
+                        None => {
+                            params.remove(*path);
+                        }
+                    }
+                }
                 let shared = serde_json::json!({
                     "step": instance.step,
                     "params": params,

@@ -68,6 +68,37 @@ impl StepKey {
         let bytes = serde_json::to_vec(self).expect("keys serialize");
         blake3::hash(&bytes).to_hex().to_string()
     }
+
+    /// For a training step, the key of its trajectory: this key without the fields that only
+    /// say how far to go and what to keep (`steps`, `checkpoints`), unless the run's course
+    /// depends on its length (a cosine schedule). Instances that share it pass through the same
+    /// states, so a longer one continues from what a shorter one reached. `None` for a step
+    /// that does not train.
+    pub fn trajectory(&self) -> Option<String> {
+        let trajectory = crate::registry::step_kind(&self.kind)?.trajectory?;
+        let mut key = self.clone();
+        for field in trajectory.extent {
+            let kept = trajectory.total_dependence.is_some_and(|dependence| {
+                dependence.field == *field && depends_on_total(&self.params, dependence.when)
+            });
+            if !kept {
+                key.params.remove(*field);
+            }
+        }
+        let bytes = serde_json::to_vec(&("trajectory", &key)).expect("keys serialize");
+        Some(blake3::hash(&bytes).to_hex().to_string())
+    }
+}
+
+/// Whether a constructor field's argument (`optimizer`'s `schedule`) has one of the values that
+/// tie a run's course to its length.
+fn depends_on_total(
+    params: &BTreeMap<String, serde_json::Value>,
+    (field, arg, values): (&str, &str, &[&str]),
+) -> bool {
+    let value = params.get(field).and_then(|ctor| ctor.get("args")?.get(arg));
+    let name = value.and_then(|v| v.get("enum").or_else(|| v.get("str"))?.as_str());
+    name.is_some_and(|name| values.contains(&name))
 }
 
 /// A value as canonical JSON: tagged so that `1`, `1.0`, `"1"` and the option `one` differ,
@@ -149,5 +180,53 @@ pub fn explicit_device(instance: &crate::plan::Instance) -> Option<&str> {
     match &instance.params.get("device")?.kind {
         ValueKind::Enum(name) => Some(name),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn train_key(steps: i64, checkpoints: i64, lr: f64, schedule: &str) -> StepKey {
+        let optimizer = json!({"call": "adam", "args": {
+            "lr": {"float": lr.to_string()}, "schedule": {"enum": schedule}
+        }});
+        StepKey {
+            format: KEY_FORMAT,
+            kind: "train".into(),
+            implementation: 1,
+            params: BTreeMap::from([
+                ("steps".to_owned(), json!({"int": steps})),
+                ("checkpoints".to_owned(), json!({"list": [{"int": checkpoints}]})),
+                ("optimizer".to_owned(), optimizer),
+            ]),
+            inputs: BTreeMap::new(),
+            seed: Some(0),
+            environment: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_trajectory_is_the_key_without_how_far_it_goes() {
+        let base = train_key(1000, 10, 0.01, "constant");
+        let trajectory = base.trajectory().expect("a train has a trajectory");
+        assert_ne!(trajectory, base.digest(), "trajectory keys are their own namespace");
+        assert_eq!(train_key(2000, 20, 0.01, "constant").trajectory(), Some(trajectory.clone()));
+        assert_ne!(train_key(1000, 10, 0.02, "constant").trajectory(), Some(trajectory));
+    }
+
+    #[test]
+    fn a_cosine_schedule_ties_the_trajectory_to_the_length_but_not_to_the_grid() {
+        let cosine = train_key(1000, 10, 0.01, "cosine").trajectory();
+        assert_ne!(train_key(2000, 10, 0.01, "cosine").trajectory(), cosine);
+        assert_eq!(train_key(1000, 20, 0.01, "cosine").trajectory(), cosine);
+    }
+
+    #[test]
+    fn steps_that_do_not_train_have_no_trajectory() {
+        let mut key = train_key(1000, 10, 0.01, "constant");
+        key.kind = "test".into();
+        assert_eq!(key.trajectory(), None);
     }
 }

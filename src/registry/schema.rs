@@ -130,9 +130,33 @@ pub struct StepKind {
     pub fields: &'static [Param],
     pub status: Status,
     pub batching: Batching,
+    /// For a step that trains: which fields only say how far along its trajectory it goes, so
+    /// a longer run continues a shorter one instead of starting over.
+    pub trajectory: Option<Trajectory>,
     /// The version of its implementation, in every key of its instances: bumped whenever the
     /// worker's numbers for the same parameters change, so no result of the old code is served.
     pub implementation: u32,
+}
+
+/// What a training step's trajectory (the sequence of its states, step after step) does not
+/// depend on. Its trajectory key is its key without these fields, so raising `steps` or moving
+/// the checkpoint grid finds the states already reached under the same trajectory key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trajectory {
+    /// The fields that say where to stop and what to keep along the way (`steps`,
+    /// `checkpoints`).
+    pub extent: &'static [&'static str],
+    /// The field among `extent` that the trajectory does depend on when an argument of a
+    /// constructor field has one of these values: a cosine schedule decays to 0 at the last
+    /// step, so its run to 40,000 steps is not the run to 20,000 continued.
+    pub total_dependence: Option<TotalDependence>,
+}
+
+/// `when.0.when.1 = one of when.2` makes the trajectory depend on the field `field`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TotalDependence {
+    pub field: &'static str,
+    pub when: (&'static str, &'static str, &'static [&'static str]),
 }
 
 /// Whether ready sibling instances of a step run in one worker request, as one batched
@@ -142,6 +166,6 @@ pub enum Batching {
     /// Each instance runs on its own.
     Never,
     /// Instances of one step whose parameters agree except these fields (their inputs may
-    /// differ) form a group.
+    /// differ) form a group. `field.arg` names an argument of the constructor in `field`.
     Siblings { may_differ: &'static [&'static str] },
 }

@@ -4,7 +4,10 @@
 use super::constructors::{
     DEVICE, DTYPE, SEED, STEP, above, between, defaults_to, derived, required, whole,
 };
-use super::schema::{Batching, Bound, CtorKind, Literal, Param, Status, StepKind, ValueType};
+use super::schema::{
+    Batching, Bound, CtorKind, Literal, Param, Status, StepKind, TotalDependence, Trajectory,
+    ValueType,
+};
 
 pub(super) static STEP_KINDS: &[StepKind] = &[
     StepKind {
@@ -69,9 +72,18 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             RESOURCES,
         ],
         status: Status::Implemented,
-        // Seeds of one setting train as an ensemble, one batched computation.
-        batching: Batching::Siblings { may_differ: &["seed"] },
-        implementation: 1,
+        // Seeds and learning rates of one setting train as an ensemble, one batched
+        // computation.
+        batching: Batching::Siblings { may_differ: &["seed", "optimizer.lr"] },
+        trajectory: Some(Trajectory {
+            extent: &["steps", "checkpoints"],
+            total_dependence: Some(TotalDependence {
+                field: "steps",
+                when: ("optimizer", "schedule", &["cosine"]),
+            }),
+        }),
+        // 2: the loss series is recorded on a grid that does not depend on the run's length.
+        implementation: 2,
     },
     StepKind {
         name: "checkpoint",
@@ -113,6 +125,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         ],
         status: Status::Implemented,
         batching: Batching::Never,
+        trajectory: None,
         implementation: 1,
     },
     StepKind {
@@ -156,6 +169,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         status: Status::Pending { issue: 6 },
         // Batched once its implementation computes siblings together.
         batching: Batching::Never,
+        trajectory: None,
         implementation: 1,
     },
     StepKind {
@@ -176,6 +190,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         status: Status::Pending { issue: 7 },
         // Batched once its implementation computes siblings together.
         batching: Batching::Never,
+        trajectory: None,
         implementation: 1,
     },
     StepKind {
@@ -191,6 +206,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         status: Status::Pending { issue: 7 },
         // Batched once its implementation computes siblings together.
         batching: Batching::Never,
+        trajectory: None,
         implementation: 1,
     },
     StepKind {
@@ -258,6 +274,7 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         ],
         status: Status::Implemented,
         batching: Batching::Siblings { may_differ: &["value", "tag"] },
+        trajectory: None,
         implementation: 1,
     },
 ];

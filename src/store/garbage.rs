@@ -21,29 +21,19 @@ pub struct GcReport {
 
 impl Store {
     /// Removes every manifest whose key is not in `keep` and every blob no kept manifest lists,
-    /// except entries younger than `min_age`; with `dry_run`, only counts them. The resume
-    /// points of keys in `resumable` (instances that will run) stay, with their blobs.
+    /// except entries younger than `min_age`; with `dry_run`, only counts them. A training
+    /// trajectory's stored states stay, with their blobs, when the trajectory is in `continuing`
+    /// (instances that will run may go on from them), and otherwise as long as their blobs are
+    /// kept anyway (a kept checkpoint is the state a longer run would continue from).
     pub fn collect_garbage(
         &self,
         keep: &HashSet<String>,
-        resumable: &HashSet<String>,
+        continuing: &HashSet<String>,
         min_age: Duration,
         dry_run: bool,
     ) -> std::io::Result<GcReport> {
         let mut report = GcReport::default();
         let mut live_blobs: HashSet<String> = HashSet::new();
-        for entry in std::fs::read_dir(self.root.join("resume")).into_iter().flatten() {
-            let path = entry?.path();
-            let key = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-            if resumable.contains(&key) || keep.contains(&key) || !old_enough(&path, min_age) {
-                live_blobs.extend(resume_blobs(&path));
-            } else {
-                report.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
-                if !dry_run {
-                    std::fs::remove_file(&path)?;
-                }
-            }
-        }
         for path in files_under(&self.root.join("actions"))? {
             let key = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
             if keep.contains(&key) {
@@ -59,6 +49,22 @@ impl Store {
             } else if let Some(manifest) = self.manifest(&key) {
                 // Too young to judge: a run may be about to use it; its blobs stay too.
                 live_blobs.extend(manifest.outputs.into_values());
+            }
+        }
+        for path in files_under(&self.root.join("trajectories"))? {
+            let trajectory = path
+                .parent()
+                .and_then(Path::file_name)
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            let blobs = point_blobs(&path);
+            if continuing.contains(trajectory) || !old_enough(&path, min_age) {
+                live_blobs.extend(blobs);
+            } else if blobs.is_empty() || !blobs.iter().all(|b| live_blobs.contains(b)) {
+                report.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+                if !dry_run {
+                    std::fs::remove_file(&path)?;
+                }
             }
         }
         for path in files_under(&self.root.join("blobs"))? {
@@ -88,19 +94,18 @@ impl Store {
     }
 }
 
-/// The blobs a resume point names: its checkpoint, its optimizer state, the outputs so far.
-fn resume_blobs(path: &Path) -> Vec<String> {
+/// The blobs a trajectory's stored state names: its parameters and optimizer state.
+fn point_blobs(path: &Path) -> Vec<String> {
     let Some(record) = std::fs::read(path)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
     else {
         return Vec::new();
     };
-    let named = ["checkpoint", "optimizer"].into_iter().filter_map(|f| record.get(f)?.as_str());
-    let outputs = record.get("outputs").and_then(serde_json::Value::as_object);
-    let outputs =
-        outputs.into_iter().flat_map(|o| o.values().filter_map(serde_json::Value::as_str));
-    named.chain(outputs).map(str::to_owned).collect()
+    ["params", "optimizer"]
+        .into_iter()
+        .filter_map(|f| Some(record.get(f)?.as_str()?.to_owned()))
+        .collect()
 }
 
 fn old_enough(path: &Path, min_age: Duration) -> bool {
@@ -109,7 +114,8 @@ fn old_enough(path: &Path, min_age: Duration) -> bool {
     })
 }
 
-/// Files two levels down (`shard/name`), the layout of `actions/` and `blobs/`.
+/// Files two levels down (`shard/name`), the layout of `actions/`, `blobs/` and
+/// `trajectories/`.
 fn files_under(folder: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     let mut files = Vec::new();
     let Ok(shards) = std::fs::read_dir(folder) else { return Ok(files) };

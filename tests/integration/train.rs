@@ -217,9 +217,11 @@ fn a_killed_training_run_resumes_from_its_latest_checkpoint_with_the_same_bytes(
                 checkpoints = every(1000)\n}\n";
     let project = Project::new(spec);
     let mut child = project.command(&[]).stderr(std::process::Stdio::null()).spawn().unwrap();
-    // Kill it (no chance to clean up) once a resume point is stored.
-    let resume = project.store().join("resume");
-    let stored = || std::fs::read_dir(&resume).map_or(0, Iterator::count);
+    // Kill it (no chance to clean up) once a state of its trajectory is stored.
+    let stored = || {
+        let (checkpoints, resume_points) = trajectory_states(&project);
+        checkpoints + resume_points
+    };
     for _ in 0..400 {
         if stored() > 0 {
             break;
@@ -229,7 +231,7 @@ fn a_killed_training_run_resumes_from_its_latest_checkpoint_with_the_same_bytes(
     std::thread::sleep(std::time::Duration::from_millis(300));
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(stored() > 0, "no resume point was stored");
+    assert!(stored() > 0, "no state of the trajectory was stored");
     assert!(project.results().is_empty(), "the run finished before it was killed");
     // `gc` keeps the resume point of what will run, and the blobs it names.
     project.verb(&["gc", "--min-age", "0"]);
@@ -241,7 +243,7 @@ fn a_killed_training_run_resumes_from_its_latest_checkpoint_with_the_same_bytes(
     // usually later than its latest checkpoint.
     assert!(from >= 1000, "{metrics}");
     assert_eq!(metrics["steps_trained"].as_u64(), Some(30000 - from));
-    assert_eq!(stored(), 0, "a finished run leaves no resume point");
+    assert_eq!(trajectory_states(&project), (30, 0), "a finished run leaves no resume point");
     let clean = Project::new(spec);
     assert_eq!(clean.run(&[]).counts(), (1, 0, 0, 0));
     assert_eq!(outputs(&project), outputs(&clean), "the resumed run wrote other bytes");
@@ -294,4 +296,139 @@ fn a_worker_told_to_stop_saves_where_it_is_and_the_run_resumes_there() {
     let clean = Project::new(spec);
     assert_eq!(clean.run(&[]).counts(), (1, 0, 0, 0));
     assert_eq!(outputs(&project), outputs(&clean), "the resumed run wrote other bytes");
+}
+
+/// The states stored for a project's trajectories: (checkpoints, resume points).
+fn trajectory_states(project: &Project) -> (usize, usize) {
+    let mut counts = (0, 0);
+    let folders = std::fs::read_dir(project.store().join("trajectories")).into_iter().flatten();
+    for folder in folders {
+        for entry in std::fs::read_dir(folder.unwrap().path()).unwrap() {
+            let point: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+            if point["checkpoint"].as_bool().unwrap() {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// A small deep linear network trained for `steps` with checkpoints `grid` and `schedule`.
+fn extendable(steps: u32, grid: &str, schedule: &str) -> String {
+    format!(
+        "train fit {{\n  model = dln.model(widths = [6, 4, 6])\n  \
+         data = dln.data(teacher = dln.teacher(widths = [6, 4, 6], rank = 2), samples = 256)\n  \
+         optimizer = adam(lr = 0.01, schedule = {schedule})\n  batch_size = 32\n  \
+         steps = {steps}\n  checkpoints = {grid}\n}}\n"
+    )
+}
+
+/// Runs `spec` in `project` (rewriting its file) and returns the train's steps trained, the
+/// step it went on from, and its outputs.
+fn train_again(project: &Project, spec: &str) -> (u64, u64, serde_json::Value) {
+    std::fs::write(project.spec(), spec).unwrap();
+    let before = manifests(project);
+    let run = project.run(&[]);
+    assert_eq!(run.counts(), (1, 0, 0, 0), "{}", run.stderr());
+    let new: Vec<_> = manifests(project).into_iter().filter(|m| !before.contains(m)).collect();
+    assert_eq!(new.len(), 1, "one new result");
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&new[0]).unwrap()).unwrap();
+    let metrics = &result["metrics"];
+    let from = metrics["resumed_from"].as_u64().unwrap_or(0);
+    (metrics["steps_trained"].as_u64().unwrap(), from, result["outputs"].clone())
+}
+
+#[test]
+fn a_longer_run_trains_only_the_new_steps_and_writes_what_a_fresh_run_writes() {
+    let project = Project::new("");
+    let (trained, _, short) = train_again(&project, &extendable(1000, "every(250)", "constant"));
+    assert_eq!(trained, 1000);
+    // Twice as long: it goes on from step 1000; the checkpoints it had are the same entries.
+    let longer = extendable(2000, "every(250)", "constant");
+    let (trained, from, long) = train_again(&project, &longer);
+    assert_eq!((trained, from), (1000, 1000));
+    for step in [250, 500, 750, 1000] {
+        let name = format!("checkpoint@{step}");
+        assert_eq!(short[&name], long[&name], "{name} changed");
+    }
+    let fresh = Project::new(&longer);
+    assert_eq!(fresh.run(&[]).counts(), (1, 0, 0, 0));
+    // Every output, the loss series included, is what a run of 2,000 steps from scratch writes.
+    assert_eq!(long, fresh.results()["fit"]["outputs"], "the continued run wrote other bytes");
+
+    // A grid that moves reuses the checkpoints that coincide: 300 is new, so training goes on
+    // from 250, the last state before it.
+    let moved = extendable(2500, "[250, 300, 1000, 2500]", "constant");
+    let (trained, from, outputs) = train_again(&project, &moved);
+    assert_eq!((trained, from), (2250, 250));
+    assert_eq!(outputs["checkpoint@250"], short["checkpoint@250"]);
+    assert_eq!(outputs["checkpoint@1000"], short["checkpoint@1000"]);
+    let fresh = Project::new(&moved);
+    assert_eq!(fresh.run(&[]).counts(), (1, 0, 0, 0));
+    assert_eq!(outputs, fresh.results()["fit"]["outputs"]);
+
+    // A shorter run whose checkpoints all exist trains nothing.
+    let (trained, from, _) = train_again(&project, &extendable(500, "every(250)", "constant"));
+    assert_eq!((trained, from), (0, 500));
+}
+
+#[test]
+fn a_schedule_that_depends_on_the_length_starts_over_when_the_length_changes() {
+    // A cosine schedule decays to 0 at the last step: the run to 1,200 steps is not the run to
+    // 1,000 continued.
+    let project = Project::new("");
+    let (trained, _, _) = train_again(&project, &extendable(1000, "every(500)", "cosine"));
+    assert_eq!(trained, 1000);
+    let (trained, from, _) = train_again(&project, &extendable(1200, "every(500)", "cosine"));
+    assert_eq!((trained, from), (1200, 0));
+    // The grid alone does not change its course.
+    let (trained, from, _) =
+        train_again(&project, &extendable(1200, "[500, 1000, 1100]", "cosine"));
+    assert_eq!((trained, from), (200, 1000));
+}
+
+/// The paths of every result recorded in a project's store.
+fn manifests(project: &Project) -> Vec<std::path::PathBuf> {
+    let shards = std::fs::read_dir(project.store().join("actions")).into_iter().flatten();
+    shards
+        .flat_map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect()
+}
+
+#[test]
+fn learning_rates_and_seeds_train_as_one_ensemble_with_each_members_solo_bytes() {
+    for (model, data, optimizer) in [
+        // Hand-derived gradients, and Adam's per-member step size.
+        (
+            "tms.model(features = 6, hidden = 2)",
+            "tms.data(features = 6, sparsity = 0.9, samples = 1000)",
+            "adam(lr = sweep([0.005, 0.01, 0.02]))",
+        ),
+        // Autograd, and SGD with momentum and decoupled rates in its buffer.
+        (
+            "dln.model(widths = [6, 4, 6])",
+            "dln.data(teacher = dln.teacher(widths = [6, 4, 6], rank = 2), samples = 256)",
+            "sgd(lr = sweep([0.01, 0.02, 0.05]), momentum = 0.9)",
+        ),
+    ] {
+        let spec = format!(
+            "train t {{\n  model = {model}\n  data = {data}\n  optimizer = {optimizer}\n  \
+             batch_size = 64\n  steps = 300\n  seed = sweep(0..2)\n  checkpoints = [100]\n}}\n"
+        );
+        let together = Project::new(&spec);
+        assert_eq!(together.run(&["--batch", "16"]).counts(), (6, 0, 0, 0));
+        let alone = Project::new(&spec);
+        assert_eq!(alone.run(&["--batch", "1"]).counts(), (6, 0, 0, 0));
+        assert_eq!(outputs(&together), outputs(&alone), "{optimizer}");
+        let log = std::fs::read_dir(together.store().join("logs"))
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .find(|log| log.contains("group: 6 siblings"));
+        assert!(log.is_some(), "the six settings were not one group ({optimizer})");
+    }
 }

@@ -34,6 +34,7 @@ fn unknown_step_is_refused_with_its_kind_and_the_group_still_ends() {
         threads: 1,
         outputs: vec!["result".into()],
         key: String::new(),
+        trajectory: None,
     };
     let mut events = Vec::new();
     let last = worker

@@ -3,13 +3,17 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use devspec_protocol::PROTOCOL_VERSION;
+
 const WORKER: &str = env!("CARGO_BIN_EXE_devspec-worker");
 
 #[test]
 fn one_shot_writes_the_reply_beside_the_request() {
     let dir = tempfile::tempdir().unwrap();
     let request = dir.path().join("request.json");
-    std::fs::write(&request, r#"{"protocol":2,"id":5,"type":"autograd_probe","x":[2.0]}"#).unwrap();
+    let text =
+        format!(r#"{{"protocol":{PROTOCOL_VERSION},"id":5,"type":"autograd_probe","x":[2.0]}}"#);
+    std::fs::write(&request, text).unwrap();
     let status = Command::new(WORKER).arg("--one-shot").arg(&request).status().unwrap();
     assert!(status.success());
     let replies: serde_json::Value =
@@ -35,7 +39,7 @@ fn one_shot_runs_a_group_and_keeps_every_members_replies_in_order() {
         })
     };
     let request = serde_json::json!({
-        "protocol": 2, "id": 4, "type": "steps", "members": [member(1), member(2)],
+        "protocol": PROTOCOL_VERSION, "id": 4, "type": "steps", "members": [member(1), member(2)],
     });
     let path = dir.path().join("request.json");
     std::fs::write(&path, request.to_string()).unwrap();
@@ -82,8 +86,9 @@ fn malformed_lines_get_a_bad_request_reply_and_the_worker_goes_on() {
         Command::new(WORKER).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "not json").unwrap();
-    writeln!(stdin, r#"{{"protocol":2,"id":8,"type":"no_such_request"}}"#).unwrap();
-    writeln!(stdin, r#"{{"protocol":2,"id":9,"type":"ping"}}"#).unwrap();
+    writeln!(stdin, r#"{{"protocol":{PROTOCOL_VERSION},"id":8,"type":"no_such_request"}}"#)
+        .unwrap();
+    writeln!(stdin, r#"{{"protocol":{PROTOCOL_VERSION},"id":9,"type":"ping"}}"#).unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());

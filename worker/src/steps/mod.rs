@@ -74,14 +74,20 @@ impl Member<'_> {
             message: format!("cannot write into the store {}: {err}", store.display()),
         })?;
         if stream {
-            send(&Reply::Output {
-                id: self.id,
-                member: self.index,
-                name: name.to_owned(),
-                digest: digest.clone(),
-            });
+            self.stream_output(name, &digest, send);
         }
         Ok(digest)
+    }
+
+    /// Tells the scheduler that output `name` is the blob `digest`, already in the store (a
+    /// checkpoint an earlier run of the same trajectory reached).
+    pub fn stream_output(&self, name: &str, digest: &str, send: &mut dyn FnMut(&Reply)) {
+        send(&Reply::Output {
+            id: self.id,
+            member: self.index,
+            name: name.to_owned(),
+            digest: digest.to_owned(),
+        });
     }
 
     /// Reports this member's end.

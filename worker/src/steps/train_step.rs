@@ -1,8 +1,10 @@
-//! The `train` step: a group of sibling members (one, or an ensemble of seeds) trained as one
-//! batched computation. Each member's checkpoints are stored (safetensors, the optimizer state
-//! beside them) and streamed the moment they are reached, with a resume point under the
-//! member's key; a member whose earlier run was killed resumes from its latest checkpoint. Its
-//! result is its loss series.
+//! The `train` step: a group of sibling members (one, or an ensemble of seeds and learning
+//! rates) trained as one batched computation. Each member's checkpoints are stored
+//! (safetensors, the optimizer state beside them) and streamed the moment they are reached, and
+//! recorded, with resume points between them, as states of the member's trajectory. A member
+//! starts from the furthest state its trajectory has reached that it can use: a killed run
+//! resumes, a longer run continues a shorter one, and checkpoints reached before are streamed
+//! at once. Its result is its loss series.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -12,110 +14,146 @@ use tch::Tensor;
 
 use super::Member;
 use crate::train::checkpoint_file;
-use crate::train::resume::{self, ResumePoint, ResumeRecord};
 use crate::train::trainer::{self, Series, Snapshot, Start, TrainEvents, TrainSpec};
+use crate::train::trajectory::{self, Continuation, Point};
+
+/// A member ready to train: its spec, its checkpoint steps, and where it starts.
+struct Prepared<'a, 'm> {
+    member: &'a Member<'m>,
+    spec: TrainSpec,
+    checkpoints: BTreeSet<u64>,
+    from: Continuation,
+    /// The state it starts from (none for a fresh start).
+    state: Option<MemberState>,
+}
+
+/// One member's state as `[1, ...]` tensors: its parameters, and each parameter's optimizer
+/// state.
+type MemberState = (Vec<Tensor>, Vec<Vec<Tensor>>);
 
 pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
-    let mut fresh: Vec<(&Member<'_>, TrainSpec)> = Vec::new();
-    let mut resumed: Vec<(&Member<'_>, TrainSpec, ResumePoint)> = Vec::new();
+    let mut subgroups: Vec<Vec<Prepared<'_, '_>>> = Vec::new();
     for member in group {
-        match TrainSpec::parse(&member.request.params) {
-            Ok(spec) => match resume::load(Path::new(&member.request.store), &member.request.key) {
-                Some(point) => resumed.push((member, spec, point)),
-                None => fresh.push((member, spec)),
-            },
-            Err(err) => member.finish(send, Err(step_failed(member, &err.to_string()))),
-        }
-    }
-    // Members train together only if they differ in nothing but their seeds (the scheduler
-    // groups them so); any other mix is trained in subgroups. A resumed member trains alone,
-    // from its own step.
-    let mut subgroups: Vec<(Vec<&Member<'_>>, Vec<TrainSpec>)> = Vec::new();
-    for (member, spec) in fresh {
-        let same = |other: &TrainSpec| other.without_seeds() == spec.without_seeds();
-        match subgroups.iter_mut().find(|(_, specs)| same(&specs[0])) {
-            Some((group, specs)) => {
-                group.push(member);
-                specs.push(spec);
+        match prepare(member) {
+            Ok(prepared) => {
+                // Members train together only if they differ in nothing but their seeds and
+                // learning rates (the scheduler groups them so) and start from the same step;
+                // any other mix is trained in subgroups.
+                let fits = |other: &Prepared<'_, '_>| {
+                    other.spec.group_shape() == prepared.spec.group_shape()
+                        && other.checkpoints == prepared.checkpoints
+                        && other.from.step == prepared.from.step
+                };
+                match subgroups.iter_mut().find(|subgroup| fits(&subgroup[0])) {
+                    Some(subgroup) => subgroup.push(prepared),
+                    None => subgroups.push(vec![prepared]),
+                }
             }
-            None => subgroups.push((vec![member], vec![spec])),
-        }
-    }
-    for (group, specs) in subgroups {
-        train_group(&group, &specs, None, send);
-    }
-    for (member, spec, point) in resumed {
-        match start_of(&spec, point) {
-            Ok((start, outputs)) => train_group(&[member], &[spec], Some((start, outputs)), send),
             Err(message) => member.finish(send, Err(step_failed(member, &message))),
         }
     }
+    for subgroup in subgroups {
+        train_group(subgroup, send);
+    }
 }
 
-/// A resume point as the trainer starts from it, with the outputs already written.
-fn start_of(
-    spec: &TrainSpec,
-    point: ResumePoint,
-) -> Result<(Start, BTreeMap<String, String>), String> {
-    let find = |tensors: &[(String, Tensor)], name: &str| {
-        tensors
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| t.unsqueeze(0))
-            .ok_or_else(|| format!("the resume point lacks `{name}`"))
-    };
-    let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
-    let params = names.iter().map(|n| find(&point.params, n)).collect::<Result<_, _>>()?;
-    let state = names
-        .iter()
-        .map(|n| {
-            spec.optimizer
-                .state_names()
-                .iter()
-                .map(|what| find(&point.optimizer, &format!("{n}.{what}")))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .collect::<Result<_, _>>()?;
-    let ResumeRecord { step, series, outputs, .. } = point.record;
-    Ok((Start { step, params, state, series }, outputs))
-}
-
-fn train_group(
-    group: &[&Member<'_>],
-    specs: &[TrainSpec],
-    start: Option<(Start, BTreeMap<String, String>)>,
-    send: &mut dyn FnMut(&Reply),
-) {
-    let checkpoints: BTreeSet<u64> = group[0]
+/// Reads a member's spec and finds where its trajectory lets it start.
+fn prepare<'a, 'm>(member: &'a Member<'m>) -> Result<Prepared<'a, 'm>, String> {
+    let spec = TrainSpec::parse(&member.request.params).map_err(|err| err.to_string())?;
+    let mut checkpoints: BTreeSet<u64> = member
         .request
         .outputs
         .iter()
         .filter_map(|name| name.strip_prefix("checkpoint@")?.parse().ok())
         .collect();
-    let resumed_from = start.as_ref().map(|(start, _)| start.step);
-    let (start, outputs) = match start {
-        Some((start, outputs)) => (Some(start), vec![outputs]),
-        None => (None, vec![BTreeMap::new(); group.len()]),
+    checkpoints.insert(spec.steps);
+    let from = match &member.request.trajectory {
+        Some(trajectory) => Continuation::find(
+            Path::new(&member.request.store),
+            trajectory,
+            &checkpoints,
+            spec.steps,
+            &trainer::record_steps(spec.steps, &checkpoints),
+        ),
+        None => Continuation::fresh(),
     };
-    let mut events = Events { group, send, outputs, ended: vec![false; group.len()] };
-    let series = trainer::train(specs, &checkpoints, start, &mut events);
+    let state = match &from.state {
+        Some((params, optimizer)) => {
+            let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
+            let state_names: Vec<Vec<String>> = names
+                .iter()
+                .map(|n| spec.optimizer.state_names().iter().map(|w| format!("{n}.{w}")).collect())
+                .collect();
+            let params = trajectory::ordered(params, &names)?;
+            let state = state_names
+                .iter()
+                .map(|names| trajectory::ordered(optimizer, names))
+                .collect::<Result<_, _>>()?;
+            Some((params, state))
+        }
+        None => None,
+    };
+    Ok(Prepared { member, spec, checkpoints, from, state })
+}
+
+fn train_group(mut group: Vec<Prepared<'_, '_>>, send: &mut dyn FnMut(&Reply)) {
+    let from = group[0].from.step;
+    // Checkpoints reached before are this run's outputs too: streamed at once, so what reads
+    // them need not wait for the new steps.
+    let mut outputs = Vec::with_capacity(group.len());
+    for prepared in &group {
+        let mut written = BTreeMap::new();
+        for (step, params, optimizer) in &prepared.from.reached {
+            let name = format!("checkpoint@{step}");
+            prepared.member.stream_output(&name, params, send);
+            written.insert(name, params.clone());
+            written.insert(format!("optimizer@{step}"), optimizer.clone());
+        }
+        outputs.push(written);
+    }
+    let start = (from > 0).then(|| {
+        let states: Vec<&MemberState> = group
+            .iter()
+            .map(|p| p.state.as_ref().expect("members that go on have a state"))
+            .collect();
+        let stacked = |pick: &dyn Fn(&MemberState) -> &Tensor| {
+            Tensor::cat(&states.iter().map(|s| pick(s)).collect::<Vec<_>>(), 0)
+        };
+        let params = (0..states[0].0.len()).map(|i| stacked(&|s| &s.0[i])).collect();
+        let state = (0..states[0].1.len())
+            .map(|i| (0..states[0].1[i].len()).map(|j| stacked(&|s| &s.1[i][j])).collect())
+            .collect();
+        let series = group.iter_mut().map(|p| p.from.series.take().unwrap_or_default()).collect();
+        Start { step: from, params, state, series }
+    });
+    let members: Vec<&Member<'_>> = group.iter().map(|p| p.member).collect();
+    let specs: Vec<TrainSpec> = group.iter().map(|p| p.spec.clone()).collect();
+    let mut events = Events { group: &members, send, outputs, ended: vec![false; group.len()] };
+    let series = trainer::train(&specs, &group[0].checkpoints, start, &mut events);
     let Events { send, mut outputs, ended, .. } = events;
-    for (index, (member, series)) in group.iter().zip(series).enumerate() {
+    for (index, (prepared, series)) in group.iter().zip(series).enumerate() {
         if ended[index] {
             continue;
         }
         let Some(series) = series else { continue };
+        let member = prepared.member;
         let outcome =
             finish(member, &series, std::mem::take(&mut outputs[index]), send).map(|mut result| {
-                let trained = specs[index].steps - resumed_from.unwrap_or(0);
+                let trained = prepared.spec.steps - from;
                 result.metrics.insert("steps_trained".into(), trained.into());
-                if let Some(step) = resumed_from {
-                    result.metrics.insert("resumed_from".into(), step.into());
+                if from > 0 {
+                    result.metrics.insert("resumed_from".into(), from.into());
                 }
                 result
             });
-        if outcome.is_ok() {
-            resume::remove(Path::new(&member.request.store), &member.request.key);
+        if outcome.is_ok()
+            && let Some(trajectory) = &member.request.trajectory
+        {
+            trajectory::drop_resume_points(
+                Path::new(&member.request.store),
+                trajectory,
+                prepared.spec.steps,
+            );
         }
         member.finish(send, outcome);
     }
@@ -150,9 +188,9 @@ struct Events<'a, 'm> {
 }
 
 impl Events<'_, '_> {
-    /// Stores a snapshot's tensors and its resume point. A checkpoint's parameters are an
-    /// output (streamed, so what reads it starts at once) with the optimizer state beside it;
-    /// a resume point's are blobs only the resume point names.
+    /// Stores a snapshot's tensors and records it as a state of the member's trajectory. A
+    /// checkpoint's parameters are an output (streamed, so what reads it starts at once) with
+    /// the optimizer state beside it; a resume point's are blobs only its record names.
     fn store(&mut self, member: usize, snapshot: &Snapshot<'_>) -> Result<(), WorkerError> {
         let this = self.group[member];
         let step = snapshot.step;
@@ -178,14 +216,16 @@ impl Events<'_, '_> {
             };
             (put(&params)?, put(&optimizer)?)
         };
-        let record = ResumeRecord {
-            step,
-            checkpoint,
-            optimizer: state,
-            series: snapshot.series.clone(),
-            outputs: self.outputs[member].clone(),
-        };
-        resume::save(Path::new(&this.request.store), &this.request.key, &record);
+        if let Some(trajectory) = &this.request.trajectory {
+            let point = Point {
+                step,
+                checkpoint: snapshot.checkpoint,
+                params: checkpoint,
+                optimizer: state,
+                series: snapshot.series.clone(),
+            };
+            trajectory::save(Path::new(&this.request.store), trajectory, &point);
+        }
         Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! What training is made of, each written once for a group of members (a leading member
 //! dimension): reading a step's parameters (`spec`), seeded random streams (`rng`), the data
 //! (`data`), the built-in models (`model`), the optimizers and their schedules (`optimizer`),
-//! checkpoint files (`checkpoint_file`), and the training loop itself (`trainer`).
+//! checkpoint files (`checkpoint_file`), the training loop itself (`trainer`), and the states a
+//! trajectory has reached (`trajectory`).
 
 // Sizes and steps move between libtorch's i64, Rust's usize and f64 (log-spaced steps): all are
 // far below 2^53, so these conversions are exact here.
@@ -16,7 +17,7 @@ pub mod checkpoint_file;
 pub mod data;
 pub mod model;
 pub mod optimizer;
-pub mod resume;
 pub mod rng;
 pub mod spec;
 pub mod trainer;
+pub mod trajectory;

@@ -102,6 +102,11 @@ impl OptimizerSpec {
         }
     }
 
+    /// The same optimizer with no learning rate: what members of one group must share.
+    pub fn without_lr(&self) -> OptimizerSpec {
+        OptimizerSpec { lr: 0.0, ..self.clone() }
+    }
+
     /// The names of the state a parameter carries (`exp_avg`, ...), as PyTorch calls them.
     pub fn state_names(&self) -> &'static [&'static str] {
         match self.rule {
@@ -113,24 +118,67 @@ impl OptimizerSpec {
 }
 
 pub struct Optimizer {
-    pub spec: OptimizerSpec,
+    /// Each member's optimizer; they differ at most in their learning rates.
+    pub specs: Vec<OptimizerSpec>,
     /// Per parameter, its state tensors in `state_names` order.
     pub state: Vec<Vec<Tensor>>,
 }
 
-impl Optimizer {
-    pub fn new(spec: OptimizerSpec, params: &[Tensor]) -> Optimizer {
-        let count = spec.state_names().len();
-        let state = params.iter().map(|p| (0..count).map(|_| p.zeros_like()).collect()).collect();
-        Optimizer { spec, state }
+/// The learning rates of a group's members at one step.
+enum Rates {
+    /// One rate for all: multiplied as a number.
+    Same(f64),
+    /// Differing rates: multiplied as a `[members, 1, ...]` tensor. Either way each member's
+    /// values are `x * f(lr)` rounded once, so a member's bytes do not depend on its group.
+    PerMember(Vec<f64>),
+}
+
+impl Rates {
+    /// `x * f(lr)`, each member by its own rate.
+    fn times(&self, x: &Tensor, f: impl Fn(f64) -> f64) -> Tensor {
+        match self {
+            Rates::Same(lr) => x * f(*lr),
+            Rates::PerMember(lrs) => x * Self::column(lrs, x, f),
+        }
     }
 
-    /// Applies update `t` (1-based) to `params` from `grads`.
+    /// `x *= f(lr)` in place, each member by its own rate.
+    fn scale(&self, x: &mut Tensor, f: impl Fn(f64) -> f64) {
+        let _ = match self {
+            Rates::Same(lr) => x.g_mul_scalar_(f(*lr)),
+            Rates::PerMember(lrs) => x.g_mul_(&Self::column(lrs, x, f)),
+        };
+    }
+
+    fn column(lrs: &[f64], like: &Tensor, f: impl Fn(f64) -> f64) -> Tensor {
+        let values: Vec<f64> = lrs.iter().map(|&lr| f(lr)).collect();
+        let mut shape = vec![1i64; like.dim()];
+        shape[0] = values.len() as i64;
+        Tensor::from_slice(&values)
+            .to_kind(like.kind())
+            .to_device(like.device())
+            .view(shape.as_slice())
+    }
+}
+
+impl Optimizer {
+    pub fn new(specs: Vec<OptimizerSpec>, params: &[Tensor]) -> Optimizer {
+        let count = specs[0].state_names().len();
+        let state = params.iter().map(|p| (0..count).map(|_| p.zeros_like()).collect()).collect();
+        Optimizer { specs, state }
+    }
+
+    /// Applies update `t` (1-based) to `params` (`[members, ...]`) from `grads`.
     pub fn step(&mut self, params: &mut [Tensor], grads: &[Tensor], t: u64) {
-        let lr = self.spec.lr_at(t);
+        let lrs: Vec<f64> = self.specs.iter().map(|spec| spec.lr_at(t)).collect();
+        let rates = if lrs.iter().all(|lr| lr.to_bits() == lrs[0].to_bits()) {
+            Rates::Same(lrs[0])
+        } else {
+            Rates::PerMember(lrs)
+        };
         tch::no_grad(|| {
             for ((param, state), grad) in params.iter_mut().zip(&mut self.state).zip(grads) {
-                match self.spec.rule {
+                match self.specs[0].rule {
                     Rule::Sgd { momentum, weight_decay } => {
                         let g = if weight_decay > 0.0 {
                             grad + &*param * weight_decay
@@ -142,9 +190,9 @@ impl Optimizer {
                             let buffer = &mut state[0];
                             let _ = buffer.g_mul_scalar_(momentum);
                             let _ = buffer.g_add_(&g);
-                            let _ = param.g_sub_(&(&*buffer * lr));
+                            let _ = param.g_sub_(&rates.times(buffer, |lr| lr));
                         } else {
-                            let _ = param.g_sub_(&(g * lr));
+                            let _ = param.g_sub_(&rates.times(&g, |lr| lr));
                         }
                     }
                     Rule::Adam { beta1, beta2, eps, weight_decay, decoupled } => {
@@ -154,7 +202,7 @@ impl Optimizer {
                             grad.shallow_clone()
                         };
                         if weight_decay > 0.0 && decoupled {
-                            let _ = param.g_mul_scalar_(1.0 - lr * weight_decay);
+                            rates.scale(param, |lr| 1.0 - lr * weight_decay);
                         }
                         let exponent = i32::try_from(t).unwrap_or(i32::MAX);
                         let (first, second) = state.split_at_mut(1);
@@ -164,7 +212,8 @@ impl Optimizer {
                         let correction1 = 1.0 - beta1.powi(exponent);
                         let correction2 = 1.0 - beta2.powi(exponent);
                         let denom = second[0].sqrt() / correction2.sqrt() + eps;
-                        let _ = param.g_sub_(&(&first[0] / denom * (lr / correction1)));
+                        let _ =
+                            param.g_sub_(&rates.times(&(&first[0] / denom), |lr| lr / correction1));
                     }
                 }
             }
@@ -203,7 +252,7 @@ mod tests {
         let mut param = Tensor::from_slice(&[1.0f64, -2.0]).set_requires_grad(true);
         (&param * &param).sum(tch::Kind::Double).backward();
         let mut optimizer = Optimizer::new(
-            spec(&serde_json::json!({"call": "adam", "args": {"lr": 0.1}})),
+            vec![spec(&serde_json::json!({"call": "adam", "args": {"lr": 0.1}}))],
             &[param.shallow_clone()],
         );
         let grad = param.grad();

@@ -2,7 +2,8 @@
 //! computation): each member draws its own minibatches and initialization from its own seed,
 //! its loss is its own (the group's loss is their sum, so no gradient mixes members), and its
 //! bytes are those it would have alone. Checkpoints are handed out the moment they are reached;
-//! the loss series is recorded at every checkpoint and at 200 log-spaced steps.
+//! the loss series is recorded at every checkpoint, at every step up to 200 and at 100
+//! log-spaced steps per decade after that.
 
 use std::collections::BTreeSet;
 
@@ -19,8 +20,10 @@ use super::spec::{Ctor, SpecError, int};
 /// (`checkpoints = [20_000]`) still resumes near where it stopped.
 const RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Steps at which the loss series is recorded, besides the checkpoints.
-const SERIES_POINTS: usize = 200;
+/// The loss series is recorded at every step up to here (so at least this many points when the
+/// run is longer), then at [`PER_DECADE`] log-spaced steps per decade.
+const DENSE_UNTIL: u64 = 200;
+const PER_DECADE: f64 = 100.0;
 
 /// Samples a fresh-data run evaluates its training loss on (drawn once, from its own stream).
 const FRESH_EVAL_SAMPLES: usize = 4096;
@@ -93,12 +96,13 @@ impl TrainSpec {
     }
 
     /// What members of one group share: everything but their seeds (and the data seeds
-    /// derived from them).
-    pub fn without_seeds(&self) -> TrainSpec {
+    /// derived from them) and their learning rates.
+    pub fn group_shape(&self) -> TrainSpec {
         TrainSpec {
             seed: 0,
             data: self.data.without_step_seed(),
             test_data: self.test_data.as_ref().map(DataSpec::without_step_seed),
+            optimizer: self.optimizer.without_lr(),
             ..self.clone()
         }
     }
@@ -155,13 +159,26 @@ pub struct Series {
     pub test_loss: Vec<f64>,
 }
 
-/// Where a one-member group starts when it resumes: after `step`, with these parameters and
-/// optimizer state (`[1, ...]` tensors, in the model's and the optimizer's order) and series.
+/// Where a group starts when it goes on from a stored state: after `step`, with these
+/// parameters and optimizer state (`[members, ...]`, in the model's and the optimizer's order)
+/// and each member's series so far.
 pub struct Start {
     pub step: u64,
     pub params: Vec<Tensor>,
     pub state: Vec<Vec<Tensor>>,
-    pub series: Series,
+    pub series: Vec<Series>,
+}
+
+impl Series {
+    /// Keeps the entries at `steps` only.
+    fn retain(&mut self, steps: &BTreeSet<u64>) {
+        let kept: Vec<usize> =
+            (0..self.steps.len()).filter(|&i| steps.contains(&self.steps[i])).collect();
+        let pick = |values: &[f64]| kept.iter().filter_map(|&i| values.get(i).copied()).collect();
+        self.train_loss = pick(&self.train_loss);
+        self.test_loss = pick(&self.test_loss);
+        self.steps = kept.iter().map(|&i| self.steps[i]).collect();
+    }
 }
 
 /// A member's data as the loop needs it once its samples are on the device: how to draw
@@ -236,7 +253,8 @@ pub fn train(
             if first.model.hand_derived_gradients() { p } else { p.set_requires_grad(true) }
         })
         .collect();
-    let mut optimizer = Optimizer::new(first.optimizer.clone(), &params);
+    let mut optimizer =
+        Optimizer::new(group.iter().map(|m| m.optimizer.clone()).collect(), &params);
     if let Some(start) = &start {
         optimizer.state = start
             .state
@@ -255,7 +273,7 @@ pub fn train(
     let names: Vec<String> = first.model.params().into_iter().map(|p| p.name).collect();
     let progress_every = (first.steps / 100).max(1);
     let mut series: Vec<Option<Series>> = if let Some(start) = start {
-        vec![Some(start.series)]
+        start.series.into_iter().map(Some).collect()
     } else {
         let mut series = vec![Some(Series::default()); group.len()];
         record_losses(first, &params, &device_data, 0, &mut series);
@@ -293,11 +311,13 @@ pub fn train(
                 }
             }
         }
-        if record.contains(&t) {
-            record_losses(first, &params, &device_data, t, &mut series);
-        }
         let checkpoint_here = checkpoints.contains(&t);
         let resume_due = crate::stop::take_save_request() || last_save.elapsed() > RESUME_EVERY;
+        // A stored state holds the losses at its own step, so a later run can start from it
+        // whatever steps that run records; entries this run does not record go at the end.
+        if record.contains(&t) || resume_due {
+            record_losses(first, &params, &device_data, t, &mut series);
+        }
         if checkpoint_here || resume_due {
             last_save = std::time::Instant::now();
             for member in (0..group.len()).filter(|&m| series[m].is_some()) {
@@ -319,6 +339,9 @@ pub fn train(
             events.progress(t, first.steps);
         }
     }
+    for entry in series.iter_mut().flatten() {
+        entry.retain(&record);
+    }
     series
 }
 
@@ -335,7 +358,7 @@ fn member_state(
 ) -> (Named, Named) {
     let row = |p: &Tensor| p.get(member as i64).detach().copy();
     let weights = names.iter().zip(params).map(|(name, p)| (name.clone(), row(p))).collect();
-    let state_names = optimizer.spec.state_names();
+    let state_names = optimizer.specs[0].state_names();
     let state = names
         .iter()
         .zip(&optimizer.state)
@@ -378,24 +401,22 @@ fn split(pool: &Samples, at: usize, input_dim: usize, output_dim: usize) -> (Sam
     (part(0, at), part(at, pool.n))
 }
 
-/// The steps at which the series is recorded: 0, the checkpoints, and at least 200 distinct
-/// log-spaced steps (every step of a shorter run).
-fn record_steps(total: u64, checkpoints: &BTreeSet<u64>) -> BTreeSet<u64> {
-    let total = total.max(1);
-    let wanted = SERIES_POINTS.min(usize::try_from(total).unwrap_or(usize::MAX));
-    let top = (total as f64).ln();
-    let mut spaced: BTreeSet<u64> = BTreeSet::new();
-    let mut count = SERIES_POINTS;
-    // Early log-spaced steps round to the same integers; denser grids fill the gaps.
-    while spaced.len() < wanted {
-        spaced = (0..count)
-            .map(|i| ((top * i as f64 / (count - 1) as f64).exp().round() as u64).clamp(1, total))
-            .collect();
-        count += count / 4;
+/// The steps at which the series is recorded: every step up to [`DENSE_UNTIL`], then
+/// [`PER_DECADE`] log-spaced steps per decade, the checkpoints, and the last step. The first two
+/// do not depend on the run's length, so a run continued to more steps records what a run
+/// started anew records.
+pub fn record_steps(total: u64, checkpoints: &BTreeSet<u64>) -> BTreeSet<u64> {
+    let mut steps: BTreeSet<u64> = (0..=DENSE_UNTIL.min(total)).collect();
+    let mut j = (DENSE_UNTIL as f64).log10() * PER_DECADE;
+    loop {
+        let step = 10f64.powf(j / PER_DECADE).round() as u64;
+        if step > total {
+            break;
+        }
+        steps.insert(step);
+        j += 1.0;
     }
-    let mut steps: BTreeSet<u64> = checkpoints.clone();
-    steps.extend(spaced);
-    steps.insert(0);
+    steps.extend(checkpoints.range(..=total));
     steps.insert(total);
     steps
 }
