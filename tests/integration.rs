@@ -15,5 +15,6 @@ mod integration {
     mod specs_check;
     mod train;
     mod ui;
+    mod user_data;
     mod worker_link;
 }

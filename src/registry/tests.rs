@@ -30,6 +30,7 @@ const IMPLEMENTED_BY_ISSUE: &[(u32, &[&str])] = &[
             "tms.data",
             "dln.teacher",
             "dln.data",
+            "tensors",
             "sgd",
             "adam",
             "adamw",

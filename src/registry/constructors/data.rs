@@ -94,7 +94,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         ],
         doc: "The user's own data, read from a file: a fixed pool of samples.",
         reference: None,
-        status: Status::Pending { issue: 5 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "icl.regression",

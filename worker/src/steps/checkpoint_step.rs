@@ -24,10 +24,7 @@ fn checkpoint(
     member: &Member<'_>,
     send: &mut dyn FnMut(&Reply),
 ) -> Result<StepResult, WorkerError> {
-    let fail = |message: String| WorkerError {
-        kind: WorkerErrorKind::StepFailed,
-        message: format!("{}: {message}", member.request.display_name),
-    };
+    let fail = |message: String| WorkerError { kind: WorkerErrorKind::StepFailed, message };
     let params = &member.request.params;
     let ctor = |name: &str| {
         params

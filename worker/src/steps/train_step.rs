@@ -49,7 +49,7 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
                     None => subgroups.push(vec![prepared]),
                 }
             }
-            Err(message) => member.finish(send, Err(step_failed(member, &message))),
+            Err(message) => member.finish(send, Err(step_failed(&message))),
         }
     }
     for subgroup in subgroups {
@@ -196,7 +196,7 @@ impl Events<'_, '_> {
         let step = snapshot.step;
         let encode = |tensors: &[(String, Tensor)]| {
             checkpoint_file::encode(tensors, step)
-                .map_err(|err| step_failed(this, &format!("cannot write checkpoint {step}: {err}")))
+                .map_err(|err| step_failed(&format!("cannot write checkpoint {step}: {err}")))
         };
         let (params, optimizer) = (encode(&snapshot.params)?, encode(&snapshot.optimizer)?);
         let (checkpoint, state) = if snapshot.checkpoint {
@@ -210,9 +210,8 @@ impl Events<'_, '_> {
         } else {
             let store = Path::new(&this.request.store);
             let put = |bytes: &[u8]| {
-                devspec_protocol::store_layout::put_blob(store, bytes).map_err(|err| {
-                    step_failed(this, &format!("cannot store a resume point: {err}"))
-                })
+                devspec_protocol::store_layout::put_blob(store, bytes)
+                    .map_err(|err| step_failed(&format!("cannot store a resume point: {err}")))
             };
             (put(&params)?, put(&optimizer)?)
         };
@@ -249,7 +248,7 @@ impl TrainEvents for Events<'_, '_> {
     fn failed(&mut self, member: usize, _step: u64, message: String) {
         if !self.ended[member] {
             self.ended[member] = true;
-            let error = step_failed(self.group[member], &message);
+            let error = step_failed(&message);
             self.group[member].finish(self.send, Err(error));
         }
     }
@@ -259,9 +258,6 @@ impl TrainEvents for Events<'_, '_> {
     }
 }
 
-fn step_failed(member: &Member<'_>, message: &str) -> WorkerError {
-    WorkerError {
-        kind: WorkerErrorKind::StepFailed,
-        message: format!("{}: {message}", member.request.display_name),
-    }
+fn step_failed(message: &str) -> WorkerError {
+    WorkerError { kind: WorkerErrorKind::StepFailed, message: message.to_owned() }
 }

@@ -1,13 +1,17 @@
-//! The built-in data, generated in Rust from a seed: sparse features for the toy model of
-//! superposition (`tms.data`), and Gaussian inputs labelled by a deep-linear-network teacher
-//! (`dln.teacher`, `dln.data`). A data value is either a fixed pool of `samples` (drawn once)
-//! or `fresh` samples drawn for every training step.
+//! The data a step trains on: the built-in data, generated in Rust from a seed (sparse features
+//! for the toy model of superposition, `tms.data`; Gaussian inputs labelled by a
+//! deep-linear-network teacher, `dln.teacher` and `dln.data`), or the user's own tensors read
+//! from a file (`tensors`, see `user_data`). A data value is either a fixed pool of `samples`
+//! (drawn once; a file's rows) or `fresh` samples drawn for every training step.
+
+use std::sync::Arc;
 
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::rng::{Purpose, stream};
 use super::spec::{Ctor, SpecError};
+use super::user_data::UserData;
 
 /// Samples, row-major: `n` rows of `in_dim` inputs and `out_dim` targets, in f64.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +42,7 @@ pub struct DataSpec {
 enum Kind {
     Tms { features: usize, sparsity: f64 },
     Dln { teacher: Teacher, noise: f64 },
+    Tensors(Arc<UserData>),
 }
 
 impl DataSpec {
@@ -45,6 +50,16 @@ impl DataSpec {
     pub fn parse(ctor: Ctor<'_>, default_seed: i64) -> Result<DataSpec, SpecError> {
         let written = ctor.opt_int("seed");
         let seed = written.unwrap_or(default_seed);
+        if ctor.name == "tensors" {
+            let data = UserData::read(ctor)?;
+            let size = Size::Pool(data.n);
+            return Ok(DataSpec {
+                kind: Kind::Tensors(Arc::new(data)),
+                size,
+                seed: 0,
+                seed_is_the_steps: false,
+            });
+        }
         let size = match ctor.args.get("samples") {
             Some(serde_json::Value::String(fresh)) if fresh == "fresh" => Size::Fresh,
             other => Size::Pool(count(super::spec::int(other, &format!("{}.samples", ctor.name))?)),
@@ -81,17 +96,38 @@ impl DataSpec {
         match &self.kind {
             Kind::Tms { features, .. } => *features,
             Kind::Dln { teacher, .. } => teacher.widths[0],
+            Kind::Tensors(data) => data.input_dim,
         }
     }
 
+    /// Target values per sample (1 for class labels).
     pub fn output_dim(&self) -> usize {
         match &self.kind {
             Kind::Tms { features, .. } => *features,
             Kind::Dln { teacher, .. } => *teacher.widths.last().expect("a teacher has widths"),
+            Kind::Tensors(data) => data.output_dim,
         }
     }
 
-    /// `n` samples of the stream `index` (0 for a pool; the step for fresh samples).
+    /// For targets that are class labels: how many classes they need (the largest label plus
+    /// one).
+    pub fn classes(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Tensors(data) => data.classes,
+            Kind::Tms { .. } | Kind::Dln { .. } => None,
+        }
+    }
+
+    /// Where the data comes from, for messages: the file it was read from, if any.
+    pub fn source(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Tensors(data) => Some(&data.path),
+            Kind::Tms { .. } | Kind::Dln { .. } => None,
+        }
+    }
+
+    /// `n` samples of the stream `index` (0 for a pool; the step for fresh samples). A file's
+    /// data is its first `n` rows.
     pub fn draw(&self, n: usize, index: u64) -> Samples {
         let mut rng = stream(self.seed, Purpose::Data, index);
         let (input_dim, output_dim) = (self.input_dim(), self.output_dim());
@@ -120,6 +156,7 @@ impl DataSpec {
                     }));
                 }
             }
+            Kind::Tensors(data) => return data.rows(n),
         }
         Samples { n, inputs, targets }
     }

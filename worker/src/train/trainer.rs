@@ -11,6 +11,7 @@ use rand::seq::SliceRandom;
 use tch::{Device, Kind, Tensor};
 
 use super::data::{DataSpec, Samples, Size};
+use super::loss::Loss;
 use super::model::ModelSpec;
 use super::optimizer::{Optimizer, OptimizerSpec};
 use super::rng::{Purpose, stream};
@@ -36,6 +37,7 @@ pub struct TrainSpec {
     pub test_data: Option<DataSpec>,
     pub test_fraction: f64,
     pub optimizer: OptimizerSpec,
+    pub loss: Loss,
     /// Samples per step; `None`: the whole pool.
     pub batch_size: Option<usize>,
     pub steps: u64,
@@ -75,6 +77,7 @@ impl TrainSpec {
         };
         let spec = TrainSpec {
             optimizer: OptimizerSpec::parse(field("optimizer")?, steps)?,
+            loss: Loss::parse(params.get("loss"), &data)?,
             test_fraction: params
                 .get("test_fraction")
                 .and_then(serde_json::Value::as_f64)
@@ -113,12 +116,42 @@ impl TrainSpec {
         for (what, data) in std::iter::once(("data", &self.data))
             .chain(self.test_data.iter().map(|d| ("test_data", d)))
         {
-            let (data_in, data_out) = (data.input_dim() as i64, data.output_dim() as i64);
-            if (data_in, data_out) != (model_in, model_out) {
+            let what = match data.source() {
+                Some(file) => format!("`{what}` ({file})"),
+                None => format!("`{what}`"),
+            };
+            let data_in = data.input_dim() as i64;
+            if data_in != model_in {
                 return Err(SpecError(format!(
-                    "`{what}` has {data_in} inputs and {data_out} targets per sample, but the model takes {model_in} inputs and gives {model_out} outputs"
+                    "{what} has {data_in} inputs per sample, but the model takes {model_in}"
                 )));
             }
+            match data.classes() {
+                Some(classes) if classes as i64 > model_out => {
+                    return Err(SpecError(format!(
+                        "{what} has class labels up to {}, but the model gives {model_out} \
+                         outputs (one per class)",
+                        classes - 1
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    let data_out = data.output_dim() as i64;
+                    if data_out != model_out {
+                        return Err(SpecError(format!(
+                            "{what} has {data_out} targets per sample, but the model gives \
+                             {model_out} outputs"
+                        )));
+                    }
+                }
+            }
+        }
+        if let Some(test) = &self.test_data
+            && test.classes().is_some() != self.data.classes().is_some()
+        {
+            return Err(SpecError(
+                "`data` and `test_data` must both hold class labels or both target values".into(),
+            ));
         }
         if self.batch_size.is_none() && self.data.size == Size::Fresh {
             return Err(SpecError(
@@ -203,18 +236,22 @@ struct DeviceData {
 
 impl DeviceData {
     fn new(group: &[TrainSpec], spec: &TrainSpec) -> DeviceData {
-        let (input_dim, output_dim) = (spec.model.input_dim(), spec.model.output_dim());
+        let (input_dim, output_dim) = (spec.data.input_dim() as i64, spec.data.output_dim() as i64);
+        // Class labels stay whole numbers, `[members, n, 1]`, for the cross-entropy's gather.
+        let target_kind = if spec.data.classes().is_some() { Kind::Int64 } else { spec.kind };
         let upload = |sets: Option<Vec<Samples>>| {
             let sets = sets?;
             let rows = sets[0].n as i64;
-            let to = |values: Vec<f64>, dim: i64| {
+            let to = |values: Vec<f64>, dim: i64, kind: Kind| {
                 Tensor::from_slice(&values)
                     .reshape([sets.len() as i64, rows, dim])
-                    .to_kind(spec.kind)
+                    .to_kind(kind)
                     .to_device(spec.device)
             };
-            let x = to(sets.iter().flat_map(|s| s.inputs.iter().copied()).collect(), input_dim);
-            let y = to(sets.iter().flat_map(|s| s.targets.iter().copied()).collect(), output_dim);
+            let inputs = sets.iter().flat_map(|s| s.inputs.iter().copied()).collect();
+            let targets = sets.iter().flat_map(|s| s.targets.iter().copied()).collect();
+            let x = to(inputs, input_dim, spec.kind);
+            let y = to(targets, output_dim, target_kind);
             Some((x, y))
         };
         let fresh = spec.data.size == Size::Fresh;
@@ -283,21 +320,7 @@ pub fn train(
     let mut last_save = std::time::Instant::now();
     for t in first_step..=first.steps {
         let (x, y) = batch(&mut data, &mut device_data, t, first);
-        let losses = if let Some((losses, grads)) = first.model.loss_and_gradients(&params, &x, &y)
-        {
-            optimizer.step(&mut params, &grads, t);
-            losses
-        } else {
-            let out = first.model.forward(&params, &x);
-            let losses = (out - y).square().mean_dim([1i64, 2].as_slice(), false, kind);
-            losses.sum(kind).backward();
-            let grads: Vec<Tensor> = params.iter().map(Tensor::grad).collect();
-            optimizer.step(&mut params, &grads, t);
-            for mut grad in grads {
-                let _ = grad.zero_();
-            }
-            losses
-        };
+        let losses = update(first, &mut params, &mut optimizer, &x, &y, t);
         // A diverged member stops at the step it diverged; the others go on. One number is
         // read back per step; the members are looked at only when it is not finite.
         let total = f64::try_from(losses.sum(Kind::Double)).unwrap_or(f64::NAN);
@@ -343,6 +366,35 @@ pub fn train(
         entry.retain(&record);
     }
     series
+}
+
+/// One training update of the group on its minibatch `(x, y)`: each member's loss (before the
+/// update), with the parameters moved by the optimizer.
+fn update(
+    spec: &TrainSpec,
+    params: &mut [Tensor],
+    optimizer: &mut Optimizer,
+    x: &Tensor,
+    y: &Tensor,
+    t: u64,
+) -> Tensor {
+    let by_hand = match spec.loss {
+        Loss::Mse => spec.model.loss_and_gradients(params, x, y),
+        Loss::CrossEntropy => None,
+    };
+    if let Some((losses, grads)) = by_hand {
+        optimizer.step(params, &grads, t);
+        return losses;
+    }
+    let out = spec.model.forward(params, x);
+    let losses = spec.loss.per_member(&out, y, spec.kind);
+    losses.sum(spec.kind).backward();
+    let grads: Vec<Tensor> = params.iter().map(Tensor::grad).collect();
+    optimizer.step(params, &grads, t);
+    for mut grad in grads {
+        let _ = grad.zero_();
+    }
+    losses
 }
 
 /// Tensors by name, as a checkpoint file holds them.
@@ -559,13 +611,8 @@ fn record_losses(
 ) {
     let loss_on = |set: &Option<(Tensor, Tensor)>| -> Option<Vec<f64>> {
         let (x, y) = set.as_ref()?;
-        let losses = tch::no_grad(|| {
-            (spec.model.forward(params, x) - y).square().mean_dim(
-                [1i64, 2].as_slice(),
-                false,
-                Kind::Double,
-            )
-        });
+        let losses =
+            tch::no_grad(|| spec.loss.per_member(&spec.model.forward(params, x), y, Kind::Double));
         Vec::<f64>::try_from(losses.to_device(Device::Cpu)).ok()
     };
     let train = loss_on(if data.train.is_some() { &data.train } else { &data.eval });
