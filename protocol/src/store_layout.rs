@@ -6,9 +6,12 @@
 //! STORE/blobs/ab/abcdef...      content-addressed blobs, named by the BLAKE3 of their bytes
 //! STORE/actions/ab/abcdef....json  a step key's manifest (outputs, metrics, provenance)
 //! STORE/locks/keys.lock         per-key advisory locks, a byte per key (see devspec's store)
+//! STORE/trajectories/TRAJ/STEP.json  a state a training trajectory reached (the worker's
+//!                               `train::trajectory` writes them; `devspec gc` and `status` read)
 //! STORE/tmp/                    partial writes, renamed into place when complete
 //! ```
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +26,37 @@ pub fn blob_path(store: &Path, digest: &str) -> PathBuf {
 
 pub fn action_path(store: &Path, key: &str) -> PathBuf {
     store.join("actions").join(&key[..2.min(key.len())]).join(format!("{key}.json"))
+}
+
+pub fn trajectory_folder(store: &Path, trajectory: &str) -> PathBuf {
+    store.join("trajectories").join(trajectory)
+}
+
+/// Where the state a trajectory reached at `step` is recorded.
+pub fn trajectory_point_path(store: &Path, trajectory: &str, step: u64) -> PathBuf {
+    trajectory_folder(store, trajectory).join(format!("{step:020}.json"))
+}
+
+/// The steps at which a trajectory has recorded states, from the records' names.
+pub fn trajectory_steps(store: &Path, trajectory: &str) -> BTreeSet<u64> {
+    std::fs::read_dir(trajectory_folder(store, trajectory))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.path().file_stem()?.to_str()?.parse().ok())
+        .collect()
+}
+
+/// The step a run to `total` with `checkpoints` (which include `total`) goes on from, given the
+/// steps its trajectory has stored states at: the latest one before its first checkpoint not
+/// yet stored, so that every checkpoint before it exists (or `total`, when every checkpoint
+/// is stored). 0 means from the start.
+pub fn continuation_step(stored: &BTreeSet<u64>, checkpoints: &BTreeSet<u64>, total: u64) -> u64 {
+    let before = match checkpoints.iter().find(|step| !stored.contains(step)) {
+        Some(&first_missing) => stored.range(..first_missing),
+        None => stored.range(..=total),
+    };
+    before.last().copied().unwrap_or(0)
 }
 
 /// Writes `bytes` to `target` so that no reader ever sees a partial file: into `STORE/tmp`,
@@ -123,6 +157,30 @@ fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod trajectory_tests {
+    use super::*;
+
+    fn set(steps: &[u64]) -> BTreeSet<u64> {
+        steps.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_run_goes_on_from_the_last_state_before_its_first_missing_checkpoint() {
+        let stored = set(&[250, 500, 750, 1000]);
+        // Longer: every old checkpoint exists, 1250 does not.
+        assert_eq!(continuation_step(&stored, &set(&[500, 1000, 1250, 2000]), 2000), 1000);
+        // A new checkpoint in between: from the state before it.
+        assert_eq!(continuation_step(&stored, &set(&[250, 300, 1000, 2500]), 2500), 250);
+        // Shorter, all stored: nothing to train.
+        assert_eq!(continuation_step(&stored, &set(&[250, 500]), 500), 500);
+        // A first checkpoint before every stored state: from the start.
+        assert_eq!(continuation_step(&stored, &set(&[100, 1000]), 1000), 0);
+        // A resume point between checkpoints counts.
+        assert_eq!(continuation_step(&set(&[250, 600]), &set(&[250, 1000]), 1000), 600);
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
-use crate::exec::{InstanceStatus, survey, why};
+use crate::exec::{InstanceStatus, continues_from, survey, why};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
 
@@ -35,7 +35,15 @@ pub fn run(
         let name = plan.graph[node].display_name();
         let status = &statuses[node.index()];
         let reasons = match status {
-            InstanceStatus::WillRun(key) if explain => why(key, last_keys.get(&name)).join("; "),
+            InstanceStatus::WillRun(key) if explain => {
+                let mut reasons = why(key, last_keys.get(&name));
+                if let Some(step) = continues_from(&plan, node, key, &context.store) {
+                    reasons.push(format!(
+                        "goes on from step {step}, a state its trajectory reached before"
+                    ));
+                }
+                reasons.join("; ")
+            }
             InstanceStatus::WaitsForInputs if explain => {
                 "an input will be computed first".to_owned()
             }

@@ -13,7 +13,7 @@ mod worker_report;
 
 pub use executor::{Executor, FailedInstance, RunEvent, RunOptions, RunSummary};
 pub use step_key::{StepKey, explicit_device, instance_key};
-pub use survey::{InstanceStatus, survey, why};
+pub use survey::{InstanceStatus, continues_from, survey, why};
 pub use worker_locator::{LocatedBy, WorkerLocation, WorkerLocator};
 pub use worker_process::{WorkerProcess, WorkerProcessError};
 pub use worker_report::worker_report;

@@ -2,6 +2,9 @@
 //! the store, it will run, or it waits for an input that will be computed first; and, for
 //! `status --why`, what changed in its key since the last run recorded for its name.
 
+use std::collections::BTreeSet;
+
+use devspec_protocol::store_layout;
 use petgraph::graph::NodeIndex;
 
 use super::executor::RunOptions;
@@ -48,6 +51,24 @@ pub fn survey(plan: &Plan, store: &Store, options: &RunOptions) -> Vec<InstanceS
         statuses[node.index()] = status;
     }
     statuses
+}
+
+/// The step a training instance that will run goes on from, when its trajectory has stored
+/// states it can use (a killed run's resume point, a shorter run's checkpoints); `None` when it
+/// starts from the beginning or does not train. A prediction from the records' names: the
+/// worker also checks that the state's files are intact.
+pub fn continues_from(plan: &Plan, node: NodeIndex, key: &StepKey, store: &Store) -> Option<u64> {
+    let trajectory = key.trajectory()?;
+    let total = key.params.get("steps")?.get("int")?.as_u64()?;
+    let mut checkpoints: BTreeSet<u64> = plan.graph[node]
+        .outputs
+        .iter()
+        .filter_map(|output| output.to_string().strip_prefix("checkpoint@")?.parse().ok())
+        .collect();
+    checkpoints.insert(total);
+    let stored = store_layout::trajectory_steps(store.root(), &trajectory);
+    let step = store_layout::continuation_step(&stored, &checkpoints, total);
+    (step > 0).then_some(step)
 }
 
 /// Why an instance will run: the parts of its key that differ from the last key recorded for

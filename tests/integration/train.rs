@@ -349,6 +349,10 @@ fn a_longer_run_trains_only_the_new_steps_and_writes_what_a_fresh_run_writes() {
     assert_eq!(trained, 1000);
     // Twice as long: it goes on from step 1000; the checkpoints it had are the same entries.
     let longer = extendable(2000, "every(250)", "constant");
+    std::fs::write(project.spec(), &longer).unwrap();
+    let status = project.verb(&["status", "{spec}", "--why"]);
+    assert!(status.contains("steps: 1000 -> 2000"), "{status}");
+    assert!(status.contains("goes on from step 1000"), "{status}");
     let (trained, from, long) = train_again(&project, &longer);
     assert_eq!((trained, from), (1000, 1000));
     for step in [250, 500, 750, 1000] {

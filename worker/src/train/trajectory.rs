@@ -10,7 +10,7 @@
 //! resumes, and a longer run (more `steps`, a grid reaching further) continues a shorter one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use devspec_protocol::store_layout;
 use serde::{Deserialize, Serialize};
@@ -32,26 +32,20 @@ pub struct Point {
     pub series: Series,
 }
 
-fn folder(store: &Path, trajectory: &str) -> PathBuf {
-    store.join("trajectories").join(trajectory)
-}
-
-fn file(store: &Path, trajectory: &str, step: u64) -> PathBuf {
-    folder(store, trajectory).join(format!("{step:020}.json"))
-}
-
 /// Stores a point (its blobs are already in the store). A failure costs only the ability to
 /// start from this state later.
 pub fn save(store: &Path, trajectory: &str, point: &Point) {
     let text = serde_json::to_vec(point).expect("points serialize");
-    let _ = store_layout::write_atomically(store, &file(store, trajectory, point.step), &text);
+    let path = store_layout::trajectory_point_path(store, trajectory, point.step);
+    let _ = store_layout::write_atomically(store, &path, &text);
 }
 
 /// Every readable point of a trajectory whose blobs are in the store, by step.
 fn points(store: &Path, trajectory: &str) -> BTreeMap<u64, Point> {
     let mut points = BTreeMap::new();
-    for entry in std::fs::read_dir(folder(store, trajectory)).into_iter().flatten().flatten() {
-        let Ok(bytes) = std::fs::read(entry.path()) else { continue };
+    for step in store_layout::trajectory_steps(store, trajectory) {
+        let path = store_layout::trajectory_point_path(store, trajectory, step);
+        let Ok(bytes) = std::fs::read(path) else { continue };
         let Ok(point) = serde_json::from_slice::<Point>(&bytes) else { continue };
         let present = |digest: &str| store_layout::blob_path(store, digest).is_file();
         if present(&point.params) && present(&point.optimizer) {
@@ -66,7 +60,9 @@ fn points(store: &Path, trajectory: &str) -> BTreeMap<u64, Point> {
 pub fn drop_resume_points(store: &Path, trajectory: &str, step: u64) {
     for point in points(store, trajectory).into_values() {
         if !point.checkpoint && point.step <= step {
-            let _ = std::fs::remove_file(file(store, trajectory, point.step));
+            let _ = std::fs::remove_file(store_layout::trajectory_point_path(
+                store, trajectory, point.step,
+            ));
         }
     }
 }
@@ -98,8 +94,8 @@ impl Continuation {
     }
 
     /// The furthest state of `trajectory` a run to `total` with `checkpoints` (which include
-    /// `total`) can start from: the latest point before its first checkpoint not yet reached,
-    /// so that every checkpoint before it already exists. Its series is put together from
+    /// `total`) can start from ([`store_layout::continuation_step`]: the latest point before its
+    /// first checkpoint not yet reached, so that every checkpoint before it exists). Its series is put together from
     /// every point up to there (each holds the losses up to its own step; which run stored
     /// which point does not matter, since all runs of a trajectory pass through the same
     /// states), restricted to `records`, the steps this run records. Anything unreadable
@@ -114,14 +110,11 @@ impl Continuation {
         let mut points = points(store, trajectory);
         points.retain(|&step, _| step <= total);
         loop {
-            let missing = checkpoints.iter().find(|step| !points.contains_key(step));
-            let candidate = match missing {
-                Some(&first) => points.range(..first).next_back().map(|(&step, _)| step),
-                None => points.keys().next_back().copied(),
-            };
-            let Some(step) = candidate.filter(|&step| step > 0) else {
+            let stored = points.keys().copied().collect();
+            let step = store_layout::continuation_step(&stored, checkpoints, total);
+            if step == 0 {
                 return Continuation::fresh();
-            };
+            }
             let point = &points[&step];
             let (Some(params), Some(optimizer)) =
                 (tensors(store, &point.params), tensors(store, &point.optimizer))
