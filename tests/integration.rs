@@ -7,8 +7,10 @@
 
 mod integration {
     mod binaries;
+    mod estimate;
     mod fmt_snapshots;
     mod fuzz;
+    mod learning_coefficients;
     mod plan_snapshots;
     mod readme;
     mod run;

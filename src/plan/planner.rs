@@ -245,6 +245,9 @@ fn plan_estimate(
             for checkpoint in select_checkpoints(step, &available)? {
                 let mut instance = template.clone();
                 instance.checkpoint = Some(checkpoint);
+                if instance.kind == "estimate" {
+                    inherit_model_and_data(&mut instance.params, &graph[source].params);
+                }
                 let node = graph.add_node(instance);
                 graph.add_edge(source, node, Dependency { output: Output::Checkpoint(checkpoint) });
                 nodes.push(node);
@@ -252,6 +255,27 @@ fn plan_estimate(
         }
     }
     Ok(nodes)
+}
+
+/// What an estimate needs of the step whose checkpoints it measures: the model (to read the
+/// checkpoint), the data and loss (of the posterior it samples), the training batch size (for
+/// `nbeta = auto`) and the dtype unless it sets its own. They enter its key with its own fields,
+/// so another data set is another estimate, while more training steps are not.
+fn inherit_model_and_data(params: &mut BTreeMap<String, Value>, source: &BTreeMap<String, Value>) {
+    for (from, to) in [
+        ("model", "model"),
+        ("data", "data"),
+        ("loss", "loss"),
+        ("test_fraction", "test_fraction"),
+        ("batch_size", "train_batch_size"),
+        // Data seeds left out are the training step's own.
+        ("seed", "train_seed"),
+        ("dtype", "dtype"),
+    ] {
+        if let Some(value) = source.get(from) {
+            params.entry(to.to_owned()).or_insert_with(|| value.clone());
+        }
+    }
 }
 
 /// The checkpoints an estimate's `at` selects from those its input offers.

@@ -166,9 +166,10 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             THREADS,
             RESOURCES,
         ],
-        status: Status::Pending { issue: 6 },
-        // Batched once its implementation computes siblings together.
-        batching: Batching::Never,
+        status: Status::Implemented,
+        // Sibling checkpoints with the same settings sample their chains as one batched
+        // computation (only their inputs, the checkpoints, differ).
+        batching: Batching::Siblings { may_differ: &[] },
         trajectory: None,
         implementation: 1,
     },

@@ -36,6 +36,8 @@ const IMPLEMENTED_BY_ISSUE: &[(u32, &[&str])] = &[
             "adamw",
         ],
     ),
+    // Estimation (issue 6).
+    (6, &["estimate", "llc", "sgld", "rmsprop_sgld", "loss", "weight_norm"]),
 ];
 
 /// Every parameter list in the registry, with the name of its owner, records included.

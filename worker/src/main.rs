@@ -5,6 +5,7 @@
 
 mod autograd_probe;
 mod dispatch;
+mod estimate;
 mod one_shot;
 mod parent_watch;
 mod serve;

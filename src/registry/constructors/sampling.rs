@@ -35,7 +35,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Welling & Teh 2011, \"Bayesian learning via stochastic gradient Langevin \
              dynamics\", ICML; localization as in Lau et al., AISTATS 2025",
         ),
-        status: Status::Pending { issue: 6 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "rmsprop_sgld",
@@ -62,7 +62,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Li et al. 2016, \"Preconditioned stochastic gradient Langevin dynamics for deep \
              neural networks\", AAAI; Hitchcock & Hoogland 2025 (sampler benchmark)",
         ),
-        status: Status::Pending { issue: 6 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "llc",
@@ -138,7 +138,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
              measure\", AISTATS 2025; restriction: Wang et al. 2024, \"Differentiation and \
              specialization of attention heads via the refined local learning coefficient\"",
         ),
-        status: Status::Pending { issue: 6 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "loss",
@@ -151,7 +151,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         )],
         doc: "The model's loss at the checkpoint, over a whole data set.",
         reference: None,
-        status: Status::Pending { issue: 6 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "weight_norm",
@@ -164,7 +164,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         )],
         doc: "The Euclidean norm of the parameters at the checkpoint.",
         reference: None,
-        status: Status::Pending { issue: 6 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "hessian_trace",

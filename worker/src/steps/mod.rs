@@ -6,6 +6,7 @@
 //! how it reports its end.
 
 mod checkpoint_step;
+mod estimate_step;
 mod test_step;
 mod train_step;
 
@@ -34,6 +35,7 @@ pub fn run(id: u64, members: &[StepRequest], send: &mut dyn FnMut(&Reply)) {
             "test" => test_step::run(&group, send),
             "train" => train_step::run(&group, send),
             "checkpoint" => checkpoint_step::run(&group, send),
+            "estimate" => estimate_step::run(&group, send),
             other => {
                 for member in group {
                     member.finish(

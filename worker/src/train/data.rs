@@ -126,6 +126,25 @@ impl DataSpec {
         }
     }
 
+    /// The training pool (none for fresh data) and the held-out part, its last `test_fraction`
+    /// of samples.
+    pub fn pools(&self, test_fraction: f64) -> (Option<Samples>, Option<Samples>) {
+        let Size::Pool(n) = self.size else { return (None, None) };
+        let pool = self.draw(n, 0);
+        if test_fraction <= 0.0 {
+            return (Some(pool), None);
+        }
+        let held = ((pool.n as f64) * test_fraction).round() as usize;
+        let at = pool.n - held;
+        let (input_dim, output_dim) = (self.input_dim(), self.output_dim());
+        let part = |from: usize, to: usize| Samples {
+            n: to - from,
+            inputs: pool.inputs[from * input_dim..to * input_dim].to_vec(),
+            targets: pool.targets[from * output_dim..to * output_dim].to_vec(),
+        };
+        (Some(part(0, at)), Some(part(at, pool.n)))
+    }
+
     /// `n` samples of the stream `index` (0 for a pool; the step for fresh samples). A file's
     /// data is its first `n` rows.
     pub fn draw(&self, n: usize, index: u64) -> Samples {

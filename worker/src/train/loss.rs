@@ -7,6 +7,7 @@
 use tch::{Kind, Tensor};
 
 use super::data::DataSpec;
+use super::model::ModelSpec;
 use super::spec::SpecError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,31 @@ impl Loss {
             "auto" | "mse" => Ok(Loss::Mse),
             other => Err(SpecError(format!("unknown loss `{other}`"))),
         }
+    }
+
+    /// Each member's loss `[members]` at `params` on `(x, y)` and its gradients: derived by
+    /// hand where the model has them (the toy model with MSE), else by autograd (the parameters
+    /// then require gradients; their `.grad` is left zeroed).
+    pub fn with_gradients(
+        self,
+        model: &ModelSpec,
+        params: &[Tensor],
+        x: &Tensor,
+        y: &Tensor,
+        kind: Kind,
+    ) -> (Tensor, Vec<Tensor>) {
+        if self == Loss::Mse
+            && let Some(by_hand) = model.loss_and_gradients(params, x, y)
+        {
+            return by_hand;
+        }
+        let losses = self.per_member(&model.forward(params, x), y, kind);
+        losses.sum(kind).backward();
+        let grads: Vec<Tensor> = params.iter().map(|p| p.grad().copy()).collect();
+        for param in params {
+            let _ = param.grad().zero_();
+        }
+        (losses.detach(), grads)
     }
 
     /// Each member's loss, `[members]`, computed in `kind`: outputs `[members, batch, k]`

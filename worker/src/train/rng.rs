@@ -20,6 +20,10 @@ pub enum Purpose {
     Teacher,
     /// The label noise of a data set.
     Noise,
+    /// The minibatch order of a sampler's epoch (shared by its chains, or one chain's own).
+    SamplerBatches,
+    /// One sampler chain's injected noise, drawn in sequence.
+    SamplerNoise,
 }
 
 pub fn stream(seed: i64, purpose: Purpose, index: u64) -> ChaCha8Rng {

@@ -63,6 +63,26 @@ impl<'a> Ctor<'a> {
     }
 }
 
+/// A step's `device` (`cpu`, `cuda`, `cuda:N`; devspec resolves `auto` before sending it).
+pub fn device(params: &Value) -> Result<tch::Device, SpecError> {
+    match params.get("device").and_then(Value::as_str).unwrap_or("cpu") {
+        "cpu" => Ok(tch::Device::Cpu),
+        "cuda" => Ok(tch::Device::Cuda(0)),
+        other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+            Some(index) => Ok(tch::Device::Cuda(index)),
+            None => Err(SpecError(format!("unknown device `{other}`"))),
+        },
+    }
+}
+
+/// A step's `dtype`: `f64`, else single precision.
+pub fn dtype(params: &Value) -> tch::Kind {
+    match params.get("dtype").and_then(Value::as_str) {
+        Some("f64") => tch::Kind::Double,
+        _ => tch::Kind::Float,
+    }
+}
+
 pub fn int(value: Option<&Value>, what: &str) -> Result<i64, SpecError> {
     value.ok_or_else(|| missing(what))?.as_i64().ok_or_else(|| wrong(what, "a whole number"))
 }

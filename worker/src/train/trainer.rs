@@ -66,15 +66,7 @@ impl TrainSpec {
             Some(serde_json::Value::String(full)) if full == "full" => None,
             other => Some(usize::try_from(int(other, "batch_size")?).unwrap_or(1).max(1)),
         };
-        let device = match params.get("device").and_then(serde_json::Value::as_str).unwrap_or("cpu")
-        {
-            "cpu" => Device::Cpu,
-            "cuda" => Device::Cuda(0),
-            other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
-                Some(index) => Device::Cuda(index),
-                None => return Err(SpecError(format!("unknown device `{other}`"))),
-            },
-        };
+        let device = super::spec::device(params)?;
         let spec = TrainSpec {
             optimizer: OptimizerSpec::parse(field("optimizer")?, steps)?,
             loss: Loss::parse(params.get("loss"), &data)?,
@@ -82,10 +74,7 @@ impl TrainSpec {
                 .get("test_fraction")
                 .and_then(serde_json::Value::as_f64)
                 .unwrap_or(0.0),
-            kind: match params.get("dtype").and_then(serde_json::Value::as_str) {
-                Some("f64") => Kind::Double,
-                _ => Kind::Float,
-            },
+            kind: super::spec::dtype(params),
             model,
             data,
             test_data,
@@ -378,22 +367,8 @@ fn update(
     y: &Tensor,
     t: u64,
 ) -> Tensor {
-    let by_hand = match spec.loss {
-        Loss::Mse => spec.model.loss_and_gradients(params, x, y),
-        Loss::CrossEntropy => None,
-    };
-    if let Some((losses, grads)) = by_hand {
-        optimizer.step(params, &grads, t);
-        return losses;
-    }
-    let out = spec.model.forward(params, x);
-    let losses = spec.loss.per_member(&out, y, spec.kind);
-    losses.sum(spec.kind).backward();
-    let grads: Vec<Tensor> = params.iter().map(Tensor::grad).collect();
+    let (losses, grads) = spec.loss.with_gradients(&spec.model, params, x, y, spec.kind);
     optimizer.step(params, &grads, t);
-    for mut grad in grads {
-        let _ = grad.zero_();
-    }
     losses
 }
 
@@ -423,18 +398,7 @@ fn member_state(
 
 /// A member's training pool (none for fresh data) and held-out samples.
 fn member_samples(spec: &TrainSpec) -> (Option<Samples>, Option<Samples>) {
-    let (mut train, mut test) = match spec.data.size {
-        Size::Pool(n) => (Some(spec.data.draw(n, 0)), None),
-        Size::Fresh => (None, None),
-    };
-    if let (Some(pool), true) = (&train, spec.test_fraction > 0.0) {
-        // The pool's last `test_fraction` of samples is held out.
-        let held = ((pool.n as f64) * spec.test_fraction).round() as usize;
-        let (train_part, test_part) =
-            split(pool, pool.n - held, spec.data.input_dim(), spec.data.output_dim());
-        train = Some(train_part);
-        test = Some(test_part);
-    }
+    let (train, mut test) = spec.data.pools(spec.test_fraction);
     if let Some(test_spec) = &spec.test_data {
         test = Some(match test_spec.size {
             Size::Pool(n) => test_spec.draw(n, 0),
@@ -442,15 +406,6 @@ fn member_samples(spec: &TrainSpec) -> (Option<Samples>, Option<Samples>) {
         });
     }
     (train, test)
-}
-
-fn split(pool: &Samples, at: usize, input_dim: usize, output_dim: usize) -> (Samples, Samples) {
-    let part = |from: usize, to: usize| Samples {
-        n: to - from,
-        inputs: pool.inputs[from * input_dim..to * input_dim].to_vec(),
-        targets: pool.targets[from * output_dim..to * output_dim].to_vec(),
-    };
-    (part(0, at), part(at, pool.n))
 }
 
 /// The steps at which the series is recorded: every step up to [`DENSE_UNTIL`], then

@@ -1,0 +1,137 @@
+//! The LLC estimator against theory (deep linear networks, reduced-rank regression and a
+//! regular model at their teacher, where the learning coefficient is known in closed form), its
+//! diagnostics, and its batching (sibling checkpoints sampled together give each one's bytes).
+
+use std::collections::BTreeMap;
+
+use super::learning_coefficients::{deep_linear_network, reduced_rank_regression};
+use super::run::Project;
+
+/// slt.md's setting that lands within about 8% of theory on deep linear networks: n = 10,000
+/// noiseless Gaussian inputs, `n_beta = n / ln n`, localization 1, batch 500, lr 2e-5, 2,000
+/// burn-in steps and 8,000 draws on 4 chains.
+const LLC: &str = "llc(sampler = sgld(lr = 2e-5, localization = 1), nbeta = dataset, chains = 4, \
+                   draws = 8_000, burnin = 2_000, batch_size = 500)";
+
+/// A checkpoint at a teacher of `widths` and `rank`, and the LLC estimated there.
+fn at_teacher(name: &str, widths: &[i64], rank: i64) -> String {
+    let widths = format!("{widths:?}");
+    format!(
+        "let teacher_{name} = dln.teacher(widths = {widths}, rank = {rank}, seed = 0)\n\
+         checkpoint {name} {{\n  model = dln.model(widths = {widths})\n  weights = teacher_{name}\n  \
+         data = dln.data(teacher = teacher_{name}, samples = 10_000, noise = 0)\n}}\n\
+         estimate llc_{name} on {name} {{ observable = {LLC} }}\n"
+    )
+}
+
+fn metrics(project: &Project) -> BTreeMap<String, serde_json::Value> {
+    project.results().into_iter().map(|(name, m)| (name, m["metrics"].clone())).collect()
+}
+
+#[test]
+fn the_llc_at_a_teacher_matches_the_closed_form_learning_coefficient() {
+    // (name, widths, rank, theory, tolerance). A regular model within 10% of d / 2 and the
+    // singular ones within 15%, as the issue asks. slt.md's reference implementation lands
+    // within about 8% with these settings; this one measured 1.4% to 7.3% over these cases,
+    // with a standard error of the mean over its 4 chains near 1% (llc_se / llc_mean), so the
+    // bounds leave room for the sampler's bias, not for a wrong estimator.
+    let five_layers = [4, 3, 3, 3, 4];
+    let cases: Vec<(&str, Vec<i64>, i64, f64, f64)> = vec![
+        ("regular", vec![4, 3], 3, 6.0, 0.10),
+        ("dln4", vec![10, 5, 5, 10], 2, 22.5, 0.15),
+        ("dln4_rank0", vec![4, 4, 4, 4], 0, 5.5, 0.15),
+        ("dln5", five_layers.to_vec(), 1, deep_linear_network(&five_layers, 1), 0.15),
+        ("rrr_wide_out", vec![2, 2, 6], 1, reduced_rank_regression(2, 2, 6, 1), 0.15),
+        ("rrr_wide_in", vec![6, 2, 2], 1, reduced_rank_regression(6, 2, 2, 1), 0.15),
+        ("rrr_wide_hidden", vec![2, 6, 2], 1, reduced_rank_regression(2, 6, 2, 1), 0.15),
+        ("rrr_balanced", vec![5, 3, 5], 1, reduced_rank_regression(5, 3, 5, 1), 0.15),
+    ];
+    let spec: String = cases.iter().map(|(name, w, r, _, _)| at_teacher(name, w, *r)).collect();
+    let project = Project::new(&spec);
+    let run = project.run(&[]);
+    assert_eq!(run.counts().2, 0, "{}", run.stderr());
+    let results = metrics(&project);
+    let mut report = Vec::new();
+    for (name, widths, rank, theory, tolerance) in &cases {
+        let m = &results[&format!("llc_{name}@0")];
+        let estimate = m["llc_mean"].as_f64().unwrap();
+        let error = (estimate - theory).abs() / theory;
+        report.push(format!(
+            "{name} {widths:?} r={rank}: {estimate:.3} vs {theory} ({:.1}%)",
+            error * 100.0
+        ));
+        assert!(error <= *tolerance, "{}", report.join("\n"));
+        assert_eq!(m["nbeta"].as_f64().unwrap(), 10_000.0 / 10_000f64.ln());
+    }
+    eprintln!("{}", report.join("\n"));
+}
+
+#[test]
+fn a_point_that_is_not_a_minimum_is_flagged_and_a_diverging_sampler_fails_only_its_step() {
+    // Ten steps from a random initialization are far from any minimum: the chains go downhill,
+    // so the mean sampled loss falls below the checkpoint's.
+    let spec = "let teacher = dln.teacher(widths = [6, 4, 6], rank = 2)\n\
+                let data = dln.data(teacher = teacher, samples = 1_000)\n\
+                train early {\n  model = dln.model(widths = [6, 4, 6])\n  data = data\n  \
+                optimizer = sgd(lr = 0.01)\n  batch_size = 100\n  steps = 10\n}\n\
+                estimate downhill on early {\n  observable = llc(sampler = sgld(lr = 1e-3, \
+                localization = 1), draws = 400, burnin = 0)\n}\n\
+                estimate exploding on early {\n  observable = llc(sampler = sgld(lr = 10, localization = 1), \
+                draws = 50, burnin = 0)\n}\n";
+    let project = Project::new(spec);
+    let run = project.run(&[]);
+    assert_eq!(run.code(), Some(1), "{}", run.stderr());
+    let stderr = run.stderr();
+    assert!(stderr.contains("chains diverged"), "{stderr}");
+    assert!(stderr.contains("lower the sampler's lr"), "{stderr}");
+    // The other estimate still ran, and says what is wrong with its checkpoint.
+    let downhill = &metrics(&project)["downhill@10"];
+    let flags = downhill["diagnostics"].as_str().unwrap();
+    assert!(flags.contains("negative") || flags.contains("not_stationary"), "{downhill}");
+}
+
+#[test]
+fn sibling_checkpoints_sampled_as_one_computation_give_each_ones_own_bytes() {
+    let spec = "let teacher = dln.teacher(widths = [6, 4, 6], rank = 2)\n\
+                train fit {\n  model = dln.model(widths = [6, 4, 6])\n  \
+                data = dln.data(teacher = teacher, samples = 1_000)\n  optimizer = adam(lr = 0.01)\n  \
+                batch_size = 100\n  steps = 300\n  checkpoints = [100, 200]\n}\n\
+                estimate llc on fit {\n  observable = llc(sampler = sgld(lr = 1e-4, localization = 10), \
+                draws = 100, burnin = 20)\n}\n";
+    // Training first, so all three checkpoints are ready together (a run streams each
+    // checkpoint to its estimate the moment it exists, and groups only what is ready).
+    let together = Project::new(spec);
+    assert_eq!(together.run(&["--target", "fit"]).counts(), (1, 0, 0, 0));
+    assert_eq!(together.run(&["--batch", "16"]).counts(), (3, 1, 0, 0));
+    let alone = Project::new(spec);
+    assert_eq!(alone.run(&["--batch", "1"]).counts(), (4, 0, 0, 0));
+    let outputs = |p: &Project| -> BTreeMap<String, serde_json::Value> {
+        p.results().into_iter().map(|(name, m)| (name, m["outputs"].clone())).collect()
+    };
+    assert_eq!(outputs(&together), outputs(&alone));
+    let grouped = std::fs::read_dir(together.store().join("logs"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .any(|log| log.contains("group: 3 siblings"));
+    assert!(grouped, "the three checkpoints were not sampled together");
+}
+
+#[test]
+fn an_llc_on_a_checkpoint_without_data_says_where_to_give_it() {
+    let project = Project::new(
+        "let t = dln.teacher(widths = [3, 2], rank = 1)\n\
+         checkpoint c {\n  model = dln.model(widths = [3, 2])\n  weights = t\n}\n\
+         estimate norm on c { observable = weight_norm() }\n\
+         estimate llc on c { observable = llc(sampler = sgld(lr = 1e-4, localization = 1), batch_size = 10) }\n",
+    );
+    let run = project.run(&[]);
+    assert_eq!(run.code(), Some(1), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("has no `data`: give that step `data = ...`"),
+        "{}",
+        run.stderr()
+    );
+    // The weight norm needs no data, and is the teacher's (its rank-1 factors' norm, positive).
+    let norm = project.results()["norm@0"]["metrics"]["weight_norm"].as_f64().unwrap();
+    assert!(norm > 0.0);
+}

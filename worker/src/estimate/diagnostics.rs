@@ -1,0 +1,321 @@
+//! From chains to an estimate: each chain's `λ̂ = n_beta (mean recorded loss - init loss)`, their
+//! mean, spread and standard error, R-hat across chains, the effective sample size, and the
+//! diagnostics of a run gone wrong, each with a one-line explanation and a suggested fix.
+
+use serde::Serialize;
+
+use super::llc::Chains;
+
+/// What went wrong in a run, for people: its name, what it means here, and what to try.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    pub name: &'static str,
+    pub message: String,
+    pub fix: &'static str,
+}
+
+/// The estimate of one checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    pub llc_mean: f64,
+    pub llc_std: f64,
+    pub llc_se: f64,
+    /// Each chain's estimate (`None`: it diverged and is excluded).
+    pub llc_per_chain: Vec<Option<f64>>,
+    pub init_loss: f64,
+    pub nbeta: f64,
+    pub acceptance_mean: Option<f64>,
+    pub acceptance_per_chain: Vec<Option<f64>>,
+    pub r_hat: Option<f64>,
+    pub ess: f64,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Mean MALA acceptance below this says the step size is too large.
+const LOW_ACCEPTANCE: f64 = 0.8;
+/// R-hat above this says the chains have not mixed.
+const POOR_MIXING: f64 = 1.1;
+/// Halves of a trace whose means differ by more than this many standard errors.
+const NOT_STATIONARY_SE: f64 = 3.0;
+
+/// Summarizes a checkpoint's chains; fails when fewer than `min_chains` survived.
+pub fn estimate(chains: &Chains, min_chains: usize) -> Result<Estimate, String> {
+    let per_chain: Vec<Option<f64>> = chains
+        .traces
+        .iter()
+        .zip(&chains.diverged)
+        .map(|(trace, diverged)| match diverged {
+            Some(_) => None,
+            None => Some(chains.nbeta * (mean(trace) - chains.init_loss)),
+        })
+        .collect();
+    let alive: Vec<f64> = per_chain.iter().flatten().copied().collect();
+    let diverged: Vec<usize> =
+        chains.diverged.iter().enumerate().filter(|(_, d)| d.is_some()).map(|(c, _)| c).collect();
+    if alive.len() < min_chains.max(1) {
+        return Err(format!(
+            "{} of {} chains diverged (NaN or infinite loss), more than the {} allowed; lower \
+             the sampler's lr, or raise localization",
+            diverged.len(),
+            per_chain.len(),
+            per_chain.len().saturating_sub(min_chains.max(1))
+        ));
+    }
+    let llc_mean = mean(&alive);
+    let llc_std = std_dev(&alive);
+    let llc_se = llc_std / (alive.len() as f64).sqrt();
+    let traces: Vec<&[f64]> = chains
+        .traces
+        .iter()
+        .zip(&chains.diverged)
+        .filter(|(_, d)| d.is_none())
+        .map(|(t, _)| t.as_slice())
+        .collect();
+    let r_hat = r_hat(&traces);
+    let ess: f64 = traces.iter().map(|t| effective_size(t)).sum();
+    let accepted: Vec<f64> = chains.acceptance.iter().flatten().copied().collect();
+    let acceptance_mean = (!accepted.is_empty()).then(|| mean(&accepted));
+    let pooled = pooled_trace(&traces);
+    let diagnostics = diagnose(llc_mean, &diverged, &pooled, acceptance_mean, r_hat);
+    Ok(Estimate {
+        llc_mean,
+        llc_std,
+        llc_se,
+        llc_per_chain: per_chain,
+        init_loss: chains.init_loss,
+        nbeta: chains.nbeta,
+        acceptance_mean,
+        acceptance_per_chain: chains.acceptance.clone(),
+        r_hat,
+        ess,
+        diagnostics,
+    })
+}
+
+/// The chains' mean loss, draw by draw.
+fn pooled_trace(traces: &[&[f64]]) -> Vec<f64> {
+    let draws = traces.iter().map(|t| t.len()).min().unwrap_or(0);
+    (0..draws).map(|i| mean(&traces.iter().map(|t| t[i]).collect::<Vec<_>>())).collect()
+}
+
+/// What went wrong, from the estimate, the chains that diverged, the chains' mean trace, the
+/// acceptance and R-hat.
+fn diagnose(
+    llc_mean: f64,
+    diverged: &[usize],
+    pooled: &[f64],
+    acceptance_mean: Option<f64>,
+    r_hat: Option<f64>,
+) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    if llc_mean < 0.0 {
+        diagnostics.push(Diagnostic {
+            name: "negative",
+            message: format!(
+                "the estimate is {llc_mean:.3}, below zero: the chains found lower loss than the \
+                 checkpoint's, so it is not a local minimum, or the step size is too large"
+            ),
+            fix: "estimate at a trained checkpoint, or lower the sampler's lr",
+        });
+    }
+    if !diverged.is_empty() {
+        diagnostics.push(Diagnostic {
+            name: "diverged",
+            message: format!(
+                "chain(s) {} diverged (NaN or infinite loss) and are excluded",
+                list(diverged)
+            ),
+            fix: "lower the sampler's lr, or raise localization",
+        });
+    }
+    // The estimate's own trace (the chains' mean loss, draw by draw) drifting says the chains
+    // have not settled; a single chain's slow wandering shows in R-hat and the sample size.
+    if !stationary(pooled) {
+        let half = pooled.len() / 2;
+        let (first, second) = (mean(&pooled[..half]), mean(&pooled[half..2 * half]));
+        diagnostics.push(Diagnostic {
+            name: "not_stationary",
+            message: format!(
+                "the chains' mean loss moved from {first:.4e} in the first half of the draws to \
+                 {second:.4e} in the second, more than {NOT_STATIONARY_SE} standard errors: the \
+                 chains have not settled"
+            ),
+            fix: "raise burnin and draws, or raise the sampler's lr",
+        });
+    }
+    if let Some(acceptance) = acceptance_mean
+        && acceptance < LOW_ACCEPTANCE
+    {
+        diagnostics.push(Diagnostic {
+            name: "low_acceptance",
+            message: format!(
+                "the mean MALA acceptance is {acceptance:.2}, below {LOW_ACCEPTANCE}: the \
+                 sampler's steps are too large for the posterior"
+            ),
+            fix: "lower the sampler's lr",
+        });
+    }
+    if let Some(r) = r_hat
+        && r > POOR_MIXING
+    {
+        diagnostics.push(Diagnostic {
+            name: "poor_mixing",
+            message: format!(
+                "R-hat across chains is {r:.2}, above {POOR_MIXING}: the chains disagree"
+            ),
+            fix: "raise draws, or raise the sampler's lr",
+        });
+    }
+    diagnostics
+}
+
+fn list(chains: &[usize]) -> String {
+    chains.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+pub fn mean(xs: &[f64]) -> f64 {
+    if xs.is_empty() { f64::NAN } else { xs.iter().sum::<f64>() / xs.len() as f64 }
+}
+
+/// The sample standard deviation (n - 1 in the denominator); 0 for fewer than two values.
+fn std_dev(xs: &[f64]) -> f64 {
+    if xs.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(xs);
+    (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt()
+}
+
+/// Gelman and Rubin's potential scale reduction over chains of equal length (`None` for fewer
+/// than two chains or draws): sqrt of the pooled variance estimate over the within-chain
+/// variance.
+pub fn r_hat(traces: &[&[f64]]) -> Option<f64> {
+    let n = traces.iter().map(|t| t.len()).min()?;
+    if traces.len() < 2 || n < 2 {
+        return None;
+    }
+    let means: Vec<f64> = traces.iter().map(|t| mean(&t[..n])).collect();
+    let within = mean(&traces.iter().map(|t| std_dev(&t[..n]).powi(2)).collect::<Vec<_>>());
+    let between = n as f64 * std_dev(&means).powi(2);
+    if within <= 0.0 {
+        return None;
+    }
+    let pooled = (n as f64 - 1.0) / n as f64 * within + between / n as f64;
+    Some((pooled / within).sqrt())
+}
+
+/// A chain's effective sample size: `n / (1 + 2 Σ ρ_k)`, the autocorrelations summed in pairs
+/// while a pair's sum stays positive (Geyer's initial positive sequence).
+pub fn effective_size(trace: &[f64]) -> f64 {
+    let n = trace.len();
+    if n < 4 {
+        return n as f64;
+    }
+    let m = mean(trace);
+    let variance = trace.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64;
+    if variance <= 0.0 {
+        return n as f64;
+    }
+    let rho = |k: usize| {
+        (0..n - k).map(|i| (trace[i] - m) * (trace[i + k] - m)).sum::<f64>() / (n as f64 * variance)
+    };
+    let mut sum = 0.0;
+    let mut k = 1;
+    while k + 1 < n {
+        let pair = rho(k) + rho(k + 1);
+        if pair <= 0.0 {
+            break;
+        }
+        sum += pair;
+        k += 2;
+    }
+    (n as f64 / (1.0 + 2.0 * sum)).min(n as f64)
+}
+
+/// Whether the two halves of a trace have the same mean within [`NOT_STATIONARY_SE`] standard
+/// errors, each half's standard error from its batch means. A batch spans at least twice the
+/// half's autocorrelation time (and about √n samples), so correlated neighbours do not make the
+/// error look smaller than it is.
+pub fn stationary(trace: &[f64]) -> bool {
+    let half = trace.len() / 2;
+    if half < 8 {
+        return true;
+    }
+    let (first, second) = (&trace[..half], &trace[half..2 * half]);
+    let se = |part: &[f64]| {
+        let correlation_time = part.len() as f64 / effective_size(part).max(1.0);
+        let size = ((part.len() as f64).sqrt().max(2.0 * correlation_time).ceil() as usize)
+            .min(part.len() / 2)
+            .max(1);
+        let batches = part.len() / size;
+        let means: Vec<f64> = (0..batches).map(|b| mean(&part[b * size..(b + 1) * size])).collect();
+        std_dev(&means) / (batches as f64).sqrt()
+    };
+    let combined = (se(first).powi(2) + se(second).powi(2)).sqrt();
+    (mean(first) - mean(second)).abs() <= NOT_STATIONARY_SE * combined
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic stand-in for noise: a low-discrepancy sequence around 0.
+    fn wobble(n: usize, phase: f64) -> Vec<f64> {
+        (0..n).map(|i| (i as f64 * 0.618_033_988_7 + phase).fract() - 0.5).collect()
+    }
+
+    #[test]
+    fn chains_from_one_distribution_mix_and_a_shifted_chain_does_not() {
+        let (a, b) = (wobble(400, 0.1), wobble(400, 0.7));
+        let r = r_hat(&[&a, &b]).unwrap();
+        assert!((r - 1.0).abs() < 0.01, "{r}");
+        let shifted: Vec<f64> = b.iter().map(|x| x + 1.0).collect();
+        assert!(r_hat(&[&a, &shifted]).unwrap() > POOR_MIXING);
+    }
+
+    #[test]
+    fn a_trend_is_not_stationary_and_noise_is() {
+        assert!(stationary(&wobble(400, 0.3)));
+        let trend: Vec<f64> =
+            wobble(400, 0.3).iter().enumerate().map(|(i, x)| x + i as f64 / 100.0).collect();
+        assert!(!stationary(&trend));
+    }
+
+    #[test]
+    fn independent_draws_count_fully_and_a_sticky_chain_counts_little() {
+        // The golden-ratio sequence is close to uncorrelated at every lag.
+        let free = effective_size(&wobble(1000, 0.0));
+        assert!(free > 500.0, "{free}");
+        // Each value repeated 20 times: about 50 independent values.
+        let sticky: Vec<f64> = wobble(50, 0.0).iter().flat_map(|&x| [x; 20]).collect();
+        let ess = effective_size(&sticky);
+        assert!(ess < 150.0, "{ess}");
+    }
+
+    #[test]
+    fn each_chain_estimates_nbeta_times_its_mean_loss_above_the_init_loss() {
+        let chains = Chains {
+            nbeta: 10.0,
+            init_loss: 1.0,
+            batch_size: 8,
+            traces: vec![vec![1.5; 20], vec![1.3; 20], vec![f64::NAN; 3]],
+            diverged: vec![None, None, Some(4)],
+            acceptance: vec![Some(0.95), Some(0.85), None],
+        };
+        let estimate = estimate(&chains, 2).unwrap();
+        // (1.5 - 1) * 10 = 5 and (1.3 - 1) * 10 = 3; the diverged chain is left out.
+        assert!((estimate.llc_mean - 4.0).abs() < 1e-12);
+        assert_eq!(estimate.llc_per_chain[2], None);
+        assert!(estimate.diagnostics.iter().any(|d| d.name == "diverged"));
+        assert!((estimate.acceptance_mean.unwrap() - 0.9).abs() < 1e-12);
+        let fewer = estimate_or_error(&chains, 3);
+        assert!(fewer.contains("1 of 3 chains diverged"), "{fewer}");
+    }
+
+    fn estimate_or_error(chains: &Chains, min: usize) -> String {
+        match estimate(chains, min) {
+            Ok(_) => "ok".into(),
+            Err(message) => message,
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Estimating observables at a checkpoint: the local learning coefficient by sampling a
+//! localized tempered posterior (`llc`: the chains; `sampler`: SGLD and RMSprop-SGLD with their
+//! MALA acceptance; `diagnostics`: from chains to an estimate and what went wrong), and plain
+//! measurements (the loss over a data set, the weights' norm). `spec` reads a step's
+//! parameters.
+
+// Counts (chains, draws, steps) move between usize, u64, i64 and f64 (means): all far below
+// 2^53, so the conversions are exact here.
+#![allow(
+    clippy::cast_possible_wrap,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+
+pub mod diagnostics;
+pub mod llc;
+pub mod sampler;
+pub mod spec;

@@ -1,0 +1,203 @@
+//! The `estimate` step: an observable at one checkpoint per member. Members of one request are
+//! sibling checkpoints of one estimate step with the same settings: the LLC's chains of all of
+//! them are sampled as one batched computation, and each member's numbers are those it gets
+//! alone. Its result is a JSON blob (the estimate, every chain's estimate and loss trace, the
+//! diagnostics); its headline numbers are the member's metrics.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use devspec_protocol::{Reply, StepResult, WorkerError, WorkerErrorKind, store_layout};
+use tch::{Device, Kind, Tensor};
+
+use super::Member;
+use crate::estimate::diagnostics::{self, Estimate};
+use crate::estimate::llc;
+use crate::estimate::spec::{EstimateSpec, LlcSpec, Observable};
+use crate::train::checkpoint_file;
+use crate::train::trajectory;
+
+/// Members that share their settings, each with its checkpoint's parameters.
+type Batch<'a, 'm> = (EstimateSpec, Vec<(&'a Member<'m>, Vec<Tensor>)>);
+
+pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
+    let mut batches: Vec<Batch<'_, '_>> = Vec::new();
+    for member in group {
+        match prepare(member) {
+            Ok((spec, anchor)) => match batches.iter_mut().find(|(s, _)| *s == spec) {
+                Some((_, members)) => members.push((member, anchor)),
+                None => batches.push((spec, vec![(member, anchor)])),
+            },
+            Err(message) => member.finish(send, Err(failed(message))),
+        }
+    }
+    for (spec, members) in batches {
+        match &spec.observable {
+            Observable::Llc(llc) => run_llc(&spec, llc, &members, send),
+            _ => {
+                for (member, anchor) in &members {
+                    let outcome = measure(&spec, anchor)
+                        .map_err(failed)
+                        .and_then(|(result, metrics)| finish(member, &result, metrics, send));
+                    member.finish(send, outcome);
+                }
+            }
+        }
+    }
+}
+
+/// A member's spec, and its checkpoint's parameters as `[1, ...]` tensors in the model's order.
+fn prepare(member: &Member<'_>) -> Result<(EstimateSpec, Vec<Tensor>), String> {
+    let spec = EstimateSpec::parse(&member.request.params).map_err(|e| e.0)?;
+    let digest = member.request.inputs.first().ok_or("no checkpoint was given to measure")?;
+    let store = Path::new(&member.request.store);
+    let bytes = std::fs::read(store_layout::blob_path(store, digest))
+        .map_err(|err| format!("cannot read the checkpoint {digest}: {err}"))?;
+    if store_layout::digest(&bytes) != *digest {
+        return Err(format!("the checkpoint {digest} in the store is damaged"));
+    }
+    let tensors = checkpoint_file::decode(&bytes)
+        .map_err(|err| format!("the checkpoint {digest} cannot be read: {err}"))?;
+    let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
+    let params = trajectory::ordered(&tensors, &names)?;
+    for (param, shape) in params.iter().zip(spec.model.params()) {
+        let expected: Vec<i64> = std::iter::once(1).chain(shape.shape.iter().copied()).collect();
+        if param.size() != expected {
+            return Err(format!(
+                "the checkpoint's `{}` has shape {:?}, but the model's is {:?}",
+                shape.name,
+                &param.size()[1..],
+                shape.shape
+            ));
+        }
+    }
+    Ok((spec, params))
+}
+
+fn run_llc(
+    spec: &EstimateSpec,
+    llc: &LlcSpec,
+    members: &[(&Member<'_>, Vec<Tensor>)],
+    send: &mut dyn FnMut(&Reply),
+) {
+    let anchors: Vec<Vec<Tensor>> =
+        members.iter().map(|(_, a)| a.iter().map(Tensor::shallow_clone).collect()).collect();
+    let first = members[0].0;
+    let mut progress = |done: u64, total: u64| {
+        first.progress(send, done, total, format!("sampler step {done}/{total}"));
+    };
+    let chains = match llc::sample(spec, llc, &anchors, &mut progress) {
+        Ok(chains) => chains,
+        Err(message) => {
+            for (member, _) in members {
+                member.finish(send, Err(failed(message.clone())));
+            }
+            return;
+        }
+    };
+    for ((member, _), chains) in members.iter().zip(chains) {
+        let outcome =
+            diagnostics::estimate(&chains, llc.min_chains).map_err(failed).and_then(|estimate| {
+                let (result, metrics) = llc_result(llc, &chains, &estimate);
+                finish(member, &result, metrics, send)
+            });
+        member.finish(send, outcome);
+    }
+}
+
+/// The stored result of an LLC estimate and the member's metrics.
+fn llc_result(
+    llc: &LlcSpec,
+    chains: &llc::Chains,
+    estimate: &Estimate,
+) -> (serde_json::Value, serde_json::Map<String, serde_json::Value>) {
+    let result = serde_json::json!({
+        "schema_version": 1,
+        "observable": "llc",
+        "estimate": estimate,
+        "batch_size": chains.batch_size,
+        "chains": llc.chains,
+        "draws": llc.draws,
+        "burnin": llc.burnin,
+        "steps_between_draws": llc.steps_between_draws,
+        "diverged_at": chains.diverged,
+        "traces": chains.traces,
+    });
+    let mut metrics = serde_json::Map::new();
+    metrics.insert("llc_mean".into(), estimate.llc_mean.into());
+    metrics.insert("llc_std".into(), estimate.llc_std.into());
+    metrics.insert("llc_se".into(), estimate.llc_se.into());
+    metrics.insert("init_loss".into(), estimate.init_loss.into());
+    metrics.insert("nbeta".into(), estimate.nbeta.into());
+    if let Some(acceptance) = estimate.acceptance_mean {
+        metrics.insert("acceptance".into(), acceptance.into());
+    }
+    if let Some(r_hat) = estimate.r_hat {
+        metrics.insert("r_hat".into(), r_hat.into());
+    }
+    metrics.insert("ess".into(), estimate.ess.into());
+    let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name).collect();
+    metrics.insert("diagnostics".into(), names.join(" ").into());
+    (result, metrics)
+}
+
+/// A plain measurement at the checkpoint: the loss over a data set, or the weights' norm.
+fn measure(
+    spec: &EstimateSpec,
+    anchor: &[Tensor],
+) -> Result<(serde_json::Value, serde_json::Map<String, serde_json::Value>), String> {
+    let params: Vec<Tensor> =
+        anchor.iter().map(|p| p.to_kind(spec.kind).to_device(spec.device)).collect();
+    let (name, value) = match &spec.observable {
+        Observable::Loss(own) => {
+            let (data, fraction) = spec.data_for(own.as_ref())?;
+            let (pool, _) = data.pools(fraction);
+            let pool = pool.ok_or("`loss` needs a fixed data set (`samples = N`)")?;
+            let (x, y) = llc::upload(&pool, data, spec);
+            let loss = tch::no_grad(|| {
+                spec.loss.per_member(&spec.model.forward(&params, &x), &y, Kind::Double)
+            });
+            ("loss", f64::try_from(loss.to_device(Device::Cpu)).map_err(|e| e.to_string())?)
+        }
+        Observable::WeightNorm(restrict) => {
+            let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
+            let matches = |name: &str| {
+                restrict.is_empty()
+                    || restrict.iter().any(|pattern| {
+                        globset::Glob::new(pattern)
+                            .is_ok_and(|glob| glob.compile_matcher().is_match(name))
+                    })
+            };
+            let sum: f64 = names
+                .iter()
+                .zip(&params)
+                .filter(|(name, _)| matches(name))
+                .map(|(_, p)| f64::try_from(p.to_kind(Kind::Double).square().sum(Kind::Double)))
+                .collect::<Result<Vec<f64>, _>>()
+                .map_err(|e| e.to_string())?
+                .iter()
+                .sum();
+            ("weight_norm", sum.sqrt())
+        }
+        Observable::Llc(_) => unreachable!("sampled by run_llc"),
+    };
+    let result = serde_json::json!({ "schema_version": 1, "observable": name, name: value });
+    let mut metrics = serde_json::Map::new();
+    metrics.insert(name.into(), value.into());
+    Ok((result, metrics))
+}
+
+fn finish(
+    member: &Member<'_>,
+    result: &serde_json::Value,
+    metrics: serde_json::Map<String, serde_json::Value>,
+    send: &mut dyn FnMut(&Reply),
+) -> Result<StepResult, WorkerError> {
+    let bytes = serde_json::to_vec(result).expect("results serialize");
+    let digest = member.write_output("result", &bytes, false, send)?;
+    Ok(StepResult { outputs: BTreeMap::from([("result".to_owned(), digest)]), metrics })
+}
+
+fn failed(message: String) -> WorkerError {
+    WorkerError { kind: WorkerErrorKind::StepFailed, message }
+}
