@@ -39,16 +39,17 @@ libtorch: $(LIBTORCH_READY)
 $(LIBTORCH_READY):
 	scripts/fetch-libtorch.sh
 
-# The benchmarks; the training one compares against PyTorch 2.13.0 in a venv kept outside the
-# repository (about 5 GB: PyPI's torch is the CUDA build), made on first use.
+# The benchmarks; the training one compares against PyTorch 2.13.0, the LLC one against devinterp
+# 2.0.1, in a venv kept outside the repository (about 5 GB: PyPI's torch is the CUDA build), made
+# on first use (the stamp names what it holds, so a venv made before devinterp gets it too).
 BENCH_VENV ?= $(HOME)/.cache/devspec/bench-venv
 
-bench: build $(BENCH_VENV)/.ready
+bench: build $(BENCH_VENV)/.ready-devinterp
 	DEVSPEC_BENCH_PYTHON=$(BENCH_VENV)/bin/python $(CARGO) bench --workspace
 
-$(BENCH_VENV)/.ready:
+$(BENCH_VENV)/.ready-devinterp:
 	python3 -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install --quiet torch==2.13.0
+	$(BENCH_VENV)/bin/pip install --quiet torch==2.13.0 devinterp==2.0.1
 	touch $@
 
 clean:

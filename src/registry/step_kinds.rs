@@ -83,7 +83,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             }),
         }),
         // 2: the loss series is recorded on a grid that does not depend on the run's length.
-        implementation: 2,
+        // 3: the toy model's hand-derived gradient scales the small gradients, not the batch.
+        implementation: 3,
     },
     StepKind {
         name: "checkpoint",

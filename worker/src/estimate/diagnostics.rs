@@ -233,9 +233,10 @@ pub fn effective_size(trace: &[f64]) -> f64 {
 }
 
 /// Whether the two halves of a trace have the same mean within [`NOT_STATIONARY_SE`] standard
-/// errors, each half's standard error from its batch means. A batch spans at least twice the
-/// half's autocorrelation time (and about √n samples), so correlated neighbours do not make the
-/// error look smaller than it is.
+/// errors, each half's standard error from its batch means. A batch spans about twice the
+/// half's autocorrelation time, so correlated neighbours do not make the error look smaller
+/// than it is; but there are at least 4 batches per half (and at most √n), since a drift itself
+/// lengthens the apparent autocorrelation time and would otherwise hide in one wide batch.
 pub fn stationary(trace: &[f64]) -> bool {
     let half = trace.len() / 2;
     if half < 8 {
@@ -243,11 +244,10 @@ pub fn stationary(trace: &[f64]) -> bool {
     }
     let (first, second) = (&trace[..half], &trace[half..2 * half]);
     let se = |part: &[f64]| {
-        let correlation_time = part.len() as f64 / effective_size(part).max(1.0);
-        let size = ((part.len() as f64).sqrt().max(2.0 * correlation_time).ceil() as usize)
-            .min(part.len() / 2)
-            .max(1);
-        let batches = part.len() / size;
+        let n = part.len() as f64;
+        let correlation_time = n / effective_size(part).max(1.0);
+        let batches = (n / (2.0 * correlation_time)).clamp(4.0, n.sqrt().max(4.0)) as usize;
+        let size = part.len() / batches;
         let means: Vec<f64> = (0..batches).map(|b| mean(&part[b * size..(b + 1) * size])).collect();
         std_dev(&means) / (batches as f64).sqrt()
     };

@@ -185,14 +185,16 @@ impl ModelSpec {
         let size = x.size();
         let losses = diff.square().mean_dim([1i64, 2].as_slice(), false, kind);
         // d loss / d pre = 2 (out - y) / (batch * features) where pre > 0 (ReLU's gradient, as
-        // PyTorch takes it: zero at 0).
+        // PyTorch takes it: zero at 0). The constant factor is applied to the small gradients,
+        // not to this batch-sized tensor.
         let scale = 2.0 / (size[1] * size[2]) as f64;
-        let g = diff * pre.gt(0.0).to_kind(kind) * scale;
+        let g = pre.threshold_backward(&diff, 0.0);
         // pre = (x W^T) W: W gets h^T g through its second use and (g W^T)^T x through its first.
-        let grad_w = hidden.transpose(1, 2).matmul(&g) + g.matmul(&w_t).transpose(1, 2).matmul(x);
+        let grad_w =
+            (hidden.transpose(1, 2).matmul(&g) + g.matmul(&w_t).transpose(1, 2).matmul(x)) * scale;
         let mut grads = vec![grad_w];
         if bias {
-            grads.push(g.sum_dim_intlist(1, false, kind));
+            grads.push(g.sum_dim_intlist(1, false, kind) * scale);
         }
         Some((losses, grads))
     }
