@@ -1,7 +1,7 @@
 //! LLC estimation speed against devinterp 2.0.1 (`benches/llc_speed.py`, run with the bench
 //! venv; `make bench` installs devinterp there): the toy model of superposition 6 -> 2 at
 //! `std.tms`'s chen2023 setting, 4 chains x (100 burn-in + 200 draws), batch 1,024, lr 1e-3,
-//! localization 100, n_beta = 1024 / ln 1024, shared minibatches, one thread, on devspec's own
+//! localization 100, `n_beta = 1024 / ln 1024`, shared minibatches, one thread, on devspec's own
 //! checkpoints. Whole command against whole command (process start, imports and the loss at the
 //! checkpoint included), on one checkpoint and on 60. Targets: at least 10x faster on one, at
 //! least 50x on 60.
