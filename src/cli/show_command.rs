@@ -54,13 +54,14 @@ pub fn run(
                 .iter()
                 .map(|c| (c.axis.clone(), serde_json::Value::from(c.value.to_string())))
                 .collect();
-            let (status, metrics, series) = match &statuses[node.index()] {
+            let (status, metrics, series, diagnostics) = match &statuses[node.index()] {
                 InstanceStatus::Cached(manifest) => (
                     "done",
                     serde_json::Value::Object(manifest.metrics.clone()),
                     loss_series(&context.store, instance.kind, manifest),
+                    explained_diagnostics(&context.store, instance.kind, manifest),
                 ),
-                other => (other.label(), serde_json::Value::Null, None),
+                other => (other.label(), serde_json::Value::Null, None, None),
             };
             let mut row = serde_json::json!({
                 "instance": instance.display_name(),
@@ -72,6 +73,9 @@ pub fn run(
             if let Some(series) = series {
                 row["series"] = series;
             }
+            if let Some(diagnostics) = diagnostics {
+                row["diagnostics"] = diagnostics;
+            }
             row
         })
         .collect();
@@ -80,8 +84,10 @@ pub fn run(
             let document = serde_json::json!({ "schema_version": RESULTS_SCHEMA_VERSION, "step": step, "rows": rows });
             serde_json::to_string_pretty(&document).expect("results serialize") + "\n"
         }
-        ShowFormat::Csv | ShowFormat::Table => {
-            tabulate(&series_rows(rows), format == ShowFormat::Csv)
+        ShowFormat::Csv => tabulate(&series_rows(rows), true),
+        ShowFormat::Table => {
+            let notes = diagnostic_notes(&rows);
+            tabulate(&series_rows(rows), false) + &notes
         }
     };
     print!("{text}");
@@ -101,6 +107,42 @@ fn loss_series(
     let bytes = store.read_blob(manifest.outputs.get("result")?).ok()?;
     let result: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     result.get("series").cloned()
+}
+
+/// An estimate's diagnostics with their explanations and fixes (`[{name, message, fix}]`),
+/// from its result; `None` for other kinds or an unreadable result.
+fn explained_diagnostics(
+    store: &crate::store::Store,
+    kind: &str,
+    manifest: &crate::store::Manifest,
+) -> Option<serde_json::Value> {
+    if kind != "estimate" {
+        return None;
+    }
+    let bytes = store.read_blob(manifest.outputs.get("result")?).ok()?;
+    let result: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    result.get("estimate")?.get("diagnostics").cloned()
+}
+
+/// For tables: each diagnostic under the table, with what it means and what to do.
+fn diagnostic_notes(rows: &[serde_json::Value]) -> String {
+    let mut notes = String::new();
+    for row in rows {
+        for diagnostic in row.get("diagnostics").and_then(|d| d.as_array()).into_iter().flatten() {
+            let field = |name: &str| diagnostic[name].as_str().unwrap_or_default().to_owned();
+            notes.push_str(&format!(
+                "\n{}: {}: {}\n  fix: {}",
+                row["instance"].as_str().unwrap_or_default(),
+                field("name"),
+                field("message"),
+                field("fix")
+            ));
+        }
+    }
+    if !notes.is_empty() {
+        notes.push('\n');
+    }
+    notes
 }
 
 /// For tables: a row with a loss series becomes a row per recorded step, its losses as metrics.

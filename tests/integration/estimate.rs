@@ -88,6 +88,9 @@ fn a_point_that_is_not_a_minimum_is_flagged_and_a_diverging_sampler_fails_only_i
     let downhill = &metrics(&project)["downhill@10"];
     let flags = downhill["diagnostics"].as_str().unwrap();
     assert!(flags.contains("negative") || flags.contains("not_stationary"), "{downhill}");
+    // `show` explains each diagnostic under its table, with what to do.
+    let shown = project.verb(&["show", "{spec}", "downhill"]);
+    assert!(shown.contains("downhill@10: ") && shown.contains("fix: "), "{shown}");
 }
 
 #[test]
