@@ -130,13 +130,14 @@ fn diagnostic_notes(rows: &[serde_json::Value]) -> String {
     for row in rows {
         for diagnostic in row.get("diagnostics").and_then(|d| d.as_array()).into_iter().flatten() {
             let field = |name: &str| diagnostic[name].as_str().unwrap_or_default().to_owned();
-            notes.push_str(&format!(
+            let _ = write!(
+                notes,
                 "\n{}: {}: {}\n  fix: {}",
                 row["instance"].as_str().unwrap_or_default(),
                 field("name"),
                 field("message"),
                 field("fix")
-            ));
+            );
         }
     }
     if !notes.is_empty() {
