@@ -83,8 +83,15 @@ impl GroupRunner<'_> {
         // Locks in key order: two runs locking overlapping groups cannot deadlock.
         group.sort_by(|a, b| a.key.cmp(&b.key));
         let mut locks = Vec::with_capacity(group.len());
-        let mut members = Vec::with_capacity(group.len());
+        let mut members: Vec<Job> = Vec::with_capacity(group.len());
+        // Instances of different steps can share a key (the same checkpoint written twice):
+        // computed once; its lock is ours already, and taking it again would wait on ourselves.
+        let mut duplicates = Vec::new();
         for job in group {
+            if members.iter().any(|member| member.key == job.key) {
+                duplicates.push(job);
+                continue;
+            }
             match self.store.lock_key(&job.key) {
                 Ok(lock) => {
                     // Another run may have computed this key while we waited for its lock.
@@ -104,6 +111,13 @@ impl GroupRunner<'_> {
             self.compute(&members);
         }
         drop(locks);
+        for job in duplicates {
+            let outcome = match self.store.cached(&job.key) {
+                Some(manifest) => Ok((Box::new(manifest), false)),
+                None => Err(("the same computation, run for another step, failed".into(), None)),
+            };
+            self.finished(job.node, outcome);
+        }
     }
 
     fn compute(&mut self, members: &[Job]) {

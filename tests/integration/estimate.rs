@@ -13,14 +13,16 @@ use super::run::Project;
 const LLC: &str = "llc(sampler = sgld(lr = 2e-5, localization = 1), nbeta = dataset, chains = 4, \
                    draws = 8_000, burnin = 2_000, batch_size = 500)";
 
-/// A checkpoint at a teacher of `widths` and `rank`, and the LLC estimated there.
-fn at_teacher(name: &str, widths: &[i64], rank: i64) -> String {
+/// A checkpoint at a teacher of `widths` and `rank`, and the LLC estimated there (with `extra`
+/// arguments for `llc`).
+fn at_teacher(name: &str, widths: &[i64], rank: i64, extra: &str) -> String {
     let widths = format!("{widths:?}");
+    let observable = format!("{}{extra})", LLC.strip_suffix(')').expect("a call"));
     format!(
         "let teacher_{name} = dln.teacher(widths = {widths}, rank = {rank}, seed = 0)\n\
          checkpoint {name} {{\n  model = dln.model(widths = {widths})\n  weights = teacher_{name}\n  \
          data = dln.data(teacher = teacher_{name}, samples = 10_000, noise = 0)\n}}\n\
-         estimate llc_{name} on {name} {{ observable = {LLC} }}\n"
+         estimate llc_{name} on {name} {{ observable = {observable} }}\n"
     )
 }
 
@@ -36,23 +38,33 @@ fn the_llc_at_a_teacher_matches_the_closed_form_learning_coefficient() {
     // with a standard error of the mean over its 4 chains near 1% (llc_se / llc_mean), so the
     // bounds leave room for the sampler's bias, not for a wrong estimator.
     let five_layers = [4, 3, 3, 3, 4];
-    let cases: Vec<(&str, Vec<i64>, i64, f64, f64)> = vec![
-        ("regular", vec![4, 3], 3, 6.0, 0.10),
-        ("dln4", vec![10, 5, 5, 10], 2, 22.5, 0.15),
-        ("dln4_rank0", vec![4, 4, 4, 4], 0, 5.5, 0.15),
-        ("dln5", five_layers.to_vec(), 1, deep_linear_network(&five_layers, 1), 0.15),
-        ("rrr_wide_out", vec![2, 2, 6], 1, reduced_rank_regression(2, 2, 6, 1), 0.15),
-        ("rrr_wide_in", vec![6, 2, 2], 1, reduced_rank_regression(6, 2, 2, 1), 0.15),
-        ("rrr_wide_hidden", vec![2, 6, 2], 1, reduced_rank_regression(2, 6, 2, 1), 0.15),
-        ("rrr_balanced", vec![5, 3, 5], 1, reduced_rank_regression(5, 3, 5, 1), 0.15),
+    let rrr = reduced_rank_regression;
+    let cases: Vec<(&str, Vec<i64>, i64, &str, f64, f64)> = vec![
+        ("regular", vec![4, 3], 3, "", 6.0, 0.10),
+        ("dln4", vec![10, 5, 5, 10], 2, "", 22.5, 0.15),
+        ("dln4_rank0", vec![4, 4, 4, 4], 0, "", 5.5, 0.15),
+        ("dln5", five_layers.to_vec(), 1, "", deep_linear_network(&five_layers, 1), 0.15),
+        ("rrr_wide_out", vec![2, 2, 6], 1, "", rrr(2, 2, 6, 1), 0.15),
+        ("rrr_wide_in", vec![6, 2, 2], 1, "", rrr(6, 2, 2, 1), 0.15),
+        ("rrr_wide_hidden", vec![2, 6, 2], 1, "", rrr(2, 6, 2, 1), 0.15),
+        ("rrr_balanced", vec![5, 3, 5], 1, "", rrr(5, 3, 5, 1), 0.15),
+        // Each chain its own minibatches: the same quantity.
+        ("independent", vec![10, 5, 5, 10], 2, ", independent_batches = true", 22.5, 0.15),
+        // Weight-restricted: dln.teacher puts its rank in the first layer, so the later layers'
+        // product has full rank 5 and the first layer alone is a regular model of 50
+        // parameters (25); the last layer sees inputs of rank 2, so only 10 x 2 of its 50
+        // weights matter (10).
+        ("first_layer", vec![10, 5, 5, 10], 2, ", restrict = [\"layers.0.*\"]", 25.0, 0.15),
+        ("last_layer", vec![10, 5, 5, 10], 2, ", restrict = [\"layers.2.*\"]", 10.0, 0.15),
     ];
-    let spec: String = cases.iter().map(|(name, w, r, _, _)| at_teacher(name, w, *r)).collect();
+    let spec: String =
+        cases.iter().map(|(name, w, r, extra, _, _)| at_teacher(name, w, *r, extra)).collect();
     let project = Project::new(&spec);
     let run = project.run(&[]);
     assert_eq!(run.counts().2, 0, "{}", run.stderr());
     let results = metrics(&project);
     let mut report = Vec::new();
-    for (name, widths, rank, theory, tolerance) in &cases {
+    for (name, widths, rank, _, theory, tolerance) in &cases {
         let m = &results[&format!("llc_{name}@0")];
         let estimate = m["llc_mean"].as_f64().unwrap();
         let error = (estimate - theory).abs() / theory;

@@ -225,6 +225,25 @@ fn a_corrupted_output_is_detected_and_recomputed() {
 }
 
 #[test]
+fn two_steps_with_the_same_key_are_computed_once_and_both_feed_their_dependents() {
+    // Both checkpoint steps have one key; they were once grouped together and the group waited
+    // on its own lock.
+    let project = Project::new(
+        "let t = dln.teacher(widths = [3, 2], rank = 1)\n\
+         checkpoint a {\n  model = dln.model(widths = [3, 2])\n  weights = t\n}\n\
+         checkpoint b {\n  model = dln.model(widths = [3, 2])\n  weights = t\n}\n\
+         estimate na on a { observable = weight_norm() }\n\
+         estimate nb on b { observable = weight_norm(restrict = [\"layers.*\"]) }\n",
+    );
+    let run = project.run(&[]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let (ran, cached, failed, _) = run.counts();
+    assert_eq!((ran + cached, failed), (4, 0), "{}", run.stderr());
+    let results = project.results();
+    assert_eq!(results["na@0"]["metrics"], results["nb@0"]["metrics"]);
+}
+
+#[test]
 fn unimplemented_steps_are_refused_before_anything_runs() {
     let project = Project::new(
         "import std.dln\nlet t = dln.teacher(widths = [2, 2], rank = 1)\n\
