@@ -30,6 +30,10 @@ fn metrics(project: &Project) -> BTreeMap<String, serde_json::Value> {
     project.results().into_iter().map(|(name, m)| (name, m["metrics"].clone())).collect()
 }
 
+/// A model at its teacher: name, widths, teacher rank, extra `llc` arguments, the true learning
+/// coefficient and the relative tolerance.
+type Case = (&'static str, Vec<i64>, i64, &'static str, f64, f64);
+
 #[test]
 fn the_llc_at_a_teacher_matches_the_closed_form_learning_coefficient() {
     // (name, widths, rank, theory, tolerance). A regular model within 10% of d / 2 and the
@@ -39,7 +43,7 @@ fn the_llc_at_a_teacher_matches_the_closed_form_learning_coefficient() {
     // bounds leave room for the sampler's bias, not for a wrong estimator.
     let five_layers = [4, 3, 3, 3, 4];
     let rrr = reduced_rank_regression;
-    let cases: Vec<(&str, Vec<i64>, i64, &str, f64, f64)> = vec![
+    let cases: Vec<Case> = vec![
         ("regular", vec![4, 3], 3, "", 6.0, 0.10),
         ("dln4", vec![10, 5, 5, 10], 2, "", 22.5, 0.15),
         ("dln4_rank0", vec![4, 4, 4, 4], 0, "", 5.5, 0.15),
