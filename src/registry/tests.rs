@@ -37,7 +37,19 @@ const IMPLEMENTED_BY_ISSUE: &[(u32, &[&str])] = &[
         ],
     ),
     // Estimation (issue 6).
-    (6, &["estimate", "llc", "sgld", "rmsprop_sgld", "loss", "weight_norm"]),
+    (
+        6,
+        &[
+            "estimate",
+            "llc",
+            "sgld",
+            "rmsprop_sgld",
+            "loss",
+            "weight_norm",
+            "hessian_trace",
+            "outputs",
+        ],
+    ),
 ];
 
 /// Every parameter list in the registry, with the name of its owner, records included.

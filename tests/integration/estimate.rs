@@ -154,3 +154,24 @@ fn an_llc_on_a_checkpoint_without_data_says_where_to_give_it() {
     let norm = project.results()["norm@0"]["metrics"]["weight_norm"].as_f64().unwrap();
     assert!(norm > 0.0);
 }
+
+#[test]
+fn the_hessian_trace_of_linear_regression_is_twice_the_input_variance_and_outputs_are_kept() {
+    // y = W x with the mean squared error over samples and the N outputs: the Hessian in W is
+    // (2 / N) (I_N ⊗ Σ), Σ the inputs' second moment, so its trace is 2 tr Σ = 2 M = 8 for
+    // M = 4 standard normal inputs (10,000 samples: tr Σ within about 1% of 4). Hutchinson's
+    // probes vary only through Σ's small off-diagonal entries, so 100 probes are plenty.
+    let project = Project::new(
+        "let t = dln.teacher(widths = [4, 3], rank = 3)\n\
+         checkpoint c {\n  model = dln.model(widths = [4, 3])\n  weights = t\n  \
+         data = dln.data(teacher = t, samples = 10_000)\n}\n\
+         estimate curvature on c { observable = hessian_trace(samples = 100) }\n\
+         estimate probe on c { observable = outputs(samples = 5) }\n",
+    );
+    let run = project.run(&[]);
+    assert_eq!(run.counts(), (3, 0, 0, 0), "{}", run.stderr());
+    let results = metrics(&project);
+    let trace = results["curvature@0"]["hessian_trace"].as_f64().unwrap();
+    assert!((trace - 8.0).abs() < 0.4, "trace {trace}");
+    assert_eq!(results["probe@0"]["outputs"].as_u64(), Some(5));
+}

@@ -248,7 +248,7 @@ fn unimplemented_steps_are_refused_before_anything_runs() {
     let project = Project::new(
         "import std.dln\nlet t = dln.teacher(widths = [2, 2], rank = 1)\n\
          checkpoint c {\n  model = dln.model(widths = [2, 2])\n  weights = t\n}\n\
-         estimate e on c { observable = hessian_trace() }\n",
+         estimate e on c { observable = accuracy() }\n",
     );
     let run = project.run(&[]);
     assert_eq!(run.code(), Some(4), "{}", run.stderr());

@@ -189,7 +189,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Hutchinson 1990, \"A stochastic estimator of the trace of the influence matrix for \
              Laplacian smoothing splines\"",
         ),
-        status: Status::Pending { issue: 6 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "outputs",
@@ -208,7 +208,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Hoogland et al. 2024, \"The developmental landscape of in-context learning\" \
              (essential dynamics)",
         ),
-        status: Status::Pending { issue: 6 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "accuracy",

@@ -1,8 +1,8 @@
 //! Estimating observables at a checkpoint: the local learning coefficient by sampling a
 //! localized tempered posterior (`llc`: the chains; `sampler`: SGLD and RMSprop-SGLD with their
-//! MALA acceptance; `diagnostics`: from chains to an estimate and what went wrong), and plain
-//! measurements (the loss over a data set, the weights' norm). `spec` reads a step's
-//! parameters.
+//! MALA acceptance; `diagnostics`: from chains to an estimate and what went wrong), and
+//! measurements without sampling (`measure`: the loss over a data set, the weights' norm, the
+//! Hessian's trace, the outputs on a probe set). `spec` reads a step's parameters.
 
 // Counts (chains, draws, steps) move between usize, u64, i64 and f64 (means): all far below
 // 2^53, so the conversions are exact here.
@@ -15,5 +15,6 @@
 
 pub mod diagnostics;
 pub mod llc;
+pub mod measure;
 pub mod sampler;
 pub mod spec;

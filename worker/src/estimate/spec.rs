@@ -34,6 +34,16 @@ pub enum Observable {
     Loss(Option<DataSpec>),
     /// The Euclidean norm of the parameters whose names match (all when empty).
     WeightNorm(Vec<String>),
+    /// The trace of the loss's Hessian over a data set, from this many probe vectors.
+    HessianTrace {
+        samples: usize,
+        data: Option<DataSpec>,
+    },
+    /// The model's outputs on the first `samples` inputs of a probe set.
+    Outputs {
+        samples: usize,
+        probe: Option<DataSpec>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +154,21 @@ impl EstimateSpec {
             }
             "weight_norm" => {
                 (Observable::WeightNorm(strings(observable_ctor.args.get("restrict"))), None)
+            }
+            "hessian_trace" => {
+                let own = data_of(&observable_ctor)?;
+                let samples = observable_ctor.opt_int("samples").unwrap_or(100).max(1);
+                let samples = usize::try_from(samples).unwrap_or(100);
+                (Observable::HessianTrace { samples, data: own.clone() }, own)
+            }
+            "outputs" => {
+                let probe = match observable_ctor.args.get("probe") {
+                    Some(value) => Some(DataSpec::parse(Ctor::of(value, "probe")?, train_seed)?),
+                    None => None,
+                };
+                let samples = observable_ctor.opt_int("samples").unwrap_or(256).max(1);
+                let samples = usize::try_from(samples).unwrap_or(256);
+                (Observable::Outputs { samples, probe: probe.clone() }, probe)
             }
             other => {
                 return Err(SpecError(format!("this worker cannot estimate `{other}` yet")));

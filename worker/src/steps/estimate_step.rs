@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use devspec_protocol::{Reply, StepResult, WorkerError, WorkerErrorKind, store_layout};
-use tch::{Device, Kind, Tensor};
+use tch::Tensor;
 
 use super::Member;
 use crate::estimate::diagnostics::{self, Estimate};
-use crate::estimate::llc;
 use crate::estimate::spec::{EstimateSpec, LlcSpec, Observable};
+use crate::estimate::{llc, measure};
 use crate::train::checkpoint_file;
 use crate::train::trajectory;
 
@@ -36,7 +36,7 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
             Observable::Llc(llc) => run_llc(&spec, llc, &members, send),
             _ => {
                 for (member, anchor) in &members {
-                    let outcome = measure(&spec, anchor)
+                    let outcome = measure::measure(&spec, anchor)
                         .map_err(failed)
                         .and_then(|(result, metrics)| finish(member, &result, metrics, send));
                     member.finish(send, outcome);
@@ -139,52 +139,6 @@ fn llc_result(
     let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name).collect();
     metrics.insert("diagnostics".into(), names.join(" ").into());
     (result, metrics)
-}
-
-/// A plain measurement at the checkpoint: the loss over a data set, or the weights' norm.
-fn measure(
-    spec: &EstimateSpec,
-    anchor: &[Tensor],
-) -> Result<(serde_json::Value, serde_json::Map<String, serde_json::Value>), String> {
-    let params: Vec<Tensor> =
-        anchor.iter().map(|p| p.to_kind(spec.kind).to_device(spec.device)).collect();
-    let (name, value) = match &spec.observable {
-        Observable::Loss(own) => {
-            let (data, fraction) = spec.data_for(own.as_ref())?;
-            let (pool, _) = data.pools(fraction);
-            let pool = pool.ok_or("`loss` needs a fixed data set (`samples = N`)")?;
-            let (x, y) = llc::upload(&pool, data, spec);
-            let loss = tch::no_grad(|| {
-                spec.loss.per_member(&spec.model.forward(&params, &x), &y, Kind::Double)
-            });
-            ("loss", f64::try_from(loss.to_device(Device::Cpu)).map_err(|e| e.to_string())?)
-        }
-        Observable::WeightNorm(restrict) => {
-            let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
-            let matches = |name: &str| {
-                restrict.is_empty()
-                    || restrict.iter().any(|pattern| {
-                        globset::Glob::new(pattern)
-                            .is_ok_and(|glob| glob.compile_matcher().is_match(name))
-                    })
-            };
-            let sum: f64 = names
-                .iter()
-                .zip(&params)
-                .filter(|(name, _)| matches(name))
-                .map(|(_, p)| f64::try_from(p.to_kind(Kind::Double).square().sum(Kind::Double)))
-                .collect::<Result<Vec<f64>, _>>()
-                .map_err(|e| e.to_string())?
-                .iter()
-                .sum();
-            ("weight_norm", sum.sqrt())
-        }
-        Observable::Llc(_) => unreachable!("sampled by run_llc"),
-    };
-    let result = serde_json::json!({ "schema_version": 1, "observable": name, name: value });
-    let mut metrics = serde_json::Map::new();
-    metrics.insert(name.into(), value.into());
-    Ok((result, metrics))
 }
 
 fn finish(

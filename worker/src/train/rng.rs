@@ -24,6 +24,8 @@ pub enum Purpose {
     SamplerBatches,
     /// One sampler chain's injected noise, drawn in sequence.
     SamplerNoise,
+    /// The random sign vectors of Hutchinson's trace estimator.
+    Probes,
 }
 
 pub fn stream(seed: i64, purpose: Purpose, index: u64) -> ChaCha8Rng {
