@@ -46,7 +46,7 @@ pub enum Command {
     /// Show one step's results across its instances (a row each).
     Show(ShowArgs),
     /// Choose SGLD hyperparameters for an estimate by a short sweep.
-    Calibrate(Pending),
+    Calibrate(CalibrateArgs),
     /// Write a spec's HTML report.
     Report(Pending),
     /// Compare two runs or studies.
@@ -197,6 +197,35 @@ pub struct ShowArgs {
     /// `table` for people, `csv` for spreadsheets, `json` for programs (docs/results.md).
     #[arg(long, value_enum, default_value = "table")]
     pub format: ShowFormat,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CalibrateArgs {
+    /// The spec.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The `llc` estimate step to calibrate.
+    #[arg(value_name = "STEP")]
+    pub step: String,
+    /// The checkpoint (training step) to calibrate on; default: the step's last.
+    #[arg(long, value_name = "N")]
+    pub checkpoint: Option<i64>,
+    /// Step sizes to try (default: the spec's lr times 0.1, 0.3, 1, 3 and 10).
+    #[arg(long = "lr", value_name = "LR,...", value_delimiter = ',')]
+    pub lrs: Vec<f64>,
+    /// Values of `nbeta` to try against the step sizes.
+    #[arg(
+        long = "nbeta",
+        value_name = "N,...",
+        value_delimiter = ',',
+        conflicts_with = "localizations"
+    )]
+    pub nbetas: Vec<f64>,
+    /// Localization strengths to try against the step sizes (instead of `nbeta`).
+    #[arg(long = "localization", value_name = "GAMMA,...", value_delimiter = ',')]
+    pub localizations: Vec<f64>,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }

@@ -2,6 +2,7 @@
 //! prints. Every failure arrives here as data ([`Failure`]) and leaves as text plus an exit code.
 
 mod args;
+mod calibrate_command;
 mod check_command;
 mod fmt_command;
 mod gc_command;
@@ -59,6 +60,18 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             &show.settings,
             args.worker.clone(),
         ),
+        Some(Command::Calibrate(calibrate)) => {
+            calibrate_command::run(&calibrate_command::CalibrateArgs {
+                file: &calibrate.file,
+                step: &calibrate.step,
+                checkpoint: calibrate.checkpoint,
+                lrs: &calibrate.lrs,
+                nbetas: &calibrate.nbetas,
+                localizations: &calibrate.localizations,
+                settings: &calibrate.settings,
+                worker: args.worker.clone(),
+            })
+        }
         Some(Command::Gc(gc)) => {
             gc_command::run(&gc.keep, gc.dry_run, gc.min_age, args.worker.as_deref())
         }

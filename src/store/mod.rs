@@ -146,6 +146,28 @@ impl Store {
         self.root.join("names").join(format!("{digest}.json"))
     }
 
+    /// Records a spec step's calibration (`devspec calibrate`), replacing an earlier one.
+    pub fn record_calibration(
+        &self,
+        spec_id: &str,
+        step: &str,
+        record: &serde_json::Value,
+    ) -> std::io::Result<()> {
+        let text = serde_json::to_vec_pretty(record).expect("calibrations serialize");
+        store_layout::write_atomically(&self.root, &self.calibration_path(spec_id, step), &text)
+    }
+
+    /// A spec step's last calibration, if one was recorded.
+    pub fn calibration(&self, spec_id: &str, step: &str) -> Option<serde_json::Value> {
+        let bytes = std::fs::read(self.calibration_path(spec_id, step)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn calibration_path(&self, spec_id: &str, step: &str) -> PathBuf {
+        let digest = store_layout::digest(format!("{spec_id}\n{step}").as_bytes());
+        self.root.join("calibrations").join(format!("{digest}.json"))
+    }
+
     /// Where an executed instance's log is kept.
     pub fn log_path(&self, key: &str) -> PathBuf {
         self.root.join("logs").join(format!("{key}.log"))

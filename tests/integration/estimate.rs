@@ -175,3 +175,32 @@ fn the_hessian_trace_of_linear_regression_is_twice_the_input_variance_and_output
     assert!((trace - 8.0).abs() < 0.4, "trace {trace}");
     assert_eq!(results["probe@0"]["outputs"].as_u64(), Some(5));
 }
+
+#[test]
+fn calibrate_sweeps_the_step_size_and_recommends_a_cell_with_good_acceptance() {
+    let project = Project::new(
+        "let t = dln.teacher(widths = [4, 3], rank = 3)\n\
+         checkpoint c {\n  model = dln.model(widths = [4, 3])\n  weights = t\n  \
+         data = dln.data(teacher = t, samples = 2_000)\n}\n\
+         estimate llc on c {\n  observable = llc(sampler = sgld(lr = 1e-4, localization = 1), \
+         nbeta = dataset, draws = 200, burnin = 100, batch_size = 200)\n}\n",
+    );
+    let out = project.verb(&["calibrate", "{spec}", "llc", "--lr", "1e-6,1e-5,1e-4,1e-3,1e-2"]);
+    // Every cell is listed; the largest step size is refused for its acceptance or divergence.
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("0.0") || l.starts_with("1e-")).count(),
+        5,
+        "{out}"
+    );
+    let recommended = out.lines().find(|l| l.starts_with("recommended: lr = ")).expect(&out);
+    let acceptance: f64 = recommended
+        .split("acceptance ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .expect(recommended);
+    assert!(acceptance >= 0.8, "{out}");
+    assert!(out.contains("paste: observable = llc("), "{out}");
+    let recorded = std::fs::read_dir(project.store().join("calibrations")).unwrap().count();
+    assert_eq!(recorded, 1);
+}

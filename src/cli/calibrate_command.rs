@@ -1,0 +1,278 @@
+//! `devspec calibrate FILE STEP [--checkpoint N] [--lr LIST] [--nbeta LIST | --localization
+//! LIST]`: sweeps an `llc` estimate's step size against `nbeta` (or the localization) on one
+//! checkpoint, prints each cell's estimate, spread, MALA acceptance and diagnostics, recommends
+//! a cell and says why, and prints the `observable = ...` line to paste. The cells are ordinary
+//! estimate instances (the spec's step with its `observable` swept and `at` narrowed), so they
+//! run on the pool, are cached in the store, and `devspec show` reads them; the calibration
+//! itself is recorded in the store (`calibrations/`) for the report.
+
+use std::path::{Path, PathBuf};
+
+use super::args::SettingsArgs;
+use super::run_context::{ContextArgs, RunContext, planned};
+use crate::compile::value::{Value, ValueKind};
+use crate::exec::{Executor, InstanceStatus, survey};
+use crate::exit_code::ExitCode;
+use crate::failure::Failure;
+
+pub struct CalibrateArgs<'a> {
+    pub file: &'a Path,
+    pub step: &'a str,
+    pub checkpoint: Option<i64>,
+    pub lrs: &'a [f64],
+    pub nbetas: &'a [f64],
+    pub localizations: &'a [f64],
+    pub settings: &'a SettingsArgs,
+    pub worker: Option<PathBuf>,
+}
+
+/// The acceptance a well-sized SGLD step has (slt.md: well below about 0.9 means too large).
+const TARGET_ACCEPTANCE: f64 = 0.9;
+
+/// One cell of the grid, once computed.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Cell {
+    lr: f64,
+    /// The other axis's value (`nbeta` or `localization`), if swept.
+    other: Option<f64>,
+    llc_mean: f64,
+    llc_se: f64,
+    acceptance: Option<f64>,
+    diagnostics: String,
+}
+
+pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
+    let (observable, checkpoint) = match target(args)? {
+        Ok(target) => target,
+        Err(code) => return Ok(code),
+    };
+    let sampler = arg(&observable, "sampler").cloned().expect("llc has a sampler");
+    let base_lr = arg(&sampler, "lr").and_then(number).unwrap_or(1e-4);
+    let lrs: Vec<f64> = if args.lrs.is_empty() {
+        [0.1, 0.3, 1.0, 3.0, 10.0].iter().map(|f| f * base_lr).collect()
+    } else {
+        args.lrs.to_vec()
+    };
+    let (other_name, others) = if !args.localizations.is_empty() {
+        (Some("localization"), args.localizations.to_vec())
+    } else if !args.nbetas.is_empty() {
+        (Some("nbeta"), args.nbetas.to_vec())
+    } else {
+        (None, Vec::new())
+    };
+    let grid_observable = swept(&observable, &lrs, other_name, &others);
+    let sets = vec![
+        format!("{}.observable={grid_observable}", args.step),
+        format!("{}.at=[{checkpoint}]", args.step),
+    ];
+    let plan = match planned(args.file, &sets)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(code),
+    };
+    let plan = plan.restricted_to(&[args.step.to_owned()]).expect("the step exists");
+    let context =
+        RunContext::new(&ContextArgs::new(args.file, args.settings, args.worker.clone()))?;
+    eprintln!(
+        "calibrating `{}` at checkpoint {checkpoint}: {} cells",
+        args.step,
+        lrs.len() * others.len().max(1)
+    );
+    let RunContext { store, worker, options } = context;
+    let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
+    let summary = executor.run(&mut |_| {});
+    for failed in &summary.failed {
+        eprintln!("  {} failed: {}", failed.instance, failed.error);
+    }
+    let cells = computed_cells(&plan, &store, &options, args.step, base_lr, other_name);
+    print_cells(&cells, other_name);
+    let Some(best) = recommend(&cells) else {
+        println!(
+            "\nno cell has a positive estimate without diagnostics: widen the grid (`--lr`) or \
+             check that the checkpoint is a trained one"
+        );
+        return Ok(ExitCode::Failed);
+    };
+    println!(
+        "\nrecommended: lr = {}{}: its MALA acceptance {} is the nearest to {TARGET_ACCEPTANCE} \
+         among the cells with a positive estimate and no diagnostics ({:.4} ± {:.4})",
+        best.lr,
+        other_name
+            .map_or(String::new(), |name| format!(", {name} = {}", best.other.unwrap_or(0.0))),
+        best.acceptance.map_or("(not measured)".to_owned(), |a| format!("{a:.3}")),
+        best.llc_mean,
+        best.llc_se,
+    );
+    let chosen =
+        swept(&observable, &[best.lr], other_name, &best.other.into_iter().collect::<Vec<_>>());
+    let line = chosen.replace("sweep([", "").replace("])", "");
+    println!("paste: observable = {line}");
+    let record = serde_json::json!({
+        "schema_version": 1,
+        "step": args.step,
+        "checkpoint": checkpoint,
+        "axes": { "lr": lrs, "other": other_name, "others": others },
+        "cells": cells,
+        "recommended": best,
+        "observable": line,
+    });
+    store
+        .record_calibration(&options.spec_id, args.step, &record)
+        .map_err(|err| Failure::environment(format!("cannot record the calibration: {err}")))?;
+    Ok(ExitCode::Success)
+}
+
+/// The step's `llc` observable and the checkpoint to calibrate on.
+fn target(args: &CalibrateArgs<'_>) -> Result<Result<(Value, i64), ExitCode>, Failure> {
+    let plan = match planned(args.file, &[])? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(Err(code)),
+    };
+    let instances: Vec<_> = plan.instances().filter(|i| i.step_name == args.step).collect();
+    let Some(first) = instances.first() else {
+        return Err(Failure::bad_input(format!("the spec has no step `{}`", args.step))
+            .with_hint("name an estimate step of the spec"));
+    };
+    let observable = first.params.get("observable").filter(|o| ctor_name(o) == Some("llc"));
+    let Some(observable) = observable.cloned() else {
+        return Err(Failure::bad_input(format!("`{}` is not an `llc` estimate", args.step))
+            .with_hint("calibrate chooses the sampler of an `estimate` whose observable is llc"));
+    };
+    let available: Vec<i64> = instances.iter().filter_map(|i| i.checkpoint).collect();
+    let checkpoint = match args.checkpoint {
+        Some(step) if available.contains(&step) => step,
+        Some(step) => {
+            return Err(Failure::bad_input(format!(
+                "`{}` has no instance at checkpoint {step}",
+                args.step
+            ))
+            .with_hint(format!("its checkpoints: {available:?}")));
+        }
+        None => *available
+            .iter()
+            .max()
+            .ok_or_else(|| Failure::bad_input(format!("`{}` measures no checkpoint", args.step)))?,
+    };
+    Ok(Ok((observable, checkpoint)))
+}
+
+/// The grid's cells that have a result.
+fn computed_cells(
+    plan: &crate::plan::Plan,
+    store: &crate::store::Store,
+    options: &crate::exec::RunOptions,
+    step: &str,
+    base_lr: f64,
+    other_name: Option<&str>,
+) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for (node, status) in plan.order.iter().zip(survey(plan, store, options)) {
+        let instance = &plan.graph[*node];
+        if instance.step_name != step {
+            continue;
+        }
+        let InstanceStatus::Cached(manifest) = status else { continue };
+        let coordinate = |axis: &str| {
+            instance.coords.iter().find(|c| c.axis == axis).and_then(|c| number(&c.value))
+        };
+        let metric = |name: &str| manifest.metrics.get(name).and_then(serde_json::Value::as_f64);
+        cells.push(Cell {
+            lr: coordinate("lr").unwrap_or(base_lr),
+            other: other_name.and_then(coordinate),
+            llc_mean: metric("llc_mean").unwrap_or(f64::NAN),
+            llc_se: metric("llc_se").unwrap_or(f64::NAN),
+            acceptance: metric("acceptance"),
+            diagnostics: manifest
+                .metrics
+                .get("diagnostics")
+                .and_then(|d| d.as_str())
+                .unwrap_or("")
+                .to_owned(),
+        });
+    }
+    cells
+}
+
+/// The cell to recommend: a positive estimate without diagnostics, acceptance nearest the
+/// target, then the smallest relative standard error.
+fn recommend(cells: &[Cell]) -> Option<&Cell> {
+    let key = |c: &Cell| {
+        let distance = c.acceptance.map_or(1.0, |a| (a - TARGET_ACCEPTANCE).abs());
+        (distance, c.llc_se / c.llc_mean)
+    };
+    cells
+        .iter()
+        .filter(|c| c.llc_mean > 0.0 && c.diagnostics.is_empty())
+        .min_by(|a, b| key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal))
+}
+
+fn print_cells(cells: &[Cell], other_name: Option<&str>) {
+    let mut rows: Vec<&Cell> = cells.iter().collect();
+    rows.sort_by(|a, b| {
+        (a.lr, a.other).partial_cmp(&(b.lr, b.other)).unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let other = other_name.unwrap_or("");
+    println!(
+        "{:<12} {:<12} {:>12} {:>10} {:>10}  diagnostics",
+        "lr", other, "llc_mean", "llc_se", "acceptance"
+    );
+    for cell in rows {
+        println!(
+            "{:<12} {:<12} {:>12.4} {:>10.4} {:>10}  {}",
+            cell.lr,
+            cell.other.map_or(String::new(), |o| o.to_string()),
+            cell.llc_mean,
+            cell.llc_se,
+            cell.acceptance.map_or("-".to_owned(), |a| format!("{a:.3}")),
+            cell.diagnostics
+        );
+    }
+}
+
+/// The observable with the sampler's `lr` swept over `lrs`, and `nbeta` (an llc argument) or
+/// `localization` (a sampler argument) over `others`, as .dev text.
+fn swept(observable: &Value, lrs: &[f64], other: Option<&str>, others: &[f64]) -> String {
+    let sweep = |values: &[f64], like: &Value| {
+        let items = values.iter().map(|&v| Value::new(ValueKind::Float(v), like.origin)).collect();
+        Value::new(ValueKind::Sweep(items), like.origin)
+    };
+    let mut observable = observable.clone();
+    let ValueKind::Ctor { args, .. } = &mut observable.kind else { return observable.to_string() };
+    if let Some(sampler) = args.get_mut("sampler")
+        && let ValueKind::Ctor { args: sampler_args, .. } = &mut sampler.kind
+    {
+        let like = sampler_args.values().next().cloned().expect("a sampler has arguments");
+        sampler_args.insert("lr".into(), sweep(lrs, &like));
+        if other == Some("localization") {
+            sampler_args.insert("localization".into(), sweep(others, &like));
+        }
+    }
+    if other == Some("nbeta")
+        && let Some(like) = args.values().next().cloned()
+    {
+        args.insert("nbeta".into(), sweep(others, &like));
+    }
+    observable.to_string()
+}
+
+fn ctor_name(value: &Value) -> Option<&'static str> {
+    match &value.kind {
+        ValueKind::Ctor { name, .. } => Some(name),
+        _ => None,
+    }
+}
+
+fn arg<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
+    match &value.kind {
+        ValueKind::Ctor { args, .. } => args.get(name),
+        _ => None,
+    }
+}
+
+fn number(value: &Value) -> Option<f64> {
+    match value.kind {
+        ValueKind::Float(v) => Some(v),
+        #[allow(clippy::cast_precision_loss)]
+        ValueKind::Int(v) => Some(v as f64),
+        _ => None,
+    }
+}
