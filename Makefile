@@ -8,12 +8,12 @@ DEFAULT_SPEC := specs/tms.dev
 .PHONY: run test lint build install libtorch bench clean
 
 # Fetches libtorch if missing, builds in release mode, and runs the default study as far as
-# devspec goes so far: its training (estimates, detection and the report arrive with their
-# issues), then shows the runs' final losses.
+# devspec goes so far: its training and the LLC at every checkpoint (detection and the report
+# arrive with their issues), then shows the estimates.
 run: build
 	target/release/devspec --version
-	target/release/devspec run $(DEFAULT_SPEC) --target tms_run
-	target/release/devspec show $(DEFAULT_SPEC) tms_run
+	target/release/devspec run $(DEFAULT_SPEC) --target llc
+	target/release/devspec show $(DEFAULT_SPEC) llc
 
 # The whole test suite, lint included: what CI runs.
 test: $(LIBTORCH_READY) lint
