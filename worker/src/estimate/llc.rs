@@ -378,3 +378,68 @@ impl BatchOrder {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tch::Tensor;
+
+    use super::sample;
+    use crate::estimate::diagnostics::estimate;
+    use crate::estimate::spec::{EstimateSpec, Observable};
+    use crate::train::data::Teacher;
+
+    /// The LLC at a deep linear network's teacher with its first layer scaled by `c` and its
+    /// second by `1 / c`: the same function, so the same learning coefficient. Returns the
+    /// estimate's mean and the chains' standard deviation.
+    fn llc_at_rescaled_teacher(c: f64) -> (f64, f64) {
+        let widths = [4, 3, 4];
+        let teacher =
+            json!({"call": "dln.teacher", "args": {"widths": widths, "rank": 1, "seed": 0}});
+        let params = json!({
+            "model": {"call": "dln.model", "args": {"widths": widths}},
+            "data": {"call": "dln.data", "args": {"teacher": teacher, "samples": 10_000, "noise": 0.0}},
+            "observable": {"call": "llc", "args": {
+                "sampler": {"call": "sgld", "args": {"lr": 4e-5, "localization": 1.0}},
+                "nbeta": "dataset", "chains": 4, "draws": 4000, "burnin": 1000, "batch_size": 500,
+            }},
+            "seed": 0,
+        });
+        let spec = EstimateSpec::parse(&params).unwrap();
+        let Observable::Llc(llc) = &spec.observable else { unreachable!() };
+        let teacher = Teacher::random(&widths, 1, 0).unwrap();
+        let anchor: Vec<Tensor> = teacher
+            .layers
+            .iter()
+            .zip([c, 1.0 / c])
+            .zip(spec.model.params())
+            .map(|((values, scale), shape)| {
+                let dims: Vec<i64> =
+                    std::iter::once(1).chain(shape.shape.iter().copied()).collect();
+                (Tensor::from_slice(values) * scale).reshape(&dims).to_kind(tch::Kind::Float)
+            })
+            .collect();
+        let chains = sample(&spec, llc, &[anchor], &mut |_, _| {}).unwrap();
+        let result = estimate(&chains[0], 2).unwrap();
+        (result.llc_mean, result.llc_std)
+    }
+
+    #[test]
+    fn rescaling_a_layer_against_the_next_leaves_the_llc_within_the_chains_spread() {
+        // Theory for widths [4, 3, 4] and rank 1 (reduced-rank regression, balanced branch):
+        // (2 (H + r)(M + N) - (M - N)^2 - (H + r)^2 + 1) / 8 = (64 - 16 + 1) / 8 = 6.125.
+        let (plain, plain_spread) = llc_at_rescaled_teacher(1.0);
+        for c in [0.5, 2.0] {
+            let (scaled, spread) = llc_at_rescaled_teacher(c);
+            // Within the chains' spread: two standard deviations of the wider of the two chain
+            // sets. Measured: 6.02 ± 0.33 plain, 6.38 ± 0.29 at c = 0.5, 6.06 ± 1.02 at c = 2
+            // (the stiffer second layer mixes more slowly at the same lr).
+            let bound = 2.0 * plain_spread.max(spread);
+            assert!(
+                (scaled - plain).abs() <= bound,
+                "c = {c}: {scaled} vs {plain} (bound {bound})"
+            );
+        }
+        assert!((plain - 6.125).abs() / 6.125 < 0.15, "{plain}");
+    }
+}
