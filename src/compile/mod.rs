@@ -12,6 +12,7 @@
 
 mod checker;
 mod did_you_mean;
+mod estimate_data;
 mod evaluator;
 mod file_refs;
 mod literal;
@@ -95,6 +96,7 @@ pub fn check_bytes(
     let mut program = checker::check(&modules, root, &overrides)?;
     let mut errors = file_refs::resolve(&mut program, sources, &spec_folder);
     errors.extend(shape_check::check(&program));
+    errors.extend(estimate_data::check(&program));
     if errors.is_empty() { Ok(program) } else { Err(errors) }
 }
 
