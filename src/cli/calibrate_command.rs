@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 
 use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
-use crate::compile::value::{Value, ValueKind};
+use crate::compile::value::{Value, ValueKind, canonical_float};
 use crate::exec::{Executor, InstanceStatus, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
+use crate::registry::schema::{Default, Literal};
 
 pub struct CalibrateArgs<'a> {
     pub file: &'a Path,
@@ -102,9 +103,7 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
         best.llc_mean,
         best.llc_se,
     );
-    let chosen =
-        swept(&observable, &[best.lr], other_name, &best.other.into_iter().collect::<Vec<_>>());
-    let line = chosen.replace("sweep([", "").replace("])", "");
+    let line = chosen(&observable, best, other_name);
     println!("paste: observable = {line}");
     let record = serde_json::json!({
         "schema_version": 1,
@@ -225,6 +224,55 @@ fn print_cells(cells: &[Cell], other_name: Option<&str>) {
             cell.acceptance.map_or("-".to_owned(), |a| format!("{a:.3}")),
             cell.diagnostics
         );
+    }
+}
+
+/// The observable with the recommended cell's values, as .dev text without the arguments that
+/// equal their defaults.
+fn chosen(observable: &Value, cell: &Cell, other: Option<&str>) -> String {
+    let float = |v: f64| Value::new(ValueKind::Float(v), observable.origin);
+    let mut observable = observable.clone();
+    if let ValueKind::Ctor { args, .. } = &mut observable.kind {
+        if let Some(sampler) = args.get_mut("sampler")
+            && let ValueKind::Ctor { args: sampler_args, .. } = &mut sampler.kind
+        {
+            sampler_args.insert("lr".into(), float(cell.lr));
+            if let (Some("localization"), Some(value)) = (other, cell.other) {
+                sampler_args.insert("localization".into(), float(value));
+            }
+        }
+        if let (Some("nbeta"), Some(value)) = (other, cell.other) {
+            args.insert("nbeta".into(), float(value));
+        }
+    }
+    without_defaults(&observable)
+}
+
+/// A constructor call as .dev text, leaving out arguments (at any depth) equal to their
+/// registry default.
+fn without_defaults(value: &Value) -> String {
+    let ValueKind::Ctor { name, args, .. } = &value.kind else { return value.to_string() };
+    let params = crate::registry::constructor(name).map_or(&[][..], |c| c.params);
+    let written: Vec<String> = args
+        .iter()
+        .filter(|(arg, value)| {
+            let default = params.iter().find(|p| p.name == arg.as_str()).map(|p| p.default);
+            !matches!(default, Some(Default::Value(literal)) if literal_text(literal) == value.to_string())
+        })
+        .map(|(arg, value)| format!("{arg} = {}", without_defaults(value)))
+        .collect();
+    format!("{name}({})", written.join(", "))
+}
+
+fn literal_text(literal: Literal) -> String {
+    match literal {
+        Literal::Int(v) => v.to_string(),
+        Literal::Float(v) => canonical_float(v),
+        Literal::Str(text) => format!("{text:?}"),
+        Literal::Bool(v) => v.to_string(),
+        Literal::Enum(name) => name.to_owned(),
+        Literal::Auto => "auto".to_owned(),
+        Literal::EmptyList => "[]".to_owned(),
     }
 }
 
