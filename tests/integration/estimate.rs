@@ -26,6 +26,16 @@ fn at_teacher(name: &str, widths: &[i64], rank: i64, extra: &str) -> String {
     )
 }
 
+/// A checkpoint `c` at the teacher of a linear regression 4 -> 3 (a regular model of 12
+/// parameters), with `samples` noiseless samples.
+fn regression_truth(samples: u32) -> String {
+    format!(
+        "let t = dln.teacher(widths = [4, 3], rank = 3)\n\
+         checkpoint c {{\n  model = dln.model(widths = [4, 3])\n  weights = t\n  \
+         data = dln.data(teacher = t, samples = {samples})\n}}\n"
+    )
+}
+
 fn metrics(project: &Project) -> BTreeMap<String, serde_json::Value> {
     project.results().into_iter().map(|(name, m)| (name, m["metrics"].clone())).collect()
 }
@@ -159,13 +169,11 @@ fn the_hessian_trace_of_linear_regression_is_twice_the_input_variance_and_output
     // (2 / N) (I_N ⊗ Σ), Σ the inputs' second moment, so its trace is 2 tr Σ = 2 M = 8 for
     // M = 4 standard normal inputs (10,000 samples: tr Σ within about 1% of 4). Hutchinson's
     // probes vary only through Σ's small off-diagonal entries, so 100 probes are plenty.
-    let project = Project::new(
-        "let t = dln.teacher(widths = [4, 3], rank = 3)\n\
-         checkpoint c {\n  model = dln.model(widths = [4, 3])\n  weights = t\n  \
-         data = dln.data(teacher = t, samples = 10_000)\n}\n\
-         estimate curvature on c { observable = hessian_trace(samples = 100) }\n\
-         estimate probe on c { observable = outputs(samples = 5) }\n",
-    );
+    let project = Project::new(&format!(
+        "{}estimate curvature on c {{ observable = hessian_trace(samples = 100) }}\n\
+         estimate probe on c {{ observable = outputs(samples = 5) }}\n",
+        regression_truth(10_000)
+    ));
     let run = project.run(&[]);
     assert_eq!(run.counts(), (3, 0, 0, 0), "{}", run.stderr());
     let results = metrics(&project);
@@ -176,13 +184,11 @@ fn the_hessian_trace_of_linear_regression_is_twice_the_input_variance_and_output
 
 #[test]
 fn calibrate_sweeps_the_step_size_and_recommends_a_cell_with_good_acceptance() {
-    let project = Project::new(
-        "let t = dln.teacher(widths = [4, 3], rank = 3)\n\
-         checkpoint c {\n  model = dln.model(widths = [4, 3])\n  weights = t\n  \
-         data = dln.data(teacher = t, samples = 2_000)\n}\n\
-         estimate llc on c {\n  observable = llc(sampler = sgld(lr = 1e-4, localization = 1), \
-         nbeta = dataset, draws = 200, burnin = 100, batch_size = 200)\n}\n",
-    );
+    let project = Project::new(&format!(
+        "{}estimate llc on c {{\n  observable = llc(sampler = sgld(lr = 1e-4, localization = 1), \
+         nbeta = dataset, draws = 200, burnin = 100, batch_size = 200)\n}}\n",
+        regression_truth(2_000)
+    ));
     let out = project.verb(&["calibrate", "{spec}", "llc", "--lr", "1e-6,1e-5,1e-4,1e-3,1e-2"]);
     // Every cell is listed; the largest step size is refused for its acceptance or divergence.
     assert_eq!(
