@@ -70,11 +70,26 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let plan = plan.restricted_to(&[args.step.to_owned()]).expect("the step exists");
+    // One sweep point of the steps it is on (the first), so the grid is the only difference.
+    let grid_axes = ["lr", "nbeta", "localization"];
+    let point = |instance: &crate::plan::Instance| -> Vec<String> {
+        let coords = instance.coords.iter().filter(|c| !grid_axes.contains(&c.axis.as_str()));
+        coords.map(|c| format!("{}={}", c.axis, c.value)).collect()
+    };
+    let first_point =
+        plan.instances().find(|i| i.step_name == args.step).map(&point).unwrap_or_default();
+    let plan = plan.restricted_to_instances(|instance| {
+        instance.step_name == args.step && point(instance) == first_point
+    });
     let context =
         RunContext::new(&ContextArgs::new(args.file, args.settings, args.worker.clone()))?;
+    let at = if first_point.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", first_point.join(","))
+    };
     eprintln!(
-        "calibrating `{}` at checkpoint {checkpoint}: {} cells",
+        "calibrating `{}`{at} at checkpoint {checkpoint}: {} cells",
         args.step,
         lrs.len() * others.len().max(1)
     );

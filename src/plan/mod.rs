@@ -47,12 +47,16 @@ impl Plan {
         {
             return Err(unknown.clone());
         }
+        Ok(self.restricted_to_instances(|instance| steps.contains(&instance.step_name)))
+    }
+
+    /// The plan of the instances `wanted` selects and of everything they read, directly or
+    /// not.
+    #[must_use]
+    pub fn restricted_to_instances(&self, wanted: impl Fn(&Instance) -> bool) -> Plan {
         let mut keep = vec![false; self.graph.node_count()];
-        let mut pending: Vec<NodeIndex> = self
-            .graph
-            .node_indices()
-            .filter(|&n| steps.contains(&self.graph[n].step_name))
-            .collect();
+        let mut pending: Vec<NodeIndex> =
+            self.graph.node_indices().filter(|&n| wanted(&self.graph[n])).collect();
         while let Some(node) = pending.pop() {
             if !std::mem::replace(&mut keep[node.index()], true) {
                 pending.extend(self.graph.neighbors_directed(node, petgraph::Direction::Incoming));
@@ -64,7 +68,7 @@ impl Plan {
             |_, dependency| Some(dependency.clone()),
         );
         let order = graph.node_indices().collect();
-        Ok(Plan { graph, order, step_inputs: self.step_inputs.clone() })
+        Plan { graph, order, step_inputs: self.step_inputs.clone() }
     }
 
     /// Instances that read another's output cannot start before it exists.
