@@ -200,6 +200,13 @@ pub struct WorkerError {
     pub message: String,
 }
 
+impl WorkerError {
+    /// A step that ran and failed: bad data, a NaN, a libtorch error.
+    pub fn step_failed(message: impl Into<String>) -> WorkerError {
+        WorkerError { kind: WorkerErrorKind::StepFailed, message: message.into() }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkerErrorKind {

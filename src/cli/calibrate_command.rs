@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 
 use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
-use crate::compile::value::{Value, ValueKind, canonical_float};
+use crate::compile::literal;
+use crate::compile::value::{Value, ValueKind};
 use crate::exec::{Executor, InstanceStatus, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
-use crate::registry::schema::{Default, Literal};
+use crate::registry::schema::Default;
 
 pub struct CalibrateArgs<'a> {
     pub file: &'a Path,
@@ -81,6 +82,8 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
     let plan = plan.restricted_to_instances(|instance| {
         instance.step_name == args.step && point(instance) == first_point
     });
+    // What the grid needs must be runnable, as for `run`.
+    super::run_command::refuse_unimplemented(&plan)?;
     let context =
         RunContext::new(&ContextArgs::new(args.file, args.settings, args.worker.clone()))?;
     let at = if first_point.is_empty() {
@@ -246,21 +249,38 @@ fn print_cells(cells: &[Cell], other_name: Option<&str>) {
 /// equal their defaults.
 fn chosen(observable: &Value, cell: &Cell, other: Option<&str>) -> String {
     let float = |v: f64| Value::new(ValueKind::Float(v), observable.origin);
+    let other = other.zip(cell.other).map(|(name, value)| (name, float(value)));
+    without_defaults(&with_settings(observable, float(cell.lr), other))
+}
+
+/// The observable with the sampler's `lr` swept over `lrs`, and `nbeta` or `localization` over
+/// `others`, as .dev text.
+fn swept(observable: &Value, lrs: &[f64], other: Option<&str>, others: &[f64]) -> String {
+    let sweep = |values: &[f64]| {
+        let items =
+            values.iter().map(|&v| Value::new(ValueKind::Float(v), observable.origin)).collect();
+        Value::new(ValueKind::Sweep(items), observable.origin)
+    };
+    with_settings(observable, sweep(lrs), other.map(|name| (name, sweep(others)))).to_string()
+}
+
+/// The observable with the sampler's `lr` set, and `nbeta` (an llc argument) or `localization`
+/// (a sampler argument) when `other` names one.
+fn with_settings(observable: &Value, lr: Value, other: Option<(&str, Value)>) -> Value {
     let mut observable = observable.clone();
-    if let ValueKind::Ctor { args, .. } = &mut observable.kind {
-        if let Some(sampler) = args.get_mut("sampler")
-            && let ValueKind::Ctor { args: sampler_args, .. } = &mut sampler.kind
-        {
-            sampler_args.insert("lr".into(), float(cell.lr));
-            if let (Some("localization"), Some(value)) = (other, cell.other) {
-                sampler_args.insert("localization".into(), float(value));
-            }
-        }
-        if let (Some("nbeta"), Some(value)) = (other, cell.other) {
-            args.insert("nbeta".into(), float(value));
+    let ValueKind::Ctor { args, .. } = &mut observable.kind else { return observable };
+    if let Some(sampler) = args.get_mut("sampler")
+        && let ValueKind::Ctor { args: sampler_args, .. } = &mut sampler.kind
+    {
+        sampler_args.insert("lr".into(), lr);
+        if let Some(("localization", value)) = &other {
+            sampler_args.insert("localization".into(), value.clone());
         }
     }
-    without_defaults(&observable)
+    if let Some(("nbeta", value)) = other {
+        args.insert("nbeta".into(), value);
+    }
+    observable
 }
 
 /// A constructor call as .dev text, leaving out arguments (at any depth) equal to their
@@ -272,49 +292,12 @@ fn without_defaults(value: &Value) -> String {
         .iter()
         .filter(|(arg, value)| {
             let default = params.iter().find(|p| p.name == arg.as_str()).map(|p| p.default);
-            !matches!(default, Some(Default::Value(literal)) if literal_text(literal) == value.to_string())
+            !matches!(default, Some(Default::Value(literal))
+                if literal::to_value(literal, value.origin).to_string() == value.to_string())
         })
         .map(|(arg, value)| format!("{arg} = {}", without_defaults(value)))
         .collect();
     format!("{name}({})", written.join(", "))
-}
-
-fn literal_text(literal: Literal) -> String {
-    match literal {
-        Literal::Int(v) => v.to_string(),
-        Literal::Float(v) => canonical_float(v),
-        Literal::Str(text) => format!("{text:?}"),
-        Literal::Bool(v) => v.to_string(),
-        Literal::Enum(name) => name.to_owned(),
-        Literal::Auto => "auto".to_owned(),
-        Literal::EmptyList => "[]".to_owned(),
-    }
-}
-
-/// The observable with the sampler's `lr` swept over `lrs`, and `nbeta` (an llc argument) or
-/// `localization` (a sampler argument) over `others`, as .dev text.
-fn swept(observable: &Value, lrs: &[f64], other: Option<&str>, others: &[f64]) -> String {
-    let sweep = |values: &[f64], like: &Value| {
-        let items = values.iter().map(|&v| Value::new(ValueKind::Float(v), like.origin)).collect();
-        Value::new(ValueKind::Sweep(items), like.origin)
-    };
-    let mut observable = observable.clone();
-    let ValueKind::Ctor { args, .. } = &mut observable.kind else { return observable.to_string() };
-    if let Some(sampler) = args.get_mut("sampler")
-        && let ValueKind::Ctor { args: sampler_args, .. } = &mut sampler.kind
-    {
-        let like = sampler_args.values().next().cloned().expect("a sampler has arguments");
-        sampler_args.insert("lr".into(), sweep(lrs, &like));
-        if other == Some("localization") {
-            sampler_args.insert("localization".into(), sweep(others, &like));
-        }
-    }
-    if other == Some("nbeta")
-        && let Some(like) = args.values().next().cloned()
-    {
-        args.insert("nbeta".into(), sweep(others, &like));
-    }
-    observable.to_string()
 }
 
 fn ctor_name(value: &Value) -> Option<&'static str> {

@@ -85,7 +85,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
 
 /// Refuses, before anything runs, a plan that uses a step kind or constructor declared but not
 /// implemented yet.
-fn refuse_unimplemented(plan: &plan::Plan) -> Result<(), Failure> {
+pub(super) fn refuse_unimplemented(plan: &plan::Plan) -> Result<(), Failure> {
     for instance in plan.instances() {
         let kind = registry::step_kind(instance.kind).expect("planned kinds are registered");
         if let Status::Pending { issue } = kind.status {

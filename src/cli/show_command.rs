@@ -54,14 +54,13 @@ pub fn run(
                 .iter()
                 .map(|c| (c.axis.clone(), serde_json::Value::from(c.value.to_string())))
                 .collect();
-            let (status, metrics, series, diagnostics) = match &statuses[node.index()] {
+            let (status, metrics, (series, diagnostics)) = match &statuses[node.index()] {
                 InstanceStatus::Cached(manifest) => (
                     "done",
                     serde_json::Value::Object(manifest.metrics.clone()),
-                    loss_series(&context.store, instance.kind, manifest),
-                    explained_diagnostics(&context.store, instance.kind, manifest),
+                    details(&context.store, instance.kind, manifest),
                 ),
-                other => (other.label(), serde_json::Value::Null, None, None),
+                other => (other.label(), serde_json::Value::Null, (None, None)),
             };
             let mut row = serde_json::json!({
                 "instance": instance.display_name(),
@@ -94,34 +93,27 @@ pub fn run(
     Ok(ExitCode::Success)
 }
 
-/// A train instance's loss series (`steps`, `train_loss`, maybe `test_loss`), from its result.
-/// A result that cannot be read shows no series; `run` recomputes it.
-fn loss_series(
+/// What `show` takes from an instance's result beyond its metrics: a train's loss series
+/// (`steps`, `train_loss`, maybe `test_loss`) and an estimate's diagnostics with their
+/// explanations and fixes (`[{name, message, fix}]`). An unreadable result shows neither; `run`
+/// recomputes it.
+fn details(
     store: &crate::store::Store,
     kind: &str,
     manifest: &crate::store::Manifest,
-) -> Option<serde_json::Value> {
-    if kind != "train" {
-        return None;
-    }
-    let bytes = store.read_blob(manifest.outputs.get("result")?).ok()?;
-    let result: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    result.get("series").cloned()
-}
-
-/// An estimate's diagnostics with their explanations and fixes (`[{name, message, fix}]`),
-/// from its result; `None` for other kinds or an unreadable result.
-fn explained_diagnostics(
-    store: &crate::store::Store,
-    kind: &str,
-    manifest: &crate::store::Manifest,
-) -> Option<serde_json::Value> {
-    if kind != "estimate" {
-        return None;
-    }
-    let bytes = store.read_blob(manifest.outputs.get("result")?).ok()?;
-    let result: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    result.get("estimate")?.get("diagnostics").cloned()
+) -> (Option<serde_json::Value>, Option<serde_json::Value>) {
+    let path: &[&str] = match kind {
+        "train" => &["series"],
+        "estimate" => &["estimate", "diagnostics"],
+        _ => return (None, None),
+    };
+    let result = manifest
+        .outputs
+        .get("result")
+        .and_then(|digest| store.read_blob(digest).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let found = result.and_then(|r| path.iter().try_fold(r, |value, key| value.get(key).cloned()));
+    if kind == "train" { (found, None) } else { (None, found) }
 }
 
 /// For tables: each diagnostic under the table, with what it means and what to do.

@@ -15,7 +15,7 @@ mod did_you_mean;
 mod estimate_data;
 mod evaluator;
 mod file_refs;
-mod literal;
+pub mod literal;
 mod module_loader;
 pub mod program;
 pub mod schedule;

@@ -121,7 +121,8 @@ impl<'a> Run<'a> {
         let chains = llc.chains;
         let members = stacked[0].size()[0] as usize * chains;
         let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
-        let sampled: Vec<usize> = (0..names.len()).filter(|&i| llc.samples(&names[i])).collect();
+        let sampled: Vec<usize> =
+            (0..names.len()).filter(|&i| llc.restrict.matches(&names[i])).collect();
         if sampled.is_empty() {
             return Err(format!(
                 "`restrict` matches none of the model's parameters ({})",
@@ -336,17 +337,7 @@ impl<'a> Pool<'a> {
 
 /// Samples as `[1, n, dim]` tensors on the step's device (class labels as whole numbers).
 pub fn upload(samples: &Samples, data: &DataSpec, spec: &EstimateSpec) -> (Tensor, Tensor) {
-    let n = samples.n as i64;
-    let x = Tensor::from_slice(&samples.inputs)
-        .reshape([1, n, data.input_dim() as i64])
-        .to_kind(spec.kind)
-        .to_device(spec.device);
-    let target_kind = if data.classes().is_some() { Kind::Int64 } else { spec.kind };
-    let y = Tensor::from_slice(&samples.targets)
-        .reshape([1, n, data.output_dim() as i64])
-        .to_kind(target_kind)
-        .to_device(spec.device);
-    (x, y)
+    data.tensors(std::slice::from_ref(samples), spec.kind, spec.device)
 }
 
 /// A minibatch order over a pool: epoch permutations drawn from (seed, stream, epoch), so the

@@ -2,12 +2,11 @@
 //! weights' norm, the trace of the loss's Hessian (Hutchinson's estimator), and the model's
 //! outputs on a fixed probe set (for essential dynamics).
 
-use globset::Glob;
 use rand::Rng;
 use tch::{Device, Kind, Tensor};
 
 use super::llc::upload;
-use super::spec::{EstimateSpec, Observable};
+use super::spec::{EstimateSpec, NamePatterns, Observable};
 use crate::train::data::DataSpec;
 use crate::train::rng::{Purpose, stream};
 
@@ -94,17 +93,15 @@ fn scalar(value: &Tensor) -> Result<f64, String> {
         .map_err(|e| e.to_string())
 }
 
-fn weight_norm(spec: &EstimateSpec, params: &[Tensor], restrict: &[String]) -> Result<f64, String> {
+fn weight_norm(
+    spec: &EstimateSpec,
+    params: &[Tensor],
+    restrict: &NamePatterns,
+) -> Result<f64, String> {
     let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
-    let matches = |name: &str| {
-        restrict.is_empty()
-            || restrict.iter().any(|pattern| {
-                Glob::new(pattern).is_ok_and(|glob| glob.compile_matcher().is_match(name))
-            })
-    };
     let mut sum = 0.0;
     for (name, param) in names.iter().zip(params) {
-        if matches(name) {
+        if restrict.matches(name) {
             sum += scalar(&param.to_kind(Kind::Double).square().sum(Kind::Double))?;
         }
     }

@@ -2,7 +2,7 @@
 //! and what the planner copied from the step whose checkpoint it measures (the model, the data
 //! and its seed, the loss, the training batch size, the dtype).
 
-use globset::{Glob, GlobSetBuilder};
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde_json::Value;
 use tch::{Device, Kind};
 
@@ -29,11 +29,11 @@ pub struct EstimateSpec {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Observable {
-    Llc(LlcSpec),
+    Llc(Box<LlcSpec>),
     /// The loss over a whole data set (the step's, or this one).
     Loss(Option<DataSpec>),
     /// The Euclidean norm of the parameters whose names match (all when empty).
-    WeightNorm(Vec<String>),
+    WeightNorm(NamePatterns),
     /// The trace of the loss's Hessian over a data set, from this many probe vectors.
     HessianTrace {
         samples: usize,
@@ -58,8 +58,8 @@ pub struct LlcSpec {
     pub batch_size: Option<usize>,
     /// Batches averaged for the loss at the checkpoint; `None`: the whole pool.
     pub init_loss_batches: Option<usize>,
-    /// Globs of the parameters sampled; empty: all.
-    pub restrict: Vec<String>,
+    /// The parameters sampled; the others are held at the checkpoint.
+    pub restrict: NamePatterns,
     /// Another data set for the loss (the data-restricted LLC).
     pub data: Option<DataSpec>,
     pub min_chains: usize,
@@ -146,14 +146,15 @@ impl EstimateSpec {
         let (observable, own_data) = match observable_ctor.name {
             "llc" => {
                 let own = data_of(&observable_ctor)?;
-                (Observable::Llc(LlcSpec::parse(observable_ctor, own.clone())?), own)
+                (Observable::Llc(Box::new(LlcSpec::parse(observable_ctor, own.clone())?)), own)
             }
             "loss" => {
                 let own = data_of(&observable_ctor)?;
                 (Observable::Loss(own.clone()), own)
             }
             "weight_norm" => {
-                (Observable::WeightNorm(strings(observable_ctor.args.get("restrict"))), None)
+                let restrict = NamePatterns::parse(&observable_ctor, "restrict")?;
+                (Observable::WeightNorm(restrict), None)
             }
             "hessian_trace" => {
                 let own = data_of(&observable_ctor)?;
@@ -229,13 +230,7 @@ impl LlcSpec {
                 value.as_f64().ok_or_else(|| SpecError("`llc.nbeta` must be a number".into()))?,
             ),
         };
-        let restrict = strings(ctor.args.get("restrict"));
-        let mut globs = GlobSetBuilder::new();
-        for pattern in &restrict {
-            globs.add(Glob::new(pattern).map_err(|err| {
-                SpecError(format!("`llc.restrict`: `{pattern}` is not a valid glob: {err}"))
-            })?);
-        }
+        let restrict = NamePatterns::parse(&ctor, "restrict")?;
         Ok(LlcSpec {
             sampler: SamplerSpec::parse(ctor.ctor("sampler")?)?,
             nbeta,
@@ -258,20 +253,6 @@ impl LlcSpec {
         })
     }
 
-    /// Whether the parameter `name` is sampled (else it is held at the checkpoint).
-    pub fn samples(&self, name: &str) -> bool {
-        if self.restrict.is_empty() {
-            return true;
-        }
-        let mut globs = GlobSetBuilder::new();
-        for pattern in &self.restrict {
-            if let Ok(glob) = Glob::new(pattern) {
-                globs.add(glob);
-            }
-        }
-        globs.build().is_ok_and(|set| set.is_match(name))
-    }
-
     /// The `n_beta` used: `data_size` is the number of samples of the loss's data (`None` for
     /// fresh data), `batch` the sampler's minibatch.
     pub fn nbeta_value(&self, batch: usize, data_size: Option<usize>) -> Result<f64, SpecError> {
@@ -290,6 +271,42 @@ impl LlcSpec {
                 Err(SpecError("`nbeta = auto` is B / ln B and needs a batch size above 1".into()))
             }
         }
+    }
+}
+
+/// Globs of parameter names (`restrict = ["layers.0.*"]`), compiled once; none: every name.
+#[derive(Debug, Clone)]
+pub struct NamePatterns {
+    patterns: Vec<String>,
+    set: GlobSet,
+}
+
+/// Two pattern lists are the same when they are written the same.
+impl PartialEq for NamePatterns {
+    fn eq(&self, other: &Self) -> bool {
+        self.patterns == other.patterns
+    }
+}
+
+impl NamePatterns {
+    fn parse(ctor: &Ctor<'_>, field: &str) -> Result<NamePatterns, SpecError> {
+        let patterns = strings(ctor.args.get(field));
+        let mut set = GlobSetBuilder::new();
+        for pattern in &patterns {
+            set.add(Glob::new(pattern).map_err(|err| {
+                SpecError(format!(
+                    "`{}.{field}`: `{pattern}` is not a valid glob: {err}",
+                    ctor.name
+                ))
+            })?);
+        }
+        let set =
+            set.build().map_err(|err| SpecError(format!("`{}.{field}`: {err}", ctor.name)))?;
+        Ok(NamePatterns { patterns, set })
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        self.patterns.is_empty() || self.set.is_match(name)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use devspec_protocol::{Reply, StepResult, WorkerError, WorkerErrorKind};
+use devspec_protocol::{Reply, StepResult, WorkerError};
 use tch::Tensor;
 
 use super::Member;
@@ -24,7 +24,7 @@ fn checkpoint(
     member: &Member<'_>,
     send: &mut dyn FnMut(&Reply),
 ) -> Result<StepResult, WorkerError> {
-    let fail = |message: String| WorkerError { kind: WorkerErrorKind::StepFailed, message };
+    let fail = WorkerError::step_failed;
     let params = &member.request.params;
     let ctor = |name: &str| {
         params

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use devspec_protocol::{Reply, StepResult, WorkerError, WorkerErrorKind, store_layout};
+use devspec_protocol::{Reply, StepResult, WorkerError, store_layout};
 use tch::Tensor;
 
 use super::Member;
@@ -28,7 +28,7 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
                 Some((_, members)) => members.push((member, anchor)),
                 None => batches.push((spec, vec![(member, anchor)])),
             },
-            Err(message) => member.finish(send, Err(failed(message))),
+            Err(message) => member.finish(send, Err(WorkerError::step_failed(message))),
         }
     }
     for (spec, members) in batches {
@@ -37,7 +37,7 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
             _ => {
                 for (member, anchor) in &members {
                     let outcome = measure::measure(&spec, anchor)
-                        .map_err(failed)
+                        .map_err(WorkerError::step_failed)
                         .and_then(|(result, metrics)| finish(member, &result, metrics, send));
                     member.finish(send, outcome);
                 }
@@ -90,14 +90,15 @@ fn run_llc(
         Ok(chains) => chains,
         Err(message) => {
             for (member, _) in members {
-                member.finish(send, Err(failed(message.clone())));
+                member.finish(send, Err(WorkerError::step_failed(message.clone())));
             }
             return;
         }
     };
     for ((member, _), chains) in members.iter().zip(chains) {
-        let outcome =
-            diagnostics::estimate(&chains, llc.min_chains).map_err(failed).and_then(|estimate| {
+        let outcome = diagnostics::estimate(&chains, llc.min_chains)
+            .map_err(WorkerError::step_failed)
+            .and_then(|estimate| {
                 let (result, metrics) = llc_result(llc, &chains, &estimate);
                 finish(member, &result, metrics, send)
             });
@@ -150,8 +151,4 @@ fn finish(
     let bytes = serde_json::to_vec(result).expect("results serialize");
     let digest = member.write_output("result", &bytes, false, send)?;
     Ok(StepResult { outputs: BTreeMap::from([("result".to_owned(), digest)]), metrics })
-}
-
-fn failed(message: String) -> WorkerError {
-    WorkerError { kind: WorkerErrorKind::StepFailed, message }
 }

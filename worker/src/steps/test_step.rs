@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use devspec_protocol::{Reply, StepResult, WorkerError, WorkerErrorKind};
+use devspec_protocol::{Reply, StepResult, WorkerError};
 use tch::{Kind, Tensor};
 
 use super::Member;
@@ -61,13 +61,10 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
     }
     for (index, member) in group.iter().enumerate().filter(|(i, _)| !failed[*i]) {
         let outcome = if flag(member, "fail") {
-            Err(WorkerError {
-                kind: WorkerErrorKind::StepFailed,
-                message: format!(
-                    "{} failed on purpose (`fail = true`)",
-                    member.request.display_name
-                ),
-            })
+            Err(WorkerError::step_failed(format!(
+                "{} failed on purpose (`fail = true`)",
+                member.request.display_name
+            )))
         } else {
             results(member, mixes[index], std::mem::take(&mut outputs[index]), send)
         };

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use devspec_protocol::{Reply, StepResult, WorkerError, WorkerErrorKind};
+use devspec_protocol::{Reply, StepResult, WorkerError};
 use tch::Tensor;
 
 use super::Member;
@@ -49,7 +49,7 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
                     None => subgroups.push(vec![prepared]),
                 }
             }
-            Err(message) => member.finish(send, Err(step_failed(&message))),
+            Err(message) => member.finish(send, Err(WorkerError::step_failed(message))),
         }
     }
     for subgroup in subgroups {
@@ -195,8 +195,9 @@ impl Events<'_, '_> {
         let this = self.group[member];
         let step = snapshot.step;
         let encode = |tensors: &[(String, Tensor)]| {
-            checkpoint_file::encode(tensors, step)
-                .map_err(|err| step_failed(&format!("cannot write checkpoint {step}: {err}")))
+            checkpoint_file::encode(tensors, step).map_err(|err| {
+                WorkerError::step_failed(format!("cannot write checkpoint {step}: {err}"))
+            })
         };
         let (params, optimizer) = (encode(&snapshot.params)?, encode(&snapshot.optimizer)?);
         let (checkpoint, state) = if snapshot.checkpoint {
@@ -210,8 +211,9 @@ impl Events<'_, '_> {
         } else {
             let store = Path::new(&this.request.store);
             let put = |bytes: &[u8]| {
-                devspec_protocol::store_layout::put_blob(store, bytes)
-                    .map_err(|err| step_failed(&format!("cannot store a resume point: {err}")))
+                devspec_protocol::store_layout::put_blob(store, bytes).map_err(|err| {
+                    WorkerError::step_failed(format!("cannot store a resume point: {err}"))
+                })
             };
             (put(&params)?, put(&optimizer)?)
         };
@@ -248,7 +250,7 @@ impl TrainEvents for Events<'_, '_> {
     fn failed(&mut self, member: usize, _step: u64, message: String) {
         if !self.ended[member] {
             self.ended[member] = true;
-            let error = step_failed(&message);
+            let error = WorkerError::step_failed(message);
             self.group[member].finish(self.send, Err(error));
         }
     }
@@ -256,8 +258,4 @@ impl TrainEvents for Events<'_, '_> {
     fn progress(&mut self, done: u64, total: u64) {
         self.group[0].progress(self.send, done, total, format!("step {done}/{total}"));
     }
-}
-
-fn step_failed(message: &str) -> WorkerError {
-    WorkerError { kind: WorkerErrorKind::StepFailed, message: message.to_owned() }
 }

@@ -145,6 +145,28 @@ impl DataSpec {
         (Some(part(0, at)), Some(part(at, pool.n)))
     }
 
+    /// Sample sets of one size (a member's each) as `[members, n, dim]` tensors of `kind` on
+    /// `device`: inputs, and targets (class labels as whole numbers, for the cross-entropy's
+    /// gather).
+    pub fn tensors(
+        &self,
+        sets: &[Samples],
+        kind: tch::Kind,
+        device: tch::Device,
+    ) -> (tch::Tensor, tch::Tensor) {
+        let (members, rows) = (sets.len() as i64, sets[0].n as i64);
+        let to = |values: Vec<f64>, dim: usize, kind: tch::Kind| {
+            tch::Tensor::from_slice(&values)
+                .reshape([members, rows, dim as i64])
+                .to_kind(kind)
+                .to_device(device)
+        };
+        let inputs = sets.iter().flat_map(|s| s.inputs.iter().copied()).collect();
+        let targets = sets.iter().flat_map(|s| s.targets.iter().copied()).collect();
+        let target_kind = if self.classes().is_some() { tch::Kind::Int64 } else { kind };
+        (to(inputs, self.input_dim(), kind), to(targets, self.output_dim(), target_kind))
+    }
+
     /// `n` samples of the stream `index` (0 for a pool; the step for fresh samples). A file's
     /// data is its first `n` rows.
     pub fn draw(&self, n: usize, index: u64) -> Samples {

@@ -225,23 +225,8 @@ struct DeviceData {
 
 impl DeviceData {
     fn new(group: &[TrainSpec], spec: &TrainSpec) -> DeviceData {
-        let (input_dim, output_dim) = (spec.data.input_dim() as i64, spec.data.output_dim() as i64);
-        // Class labels stay whole numbers, `[members, n, 1]`, for the cross-entropy's gather.
-        let target_kind = if spec.data.classes().is_some() { Kind::Int64 } else { spec.kind };
         let upload = |sets: Option<Vec<Samples>>| {
-            let sets = sets?;
-            let rows = sets[0].n as i64;
-            let to = |values: Vec<f64>, dim: i64, kind: Kind| {
-                Tensor::from_slice(&values)
-                    .reshape([sets.len() as i64, rows, dim])
-                    .to_kind(kind)
-                    .to_device(spec.device)
-            };
-            let inputs = sets.iter().flat_map(|s| s.inputs.iter().copied()).collect();
-            let targets = sets.iter().flat_map(|s| s.targets.iter().copied()).collect();
-            let x = to(inputs, input_dim, spec.kind);
-            let y = to(targets, output_dim, target_kind);
-            Some((x, y))
+            sets.map(|sets| spec.data.tensors(&sets, spec.kind, spec.device))
         };
         let fresh = spec.data.size == Size::Fresh;
         let (train, test): (Vec<_>, Vec<_>) = group.iter().map(member_samples).unzip();
@@ -476,21 +461,7 @@ fn batch(
         (None, size) => {
             let size = size.unwrap_or(1);
             let draws: Vec<Samples> = data.iter().map(|m| m.spec.draw(size, t)).collect();
-            let to = |values: Vec<f64>, dim: i64| {
-                Tensor::from_slice(&values)
-                    .reshape([members, size as i64, dim])
-                    .to_kind(spec.kind)
-                    .to_device(spec.device)
-            };
-            let x = to(
-                draws.iter().flat_map(|s| s.inputs.iter().copied()).collect(),
-                spec.model.input_dim(),
-            );
-            let y = to(
-                draws.iter().flat_map(|s| s.targets.iter().copied()).collect(),
-                spec.model.output_dim(),
-            );
-            (x, y)
+            spec.data.tensors(&draws, spec.kind, spec.device)
         }
     }
 }
