@@ -121,28 +121,36 @@ fn a_point_that_is_not_a_minimum_is_flagged_and_a_diverging_sampler_fails_only_i
 
 #[test]
 fn sibling_checkpoints_sampled_as_one_computation_give_each_ones_own_bytes() {
-    let spec = "let teacher = dln.teacher(widths = [6, 4, 6], rank = 2)\n\
-                train fit {\n  model = dln.model(widths = [6, 4, 6])\n  \
-                data = dln.data(teacher = teacher, samples = 1_000)\n  optimizer = adam(lr = 0.01)\n  \
-                batch_size = 100\n  steps = 300\n  checkpoints = [100, 200]\n}\n\
-                estimate llc on fit {\n  observable = llc(sampler = sgld(lr = 1e-4, localization = 10), \
-                draws = 100, burnin = 20)\n}\n";
-    // Training first, so all three checkpoints are ready together (a run streams each
-    // checkpoint to its estimate the moment it exists, and groups only what is ready).
-    let together = Project::new(spec);
-    assert_eq!(together.run(&["--target", "fit"]).counts(), (1, 0, 0, 0));
-    assert_eq!(together.run(&["--batch", "16"]).counts(), (3, 1, 0, 0));
-    let alone = Project::new(spec);
-    assert_eq!(alone.run(&["--batch", "1"]).counts(), (4, 0, 0, 0));
-    let outputs = |p: &Project| -> BTreeMap<String, serde_json::Value> {
-        p.results().into_iter().map(|(name, m)| (name, m["outputs"].clone())).collect()
-    };
-    assert_eq!(outputs(&together), outputs(&alone));
-    let grouped = std::fs::read_dir(together.store().join("logs"))
-        .unwrap()
-        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
-        .any(|log| log.contains("group: 3 siblings"));
-    assert!(grouped, "the three checkpoints were not sampled together");
+    // A deep linear network (autograd) and the toy model (its preallocated workspace).
+    let dln = "let teacher = dln.teacher(widths = [6, 4, 6], rank = 2)\n\
+               train fit {\n  model = dln.model(widths = [6, 4, 6])\n  \
+               data = dln.data(teacher = teacher, samples = 1_000)\n  optimizer = adam(lr = 0.01)\n  \
+               batch_size = 100\n  steps = 300\n  checkpoints = [100, 200]\n}\n\
+               estimate llc on fit {\n  observable = llc(sampler = sgld(lr = 1e-4, localization = 10), \
+               draws = 100, burnin = 20)\n}\n";
+    let tms = "train fit {\n  model = tms.model(features = 5, hidden = 2)\n  \
+               data = tms.data(features = 5, sparsity = 0.8, samples = 2_000)\n  optimizer = adam(lr = 0.01)\n  \
+               batch_size = 256\n  steps = 300\n  checkpoints = [100, 200]\n}\n\
+               estimate llc on fit {\n  observable = llc(sampler = sgld(lr = 1e-3, localization = 100), \
+               draws = 100, burnin = 20)\n}\n";
+    for spec in [dln, tms] {
+        // Training first, so all three checkpoints are ready together (a run streams each
+        // checkpoint to its estimate the moment it exists, and groups only what is ready).
+        let together = Project::new(spec);
+        assert_eq!(together.run(&["--target", "fit"]).counts(), (1, 0, 0, 0));
+        assert_eq!(together.run(&["--batch", "16"]).counts(), (3, 1, 0, 0));
+        let alone = Project::new(spec);
+        assert_eq!(alone.run(&["--batch", "1"]).counts(), (4, 0, 0, 0));
+        let outputs = |p: &Project| -> BTreeMap<String, serde_json::Value> {
+            p.results().into_iter().map(|(name, m)| (name, m["outputs"].clone())).collect()
+        };
+        assert_eq!(outputs(&together), outputs(&alone), "{spec}");
+        let grouped = std::fs::read_dir(together.store().join("logs"))
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .any(|log| log.contains("group: 3 siblings"));
+        assert!(grouped, "the three checkpoints were not sampled together: {spec}");
+    }
 }
 
 #[test]

@@ -129,6 +129,14 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
                 Literal::Int(10),
                 "steps between two checks of the MALA acceptance probability",
             ),
+            defaults_to(
+                "batched",
+                ValueType::Bool,
+                Literal::Bool(true),
+                "sample all chains of all sibling checkpoints as one computation; `false` runs \
+                 one chain at a time on autograd (the path of models that cannot be batched), \
+                 to check the batched path against",
+            ),
         ],
         doc: "The local learning coefficient n_beta * (E[L_n(w)] - L_n(w*)), the expectation \
               over chains sampling the posterior localized at the checkpoint w*, with \

@@ -18,7 +18,10 @@ use tch::{Device, Kind, Tensor};
 use super::sampler::Sampler;
 use super::spec::{EstimateSpec, LlcSpec};
 use crate::train::data::{DataSpec, Samples};
+use crate::train::loss::Loss;
+use crate::train::model::Arch;
 use crate::train::rng::{Purpose, stream};
+use crate::train::tms_workspace::TmsWorkspace;
 
 /// What the chains of one checkpoint produced.
 #[derive(Debug, Clone)]
@@ -61,29 +64,37 @@ pub fn sample(
         })
         .collect();
     let init_loss = init_losses(spec, &pool, &stacked, batch, llc)?;
-    let mut run = Run::new(spec, llc, &stacked, nbeta)?;
-    let mut orders: Vec<BatchOrder> = (0..if llc.independent_batches { chains } else { 1 })
-        .map(|c| BatchOrder::new(spec.seed, c as u64))
-        .collect();
-    let total = (llc.burnin + llc.draws * llc.steps_between_draws) as u64;
-    let progress_every = (total / 100).max(1);
-    for t in 1..=total {
-        let (x, y) = pool.batch(&mut orders, t, batch, run.members, chains, spec);
-        run.step(t, &x, &y)?;
-        if t.is_multiple_of(progress_every) {
-            progress(t, total);
+    let setting = Setting { spec, llc, pool: &pool, batch, nbeta };
+    let rows = if llc.batched {
+        let streams: Vec<u64> = (0..anchors.len() * chains).map(|m| (m % chains) as u64).collect();
+        setting.run(&stacked, &streams, true, &mut |done, total| progress(done, total))?
+    } else {
+        // One chain at a time on autograd, checkpoint by checkpoint: each chain sees the same
+        // noise and minibatches as in the batched computation.
+        let mut rows = Rows::default();
+        let runs = (anchors.len() * chains) as u64;
+        for g in 0..anchors.len() {
+            let anchor: Vec<Tensor> = stacked.iter().map(|p| p.narrow(0, g as i64, 1)).collect();
+            for c in 0..chains {
+                let done_before = (g * chains + c) as u64;
+                let mut one_progress = |done: u64, total: u64| {
+                    progress(done_before * total + done, runs * total);
+                };
+                rows.extend(setting.run(&anchor, &[c as u64], false, &mut one_progress)?);
+            }
         }
-    }
+        rows
+    };
     Ok((0..anchors.len())
         .map(|g| {
-            let rows = g * chains..(g + 1) * chains;
+            let range = g * chains..(g + 1) * chains;
             Chains {
                 nbeta,
                 init_loss: init_loss[g],
                 batch_size: batch,
-                traces: run.traces[rows.clone()].to_vec(),
-                diverged: run.diverged[rows.clone()].to_vec(),
-                acceptance: run.accepted[rows]
+                traces: rows.traces[range.clone()].to_vec(),
+                diverged: rows.diverged[range.clone()].to_vec(),
+                acceptance: rows.accepted[range]
                     .iter()
                     .map(|&(sum, count)| (count > 0).then(|| sum / f64::from(count)))
                     .collect(),
@@ -92,8 +103,65 @@ pub fn sample(
         .collect())
 }
 
+/// What every run of one request shares.
+struct Setting<'a> {
+    spec: &'a EstimateSpec,
+    llc: &'a LlcSpec,
+    pool: &'a Pool<'a>,
+    batch: usize,
+    nbeta: f64,
+}
+
+/// What the chains recorded, row by row.
+#[derive(Default)]
+struct Rows {
+    traces: Vec<Vec<f64>>,
+    diverged: Vec<Option<u64>>,
+    accepted: Vec<(f64, u32)>,
+}
+
+impl Rows {
+    fn extend(&mut self, other: Rows) {
+        self.traces.extend(other.traces);
+        self.diverged.extend(other.diverged);
+        self.accepted.extend(other.accepted);
+    }
+}
+
+impl Setting<'_> {
+    /// Samples one row per entry of `streams` (the chain whose noise and minibatches it gets),
+    /// the rows spread evenly over the checkpoints in `stacked` (`[checkpoints, ...]`), as one
+    /// computation; `batched` allows the toy model's preallocated workspace.
+    fn run(
+        &self,
+        stacked: &[Tensor],
+        streams: &[u64],
+        batched: bool,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Rows, String> {
+        let (spec, llc) = (self.spec, self.llc);
+        let chains = streams.len() / stacked[0].size()[0] as usize;
+        let mut orders: Vec<BatchOrder> = if llc.independent_batches {
+            streams.iter().take(chains).map(|&c| BatchOrder::new(spec.seed, c)).collect()
+        } else {
+            vec![BatchOrder::new(spec.seed, 0)]
+        };
+        let mut run = Run::new(spec, llc, stacked, streams, self.nbeta, self.batch, batched)?;
+        let total = (llc.burnin + llc.draws * llc.steps_between_draws) as u64;
+        let progress_every = (total / 100).max(1);
+        for t in 1..=total {
+            let (x, y) = self.pool.batch(&mut orders, t, self.batch, run.members, chains, spec);
+            run.step(t, &x, &y)?;
+            if t.is_multiple_of(progress_every) {
+                progress(t, total);
+            }
+        }
+        Ok(Rows { traces: run.traces, diverged: run.diverged, accepted: run.accepted })
+    }
+}
+
 /// The state of every chain of a group, `[checkpoints x chains, ...]`: checkpoint g's chains
-/// are rows g*C..(g+1)*C.
+/// are rows g*C..(g+1)*C. Every buffer the loop writes per step is allocated here, once.
 struct Run<'a> {
     spec: &'a EstimateSpec,
     llc: &'a LlcSpec,
@@ -104,11 +172,23 @@ struct Run<'a> {
     /// The parameters sampled (`restrict`); the others stay at the checkpoint.
     sampled: Vec<usize>,
     sampler: Sampler,
-    noise: Vec<ChaCha8Rng>,
+    gradients: Gradients,
+    /// The members' losses `[members]` and gradients at the last evaluation.
+    losses: Tensor,
+    grads: Vec<Tensor>,
+    noise: Noise,
     traces: Vec<Vec<f64>>,
     diverged: Vec<Option<u64>>,
     /// Per row: the sum and count of its MALA acceptance probabilities.
     accepted: Vec<(f64, u32)>,
+}
+
+/// How a run gets its members' losses and gradients.
+enum Gradients {
+    /// The toy model's mean squared error on batches the chains share, in preallocated buffers.
+    Workspace(TmsWorkspace),
+    /// Autograd: every other model, loss or batch policy.
+    Autograd,
 }
 
 impl<'a> Run<'a> {
@@ -116,10 +196,13 @@ impl<'a> Run<'a> {
         spec: &'a EstimateSpec,
         llc: &'a LlcSpec,
         stacked: &[Tensor],
+        streams: &[u64],
         nbeta: f64,
+        batch: usize,
+        batched: bool,
     ) -> Result<Run<'a>, String> {
-        let chains = llc.chains;
-        let members = stacked[0].size()[0] as usize * chains;
+        let members = streams.len();
+        let chains = members / stacked[0].size()[0] as usize;
         let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
         let sampled: Vec<usize> =
             (0..names.len()).filter(|&i| llc.restrict.matches(&names[i])).collect();
@@ -131,34 +214,77 @@ impl<'a> Run<'a> {
         }
         let anchors: Vec<Tensor> =
             stacked.iter().map(|p| p.repeat_interleave_self_int(chains as i64, 0, None)).collect();
-        let hand = spec.model.hand_derived_gradients();
-        let params = anchors
+        let gradients = match spec.model.arch {
+            Arch::Tms { features, hidden, bias }
+                if batched && spec.loss == Loss::Mse && !llc.independent_batches =>
+            {
+                Gradients::Workspace(TmsWorkspace::new(
+                    members as i64,
+                    batch as i64,
+                    (features, hidden, bias),
+                    spec.kind,
+                    spec.device,
+                ))
+            }
+            _ => Gradients::Autograd,
+        };
+        let params: Vec<Tensor> = anchors
             .iter()
-            .map(|p| if hand { p.copy() } else { p.copy().set_requires_grad(true) })
+            .map(|p| match gradients {
+                Gradients::Workspace(_) => p.copy(),
+                Gradients::Autograd => p.copy().set_requires_grad(true),
+            })
             .collect();
+        let sampled_params: Vec<&Tensor> = sampled.iter().map(|&i| &params[i]).collect();
+        let noise = Noise::new(
+            streams.iter().map(|&c| stream(spec.seed, Purpose::SamplerNoise, c)),
+            &sampled_params,
+        );
         Ok(Run {
             spec,
             llc,
             members,
+            losses: Tensor::zeros([members as i64], (spec.kind, spec.device)),
+            grads: params.iter().map(Tensor::zeros_like).collect(),
+            noise,
             params,
             anchors,
             sampled,
             sampler: Sampler::new(llc.sampler, nbeta, names.len()),
-            noise: (0..members)
-                .map(|m| stream(spec.seed, Purpose::SamplerNoise, (m % chains) as u64))
-                .collect(),
+            gradients,
             traces: vec![Vec::with_capacity(llc.draws); members],
             diverged: vec![None; members],
             accepted: vec![(0.0, 0); members],
         })
     }
 
+    /// The members' losses and gradients at the current parameters on the minibatch `(x, y)`
+    /// (`[1, batch, dim]` when shared, else `[members, batch, dim]`).
+    fn evaluate(&mut self, x: &Tensor, y: &Tensor) {
+        match &mut self.gradients {
+            Gradients::Workspace(workspace) => {
+                workspace.loss_and_gradients(&self.params, x, y, &mut self.losses, &mut self.grads);
+            }
+            Gradients::Autograd => {
+                let expand = |t: &Tensor| t.expand([self.members as i64, -1, -1], false);
+                let spec = self.spec;
+                (self.losses, self.grads) = spec.loss.with_gradients(
+                    &spec.model,
+                    &self.params,
+                    &expand(x),
+                    &expand(y),
+                    spec.kind,
+                );
+            }
+        }
+    }
+
     /// Sampler step `t` on the minibatch `(x, y)`: records the draw, moves every chain, and
     /// every `acceptance_every` steps checks the MALA acceptance of the move.
     fn step(&mut self, t: u64, x: &Tensor, y: &Tensor) -> Result<(), String> {
-        let (spec, llc) = (self.spec, self.llc);
-        let (losses, grads) = spec.loss.with_gradients(&spec.model, &self.params, x, y, spec.kind);
-        let values = to_vec(&losses)?;
+        let llc = self.llc;
+        self.evaluate(x, y);
+        let values = to_vec(&self.losses)?;
         for (m, value) in values.iter().enumerate() {
             if self.diverged[m].is_none() && !value.is_finite() {
                 self.diverged[m] = Some(t);
@@ -181,14 +307,10 @@ impl<'a> Run<'a> {
         };
         let u_before = check.then(|| {
             let ws: Vec<&Tensor> = self.sampled.iter().map(|&i| &self.params[i]).collect();
-            tch::no_grad(|| self.sampler.potential(&losses, &ws, &anchors))
+            tch::no_grad(|| self.sampler.potential(&self.losses, &ws, &anchors))
         });
-        let noise: Vec<Tensor> = self
-            .sampled
-            .iter()
-            .map(|&i| standard_normal(&mut self.noise, &self.params[i], spec))
-            .collect();
-        let grads: Vec<Tensor> = self.sampled.iter().map(|&i| grads[i].shallow_clone()).collect();
+        let noise = self.noise.draw();
+        let grads: Vec<&Tensor> = self.sampled.iter().map(|&i| &self.grads[i]).collect();
         let sampled = &self.sampled;
         let mut ws: Vec<&mut Tensor> = self
             .params
@@ -197,20 +319,20 @@ impl<'a> Run<'a> {
             .filter(|(i, _)| sampled.contains(i))
             .map(|(_, p)| p)
             .collect();
-        let proposal = self.sampler.step(&mut ws, &anchors, &grads, &noise);
+        let proposal = self.sampler.step(&mut ws, &anchors, &grads, noise);
         let Some(u_before) = u_before else { return Ok(()) };
         // The acceptance of the move just made: U and its gradient at the new point, on the
         // same minibatch.
-        let (losses_after, grads_after) =
-            spec.loss.with_gradients(&spec.model, &self.params, x, y, spec.kind);
+        self.evaluate(x, y);
+        let anchors: Vec<&Tensor> = self.sampled.iter().map(|&i| &self.anchors[i]).collect();
         let after: Vec<&Tensor> = self.sampled.iter().map(|&i| &self.params[i]).collect();
         let log_alpha = tch::no_grad(|| {
             let drift_after: Vec<Tensor> = self
                 .sampled
                 .iter()
-                .map(|&i| self.sampler.drift(&self.params[i], &self.anchors[i], &grads_after[i]))
+                .map(|&i| self.sampler.drift(&self.params[i], &self.anchors[i], &self.grads[i]))
                 .collect();
-            let u_after = self.sampler.potential(&losses_after, &after, &anchors);
+            let u_after = self.sampler.potential(&self.losses, &after, &anchors);
             self.sampler.log_acceptance(
                 &proposal,
                 &before,
@@ -235,15 +357,46 @@ fn to_vec(values: &Tensor) -> Result<Vec<f64>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Standard normal noise shaped like `like` (`[members, ...]`), each member's from its own
-/// stream, in sequence.
-fn standard_normal(streams: &mut [ChaCha8Rng], like: &Tensor, spec: &EstimateSpec) -> Tensor {
-    let per_member = like.numel() / streams.len();
-    let mut values = Vec::with_capacity(like.numel());
-    for rng in streams.iter_mut() {
-        values.extend((0..per_member).map(|_| -> f64 { StandardNormal.sample(rng) }));
+/// Each chain's standard normal noise for the sampled parameters, from its own stream (per
+/// parameter, member after member), into buffers allocated once. The draws cross from Rust in
+/// one parameter-sized copy per step (the crate has no `unsafe` to write a tensor in place).
+struct Noise {
+    streams: Vec<ChaCha8Rng>,
+    /// The draws in f64, for all sampled parameters in order.
+    values: Vec<f64>,
+    /// Per sampled parameter: its noise, shaped like it, in its kind and on its device.
+    buffers: Vec<Tensor>,
+}
+
+impl Noise {
+    fn new(streams: impl Iterator<Item = ChaCha8Rng>, like: &[&Tensor]) -> Noise {
+        Noise {
+            streams: streams.collect(),
+            values: vec![0.0; like.iter().map(|p| p.numel()).sum()],
+            buffers: like.iter().map(|p| p.detach().zeros_like()).collect(),
+        }
     }
-    Tensor::from_slice(&values).reshape(like.size()).to_kind(spec.kind).to_device(spec.device)
+
+    fn draw(&mut self) -> &[Tensor] {
+        let mut offset = 0;
+        for buffer in &self.buffers {
+            let per_member = buffer.numel() / self.streams.len();
+            for rng in &mut self.streams {
+                for value in &mut self.values[offset..offset + per_member] {
+                    *value = StandardNormal.sample(rng);
+                }
+                offset += per_member;
+            }
+        }
+        let host = Tensor::from_slice(&self.values);
+        let mut offset = 0;
+        for buffer in &mut self.buffers {
+            let count = buffer.numel() as i64;
+            buffer.copy_(&host.narrow(0, offset, count).view_(buffer.size().as_slice()));
+            offset += count;
+        }
+        &self.buffers
+    }
 }
 
 /// The loss at each checkpoint `[checkpoints]`: over the whole pool, or the mean of the first
@@ -269,8 +422,9 @@ fn init_losses(
                 let mut sum = Tensor::zeros([checkpoints as i64], (Kind::Double, spec.device));
                 for t in 1..=batches as u64 {
                     let (x, y) = pool.batch(&mut orders, t, batch, checkpoints, 1, spec);
-                    let out = spec.model.forward(anchors, &x);
-                    sum += spec.loss.per_member(&out, &y, Kind::Double);
+                    let expand = |t: &Tensor| t.expand([checkpoints as i64, -1, -1], false);
+                    let out = spec.model.forward(anchors, &expand(&x));
+                    sum += spec.loss.per_member(&out, &expand(&y), Kind::Double);
                 }
                 Ok(sum / batches as f64)
             }
@@ -294,8 +448,8 @@ impl<'a> Pool<'a> {
         Pool { samples, size, data }
     }
 
-    /// Step `t`'s minibatch for `members` rows (`chains` per checkpoint): one shared batch,
-    /// or, with one order per chain, each chain's own.
+    /// Step `t`'s minibatch: one shared batch `[1, size, dim]`, or, with one order per chain,
+    /// each of the `members` rows its chain's (`chains` per checkpoint).
     fn batch(
         &self,
         orders: &mut [BatchOrder],
@@ -307,9 +461,7 @@ impl<'a> Pool<'a> {
     ) -> (Tensor, Tensor) {
         let Some((x, y)) = &self.samples else {
             let drawn = self.data.draw(size, u64::MAX / 2 + t);
-            let (x, y) = upload(&drawn, self.data, spec);
-            let expand = |t: &Tensor| t.expand([members as i64, -1, -1], false);
-            return (expand(&x), expand(&y));
+            return upload(&drawn, self.data, spec);
         };
         let n = x.size()[1] as usize;
         let pick = |order: &mut BatchOrder| {
@@ -317,9 +469,7 @@ impl<'a> Pool<'a> {
             (x.index_select(1, &index), y.index_select(1, &index))
         };
         if orders.len() == 1 {
-            let (bx, by) = pick(&mut orders[0]);
-            let expand = |t: &Tensor| t.expand([members as i64, -1, -1], false);
-            return (expand(&bx), expand(&by));
+            return pick(&mut orders[0]);
         }
         let per_chain: Vec<(Tensor, Tensor)> = orders.iter_mut().map(pick).collect();
         let rows = |which: usize| -> Tensor {

@@ -76,7 +76,7 @@ impl Sampler {
         &mut self,
         ws: &mut [&mut Tensor],
         anchors: &[&Tensor],
-        grads: &[Tensor],
+        grads: &[&Tensor],
         noise: &[Tensor],
     ) -> Step {
         let lr = self.spec.lr();
@@ -84,7 +84,7 @@ impl Sampler {
         let mut preconditioners = Vec::with_capacity(ws.len());
         tch::no_grad(|| {
             for (index, w) in ws.iter_mut().enumerate() {
-                let drift = self.drift(w, anchors[index], &grads[index]);
+                let drift = self.drift(w, anchors[index], grads[index]);
                 let preconditioner = match self.spec {
                     SamplerSpec::Sgld { noise_level, .. } => {
                         let _ = w.g_sub_(&(&drift * (lr / 2.0)));

@@ -65,6 +65,8 @@ pub struct LlcSpec {
     pub min_chains: usize,
     pub independent_batches: bool,
     pub acceptance_every: usize,
+    /// All chains of all checkpoints as one computation; else one chain at a time on autograd.
+    pub batched: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -250,6 +252,7 @@ impl LlcSpec {
                 .unwrap_or(chains.div_ceil(2)),
             independent_batches: ctor.bool_or("independent_batches", false),
             acceptance_every: count("acceptance_every", 10).max(1),
+            batched: ctor.bool_or("batched", true),
         })
     }
 
