@@ -70,6 +70,17 @@ fn the_llc_at_a_teacher_matches_the_closed_form_learning_coefficient() {
         // weights matter (10).
         ("first_layer", vec![10, 5, 5, 10], 2, ", restrict = [\"layers.0.*\"]", 25.0, 0.15),
         ("last_layer", vec![10, 5, 5, 10], 2, ", restrict = [\"layers.2.*\"]", 10.0, 0.15),
+        // One chain at a time (the path of models that cannot be batched). A unit test shows
+        // its traces within 1e-5 of the batched ones; these two show it against theory.
+        ("dln4_one_chain", vec![10, 5, 5, 10], 2, ", batched = false", 22.5, 0.15),
+        (
+            "dln5_one_chain",
+            five_layers.to_vec(),
+            1,
+            ", batched = false",
+            deep_linear_network(&five_layers, 1),
+            0.15,
+        ),
     ];
     let spec: String =
         cases.iter().map(|(name, w, r, extra, _, _)| at_teacher(name, w, *r, extra)).collect();
