@@ -5,6 +5,12 @@
 //! checkpoints. Whole command against whole command (process start, imports and the loss at the
 //! checkpoint included), on one checkpoint and on 60. Targets: at least 10x faster on one, at
 //! least 50x on 60.
+//!
+//! Also: the last checkpoint's estimate one chain at a time (`batched = false`) against the
+//! batched one (they must agree), and the 60 checkpoints' sampling rate against PyTorch peers
+//! (`benches/llc_peers.py`: `torch.func.vmap`, target at least 2x its chain-steps per second,
+//! and `torch.compile` over hand-derived gradients, the goal being to be ahead of it), with the
+//! FLOP rate achieved against this machine's single-thread matmul peak.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,6 +23,9 @@ train run from tms.chen2023 { seed = 1, checkpoints = linspace(334, 20_000, 60) 
 let sampler = llc(sampler = sgld(lr = 1e-3, localization = 100), nbeta = auto, chains = 4, \
 draws = 200, burnin = 100, batch_size = 1024)\n\
 estimate one on run { observable = sampler, at = [20_000] }\n\
+estimate one_alone on run { observable = llc(sampler = sgld(lr = 1e-3, localization = 100), \
+nbeta = auto, chains = 4, draws = 200, burnin = 100, batch_size = 1024, batched = false), \
+at = [20_000] }\n\
 estimate all on run { observable = sampler, seed = 1 }\n";
 
 fn devspec(dir: &Path, target: &str) -> f64 {
@@ -43,6 +52,17 @@ fn main() {
         "devspec: one checkpoint {one:.2} s; 60 checkpoints {all:.2} s ({:.0} chain-steps/s)",
         chain_steps / all
     );
+    let alone = devspec(dir.path(), "one_alone");
+    let store = dir.path().join(".devspec");
+    let (batched, one_chain) = (llc_mean(&store, "one@20000"), llc_mean(&store, "one_alone@20000"));
+    // The same chains in f32 with operations ordered differently (the agreement test measures
+    // traces within 4.3e-7 relative); the estimate multiplies loss differences by n_beta = 148.
+    let agree = (batched - one_chain).abs() <= 1e-3 * batched.abs();
+    println!(
+        "one chain at a time: {alone:.2} s, llc {one_chain:.6} against batched {batched:.6} ({})",
+        if agree { "agree" } else { "DIFFER" }
+    );
+    assert!(agree, "the one-chain path disagrees with the batched one");
     let python = std::env::var("DEVSPEC_BENCH_PYTHON").unwrap_or_default();
     if python.is_empty() || !Path::new(&python).exists() {
         println!("devinterp: skipped (DEVSPEC_BENCH_PYTHON is not set; `make bench` sets it)");
@@ -56,6 +76,26 @@ fn main() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         start.elapsed().as_secs_f64()
     };
+    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/llc_peers.py");
+    let out = Command::new(&python).arg(&peers).args(&checkpoints).output().expect("python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let rate = |name: &str| peer[name].as_f64().expect("a number");
+    let devspec_rate = chain_steps / all;
+    let flop_rate = devspec_rate * rate("flops_per_chain_step") / 1e9;
+    println!(
+        "torch.func.vmap: {:.0} chain-steps/s (devspec {:.1}x, target 2x); torch.compile: {:.0} \
+         chain-steps/s after {:.0} s compiling (devspec {:.2}x); devspec's sampling {flop_rate:.1} \
+         GFLOP/s in matrix products, {:.1}% of this machine's single-thread matmul peak \
+         ({:.0} GFLOP/s) (its whole command, start and loss at the checkpoints included)",
+        rate("vmap_chain_steps_per_s"),
+        devspec_rate / rate("vmap_chain_steps_per_s"),
+        rate("compile_chain_steps_per_s"),
+        rate("compile_seconds"),
+        devspec_rate / rate("compile_chain_steps_per_s"),
+        100.0 * flop_rate / rate("matmul_peak_gflops"),
+        rate("matmul_peak_gflops"),
+    );
     let last = checkpoints.last().expect("checkpoints").clone();
     let python_one = devinterp(&[last]);
     let python_all = devinterp(&checkpoints);
@@ -68,6 +108,20 @@ fn main() {
         python_one / one,
         python_all / all
     );
+}
+
+/// The `llc_mean` of an instance's result in the store.
+fn llc_mean(store: &Path, instance: &str) -> f64 {
+    for shard in std::fs::read_dir(store.join("actions")).expect("results") {
+        for entry in std::fs::read_dir(shard.expect("a shard").path()).expect("a shard") {
+            let text = std::fs::read_to_string(entry.expect("a manifest").path()).expect("read");
+            let manifest: serde_json::Value = serde_json::from_str(&text).expect("a manifest");
+            if manifest["instance"] == instance {
+                return manifest["metrics"]["llc_mean"].as_f64().expect("an estimate");
+            }
+        }
+    }
+    panic!("no result for {instance}")
 }
 
 /// The train's checkpoint files in the store, in step order.

@@ -3,7 +3,8 @@
 //! checkpoint, prints each cell's estimate, spread, MALA acceptance and diagnostics, recommends
 //! a cell and says why, and prints the `observable = ...` line to paste. The cells are ordinary
 //! estimate instances (the spec's step with its `observable` swept and `at` narrowed), so they
-//! run on the pool, are cached in the store, and `devspec show` reads them; the calibration
+//! are cached in the store and `devspec show` reads them; they differ only in what the sampler
+//! takes per chain, so the pool runs the whole grid as one batched computation. The calibration
 //! itself is recorded in the store (`calibrations/`) for the report.
 
 use std::path::{Path, PathBuf};
@@ -96,7 +97,12 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
         args.step,
         lrs.len() * others.len().max(1)
     );
-    let RunContext { store, worker, options } = context;
+    let RunContext { store, worker, mut options } = context;
+    // The grid is one batched computation (the chains' lr, localization and n_beta are per
+    // chain in the sampler), unless batching was turned off.
+    if options.max_batch > 1 {
+        options.max_batch = options.max_batch.max(lrs.len() * others.len().max(1));
+    }
     let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
     let summary = executor.run(&mut |_| {});
     for failed in &summary.failed {

@@ -291,18 +291,7 @@ impl Executor<'_> {
             Batching::Siblings { may_differ } if self.options.max_batch > 1 => {
                 let mut params = parts.params.clone();
                 for path in may_differ {
-                    // `optimizer.lr`: the argument `lr` of the constructor in `optimizer`.
-                    match path.split_once('.') {
-                        Some((field, arg)) => {
-                            let args = params.get_mut(field).and_then(|v| v.get_mut("args"));
-                            if let Some(args) = args.and_then(serde_json::Value::as_object_mut) {
-                                args.remove(arg);
-                            }
-                        }
-                        None => {
-                            params.remove(*path);
-                        }
-                    }
+                    remove_argument(&mut params, path);
                 }
                 let shared = serde_json::json!({
                     "step": instance.step,
@@ -314,6 +303,28 @@ impl Executor<'_> {
             }
             _ => key.to_owned(),
         }
+    }
+}
+
+/// Removes the field a dotted path names from a key's parameters: `seed` is a parameter,
+/// `optimizer.lr` the argument `lr` of the constructor in `optimizer`, and
+/// `observable.sampler.lr` the argument `lr` of the constructor in that one's `sampler`.
+fn remove_argument(params: &mut BTreeMap<String, serde_json::Value>, path: &str) {
+    let mut names = path.split('.');
+    let Some(first) = names.next() else { return };
+    let mut rest: Vec<&str> = names.collect();
+    let Some(last) = rest.pop() else {
+        params.remove(first);
+        return;
+    };
+    let mut call = params.get_mut(first);
+    for name in rest {
+        call = call.and_then(|c| c.get_mut("args")).and_then(|args| args.get_mut(name));
+    }
+    if let Some(args) =
+        call.and_then(|c| c.get_mut("args")).and_then(serde_json::Value::as_object_mut)
+    {
+        args.remove(last);
     }
 }
 

@@ -169,8 +169,15 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         ],
         status: Status::Implemented,
         // Sibling checkpoints with the same settings sample their chains as one batched
-        // computation (only their inputs, the checkpoints, differ).
-        batching: Batching::Siblings { may_differ: &[] },
+        // computation (their inputs, the checkpoints, differ), and so do a calibration's cells
+        // (the sampler's step size and localization, and n_beta, are per chain).
+        batching: Batching::Siblings {
+            may_differ: &[
+                "observable.sampler.lr",
+                "observable.sampler.localization",
+                "observable.nbeta",
+            ],
+        },
         trajectory: None,
         implementation: 1,
     },

@@ -227,3 +227,30 @@ fn calibrate_sweeps_the_step_size_and_recommends_a_cell_with_good_acceptance() {
     let recorded = std::fs::read_dir(project.store().join("calibrations")).unwrap().count();
     assert_eq!(recorded, 1);
 }
+
+#[test]
+fn a_calibration_grid_is_one_computation_and_each_cell_gets_its_own_bytes() {
+    let spec = format!(
+        "{}estimate llc on c {{\n  observable = llc(sampler = sgld(lr = 1e-4, localization = 1), \
+         draws = 100, burnin = 50, batch_size = 200)\n}}\n",
+        regression_truth(2_000)
+    );
+    let grid = ["calibrate", "{spec}", "llc", "--lr", "1e-5,1e-4", "--nbeta", "50,500"];
+    // Whether a cell is recommended does not matter here (the exit code says so), only how
+    // the cells were computed.
+    let together = Project::new(&spec);
+    let out = together.verb_output(&grid);
+    let alone = Project::with_config(&spec, "[run]\nbatch = 1\n");
+    assert_eq!(alone.verb_output(&grid).status.code(), out.status.code());
+    let outputs = |p: &Project| -> BTreeMap<String, serde_json::Value> {
+        p.results().into_iter().map(|(name, m)| (name, m["outputs"].clone())).collect()
+    };
+    let cells = outputs(&together);
+    assert_eq!(cells.keys().filter(|name| name.starts_with("llc")).count(), 4, "{cells:?}");
+    assert_eq!(cells, outputs(&alone));
+    let grouped = std::fs::read_dir(together.store().join("logs"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .any(|log| log.contains("group: 4 siblings"));
+    assert!(grouped, "the grid's cells were not sampled together");
+}

@@ -22,6 +22,13 @@ impl Project {
         Project { dir }
     }
 
+    /// A project whose `devspec.toml` says `config`.
+    pub fn with_config(spec: &str, config: &str) -> Project {
+        let project = Project::new(spec);
+        std::fs::write(project.dir.path().join("devspec.toml"), config).unwrap();
+        project
+    }
+
     pub fn spec(&self) -> PathBuf {
         self.dir.path().join("study.dev")
     }
@@ -44,19 +51,24 @@ impl Project {
     /// Runs another verb in the project folder (args may name the spec with `{spec}`) and
     /// returns its stdout, asserting success.
     pub fn verb(&self, args: &[&str]) -> String {
+        let out = self.verb_output(args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs another verb in the project folder, whatever its exit code.
+    pub fn verb_output(&self, args: &[&str]) -> Output {
         let spec = self.spec();
         let args: Vec<&std::ffi::OsStr> = args
             .iter()
             .map(|a| if *a == "{spec}" { spec.as_os_str() } else { std::ffi::OsStr::new(a) })
             .collect();
-        let out = Command::new(devspec_exe())
+        Command::new(devspec_exe())
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("DEVSPEC_STORE")
             .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
+            .unwrap()
     }
 
     pub fn run(&self, extra: &[&str]) -> Run {

@@ -16,7 +16,7 @@ use rand_distr::{Distribution, StandardNormal};
 use tch::{Device, Kind, Tensor};
 
 use super::sampler::Sampler;
-use super::spec::{EstimateSpec, LlcSpec};
+use super::spec::{EstimateSpec, LlcSpec, SamplerSpec};
 use crate::train::data::{DataSpec, Samples};
 use crate::train::loss::Loss;
 use crate::train::model::Arch;
@@ -38,13 +38,15 @@ pub struct Chains {
 }
 
 /// Samples the chains of every checkpoint in `anchors` (per checkpoint, its parameters as
-/// `[1, ...]` tensors in the model's order). All members share `spec`.
+/// `[1, ...]` tensors in the model's order, and its `llc`). The members share `spec` and their
+/// `llc` settings but for the sampler's lr and localization and `n_beta`
+/// ([`EstimateSpec::batch_key`]).
 pub fn sample(
     spec: &EstimateSpec,
-    llc: &LlcSpec,
-    anchors: &[Vec<Tensor>],
+    anchors: &[(&LlcSpec, Vec<Tensor>)],
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Vec<Chains>, String> {
+    let llc = anchors[0].0;
     let (data, test_fraction) = spec.data_for(llc.data.as_ref())?;
     let pool = Pool::new(data, test_fraction, spec);
     let batch = llc
@@ -53,34 +55,42 @@ pub fn sample(
         .or(pool.size)
         .ok_or("give `llc.batch_size`: fresh data has no size to default to")?
         .min(pool.size.unwrap_or(usize::MAX));
-    let nbeta = llc.nbeta_value(batch, pool.size).map_err(|e| e.0)?;
+    let samplers: Vec<(SamplerSpec, f64)> = anchors
+        .iter()
+        .map(|(llc, _)| Ok((llc.sampler, llc.nbeta_value(batch, pool.size).map_err(|e| e.0)?)))
+        .collect::<Result<_, String>>()?;
     let chains = llc.chains;
     // Each parameter as [checkpoints, ...], for the loss at the checkpoints.
-    let stacked: Vec<Tensor> = (0..anchors[0].len())
+    let stacked: Vec<Tensor> = (0..anchors[0].1.len())
         .map(|i| {
-            let rows: Vec<Tensor> =
-                anchors.iter().map(|a| a[i].to_kind(spec.kind).to_device(spec.device)).collect();
+            let rows: Vec<Tensor> = anchors
+                .iter()
+                .map(|(_, a)| a[i].to_kind(spec.kind).to_device(spec.device))
+                .collect();
             Tensor::cat(&rows, 0)
         })
         .collect();
     let init_loss = init_losses(spec, &pool, &stacked, batch, llc)?;
-    let setting = Setting { spec, llc, pool: &pool, batch, nbeta };
+    let setting = Setting { spec, llc, pool: &pool, batch };
     let rows = if llc.batched {
-        let streams: Vec<u64> = (0..anchors.len() * chains).map(|m| (m % chains) as u64).collect();
-        setting.run(&stacked, &streams, true, &mut |done, total| progress(done, total))?
+        let rows: Vec<(u64, (SamplerSpec, f64))> = (0..anchors.len() * chains)
+            .map(|m| ((m % chains) as u64, samplers[m / chains]))
+            .collect();
+        setting.run(&stacked, &rows, true, &mut |done, total| progress(done, total))?
     } else {
         // One chain at a time on autograd, checkpoint by checkpoint: each chain sees the same
         // noise and minibatches as in the batched computation.
         let mut rows = Rows::default();
         let runs = (anchors.len() * chains) as u64;
-        for g in 0..anchors.len() {
+        for (g, sampler) in samplers.iter().enumerate() {
             let anchor: Vec<Tensor> = stacked.iter().map(|p| p.narrow(0, g as i64, 1)).collect();
             for c in 0..chains {
                 let done_before = (g * chains + c) as u64;
                 let mut one_progress = |done: u64, total: u64| {
                     progress(done_before * total + done, runs * total);
                 };
-                rows.extend(setting.run(&anchor, &[c as u64], false, &mut one_progress)?);
+                let row = [(c as u64, *sampler)];
+                rows.extend(setting.run(&anchor, &row, false, &mut one_progress)?);
             }
         }
         rows
@@ -89,7 +99,7 @@ pub fn sample(
         .map(|g| {
             let range = g * chains..(g + 1) * chains;
             Chains {
-                nbeta,
+                nbeta: samplers[g].1,
                 init_loss: init_loss[g],
                 batch_size: batch,
                 traces: rows.traces[range.clone()].to_vec(),
@@ -109,7 +119,6 @@ struct Setting<'a> {
     llc: &'a LlcSpec,
     pool: &'a Pool<'a>,
     batch: usize,
-    nbeta: f64,
 }
 
 /// What the chains recorded, row by row.
@@ -129,24 +138,25 @@ impl Rows {
 }
 
 impl Setting<'_> {
-    /// Samples one row per entry of `streams` (the chain whose noise and minibatches it gets),
-    /// the rows spread evenly over the checkpoints in `stacked` (`[checkpoints, ...]`), as one
-    /// computation; `batched` allows the toy model's preallocated workspace.
+    /// Samples one row per entry of `rows` (the chain whose noise and minibatches it gets, and
+    /// its sampler and `n_beta`), the rows spread evenly over the checkpoints in `stacked`
+    /// (`[checkpoints, ...]`), as one computation; `batched` allows the toy model's
+    /// preallocated workspace.
     fn run(
         &self,
         stacked: &[Tensor],
-        streams: &[u64],
+        rows: &[(u64, (SamplerSpec, f64))],
         batched: bool,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Rows, String> {
         let (spec, llc) = (self.spec, self.llc);
-        let chains = streams.len() / stacked[0].size()[0] as usize;
+        let chains = rows.len() / stacked[0].size()[0] as usize;
         let mut orders: Vec<BatchOrder> = if llc.independent_batches {
-            streams.iter().take(chains).map(|&c| BatchOrder::new(spec.seed, c)).collect()
+            rows.iter().take(chains).map(|&(c, _)| BatchOrder::new(spec.seed, c)).collect()
         } else {
             vec![BatchOrder::new(spec.seed, 0)]
         };
-        let mut run = Run::new(spec, llc, stacked, streams, self.nbeta, self.batch, batched)?;
+        let mut run = Run::new(spec, llc, stacked, rows, self.batch, batched)?;
         let total = (llc.burnin + llc.draws * llc.steps_between_draws) as u64;
         let progress_every = (total / 100).max(1);
         for t in 1..=total {
@@ -196,12 +206,11 @@ impl<'a> Run<'a> {
         spec: &'a EstimateSpec,
         llc: &'a LlcSpec,
         stacked: &[Tensor],
-        streams: &[u64],
-        nbeta: f64,
+        rows: &[(u64, (SamplerSpec, f64))],
         batch: usize,
         batched: bool,
     ) -> Result<Run<'a>, String> {
-        let members = streams.len();
+        let members = rows.len();
         let chains = members / stacked[0].size()[0] as usize;
         let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
         let sampled: Vec<usize> =
@@ -237,7 +246,7 @@ impl<'a> Run<'a> {
             .collect();
         let sampled_params: Vec<&Tensor> = sampled.iter().map(|&i| &params[i]).collect();
         let noise = Noise::new(
-            streams.iter().map(|&c| stream(spec.seed, Purpose::SamplerNoise, c)),
+            rows.iter().map(|&(c, _)| stream(spec.seed, Purpose::SamplerNoise, c)),
             &sampled_params,
         );
         Ok(Run {
@@ -250,7 +259,12 @@ impl<'a> Run<'a> {
             params,
             anchors,
             sampled,
-            sampler: Sampler::new(llc.sampler, nbeta, names.len()),
+            sampler: Sampler::new(
+                &rows.iter().map(|&(_, sampler)| sampler).collect::<Vec<_>>(),
+                names.len(),
+                spec.kind,
+                spec.device,
+            ),
             gradients,
             traces: vec![Vec::with_capacity(llc.draws); members],
             diverged: vec![None; members],
@@ -527,7 +541,7 @@ mod tests {
 
     use super::sample;
     use crate::estimate::diagnostics::estimate;
-    use crate::estimate::spec::{EstimateSpec, Observable};
+    use crate::estimate::spec::{EstimateSpec, LlcSpec, Observable};
     use crate::train::data::Teacher;
 
     /// The LLC at a deep linear network's teacher with its first layer scaled by `c` and its
@@ -560,7 +574,7 @@ mod tests {
                 (Tensor::from_slice(values) * scale).reshape(&dims).to_kind(tch::Kind::Float)
             })
             .collect();
-        let chains = sample(&spec, llc, &[anchor], &mut |_, _| {}).unwrap();
+        let chains = sample(&spec, &[(&**llc, anchor)], &mut |_, _| {}).unwrap();
         let result = estimate(&chains[0], 2).unwrap();
         (result.llc_mean, result.llc_std)
     }
@@ -585,7 +599,9 @@ mod tests {
                 spec.model.init(&[seed], tch::Kind::Float).into_iter().collect::<Vec<Tensor>>()
             })
             .collect();
-        let chains = sample(&spec, llc, &anchors, &mut |_, _| {}).unwrap();
+        let anchors: Vec<(&LlcSpec, Vec<Tensor>)> =
+            anchors.into_iter().map(|a| (&**llc, a)).collect();
+        let chains = sample(&spec, &anchors, &mut |_, _| {}).unwrap();
         chains.into_iter().flat_map(|c| c.traces).collect()
     }
 

@@ -121,6 +121,24 @@ impl SamplerSpec {
             SamplerSpec::Sgld { lr, .. } | SamplerSpec::RmspropSgld { lr, .. } => lr,
         }
     }
+
+    pub fn localization(&self) -> f64 {
+        match *self {
+            SamplerSpec::Sgld { localization, .. }
+            | SamplerSpec::RmspropSgld { localization, .. } => localization,
+        }
+    }
+
+    /// The same sampler with another step size and localization.
+    fn with(mut self, new_lr: f64, new_localization: f64) -> SamplerSpec {
+        match &mut self {
+            SamplerSpec::Sgld { lr, localization, .. }
+            | SamplerSpec::RmspropSgld { lr, localization, .. } => {
+                (*lr, *localization) = (new_lr, new_localization);
+            }
+        }
+        self
+    }
 }
 
 impl EstimateSpec {
@@ -200,6 +218,18 @@ impl EstimateSpec {
 }
 
 impl EstimateSpec {
+    /// What members must share to be sampled as one computation: everything but the LLC
+    /// sampler's step size and localization and `n_beta`, which are per row (a calibration's
+    /// cells differ in these).
+    pub fn batch_key(&self) -> EstimateSpec {
+        let mut key = self.clone();
+        if let Observable::Llc(llc) = &mut key.observable {
+            llc.sampler = llc.sampler.with(0.0, 0.0);
+            llc.nbeta = Nbeta::Auto;
+        }
+        key
+    }
+
     /// The data an observable's loss is taken on, with the fraction held out of it: its own
     /// (all of it), else the step's.
     pub fn data_for<'a>(

@@ -17,26 +17,30 @@ use crate::estimate::{llc, measure};
 use crate::train::checkpoint_file;
 use crate::train::trajectory;
 
-/// Members that share their settings, each with its checkpoint's parameters.
-type Batch<'a, 'm> = (EstimateSpec, Vec<(&'a Member<'m>, Vec<Tensor>)>);
+/// Members that may be sampled together (their specs' [`EstimateSpec::batch_key`]), each with
+/// its spec and its checkpoint's parameters.
+type Batch<'a, 'm> = (EstimateSpec, Vec<(&'a Member<'m>, EstimateSpec, Vec<Tensor>)>);
 
 pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
     let mut batches: Vec<Batch<'_, '_>> = Vec::new();
     for member in group {
         match prepare(member) {
-            Ok((spec, anchor)) => match batches.iter_mut().find(|(s, _)| *s == spec) {
-                Some((_, members)) => members.push((member, anchor)),
-                None => batches.push((spec, vec![(member, anchor)])),
-            },
+            Ok((spec, anchor)) => {
+                let key = spec.batch_key();
+                match batches.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, members)) => members.push((member, spec, anchor)),
+                    None => batches.push((key, vec![(member, spec, anchor)])),
+                }
+            }
             Err(message) => member.finish(send, Err(WorkerError::step_failed(message))),
         }
     }
-    for (spec, members) in batches {
-        match &spec.observable {
-            Observable::Llc(llc) => run_llc(&spec, llc, &members, send),
+    for (key, members) in batches {
+        match &key.observable {
+            Observable::Llc(_) => run_llc(&members, send),
             _ => {
-                for (member, anchor) in &members {
-                    let outcome = measure::measure(&spec, anchor)
+                for (member, spec, anchor) in &members {
+                    let outcome = measure::measure(spec, anchor)
                         .map_err(WorkerError::step_failed)
                         .and_then(|(result, metrics)| finish(member, &result, metrics, send));
                     member.finish(send, outcome);
@@ -74,28 +78,26 @@ fn prepare(member: &Member<'_>) -> Result<(EstimateSpec, Vec<Tensor>), String> {
     Ok((spec, params))
 }
 
-fn run_llc(
-    spec: &EstimateSpec,
-    llc: &LlcSpec,
-    members: &[(&Member<'_>, Vec<Tensor>)],
-    send: &mut dyn FnMut(&Reply),
-) {
-    let anchors: Vec<Vec<Tensor>> =
-        members.iter().map(|(_, a)| a.iter().map(Tensor::shallow_clone).collect()).collect();
+fn run_llc(members: &[(&Member<'_>, EstimateSpec, Vec<Tensor>)], send: &mut dyn FnMut(&Reply)) {
+    let anchors: Vec<(&LlcSpec, Vec<Tensor>)> = members
+        .iter()
+        .map(|(_, spec, a)| (llc_of(spec), a.iter().map(Tensor::shallow_clone).collect()))
+        .collect();
     let first = members[0].0;
     let mut progress = |done: u64, total: u64| {
         first.progress(send, done, total, format!("sampler step {done}/{total}"));
     };
-    let chains = match llc::sample(spec, llc, &anchors, &mut progress) {
+    let chains = match llc::sample(&members[0].1, &anchors, &mut progress) {
         Ok(chains) => chains,
         Err(message) => {
-            for (member, _) in members {
+            for (member, _, _) in members {
                 member.finish(send, Err(WorkerError::step_failed(message.clone())));
             }
             return;
         }
     };
-    for ((member, _), chains) in members.iter().zip(chains) {
+    for ((member, spec, _), chains) in members.iter().zip(chains) {
+        let llc = llc_of(spec);
         let outcome = diagnostics::estimate(&chains, llc.min_chains)
             .map_err(WorkerError::step_failed)
             .and_then(|estimate| {
@@ -140,6 +142,12 @@ fn llc_result(
     let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name).collect();
     metrics.insert("diagnostics".into(), names.join(" ").into());
     (result, metrics)
+}
+
+/// The LLC settings of a member of an LLC batch.
+fn llc_of(spec: &EstimateSpec) -> &LlcSpec {
+    let Observable::Llc(llc) = &spec.observable else { unreachable!("batched by observable") };
+    llc
 }
 
 fn finish(
