@@ -52,8 +52,13 @@ fn main() {
         "devspec: one checkpoint {one:.2} s; 60 checkpoints {all:.2} s ({:.0} chain-steps/s)",
         chain_steps / all
     );
-    let alone = devspec(dir.path(), "one_alone");
     let store = dir.path().join(".devspec");
+    let sampling = sampling_seconds(&store, "all@");
+    println!(
+        "devspec's sampling loops alone: {sampling:.2} s ({:.0} chain-steps/s)",
+        chain_steps / sampling
+    );
+    let alone = devspec(dir.path(), "one_alone");
     let (batched, one_chain) = (llc_mean(&store, "one@20000"), llc_mean(&store, "one_alone@20000"));
     // The same chains in f32 with operations ordered differently (the agreement test measures
     // traces within 4.3e-7 relative); the estimate multiplies loss differences by n_beta = 148.
@@ -81,18 +86,22 @@ fn main() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let peer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let rate = |name: &str| peer[name].as_f64().expect("a number");
-    let devspec_rate = chain_steps / all;
+    // Loop against loop: the peers time their sampling loops alone (no process start, no
+    // imports, no loss at the checkpoints, no MALA checks; the compile time is reported apart).
+    let devspec_rate = chain_steps / sampling;
     let flop_rate = devspec_rate * rate("flops_per_chain_step") / 1e9;
     println!(
-        "torch.func.vmap: {:.0} chain-steps/s (devspec {:.1}x, target 2x); torch.compile: {:.0} \
-         chain-steps/s after {:.0} s compiling (devspec {:.2}x); devspec's sampling {flop_rate:.1} \
-         GFLOP/s in matrix products, {:.1}% of this machine's single-thread matmul peak \
-         ({:.0} GFLOP/s) (its whole command, start and loss at the checkpoints included)",
+        "torch.func.vmap: {:.0} chain-steps/s (devspec {:.1}x, target 2x; {:.1}x counting its \
+         whole command); torch.compile: {:.0} chain-steps/s after {:.0} s compiling (devspec \
+         {:.2}x; {:.2}x counting its whole command); devspec's sampling {flop_rate:.1} GFLOP/s in \
+         matrix products, {:.1}% of this machine's single-thread matmul peak ({:.0} GFLOP/s)",
         rate("vmap_chain_steps_per_s"),
         devspec_rate / rate("vmap_chain_steps_per_s"),
+        chain_steps / all / rate("vmap_chain_steps_per_s"),
         rate("compile_chain_steps_per_s"),
         rate("compile_seconds"),
         devspec_rate / rate("compile_chain_steps_per_s"),
+        chain_steps / all / rate("compile_chain_steps_per_s"),
         100.0 * flop_rate / rate("matmul_peak_gflops"),
         rate("matmul_peak_gflops"),
     );
@@ -108,6 +117,27 @@ fn main() {
         python_one / one,
         python_all / all
     );
+}
+
+/// The seconds the worker spent in the sampling loops of the instances whose names start with
+/// `prefix`: each group's log (every member's the same) says `sampled ... in X s`.
+fn sampling_seconds(store: &Path, prefix: &str) -> f64 {
+    let mut lines = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(store.join("logs")).expect("logs") {
+        let text = std::fs::read_to_string(entry.expect("a log").path()).expect("read");
+        if !text.starts_with(&format!("instance: {prefix}")) {
+            continue;
+        }
+        lines.extend(text.lines().filter(|l| l.contains(" chain-steps/s)")).map(str::to_owned));
+    }
+    assert!(!lines.is_empty(), "no sampling time in the logs");
+    lines
+        .iter()
+        .map(|line| {
+            let seconds = line.split(" in ").nth(1).and_then(|rest| rest.split(' ').next());
+            seconds.and_then(|s| s.parse::<f64>().ok()).expect("a time")
+        })
+        .sum()
 }
 
 /// The `llc_mean` of an instance's result in the store.

@@ -87,8 +87,26 @@ fn run_llc(members: &[(&Member<'_>, EstimateSpec, Vec<Tensor>)], send: &mut dyn 
     let mut progress = |done: u64, total: u64| {
         first.progress(send, done, total, format!("sampler step {done}/{total}"));
     };
+    let started = std::time::Instant::now();
     let chains = match llc::sample(&members[0].1, &anchors, &mut progress) {
-        Ok(chains) => chains,
+        Ok(chains) => {
+            // The sampler's throughput, for the log (not the result, whose bytes must not
+            // depend on the machine's load).
+            let llc = llc_of(&members[0].1);
+            let steps = (llc.burnin + llc.draws * llc.steps_between_draws) as u64;
+            let rows = (members.len() * llc.chains) as u64;
+            let seconds = started.elapsed().as_secs_f64();
+            first.progress(
+                send,
+                steps,
+                steps,
+                format!(
+                    "sampled {rows} chains x {steps} steps in {seconds:.3} s ({:.0} chain-steps/s)",
+                    (rows * steps) as f64 / seconds
+                ),
+            );
+            chains
+        }
         Err(message) => {
             for (member, _, _) in members {
                 member.finish(send, Err(WorkerError::step_failed(message.clone())));
