@@ -233,24 +233,30 @@ impl ModelSpec {
     }
 }
 
+/// A toy model 6 -> 2 (with a bias or not) and three members' parameters in f64, where the
+/// rectifier's mask matters: what the tests of its gradients start from.
+#[cfg(test)]
+pub fn toy_model_at_a_test_point(bias: bool) -> (ModelSpec, Vec<Tensor>) {
+    let call = serde_json::json!({"call": "tms.model", "args": {"features": 6, "hidden": 2, "bias": bias, "init_scale": 0.5}});
+    let model = ModelSpec::parse(Ctor::of(&call, "model").expect("a call")).expect("a model");
+    let mut params = model.init(&[3, 4, 5], Kind::Double);
+    if bias {
+        // A bias away from zero, so some units are off and the ReLU mask matters.
+        params[1] = Tensor::from_slice(&[0.1f64, -0.3, 0.2, -0.05, 0.0, 0.4]).repeat([3, 1]);
+    }
+    (model, params)
+}
+
 #[cfg(test)]
 mod tests {
     use tch::{Kind, Tensor};
 
-    use super::ModelSpec;
-    use crate::train::spec::Ctor;
+    use super::toy_model_at_a_test_point;
 
     #[test]
     fn the_hand_derived_gradients_of_the_toy_model_match_autograd() {
         for bias in [true, false] {
-            let call = serde_json::json!({"call": "tms.model", "args": {"features": 6, "hidden": 2, "bias": bias, "init_scale": 0.5}});
-            let model = ModelSpec::parse(Ctor::of(&call, "model").unwrap()).unwrap();
-            let mut params = model.init(&[3, 4, 5], Kind::Double);
-            if bias {
-                // A bias away from zero, so some units are off and the ReLU mask matters.
-                params[1] =
-                    Tensor::from_slice(&[0.1f64, -0.3, 0.2, -0.05, 0.0, 0.4]).repeat([3, 1]);
-            }
+            let (model, params) = toy_model_at_a_test_point(bias);
             let x = Tensor::rand([3, 64, 6], (Kind::Double, tch::Device::Cpu));
             let (losses, grads) = model.loss_and_gradients(&params, &x, &x).unwrap();
             let params: Vec<Tensor> =

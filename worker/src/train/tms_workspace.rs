@@ -186,20 +186,12 @@ mod tests {
     use tch::{Device, Kind, Tensor};
 
     use super::TmsWorkspace;
-    use crate::train::model::ModelSpec;
-    use crate::train::spec::Ctor;
+    use crate::train::model::toy_model_at_a_test_point;
 
     #[test]
     fn the_workspace_gives_the_toy_models_loss_and_gradients() {
         for bias in [true, false] {
-            let call = serde_json::json!({"call": "tms.model", "args": {"features": 6, "hidden": 2, "bias": bias, "init_scale": 0.5}});
-            let model = ModelSpec::parse(Ctor::of(&call, "model").unwrap()).unwrap();
-            let mut params = model.init(&[3, 4, 5], Kind::Double);
-            if bias {
-                // A bias away from zero, so some units are off and the ReLU mask matters.
-                params[1] =
-                    Tensor::from_slice(&[0.1f64, -0.3, 0.2, -0.05, 0.0, 0.4]).repeat([3, 1]);
-            }
+            let (model, params) = toy_model_at_a_test_point(bias);
             let x = Tensor::rand([1, 64, 6], (Kind::Double, Device::Cpu));
             let y = Tensor::rand([1, 64, 6], (Kind::Double, Device::Cpu));
             let expand = |t: &Tensor| t.expand([3, 64, 6], false);
