@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod compile;
+pub mod detect;
 pub mod diagnostic;
 pub mod exec;
 pub mod exit_code;

@@ -46,7 +46,8 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
                 "penalty",
                 ValueType::OneOf(&[ValueType::Auto, above(0.0)]),
                 Literal::Auto,
-                "cost of one more change point; `auto`: BIC, 2 ln(n) times the noise variance",
+                "cost of one more change point; `auto`: the modified BIC, 3 ln(n) times the noise \
+                 variance (estimated from first differences)",
             ),
             defaults_to("min_size", whole(1), Literal::Int(2), "fewest checkpoints in a segment"),
         ],

@@ -1,0 +1,171 @@
+//! What a detection finds: boundaries, each between two consecutive checkpoints, and the stages
+//! between them with the series (and the LLC and loss, when known) at their ends.
+
+use serde::Serialize;
+
+use super::series::{Meaning, Series};
+
+/// A place where the series changes, between checkpoints `index - 1` and `index`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Boundary {
+    #[serde(skip)]
+    pub index: usize,
+    /// The steps of the two checkpoints it lies between.
+    pub interval: [i64; 2],
+    /// `development` or `refinement` (the LLC rising or falling after it), `plateau`,
+    /// `loss_drop` or `loss_rise`, `rise` or `fall` (other series), or `milestone`.
+    pub kind: String,
+    /// How marked the change is, on a scale the method documents (larger is stronger).
+    pub strength: f64,
+    /// What the method saw, in words.
+    pub evidence: String,
+}
+
+/// A stretch of checkpoints between two boundaries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stage {
+    pub start: i64,
+    pub end: i64,
+    /// `development`, `refinement` or `plateau` for the LLC; `loss_falling`, `loss_rising` or
+    /// `plateau` for a loss; `rising`, `falling` or `flat` otherwise.
+    pub kind: String,
+    pub value_start: f64,
+    pub value_end: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llc_start: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llc_end: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_start: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_end: Option<f64>,
+}
+
+/// A detect step's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    pub schema_version: u32,
+    pub series: String,
+    pub method: String,
+    pub steps: Vec<i64>,
+    pub values: Vec<f64>,
+    pub boundaries: Vec<Boundary>,
+    pub stages: Vec<Stage>,
+    /// What the method computed on the way (the smoothed curve, the components), for the report.
+    pub details: serde_json::Value,
+}
+
+/// A stage changes by more than this fraction of the series' range to count as rising or
+/// falling.
+const TREND: f64 = 0.1;
+
+impl Detection {
+    /// The result of `method` on `series`: its boundaries in step order (at most one per
+    /// checkpoint interval, the strongest) and the stages they delimit.
+    pub fn new(
+        series: &Series,
+        method: &str,
+        mut boundaries: Vec<Boundary>,
+        details: serde_json::Value,
+    ) -> Detection {
+        boundaries.sort_by(|a, b| a.index.cmp(&b.index).then(b.strength.total_cmp(&a.strength)));
+        boundaries.dedup_by_key(|b| b.index);
+        let stages = stages(series, &boundaries);
+        Detection {
+            schema_version: 1,
+            series: series.name.clone(),
+            method: method.to_owned(),
+            steps: series.steps.clone(),
+            values: series.values.clone(),
+            boundaries,
+            stages,
+            details,
+        }
+    }
+}
+
+/// The boundary between checkpoints `index - 1` and `index`.
+pub fn between(
+    series: &Series,
+    index: usize,
+    kind: &str,
+    strength: f64,
+    evidence: String,
+) -> Boundary {
+    Boundary {
+        index,
+        interval: [series.steps[index - 1], series.steps[index]],
+        kind: kind.to_owned(),
+        strength,
+        evidence,
+    }
+}
+
+/// The name of a change of the series by `delta`: what a stage after it, or a shift of its
+/// mean across it, is called.
+pub fn direction(meaning: Meaning, delta: f64, range: f64) -> &'static str {
+    let rising = delta > TREND * range;
+    let falling = delta < -TREND * range;
+    match (meaning, rising, falling) {
+        (Meaning::Complexity, true, _) => "development",
+        (Meaning::Complexity, _, true) => "refinement",
+        (Meaning::Loss, true, _) => "loss_rise",
+        (Meaning::Loss, _, true) => "loss_drop",
+        (Meaning::Other, true, _) => "rise",
+        (Meaning::Other, _, true) => "fall",
+        _ => "plateau",
+    }
+}
+
+fn stages(series: &Series, boundaries: &[Boundary]) -> Vec<Stage> {
+    if series.is_empty() {
+        return Vec::new();
+    }
+    let range = range(&series.values);
+    let mut starts: Vec<usize> = vec![0];
+    starts.extend(boundaries.iter().map(|b| b.index));
+    let ends: Vec<usize> =
+        starts.iter().skip(1).map(|&s| s - 1).chain([series.len() - 1]).collect();
+    starts
+        .iter()
+        .zip(ends)
+        .map(|(&start, end)| {
+            let delta = series.values[end] - series.values[start];
+            let kind = match (series.meaning(), direction(series.meaning(), delta, range)) {
+                (Meaning::Loss, "loss_drop") => "loss_falling",
+                (Meaning::Loss, "loss_rise") => "loss_rising",
+                (Meaning::Other, "rise") => "rising",
+                (Meaning::Other, "fall") => "falling",
+                (Meaning::Other, _) => "flat",
+                (_, kind) => kind,
+            };
+            let at = |values: &Option<Vec<f64>>, i: usize| values.as_ref().map(|v| v[i]);
+            Stage {
+                start: series.steps[start],
+                end: series.steps[end],
+                kind: kind.to_owned(),
+                value_start: series.values[start],
+                value_end: series.values[end],
+                llc_start: at(&series.llc, start),
+                llc_end: at(&series.llc, end),
+                loss_start: at(&series.loss, start),
+                loss_end: at(&series.loss, end),
+            }
+        })
+        .collect()
+}
+
+/// The spread of the finite values (0 for fewer than two).
+pub fn range(values: &[f64]) -> f64 {
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let (low, high) =
+        finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+    if high > low { high - low } else { 0.0 }
+}
+
+/// The index of the checkpoint interval holding the step `at`: the first checkpoint at or
+/// after it (at least 1, at most the last).
+pub fn interval_index(steps: &[i64], at: f64) -> usize {
+    let index = steps.iter().position(|&s| s as f64 >= at).unwrap_or(steps.len() - 1);
+    index.clamp(1, steps.len() - 1)
+}

@@ -1,0 +1,286 @@
+//! The detection methods on series with known answers: planted change points and stages, the
+//! exact segmentation, and the run-length posterior computed directly.
+
+// Log-spaced test steps are below 1e6: exact through f64.
+#![allow(clippy::cast_possible_truncation)]
+
+use super::bocpd::{run_lengths, standardized};
+use super::change_points::pelt_cuts;
+use super::{Detection, Method, Series};
+
+/// Deterministic standard normal draws (splitmix64 and Box-Muller): the tests need noise, not
+/// a generator of quality.
+struct Noise(u64);
+
+impl Noise {
+    fn new(seed: u64) -> Noise {
+        Noise(seed)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+/// Three levels (0, 5, 2) changing at checkpoints 20 and 45 of 70, with noise of standard
+/// deviation 0.5.
+fn planted_steps(seed: u64) -> Series {
+    let mut noise = Noise::new(seed);
+    let steps: Vec<i64> = (1..=70).map(|i| i * 100).collect();
+    let values = (0..70)
+        .map(|i| {
+            let level = if i < 20 {
+                0.0
+            } else if i < 45 {
+                5.0
+            } else {
+                2.0
+            };
+            level + 0.5 * noise.normal()
+        })
+        .collect();
+    Series::new("train_loss", steps, values)
+}
+
+fn method(text: &str) -> Method {
+    Method::parse(&serde_json::from_str(text).unwrap()).unwrap()
+}
+
+fn cut_indices(detection: &Detection) -> Vec<usize> {
+    detection.boundaries.iter().map(|b| b.index).collect()
+}
+
+#[test]
+fn change_point_methods_recover_planted_steps() {
+    let methods = [
+        r#"{"call": "change_points", "args": {"method": "pelt"}}"#,
+        r#"{"call": "change_points", "args": {"method": "binseg"}}"#,
+        r#"{"call": "bocpd", "args": {"hazard": 0.05}}"#,
+    ];
+    for seed in [1, 2, 3, 4, 5] {
+        let series = planted_steps(seed);
+        for text in methods {
+            let detection = method(text).detect(&series).unwrap();
+            let cuts = cut_indices(&detection);
+            // The steps are 10 and 6 noise deviations high: each is found at its checkpoint or
+            // the next, and nothing else is.
+            assert_eq!(cuts.len(), 2, "seed {seed}, {text}: {cuts:?}");
+            assert!(cuts[0].abs_diff(20) <= 1 && cuts[1].abs_diff(45) <= 1, "{text}: {cuts:?}");
+            let kinds: Vec<&str> = detection.boundaries.iter().map(|b| b.kind.as_str()).collect();
+            assert_eq!(kinds, ["loss_rise", "loss_drop"], "{text}");
+            assert_eq!(
+                detection.boundaries[0].interval,
+                [series.steps[cuts[0] - 1], series.steps[cuts[0]]]
+            );
+            assert_eq!(detection.stages.len(), 3);
+        }
+    }
+}
+
+/// The exact segmentation by dynamic programming over every partition: the least squared
+/// error plus `penalty` per change, segments of at least `min_size`.
+fn brute_force(values: &[f64], penalty: f64, min_size: usize) -> Vec<usize> {
+    let n = values.len();
+    let cost = |a: usize, b: usize| {
+        let part = &values[a..b];
+        let mean = part.iter().sum::<f64>() / part.len() as f64;
+        part.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+    };
+    // best[b]: the least cost of values[..b] and the start of its last segment.
+    let mut best: Vec<(f64, usize)> = vec![(f64::INFINITY, 0); n + 1];
+    best[0] = (-penalty, 0);
+    for b in min_size..=n {
+        for a in 0..=b - min_size {
+            if a != 0 && a < min_size || best[a].0.is_infinite() {
+                continue;
+            }
+            let total = best[a].0 + penalty + cost(a, b);
+            if total < best[b].0 {
+                best[b] = (total, a);
+            }
+        }
+    }
+    let mut cuts = Vec::new();
+    let mut end = n;
+    while end > 0 {
+        let start = best[end].1;
+        if start > 0 {
+            cuts.push(start);
+        }
+        end = start;
+    }
+    cuts.reverse();
+    cuts
+}
+
+#[test]
+fn pelt_finds_the_exact_optimal_partition_of_short_series() {
+    let mut noise = Noise::new(42);
+    for trial in 0..40 {
+        let n = 8 + trial % 9;
+        let values: Vec<f64> =
+            (0..n).map(|i| noise.normal() + if i > n / 2 { 2.0 } else { 0.0 }).collect();
+        for min_size in [1, 2, 3] {
+            let penalty = 1.0 + f64::from(trial % 4);
+            assert_eq!(
+                pelt_cuts(&values, penalty, min_size).unwrap(),
+                brute_force(&values, penalty, min_size),
+                "trial {trial}, min_size {min_size}: {values:?}"
+            );
+        }
+    }
+}
+
+/// The run-length posterior by Adams and `MacKay`'s recursion, in full: the probability of every
+/// run length after each value, with the Normal-Gamma model's Student-t predictive (their
+/// convention: run length k holds the last k values; the first value is given run length 0).
+fn direct_run_lengths(values: &[f64], hazard: f64) -> Vec<Vec<f64>> {
+    let (m0, r0, s0, v0) = (0.0, 0.01, 1.0, 1.0);
+    // The predictive density of `y` after observing `data`.
+    let predictive = |data: &[f64], y: f64| {
+        let count = data.len() as f64;
+        let (sum, squares) = (data.iter().sum::<f64>(), data.iter().map(|x| x * x).sum::<f64>());
+        let weight = r0 + count;
+        let dof = v0 + count;
+        let mean = (r0 * m0 + sum) / weight;
+        let spread = s0 + squares + r0 * m0 * m0 - weight * mean * mean;
+        let scale2 = spread * (weight + 1.0) / (weight * dof);
+        let z = (y - mean) * (y - mean) / (scale2 * dof);
+        let half_up = f64::midpoint(dof, 1.0);
+        let ln = rv::misc::ln_gammafn(half_up)
+            - rv::misc::ln_gammafn(dof / 2.0)
+            - 0.5 * (dof * std::f64::consts::PI * scale2).ln()
+            - half_up * z.ln_1p();
+        ln.exp()
+    };
+    let mut posteriors: Vec<Vec<f64>> = vec![vec![1.0]];
+    for t in 1..values.len() {
+        let previous = &posteriors[t - 1];
+        let mut next = vec![0.0; t + 1];
+        for (k, &p) in previous.iter().enumerate() {
+            // Run length k at t - 1 holds its last k values (0: a change right after it).
+            let pp = predictive(&values[t - k..t], values[t]);
+            next[k + 1] = p * pp * (1.0 - hazard);
+            next[0] += p * pp * hazard;
+        }
+        let total: f64 = next.iter().sum();
+        posteriors.push(next.into_iter().map(|p| p / total).collect());
+    }
+    posteriors
+}
+
+#[test]
+fn the_run_length_posterior_is_adams_and_mackays() {
+    let series = planted_steps(9);
+    let values = standardized(&series.values[15..25]);
+    for hazard in [0.05, 0.2] {
+        let crate_posteriors = run_lengths(&values, hazard);
+        let direct = direct_run_lengths(&values, hazard);
+        for (t, (a, b)) in crate_posteriors.iter().zip(&direct).enumerate() {
+            // The crate stops summing once less than 1e-3 of the previous posterior is left
+            // (the shortest runs), so each probability may be off by that much.
+            for (k, expected) in b.iter().enumerate() {
+                let got = a.get(k).copied().unwrap_or(0.0);
+                assert!((got - expected).abs() < 2e-3, "t {t}, k {k}: {got} vs {expected}");
+            }
+        }
+    }
+}
+
+/// An LLC that rises around step 300 and falls around step 10,000, flat elsewhere, over
+/// log-spaced checkpoints, with a little noise.
+fn planted_stages(seed: u64) -> Series {
+    let mut noise = Noise::new(seed);
+    let steps: Vec<i64> =
+        (0..60).map(|i| (10f64 * 10f64.powf(f64::from(i) / 59.0 * 4.0)).round() as i64).collect();
+    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let values = steps
+        .iter()
+        .map(|&s| {
+            let u = (s as f64).ln();
+            10.0 * sigmoid((u - 300f64.ln()) / 0.3) - 6.0 * sigmoid((u - 10_000f64.ln()) / 0.3)
+                + 0.05 * noise.normal()
+        })
+        .collect();
+    Series::new("llc_mean", steps, values)
+}
+
+#[test]
+fn critical_points_mark_a_development_and_a_refinement_stage_where_they_were_planted() {
+    for seed in [1, 2, 3] {
+        let series = planted_stages(seed);
+        let detection = method(r#"{"call": "critical_points", "args": {"smoothing": 0.05}}"#)
+            .detect(&series)
+            .unwrap();
+        let kinds: Vec<&str> = detection.boundaries.iter().map(|b| b.kind.as_str()).collect();
+        assert_eq!(kinds, ["development", "plateau", "refinement", "plateau"], "seed {seed}");
+        // Each rise starts within a factor e^1.5 below its centre and ends as far above.
+        let [rise, top, fall, bottom] = [0, 1, 2, 3].map(|i| &detection.boundaries[i]);
+        let within = |b: &super::Boundary, low: f64, high: f64| {
+            (b.interval[1] as f64) >= low && (b.interval[0] as f64) <= high
+        };
+        let e = 1.5f64.exp();
+        assert!(within(rise, 300.0 / e, 300.0), "{rise:?}");
+        assert!(within(top, 300.0, 300.0 * e), "{top:?}");
+        assert!(within(fall, 10_000.0 / e, 10_000.0), "{fall:?}");
+        assert!(within(bottom, 10_000.0, 10_000.0 * e), "{bottom:?}");
+        let stage_kinds: Vec<&str> = detection.stages.iter().map(|s| s.kind.as_str()).collect();
+        assert_eq!(stage_kinds, ["plateau", "development", "plateau", "refinement", "plateau"]);
+    }
+}
+
+#[test]
+fn essential_dynamics_finds_the_turn_of_a_trajectory() {
+    // Outputs moving along one direction until step 1,000, then along another: the first
+    // component's scores turn there.
+    let steps: Vec<i64> =
+        (0..40).map(|i| (10f64 * 10f64.powf(f64::from(i) / 39.0 * 4.0)).round() as i64).collect();
+    let turn = 1_000f64.ln();
+    let outputs: Vec<Vec<f64>> = steps
+        .iter()
+        .map(|&s| {
+            let u = (s as f64).ln();
+            let along = u.min(turn);
+            let across = (u - turn).max(0.0);
+            vec![along, 0.5 * along, -across, 2.0 * across]
+        })
+        .collect();
+    let mut series = Series::new("outputs", steps.clone(), vec![0.0; steps.len()]);
+    series.outputs = Some(outputs);
+    let detection =
+        method(r#"{"call": "essential_dynamics", "args": {"components": 2, "smoothing": 0.05}}"#)
+            .detect(&series)
+            .unwrap();
+    assert!(!detection.boundaries.is_empty());
+    let e = 1.0f64.exp();
+    assert!(
+        detection.boundaries.iter().all(|b| b.kind == "milestone"
+            && (b.interval[1] as f64) >= 1_000.0 / e
+            && (b.interval[0] as f64) <= 1_000.0 * e),
+        "{:?}",
+        detection.boundaries
+    );
+    let explained = detection.details["explained_variance"].as_array().unwrap();
+    let total: f64 = explained.iter().map(|v| v.as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-9, "two directions, two components: {total}");
+}
+
+#[test]
+fn too_short_or_broken_series_are_refused_with_the_reason() {
+    let short = Series::new("llc_mean", vec![1, 2], vec![1.0, 2.0]);
+    let error = method(r#"{"call": "bocpd", "args": {}}"#).detect(&short).unwrap_err();
+    assert!(error.contains("at least 3 checkpoints"), "{error}");
+    let broken = Series::new("llc_mean", vec![1, 2, 3], vec![1.0, f64::NAN, 2.0]);
+    let error = method(r#"{"call": "bocpd", "args": {}}"#).detect(&broken).unwrap_err();
+    assert!(error.contains("not finite at step 2"), "{error}");
+}
