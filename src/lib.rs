@@ -13,5 +13,6 @@ pub mod plan;
 pub mod project_config;
 pub mod registry;
 pub mod source;
+pub mod steps;
 pub mod store;
 pub mod syntax;

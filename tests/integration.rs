@@ -7,6 +7,7 @@
 
 mod integration {
     mod binaries;
+    mod detect;
     mod estimate;
     mod fmt_snapshots;
     mod fuzz;

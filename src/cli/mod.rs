@@ -11,6 +11,7 @@ mod run_command;
 mod run_context;
 mod run_progress;
 mod show_command;
+mod stage_table;
 mod status_command;
 mod version_command;
 

@@ -62,7 +62,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     }
     let RunContext { store, worker, mut options } = context;
     options.fail_fast = args.fail_fast;
-    let executor = Executor { plan: &plan, store: &store, worker, options };
+    let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
     let mut progress = RunProgress::new(plan.order.len(), args.log_format, args.quiet);
     let summary = executor.run(&mut |event| progress.event(event));
     progress.finish();
@@ -79,6 +79,9 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         if let Some(log) = &failed.log {
             eprintln!("  log: {}", log.display());
         }
+    }
+    if let Some(tables) = super::stage_table::stage_tables(&plan, &store, &options) {
+        print!("{tables}");
     }
     Ok(if summary.failed.is_empty() { ExitCode::Success } else { ExitCode::Failed })
 }

@@ -55,8 +55,8 @@ pub struct Detection {
     pub details: serde_json::Value,
 }
 
-/// A stage changes by more than this fraction of the series' range to count as rising or
-/// falling.
+/// A stage changes by more than this fraction of the series' range (of its value, for a loss)
+/// to count as rising or falling.
 const TREND: f64 = 0.1;
 
 impl Detection {
@@ -130,8 +130,14 @@ fn stages(series: &Series, boundaries: &[Boundary]) -> Vec<Stage> {
         .iter()
         .zip(ends)
         .map(|(&start, end)| {
-            let delta = series.values[end] - series.values[start];
-            let kind = match (series.meaning(), direction(series.meaning(), delta, range)) {
+            let (first, last) = (series.values[start], series.values[end]);
+            // A loss often spans decades: its stages are judged by their relative change.
+            let (delta, scale) = if series.meaning() == Meaning::Loss && first > 0.0 && last > 0.0 {
+                (last.ln() - first.ln(), 1.0)
+            } else {
+                (last - first, range)
+            };
+            let kind = match (series.meaning(), direction(series.meaning(), delta, scale)) {
                 (Meaning::Loss, "loss_drop") => "loss_falling",
                 (Meaning::Loss, "loss_rise") => "loss_rising",
                 (Meaning::Other, "rise") => "rising",

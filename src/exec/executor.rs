@@ -22,6 +22,7 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+use super::in_process::{self, InProcessJob};
 use super::pool::{Job, PoolMessage};
 use super::step_key::{StepKey, explicit_device, instance_key};
 use crate::plan::{Dependency, Instance, Plan};
@@ -187,6 +188,15 @@ impl Executor<'_> {
                         schedule.complete(node, manifest.outputs);
                         continue;
                     }
+                    if crate::steps::is_in_process(graph[node].kind) {
+                        schedule.key_parts[node.index()] =
+                            Some(serde_json::to_value(&key_parts).expect("keys serialize"));
+                        let job = (instance, key, request);
+                        let failed =
+                            self.run_in_process(node, job, &mut schedule, &mut summary, on_event);
+                        stopping |= failed && self.options.fail_fast;
+                        continue;
+                    }
                     let group = self.group_of(node, &key, &key_parts);
                     let device = key_parts.environment.get("device").cloned().unwrap_or_default();
                     schedule.key_parts[node.index()] =
@@ -243,6 +253,48 @@ impl Executor<'_> {
             // Only explains later reruns: failing to write it costs no result.
             let _ = self.store.record_last_keys(&self.options.spec_id, std::mem::take(keys));
         }
+    }
+
+    /// Computes a step `devspec` runs itself (detection takes milliseconds: done here, between
+    /// scheduling rounds, rather than sent to a worker); whether it failed.
+    fn run_in_process(
+        &self,
+        node: NodeIndex,
+        (instance, key, request): (String, String, StepRequest),
+        schedule: &mut Schedule<'_>,
+        summary: &mut RunSummary,
+        on_event: &mut dyn FnMut(&RunEvent),
+    ) -> bool {
+        on_event(&RunEvent::Started { instance: instance.clone() });
+        let job = InProcessJob {
+            instance,
+            key,
+            kind: self.plan.graph[node].kind,
+            params: request.params.as_object().expect("params are an object"),
+            inputs: self.in_process_inputs(node, &schedule.state),
+        };
+        let outcome = in_process::run(self.store, &job);
+        schedule.finished(node, outcome, summary, on_event)
+    }
+
+    /// The inputs of an in-process step: each source instance and everything it produced.
+    fn in_process_inputs(&self, node: NodeIndex, state: &[State]) -> Vec<crate::steps::Input> {
+        let graph = &self.plan.graph;
+        let mut sources: Vec<NodeIndex> =
+            graph.neighbors_directed(node, Direction::Incoming).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        sources
+            .into_iter()
+            .map(|source| crate::steps::Input {
+                kind: graph[source].kind,
+                checkpoint: graph[source].checkpoint,
+                outputs: match &state[source.index()] {
+                    State::Done(outputs) | State::Running(outputs) => outputs.clone(),
+                    _ => BTreeMap::new(),
+                },
+            })
+            .collect()
     }
 
     /// The instance's key (from its parameters and its inputs' realized digests) and the

@@ -3,6 +3,7 @@
 //! `devspec-protocol`, and the worker's cached version report.
 
 mod executor;
+mod in_process;
 mod pool;
 mod step_key;
 mod step_log;

@@ -261,7 +261,7 @@ fn now() -> f64 {
 }
 
 /// This machine's name, read once per run.
-fn hostname() -> String {
+pub(super) fn hostname() -> String {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NAME.get_or_init(|| {
         std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -196,8 +196,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             ),
             required("method", ValueType::Ctor(CtorKind::Method), "the detection method"),
         ],
-        status: Status::Pending { issue: 7 },
-        // Batched once its implementation computes siblings together.
+        status: Status::Implemented,
+        // Computed by devspec itself in milliseconds: nothing to batch.
         batching: Batching::Never,
         trajectory: None,
         implementation: 1,

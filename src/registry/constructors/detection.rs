@@ -30,7 +30,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Hoogland et al. 2024, \"The developmental landscape of in-context learning\" (TMLR \
              2025 as \"Loss landscape degeneracy and stagewise development in transformers\")",
         ),
-        status: Status::Pending { issue: 7 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "change_points",
@@ -57,7 +57,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Killick, Fearnhead & Eckley 2012, \"Optimal detection of changepoints with a \
              linear computational cost\" (PELT); Scott & Knott 1974 (binary segmentation)",
         ),
-        status: Status::Pending { issue: 7 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "bocpd",
@@ -79,7 +79,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         doc: "Bayesian online change-point detection: the posterior over the run length since \
               the last change, with a constant hazard and a Normal-Gamma model.",
         reference: Some("Adams & MacKay 2007, \"Bayesian online changepoint detection\""),
-        status: Status::Pending { issue: 7 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "essential_dynamics",
@@ -99,7 +99,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Hoogland et al. 2024, \"The developmental landscape of in-context learning\" \
              (essential dynamics)",
         ),
-        status: Status::Pending { issue: 7 },
+        status: Status::Implemented,
     },
 ];
 

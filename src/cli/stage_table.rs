@@ -1,0 +1,86 @@
+//! The stages each detect instance found, printed at the end of `devspec run`: per sweep point,
+//! a row per stage (its steps, its kind, the series at its ends, and the LLC and loss when the
+//! detection knows them), then its boundaries with their strength.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::exec::{InstanceStatus, RunOptions, survey};
+use crate::plan::Plan;
+use crate::store::Store;
+
+/// The tables of every detect instance of the plan that has a result, or `None` without any.
+pub fn stage_tables(plan: &Plan, store: &Store, options: &RunOptions) -> Option<String> {
+    let statuses = survey(plan, store, options);
+    let mut out = String::new();
+    for &node in &plan.order {
+        let instance = &plan.graph[node];
+        let InstanceStatus::Cached(manifest) = &statuses[node.index()] else { continue };
+        if instance.kind != "detect" {
+            continue;
+        }
+        let Some(result) = manifest
+            .outputs
+            .get("result")
+            .and_then(|digest| store.read_blob(digest).ok())
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        else {
+            continue;
+        };
+        render(&mut out, &instance.display_name(), &result);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// One detection's table.
+pub fn render(out: &mut String, name: &str, result: &Value) {
+    let series = result["series"].as_str().unwrap_or("series");
+    let _ = writeln!(out, "{name}: {series} by {}", result["method"].as_str().unwrap_or("?"));
+    let span = |stage: &Value, key: &str| -> String {
+        match (stage[format!("{key}_start")].as_f64(), stage[format!("{key}_end")].as_f64()) {
+            (Some(a), Some(b)) => format!("{a:.4} -> {b:.4}"),
+            _ => String::new(),
+        }
+    };
+    // The LLC and loss beside the series, when known and not the series itself.
+    let stages: Vec<&Value> = result["stages"].as_array().into_iter().flatten().collect();
+    let beside: Vec<&str> = ["llc", "loss"]
+        .into_iter()
+        .filter(|key| !series.starts_with(key))
+        .filter(|key| stages.iter().any(|s| s[format!("{key}_start")].is_number()))
+        .collect();
+    let mut header = format!("  {:<15} {:<13} {:<22}", "steps", "stage", series);
+    for key in &beside {
+        let _ = write!(header, " {key:<22}");
+    }
+    let _ = writeln!(out, "{}", header.trim_end());
+    for stage in stages {
+        let mut row = format!(
+            "  {:<15} {:<13} {:<22}",
+            format!("{}-{}", stage["start"], stage["end"]),
+            stage["kind"].as_str().unwrap_or(""),
+            span(stage, "value"),
+        );
+        for key in &beside {
+            let _ = write!(row, " {:<22}", span(stage, key));
+        }
+        let _ = writeln!(out, "{}", row.trim_end());
+    }
+    let boundaries: Vec<String> = result["boundaries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| {
+            format!(
+                "{}-{} {} ({:.2})",
+                b["interval"][0],
+                b["interval"][1],
+                b["kind"].as_str().unwrap_or(""),
+                b["strength"].as_f64().unwrap_or(0.0)
+            )
+        })
+        .collect();
+    let listed = if boundaries.is_empty() { "none".to_owned() } else { boundaries.join(", ") };
+    let _ = writeln!(out, "  boundaries (between checkpoints, strength): {listed}");
+}

@@ -1,0 +1,65 @@
+//! Runs a step that `devspec` computes itself (detection): under its key's lock, as a worker's
+//! step runs, with its result stored as a blob and its manifest recorded the same way, so the
+//! cache, `show` and `status` treat it like any other step.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use devspec_protocol::store_layout;
+
+use crate::steps::{self, Input};
+use crate::store::{Manifest, Provenance, Store};
+
+/// What the executor hands over: the instance, its key, its parameters and its inputs.
+pub struct InProcessJob<'a> {
+    pub instance: String,
+    pub key: String,
+    pub kind: &'static str,
+    pub params: &'a serde_json::Map<String, serde_json::Value>,
+    pub inputs: Vec<Input>,
+}
+
+/// The step's manifest and whether this run computed it (false: another run had), or its
+/// error.
+pub fn run(
+    store: &Store,
+    job: &InProcessJob<'_>,
+) -> Result<(Box<Manifest>, bool), (String, Option<PathBuf>)> {
+    let _lock =
+        store.lock_key(&job.key).map_err(|e| (format!("cannot lock the store: {e}"), None))?;
+    if let Some(manifest) = store.cached(&job.key) {
+        return Ok((Box::new(manifest), false));
+    }
+    let started = now();
+    let produced =
+        steps::compute(job.kind, job.params, &job.inputs, store).map_err(|e| (e, None))?;
+    let digest = store_layout::put_blob(store.root(), &produced.result)
+        .map_err(|e| (format!("cannot store the result: {e}"), None))?;
+    let manifest = Manifest {
+        manifest_version: 1,
+        key: job.key.clone(),
+        instance: job.instance.clone(),
+        kind: job.kind.to_owned(),
+        outputs: BTreeMap::from([("result".to_owned(), digest)]),
+        sizes: BTreeMap::new(),
+        metrics: produced.metrics,
+        provenance: Provenance {
+            devspec_version: env!("CARGO_PKG_VERSION").to_owned(),
+            libtorch: String::new(),
+            threads: 1,
+            device: "cpu".to_owned(),
+            host: super::pool::hostname(),
+            started,
+            ended: now(),
+        },
+    };
+    let manifest = store
+        .record(manifest)
+        .map_err(|err| (format!("cannot record the result in the store: {err}"), None))?;
+    Ok((Box::new(manifest), true))
+}
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}

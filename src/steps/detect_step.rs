@@ -1,0 +1,135 @@
+//! The `detect` step: the series it is asked for, gathered over one sweep point's checkpoints
+//! (the estimates' results, or a training run's loss series at its checkpoints), searched by
+//! its method. Its result is the [`Detection`] as JSON; its metrics count the boundaries and
+//! list them for `devspec show`.
+
+use serde_json::Value;
+
+use super::{Input, Produced};
+use crate::detect::{Detection, Method, Series};
+use crate::store::Store;
+
+pub fn compute(
+    params: &serde_json::Map<String, Value>,
+    inputs: &[Input],
+    store: &Store,
+) -> Result<Produced, String> {
+    let method = Method::parse(params.get("method").ok_or("a detect step needs a `method`")?)?;
+    let wanted = params.get("series").and_then(Value::as_str);
+    let series = gather(inputs, wanted, store)?;
+    let detection = method.detect(&series)?;
+    let mut metrics = serde_json::Map::new();
+    metrics.insert("series".into(), series.name.clone().into());
+    metrics.insert("boundaries".into(), detection.boundaries.len().into());
+    metrics.insert("stages".into(), detection.stages.len().into());
+    metrics.insert("at".into(), describe(&detection).into());
+    let result = serde_json::to_vec(&detection).map_err(|e| e.to_string())?;
+    Ok(Produced { result, metrics })
+}
+
+/// `334-2519 development, 6889-9074 plateau`: each boundary's interval and kind.
+fn describe(detection: &Detection) -> String {
+    let parts: Vec<String> = detection
+        .boundaries
+        .iter()
+        .map(|b| format!("{}-{} {}", b.interval[0], b.interval[1], b.kind))
+        .collect();
+    parts.join(", ")
+}
+
+fn read_result(store: &Store, input: &Input) -> Result<Value, String> {
+    let digest = input.outputs.get("result").ok_or("an input has no result")?;
+    let bytes = store.read_blob(digest).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("an input's result is not JSON: {e}"))
+}
+
+/// The series over the checkpoints of the inputs: estimates (one per checkpoint) or one
+/// training run.
+fn gather(inputs: &[Input], wanted: Option<&str>, store: &Store) -> Result<Series, String> {
+    match inputs {
+        [] => Err("the detect step has no inputs".into()),
+        [one] if one.kind == "train" => from_train(one, wanted.unwrap_or("train_loss"), store),
+        _ if inputs.iter().all(|i| i.kind == "estimate") => from_estimates(inputs, wanted, store),
+        _ => {
+            Err("a detect step reads the estimates of one sweep point, or one training run".into())
+        }
+    }
+}
+
+fn from_train(input: &Input, name: &str, store: &Store) -> Result<Series, String> {
+    let result = read_result(store, input)?;
+    let series = &result["series"];
+    let steps: Vec<i64> =
+        series["steps"].as_array().into_iter().flatten().filter_map(Value::as_i64).collect();
+    let values: Vec<f64> = series[name]
+        .as_array()
+        .ok_or_else(|| {
+            format!("a training run records `train_loss` and `test_loss`, not `{name}`")
+        })?
+        .iter()
+        .map(|v| v.as_f64().unwrap_or(f64::NAN))
+        .collect();
+    let mut checkpoints: Vec<i64> = input
+        .outputs
+        .keys()
+        .filter_map(|name| name.strip_prefix("checkpoint@")?.parse().ok())
+        .collect();
+    checkpoints.sort_unstable();
+    let mut picked = Series::new(name, Vec::new(), Vec::new());
+    for step in checkpoints {
+        if let Some(i) = steps.iter().position(|&s| s == step) {
+            picked.steps.push(step);
+            picked.values.push(values.get(i).copied().unwrap_or(f64::NAN));
+        }
+    }
+    if picked.values.is_empty() {
+        return Err(format!("the training run recorded no `{name}` at its checkpoints"));
+    }
+    Ok(picked)
+}
+
+fn from_estimates(inputs: &[Input], wanted: Option<&str>, store: &Store) -> Result<Series, String> {
+    let mut rows: Vec<(i64, Value)> = inputs
+        .iter()
+        .map(|input| Ok((input.checkpoint.unwrap_or(0), read_result(store, input)?)))
+        .collect::<Result<_, String>>()?;
+    rows.sort_by_key(|(step, _)| *step);
+    let observable = rows[0].1["observable"].as_str().unwrap_or("llc").to_owned();
+    let name = wanted.map_or_else(
+        || if observable == "llc" { "llc_mean".to_owned() } else { observable.clone() },
+        str::to_owned,
+    );
+    let lookup = |result: &Value, key: &str| -> Option<f64> {
+        result.get(key).or_else(|| result.get("estimate").and_then(|e| e.get(key)))?.as_f64()
+    };
+    let mut series = Series::new(&name, rows.iter().map(|(s, _)| *s).collect(), Vec::new());
+    if observable == "outputs" {
+        series.values = vec![0.0; rows.len()];
+        series.outputs = Some(
+            rows.iter()
+                .map(|(_, r)| {
+                    r["outputs"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_f64)
+                        .collect()
+                })
+                .collect(),
+        );
+        return Ok(series);
+    }
+    for (step, result) in &rows {
+        let value = lookup(result, &name).ok_or_else(|| {
+            format!(
+                "the estimate at step {step} has no `{name}` (its observable is `{observable}`)"
+            )
+        })?;
+        series.values.push(value);
+    }
+    if observable == "llc" {
+        series.llc = rows.iter().map(|(_, r)| lookup(r, "llc_mean")).collect();
+        series.loss = rows.iter().map(|(_, r)| lookup(r, "init_loss")).collect();
+    }
+    Ok(series)
+}

@@ -1,0 +1,43 @@
+//! The steps `devspec` computes itself, without libtorch or a worker: detection now, the
+//! report with its issue. Each reads its inputs' results from the store and returns its own
+//! result bytes and metrics; the executor keys, locks and records them as it does a worker's.
+
+pub mod detect_step;
+
+use std::collections::BTreeMap;
+
+use crate::store::Store;
+
+/// An input of an in-process step: the instance it comes from and what it produced.
+pub struct Input {
+    /// Its step kind (`train`, `estimate`, ...).
+    pub kind: &'static str,
+    /// For an estimate, the training step of the checkpoint it measured.
+    pub checkpoint: Option<i64>,
+    /// Every output it produced (`result`, `checkpoint@1200`) and its digest.
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// What an in-process step produced: its `result` blob's bytes and its metrics.
+pub struct Produced {
+    pub result: Vec<u8>,
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Whether `devspec` computes this kind itself.
+pub fn is_in_process(kind: &str) -> bool {
+    kind == "detect"
+}
+
+/// Computes an in-process step from its parameters (as a worker would get them) and inputs.
+pub fn compute(
+    kind: &str,
+    params: &serde_json::Map<String, serde_json::Value>,
+    inputs: &[Input],
+    store: &Store,
+) -> Result<Produced, String> {
+    match kind {
+        "detect" => detect_step::compute(params, inputs, store),
+        other => Err(format!("`{other}` steps are not computed by devspec itself")),
+    }
+}
