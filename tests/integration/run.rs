@@ -322,7 +322,7 @@ pub fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-fn gone(pid: u32) -> bool {
+pub fn gone(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
         stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'))
     })

@@ -229,8 +229,17 @@ fn a_killed_training_run_resumes_from_its_latest_checkpoint_with_the_same_bytes(
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
+    let workers = super::run::children_of(child.id());
     child.kill().unwrap();
     child.wait().unwrap();
+    // The orphaned worker stores a resume point as it ends: wait for it, or that point could
+    // land after the resumed run below has finished the trajectory.
+    for _ in 0..200 {
+        if workers.iter().all(|&pid| super::run::gone(pid)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
     assert!(stored() > 0, "no state of the trajectory was stored");
     assert!(project.results().is_empty(), "the run finished before it was killed");
     // `gc` keeps the resume point of what will run, and the blobs it names.
