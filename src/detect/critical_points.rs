@@ -1,6 +1,6 @@
 //! Hoogland et al.'s stage boundaries: smooth the series over log(step), take its slope, and
 //! mark where the slope changes sign or enters or leaves a plateau (a slope below `plateau`
-//! times its largest magnitude). Strength: the change in slope across the boundary over the
+//! times its largest magnitude); a loss (all positive) is smoothed as log(loss). Strength: the change in slope across the boundary over the
 //! largest slope magnitude (0 to 2).
 
 use super::boundary::{Boundary, Detection, between, interval_index};
@@ -40,7 +40,15 @@ fn word(trend: i8) -> &'static str {
 
 pub fn detect(series: &Series, smoothing: f64, axis: Axis, plateau: f64) -> Detection {
     let positions: Vec<f64> = series.steps.iter().map(|&s| axis.position(s)).collect();
-    let smoothed = smooth(&positions, &series.values, smoothing);
+    // A loss is smoothed as log(loss): its plateaus and drops are relative, and a plateau
+    // late in training is as flat as one early on.
+    let logarithmic = series.meaning() == Meaning::Loss && series.values.iter().all(|&v| v > 0.0);
+    let values: Vec<f64> = if logarithmic {
+        series.values.iter().map(|v| v.ln()).collect()
+    } else {
+        series.values.clone()
+    };
+    let smoothed = smooth(&positions, &values, smoothing);
     let (mids, slopes) = smoothed.slope();
     let largest = slopes.iter().fold(0.0f64, |m, s| m.max(s.abs()));
     let band = plateau * largest;
@@ -76,6 +84,7 @@ pub fn detect(series: &Series, smoothing: f64, axis: Axis, plateau: f64) -> Dete
     let details = serde_json::json!({
         "axis": if axis == Axis::Log { "log" } else { "linear" },
         "smoothing": smoothing,
+        "log_values": logarithmic,
         "grid_steps": smoothed.grid.iter().map(|&u| axis.step(u)).collect::<Vec<f64>>(),
         "smoothed": smoothed.values,
     });

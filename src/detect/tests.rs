@@ -284,3 +284,31 @@ fn too_short_or_broken_series_are_refused_with_the_reason() {
     let error = method(r#"{"call": "bocpd", "args": {}}"#).detect(&broken).unwrap_err();
     assert!(error.contains("not finite at step 2"), "{error}");
 }
+
+#[test]
+fn critical_points_see_a_late_loss_drop_as_clearly_as_an_early_one() {
+    // Two drops by a factor of 10 each, around steps 300 and 10,000: on a linear scale the
+    // second is a hundredth of the first, on the log scale the loss is smoothed on, the same.
+    let steps: Vec<i64> =
+        (0..60).map(|i| (10f64 * 10f64.powf(f64::from(i) / 59.0 * 4.0)).round() as i64).collect();
+    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let values = steps
+        .iter()
+        .map(|&s| {
+            let u = (s as f64).ln();
+            let drops = sigmoid((u - 300f64.ln()) / 0.3) + sigmoid((u - 10_000f64.ln()) / 0.3);
+            10f64.powf(-drops)
+        })
+        .collect();
+    let series = Series::new("train_loss", steps, values);
+    let detection = method(r#"{"call": "critical_points", "args": {"smoothing": 0.05}}"#)
+        .detect(&series)
+        .unwrap();
+    let kinds: Vec<&str> = detection.boundaries.iter().map(|b| b.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["loss_drop", "plateau", "loss_drop", "plateau"],
+        "{:?}",
+        detection.boundaries
+    );
+}

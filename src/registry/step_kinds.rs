@@ -200,7 +200,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         // Computed by devspec itself in milliseconds: nothing to batch.
         batching: Batching::Never,
         trajectory: None,
-        implementation: 1,
+        // 2: a loss is smoothed as log(loss) by `critical_points`.
+        implementation: 2,
     },
     StepKind {
         name: "report",
