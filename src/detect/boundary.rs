@@ -65,12 +65,41 @@ impl Detection {
     pub fn new(
         series: &Series,
         method: &str,
+        boundaries: Vec<Boundary>,
+        details: serde_json::Value,
+    ) -> Detection {
+        Detection::build(series, method, boundaries, None, details)
+    }
+
+    /// As [`Detection::new`], for a method whose boundary kinds name the stage after them
+    /// (critical points): each stage takes its kind from the boundary before it, the first
+    /// stage `first`.
+    pub fn following(
+        series: &Series,
+        method: &str,
+        boundaries: Vec<Boundary>,
+        first: &str,
+        details: serde_json::Value,
+    ) -> Detection {
+        Detection::build(series, method, boundaries, Some(first), details)
+    }
+
+    fn build(
+        series: &Series,
+        method: &str,
         mut boundaries: Vec<Boundary>,
+        first: Option<&str>,
         details: serde_json::Value,
     ) -> Detection {
         boundaries.sort_by(|a, b| a.index.cmp(&b.index).then(b.strength.total_cmp(&a.strength)));
         boundaries.dedup_by_key(|b| b.index);
-        let stages = stages(series, &boundaries);
+        let mut stages = stages(series, &boundaries);
+        if let Some(first) = first {
+            let kinds = std::iter::once(first).chain(boundaries.iter().map(|b| b.kind.as_str()));
+            for (stage, kind) in stages.iter_mut().zip(kinds) {
+                stage.kind = stage_kind(kind).to_owned();
+            }
+        }
         Detection {
             schema_version: 1,
             series: series.name.clone(),
@@ -159,6 +188,17 @@ fn stages(series: &Series, boundaries: &[Boundary]) -> Vec<Stage> {
             }
         })
         .collect()
+}
+
+/// A stage's name for the change that begins it.
+fn stage_kind(boundary_kind: &str) -> &str {
+    match boundary_kind {
+        "loss_drop" => "loss_falling",
+        "loss_rise" => "loss_rising",
+        "rise" => "rising",
+        "fall" => "falling",
+        other => other,
+    }
 }
 
 /// The spread of the finite values (0 for fewer than two).

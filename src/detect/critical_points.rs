@@ -54,6 +54,7 @@ pub fn detect(series: &Series, smoothing: f64, axis: Axis, plateau: f64) -> Dete
     let band = plateau * largest;
     let mut boundaries: Vec<Boundary> = Vec::new();
     let mut previous = trend(slopes[0], band);
+    let first = kind_after(series.meaning(), previous);
     for (g, (&slope, &mid)) in slopes.iter().zip(&mids).enumerate().skip(1) {
         let now = trend(slope, band);
         if now == previous {
@@ -88,5 +89,5 @@ pub fn detect(series: &Series, smoothing: f64, axis: Axis, plateau: f64) -> Dete
         "grid_steps": smoothed.grid.iter().map(|&u| axis.step(u)).collect::<Vec<f64>>(),
         "smoothed": smoothed.values,
     });
-    Detection::new(series, "critical_points", boundaries, details)
+    Detection::following(series, "critical_points", boundaries, first, details)
 }
