@@ -97,7 +97,7 @@ impl Detection {
         if let Some(first) = first {
             let kinds = std::iter::once(first).chain(boundaries.iter().map(|b| b.kind.as_str()));
             for (stage, kind) in stages.iter_mut().zip(kinds) {
-                stage.kind = stage_kind(kind).to_owned();
+                stage_kind(kind).clone_into(&mut stage.kind);
             }
         }
         Detection {
