@@ -1,19 +1,28 @@
 //! The stages each detect instance found, printed at the end of `devspec run`: per sweep point,
 //! a row per stage (its steps, its kind, the series at its ends, and the LLC and loss when the
-//! detection knows them), then its boundaries with their strength.
+//! detection knows them), then its boundaries with their strength; and, per detect step with
+//! several sweep points, the boundaries that recur across them.
 
 use std::fmt::Write;
 
 use serde_json::Value;
 
+use crate::detect::Boundary;
+use crate::detect::recurrence::recurring;
 use crate::exec::{InstanceStatus, RunOptions, survey};
 use crate::plan::Plan;
 use crate::store::Store;
 
-/// The tables of every detect instance of the plan that has a result, or `None` without any.
+/// A sweep point's name (`seed=1`) and the boundaries found there.
+type SweepPoint = (String, Vec<Boundary>);
+
+/// The tables of every detect instance of the plan that has a result, each step's followed by
+/// the boundaries that recur across its sweep points; `None` without any.
 pub fn stage_tables(plan: &Plan, store: &Store, options: &RunOptions) -> Option<String> {
     let statuses = survey(plan, store, options);
     let mut out = String::new();
+    // Per detect step, in order: its sweep points' names and boundaries.
+    let mut steps: Vec<(String, Vec<SweepPoint>)> = Vec::new();
     for &node in &plan.order {
         let instance = &plan.graph[node];
         let InstanceStatus::Cached(manifest) = &statuses[node.index()] else { continue };
@@ -29,6 +38,38 @@ pub fn stage_tables(plan: &Plan, store: &Store, options: &RunOptions) -> Option<
             continue;
         };
         render(&mut out, &instance.display_name(), &result);
+        let boundaries: Vec<Boundary> =
+            serde_json::from_value(result["boundaries"].clone()).unwrap_or_default();
+        let point = instance.coords.iter().map(|c| format!("{}={}", c.axis, c.value));
+        let point = point.collect::<Vec<_>>().join(",");
+        match steps.iter_mut().find(|(name, _)| *name == instance.step_name) {
+            Some((_, points)) => points.push((point, boundaries)),
+            None => steps.push((instance.step_name.clone(), vec![(point, boundaries)])),
+        }
+    }
+    for (name, points) in steps.iter().filter(|(_, points)| points.len() > 1) {
+        let found = recurring(&points.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>());
+        let _ = writeln!(
+            out,
+            "{name}: boundaries found at more than one of its {} sweep points:",
+            points.len()
+        );
+        if found.is_empty() {
+            let _ = writeln!(out, "  none");
+        }
+        for group in found {
+            let at: Vec<&str> = group.points.iter().map(|&p| points[p].0.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "  {}-{} {}: {} of {} ({})",
+                group.interval[0],
+                group.interval[1],
+                group.kind,
+                group.points.len(),
+                points.len(),
+                at.join("; ")
+            );
+        }
     }
     (!out.is_empty()).then_some(out)
 }

@@ -1,13 +1,14 @@
 //! What a detection finds: boundaries, each between two consecutive checkpoints, and the stages
 //! between them with the series (and the LLC and loss, when known) at their ends.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::series::{Meaning, Series};
 
 /// A place where the series changes, between checkpoints `index - 1` and `index`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Boundary {
+    /// Not stored: the interval says where it is.
     #[serde(skip)]
     pub index: usize,
     /// The steps of the two checkpoints it lies between.

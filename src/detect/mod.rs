@@ -13,6 +13,7 @@ pub mod change_points;
 pub mod critical_points;
 pub mod essential_dynamics;
 pub mod method;
+pub mod recurrence;
 pub mod series;
 pub mod smoothing;
 
