@@ -8,11 +8,11 @@ DEFAULT_SPEC := specs/tms.dev
 .PHONY: run test lint build install libtorch bench clean
 
 # Fetches libtorch if missing, builds in release mode, and runs the default study as far as
-# devspec goes so far: its training and the LLC at every checkpoint (detection and the report
-# arrive with their issues), then shows the estimates.
+# devspec goes so far: its training, the LLC at every checkpoint and the stages detected in both
+# (the run ends with their tables; the report arrives with its issue), then shows the estimates.
 run: build
 	target/release/devspec --version
-	target/release/devspec run $(DEFAULT_SPEC) --target llc
+	target/release/devspec run $(DEFAULT_SPEC) --target stages --target drops
 	target/release/devspec show $(DEFAULT_SPEC) llc
 
 # The whole test suite, lint included: what CI runs.
