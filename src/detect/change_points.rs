@@ -92,8 +92,14 @@ pub fn pelt_cuts(values: &[f64], penalty: f64, min_size: usize) -> Result<Vec<us
             }
         }
     }
+    Ok(backtrack(&best))
+}
+
+/// The cuts of the optimal partition recorded in `best` (per end t: its cost and where its last
+/// segment starts), from the last segment back to the first.
+pub fn backtrack(best: &[(f64, usize)]) -> Vec<usize> {
     let mut cuts = Vec::new();
-    let mut end = n;
+    let mut end = best.len() - 1;
     while end > 0 {
         let start = best[end].1;
         if start > 0 {
@@ -102,7 +108,7 @@ pub fn pelt_cuts(values: &[f64], penalty: f64, min_size: usize) -> Result<Vec<us
         end = start;
     }
     cuts.reverse();
-    Ok(cuts)
+    cuts
 }
 
 /// Squared errors of any stretch from prefix sums.

@@ -5,7 +5,7 @@
 #![allow(clippy::cast_possible_truncation)]
 
 use super::bocpd::{run_lengths, standardized};
-use super::change_points::pelt_cuts;
+use super::change_points::{backtrack, pelt_cuts};
 use super::{Detection, Method, Series};
 
 /// Deterministic standard normal draws (splitmix64 and Box-Muller): the tests need noise, not
@@ -110,17 +110,7 @@ fn brute_force(values: &[f64], penalty: f64, min_size: usize) -> Vec<usize> {
             }
         }
     }
-    let mut cuts = Vec::new();
-    let mut end = n;
-    while end > 0 {
-        let start = best[end].1;
-        if start > 0 {
-            cuts.push(start);
-        }
-        end = start;
-    }
-    cuts.reverse();
-    cuts
+    backtrack(&best)
 }
 
 #[test]
@@ -197,13 +187,21 @@ fn the_run_length_posterior_is_adams_and_mackays() {
     }
 }
 
+/// `count` checkpoints log-spaced from step 10 to step 100,000.
+fn log_steps(count: i32) -> Vec<i64> {
+    let last = f64::from(count - 1);
+    (0..count).map(|i| (10f64 * 10f64.powf(f64::from(i) / last * 4.0)).round() as i64).collect()
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
 /// An LLC that rises around step 300 and falls around step 10,000, flat elsewhere, over
 /// log-spaced checkpoints, with a little noise.
 fn planted_stages(seed: u64) -> Series {
     let mut noise = Noise::new(seed);
-    let steps: Vec<i64> =
-        (0..60).map(|i| (10f64 * 10f64.powf(f64::from(i) / 59.0 * 4.0)).round() as i64).collect();
-    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let steps = log_steps(60);
     let values = steps
         .iter()
         .map(|&s| {
@@ -243,8 +241,7 @@ fn critical_points_mark_a_development_and_a_refinement_stage_where_they_were_pla
 fn essential_dynamics_finds_the_turn_of_a_trajectory() {
     // Outputs moving along one direction until step 1,000, then along another: the first
     // component's scores turn there.
-    let steps: Vec<i64> =
-        (0..40).map(|i| (10f64 * 10f64.powf(f64::from(i) / 39.0 * 4.0)).round() as i64).collect();
+    let steps = log_steps(40);
     let turn = 1_000f64.ln();
     let outputs: Vec<Vec<f64>> = steps
         .iter()
@@ -289,9 +286,7 @@ fn too_short_or_broken_series_are_refused_with_the_reason() {
 fn critical_points_see_a_late_loss_drop_as_clearly_as_an_early_one() {
     // Two drops by a factor of 10 each, around steps 300 and 10,000: on a linear scale the
     // second is a hundredth of the first, on the log scale the loss is smoothed on, the same.
-    let steps: Vec<i64> =
-        (0..60).map(|i| (10f64 * 10f64.powf(f64::from(i) / 59.0 * 4.0)).round() as i64).collect();
-    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let steps = log_steps(60);
     let values = steps
         .iter()
         .map(|&s| {
