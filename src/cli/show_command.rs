@@ -54,13 +54,13 @@ pub fn run(
                 .iter()
                 .map(|c| (c.axis.clone(), serde_json::Value::from(c.value.to_string())))
                 .collect();
-            let (status, metrics, (series, diagnostics)) = match &statuses[node.index()] {
+            let (status, metrics, extra) = match &statuses[node.index()] {
                 InstanceStatus::Cached(manifest) => (
                     "done",
                     serde_json::Value::Object(manifest.metrics.clone()),
                     details(&context.store, instance.kind, manifest),
                 ),
-                other => (other.label(), serde_json::Value::Null, (None, None)),
+                other => (other.label(), serde_json::Value::Null, None),
             };
             let mut row = serde_json::json!({
                 "instance": instance.display_name(),
@@ -69,11 +69,8 @@ pub fn run(
                 "status": status,
                 "metrics": metrics,
             });
-            if let Some(series) = series {
-                row["series"] = series;
-            }
-            if let Some(diagnostics) = diagnostics {
-                row["diagnostics"] = diagnostics;
+            if let Some((field, value)) = extra {
+                row[field] = value;
             }
             row
         })
@@ -85,7 +82,7 @@ pub fn run(
         }
         ShowFormat::Csv => tabulate(&series_rows(rows), true),
         ShowFormat::Table => {
-            let notes = diagnostic_notes(&rows);
+            let notes = diagnostic_notes(&rows) + &detection_notes(&rows);
             tabulate(&series_rows(rows), false) + &notes
         }
     };
@@ -93,27 +90,50 @@ pub fn run(
     Ok(ExitCode::Success)
 }
 
-/// What `show` takes from an instance's result beyond its metrics: a train's loss series
-/// (`steps`, `train_loss`, maybe `test_loss`) and an estimate's diagnostics with their
-/// explanations and fixes (`[{name, message, fix}]`). An unreadable result shows neither; `run`
+/// What `show` takes from an instance's result beyond its metrics, as fields of its row: a
+/// train's loss series (`series`: `steps`, `train_loss`, maybe `test_loss`), an estimate's
+/// diagnostics with their explanations and fixes (`diagnostics`: `[{name, message, fix}]`), a
+/// detection's boundaries and stages (`detection`). An unreadable result adds none; `run`
 /// recomputes it.
 fn details(
     store: &crate::store::Store,
     kind: &str,
     manifest: &crate::store::Manifest,
-) -> (Option<serde_json::Value>, Option<serde_json::Value>) {
-    let path: &[&str] = match kind {
-        "train" => &["series"],
-        "estimate" => &["estimate", "diagnostics"],
-        _ => return (None, None),
-    };
+) -> Option<(&'static str, serde_json::Value)> {
     let result = manifest
         .outputs
         .get("result")
         .and_then(|digest| store.read_blob(digest).ok())
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-    let found = result.and_then(|r| path.iter().try_fold(r, |value, key| value.get(key).cloned()));
-    if kind == "train" { (found, None) } else { (None, found) }
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())?;
+    match kind {
+        "train" => Some(("series", result.get("series")?.clone())),
+        "estimate" => Some(("diagnostics", result.get("estimate")?.get("diagnostics")?.clone())),
+        "detect" => {
+            let keep = ["series", "method", "boundaries", "stages"];
+            let detection: serde_json::Map<String, serde_json::Value> = keep
+                .iter()
+                .filter_map(|key| Some(((*key).to_owned(), result.get(*key)?.clone())))
+                .collect();
+            Some(("detection", detection.into()))
+        }
+        _ => None,
+    }
+}
+
+/// For tables: each detection's stage table under the table.
+fn detection_notes(rows: &[serde_json::Value]) -> String {
+    let mut notes = String::new();
+    for row in rows {
+        if let Some(detection) = row.get("detection") {
+            notes.push('\n');
+            super::stage_table::render(
+                &mut notes,
+                row["instance"].as_str().unwrap_or_default(),
+                detection,
+            );
+        }
+    }
+    notes
 }
 
 /// For tables: each diagnostic under the table, with what it means and what to do.

@@ -28,8 +28,18 @@ fn detect_finds_a_runs_loss_drops_and_run_prints_the_stage_tables() {
     let second = project.run(&["--quiet"]);
     assert_eq!(second.counts(), (0, 3, 0, 0));
     assert_eq!(String::from_utf8(second.0.stdout.clone()).unwrap(), tables);
+    // `show` lists each instance's boundaries, then its stage table; JSON carries them.
     let shown = project.verb(&["show", "{spec}", "drops"]);
     assert!(shown.contains("200-300 loss_drop"), "{shown}");
+    assert!(shown.contains("drops: train_loss by change_points\n  steps"), "{shown}");
+    let json: serde_json::Value =
+        serde_json::from_str(&project.verb(&["show", "{spec}", "drops", "--format", "json"]))
+            .unwrap();
+    let detection = &json["rows"][0]["detection"];
+    assert_eq!(
+        detection["stages"].as_array().unwrap().len() as u64,
+        drops["stages"].as_u64().unwrap()
+    );
 }
 
 #[test]
