@@ -188,9 +188,9 @@ impl Executor<'_> {
                         schedule.complete(node, manifest.outputs);
                         continue;
                     }
+                    schedule.key_parts[node.index()] =
+                        Some(serde_json::to_value(&key_parts).expect("keys serialize"));
                     if crate::steps::is_in_process(graph[node].kind) {
-                        schedule.key_parts[node.index()] =
-                            Some(serde_json::to_value(&key_parts).expect("keys serialize"));
                         let job = (instance, key, request);
                         let failed =
                             self.run_in_process(node, job, &mut schedule, &mut summary, on_event);
@@ -199,8 +199,6 @@ impl Executor<'_> {
                     }
                     let group = self.group_of(node, &key, &key_parts);
                     let device = key_parts.environment.get("device").cloned().unwrap_or_default();
-                    schedule.key_parts[node.index()] =
-                        Some(serde_json::to_value(&key_parts).expect("keys serialize"));
                     waiting.push(group, Job { node, key, device, request, instance });
                 }
                 // At most `jobs` requests in flight: the rest wait here, so `--fail-fast` can

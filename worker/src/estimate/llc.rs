@@ -76,7 +76,7 @@ pub fn sample(
         let rows: Vec<(u64, (SamplerSpec, f64))> = (0..anchors.len() * chains)
             .map(|m| ((m % chains) as u64, samplers[m / chains]))
             .collect();
-        setting.run(&stacked, &rows, true, &mut |done, total| progress(done, total))?
+        setting.run(&stacked, &rows, &mut |done, total| progress(done, total))?
     } else {
         // One chain at a time on autograd, checkpoint by checkpoint: each chain sees the same
         // noise and minibatches as in the batched computation.
@@ -90,7 +90,7 @@ pub fn sample(
                     progress(done_before * total + done, runs * total);
                 };
                 let row = [(c as u64, *sampler)];
-                rows.extend(setting.run(&anchor, &row, false, &mut one_progress)?);
+                rows.extend(setting.run(&anchor, &row, &mut one_progress)?);
             }
         }
         rows
@@ -124,8 +124,11 @@ struct Setting<'a> {
 /// What the chains recorded, row by row.
 #[derive(Default)]
 struct Rows {
+    /// Each row's recorded losses (a diverged row's stop at its divergence).
     traces: Vec<Vec<f64>>,
+    /// The step at which a row's loss stopped being finite.
     diverged: Vec<Option<u64>>,
+    /// Per row: the sum and count of its MALA acceptance probabilities.
     accepted: Vec<(f64, u32)>,
 }
 
@@ -140,13 +143,11 @@ impl Rows {
 impl Setting<'_> {
     /// Samples one row per entry of `rows` (the chain whose noise and minibatches it gets, and
     /// its sampler and `n_beta`), the rows spread evenly over the checkpoints in `stacked`
-    /// (`[checkpoints, ...]`), as one computation; `batched` allows the toy model's
-    /// preallocated workspace.
+    /// (`[checkpoints, ...]`), as one computation.
     fn run(
         &self,
         stacked: &[Tensor],
         rows: &[(u64, (SamplerSpec, f64))],
-        batched: bool,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Rows, String> {
         let (spec, llc) = (self.spec, self.llc);
@@ -156,7 +157,7 @@ impl Setting<'_> {
         } else {
             vec![BatchOrder::new(spec.seed, 0)]
         };
-        let mut run = Run::new(spec, llc, stacked, rows, self.batch, batched)?;
+        let mut run = Run::new(spec, llc, stacked, rows, self.batch)?;
         let total = (llc.burnin + llc.draws * llc.steps_between_draws) as u64;
         let progress_every = (total / 100).max(1);
         for t in 1..=total {
@@ -166,7 +167,7 @@ impl Setting<'_> {
                 progress(t, total);
             }
         }
-        Ok(Rows { traces: run.traces, diverged: run.diverged, accepted: run.accepted })
+        Ok(run.recorded)
     }
 }
 
@@ -187,10 +188,7 @@ struct Run<'a> {
     losses: Tensor,
     grads: Vec<Tensor>,
     noise: Noise,
-    traces: Vec<Vec<f64>>,
-    diverged: Vec<Option<u64>>,
-    /// Per row: the sum and count of its MALA acceptance probabilities.
-    accepted: Vec<(f64, u32)>,
+    recorded: Rows,
 }
 
 /// How a run gets its members' losses and gradients.
@@ -208,7 +206,6 @@ impl<'a> Run<'a> {
         stacked: &[Tensor],
         rows: &[(u64, (SamplerSpec, f64))],
         batch: usize,
-        batched: bool,
     ) -> Result<Run<'a>, String> {
         let members = rows.len();
         let chains = members / stacked[0].size()[0] as usize;
@@ -224,8 +221,9 @@ impl<'a> Run<'a> {
         let anchors: Vec<Tensor> =
             stacked.iter().map(|p| p.repeat_interleave_self_int(chains as i64, 0, None)).collect();
         let gradients = match spec.model.arch {
+            // One chain at a time (`batched = false`) is the autograd path by design.
             Arch::Tms { features, hidden, bias }
-                if batched && spec.loss == Loss::Mse && !llc.independent_batches =>
+                if llc.batched && spec.loss == Loss::Mse && !llc.independent_batches =>
             {
                 Gradients::Workspace(TmsWorkspace::new(
                     members as i64,
@@ -266,9 +264,11 @@ impl<'a> Run<'a> {
                 spec.device,
             ),
             gradients,
-            traces: vec![Vec::with_capacity(llc.draws); members],
-            diverged: vec![None; members],
-            accepted: vec![(0.0, 0); members],
+            recorded: Rows {
+                traces: vec![Vec::with_capacity(llc.draws); members],
+                diverged: vec![None; members],
+                accepted: vec![(0.0, 0); members],
+            },
         })
     }
 
@@ -300,15 +300,15 @@ impl<'a> Run<'a> {
         self.evaluate(x, y);
         let values = to_vec(&self.losses)?;
         for (m, value) in values.iter().enumerate() {
-            if self.diverged[m].is_none() && !value.is_finite() {
-                self.diverged[m] = Some(t);
+            if self.recorded.diverged[m].is_none() && !value.is_finite() {
+                self.recorded.diverged[m] = Some(t);
             }
         }
         let drawn = t.checked_sub(llc.burnin as u64).filter(|&s| s > 0);
         if drawn.is_some_and(|s| s.is_multiple_of(llc.steps_between_draws as u64)) {
             for (m, value) in values.iter().enumerate() {
-                if self.diverged[m].is_none() {
-                    self.traces[m].push(*value);
+                if self.recorded.diverged[m].is_none() {
+                    self.recorded.traces[m].push(*value);
                 }
             }
         }
@@ -357,9 +357,9 @@ impl<'a> Run<'a> {
             )
         });
         for (m, alpha) in to_vec(&log_alpha.exp())?.iter().enumerate() {
-            if self.diverged[m].is_none() && alpha.is_finite() {
-                self.accepted[m].0 += alpha;
-                self.accepted[m].1 += 1;
+            if self.recorded.diverged[m].is_none() && alpha.is_finite() {
+                self.recorded.accepted[m].0 += alpha;
+                self.recorded.accepted[m].1 += 1;
             }
         }
         Ok(())

@@ -90,21 +90,7 @@ fn run_llc(members: &[(&Member<'_>, EstimateSpec, Vec<Tensor>)], send: &mut dyn 
     let started = std::time::Instant::now();
     let chains = match llc::sample(&members[0].1, &anchors, &mut progress) {
         Ok(chains) => {
-            // The sampler's throughput, for the log (not the result, whose bytes must not
-            // depend on the machine's load).
-            let llc = llc_of(&members[0].1);
-            let steps = (llc.burnin + llc.draws * llc.steps_between_draws) as u64;
-            let rows = (members.len() * llc.chains) as u64;
-            let seconds = started.elapsed().as_secs_f64();
-            first.progress(
-                send,
-                steps,
-                steps,
-                format!(
-                    "sampled {rows} chains x {steps} steps in {seconds:.3} s ({:.0} chain-steps/s)",
-                    (rows * steps) as f64 / seconds
-                ),
-            );
+            log_throughput(first, llc_of(&members[0].1), members.len(), started, send);
             chains
         }
         Err(message) => {
@@ -160,6 +146,25 @@ fn llc_result(
     let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name).collect();
     metrics.insert("diagnostics".into(), names.join(" ").into());
     (result, metrics)
+}
+
+/// Ends the group's log with the sampler's throughput (the log, not the result: its bytes must
+/// not depend on the machine's load).
+fn log_throughput(
+    first: &Member<'_>,
+    llc: &LlcSpec,
+    checkpoints: usize,
+    started: std::time::Instant,
+    send: &mut dyn FnMut(&Reply),
+) {
+    let steps = (llc.burnin + llc.draws * llc.steps_between_draws) as u64;
+    let rows = (checkpoints * llc.chains) as u64;
+    let seconds = started.elapsed().as_secs_f64();
+    let rate = (rows * steps) as f64 / seconds;
+    let message = format!(
+        "sampled {rows} chains x {steps} steps in {seconds:.3} s ({rate:.0} chain-steps/s)"
+    );
+    first.progress(send, steps, steps, message);
 }
 
 /// The LLC settings of a member of an LLC batch.
