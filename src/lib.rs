@@ -12,6 +12,7 @@ pub mod format;
 pub mod plan;
 pub mod project_config;
 pub mod registry;
+pub mod report;
 pub mod source;
 pub mod steps;
 pub mod store;

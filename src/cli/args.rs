@@ -47,8 +47,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Choose SGLD hyperparameters for an estimate by a short sweep.
     Calibrate(CalibrateArgs),
-    /// Write a spec's HTML report.
-    Report(Pending),
+    /// Draw a spec's reports (HTML with SVG and PNG figures) from its results in the store.
+    Report(ReportArgs),
     /// Compare two runs or studies.
     Diff(Pending),
     /// Bundle a study (spec, lock file, results) for a colleague.
@@ -152,6 +152,25 @@ pub struct RunArgs {
     /// per event, for programs.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The spec.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
+    #[arg(long = "set", value_name = "NAME=EXPR")]
+    pub sets: Vec<String>,
+    /// The folder to write into, one subfolder per report step (default: `reports/<spec name>`
+    /// in the project).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Open each report in the desktop's browser afterwards.
+    #[arg(long)]
+    pub open: bool,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
 }
 
 #[derive(Debug, clap::Args)]

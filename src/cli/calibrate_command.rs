@@ -97,7 +97,7 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
         args.step,
         lrs.len() * others.len().max(1)
     );
-    let RunContext { store, worker, mut options } = context;
+    let RunContext { store, worker, mut options, .. } = context;
     // The grid is one batched computation (the chains' lr, localization and n_beta are per
     // chain in the sampler), unless batching was turned off.
     if options.max_batch > 1 {

@@ -7,6 +7,7 @@ mod check_command;
 mod fmt_command;
 mod gc_command;
 mod plan_command;
+mod report_command;
 mod run_command;
 mod run_context;
 mod run_progress;
@@ -83,6 +84,14 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             &status.settings,
             args.worker.clone(),
         ),
+        Some(Command::Report(report)) => report_command::run(&report_command::ReportArgs {
+            file: &report.file,
+            sets: &report.sets,
+            out: report.out.as_deref(),
+            open: report.open,
+            settings: &report.settings,
+            worker: args.worker.clone(),
+        }),
         Some(Command::Run(run)) => run_command::run(&run_command::RunArgs {
             file: &run.file,
             sets: &run.sets,

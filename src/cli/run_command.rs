@@ -60,7 +60,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         }
         return Ok(ExitCode::Success);
     }
-    let RunContext { store, worker, mut options } = context;
+    let RunContext { store, worker, mut options, project_root } = context;
     options.fail_fast = args.fail_fast;
     let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
     let mut progress = RunProgress::new(plan.order.len(), args.log_format, args.quiet);
@@ -82,6 +82,10 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     }
     if let Some(tables) = super::stage_table::stage_tables(&plan, &store, &options) {
         print!("{tables}");
+    }
+    let reports = super::report_command::default_folder(&project_root, args.file);
+    for html in super::report_command::write_reports(&plan, &store, &options, args.file, &reports) {
+        println!("report: {}", html.display());
     }
     Ok(if summary.failed.is_empty() { ExitCode::Success } else { ExitCode::Failed })
 }

@@ -60,6 +60,8 @@ pub fn planned(file: &Path, sets: &[String]) -> Result<Result<Plan, ExitCode>, F
 }
 
 pub struct RunContext {
+    /// The folder of the project's `devspec.toml` (the spec's folder without one).
+    pub project_root: PathBuf,
     pub store: Store,
     pub worker: PathBuf,
     pub options: RunOptions,
@@ -132,7 +134,7 @@ impl RunContext {
             spec_id,
             files: std::sync::Arc::new(crate::store::FileDigests::new(store.root())),
         };
-        Ok(RunContext { store, worker, options })
+        Ok(RunContext { project_root: config.root.clone(), store, worker, options })
     }
 }
 

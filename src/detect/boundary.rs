@@ -23,7 +23,7 @@ pub struct Boundary {
 }
 
 /// A stretch of checkpoints between two boundaries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
     pub start: i64,
     pub end: i64,
@@ -43,7 +43,7 @@ pub struct Stage {
 }
 
 /// A detect step's result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
     pub schema_version: u32,
     pub series: String,

@@ -282,15 +282,38 @@ impl Executor<'_> {
             graph.neighbors_directed(node, Direction::Incoming).collect();
         sources.sort_unstable();
         sources.dedup();
+        let outputs_of = |source: NodeIndex| match &state[source.index()] {
+            State::Done(outputs) | State::Running(outputs) => Some(outputs),
+            _ => None,
+        };
         sources
             .into_iter()
-            .map(|source| crate::steps::Input {
-                kind: graph[source].kind,
-                checkpoint: graph[source].checkpoint,
-                outputs: match &state[source.index()] {
-                    State::Done(outputs) | State::Running(outputs) => outputs.clone(),
-                    _ => BTreeMap::new(),
-                },
+            .map(|source| {
+                let instance = &graph[source];
+                // The source's key, for the provenance of what it produced (a report's).
+                let key = instance_key(
+                    self.plan,
+                    source,
+                    &outputs_of,
+                    &self.options.key_environment(),
+                    &self.options.files,
+                )
+                .map(|(key, _)| key.digest())
+                .unwrap_or_default();
+                crate::steps::Input {
+                    kind: instance.kind,
+                    step: instance.step_name.clone(),
+                    instance: instance.display_name(),
+                    point: instance
+                        .coords
+                        .iter()
+                        .map(|c| format!("{}={}", c.axis, c.value))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    key,
+                    checkpoint: instance.checkpoint,
+                    outputs: outputs_of(source).cloned().unwrap_or_default(),
+                }
             })
             .collect()
     }

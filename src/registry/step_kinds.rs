@@ -213,8 +213,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             derived("title", ValueType::Str, "the report step's name", "the report's title"),
             derived("description", ValueType::Str, "none", "a paragraph shown under the title"),
         ],
-        status: Status::Pending { issue: 7 },
-        // Batched once its implementation computes siblings together.
+        status: Status::Implemented,
+        // One instance per report, gathered by devspec itself: nothing to batch.
         batching: Batching::Never,
         trajectory: None,
         implementation: 1,

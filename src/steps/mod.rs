@@ -1,8 +1,9 @@
-//! The steps `devspec` computes itself, without libtorch or a worker: detection now, the
-//! report with its issue. Each reads its inputs' results from the store and returns its own
+//! The steps `devspec` computes itself, without libtorch or a worker: detection and the
+//! report's data. Each reads its inputs' results from the store and returns its own
 //! result bytes and metrics; the executor keys, locks and records them as it does a worker's.
 
 pub mod detect_step;
+pub mod report_step;
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,14 @@ use crate::store::Store;
 pub struct Input {
     /// Its step kind (`train`, `estimate`, ...).
     pub kind: &'static str,
+    /// Its step's name in the spec (`llc`).
+    pub step: String,
+    /// Its display name (`llc[seed=0]@1200`).
+    pub instance: String,
+    /// Its sweep point (`seed=0`; empty without sweeps).
+    pub point: String,
+    /// Its key: the store's manifest of what it produced.
+    pub key: String,
     /// For an estimate, the training step of the checkpoint it measured.
     pub checkpoint: Option<i64>,
     /// Every output it produced (`result`, `checkpoint@1200`) and its digest.
@@ -26,7 +35,7 @@ pub struct Produced {
 
 /// Whether `devspec` computes this kind itself.
 pub fn is_in_process(kind: &str) -> bool {
-    kind == "detect"
+    matches!(kind, "detect" | "report")
 }
 
 /// Computes an in-process step from its parameters (as a worker would get them) and inputs.
@@ -38,6 +47,7 @@ pub fn compute(
 ) -> Result<Produced, String> {
     match kind {
         "detect" => detect_step::compute(params, inputs, store),
+        "report" => report_step::compute(params, inputs, store),
         other => Err(format!("`{other}` steps are not computed by devspec itself")),
     }
 }

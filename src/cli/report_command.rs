@@ -1,0 +1,190 @@
+//! `devspec report FILE [-o DIR] [--open]`: draws the spec's reports from the store. The report
+//! steps themselves are computed if they are not cached (milliseconds: they only gather); what
+//! they are on must already have results, or the command says which run to do first. `devspec
+//! run` draws them too, through [`write_reports`], into `reports/<spec>/<report>/` in the
+//! project.
+
+use std::path::{Path, PathBuf};
+
+use super::args::SettingsArgs;
+use super::run_context::{ContextArgs, RunContext, planned};
+use crate::exec::{Executor, InstanceStatus, RunOptions, survey};
+use crate::exit_code::ExitCode;
+use crate::failure::Failure;
+use crate::plan::Plan;
+use crate::report::data::ReportData;
+use crate::report::{Context, ResolvedStep, write_report};
+use crate::store::Store;
+
+pub struct ReportArgs<'a> {
+    pub file: &'a Path,
+    pub sets: &'a [String],
+    pub out: Option<&'a Path>,
+    pub open: bool,
+    pub settings: &'a SettingsArgs,
+    pub worker: Option<PathBuf>,
+}
+
+pub fn run(args: &ReportArgs<'_>) -> Result<ExitCode, Failure> {
+    let plan = match planned(args.file, args.sets)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(code),
+    };
+    let reports: Vec<String> = report_steps(&plan);
+    if reports.is_empty() {
+        return Err(Failure::bad_input(format!("{} has no report step", args.file.display()))
+            .with_hint("add one: `report summary on llc, stages { title = \"...\" }`"));
+    }
+    let plan = plan.restricted_to(&reports).expect("the report steps are the plan's");
+    let context =
+        RunContext::new(&ContextArgs::new(args.file, args.settings, args.worker.clone()))?;
+    let statuses = survey(&plan, &context.store, &context.options);
+    let missing: Vec<String> = plan
+        .order
+        .iter()
+        .filter(|&&node| plan.graph[node].kind != "report")
+        .filter(|&&node| !matches!(statuses[node.index()], InstanceStatus::Cached(_)))
+        .map(|&node| plan.graph[node].display_name())
+        .collect();
+    if let Some(first) = missing.first() {
+        return Err(Failure::bad_input(format!(
+            "{} instance(s) the reports draw on have no results yet ({first}{})",
+            missing.len(),
+            if missing.len() > 1 { ", ..." } else { "" }
+        ))
+        .with_hint(format!("run `devspec run {}` first", args.file.display())));
+    }
+    let RunContext { store, worker, options, project_root } = context;
+    let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
+    let summary = executor.run(&mut |_| {});
+    for failed in &summary.failed {
+        eprintln!("error: {} failed: {}", failed.instance, failed.error);
+    }
+    let out = args.out.map_or_else(|| default_folder(&project_root, args.file), Path::to_path_buf);
+    let written = write_reports(&plan, &store, &options, args.file, &out);
+    for path in &written {
+        println!("report: {}", path.display());
+    }
+    if args.open {
+        for path in &written {
+            open(path);
+        }
+    }
+    Ok(if summary.failed.is_empty() && !written.is_empty() {
+        ExitCode::Success
+    } else {
+        ExitCode::Failed
+    })
+}
+
+fn report_steps(plan: &Plan) -> Vec<String> {
+    let mut names: Vec<String> =
+        plan.instances().filter(|i| i.kind == "report").map(|i| i.step_name.clone()).collect();
+    names.dedup();
+    names
+}
+
+/// `reports/<spec name>` in the project.
+pub fn default_folder(project_root: &Path, spec: &Path) -> PathBuf {
+    let stem = spec.file_stem().map_or_else(|| "spec".into(), |s| s.to_string_lossy().into_owned());
+    project_root.join("reports").join(stem)
+}
+
+/// Draws every report instance of the plan that has a result into `out/<report name>/`; the
+/// HTML files written (or already up to date). A report that cannot be drawn is said on stderr
+/// and costs nothing else.
+pub fn write_reports(
+    plan: &Plan,
+    store: &Store,
+    options: &RunOptions,
+    spec: &Path,
+    out: &Path,
+) -> Vec<PathBuf> {
+    let statuses = survey(plan, store, options);
+    let mut written = Vec::new();
+    for &node in &plan.order {
+        let instance = &plan.graph[node];
+        let InstanceStatus::Cached(manifest) = &statuses[node.index()] else { continue };
+        if instance.kind != "report" {
+            continue;
+        }
+        let data = manifest
+            .outputs
+            .get("result")
+            .ok_or_else(|| "it has no result".to_owned())
+            .and_then(|digest| store.read_blob(digest).map_err(|e| e.to_string()))
+            .and_then(|bytes| {
+                serde_json::from_slice::<ReportData>(&bytes).map_err(|e| e.to_string())
+            });
+        let drawn = data.and_then(|data| {
+            let context = context(plan, store, options, spec, &instance.step_name);
+            write_report(&out.join(&instance.step_name), &data, &context)
+        });
+        match drawn {
+            Ok(report) => written.push(report.html),
+            Err(error) => eprintln!("error: cannot draw report `{}`: {error}", instance.step_name),
+        }
+    }
+    written
+}
+
+/// The spec as written and resolved, and the calibrations of the report's estimate steps.
+fn context(plan: &Plan, store: &Store, options: &RunOptions, spec: &Path, name: &str) -> Context {
+    let mut resolved: Vec<ResolvedStep> = Vec::new();
+    let mut estimate_steps: Vec<String> = Vec::new();
+    for instance in plan.instances() {
+        if instance.kind == "estimate" && !estimate_steps.contains(&instance.step_name) {
+            estimate_steps.push(instance.step_name.clone());
+        }
+        if let Some(step) = resolved.iter_mut().find(|s| s.name == instance.step_name) {
+            if let Some(points) = step.fields.get_mut("sweep points").and_then(|v| v.as_array_mut())
+            {
+                let point = point_of(instance);
+                if !point.is_empty() && !points.contains(&point.clone().into()) {
+                    points.push(point.into());
+                }
+            }
+            continue;
+        }
+        let mut fields: serde_json::Map<String, serde_json::Value> = instance
+            .params
+            .iter()
+            .filter(|(name, _)| !instance.coords.iter().any(|c| &c.axis == *name))
+            .map(|(name, value)| (name.clone(), value.to_string().into()))
+            .collect();
+        let point = point_of(instance);
+        if !point.is_empty() {
+            fields.insert("sweep points".into(), vec![serde_json::Value::from(point)].into());
+        }
+        resolved.push(ResolvedStep {
+            name: instance.step_name.clone(),
+            kind: instance.kind.to_owned(),
+            fields: fields.into(),
+        });
+    }
+    let calibrations = estimate_steps
+        .into_iter()
+        .filter_map(|step| Some((step.clone(), store.calibration(&options.spec_id, &step)?)))
+        .collect();
+    Context {
+        name: name.to_owned(),
+        spec_path: spec.display().to_string(),
+        spec_source: std::fs::read_to_string(spec).unwrap_or_default(),
+        resolved,
+        calibrations,
+    }
+}
+
+fn point_of(instance: &crate::plan::Instance) -> String {
+    let coords: Vec<String> =
+        instance.coords.iter().map(|c| format!("{}={}", c.axis, c.value)).collect();
+    coords.join(",")
+}
+
+/// Opens a report with the desktop's handler; failing to is said, not fatal.
+fn open(path: &Path) {
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    if let Err(error) = std::process::Command::new(opener).arg(path).spawn() {
+        eprintln!("cannot open {} with {opener}: {error}", path.display());
+    }
+}

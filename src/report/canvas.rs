@@ -1,0 +1,71 @@
+//! Drawing one figure twice, as SVG text and as PNG bytes, from the same code: a [`Plot`] draws
+//! on any plotters backend. The font is built into the binary (`DejaVu Sans`, measured by
+//! `ab_glyph`), so a figure's layout does not depend on the fonts a machine happens to have.
+
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::figure::Drawn;
+
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+/// The family every figure's text uses.
+pub const FAMILY: &str = "sans-serif";
+
+/// Something that draws itself on a drawing area and says where it put what.
+pub trait Plot {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, String>;
+}
+
+/// A figure drawn: its SVG, its PNG, and where its parts landed (in pixels, the same in both).
+pub struct Rendered {
+    pub svg: String,
+    pub png: Vec<u8>,
+    pub drawn: Drawn,
+}
+
+pub fn render(plot: &impl Plot, size: (u32, u32)) -> Result<Rendered, String> {
+    register_font();
+    let mut svg = String::new();
+    let drawn = {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        let drawn = plot.draw(&root)?;
+        root.present().map_err(fail)?;
+        drawn
+    };
+    let mut pixels = vec![255u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        plot.draw(&root)?;
+        root.present().map_err(fail)?;
+    }
+    Ok(Rendered { svg, png: encode_png(&pixels, size)?, drawn })
+}
+
+/// Any drawing error as text (plotters' errors are generic over the backend).
+pub fn fail(error: impl std::fmt::Display) -> String {
+    format!("cannot draw the figure: {error}")
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The font is part of the binary: failing to read it is a build defect, not input.
+        plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
+            .map_err(|_| "the built-in font")
+            .expect("DejaVu Sans is a valid font");
+    });
+}
+
+fn encode_png(rgb: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(rgb).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(out)
+}

@@ -1,0 +1,101 @@
+//! [`ReportData`]: what a report shows, gathered from its inputs' results by the report step
+//! and cached in the store as that step's result. Drawing it (figures, HTML) is a pure function
+//! of this data and the spec, so `devspec report` redraws without recomputing anything.
+//!
+//! Numbers that can be missing (a diverged chain, a loss that overflowed) are `None`: JSON has
+//! no NaN.
+
+use serde::{Deserialize, Serialize};
+
+use crate::detect::Detection;
+
+/// Bumped whenever the shape changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportData {
+    pub schema_version: u32,
+    pub title: String,
+    pub description: Option<String>,
+    /// The LLC over checkpoints, one series per estimate step and sweep point.
+    pub llc: Vec<LlcSeries>,
+    /// The training loss over steps, one series per train step and sweep point.
+    pub losses: Vec<LossSeries>,
+    /// Every chain's loss trace at every estimated checkpoint.
+    pub traces: Vec<TracePanel>,
+    /// Every detection, one per detect step and sweep point.
+    pub detections: Vec<DetectionOf>,
+    /// Where each input came from, one row per instance.
+    pub provenance: Vec<Provenance>,
+}
+
+/// One estimate step's LLC at one sweep point, in checkpoint order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LlcSeries {
+    pub step: String,
+    /// The sweep point (`seed=0`; empty without sweeps).
+    pub point: String,
+    pub checkpoints: Vec<i64>,
+    pub mean: Vec<Option<f64>>,
+    /// Standard error of the mean over chains.
+    pub se: Vec<Option<f64>>,
+    /// The lowest and highest chain's estimate: the band of the chains' spread.
+    pub chain_low: Vec<Option<f64>>,
+    pub chain_high: Vec<Option<f64>>,
+    /// The loss at the checkpoint itself (where every chain starts).
+    pub init_loss: Vec<Option<f64>>,
+    /// Each checkpoint's diagnostics (`low_acceptance`, `poor_mixing`, ...).
+    pub diagnostics: Vec<Vec<String>>,
+    /// The instance behind each number (`llc[seed=0]@1200`).
+    pub instances: Vec<String>,
+}
+
+/// One training run's recorded loss.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LossSeries {
+    pub step: String,
+    pub point: String,
+    pub steps: Vec<i64>,
+    pub train_loss: Vec<Option<f64>>,
+    /// Present when the run had test data.
+    pub test_loss: Option<Vec<Option<f64>>>,
+    pub instance: String,
+}
+
+/// The chains of one estimate: each one's recorded loss per draw.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TracePanel {
+    pub step: String,
+    pub point: String,
+    pub checkpoint: i64,
+    pub instance: String,
+    pub traces: Vec<Vec<Option<f64>>>,
+    pub init_loss: Option<f64>,
+    pub llc_mean: Option<f64>,
+    /// Each chain's estimate; `None`: it diverged and was left out.
+    pub llc_per_chain: Vec<Option<f64>>,
+    pub diagnostics: Vec<String>,
+}
+
+/// One detect instance's result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DetectionOf {
+    pub step: String,
+    pub point: String,
+    pub instance: String,
+    pub detection: Detection,
+}
+
+/// Where one input came from: its instance, key and the manifest's provenance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Provenance {
+    pub instance: String,
+    pub kind: String,
+    pub key: String,
+    pub devspec_version: String,
+    pub libtorch: String,
+    pub device: String,
+    pub host: String,
+    pub threads: u32,
+    pub wall_s: f64,
+}

@@ -1,0 +1,314 @@
+//! The report page: one HTML file with every figure inline as SVG and its style in the page,
+//! so it opens from disk, offline, anywhere. Sections: development (LLC, loss, one figure per
+//! sweep point), stages and boundaries (tables per detection, boundaries that recur across
+//! sweep points), essential dynamics, calibration, sampling traces, the spec as written and as
+//! resolved, and the provenance of every number.
+
+use std::fmt::Write;
+
+use super::data::{DetectionOf, ReportData};
+use super::files::{Context, RecurringEntry};
+use super::gallery::Made;
+use super::style::number_label;
+
+const STYLE: &str = "
+body { font-family: 'DejaVu Sans', system-ui, sans-serif; margin: 2rem auto; max-width: 1180px;
+       padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ddd; margin-top: 2.4rem; }
+.meta { color: #666; font-size: 0.9rem; }
+nav a { margin-right: 1rem; }
+figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
+figcaption { font-size: 0.85rem; color: #555; }
+.grid { display: flex; flex-wrap: wrap; gap: 4px; }
+.grid figure { margin: 0; width: 330px; }
+.flagged figcaption { color: #c81e1e; }
+table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.88rem; display: block;
+        overflow-x: auto; max-width: 100%; }
+th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
+.legend span { display: inline-block; padding: 0 0.4rem; margin-right: 0.4rem; }
+";
+
+/// Text made safe inside HTML elements and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn figure(out: &mut String, made: &Made) {
+    let f = &made.figure;
+    let class = if f.diagnostics.is_empty() { "" } else { " class=\"flagged\"" };
+    let point =
+        f.point.as_deref().map(|p| format!(" data-point=\"{}\"", escape(p))).unwrap_or_default();
+    let checkpoint = f.checkpoint.map(|c| format!(" data-checkpoint=\"{c}\"")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "<figure id=\"{}\" data-kind=\"{}\"{point}{checkpoint}{class}>{}<figcaption>{}{}</figcaption></figure>",
+        escape(&f.id),
+        escape(&f.kind),
+        made.rendered.svg,
+        escape(&f.title),
+        if f.diagnostics.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", escape(&f.diagnostics.join(", ")))
+        },
+    );
+}
+
+fn span(start: Option<f64>, end: Option<f64>) -> String {
+    match (start, end) {
+        (Some(a), Some(b)) => format!("{} → {}", number_label(a), number_label(b)),
+        _ => String::new(),
+    }
+}
+
+fn detection_table(out: &mut String, of: &DetectionOf) {
+    let d = &of.detection;
+    let _ = write!(
+        out,
+        "<h3 id=\"detect-{}\">{}: {} by {}</h3>\n<table><tr><th>steps</th><th>stage</th><th>{}</th>\
+         <th>LLC</th><th>loss</th></tr>\n",
+        escape(&of.instance),
+        escape(&of.instance),
+        escape(&d.series),
+        escape(&d.method),
+        escape(&d.series)
+    );
+    for s in &d.stages {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}–{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td></tr>",
+            s.start,
+            s.end,
+            escape(&s.kind),
+            span(Some(s.value_start), Some(s.value_end)),
+            span(s.llc_start, s.llc_end),
+            span(s.loss_start, s.loss_end),
+        );
+    }
+    out.push_str("</table>\n<table><tr><th>boundary between</th><th>kind</th><th>strength</th><th>evidence</th></tr>\n");
+    if d.boundaries.is_empty() {
+        out.push_str("<tr><td colspan=4>none</td></tr>\n");
+    }
+    for b in &d.boundaries {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}–{}</td><td>{}</td><td class=num>{:.2}</td><td>{}</td></tr>",
+            b.interval[0],
+            b.interval[1],
+            escape(&b.kind),
+            b.strength,
+            escape(&b.evidence)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "</table><p class=meta>From <a href=\"#prov-{0}\">{0}</a>.</p>",
+        escape(&of.instance)
+    );
+}
+
+fn recurring_table(out: &mut String, recurring: &[RecurringEntry]) {
+    if recurring.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<h3>Boundaries that recur across sweep points</h3>\n<p class=meta>Boundaries of one \
+         detect step whose checkpoint intervals overlap at several sweep points.</p>\n<table>\
+         <tr><th>detect</th><th>between</th><th>kind</th><th>found at</th></tr>\n",
+    );
+    for r in recurring {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}–{}</td><td>{}</td><td>{} of {}: {}</td></tr>",
+            escape(&r.step),
+            r.interval[0],
+            r.interval[1],
+            escape(&r.kind),
+            r.points.len(),
+            r.of,
+            escape(&r.points.join("; "))
+        );
+    }
+    out.push_str("</table>\n");
+}
+
+pub fn page(
+    data: &ReportData,
+    context: &Context,
+    made: &[Made],
+    recurring: &[RecurringEntry],
+) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n",
+        escape(&data.title),
+        escape(&data.title)
+    );
+    if let Some(description) = &data.description {
+        let _ = writeln!(out, "<p>{}</p>", escape(description));
+    }
+    let _ = writeln!(
+        out,
+        "<p class=meta>Report <code>{}</code> of <code>{}</code>, drawn by devspec {}: {} figures, \
+         {} estimates, {} detections.</p>",
+        escape(&context.name),
+        escape(&context.spec_path),
+        env!("CARGO_PKG_VERSION"),
+        made.len(),
+        data.traces.len(),
+        data.detections.len()
+    );
+    let of_kind = |kinds: &'static [&'static str]| {
+        made.iter().filter(move |m| kinds.contains(&m.figure.kind.as_str()))
+    };
+    out.push_str(
+        "<nav><a href=\"#development\">development</a><a href=\"#stages\">stages</a>\
+         <a href=\"#traces\">traces</a><a href=\"#spec\">spec</a><a href=\"#provenance\">provenance</a></nav>\n",
+    );
+    out.push_str(
+        "<section id=\"development\"><h2>Development</h2>\n<p class=\"meta legend\">Shaded: \
+         boundaries between checkpoints, by kind: \
+         <span style=\"background:#d55e0029\">development (LLC rises)</span>\
+         <span style=\"background:#0072b229\">refinement (LLC falls)</span>\
+         <span style=\"background:#009e7329\">loss drop</span>\
+         <span style=\"background:#cc79a729\">milestone</span>\
+         <span style=\"background:#6e6e6e29\">plateau and other</span>. \
+         The band around each LLC line spans its chains' lowest and highest estimate.</p>\n",
+    );
+    for m in of_kind(&["llc", "loss", "development"]) {
+        figure(&mut out, m);
+    }
+    out.push_str("</section>\n<section id=\"stages\"><h2>Stages and boundaries</h2>\n");
+    if data.detections.is_empty() {
+        out.push_str("<p>This report is on no detect step.</p>\n");
+    }
+    for of in &data.detections {
+        detection_table(&mut out, of);
+    }
+    recurring_table(&mut out, recurring);
+    out.push_str("</section>\n");
+    if of_kind(&["dynamics"]).next().is_some() {
+        out.push_str("<section id=\"dynamics\"><h2>Essential dynamics</h2>\n");
+        for m in of_kind(&["dynamics"]) {
+            figure(&mut out, m);
+        }
+        out.push_str("</section>\n");
+    }
+    if of_kind(&["calibration"]).next().is_some() {
+        out.push_str(
+            "<section id=\"calibration\"><h2>Calibration</h2>\n<p class=meta>Each cell: the \
+             LLC estimate ± its standard error and the MALA acceptance; crossed out: the cell \
+             has diagnostics; framed: the recommended cell.</p>\n",
+        );
+        for m in of_kind(&["calibration"]) {
+            figure(&mut out, m);
+        }
+        out.push_str("</section>\n");
+    }
+    traces(&mut out, made);
+    spec(&mut out, context);
+    provenance(&mut out, data);
+    out.push_str("</body></html>\n");
+    out
+}
+
+fn traces(out: &mut String, made: &[Made]) {
+    out.push_str(
+        "<section id=\"traces\"><h2>Sampling traces</h2>\n<p class=meta>Every chain's loss per \
+         draw at each checkpoint; dashed: the loss at the checkpoint. Red: the estimate has \
+         diagnostics (named in the title), or a chain diverged.</p>\n",
+    );
+    let trace_figures: Vec<&Made> = made.iter().filter(|m| m.figure.kind == "trace").collect();
+    let mut groups: Vec<(String, Vec<&Made>)> = Vec::new();
+    for m in trace_figures {
+        // The instance without its checkpoint: `llc[seed=0]`.
+        let group = m.figure.title.split('@').next().unwrap_or("").to_owned();
+        match groups.last_mut() {
+            Some((name, members)) if *name == group => members.push(m),
+            _ => groups.push((group, vec![m])),
+        }
+    }
+    for (name, members) in groups {
+        let flagged = members.iter().filter(|m| !m.figure.diagnostics.is_empty()).count();
+        let _ = writeln!(
+            out,
+            "<details><summary>{}: {} checkpoints, {} with diagnostics</summary><div class=grid>",
+            escape(&name),
+            members.len(),
+            flagged
+        );
+        for m in members {
+            figure(out, m);
+        }
+        out.push_str("</div></details>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+fn spec(out: &mut String, context: &Context) {
+    let _ = write!(
+        out,
+        "<section id=\"spec\"><h2>Spec</h2>\n<p class=meta><code>{}</code> as written:</p>\
+         <pre>{}</pre>\n<h3>Steps as resolved</h3>\n<table><tr><th>step</th><th>kind</th>\
+         <th>fields</th></tr>\n",
+        escape(&context.spec_path),
+        escape(&context.spec_source)
+    );
+    for step in &context.resolved {
+        let fields = serde_json::to_string_pretty(&step.fields).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
+            escape(&step.name),
+            escape(&step.kind),
+            escape(&fields)
+        );
+    }
+    out.push_str("</table></section>\n");
+}
+
+fn provenance(out: &mut String, data: &ReportData) {
+    let _ = writeln!(
+        out,
+        "<section id=\"provenance\"><h2>Provenance</h2>\n<p class=meta>Every number above comes \
+         from one of these {} step instances: its key names the computation in the store \
+         (<code>devspec show</code> reads it).</p><details><summary>the instances</summary>\
+         <table><tr><th>instance</th><th>kind</th><th>key</th><th>devspec</th><th>libtorch</th>\
+         <th>device</th><th>threads</th><th>host</th><th>wall time</th></tr>",
+        data.provenance.len()
+    );
+    for p in &data.provenance {
+        let _ = writeln!(
+            out,
+            "<tr id=\"prov-{0}\"><td>{0}</td><td>{1}</td><td><code>{2}</code></td><td>{3}</td>\
+             <td>{4}</td><td>{5}</td><td class=num>{6}</td><td>{7}</td><td class=num>{8:.2} s</td></tr>",
+            escape(&p.instance),
+            escape(&p.kind),
+            escape(&p.key),
+            escape(&p.devspec_version),
+            escape(&p.libtorch),
+            escape(&p.device),
+            p.threads,
+            escape(&p.host),
+            p.wall_s
+        );
+    }
+    out.push_str("</table></details></section>\n");
+}

@@ -1,0 +1,81 @@
+//! The report's colours and number formats, in one place so every figure agrees: one colour per
+//! sweep point (Okabe and Ito's palette, distinguishable with colour-blindness), one per
+//! boundary kind.
+
+use plotters::style::RGBColor;
+
+const POINTS: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+    RGBColor(120, 94, 40),
+];
+
+/// The colour of the `index`-th sweep point (or chain).
+pub fn point_colour(index: usize) -> RGBColor {
+    POINTS[index % POINTS.len()]
+}
+
+/// Across sweep points: the mean's line.
+pub const MEAN: RGBColor = RGBColor(30, 30, 30);
+/// Diagnostics: a flagged trace plot's title and frame, a diverged chain.
+pub const FLAGGED: RGBColor = RGBColor(200, 30, 30);
+
+/// The shading of a boundary of this kind.
+pub fn kind_colour(kind: &str) -> RGBColor {
+    match kind {
+        "development" | "rise" | "loss_rise" => RGBColor(213, 94, 0),
+        "refinement" | "fall" => RGBColor(0, 114, 178),
+        "loss_drop" => RGBColor(0, 158, 115),
+        "milestone" => RGBColor(204, 121, 167),
+        _ => RGBColor(110, 110, 110),
+    }
+}
+
+/// Halfway to white: a test loss beside its training loss.
+pub fn lighter(colour: RGBColor) -> RGBColor {
+    let half = |c: u8| u8::try_from(u16::midpoint(u16::from(c), 255)).unwrap_or(u8::MAX);
+    RGBColor(half(colour.0), half(colour.1), half(colour.2))
+}
+
+/// `#rrggbb`, as the SVG writes it.
+pub fn hex(colour: RGBColor) -> String {
+    format!("#{:02X}{:02X}{:02X}", colour.0, colour.1, colour.2)
+}
+
+/// A training step on an axis: `300`, `2k`, `15k`.
+pub fn step_label(step: f64) -> String {
+    let thousands = step / 1000.0;
+    if step >= 10_000.0 || (step >= 1000.0 && thousands.fract().abs() < 1e-9) {
+        format!("{thousands:.0}k")
+    } else {
+        format!("{step:.0}")
+    }
+}
+
+/// A value on an axis or in a table, to about three significant digits.
+pub fn number_label(value: f64) -> String {
+    let magnitude = value.abs();
+    if value == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e5).contains(&magnitude) {
+        format!("{value:.1e}")
+    } else {
+        // Three significant digits: as many decimals as the magnitude leaves.
+        let decimals = [100.0, 10.0, 1.0, 0.1, 0.01].iter().take_while(|&&m| magnitude < m).count();
+        format!("{value:.decimals$}")
+    }
+}
+
+/// A tick label: [`number_label`] without trailing zeros (`0.008`, not `0.00800`).
+pub fn tick_label(value: f64) -> String {
+    let text = number_label(value);
+    if text.contains('.') && !text.contains('e') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}

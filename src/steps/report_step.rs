@@ -1,0 +1,145 @@
+//! The `report` step: gathers what its inputs produced (LLC series with their chains' spread,
+//! loss curves, every chain's trace, detections, provenance) into one [`ReportData`], stored as
+//! its result. Figures and HTML are drawn from it by `crate::report`, outside the cache, so a
+//! report is redrawn without recomputing anything.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Input, Produced};
+use crate::detect::Detection;
+use crate::report::data::{
+    DetectionOf, LlcSeries, LossSeries, Provenance, ReportData, SCHEMA_VERSION, TracePanel,
+};
+use crate::store::Store;
+
+pub fn compute(
+    params: &serde_json::Map<String, Value>,
+    inputs: &[Input],
+    store: &Store,
+) -> Result<Produced, String> {
+    let mut data = ReportData {
+        schema_version: SCHEMA_VERSION,
+        title: params.get("title").and_then(Value::as_str).unwrap_or("report").to_owned(),
+        description: params.get("description").and_then(Value::as_str).map(str::to_owned),
+        llc: Vec::new(),
+        losses: Vec::new(),
+        traces: Vec::new(),
+        detections: Vec::new(),
+        provenance: Vec::new(),
+    };
+    // Estimates arrive one per checkpoint: grouped by step and sweep point into series.
+    let mut estimates: BTreeMap<(String, String), Vec<(&Input, Value)>> = BTreeMap::new();
+    for input in inputs {
+        let result = read_result(store, input)?;
+        match input.kind {
+            "estimate" if result["observable"] == "llc" => estimates
+                .entry((input.step.clone(), input.point.clone()))
+                .or_default()
+                .push((input, result)),
+            "train" => data.losses.push(loss_series(input, &result)),
+            "detect" => data.detections.push(DetectionOf {
+                step: input.step.clone(),
+                point: input.point.clone(),
+                instance: input.instance.clone(),
+                detection: serde_json::from_value::<Detection>(result)
+                    .map_err(|e| format!("{} has no readable detection: {e}", input.instance))?,
+            }),
+            // Other observables (a probe's outputs) are drawn through their detections.
+            _ => {}
+        }
+        if let Some(manifest) = store.cached(&input.key) {
+            let p = manifest.provenance;
+            data.provenance.push(Provenance {
+                instance: input.instance.clone(),
+                kind: input.kind.to_owned(),
+                key: input.key.clone(),
+                devspec_version: p.devspec_version,
+                libtorch: p.libtorch,
+                device: p.device,
+                host: p.host,
+                threads: p.threads,
+                wall_s: p.ended - p.started,
+            });
+        }
+    }
+    for ((step, point), mut rows) in estimates {
+        rows.sort_by_key(|(input, _)| input.checkpoint);
+        data.llc.push(llc_series(&step, &point, &rows));
+        data.traces.extend(rows.iter().map(|(input, result)| trace_panel(input, result)));
+    }
+    data.provenance.sort_by(|a, b| a.instance.cmp(&b.instance));
+    let mut metrics = serde_json::Map::new();
+    metrics.insert("llc_series".into(), data.llc.len().into());
+    metrics.insert("loss_series".into(), data.losses.len().into());
+    metrics.insert("trace_plots".into(), data.traces.len().into());
+    metrics.insert("detections".into(), data.detections.len().into());
+    let result = serde_json::to_vec(&data).map_err(|e| e.to_string())?;
+    Ok(Produced { result, metrics })
+}
+
+fn read_result(store: &Store, input: &Input) -> Result<Value, String> {
+    let digest = input.outputs.get("result").ok_or("an input has no result")?;
+    let bytes = store.read_blob(digest).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("the result of {} is not JSON: {e}", input.instance))
+}
+
+fn numbers(value: &Value) -> Vec<Option<f64>> {
+    value.as_array().into_iter().flatten().map(Value::as_f64).collect()
+}
+
+fn loss_series(input: &Input, result: &Value) -> LossSeries {
+    let series = &result["series"];
+    LossSeries {
+        step: input.step.clone(),
+        point: input.point.clone(),
+        steps: series["steps"].as_array().into_iter().flatten().filter_map(Value::as_i64).collect(),
+        train_loss: numbers(&series["train_loss"]),
+        test_loss: series.get("test_loss").filter(|v| v.is_array()).map(numbers),
+        instance: input.instance.clone(),
+    }
+}
+
+fn diagnostics_of(result: &Value) -> Vec<String> {
+    result["estimate"]["diagnostics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn llc_series(step: &str, point: &str, rows: &[(&Input, Value)]) -> LlcSeries {
+    let estimate = |result: &Value, key: &str| result["estimate"][key].as_f64();
+    let chains = |result: &Value| -> Vec<f64> {
+        numbers(&result["estimate"]["llc_per_chain"]).into_iter().flatten().collect()
+    };
+    LlcSeries {
+        step: step.to_owned(),
+        point: point.to_owned(),
+        checkpoints: rows.iter().map(|(input, _)| input.checkpoint.unwrap_or(0)).collect(),
+        mean: rows.iter().map(|(_, r)| estimate(r, "llc_mean")).collect(),
+        se: rows.iter().map(|(_, r)| estimate(r, "llc_se")).collect(),
+        chain_low: rows.iter().map(|(_, r)| chains(r).into_iter().reduce(f64::min)).collect(),
+        chain_high: rows.iter().map(|(_, r)| chains(r).into_iter().reduce(f64::max)).collect(),
+        init_loss: rows.iter().map(|(_, r)| estimate(r, "init_loss")).collect(),
+        diagnostics: rows.iter().map(|(_, r)| diagnostics_of(r)).collect(),
+        instances: rows.iter().map(|(input, _)| input.instance.clone()).collect(),
+    }
+}
+
+fn trace_panel(input: &Input, result: &Value) -> TracePanel {
+    TracePanel {
+        step: input.step.clone(),
+        point: input.point.clone(),
+        checkpoint: input.checkpoint.unwrap_or(0),
+        instance: input.instance.clone(),
+        traces: result["traces"].as_array().into_iter().flatten().map(numbers).collect(),
+        init_loss: result["estimate"]["init_loss"].as_f64(),
+        llc_mean: result["estimate"]["llc_mean"].as_f64(),
+        llc_per_chain: numbers(&result["estimate"]["llc_per_chain"]),
+        diagnostics: diagnostics_of(result),
+    }
+}
