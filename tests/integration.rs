@@ -7,6 +7,7 @@
 
 mod integration {
     mod binaries;
+    mod browser;
     mod detect;
     mod estimate;
     mod fmt_snapshots;
@@ -14,6 +15,7 @@ mod integration {
     mod learning_coefficients;
     mod plan_snapshots;
     mod readme;
+    mod report;
     mod run;
     mod specs_check;
     mod train;

@@ -136,30 +136,24 @@ fn context(plan: &Plan, store: &Store, options: &RunOptions, spec: &Path, name: 
         if instance.kind == "estimate" && !estimate_steps.contains(&instance.step_name) {
             estimate_steps.push(instance.step_name.clone());
         }
+        let point = point_of(instance);
         if let Some(step) = resolved.iter_mut().find(|s| s.name == instance.step_name) {
-            if let Some(points) = step.fields.get_mut("sweep points").and_then(|v| v.as_array_mut())
-            {
-                let point = point_of(instance);
-                if !point.is_empty() && !points.contains(&point.clone().into()) {
-                    points.push(point.into());
-                }
+            if !point.is_empty() && !step.points.contains(&point) {
+                step.points.push(point);
             }
             continue;
-        }
-        let mut fields: serde_json::Map<String, serde_json::Value> = instance
-            .params
-            .iter()
-            .filter(|(name, _)| !instance.coords.iter().any(|c| &c.axis == *name))
-            .map(|(name, value)| (name.clone(), value.to_string().into()))
-            .collect();
-        let point = point_of(instance);
-        if !point.is_empty() {
-            fields.insert("sweep points".into(), vec![serde_json::Value::from(point)].into());
         }
         resolved.push(ResolvedStep {
             name: instance.step_name.clone(),
             kind: instance.kind.to_owned(),
-            fields: fields.into(),
+            // The swept fields differ per point: the points list them.
+            fields: instance
+                .params
+                .iter()
+                .filter(|(name, _)| !instance.coords.iter().any(|c| &c.axis == *name))
+                .map(|(name, value)| (name.clone(), value.to_string()))
+                .collect(),
+            points: if point.is_empty() { Vec::new() } else { vec![point] },
         });
     }
     let calibrations = estimate_steps

@@ -24,11 +24,12 @@ pub struct Context {
     pub calibrations: Vec<(String, Value)>,
 }
 
-/// One step of the spec with its fields evaluated (sweeps shown as sweeps).
+/// One step of the spec with its fields evaluated, as `.dev` text, and its sweep points.
 pub struct ResolvedStep {
     pub name: String,
     pub kind: String,
-    pub fields: Value,
+    pub fields: Vec<(String, String)>,
+    pub points: Vec<String>,
 }
 
 /// Where the report went.

@@ -77,27 +77,35 @@ fn span(start: Option<f64>, end: Option<f64>) -> String {
 
 fn detection_table(out: &mut String, of: &DetectionOf) {
     let d = &of.detection;
+    // The LLC and loss beside the series, when known and not the series itself.
+    let llc = !d.series.starts_with("llc") && d.stages.iter().any(|s| s.llc_start.is_some());
+    let loss = !d.series.contains("loss") && d.stages.iter().any(|s| s.loss_start.is_some());
     let _ = write!(
         out,
-        "<h3 id=\"detect-{}\">{}: {} by {}</h3>\n<table><tr><th>steps</th><th>stage</th><th>{}</th>\
-         <th>LLC</th><th>loss</th></tr>\n",
+        "<h3 id=\"detect-{}\">{}: {} by {}</h3>\n<table><tr><th>steps</th><th>stage</th><th>{}</th>{}{}</tr>\n",
         escape(&of.instance),
         escape(&of.instance),
         escape(&d.series),
         escape(&d.method),
-        escape(&d.series)
+        escape(&d.series),
+        if llc { "<th>LLC</th>" } else { "" },
+        if loss { "<th>loss</th>" } else { "" },
     );
     for s in &d.stages {
-        let _ = writeln!(
-            out,
-            "<tr><td>{}–{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td></tr>",
+        let mut row = format!(
+            "<tr><td>{}–{}</td><td>{}</td><td class=num>{}</td>",
             s.start,
             s.end,
             escape(&s.kind),
-            span(Some(s.value_start), Some(s.value_end)),
-            span(s.llc_start, s.llc_end),
-            span(s.loss_start, s.loss_end),
+            span(Some(s.value_start), Some(s.value_end))
         );
+        if llc {
+            let _ = write!(row, "<td class=num>{}</td>", span(s.llc_start, s.llc_end));
+        }
+        if loss {
+            let _ = write!(row, "<td class=num>{}</td>", span(s.loss_start, s.loss_end));
+        }
+        let _ = writeln!(out, "{row}</tr>");
     }
     out.push_str("</table>\n<table><tr><th>boundary between</th><th>kind</th><th>strength</th><th>evidence</th></tr>\n");
     if d.boundaries.is_empty() {
@@ -272,13 +280,17 @@ fn spec(out: &mut String, context: &Context) {
         escape(&context.spec_source)
     );
     for step in &context.resolved {
-        let fields = serde_json::to_string_pretty(&step.fields).unwrap_or_default();
+        let mut fields: Vec<String> =
+            step.fields.iter().map(|(name, value)| format!("{name} = {value}")).collect();
+        if !step.points.is_empty() {
+            fields.push(format!("# sweep points: {}", step.points.join("; ")));
+        }
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
             escape(&step.name),
             escape(&step.kind),
-            escape(&fields)
+            escape(&fields.join("\n"))
         );
     }
     out.push_str("</table></section>\n");

@@ -137,22 +137,7 @@ impl TimePanel {
                 pixels: [chart.backend_coord(&(a, y1)).0, chart.backend_coord(&(b, y0)).0],
             });
         }
-        for line in &self.lines {
-            let Some(spread) = &line.spread else { continue };
-            let known: Vec<(f64, f64, f64)> = spread
-                .iter()
-                .filter_map(|&(x, low, high)| Some((x, self.plotted(low)?, self.plotted(high)?)))
-                .collect();
-            let outline: Vec<(f64, f64)> = known
-                .iter()
-                .map(|&(x, _, high)| (x, high))
-                .chain(known.iter().rev().map(|&(x, low, _)| (x, low)))
-                .collect();
-            if outline.len() >= 3 {
-                let style = line.colour.mix(0.14).filled();
-                chart.draw_series(std::iter::once(Polygon::new(outline, style))).map_err(fail)?;
-            }
-        }
+        self.draw_spreads(&mut chart)?;
         let mut series = Vec::new();
         let mut legend = false;
         for line in &self.lines {
@@ -174,8 +159,13 @@ impl TimePanel {
                 label: line.label.clone(),
                 point: line.point.clone(),
                 colour: hex(line.colour),
-                points: line.points.clone(),
-                count: line.points.len(),
+                // What the axes can show: a step 0 has no place on a log axis.
+                points: line.points.iter().copied().filter(|&(x, _)| x > 0.0).collect(),
+                count: line
+                    .points
+                    .iter()
+                    .filter(|&&(x, y)| x > 0.0 && self.plotted(y).is_some())
+                    .count(),
             });
         }
         if legend {
@@ -202,6 +192,34 @@ impl TimePanel {
             series,
             bands,
         })
+    }
+
+    /// Each line's band, behind the lines.
+    fn draw_spreads<DB, Y>(
+        &self,
+        chart: &mut ChartContext<'_, DB, Cartesian2d<LogCoord<f64>, Y>>,
+    ) -> Result<(), String>
+    where
+        DB: DrawingBackend,
+        Y: Ranged<ValueType = f64>,
+    {
+        for line in &self.lines {
+            let Some(spread) = &line.spread else { continue };
+            let known: Vec<(f64, f64, f64)> = spread
+                .iter()
+                .filter_map(|&(x, low, high)| Some((x, self.plotted(low)?, self.plotted(high)?)))
+                .collect();
+            let outline: Vec<(f64, f64)> = known
+                .iter()
+                .map(|&(x, _, high)| (x, high))
+                .chain(known.iter().rev().map(|&(x, low, _)| (x, low)))
+                .collect();
+            if outline.len() >= 3 {
+                let style = line.colour.mix(0.14).filled();
+                chart.draw_series(std::iter::once(Polygon::new(outline, style))).map_err(fail)?;
+            }
+        }
+        Ok(())
     }
 
     /// The runs of consecutive plottable points.

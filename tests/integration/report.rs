@@ -1,0 +1,254 @@
+//! The report end to end: a reduced TMS study runs, `devspec run` draws its report, and the
+//! report is checked against its `manifest.json` and the study's own results: in the files,
+//! and in headless Chromium (console errors, network requests, and what the browser actually
+//! laid out: each seed's LLC line with one point per checkpoint, a band at each detected
+//! boundary, one trace plot per checkpoint).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::browser::Browser;
+use super::run::Project;
+
+const STUDY: &str = "import std.tms\n\
+    train run {\n  model = tms.model(features = 6, hidden = 2, init_scale = 0.1)\n  \
+    data = tms.data(features = 6, sparsity = 0.95, samples = 1024)\n  optimizer = sgd(lr = 0.1)\n  \
+    batch_size = 256\n  steps = 2_000\n  seed = sweep(0..2)\n  checkpoints = logspace(1, 2_000, 8)\n}\n\
+    estimate llc on run {\n  observable = llc(sampler = sgld(lr = 3e-3, localization = 100), \
+    nbeta = auto, chains = 2, draws = 40, burnin = 20)\n}\n\
+    detect stages on llc { method = critical_points(smoothing = 0.1) }\n\
+    detect drops on run { series = \"train_loss\", method = change_points() }\n\
+    report summary on run, llc, stages, drops { title = \"reduced TMS\" }\n";
+
+fn json_of(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A boundary as (sweep point, detect step, checkpoint interval).
+type Boundary = (String, String, [i64; 2]);
+
+/// Each shown row's (sweep point, checkpoint), and each detection's boundaries as
+/// (point, detect step, interval).
+fn results(project: &Project) -> (BTreeSet<(String, i64)>, BTreeSet<Boundary>) {
+    let show = |step: &str| -> Value {
+        serde_json::from_str(&project.verb(&["show", "{spec}", step, "--format", "json"])).unwrap()
+    };
+    let point = |row: &Value| format!("seed={}", row["coords"]["seed"].as_str().unwrap());
+    let llc = show("llc");
+    let checkpoints = llc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (point(row), row["checkpoint"].as_i64().unwrap()))
+        .collect();
+    let mut boundaries = BTreeSet::new();
+    for step in ["stages", "drops"] {
+        for row in show(step)["rows"].as_array().unwrap() {
+            for b in row["detection"]["boundaries"].as_array().unwrap() {
+                let interval =
+                    [b["interval"][0].as_i64().unwrap(), b["interval"][1].as_i64().unwrap()];
+                boundaries.insert((point(row), step.to_owned(), interval));
+            }
+        }
+    }
+    (checkpoints, boundaries)
+}
+
+/// A PNG that shows something: over 2% of its pixels are not the background, in several colours.
+fn assert_not_blank(path: &Path) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let channels = info.color_type.samples();
+    let pixels: Vec<&[u8]> = pixels[..info.buffer_size()].chunks(channels).collect();
+    let background = pixels[0];
+    let drawn = pixels.iter().filter(|p| *p != &background).count();
+    let colours: BTreeSet<&[u8]> = pixels.iter().copied().collect();
+    assert!(
+        drawn * 50 > pixels.len(),
+        "{}: {drawn} of {} pixels drawn",
+        path.display(),
+        pixels.len()
+    );
+    assert!(colours.len() >= 4, "{}: {} colours", path.display(), colours.len());
+}
+
+#[test]
+fn a_study_report_draws_what_the_study_found_and_the_browser_shows_it() {
+    let project = Project::new(STUDY);
+    let run = project.run(&["--quiet"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let stdout = String::from_utf8(run.0.stdout.clone()).unwrap();
+    let html: PathBuf = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap_or_else(|| panic!("no report path in:\n{stdout}"))
+        .into();
+    assert_eq!(html, project.dir.path().join("reports/study/summary/report.html"));
+    let folder = html.parent().unwrap().to_path_buf();
+    let manifest = json_of(&folder.join("manifest.json"));
+    let (checkpoints, boundaries) = results(&project);
+    assert!(!boundaries.is_empty(), "the study should find boundaries for the bands to show");
+    let figures = manifest["figures"].as_array().unwrap();
+
+    // The LLC figure: one line per seed, one point per checkpoint, and the mean.
+    let llc = figures.iter().find(|f| f["kind"] == "llc").expect("an LLC figure");
+    let panel = &llc["panels"][0];
+    let lines: Vec<&Value> =
+        panel["series"].as_array().unwrap().iter().filter(|s| s["point"].is_string()).collect();
+    assert_eq!(lines.len(), 2, "{panel}");
+    for line in &lines {
+        let point = line["point"].as_str().unwrap();
+        let steps: Vec<f64> =
+            line["points"].as_array().unwrap().iter().map(|p| p[0].as_f64().unwrap()).collect();
+        // Checkpoint steps are small whole numbers: exact as f64.
+        let expected: Vec<f64> =
+            checkpoints.iter().filter(|(p, _)| p == point).map(|(_, c)| *c as f64).collect();
+        assert_eq!(steps, expected, "{point}");
+        assert_eq!(line["count"].as_u64(), Some(expected.len() as u64));
+    }
+    // A band at every detected boundary, where the log axis puts its interval.
+    let bands: BTreeSet<Boundary> = panel["bands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let interval = [b["interval"][0].as_i64().unwrap(), b["interval"][1].as_i64().unwrap()];
+            (
+                b["point"].as_str().unwrap().to_owned(),
+                b["detect"].as_str().unwrap().to_owned(),
+                interval,
+            )
+        })
+        .collect();
+    assert_eq!(bands, boundaries);
+    let area: Vec<f64> =
+        panel["area"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let (x0, x1) = (panel["x_range"][0].as_f64().unwrap(), panel["x_range"][1].as_f64().unwrap());
+    let pixel =
+        |step: f64| area[0] + (step.ln() - x0.ln()) / (x1.ln() - x0.ln()) * (area[2] - area[0]);
+    for band in panel["bands"].as_array().unwrap() {
+        for side in 0..2 {
+            let expected = pixel(band["interval"][side].as_f64().unwrap().clamp(x0, x1));
+            let drawn = band["pixels"][side].as_f64().unwrap();
+            // Plotters draws on whole pixels: within one of the exact position.
+            assert!((drawn - expected).abs() <= 1.0, "{band}: {drawn} vs {expected}");
+        }
+    }
+    // One trace plot per estimated checkpoint.
+    let traces: BTreeSet<(String, i64)> = figures
+        .iter()
+        .filter(|f| f["kind"] == "trace")
+        .map(|f| (f["point"].as_str().unwrap().to_owned(), f["checkpoint"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(traces, checkpoints);
+    for figure in figures {
+        assert_not_blank(&folder.join(figure["png"].as_str().unwrap()));
+        let svg = std::fs::read_to_string(folder.join(figure["svg"].as_str().unwrap())).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", figure["svg"]);
+    }
+    // Self-contained: the only URL in the page is the SVG namespace.
+    let page = std::fs::read_to_string(&html).unwrap();
+    let urls = page.matches("http").count();
+    assert_eq!(urls, page.matches("http://www.w3.org/2000/svg").count(), "a URL in the page");
+    assert!(!page.contains("<script src") && !page.contains("<link"), "an external resource");
+
+    // A cached rerun leaves the report as it is; `devspec report -o` draws the same one.
+    let written = std::fs::metadata(folder.join("manifest.json")).unwrap().modified().unwrap();
+    let again = project.run(&["--quiet"]);
+    assert_eq!(again.counts().1, again.counts().0 + again.counts().1, "{}", again.stderr());
+    assert!(String::from_utf8_lossy(&again.0.stdout).contains("report: "));
+    assert_eq!(
+        std::fs::metadata(folder.join("manifest.json")).unwrap().modified().unwrap(),
+        written
+    );
+    let elsewhere = project.dir.path().join("elsewhere");
+    let out = project.verb(&["report", "{spec}", "-o", elsewhere.to_str().unwrap()]);
+    assert!(out.contains("elsewhere/summary/report.html"), "{out}");
+    assert_eq!(
+        std::fs::read(elsewhere.join("summary/manifest.json")).unwrap(),
+        std::fs::read(folder.join("manifest.json")).unwrap()
+    );
+
+    in_the_browser(&html, &manifest);
+}
+
+/// What Chromium lays out matches the manifest, with no console error and no request beyond
+/// the file itself.
+fn in_the_browser(html: &Path, manifest: &Value) {
+    let mut browser = match Browser::start() {
+        Ok(browser) => browser,
+        Err(why) => {
+            eprintln!("skipped: the report's browser check cannot run here: {why}");
+            return;
+        }
+    };
+    browser.open(html).unwrap();
+    let laid_out = browser
+        .evaluate(
+            "Array.from(document.querySelectorAll('figure[data-kind]')).map(f => ({
+               id: f.id,
+               kind: f.dataset.kind,
+               lines: Array.from(f.querySelectorAll('polyline')).map(p => ({
+                 stroke: (p.getAttribute('stroke') || '').toUpperCase(),
+                 points: p.points.numberOfItems })),
+               rects: Array.from(f.querySelectorAll('rect')).map(r => {
+                 const b = r.getBBox(); return { left: b.x, right: b.x + b.width }; }),
+               shown: f.querySelector('svg').getBoundingClientRect().width > 0 || !!f.closest('details'),
+             }))",
+        )
+        .unwrap();
+    let screenshot = browser.screenshot().unwrap();
+    let saved = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
+    std::fs::write(&saved, &screenshot).unwrap();
+    assert_not_blank(&saved);
+    assert!(browser.errors.is_empty(), "console: {:?}", browser.errors);
+    let page_url = format!("file://{}", html.canonicalize().unwrap().display());
+    let elsewhere: Vec<&String> = browser.requests.iter().filter(|u| **u != page_url).collect();
+    assert!(elsewhere.is_empty(), "requests beyond the page: {elsewhere:?}");
+
+    let laid_out = laid_out.as_array().unwrap();
+    let figures = manifest["figures"].as_array().unwrap();
+    assert_eq!(laid_out.len(), figures.len());
+    for figure in figures {
+        let id = figure["id"].as_str().unwrap();
+        let dom = laid_out.iter().find(|f| f["id"] == id).unwrap_or_else(|| panic!("no {id}"));
+        assert_eq!(dom["kind"], figure["kind"]);
+        assert_eq!(dom["shown"], true, "{id}");
+        for panel in figure["panels"].as_array().unwrap() {
+            for series in panel["series"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["points"].as_array().is_some_and(|p| !p.is_empty()))
+            {
+                let count = series["points"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|p| p[1].is_number())
+                    .count();
+                let found = dom["lines"].as_array().unwrap().iter().any(|l| {
+                    l["stroke"] == series["colour"] && l["points"].as_u64() == Some(count as u64)
+                });
+                assert!(
+                    found,
+                    "{id}: no {} line of {count} points: {}",
+                    series["label"], dom["lines"]
+                );
+            }
+            for band in panel["bands"].as_array().unwrap() {
+                let (left, right) =
+                    (band["pixels"][0].as_f64().unwrap(), band["pixels"][1].as_f64().unwrap());
+                let found = dom["rects"].as_array().unwrap().iter().any(|r| {
+                    (r["left"].as_f64().unwrap() - left).abs() <= 1.0
+                        && (r["right"].as_f64().unwrap() - right).abs() <= 1.0
+                });
+                assert!(found, "{id}: no band at {band}");
+            }
+        }
+    }
+}
