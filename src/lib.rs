@@ -17,3 +17,4 @@ pub mod source;
 pub mod steps;
 pub mod store;
 pub mod syntax;
+pub mod theory;

@@ -300,7 +300,23 @@ impl Executor<'_> {
                 )
                 .map(|(key, _)| key.digest())
                 .unwrap_or_default();
+                let params_of = |node: NodeIndex| -> serde_json::Map<String, serde_json::Value> {
+                    graph[node].params.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect()
+                };
+                let mut upstream: Vec<NodeIndex> =
+                    graph.neighbors_directed(source, Direction::Incoming).collect();
+                upstream.sort_unstable();
+                upstream.dedup();
                 crate::steps::Input {
+                    params: params_of(source),
+                    sources: upstream
+                        .into_iter()
+                        .map(|node| crate::steps::Source {
+                            kind: graph[node].kind,
+                            instance: graph[node].display_name(),
+                            params: params_of(node),
+                        })
+                        .collect(),
                     kind: instance.kind,
                     step: instance.step_name.clone(),
                     instance: instance.display_name(),

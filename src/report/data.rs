@@ -25,8 +25,23 @@ pub struct ReportData {
     pub traces: Vec<TracePanel>,
     /// Every detection, one per detect step and sweep point.
     pub detections: Vec<DetectionOf>,
+    /// Estimates at checkpoints whose learning coefficient is known in closed form.
+    #[serde(default)]
+    pub theory: Vec<TheoryPoint>,
     /// Where each input came from, one row per instance.
     pub provenance: Vec<Provenance>,
+}
+
+/// An LLC estimate next to the true learning coefficient of its checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TheoryPoint {
+    pub step: String,
+    pub instance: String,
+    /// The checkpoint instance it measured (`truth`).
+    pub checkpoint: String,
+    pub theory: f64,
+    pub llc_mean: Option<f64>,
+    pub llc_se: Option<f64>,
 }
 
 /// One estimate step's LLC at one sweep point, in checkpoint order.

@@ -12,6 +12,7 @@ use super::data::{LlcSeries, ReportData};
 use super::dynamics_plot::DynamicsPlot;
 use super::figure::{Drawn, Figure};
 use super::style::{MEAN, lighter, point_colour};
+use super::theory_plot::TheoryPlot;
 use super::time_panel::{Band, Line, TimePanel};
 use super::trace_plot::TracePlot;
 use plotters::coord::Shift;
@@ -26,6 +27,7 @@ pub struct Made {
 const WIDE: (u32, u32) = (900, 420);
 const TALL: (u32, u32) = (900, 640);
 const SMALL: (u32, u32) = (330, 210);
+const SQUARE: (u32, u32) = (640, 600);
 
 /// Panels stacked top to bottom, sharing the figure's width.
 struct Stacked(Vec<TimePanel>);
@@ -120,7 +122,10 @@ impl Gallery<'_> {
                 WIDE,
             ));
         }
-        if !data.losses.is_empty() || !data.llc.is_empty() {
+        // A curve needs two points: estimates at a single checkpoint each have no loss curve.
+        let curves = data.losses.iter().any(|s| s.steps.len() > 1)
+            || data.llc.iter().any(|s| s.checkpoints.len() > 1);
+        if curves {
             let panel = loss_panel(data, None, &colour_of, self.x_range, self.bands_of(None));
             made.push((
                 blank("loss", "loss", "loss over training", WIDE, None),
@@ -163,9 +168,13 @@ impl Gallery<'_> {
         Ok(())
     }
 
-    /// Essential dynamics, calibrations and trace plots.
+    /// Estimates against theory, essential dynamics, calibrations and trace plots.
     fn other_figures(&mut self, calibrations: &[(String, Value)]) -> Result<(), String> {
         let data = self.data;
+        if !data.theory.is_empty() {
+            let figure = blank("theory", "theory", "LLC estimates against theory", SQUARE, None);
+            self.add(figure, render(&TheoryPlot { points: &data.theory }, SQUARE)?);
+        }
         for (i, of) in data.detections.iter().enumerate() {
             if of.detection.method != "essential_dynamics" {
                 continue;

@@ -200,7 +200,7 @@ pub fn page(
          <span style=\"background:#6e6e6e29\">plateau and other</span>. \
          The band around each LLC line spans its chains' lowest and highest estimate.</p>\n",
     );
-    for m in of_kind(&["llc", "loss", "development"]) {
+    for m in of_kind(&["theory", "llc", "loss", "development"]) {
         figure(&mut out, m);
     }
     out.push_str("</section>\n<section id=\"stages\"><h2>Stages and boundaries</h2>\n");

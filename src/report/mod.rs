@@ -5,7 +5,8 @@
 //!
 //! - `data`: what the report step gathers (cached in the store);
 //! - `canvas`: one [`Plot`](canvas::Plot) drawn as SVG and PNG, with the built-in font;
-//! - `time_panel`, `trace_plot`, `calibration_map`, `dynamics_plot`: the kinds of figure;
+//! - `time_panel`, `trace_plot`, `calibration_map`, `dynamics_plot`, `theory_plot`: the kinds
+//!   of figure;
 //! - `gallery`: which figures a report has; `html`: the page; `files`: writing them out.
 
 mod calibration_map;
@@ -17,6 +18,7 @@ mod files;
 mod gallery;
 mod html;
 mod style;
+mod theory_plot;
 mod time_panel;
 mod trace_plot;
 

@@ -25,6 +25,18 @@ pub struct Input {
     pub checkpoint: Option<i64>,
     /// Every output it produced (`result`, `checkpoint@1200`) and its digest.
     pub outputs: BTreeMap<String, String>,
+    /// Its parameters, as a worker gets them.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// The instances it read (an estimate's checkpoint), for what their settings say (the
+    /// teacher whose learning coefficient is known).
+    pub sources: Vec<Source>,
+}
+
+/// An instance one of the inputs read.
+pub struct Source {
+    pub kind: &'static str,
+    pub instance: String,
+    pub params: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What an in-process step produced: its `result` blob's bytes and its metrics.

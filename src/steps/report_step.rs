@@ -10,9 +10,11 @@ use serde_json::Value;
 use super::{Input, Produced};
 use crate::detect::Detection;
 use crate::report::data::{
-    DetectionOf, LlcSeries, LossSeries, Provenance, ReportData, SCHEMA_VERSION, TracePanel,
+    DetectionOf, LlcSeries, LossSeries, Provenance, ReportData, SCHEMA_VERSION, TheoryPoint,
+    TracePanel,
 };
 use crate::store::Store;
+use crate::theory;
 
 pub fn compute(
     params: &serde_json::Map<String, Value>,
@@ -27,6 +29,7 @@ pub fn compute(
         losses: Vec::new(),
         traces: Vec::new(),
         detections: Vec::new(),
+        theory: Vec::new(),
         provenance: Vec::new(),
     };
     // Estimates arrive one per checkpoint: grouped by step and sweep point into series.
@@ -66,6 +69,7 @@ pub fn compute(
     }
     for ((step, point), mut rows) in estimates {
         rows.sort_by_key(|(input, _)| input.checkpoint);
+        data.theory.extend(rows.iter().filter_map(|(input, result)| theory_point(input, result)));
         data.llc.push(llc_series(&step, &point, &rows));
         data.traces.extend(rows.iter().map(|(input, result)| trace_panel(input, result)));
     }
@@ -75,6 +79,7 @@ pub fn compute(
     metrics.insert("loss_series".into(), data.losses.len().into());
     metrics.insert("trace_plots".into(), data.traces.len().into());
     metrics.insert("detections".into(), data.detections.len().into());
+    metrics.insert("theory_points".into(), data.theory.len().into());
     let result = serde_json::to_vec(&data).map_err(|e| e.to_string())?;
     Ok(Produced { result, metrics })
 }
@@ -142,4 +147,18 @@ fn trace_panel(input: &Input, result: &Value) -> TracePanel {
         llc_per_chain: numbers(&result["estimate"]["llc_per_chain"]),
         diagnostics: diagnostics_of(result),
     }
+}
+
+/// The estimate beside its checkpoint's true learning coefficient, when theory knows it.
+fn theory_point(input: &Input, result: &Value) -> Option<TheoryPoint> {
+    input.sources.iter().find_map(|source| {
+        Some(TheoryPoint {
+            step: input.step.clone(),
+            instance: input.instance.clone(),
+            checkpoint: source.instance.clone(),
+            theory: theory::at_checkpoint(&source.params, &input.params)?,
+            llc_mean: result["estimate"]["llc_mean"].as_f64(),
+            llc_se: result["estimate"]["llc_se"].as_f64(),
+        })
+    })
 }

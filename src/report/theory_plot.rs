@@ -1,0 +1,102 @@
+//! Estimates against theory: each LLC estimate at a checkpoint whose learning coefficient is
+//! known (a deep linear network at its teacher), its mean with two standard errors, against the
+//! closed-form value, around the line y = x where a perfect estimator would put it.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::canvas::{FAMILY, Plot, fail};
+use super::data::TheoryPoint;
+use super::figure::{Drawn, Panel, SeriesDrawn};
+use super::style::{hex, point_colour, tick_label};
+
+pub struct TheoryPlot<'a> {
+    pub points: &'a [TheoryPoint],
+}
+
+impl Plot for TheoryPlot<'_> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, String> {
+        area.fill(&WHITE).map_err(fail)?;
+        let values = self.points.iter().flat_map(|p| {
+            let se = p.llc_se.unwrap_or(0.0);
+            [Some(p.theory), p.llc_mean.map(|m| m - 2.0 * se), p.llc_mean.map(|m| m + 2.0 * se)]
+        });
+        let high = values.flatten().fold(0.0, f64::max) * 1.1;
+        let high = if high > 0.0 { high } else { 1.0 };
+        let mut chart = ChartBuilder::on(area)
+            .margin(12)
+            .caption("LLC estimates against theory", (FAMILY, 17))
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..high, 0.0..high)
+            .map_err(fail)?;
+        chart
+            .configure_mesh()
+            .x_desc("true learning coefficient (closed form)")
+            .y_desc("LLC estimate (mean ± 2 s.e.)")
+            .label_style((FAMILY, 12))
+            .axis_desc_style((FAMILY, 13))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .light_line_style(TRANSPARENT)
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .draw()
+            .map_err(fail)?;
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(0.0, 0.0), (high, high)],
+                6,
+                4,
+                RGBColor(120, 120, 120).stroke_width(1),
+            ))
+            .map_err(fail)?;
+        let mut series = Vec::new();
+        for (i, p) in self.points.iter().enumerate() {
+            let Some(mean) = p.llc_mean else { continue };
+            let colour = point_colour(i);
+            let se = p.llc_se.unwrap_or(0.0);
+            chart
+                .draw_series([PathElement::new(
+                    vec![(p.theory, mean - 2.0 * se), (p.theory, mean + 2.0 * se)],
+                    colour.stroke_width(2),
+                )])
+                .map_err(fail)?;
+            chart
+                .draw_series([Circle::new((p.theory, mean), 5, colour.filled())])
+                .map_err(fail)?
+                .label(format!("{}: {} vs {}", p.instance, tick_label(mean), tick_label(p.theory)))
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
+            series.push(SeriesDrawn {
+                label: p.instance.clone(),
+                point: None,
+                colour: hex(colour),
+                points: vec![(p.theory, Some(mean))],
+                count: 1,
+            });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font((FAMILY, 12))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(fail)?;
+        let (left, top) = chart.backend_coord(&(0.0, high));
+        let (right, bottom) = chart.backend_coord(&(high, 0.0));
+        Ok(Drawn {
+            panels: vec![Panel {
+                name: "theory".into(),
+                area: [left, top, right, bottom],
+                x_label: "true learning coefficient".into(),
+                x_scale: "linear".into(),
+                x_range: [0.0, high],
+                y_label: "LLC estimate".into(),
+                y_scale: "linear".into(),
+                y_range: [0.0, high],
+                series,
+                bands: Vec::new(),
+            }],
+        })
+    }
+}
