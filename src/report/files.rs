@@ -1,7 +1,7 @@
 //! Writing a report into its folder: `report.html` (self-contained: every figure inline as SVG,
 //! no script or style from elsewhere), `figures/<id>.svg` and `.png`, and `manifest.json`
-//! describing every figure. A folder whose manifest already says the same is left as it is,
-//! so rerunning a cached study rewrites nothing.
+//! describing every figure. A folder whose manifest already says the same (the manifest carries
+//! a digest of every file) is left as it is, so rerunning a cached study rewrites nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +49,9 @@ struct Manifest<'a> {
     spec: &'a str,
     devspec_version: &'static str,
     html: &'static str,
+    /// A digest of the page and every figure file: a report drawn differently (by another
+    /// version of devspec) differs here even when its data do not.
+    content: String,
     points: Vec<String>,
     figures: Vec<&'a Figure>,
     detections: Vec<DetectionEntry<'a>>,
@@ -103,6 +106,14 @@ pub fn recurring_boundaries(data: &ReportData) -> Vec<RecurringEntry> {
 
 pub fn write_report(dir: &Path, data: &ReportData, context: &Context) -> Result<Written, String> {
     let made = gallery::figures(data, &context.calibrations)?;
+    let recurring = recurring_boundaries(data);
+    let page = html::page(data, context, &made, &recurring);
+    let mut content = blake3::Hasher::new();
+    content.update(page.as_bytes());
+    for m in &made {
+        content.update(m.rendered.svg.as_bytes());
+        content.update(&m.rendered.png);
+    }
     let manifest = Manifest {
         schema_version: 1,
         report: &context.name,
@@ -110,6 +121,7 @@ pub fn write_report(dir: &Path, data: &ReportData, context: &Context) -> Result<
         spec: &context.spec_path,
         devspec_version: env!("CARGO_PKG_VERSION"),
         html: "report.html",
+        content: content.finalize().to_hex().to_string(),
         points: gallery::points(data),
         figures: made.iter().map(|m| &m.figure).collect(),
         detections: data
@@ -125,7 +137,7 @@ pub fn write_report(dir: &Path, data: &ReportData, context: &Context) -> Result<
                 stages: &d.detection.stages,
             })
             .collect(),
-        recurring: recurring_boundaries(data),
+        recurring,
     };
     let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
     let html_path = dir.join("report.html");
@@ -155,7 +167,6 @@ pub fn write_report(dir: &Path, data: &ReportData, context: &Context) -> Result<
         let png = dir.join(&m.figure.png);
         std::fs::write(&png, &m.rendered.png).map_err(io(&png))?;
     }
-    let page = html::page(data, context, &made, &manifest.recurring);
     replace(&html_path, page.as_bytes()).map_err(io(&html_path))?;
     // The manifest last: a write cut short leaves a stale or missing manifest, never one that
     // claims figures which are not there.

@@ -129,6 +129,39 @@ fn detection_table(out: &mut String, of: &DetectionOf) {
     );
 }
 
+/// Each estimate at a known teacher: its mean and standard error, the closed form, the error.
+fn theory_table(out: &mut String, data: &ReportData) {
+    if data.theory.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<table><tr><th>estimate</th><th>checkpoint</th><th>LLC</th><th>standard error</th>\
+         <th>theory</th><th>error</th></tr>\n",
+    );
+    for p in &data.theory {
+        let cell = |v: Option<f64>| v.map_or(String::new(), number_label);
+        let error = p.llc_mean.map_or(String::new(), |m| {
+            format!(
+                "{:+.1}% ({:+.1} s.e.)",
+                (m - p.theory) / p.theory * 100.0,
+                (m - p.theory) / p.llc_se.unwrap_or(f64::NAN)
+            )
+        });
+        let _ = writeln!(
+            out,
+            "<tr><td><a href=\"#prov-{0}\">{0}</a></td><td>{1}</td><td class=num>{2}</td>\
+             <td class=num>{3}</td><td class=num>{4}</td><td class=num>{5}</td></tr>",
+            escape(&p.instance),
+            escape(&p.checkpoint),
+            cell(p.llc_mean),
+            cell(p.llc_se),
+            number_label(p.theory),
+            error
+        );
+    }
+    out.push_str("</table>\n");
+}
+
 fn recurring_table(out: &mut String, recurring: &[RecurringEntry]) {
     if recurring.is_empty() {
         return;
@@ -200,7 +233,11 @@ pub fn page(
          <span style=\"background:#6e6e6e29\">plateau and other</span>. \
          The band around each LLC line spans its chains' lowest and highest estimate.</p>\n",
     );
-    for m in of_kind(&["theory", "llc", "loss", "development"]) {
+    for m in of_kind(&["theory"]) {
+        figure(&mut out, m);
+    }
+    theory_table(&mut out, data);
+    for m in of_kind(&["llc", "loss", "development"]) {
         figure(&mut out, m);
     }
     out.push_str("</section>\n<section id=\"stages\"><h2>Stages and boundaries</h2>\n");

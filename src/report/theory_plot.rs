@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use super::canvas::{FAMILY, Plot, fail};
 use super::data::TheoryPoint;
 use super::figure::{Drawn, Panel, SeriesDrawn};
-use super::style::{hex, point_colour, tick_label};
+use super::style::{hex, number_label, point_colour, tick_label};
 
 pub struct TheoryPlot<'a> {
     pub points: &'a [TheoryPoint],
@@ -64,7 +64,12 @@ impl Plot for TheoryPlot<'_> {
             chart
                 .draw_series([Circle::new((p.theory, mean), 5, colour.filled())])
                 .map_err(fail)?
-                .label(format!("{}: {} vs {}", p.instance, tick_label(mean), tick_label(p.theory)))
+                .label(format!(
+                    "{}: {} vs {}",
+                    p.instance,
+                    number_label(mean),
+                    tick_label(p.theory)
+                ))
                 .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
             series.push(SeriesDrawn {
                 label: p.instance.clone(),
