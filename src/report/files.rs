@@ -108,11 +108,11 @@ pub fn write_report(dir: &Path, data: &ReportData, context: &Context) -> Result<
     let made = gallery::figures(data, &context.calibrations)?;
     let recurring = recurring_boundaries(data);
     let page = html::page(data, context, &made, &recurring);
-    let mut content = blake3::Hasher::new();
-    content.update(page.as_bytes());
+    let mut digest = blake3::Hasher::new();
+    digest.update(page.as_bytes());
     for m in &made {
-        content.update(m.rendered.svg.as_bytes());
-        content.update(&m.rendered.png);
+        digest.update(m.rendered.svg.as_bytes());
+        digest.update(&m.rendered.png);
     }
     let manifest = Manifest {
         schema_version: 1,
@@ -121,7 +121,7 @@ pub fn write_report(dir: &Path, data: &ReportData, context: &Context) -> Result<
         spec: &context.spec_path,
         devspec_version: env!("CARGO_PKG_VERSION"),
         html: "report.html",
-        content: content.finalize().to_hex().to_string(),
+        content: digest.finalize().to_hex().to_string(),
         points: gallery::points(data),
         figures: made.iter().map(|m| &m.figure).collect(),
         detections: data
