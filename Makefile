@@ -7,13 +7,12 @@ DEFAULT_SPEC := specs/tms.dev
 
 .PHONY: run test lint build install libtorch bench clean
 
-# Fetches libtorch if missing, builds in release mode, and runs the default study as far as
-# devspec goes so far: its training, the LLC at every checkpoint and the stages detected in both
-# (the run ends with their tables; the report arrives with its issue), then shows the estimates.
+# Fetches libtorch if missing, builds in release mode, and runs the default study: its
+# training, the LLC at every checkpoint, the stages detected in both and the report (the run
+# ends with the stage tables and the report's path: reports/tms/summary/report.html).
 run: build
 	target/release/devspec --version
-	target/release/devspec run $(DEFAULT_SPEC) --target stages --target drops
-	target/release/devspec show $(DEFAULT_SPEC) llc
+	target/release/devspec run $(DEFAULT_SPEC)
 
 # The whole test suite, lint included: what CI runs.
 test: $(LIBTORCH_READY) lint

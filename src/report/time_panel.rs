@@ -171,7 +171,7 @@ impl TimePanel {
         if legend {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                .position(self.emptiest_corner((x0, x1), (y0, y1)))
                 .label_font((FAMILY, 12))
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(200, 200, 200))
@@ -220,6 +220,36 @@ impl TimePanel {
             }
         }
         Ok(())
+    }
+
+    /// Where the legend hides the fewest points: the corner (a third of the width, a third of
+    /// the height) with the fewest of them, upper right on a tie.
+    fn emptiest_corner(&self, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+        let (lx0, lx1) = (x0.ln(), x1.ln());
+        let fraction = |v: f64, low: f64, high: f64| (v - low) / (high - low);
+        let (ly0, ly1) = if self.y_log { (y0.ln(), y1.ln()) } else { (y0, y1) };
+        let mut counts = [0usize; 4];
+        for line in &self.lines {
+            for &(x, y) in &line.points {
+                let Some(y) = self.plotted(y).filter(|_| x > 0.0) else { continue };
+                let fx = fraction(x.ln(), lx0, lx1);
+                let fy = fraction(if self.y_log { y.ln() } else { y }, ly0, ly1);
+                let (left, right, low, high) = (fx < 0.34, fx > 0.66, fy < 0.34, fy > 0.66);
+                for (count, inside) in
+                    counts.iter_mut().zip([right && high, left && high, left && low, right && low])
+                {
+                    *count += usize::from(inside);
+                }
+            }
+        }
+        let corners = [
+            SeriesLabelPosition::UpperRight,
+            SeriesLabelPosition::UpperLeft,
+            SeriesLabelPosition::LowerLeft,
+            SeriesLabelPosition::LowerRight,
+        ];
+        let best = (0..4).min_by_key(|&i| counts[i]).unwrap_or(0);
+        corners[best].clone()
     }
 
     /// The runs of consecutive plottable points.
