@@ -18,6 +18,8 @@ mod files;
 mod gallery;
 mod html;
 mod style;
+#[cfg(test)]
+mod tests;
 mod theory_plot;
 mod time_panel;
 mod trace_plot;
