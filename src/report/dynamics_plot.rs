@@ -6,10 +6,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
 
-use super::canvas::{FAMILY, Plot, fail};
+use super::canvas::{FAMILY, Plot, draw_axes, fail};
 use super::data::DetectionOf;
 use super::figure::{Drawn, Panel, SeriesDrawn};
-use super::style::{hex, kind_colour, point_colour, tick_label};
+use super::style::{hex, kind_colour, point_colour};
 
 pub struct DynamicsPlot<'a> {
     pub of: &'a DetectionOf,
@@ -73,17 +73,7 @@ impl Plot for DynamicsPlot<'_> {
             .y_label_area_size(70)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(fail)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc.as_str())
-            .y_desc(y_desc.as_str())
-            .label_style((FAMILY, 12))
-            .bold_line_style(RGBColor(225, 225, 225))
-            .light_line_style(TRANSPARENT)
-            .x_label_formatter(&|v| tick_label(*v))
-            .y_label_formatter(&|v| tick_label(*v))
-            .draw()
-            .map_err(fail)?;
+        draw_axes(&mut chart, &x_desc, &y_desc)?;
         let grey = RGBColor(150, 150, 150);
         chart
             .draw_series(xs.iter().zip(&ys).map(|(&x, &y)| Circle::new((x, y), 3, grey.filled())))

@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::canvas::{FAMILY, Plot, fail};
+use super::canvas::{FAMILY, Plot, draw_axes, fail};
 use super::data::TheoryPoint;
 use super::figure::{Drawn, Panel, SeriesDrawn};
 use super::style::{hex, number_label, point_colour, tick_label};
@@ -30,18 +30,11 @@ impl Plot for TheoryPlot<'_> {
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..high, 0.0..high)
             .map_err(fail)?;
-        chart
-            .configure_mesh()
-            .x_desc("true learning coefficient (closed form)")
-            .y_desc("LLC estimate (mean ± 2 s.e.)")
-            .label_style((FAMILY, 12))
-            .axis_desc_style((FAMILY, 13))
-            .bold_line_style(RGBColor(225, 225, 225))
-            .light_line_style(TRANSPARENT)
-            .x_label_formatter(&|v| tick_label(*v))
-            .y_label_formatter(&|v| tick_label(*v))
-            .draw()
-            .map_err(fail)?;
+        draw_axes(
+            &mut chart,
+            "true learning coefficient (closed form)",
+            "LLC estimate (mean ± 2 s.e.)",
+        )?;
         chart
             .draw_series(DashedLineSeries::new(
                 [(0.0, 0.0), (high, high)],
