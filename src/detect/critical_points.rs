@@ -18,7 +18,8 @@ fn trend(slope: f64, band: f64) -> i8 {
     }
 }
 
-fn kind_after(meaning: Meaning, trend: i8) -> &'static str {
+/// The kind of a boundary after which the series goes `trend` (1 up, -1 down, 0 flat).
+pub(super) fn kind_after(meaning: Meaning, trend: i8) -> &'static str {
     match (meaning, trend) {
         (_, 0) => "plateau",
         (Meaning::Complexity, 1) => "development",

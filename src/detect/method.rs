@@ -5,11 +5,12 @@ use serde_json::Value;
 use super::boundary::Detection;
 use super::series::Series;
 use super::smoothing::Axis;
-use super::{bocpd, change_points, critical_points, essential_dynamics};
+use super::{bocpd, change_points, critical_points, essential_dynamics, transitions};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Method {
     CriticalPoints { smoothing: f64, axis: Axis, plateau: f64 },
+    Transitions { smoothing: f64, axis: Axis, threshold: f64 },
     ChangePoints { binary_segmentation: bool, penalty: Option<f64>, min_size: usize },
     Bocpd { hazard: f64, threshold: f64 },
     EssentialDynamics { components: usize, smoothing: f64 },
@@ -34,6 +35,11 @@ impl Method {
                 axis: if text("axis") == Some("linear") { Axis::Linear } else { Axis::Log },
                 plateau: float("plateau", 0.1),
             }),
+            "transitions" => Ok(Method::Transitions {
+                smoothing: float("smoothing", 0.05),
+                axis: if text("axis") == Some("linear") { Axis::Linear } else { Axis::Log },
+                threshold: float("threshold", 0.2),
+            }),
             "change_points" => Ok(Method::ChangePoints {
                 binary_segmentation: text("method") == Some("binseg"),
                 penalty: args.and_then(|a| a.get("penalty")).and_then(Value::as_f64),
@@ -54,6 +60,7 @@ impl Method {
     pub fn name(&self) -> &'static str {
         match self {
             Method::CriticalPoints { .. } => "critical_points",
+            Method::Transitions { .. } => "transitions",
             Method::ChangePoints { .. } => "change_points",
             Method::Bocpd { .. } => "bocpd",
             Method::EssentialDynamics { .. } => "essential_dynamics",
@@ -76,6 +83,9 @@ impl Method {
             ));
         }
         Ok(match *self {
+            Method::Transitions { smoothing, axis, threshold } => {
+                transitions::detect(series, smoothing, axis, threshold)
+            }
             Method::CriticalPoints { smoothing, axis, plateau } => {
                 critical_points::detect(series, smoothing, axis, plateau)
             }

@@ -16,6 +16,7 @@ pub mod method;
 pub mod recurrence;
 pub mod series;
 pub mod smoothing;
+pub mod transitions;
 
 pub use boundary::{Boundary, Detection, Stage};
 pub use method::Method;

@@ -307,3 +307,66 @@ fn critical_points_see_a_late_loss_drop_as_clearly_as_an_early_one() {
         detection.boundaries
     );
 }
+
+/// An LLC that rises by 1.5 around step 1,500 and by a further 0.4 around step 9,000 (the
+/// second transition a quarter the size of the first), then falls by 0.5 around step 40,000,
+/// over 25 log-spaced checkpoints to 100,000, with noise of 0.01.
+fn planted_transitions(seed: u64) -> Series {
+    let mut noise = Noise::new(seed);
+    let steps = log_steps(25);
+    let values = steps
+        .iter()
+        .map(|&s| {
+            let u = (s as f64).ln();
+            0.2 + 1.5 * sigmoid((u - 1500f64.ln()) / 0.25)
+                + 0.4 * sigmoid((u - 9000f64.ln()) / 0.25)
+                - 0.5 * sigmoid((u - 40_000f64.ln()) / 0.25)
+                + 0.01 * noise.normal()
+        })
+        .collect();
+    Series::new("llc_mean", steps, values)
+}
+
+#[test]
+fn transitions_are_marked_at_the_middle_of_each_planted_rise_and_fall() {
+    for seed in [1, 2, 3] {
+        let series = planted_transitions(seed);
+        let detection = method(r#"{"call": "transitions", "args": {"smoothing": 0.03}}"#)
+            .detect(&series)
+            .unwrap();
+        let kinds: Vec<&str> = detection.boundaries.iter().map(|b| b.kind.as_str()).collect();
+        assert_eq!(kinds, ["development", "development", "refinement"], "seed {seed}");
+        // Each boundary's interval holds its planted midpoint, or is next to the one that does
+        // (checkpoints are a factor 1.47 apart; the smoothing can shift a peak by one).
+        for (boundary, centre) in detection.boundaries.iter().zip([1500.0, 9000.0, 40_000.0]) {
+            let holding = series.steps.iter().position(|&s| s as f64 >= centre).unwrap();
+            assert!(
+                boundary.index.abs_diff(holding) <= 1,
+                "seed {seed}: {boundary:?} for a transition at {centre}"
+            );
+        }
+        // The strongest is the largest change (its strength is the largest over itself: 1).
+        assert!((detection.boundaries[0].strength - 1.0).abs() < 1e-12);
+        assert!(detection.boundaries[1].strength < 0.5, "{:?}", detection.boundaries);
+    }
+}
+
+#[test]
+fn a_loss_drop_is_a_transition_and_ripples_of_noise_are_not() {
+    // One drop by a factor of 4 around step 2,000; noise of 1% of the loss elsewhere.
+    let mut noise = Noise::new(7);
+    let steps = log_steps(25);
+    let values = steps
+        .iter()
+        .map(|&s| {
+            let drop = sigmoid(((s as f64).ln() - 2000f64.ln()) / 0.25);
+            0.016 * 4f64.powf(-drop) * (1.0 + 0.01 * noise.normal())
+        })
+        .collect();
+    let series = Series::new("train_loss", steps, values);
+    let detection = method(r#"{"call": "transitions"}"#).detect(&series).unwrap();
+    let kinds: Vec<&str> = detection.boundaries.iter().map(|b| b.kind.as_str()).collect();
+    assert_eq!(kinds, ["loss_drop"], "{:?}", detection.boundaries);
+    let [low, high] = detection.boundaries[0].interval;
+    assert!(low <= 2000 * 3 / 2 && high >= 2000 * 2 / 3, "{low}-{high}");
+}

@@ -33,6 +33,35 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         status: Status::Implemented,
     },
     Constructor {
+        name: "transitions",
+        kind: CtorKind::Method,
+        params: &[
+            defaults_to(
+                "smoothing",
+                above(0.0),
+                Literal::Float(0.05),
+                "width of the Gaussian smoothing kernel, as a fraction of the axis's span",
+            ),
+            defaults_to(
+                "axis",
+                ValueType::Enum(&["log", "linear"]),
+                Literal::Enum("log"),
+                "the time axis the series is smoothed and differentiated over: log(step) or step",
+            ),
+            defaults_to(
+                "threshold",
+                PROBABILITY,
+                Literal::Float(0.2),
+                "a peak of the slope counts from this fraction of its largest magnitude",
+            ),
+        ],
+        doc: "Smooths the series over the axis and marks where it changes fastest (each peak of \
+              its slope's magnitude): the middle of each rise or drop, where a transition is \
+              placed. LLC rising fastest is a development transition, falling a refinement one.",
+        reference: None,
+        status: Status::Implemented,
+    },
+    Constructor {
         name: "change_points",
         kind: CtorKind::Method,
         params: &[
