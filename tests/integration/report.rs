@@ -252,3 +252,19 @@ fn in_the_browser(html: &Path, manifest: &Value) {
         }
     }
 }
+
+#[test]
+fn a_report_of_a_study_that_has_not_run_says_which_run_to_do_and_writes_nothing() {
+    let project = Project::new(STUDY);
+    let out = project.verb_output(&["report", "{spec}"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("have no results yet"), "{stderr}");
+    assert!(stderr.contains("devspec run"), "{stderr}");
+    assert!(!project.dir.path().join("reports").exists());
+    // A spec without a report step is told how to add one.
+    let bare = Project::new("let x = 1\n");
+    let out = bare.verb_output(&["report", "{spec}"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no report step"));
+}
