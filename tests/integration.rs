@@ -18,6 +18,7 @@ mod integration {
     mod report;
     mod run;
     mod specs_check;
+    mod tms_study;
     mod train;
     mod ui;
     mod user_data;
