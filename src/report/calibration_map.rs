@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::canvas::{FAMILY, Plot, fail};
 use super::figure::{Drawn, Panel, SeriesDrawn};
-use super::style::{FLAGGED, number_label};
+use super::style::{FLAGGED, number_label, tick_label};
 
 pub struct CalibrationMap<'a> {
     pub step: &'a str,
@@ -94,7 +94,7 @@ impl Plot for CalibrationMap<'_> {
             (0..values.len())
                 .find(|&i| (v - (i as f64 + 0.5)).abs() < 1e-6)
                 .filter(|&i| values[i].is_finite())
-                .map_or_else(String::new, |i| number_label(values[i]))
+                .map_or_else(String::new, |i| tick_label(values[i]))
         };
         let lr_label = |v: &f64| centre_label(&lrs, *v);
         let other_label = |v: &f64| centre_label(&others, *v);

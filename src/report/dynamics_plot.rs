@@ -81,20 +81,22 @@ impl Plot for DynamicsPlot<'_> {
         let colour = point_colour(self.colour_index);
         let path: Vec<(f64, f64)> = sx.iter().copied().zip(sy.iter().copied()).collect();
         chart.draw_series(LineSeries::new(path.clone(), colour.stroke_width(2))).map_err(fail)?;
+        let mut milestones = Vec::new();
         for boundary in &detection.boundaries {
-            let Some((&x, &y)) = xs.get(boundary.index).zip(ys.get(boundary.index)) else {
+            // The checkpoint after the boundary (a stored boundary keeps its interval, not its
+            // index).
+            let index = detection.steps.iter().position(|&s| s == boundary.interval[1]);
+            let Some((&x, &y)) = index.and_then(|i| xs.get(i).zip(ys.get(i))) else {
                 continue;
             };
             let mark = kind_colour(&boundary.kind);
-            chart
-                .draw_series([
-                    EmptyElement::at((x, y)) + Circle::new((0, 0), 6, mark.stroke_width(2))
-                ])
-                .map_err(fail)?;
             let text = format!("{}-{}", boundary.interval[0], boundary.interval[1]);
             chart
-                .draw_series(std::iter::once(Text::new(text, (x, y), (FAMILY, 11))))
+                .draw_series([EmptyElement::at((x, y))
+                    + Circle::new((0, 0), 6, mark.stroke_width(2))
+                    + Text::new(text, (9, -5), (FAMILY, 11))])
                 .map_err(fail)?;
+            milestones.push((x, Some(y)));
         }
         let (left, top) = chart.backend_coord(&(x0, y1));
         let (right, bottom) = chart.backend_coord(&(x1, y0));
@@ -108,13 +110,23 @@ impl Plot for DynamicsPlot<'_> {
                 y_label: y_desc,
                 y_scale: "linear".into(),
                 y_range: [y0, y1],
-                series: vec![SeriesDrawn {
-                    label: "smoothed trajectory".into(),
-                    point: Some(self.of.point.clone()),
-                    colour: hex(colour),
-                    count: path.len(),
-                    points: path.into_iter().map(|(x, y)| (x, Some(y))).collect(),
-                }],
+                series: vec![
+                    SeriesDrawn {
+                        label: "smoothed trajectory".into(),
+                        point: Some(self.of.point.clone()),
+                        colour: hex(colour),
+                        count: path.len(),
+                        points: path.into_iter().map(|(x, y)| (x, Some(y))).collect(),
+                    },
+                    // Where each milestone is circled: the outputs at the checkpoint after it.
+                    SeriesDrawn {
+                        label: "milestones".into(),
+                        point: Some(self.of.point.clone()),
+                        colour: String::new(),
+                        count: milestones.len(),
+                        points: milestones,
+                    },
+                ],
                 bands: Vec::new(),
             }],
         })

@@ -124,7 +124,9 @@ fn each_kind_of_figure_appears_with_its_data_and_is_marked_as_its_data_say() {
         resolved: Vec::new(),
         calibrations: vec![("llc".into(), calibration())],
     };
-    let written = write_report(folder.path(), &data(), &context).unwrap();
+    // As the product does: the data stored as JSON and read back.
+    let data: ReportData = serde_json::from_slice(&serde_json::to_vec(&data()).unwrap()).unwrap();
+    let written = write_report(folder.path(), &data, &context).unwrap();
     assert!(!written.unchanged);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(folder.path().join("manifest.json")).unwrap())
@@ -149,6 +151,15 @@ fn each_kind_of_figure_appears_with_its_data_and_is_marked_as_its_data_say() {
     // The calibration map has a cell per grid point; the theory figure a point per estimate.
     assert_eq!(of("calibration-llc")["panels"][0]["series"].as_array().unwrap().len(), 4);
     assert_eq!(of("theory")["panels"][0]["series"][0]["points"][0], json!([22.5, 23.0]));
+    // Each milestone is circled at the scores of the checkpoint after it.
+    let dynamics = data.detections.iter().find(|d| d.step == "dynamics").unwrap();
+    let scores = &dynamics.detection.details["trajectory"];
+    let circled = &of("dynamics-2")["panels"][0]["series"][1]["points"];
+    assert!(!dynamics.detection.boundaries.is_empty());
+    for (boundary, drawn) in dynamics.detection.boundaries.iter().zip(circled.as_array().unwrap()) {
+        let after = STEPS.iter().position(|&s| s == boundary.interval[1]).unwrap();
+        assert_eq!(drawn, &json!([scores[0][after], scores[1][after]]), "{boundary:?}");
+    }
     // The flagged estimate's trace plot names its diagnostic; its diverged chain is red.
     let flagged = of("trace-0001");
     assert_eq!(flagged["diagnostics"], json!(["poor_mixing"]));
@@ -164,5 +175,5 @@ fn each_kind_of_figure_appears_with_its_data_and_is_marked_as_its_data_say() {
     assert!(page.contains("<title>a &lt;b&gt;bold&lt;/b&gt; title</title>"));
     assert!(page.contains("+2.2%"), "the theory table's error");
     // The same report again: nothing rewritten.
-    assert!(write_report(folder.path(), &data(), &context).unwrap().unchanged);
+    assert!(write_report(folder.path(), &data, &context).unwrap().unchanged);
 }
