@@ -41,14 +41,14 @@ fn the_default_study_fans_out_as_documented() {
     let program = compile::check_path(Path::new("specs/tms.dev"), &[], &mut sources).unwrap();
     let plan = plan::plan(&program).unwrap();
     let count = |kind: &str| plan.instances().filter(|i| i.kind == kind).count();
-    // 4 seeds; logspace(1, 20000, 60) rounds to 54 distinct steps (the last is 20000 itself);
-    // one estimate per checkpoint, two detects per seed, one report.
+    // 4 seeds; logspace(1, 30000, 22) rounds to 22 distinct steps (the last is 30000 itself);
+    // one estimate per checkpoint, three detects per seed, one report.
     assert_eq!(count("train"), 4);
-    assert_eq!(count("estimate"), 4 * 54);
-    assert_eq!(count("detect"), 2 * 4);
+    assert_eq!(count("estimate"), 4 * 22);
+    assert_eq!(count("detect"), 3 * 4);
     assert_eq!(count("report"), 1);
     let names: Vec<String> = plan.instances().map(plan::Instance::display_name).collect();
-    assert!(names.contains(&"llc[seed=2]@1363".to_owned()), "{names:?}");
+    assert!(names.contains(&"llc[seed=2]@1577".to_owned()), "{names:?}");
     let mut unique = names.clone();
     unique.sort();
     unique.dedup();
