@@ -29,7 +29,8 @@ pub fn reduced_rank_regression(m: i64, h: i64, n: i64, r: i64) -> f64 {
 pub fn deep_linear_network(widths: &[i64], r: i64) -> Option<f64> {
     let m: Vec<i64> = widths.iter().map(|w| w - r).collect();
     let count = m.len();
-    if count < 2 || m.iter().any(|&w| w < 0) {
+    // Subsets are enumerated: beyond 20 layers (a million of them) the formula is not tried.
+    if !(2..=20).contains(&count) || m.iter().any(|&w| w < 0) {
         return None;
     }
     for l in 1..count {
@@ -99,6 +100,11 @@ pub fn at_checkpoint(
     };
     let model_widths = widths(&model["args"]["widths"])?;
     if widths(&weights["args"]["widths"])? != model_widths {
+        return None;
+    }
+    // Data from another teacher: the checkpoint is not at the data's truth.
+    let data_teacher = checkpoint.get("data").map(|d| &d["args"]["teacher"]);
+    if data_teacher.is_some_and(|t| !t.is_null() && t != weights) {
         return None;
     }
     // A restricted estimate measures a part of the weights: another coefficient.

@@ -217,7 +217,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         // One instance per report, gathered by devspec itself: nothing to batch.
         batching: Batching::Never,
         trajectory: None,
-        implementation: 1,
+        // 2: the report data carry estimates against theory.
+        implementation: 2,
     },
     StepKind {
         name: "test",

@@ -48,7 +48,7 @@ impl CalibrationMap<'_> {
             .flatten()
             .filter_map(|cell| {
                 Some(Cell {
-                    column: index_of(lrs, cell["lr"].as_f64())?,
+                    column: index_of(lrs, Some(cell["lr"].as_f64()?))?,
                     row: index_of(others, cell["other"].as_f64())?,
                     llc: cell["llc_mean"].as_f64()?,
                     se: cell["llc_se"].as_f64().unwrap_or(f64::NAN),
@@ -149,7 +149,8 @@ impl Plot for CalibrationMap<'_> {
     }
 }
 
-/// The position of `value` among `values` (equal up to rounding); a missing value is the only row.
+/// The position of `value` among `values` (equal up to rounding); a missing value is the only
+/// row of an unswept axis (callers pass the step size as always present).
 fn index_of(values: &[f64], value: Option<f64>) -> Option<usize> {
     match value {
         Some(v) => {

@@ -22,7 +22,7 @@ pub struct Figure {
     /// The checkpoint it is about, for trace plots.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<i64>,
-    /// Diagnostics shown on it (trace plots and calibration cells).
+    /// Diagnostics shown on it (trace plots).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<String>,
     #[serde(flatten)]
@@ -42,7 +42,7 @@ pub struct Panel {
     /// The plotting area in pixels: left, top, right, bottom.
     pub area: [i32; 4],
     pub x_label: String,
-    /// `log` or `linear`.
+    /// `log`, `linear`, or `categorical` (a calibration map's grid).
     pub x_scale: String,
     pub x_range: [f64; 2],
     pub y_label: String,

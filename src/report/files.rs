@@ -150,6 +150,12 @@ pub fn write_report(dir: &Path, data: &ReportData, context: &Context) -> Result<
         let what = what.display().to_string();
         move |e: std::io::Error| format!("cannot write {what}: {e}")
     };
+    // The old manifest goes first: a write cut short then leaves no manifest, never one that
+    // names figures that were replaced or removed.
+    match std::fs::remove_file(&manifest_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&manifest_path)(e)),
+        _ => {}
+    }
     let figures = dir.join("figures");
     // Figures of an earlier version of the report (a checkpoint since removed) go.
     if figures.is_dir() {

@@ -156,6 +156,7 @@ fn each_kind_of_figure_appears_with_its_data_and_is_marked_as_its_data_say() {
     let scores = &dynamics.detection.details["trajectory"];
     let circled = &of("dynamics-2")["panels"][0]["series"][1]["points"];
     assert!(!dynamics.detection.boundaries.is_empty());
+    assert_eq!(circled.as_array().unwrap().len(), dynamics.detection.boundaries.len());
     for (boundary, drawn) in dynamics.detection.boundaries.iter().zip(circled.as_array().unwrap()) {
         let after = STEPS.iter().position(|&s| s == boundary.interval[1]).unwrap();
         assert_eq!(drawn, &json!([scores[0][after], scores[1][after]]), "{boundary:?}");

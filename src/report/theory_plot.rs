@@ -21,14 +21,17 @@ impl Plot for TheoryPlot<'_> {
             let se = p.llc_se.unwrap_or(0.0);
             [Some(p.theory), p.llc_mean.map(|m| m - 2.0 * se), p.llc_mean.map(|m| m + 2.0 * se)]
         });
-        let high = values.flatten().fold(0.0, f64::max) * 1.1;
+        let values: Vec<f64> = values.flatten().filter(|v| v.is_finite()).collect();
+        let high = values.iter().copied().fold(0.0, f64::max) * 1.1;
         let high = if high > 0.0 { high } else { 1.0 };
+        // A negative estimate (a sampler gone wrong) stays on the plot, below the axis's zero.
+        let low = values.iter().copied().fold(0.0, f64::min) * 1.1;
         let mut chart = ChartBuilder::on(area)
             .margin(12)
             .caption("LLC estimates against theory", (FAMILY, 17))
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(0.0..high, 0.0..high)
+            .build_cartesian_2d(low.min(0.0)..high, low.min(0.0)..high)
             .map_err(fail)?;
         draw_axes(
             &mut chart,
@@ -37,7 +40,7 @@ impl Plot for TheoryPlot<'_> {
         )?;
         chart
             .draw_series(DashedLineSeries::new(
-                [(0.0, 0.0), (high, high)],
+                [(low, low), (high, high)],
                 6,
                 4,
                 RGBColor(120, 120, 120).stroke_width(1),
@@ -80,18 +83,18 @@ impl Plot for TheoryPlot<'_> {
             .border_style(RGBColor(200, 200, 200))
             .draw()
             .map_err(fail)?;
-        let (left, top) = chart.backend_coord(&(0.0, high));
-        let (right, bottom) = chart.backend_coord(&(high, 0.0));
+        let (left, top) = chart.backend_coord(&(low, high));
+        let (right, bottom) = chart.backend_coord(&(high, low));
         Ok(Drawn {
             panels: vec![Panel {
                 name: "theory".into(),
                 area: [left, top, right, bottom],
                 x_label: "true learning coefficient".into(),
                 x_scale: "linear".into(),
-                x_range: [0.0, high],
+                x_range: [low, high],
                 y_label: "LLC estimate".into(),
                 y_scale: "linear".into(),
-                y_range: [0.0, high],
+                y_range: [low, high],
                 series,
                 bands: Vec::new(),
             }],
