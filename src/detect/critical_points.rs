@@ -5,7 +5,7 @@
 
 use super::boundary::{Boundary, Detection, between, interval_index};
 use super::series::{Meaning, Series};
-use super::smoothing::{Axis, smooth};
+use super::smoothing::{Axis, Smoothed, smooth};
 
 /// The slope's sign with a dead band: 1 rising, -1 falling, 0 a plateau.
 fn trend(slope: f64, band: f64) -> i8 {
@@ -39,32 +39,65 @@ fn word(trend: i8) -> &'static str {
     }
 }
 
+/// A series smoothed over an axis, with its slope on the grid: what critical points and
+/// transitions both read.
+pub(super) struct Slope {
+    pub smoothed: Smoothed,
+    /// The grid midpoints the slopes are at, and the slopes.
+    pub mids: Vec<f64>,
+    pub slopes: Vec<f64>,
+    /// The largest slope magnitude.
+    pub largest: f64,
+    /// Whether the series was smoothed as log(values).
+    pub logarithmic: bool,
+}
+
+impl Slope {
+    pub fn of(series: &Series, smoothing: f64, axis: Axis) -> Slope {
+        let positions: Vec<f64> = series.steps.iter().map(|&s| axis.position(s)).collect();
+        // A loss is smoothed as log(loss): its plateaus and drops are relative, and a plateau
+        // late in training is as flat as one early on.
+        let logarithmic =
+            series.meaning() == Meaning::Loss && series.values.iter().all(|&v| v > 0.0);
+        let values: Vec<f64> = if logarithmic {
+            series.values.iter().map(|v| v.ln()).collect()
+        } else {
+            series.values.clone()
+        };
+        let smoothed = smooth(&positions, &values, smoothing);
+        let (mids, slopes) = smoothed.slope();
+        let largest = slopes.iter().fold(0.0f64, |m, s| m.max(s.abs()));
+        Slope { smoothed, mids, slopes, largest, logarithmic }
+    }
+
+    /// The detection's `details`: the smoothed curve on its grid, for the report.
+    pub fn details(&self, smoothing: f64, axis: Axis) -> serde_json::Value {
+        serde_json::json!({
+            "axis": if axis == Axis::Log { "log" } else { "linear" },
+            "smoothing": smoothing,
+            "log_values": self.logarithmic,
+            "grid_steps": self.smoothed.grid.iter().map(|&u| axis.step(u)).collect::<Vec<f64>>(),
+            "smoothed": self.smoothed.values,
+        })
+    }
+}
+
 pub fn detect(series: &Series, smoothing: f64, axis: Axis, plateau: f64) -> Detection {
-    let positions: Vec<f64> = series.steps.iter().map(|&s| axis.position(s)).collect();
-    // A loss is smoothed as log(loss): its plateaus and drops are relative, and a plateau
-    // late in training is as flat as one early on.
-    let logarithmic = series.meaning() == Meaning::Loss && series.values.iter().all(|&v| v > 0.0);
-    let values: Vec<f64> = if logarithmic {
-        series.values.iter().map(|v| v.ln()).collect()
-    } else {
-        series.values.clone()
-    };
-    let smoothed = smooth(&positions, &values, smoothing);
-    let (mids, slopes) = smoothed.slope();
-    let largest = slopes.iter().fold(0.0f64, |m, s| m.max(s.abs()));
+    let slope = Slope::of(series, smoothing, axis);
+    let (mids, slopes, largest) = (&slope.mids, &slope.slopes, slope.largest);
     let band = plateau * largest;
     let mut boundaries: Vec<Boundary> = Vec::new();
     let mut previous = trend(slopes[0], band);
     let first = kind_after(series.meaning(), previous);
-    for (g, (&slope, &mid)) in slopes.iter().zip(&mids).enumerate().skip(1) {
-        let now = trend(slope, band);
+    for (g, (&at_g, &mid)) in slopes.iter().zip(mids).enumerate().skip(1) {
+        let now = trend(at_g, band);
         if now == previous {
             continue;
         }
         // Between the two grid midpoints where the label changed.
         let at = axis.step(f64::midpoint(mids[g - 1], mid));
         let index = interval_index(&series.steps, at);
-        let strength = if largest > 0.0 { (slope - slopes[g - 1]).abs() / largest } else { 0.0 };
+        let strength = if largest > 0.0 { (at_g - slopes[g - 1]).abs() / largest } else { 0.0 };
         // The change in slope across a few grid points, so a slow turn is not rated weak.
         let reach = 5.min(g).min(slopes.len() - 1 - g);
         let turn = (slopes[g + reach] - slopes[g - 1 - reach.min(g - 1)]).abs();
@@ -83,12 +116,6 @@ pub fn detect(series: &Series, smoothing: f64, axis: Axis, plateau: f64) -> Dete
         ));
         previous = now;
     }
-    let details = serde_json::json!({
-        "axis": if axis == Axis::Log { "log" } else { "linear" },
-        "smoothing": smoothing,
-        "log_values": logarithmic,
-        "grid_steps": smoothed.grid.iter().map(|&u| axis.step(u)).collect::<Vec<f64>>(),
-        "smoothed": smoothed.values,
-    });
+    let details = slope.details(smoothing, axis);
     Detection::following(series, "critical_points", boundaries, first, details)
 }

@@ -9,24 +9,16 @@
 //! ripple of the smoothing is not a second transition. Strength: the peak over the largest.
 
 use super::boundary::{Boundary, Detection, between, interval_index};
-use super::critical_points::kind_after;
-use super::series::{Meaning, Series};
-use super::smoothing::{Axis, smooth};
+use super::critical_points::{Slope, kind_after};
+use super::series::Series;
+use super::smoothing::Axis;
 
 /// A peak must dip to this fraction of the smaller one before the next counts apart.
 const DIP: f64 = 0.8;
 
 pub fn detect(series: &Series, smoothing: f64, axis: Axis, threshold: f64) -> Detection {
-    let positions: Vec<f64> = series.steps.iter().map(|&s| axis.position(s)).collect();
-    let logarithmic = series.meaning() == Meaning::Loss && series.values.iter().all(|&v| v > 0.0);
-    let values: Vec<f64> = if logarithmic {
-        series.values.iter().map(|v| v.ln()).collect()
-    } else {
-        series.values.clone()
-    };
-    let smoothed = smooth(&positions, &values, smoothing);
-    let (mids, slopes) = smoothed.slope();
-    let largest = slopes.iter().fold(0.0f64, |m, s| m.max(s.abs()));
+    let slope = Slope::of(series, smoothing, axis);
+    let (mids, slopes, largest) = (&slope.mids, &slope.slopes, slope.largest);
     // Local maxima of the slope's magnitude that reach the threshold: (grid index, slope).
     let mut peaks: Vec<(usize, f64)> = Vec::new();
     for g in 0..slopes.len() {
@@ -69,12 +61,5 @@ pub fn detect(series: &Series, smoothing: f64, axis: Axis, threshold: f64) -> De
             )
         })
         .collect();
-    let details = serde_json::json!({
-        "axis": if axis == Axis::Log { "log" } else { "linear" },
-        "smoothing": smoothing,
-        "log_values": logarithmic,
-        "grid_steps": smoothed.grid.iter().map(|&u| axis.step(u)).collect::<Vec<f64>>(),
-        "smoothed": smoothed.values,
-    });
-    Detection::new(series, "transitions", boundaries, details)
+    Detection::new(series, "transitions", boundaries, slope.details(smoothing, axis))
 }

@@ -10,12 +10,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         kind: CtorKind::Method,
         params: &[
             SMOOTHING,
-            defaults_to(
-                "axis",
-                ValueType::Enum(&["log", "linear"]),
-                Literal::Enum("log"),
-                "the time axis the series is smoothed and differentiated over: log(step) or step",
-            ),
+            AXIS,
             defaults_to(
                 "plateau",
                 PROBABILITY,
@@ -42,12 +37,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
                 Literal::Float(0.05),
                 "width of the Gaussian smoothing kernel, as a fraction of the axis's span",
             ),
-            defaults_to(
-                "axis",
-                ValueType::Enum(&["log", "linear"]),
-                Literal::Enum("log"),
-                "the time axis the series is smoothed and differentiated over: log(step) or step",
-            ),
+            AXIS,
             defaults_to(
                 "threshold",
                 PROBABILITY,
@@ -133,6 +123,13 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
 ];
 
 // A fraction of the axis span, so one value suits runs of any length.
+const AXIS: Param = defaults_to(
+    "axis",
+    ValueType::Enum(&["log", "linear"]),
+    Literal::Enum("log"),
+    "the time axis the series is smoothed and differentiated over: log(step) or step",
+);
+
 const SMOOTHING: Param = defaults_to(
     "smoothing",
     above(0.0),
