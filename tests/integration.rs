@@ -20,6 +20,7 @@ mod integration {
     mod specs_check;
     mod tms_study;
     mod train;
+    mod transformer;
     mod ui;
     mod user_data;
     mod worker_link;

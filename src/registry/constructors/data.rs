@@ -123,7 +123,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Hoogland et al. 2024, \"The developmental landscape of in-context learning\" (the \
              defaults); Raventós et al. 2023 (finite task sets)",
         ),
-        status: Status::Pending { issue: 8 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "induction.data",
@@ -143,7 +143,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         doc: "Random token sequences with repeated segments, where predicting the repeat \
               rewards an induction head; next-token cross-entropy.",
         reference: Some("Olsson et al. 2022, \"In-context learning and induction heads\""),
-        status: Status::Pending { issue: 8 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "modular.data",
@@ -155,6 +155,13 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
                 ValueType::Enum(&["add", "sub", "mul"]),
                 Literal::Enum("add"),
                 "the operation: (a + b), (a - b) or (a * b) mod p",
+            ),
+            defaults_to(
+                "encoding",
+                ValueType::Enum(&["one_hot", "tokens"]),
+                Literal::Enum("one_hot"),
+                "`one_hot`: a and b one-hot side by side (2p inputs, for an MLP); `tokens`: the \
+                 three tokens `a b =` (vocabulary p + 1, for a transformer, scored at `=`)",
             ),
             defaults_to(
                 "train_fraction",
@@ -170,7 +177,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Power et al. 2022, \"Grokking\"; Nanda et al. 2023, \"Progress measures for grokking \
              via mechanistic interpretability\" (p = 113, train fraction 0.3)",
         ),
-        status: Status::Pending { issue: 8 },
+        status: Status::Implemented,
     },
 ];
 

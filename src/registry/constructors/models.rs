@@ -126,7 +126,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Vaswani et al. 2017, \"Attention is all you need\"; settings as in Hoogland et al. \
              2024, \"The developmental landscape of in-context learning\"",
         ),
-        status: Status::Pending { issue: 8 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "torchscript.model",

@@ -230,7 +230,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         doc: "The fraction of samples whose most likely class is the target, for classification \
               models (grokking is defined by it).",
         reference: Some("Power et al. 2022, \"Grokking\""),
-        status: Status::Pending { issue: 8 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "induction_score",
@@ -239,7 +239,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         doc: "Per attention head, the attention paid to the token after the previous occurrence \
               of the current token, on sequences with repeated segments.",
         reference: Some("Olsson et al. 2022, \"In-context learning and induction heads\""),
-        status: Status::Pending { issue: 8 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "tms.geometry",
@@ -251,7 +251,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Chen et al. 2023, \"Dynamical versus Bayesian phase transitions in a toy model of \
              superposition\"",
         ),
-        status: Status::Pending { issue: 8 },
+        status: Status::Implemented,
     },
     Constructor {
         name: "icl.baselines",
@@ -263,7 +263,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             "Raventós et al. 2023, \"Pretraining task diversity and the emergence of \
              non-Bayesian in-context learning for regression\"",
         ),
-        status: Status::Pending { issue: 8 },
+        status: Status::Implemented,
     },
 ];
 

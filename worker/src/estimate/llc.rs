@@ -223,7 +223,7 @@ impl<'a> Run<'a> {
         let gradients = match spec.model.arch {
             // One chain at a time (`batched = false`) is the autograd path by design.
             Arch::Tms { features, hidden, bias }
-                if llc.batched && spec.loss == Loss::Mse && !llc.independent_batches =>
+                if llc.batched && spec.loss == Loss::MSE && !llc.independent_batches =>
             {
                 Gradients::Workspace(TmsWorkspace::new(
                     members as i64,

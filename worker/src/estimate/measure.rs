@@ -7,6 +7,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::llc::upload;
 use super::spec::{EstimateSpec, NamePatterns, Observable};
+use super::study_observables;
 use crate::train::data::DataSpec;
 use crate::train::rng::{Purpose, stream};
 
@@ -54,6 +55,26 @@ pub fn measure(spec: &EstimateSpec, anchor: &[Tensor]) -> Result<Measured, Strin
             metrics.insert("outputs".into(), shape[0].into());
             serde_json::json!({ "shape": shape, "outputs": values })
         }
+        Observable::Accuracy(own) => {
+            let measured = study_observables::accuracy(spec, &params, own.as_ref())?;
+            metrics = measured.1;
+            measured.0
+        }
+        Observable::InductionScore(probe) => {
+            let measured = study_observables::induction_score(spec, &params, probe.as_ref())?;
+            metrics = measured.1;
+            measured.0
+        }
+        Observable::TmsGeometry => {
+            let measured = study_observables::tms_geometry(spec, &params)?;
+            metrics = measured.1;
+            measured.0
+        }
+        Observable::IclBaselines => {
+            let measured = study_observables::icl_baselines(spec, &params)?;
+            metrics = measured.1;
+            measured.0
+        }
         Observable::Llc(_) => return Err("the LLC is sampled, not measured".into()),
     };
     let mut result = result;
@@ -69,6 +90,10 @@ fn observable_name(observable: &Observable) -> &'static str {
         Observable::WeightNorm(_) => "weight_norm",
         Observable::HessianTrace { .. } => "hessian_trace",
         Observable::Outputs { .. } => "outputs",
+        Observable::Accuracy(_) => "accuracy",
+        Observable::InductionScore(_) => "induction_score",
+        Observable::TmsGeometry => "tms.geometry",
+        Observable::IclBaselines => "icl.baselines",
     }
 }
 

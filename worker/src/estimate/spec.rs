@@ -44,6 +44,14 @@ pub enum Observable {
         samples: usize,
         probe: Option<DataSpec>,
     },
+    /// The fraction of predictions of the right class (on a data set's training and test parts).
+    Accuracy(Option<DataSpec>),
+    /// Each attention head's induction score on a probe of token sequences.
+    InductionScore(Option<DataSpec>),
+    /// A toy model's represented features and their angles.
+    TmsGeometry,
+    /// In-context regression's reference losses beside the model's.
+    IclBaselines,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -191,13 +199,26 @@ impl EstimateSpec {
                 let samples = usize::try_from(samples).unwrap_or(256);
                 (Observable::Outputs { samples, probe: probe.clone() }, probe)
             }
+            "accuracy" => {
+                let own = data_of(&observable_ctor)?;
+                (Observable::Accuracy(own.clone()), own)
+            }
+            "induction_score" => {
+                let probe = match observable_ctor.args.get("probe") {
+                    Some(value) => Some(DataSpec::parse(Ctor::of(value, "probe")?, train_seed)?),
+                    None => None,
+                };
+                (Observable::InductionScore(probe.clone()), probe)
+            }
+            "tms.geometry" => (Observable::TmsGeometry, None),
+            "icl.baselines" => (Observable::IclBaselines, None),
             other => {
                 return Err(SpecError(format!("this worker cannot estimate `{other}` yet")));
             }
         };
         let loss = match own_data.as_ref().or(data.as_ref()) {
             Some(data) => Loss::parse(params.get("loss"), data)?,
-            None => Loss::Mse,
+            None => Loss::MSE,
         };
         let train_batch_size = params
             .get("train_batch_size")

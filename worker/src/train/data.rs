@@ -10,6 +10,7 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::rng::{Purpose, stream};
+use super::sequence_data::{IclRegression, InductionData, ModularData, Readout, Sequence};
 use super::spec::{Ctor, SpecError};
 use super::user_data::UserData;
 
@@ -43,6 +44,9 @@ enum Kind {
     Tms { features: usize, sparsity: f64 },
     Dln { teacher: Teacher, noise: f64 },
     Tensors(Arc<UserData>),
+    Icl(IclRegression),
+    Induction(InductionData),
+    Modular(ModularData),
 }
 
 impl DataSpec {
@@ -62,9 +66,20 @@ impl DataSpec {
         }
         let size = match ctor.args.get("samples") {
             Some(serde_json::Value::String(fresh)) if fresh == "fresh" => Size::Fresh,
+            // In-context regression draws every batch anew; the modular table is its own pool.
+            None if ctor.name == "icl.regression" => Size::Fresh,
+            None if ctor.name == "modular.data" => Size::Pool(0),
             other => Size::Pool(count(super::spec::int(other, &format!("{}.samples", ctor.name))?)),
         };
         let kind = match ctor.name {
+            "icl.regression" => Kind::Icl(IclRegression::parse(ctor, seed)),
+            "induction.data" => Kind::Induction(InductionData::parse(ctor)?),
+            "modular.data" => {
+                let table = ModularData::parse(ctor, seed)?;
+                let size = Size::Pool(table.pairs());
+                let kind = Kind::Modular(table);
+                return Ok(DataSpec { kind, size, seed, seed_is_the_steps: written.is_none() });
+            }
             "tms.data" => Kind::Tms {
                 features: count(ctor.int("features")?),
                 sparsity: ctor.float("sparsity")?,
@@ -97,6 +112,9 @@ impl DataSpec {
             Kind::Tms { features, .. } => *features,
             Kind::Dln { teacher, .. } => teacher.widths[0],
             Kind::Tensors(data) => data.input_dim,
+            Kind::Icl(icl) => icl.input_dim(),
+            Kind::Induction(induction) => induction.length,
+            Kind::Modular(table) => table.input_dim(),
         }
     }
 
@@ -106,6 +124,9 @@ impl DataSpec {
             Kind::Tms { features, .. } => *features,
             Kind::Dln { teacher, .. } => *teacher.widths.last().expect("a teacher has widths"),
             Kind::Tensors(data) => data.output_dim,
+            Kind::Icl(icl) => icl.output_dim(),
+            Kind::Induction(induction) => induction.length,
+            Kind::Modular(_) => 1,
         }
     }
 
@@ -114,15 +135,63 @@ impl DataSpec {
     pub fn classes(&self) -> Option<usize> {
         match &self.kind {
             Kind::Tensors(data) => data.classes,
-            Kind::Tms { .. } | Kind::Dln { .. } => None,
+            Kind::Induction(induction) => Some(induction.vocab),
+            Kind::Modular(table) => Some(table.p),
+            Kind::Tms { .. } | Kind::Dln { .. } | Kind::Icl(_) => None,
         }
+    }
+
+    /// For sequence data, how a row's positions are laid out (a transformer's input).
+    pub fn sequence(&self) -> Option<Sequence> {
+        match &self.kind {
+            Kind::Icl(icl) => Some(icl.sequence()),
+            Kind::Induction(induction) => Some(induction.sequence()),
+            Kind::Modular(table) => table.sequence(),
+            Kind::Tms { .. } | Kind::Dln { .. } | Kind::Tensors(_) => None,
+        }
+    }
+
+    /// How many samples hold about `predictions` scored positions (a sequence has one per
+    /// target), at least 16.
+    pub fn rows_for_predictions(&self, predictions: usize) -> usize {
+        let per_row = match self.sequence() {
+            Some(sequence) => {
+                let Readout { offset, stride } = self.readout();
+                (sequence.positions - offset as usize).div_ceil(stride as usize)
+            }
+            None => 1,
+        };
+        (predictions / per_row).max(16)
+    }
+
+    /// The positions of a sequence that have targets.
+    pub fn readout(&self) -> Readout {
+        match &self.kind {
+            Kind::Icl(_) => IclRegression::READOUT,
+            Kind::Modular(table) => table.readout(),
+            _ => Readout::EVERY,
+        }
+    }
+
+    /// The in-context regression data, for its baselines.
+    pub fn icl(&self) -> Option<&IclRegression> {
+        match &self.kind {
+            Kind::Icl(icl) => Some(icl),
+            _ => None,
+        }
+    }
+
+    /// Whether the data holds out its own test samples (the modular table's test pairs), so a
+    /// step's `test_fraction` does not apply.
+    pub fn has_own_split(&self) -> bool {
+        matches!(self.kind, Kind::Modular(_))
     }
 
     /// Where the data comes from, for messages: the file it was read from, if any.
     pub fn source(&self) -> Option<&str> {
         match &self.kind {
             Kind::Tensors(data) => Some(&data.path),
-            Kind::Tms { .. } | Kind::Dln { .. } => None,
+            _ => None,
         }
     }
 
@@ -130,6 +199,14 @@ impl DataSpec {
     /// of samples.
     pub fn pools(&self, test_fraction: f64) -> (Option<Samples>, Option<Samples>) {
         let Size::Pool(n) = self.size else { return (None, None) };
+        if let Kind::Modular(table) = &self.kind {
+            let part = |from: usize, to: usize| {
+                let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+                table.rows(from, to, &mut inputs, &mut targets);
+                Samples { n: to - from, inputs, targets }
+            };
+            return (Some(part(0, table.train_pairs)), Some(part(table.train_pairs, n)));
+        }
         let pool = self.draw(n, 0);
         if test_fraction <= 0.0 {
             return (Some(pool), None);
@@ -198,6 +275,9 @@ impl DataSpec {
                 }
             }
             Kind::Tensors(data) => return data.rows(n),
+            Kind::Icl(icl) => icl.draw(&mut rng, n, &mut inputs, &mut targets),
+            Kind::Induction(induction) => induction.draw(&mut rng, n, &mut inputs, &mut targets),
+            Kind::Modular(table) => table.rows(0, n, &mut inputs, &mut targets),
         }
         Samples { n, inputs, targets }
     }

@@ -8,28 +8,60 @@ use tch::{Kind, Tensor};
 
 use super::data::DataSpec;
 use super::model::ModelSpec;
+use super::sequence_data::Readout;
 use super::spec::SpecError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Loss {
+pub struct Loss {
+    pub function: Function,
+    pub readout: Readout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
     Mse,
     CrossEntropy,
 }
 
 impl Loss {
+    /// Mean squared error at every output.
+    pub const MSE: Loss = Loss { function: Function::Mse, readout: Readout::EVERY };
+
     /// Reads the step's `loss` for its data.
     pub fn parse(value: Option<&serde_json::Value>, data: &DataSpec) -> Result<Loss, SpecError> {
         let classes = data.classes().is_some();
-        match value.and_then(serde_json::Value::as_str).unwrap_or("auto") {
-            "auto" if classes => Ok(Loss::CrossEntropy),
-            "cross_entropy" => Ok(Loss::CrossEntropy),
-            "mse" if classes => Err(SpecError(format!(
-                "`loss = mse` needs target values, but the targets of {} are class labels",
-                data.source().unwrap_or("the data")
-            ))),
-            "auto" | "mse" => Ok(Loss::Mse),
-            other => Err(SpecError(format!("unknown loss `{other}`"))),
-        }
+        let function = match value.and_then(serde_json::Value::as_str).unwrap_or("auto") {
+            "auto" if classes => Function::CrossEntropy,
+            "cross_entropy" => Function::CrossEntropy,
+            "mse" if classes => {
+                return Err(SpecError(format!(
+                    "`loss = mse` needs target values, but the targets of {} are class labels",
+                    data.source().unwrap_or("the data")
+                )));
+            }
+            "auto" | "mse" => Function::Mse,
+            other => return Err(SpecError(format!("unknown loss `{other}`"))),
+        };
+        Ok(Loss { function, readout: data.readout() })
+    }
+
+    /// The outputs and targets lined up, both `[members, n, k]`: a model's per-position outputs
+    /// `[members, batch * positions, k]` are cut to the positions with targets, and the targets
+    /// `[members, batch, targets * j]` laid out one row per scored position.
+    pub fn aligned(self, out: &Tensor, y: &Tensor) -> (Tensor, Tensor) {
+        let (members, batch) = (y.size()[0], y.size()[1]);
+        let out_size = out.size();
+        let out = if out_size[1] == batch {
+            out.shallow_clone()
+        } else {
+            let positions = out_size[1] / batch;
+            let Readout { offset, stride } = self.readout;
+            out.view([members, batch, positions, out_size[2]])
+                .slice(2, offset, positions, stride)
+                .reshape([members, -1, out_size[2]])
+        };
+        let rows = out.size()[1];
+        (out, y.reshape([members, rows, -1]))
     }
 
     /// Each member's loss `[members]` at `params` on `(x, y)` and its gradients: derived by
@@ -43,7 +75,7 @@ impl Loss {
         y: &Tensor,
         kind: Kind,
     ) -> (Tensor, Vec<Tensor>) {
-        if self == Loss::Mse
+        if self == Loss::MSE
             && let Some(by_hand) = model.loss_and_gradients(params, x, y)
         {
             return by_hand;
@@ -62,9 +94,11 @@ impl Loss {
     /// (integers).
     pub fn per_member(self, out: &Tensor, y: &Tensor, kind: Kind) -> Tensor {
         let all = [1i64, 2];
-        match self {
-            Loss::Mse => (out - y).square().mean_dim(all.as_slice(), false, kind),
-            Loss::CrossEntropy => {
+        let (out, y) = self.aligned(out, y);
+        let (out, y) = (&out, &y);
+        match self.function {
+            Function::Mse => (out - y).square().mean_dim(all.as_slice(), false, kind),
+            Function::CrossEntropy => {
                 let log_p = out.log_softmax(2, kind);
                 if is_labels(y) {
                     -log_p.gather(2, y, false).mean_dim(all.as_slice(), false, kind)
@@ -94,9 +128,9 @@ mod tests {
         let out = Tensor::from_slice(&[0.0f64, 1.0, 2.0, 2.0, 0.0, -1.0]).view([1, 2, 3]);
         let labels = Tensor::from_slice(&[0i64, 2]).view([1, 2, 1]);
         let one_hot = Tensor::from_slice(&[1.0f64, 0.0, 0.0, 0.0, 0.0, 1.0]).view([1, 2, 3]);
-        let by_labels = f64::try_from(Loss::CrossEntropy.per_member(&out, &labels, Kind::Double));
-        let by_probabilities =
-            f64::try_from(Loss::CrossEntropy.per_member(&out, &one_hot, Kind::Double));
+        let loss = Loss { function: Function::CrossEntropy, readout: Readout::EVERY };
+        let by_labels = f64::try_from(loss.per_member(&out, &labels, Kind::Double));
+        let by_probabilities = f64::try_from(loss.per_member(&out, &one_hot, Kind::Double));
         // -log softmax: sample 1, class 0 of [0, 1, 2]; sample 2, class 2 of [2, 0, -1].
         let lse = |v: [f64; 3]| v.iter().map(|x| x.exp()).sum::<f64>().ln();
         let expected = 0.5 * ((lse([0.0, 1.0, 2.0]) - 0.0) + (lse([2.0, 0.0, -1.0]) + 1.0));

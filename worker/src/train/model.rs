@@ -9,6 +9,8 @@ use tch::{Kind, Tensor};
 
 use super::rng::{Purpose, stream};
 use super::spec::{Ctor, SpecError};
+pub use super::transformer::Init;
+use super::transformer::Transformer;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arch {
@@ -18,6 +20,8 @@ pub enum Arch {
     Dln { widths: Vec<i64>, bias: bool },
     /// Linear layers with an activation between them (none after the last).
     Mlp { widths: Vec<i64>, bias: bool, activation: Activation },
+    /// A decoder-only transformer (see `transformer`).
+    Transformer(Transformer),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +43,7 @@ pub struct ModelSpec {
 pub struct ParamShape {
     pub name: String,
     pub shape: Vec<i64>,
-    /// Initial standard deviation; 0 for a bias (zeros).
-    init_std: f64,
+    init: Init,
 }
 
 impl ModelSpec {
@@ -71,6 +74,7 @@ impl ModelSpec {
                     _ => Activation::Relu,
                 },
             },
+            "transformer.model" => Arch::Transformer(Transformer::parse(ctor)?),
             other => {
                 return Err(SpecError(format!("this worker cannot build `{other}` models yet")));
             }
@@ -78,17 +82,28 @@ impl ModelSpec {
         Ok(ModelSpec { arch, init_scale: ctor.opt_float("init_scale") })
     }
 
+    /// Numbers per sample in; for a transformer, per position of its longest sequence.
     pub fn input_dim(&self) -> i64 {
         match &self.arch {
             Arch::Tms { features, .. } => *features,
             Arch::Dln { widths, .. } | Arch::Mlp { widths, .. } => widths[0],
+            Arch::Transformer(transformer) => transformer.context * transformer.token_width(),
         }
     }
 
+    /// Outputs per sample; for a transformer, per position.
     pub fn output_dim(&self) -> i64 {
         match &self.arch {
             Arch::Tms { features, .. } => *features,
             Arch::Dln { widths, .. } | Arch::Mlp { widths, .. } => *widths.last().expect("checked"),
+            Arch::Transformer(transformer) => transformer.output_dim,
+        }
+    }
+
+    pub fn transformer(&self) -> Option<&Transformer> {
+        match &self.arch {
+            Arch::Transformer(transformer) => Some(transformer),
+            _ => None,
         }
     }
 
@@ -98,15 +113,21 @@ impl ModelSpec {
             name,
             shape,
             // The TMS literature's default is N(0, 0.1^2); layers default to PyTorch's scale.
-            init_std: self.init_scale.unwrap_or(1.0 / (fan_in as f64).sqrt()),
+            init: Init::Normal(self.init_scale.unwrap_or(1.0 / (fan_in as f64).sqrt())),
         };
-        let zeros = |name: String, shape: Vec<i64>| ParamShape { name, shape, init_std: 0.0 };
+        let zeros = |name: String, shape: Vec<i64>| ParamShape { name, shape, init: Init::Zeros };
         match &self.arch {
+            Arch::Transformer(transformer) => transformer
+                // GPT-2's N(0, 0.02^2), which the in-context-learning studies also use.
+                .params(self.init_scale.unwrap_or(0.02))
+                .into_iter()
+                .map(|(name, shape, init)| ParamShape { name, shape, init })
+                .collect(),
             Arch::Tms { features, hidden, bias } => {
                 let mut params = vec![ParamShape {
                     name: "W".into(),
                     shape: vec![*hidden, *features],
-                    init_std: self.init_scale.unwrap_or(0.1),
+                    init: Init::Normal(self.init_scale.unwrap_or(0.1)),
                 }];
                 if *bias {
                     params.push(zeros("b".into(), vec![*features]));
@@ -138,9 +159,14 @@ impl ModelSpec {
             for (shape, values) in shapes.iter().zip(&mut values) {
                 let count: i64 = shape.shape.iter().product();
                 for _ in 0..count {
-                    let z: f64 =
-                        if shape.init_std > 0.0 { StandardNormal.sample(&mut rng) } else { 0.0 };
-                    values.push(z * shape.init_std);
+                    values.push(match shape.init {
+                        Init::Normal(std) => {
+                            let z: f64 = StandardNormal.sample(&mut rng);
+                            z * std
+                        }
+                        Init::Zeros => 0.0,
+                        Init::Ones => 1.0,
+                    });
                 }
             }
         }
@@ -202,6 +228,7 @@ impl ModelSpec {
     /// The outputs `[members, batch, out]` for inputs `[members, batch, in]`.
     pub fn forward(&self, params: &[Tensor], x: &Tensor) -> Tensor {
         match &self.arch {
+            Arch::Transformer(transformer) => transformer.forward(params, x),
             Arch::Tms { bias, .. } => {
                 let w = &params[0];
                 let hidden = x.matmul(&w.transpose(1, 2));

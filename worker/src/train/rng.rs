@@ -26,6 +26,8 @@ pub enum Purpose {
     SamplerNoise,
     /// The random sign vectors of Hutchinson's trace estimator.
     Probes,
+    /// A finite task set (in-context regression with `tasks = N`).
+    Tasks,
 }
 
 pub fn stream(seed: i64, purpose: Purpose, index: u64) -> ChaCha8Rng {

@@ -26,7 +26,10 @@ const RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 const DENSE_UNTIL: u64 = 200;
 const PER_DECADE: f64 = 100.0;
 
-/// Samples a fresh-data run evaluates its training loss on (drawn once, from its own stream).
+/// Predictions a fresh-data run evaluates its training loss on (drawn once, from its own
+/// stream): 4,096 samples, or for sequences enough of them for this many scored positions
+/// (128 sequences of 32 positions; a transformer's forward pass over 4,096 sequences took a
+/// second on one thread, and the loss is recorded hundreds of times).
 const FRESH_EVAL_SAMPLES: usize = 4096;
 
 /// One member's training, read from its step's parameters.
@@ -109,6 +112,10 @@ impl TrainSpec {
                 Some(file) => format!("`{what}` ({file})"),
                 None => format!("`{what}`"),
             };
+            if let Some(transformer) = self.model.transformer() {
+                transformer.check_data(data.sequence(), data.classes(), &what)?;
+                continue;
+            }
             let data_in = data.input_dim() as i64;
             if data_in != model_in {
                 return Err(SpecError(format!(
@@ -140,6 +147,13 @@ impl TrainSpec {
         {
             return Err(SpecError(
                 "`data` and `test_data` must both hold class labels or both target values".into(),
+            ));
+        }
+        if self.data.has_own_split() && self.test_fraction > 0.0 {
+            return Err(SpecError(
+                "`modular.data` holds out its own test pairs (`train_fraction`); leave \
+                 `test_fraction` out"
+                    .into(),
             ));
         }
         if self.batch_size.is_none() && self.data.size == Size::Fresh {
@@ -235,7 +249,8 @@ impl DeviceData {
             train: upload(train.into_iter().collect()),
             test: upload(test.into_iter().collect()),
             eval: upload(fresh.then(|| {
-                group.iter().map(|m| m.data.draw(FRESH_EVAL_SAMPLES, u64::MAX)).collect()
+                let rows = spec.data.rows_for_predictions(FRESH_EVAL_SAMPLES);
+                group.iter().map(|m| m.data.draw(rows, u64::MAX)).collect()
             })),
         }
     }
@@ -387,7 +402,9 @@ fn member_samples(spec: &TrainSpec) -> (Option<Samples>, Option<Samples>) {
     if let Some(test_spec) = &spec.test_data {
         test = Some(match test_spec.size {
             Size::Pool(n) => test_spec.draw(n, 0),
-            Size::Fresh => test_spec.draw(FRESH_EVAL_SAMPLES, u64::MAX),
+            Size::Fresh => {
+                test_spec.draw(test_spec.rows_for_predictions(FRESH_EVAL_SAMPLES), u64::MAX)
+            }
         });
     }
     (train, test)
