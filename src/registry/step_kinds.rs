@@ -217,8 +217,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         // One instance per report, gathered by devspec itself: nothing to batch.
         batching: Batching::Never,
         trajectory: None,
-        // 2: the report data carry estimates against theory.
-        implementation: 2,
+        // 2: the report data carry estimates against theory. 3: and the other observables.
+        implementation: 3,
     },
     StepKind {
         name: "test",

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::detect::Detection;
 
 /// Bumped whenever the shape changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportData {
@@ -23,6 +23,10 @@ pub struct ReportData {
     pub losses: Vec<LossSeries>,
     /// Every chain's loss trace at every estimated checkpoint.
     pub traces: Vec<TracePanel>,
+    /// The other scalar observables (accuracy, induction score, baselines) over checkpoints,
+    /// one series per estimate step, sweep point and measured number.
+    #[serde(default)]
+    pub observables: Vec<ObservableSeries>,
     /// Every detection, one per detect step and sweep point.
     pub detections: Vec<DetectionOf>,
     /// Estimates at checkpoints whose learning coefficient is known in closed form.
@@ -63,6 +67,18 @@ pub struct LlcSeries {
     pub diagnostics: Vec<Vec<String>>,
     /// The instance behind each number (`llc[seed=0]@1200`).
     pub instances: Vec<String>,
+}
+
+/// One number an estimate step measured (`test_accuracy`), at one sweep point, in checkpoint
+/// order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObservableSeries {
+    pub step: String,
+    pub point: String,
+    pub observable: String,
+    pub name: String,
+    pub checkpoints: Vec<i64>,
+    pub values: Vec<Option<f64>>,
 }
 
 /// One training run's recorded loss.

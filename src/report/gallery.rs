@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::calibration_map::CalibrationMap;
 use super::canvas::{Plot, Rendered, render};
-use super::data::{LlcSeries, ReportData};
+use super::data::{LlcSeries, ObservableSeries, ReportData};
 use super::dynamics_plot::DynamicsPlot;
 use super::figure::{Drawn, Figure};
 use super::style::{MEAN, lighter, point_colour};
@@ -49,6 +49,7 @@ pub fn points(data: &ReportData) -> Vec<String> {
         .iter()
         .map(|s| &s.point)
         .chain(data.losses.iter().map(|s| &s.point))
+        .chain(data.observables.iter().map(|s| &s.point))
         .chain(data.detections.iter().map(|d| &d.point));
     for point in all {
         if !points.contains(point) {
@@ -118,6 +119,25 @@ impl Gallery<'_> {
             let title = format!("{step}: LLC over training");
             made.push((
                 blank(&format!("llc-{step}"), "llc", &title, WIDE, None),
+                Stacked(vec![panel]),
+                WIDE,
+            ));
+        }
+        // The other observables: one figure per estimate step, a line per number and point.
+        let mut observable_steps: Vec<&str> =
+            data.observables.iter().map(|s| s.step.as_str()).collect();
+        observable_steps.dedup();
+        for step in observable_steps {
+            let series: Vec<&ObservableSeries> =
+                data.observables.iter().filter(|s| s.step == step).collect();
+            if series.iter().all(|s| s.checkpoints.len() < 2) {
+                continue;
+            }
+            let panel =
+                observable_panel(step, &series, &self.points, self.x_range, self.bands_of(None));
+            let title = format!("{step}: {} over training", series[0].observable);
+            made.push((
+                blank(&format!("observable-{step}"), "observable", &title, WIDE, None),
                 Stacked(vec![panel]),
                 WIDE,
             ));
@@ -224,6 +244,7 @@ fn x_range(data: &ReportData) -> (f64, f64) {
         .iter()
         .flat_map(|s| s.checkpoints.iter())
         .chain(data.losses.iter().flat_map(|s| s.steps.iter()))
+        .chain(data.observables.iter().flat_map(|s| s.checkpoints.iter()))
         .filter(|&&s| s > 0)
         .map(|&s| s as f64);
     let (low, high) =
@@ -288,6 +309,60 @@ fn llc_panel(
         name: format!("llc:{step}"),
         title: None,
         y_label: "LLC".into(),
+        y_log: false,
+        x_range,
+        lines,
+        bands,
+    }
+}
+
+/// An observable's numbers over checkpoints: one colour per number at a single sweep point,
+/// else one per point with the step's further numbers lighter.
+fn observable_panel(
+    step: &str,
+    series: &[&ObservableSeries],
+    points: &[String],
+    x_range: (f64, f64),
+    bands: Vec<Band>,
+) -> TimePanel {
+    let mut names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let lines = series
+        .iter()
+        .map(|s| {
+            let name_index = names.iter().position(|n| *n == s.name).unwrap_or(0);
+            let point_index = points.iter().position(|p| *p == s.point).unwrap_or(0);
+            let colour = if points.len() > 1 {
+                let colour = point_colour(point_index);
+                if name_index == 0 { colour } else { lighter(colour) }
+            } else {
+                point_colour(name_index)
+            };
+            Line {
+                label: if s.point.is_empty() {
+                    s.name.clone()
+                } else {
+                    format!("{} {}", s.name, s.point)
+                },
+                point: Some(s.point.clone()),
+                colour,
+                width: 2,
+                points: s
+                    .checkpoints
+                    .iter()
+                    .map(|&c| c as f64)
+                    .zip(s.values.iter().copied())
+                    .collect(),
+                spread: None,
+                in_legend: true,
+            }
+        })
+        .collect();
+    TimePanel {
+        name: format!("observable:{step}"),
+        title: None,
+        y_label: series[0].observable.clone(),
         y_log: false,
         x_range,
         lines,

@@ -5,7 +5,8 @@
 use serde_json::json;
 
 use super::data::{
-    DetectionOf, LlcSeries, LossSeries, ReportData, SCHEMA_VERSION, TheoryPoint, TracePanel,
+    DetectionOf, LlcSeries, LossSeries, ObservableSeries, ReportData, SCHEMA_VERSION, TheoryPoint,
+    TracePanel,
 };
 use super::{Context, write_report};
 use crate::detect::boundary::between;
@@ -83,6 +84,16 @@ fn data() -> ReportData {
             trace("seed=0", 1000, &[], false),
             trace("seed=0", 5000, &["poor_mixing"], true),
         ],
+        observables: ["accuracy", "test_accuracy"]
+            .map(|name| ObservableSeries {
+                step: "acc".into(),
+                point: "seed=0".into(),
+                observable: "accuracy".into(),
+                name: name.into(),
+                checkpoints: vec![100, 1000, 5000],
+                values: vec![Some(0.2), Some(1.0), Some(1.0)],
+            })
+            .to_vec(),
         detections: vec![
             detection("stages", "seed=0", &stages),
             detection("stages", "seed=1", &stages),
@@ -137,6 +148,7 @@ fn each_kind_of_figure_appears_with_its_data_and_is_marked_as_its_data_say() {
         kinds,
         [
             "llc",
+            "observable",
             "loss",
             "development",
             "development",
@@ -148,6 +160,10 @@ fn each_kind_of_figure_appears_with_its_data_and_is_marked_as_its_data_say() {
         ]
     );
     let of = |id: &str| figures.iter().find(|f| f["id"] == id).unwrap();
+    // The accuracy figure: a line per measured number, each with its three checkpoints.
+    let accuracy_lines = of("observable-acc")["panels"][0]["series"].as_array().unwrap();
+    assert_eq!(accuracy_lines.len(), 2, "{accuracy_lines:?}");
+    assert!(accuracy_lines.iter().all(|l| l["points"].as_array().unwrap().len() == 3));
     // The calibration map has a cell per grid point; the theory figure a point per estimate.
     assert_eq!(of("calibration-llc")["panels"][0]["series"].as_array().unwrap().len(), 4);
     assert_eq!(of("theory")["panels"][0]["series"][0]["points"][0], json!([22.5, 23.0]));

@@ -1,5 +1,5 @@
 //! The `report` step: gathers what its inputs produced (LLC series with their chains' spread,
-//! loss curves, every chain's trace, detections, provenance) into one [`ReportData`], stored as
+//! loss curves, every chain's trace, the other observables' numbers, detections, provenance) into one [`ReportData`], stored as
 //! its result. Figures and HTML are drawn from it by `crate::report`, outside the cache, so a
 //! report is redrawn without recomputing anything.
 
@@ -10,11 +10,15 @@ use serde_json::Value;
 use super::{Input, Produced};
 use crate::detect::Detection;
 use crate::report::data::{
-    DetectionOf, LlcSeries, LossSeries, Provenance, ReportData, SCHEMA_VERSION, TheoryPoint,
-    TracePanel,
+    DetectionOf, LlcSeries, LossSeries, ObservableSeries, Provenance, ReportData, SCHEMA_VERSION,
+    TheoryPoint, TracePanel,
 };
 use crate::store::Store;
 use crate::theory;
+
+/// Another observable's number by (step, point, number), gathered with the observable's name
+/// and its (checkpoint, value) pairs in input order.
+type Scalars = BTreeMap<(String, String, String), (String, Vec<(i64, Option<f64>)>)>;
 
 pub fn compute(
     params: &serde_json::Map<String, Value>,
@@ -28,14 +32,30 @@ pub fn compute(
         llc: Vec::new(),
         losses: Vec::new(),
         traces: Vec::new(),
+        observables: Vec::new(),
         detections: Vec::new(),
         theory: Vec::new(),
         provenance: Vec::new(),
     };
     // Estimates arrive one per checkpoint: grouped by step and sweep point into series.
     let mut estimates: BTreeMap<(String, String), Vec<(&Input, Value)>> = BTreeMap::new();
+    let mut scalars = Scalars::new();
     for input in inputs {
         let result = read_result(store, input)?;
+        let observable = result["observable"].as_str().unwrap_or_default();
+        if input.kind == "estimate"
+            && !matches!(observable, "llc" | "outputs")
+            && let Some(manifest) = store.cached(&input.key)
+        {
+            // The numbers the worker reported as its metrics are the ones worth a line.
+            for (name, value) in manifest.metrics.iter().filter(|(_, v)| v.is_number()) {
+                scalars
+                    .entry((input.step.clone(), input.point.clone(), name.clone()))
+                    .or_insert_with(|| (observable.to_owned(), Vec::new()))
+                    .1
+                    .push((input.checkpoint.unwrap_or(0), value.as_f64()));
+            }
+        }
         match input.kind {
             "estimate" if result["observable"] == "llc" => estimates
                 .entry((input.step.clone(), input.point.clone()))
@@ -73,11 +93,23 @@ pub fn compute(
         data.llc.push(llc_series(&step, &point, &rows));
         data.traces.extend(rows.iter().map(|(input, result)| trace_panel(input, result)));
     }
+    for ((step, point, name), (observable, mut values)) in scalars {
+        values.sort_by_key(|(checkpoint, _)| *checkpoint);
+        data.observables.push(ObservableSeries {
+            step,
+            point,
+            observable,
+            name,
+            checkpoints: values.iter().map(|(c, _)| *c).collect(),
+            values: values.into_iter().map(|(_, v)| v).collect(),
+        });
+    }
     data.provenance.sort_by(|a, b| a.instance.cmp(&b.instance));
     let mut metrics = serde_json::Map::new();
     metrics.insert("llc_series".into(), data.llc.len().into());
     metrics.insert("loss_series".into(), data.losses.len().into());
     metrics.insert("trace_plots".into(), data.traces.len().into());
+    metrics.insert("observable_series".into(), data.observables.len().into());
     metrics.insert("detections".into(), data.detections.len().into());
     metrics.insert("theory_points".into(), data.theory.len().into());
     let result = serde_json::to_vec(&data).map_err(|e| e.to_string())?;
