@@ -19,6 +19,7 @@ mod integration {
     mod run;
     mod specs_check;
     mod tms_study;
+    mod torchscript;
     mod train;
     mod transformer;
     mod ui;

@@ -98,9 +98,6 @@ pub(super) fn refuse_unimplemented(plan: &plan::Plan) -> Result<(), Failure> {
         if let Status::Pending { issue } = kind.status {
             return Err(not_implemented(&format!("`{}` steps", kind.name), issue));
         }
-        if instance.kind == "checkpoint" && instance.params.contains_key("files") {
-            return Err(not_implemented("`checkpoint` steps reading `files`", 8));
-        }
         for value in instance.params.values() {
             if let Some((name, issue)) = pending_constructor(value) {
                 return Err(not_implemented(&format!("`{name}`"), issue));

@@ -1,7 +1,7 @@
 //! Resolves the file paths a checked spec names (data files, TorchScript models, imported
 //! checkpoints) against the folder of the file that wrote each one, and reports a named file
-//! that does not exist, before anything runs. A pattern (`runs/*.safetensors`) is left for the
-//! step that lists its files.
+//! that does not exist, before anything runs. A pattern (`runs/*.safetensors`) must match a
+//! file; the planner lists what it matches.
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +46,18 @@ fn resolve_value(
             let pattern = written.contains(['*', '?', '[']);
             if !pattern && !path.exists() {
                 errors.push(missing(origin, written, &base));
+            }
+            // A pattern that matches nothing (or is malformed) is refused now as well; the
+            // planner lists what it matches.
+            let matches_nothing = || {
+                glob::glob(&path.to_string_lossy())
+                    .map_or(true, |mut files| !files.any(|f| f.is_ok_and(|f| f.is_file())))
+            };
+            if pattern && matches_nothing() {
+                errors.push(
+                    missing(origin, written, &base)
+                        .with_hint("no file matches the pattern; check the folder and the name"),
+                );
             }
         }
         ValueKind::List(items) | ValueKind::Sweep(items) => {

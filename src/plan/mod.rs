@@ -9,6 +9,7 @@
 //! println!("{}", plan::render_text(&plan, &plan::status_without_store(&plan)));
 //! ```
 
+mod checkpoint_files;
 mod instance;
 mod planner;
 mod render;

@@ -12,6 +12,7 @@ use crate::compile::value::{Value, ValueKind};
 use crate::compile::{CheckedStep, Program, schedule};
 use crate::diagnostic::Diagnostic;
 
+use super::checkpoint_files;
 use super::instance::{Coordinate, Instance, Output};
 use super::{Dependency, Plan};
 
@@ -194,13 +195,40 @@ fn plan_fanned(
                     Vec::new()
                 }
             },
-            "checkpoint" => {
-                let mut instance = new;
-                // Checkpoints given as weights are one checkpoint, at step 0; files are listed
-                // when the step runs (their discovery arrives with the training issue).
-                instance.outputs = vec![Output::Checkpoint(0), Output::Result];
-                vec![graph.add_node(instance)]
-            }
+            "checkpoint" => match checkpoint_files::discover(step) {
+                // Checkpoints given as weights are one checkpoint, at step 0.
+                Ok(None) => {
+                    let mut instance = new;
+                    instance.outputs = vec![Output::Checkpoint(0), Output::Result];
+                    vec![graph.add_node(instance)]
+                }
+                // Files: one instance per file, at the training step its name gives.
+                Ok(Some(files)) => files
+                    .into_iter()
+                    .map(|file| {
+                        let mut instance = new.clone();
+                        let origin = step.fields["files"].origin;
+                        instance.params.insert(
+                            "files".into(),
+                            Value {
+                                kind: ValueKind::File { written: file.written, path: file.path },
+                                origin,
+                            },
+                        );
+                        instance.params.insert(
+                            "step".into(),
+                            Value { kind: ValueKind::Int(file.step), origin },
+                        );
+                        instance.checkpoint = Some(file.step);
+                        instance.outputs = vec![Output::Checkpoint(file.step), Output::Result];
+                        graph.add_node(instance)
+                    })
+                    .collect(),
+                Err(error) => {
+                    errors.push(*error);
+                    Vec::new()
+                }
+            },
             "estimate" => match plan_estimate(step, &new, inputs, &point, graph) {
                 Ok(nodes) => nodes,
                 Err(error) => {

@@ -139,7 +139,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         doc: "The user's own PyTorch architecture saved as TorchScript; its parameters keep their \
               names. TorchScript is deprecated in recent PyTorch (see the guide).",
         reference: None,
-        status: Status::Pending { issue: 8 },
+        status: Status::Implemented,
     },
 ];
 

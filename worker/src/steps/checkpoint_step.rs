@@ -1,6 +1,7 @@
-//! The `checkpoint` step at a known point: one checkpoint holding a teacher's weights under the
-//! names the model gives them, so estimates measure the learning coefficient at the truth.
-//! (Checkpoints read from files arrive with the issue on users' own models.)
+//! The `checkpoint` step: one checkpoint at a known point (a teacher's weights under the names
+//! the model gives them, so estimates measure the learning coefficient at the truth), or one
+//! checkpoint made elsewhere, read from a safetensors file and checked against the model: every
+//! parameter present, under its name, with its shape.
 
 use std::collections::BTreeMap;
 
@@ -33,10 +34,10 @@ fn checkpoint(
             .and_then(|v| Ctor::of(v, name).map_err(|e| fail(e.0)))
     };
     let model = ModelSpec::parse(ctor("model")?).map_err(|e| fail(e.0))?;
-    if params.get("weights").is_none() {
-        return Err(fail(
-            "checkpoints from files are not implemented yet (issue 8); give `weights`".into(),
-        ));
+    if let Some(file) = params.get("files").and_then(serde_json::Value::as_str) {
+        let step = params.get("step").and_then(serde_json::Value::as_i64).unwrap_or(0);
+        let named = from_file(&model, file).map_err(fail)?;
+        return store(member, send, &named, step, &serde_json::json!({ "file": file }));
     }
     let teacher = Teacher::parse(ctor("weights")?).map_err(|e| fail(e.0))?;
     let widths: Vec<i64> =
@@ -58,15 +59,78 @@ fn checkpoint(
             (param.name, Tensor::from_slice(values).reshape(&param.shape).to_kind(tch::Kind::Float))
         })
         .collect();
-    let bytes = checkpoint_file::encode(&named, 0).map_err(fail)?;
+    store(member, send, &named, 0, &serde_json::json!("weights"))
+}
+
+/// Writes the checkpoint at `step` and the step's result (`source`: where it came from).
+fn store(
+    member: &Member<'_>,
+    send: &mut dyn FnMut(&Reply),
+    named: &[(String, Tensor)],
+    step: i64,
+    source: &serde_json::Value,
+) -> Result<StepResult, WorkerError> {
+    let fail = WorkerError::step_failed;
+    let bytes = checkpoint_file::encode(named, u64::try_from(step).unwrap_or(0)).map_err(fail)?;
+    let name = format!("checkpoint@{step}");
     let mut outputs = BTreeMap::new();
-    outputs.insert(
-        "checkpoint@0".to_owned(),
-        member.write_output("checkpoint@0", &bytes, true, send)?,
-    );
+    outputs.insert(name.clone(), member.write_output(&name, &bytes, true, send)?);
     let result =
-        serde_json::json!({ "schema_version": 1, "checkpoints": [0], "source": "weights" });
+        serde_json::json!({ "schema_version": 1, "checkpoints": [step], "source": source });
     let digest = member.write_output("result", result.to_string().as_bytes(), false, send)?;
     outputs.insert("result".to_owned(), digest);
     Ok(StepResult { outputs, metrics: serde_json::Map::new() })
+}
+
+/// A checkpoint file's tensors, in the model's order, each checked against the model: a
+/// missing name, another shape or an unreadable file is refused naming the file and the tensor.
+/// Tensors the model does not have (buffers, an optimizer's state) are left out.
+fn from_file(model: &ModelSpec, file: &str) -> Result<Vec<(String, Tensor)>, String> {
+    let lower = file.to_ascii_lowercase();
+    if !lower.ends_with(".safetensors") {
+        return Err(format!(
+            "{file}: only safetensors checkpoints are read; convert a PyTorch state dict with \
+             `safetensors.torch.save_file(torch.load(\"{file}\"), \"out.safetensors\")`"
+        ));
+    }
+    let bytes = std::fs::read(file).map_err(|e| format!("{file}: cannot be read: {e}"))?;
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
+        format!("{file}: not a readable safetensors file ({e}); was it written completely?")
+    })?;
+    let mut named = Vec::new();
+    for param in model.params() {
+        let view = tensors.tensor(&param.name).map_err(|_| {
+            let mut held: Vec<String> = tensors.names().into_iter().cloned().collect();
+            held.sort_unstable();
+            format!(
+                "{file}: no tensor `{}`, which the model has (the file holds: {})",
+                param.name,
+                held.join(", ")
+            )
+        })?;
+        let shape: Vec<i64> =
+            view.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
+        if shape != param.shape {
+            return Err(format!(
+                "{file}: `{}` has shape {shape:?}, but the model's is {:?}",
+                param.name, param.shape
+            ));
+        }
+        let kind = match view.dtype() {
+            safetensors::Dtype::F32 => tch::Kind::Float,
+            safetensors::Dtype::F64 => tch::Kind::Double,
+            safetensors::Dtype::F16 => tch::Kind::Half,
+            safetensors::Dtype::BF16 => tch::Kind::BFloat16,
+            other => {
+                return Err(format!(
+                    "{file}: `{}` holds {other:?} numbers; a parameter is floating-point",
+                    param.name
+                ));
+            }
+        };
+        let tensor = Tensor::f_from_data_size(view.data(), &shape, kind)
+            .map_err(|e| format!("{file}: `{}`: {e}", param.name))?;
+        named.push((param.name, tensor.to_kind(tch::Kind::Float)));
+    }
+    Ok(named)
 }

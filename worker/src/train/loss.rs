@@ -80,6 +80,9 @@ impl Loss {
         {
             return by_hand;
         }
+        if let Some(script) = model.torchscript() {
+            return script.loss_and_gradients(self, params, x, y, kind);
+        }
         let losses = self.per_member(&model.forward(params, x), y, kind);
         losses.sum(kind).backward();
         let grads: Vec<Tensor> = params.iter().map(|p| p.grad().copy()).collect();

@@ -1,6 +1,6 @@
 //! What training is made of, each written once for a group of members (a leading member
 //! dimension): reading a step's parameters (`spec`), seeded random streams (`rng`), the data
-//! (`data`, the literature's sequence data in `sequence_data`, and the user's own in `user_data`), the built-in models (`model`, the transformer in `transformer`, and the toy model's
+//! (`data`, the literature's sequence data in `sequence_data`, and the user's own in `user_data`), the built-in models (`model`, the transformer in `transformer`, the user's own TorchScript module in `torchscript`, and the toy model's
 //! preallocated gradients in `tms_workspace`), the loss (`loss`), the optimizers and their schedules (`optimizer`),
 //! checkpoint files (`checkpoint_file`), the training loop itself (`trainer`), and the states a
 //! trajectory has reached (`trajectory`).
@@ -23,6 +23,7 @@ pub mod rng;
 pub mod sequence_data;
 pub mod spec;
 pub mod tms_workspace;
+pub mod torchscript;
 pub mod trainer;
 pub mod trajectory;
 pub mod transformer;

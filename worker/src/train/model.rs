@@ -9,6 +9,7 @@ use tch::{Kind, Tensor};
 
 use super::rng::{Purpose, stream};
 use super::spec::{Ctor, SpecError};
+use super::torchscript::TorchScript;
 pub use super::transformer::Init;
 use super::transformer::Transformer;
 
@@ -22,6 +23,8 @@ pub enum Arch {
     Mlp { widths: Vec<i64>, bias: bool, activation: Activation },
     /// A decoder-only transformer (see `transformer`).
     Transformer(Transformer),
+    /// The user's own module, saved with `torch.jit.save` (see `torchscript`).
+    TorchScript(TorchScript),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +78,10 @@ impl ModelSpec {
                 },
             },
             "transformer.model" => Arch::Transformer(Transformer::parse(ctor)?),
+            "torchscript.model" => Arch::TorchScript(TorchScript::load(
+                ctor.text("path")
+                    .ok_or_else(|| SpecError("`torchscript.model.path` is missing".into()))?,
+            )?),
             other => {
                 return Err(SpecError(format!("this worker cannot build `{other}` models yet")));
             }
@@ -88,6 +95,8 @@ impl ModelSpec {
             Arch::Tms { features, .. } => *features,
             Arch::Dln { widths, .. } | Arch::Mlp { widths, .. } => widths[0],
             Arch::Transformer(transformer) => transformer.context * transformer.token_width(),
+            // Known by running the module (`TorchScript::check_input`).
+            Arch::TorchScript(_) => 0,
         }
     }
 
@@ -97,6 +106,14 @@ impl ModelSpec {
             Arch::Tms { features, .. } => *features,
             Arch::Dln { widths, .. } | Arch::Mlp { widths, .. } => *widths.last().expect("checked"),
             Arch::Transformer(transformer) => transformer.output_dim,
+            Arch::TorchScript(_) => 0,
+        }
+    }
+
+    pub fn torchscript(&self) -> Option<&TorchScript> {
+        match &self.arch {
+            Arch::TorchScript(script) => Some(script),
+            _ => None,
         }
     }
 
@@ -117,6 +134,16 @@ impl ModelSpec {
         };
         let zeros = |name: String, shape: Vec<i64>| ParamShape { name, shape, init: Init::Zeros };
         match &self.arch {
+            // The module's own, in its order; they start where the file has them.
+            Arch::TorchScript(script) => script
+                .params
+                .iter()
+                .map(|(name, shape)| ParamShape {
+                    name: name.clone(),
+                    shape: shape.clone(),
+                    init: Init::Zeros,
+                })
+                .collect(),
             Arch::Transformer(transformer) => transformer
                 // GPT-2's N(0, 0.02^2), which the in-context-learning studies also use.
                 .params(self.init_scale.unwrap_or(0.02))
@@ -152,6 +179,9 @@ impl ModelSpec {
     /// Initial parameters of a group, member by member from its own seed: `[members, ...]`
     /// tensors, equal row by row to what each member gets alone.
     pub fn init(&self, seeds: &[i64], kind: Kind) -> Vec<Tensor> {
+        if let Arch::TorchScript(script) = &self.arch {
+            return script.initial(seeds.len() as i64, kind);
+        }
         let shapes = self.params();
         let mut values: Vec<Vec<f64>> = vec![Vec::new(); shapes.len()];
         for &seed in seeds {
@@ -229,6 +259,7 @@ impl ModelSpec {
     pub fn forward(&self, params: &[Tensor], x: &Tensor) -> Tensor {
         match &self.arch {
             Arch::Transformer(transformer) => transformer.forward(params, x),
+            Arch::TorchScript(script) => script.forward(params, x),
             Arch::Tms { bias, .. } => {
                 let w = &params[0];
                 let hidden = x.matmul(&w.transpose(1, 2));

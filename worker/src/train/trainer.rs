@@ -112,6 +112,23 @@ impl TrainSpec {
                 Some(file) => format!("`{what}` ({file})"),
                 None => format!("`{what}`"),
             };
+            if let Some(script) = self.model.torchscript() {
+                let outputs = script.check_input(data.input_dim())? as usize;
+                let needed = data.classes().unwrap_or_else(|| data.output_dim());
+                let fits = match data.classes() {
+                    Some(classes) => outputs >= classes,
+                    None => outputs == needed,
+                };
+                if !fits {
+                    return Err(SpecError(format!(
+                        "{what} needs {needed} outputs per sample{}, but the module `{}` gives \
+                         {outputs}",
+                        if data.classes().is_some() { " (one per class)" } else { "" },
+                        script.path
+                    )));
+                }
+                continue;
+            }
             if let Some(transformer) = self.model.transformer() {
                 transformer.check_data(data.sequence(), data.classes(), &what)?;
                 continue;
