@@ -1,4 +1,4 @@
-//! Every spec the project ships checks clean: the studies in `specs/`, the examples in
+//! Every spec the project ships checks clean: the studies in `specs/` (and `specs/gpu/`), the examples in
 //! `docs/examples/`, and each stdlib module (checked through a spec that imports it, since the
 //! stdlib is reached only by import). And `devspec check` behaves as documented.
 
@@ -35,8 +35,11 @@ fn assert_checks_clean(path: &Path) {
 
 #[test]
 fn shipped_specs_and_examples_check_clean() {
-    let files: Vec<PathBuf> =
-        dev_files("specs").into_iter().chain(dev_files("docs/examples")).collect();
+    let files: Vec<PathBuf> = dev_files("specs")
+        .into_iter()
+        .chain(dev_files("specs/gpu"))
+        .chain(dev_files("docs/examples"))
+        .collect();
     assert!(files.len() >= 2, "expected specs and examples, found {files:?}");
     for file in files {
         assert_checks_clean(&file);

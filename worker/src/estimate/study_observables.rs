@@ -264,3 +264,39 @@ pub fn icl_baselines(spec: &EstimateSpec, params: &[Tensor]) -> Result<Measured,
     }
     Ok((result, metrics))
 }
+
+#[cfg(test)]
+mod tests {
+    use tch::Tensor;
+
+    use super::tms_geometry;
+    use crate::estimate::spec::EstimateSpec;
+
+    #[test]
+    fn a_pentagon_of_five_features_with_one_left_out_is_read_as_a_5_gon() {
+        let params = serde_json::json!({
+            "model": {"call": "tms.model", "args": {"features": 6, "hidden": 2}},
+            "observable": {"call": "tms.geometry", "args": {}},
+        });
+        let spec = EstimateSpec::parse(&params).unwrap();
+        // W is 2 x 6: features 0..5 at 72-degree steps with norm 1, feature 5 near zero.
+        let mut w = vec![0.0f32; 12];
+        for i in 0..5 {
+            let angle = (72.0 * i as f64 + 10.0).to_radians();
+            w[i] = angle.cos() as f32;
+            w[6 + i] = angle.sin() as f32;
+        }
+        w[5] = 0.05;
+        let params = vec![
+            Tensor::from_slice(&w).view([1, 2, 6]),
+            Tensor::zeros([1, 6], tch::kind::FLOAT_CPU),
+        ];
+        let (result, metrics) = tms_geometry(&spec, &params).unwrap();
+        assert_eq!(metrics["features"], 5);
+        assert_eq!(result["represented"], serde_json::json!([0, 1, 2, 3, 4]));
+        for angle in result["angles"].as_array().unwrap() {
+            // f32 columns: angles are exact to about 1e-5 degrees.
+            assert!((angle.as_f64().unwrap() - 72.0).abs() < 1e-3, "{angle}");
+        }
+    }
+}
