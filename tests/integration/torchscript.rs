@@ -84,6 +84,14 @@ fn checkpoints_made_in_pytorch_are_imported_and_measured_as_pytorch_measures_the
         let llc = metric(&project, &format!("llc@{step}"), "llc_mean");
         assert!(llc.is_finite(), "llc at {step}: {llc}");
     }
+    // `model.state_dict()` saved by torch.save at step 20 measures as its safetensors copy.
+    let state_dicts = with_fixture(
+        "checkpoint theirs {\n  model = torchscript.model(\"two_layer.pt\")\n  \
+         files = \"state_dicts/*.pt\"\n  data = tensors(\"data.safetensors\")\n}\n\
+         estimate fit on theirs { observable = loss() }\n",
+    );
+    assert_eq!(state_dicts.run(&[]).counts(), (2, 0, 0, 0));
+    assert_eq!(metric(&state_dicts, "fit@20", "loss"), metric(&project, "fit@20", "loss"));
     // A new file adds an instance and leaves the others cached.
     std::fs::copy(
         project.dir.path().join("runs/ckpt_20.safetensors"),
@@ -109,7 +117,7 @@ fn bad_checkpoints_and_modules_are_refused_naming_the_file_and_the_tensor() {
         ),
         ("bad/missing_tensor.safetensors", "no tensor `head.bias`, which the model has"),
         ("bad/truncated.safetensors", "not a readable safetensors file"),
-        ("runs/ckpt_30.pt", "only safetensors checkpoints are read"),
+        ("bad/truncated.pt", "not a PyTorch zip archive"),
     ] {
         let project = with_fixture(&spec("two_layer.pt", files));
         let run = project.run(&[]);

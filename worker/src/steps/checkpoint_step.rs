@@ -1,7 +1,7 @@
 //! The `checkpoint` step: one checkpoint at a known point (a teacher's weights under the names
 //! the model gives them, so estimates measure the learning coefficient at the truth), or one
-//! checkpoint made elsewhere, read from a safetensors file and checked against the model: every
-//! parameter present, under its name, with its shape.
+//! checkpoint made elsewhere, read from a safetensors file or a PyTorch state dict and checked
+//! against the model: every parameter present, under its name, with its shape.
 
 use std::collections::BTreeMap;
 
@@ -9,10 +9,10 @@ use devspec_protocol::{Reply, StepResult, WorkerError};
 use tch::Tensor;
 
 use super::Member;
-use crate::train::checkpoint_file;
 use crate::train::data::Teacher;
 use crate::train::model::{Arch, ModelSpec};
 use crate::train::spec::Ctor;
+use crate::train::{checkpoint_file, state_dict};
 
 pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
     for member in group {
@@ -84,53 +84,54 @@ fn store(
 
 /// A checkpoint file's tensors, in the model's order, each checked against the model: a
 /// missing name, another shape or an unreadable file is refused naming the file and the tensor.
-/// Tensors the model does not have (buffers, an optimizer's state) are left out.
+/// Tensors the model does not have (buffers, an optimizer's state) are left out. Safetensors
+/// files and PyTorch state dicts (`torch.save`, any other extension) are read.
 fn from_file(model: &ModelSpec, file: &str) -> Result<Vec<(String, Tensor)>, String> {
-    let lower = file.to_ascii_lowercase();
-    if !lower.ends_with(".safetensors") {
-        return Err(format!(
-            "{file}: only safetensors checkpoints are read; convert a PyTorch state dict with \
-             `safetensors.torch.save_file(torch.load(\"{file}\"), \"out.safetensors\")`"
-        ));
-    }
-    let bytes = std::fs::read(file).map_err(|e| format!("{file}: cannot be read: {e}"))?;
-    let tensors = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
-        format!("{file}: not a readable safetensors file ({e}); was it written completely?")
-    })?;
-    let mut named = Vec::new();
-    for param in model.params() {
-        let view = tensors.tensor(&param.name).map_err(|_| {
-            let mut held: Vec<String> = tensors.names().into_iter().cloned().collect();
-            held.sort_unstable();
-            format!(
-                "{file}: no tensor `{}`, which the model has (the file holds: {})",
-                param.name,
-                held.join(", ")
-            )
-        })?;
-        let shape: Vec<i64> =
-            view.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
-        if shape != param.shape {
+    let held: Vec<(String, Tensor)> = if file.to_ascii_lowercase().ends_with(".safetensors") {
+        let bytes = std::fs::read(file).map_err(|e| format!("{file}: cannot be read: {e}"))?;
+        if let Err(e) = safetensors::SafeTensors::deserialize(&bytes) {
             return Err(format!(
-                "{file}: `{}` has shape {shape:?}, but the model's is {:?}",
-                param.name, param.shape
+                "{file}: not a readable safetensors file ({e}); was it written completely?"
             ));
         }
-        let kind = match view.dtype() {
-            safetensors::Dtype::F32 => tch::Kind::Float,
-            safetensors::Dtype::F64 => tch::Kind::Double,
-            safetensors::Dtype::F16 => tch::Kind::Half,
-            safetensors::Dtype::BF16 => tch::Kind::BFloat16,
-            other => {
-                return Err(format!(
-                    "{file}: `{}` holds {other:?} numbers; a parameter is floating-point",
-                    param.name
-                ));
-            }
+        Tensor::read_safetensors(file).map_err(|e| {
+            format!("{file}: not a readable safetensors file ({})", first_line(&e.to_string()))
+        })?
+    } else {
+        state_dict::read(file).map_err(|e| format!("{file}: {e}"))?
+    };
+    let mut named = Vec::new();
+    for param in model.params() {
+        let Some((_, tensor)) = held.iter().find(|(name, _)| *name == param.name) else {
+            let mut holds: Vec<&str> = held.iter().map(|(n, _)| n.as_str()).collect();
+            holds.sort_unstable();
+            return Err(format!(
+                "{file}: no tensor `{}`, which the model has (the file holds: {})",
+                param.name,
+                holds.join(", ")
+            ));
         };
-        let tensor = Tensor::f_from_data_size(view.data(), &shape, kind)
-            .map_err(|e| format!("{file}: `{}`: {e}", param.name))?;
+        if tensor.size() != param.shape {
+            return Err(format!(
+                "{file}: `{}` has shape {:?}, but the model's is {:?}",
+                param.name,
+                tensor.size(),
+                param.shape
+            ));
+        }
+        if !tensor.is_floating_point() {
+            return Err(format!(
+                "{file}: `{}` holds {:?} numbers; a parameter is floating-point",
+                param.name,
+                tensor.kind()
+            ));
+        }
         named.push((param.name, tensor.to_kind(tch::Kind::Float)));
     }
     Ok(named)
+}
+
+/// libtorch's messages carry a C++ backtrace after the first line.
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or(message).trim()
 }

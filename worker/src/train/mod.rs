@@ -2,7 +2,7 @@
 //! dimension): reading a step's parameters (`spec`), seeded random streams (`rng`), the data
 //! (`data`, the literature's sequence data in `sequence_data`, and the user's own in `user_data`), the built-in models (`model`, the transformer in `transformer`, the user's own TorchScript module in `torchscript`, and the toy model's
 //! preallocated gradients in `tms_workspace`), the loss (`loss`), the optimizers and their schedules (`optimizer`),
-//! checkpoint files (`checkpoint_file`), the training loop itself (`trainer`), and the states a
+//! checkpoint files (`checkpoint_file`; PyTorch's own state dicts in `state_dict`), the training loop itself (`trainer`), and the states a
 //! trajectory has reached (`trajectory`).
 
 // Sizes and steps move between libtorch's i64, Rust's usize and f64 (log-spaced steps): all are
@@ -22,6 +22,7 @@ pub mod optimizer;
 pub mod rng;
 pub mod sequence_data;
 pub mod spec;
+pub mod state_dict;
 pub mod tms_workspace;
 pub mod torchscript;
 pub mod trainer;
