@@ -52,7 +52,12 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
     let sampler = arg(&observable, "sampler").cloned().expect("llc has a sampler");
     let base_lr = arg(&sampler, "lr").and_then(number).unwrap_or(1e-4);
     let lrs: Vec<f64> = if args.lrs.is_empty() {
-        [0.1, 0.3, 1.0, 3.0, 10.0].iter().map(|f| f * base_lr).collect()
+        // Rounded to 12 significant digits, so 3 x 1e-4 is written 0.0003, not
+        // 0.00030000000000000003 (in the table, in `--set` and in the line to paste).
+        [0.1, 0.3, 1.0, 3.0, 10.0]
+            .iter()
+            .map(|f| format!("{:.11e}", f * base_lr).parse().unwrap_or(f * base_lr))
+            .collect()
     } else {
         args.lrs.to_vec()
     };

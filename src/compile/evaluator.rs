@@ -622,9 +622,10 @@ impl<'a> Evaluator<'a> {
             let first_span = items[0].origin.span;
             let message =
                 format!("this sweep mixes {} and {}", items[0].describe(), odd.describe());
+            // A value from a preset or an imported let points into the file that wrote it.
             self.diagnostics.push(
-                Diagnostic::error(file, odd_span, message)
-                    .also_at(file, first_span, "the first value")
+                Diagnostic::error(odd.origin.file, odd_span, message)
+                    .also_at(items[0].origin.file, first_span, "the first value")
                     .with_hint("every value of a sweep must have the same type"),
             );
             return None;

@@ -92,8 +92,18 @@ impl Detection {
         first: Option<&str>,
         details: serde_json::Value,
     ) -> Detection {
+        // Where the trend changes twice between two checkpoints (a peak: rising, flat, falling),
+        // the stage after that interval is what the last change leads to, whichever change was
+        // the strongest. The boundaries arrive in time order.
+        let last_kind: std::collections::BTreeMap<usize, String> =
+            boundaries.iter().map(|b| (b.index, b.kind.clone())).collect();
         boundaries.sort_by(|a, b| a.index.cmp(&b.index).then(b.strength.total_cmp(&a.strength)));
         boundaries.dedup_by_key(|b| b.index);
+        if first.is_some() {
+            for boundary in &mut boundaries {
+                boundary.kind.clone_from(&last_kind[&boundary.index]);
+            }
+        }
         let mut stages = stages(series, &boundaries);
         if let Some(first) = first {
             let kinds = std::iter::once(first).chain(boundaries.iter().map(|b| b.kind.as_str()));

@@ -238,6 +238,48 @@ fn critical_points_mark_a_development_and_a_refinement_stage_where_they_were_pla
 }
 
 #[test]
+fn a_peak_between_two_checkpoints_is_followed_by_refinement_not_a_plateau() {
+    // The LLC of specs/grokking.dev as measured: it rises while the training pairs are
+    // memorized, peaks between steps 270 and 407, and falls as the network generalizes. Between
+    // those two checkpoints the smoothed slope passes rising, flat and falling; the stage after
+    // them falls, and was once labelled a plateau.
+    let measured = [
+        (10, 2.42),
+        (15, 2.78),
+        (23, 3.45),
+        (34, 4.45),
+        (52, 6.17),
+        (78, 9.00),
+        (118, 13.72),
+        (179, 20.71),
+        (270, 26.52),
+        (407, 23.09),
+        (614, 17.78),
+        (927, 14.43),
+        (1400, 11.42),
+        (2113, 8.19),
+        (3190, 5.21),
+        (4815, 2.84),
+        (7268, 1.23),
+        (10971, 0.38),
+        (16562, 0.06),
+        (25000, 0.01),
+    ];
+    let series = Series::new(
+        "llc_mean",
+        measured.iter().map(|&(s, _)| s).collect(),
+        measured.iter().map(|&(_, v)| v).collect(),
+    );
+    let detection = method(r#"{"call": "critical_points", "args": {"smoothing": 0.05}}"#)
+        .detect(&series)
+        .unwrap();
+    let peak = detection.boundaries.iter().find(|b| b.interval == [270, 407]).expect("the peak");
+    assert_eq!(peak.kind, "refinement");
+    let after = detection.stages.iter().find(|s| s.start == 407).expect("a stage from 407");
+    assert_eq!(after.kind, "refinement");
+}
+
+#[test]
 fn essential_dynamics_finds_the_turn_of_a_trajectory() {
     // Outputs moving along one direction until step 1,000, then along another: the first
     // component's scores turn there.

@@ -261,16 +261,27 @@ fn plan_estimate(
 ) -> Result<Vec<NodeIndex>, Box<Diagnostic>> {
     let mut nodes = Vec::new();
     for input in inputs {
-        for source in instances_at(input, point).collect::<Vec<_>>() {
-            let available: Vec<i64> = graph[source]
-                .outputs
-                .iter()
-                .filter_map(|output| match output {
-                    Output::Checkpoint(step) => Some(*step),
-                    Output::Result => None,
-                })
-                .collect();
-            for checkpoint in select_checkpoints(step, &available)? {
+        // `at` selects among the checkpoints of all the input's instances at this point: one
+        // training run's, or the files of an imported checkpoint step (an instance each).
+        let sources: Vec<(NodeIndex, Vec<i64>)> = instances_at(input, point)
+            .map(|source| {
+                let steps = graph[source]
+                    .outputs
+                    .iter()
+                    .filter_map(|output| match output {
+                        Output::Checkpoint(step) => Some(*step),
+                        Output::Result => None,
+                    })
+                    .collect();
+                (source, steps)
+            })
+            .collect();
+        let mut available: Vec<i64> = sources.iter().flat_map(|(_, s)| s.iter().copied()).collect();
+        available.sort_unstable();
+        available.dedup();
+        let chosen = select_checkpoints(step, &available)?;
+        for (source, steps) in sources {
+            for checkpoint in steps.into_iter().filter(|c| chosen.contains(c)) {
                 let mut instance = template.clone();
                 instance.checkpoint = Some(checkpoint);
                 if instance.kind == "estimate" {

@@ -200,8 +200,9 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         // Computed by devspec itself in milliseconds: nothing to batch.
         batching: Batching::Never,
         trajectory: None,
-        // 2: a loss is smoothed as log(loss) by `critical_points`.
-        implementation: 2,
+        // 2: a loss is smoothed as log(loss) by `critical_points`. 3: a stage after an interval
+        // holding two changes (a peak) is what the last leads to.
+        implementation: 3,
     },
     StepKind {
         name: "report",

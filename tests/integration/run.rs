@@ -256,19 +256,6 @@ fn two_steps_with_the_same_key_are_computed_once_and_both_feed_their_dependents(
 }
 
 #[test]
-fn unimplemented_steps_are_refused_before_anything_runs() {
-    let project = Project::new(
-        "import std.dln\nlet t = dln.teacher(widths = [2, 2], rank = 1)\n\
-         checkpoint c {\n  model = dln.model(widths = [2, 2])\n  weights = t\n}\n\
-         estimate e on c { observable = accuracy() }\n",
-    );
-    let run = project.run(&[]);
-    assert_eq!(run.code(), Some(4), "{}", run.stderr());
-    assert!(run.stderr().contains("not implemented yet"), "{}", run.stderr());
-    assert!(!project.store().join("actions").exists() || project.results().is_empty());
-}
-
-#[test]
 fn a_killed_run_loses_nothing_and_its_workers_exit() {
     let spec =
         "test step { value = sweep(0..8), sleep_ms = 250 }\ntest after on step { value = 1 }\n";
