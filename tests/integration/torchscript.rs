@@ -61,6 +61,34 @@ fn a_torchscript_model_trains_and_its_checkpoints_keep_the_dotted_names() {
 }
 
 #[test]
+fn an_imported_checkpoint_estimates_exactly_as_the_trained_one_it_was_copied_from() {
+    // The LLC of a checkpoint devspec trained, and of the same file imported: the same
+    // parameters, data, sampler and seed (0 for both steps) give the same chains, bit for bit.
+    let llc = "observable = llc(sampler = sgld(lr = 1e-3, localization = 100), chains = 2, \
+               draws = 60, burnin = 20, batch_size = 64)";
+    let trained = with_fixture(&format!(
+        "train mine {{\n  model = torchscript.model(\"two_layer.pt\")\n  \
+         data = tensors(\"data.safetensors\")\n  optimizer = sgd(lr = 0.1)\n  \
+         batch_size = 64\n  steps = 200\n  seed = 0\n  checkpoints = [200]\n}}\n\
+         estimate llc on mine {{ {llc} }}\n"
+    ));
+    assert_eq!(trained.run(&[]).counts(), (2, 0, 0, 0));
+    let imported = with_fixture(&format!(
+        "checkpoint theirs {{\n  model = torchscript.model(\"two_layer.pt\")\n  \
+         files = \"copied/step_200.safetensors\"\n  data = tensors(\"data.safetensors\")\n}}\n\
+         estimate llc on theirs {{ {llc} }}\n"
+    ));
+    let copied = imported.dir.path().join("copied");
+    std::fs::create_dir_all(&copied).unwrap();
+    std::fs::write(copied.join("step_200.safetensors"), output(&trained, "mine", "checkpoint@200"))
+        .unwrap();
+    assert_eq!(imported.run(&[]).counts(), (2, 0, 0, 0));
+    for name in ["llc_mean", "llc_se", "init_loss"] {
+        assert_eq!(metric(&trained, "llc@200", name), metric(&imported, "llc@200", name), "{name}");
+    }
+}
+
+#[test]
 fn checkpoints_made_in_pytorch_are_imported_and_measured_as_pytorch_measures_them() {
     let project = with_fixture(
         "checkpoint theirs {\n  model = torchscript.model(\"two_layer.pt\")\n  \
