@@ -164,6 +164,13 @@ impl DataSpec {
         (predictions / per_row).max(16)
     }
 
+    /// How many samples a forward pass over about `positions` positions takes (one per sample
+    /// for data that is not a sequence), at least 16: what a pass costs.
+    pub fn rows_for_positions(&self, positions: usize) -> usize {
+        let per_row = self.sequence().map_or(1, |sequence| sequence.positions);
+        (positions / per_row).max(16)
+    }
+
     /// The positions of a sequence that have targets.
     pub fn readout(&self) -> Readout {
         match &self.kind {

@@ -66,7 +66,7 @@ impl Loss {
 
     /// Each member's loss `[members]` at `params` on `(x, y)` and its gradients: derived by
     /// hand where the model has them (the toy model with MSE), else by autograd (the parameters
-    /// then require gradients; their `.grad` is left zeroed).
+    /// then require gradients; their `.grad` is left untouched).
     pub fn with_gradients(
         self,
         model: &ModelSpec,
@@ -84,11 +84,14 @@ impl Loss {
             return script.loss_and_gradients(self, params, x, y, kind);
         }
         let losses = self.per_member(&model.forward(params, x), y, kind);
-        losses.sum(kind).backward();
-        let grads: Vec<Tensor> = params.iter().map(|p| p.grad().copy()).collect();
-        for param in params {
-            let _ = param.grad().zero_();
-        }
+        // The gradients as new tensors (autograd's `grad`), not accumulated into each
+        // parameter's `.grad`: no copy out and no zeroing after, 2 operations per parameter
+        // fewer every step. A parameter the loss does not reach gets zeros.
+        let grads = Tensor::run_backward(&[losses.sum(kind)], params, false, false)
+            .into_iter()
+            .zip(params)
+            .map(|(grad, param)| if grad.defined() { grad } else { param.zeros_like() })
+            .collect();
         (losses.detach(), grads)
     }
 

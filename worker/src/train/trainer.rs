@@ -26,11 +26,14 @@ const RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 const DENSE_UNTIL: u64 = 200;
 const PER_DECADE: f64 = 100.0;
 
-/// Predictions a fresh-data run evaluates its training loss on (drawn once, from its own
-/// stream): 4,096 samples, or for sequences enough of them for this many scored positions
-/// (128 sequences of 32 positions; a transformer's forward pass over 4,096 sequences took a
-/// second on one thread, and the loss is recorded hundreds of times).
+/// Samples a fresh-data run evaluates its training loss on (drawn once, from its own stream);
+/// for sequences, as many as hold [`FRESH_EVAL_POSITIONS`] positions. The loss is recorded
+/// about 300 times in a run of a few thousand steps, so this pass must cost little next to
+/// training: 2,048 positions is two steps' worth at batch 64 of 16 positions (128 sequences of
+/// in-context regression, 1,024 scored predictions); at 8,192 a transformer run spent a fifth
+/// of its time evaluating.
 const FRESH_EVAL_SAMPLES: usize = 4096;
+const FRESH_EVAL_POSITIONS: usize = 2048;
 
 /// One member's training, read from its step's parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -266,7 +269,7 @@ impl DeviceData {
             train: upload(train.into_iter().collect()),
             test: upload(test.into_iter().collect()),
             eval: upload(fresh.then(|| {
-                let rows = spec.data.rows_for_predictions(FRESH_EVAL_SAMPLES);
+                let rows = fresh_eval_rows(&spec.data);
                 group.iter().map(|m| m.data.draw(rows, u64::MAX)).collect()
             })),
         }
@@ -413,6 +416,16 @@ fn member_state(
     (weights, state)
 }
 
+/// The fixed evaluation sample of fresh data: [`FRESH_EVAL_SAMPLES`] samples, or sequences
+/// holding [`FRESH_EVAL_POSITIONS`] positions.
+fn fresh_eval_rows(data: &DataSpec) -> usize {
+    if data.sequence().is_some() {
+        data.rows_for_positions(FRESH_EVAL_POSITIONS)
+    } else {
+        FRESH_EVAL_SAMPLES
+    }
+}
+
 /// A member's training pool (none for fresh data) and held-out samples.
 fn member_samples(spec: &TrainSpec) -> (Option<Samples>, Option<Samples>) {
     let (train, mut test) = spec.data.pools(spec.test_fraction);
@@ -420,7 +433,7 @@ fn member_samples(spec: &TrainSpec) -> (Option<Samples>, Option<Samples>) {
         test = Some(match test_spec.size {
             Size::Pool(n) => test_spec.draw(n, 0),
             Size::Fresh => {
-                test_spec.draw(test_spec.rows_for_predictions(FRESH_EVAL_SAMPLES), u64::MAX)
+                test_spec.draw(fresh_eval_rows(test_spec), u64::MAX)
             }
         });
     }
