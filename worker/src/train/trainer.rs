@@ -432,9 +432,7 @@ fn member_samples(spec: &TrainSpec) -> (Option<Samples>, Option<Samples>) {
     if let Some(test_spec) = &spec.test_data {
         test = Some(match test_spec.size {
             Size::Pool(n) => test_spec.draw(n, 0),
-            Size::Fresh => {
-                test_spec.draw(fresh_eval_rows(test_spec), u64::MAX)
-            }
+            Size::Fresh => test_spec.draw(fresh_eval_rows(test_spec), u64::MAX),
         });
     }
     (train, test)
