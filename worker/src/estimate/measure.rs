@@ -56,31 +56,28 @@ pub fn measure(spec: &EstimateSpec, anchor: &[Tensor]) -> Result<Measured, Strin
             serde_json::json!({ "shape": shape, "outputs": values })
         }
         Observable::Accuracy(own) => {
-            let measured = study_observables::accuracy(spec, &params, own.as_ref())?;
-            metrics = measured.1;
-            measured.0
+            return Ok(stamped(spec, study_observables::accuracy(spec, &params, own.as_ref())?));
         }
         Observable::InductionScore(probe) => {
             let measured = study_observables::induction_score(spec, &params, probe.as_ref())?;
-            metrics = measured.1;
-            measured.0
+            return Ok(stamped(spec, measured));
         }
         Observable::TmsGeometry => {
-            let measured = study_observables::tms_geometry(spec, &params)?;
-            metrics = measured.1;
-            measured.0
+            return Ok(stamped(spec, study_observables::tms_geometry(spec, &params)?));
         }
         Observable::IclBaselines => {
-            let measured = study_observables::icl_baselines(spec, &params)?;
-            metrics = measured.1;
-            measured.0
+            return Ok(stamped(spec, study_observables::icl_baselines(spec, &params)?));
         }
         Observable::Llc(_) => return Err("the LLC is sampled, not measured".into()),
     };
-    let mut result = result;
+    Ok(stamped(spec, (result, metrics)))
+}
+
+/// A measurement with its result's schema version and observable's name, as stored.
+fn stamped(spec: &EstimateSpec, (mut result, metrics): Measured) -> Measured {
     result["schema_version"] = 1.into();
     result["observable"] = observable_name(&spec.observable).into();
-    Ok((result, metrics))
+    (result, metrics)
 }
 
 fn observable_name(observable: &Observable) -> &'static str {

@@ -89,13 +89,8 @@ fn store(
 fn from_file(model: &ModelSpec, file: &str) -> Result<Vec<(String, Tensor)>, String> {
     let held: Vec<(String, Tensor)> = if file.to_ascii_lowercase().ends_with(".safetensors") {
         let bytes = std::fs::read(file).map_err(|e| format!("{file}: cannot be read: {e}"))?;
-        if let Err(e) = safetensors::SafeTensors::deserialize(&bytes) {
-            return Err(format!(
-                "{file}: not a readable safetensors file ({e}); was it written completely?"
-            ));
-        }
-        Tensor::read_safetensors(file).map_err(|e| {
-            format!("{file}: not a readable safetensors file ({})", first_line(&e.to_string()))
+        checkpoint_file::decode(&bytes).map_err(|e| {
+            format!("{file}: not a readable safetensors file ({e}); was it written completely?")
         })?
     } else {
         state_dict::read(file).map_err(|e| format!("{file}: {e}"))?
@@ -129,9 +124,4 @@ fn from_file(model: &ModelSpec, file: &str) -> Result<Vec<(String, Tensor)>, Str
         named.push((param.name, tensor.to_kind(tch::Kind::Float)));
     }
     Ok(named)
-}
-
-/// libtorch's messages carry a C++ backtrace after the first line.
-fn first_line(message: &str) -> &str {
-    message.lines().next().unwrap_or(message).trim()
 }

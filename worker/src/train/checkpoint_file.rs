@@ -40,7 +40,8 @@ pub fn encode(named: &[(String, Tensor)], step: u64) -> Result<Vec<u8>, String> 
     safetensors::tensor::serialize(views, &Some(metadata)).map_err(|e| format!("{e:?}"))
 }
 
-/// Decodes a safetensors file into named tensors (f32 and f64 only), in the file's order.
+/// Decodes a safetensors file into named tensors, sorted by name: floating-point (f16, bf16,
+/// f32, f64), integer and boolean tensors, as a PyTorch state dict may hold them.
 pub fn decode(bytes: &[u8]) -> Result<Vec<(String, Tensor)>, String> {
     let file =
         SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file: {e:?}"))?;
@@ -56,6 +57,14 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(String, Tensor)>, String> {
             let kind = match view.dtype() {
                 Dtype::F32 => Kind::Float,
                 Dtype::F64 => Kind::Double,
+                Dtype::F16 => Kind::Half,
+                Dtype::BF16 => Kind::BFloat16,
+                Dtype::I64 => Kind::Int64,
+                Dtype::I32 => Kind::Int,
+                Dtype::I16 => Kind::Int16,
+                Dtype::I8 => Kind::Int8,
+                Dtype::U8 => Kind::Uint8,
+                Dtype::BOOL => Kind::Bool,
                 other => {
                     return Err(format!("{name}: tensors of type {other:?} are not supported"));
                 }

@@ -64,22 +64,22 @@ impl DataSpec {
                 seed_is_the_steps: false,
             });
         }
+        // The modular table is its own pool: every pair, the first ones trained on.
+        if ctor.name == "modular.data" {
+            let table = ModularData::parse(ctor, seed)?;
+            let size = Size::Pool(table.pairs());
+            let kind = Kind::Modular(table);
+            return Ok(DataSpec { kind, size, seed, seed_is_the_steps: written.is_none() });
+        }
         let size = match ctor.args.get("samples") {
             Some(serde_json::Value::String(fresh)) if fresh == "fresh" => Size::Fresh,
-            // In-context regression draws every batch anew; the modular table is its own pool.
+            // In-context regression draws every batch anew.
             None if ctor.name == "icl.regression" => Size::Fresh,
-            None if ctor.name == "modular.data" => Size::Pool(0),
             other => Size::Pool(count(super::spec::int(other, &format!("{}.samples", ctor.name))?)),
         };
         let kind = match ctor.name {
             "icl.regression" => Kind::Icl(IclRegression::parse(ctor, seed)),
             "induction.data" => Kind::Induction(InductionData::parse(ctor)?),
-            "modular.data" => {
-                let table = ModularData::parse(ctor, seed)?;
-                let size = Size::Pool(table.pairs());
-                let kind = Kind::Modular(table);
-                return Ok(DataSpec { kind, size, seed, seed_is_the_steps: written.is_none() });
-            }
             "tms.data" => Kind::Tms {
                 features: count(ctor.int("features")?),
                 sparsity: ctor.float("sparsity")?,

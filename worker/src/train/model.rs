@@ -10,7 +10,6 @@ use tch::{Kind, Tensor};
 use super::rng::{Purpose, stream};
 use super::spec::{Ctor, SpecError};
 use super::torchscript::TorchScript;
-pub use super::transformer::Init;
 use super::transformer::Transformer;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +46,20 @@ pub struct ParamShape {
     pub name: String,
     pub shape: Vec<i64>,
     init: Init,
+}
+
+/// How a parameter starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    Normal(f64),
+    Zeros,
+    Ones,
+}
+
+impl ParamShape {
+    pub fn new(name: impl Into<String>, shape: Vec<i64>, init: Init) -> ParamShape {
+        ParamShape { name: name.into(), shape, init }
+    }
 }
 
 impl ModelSpec {
@@ -144,12 +157,8 @@ impl ModelSpec {
                     init: Init::Zeros,
                 })
                 .collect(),
-            Arch::Transformer(transformer) => transformer
-                // GPT-2's N(0, 0.02^2), which the in-context-learning studies also use.
-                .params(self.init_scale.unwrap_or(0.02))
-                .into_iter()
-                .map(|(name, shape, init)| ParamShape { name, shape, init })
-                .collect(),
+            // GPT-2's N(0, 0.02^2), which the in-context-learning studies also use.
+            Arch::Transformer(transformer) => transformer.params(self.init_scale.unwrap_or(0.02)),
             Arch::Tms { features, hidden, bias } => {
                 let mut params = vec![ParamShape {
                     name: "W".into(),

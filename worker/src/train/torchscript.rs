@@ -85,9 +85,31 @@ impl TorchScript {
             .collect()
     }
 
-    /// Runs the module on one input, to refuse data that does not fit before training, with
-    /// the module's own words.
-    pub fn check_input(&self, input_dim: usize) -> Result<i64, SpecError> {
+    /// Data that this module cannot read, or whose targets it cannot give, is refused before
+    /// training (`what`: the field and its file), with the module's own words.
+    pub fn check_data(
+        &self,
+        input_dim: usize,
+        classes: Option<usize>,
+        output_dim: usize,
+        what: &str,
+    ) -> Result<(), SpecError> {
+        let outputs = usize::try_from(self.check_input(input_dim)?).unwrap_or(0);
+        let (needed, fits, each) = match classes {
+            Some(classes) => (classes, outputs >= classes, " (one per class)"),
+            None => (output_dim, outputs == output_dim, ""),
+        };
+        if fits {
+            return Ok(());
+        }
+        Err(SpecError(format!(
+            "{what} needs {needed} outputs per sample{each}, but the module `{}` gives {outputs}",
+            self.path
+        )))
+    }
+
+    /// Runs the module on one input and returns its outputs per sample.
+    fn check_input(&self, input_dim: usize) -> Result<i64, SpecError> {
         let mut loaded = self.lock();
         loaded.prepare(Kind::Float, Device::Cpu);
         let probe = Tensor::zeros([1, input_dim as i64], (Kind::Float, Device::Cpu));

@@ -116,20 +116,7 @@ impl TrainSpec {
                 None => format!("`{what}`"),
             };
             if let Some(script) = self.model.torchscript() {
-                let outputs = script.check_input(data.input_dim())? as usize;
-                let needed = data.classes().unwrap_or_else(|| data.output_dim());
-                let fits = match data.classes() {
-                    Some(classes) => outputs >= classes,
-                    None => outputs == needed,
-                };
-                if !fits {
-                    return Err(SpecError(format!(
-                        "{what} needs {needed} outputs per sample{}, but the module `{}` gives \
-                         {outputs}",
-                        if data.classes().is_some() { " (one per class)" } else { "" },
-                        script.path
-                    )));
-                }
+                script.check_data(data.input_dim(), data.classes(), data.output_dim(), &what)?;
                 continue;
             }
             if let Some(transformer) = self.model.transformer() {

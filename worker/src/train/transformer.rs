@@ -9,6 +9,7 @@
 
 use tch::{Kind, Tensor};
 
+use super::model::{Init, ParamShape};
 use super::sequence_data::{Sequence, Token};
 use super::spec::{Ctor, SpecError};
 
@@ -30,14 +31,6 @@ pub struct Transformer {
     pub input: Input,
     pub output_dim: i64,
     pub layer_norm: bool,
-}
-
-/// How a parameter starts.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Init {
-    Normal(f64),
-    Zeros,
-    Ones,
 }
 
 impl Transformer {
@@ -147,24 +140,35 @@ impl Transformer {
 
     /// The parameters in their fixed order, with their shapes for one member and how they start
     /// (weights from N(0, `init_std`^2), biases at 0, layer norms' gains at 1).
-    pub fn params(&self, init_std: f64) -> Vec<(String, Vec<i64>, Init)> {
+    pub fn params(&self, init_std: f64) -> Vec<ParamShape> {
         let (d, attn) = (self.d_model, self.heads * self.d_head);
         let mut params = Vec::new();
-        let linear =
-            |params: &mut Vec<(String, Vec<i64>, Init)>, name: &str, out: i64, inp: i64| {
-                params.push((format!("{name}.weight"), vec![out, inp], Init::Normal(init_std)));
-                params.push((format!("{name}.bias"), vec![out], Init::Zeros));
-            };
+        let linear = |params: &mut Vec<ParamShape>, name: &str, out: i64, inp: i64| {
+            params.push(ParamShape::new(
+                format!("{name}.weight"),
+                vec![out, inp],
+                Init::Normal(init_std),
+            ));
+            params.push(ParamShape::new(format!("{name}.bias"), vec![out], Init::Zeros));
+        };
         match self.input {
             Input::Tokens { vocab } => {
-                params.push(("embed.weight".into(), vec![vocab, d], Init::Normal(init_std)));
+                params.push(ParamShape::new(
+                    "embed.weight",
+                    vec![vocab, d],
+                    Init::Normal(init_std),
+                ));
             }
             Input::Vectors { dim } => linear(&mut params, "embed", d, dim),
         }
-        params.push(("pos_embed.weight".into(), vec![self.context, d], Init::Normal(init_std)));
-        let norm = |params: &mut Vec<(String, Vec<i64>, Init)>, name: String| {
-            params.push((format!("{name}.weight"), vec![d], Init::Ones));
-            params.push((format!("{name}.bias"), vec![d], Init::Zeros));
+        params.push(ParamShape::new(
+            "pos_embed.weight",
+            vec![self.context, d],
+            Init::Normal(init_std),
+        ));
+        let norm = |params: &mut Vec<ParamShape>, name: String| {
+            params.push(ParamShape::new(format!("{name}.weight"), vec![d], Init::Ones));
+            params.push(ParamShape::new(format!("{name}.bias"), vec![d], Init::Zeros));
         };
         for layer in 0..self.layers {
             let block = format!("blocks.{layer}");
