@@ -95,10 +95,12 @@ fn from_estimates(inputs: &[Input], wanted: Option<&str>, store: &Store) -> Resu
         .collect::<Result<_, String>>()?;
     rows.sort_by_key(|(step, _)| *step);
     let observable = rows[0].1["observable"].as_str().unwrap_or("llc").to_owned();
-    let name = wanted.map_or_else(
-        || if observable == "llc" { "llc_mean".to_owned() } else { observable.clone() },
-        str::to_owned,
-    );
+    // Without `series`: the LLC's mean, the number a result names as its headline
+    // (`tms.geometry`'s `features`), else the number named after the observable.
+    let headline = rows[0].1["headline"].as_str().map(str::to_owned);
+    let name = wanted.map(str::to_owned).or(headline).unwrap_or_else(|| {
+        if observable == "llc" { "llc_mean".to_owned() } else { observable.clone() }
+    });
     let lookup = |result: &Value, key: &str| -> Option<f64> {
         result.get(key).or_else(|| result.get("estimate").and_then(|e| e.get(key)))?.as_f64()
     };

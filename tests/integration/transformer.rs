@@ -90,12 +90,15 @@ fn in_context_regression_baselines_match_their_closed_forms() {
     let spec = "train t {\n  model = transformer.model(layers = 1, heads = 2, d_model = 16, \
                 context = 32, input_dim = 5, output_dim = 1)\n  \
                 data = icl.regression(dims = 4, context = 16, tasks = 1)\n  \
-                optimizer = adam(lr = 1e-3)\n  batch_size = 16\n  steps = 2\n  seed = 0\n  \
-                checkpoints = [2]\n}\n\
-                estimate baselines on t { observable = icl.baselines() }\n";
+                optimizer = adam(lr = 1e-3)\n  batch_size = 16\n  steps = 3\n  seed = 0\n  \
+                checkpoints = [1, 2, 3]\n}\n\
+                estimate baselines on t { observable = icl.baselines() }\n\
+                detect d on baselines { method = change_points() }\n";
     let project = Project::new(spec);
     let run = project.run(&[]);
-    assert_eq!(run.counts(), (2, 0, 0, 0), "{}", run.stderr());
+    assert_eq!(run.counts(), (5, 0, 0, 0), "{}", run.stderr());
+    // Without `series`, detection reads the number the result names as its headline.
+    assert_eq!(project.results()["d"]["metrics"]["series"], "model_loss");
     let result: serde_json::Value =
         serde_json::from_slice(&output(&project, "baselines@2", "result")).unwrap();
     let curves = &result["per_position"];

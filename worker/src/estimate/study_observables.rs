@@ -152,6 +152,7 @@ pub fn tms_geometry(spec: &EstimateSpec, params: &[Tensor]) -> Result<Measured, 
         (0..c).map(|i| column(i).iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
     let represented: Vec<usize> = (0..c).filter(|&i| norms[i] > REPRESENTED_NORM).collect();
     let mut result = serde_json::json!({
+        "headline": "features",
         "features": represented.len(),
         "norms": norms,
         "represented": represented,
@@ -251,6 +252,7 @@ pub fn icl_baselines(spec: &EstimateSpec, params: &[Tensor]) -> Result<Measured,
     metrics.insert("model_loss".into(), mean(&model).into());
     metrics.insert("ridge_loss".into(), mean(&ridge).into());
     let mut result = serde_json::json!({
+        "headline": "model_loss",
         "model_loss": mean(&model),
         "ridge_loss": mean(&ridge),
         "noise_var": icl.noise_var,
@@ -293,6 +295,7 @@ mod tests {
         ];
         let (result, metrics) = tms_geometry(&spec, &params).unwrap();
         assert_eq!(metrics["features"], 5);
+        assert_eq!(result[result["headline"].as_str().unwrap()], 5, "the headline is the count");
         assert_eq!(result["represented"], serde_json::json!([0, 1, 2, 3, 4]));
         for angle in result["angles"].as_array().unwrap() {
             // f32 columns: angles are exact to about 1e-5 degrees.
