@@ -216,6 +216,10 @@ pub struct ShowArgs {
     /// `table` for people, `csv` for spreadsheets, `json` for programs (docs/results.md).
     #[arg(long, value_enum, default_value = "table")]
     pub format: ShowFormat,
+    /// Show what produced each result instead of its numbers: the spec's digest, devspec's
+    /// version and commit, libtorch, the device and its name, the host, threads, wall time.
+    #[arg(long)]
+    pub provenance: bool,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }

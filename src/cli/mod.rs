@@ -59,6 +59,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             &show.step,
             &show.sets,
             show.format,
+            show.provenance,
             &show.settings,
             args.worker.clone(),
         ),

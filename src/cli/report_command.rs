@@ -117,7 +117,7 @@ pub fn write_reports(
                 serde_json::from_slice::<ReportData>(&bytes).map_err(|e| e.to_string())
             });
         let drawn = data.and_then(|data| {
-            let context = context(plan, store, options, spec, &instance.step_name);
+            let context = context(plan, store, options, spec, &instance.step_name, &data);
             write_report(&out.join(&instance.step_name), &data, &context)
         });
         match drawn {
@@ -128,8 +128,16 @@ pub fn write_reports(
     written
 }
 
-/// The spec as written and resolved, and the calibrations of the report's estimate steps.
-fn context(plan: &Plan, store: &Store, options: &RunOptions, spec: &Path, name: &str) -> Context {
+/// The spec as written and resolved, the calibrations of the report's estimate steps, and the
+/// provenance of the report's inputs.
+fn context(
+    plan: &Plan,
+    store: &Store,
+    options: &RunOptions,
+    spec: &Path,
+    name: &str,
+    data: &ReportData,
+) -> Context {
     let mut resolved: Vec<ResolvedStep> = Vec::new();
     let mut estimate_steps: Vec<String> = Vec::new();
     for instance in plan.instances() {
@@ -160,12 +168,19 @@ fn context(plan: &Plan, store: &Store, options: &RunOptions, spec: &Path, name: 
         .into_iter()
         .filter_map(|step| Some((step.clone(), store.calibration(&options.spec_id, &step)?)))
         .collect();
+    // The provenance of what the report's data came from, read now: the data name their keys.
+    let provenance = data
+        .provenance
+        .iter()
+        .filter_map(|source| Some((source.key.clone(), store.manifest(&source.key)?.provenance)))
+        .collect();
     Context {
         name: name.to_owned(),
         spec_path: spec.display().to_string(),
         spec_source: std::fs::read_to_string(spec).unwrap_or_default(),
         resolved,
         calibrations,
+        provenance,
     }
 }
 

@@ -132,6 +132,9 @@ impl RunContext {
             ],
             environment,
             spec_id,
+            spec_digest: std::fs::read(&absolute)
+                .map(|bytes| blake3::hash(&bytes).to_hex().to_string())
+                .unwrap_or_default(),
             files: std::sync::Arc::new(crate::store::FileDigests::new(store.root())),
         };
         Ok(RunContext { project_root: config.root.clone(), store, worker, options })

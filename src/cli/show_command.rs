@@ -30,6 +30,7 @@ pub fn run(
     step: &str,
     sets: &[String],
     format: ShowFormat,
+    provenance: bool,
     settings: &SettingsArgs,
     worker: Option<PathBuf>,
 ) -> Result<ExitCode, Failure> {
@@ -55,6 +56,9 @@ pub fn run(
                 .map(|c| (c.axis.clone(), serde_json::Value::from(c.value.to_string())))
                 .collect();
             let (status, metrics, extra) = match &statuses[node.index()] {
+                InstanceStatus::Cached(manifest) if provenance => {
+                    ("done", provenance_of(manifest), None)
+                }
                 InstanceStatus::Cached(manifest) => (
                     "done",
                     serde_json::Value::Object(manifest.metrics.clone()),
@@ -81,6 +85,7 @@ pub fn run(
             serde_json::to_string_pretty(&document).expect("results serialize") + "\n"
         }
         ShowFormat::Csv => tabulate(&series_rows(rows), true),
+        ShowFormat::Table if provenance => provenance_blocks(&rows),
         ShowFormat::Table => {
             let notes = diagnostic_notes(&rows) + &detection_notes(&rows);
             tabulate(&series_rows(rows), false) + &notes
@@ -88,6 +93,74 @@ pub fn run(
     };
     print!("{text}");
     Ok(ExitCode::Success)
+}
+
+/// What produced a result, as the columns of its row (`--provenance`).
+fn provenance_of(manifest: &crate::store::Manifest) -> serde_json::Value {
+    let p = &manifest.provenance;
+    serde_json::json!({
+        "key": manifest.key,
+        "spec_digest": p.spec_digest,
+        "devspec": p.devspec_version,
+        "commit": p.devspec_commit,
+        "libtorch": p.libtorch,
+        "device": p.device,
+        "device_name": p.device_name,
+        "cpu_capability": p.cpu_capability,
+        "threads": p.threads,
+        "host": p.host,
+        "started": p.started,
+        "wall_seconds": (p.wall_seconds() * 1000.0).round() / 1000.0,
+    })
+}
+
+/// For tables with `--provenance`: a block per instance, a line per fact.
+fn provenance_blocks(rows: &[serde_json::Value]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        let name = row["instance"].as_str().unwrap_or_default();
+        let p = &row["metrics"];
+        if p.is_null() {
+            let _ = writeln!(out, "{name}: {}\n", row["status"].as_str().unwrap_or_default());
+            continue;
+        }
+        let text = |field: &str| p[field].as_str().unwrap_or_default().to_owned();
+        let or_unknown = |text: String| if text.is_empty() { "unknown".to_owned() } else { text };
+        let started = p["started"].as_f64().unwrap_or_default();
+        let started = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(started.max(0.0));
+        let commit = text("commit");
+        let devspec = if commit.is_empty() {
+            text("devspec")
+        } else {
+            format!("{} (commit {commit})", text("devspec"))
+        };
+        let mut device = text("device");
+        if !text("device_name").is_empty() {
+            let _ = write!(device, ": {}", text("device_name"));
+        }
+        if !text("cpu_capability").is_empty() {
+            let _ = write!(device, " ({} kernels)", text("cpu_capability"));
+        }
+        let _ = writeln!(out, "{name}");
+        for (label, value) in [
+            ("key", text("key")),
+            ("spec digest", or_unknown(text("spec_digest"))),
+            ("devspec", devspec),
+            (
+                "libtorch",
+                if text("libtorch").is_empty() { "not used".into() } else { text("libtorch") },
+            ),
+            ("device", device),
+            ("threads", p["threads"].to_string()),
+            ("host", text("host")),
+            ("started", humantime::format_rfc3339_seconds(started).to_string()),
+            ("wall time", format!("{:.3} s", p["wall_seconds"].as_f64().unwrap_or_default())),
+        ] {
+            let _ = writeln!(out, "  {label:<12} {value}");
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// What `show` takes from an instance's result beyond its metrics, as fields of its row: a

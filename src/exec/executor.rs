@@ -50,6 +50,8 @@ pub struct RunOptions {
     /// The spec's path in the project: with an instance's name, it names the instance across
     /// runs, for `status --why`.
     pub spec_id: String,
+    /// The BLAKE3 of the spec file, for the provenance of what the run computes.
+    pub spec_digest: String,
 }
 
 impl RunOptions {
@@ -270,6 +272,7 @@ impl Executor<'_> {
             kind: self.plan.graph[node].kind,
             params: request.params.as_object().expect("params are an object"),
             inputs: self.in_process_inputs(node, &schedule.state),
+            options: &self.options,
         };
         let outcome = in_process::run(self.store, &job);
         schedule.finished(node, outcome, summary, on_event)

@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use devspec_protocol::store_layout;
 
+use super::executor::RunOptions;
+use super::provenance::{now, provenance};
 use crate::steps::{self, Input};
-use crate::store::{Manifest, Provenance, Store};
+use crate::store::{Manifest, Store};
 
 /// What the executor hands over: the instance, its key, its parameters and its inputs.
 pub struct InProcessJob<'a> {
@@ -18,6 +19,7 @@ pub struct InProcessJob<'a> {
     pub kind: &'static str,
     pub params: &'a serde_json::Map<String, serde_json::Value>,
     pub inputs: Vec<Input>,
+    pub options: &'a RunOptions,
 }
 
 /// The step's manifest and whether this run computed it (false: another run had), or its
@@ -44,22 +46,10 @@ pub fn run(
         outputs: BTreeMap::from([("result".to_owned(), digest)]),
         sizes: BTreeMap::new(),
         metrics: produced.metrics,
-        provenance: Provenance {
-            devspec_version: env!("CARGO_PKG_VERSION").to_owned(),
-            libtorch: String::new(),
-            threads: 1,
-            device: "cpu".to_owned(),
-            host: super::pool::hostname(),
-            started,
-            ended: now(),
-        },
+        provenance: provenance(job.options, "cpu", 1, false, started),
     };
     let manifest = store
         .record(manifest)
         .map_err(|err| (format!("cannot record the result in the store: {err}"), None))?;
     Ok((Box::new(manifest), true))
-}
-
-fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }

@@ -5,6 +5,7 @@
 mod executor;
 mod in_process;
 mod pool;
+mod provenance;
 mod step_key;
 mod step_log;
 mod survey;
@@ -13,6 +14,7 @@ mod worker_process;
 mod worker_report;
 
 pub use executor::{Executor, FailedInstance, RunEvent, RunOptions, RunSummary};
+pub use provenance::DEVSPEC_COMMIT;
 pub use step_key::{StepKey, explicit_device, instance_key};
 pub use survey::{InstanceStatus, continues_from, survey, why};
 pub use worker_locator::{LocatedBy, WorkerLocation, WorkerLocator};

@@ -8,15 +8,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use devspec_protocol::{Reply, RequestBody, StepResult};
 use petgraph::graph::NodeIndex;
 
 use super::executor::RunOptions;
+use super::provenance::{now, provenance};
 use super::step_log::StepLog;
 use super::worker_process::{WorkerProcess, WorkerProcessError};
-use crate::store::{Manifest, Provenance, Store};
+use crate::store::{Manifest, Store};
 
 /// One instance to compute.
 pub struct Job {
@@ -167,7 +167,7 @@ impl GroupRunner<'_> {
             // Recorded at once, so dependents start and a kill later in the group loses it not.
             Reply::StepDone { member, result, .. } if ended.get(*member) == Some(&None) => {
                 let job = &members[*member];
-                let outcome = self.record(job, result.clone(), started, now());
+                let outcome = self.record(job, result.clone(), started);
                 ended[*member] = Some(outcome.as_ref().err().cloned());
                 let log = logs[*member].path().to_path_buf();
                 self.finished(
@@ -212,18 +212,11 @@ impl GroupRunner<'_> {
     }
 
     /// Records a member's manifest, once its result holds every output the plan expects.
-    fn record(
-        &self,
-        job: &Job,
-        result: StepResult,
-        started: f64,
-        ended: f64,
-    ) -> Result<Manifest, String> {
+    fn record(&self, job: &Job, result: StepResult, started: f64) -> Result<Manifest, String> {
         if let Some(missing) = job.request.outputs.iter().find(|o| !result.outputs.contains_key(*o))
         {
             return Err(format!("the step did not write its output `{missing}`"));
         }
-        let environment = &self.options.environment;
         let manifest = Manifest {
             manifest_version: 1,
             key: job.key.clone(),
@@ -232,15 +225,13 @@ impl GroupRunner<'_> {
             outputs: result.outputs,
             sizes: BTreeMap::new(),
             metrics: result.metrics,
-            provenance: Provenance {
-                devspec_version: env!("CARGO_PKG_VERSION").to_owned(),
-                libtorch: environment.get("libtorch").cloned().unwrap_or_default(),
-                threads: self.options.threads_per_step,
-                device: job.device.clone(),
-                host: hostname(),
+            provenance: provenance(
+                self.options,
+                &job.device,
+                self.options.threads_per_step,
+                true,
                 started,
-                ended,
-            },
+            ),
         };
         self.store
             .record(manifest)
@@ -254,18 +245,4 @@ impl GroupRunner<'_> {
     ) {
         let _ = self.messages.send(PoolMessage::Finished { node, outcome });
     }
-}
-
-fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// This machine's name, read once per run.
-pub(super) fn hostname() -> String {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map_or_else(|_| "unknown".into(), |h| h.trim().to_owned())
-    })
-    .clone()
 }

@@ -14,7 +14,7 @@ use crate::store::{Manifest, Store};
 
 #[derive(Debug, Clone)]
 pub enum InstanceStatus {
-    Cached(Manifest),
+    Cached(Box<Manifest>),
     /// Its key is known (every input is cached) and not in the store.
     WillRun(StepKey),
     /// An input will be computed first, so its key is not known yet.
@@ -43,7 +43,7 @@ pub fn survey(plan: &Plan, store: &Store, options: &RunOptions) -> Vec<InstanceS
         };
         let status = match instance_key(plan, node, &outputs_of, &environment, &options.files) {
             Some((key, _)) => match store.cached(&key.digest()) {
-                Some(manifest) => InstanceStatus::Cached(manifest),
+                Some(manifest) => InstanceStatus::Cached(Box::new(manifest)),
                 None => InstanceStatus::WillRun(key),
             },
             None => InstanceStatus::WaitsForInputs,

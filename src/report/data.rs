@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::detect::Detection;
 
 /// Bumped whenever the shape changes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportData {
@@ -32,8 +32,10 @@ pub struct ReportData {
     /// Estimates at checkpoints whose learning coefficient is known in closed form.
     #[serde(default)]
     pub theory: Vec<TheoryPoint>,
-    /// Where each input came from, one row per instance.
-    pub provenance: Vec<Provenance>,
+    /// Which instance each input is, one row per instance. Their provenance (host, wall time,
+    /// versions) is read from the store when the report is drawn: kept here, it would make a
+    /// recomputed report differ in bytes from the first.
+    pub provenance: Vec<Source>,
 }
 
 /// An LLC estimate next to the true learning coefficient of its checkpoint.
@@ -117,16 +119,10 @@ pub struct DetectionOf {
     pub detection: Detection,
 }
 
-/// Where one input came from: its instance, key and the manifest's provenance.
+/// One input of the report: its instance, step kind and key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Provenance {
+pub struct Source {
     pub instance: String,
     pub kind: String,
     pub key: String,
-    pub devspec_version: String,
-    pub libtorch: String,
-    pub device: String,
-    pub host: String,
-    pub threads: u32,
-    pub wall_s: f64,
 }

@@ -14,7 +14,8 @@ use super::{gallery, html};
 use crate::detect::recurrence::{Recurring, recurring};
 
 /// What drawing needs besides the data: the report's name, the spec it belongs to, the spec's
-/// steps as resolved, and the calibrations recorded for its estimate steps.
+/// steps as resolved, the calibrations recorded for its estimate steps, and the provenance of its
+/// inputs.
 pub struct Context {
     pub name: String,
     pub spec_path: String,
@@ -22,6 +23,8 @@ pub struct Context {
     pub resolved: Vec<ResolvedStep>,
     /// Each estimate step's last `devspec calibrate` record.
     pub calibrations: Vec<(String, Value)>,
+    /// The provenance the store records for each input's key (absent: no record).
+    pub provenance: std::collections::BTreeMap<String, crate::store::Provenance>,
 }
 
 /// One step of the spec with its fields evaluated, as `.dev` text, and its sweep points.

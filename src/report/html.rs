@@ -269,7 +269,7 @@ pub fn page(
     }
     traces(&mut out, made);
     spec(&mut out, context);
-    provenance(&mut out, data);
+    provenance(&mut out, data, context);
     out.push_str("</body></html>\n");
     out
 }
@@ -333,30 +333,52 @@ fn spec(out: &mut String, context: &Context) {
     out.push_str("</table></section>\n");
 }
 
-fn provenance(out: &mut String, data: &ReportData) {
+fn provenance(out: &mut String, data: &ReportData, context: &Context) {
     let _ = writeln!(
         out,
         "<section id=\"provenance\"><h2>Provenance</h2>\n<p class=meta>Every number above comes \
          from one of these {} step instances: its key names the computation in the store \
-         (<code>devspec show</code> reads it).</p><details><summary>the instances</summary>\
-         <table><tr><th>instance</th><th>kind</th><th>key</th><th>devspec</th><th>libtorch</th>\
-         <th>device</th><th>threads</th><th>host</th><th>wall time</th></tr>",
+         (<code>devspec show --provenance</code> reads it).</p><details><summary>the instances\
+         </summary><table><tr><th>instance</th><th>kind</th><th>key</th><th>devspec</th>\
+         <th>libtorch</th><th>device</th><th>threads</th><th>host</th><th>wall time</th></tr>",
         data.provenance.len()
     );
-    for p in &data.provenance {
+    for source in &data.provenance {
+        let _ = write!(
+            out,
+            "<tr id=\"prov-{0}\"><td>{0}</td><td>{1}</td><td><code>{2}</code></td>",
+            escape(&source.instance),
+            escape(&source.kind),
+            escape(&source.key),
+        );
+        let Some(p) = context.provenance.get(&source.key) else {
+            out.push_str("<td colspan=6>not recorded in this store</td></tr>\n");
+            continue;
+        };
+        let devspec = if p.devspec_commit.is_empty() {
+            p.devspec_version.clone()
+        } else {
+            format!(
+                "{} ({})",
+                p.devspec_version,
+                &p.devspec_commit[..p.devspec_commit.len().min(10)]
+            )
+        };
+        let device = if p.device_name.is_empty() {
+            p.device.clone()
+        } else {
+            format!("{} ({})", p.device, p.device_name)
+        };
         let _ = writeln!(
             out,
-            "<tr id=\"prov-{0}\"><td>{0}</td><td>{1}</td><td><code>{2}</code></td><td>{3}</td>\
-             <td>{4}</td><td>{5}</td><td class=num>{6}</td><td>{7}</td><td class=num>{8:.2} s</td></tr>",
-            escape(&p.instance),
-            escape(&p.kind),
-            escape(&p.key),
-            escape(&p.devspec_version),
+            "<td>{}</td><td>{}</td><td>{}</td><td class=num>{}</td><td>{}</td>\
+             <td class=num>{:.2} s</td></tr>",
+            escape(&devspec),
             escape(&p.libtorch),
-            escape(&p.device),
+            escape(&device),
             p.threads,
             escape(&p.host),
-            p.wall_s
+            p.wall_seconds()
         );
     }
     out.push_str("</table></details></section>\n");

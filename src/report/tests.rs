@@ -134,6 +134,7 @@ fn each_kind_of_figure_appears_with_its_data_and_is_marked_as_its_data_say() {
         spec_source: "report summary on llc".into(),
         resolved: Vec::new(),
         calibrations: vec![("llc".into(), calibration())],
+        provenance: std::collections::BTreeMap::new(),
     };
     // As the product does: the data stored as JSON and read back.
     let data: ReportData = serde_json::from_slice(&serde_json::to_vec(&data()).unwrap()).unwrap();

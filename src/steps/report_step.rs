@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{Input, Produced};
 use crate::detect::Detection;
 use crate::report::data::{
-    DetectionOf, LlcSeries, LossSeries, ObservableSeries, Provenance, ReportData, SCHEMA_VERSION,
+    DetectionOf, LlcSeries, LossSeries, ObservableSeries, ReportData, SCHEMA_VERSION, Source,
     TheoryPoint, TracePanel,
 };
 use crate::store::Store;
@@ -72,20 +72,11 @@ pub fn compute(
             // Other observables (a probe's outputs) are drawn through their detections.
             _ => {}
         }
-        if let Some(manifest) = store.cached(&input.key) {
-            let p = manifest.provenance;
-            data.provenance.push(Provenance {
-                instance: input.instance.clone(),
-                kind: input.kind.to_owned(),
-                key: input.key.clone(),
-                devspec_version: p.devspec_version,
-                libtorch: p.libtorch,
-                device: p.device,
-                host: p.host,
-                threads: p.threads,
-                wall_s: p.ended - p.started,
-            });
-        }
+        data.provenance.push(Source {
+            instance: input.instance.clone(),
+            kind: input.kind.to_owned(),
+            key: input.key.clone(),
+        });
     }
     for ((step, point), mut rows) in estimates {
         rows.sort_by_key(|(input, _)| input.checkpoint);
