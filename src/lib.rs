@@ -16,5 +16,6 @@ pub mod report;
 pub mod source;
 pub mod steps;
 pub mod store;
+pub mod study;
 pub mod syntax;
 pub mod theory;

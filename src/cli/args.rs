@@ -1,7 +1,6 @@
 //! The command line, declared with clap: every verb devspec will have, global options, and the
 //! help text a user sees.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -49,14 +48,14 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Draw a spec's reports (HTML with SVG and PNG figures) from its results in the store.
     Report(ReportArgs),
-    /// Compare two runs or studies.
-    Diff(Pending),
-    /// Bundle a study (spec, lock file, results) for a colleague.
-    Export(Pending),
-    /// Unpack a colleague's study bundle.
-    Import(Pending),
-    /// Recompute a study's results and compare them with the recorded ones.
-    Verify(Pending),
+    /// Compare two runs of a study: two lock files, or two specs' current results.
+    Diff(DiffArgs),
+    /// Bundle a study (spec and its files, lock file, results) for a colleague.
+    Export(ExportArgs),
+    /// Unpack a colleague's study bundle into a new folder, after checking every digest.
+    Import(ImportArgs),
+    /// Recompute a study's locked results in a scratch store and compare them with the lock.
+    Verify(VerifyArgs),
     /// Remove store entries no spec refers to.
     Gc(GcArgs),
 }
@@ -253,31 +252,91 @@ pub struct CalibrateArgs {
     pub settings: SettingsArgs,
 }
 
-/// The arguments of a verb that is declared but not built yet: accepted and ignored, since the
-/// verb refuses to run anyway.
 #[derive(Debug, clap::Args)]
-pub struct Pending {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<OsString>,
+pub struct DiffArgs {
+    /// The first run: a lock file (`study.dev.lock`) or a spec (its current results).
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The second run, likewise.
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// `table` for people, `json` for programs.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: DiffFormat,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
 }
 
-impl Command {
-    /// The verb's name and the issue that builds it, for "not implemented yet" messages.
-    pub fn pending(&self) -> (&'static str, &'static str) {
-        match self {
-            Command::Check(_) => ("check", "the language"),
-            Command::Fmt(_) => ("fmt", "the language"),
-            Command::Plan(_) => ("plan", "the executor"),
-            Command::Run(_) => ("run", "the executor"),
-            Command::Status(_) => ("status", "the executor"),
-            Command::Show(_) => ("show", "the executor"),
-            Command::Gc(_) => ("gc", "the executor"),
-            Command::Calibrate(_) => ("calibrate", "the estimation"),
-            Command::Report(_) => ("report", "the detection and reports"),
-            Command::Diff(_) => ("diff", "the reproducible studies"),
-            Command::Export(_) => ("export", "the reproducible studies"),
-            Command::Import(_) => ("import", "the reproducible studies"),
-            Command::Verify(_) => ("verify", "the reproducible studies"),
-        }
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The spec whose study to bundle (run it first: its lock must match its results).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The bundle to write (`study.tar.zst`).
+    #[arg(long, short = 'o', value_name = "BUNDLE")]
+    pub out: PathBuf,
+    /// Also bundle the checkpoints (and optimizer states), which can be large; without them the
+    /// importer retrains to restore them.
+    #[arg(long)]
+    pub with_checkpoints: bool,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The bundle (`study.tar.zst`).
+    #[arg(value_name = "BUNDLE")]
+    pub bundle: PathBuf,
+    /// Where to unpack it (default: a new folder named after the study).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Refuse bundles that unpack to more than this many bytes (suffixes K, M, G).
+    #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
+    pub max_size: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The spec whose lock (`FILE.lock`) to verify.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Verify only these steps' instances (repeatable).
+    #[arg(long = "steps", value_name = "STEP", num_args = 1..)]
+    pub steps: Vec<String>,
+    /// Recompute a sample of K of the locked instances (and what they need), chosen by their
+    /// keys, so the same lock gives the same sample.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub sample: Option<u32>,
+    /// Worker requests at once (default: one per core).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+/// A size in bytes: `500`, `64K`, `2M`, `16G`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((at, c)) if c.is_ascii_alphabetic() => (&text[..at], c.to_ascii_uppercase()),
+        _ => (text, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        'T' => 40,
+        other => return Err(format!("unknown size unit `{other}` (use K, M, G or T)")),
+    };
+    let number: u64 =
+        number.trim().parse().map_err(|_| format!("`{text}` is not a size such as 500M or 16G"))?;
+    number.checked_mul(1 << shift).ok_or_else(|| format!("`{text}` is too large"))
 }

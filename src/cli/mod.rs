@@ -4,8 +4,11 @@
 mod args;
 mod calibrate_command;
 mod check_command;
+mod diff_command;
+mod export_command;
 mod fmt_command;
 mod gc_command;
+mod import_command;
 mod plan_command;
 mod report_command;
 mod run_command;
@@ -14,6 +17,7 @@ mod run_progress;
 mod show_command;
 mod stage_table;
 mod status_command;
+mod verify_command;
 mod version_command;
 
 use std::path::Path;
@@ -23,7 +27,7 @@ use clap::Parser;
 pub use args::{Args, Command};
 
 use crate::exit_code::ExitCode;
-use crate::failure::{Failure, FailureClass};
+use crate::failure::Failure;
 use crate::project_config::ProjectConfig;
 
 pub fn main() -> std::process::ExitCode {
@@ -106,14 +110,10 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             targets: &run.targets,
             dry_run: run.dry_run,
         }),
-        Some(command) => {
-            let (verb, issue) = command.pending();
-            Err(Failure::new(
-                FailureClass::NotImplemented,
-                format!("`devspec {verb}` is not implemented yet"),
-            )
-            .with_hint(format!("it arrives with {issue} issue; see the README's list of verbs")))
-        }
+        Some(Command::Export(export)) => export_command::run(export, args.worker.clone()),
+        Some(Command::Import(import)) => import_command::run(import),
+        Some(Command::Verify(verify)) => verify_command::run(verify, args.worker.clone()),
+        Some(Command::Diff(diff)) => diff_command::run(diff, args.worker.clone()),
         // clap's `arg_required_else_help` prints the help before we get here.
         None => Ok(ExitCode::Success),
     }

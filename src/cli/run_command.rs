@@ -13,6 +13,7 @@ use crate::exit_code::ExitCode;
 use crate::failure::{Failure, FailureClass};
 use crate::plan;
 use crate::registry::{self, schema::Status};
+use crate::study::Lock;
 
 pub struct RunArgs<'a> {
     pub file: &'a Path,
@@ -60,6 +61,20 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         }
         return Ok(ExitCode::Success);
     }
+    let lock_file = crate::study::lock_path(args.file);
+    if let Ok(lock) = Lock::read(&lock_file) {
+        for d in lock.machine_differences(&plan, &context.options) {
+            eprintln!(
+                "note: {} has {} instance(s) computed with {} = {}; here it is {}: they are \
+                 recomputed, and match only statistically (`devspec verify` compares them)",
+                lock_file.display(),
+                d.instances,
+                d.part,
+                d.locked,
+                d.here
+            );
+        }
+    }
     let RunContext { store, worker, mut options, project_root } = context;
     options.fail_fast = args.fail_fast;
     let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
@@ -86,6 +101,31 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     let reports = super::report_command::default_folder(&project_root, args.file);
     for html in super::report_command::write_reports(&plan, &store, &options, args.file, &reports) {
         println!("report: {}", html.display());
+    }
+    let partial = if !args.sets.is_empty() {
+        Some("the run used --set")
+    } else if !args.targets.is_empty() {
+        Some("the run used --target")
+    } else if !summary.failed.is_empty() || summary.skipped > 0 {
+        Some("not every instance succeeded")
+    } else {
+        None
+    };
+    match partial {
+        Some(why) => println!("lock: {} left as it is: {why}", lock_file.display()),
+        None => match Lock::from_store(&plan, &store, &options, args.file) {
+            Ok(lock) => {
+                let changed = lock.write(&lock_file)?;
+                let what = if changed { "written" } else { "unchanged" };
+                println!("lock: {} ({what})", lock_file.display());
+            }
+            Err(incomplete) => println!(
+                "lock: {} left as it is: {} instance(s) have no result ({})",
+                lock_file.display(),
+                incomplete.missing.len(),
+                incomplete.missing[0]
+            ),
+        },
     }
     Ok(if summary.failed.is_empty() { ExitCode::Success } else { ExitCode::Failed })
 }

@@ -1,0 +1,308 @@
+//! [`Lock`]: a spec's lock file (`FILE.lock`, TOML, beside the spec, meant to be committed):
+//! what a complete run produced, per step instance: its key, output digests, parameters,
+//! headline results, the environment part of its key and which devspec computed it.
+//!
+//! It holds nothing that changes between two computations of one key (no times, no host), and
+//! its instances are in plan order, so an unchanged study's lock is the same bytes after any
+//! rerun, even one that recomputed everything; a changed step changes only its own entries and
+//! its dependents'.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::exec::{InstanceStatus, RunOptions, explicit_device, instance_key, survey};
+use crate::failure::Failure;
+use crate::plan::Plan;
+use crate::store::{Manifest, Store};
+
+/// Bumped when the lock's shape changes.
+pub const LOCK_FORMAT: u32 = 1;
+
+/// The parts of a key's environment that describe the machine: where they match, a result is
+/// reproduced bit for bit; where not, only statistically.
+pub const MACHINE_PARTS: &[&str] =
+    &["libtorch", "device", "cpu_capability", "threads_per_step", "mkl_cbwr"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lock {
+    pub format: u32,
+    /// The spec's file name (the lock sits beside it).
+    pub spec: String,
+    #[serde(rename = "instance", default)]
+    pub instances: Vec<LockedInstance>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockedInstance {
+    /// Its display name: `run[seed=0]`, `llc[seed=0]@1200`.
+    pub name: String,
+    pub step: String,
+    pub kind: String,
+    pub key: String,
+    /// Its resolved parameters, as `.dev` text.
+    pub params: BTreeMap<String, String>,
+    /// Output name (`result`, `checkpoint@1200`) to blob digest.
+    pub outputs: BTreeMap<String, String>,
+    pub results: Headline,
+    /// The environment part of its key: libtorch, device kind, CPU kernels, threads per step.
+    pub environment: BTreeMap<String, String>,
+    pub produced_by: ProducedBy,
+}
+
+/// The numbers researchers compare: a run's final losses, an estimate's LLC with its standard
+/// error (or an observable's numbers), a detection's boundaries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Headline {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_train_loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_test_loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llc_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llc_se: Option<f64>,
+    /// A detection's boundaries: `228-675 plateau`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundaries: Option<Vec<String>>,
+    /// Another observable's numbers (accuracy, induction score), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub numbers: BTreeMap<String, f64>,
+}
+
+/// Which devspec computed a result (from its manifest's provenance).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProducedBy {
+    pub devspec: String,
+    /// Empty when devspec was built outside a git checkout.
+    pub commit: String,
+}
+
+/// One machine part that differs between a lock and this machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineDifference {
+    pub part: String,
+    pub locked: String,
+    pub here: String,
+    /// How many locked instances it concerns.
+    pub instances: usize,
+}
+
+/// Why no lock could be built from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incomplete {
+    /// Instances without a result, in plan order.
+    pub missing: Vec<String>,
+}
+
+/// Where a spec's lock file is: `FILE.lock` beside `FILE`.
+pub fn lock_path(spec: &Path) -> PathBuf {
+    let mut name = spec.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    spec.with_file_name(name)
+}
+
+impl Lock {
+    /// The lock of a plan whose every instance has its result in the store.
+    pub fn from_store(
+        plan: &Plan,
+        store: &Store,
+        options: &RunOptions,
+        spec: &Path,
+    ) -> Result<Lock, Incomplete> {
+        let (lock, missing) = Lock::of_results(plan, store, options, spec);
+        if missing.is_empty() { Ok(lock) } else { Err(Incomplete { missing }) }
+    }
+
+    /// The lock of the instances of a plan that have their result in the store, and the names
+    /// of those that do not (a study in progress: what `devspec diff` compares for a spec).
+    pub fn of_results(
+        plan: &Plan,
+        store: &Store,
+        options: &RunOptions,
+        spec: &Path,
+    ) -> (Lock, Vec<String>) {
+        let statuses = survey(plan, store, options);
+        let manifest_of = |node: petgraph::graph::NodeIndex| match &statuses[node.index()] {
+            InstanceStatus::Cached(manifest) => Some(manifest.as_ref()),
+            _ => None,
+        };
+        let missing: Vec<String> = plan
+            .order
+            .iter()
+            .filter(|&&node| manifest_of(node).is_none())
+            .map(|&node| plan.graph[node].display_name())
+            .collect();
+        let environment = options.key_environment();
+        let instances = plan
+            .order
+            .iter()
+            .filter_map(|&node| {
+                let instance = &plan.graph[node];
+                let manifest = manifest_of(node)?;
+                let outputs_of = |source| manifest_of(source).map(|m| &m.outputs);
+                let (key, _) = instance_key(plan, node, &outputs_of, &environment, &options.files)
+                    .expect("a cached instance's inputs are cached");
+                Some(LockedInstance {
+                    name: instance.display_name(),
+                    step: instance.step_name.clone(),
+                    kind: instance.kind.to_owned(),
+                    key: manifest.key.clone(),
+                    params: instance
+                        .params
+                        .iter()
+                        .map(|(name, value)| (name.clone(), value.to_string()))
+                        .collect(),
+                    outputs: manifest.outputs.clone(),
+                    results: headline(instance.kind, manifest, store),
+                    environment: key.environment,
+                    produced_by: ProducedBy {
+                        devspec: manifest.provenance.devspec_version.clone(),
+                        commit: manifest.provenance.devspec_commit.clone(),
+                    },
+                })
+            })
+            .collect();
+        let spec = spec.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        (Lock { format: LOCK_FORMAT, spec, instances }, missing)
+    }
+
+    /// The lock's text: a comment saying what it is, then TOML.
+    pub fn to_text(&self) -> String {
+        let body = toml::to_string(self).expect("locks serialize");
+        format!(
+            "# devspec lock file: what a complete `devspec run {}` produced, step instance by \
+             instance.\n# Written by devspec; commit it with the spec. `devspec verify` recomputes \
+             it, `devspec diff` compares two.\n\n{body}",
+            self.spec
+        )
+    }
+
+    /// Reads a lock file; a missing, unreadable or malformed one is bad input, with its place.
+    pub fn read(path: &Path) -> Result<Lock, Failure> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            Failure::bad_input(format!("cannot read the lock file {}: {err}", path.display()))
+                .with_hint(
+                    "a complete `devspec run FILE` writes FILE.lock; run the study first, or \
+                     name an existing lock",
+                )
+        })?;
+        let lock: Lock = toml::from_str(&text).map_err(|err| {
+            let at = err.span().map_or_else(String::new, |span| {
+                format!(":{}", text[..span.start].matches('\n').count() + 1)
+            });
+            Failure::bad_input(format!("{}{at}: {}", path.display(), err.message().trim()))
+                .with_hint("the lock is written by `devspec run`; rerun the study to rewrite it")
+        })?;
+        if lock.format != LOCK_FORMAT {
+            return Err(Failure::bad_input(format!(
+                "{}: lock format {} is not the one this devspec reads ({LOCK_FORMAT})",
+                path.display(),
+                lock.format
+            ))
+            .with_hint("rerun the study with this devspec to rewrite its lock"));
+        }
+        Ok(lock)
+    }
+
+    /// Writes the lock atomically, unless the file already holds these bytes; whether it
+    /// changed the file.
+    pub fn write(&self, path: &Path) -> Result<bool, Failure> {
+        let text = self.to_text();
+        if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+            return Ok(false);
+        }
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let unwritable = |err: std::io::Error| {
+            Failure::environment(format!("cannot write the lock file {}: {err}", path.display()))
+        };
+        let mut file = tempfile::NamedTempFile::new_in(folder).map_err(unwritable)?;
+        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(unwritable)?;
+        file.as_file().sync_all().map_err(unwritable)?;
+        file.persist(path).map_err(|err| unwritable(err.error))?;
+        Ok(true)
+    }
+
+    pub fn instance(&self, name: &str) -> Option<&LockedInstance> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+
+    /// The machine parts of the locked keys that differ from this machine's: each part once,
+    /// with how many instances it concerns.
+    pub fn machine_differences(&self, plan: &Plan, options: &RunOptions) -> Vec<MachineDifference> {
+        let environment = options.key_environment();
+        let mut differences: Vec<MachineDifference> = Vec::new();
+        for instance in plan.instances() {
+            let Some(locked) = self.instance(&instance.display_name()) else { continue };
+            let mut here = environment.clone();
+            if let Some(device) = explicit_device(instance) {
+                here.insert("device".into(), device.to_owned());
+            }
+            for part in MACHINE_PARTS {
+                let (a, b) = (locked.environment.get(*part), here.get(*part));
+                if a == b {
+                    continue;
+                }
+                let (a, b) = (a.cloned().unwrap_or_default(), b.cloned().unwrap_or_default());
+                match differences.iter_mut().find(|d| d.part == *part && d.locked == a) {
+                    Some(difference) => difference.instances += 1,
+                    None => differences.push(MachineDifference {
+                        part: (*part).to_owned(),
+                        locked: a,
+                        here: b,
+                        instances: 1,
+                    }),
+                }
+            }
+        }
+        differences
+    }
+}
+
+/// The headline numbers of a result, from its metrics (and a detection's result).
+fn headline(kind: &str, manifest: &Manifest, store: &Store) -> Headline {
+    let number = |name: &str| manifest.metrics.get(name).and_then(serde_json::Value::as_f64);
+    let mut headline = Headline::default();
+    match kind {
+        "train" => {
+            headline.final_train_loss = number("final_train_loss");
+            headline.final_test_loss = number("final_test_loss");
+        }
+        "estimate" if number("llc_mean").is_some() => {
+            headline.llc_mean = number("llc_mean");
+            headline.llc_se = number("llc_se");
+        }
+        "estimate" => {
+            headline.numbers = manifest
+                .metrics
+                .iter()
+                .filter_map(|(name, value)| Some((name.clone(), value.as_f64()?)))
+                .collect();
+        }
+        "detect" => {
+            let result = manifest
+                .outputs
+                .get("result")
+                .and_then(|digest| store.read_blob(digest).ok())
+                .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+            headline.boundaries = result.map(|result| {
+                result["boundaries"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|b| {
+                        format!(
+                            "{}-{} {}",
+                            b["interval"][0],
+                            b["interval"][1],
+                            b["kind"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            });
+        }
+        _ => {}
+    }
+    headline
+}

@@ -1,0 +1,7 @@
+//! Studies that travel: the lock file a complete run writes ([`Lock`]), bundles of a spec with
+//! its files and results (`bundle`), the comparison of recomputed results against a lock
+//! (`verification`) and of two locks (`comparison`).
+
+pub mod lock;
+
+pub use lock::{Lock, LockedInstance, lock_path};
