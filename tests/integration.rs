@@ -9,6 +9,7 @@ mod integration {
     mod binaries;
     mod browser;
     mod detect;
+    mod diff;
     mod estimate;
     mod fmt_snapshots;
     mod fuzz;
@@ -18,6 +19,7 @@ mod integration {
     mod report;
     mod run;
     mod specs_check;
+    mod study;
     mod tms_study;
     mod torchscript;
     mod train;

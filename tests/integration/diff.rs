@@ -1,0 +1,1 @@
+//! `devspec diff`: being written.

@@ -1,0 +1,1 @@
+//! Lock files, bundles and verification: being written.
