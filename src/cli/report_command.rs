@@ -47,6 +47,17 @@ pub fn run(args: &ReportArgs<'_>) -> Result<ExitCode, Failure> {
         .map(|&node| plan.graph[node].display_name())
         .collect();
     if let Some(first) = missing.first() {
+        // Results imported from a bundle without checkpoints, or computed where the key's
+        // machine parts differ from here: the lock names the sender's report results.
+        let out = args
+            .out
+            .map_or_else(|| default_folder(&context.project_root, args.file), Path::to_path_buf);
+        if let Some(written) = write_locked_reports(&plan, &context, args.file, &out) {
+            for path in &written {
+                println!("report: {}", path.display());
+            }
+            return Ok(ExitCode::Success);
+        }
         return Err(Failure::bad_input(format!(
             "{} instance(s) the reports draw on have no results yet ({first}{})",
             missing.len(),
@@ -101,10 +112,48 @@ pub fn write_reports(
     out: &Path,
 ) -> Vec<PathBuf> {
     let statuses = survey(plan, store, options);
+    let reports = plan.order.iter().filter_map(|&node| match &statuses[node.index()] {
+        InstanceStatus::Cached(manifest) => Some((&plan.graph[node], manifest.as_ref().clone())),
+        _ => None,
+    });
+    draw(plan, store, options, spec, out, reports)
+}
+
+/// Draws the report results the spec's lock file records, when every report instance of the
+/// plan has one in the store; `None` otherwise. Said on stderr, since these are not results of
+/// this machine's keys.
+fn write_locked_reports(
+    plan: &Plan,
+    context: &RunContext,
+    spec: &Path,
+    out: &Path,
+) -> Option<Vec<PathBuf>> {
+    let lock_file = crate::study::lock_path(spec);
+    let lock = crate::study::Lock::read(&lock_file).ok()?;
+    let mut reports = Vec::new();
+    for instance in plan.instances().filter(|i| i.kind == "report") {
+        let locked = lock.instance(&instance.display_name())?;
+        reports.push((instance, context.store.cached(&locked.key)?));
+    }
+    eprintln!(
+        "note: drawn from the results {} records: this machine's keys differ from them, or \
+         their inputs' results are not here (a bundle without checkpoints); `devspec run` \
+         computes them here",
+        lock_file.display()
+    );
+    Some(draw(plan, &context.store, &context.options, spec, out, reports.into_iter()))
+}
+
+fn draw<'p>(
+    plan: &Plan,
+    store: &Store,
+    options: &RunOptions,
+    spec: &Path,
+    out: &Path,
+    reports: impl Iterator<Item = (&'p crate::plan::Instance, crate::store::Manifest)>,
+) -> Vec<PathBuf> {
     let mut written = Vec::new();
-    for &node in &plan.order {
-        let instance = &plan.graph[node];
-        let InstanceStatus::Cached(manifest) = &statuses[node.index()] else { continue };
+    for (instance, manifest) in reports {
         if instance.kind != "report" {
             continue;
         }

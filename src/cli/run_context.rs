@@ -37,6 +37,15 @@ const DEFAULT_BATCH: u32 = 16;
 
 /// A spec, planned; or the exit code after its diagnostics were printed.
 pub fn planned(file: &Path, sets: &[String]) -> Result<Result<Plan, ExitCode>, Failure> {
+    Ok(planned_with_sources(file, sets)?.map(|(plan, _)| plan))
+}
+
+/// A spec, planned, with every source file it read (the spec and its imports); or the exit
+/// code after its diagnostics were printed.
+pub fn planned_with_sources(
+    file: &Path,
+    sets: &[String],
+) -> Result<Result<(Plan, SourceMap), ExitCode>, Failure> {
     let mut sources = SourceMap::new();
     let program = match compile::check_path(file, sets, &mut sources) {
         Ok(program) => program,
@@ -49,7 +58,7 @@ pub fn planned(file: &Path, sets: &[String]) -> Result<Result<Plan, ExitCode>, F
         }
     };
     match plan::plan(&program) {
-        Ok(plan) => Ok(Ok(plan)),
+        Ok(plan) => Ok(Ok((plan, sources))),
         Err(diagnostics) => {
             for diagnostic in &diagnostics {
                 eprint!("{}", render::to_text(&sources, diagnostic));

@@ -51,6 +51,11 @@ impl SourceMap {
         &self.files[id.0 as usize]
     }
 
+    /// Every file read, in reading order.
+    pub fn files(&self) -> impl Iterator<Item = &SourceFile> {
+        self.files.iter()
+    }
+
     /// The file already read from this path, if any.
     pub fn find_path(&self, path: &std::path::Path) -> Option<FileId> {
         self.files

@@ -2,6 +2,9 @@
 //! its files and results (`bundle`), the comparison of recomputed results against a lock
 //! (`verification`) and of two locks (`comparison`).
 
+pub mod bundle;
+pub mod comparison;
 pub mod lock;
+pub mod verification;
 
 pub use lock::{Lock, LockedInstance, lock_path};

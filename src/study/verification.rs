@@ -1,0 +1,260 @@
+//! Comparing a recomputed instance with its locked entry: byte for byte where the key's machine
+//! parts are the same (the design promises identical bytes there), statistically otherwise.
+//!
+//! Statistically: two LLC estimates agree when their means differ by at most 3 combined
+//! standard errors (`|a - b| <= 3 sqrt(se_a² + se_b²)`: two independent estimates of one
+//! quantity differ by more than that about 0.3% of the time), and final losses when they differ
+//! by at most 2% relative (a different reduction order moves a loss by far less; a different
+//! training trajectory usually by more). Results without one of these numbers (detections,
+//! reports, checkpoints, other observables) are shown, not judged.
+
+use serde::Serialize;
+
+use super::lock::{Headline, LockedInstance, MACHINE_PARTS};
+
+/// How many combined standard errors two LLC means may differ by.
+pub const LLC_SIGMAS: f64 = 3.0;
+/// How far two final losses may differ, relative to the locked one.
+pub const LOSS_RELATIVE: f64 = 0.02;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Same machine parts: the output digests must be equal.
+    Exact,
+    /// Different machine parts: the numbers must agree within tolerance.
+    Statistical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Agree,
+    Differ,
+    /// Statistical mode, and nothing with a tolerance to compare.
+    NotJudged,
+}
+
+/// One compared number (or digest): its locked and recomputed values as text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Line {
+    pub quantity: String,
+    pub locked: String,
+    pub recomputed: String,
+    pub verdict: Verdict,
+    /// Why it agrees or not: `0.4 combined SE`, `1.3% relative`, `digest`.
+    pub measure: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub instance: String,
+    pub mode: Mode,
+    /// The machine parts that differ (statistical mode): `cpu_capability: AVX2 -> AVX512`.
+    pub differing_parts: Vec<String>,
+    pub verdict: Verdict,
+    pub lines: Vec<Line>,
+}
+
+/// Compares a recomputed instance with its locked entry.
+pub fn compare(locked: &LockedInstance, recomputed: &LockedInstance) -> Comparison {
+    let differing_parts: Vec<String> = MACHINE_PARTS
+        .iter()
+        .filter(|part| locked.environment.get(**part) != recomputed.environment.get(**part))
+        .map(|part| {
+            let text = |e: &LockedInstance| e.environment.get(*part).cloned().unwrap_or_default();
+            format!("{part}: {} -> {}", text(locked), text(recomputed))
+        })
+        .collect();
+    let mode = if differing_parts.is_empty() { Mode::Exact } else { Mode::Statistical };
+    let mut lines = Vec::new();
+    let numbers = numeric_lines(&locked.results, &recomputed.results, mode);
+    let verdict = match mode {
+        Mode::Exact => {
+            let same = locked.outputs == recomputed.outputs;
+            let changed: Vec<&String> = locked
+                .outputs
+                .iter()
+                .filter(|(name, digest)| recomputed.outputs.get(*name) != Some(*digest))
+                .map(|(name, _)| name)
+                .chain(recomputed.outputs.keys().filter(|n| !locked.outputs.contains_key(*n)))
+                .collect();
+            lines.push(Line {
+                quantity: "outputs".into(),
+                locked: format!("{} digest(s)", locked.outputs.len()),
+                recomputed: format!("{} digest(s)", recomputed.outputs.len()),
+                verdict: if same { Verdict::Agree } else { Verdict::Differ },
+                measure: if same {
+                    "identical bytes".into()
+                } else {
+                    format!("differ: {}", shorten(&changed))
+                },
+            });
+            // The numbers beside the digests, so a difference shows what changed.
+            lines.extend(numbers.into_iter().map(|mut line| {
+                line.verdict = if same { Verdict::Agree } else { Verdict::NotJudged };
+                line
+            }));
+            if same { Verdict::Agree } else { Verdict::Differ }
+        }
+        Mode::Statistical => {
+            let judged: Vec<Verdict> =
+                numbers.iter().map(|l| l.verdict).filter(|v| *v != Verdict::NotJudged).collect();
+            lines.extend(numbers);
+            if judged.is_empty() {
+                Verdict::NotJudged
+            } else if judged.contains(&Verdict::Differ) {
+                Verdict::Differ
+            } else {
+                Verdict::Agree
+            }
+        }
+    };
+    Comparison { instance: locked.name.clone(), mode, differing_parts, verdict, lines }
+}
+
+fn shorten(names: &[&String]) -> String {
+    let shown: Vec<&str> = names.iter().take(3).map(|s| s.as_str()).collect();
+    let more = names.len().saturating_sub(shown.len());
+    if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") }
+}
+
+/// The headline numbers side by side, judged by the statistical tolerances.
+fn numeric_lines(locked: &Headline, recomputed: &Headline, mode: Mode) -> Vec<Line> {
+    let mut lines = Vec::new();
+    if let (Some(a), Some(b)) = (locked.llc_mean, recomputed.llc_mean) {
+        let (se_a, se_b) = (locked.llc_se.unwrap_or(0.0), recomputed.llc_se.unwrap_or(0.0));
+        let combined = se_a.hypot(se_b);
+        let sigmas = if combined > 0.0 {
+            (a - b).abs() / combined
+        } else if a.to_bits() == b.to_bits() {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+        lines.push(Line {
+            quantity: "llc".into(),
+            locked: format!("{a:.4} ± {se_a:.4}"),
+            recomputed: format!("{b:.4} ± {se_b:.4}"),
+            verdict: judged(sigmas <= LLC_SIGMAS, mode),
+            measure: format!("{sigmas:.2} combined SE (tolerance {LLC_SIGMAS})"),
+        });
+    }
+    for (name, a, b) in [
+        ("final_train_loss", locked.final_train_loss, recomputed.final_train_loss),
+        ("final_test_loss", locked.final_test_loss, recomputed.final_test_loss),
+    ] {
+        let (Some(a), Some(b)) = (a, b) else { continue };
+        let relative = if a.to_bits() == b.to_bits() {
+            0.0
+        } else {
+            (a - b).abs() / a.abs().max(f64::MIN_POSITIVE)
+        };
+        lines.push(Line {
+            quantity: name.into(),
+            locked: format!("{a:.6}"),
+            recomputed: format!("{b:.6}"),
+            verdict: judged(relative <= LOSS_RELATIVE, mode),
+            measure: format!(
+                "{:.2}% relative (tolerance {}%)",
+                relative * 100.0,
+                LOSS_RELATIVE * 100.0
+            ),
+        });
+    }
+    if locked.boundaries.is_some() || recomputed.boundaries.is_some() {
+        let text = |b: &Option<Vec<String>>| {
+            let b = b.clone().unwrap_or_default();
+            if b.is_empty() { "none".to_owned() } else { b.join(", ") }
+        };
+        let same = locked.boundaries == recomputed.boundaries;
+        lines.push(Line {
+            quantity: "boundaries".into(),
+            locked: text(&locked.boundaries),
+            recomputed: text(&recomputed.boundaries),
+            verdict: Verdict::NotJudged,
+            measure: if same { "same".into() } else { "changed".into() },
+        });
+    }
+    for (name, a) in &locked.numbers {
+        let Some(b) = recomputed.numbers.get(name) else { continue };
+        lines.push(Line {
+            quantity: name.clone(),
+            locked: format!("{a:.6}"),
+            recomputed: format!("{b:.6}"),
+            verdict: Verdict::NotJudged,
+            measure: if a.to_bits() == b.to_bits() {
+                "same".into()
+            } else {
+                format!("{:+.6}", b - a)
+            },
+        });
+    }
+    lines
+}
+
+fn judged(within: bool, mode: Mode) -> Verdict {
+    match (mode, within) {
+        (Mode::Exact, _) => Verdict::NotJudged,
+        (Mode::Statistical, true) => Verdict::Agree,
+        (Mode::Statistical, false) => Verdict::Differ,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::study::lock::ProducedBy;
+
+    fn instance(capability: &str, llc: (f64, f64), loss: f64, digest: &str) -> LockedInstance {
+        LockedInstance {
+            name: "llc[seed=0]@100".into(),
+            step: "llc".into(),
+            kind: "estimate".into(),
+            key: "k".into(),
+            params: BTreeMap::new(),
+            outputs: BTreeMap::from([("result".to_owned(), digest.to_owned())]),
+            results: Headline {
+                llc_mean: Some(llc.0),
+                llc_se: Some(llc.1),
+                final_train_loss: Some(loss),
+                ..Headline::default()
+            },
+            environment: BTreeMap::from([("cpu_capability".to_owned(), capability.to_owned())]),
+            produced_by: ProducedBy { devspec: "0".into(), commit: String::new() },
+        }
+    }
+
+    #[test]
+    fn same_machine_parts_compare_digests() {
+        let a = instance("AVX2", (10.0, 1.0), 1.0, "d1");
+        assert_eq!(compare(&a, &a).verdict, Verdict::Agree);
+        assert_eq!(compare(&a, &a).mode, Mode::Exact);
+        // Numbers within every tolerance do not save a changed digest.
+        let b = instance("AVX2", (10.0001, 1.0), 1.0, "d2");
+        let c = compare(&a, &b);
+        assert_eq!((c.mode, c.verdict), (Mode::Exact, Verdict::Differ));
+        assert!(c.lines[0].measure.contains("result"), "{:?}", c.lines[0]);
+    }
+
+    #[test]
+    fn other_machine_parts_compare_within_tolerance() {
+        let a = instance("AVX2", (10.0, 0.3), 1.0, "d1");
+        // 10 vs 11 with SEs 0.3 and 0.4: combined SE 0.5, so 2 SEs apart: agree.
+        let close = compare(&a, &instance("AVX512", (11.0, 0.4), 1.019, "d2"));
+        assert_eq!((close.mode, close.verdict), (Mode::Statistical, Verdict::Agree));
+        assert_eq!(close.differing_parts, ["cpu_capability: AVX2 -> AVX512"]);
+        assert!(close.lines[0].measure.starts_with("2.00 combined SE"), "{:?}", close.lines[0]);
+        // 10 vs 11.6: 3.2 combined SEs apart: differ.
+        let far = compare(&a, &instance("AVX512", (11.6, 0.4), 1.0, "d2"));
+        assert_eq!(far.verdict, Verdict::Differ);
+        assert_eq!(far.lines[0].verdict, Verdict::Differ);
+        // A loss 2.1% off differs, though the LLC agrees.
+        let loss = compare(&a, &instance("AVX512", (10.0, 0.3), 1.021, "d2"));
+        assert_eq!(loss.verdict, Verdict::Differ);
+        assert_eq!(loss.lines[1].quantity, "final_train_loss");
+        assert_eq!(loss.lines[1].verdict, Verdict::Differ);
+    }
+}
