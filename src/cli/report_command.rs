@@ -225,7 +225,8 @@ fn context(
         .collect();
     Context {
         name: name.to_owned(),
-        spec_path: spec.display().to_string(),
+        // The spec's path in the project, so the page is the same wherever it is run from.
+        spec_path: options.spec_id.clone(),
         spec_source: std::fs::read_to_string(spec).unwrap_or_default(),
         resolved,
         calibrations,
