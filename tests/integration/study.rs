@@ -134,7 +134,7 @@ impl Shared {
 }
 
 /// The report a run or `devspec report` drew in a project.
-fn report(root: &Path) -> Vec<u8> {
+fn report_page(root: &Path) -> Vec<u8> {
     std::fs::read(root.join("reports/study/summary/report.html")).unwrap()
 }
 
@@ -154,7 +154,7 @@ fn an_imported_study_runs_as_a_no_op_and_draws_the_same_report() {
         "{summary}"
     );
     assert!(stdout(&run).contains("(unchanged)"), "the lock moved: {}", stdout(&run));
-    assert_eq!(report(&folder), report(shared.sender.dir.path()));
+    assert_eq!(report_page(&folder), report_page(shared.sender.dir.path()));
     // Another thread count is another machine part: named, and the results recomputed.
     let threads = shared.there(&["run", "study.dev", "-q", "--threads", "2"]);
     assert!(
@@ -170,9 +170,9 @@ fn without_checkpoints_the_report_still_draws_and_a_run_retrains_only() {
     assert_eq!(shared.import().status.code(), Some(0));
     let folder = shared.folder();
     // Before any run: the sender's report, from the results the lock records.
-    let report = shared.there(&["report", "study.dev"]);
-    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
-    assert_eq!(report(&folder), report(shared.sender.dir.path()));
+    let drawn = shared.there(&["report", "study.dev"]);
+    assert_eq!(drawn.status.code(), Some(0), "{}", stderr(&drawn));
+    assert_eq!(report_page(&folder), report_page(shared.sender.dir.path()));
     // A run restores the checkpoints by retraining; everything else is the bundle's.
     let run = shared.there(&["run", "study.dev", "-q"]);
     assert!(
