@@ -310,8 +310,8 @@ pub struct VerifyArgs {
     /// Verify only these steps' instances (repeatable).
     #[arg(long = "steps", value_name = "STEP", num_args = 1..)]
     pub steps: Vec<String>,
-    /// Recompute a sample of K of the locked instances (and what they need), chosen by their
-    /// keys, so the same lock gives the same sample.
+    /// Recompute a sample of K of the locked runs, checkpoints and estimates (and what they
+    /// need), chosen by their keys, so the same lock gives the same sample.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
     pub sample: Option<u32>,
     /// Worker requests at once (default: one per core).

@@ -82,11 +82,13 @@ pub fn run(args: &VerifyArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failu
     let differ = comparisons.iter().filter(|c| c.verdict == Verdict::Differ).count();
     let agree = comparisons.iter().filter(|c| c.verdict == Verdict::Agree).count();
     let unjudged = comparisons.len() - differ - agree;
+    let exact = comparisons.iter().filter(|c| c.mode == Mode::Exact).count();
     println!(
-        "{} instance(s) recomputed, {} compared with the lock: {agree} agree, {differ} differ, \
-         {unjudged} shown without a tolerance{}",
+        "{} instance(s) recomputed, {} compared with the lock ({exact} byte for byte, {} \
+         statistically): {agree} agree, {differ} differ, {unjudged} shown without a tolerance{}",
         summary.executed,
         comparisons.len(),
+        comparisons.len() - exact,
         if not_recomputed.is_empty() {
             String::new()
         } else {
@@ -145,8 +147,13 @@ fn choose<'l>(
         .filter(|i| args.steps.is_empty() || args.steps.contains(&i.step))
         .collect();
     if let Some(k) = args.sample {
-        // By a hash of the key: the same lock gives the same sample, and it spreads over steps
+        // Sampled among what the workers compute (runs, checkpoints, estimates): a detection or
+        // a report is derived from many of those and would pull them all in (`--steps` names
+        // them). By a hash of the key: the same lock gives the same sample, spread over steps
         // and sweep points.
+        if args.steps.is_empty() {
+            chosen.retain(|i| !matches!(i.kind.as_str(), "detect" | "report"));
+        }
         chosen.sort_by_key(|i| blake3::hash(i.key.as_bytes()).to_hex().to_string());
         chosen.truncate(k as usize);
     }

@@ -268,7 +268,7 @@ fn write_archive(
     let unwritable = |err: std::io::Error| {
         Failure::environment(format!("cannot write {}: {err}", out.display()))
     };
-    let temp = tempfile::NamedTempFile::new_in(folder).map_err(unwritable)?;
+    let temp = super::shareable_temp_file(folder).map_err(unwritable)?;
     let encoder = zstd::Encoder::new(temp, 3).map_err(unwritable)?;
     let mut archive = tar::Builder::new(encoder);
     append(&mut archive, MANIFEST_NAME, &manifest_bytes).map_err(unwritable)?;
@@ -610,7 +610,7 @@ fn write_all(bundle: &Path, checked: &Checked) -> Result<Imported, Failure> {
         let target = &checked.targets[&path];
         let folder = target.parent().expect("targets are inside the folder");
         std::fs::create_dir_all(folder).map_err(|e| unwritable(folder, e))?;
-        let mut partial = tempfile::NamedTempFile::new_in(&tmp).map_err(|e| unwritable(&tmp, e))?;
+        let mut partial = super::shareable_temp_file(&tmp).map_err(|e| unwritable(&tmp, e))?;
         let mut hasher = blake3::Hasher::new();
         let mut buffer = vec![0; 1 << 16];
         loop {

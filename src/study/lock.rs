@@ -217,7 +217,7 @@ impl Lock {
         let unwritable = |err: std::io::Error| {
             Failure::environment(format!("cannot write the lock file {}: {err}", path.display()))
         };
-        let mut file = tempfile::NamedTempFile::new_in(folder).map_err(unwritable)?;
+        let mut file = super::shareable_temp_file(folder).map_err(unwritable)?;
         std::io::Write::write_all(&mut file, text.as_bytes()).map_err(unwritable)?;
         file.as_file().sync_all().map_err(unwritable)?;
         file.persist(path).map_err(|err| unwritable(err.error))?;

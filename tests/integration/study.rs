@@ -78,10 +78,26 @@ fn the_lock_is_stable_and_a_change_touches_only_its_step_and_dependents() {
         assert_eq!(lock_of(&project), locked);
     }
 
+    // A lock that does not match the results is not exported.
+    let bundle = project.dir.path().join("stale.tar.zst");
+    let export = ["export", "{spec}", "-o", bundle.to_str().unwrap()];
+    std::fs::write(project.dir.path().join("study.dev.lock"), locked.replace("= 1\n", "= 2\n"))
+        .unwrap();
+    let stale = project.verb_output(&export);
+    assert_eq!(stale.status.code(), Some(2), "{}", stderr(&stale));
+    assert!(stderr(&stale).contains("does not match the results"), "{}", stderr(&stale));
+    assert!(!bundle.exists());
+    std::fs::write(project.dir.path().join("study.dev.lock"), &locked).unwrap();
+
     // More draws: the estimates, detections and report change; the trains' entries do not.
     std::fs::write(project.spec(), STUDY.replace("draws = 30", "draws = 35")).unwrap();
     assert_eq!(project.run(&["-q"]).code(), Some(0));
     let (before, after) = (instances(&locked), instances(&lock_of(&project)));
+    // And until it runs again, the study is incomplete: nothing to export.
+    std::fs::write(project.spec(), STUDY.replace("draws = 30", "draws = 36")).unwrap();
+    let incomplete = project.verb_output(&export);
+    assert_eq!(incomplete.status.code(), Some(2), "{}", stderr(&incomplete));
+    assert!(stderr(&incomplete).contains("without results"), "{}", stderr(&incomplete));
     for (name, entry) in &before {
         let changed = after[name] != *entry;
         assert_eq!(changed, !name.starts_with("run["), "{name} changed: {changed}");
@@ -301,8 +317,9 @@ fn bad_bundles_are_refused_with_exit_2_and_nothing_written() {
     assert_eq!(std::fs::read_dir(&target).unwrap().count(), 1, "something else was written");
 }
 
-/// Rewrites one estimate's recorded LLC, consistently: a new result blob, its manifest (output,
-/// size, metric) and the lock's entry. Returns the true value and the doctored one.
+/// Rewrites one estimate's recorded LLC, consistently: a new result blob and its manifest
+/// (output, size, metric); then a run recomputes what reads it and rewrites the lock. Returns
+/// the true value and the doctored one.
 fn doctor(project: &Project, name: &str) -> (f64, f64) {
     let results = project.results();
     let manifest = &results[name];
@@ -323,10 +340,11 @@ fn doctor(project: &Project, name: &str) -> (f64, f64) {
     manifest["metrics"]["llc_mean"] = doctored.into();
     let action = project.store().join("actions").join(&key[..2]).join(format!("{key}.json"));
     std::fs::write(action, serde_json::to_vec(&manifest).unwrap()).unwrap();
-    let lock = lock_of(project)
-        .replace(digest, &new_digest)
-        .replace(&format!("llc_mean = {truth:?}"), &format!("llc_mean = {doctored:?}"));
-    std::fs::write(project.dir.path().join("study.dev.lock"), lock).unwrap();
+    // The run takes the doctored result as cached, recomputes what reads it, and writes the
+    // lock from the store: a study consistent in every digest.
+    let rerun = project.run(&["-q"]);
+    assert_eq!(rerun.code(), Some(0), "{}", rerun.stderr());
+    assert!(lock_of(project).contains(&format!("llc_mean = {doctored:?}")));
     (truth, doctored)
 }
 
@@ -338,7 +356,7 @@ fn verify_agrees_on_an_honest_study_and_catches_a_doctored_one() {
     assert_eq!(honest.status.code(), Some(0), "{}{}", stdout(&honest), stderr(&honest));
     assert!(
         stdout(&honest)
-            .contains(&format!("{INSTANCES} compared with the lock: {INSTANCES} agree, 0 differ")),
+            .contains(&format!("{INSTANCES} compared with the lock ({INSTANCES} byte for byte, 0 statistically): {INSTANCES} agree, 0 differ")),
         "{}",
         stdout(&honest)
     );
@@ -369,6 +387,22 @@ fn verify_agrees_on_an_honest_study_and_catches_a_doctored_one() {
         "{text}"
     );
     assert!(text.contains("1 differ"), "{text}");
+    // The same doctored study, bundled and checked by a colleague: every digest matches (the
+    // doctoring was consistent), and only recomputing catches it.
+    let bundle = project.dir.path().join("doctored.tar.zst");
+    project.verb(&["export", "{spec}", "-o", bundle.to_str().unwrap()]);
+    let colleague = tempfile::tempdir().unwrap();
+    let folder = colleague.path().join("study");
+    project.verb(&["import", bundle.to_str().unwrap(), folder.to_str().unwrap()]);
+    let theirs = std::process::Command::new(super::binaries::devspec_exe())
+        .args(["verify", "study.dev", "--steps", "llc"])
+        .current_dir(&folder)
+        .env_remove("DEVSPEC_STORE")
+        .env_remove("DEVSPEC_THREADS")
+        .output()
+        .unwrap();
+    assert_eq!(theirs.status.code(), Some(1), "{}{}", stdout(&theirs), stderr(&theirs));
+    assert!(stdout(&theirs).contains(&format!("{truth:.4}")), "{}", stdout(&theirs));
     // A sample recomputes fewer instances, chosen by key: the same ones every time.
     let sample = |k: &str| stdout(&project.verb_output(&["verify", "{spec}", "--sample", k]));
     assert_eq!(sample("2"), sample("2"));
