@@ -441,14 +441,14 @@ fn render_step(out: &mut String, step: &StepComparison) {
             }
             table.push(cells);
         }
-        if row.quantities.is_empty() && row.boundaries.is_none() {
-            let mut cells = vec![row.instance.clone(), key.to_owned()];
-            cells.resize(header.len(), String::new());
-            table.push(cells);
-        }
     }
     if table.len() > 1 {
         out.push_str(&aligned(&table));
+    }
+    // Checkpoints and reports have no headline numbers: their key says whether they changed.
+    for row in differing.iter().filter(|r| r.quantities.is_empty() && r.boundaries.is_none()) {
+        let what = if row.same_key { "the same key, other outputs" } else { "its key changed" };
+        let _ = writeln!(out, "  {}: {what} (no headline numbers to compare)", row.instance);
     }
     for row in &differing {
         if let Some(b) = &row.boundaries {
