@@ -576,15 +576,20 @@ pub struct Imported {
 /// written is removed.
 pub fn unpack(bundle: &Path, checked: &Checked) -> Result<Imported, Failure> {
     let created_dir = !checked.dir.exists();
+    let created_store = !checked.dir.join(".devspec").exists();
     let result = write_all(bundle, checked);
     if result.is_err() {
+        // Only what this import made: every target was checked absent, and a folder or store
+        // that was there before stays.
         if created_dir {
             let _ = std::fs::remove_dir_all(&checked.dir);
         } else {
             for target in checked.targets.values() {
                 let _ = std::fs::remove_file(target);
             }
-            let _ = std::fs::remove_dir_all(checked.dir.join(".devspec"));
+            if created_store {
+                let _ = std::fs::remove_dir_all(checked.dir.join(".devspec"));
+            }
         }
     }
     result

@@ -315,6 +315,26 @@ fn bad_bundles_are_refused_with_exit_2_and_nothing_written() {
     assert!(stderr(&out).contains("would be overwritten"), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(target.join("study.dev")).unwrap(), "mine");
     assert_eq!(std::fs::read_dir(&target).unwrap().count(), 1, "something else was written");
+
+    // A failure while writing (here: a file where a folder of the store must go) removes what
+    // the import wrote and keeps what was there.
+    let target = dir.join("half");
+    let action = good.iter().find(|(p, _)| p.starts_with("store/actions/")).unwrap();
+    let shard = action.0.split('/').nth(2).unwrap();
+    std::fs::create_dir_all(target.join(".devspec/actions")).unwrap();
+    std::fs::write(target.join(".devspec/actions").join(shard), "in the way").unwrap();
+    let out = shared.sender.verb_output(&[
+        "import",
+        shared.bundle.to_str().unwrap(),
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(!target.join("study.dev").exists(), "a written file was left behind");
+    assert!(!target.join("devspec.toml").exists());
+    assert_eq!(
+        std::fs::read_to_string(target.join(".devspec/actions").join(shard)).unwrap(),
+        "in the way"
+    );
 }
 
 /// Rewrites one estimate's recorded LLC, consistently: a new result blob and its manifest
