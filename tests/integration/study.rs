@@ -320,9 +320,9 @@ fn bad_bundles_are_refused_with_exit_2_and_nothing_written() {
     // the import wrote and keeps what was there.
     let target = dir.join("half");
     let action = good.iter().find(|(p, _)| p.starts_with("store/actions/")).unwrap();
-    let shard = action.0.split('/').nth(2).unwrap();
+    let action_shard = action.0.split('/').nth(2).unwrap();
     std::fs::create_dir_all(target.join(".devspec/actions")).unwrap();
-    std::fs::write(target.join(".devspec/actions").join(shard), "in the way").unwrap();
+    std::fs::write(target.join(".devspec/actions").join(action_shard), "in the way").unwrap();
     let out = shared.sender.verb_output(&[
         "import",
         shared.bundle.to_str().unwrap(),
@@ -332,7 +332,7 @@ fn bad_bundles_are_refused_with_exit_2_and_nothing_written() {
     assert!(!target.join("study.dev").exists(), "a written file was left behind");
     assert!(!target.join("devspec.toml").exists());
     assert_eq!(
-        std::fs::read_to_string(target.join(".devspec/actions").join(shard)).unwrap(),
+        std::fs::read_to_string(target.join(".devspec/actions").join(action_shard)).unwrap(),
         "in the way"
     );
 }
