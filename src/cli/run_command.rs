@@ -114,11 +114,15 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     match partial {
         Some(why) => println!("lock: {} left as it is: {why}", lock_file.display()),
         None => match Lock::from_store(&plan, &store, &options, args.file) {
-            Ok(lock) => {
-                let changed = lock.write(&lock_file)?;
-                let what = if changed { "written" } else { "unchanged" };
-                println!("lock: {} ({what})", lock_file.display());
-            }
+            // The results are in the store either way: a lock that cannot be written (a
+            // read-only checkout) is said, and the run still succeeded.
+            Ok(lock) => match lock.write(&lock_file) {
+                Ok(changed) => {
+                    let what = if changed { "written" } else { "unchanged" };
+                    println!("lock: {} ({what})", lock_file.display());
+                }
+                Err(failure) => eprintln!("warning: {failure}"),
+            },
             Err(incomplete) => println!(
                 "lock: {} left as it is: {} instance(s) have no result ({})",
                 lock_file.display(),
