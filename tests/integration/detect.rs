@@ -17,7 +17,15 @@ fn detect_finds_a_runs_loss_drops_and_run_prints_the_stage_tables() {
     let project = Project::new(STUDY);
     let first = project.run(&["--quiet"]);
     assert_eq!(first.counts(), (3, 0, 0, 0), "{}", first.stderr());
-    let tables = String::from_utf8(first.0.stdout.clone()).unwrap();
+    // The stage tables, without the lock file's line (its path is a temporary folder's).
+    let printed = |run: &super::run::Run| -> (String, String) {
+        let stdout = String::from_utf8(run.0.stdout.clone()).unwrap();
+        let (lock, tables): (Vec<&str>, Vec<&str>) =
+            stdout.lines().partition(|line| line.starts_with("lock: "));
+        (tables.join("\n") + "\n", lock.join("\n"))
+    };
+    let (tables, lock) = printed(&first);
+    assert!(lock.ends_with("study.dev.lock (written)"), "{lock}");
     insta::assert_snapshot!("dln_loss_stages", tables);
     let results = project.results();
     let drops = &results["drops"]["metrics"];
@@ -27,7 +35,9 @@ fn detect_finds_a_runs_loss_drops_and_run_prints_the_stage_tables() {
     // Cached on a rerun, with the same tables.
     let second = project.run(&["--quiet"]);
     assert_eq!(second.counts(), (0, 3, 0, 0));
-    assert_eq!(String::from_utf8(second.0.stdout.clone()).unwrap(), tables);
+    let (again, lock) = printed(&second);
+    assert_eq!(again, tables);
+    assert!(lock.ends_with("study.dev.lock (unchanged)"), "{lock}");
     // `show` lists each instance's boundaries, then its stage table; JSON carries them.
     let shown = project.verb(&["show", "{spec}", "drops"]);
     assert!(shown.contains("200-300 loss_drop"), "{shown}");
