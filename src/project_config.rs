@@ -30,6 +30,22 @@ pub struct ProjectConfig {
     pub worker: Option<PathBuf>,
     /// Most sibling instances one request computes together, if set.
     pub batch: Option<u32>,
+    /// `run.executor`: `local` (a pool of workers here) or `slurm`, if set.
+    pub executor: Option<String>,
+    /// `[slurm]`: how `--executor slurm` submits.
+    pub slurm: SlurmConfig,
+}
+
+/// The `[slurm]` table.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmConfig {
+    /// The partition jobs go to (default: the cluster's).
+    pub partition: Option<String>,
+    /// Most jobs in Slurm's queue at once (default 64).
+    pub max_jobs: Option<usize>,
+    /// How many times a job that died without finishing is submitted again (default 2).
+    pub retries: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +57,8 @@ struct RawConfig {
     run: RawRun,
     #[serde(default)]
     worker: RawWorker,
+    #[serde(default)]
+    slurm: SlurmConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +74,7 @@ struct RawRun {
     threads_per_step: Option<u32>,
     device: Option<String>,
     batch: Option<u32>,
+    executor: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +128,8 @@ impl ProjectConfig {
             device: raw.run.device.unwrap_or_else(|| "auto".to_owned()),
             worker: raw.worker.path.map(|path| root.join(path)),
             batch: raw.run.batch.filter(|&batch| batch > 0),
+            executor: raw.run.executor,
+            slurm: raw.slurm,
         }
     }
 }

@@ -151,6 +151,23 @@ pub struct RunArgs {
     /// per event, for programs.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Where the workers' steps run: `local` (a pool of workers here) or `slurm` (a batch job
+    /// per group, against a store the nodes share; docs/cluster.md). Default: `run.executor` in
+    /// devspec.toml, else `local`.
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorKind>,
+    /// The Slurm partition jobs go to (default: `slurm.partition`, else the cluster's).
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+    /// Most Slurm jobs queued or running at once (default: `slurm.max_jobs`, else 64).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_jobs: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorKind {
+    Local,
+    Slurm,
 }
 
 #[derive(Debug, clap::Args)]

@@ -65,7 +65,7 @@ pub fn run(args: &ReportArgs<'_>) -> Result<ExitCode, Failure> {
         ))
         .with_hint(format!("run `devspec run {}` first", args.file.display())));
     }
-    let RunContext { store, worker, options, project_root } = context;
+    let RunContext { store, worker, options, project_root, .. } = context;
     let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
     let summary = executor.run(&mut |_| {});
     for failed in &summary.failed {

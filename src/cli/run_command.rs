@@ -4,10 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use super::args::ExecutorKind;
 use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
 use super::run_progress::{LogFormat, RunProgress};
 use crate::compile::value::{Value, ValueKind};
+use crate::exec::slurm::{SlurmSettings, interrupted};
 use crate::exec::{Executor, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::{Failure, FailureClass};
@@ -27,6 +29,9 @@ pub struct RunArgs<'a> {
     pub log_format: LogFormat,
     pub targets: &'a [String],
     pub dry_run: bool,
+    pub executor: Option<ExecutorKind>,
+    pub partition: Option<&'a str>,
+    pub max_jobs: Option<u32>,
 }
 
 pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
@@ -75,8 +80,18 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
             );
         }
     }
-    let RunContext { store, worker, mut options, project_root } = context;
+    let slurm = slurm_settings(args, &context)?;
+    let RunContext { store, worker, mut options, project_root, .. } = context;
     options.fail_fast = args.fail_fast;
+    if let Some((settings, max_jobs)) = slurm {
+        refuse_fewer_cpus_than_threads(&plan, options.threads_per_step)?;
+        // Ctrl-C and SIGTERM cancel the jobs this driver waits on; finished work is kept.
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let _ = signal_hook::flag::register(signal, std::sync::Arc::clone(interrupted()));
+        }
+        options.jobs = max_jobs;
+        options.slurm = Some(settings);
+    }
     let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
     let mut progress = RunProgress::new(plan.order.len(), args.log_format, args.quiet);
     let summary = executor.run(&mut |event| progress.event(event));
@@ -102,6 +117,19 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     for html in super::report_command::write_reports(&plan, &store, &options, args.file, &reports) {
         println!("report: {}", html.display());
     }
+    write_lock(args, &plan, &store, &options, &summary);
+    Ok(if summary.failed.is_empty() { ExitCode::Success } else { ExitCode::Failed })
+}
+
+/// Writes the spec's lock file after a complete run, or says why it was left as it is.
+fn write_lock(
+    args: &RunArgs<'_>,
+    plan: &plan::Plan,
+    store: &crate::store::Store,
+    options: &crate::exec::RunOptions,
+    summary: &crate::exec::RunSummary,
+) {
+    let lock_file = crate::study::lock_path(args.file);
     let partial = if !args.sets.is_empty() {
         Some("the run used --set")
     } else if !args.targets.is_empty() {
@@ -113,7 +141,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     };
     match partial {
         Some(why) => println!("lock: {} left as it is: {why}", lock_file.display()),
-        None => match Lock::from_store(&plan, &store, &options, args.file) {
+        None => match Lock::from_store(plan, store, options, args.file) {
             // The results are in the store either way: a lock that cannot be written (a
             // read-only checkout) is said, and the run still succeeded.
             Ok(lock) => match lock.write(&lock_file) {
@@ -131,7 +159,67 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
             ),
         },
     }
-    Ok(if summary.failed.is_empty() { ExitCode::Success } else { ExitCode::Failed })
+}
+
+/// The Slurm settings and the most jobs at once, when the run goes to Slurm: command line, then
+/// `devspec.toml` (`run.executor`, `[slurm]`), then the defaults. `None` for the local pool.
+fn slurm_settings(
+    args: &RunArgs<'_>,
+    context: &RunContext,
+) -> Result<Option<(SlurmSettings, usize)>, Failure> {
+    let config = &context.config;
+    let executor = match (args.executor, config.executor.as_deref()) {
+        (Some(kind), _) => kind,
+        (None, None | Some("local")) => ExecutorKind::Local,
+        (None, Some("slurm")) => ExecutorKind::Slurm,
+        (None, Some(other)) => {
+            return Err(Failure::bad_input(format!(
+                "devspec.toml: `run.executor = \"{other}\"` is not an executor"
+            ))
+            .with_hint("executors are `local` and `slurm`"));
+        }
+    };
+    if executor == ExecutorKind::Local {
+        return Ok(None);
+    }
+    if which::which("sbatch").is_err() || which::which("squeue").is_err() {
+        return Err(Failure::environment(
+            "--executor slurm: `sbatch` and `squeue` are not on PATH".to_owned(),
+        )
+        .with_hint("run devspec on a Slurm login node, or see docs/cluster.md"));
+    }
+    let settings = SlurmSettings {
+        partition: args.partition.map(str::to_owned).or_else(|| config.slurm.partition.clone()),
+        retries: config.slurm.retries.unwrap_or(SlurmSettings::default().retries),
+        ..SlurmSettings::default()
+    };
+    let max_jobs = args
+        .max_jobs
+        .and_then(|n| usize::try_from(n).ok())
+        .or(config.slurm.max_jobs)
+        .unwrap_or(DEFAULT_MAX_JOBS)
+        .max(1);
+    Ok(Some((settings, max_jobs)))
+}
+
+/// Slurm jobs queued or running at once, unless a setting says otherwise.
+const DEFAULT_MAX_JOBS: usize = 64;
+
+/// A step that reserves fewer CPUs than the threads each step computes with is refused: its
+/// job would run slower than asked, or be killed by the cluster's CPU limits.
+fn refuse_fewer_cpus_than_threads(plan: &plan::Plan, threads: u32) -> Result<(), Failure> {
+    for instance in plan.instances() {
+        let resources = crate::exec::slurm::resources_of(&instance.params);
+        if let Some(cpus) = resources.cpus.filter(|&cpus| cpus < threads) {
+            return Err(Failure::bad_input(format!(
+                "step `{}` reserves `resources.cpus = {cpus}`, fewer than the {threads} threads \
+                 each step computes with",
+                instance.step_name
+            ))
+            .with_hint("raise `cpus`, or lower the threads per step (--threads)"));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses, before anything runs, a plan that uses a step kind or constructor declared but not

@@ -71,6 +71,8 @@ pub fn planned_with_sources(
 pub struct RunContext {
     /// The folder of the project's `devspec.toml` (the spec's folder without one).
     pub project_root: PathBuf,
+    /// The project's settings as `devspec.toml` gives them.
+    pub config: ProjectConfig,
     pub store: Store,
     pub worker: PathBuf,
     pub options: RunOptions,
@@ -145,8 +147,9 @@ impl RunContext {
                 .map(|bytes| blake3::hash(&bytes).to_hex().to_string())
                 .unwrap_or_default(),
             files: std::sync::Arc::new(crate::store::FileDigests::new(store.root())),
+            slurm: None,
         };
-        Ok(RunContext { project_root: config.root.clone(), store, worker, options })
+        Ok(RunContext { project_root: config.root.clone(), config, store, worker, options })
     }
 }
 

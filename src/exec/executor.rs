@@ -52,6 +52,9 @@ pub struct RunOptions {
     pub spec_id: String,
     /// The BLAKE3 of the spec file, for the provenance of what the run computes.
     pub spec_digest: String,
+    /// Run the workers' steps as Slurm jobs (`--executor slurm`) instead of a local pool; `jobs`
+    /// is then how many jobs are in Slurm's queue at once.
+    pub slurm: Option<super::slurm::SlurmSettings>,
 }
 
 impl RunOptions {
@@ -201,7 +204,8 @@ impl Executor<'_> {
                     }
                     let group = self.group_of(node, &key, &key_parts);
                     let device = key_parts.environment.get("device").cloned().unwrap_or_default();
-                    waiting.push(group, Job { node, key, device, request, instance });
+                    let resources = super::slurm::resources_of(&graph[node].params);
+                    waiting.push(group, Job { node, key, device, request, instance, resources });
                 }
                 // At most `jobs` requests in flight: the rest wait here, so `--fail-fast` can
                 // still hold them back, and later siblings can join a group.

@@ -6,6 +6,7 @@ mod executor;
 mod in_process;
 mod pool;
 mod provenance;
+pub mod slurm;
 mod step_key;
 mod step_log;
 mod survey;

@@ -26,6 +26,8 @@ pub struct Job {
     pub device: String,
     pub request: devspec_protocol::StepRequest,
     pub instance: String,
+    /// What it asks a batch scheduler for.
+    pub resources: super::slurm::Resources,
 }
 
 /// What a pool thread tells the scheduler.
@@ -121,20 +123,28 @@ impl GroupRunner<'_> {
     }
 
     fn compute(&mut self, members: &[Job]) {
-        let mut worker = match self.worker.take() {
-            Some(worker) => worker,
-            None => match WorkerProcess::spawn_with_env(self.worker_path, &self.options.worker_env)
-            {
-                Ok(worker) => worker,
-                Err(err) => {
-                    for job in members {
-                        self.finished(job.node, Err((err.to_string(), None)));
+        // On the local pool, this thread's worker process; on Slurm, none.
+        let mut worker = None;
+        if self.options.slurm.is_none() {
+            worker = match self.worker.take() {
+                Some(worker) => Some(worker),
+                None => {
+                    match WorkerProcess::spawn_with_env(self.worker_path, &self.options.worker_env)
+                    {
+                        Ok(worker) => Some(worker),
+                        Err(err) => {
+                            for job in members {
+                                self.finished(job.node, Err((err.to_string(), None)));
+                            }
+                            return;
+                        }
                     }
-                    return;
                 }
-            },
-        };
-        worker.capture_stderr();
+            };
+        }
+        if let Some(worker) = &mut worker {
+            worker.capture_stderr();
+        }
         let started = now();
         let mut logs: Vec<StepLog> = members
             .iter()
@@ -142,9 +152,7 @@ impl GroupRunner<'_> {
             .collect();
         // Each member's error, once it has ended (`None` inside: it succeeded).
         let mut ended: Vec<Option<Option<String>>> = vec![None; members.len()];
-        let body =
-            RequestBody::Steps { members: members.iter().map(|job| job.request.clone()).collect() };
-        let reply = worker.request(body, &mut |event| match event {
+        let mut on_event = |event: &Reply| match event {
             Reply::Output { member, name, digest, .. } => {
                 if let Some(job) = members.get(*member) {
                     let (name, digest) = (name.clone(), digest.clone());
@@ -182,22 +190,19 @@ impl GroupRunner<'_> {
                 self.finished(job.node, Err((error.message.clone(), Some(log))));
             }
             _ => {}
-        });
+        };
+        let (reply, stderr) = self.send(worker.as_mut(), members, &mut on_event);
         let (group_error, broken) = match reply {
             Ok(Reply::StepsDone { .. }) => {
                 ("the worker ended the request without answering for this step".to_owned(), false)
             }
             Ok(other) => (format!("the worker answered with {other:?}"), true),
-            Err(err) => {
-                let broken = !matches!(err, WorkerProcessError::Refused(_));
-                (err.to_string(), broken)
-            }
+            Err(error) => error,
         };
-        let stderr = worker.captured_stderr();
         // A worker that died or spoke out of turn is dropped (and so reaped); the next group
         // gets a fresh one.
         if !broken {
-            self.worker = Some(worker);
+            self.worker = worker;
         }
         for (index, job) in members.iter().enumerate() {
             let error = if let Some(error) = &ended[index] {
@@ -208,6 +213,43 @@ impl GroupRunner<'_> {
                 Some(group_error.clone())
             };
             logs[index].write(error.as_deref(), &stderr);
+        }
+    }
+
+    /// Sends the group to this thread's worker, or to Slurm as a job; the final reply (or the
+    /// error, and whether the worker is broken) and what the worker or job wrote on stderr.
+    fn send(
+        &self,
+        worker: Option<&mut WorkerProcess>,
+        members: &[Job],
+        on_event: &mut dyn FnMut(&Reply),
+    ) -> (Result<Reply, (String, bool)>, String) {
+        match (worker, &self.options.slurm) {
+            (Some(worker), _) => {
+                let body = RequestBody::Steps {
+                    members: members.iter().map(|job| job.request.clone()).collect(),
+                };
+                let reply = worker.request(body, on_event).map_err(|err| {
+                    let broken = !matches!(err, WorkerProcessError::Refused(_));
+                    (err.to_string(), broken)
+                });
+                (reply, worker.captured_stderr())
+            }
+            (None, Some(settings)) => {
+                let job = super::slurm::GroupJob {
+                    store: self.store.root(),
+                    worker: self.worker_path,
+                    worker_env: &self.options.worker_env,
+                    members: members.iter().map(|job| job.request.clone()).collect(),
+                    resources: members[0].resources.clone(),
+                    step: members[0].instance.split(['[', '@']).next().unwrap_or_default(),
+                };
+                match job.run(settings, on_event) {
+                    Ok(reply) => (Ok(reply), String::new()),
+                    Err(lost) => (Err((lost.message, false)), lost.log),
+                }
+            }
+            (None, None) => unreachable!("a local pool thread has its worker"),
         }
     }
 

@@ -34,11 +34,13 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // SIGUSR1 and SIGTERM store a training run's resume point first: in a batch job, Slurm's
+    // warning before the time limit and its cancel.
+    stop::listen();
     if let Some(request) = args.one_shot {
         // A batch job's parent is the batch system, which ends the job itself.
         return one_shot::run(&request, args.result.as_deref());
     }
-    stop::listen();
     parent_watch::exit_when_orphaned();
     serve::run()
 }

@@ -1,6 +1,8 @@
 //! The batch-job mode: one request from a file; its replies (outputs, each member's end, the
-//! final reply) written atomically to a file as a JSON array; progress events on stderr (which a
-//! batch system keeps as the job's log).
+//! final reply) written to a file as a JSON array, rewritten whole (atomically) after each one,
+//! so whoever watches the job sees streamed checkpoints and finished members at once, and a job
+//! killed halfway has recorded what it finished; progress events on stderr (which a batch system
+//! keeps as the job's log).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,13 +24,23 @@ pub fn run(request: &Path, result: Option<&Path>) -> ExitCode {
         }
     };
     let mut replies = Vec::new();
+    let mut unwritten = None;
     dispatch::handle_line(line.trim(), &mut |reply: &Reply| {
         if let Reply::Progress { done, total, message, .. } = reply {
             eprintln!("progress {done}/{total}: {message}");
         } else {
             replies.push(reply.clone());
+            // The final reply is written below, with the checks.
+            if !reply.is_final()
+                && let Err(err) = write_atomically(&result_path, &replies)
+            {
+                unwritten.get_or_insert(err);
+            }
         }
     });
+    if let Some(err) = unwritten {
+        eprintln!("devspec-worker: cannot write result {}: {err}", result_path.display());
+    }
     let failed = replies
         .iter()
         .any(|reply| matches!(reply, Reply::Failed { .. } | Reply::StepFailed { .. }));

@@ -1,0 +1,508 @@
+//! Running a group of sibling instances as a Slurm batch job, the way Snakemake's and Nextflow's
+//! Slurm executors do: the driver (this process) keeps the DAG; each group becomes one
+//! `sbatch --parsable` job that runs `devspec-worker --one-shot` against the store, which the
+//! nodes share. The job's folder in the store holds everything about it:
+//!
+//! ```text
+//! STORE/slurm/GROUP/request.json   the request (the same the local pool sends a worker)
+//! STORE/slurm/GROUP/job.sh         the batch script
+//! STORE/slurm/GROUP/job.log        what the job wrote (Slurm's --output)
+//! STORE/slurm/GROUP/replies.json   the worker's replies, rewritten whole as they come: the
+//!                                  truth about what finished (streamed checkpoints included)
+//! STORE/slurm/GROUP/exit           the worker's exit code, written by the script at its end
+//! STORE/slurm/GROUP/job            the id of the job last submitted for it
+//! STORE/slurm/keys/KEY.json        per instance key: its job id and group (`devspec status`)
+//! ```
+//!
+//! `GROUP` is the digest of the members' keys, so a rerun of the same group finds the job an
+//! earlier driver submitted and adopts it while Slurm still runs it. `squeue` says whether a
+//! job is alive (`sacct` needs accounting, which clusters may not have); the replies file says
+//! what it did. A job that ends without its final reply (node failure, time limit, preemption,
+//! `scancel`) is reported with its Slurm state and the tail of its log and submitted again, for
+//! the members that had not finished, up to a number of retries: a training run goes on from
+//! the resume point its worker stored when Slurm signalled it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use devspec_protocol::{Reply, Request, RequestBody, StepRequest, store_layout};
+
+/// Set when the driver is asked to stop (Ctrl-C, SIGTERM): every job it waits on is cancelled,
+/// and no other is submitted.
+pub fn interrupted() -> &'static Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
+}
+
+/// How the driver uses Slurm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlurmSettings {
+    /// The partition jobs go to (`None`: the cluster's default).
+    pub partition: Option<String>,
+    /// How many times a job that died without finishing is submitted again.
+    pub retries: u32,
+    /// How often the driver looks at its jobs.
+    pub poll: Duration,
+    /// Seconds before a job's time limit at which Slurm asks the worker to store a resume
+    /// point (`--signal=B:USR1@N`).
+    pub warn_before_limit: u32,
+}
+
+impl Default for SlurmSettings {
+    fn default() -> Self {
+        SlurmSettings {
+            partition: None,
+            retries: 2,
+            poll: Duration::from_millis(250),
+            warn_before_limit: 60,
+        }
+    }
+}
+
+/// What a step asks the batch scheduler for (its `resources` field).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resources {
+    pub cpus: Option<u32>,
+    pub mem_gb: Option<f64>,
+    pub gpus: Option<u32>,
+    /// Slurm's time format (`90`, `2:00:00`), already converted from `"2h"`.
+    pub time: Option<String>,
+}
+
+/// A step's `resources = { cpus, mem_gb, gpus, time }`, as far as it says anything.
+pub fn resources_of(
+    params: &std::collections::BTreeMap<String, crate::compile::value::Value>,
+) -> Resources {
+    use crate::compile::value::ValueKind;
+    let Some(ValueKind::Record(fields)) = params.get("resources").map(|v| &v.kind) else {
+        return Resources::default();
+    };
+    let whole = |name: &str| {
+        fields
+            .get(name)
+            .and_then(crate::compile::value::Value::as_int)
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    Resources {
+        cpus: whole("cpus"),
+        mem_gb: fields.get("mem_gb").and_then(crate::compile::value::Value::as_f64),
+        gpus: whole("gpus"),
+        time: fields.get("time").and_then(|v| match &v.kind {
+            ValueKind::Str(text) => slurm_time(text),
+            _ => None,
+        }),
+    }
+}
+
+/// A step's `time = "30m"` in Slurm's format: minutes, or `H:MM:SS`. Accepts `s`, `m`, `h`, `d`
+/// suffixes and Slurm's own formats (passed through); `None` for anything else.
+pub fn slurm_time(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.contains(':') || text.contains('-') {
+        return text
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ':' || c == '-')
+            .then(|| text.to_owned());
+    }
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit() && c != '.')?);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "s" => number,
+        "m" | "min" => number * 60.0,
+        "h" => number * 3600.0,
+        "d" => number * 86400.0,
+        _ => return None,
+    };
+    // Slurm counts whole minutes; a limit below one is one.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let seconds = seconds.ceil().max(60.0) as u64;
+    Some(format!("{}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60))
+}
+
+/// One group submitted as one job.
+pub struct GroupJob<'a> {
+    pub store: &'a Path,
+    pub worker: &'a Path,
+    pub worker_env: &'a [(String, String)],
+    /// The members' requests, in the group's order; each member's key is in its request.
+    pub members: Vec<StepRequest>,
+    pub resources: Resources,
+    /// For the job's name in `squeue`.
+    pub step: &'a str,
+}
+
+/// How a group's job ended when it did not finish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobLost {
+    pub message: String,
+    /// The job's log, to explain.
+    pub log: String,
+}
+
+/// Slurm job states in which the job is still alive.
+const ALIVE: &[&str] = &[
+    "PENDING",
+    "CONFIGURING",
+    "RUNNING",
+    "COMPLETING",
+    "SUSPENDED",
+    "REQUEUED",
+    "RESIZING",
+    "SIGNALING",
+    "STAGE_OUT",
+];
+
+impl GroupJob<'_> {
+    /// The group's folder: named by its members' keys, so the same group finds its job again.
+    fn folder(&self) -> PathBuf {
+        let mut keys: Vec<&str> = self.members.iter().map(|m| m.key.as_str()).collect();
+        keys.sort_unstable();
+        let group = store_layout::digest(keys.join("\n").as_bytes());
+        self.store.join("slurm").join(&group[..32])
+    }
+
+    /// Runs the group on Slurm: adopts its job if an earlier driver's is still alive, else
+    /// submits one; passes each reply to `on_event` as it appears (streamed checkpoints too);
+    /// resubmits the unfinished members of a job that died, up to `retries` times. The final
+    /// reply, or why the group could not finish.
+    pub fn run(
+        &self,
+        settings: &SlurmSettings,
+        on_event: &mut dyn FnMut(&Reply),
+    ) -> Result<Reply, JobLost> {
+        if interrupted().load(Ordering::SeqCst) {
+            return Err(lost("interrupted before it was submitted".to_owned()));
+        }
+        let folder = self.folder();
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| lost(format!("cannot write {}: {e}", folder.display())))?;
+        // Member index in this driver's request -> index in the job's request, for replies.
+        let mut remaining: Vec<usize> = (0..self.members.len()).collect();
+        let mut attempt = 0;
+        loop {
+            let job = if let Some(job) = self.adoptable(&folder) {
+                job
+            } else {
+                let members: Vec<StepRequest> =
+                    remaining.iter().map(|&i| self.members[i].clone()).collect();
+                self.submit(&folder, members, settings)?
+            };
+            let mut done_here: Vec<usize> = Vec::new();
+            let outcome = watch(&folder, &job, settings, &mut |reply: &Reply| {
+                let mapped = remap(reply, &remaining);
+                if let Some(member) = finished_member(&mapped) {
+                    done_here.push(member);
+                }
+                on_event(&mapped);
+            });
+            match outcome {
+                Watched::Final(reply) => return Ok(remap(&reply, &remaining)),
+                Watched::Interrupted => {
+                    return Err(lost(format!("interrupted: Slurm job {job} was cancelled")));
+                }
+                Watched::Lost(why) => {
+                    remaining.retain(|i| !done_here.contains(i));
+                    attempt += 1;
+                    if attempt > settings.retries || remaining.is_empty() {
+                        let mut why = why;
+                        why.message = format!("{} (after {} submission(s))", why.message, attempt);
+                        return Err(why);
+                    }
+                    on_event(&Reply::Progress {
+                        id: 0,
+                        done: 0,
+                        total: 0,
+                        message: format!(
+                            "{}; submitting again ({attempt} of {})",
+                            why.message, settings.retries
+                        ),
+                    });
+                    let _ = std::fs::remove_file(folder.join("job"));
+                }
+            }
+        }
+    }
+
+    /// The job an earlier driver submitted for this group, if Slurm still runs it.
+    fn adoptable(&self, folder: &Path) -> Option<String> {
+        let job = std::fs::read_to_string(folder.join("job")).ok()?.trim().to_owned();
+        // The replies of a job from another group composition would not be ours.
+        let request = std::fs::read_to_string(folder.join("request.json")).ok()?;
+        let request: Request = serde_json::from_str(&request).ok()?;
+        let RequestBody::Steps { members } = request.body else { return None };
+        if members.len() != self.members.len() {
+            return None;
+        }
+        state(&job).filter(|s| ALIVE.contains(&s.as_str())).map(|_| job)
+    }
+
+    fn submit(
+        &self,
+        folder: &Path,
+        members: Vec<StepRequest>,
+        settings: &SlurmSettings,
+    ) -> Result<String, JobLost> {
+        let keys: Vec<String> = members.iter().map(|m| m.key.clone()).collect();
+        let request = Request::new(1, RequestBody::Steps { members });
+        let write = |name: &str, bytes: &[u8]| {
+            store_layout::write_atomically(self.store, &folder.join(name), bytes)
+                .map_err(|e| lost(format!("cannot write the job's {name}: {e}")))
+        };
+        write("request.json", &serde_json::to_vec(&request).expect("requests serialize"))?;
+        for stale in ["replies.json", "exit"] {
+            let _ = std::fs::remove_file(folder.join(stale));
+        }
+        write("job.sh", self.script(folder, settings).as_bytes())?;
+        let output =
+            Command::new("sbatch").arg("--parsable").arg(folder.join("job.sh")).output().map_err(
+                |e| lost(format!("cannot run sbatch: {e} (is Slurm's client on PATH?)")),
+            )?;
+        if !output.status.success() {
+            return Err(lost(format!(
+                "sbatch refused the job: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        // `--parsable` prints `ID` or `ID;CLUSTER`.
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let job = stdout.trim().split(';').next().unwrap_or_default().to_owned();
+        write("job", job.as_bytes())?;
+        let group = folder.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        for key in keys {
+            let record = serde_json::json!({ "job": job, "group": group });
+            let path = self.store.join("slurm").join("keys").join(format!("{key}.json"));
+            let _ = store_layout::write_replacing_unsynced(
+                self.store,
+                &path,
+                record.to_string().as_bytes(),
+            );
+        }
+        Ok(job)
+    }
+
+    /// The batch script: Slurm's options, the pinned CPU kernels, then the worker in one-shot
+    /// mode, with Slurm's warning before the time limit (USR1) and its TERM passed on, so a
+    /// training run stores a resume point first.
+    fn script(&self, folder: &Path, settings: &SlurmSettings) -> String {
+        let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
+        let mut lines = vec![
+            "#!/bin/bash".to_owned(),
+            format!("#SBATCH --job-name=devspec-{}", self.step),
+            format!("#SBATCH --output={}", folder.join("job.log").display()),
+            "#SBATCH --nodes=1".to_owned(),
+            "#SBATCH --ntasks=1".to_owned(),
+            format!("#SBATCH --cpus-per-task={}", self.resources.cpus.unwrap_or(1)),
+        ];
+        if let Some(partition) = &settings.partition {
+            lines.push(format!("#SBATCH --partition={partition}"));
+        }
+        if let Some(mem) = self.resources.mem_gb {
+            lines.push(format!("#SBATCH --mem={}M", (mem * 1024.0).ceil()));
+        }
+        if let Some(gpus) = self.resources.gpus.filter(|&g| g > 0) {
+            lines.push(format!("#SBATCH --gres=gpu:{gpus}"));
+        }
+        if let Some(time) = &self.resources.time {
+            lines.push(format!("#SBATCH --time={time}"));
+            lines.push(format!("#SBATCH --signal=B:USR1@{}", settings.warn_before_limit));
+        }
+        for (name, value) in self.worker_env {
+            lines.push(format!("export {name}='{}'", value.replace('\'', r"'\''")));
+        }
+        lines.push(format!(
+            "{} --one-shot {} --result {} &",
+            quote(self.worker),
+            quote(&folder.join("request.json")),
+            quote(&folder.join("replies.json"))
+        ));
+        lines.extend([
+            "worker=$!".to_owned(),
+            "trap 'kill -USR1 $worker' USR1".to_owned(),
+            "trap 'kill -TERM $worker' TERM".to_owned(),
+            // `wait` returns early when a trapped signal arrives: wait again until it ends.
+            "while true; do wait $worker; code=$?; kill -0 $worker 2>/dev/null || break; done"
+                .to_owned(),
+            format!("echo $code > {}", quote(&folder.join("exit"))),
+            "exit $code".to_owned(),
+        ]);
+        lines.join("\n") + "\n"
+    }
+}
+
+/// Follows a job until its final reply, its death without one, or an interruption.
+fn watch(
+    folder: &Path,
+    job: &str,
+    settings: &SlurmSettings,
+    on_reply: &mut dyn FnMut(&Reply),
+) -> Watched {
+    let mut passed = 0;
+    let mut last_alive = Instant::now();
+    loop {
+        if interrupted().load(Ordering::SeqCst) {
+            cancel(job);
+            return Watched::Interrupted;
+        }
+        let replies = read_replies(&folder.join("replies.json"));
+        for reply in replies.iter().skip(passed) {
+            passed += 1;
+            if reply.is_final() {
+                return Watched::Final(reply.clone());
+            }
+            on_reply(reply);
+        }
+        match state(job) {
+            Some(state) if ALIVE.contains(&state.as_str()) => last_alive = Instant::now(),
+            // Gone from squeue, or ended: the replies file is the truth. Read it once more
+            // after a moment, since a file system the nodes share can show it late.
+            state => {
+                if last_alive.elapsed() < Duration::from_secs(2) {
+                    std::thread::sleep(settings.poll);
+                    continue;
+                }
+                let replies = read_replies(&folder.join("replies.json"));
+                for reply in replies.iter().skip(passed) {
+                    if reply.is_final() {
+                        return Watched::Final(reply.clone());
+                    }
+                    on_reply(reply);
+                }
+                return Watched::Lost(why_lost(job, state, folder));
+            }
+        }
+        std::thread::sleep(settings.poll);
+    }
+}
+
+enum Watched {
+    Final(Reply),
+    Lost(JobLost),
+    Interrupted,
+}
+
+fn lost(message: String) -> JobLost {
+    JobLost { message, log: String::new() }
+}
+
+/// The replies written so far (none while the file is missing or being replaced).
+fn read_replies(path: &Path) -> Vec<Reply> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// A reply of the job's request as one of the driver's: its member index mapped back.
+fn remap(reply: &Reply, remaining: &[usize]) -> Reply {
+    let mut reply = reply.clone();
+    match &mut reply {
+        Reply::Output { member, .. }
+        | Reply::StepDone { member, .. }
+        | Reply::StepFailed { member, .. } => {
+            *member = remaining.get(*member).copied().unwrap_or(*member);
+        }
+        _ => {}
+    }
+    reply
+}
+
+fn finished_member(reply: &Reply) -> Option<usize> {
+    match reply {
+        Reply::StepDone { member, .. } | Reply::StepFailed { member, .. } => Some(*member),
+        _ => None,
+    }
+}
+
+/// A job's state as `squeue` shows it; `None` when it is not listed (ended and forgotten).
+pub fn state(job: &str) -> Option<String> {
+    let output = Command::new("squeue").args(["-h", "-j", job, "-o", "%T"]).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// Why a job ended without finishing: its state and reason from `scontrol` (while Slurm
+/// remembers it), the exit code its script wrote, and the end of its log.
+fn why_lost(job: &str, squeue_state: Option<String>, folder: &Path) -> JobLost {
+    let details = Command::new("scontrol")
+        .args(["show", "job", job])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let field = |name: &str| {
+        details
+            .split_whitespace()
+            .find_map(|part| part.strip_prefix(&format!("{name}=")).map(str::to_owned))
+    };
+    let state = field("JobState").or(squeue_state).unwrap_or_else(|| "gone".to_owned());
+    let reason = field("Reason").filter(|r| r != "None");
+    let exit = std::fs::read_to_string(folder.join("exit")).ok().map(|s| s.trim().to_owned());
+    let mut message = format!("Slurm job {job} ended {state}");
+    if let Some(reason) = reason {
+        let _ = write!(message, " ({reason})");
+    }
+    match exit {
+        Some(code) => {
+            let _ = write!(message, ", its worker exited {code}, without finishing");
+        }
+        None => message.push_str(" without finishing"),
+    }
+    let log = std::fs::read_to_string(folder.join("job.log")).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+    let log = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+    JobLost { message, log }
+}
+
+/// Cancels a job; failing to is not an error (it may have ended).
+pub fn cancel(job: &str) {
+    let _ = Command::new("scancel").arg(job).output();
+}
+
+/// Each instance key's job record (`STORE/slurm/keys/KEY.json`): its job id, if one was ever
+/// submitted for it.
+pub fn job_of(store: &Path, key: &str) -> Option<String> {
+    let path = store.join("slurm").join("keys").join(format!("{key}.json"));
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    record["job"].as_str().map(str::to_owned)
+}
+
+/// The states of several jobs at once (one `squeue` call), by job id.
+pub fn states(jobs: &[String]) -> BTreeMap<String, String> {
+    if jobs.is_empty() {
+        return BTreeMap::new();
+    }
+    let Ok(output) =
+        Command::new("squeue").args(["-h", "-o", "%i %T", "-j", &jobs.join(",")]).output()
+    else {
+        return BTreeMap::new();
+    };
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (id, state) = line.trim().split_once(' ')?;
+            Some((id.to_owned(), state.to_owned()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slurm_time;
+
+    #[test]
+    fn step_times_become_slurm_times() {
+        assert_eq!(slurm_time("30m").as_deref(), Some("0:30:00"));
+        assert_eq!(slurm_time("2h").as_deref(), Some("2:00:00"));
+        assert_eq!(slurm_time("90s").as_deref(), Some("0:01:30"));
+        assert_eq!(slurm_time("10s").as_deref(), Some("0:01:00"));
+        assert_eq!(slurm_time("1.5d").as_deref(), Some("36:00:00"));
+        assert_eq!(slurm_time("1-12:00:00").as_deref(), Some("1-12:00:00"));
+        assert_eq!(slurm_time("soon"), None);
+        assert_eq!(slurm_time("5 weeks"), None);
+    }
+}
