@@ -1,12 +1,13 @@
 //! `devspec status FILE [--why]`: what a run would do now, instance by instance, and with
-//! `--why`, what changed since the last run of each instance that will run.
+//! `--why`, what changed since the last run of each instance that will run. An instance a Slurm
+//! driver submitted shows its job and the job's state.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
-use crate::exec::{InstanceStatus, continues_from, survey, why};
+use crate::exec::{InstanceStatus, continues_from, slurm, survey, why};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
 
@@ -31,6 +32,18 @@ pub fn run(
     let summary: Vec<String> = counts.iter().map(|(label, n)| format!("{n} {label}")).collect();
     println!("{} instances: {}", plan.order.len(), summary.join(", "));
     let width = plan.instances().map(|i| i.display_name().len()).max().unwrap_or(0);
+    // The Slurm job of each instance that will run, where a driver submitted one: one squeue.
+    let jobs: BTreeMap<usize, String> = plan
+        .order
+        .iter()
+        .filter_map(|&node| match &statuses[node.index()] {
+            InstanceStatus::WillRun(key) => {
+                Some((node.index(), slurm::job_of(context.store.root(), &key.digest())?))
+            }
+            _ => None,
+        })
+        .collect();
+    let job_states = slurm::states(&jobs.values().cloned().collect::<Vec<_>>());
     for &node in &plan.order {
         let name = plan.graph[node].display_name();
         let status = &statuses[node.index()];
@@ -49,6 +62,12 @@ pub fn run(
             }
             _ => String::new(),
         };
+        let mut reasons = reasons;
+        if let Some(job) = jobs.get(&node.index()) {
+            let state = job_states.get(job).map_or("not in Slurm's queue", String::as_str);
+            let slurm = format!("slurm job {job}: {state}");
+            reasons = if reasons.is_empty() { slurm } else { format!("{slurm}; {reasons}") };
+        }
         let line = format!("  {:<16}  {name:<width$}  {reasons}", status.label());
         println!("{}", line.trim_end());
     }

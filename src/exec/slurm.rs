@@ -74,6 +74,23 @@ pub struct Resources {
     pub time: Option<String>,
 }
 
+impl Resources {
+    /// The time limit in seconds, when it is known.
+    fn seconds(&self) -> Option<u64> {
+        let time = self.time.as_deref()?;
+        let (days, clock) =
+            time.split_once('-').map_or((0, time), |(d, c)| (d.parse().unwrap_or(0), c));
+        let parts: Vec<u64> = clock.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        let seconds = match parts.as_slice() {
+            [minutes] => minutes * 60,
+            [minutes, seconds] => minutes * 60 + seconds,
+            [hours, minutes, seconds] => hours * 3600 + minutes * 60 + seconds,
+            _ => return None,
+        };
+        Some(days * 86400 + seconds)
+    }
+}
+
 /// A step's `resources = { cpus, mem_gb, gpus, time }`, as far as it says anything.
 pub fn resources_of(
     params: &std::collections::BTreeMap<String, crate::compile::value::Value>,
@@ -309,7 +326,10 @@ impl GroupJob<'_> {
         }
         if let Some(time) = &self.resources.time {
             lines.push(format!("#SBATCH --time={time}"));
-            lines.push(format!("#SBATCH --signal=B:USR1@{}", settings.warn_before_limit));
+            // The warning comes at most half-way through, so a short job does not get it at once.
+            let limit = self.resources.seconds().unwrap_or(u64::MAX);
+            let warn = u64::from(settings.warn_before_limit).min(limit / 2).max(1);
+            lines.push(format!("#SBATCH --signal=B:USR1@{warn}"));
         }
         for (name, value) in self.worker_env {
             lines.push(format!("export {name}='{}'", value.replace('\'', r"'\''")));

@@ -85,7 +85,8 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
         // 2: the loss series is recorded on a grid that does not depend on the run's length.
         // 3: the toy model's hand-derived gradient scales the small gradients, not the batch.
         // 4: fresh sequence data records its loss on sequences of 2,048 positions in all.
-        implementation: 4,
+        // 5: an empty optimizer state (plain SGD) is a readable file, so SGD runs resume.
+        implementation: 5,
     },
     StepKind {
         name: "checkpoint",

@@ -36,8 +36,12 @@ pub fn encode(named: &[(String, Tensor)], step: u64) -> Result<Vec<u8>, String> 
                 .map_err(|e| format!("{name}: {e:?}"))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let metadata = HashMap::from([("step".to_owned(), step.to_string())]);
-    safetensors::tensor::serialize(views, &Some(metadata)).map_err(|e| format!("{e:?}"))
+    // safetensors 0.3 writes an empty tensor list with metadata as `{},"__metadata__":...}`,
+    // which no reader accepts (its own included): an empty state (plain SGD's optimizer) is
+    // written without the step, as `{}`, which every reader takes as no tensors.
+    let metadata =
+        (!views.is_empty()).then(|| HashMap::from([("step".to_owned(), step.to_string())]));
+    safetensors::tensor::serialize(views, &metadata).map_err(|e| format!("{e:?}"))
 }
 
 /// Decodes a safetensors file into named tensors, sorted by name: floating-point (f16, bf16,
@@ -101,5 +105,18 @@ mod tests {
         }
         let header = SafeTensors::read_metadata(&bytes).unwrap().1;
         assert_eq!(header.metadata().as_ref().unwrap()["step"], "1200");
+    }
+
+    /// Plain SGD has no optimizer state: its file must still read back (it did not, and every
+    /// resume point of an SGD run was unreadable, so a stopped run started over).
+    #[test]
+    fn an_empty_state_is_a_readable_file() {
+        let bytes = encode(&[], 1200).unwrap();
+        assert!(decode(&bytes).unwrap().is_empty());
+        let header_length =
+            usize::try_from(u64::from_le_bytes(bytes[..8].try_into().unwrap())).unwrap();
+        let header: serde_json::Value =
+            serde_json::from_slice(&bytes[8..8 + header_length]).unwrap();
+        assert_eq!(header, serde_json::json!({}));
     }
 }
