@@ -14,9 +14,14 @@ run: build
 	target/release/devspec --version
 	target/release/devspec run $(DEFAULT_SPEC)
 
-# The whole test suite, lint included: what CI runs.
+# The whole test suite, lint included: what CI runs. As root (CI is), a single-node Slurm cluster
+# is started for the Slurm executor's test (scripts/slurm-local.sh: Debian's packages, installed
+# if missing) and the daemons it started are stopped afterwards, whatever the tests' outcome.
 test: $(LIBTORCH_READY) lint
-	$(CARGO) test --workspace
+	@started=$$(scripts/slurm-local.sh start-for-tests); \
+	DEVSPEC_SLURM=$$started $(CARGO) test --workspace; status=$$?; \
+	if [ "$$started" = started ]; then scripts/slurm-local.sh stop; fi; \
+	exit $$status
 
 lint: $(LIBTORCH_READY)
 	$(CARGO) fmt --all --check

@@ -6,6 +6,10 @@
 #                                  wait until the node is idle
 #   scripts/slurm-local.sh stop    stop the daemons this script started
 #   scripts/slurm-local.sh status  exit 0 when the cluster answers
+#   scripts/slurm-local.sh start-for-tests
+#                                  for `make test`: as root, start the cluster unless it runs
+#                                  already; prints `started` (stop it afterwards), `running` or
+#                                  `skipped` (not root: the Slurm test then says it skips)
 #
 # What each setting is for is in ../shared/reference/runners.md ("A single-node Slurm for
 # tests"): measured on this kind of machine, about 5-12 s to install and 3 s to the first job.
@@ -107,8 +111,18 @@ stop() {
   fi
 }
 
+start_for_tests() {
+  if answers; then echo running; return; fi
+  if [ "$(id -u)" != 0 ]; then
+    log "not root: no Slurm cluster for the tests (the Slurm test will say it skipped)"
+    echo skipped; return
+  fi
+  if start >&2; then echo started; else log "could not start Slurm; its test will skip"; stop; echo skipped; fi
+}
+
 case "${1:-}" in
   start) start ;;
+  start-for-tests) start_for_tests ;;
   stop) stop ;;
   status) answers ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;

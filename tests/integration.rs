@@ -18,6 +18,7 @@ mod integration {
     mod readme;
     mod report;
     mod run;
+    mod slurm;
     mod specs_check;
     mod study;
     mod tms_study;

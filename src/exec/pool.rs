@@ -241,7 +241,7 @@ impl GroupRunner<'_> {
                     worker: self.worker_path,
                     worker_env: &self.options.worker_env,
                     members: members.iter().map(|job| job.request.clone()).collect(),
-                    resources: members[0].resources.clone(),
+                    resources: members[0].resources.with_device(&members[0].device),
                     step: members[0].instance.split(['[', '@']).next().unwrap_or_default(),
                 };
                 match job.run(settings, on_event) {

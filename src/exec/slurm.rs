@@ -75,6 +75,16 @@ pub struct Resources {
 }
 
 impl Resources {
+    /// With the registry's default for `gpus` filled in: 1 for a step on CUDA, else none.
+    #[must_use]
+    pub fn with_device(&self, device: &str) -> Resources {
+        let mut resources = self.clone();
+        if resources.gpus.is_none() && device.starts_with("cuda") {
+            resources.gpus = Some(1);
+        }
+        resources
+    }
+
     /// The time limit in seconds, when it is known.
     fn seconds(&self) -> Option<u64> {
         let time = self.time.as_deref()?;

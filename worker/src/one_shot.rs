@@ -1,8 +1,8 @@
-//! The batch-job mode: one request from a file; its replies (outputs, each member's end, the
-//! final reply) written to a file as a JSON array, rewritten whole (atomically) after each one,
-//! so whoever watches the job sees streamed checkpoints and finished members at once, and a job
-//! killed halfway has recorded what it finished; progress events on stderr (which a batch system
-//! keeps as the job's log).
+//! The batch-job mode: one request from a file; its replies (progress, outputs, each member's
+//! end, the final reply) written to a file as a JSON array, rewritten whole (atomically) as they
+//! come, so whoever watches the job sees streamed checkpoints and finished members at once, and
+//! a job killed halfway has recorded what it finished; progress also on stderr (which a batch
+//! system keeps as the job's log).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,15 +25,20 @@ pub fn run(request: &Path, result: Option<&Path>) -> ExitCode {
     };
     let mut replies = Vec::new();
     let mut unwritten = None;
+    let mut last_write = std::time::Instant::now();
     dispatch::handle_line(line.trim(), &mut |reply: &Reply| {
         if let Reply::Progress { done, total, message, .. } = reply {
             eprintln!("progress {done}/{total}: {message}");
-        } else {
-            replies.push(reply.clone());
-            // The final reply is written below, with the checks.
-            if !reply.is_final()
-                && let Err(err) = write_atomically(&result_path, &replies)
-            {
+        }
+        replies.push(reply.clone());
+        // Written as they come (progress at most once a second), so whoever follows the job
+        // sees its progress, streamed checkpoints and finished members; the final reply is
+        // written below, with the checks.
+        let due = !matches!(reply, Reply::Progress { .. })
+            || last_write.elapsed() >= std::time::Duration::from_secs(1);
+        if !reply.is_final() && due {
+            last_write = std::time::Instant::now();
+            if let Err(err) = write_atomically(&result_path, &replies) {
                 unwritten.get_or_insert(err);
             }
         }

@@ -1,0 +1,199 @@
+//! `devspec run --executor slurm` against a real Slurm: the single-node cluster that `make test`
+//! starts with `scripts/slurm-local.sh` when it runs as root (CI does). Without a cluster that
+//! answers, the test says so and checks nothing.
+//!
+//! One test, so the scenarios share the cluster in a known order: a training run with a real
+//! one-minute time limit goes on in the background (Slurm enforces limits about every 30 s, so
+//! it takes two minutes or so) while the others run in the foreground: the local executor's
+//! results, a cancelled job retried, a killed driver whose rerun adopts the running job, a
+//! failing step that fails only its dependents, and Ctrl-C cancelling the driver's jobs.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::run::Project;
+
+/// Whether a Slurm cluster answers here.
+fn cluster() -> bool {
+    Command::new("scontrol")
+        .arg("ping")
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("UP"))
+}
+
+/// A TMS training run of about `steps` / 12,000 seconds, with `extra` fields, and an LLC
+/// estimate at its end.
+fn training(steps: u64, extra: &str) -> String {
+    format!(
+        "import std.tms\n\
+         train run {{\n  model = tms.model(features = 5, hidden = 2, init_scale = 0.1)\n  \
+         data = tms.data(features = 5, sparsity = 0.9, samples = 512)\n  optimizer = sgd(lr = 0.1)\n  \
+         batch_size = 128\n  steps = {steps}\n  checkpoints = [1_000, {steps}]\n  {extra}\n}}\n\
+         estimate llc on run {{\n  at = [{steps}]\n  observable = llc(sampler = sgld(lr = 3e-3, \
+         localization = 100), nbeta = auto, chains = 2, draws = 30, burnin = 10)\n}}\n"
+    )
+}
+
+const SMALL_STUDY: &str = "import std.tms\n\
+    train run {\n  model = tms.model(features = 5, hidden = 2, init_scale = 0.1)\n  \
+    data = tms.data(features = 5, sparsity = 0.9, samples = 512)\n  optimizer = sgd(lr = 0.1)\n  \
+    batch_size = 128\n  steps = 600\n  seed = sweep(0..2)\n  checkpoints = logspace(1, 600, 4)\n}\n\
+    estimate llc on run {\n  observable = llc(sampler = sgld(lr = 3e-3, localization = 100), \
+    nbeta = auto, chains = 2, draws = 30, burnin = 10)\n}\n\
+    detect stages on llc { method = critical_points(smoothing = 0.1) }\n\
+    report summary on run, llc, stages { title = \"on Slurm\" }\n";
+
+fn on_slurm(project: &Project, extra: &[&str]) -> Command {
+    let mut command = project.command(&[&["--executor", "slurm", "-q"][..], extra].concat());
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+}
+
+fn finish(child: Child) -> (Option<i32>, String) {
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The ids of the jobs the store records for its groups.
+fn job_ids(store: &Path) -> Vec<String> {
+    let Ok(groups) = std::fs::read_dir(store.join("slurm")) else { return Vec::new() };
+    groups
+        .filter_map(|g| std::fs::read_to_string(g.ok()?.path().join("job")).ok())
+        .map(|id| id.trim().to_owned())
+        .collect()
+}
+
+/// Waits until one of the store's jobs has been running for `seconds` (by squeue's clock);
+/// its id.
+fn running_job(store: &Path, seconds: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        for job in job_ids(store) {
+            let out =
+                Command::new("squeue").args(["-h", "-j", &job, "-o", "%T %M"]).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let mut parts = text.split_whitespace();
+            if parts.next() == Some("RUNNING") {
+                let elapsed = parts.next().unwrap_or("0:00");
+                let secs: u64 =
+                    elapsed.split(':').fold(0, |acc, p| acc * 60 + p.parse::<u64>().unwrap_or(0));
+                if secs >= seconds {
+                    return job;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("no job of {} ran for {seconds} s within a minute", store.display());
+}
+
+fn in_queue(job: &str) -> bool {
+    let out = Command::new("squeue").args(["-h", "-j", job, "-o", "%T"]).output().unwrap();
+    !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+}
+
+fn train_metrics(project: &Project) -> Value {
+    project.results()["run"]["metrics"].clone()
+}
+
+#[test]
+fn studies_run_on_slurm_survive_cancels_time_limits_and_killed_drivers() {
+    // `make test` says whether it started a cluster (or found one running) for this test.
+    let promised = matches!(std::env::var("DEVSPEC_SLURM").as_deref(), Ok("started" | "running"));
+    if !cluster() {
+        assert!(!promised, "make test started a Slurm cluster, but it does not answer");
+        eprintln!(
+            "skipped: no Slurm cluster answers `scontrol ping` here (`make test` starts one with \
+             scripts/slurm-local.sh when it runs as root)"
+        );
+        return;
+    }
+    // A real time limit, in the background: about 110 s of training under a one-minute limit.
+    // Killed at the limit, its worker stores a resume point (Slurm's TERM, and its USR1
+    // warning before); the job is submitted again and goes on from there.
+    let limited = Project::with_config(
+        &training(1_300_000, "resources = { time = \"1m\" }"),
+        "[slurm]\nretries = 6\n",
+    );
+    let limited_run = on_slurm(&limited, &[]).spawn().unwrap();
+
+    // The same results as the local executor, byte for byte.
+    let local = Project::new(SMALL_STUDY);
+    let slurm = Project::new(SMALL_STUDY);
+    assert_eq!(local.run(&["-q"]).code(), Some(0));
+    let (code, stderr) = finish(on_slurm(&slurm, &[]).spawn().unwrap());
+    assert_eq!(code, Some(0), "{stderr}");
+    let lock = |p: &Project| std::fs::read_to_string(p.dir.path().join("study.dev.lock")).unwrap();
+    assert_eq!(lock(&local), lock(&slurm), "Slurm and the local pool computed different bytes");
+    assert!(!job_ids(&slurm.store()).is_empty(), "nothing was submitted");
+
+    // A job cancelled mid-step is submitted again; its training goes on from where it stopped.
+    let cancelled = Project::new(&training(100_000, ""));
+    let driver = on_slurm(&cancelled, &[]).spawn().unwrap();
+    let job = running_job(&cancelled.store(), 2);
+    assert!(Command::new("scancel").arg(&job).status().unwrap().success());
+    let (code, stderr) = finish(driver);
+    assert_eq!(code, Some(0), "{stderr}");
+    let metrics = train_metrics(&cancelled);
+    assert!(metrics["resumed_from"].as_u64().unwrap_or(0) > 1_000, "did not resume: {metrics}");
+    let log = std::fs::read_to_string(
+        cancelled
+            .store()
+            .join("logs")
+            .join(format!("{}.log", cancelled.results()["run"]["key"].as_str().unwrap())),
+    )
+    .unwrap_or_default();
+    assert!(log.contains(&format!("Slurm job {job} ended CANCELLED")), "{log}");
+
+    // A killed driver's job goes on; the rerun adopts it instead of submitting another.
+    let adopted = Project::new(&training(100_000, ""));
+    let mut driver = on_slurm(&adopted, &[]).spawn().unwrap();
+    let job = running_job(&adopted.store(), 1);
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    assert!(in_queue(&job), "the job died with its driver");
+    let (code, stderr) = finish(on_slurm(&adopted, &[]).spawn().unwrap());
+    assert_eq!(code, Some(0), "{stderr}");
+    let jobs = job_ids(&adopted.store());
+    assert!(jobs.contains(&job), "{jobs:?}");
+    assert_eq!(train_metrics(&adopted)["resumed_from"], Value::Null, "the adopted job restarted");
+
+    // A failing step fails only its dependents.
+    let failing = Project::new(
+        "test good { value = 1 }\ntest after_good on good { value = 2 }\n\
+         test bad { fail = true }\ntest after_bad on bad { value = 3 }\n",
+    );
+    let (code, stderr) = finish(on_slurm(&failing, &[]).spawn().unwrap());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("4 instances: 2 ran, 0 cached, 1 failed, 1 not run"), "{stderr}");
+    assert!(stderr.contains("bad failed on purpose"), "{stderr}");
+
+    // Ctrl-C cancels the driver's jobs and keeps what had finished.
+    let interrupted =
+        Project::new(&format!("test quick {{ value = 1 }}\n{}", training(400_000, "")));
+    let driver = on_slurm(&interrupted, &[]).spawn().unwrap();
+    let job = running_job(&interrupted.store(), 2);
+    let interrupt = Command::new("kill").args(["-INT", &driver.id().to_string()]).status();
+    assert!(interrupt.unwrap().success());
+    let started = Instant::now();
+    let (code, stderr) = finish(driver);
+    assert!(started.elapsed() < Duration::from_secs(20), "the driver took long to stop");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!in_queue(&job), "job {job} was not cancelled");
+    assert!(interrupted.results().contains_key("quick"), "a finished result was lost");
+
+    // The time-limited run: at least one job ended at its limit, and the run resumed.
+    let (code, stderr) = finish(limited_run);
+    assert_eq!(code, Some(0), "{stderr}");
+    let metrics = train_metrics(&limited);
+    assert!(metrics["resumed_from"].as_u64().unwrap_or(0) > 1_000, "did not resume: {metrics}");
+    let key = limited.results()["run"]["key"].as_str().unwrap().to_owned();
+    let log = std::fs::read_to_string(limited.store().join("logs").join(format!("{key}.log")))
+        .unwrap_or_default();
+    assert!(log.contains("TIMEOUT"), "no job reached its time limit: {log}");
+}
