@@ -265,7 +265,10 @@ impl GroupJob<'_> {
         if members.len() != self.members.len() {
             return None;
         }
-        state(&job).filter(|s| ALIVE.contains(&s.as_str())).map(|_| job)
+        match state(&job) {
+            Listed::In(state) if ALIVE.contains(&state.as_str()) => Some(job),
+            _ => None,
+        }
     }
 
     fn submit(
@@ -375,6 +378,7 @@ fn watch(
     let mut last_alive = Instant::now();
     loop {
         if interrupted().load(Ordering::SeqCst) {
+            forget(job);
             cancel(job);
             return Watched::Interrupted;
         }
@@ -382,19 +386,27 @@ fn watch(
         for reply in replies.iter().skip(passed) {
             passed += 1;
             if reply.is_final() {
+                forget(job);
                 return Watched::Final(reply.clone());
             }
             on_reply(reply);
         }
         match state(job) {
-            Some(state) if ALIVE.contains(&state.as_str()) => last_alive = Instant::now(),
+            Listed::In(state) if ALIVE.contains(&state.as_str()) => last_alive = Instant::now(),
+            // The controller did not answer: the job may well be running.
+            Listed::Unknown => last_alive = Instant::now(),
             // Gone from squeue, or ended: the replies file is the truth. Read it once more
             // after a moment, since a file system the nodes share can show it late.
-            state => {
+            listed => {
                 if last_alive.elapsed() < Duration::from_secs(2) {
                     std::thread::sleep(settings.poll);
                     continue;
                 }
+                forget(job);
+                let state = match listed {
+                    Listed::In(state) => Some(state),
+                    _ => None,
+                };
                 let replies = read_replies(&folder.join("replies.json"));
                 for reply in replies.iter().skip(passed) {
                     if reply.is_final() {
@@ -448,11 +460,76 @@ fn finished_member(reply: &Reply) -> Option<usize> {
     }
 }
 
-/// A job's state as `squeue` shows it; `None` when it is not listed (ended and forgotten).
-pub fn state(job: &str) -> Option<String> {
-    let output = Command::new("squeue").args(["-h", "-j", job, "-o", "%T"]).output().ok()?;
-    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    (output.status.success() && !text.is_empty()).then_some(text)
+/// How often the driver asks `squeue` about its jobs: once for all of them, so a hundred jobs
+/// cost the scheduler one query a second, not a hundred.
+const SQUEUE_EVERY: Duration = Duration::from_secs(1);
+
+/// The jobs this driver follows and their states at the last `squeue` that answered.
+struct Queue {
+    watched: std::collections::BTreeSet<String>,
+    states: BTreeMap<String, String>,
+    asked: Option<Instant>,
+    /// Whether the last `squeue` answered.
+    answered: bool,
+}
+
+static QUEUE: std::sync::Mutex<Queue> = std::sync::Mutex::new(Queue {
+    watched: std::collections::BTreeSet::new(),
+    states: BTreeMap::new(),
+    asked: None,
+    answered: false,
+});
+
+/// What `squeue` says of a job.
+#[derive(Debug, Clone, PartialEq)]
+enum Listed {
+    /// Listed, in this state.
+    In(String),
+    /// Not listed: ended and forgotten.
+    Gone,
+    /// `squeue` did not answer (the controller restarting, say): nothing can be concluded.
+    Unknown,
+}
+
+/// A job's state as `squeue` last showed it: one query (`squeue --me`) for every job this
+/// driver follows, asked again when the answer is over a second old, so a hundred jobs cost the
+/// controller one query a second, not a hundred.
+fn state(job: &str) -> Listed {
+    let mut queue = QUEUE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let new = queue.watched.insert(job.to_owned());
+    if new || queue.asked.is_none_or(|at| at.elapsed() >= SQUEUE_EVERY) {
+        let mine = my_jobs();
+        queue.answered = mine.is_some();
+        if let Some(mine) = mine {
+            queue.states = mine;
+        }
+        queue.asked = Some(Instant::now());
+    }
+    match queue.states.get(job) {
+        _ if !queue.answered => Listed::Unknown,
+        Some(state) => Listed::In(state.clone()),
+        None => Listed::Gone,
+    }
+}
+
+/// Stops following a job.
+fn forget(job: &str) {
+    let mut queue = QUEUE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    queue.watched.remove(job);
+}
+
+/// This user's jobs and their states (`squeue --me`); `None` when `squeue` fails.
+fn my_jobs() -> Option<BTreeMap<String, String>> {
+    let output = Command::new("squeue").args(["-h", "--me", "-o", "%i %T"]).output().ok()?;
+    output.status.success().then(|| {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| {
+                let (id, state) = line.trim().split_once(' ')?;
+                Some((id.to_owned(), state.to_owned()))
+            })
+            .collect()
+    })
 }
 
 /// Why a job ended without finishing: its state and reason from `scontrol` (while Slurm
@@ -501,23 +578,12 @@ pub fn job_of(store: &Path, key: &str) -> Option<String> {
     record["job"].as_str().map(str::to_owned)
 }
 
-/// The states of several jobs at once (one `squeue` call), by job id.
+/// The states of several jobs at once (one `squeue --me`), by job id; those not listed are
+/// absent.
 pub fn states(jobs: &[String]) -> BTreeMap<String, String> {
-    if jobs.is_empty() {
-        return BTreeMap::new();
-    }
-    let Ok(output) =
-        Command::new("squeue").args(["-h", "-o", "%i %T", "-j", &jobs.join(",")]).output()
-    else {
-        return BTreeMap::new();
-    };
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| {
-            let (id, state) = line.trim().split_once(' ')?;
-            Some((id.to_owned(), state.to_owned()))
-        })
-        .collect()
+    let mut mine = my_jobs().unwrap_or_default();
+    mine.retain(|id, _| jobs.contains(id));
+    mine
 }
 
 #[cfg(test)]

@@ -155,11 +155,20 @@ fn studies_run_on_slurm_survive_cancels_time_limits_and_killed_drivers() {
     driver.kill().unwrap();
     driver.wait().unwrap();
     assert!(in_queue(&job), "the job died with its driver");
+    let status = adopted.verb(&["status", "{spec}"]);
+    assert!(status.contains(&format!("slurm job {job}: RUNNING")), "{status}");
     let (code, stderr) = finish(on_slurm(&adopted, &[]).spawn().unwrap());
     assert_eq!(code, Some(0), "{stderr}");
     let jobs = job_ids(&adopted.store());
     assert!(jobs.contains(&job), "{jobs:?}");
     assert_eq!(train_metrics(&adopted)["resumed_from"], Value::Null, "the adopted job restarted");
+
+    // A step that reserves fewer CPUs than it computes with is refused before any submission.
+    let narrow = Project::new(&training(1_000, "resources = { cpus = 1 }"));
+    let (code, stderr) = finish(on_slurm(&narrow, &["--threads", "2"]).spawn().unwrap());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("`resources.cpus = 1`, fewer than the 2 threads"), "{stderr}");
+    assert!(job_ids(&narrow.store()).is_empty());
 
     // A failing step fails only its dependents.
     let failing = Project::new(
@@ -175,6 +184,14 @@ fn studies_run_on_slurm_survive_cancels_time_limits_and_killed_drivers() {
     let interrupted =
         Project::new(&format!("test quick {{ value = 1 }}\n{}", training(400_000, "")));
     let driver = on_slurm(&interrupted, &[]).spawn().unwrap();
+    // `quick` finishes first (it may wait for a free CPU behind the time-limited run).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !interrupted.store().join("actions").exists()
+        || !interrupted.results().contains_key("quick")
+    {
+        assert!(Instant::now() < deadline, "`quick` did not finish within a minute");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let job = running_job(&interrupted.store(), 2);
     let interrupt = Command::new("kill").args(["-INT", &driver.id().to_string()]).status();
     assert!(interrupt.unwrap().success());
