@@ -37,14 +37,8 @@ fn training(steps: u64, extra: &str) -> String {
     )
 }
 
-const SMALL_STUDY: &str = "import std.tms\n\
-    train run {\n  model = tms.model(features = 5, hidden = 2, init_scale = 0.1)\n  \
-    data = tms.data(features = 5, sparsity = 0.9, samples = 512)\n  optimizer = sgd(lr = 0.1)\n  \
-    batch_size = 128\n  steps = 600\n  seed = sweep(0..2)\n  checkpoints = logspace(1, 600, 4)\n}\n\
-    estimate llc on run {\n  observable = llc(sampler = sgld(lr = 3e-3, localization = 100), \
-    nbeta = auto, chains = 2, draws = 30, burnin = 10)\n}\n\
-    detect stages on llc { method = critical_points(smoothing = 0.1) }\n\
-    report summary on run, llc, stages { title = \"on Slurm\" }\n";
+/// The small study of the lock and bundle tests: 13 instances.
+use super::study::STUDY as SMALL_STUDY;
 
 fn on_slurm(project: &Project, extra: &[&str]) -> Command {
     let mut command = project.command(&[&["--executor", "slurm", "-q"][..], extra].concat());

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::run::Project;
 
-const STUDY: &str = "import std.tms\n\
+pub const STUDY: &str = "import std.tms\n\
     train run {\n  model = tms.model(features = 5, hidden = 2, init_scale = 0.1)\n  \
     data = tms.data(features = 5, sparsity = 0.9, samples = 512)\n  optimizer = sgd(lr = 0.1)\n  \
     batch_size = 128\n  steps = 600\n  seed = sweep(0..2)\n  checkpoints = logspace(1, 600, 4)\n}\n\
