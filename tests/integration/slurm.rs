@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::run::Project;
+// The small study of the lock and bundle tests: 13 instances.
+use super::study::STUDY as SMALL_STUDY;
 
 /// Whether a Slurm cluster answers here.
 fn cluster() -> bool {
@@ -36,9 +38,6 @@ fn training(steps: u64, extra: &str) -> String {
          localization = 100), nbeta = auto, chains = 2, draws = 30, burnin = 10)\n}}\n"
     )
 }
-
-/// The small study of the lock and bundle tests: 13 instances.
-use super::study::STUDY as SMALL_STUDY;
 
 fn on_slurm(project: &Project, extra: &[&str]) -> Command {
     let mut command = project.command(&[&["--executor", "slurm", "-q"][..], extra].concat());
