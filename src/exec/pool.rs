@@ -236,12 +236,16 @@ impl GroupRunner<'_> {
                 (reply, worker.captured_stderr())
             }
             (None, Some(settings)) => {
+                // Absolute: the job runs elsewhere, from another folder.
+                let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.into());
+                let (store, worker) = (absolute(self.store.root()), absolute(self.worker_path));
                 let job = super::slurm::GroupJob {
-                    store: self.store.root(),
-                    worker: self.worker_path,
+                    store: &store,
+                    worker: &worker,
                     worker_env: &self.options.worker_env,
                     members: members.iter().map(|job| job.request.clone()).collect(),
                     resources: members[0].resources.with_device(&members[0].device),
+                    threads: self.options.threads_per_step,
                     step: members[0].instance.split(['[', '@']).next().unwrap_or_default(),
                 };
                 match job.run(settings, on_event) {

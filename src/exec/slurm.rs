@@ -22,7 +22,7 @@
 //! the members that had not finished, up to a number of retries: a training run goes on from
 //! the resume point its worker stored when Slurm signalled it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,6 +51,9 @@ pub struct SlurmSettings {
     /// Seconds before a job's time limit at which Slurm asks the worker to store a resume
     /// point (`--signal=B:USR1@N`).
     pub warn_before_limit: u32,
+    /// How long a job may be out of Slurm's queue without its final reply before it counts
+    /// as lost (three times as long once its script has written its exit code).
+    pub lost_after: Duration,
 }
 
 impl Default for SlurmSettings {
@@ -60,6 +63,7 @@ impl Default for SlurmSettings {
             retries: 2,
             poll: Duration::from_millis(250),
             warn_before_limit: 60,
+            lost_after: Duration::from_secs(5),
         }
     }
 }
@@ -159,6 +163,8 @@ pub struct GroupJob<'a> {
     /// The members' requests, in the group's order; each member's key is in its request.
     pub members: Vec<StepRequest>,
     pub resources: Resources,
+    /// The threads each step computes with: the CPUs a job asks for unless `cpus` says more.
+    pub threads: u32,
     /// For the job's name in `squeue`.
     pub step: &'a str,
 }
@@ -178,7 +184,12 @@ const ALIVE: &[&str] = &[
     "RUNNING",
     "COMPLETING",
     "SUSPENDED",
+    "STOPPED",
     "REQUEUED",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+    "SPECIAL_EXIT",
+    "RESV_DEL_HOLD",
     "RESIZING",
     "SIGNALING",
     "STAGE_OUT",
@@ -193,8 +204,11 @@ impl GroupJob<'_> {
         self.store.join("slurm").join(&group[..32])
     }
 
-    /// Runs the group on Slurm: adopts its job if an earlier driver's is still alive, else
-    /// submits one; passes each reply to `on_event` as it appears (streamed checkpoints too);
+    /// Runs the group on Slurm. First, results that an earlier job of any of its members
+    /// finished while no driver followed it are taken from that job's replies (never
+    /// recomputed). Then it follows the group's job if an earlier driver's is still alive, else
+    /// submits one for the members not finished; passes each reply on as it appears (progress,
+    /// streamed checkpoints, finished members), mapped to this group's members by key; and
     /// resubmits the unfinished members of a job that died, up to `retries` times. The final
     /// reply, or why the group could not finish.
     pub fn run(
@@ -208,34 +222,43 @@ impl GroupJob<'_> {
         let folder = self.folder();
         std::fs::create_dir_all(&folder)
             .map_err(|e| lost(format!("cannot write {}: {e}", folder.display())))?;
-        // Member index in this driver's request -> index in the job's request, for replies.
-        let mut remaining: Vec<usize> = (0..self.members.len()).collect();
+        let mut unfinished: BTreeSet<usize> = (0..self.members.len()).collect();
+        self.replay_finished(&mut unfinished, on_event);
         let mut attempt = 0;
         loop {
-            let job = if let Some(job) = self.adoptable(&folder) {
-                job
+            if unfinished.is_empty() {
+                return Ok(Reply::StepsDone { id: 1 });
+            }
+            if interrupted().load(Ordering::SeqCst) {
+                return Err(lost("interrupted before it was submitted again".to_owned()));
+            }
+            // Job member index -> this group's member index.
+            let (job, mapping, adopted) = if let Some((job, mapping)) = self.adoptable(&folder) {
+                (job, mapping, true)
             } else {
-                let members: Vec<StepRequest> =
-                    remaining.iter().map(|&i| self.members[i].clone()).collect();
-                self.submit(&folder, members, settings)?
+                let mapping: Vec<usize> = unfinished.iter().copied().collect();
+                let members = mapping.iter().map(|&i| self.members[i].clone()).collect();
+                (self.submit(&folder, members, settings)?, mapping, false)
             };
-            let mut done_here: Vec<usize> = Vec::new();
             let outcome = watch(&folder, &job, settings, &mut |reply: &Reply| {
-                let mapped = remap(reply, &remaining);
+                let mapped = remap(reply, &mapping);
                 if let Some(member) = finished_member(&mapped) {
-                    done_here.push(member);
+                    unfinished.remove(&member);
                 }
                 on_event(&mapped);
             });
             match outcome {
-                Watched::Final(reply) => return Ok(remap(&reply, &remaining)),
+                // An adopted job may have held fewer members: the rest are submitted next.
+                Watched::Final(_) if adopted && !unfinished.is_empty() => {
+                    let _ = std::fs::remove_file(folder.join("job"));
+                }
+                Watched::Final(reply) => return Ok(remap(&reply, &mapping)),
                 Watched::Interrupted => {
                     return Err(lost(format!("interrupted: Slurm job {job} was cancelled")));
                 }
                 Watched::Lost(why) => {
-                    remaining.retain(|i| !done_here.contains(i));
                     attempt += 1;
-                    if attempt > settings.retries || remaining.is_empty() {
+                    if attempt > settings.retries || unfinished.is_empty() {
                         let mut why = why;
                         why.message = format!("{} (after {} submission(s))", why.message, attempt);
                         return Err(why);
@@ -255,18 +278,48 @@ impl GroupJob<'_> {
         }
     }
 
-    /// The job an earlier driver submitted for this group, if Slurm still runs it.
-    fn adoptable(&self, folder: &Path) -> Option<String> {
-        let job = std::fs::read_to_string(folder.join("job")).ok()?.trim().to_owned();
-        // The replies of a job from another group composition would not be ours.
-        let request = std::fs::read_to_string(folder.join("request.json")).ok()?;
-        let request: Request = serde_json::from_str(&request).ok()?;
-        let RequestBody::Steps { members } = request.body else { return None };
-        if members.len() != self.members.len() {
-            return None;
+    /// Passes on the results of members that a job no longer alive finished (its driver died
+    /// before recording them): found through each member's key record, taken from that job's
+    /// replies when every output they name is in the store.
+    fn replay_finished(&self, unfinished: &mut BTreeSet<usize>, on_event: &mut dyn FnMut(&Reply)) {
+        let mut seen_groups = BTreeSet::new();
+        for index in unfinished.clone() {
+            let key = &self.members[index].key;
+            let Some(group) = group_of(self.store, key) else { continue };
+            if !seen_groups.insert(group.clone()) {
+                continue;
+            }
+            let folder = self.store.join("slurm").join(&group);
+            let Some((job, keys)) = job_and_keys(&folder) else { continue };
+            if matches!(state(&job), Listed::In(s) if ALIVE.contains(&s.as_str())) {
+                continue;
+            }
+            for reply in read_replies(&folder.join("replies.json")) {
+                let Reply::StepDone { member, result, .. } = &reply else { continue };
+                let Some(ours) = keys.get(*member).and_then(|k| self.index_of(k)) else { continue };
+                let present = result
+                    .outputs
+                    .values()
+                    .all(|digest| store_layout::blob_path(self.store, digest).is_file());
+                if present && unfinished.remove(&ours) {
+                    on_event(&Reply::StepDone { id: 1, member: ours, result: result.clone() });
+                }
+            }
         }
+    }
+
+    fn index_of(&self, key: &str) -> Option<usize> {
+        self.members.iter().position(|m| m.key == key)
+    }
+
+    /// The job an earlier driver submitted in this group's folder, if Slurm still runs it and
+    /// every member it computes is one of this group's; with each of its members' index here.
+    fn adoptable(&self, folder: &Path) -> Option<(String, Vec<usize>)> {
+        let (job, keys) = job_and_keys(folder)?;
+        let mapping: Vec<usize> =
+            keys.iter().map(|key| self.index_of(key)).collect::<Option<_>>()?;
         match state(&job) {
-            Listed::In(state) if ALIVE.contains(&state.as_str()) => Some(job),
+            Listed::In(state) if ALIVE.contains(&state.as_str()) => Some((job, mapping)),
             _ => None,
         }
     }
@@ -326,7 +379,10 @@ impl GroupJob<'_> {
             format!("#SBATCH --output={}", folder.join("job.log").display()),
             "#SBATCH --nodes=1".to_owned(),
             "#SBATCH --ntasks=1".to_owned(),
-            format!("#SBATCH --cpus-per-task={}", self.resources.cpus.unwrap_or(1)),
+            format!("#SBATCH --cpus-per-task={}", self.resources.cpus.unwrap_or(self.threads)),
+            // A requeued job would run the script again under the same id, starting its
+            // replies over: the driver resubmits instead, for the unfinished members only.
+            "#SBATCH --no-requeue".to_owned(),
         ];
         if let Some(partition) = &settings.partition {
             lines.push(format!("#SBATCH --partition={partition}"));
@@ -360,6 +416,8 @@ impl GroupJob<'_> {
             // `wait` returns early when a trapped signal arrives: wait again until it ends.
             "while true; do wait $worker; code=$?; kill -0 $worker 2>/dev/null || break; done"
                 .to_owned(),
+            // A signal can interrupt the last wait as the worker ends: its status, if unread.
+            "wait $worker 2>/dev/null; last=$?; [ $last -ne 127 ] && code=$last".to_owned(),
             format!("echo $code > {}", quote(&folder.join("exit"))),
             "exit $code".to_owned(),
         ]);
@@ -367,7 +425,10 @@ impl GroupJob<'_> {
     }
 }
 
-/// Follows a job until its final reply, its death without one, or an interruption.
+/// Follows a job until its final reply, its death without one, or an interruption. Its
+/// replies are read every `poll`, its progress from a file of its own; a job that has left
+/// Slurm's queue gets a grace period for its files to show on a shared file system (longer once
+/// its script has written `exit`, since its replies are then surely coming).
 fn watch(
     folder: &Path,
     job: &str,
@@ -375,50 +436,87 @@ fn watch(
     on_reply: &mut dyn FnMut(&Reply),
 ) -> Watched {
     let mut passed = 0;
+    let mut progress = String::new();
     let mut last_alive = Instant::now();
+    let pass_on = |passed: &mut usize, on_reply: &mut dyn FnMut(&Reply)| -> Option<Reply> {
+        for reply in read_replies(&folder.join("replies.json")).into_iter().skip(*passed) {
+            *passed += 1;
+            if reply.is_final() {
+                return Some(reply);
+            }
+            on_reply(&reply);
+        }
+        None
+    };
     loop {
         if interrupted().load(Ordering::SeqCst) {
-            forget(job);
             cancel(job);
+            // What the job finished before it stopped (its worker stores a training run's state
+            // on the way out) is recorded, not lost.
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline
+                && matches!(state(job), Listed::In(s) if ALIVE.contains(&s.as_str()))
+            {
+                std::thread::sleep(settings.poll);
+            }
+            let _ = pass_on(&mut passed, on_reply);
+            forget(job);
             return Watched::Interrupted;
         }
-        let replies = read_replies(&folder.join("replies.json"));
-        for reply in replies.iter().skip(passed) {
-            passed += 1;
-            if reply.is_final() {
-                forget(job);
-                return Watched::Final(reply.clone());
-            }
-            on_reply(reply);
+        if let Some(reply) = pass_on(&mut passed, on_reply) {
+            forget(job);
+            return Watched::Final(reply);
+        }
+        if let Ok(text) = std::fs::read_to_string(folder.join("replies.json.progress"))
+            && text != progress
+            && let Ok(reply) = serde_json::from_str::<Reply>(&text)
+        {
+            progress = text;
+            on_reply(&reply);
         }
         match state(job) {
             Listed::In(state) if ALIVE.contains(&state.as_str()) => last_alive = Instant::now(),
-            // The controller did not answer: the job may well be running.
+            // The controller did not answer, or has not listed the job yet: it may well run.
             Listed::Unknown => last_alive = Instant::now(),
-            // Gone from squeue, or ended: the replies file is the truth. Read it once more
-            // after a moment, since a file system the nodes share can show it late.
             listed => {
-                if last_alive.elapsed() < Duration::from_secs(2) {
+                let grace = if folder.join("exit").exists() {
+                    settings.lost_after * 3
+                } else {
+                    settings.lost_after
+                };
+                if last_alive.elapsed() < grace {
                     std::thread::sleep(settings.poll);
                     continue;
                 }
                 forget(job);
+                if let Some(reply) = pass_on(&mut passed, on_reply) {
+                    return Watched::Final(reply);
+                }
                 let state = match listed {
                     Listed::In(state) => Some(state),
                     _ => None,
                 };
-                let replies = read_replies(&folder.join("replies.json"));
-                for reply in replies.iter().skip(passed) {
-                    if reply.is_final() {
-                        return Watched::Final(reply.clone());
-                    }
-                    on_reply(reply);
-                }
                 return Watched::Lost(why_lost(job, state, folder));
             }
         }
         std::thread::sleep(settings.poll);
     }
+}
+
+/// A group folder's last job id and the keys of the members its request lists, in order.
+fn job_and_keys(folder: &Path) -> Option<(String, Vec<String>)> {
+    let job = std::fs::read_to_string(folder.join("job")).ok()?.trim().to_owned();
+    let request: Request =
+        serde_json::from_slice(&std::fs::read(folder.join("request.json")).ok()?).ok()?;
+    let RequestBody::Steps { members } = request.body else { return None };
+    Some((job, members.into_iter().map(|m| m.key).collect()))
+}
+
+/// The group folder a key's last job ran in.
+fn group_of(store: &Path, key: &str) -> Option<String> {
+    let path = store.join("slurm").join("keys").join(format!("{key}.json"));
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    record["group"].as_str().map(str::to_owned)
 }
 
 enum Watched {
@@ -464,9 +562,10 @@ fn finished_member(reply: &Reply) -> Option<usize> {
 /// cost the scheduler one query a second, not a hundred.
 const SQUEUE_EVERY: Duration = Duration::from_secs(1);
 
-/// The jobs this driver follows and their states at the last `squeue` that answered.
+/// The jobs this driver follows (with when it began to) and their states at the last `squeue`
+/// that answered.
 struct Queue {
-    watched: std::collections::BTreeSet<String>,
+    watched: BTreeMap<String, Instant>,
     states: BTreeMap<String, String>,
     asked: Option<Instant>,
     /// Whether the last `squeue` answered.
@@ -474,7 +573,7 @@ struct Queue {
 }
 
 static QUEUE: std::sync::Mutex<Queue> = std::sync::Mutex::new(Queue {
-    watched: std::collections::BTreeSet::new(),
+    watched: BTreeMap::new(),
     states: BTreeMap::new(),
     asked: None,
     answered: false,
@@ -487,17 +586,18 @@ enum Listed {
     In(String),
     /// Not listed: ended and forgotten.
     Gone,
-    /// `squeue` did not answer (the controller restarting, say): nothing can be concluded.
+    /// `squeue` did not answer (the controller restarting, say), or has not been asked since
+    /// the job was submitted: nothing can be concluded.
     Unknown,
 }
 
 /// A job's state as `squeue` last showed it: one query (`squeue --me`) for every job this
-/// driver follows, asked again when the answer is over a second old, so a hundred jobs cost the
-/// controller one query a second, not a hundred.
+/// driver follows, at most once a second, so a hundred jobs cost the controller one query a
+/// second, not a hundred.
 fn state(job: &str) -> Listed {
     let mut queue = QUEUE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let new = queue.watched.insert(job.to_owned());
-    if new || queue.asked.is_none_or(|at| at.elapsed() >= SQUEUE_EVERY) {
+    let since = *queue.watched.entry(job.to_owned()).or_insert_with(Instant::now);
+    if queue.asked.is_none_or(|at| at.elapsed() >= SQUEUE_EVERY) {
         let mine = my_jobs();
         queue.answered = mine.is_some();
         if let Some(mine) = mine {
@@ -505,10 +605,12 @@ fn state(job: &str) -> Listed {
         }
         queue.asked = Some(Instant::now());
     }
+    let asked_after = queue.asked.is_some_and(|at| at > since);
     match queue.states.get(job) {
         _ if !queue.answered => Listed::Unknown,
         Some(state) => Listed::In(state.clone()),
-        None => Listed::Gone,
+        None if asked_after => Listed::Gone,
+        None => Listed::Unknown,
     }
 }
 
@@ -520,7 +622,7 @@ fn forget(job: &str) {
 
 /// This user's jobs and their states (`squeue --me`); `None` when `squeue` fails.
 fn my_jobs() -> Option<BTreeMap<String, String>> {
-    let output = Command::new("squeue").args(["-h", "--me", "-o", "%i %T"]).output().ok()?;
+    let output = slurm_command("squeue").args(["-h", "--me", "-o", "%i %T"]).output().ok()?;
     output.status.success().then(|| {
         String::from_utf8_lossy(&output.stdout)
             .lines()
@@ -535,7 +637,7 @@ fn my_jobs() -> Option<BTreeMap<String, String>> {
 /// Why a job ended without finishing: its state and reason from `scontrol` (while Slurm
 /// remembers it), the exit code its script wrote, and the end of its log.
 fn why_lost(job: &str, squeue_state: Option<String>, folder: &Path) -> JobLost {
-    let details = Command::new("scontrol")
+    let details = slurm_command("scontrol")
         .args(["show", "job", job])
         .output()
         .ok()
@@ -567,7 +669,17 @@ fn why_lost(job: &str, squeue_state: Option<String>, folder: &Path) -> JobLost {
 
 /// Cancels a job; failing to is not an error (it may have ended).
 pub fn cancel(job: &str) {
-    let _ = Command::new("scancel").arg(job).output();
+    let _ = slurm_command("scancel").arg(job).output();
+}
+
+/// A Slurm client command in its own process group: the terminal's Ctrl-C reaches the driver
+/// only, which then cancels its jobs itself (an `sbatch` killed halfway could submit a job
+/// whose id the driver never learns).
+fn slurm_command(program: &str) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(program);
+    command.process_group(0);
+    command
 }
 
 /// Each instance key's job record (`STORE/slurm/keys/KEY.json`): its job id, if one was ever

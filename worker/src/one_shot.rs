@@ -1,8 +1,9 @@
-//! The batch-job mode: one request from a file; its replies (progress, outputs, each member's
-//! end, the final reply) written to a file as a JSON array, rewritten whole (atomically) as they
-//! come, so whoever watches the job sees streamed checkpoints and finished members at once, and
-//! a job killed halfway has recorded what it finished; progress also on stderr (which a batch
-//! system keeps as the job's log).
+//! The batch-job mode: one request from a file; its replies (outputs, each member's end, the
+//! final reply) written to a file as a JSON array, rewritten whole (atomically) as they come, so
+//! whoever watches the job sees streamed checkpoints and finished members at once, and a job
+//! killed halfway has recorded what it finished; the latest progress in `FILE.progress` (at
+//! most once a second) and every progress line on stderr (which a batch system keeps as the
+//! job's log).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,22 +26,26 @@ pub fn run(request: &Path, result: Option<&Path>) -> ExitCode {
     };
     let mut replies = Vec::new();
     let mut unwritten = None;
-    let mut last_write = std::time::Instant::now();
+    let mut progress_path = result_path.clone();
+    progress_path.as_mut_os_string().push(".progress");
+    let mut last_progress = std::time::Instant::now();
     dispatch::handle_line(line.trim(), &mut |reply: &Reply| {
         if let Reply::Progress { done, total, message, .. } = reply {
             eprintln!("progress {done}/{total}: {message}");
+            // The latest only, at most once a second, in a file of its own.
+            if last_progress.elapsed() >= std::time::Duration::from_secs(1) {
+                last_progress = std::time::Instant::now();
+                let _ = write_atomically(&progress_path, std::slice::from_ref(reply), false);
+            }
+            return;
         }
         replies.push(reply.clone());
-        // Written as they come (progress at most once a second), so whoever follows the job
-        // sees its progress, streamed checkpoints and finished members; the final reply is
-        // written below, with the checks.
-        let due = !matches!(reply, Reply::Progress { .. })
-            || last_write.elapsed() >= std::time::Duration::from_secs(1);
-        if !reply.is_final() && due {
-            last_write = std::time::Instant::now();
-            if let Err(err) = write_atomically(&result_path, &replies) {
-                unwritten.get_or_insert(err);
-            }
+        // Written as they come, so whoever follows the job sees streamed checkpoints and
+        // finished members at once; the final reply is written below, with the checks.
+        if !reply.is_final()
+            && let Err(err) = write_atomically(&result_path, &replies, true)
+        {
+            unwritten.get_or_insert(err);
         }
     });
     if let Some(err) = unwritten {
@@ -53,7 +58,7 @@ pub fn run(request: &Path, result: Option<&Path>) -> ExitCode {
         eprintln!("devspec-worker: the request produced no final reply (a bug)");
         return ExitCode::from(4);
     }
-    if let Err(err) = write_atomically(&result_path, &replies) {
+    if let Err(err) = write_atomically(&result_path, &replies, true) {
         eprintln!("devspec-worker: cannot write result {}: {err}", result_path.display());
         return ExitCode::from(3);
     }
@@ -61,11 +66,17 @@ pub fn run(request: &Path, result: Option<&Path>) -> ExitCode {
 }
 
 /// Writes beside the target and renames, so a reader (the scheduler polling for the file) sees
-/// either no result or a whole one.
-fn write_atomically(path: &Path, replies: &[Reply]) -> std::io::Result<()> {
+/// either no result or a whole one: the replies as a JSON array, or (`array` false) the one
+/// reply alone.
+fn write_atomically(path: &Path, replies: &[Reply], array: bool) -> std::io::Result<()> {
     let mut tmp = PathBuf::from(path);
     tmp.as_mut_os_string().push(".tmp");
-    let text = serde_json::to_string_pretty(replies).expect("replies always serialize");
+    let text = if array {
+        serde_json::to_string_pretty(replies)
+    } else {
+        serde_json::to_string(&replies[0])
+    }
+    .expect("replies always serialize");
     std::fs::write(&tmp, text + "\n")?;
     std::fs::rename(&tmp, path)
 }
