@@ -4,9 +4,10 @@
 //!
 //! One test, so the scenarios share the cluster in a known order: a training run with a real
 //! one-minute time limit goes on in the background (Slurm enforces limits about every 30 s, so
-//! it takes two minutes or so) while the others run in the foreground: the local executor's
-//! results, a cancelled job retried, a killed driver whose rerun adopts the running job, a
-//! failing step that fails only its dependents, and Ctrl-C cancelling the driver's jobs.
+//! it takes two minutes or so); its driver is killed and the rerun adopts its job. Meanwhile,
+//! in the foreground: the local executor's results, a cancelled job retried, a job that
+//! finished while no driver followed it, a failing step that fails only its dependents, and
+//! Ctrl-C cancelling the driver's jobs.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -105,13 +106,14 @@ fn studies_run_on_slurm_survive_cancels_time_limits_and_killed_drivers() {
         return;
     }
     // A real time limit, in the background: about 110 s of training under a one-minute limit.
-    // Killed at the limit, its worker stores a resume point (Slurm's TERM, and its USR1
-    // warning before); the job is submitted again and goes on from there.
+    // Its first driver is killed while the job runs; the rerun adopts the job and follows it
+    // to its limit, where its worker stores a resume point (Slurm's TERM, and its USR1 warning
+    // before); the job is submitted again and goes on from there.
     let limited = Project::with_config(
         &training(1_300_000, "resources = { time = \"1m\" }"),
         "[slurm]\nretries = 6\n",
     );
-    let limited_run = on_slurm(&limited, &[]).spawn().unwrap();
+    let mut first_driver = on_slurm(&limited, &[]).spawn().unwrap();
 
     // The same results as the local executor, byte for byte.
     let local = Project::new(SMALL_STUDY);
@@ -123,39 +125,18 @@ fn studies_run_on_slurm_survive_cancels_time_limits_and_killed_drivers() {
     assert_eq!(lock(&local), lock(&slurm), "Slurm and the local pool computed different bytes");
     assert!(!job_ids(&slurm.store()).is_empty(), "nothing was submitted");
 
-    // A job cancelled mid-step is submitted again; its training goes on from where it stopped.
-    let cancelled = Project::new(&training(100_000, ""));
-    let driver = on_slurm(&cancelled, &[]).spawn().unwrap();
-    let job = running_job(&cancelled.store(), 2);
-    assert!(Command::new("scancel").arg(&job).status().unwrap().success());
-    let (code, stderr) = finish(driver);
-    assert_eq!(code, Some(0), "{stderr}");
-    let metrics = train_metrics(&cancelled);
-    assert!(metrics["resumed_from"].as_u64().unwrap_or(0) > 1_000, "did not resume: {metrics}");
-    let log = std::fs::read_to_string(
-        cancelled
-            .store()
-            .join("logs")
-            .join(format!("{}.log", cancelled.results()["run"]["key"].as_str().unwrap())),
-    )
-    .unwrap_or_default();
-    assert!(log.contains(&format!("Slurm job {job} ended CANCELLED")), "{log}");
+    // A killed driver's job goes on; the rerun adopts it instead of submitting another (it
+    // started at most a few seconds ago: well before its one-minute limit).
+    let limited_job = running_job(&limited.store(), 1);
+    first_driver.kill().unwrap();
+    first_driver.wait().unwrap();
+    assert!(in_queue(&limited_job), "the job died with its driver");
+    let status = limited.verb(&["status", "{spec}"]);
+    assert!(status.contains(&format!("slurm job {limited_job}: RUNNING")), "{status}");
+    let limited_run = on_slurm(&limited, &[]).spawn().unwrap();
 
-    // A killed driver's job goes on; the rerun adopts it instead of submitting another.
-    // (About 30 s of training: the kill, `status` and the rerun all come well before its end.)
-    let adopted = Project::new(&training(400_000, ""));
-    let mut driver = on_slurm(&adopted, &[]).spawn().unwrap();
-    let job = running_job(&adopted.store(), 1);
-    driver.kill().unwrap();
-    driver.wait().unwrap();
-    assert!(in_queue(&job), "the job died with its driver");
-    let status = adopted.verb(&["status", "{spec}"]);
-    assert!(status.contains(&format!("slurm job {job}: RUNNING")), "{status}");
-    let (code, stderr) = finish(on_slurm(&adopted, &[]).spawn().unwrap());
-    assert_eq!(code, Some(0), "{stderr}");
-    let jobs = job_ids(&adopted.store());
-    assert!(jobs.contains(&job), "{jobs:?}");
-    assert_eq!(train_metrics(&adopted)["resumed_from"], Value::Null, "the adopted job restarted");
+    cancelled_job_is_resubmitted_and_resumes();
+    finished_job_of_a_killed_driver_is_recorded();
 
     // A step that reserves fewer CPUs than it computes with is refused before any submission.
     let narrow = Project::new(&training(1_000, "resources = { cpus = 1 }"));
@@ -174,7 +155,68 @@ fn studies_run_on_slurm_survive_cancels_time_limits_and_killed_drivers() {
     assert!(stderr.contains("4 instances: 2 ran, 0 cached, 1 failed, 1 not run"), "{stderr}");
     assert!(stderr.contains("bad failed on purpose"), "{stderr}");
 
-    // Ctrl-C cancels the driver's jobs and keeps what had finished.
+    ctrl_c_cancels_the_drivers_jobs_and_keeps_what_finished();
+
+    // The time-limited run: the rerun followed the adopted job to its limit (its log names
+    // that job's TIMEOUT), and the run resumed from where the job stopped.
+    let (code, stderr) = finish(limited_run);
+    assert_eq!(code, Some(0), "{stderr}");
+    let metrics = train_metrics(&limited);
+    assert!(metrics["resumed_from"].as_u64().unwrap_or(0) > 1_000, "did not resume: {metrics}");
+    let key = limited.results()["run"]["key"].as_str().unwrap().to_owned();
+    let log = std::fs::read_to_string(limited.store().join("logs").join(format!("{key}.log")))
+        .unwrap_or_default();
+    assert!(
+        log.contains(&format!("Slurm job {limited_job} ended TIMEOUT")),
+        "the adopted job was not followed to its time limit: {log}"
+    );
+}
+
+/// A job cancelled mid-step is submitted again; its training goes on from where it stopped.
+fn cancelled_job_is_resubmitted_and_resumes() {
+    let cancelled = Project::new(&training(60_000, ""));
+    let driver = on_slurm(&cancelled, &[]).spawn().unwrap();
+    let job = running_job(&cancelled.store(), 2);
+    assert!(Command::new("scancel").arg(&job).status().unwrap().success());
+    let (code, stderr) = finish(driver);
+    assert_eq!(code, Some(0), "{stderr}");
+    let metrics = train_metrics(&cancelled);
+    assert!(metrics["resumed_from"].as_u64().unwrap_or(0) > 1_000, "did not resume: {metrics}");
+    let log = std::fs::read_to_string(
+        cancelled
+            .store()
+            .join("logs")
+            .join(format!("{}.log", cancelled.results()["run"]["key"].as_str().unwrap())),
+    )
+    .unwrap_or_default();
+    assert!(log.contains(&format!("Slurm job {job} ended CANCELLED")), "{log}");
+}
+
+/// A job that finished while no driver followed it: the rerun records its results from the
+/// job's replies and submits nothing for it.
+fn finished_job_of_a_killed_driver_is_recorded() {
+    let orphaned = Project::new(&training(60_000, ""));
+    let mut driver = on_slurm(&orphaned, &[]).spawn().unwrap();
+    let job = running_job(&orphaned.store(), 1);
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while in_queue(&job) {
+        assert!(Instant::now() < deadline, "job {job} did not finish within a minute");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (code, stderr) = finish(on_slurm(&orphaned, &[]).spawn().unwrap());
+    assert_eq!(code, Some(0), "{stderr}");
+    let key = orphaned.results()["run"]["key"].as_str().unwrap().to_owned();
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(orphaned.store().join(format!("slurm/keys/{key}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["job"].as_str(), Some(job.as_str()), "the finished run was submitted again");
+}
+
+/// Ctrl-C cancels the driver's jobs and keeps what had finished.
+fn ctrl_c_cancels_the_drivers_jobs_and_keeps_what_finished() {
     let interrupted =
         Project::new(&format!("test quick {{ value = 1 }}\n{}", training(400_000, "")));
     let driver = on_slurm(&interrupted, &[]).spawn().unwrap();
@@ -201,14 +243,4 @@ fn studies_run_on_slurm_survive_cancels_time_limits_and_killed_drivers() {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert!(interrupted.results().contains_key("quick"), "a finished result was lost");
-
-    // The time-limited run: at least one job ended at its limit, and the run resumed.
-    let (code, stderr) = finish(limited_run);
-    assert_eq!(code, Some(0), "{stderr}");
-    let metrics = train_metrics(&limited);
-    assert!(metrics["resumed_from"].as_u64().unwrap_or(0) > 1_000, "did not resume: {metrics}");
-    let key = limited.results()["run"]["key"].as_str().unwrap().to_owned();
-    let log = std::fs::read_to_string(limited.store().join("logs").join(format!("{key}.log")))
-        .unwrap_or_default();
-    assert!(log.contains("TIMEOUT"), "no job reached its time limit: {log}");
 }
