@@ -2,6 +2,7 @@
 //! interpretability. See ARCHITECTURE.md for the map of the stages and where to start reading.
 
 pub mod cli;
+pub mod columns;
 pub mod compile;
 pub mod detect;
 pub mod diagnostic;

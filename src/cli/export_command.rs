@@ -22,7 +22,7 @@ pub fn run(args: &ExportArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failu
             sources: &sources,
             store: &context.store,
             options: &context.options,
-            project_root: &context.project_root,
+            project_root: &context.config.root,
             with_checkpoints: args.with_checkpoints,
         },
         &args.out,

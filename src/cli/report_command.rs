@@ -51,7 +51,7 @@ pub fn run(args: &ReportArgs<'_>) -> Result<ExitCode, Failure> {
         // machine parts differ from here: the lock names the sender's report results.
         let out = args
             .out
-            .map_or_else(|| default_folder(&context.project_root, args.file), Path::to_path_buf);
+            .map_or_else(|| default_folder(&context.config.root, args.file), Path::to_path_buf);
         if let Some(written) = write_locked_reports(&plan, &context, args.file, &out) {
             for path in &written {
                 println!("report: {}", path.display());
@@ -65,13 +65,13 @@ pub fn run(args: &ReportArgs<'_>) -> Result<ExitCode, Failure> {
         ))
         .with_hint(format!("run `devspec run {}` first", args.file.display())));
     }
-    let RunContext { store, worker, options, project_root, .. } = context;
+    let RunContext { store, worker, options, config } = context;
     let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
     let summary = executor.run(&mut |_| {});
     for failed in &summary.failed {
         eprintln!("error: {} failed: {}", failed.instance, failed.error);
     }
-    let out = args.out.map_or_else(|| default_folder(&project_root, args.file), Path::to_path_buf);
+    let out = args.out.map_or_else(|| default_folder(&config.root, args.file), Path::to_path_buf);
     let written = write_reports(&plan, &store, &options, args.file, &out);
     for path in &written {
         println!("report: {}", path.display());

@@ -81,7 +81,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         }
     }
     let slurm = slurm_settings(args, &context)?;
-    let RunContext { store, worker, mut options, project_root, .. } = context;
+    let RunContext { store, worker, mut options, config } = context;
     options.fail_fast = args.fail_fast;
     if let Some((settings, max_jobs)) = slurm {
         refuse_fewer_cpus_than_threads(&plan, options.threads_per_step)?;
@@ -113,7 +113,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     if let Some(tables) = super::stage_table::stage_tables(&plan, &store, &options) {
         print!("{tables}");
     }
-    let reports = super::report_command::default_folder(&project_root, args.file);
+    let reports = super::report_command::default_folder(&config.root, args.file);
     for html in super::report_command::write_reports(&plan, &store, &options, args.file, &reports) {
         println!("report: {}", html.display());
     }

@@ -69,9 +69,8 @@ pub fn planned_with_sources(
 }
 
 pub struct RunContext {
-    /// The folder of the project's `devspec.toml` (the spec's folder without one).
-    pub project_root: PathBuf,
-    /// The project's settings as `devspec.toml` gives them.
+    /// The project's settings as `devspec.toml` gives them; `config.root` is the project's
+    /// folder (the spec's folder without a `devspec.toml`).
     pub config: ProjectConfig,
     pub store: Store,
     pub worker: PathBuf,
@@ -149,7 +148,7 @@ impl RunContext {
             files: std::sync::Arc::new(crate::store::FileDigests::new(store.root())),
             slurm: None,
         };
-        Ok(RunContext { project_root: config.root.clone(), config, store, worker, options })
+        Ok(RunContext { config, store, worker, options })
     }
 }
 

@@ -314,15 +314,6 @@ fn tabulate(rows: &[serde_json::Value], csv: bool) -> String {
         }
         return out;
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            std::iter::once(&header).chain(&table).map(|line| line[i].len()).max().unwrap_or(0)
-        })
-        .collect();
-    for line in std::iter::once(&header).chain(&table) {
-        let cells: Vec<String> =
-            line.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-    }
-    out
+    let lines: Vec<Vec<String>> = std::iter::once(header).chain(table).collect();
+    out + &crate::columns::align(&lines, "")
 }

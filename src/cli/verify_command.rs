@@ -163,7 +163,7 @@ fn choose<'l>(
 /// The comparisons as a table: a row per compared quantity, grouped by instance, with how each
 /// was compared.
 fn render(comparisons: &[Comparison]) -> String {
-    let mut rows: Vec<[String; 6]> = vec![[
+    let mut rows: Vec<Vec<String>> = vec![vec![
         "instance".into(),
         "quantity".into(),
         "locked".into(),
@@ -187,7 +187,7 @@ fn render(comparisons: &[Comparison]) -> String {
                 Verdict::Differ => "DIFFER",
                 Verdict::NotJudged => "",
             };
-            rows.push([
+            rows.push(vec![
                 if index == 0 { c.instance.clone() } else { String::new() },
                 line.quantity.clone(),
                 line.locked.clone(),
@@ -197,13 +197,5 @@ fn render(comparisons: &[Comparison]) -> String {
             ]);
         }
     }
-    let widths: Vec<usize> =
-        (0..6).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for row in &rows {
-        let cells: Vec<String> =
-            row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-    }
-    out + &notes
+    crate::columns::align(&rows, "") + &notes
 }

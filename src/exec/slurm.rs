@@ -285,7 +285,7 @@ impl GroupJob<'_> {
         let mut seen_groups = BTreeSet::new();
         for index in unfinished.clone() {
             let key = &self.members[index].key;
-            let Some(group) = group_of(self.store, key) else { continue };
+            let Some(group) = key_record(self.store, key, "group") else { continue };
             if !seen_groups.insert(group.clone()) {
                 continue;
             }
@@ -358,10 +358,9 @@ impl GroupJob<'_> {
         let group = folder.file_name().unwrap_or_default().to_string_lossy().into_owned();
         for key in keys {
             let record = serde_json::json!({ "job": job, "group": group });
-            let path = self.store.join("slurm").join("keys").join(format!("{key}.json"));
             let _ = store_layout::write_replacing_unsynced(
                 self.store,
-                &path,
+                &key_record_path(self.store, &key),
                 record.to_string().as_bytes(),
             );
         }
@@ -512,11 +511,16 @@ fn job_and_keys(folder: &Path) -> Option<(String, Vec<String>)> {
     Some((job, members.into_iter().map(|m| m.key).collect()))
 }
 
-/// The group folder a key's last job ran in.
-fn group_of(store: &Path, key: &str) -> Option<String> {
-    let path = store.join("slurm").join("keys").join(format!("{key}.json"));
-    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    record["group"].as_str().map(str::to_owned)
+/// Where a key's job record is: `STORE/slurm/keys/KEY.json`, `{"job", "group"}`.
+fn key_record_path(store: &Path, key: &str) -> PathBuf {
+    store.join("slurm").join("keys").join(format!("{key}.json"))
+}
+
+/// A field (`job` or `group`) of the record of the last job submitted for a key.
+fn key_record(store: &Path, key: &str, field: &str) -> Option<String> {
+    let bytes = std::fs::read(key_record_path(store, key)).ok()?;
+    let record: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    record[field].as_str().map(str::to_owned)
 }
 
 enum Watched {
@@ -685,9 +689,7 @@ fn slurm_command(program: &str) -> Command {
 /// Each instance key's job record (`STORE/slurm/keys/KEY.json`): its job id, if one was ever
 /// submitted for it.
 pub fn job_of(store: &Path, key: &str) -> Option<String> {
-    let path = store.join("slurm").join("keys").join(format!("{key}.json"));
-    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    record["job"].as_str().map(str::to_owned)
+    key_record(store, key, "job")
 }
 
 /// The states of several jobs at once (one `squeue --me`), by job id; those not listed are

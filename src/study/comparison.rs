@@ -443,7 +443,7 @@ fn render_step(out: &mut String, step: &StepComparison) {
         }
     }
     if table.len() > 1 {
-        out.push_str(&aligned(&table));
+        out.push_str(&crate::columns::align(&table, "  "));
     }
     // Checkpoints and reports have no headline numbers: their key says whether they changed.
     for row in differing.iter().filter(|r| r.quantities.is_empty() && r.boundaries.is_none()) {
@@ -477,26 +477,6 @@ fn render_step(out: &mut String, step: &StepComparison) {
             self::names(&names)
         );
     }
-}
-
-/// Columns padded to their widest cell, two spaces between, indented by two.
-fn aligned(table: &[Vec<String>]) -> String {
-    let columns = table.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            table.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in table {
-        let mut line = String::from(" ");
-        for (cell, width) in row.iter().zip(&widths) {
-            let _ = write!(line, " {cell:<width$} ");
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// Decimals that show a number of this size with four significant digits (at most 10).

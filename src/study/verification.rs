@@ -68,7 +68,7 @@ pub fn compare(locked: &LockedInstance, recomputed: &LockedInstance) -> Comparis
         .collect();
     let mode = if differing_parts.is_empty() { Mode::Exact } else { Mode::Statistical };
     let mut lines = Vec::new();
-    let numbers = numeric_lines(&locked.results, &recomputed.results, mode);
+    let numbers = numeric_lines(&locked.results, &recomputed.results);
     let verdict = match mode {
         Mode::Exact => {
             let same = locked.outputs == recomputed.outputs;
@@ -119,8 +119,9 @@ fn shorten(names: &[&String]) -> String {
     if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") }
 }
 
-/// The headline numbers side by side, judged by the statistical tolerances.
-fn numeric_lines(locked: &Headline, recomputed: &Headline, mode: Mode) -> Vec<Line> {
+/// The headline numbers side by side, judged by the statistical tolerances (in exact mode the
+/// digests decide, and [`compare`] replaces these verdicts).
+fn numeric_lines(locked: &Headline, recomputed: &Headline) -> Vec<Line> {
     let mut lines = Vec::new();
     if let (Some(a), Some(b)) = (locked.llc_mean, recomputed.llc_mean) {
         let (se_a, se_b) = (locked.llc_se.unwrap_or(0.0), recomputed.llc_se.unwrap_or(0.0));
@@ -136,7 +137,7 @@ fn numeric_lines(locked: &Headline, recomputed: &Headline, mode: Mode) -> Vec<Li
             quantity: "llc".into(),
             locked: format!("{a:.4} ± {se_a:.4}"),
             recomputed: format!("{b:.4} ± {se_b:.4}"),
-            verdict: judged(sigmas <= LLC_SIGMAS, mode),
+            verdict: within(sigmas <= LLC_SIGMAS),
             measure: format!("{sigmas:.2} combined SE (tolerance {LLC_SIGMAS})"),
         });
     }
@@ -154,7 +155,7 @@ fn numeric_lines(locked: &Headline, recomputed: &Headline, mode: Mode) -> Vec<Li
             quantity: name.into(),
             locked: format!("{a:.6}"),
             recomputed: format!("{b:.6}"),
-            verdict: judged(relative <= LOSS_RELATIVE, mode),
+            verdict: within(relative <= LOSS_RELATIVE),
             measure: format!(
                 "{:.2}% relative (tolerance {}%)",
                 relative * 100.0,
@@ -193,12 +194,8 @@ fn numeric_lines(locked: &Headline, recomputed: &Headline, mode: Mode) -> Vec<Li
     lines
 }
 
-fn judged(within: bool, mode: Mode) -> Verdict {
-    match (mode, within) {
-        (Mode::Exact, _) => Verdict::NotJudged,
-        (Mode::Statistical, true) => Verdict::Agree,
-        (Mode::Statistical, false) => Verdict::Differ,
-    }
+fn within(tolerance_holds: bool) -> Verdict {
+    if tolerance_holds { Verdict::Agree } else { Verdict::Differ }
 }
 
 #[cfg(test)]

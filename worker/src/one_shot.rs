@@ -35,7 +35,7 @@ pub fn run(request: &Path, result: Option<&Path>) -> ExitCode {
             // The latest only, at most once a second, in a file of its own.
             if last_progress.elapsed() >= std::time::Duration::from_secs(1) {
                 last_progress = std::time::Instant::now();
-                let _ = write_atomically(&progress_path, std::slice::from_ref(reply), false);
+                let _ = write_atomically(&progress_path, reply);
             }
             return;
         }
@@ -43,7 +43,7 @@ pub fn run(request: &Path, result: Option<&Path>) -> ExitCode {
         // Written as they come, so whoever follows the job sees streamed checkpoints and
         // finished members at once; the final reply is written below, with the checks.
         if !reply.is_final()
-            && let Err(err) = write_atomically(&result_path, &replies, true)
+            && let Err(err) = write_atomically(&result_path, &replies)
         {
             unwritten.get_or_insert(err);
         }
@@ -58,25 +58,19 @@ pub fn run(request: &Path, result: Option<&Path>) -> ExitCode {
         eprintln!("devspec-worker: the request produced no final reply (a bug)");
         return ExitCode::from(4);
     }
-    if let Err(err) = write_atomically(&result_path, &replies, true) {
+    if let Err(err) = write_atomically(&result_path, &replies) {
         eprintln!("devspec-worker: cannot write result {}: {err}", result_path.display());
         return ExitCode::from(3);
     }
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
-/// Writes beside the target and renames, so a reader (the scheduler polling for the file) sees
-/// either no result or a whole one: the replies as a JSON array, or (`array` false) the one
-/// reply alone.
-fn write_atomically(path: &Path, replies: &[Reply], array: bool) -> std::io::Result<()> {
+/// Writes JSON beside the target and renames, so a reader (the scheduler polling for the
+/// file) sees either no file or a whole one.
+fn write_atomically(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
     let mut tmp = PathBuf::from(path);
     tmp.as_mut_os_string().push(".tmp");
-    let text = if array {
-        serde_json::to_string_pretty(replies)
-    } else {
-        serde_json::to_string(&replies[0])
-    }
-    .expect("replies always serialize");
+    let text = serde_json::to_string_pretty(value).expect("replies always serialize");
     std::fs::write(&tmp, text + "\n")?;
     std::fs::rename(&tmp, path)
 }
