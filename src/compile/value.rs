@@ -130,6 +130,21 @@ impl Value {
         Value::new(kind, self.origin)
     }
 
+    /// Every file this value names, however deep (a constructor's argument, a list's item), as
+    /// resolved by the checker.
+    pub fn files(&self) -> Vec<&std::path::Path> {
+        match &self.kind {
+            ValueKind::File { path, .. } => vec![path.as_path()],
+            ValueKind::List(items) | ValueKind::Sweep(items) => {
+                items.iter().flat_map(Value::files).collect()
+            }
+            ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
+                fields.values().flat_map(Value::files).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     pub fn as_int(&self) -> Option<i64> {
         match self.kind {
             ValueKind::Int(value) => Some(value),

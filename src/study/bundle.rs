@@ -24,7 +24,7 @@ use devspec_protocol::store_layout;
 use serde::{Deserialize, Serialize};
 
 use super::lock::Lock;
-use crate::compile::value::{Value, ValueKind};
+use crate::compile::value::Value;
 use crate::exec::{DEVSPEC_COMMIT, RunOptions};
 use crate::failure::Failure;
 use crate::plan::Plan;
@@ -147,9 +147,7 @@ pub fn export(input: &ExportInput<'_>, out: &Path) -> Result<Exported, Failure> 
         }
     }
     for instance in input.plan.instances() {
-        for value in instance.params.values() {
-            files_read(value, &mut study_files);
-        }
+        study_files.extend(instance.params.values().flat_map(Value::files).map(absolute));
     }
     let mut entries: Vec<(String, Content)> = Vec::new();
     for file in &study_files {
@@ -298,26 +296,6 @@ fn append<W: Write>(
     header.set_mode(0o644);
     header.set_mtime(0);
     archive.append_data(&mut header, path, bytes)
-}
-
-/// The files a value names (data, models, imported checkpoints).
-fn files_read(value: &Value, into: &mut BTreeSet<PathBuf>) {
-    match &value.kind {
-        ValueKind::File { path, .. } => {
-            into.insert(absolute(path));
-        }
-        ValueKind::List(items) | ValueKind::Sweep(items) => {
-            for item in items {
-                files_read(item, into);
-            }
-        }
-        ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
-            for field in fields.values() {
-                files_read(field, into);
-            }
-        }
-        _ => {}
-    }
 }
 
 fn absolute(path: &Path) -> PathBuf {
