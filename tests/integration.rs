@@ -15,6 +15,7 @@ mod integration {
     mod fuzz;
     mod learning_coefficients;
     mod plan_snapshots;
+    mod portable_bytes;
     mod readme;
     mod report;
     mod run;

@@ -121,7 +121,8 @@ impl RunContext {
             ("libtorch", report.libtorch.clone()),
             ("device", device_kind.to_owned()),
             ("cpu_capability", report.cpu_capability.clone()),
-            ("mkl_cbwr", mkl_cbwr.clone()),
+            // What decides MKL's kernels here, not only the variable (src/exec/mkl_path.rs).
+            ("mkl", crate::exec::mkl_path::this_machine()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

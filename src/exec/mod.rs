@@ -4,6 +4,7 @@
 
 mod executor;
 mod in_process;
+pub mod mkl_path;
 mod pool;
 mod provenance;
 pub mod slurm;

@@ -4,7 +4,7 @@
 //!
 //! In the key: a format version, the step kind and its implementation version, the resolved
 //! parameters, the realized output digests of its inputs, its seed, and what changes numbers
-//! (libtorch version, device, threads per step, CPU kernels). Not in the key: `--jobs`, paths,
+//! (libtorch version, device, threads per step, CPU kernels, what decides MKL's code path). Not in the key: `--jobs`, paths,
 //! display names, comments, formatting, field order, and execution-only fields (`resources`).
 
 use std::collections::BTreeMap;
@@ -20,7 +20,7 @@ use crate::plan::Plan;
 use crate::store::FileDigests;
 
 /// Bumped when the key's meaning changes, which invalidates every cached result.
-pub const KEY_FORMAT: u32 = 1;
+pub const KEY_FORMAT: u32 = 2;
 
 /// Fields that say how to run a step, not what it computes. (`device` changes numbers, but
 /// through the device kind the environment part records, whoever chose it: the spec, the

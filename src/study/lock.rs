@@ -23,7 +23,7 @@ pub const LOCK_FORMAT: u32 = 1;
 /// The parts of a key's environment that describe the machine: where they match, a result is
 /// reproduced bit for bit; where not, only statistically.
 pub const MACHINE_PARTS: &[&str] =
-    &["libtorch", "device", "cpu_capability", "threads_per_step", "mkl_cbwr"];
+    &["libtorch", "device", "cpu_capability", "threads_per_step", "mkl"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lock {

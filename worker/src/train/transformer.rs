@@ -246,33 +246,43 @@ impl Transformer {
             } else {
                 stream.shallow_clone()
             };
-            // [members * batch, heads, positions, d_head]: the layout of fused attention.
+            // [members, batch, heads, positions, d_head]: per member, the layout of fused
+            // attention.
             let split = |projected: Tensor| {
-                projected.view([members * batch, len, self.heads, self.d_head]).transpose(1, 2)
+                projected.view([members, batch, len, self.heads, self.d_head]).transpose(2, 3)
             };
             let query = split(linear(&normed, take(), take()));
             let key = split(linear(&normed, take(), take()));
             let value = split(linear(&normed, take(), take()));
-            let z = if keep_patterns {
-                let scores = query.matmul(&key.transpose(-2, -1)) / (self.d_head as f64).sqrt();
-                let pattern = scores.masked_fill(&mask, f64::NEG_INFINITY).softmax(-1, rows.kind());
-                let z = pattern.matmul(&value);
-                patterns.push(pattern.view([members, batch, self.heads, len, len]));
-                z
-            } else {
-                // The fused kernel: measured 4x faster than the products above on one CPU thread.
-                Tensor::scaled_dot_product_attention(
-                    &query,
-                    &key,
-                    &value,
-                    None::<Tensor>,
-                    0.0,
-                    true,
-                    None,
-                    false,
-                )
-            };
-            let z = z.transpose(1, 2).reshape([members, batch * len, self.heads * self.d_head]);
+            let z = per_member(members, &[&query, &key, &value], |qkv| {
+                let [query, key, value] = qkv else { unreachable!("three inputs") };
+                if keep_patterns {
+                    let scores = query.matmul(&key.transpose(-2, -1)) / (self.d_head as f64).sqrt();
+                    let pattern =
+                        scores.masked_fill(&mask, f64::NEG_INFINITY).softmax(-1, rows.kind());
+                    let z = pattern.matmul(value);
+                    patterns.push(pattern.view([1, batch, self.heads, len, len]));
+                    z
+                } else {
+                    // The fused kernel: measured 4x faster than the products above on one CPU
+                    // thread.
+                    Tensor::scaled_dot_product_attention(
+                        query,
+                        key,
+                        value,
+                        None::<Tensor>,
+                        0.0,
+                        true,
+                        None,
+                        false,
+                    )
+                }
+            });
+            if keep_patterns {
+                let layer = patterns.split_off(patterns.len() - members as usize);
+                patterns.push(Tensor::cat(&layer, 0));
+            }
+            let z = z.transpose(2, 3).reshape([members, batch * len, self.heads * self.d_head]);
             stream = residual(&stream, linear(&z, take(), take()));
             if self.d_mlp > 0 {
                 let normed = if self.layer_norm {
@@ -299,17 +309,39 @@ fn residual(stream: &Tensor, update: Tensor) -> Tensor {
 
 /// `h W^T + b` per member: `h` `[members, n, in]`, `w` `[members, out, in]`, `b` `[members, out]`.
 fn linear(h: &Tensor, w: &Tensor, bias: &Tensor) -> Tensor {
-    let size = h.size();
-    if size[0] == 1 {
-        // One member: one matrix product (what `torch.nn.Linear` calls), measured faster than
-        // the batched product of one; the ensemble test checks it gives the batched bytes.
-        let (out, inputs) = (w.size()[1], size[2]);
-        return bias
-            .view([out])
-            .addmm(&h.view([size[1], inputs]), &w.view([out, inputs]).tr())
-            .view([1, size[1], out]);
-    }
-    bias.unsqueeze(1).baddbmm(h, &w.transpose(1, 2), 1.0, 1.0)
+    let members = h.size()[0];
+    // `torch.nn.Linear`'s one matrix product, per member.
+    per_member(members, &[h, w, bias], |hwb| {
+        let [h, w, bias] = hwb else { unreachable!("three inputs") };
+        bias.addmm(h, &w.tr())
+    })
+}
+
+/// `compute` applied to each member's slice of `inputs` (their leading dimension), the results
+/// stacked along a new leading dimension.
+///
+/// Why not one batched product: a member's bytes must not depend on how many members share its
+/// group (an ensemble member equals its solo run, a checkpoint's chains do not depend on its
+/// siblings). A batched BLAS call (`baddbmm`, a 4-d `matmul`) is free to take another code path
+/// than the same product alone, and on some CPUs it does: on a Zen 4 EPYC, MKL's batched GEMM
+/// gave a member other last bits than its solo run from the first step, under every
+/// `MKL_CBWR` branch. Calling the very operation a solo run calls, on the same shapes, makes
+/// the equality hold by construction; the loop costs one dispatch per member and product.
+/// Everything else in the model is elementwise or reduces within one row, where the number of
+/// rows does not change a row's arithmetic.
+fn per_member(
+    members: i64,
+    inputs: &[&Tensor],
+    mut compute: impl FnMut(&[Tensor]) -> Tensor,
+) -> Tensor {
+    let slices: Vec<Vec<Tensor>> = inputs.iter().map(|t| t.unbind(0)).collect();
+    let outputs: Vec<Tensor> = (0..members as usize)
+        .map(|m| {
+            let member: Vec<Tensor> = slices.iter().map(|s| s[m].shallow_clone()).collect();
+            compute(&member)
+        })
+        .collect();
+    Tensor::stack(&outputs, 0)
 }
 
 /// Layer normalization over the last dimension with each member's gain and bias.
