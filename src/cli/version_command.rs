@@ -1,5 +1,6 @@
 //! `devspec --version`: devspec's own version, then what its worker reports (which libtorch it
-//! loaded, CUDA, ATen's CPU kernels). The only verb that starts a worker without running steps.
+//! loaded, CUDA, ATen's CPU kernels). The only verb that starts a worker without running steps;
+//! it is checked at the handshake, under the heartbeat setting's deadlines, like any worker.
 
 use std::path::PathBuf;
 
@@ -11,8 +12,9 @@ use crate::project_config::ProjectConfig;
 pub fn run(flag: Option<PathBuf>, config: &ProjectConfig) -> Result<ExitCode, Failure> {
     println!("devspec {}", env!("CARGO_PKG_VERSION"));
     let location = WorkerLocator::from_env(flag, config.worker.clone()).locate()?;
-    let mut worker = WorkerProcess::spawn(&location.path)?;
-    let report = worker.version()?;
+    let deadlines = super::run_context::worker_deadlines(config)?;
+    let worker = WorkerProcess::spawn_with(&location.path, &[], deadlines)?;
+    let report = worker.report();
     println!(
         "worker   {} {} ({})",
         report.worker_version,
