@@ -52,7 +52,7 @@ pub fn planned_with_sources(
         Err(CompileError::Unreadable(failure)) => return Err(failure),
         Err(CompileError::Diagnostics(diagnostics)) => {
             for diagnostic in &diagnostics {
-                eprint!("{}", render::to_text(&sources, diagnostic));
+                eout!("{}", render::to_text(&sources, diagnostic));
             }
             return Ok(Err(ExitCode::BadInput));
         }
@@ -61,7 +61,7 @@ pub fn planned_with_sources(
         Ok(plan) => Ok(Ok((plan, sources))),
         Err(diagnostics) => {
             for diagnostic in &diagnostics {
-                eprint!("{}", render::to_text(&sources, diagnostic));
+                eout!("{}", render::to_text(&sources, diagnostic));
             }
             Ok(Err(ExitCode::BadInput))
         }

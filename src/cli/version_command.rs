@@ -10,12 +10,12 @@ use crate::failure::Failure;
 use crate::project_config::ProjectConfig;
 
 pub fn run(flag: Option<PathBuf>, config: &ProjectConfig) -> Result<ExitCode, Failure> {
-    println!("devspec {}", env!("CARGO_PKG_VERSION"));
+    outln!("devspec {}", env!("CARGO_PKG_VERSION"));
     let location = WorkerLocator::from_env(flag, config.worker.clone()).locate()?;
     let deadlines = super::run_context::worker_deadlines(config)?;
     let worker = WorkerProcess::spawn_with(&location.path, &[], deadlines)?;
     let report = worker.report();
-    println!(
+    outln!(
         "worker   {} {} ({})",
         report.worker_version,
         location.path.display(),
@@ -26,8 +26,8 @@ pub fn run(flag: Option<PathBuf>, config: &ProjectConfig) -> Result<ExitCode, Fa
     } else {
         "not available".to_owned()
     };
-    println!("libtorch {} ({})", report.libtorch, report.libtorch_path);
-    println!("cuda     {cuda}");
-    println!("cpu      {} kernels", report.cpu_capability);
+    outln!("libtorch {} ({})", report.libtorch, report.libtorch_path);
+    outln!("cuda     {cuda}");
+    outln!("cpu      {} kernels", report.cpu_capability);
     Ok(ExitCode::Success)
 }
