@@ -13,8 +13,7 @@ pub fn run(flag: Option<PathBuf>, config: &ProjectConfig) -> Result<ExitCode, Fa
     outln!("devspec {}", env!("CARGO_PKG_VERSION"));
     let location = WorkerLocator::from_env(flag, config.worker.clone()).locate()?;
     let deadlines = super::run_context::worker_deadlines(config)?;
-    let worker = WorkerProcess::spawn_with(&location.path, &[], deadlines)?;
-    let report = worker.report();
+    let report = WorkerProcess::spawn_with(&location.path, &[], deadlines)?.version()?;
     outln!(
         "worker   {} {} ({})",
         report.worker_version,

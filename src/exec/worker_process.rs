@@ -9,9 +9,10 @@
 //! # Ok::<(), devspec::exec::WorkerProcessError>(())
 //! ```
 //!
-//! Starting a worker is a handshake: it must answer a version request within
-//! [`WorkerDeadlines::startup`], with a reply of this protocol version, or it is stopped and
-//! named by what it printed. While a request runs, the worker sends a heartbeat every
+//! Starting a worker is a handshake: it must answer a ping of this protocol version within
+//! [`WorkerDeadlines::startup`] (a worker of another version refuses it), or it is stopped and
+//! named by what it printed or the versions; [`WorkerProcess::version`] checks the version its
+//! report names too. While a request runs, the worker sends a heartbeat every
 //! [`WorkerDeadlines::interval`]; one silent for [`WorkerDeadlines::silence`] is taken for hung
 //! and stopped. No wait on a worker is without a deadline.
 //!
@@ -51,8 +52,8 @@ const QUOTED_CHARS: usize = 160;
 /// one beat, hardly three in a row.
 const MISSED_BEATS: u32 = 4;
 
-/// Heartbeat intervals a new worker has to answer its version request (loading libtorch, and
-/// CUDA's start when it looks for GPUs): a minute at the default interval.
+/// Heartbeat intervals a new worker has to answer its first request (loading libtorch, from a
+/// slow shared disk perhaps): a minute at the default interval.
 const STARTUP_BEATS: u32 = 12;
 
 /// How long `devspec` waits on a worker, all from one setting: the heartbeat interval.
@@ -81,7 +82,7 @@ impl WorkerDeadlines {
         self.interval * MISSED_BEATS
     }
 
-    /// How long a new worker has to answer its version request.
+    /// How long a new worker has to answer its first request.
     pub fn startup(&self) -> Duration {
         self.interval * STARTUP_BEATS
     }
@@ -102,23 +103,28 @@ pub enum WorkerProcessError {
     /// The first thing a new worker printed was not a reply: another program, or something it
     /// loads writing to its output.
     #[error(
-        "the worker {} printed `{printed}` where devspec expected its answer to the version \
+        "the worker {} printed `{printed}` where devspec expected its answer to the first \
          request: it is not a devspec-worker{}",
         path.display(),
         tail_text(stderr_tail)
     )]
     NotAWorker { path: PathBuf, printed: String, stderr_tail: String },
     #[error(
-        "the worker {} speaks protocol {}, this devspec speaks protocol {PROTOCOL_VERSION}",
+        "the worker {} {}",
         path.display(),
-        theirs.map_or_else(|| "another version".to_owned(), |v| v.to_string())
+        match theirs {
+            Some(theirs) => format!(
+                "speaks protocol {theirs}, this devspec speaks protocol {PROTOCOL_VERSION}"
+            ),
+            None => format!("refused devspec's protocol {PROTOCOL_VERSION}: {said}"),
+        }
     )]
-    ProtocolMismatch { path: PathBuf, theirs: Option<u32> },
+    ProtocolMismatch { path: PathBuf, theirs: Option<u32>, said: String },
     #[error(
         "the worker {} {}; it was stopped{}",
         path.display(),
         if *starting {
-            format!("did not answer devspec's version request within {}", seconds(*waited))
+            format!("did not answer devspec's first request within {}", seconds(*waited))
         } else {
             format!("sent no heartbeat for {}, so it was taken for hung", seconds(*waited))
         },
@@ -210,8 +216,6 @@ pub struct WorkerProcess {
     stderr_reader: Option<JoinHandle<()>>,
     next_id: u64,
     deadlines: WorkerDeadlines,
-    /// What the worker said it is, at the handshake.
-    report: VersionReport,
 }
 
 /// One line of the worker's output, as the reader thread passes it on.
@@ -240,8 +244,9 @@ impl WorkerProcess {
 
     /// Starts a worker with extra environment variables (the executor pins ATen's CPU kernels
     /// and MKL's code path this way, since both change results) and the given deadlines, and
-    /// checks it at the handshake: a version report of this protocol, within the startup
-    /// deadline.
+    /// checks it at the handshake: a ping of this protocol answered within the startup
+    /// deadline. (A ping, not a version request: that costs a look for CUDA, on the critical
+    /// path of every step a new worker takes.)
     pub fn spawn_with(
         path: &Path,
         env: &[(String, String)],
@@ -274,25 +279,16 @@ impl WorkerProcess {
             stderr_reader,
             next_id: 1,
             deadlines,
-            report: VersionReport {
-                protocol: 0,
-                worker_version: String::new(),
-                libtorch: String::new(),
-                libtorch_path: String::new(),
-                cuda_available: false,
-                cuda_devices: 0,
-                cpu_capability: String::new(),
-            },
         };
-        worker.report = worker.handshake()?;
+        worker.handshake()?;
         Ok(worker)
     }
 
-    /// Asks a new worker what it is. Its first line is read as text: a program that is not
-    /// this devspec's worker is named by what it printed, another protocol version by its
-    /// number, even when its reply does not parse as this version's.
-    fn handshake(&mut self) -> Result<VersionReport, WorkerProcessError> {
-        let id = self.send(RequestBody::Version)?;
+    /// Pings a new worker. Its first line is read as text: a program that is not this
+    /// devspec's worker is named by what it printed, another protocol version by its number,
+    /// even when its reply does not parse as this version's.
+    fn handshake(&mut self) -> Result<(), WorkerProcessError> {
+        let id = self.send(RequestBody::Ping)?;
         let mut limit = self.deadlines.startup();
         loop {
             let line = match self.next_line(limit, true)? {
@@ -304,30 +300,22 @@ impl WorkerProcess {
                 Ok(Reply::Heartbeat { id: got }) if got == id => {
                     limit = self.deadlines.silence();
                 }
-                Ok(Reply::Version { id: got, report }) if got == id => {
-                    if report.protocol != PROTOCOL_VERSION {
-                        return Err(self.mismatch(Some(report.protocol)));
-                    }
-                    return Ok(report);
-                }
+                Ok(Reply::Pong { id: got }) if got == id => return Ok(()),
                 Ok(Reply::Failed { error, .. })
                     if error.kind == WorkerErrorKind::ProtocolMismatch =>
                 {
-                    return Err(self.mismatch(None));
+                    return Err(self.mismatch(None, error.message));
                 }
                 _ => {
                     return Err(match protocol_of(&line) {
-                        Some(theirs) if theirs != PROTOCOL_VERSION => self.mismatch(Some(theirs)),
+                        Some(theirs) if theirs != PROTOCOL_VERSION => {
+                            self.mismatch(Some(theirs), String::new())
+                        }
                         _ => self.not_a_worker(&line),
                     });
                 }
             }
         }
-    }
-
-    /// What the worker said it is at the handshake.
-    pub fn report(&self) -> &VersionReport {
-        &self.report
     }
 
     /// Sends one request and returns its final reply; the events before it (progress,
@@ -410,9 +398,9 @@ impl WorkerProcess {
         }
     }
 
-    fn mismatch(&mut self, theirs: Option<u32>) -> WorkerProcessError {
+    fn mismatch(&mut self, theirs: Option<u32>, said: String) -> WorkerProcessError {
         self.stop();
-        WorkerProcessError::ProtocolMismatch { path: self.path.clone(), theirs }
+        WorkerProcessError::ProtocolMismatch { path: self.path.clone(), theirs, said }
     }
 
     /// Starts keeping everything the worker writes on stderr, for a step's log.
@@ -429,9 +417,18 @@ impl WorkerProcess {
         String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned()
     }
 
-    /// The worker's version report, as it gave it at the handshake.
+    /// What the worker is: its version report, which must name this protocol.
     pub fn version(&mut self) -> Result<VersionReport, WorkerProcessError> {
-        Ok(self.report.clone())
+        match self.request(RequestBody::Version, &mut |_| {})? {
+            Reply::Version { report, .. } if report.protocol == PROTOCOL_VERSION => Ok(report),
+            Reply::Version { report, .. } => {
+                Err(self.mismatch(Some(report.protocol), String::new()))
+            }
+            other => Err(WorkerProcessError::UnexpectedReply {
+                expected: "version",
+                got: other.kind_name(),
+            }),
+        }
     }
 
     /// The value and gradient of `sum(x_i^3)`, computed by libtorch's autograd in the worker.

@@ -39,7 +39,7 @@ pub fn worker_report(
     {
         return Ok(report);
     }
-    let report = WorkerProcess::spawn_with(worker, &[], deadlines)?.report().clone();
+    let report = WorkerProcess::spawn_with(worker, &[], deadlines)?.version()?;
     if let Some(path) = cache {
         // A cache: failing to write it only costs the next command a worker start.
         let text = serde_json::to_vec_pretty(&report).expect("reports serialize");

@@ -17,7 +17,7 @@ use super::binaries::{devspec_exe, worker_exe};
 use super::run::Project;
 
 /// The heartbeat interval of these tests: a busy worker silent for 4 intervals (0.4 s) is taken
-/// for hung; a starting one has 12 (1.2 s) to answer its version request.
+/// for hung; a starting one has 12 (1.2 s) to answer its first request.
 const HEARTBEAT: &str = "0.1";
 
 /// Longer than any case takes with deadlines, far shorter than forever.
@@ -25,10 +25,10 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 const SPEC: &str = "test a { value = 1 }\ntest b on a { value = 2 }\n";
 
-/// A version report as a worker of protocol `protocol` answers the first request (id 1).
-fn version_reply(protocol: u32) -> String {
+/// A version report as a worker of protocol `protocol` writes it, answering request `id`.
+fn version_reply(protocol: u32, id: &str) -> String {
     format!(
-        r#"{{"type":"version","id":1,"report":{{"protocol":{protocol},"worker_version":"0.1.0","libtorch":"2.13.0","libtorch_path":"","cuda_available":false,"cuda_devices":0,"cpu_capability":"AVX2"}}}}"#
+        r#"{{"type":"version","id":{id},"report":{{"protocol":{protocol},"worker_version":"0.1.0","libtorch":"2.13.0","libtorch_path":"","cuda_available":false,"cuda_devices":0,"cpu_capability":"AVX2"}}}}"#
     )
 }
 
@@ -95,7 +95,7 @@ fn a_worker_that_never_answers_is_stopped_at_the_handshake_with_exit_3() {
     let text = stderr(&run);
     assert_eq!(run.status.code(), Some(3), "{text}");
     assert!(
-        text.contains("did not answer devspec's version request within 1.2 s; it was stopped"),
+        text.contains("did not answer devspec's first request within 1.2 s; it was stopped"),
         "{text}"
     );
     assert!(text.contains("DEVSPEC_HEARTBEAT"), "the hint names the setting: {text}");
@@ -125,7 +125,7 @@ fn a_worker_that_prints_garbage_exits_3_naming_what_it_printed() {
     assert!(
         text.contains(&format!(
             "error: the worker {} printed `MKL_VERBOSE oneMKL 2024.0 Product build` where \
-             devspec expected its answer to the version request: it is not a devspec-worker",
+             devspec expected its answer to the first request: it is not a devspec-worker",
             worker.display()
         )),
         "{text}"
@@ -146,7 +146,7 @@ fn a_worker_that_prints_garbage_exits_3_naming_what_it_printed() {
 fn a_worker_of_another_protocol_exits_3_at_the_handshake_naming_both_versions() {
     let project = Project::new(SPEC);
     let worker =
-        fake_worker(&project, &format!("read line\necho '{}'\nread line", version_reply(99)));
+        fake_worker(&project, &format!("read line\necho '{}'\nread line", version_reply(99, "1")));
     let (run, _) = run_with(&project, &worker);
     let text = stderr(&run);
     assert_eq!(run.status.code(), Some(3), "{text}");
@@ -170,15 +170,18 @@ fn a_worker_of_another_protocol_exits_3_at_the_handshake_naming_both_versions() 
 #[test]
 fn a_worker_silent_in_the_middle_of_a_step_is_stopped_and_its_group_fails() {
     let project = Project::new(SPEC);
-    // Answers version requests, and goes silent for good on the first step it is given.
-    let worker = fake_worker(
-        &project,
-        &format!(
-            "while read line; do\n  case \"$line\" in\n    \
-             *'\"type\":\"version\"'*) echo '{}' ;;\n    *) exec sleep 1000 ;;\n  esac\ndone",
-            version_reply(PROTOCOL_VERSION)
-        ),
-    );
+    // Answers pings and version requests, and goes silent for good on the first step it is
+    // given.
+    let script = r#"while read line; do
+  id=$(echo "$line" | sed 's/.*"id":\([0-9]*\).*/\1/')
+  case "$line" in
+    *'"type":"ping"'*) printf '{"type":"pong","id":%s}\n' "$id" ;;
+    *'"type":"version"'*) printf 'VERSION\n' "$id" ;;
+    *) exec sleep 1000 ;;
+  esac
+done"#;
+    let worker =
+        fake_worker(&project, &script.replace("VERSION", &version_reply(PROTOCOL_VERSION, "%s")));
     let (run, took) = run_with(&project, &worker);
     let text = stderr(&run);
     assert_ne!(run.status.code(), Some(0), "{text}");
