@@ -16,9 +16,10 @@ use devspec_protocol::PROTOCOL_VERSION;
 use super::binaries::{devspec_exe, worker_exe};
 use super::run::Project;
 
-/// The heartbeat interval of these tests: a busy worker silent for 4 intervals (0.4 s) is taken
-/// for hung; a starting one has 12 (1.2 s) to answer its first request.
-const HEARTBEAT: &str = "0.1";
+/// The heartbeat interval of these tests: a busy worker silent for 4 intervals (1 s) is taken
+/// for hung; a starting one has 12 (3 s) to answer its first request. Short, yet long enough
+/// for a shell script to answer on a loaded machine.
+const HEARTBEAT: &str = "0.25";
 
 /// Longer than any case takes with deadlines, far shorter than forever.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -95,7 +96,7 @@ fn a_worker_that_never_answers_is_stopped_at_the_handshake_with_exit_3() {
     let text = stderr(&run);
     assert_eq!(run.status.code(), Some(3), "{text}");
     assert!(
-        text.contains("did not answer devspec's first request within 1.2 s; it was stopped"),
+        text.contains("did not answer devspec's first request within 3 s; it was stopped"),
         "{text}"
     );
     assert!(text.contains("DEVSPEC_HEARTBEAT"), "the hint names the setting: {text}");
@@ -187,7 +188,7 @@ done"#;
     assert_ne!(run.status.code(), Some(0), "{text}");
     assert!(
         text.contains(&format!(
-            "error: a failed: the worker {} sent no heartbeat for 0.4 s, so it was taken for \
+            "error: a failed: the worker {} sent no heartbeat for 1 s, so it was taken for \
              hung; it was stopped",
             worker.display()
         )),
@@ -200,10 +201,10 @@ done"#;
 
 #[test]
 fn a_real_worker_busy_for_many_heartbeat_intervals_is_kept_alive_by_its_heartbeat() {
-    // 2 s of sleep without a word from the step, against a silence deadline of 1.2 s.
-    let project = Project::new("test slow { value = 1, sleep_ms = 2000 }\n");
+    // 3 s of sleep without a word from the step, against a silence deadline of 2 s.
+    let project = Project::new("test slow { value = 1, sleep_ms = 3000 }\n");
     let (run, _) = output_within(
-        project.command(&[]).arg("--worker").arg(worker_exe()).env("DEVSPEC_HEARTBEAT", "0.3"),
+        project.command(&[]).arg("--worker").arg(worker_exe()).env("DEVSPEC_HEARTBEAT", "0.5"),
     );
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
 }
