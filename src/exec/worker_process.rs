@@ -296,7 +296,7 @@ impl WorkerProcess {
                 ReplyLine::TooLong(start) => return Err(self.not_a_worker(&start)),
             };
             match serde_json::from_str::<Reply>(&line) {
-                // Alive (CUDA's start can take long): from here the busy worker's deadline.
+                // Alive, if slow to answer: from here the busy worker's deadline.
                 Ok(Reply::Heartbeat { id: got }) if got == id => {
                     limit = self.deadlines.silence();
                 }

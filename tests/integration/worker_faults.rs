@@ -160,6 +160,15 @@ fn a_worker_of_another_protocol_exits_3_at_the_handshake_naming_both_versions() 
     );
     assert!(!text.contains("VersionReport"), "no debug dump: {text}");
     assert!(!text.contains(" ran, "), "refused before any step: {text}");
+    // `devspec --version` checks it the same way.
+    let (version, _) = output_within(
+        Command::new(devspec_exe())
+            .args(["--version", "--worker"])
+            .arg(&worker)
+            .current_dir(project.dir.path()),
+    );
+    assert_eq!(version.status.code(), Some(3), "{}", stderr(&version));
+    assert!(stderr(&version).contains("speaks protocol 99"), "{}", stderr(&version));
     // A report of another shape (a future version's) still names its version.
     let future = r#"{"type":"version","id":1,"report":{"protocol":7,"renamed":true}}"#;
     let worker = fake_worker(&project, &format!("read line\necho '{future}'\nread line"));

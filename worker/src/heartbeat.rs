@@ -57,3 +57,25 @@ impl Heartbeat {
         *self.running.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beats_only_while_a_request_runs_and_never_after_it_stopped() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let channel = ReplyChannel::into_file(file.reopen().unwrap());
+        let heartbeat = Heartbeat::start(channel, Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(std::fs::read_to_string(file.path()).unwrap().is_empty(), "beats while idle");
+        heartbeat.beat_for(7);
+        std::thread::sleep(Duration::from_millis(100));
+        heartbeat.stop();
+        let beats = std::fs::read_to_string(file.path()).unwrap();
+        assert!(beats.lines().count() >= 2, "{beats}");
+        assert!(beats.lines().all(|line| line == r#"{"type":"heartbeat","id":7}"#), "{beats}");
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(std::fs::read_to_string(file.path()).unwrap(), beats, "a beat after stop");
+    }
+}

@@ -30,6 +30,12 @@ impl ReplyChannel {
         Ok(ReplyChannel { out: Arc::new(Mutex::new(File::from(replies))) })
     }
 
+    /// A channel into `file` (tests read back what was sent).
+    #[cfg(test)]
+    pub fn into_file(file: File) -> ReplyChannel {
+        ReplyChannel { out: Arc::new(Mutex::new(file)) }
+    }
+
     /// Sends one reply as one line. A failed write means the parent stopped listening; the
     /// worker ends on its own when its stdin closes too.
     pub fn send(&self, reply: &Reply) {
