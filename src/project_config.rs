@@ -32,6 +32,8 @@ pub struct ProjectConfig {
     pub batch: Option<u32>,
     /// `run.executor`: `local` (a pool of workers here) or `slurm`, if set.
     pub executor: Option<String>,
+    /// `run.heartbeat_seconds`: how often a busy worker says it is alive, if set.
+    pub heartbeat_seconds: Option<f64>,
     /// `[slurm]`: how `--executor slurm` submits.
     pub slurm: SlurmConfig,
 }
@@ -75,6 +77,7 @@ struct RawRun {
     device: Option<String>,
     batch: Option<u32>,
     executor: Option<String>,
+    heartbeat_seconds: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,6 +119,15 @@ impl ProjectConfig {
                 file.display()
             )));
         }
+        if let Some(seconds) = raw.run.heartbeat_seconds
+            && crate::exec::WorkerDeadlines::every(seconds).is_none()
+        {
+            return Err(Failure::bad_input(format!(
+                "{}: `run.heartbeat_seconds = {seconds}` must be a positive number of seconds",
+                file.display()
+            ))
+            .with_hint("the default is 5; a test may use 0.25"));
+        }
         Ok(ProjectConfig::from_raw(&root, raw))
     }
 
@@ -129,6 +141,7 @@ impl ProjectConfig {
             worker: raw.worker.path.map(|path| root.join(path)),
             batch: raw.run.batch.filter(|&batch| batch > 0),
             executor: raw.run.executor,
+            heartbeat_seconds: raw.run.heartbeat_seconds,
             slurm: raw.slurm,
         }
     }
@@ -164,5 +177,16 @@ mod tests {
         assert!(failure.message.contains("devspec.toml:3"), "{failure}");
         assert!(failure.message.contains("threds_per_step"), "{failure}");
         assert_eq!(failure.exit_code(), crate::exit_code::ExitCode::BadInput);
+    }
+
+    #[test]
+    fn a_heartbeat_must_be_a_positive_number_of_seconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(FILE_NAME);
+        std::fs::write(&file, "[run]\nheartbeat_seconds = 0.5\n").unwrap();
+        assert_eq!(ProjectConfig::load(&file).unwrap().heartbeat_seconds, Some(0.5));
+        std::fs::write(&file, "[run]\nheartbeat_seconds = 0\n").unwrap();
+        let failure = ProjectConfig::load(&file).unwrap_err();
+        assert!(failure.message.contains("`run.heartbeat_seconds = 0` must be"), "{failure}");
     }
 }

@@ -8,6 +8,7 @@
 mod integration {
     mod binaries;
     mod browser;
+    mod closed_output;
     mod detect;
     mod diff;
     mod estimate;
@@ -28,5 +29,6 @@ mod integration {
     mod transformer;
     mod ui;
     mod user_data;
+    mod worker_faults;
     mod worker_link;
 }

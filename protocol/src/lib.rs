@@ -1,11 +1,17 @@
 //! The messages `devspec` and `devspec-worker` exchange: one JSON object per line, in both
-//! directions, over the worker's stdin and stdout (and, in one-shot mode for cluster jobs, one
-//! request file and one result file).
+//! directions, requests over the worker's stdin and replies over what the worker was started
+//! with as its stdout (and, in one-shot mode for cluster jobs, one request file and one result
+//! file). A pool worker keeps that descriptor for its replies alone and points its own stdout at
+//! stderr, so what libtorch, MKL or a TorchScript model prints lands in the step's log, never in
+//! the reply stream.
 //!
 //! Every request carries [`PROTOCOL_VERSION`]; a worker built from another version answers
-//! [`Reply::Failed`] with [`WorkerErrorKind::ProtocolMismatch`] instead of guessing. A request's
-//! `id` is echoed on every reply it causes, so progress events and results can be told apart
-//! when a pool multiplexes workers.
+//! [`Reply::Failed`] with [`WorkerErrorKind::ProtocolMismatch`] instead of guessing, and
+//! `devspec` checks the version a new worker reports before it sends it anything else. A
+//! request's `id` is echoed on every reply it causes, so progress events and results can be
+//! told apart when a pool multiplexes workers. While a request runs, a pool worker sends
+//! [`Reply::Heartbeat`] every [`HEARTBEAT_ENV`] seconds, whatever the step is doing, so a
+//! worker that stopped (hung, frozen, swapped out for good) is told from a slow step.
 //!
 //! ```
 //! use devspec_protocol::{Request, RequestBody, Reply};
@@ -19,7 +25,15 @@ pub mod store_layout;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; both sides refuse a different version.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 4: [`Reply::Heartbeat`].
+pub const PROTOCOL_VERSION: u32 = 4;
+
+/// The environment variable that tells a pool worker how often (in seconds, a decimal number)
+/// to send [`Reply::Heartbeat`] while a request runs; `devspec` sets it when it starts one.
+pub const HEARTBEAT_ENV: &str = "DEVSPEC_HEARTBEAT";
+
+/// The heartbeat interval, in seconds, of a worker started without [`HEARTBEAT_ENV`].
+pub const DEFAULT_HEARTBEAT_SECONDS: f64 = 5.0;
 
 /// One message from `devspec` to a worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +148,11 @@ pub enum Reply {
     StepsDone {
         id: u64,
     },
+    /// The worker is alive and still working on request `id`: sent by a thread of its own at a
+    /// fixed interval while the request runs, whatever the step is doing.
+    Heartbeat {
+        id: u64,
+    },
     /// The whole request was refused (unreadable, another protocol version).
     Failed {
         id: u64,
@@ -153,6 +172,7 @@ impl Reply {
             | Reply::StepDone { id, .. }
             | Reply::StepFailed { id, .. }
             | Reply::StepsDone { id }
+            | Reply::Heartbeat { id }
             | Reply::Failed { id, .. } => *id,
         }
     }
@@ -165,7 +185,24 @@ impl Reply {
                 | Reply::Output { .. }
                 | Reply::StepDone { .. }
                 | Reply::StepFailed { .. }
+                | Reply::Heartbeat { .. }
         )
+    }
+
+    /// The reply's kind as it is written on the wire (`steps_done`), for messages.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Reply::Pong { .. } => "pong",
+            Reply::Version { .. } => "version",
+            Reply::AutogradProbe { .. } => "autograd_probe",
+            Reply::Progress { .. } => "progress",
+            Reply::Output { .. } => "output",
+            Reply::StepDone { .. } => "step_done",
+            Reply::StepFailed { .. } => "step_failed",
+            Reply::StepsDone { .. } => "steps_done",
+            Reply::Heartbeat { .. } => "heartbeat",
+            Reply::Failed { .. } => "failed",
+        }
     }
 }
 
@@ -230,7 +267,7 @@ mod tests {
     fn request_round_trips_with_flat_tag() {
         let req = Request::new(3, RequestBody::AutogradProbe { x: vec![1.0, 2.0] });
         let line = serde_json::to_string(&req).unwrap();
-        assert_eq!(line, r#"{"protocol":3,"id":3,"type":"autograd_probe","x":[1.0,2.0]}"#);
+        assert_eq!(line, r#"{"protocol":4,"id":3,"type":"autograd_probe","x":[1.0,2.0]}"#);
         assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), req);
     }
 
@@ -241,5 +278,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(reply.id(), 9);
+    }
+
+    #[test]
+    fn a_heartbeat_is_an_event_named_as_on_the_wire() {
+        let beat = Reply::Heartbeat { id: 4 };
+        let line = serde_json::to_string(&beat).unwrap();
+        assert_eq!(line, r#"{"type":"heartbeat","id":4}"#);
+        assert!(!beat.is_final());
+        assert_eq!(beat.kind_name(), "heartbeat");
+        assert_eq!(Reply::StepsDone { id: 1 }.kind_name(), "steps_done");
     }
 }

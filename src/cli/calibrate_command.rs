@@ -97,7 +97,7 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
     } else {
         format!(" [{}]", first_point.join(","))
     };
-    eprintln!(
+    eoutln!(
         "calibrating `{}`{at} at checkpoint {checkpoint}: {} cells",
         args.step,
         lrs.len() * others.len().max(1)
@@ -111,18 +111,18 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
     let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
     let summary = executor.run(&mut |_| {});
     for failed in &summary.failed {
-        eprintln!("  {} failed: {}", failed.instance, failed.error);
+        eoutln!("  {} failed: {}", failed.instance, failed.error);
     }
     let cells = computed_cells(&plan, &store, &options, args.step, base_lr, other_name);
     print_cells(&cells, other_name);
     let Some(best) = recommend(&cells) else {
-        println!(
+        outln!(
             "\nno cell has a positive estimate without diagnostics: widen the grid (`--lr`) or \
              check that the checkpoint is a trained one"
         );
         return Ok(ExitCode::Failed);
     };
-    println!(
+    outln!(
         "\nrecommended: lr = {}{}: its MALA acceptance {} is the nearest to {TARGET_ACCEPTANCE} \
          among the cells with a positive estimate and no diagnostics ({:.4} ± {:.4})",
         best.lr,
@@ -133,7 +133,7 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
         best.llc_se,
     );
     let line = chosen(&observable, best, other_name);
-    println!("paste: observable = {line}");
+    outln!("paste: observable = {line}");
     let record = serde_json::json!({
         "schema_version": 1,
         "step": args.step,
@@ -239,12 +239,16 @@ fn print_cells(cells: &[Cell], other_name: Option<&str>) {
         (a.lr, a.other).partial_cmp(&(b.lr, b.other)).unwrap_or(std::cmp::Ordering::Equal)
     });
     let other = other_name.unwrap_or("");
-    println!(
+    outln!(
         "{:<12} {:<12} {:>12} {:>10} {:>10}  diagnostics",
-        "lr", other, "llc_mean", "llc_se", "acceptance"
+        "lr",
+        other,
+        "llc_mean",
+        "llc_se",
+        "acceptance"
     );
     for cell in rows {
-        println!(
+        outln!(
             "{:<12} {:<12} {:>12.4} {:>10.4} {:>10}  {}",
             cell.lr,
             cell.other.map_or(String::new(), |o| o.to_string()),

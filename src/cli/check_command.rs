@@ -33,9 +33,9 @@ pub fn run(
         failed = true;
         for diagnostic in &diagnostics {
             match format {
-                DiagnosticFormat::Text => eprint!("{}", render::to_text(&sources, diagnostic)),
+                DiagnosticFormat::Text => eout!("{}", render::to_text(&sources, diagnostic)),
                 DiagnosticFormat::Json => {
-                    println!("{}", render::to_json_line(&sources, diagnostic));
+                    outln!("{}", render::to_json_line(&sources, diagnostic));
                 }
             }
         }

@@ -27,9 +27,9 @@ pub fn run(args: &DiffArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
     match args.format {
         DiffFormat::Json => {
             let text = serde_json::to_string_pretty(&comparison).expect("comparisons serialize");
-            println!("{text}");
+            outln!("{text}");
         }
-        DiffFormat::Table => print!("{}", comparison.to_table()),
+        DiffFormat::Table => out!("{}", comparison.to_table()),
     }
     Ok(ExitCode::Success)
 }
@@ -53,7 +53,7 @@ fn side(
     let (lock, missing) = Lock::of_results(&plan, &context.store, &context.options, path);
     if !missing.is_empty() {
         let compared = lock.instances.len();
-        eprintln!(
+        eoutln!(
             "{label}: {} instance(s) of {} have no results yet; compared: the other {compared}",
             missing.len(),
             path.display(),

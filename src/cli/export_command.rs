@@ -27,7 +27,7 @@ pub fn run(args: &ExportArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failu
         },
         &args.out,
     )?;
-    println!(
+    outln!(
         "exported {}: {} study file(s), {} result(s) with {} blob(s), {} bytes",
         args.out.display(),
         exported.study_files,
@@ -36,10 +36,11 @@ pub fn run(args: &ExportArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failu
         exported.bytes
     );
     if exported.left_out > 0 {
-        println!(
+        outln!(
             "left out: {} checkpoint and optimizer state(s), {} bytes (--with-checkpoints \
              bundles them; without them, the importer's run retrains to restore them)",
-            exported.left_out, exported.left_out_bytes
+            exported.left_out,
+            exported.left_out_bytes
         );
     }
     Ok(ExitCode::Success)

@@ -28,19 +28,19 @@ pub fn run(files: &[PathBuf], check: bool) -> Result<ExitCode, Failure> {
             Outcome::Refused(diagnostics) => {
                 bad_input = true;
                 for diagnostic in &diagnostics {
-                    eprint!("{}", render::to_text(&sources, diagnostic));
+                    eout!("{}", render::to_text(&sources, diagnostic));
                 }
                 continue;
             }
             Outcome::Unreadable(failure) => {
                 bad_input = true;
-                eprintln!("{failure}");
+                eoutln!("{failure}");
                 continue;
             }
         };
         if check {
             would_change = true;
-            eprintln!("would reformat {}", path.display());
+            eoutln!("would reformat {}", path.display());
         } else {
             write_atomically(path, &formatted)?;
         }

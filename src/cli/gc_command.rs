@@ -62,7 +62,7 @@ pub fn run(
         .collect_garbage(&live, &continuing, std::time::Duration::from_secs(min_age), dry_run)
         .map_err(|err| Failure::environment(format!("cannot clean the store: {err}")))?;
     let verb = if dry_run { "would remove" } else { "removed" };
-    println!(
+    outln!(
         "{verb} {} results, {} blobs and {} logs, {:.1} MB; kept {} results reachable from {} \
          spec(s) (entries younger than {min_age} s are kept)",
         report.manifests,

@@ -12,14 +12,14 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode, Failure> {
     let checked = bundle::check(&args.bundle, args.dir.as_deref(), &here, args.max_size)?;
     let imported = bundle::unpack(&args.bundle, &checked)?;
     let manifest = &checked.manifest;
-    println!(
+    outln!(
         "imported study `{}` into {}: {} study file(s), {} result(s), every digest checked",
         manifest.study,
         checked.dir.display(),
         imported.study_files,
         imported.results
     );
-    println!(
+    outln!(
         "sender: devspec {}{}, {} thread(s) per step, device {} (in {}/devspec.toml)",
         manifest.exported_by.devspec,
         if manifest.exported_by.commit.is_empty() {
@@ -35,14 +35,14 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode, Failure> {
         checked.dir.display()
     );
     if imported.left_out > 0 {
-        println!(
+        outln!(
             "{} checkpoint and optimizer state(s) were left out of the bundle: `devspec run` \
              retrains them, and reads every other result from the bundle when they come out the same",
             imported.left_out
         );
     }
     let spec = checked.spec_path();
-    println!(
+    outln!(
         "next: `devspec report {0}` draws the sender's figures; `devspec verify {0}` recomputes and compares",
         spec.display()
     );

@@ -1,6 +1,10 @@
 //! The command-line front end: parses arguments, runs the verb, and is the only place that
 //! prints. Every failure arrives here as data ([`Failure`]) and leaves as text plus an exit code.
 
+// First: its macros (`outln!`, `eoutln!`) serve every module below.
+#[macro_use]
+mod output;
+
 mod args;
 mod calibrate_command;
 mod check_command;
@@ -32,13 +36,21 @@ use crate::project_config::ProjectConfig;
 
 pub fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(code) => code.into(),
+    let code = match run(&args) {
+        Ok(code) => code,
         Err(failure) => {
-            eprintln!("{failure}");
-            failure.exit_code().into()
+            eoutln!("{failure}");
+            failure.exit_code()
         }
+    };
+    // Output that did not reach its file (a full disk under a redirection) is not a success;
+    // a reader that went away (`| head`) is nobody's failure.
+    if let Some(err) = output::write_failure() {
+        let failure = Failure::environment(format!("cannot write devspec's output: {err}"));
+        eoutln!("{failure}");
+        return failure.exit_code().into();
     }
+    code.into()
 }
 
 fn run(args: &Args) -> Result<ExitCode, Failure> {

@@ -29,10 +29,10 @@ pub fn run(
         }
         Err(failure) => {
             // The plan itself does not need the store or a worker; only the cache status does.
-            eprintln!("note: cache status unknown ({})", failure.message);
+            eoutln!("note: cache status unknown ({})", failure.message);
             plan::render(&plan, format, &plan::status_without_store(&plan))
         }
     };
-    print!("{text}");
+    out!("{text}");
     Ok(ExitCode::Success)
 }

@@ -54,7 +54,7 @@ pub fn run(args: &ReportArgs<'_>) -> Result<ExitCode, Failure> {
             .map_or_else(|| default_folder(&context.config.root, args.file), Path::to_path_buf);
         if let Some(written) = write_locked_reports(&plan, &context, args.file, &out) {
             for path in &written {
-                println!("report: {}", path.display());
+                outln!("report: {}", path.display());
             }
             return Ok(ExitCode::Success);
         }
@@ -69,12 +69,12 @@ pub fn run(args: &ReportArgs<'_>) -> Result<ExitCode, Failure> {
     let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
     let summary = executor.run(&mut |_| {});
     for failed in &summary.failed {
-        eprintln!("error: {} failed: {}", failed.instance, failed.error);
+        eoutln!("error: {} failed: {}", failed.instance, failed.error);
     }
     let out = args.out.map_or_else(|| default_folder(&config.root, args.file), Path::to_path_buf);
     let written = write_reports(&plan, &store, &options, args.file, &out);
     for path in &written {
-        println!("report: {}", path.display());
+        outln!("report: {}", path.display());
     }
     if args.open {
         for path in &written {
@@ -135,7 +135,7 @@ fn write_locked_reports(
         let locked = lock.instance(&instance.display_name())?;
         reports.push((instance, context.store.cached(&locked.key)?));
     }
-    eprintln!(
+    eoutln!(
         "note: drawn from the results {} records: this machine's keys differ from them, or \
          their inputs' results are not here (a bundle without checkpoints); `devspec run` \
          computes them here",
@@ -171,7 +171,7 @@ fn draw<'p>(
         });
         match drawn {
             Ok(report) => written.push(report.html),
-            Err(error) => eprintln!("error: cannot draw report `{}`: {error}", instance.step_name),
+            Err(error) => eoutln!("error: cannot draw report `{}`: {error}", instance.step_name),
         }
     }
     written
@@ -244,6 +244,6 @@ fn point_of(instance: &crate::plan::Instance) -> String {
 fn open(path: &Path) {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
     if let Err(error) = std::process::Command::new(opener).arg(path).spawn() {
-        eprintln!("cannot open {} with {opener}: {error}", path.display());
+        eoutln!("cannot open {} with {opener}: {error}", path.display());
     }
 }

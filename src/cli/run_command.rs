@@ -58,18 +58,14 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     if args.dry_run {
         let statuses = survey(&plan, &context.store, &context.options);
         for &node in &plan.order {
-            println!(
-                "  {:<16}  {}",
-                statuses[node.index()].label(),
-                plan.graph[node].display_name()
-            );
+            outln!("  {:<16}  {}", statuses[node.index()].label(), plan.graph[node].display_name());
         }
         return Ok(ExitCode::Success);
     }
     let lock_file = crate::study::lock_path(args.file);
     if let Ok(lock) = Lock::read(&lock_file) {
         for d in lock.machine_differences(&plan, &context.options) {
-            eprintln!(
+            eoutln!(
                 "note: {} has {} instance(s) computed with {} = {}; here it is {}: they are \
                  recomputed, and match only statistically (`devspec verify` compares them)",
                 lock_file.display(),
@@ -94,9 +90,19 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     }
     let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
     let mut progress = RunProgress::new(plan.order.len(), args.log_format, args.quiet);
-    let summary = executor.run(&mut |event| progress.event(event));
+    // Nobody reads the progress any more (`run ... 2>&1 | head`): stop as Ctrl-C does. Under
+    // Slurm the driver cancels its jobs and records what they finished; here the process
+    // ends, its workers with it (each notices its parent is gone), and what finished is
+    // recorded already.
+    let stop: fn() = if options.slurm.is_some() {
+        || interrupted().store(true, std::sync::atomic::Ordering::SeqCst)
+    } else {
+        || std::process::exit(SIGPIPE_EXIT)
+    };
+    let summary =
+        super::output::stop_on_close(stop, || executor.run(&mut |event| progress.event(event)));
     progress.finish();
-    eprintln!(
+    eoutln!(
         "{} instances: {} ran, {} cached, {} failed, {} not run",
         plan.order.len(),
         summary.executed,
@@ -105,17 +111,17 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         summary.skipped
     );
     for failed in &summary.failed {
-        eprintln!("error: {} failed: {}", failed.instance, failed.error);
+        eoutln!("error: {} failed: {}", failed.instance, failed.error);
         if let Some(log) = &failed.log {
-            eprintln!("  log: {}", log.display());
+            eoutln!("  log: {}", log.display());
         }
     }
     if let Some(tables) = super::stage_table::stage_tables(&plan, &store, &options) {
-        print!("{tables}");
+        out!("{tables}");
     }
     let reports = super::report_command::default_folder(&config.root, args.file);
     for html in super::report_command::write_reports(&plan, &store, &options, args.file, &reports) {
-        println!("report: {}", html.display());
+        outln!("report: {}", html.display());
     }
     write_lock(args, &plan, &store, &options, &summary);
     Ok(if summary.failed.is_empty() { ExitCode::Success } else { ExitCode::Failed })
@@ -140,18 +146,18 @@ fn write_lock(
         None
     };
     match partial {
-        Some(why) => println!("lock: {} left as it is: {why}", lock_file.display()),
+        Some(why) => outln!("lock: {} left as it is: {why}", lock_file.display()),
         None => match Lock::from_store(plan, store, options, args.file) {
             // The results are in the store either way: a lock that cannot be written (a
             // read-only checkout) is said, and the run still succeeded.
             Ok(lock) => match lock.write(&lock_file) {
                 Ok(changed) => {
                     let what = if changed { "written" } else { "unchanged" };
-                    println!("lock: {} ({what})", lock_file.display());
+                    outln!("lock: {} ({what})", lock_file.display());
                 }
-                Err(failure) => eprintln!("warning: {failure}"),
+                Err(failure) => eoutln!("warning: {failure}"),
             },
-            Err(incomplete) => println!(
+            Err(incomplete) => outln!(
                 "lock: {} left as it is: {} instance(s) have no result ({})",
                 lock_file.display(),
                 incomplete.missing.len(),
@@ -201,6 +207,10 @@ fn slurm_settings(
         .max(1);
     Ok(Some((settings, max_jobs)))
 }
+
+/// The exit code of a run stopped because nobody reads its output: a shell's for a process
+/// ended by SIGPIPE (128 + 13), which is what the run would have met without Rust's `SIG_IGN`.
+const SIGPIPE_EXIT: i32 = 141;
 
 /// Slurm jobs queued or running at once, unless a setting says otherwise.
 const DEFAULT_MAX_JOBS: usize = 64;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::args::SettingsArgs;
 use crate::compile::{self, CompileError};
 use crate::diagnostic::render;
-use crate::exec::{RunOptions, WorkerLocator, worker_report};
+use crate::exec::{RunOptions, WorkerDeadlines, WorkerLocator, worker_report};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
 use crate::plan::{self, Plan};
@@ -52,7 +52,7 @@ pub fn planned_with_sources(
         Err(CompileError::Unreadable(failure)) => return Err(failure),
         Err(CompileError::Diagnostics(diagnostics)) => {
             for diagnostic in &diagnostics {
-                eprint!("{}", render::to_text(&sources, diagnostic));
+                eout!("{}", render::to_text(&sources, diagnostic));
             }
             return Ok(Err(ExitCode::BadInput));
         }
@@ -61,7 +61,7 @@ pub fn planned_with_sources(
         Ok(plan) => Ok(Ok((plan, sources))),
         Err(diagnostics) => {
             for diagnostic in &diagnostics {
-                eprint!("{}", render::to_text(&sources, diagnostic));
+                eout!("{}", render::to_text(&sources, diagnostic));
             }
             Ok(Err(ExitCode::BadInput))
         }
@@ -113,7 +113,8 @@ impl RunContext {
         let store = Store::open(&store_path)?;
         let worker =
             WorkerLocator::from_env(args.worker.clone(), config.worker.clone()).locate()?.path;
-        let report = worker_report(&store, &worker)?;
+        let deadlines = worker_deadlines(&config)?;
+        let report = worker_report(&store, &worker, deadlines)?;
         let device = resolve_device(&requested_device, device_from, report.cuda_available)?;
         let device_kind = if device.starts_with("cuda") { "cuda" } else { "cpu" };
         let mkl_cbwr = std::env::var("MKL_CBWR").unwrap_or_else(|_| "AUTO".into());
@@ -141,6 +142,7 @@ impl RunContext {
                 ("ATEN_CPU_CAPABILITY".into(), report.cpu_capability.to_lowercase()),
                 ("MKL_CBWR".into(), mkl_cbwr),
             ],
+            deadlines,
             environment,
             spec_id,
             spec_digest: std::fs::read(&absolute)
@@ -161,6 +163,22 @@ fn from_env<T: std::str::FromStr>(name: &str) -> Result<Option<T>, Failure> {
             Failure::bad_input(format!("{name}={text} is not a whole number"))
                 .with_hint(format!("set {name} to a positive whole number, or unset it"))
         }),
+    }
+}
+
+/// How long devspec waits on its workers: the heartbeat interval from `DEVSPEC_HEARTBEAT`, then
+/// `run.heartbeat_seconds`, then the default.
+pub fn worker_deadlines(config: &ProjectConfig) -> Result<WorkerDeadlines, Failure> {
+    let name = devspec_protocol::HEARTBEAT_ENV;
+    match env_text(name) {
+        Some(text) => text.trim().parse().ok().and_then(WorkerDeadlines::every).ok_or_else(|| {
+            Failure::bad_input(format!("{name}={text} is not a positive number of seconds"))
+                .with_hint(format!("set {name} to how often a busy worker says it is alive, e.g. 5 or 0.5, or unset it"))
+        }),
+        None => Ok(config
+            .heartbeat_seconds
+            .and_then(WorkerDeadlines::every)
+            .unwrap_or_default()),
     }
 }
 

@@ -73,21 +73,21 @@ impl RunProgress {
         match self {
             RunProgress::Quiet => {
                 if let RunEvent::Failed { instance, error, .. } = event {
-                    eprintln!("  FAILED  {instance}: {error}");
+                    eoutln!("  FAILED  {instance}: {error}");
                 }
             }
-            RunProgress::Json => eprintln!("{}", json(event)),
+            RunProgress::Json => eoutln!("{}", json(event)),
             RunProgress::Lines => match event {
                 RunEvent::Cached { .. } | RunEvent::Progress { .. } => {}
-                RunEvent::Started { instance } => eprintln!("  run     {instance}"),
+                RunEvent::Started { instance } => eoutln!("  run     {instance}"),
                 RunEvent::Finished { instance, seconds } => {
-                    eprintln!("  done    {instance} ({seconds:.2} s)");
+                    eoutln!("  done    {instance} ({seconds:.2} s)");
                 }
                 RunEvent::Failed { instance, error, .. } => {
-                    eprintln!("  FAILED  {instance}: {error}");
+                    eoutln!("  FAILED  {instance}: {error}");
                 }
                 RunEvent::Skipped { instance, because } => {
-                    eprintln!("  skip    {instance} (needs {because})");
+                    eoutln!("  skip    {instance} (needs {because})");
                 }
             },
             RunProgress::Bar(bars) => bars.event(event),

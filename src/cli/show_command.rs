@@ -91,7 +91,7 @@ pub fn run(
             tabulate(&series_rows(rows), false) + &notes
         }
     };
-    print!("{text}");
+    out!("{text}");
     Ok(ExitCode::Success)
 }
 

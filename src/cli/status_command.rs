@@ -30,7 +30,7 @@ pub fn run(
         *counts.entry(status.label()).or_default() += 1;
     }
     let summary: Vec<String> = counts.iter().map(|(label, n)| format!("{n} {label}")).collect();
-    println!("{} instances: {}", plan.order.len(), summary.join(", "));
+    outln!("{} instances: {}", plan.order.len(), summary.join(", "));
     let width = plan.instances().map(|i| i.display_name().len()).max().unwrap_or(0);
     // The Slurm job of each instance that will run, where a driver submitted one: one squeue.
     let jobs: BTreeMap<usize, String> = plan
@@ -69,7 +69,7 @@ pub fn run(
             reasons = if reasons.is_empty() { slurm } else { format!("{slurm}; {reasons}") };
         }
         let line = format!("  {:<16}  {name:<width$}  {reasons}", status.label());
-        println!("{}", line.trim_end());
+        outln!("{}", line.trim_end());
     }
     Ok(ExitCode::Success)
 }

@@ -52,7 +52,7 @@ pub fn run(args: &VerifyArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failu
     let mut options = context.options.clone();
     // The scratch store has its own stat cache of the files steps read.
     options.files = std::sync::Arc::new(crate::store::FileDigests::new(store.root()));
-    eprintln!(
+    eoutln!(
         "verify: recomputing {} locked instance(s) of {} and what they need ({} instance(s)) in a scratch store",
         wanted.len(),
         lock_file.display(),
@@ -75,15 +75,15 @@ pub fn run(args: &VerifyArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failu
             None => not_recomputed.push(locked.name.clone()),
         }
     }
-    print!("{}", render(&comparisons));
+    out!("{}", render(&comparisons));
     for failed in &summary.failed {
-        println!("failed to recompute {}: {}", failed.instance, failed.error);
+        outln!("failed to recompute {}: {}", failed.instance, failed.error);
     }
     let differ = comparisons.iter().filter(|c| c.verdict == Verdict::Differ).count();
     let agree = comparisons.iter().filter(|c| c.verdict == Verdict::Agree).count();
     let unjudged = comparisons.len() - differ - agree;
     let exact = comparisons.iter().filter(|c| c.mode == Mode::Exact).count();
-    println!(
+    outln!(
         "{} instance(s) recomputed, {} compared with the lock ({exact} byte for byte, {} \
          statistically): {agree} agree, {differ} differ, {unjudged} shown without a tolerance{}",
         summary.executed,

@@ -1,5 +1,6 @@
 //! `devspec --version`: devspec's own version, then what its worker reports (which libtorch it
-//! loaded, CUDA, ATen's CPU kernels). The only verb that starts a worker without running steps.
+//! loaded, CUDA, ATen's CPU kernels). The only verb that starts a worker without running steps;
+//! it is checked at the handshake, under the heartbeat setting's deadlines, like any worker.
 
 use std::path::PathBuf;
 
@@ -9,11 +10,11 @@ use crate::failure::Failure;
 use crate::project_config::ProjectConfig;
 
 pub fn run(flag: Option<PathBuf>, config: &ProjectConfig) -> Result<ExitCode, Failure> {
-    println!("devspec {}", env!("CARGO_PKG_VERSION"));
+    outln!("devspec {}", env!("CARGO_PKG_VERSION"));
     let location = WorkerLocator::from_env(flag, config.worker.clone()).locate()?;
-    let mut worker = WorkerProcess::spawn(&location.path)?;
-    let report = worker.version()?;
-    println!(
+    let deadlines = super::run_context::worker_deadlines(config)?;
+    let report = WorkerProcess::spawn_with(&location.path, &[], deadlines)?.version()?;
+    outln!(
         "worker   {} {} ({})",
         report.worker_version,
         location.path.display(),
@@ -24,8 +25,8 @@ pub fn run(flag: Option<PathBuf>, config: &ProjectConfig) -> Result<ExitCode, Fa
     } else {
         "not available".to_owned()
     };
-    println!("libtorch {} ({})", report.libtorch, report.libtorch_path);
-    println!("cuda     {cuda}");
-    println!("cpu      {} kernels", report.cpu_capability);
+    outln!("libtorch {} ({})", report.libtorch, report.libtorch_path);
+    outln!("cuda     {cuda}");
+    outln!("cpu      {} kernels", report.cpu_capability);
     Ok(ExitCode::Success)
 }

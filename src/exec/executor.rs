@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub environment: BTreeMap<String, String>,
     /// Extra variables for the workers (the pinned CPU kernels).
     pub worker_env: Vec<(String, String)>,
+    /// How long a worker may take to start, and stay silent while busy (its heartbeat).
+    pub deadlines: super::worker_process::WorkerDeadlines,
     /// The digests of the files steps read, which keys hold in place of their paths.
     pub files: Arc<FileDigests>,
     /// The spec's path in the project: with an instance's name, it names the instance across
@@ -110,6 +112,9 @@ pub struct RunSummary {
 pub struct FailedInstance {
     pub instance: String,
     pub error: String,
+    /// Whose fault it is: an environment failure (disk full, a worker that cannot start or
+    /// hung) is told apart from a step that failed.
+    pub class: crate::failure::FailureClass,
     /// The step's log in the store, when it ran far enough to have one.
     pub log: Option<PathBuf>,
 }
@@ -511,7 +516,7 @@ impl<'p> Schedule<'p> {
     fn finished(
         &mut self,
         node: NodeIndex,
-        outcome: Result<(Box<Manifest>, bool), (String, Option<PathBuf>)>,
+        outcome: Result<(Box<Manifest>, bool), (crate::failure::Failure, Option<PathBuf>)>,
         summary: &mut RunSummary,
         on_event: &mut dyn FnMut(&RunEvent),
     ) -> bool {
@@ -532,15 +537,16 @@ impl<'p> Schedule<'p> {
                 self.complete(node, manifest.outputs);
                 false
             }
-            Err((error, log)) => {
+            Err((failure, log)) => {
                 on_event(&RunEvent::Failed {
                     instance: instance.clone(),
-                    error: error.clone(),
+                    error: failure.message.clone(),
                     log: log.clone(),
                 });
                 self.state[node.index()] = State::Failed;
                 summary.skipped += self.skip_dependents(node, on_event);
-                summary.failed.push(FailedInstance { instance, error, log });
+                let (error, class) = (failure.message, failure.class);
+                summary.failed.push(FailedInstance { instance, error, class, log });
                 true
             }
         }

@@ -9,6 +9,7 @@ use devspec_protocol::store_layout;
 
 use super::executor::RunOptions;
 use super::provenance::{now, provenance};
+use crate::failure::{Failure, FailureClass};
 use crate::steps::{self, Input};
 use crate::store::{Manifest, Store};
 
@@ -27,17 +28,18 @@ pub struct InProcessJob<'a> {
 pub fn run(
     store: &Store,
     job: &InProcessJob<'_>,
-) -> Result<(Box<Manifest>, bool), (String, Option<PathBuf>)> {
+) -> Result<(Box<Manifest>, bool), (Failure, Option<PathBuf>)> {
+    let environment = |message: String| (Failure::environment(message), None);
     let _lock =
-        store.lock_key(&job.key).map_err(|e| (format!("cannot lock the store: {e}"), None))?;
+        store.lock_key(&job.key).map_err(|e| environment(format!("cannot lock the store: {e}")))?;
     if let Some(manifest) = store.cached(&job.key) {
         return Ok((Box::new(manifest), false));
     }
     let started = now();
-    let produced =
-        steps::compute(job.kind, job.params, &job.inputs, store).map_err(|e| (e, None))?;
+    let produced = steps::compute(job.kind, job.params, &job.inputs, store)
+        .map_err(|e| (Failure::new(FailureClass::StepFailed, e), None))?;
     let digest = store_layout::put_blob(store.root(), &produced.result)
-        .map_err(|e| (format!("cannot store the result: {e}"), None))?;
+        .map_err(|e| environment(format!("cannot store the result: {e}")))?;
     let manifest = Manifest {
         manifest_version: 1,
         key: job.key.clone(),
@@ -50,6 +52,6 @@ pub fn run(
     };
     let manifest = store
         .record(manifest)
-        .map_err(|err| (format!("cannot record the result in the store: {err}"), None))?;
+        .map_err(|err| environment(format!("cannot record the result in the store: {err}")))?;
     Ok((Box::new(manifest), true))
 }

@@ -20,5 +20,5 @@ pub use provenance::DEVSPEC_COMMIT;
 pub use step_key::{StepKey, explicit_device, instance_key};
 pub use survey::{InstanceStatus, continues_from, survey, why};
 pub use worker_locator::{LocatedBy, WorkerLocation, WorkerLocator};
-pub use worker_process::{WorkerProcess, WorkerProcessError};
+pub use worker_process::{WorkerDeadlines, WorkerProcess, WorkerProcessError};
 pub use worker_report::worker_report;

@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 
-use devspec_protocol::{Reply, RequestBody, StepResult};
+use devspec_protocol::{Reply, RequestBody, StepResult, WorkerErrorKind};
 use petgraph::graph::NodeIndex;
 
 use super::executor::RunOptions;
 use super::provenance::{now, provenance};
 use super::step_log::StepLog;
 use super::worker_process::{WorkerProcess, WorkerProcessError};
+use crate::failure::{Failure, FailureClass};
 use crate::store::{Manifest, Store};
 
 /// One instance to compute.
@@ -45,10 +46,11 @@ pub enum PoolMessage {
         message: String,
     },
     /// An instance ended: its manifest and whether this run computed it (false: another run
-    /// had, meanwhile), or the error and its log.
+    /// had, meanwhile), or the failure (classified: a step that failed, or the environment
+    /// under it) and its log.
     Finished {
         node: NodeIndex,
-        outcome: Result<(Box<Manifest>, bool), (String, Option<PathBuf>)>,
+        outcome: Result<(Box<Manifest>, bool), (Failure, Option<PathBuf>)>,
     },
     /// The thread finished its group and takes another.
     Idle,
@@ -105,7 +107,8 @@ impl GroupRunner<'_> {
                     }
                 }
                 Err(err) => {
-                    self.finished(job.node, Err((format!("cannot lock the store: {err}"), None)));
+                    let failure = Failure::environment(format!("cannot lock the store: {err}"));
+                    self.finished(job.node, Err((failure, None)));
                 }
             }
         }
@@ -116,7 +119,13 @@ impl GroupRunner<'_> {
         for job in duplicates {
             let outcome = match self.store.cached(&job.key) {
                 Some(manifest) => Ok((Box::new(manifest), false)),
-                None => Err(("the same computation, run for another step, failed".into(), None)),
+                None => Err((
+                    Failure::new(
+                        FailureClass::StepFailed,
+                        "the same computation, run for another step, failed",
+                    ),
+                    None,
+                )),
             };
             self.finished(job.node, outcome);
         }
@@ -128,18 +137,21 @@ impl GroupRunner<'_> {
         if self.options.slurm.is_none() {
             worker = match self.worker.take() {
                 Some(worker) => Some(worker),
-                None => {
-                    match WorkerProcess::spawn_with_env(self.worker_path, &self.options.worker_env)
-                    {
-                        Ok(worker) => Some(worker),
-                        Err(err) => {
-                            for job in members {
-                                self.finished(job.node, Err((err.to_string(), None)));
-                            }
-                            return;
+                None => match WorkerProcess::spawn_with(
+                    self.worker_path,
+                    &self.options.worker_env,
+                    self.options.deadlines,
+                ) {
+                    Ok(worker) => Some(worker),
+                    Err(err) => {
+                        // No worker: the machine's failure, not the steps'.
+                        let failure = Failure::from(err);
+                        for job in members {
+                            self.finished(job.node, Err((failure.clone(), None)));
                         }
+                        return;
                     }
-                }
+                },
             };
         }
         if let Some(worker) = &mut worker {
@@ -176,29 +188,28 @@ impl GroupRunner<'_> {
             Reply::StepDone { member, result, .. } if ended.get(*member) == Some(&None) => {
                 let job = &members[*member];
                 let outcome = self.record(job, result.clone(), started);
-                ended[*member] = Some(outcome.as_ref().err().cloned());
+                ended[*member] = Some(outcome.as_ref().err().map(|f| f.message.clone()));
                 let log = logs[*member].path().to_path_buf();
                 self.finished(
                     job.node,
-                    outcome.map(|m| (Box::new(m), true)).map_err(|e| (e, Some(log))),
+                    outcome.map(|m| (Box::new(m), true)).map_err(|f| (f, Some(log))),
                 );
             }
             Reply::StepFailed { member, error, .. } if ended.get(*member) == Some(&None) => {
                 let job = &members[*member];
                 ended[*member] = Some(Some(error.message.clone()));
                 let log = logs[*member].path().to_path_buf();
-                self.finished(job.node, Err((error.message.clone(), Some(log))));
+                // The worker's class is kept: a disk full under the step is no bug of the step.
+                let class = match error.kind {
+                    WorkerErrorKind::Environment => FailureClass::Environment,
+                    _ => FailureClass::StepFailed,
+                };
+                self.finished(job.node, Err((Failure::new(class, &error.message), Some(log))));
             }
             _ => {}
         };
         let (reply, stderr) = self.send(worker.as_mut(), members, &mut on_event);
-        let (group_error, broken) = match reply {
-            Ok(Reply::StepsDone { .. }) => {
-                ("the worker ended the request without answering for this step".to_owned(), false)
-            }
-            Ok(other) => (format!("the worker answered with {other:?}"), true),
-            Err(error) => error,
-        };
+        let (group_error, broken) = group_failure(reply);
         // A worker that died or spoke out of turn is dropped (and so reaped); the next group
         // gets a fresh one.
         if !broken {
@@ -210,7 +221,7 @@ impl GroupRunner<'_> {
             } else {
                 let log = logs[index].path().to_path_buf();
                 self.finished(job.node, Err((group_error.clone(), Some(log))));
-                Some(group_error.clone())
+                Some(group_error.message.clone())
             };
             logs[index].write(error.as_deref(), &stderr);
         }
@@ -223,7 +234,7 @@ impl GroupRunner<'_> {
         worker: Option<&mut WorkerProcess>,
         members: &[Job],
         on_event: &mut dyn FnMut(&Reply),
-    ) -> (Result<Reply, (String, bool)>, String) {
+    ) -> (Result<Reply, (Failure, bool)>, String) {
         match (worker, &self.options.slurm) {
             (Some(worker), _) => {
                 let body = RequestBody::Steps {
@@ -231,7 +242,7 @@ impl GroupRunner<'_> {
                 };
                 let reply = worker.request(body, on_event).map_err(|err| {
                     let broken = !matches!(err, WorkerProcessError::Refused(_));
-                    (err.to_string(), broken)
+                    (request_failure(err), broken)
                 });
                 (reply, worker.captured_stderr())
             }
@@ -250,7 +261,10 @@ impl GroupRunner<'_> {
                 };
                 match job.run(settings, on_event) {
                     Ok(reply) => (Ok(reply), String::new()),
-                    Err(lost) => (Err((lost.message, false)), lost.log),
+                    Err(lost) => (
+                        Err((Failure::new(FailureClass::StepFailed, lost.message), false)),
+                        lost.log,
+                    ),
                 }
             }
             (None, None) => unreachable!("a local pool thread has its worker"),
@@ -258,10 +272,13 @@ impl GroupRunner<'_> {
     }
 
     /// Records a member's manifest, once its result holds every output the plan expects.
-    fn record(&self, job: &Job, result: StepResult, started: f64) -> Result<Manifest, String> {
+    fn record(&self, job: &Job, result: StepResult, started: f64) -> Result<Manifest, Failure> {
         if let Some(missing) = job.request.outputs.iter().find(|o| !result.outputs.contains_key(*o))
         {
-            return Err(format!("the step did not write its output `{missing}`"));
+            return Err(Failure::new(
+                FailureClass::Internal,
+                format!("the step did not write its output `{missing}`"),
+            ));
         }
         let manifest = Manifest {
             manifest_version: 1,
@@ -279,16 +296,51 @@ impl GroupRunner<'_> {
                 started,
             ),
         };
-        self.store
-            .record(manifest)
-            .map_err(|err| format!("cannot record the result in the store: {err}"))
+        self.store.record(manifest).map_err(|err| {
+            Failure::environment(format!("cannot record the result in the store: {err}"))
+        })
     }
 
     fn finished(
         &self,
         node: NodeIndex,
-        outcome: Result<(Box<Manifest>, bool), (String, Option<PathBuf>)>,
+        outcome: Result<(Box<Manifest>, bool), (Failure, Option<PathBuf>)>,
     ) {
         let _ = self.messages.send(PoolMessage::Finished { node, outcome });
+    }
+}
+
+/// What the members the worker did not answer for fail with, from the request's end; and
+/// whether the worker is broken (to be replaced).
+fn group_failure(reply: Result<Reply, (Failure, bool)>) -> (Failure, bool) {
+    match reply {
+        Ok(Reply::StepsDone { .. }) => (
+            Failure::new(
+                FailureClass::Internal,
+                "the worker ended the request without answering for this step",
+            ),
+            false,
+        ),
+        Ok(other) => (
+            Failure::new(
+                FailureClass::Internal,
+                format!(
+                    "the worker answered the group with a `{}` reply, not `steps_done`",
+                    other.kind_name()
+                ),
+            ),
+            true,
+        ),
+        Err(error) => error,
+    }
+}
+
+/// A request that went wrong, classified: a worker that died under a step failed that step (as
+/// an out-of-memory kill does: the README's exit 1); one that hung, or refused for want of disk,
+/// is the machine's failure; a reply devspec cannot read is its own bug.
+fn request_failure(err: WorkerProcessError) -> Failure {
+    match err {
+        WorkerProcessError::Died { .. } => Failure::new(FailureClass::StepFailed, err.to_string()),
+        other => Failure::from(other),
     }
 }

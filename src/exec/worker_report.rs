@@ -1,16 +1,22 @@
 //! The worker's version report (libtorch version, CUDA, CPU kernels), cached in the store and
 //! keyed by the worker executable's path, size and modification time, so `plan`, `status` and a
-//! no-op `run` know it without paying a worker's start (libtorch loads in about 0.2 s).
+//! no-op `run` know it without paying a worker's start (libtorch loads in about 0.2 s). A report
+//! not cached is asked of a worker started under the run's deadlines, and checked at its
+//! handshake like any worker's.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use devspec_protocol::{VersionReport, store_layout};
 
-use super::worker_process::{WorkerProcess, WorkerProcessError};
+use super::worker_process::{WorkerDeadlines, WorkerProcess, WorkerProcessError};
 use crate::store::Store;
 
-pub fn worker_report(store: &Store, worker: &Path) -> Result<VersionReport, WorkerProcessError> {
+pub fn worker_report(
+    store: &Store,
+    worker: &Path,
+    deadlines: WorkerDeadlines,
+) -> Result<VersionReport, WorkerProcessError> {
     let stamp = std::fs::metadata(worker).ok().map(|meta| {
         let mtime = meta
             .modified()
@@ -33,7 +39,7 @@ pub fn worker_report(store: &Store, worker: &Path) -> Result<VersionReport, Work
     {
         return Ok(report);
     }
-    let report = WorkerProcess::spawn(worker)?.version()?;
+    let report = WorkerProcess::spawn_with(worker, &[], deadlines)?.version()?;
     if let Some(path) = cache {
         // A cache: failing to write it only costs the next command a worker start.
         let text = serde_json::to_vec_pretty(&report).expect("reports serialize");

@@ -12,12 +12,7 @@ pub fn handle_line(line: &str, send: &mut dyn FnMut(&Reply)) {
     let request: Request = match serde_json::from_str(line) {
         Ok(request) => request,
         Err(err) => {
-            // Without a parsed id the reply can only say which request it was by position.
-            let id = serde_json::from_str::<serde_json::Value>(line)
-                .ok()
-                .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64))
-                .unwrap_or(0);
-            return send(&failed(id, WorkerErrorKind::BadRequest, format!("{err}")));
+            return send(&failed(request_id(line), WorkerErrorKind::BadRequest, format!("{err}")));
         }
     };
     if request.protocol != PROTOCOL_VERSION {
@@ -45,6 +40,16 @@ pub fn handle_line(line: &str, send: &mut dyn FnMut(&Reply)) {
         }
     };
     send(&reply);
+}
+
+/// The id a request line carries, read even from a request this worker cannot parse (another
+/// version's, an unknown kind); 0 when it has none, so the reply says which request it was by
+/// position.
+pub fn request_id(line: &str) -> u64 {
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64))
+        .unwrap_or(0)
 }
 
 fn failed(id: u64, kind: WorkerErrorKind, message: String) -> Reply {

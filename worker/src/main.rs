@@ -1,13 +1,16 @@
 //! `devspec-worker`: the only program of devspec that links libtorch. It runs numerical steps
 //! for the `devspec` executor, either as a long-lived pool member speaking the JSON-lines
-//! protocol of `devspec-protocol` on stdin/stdout, or once, from a request file, as a cluster
+//! protocol of `devspec-protocol` (requests on stdin, replies on the descriptor it was started
+//! with as stdout, which it keeps for them alone), or once, from a request file, as a cluster
 //! job does (`--one-shot`).
 
 mod autograd_probe;
 mod dispatch;
 mod estimate;
+mod heartbeat;
 mod one_shot;
 mod parent_watch;
+mod reply_channel;
 mod serve;
 mod steps;
 mod stop;
@@ -42,5 +45,14 @@ fn main() -> ExitCode {
         return one_shot::run(&request, args.result.as_deref());
     }
     parent_watch::exit_when_orphaned();
-    serve::run()
+    // Before anything can print: from here on stdout is stderr, and replies have their own
+    // descriptor.
+    let channel = match reply_channel::ReplyChannel::take_stdout() {
+        Ok(channel) => channel,
+        Err(err) => {
+            eprintln!("devspec-worker: cannot set up the reply channel: {err}");
+            return ExitCode::from(3);
+        }
+    };
+    serve::run(&channel, heartbeat::interval_from_env())
 }

@@ -1,13 +1,18 @@
-//! The pool mode: one request per line on stdin, replies as lines on stdout, until stdin closes.
+//! The pool mode: one request per line on stdin, replies as lines on the reply channel (the
+//! descriptor the worker was started with as stdout), until stdin closes. While a request runs,
+//! the heartbeat thread says the worker is alive.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::dispatch;
+use crate::heartbeat::Heartbeat;
+use crate::reply_channel::ReplyChannel;
 
-pub fn run() -> ExitCode {
+pub fn run(channel: &ReplyChannel, interval: Duration) -> ExitCode {
+    let heartbeat = Heartbeat::start(channel.clone(), interval);
     let stdin = io::stdin().lock();
-    let mut stdout = io::stdout().lock();
     for line in stdin.lines() {
         let Ok(line) = line else {
             // stdin broke (parent gone): nobody is left to answer.
@@ -16,13 +21,13 @@ pub fn run() -> ExitCode {
         if line.trim().is_empty() {
             continue;
         }
-        let mut send = |reply: &devspec_protocol::Reply| {
-            let text = serde_json::to_string(reply).expect("replies always serialize");
-            // A failed write means the parent stopped listening; the loop ends on its own when
-            // stdin closes too.
-            let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
-        };
-        dispatch::handle_line(&line, &mut send);
+        heartbeat.beat_for(dispatch::request_id(&line));
+        dispatch::handle_line(&line, &mut |reply| {
+            if reply.is_final() {
+                heartbeat.stop();
+            }
+            channel.send(reply);
+        });
     }
     ExitCode::SUCCESS
 }
