@@ -8,9 +8,11 @@
 mod integration {
     mod binaries;
     mod browser;
+    mod bundles;
     mod detect;
     mod diff;
     mod estimate;
+    mod faults;
     mod fmt_snapshots;
     mod fuzz;
     mod learning_coefficients;

@@ -79,29 +79,101 @@ fn write_replacing(
     bytes: &[u8],
     durable: bool,
 ) -> std::io::Result<()> {
-    let tmp = store.join("tmp").join(format!(
+    let tmp = TempFile(store.join("tmp").join(format!(
         "{}.{}.{}",
         target.file_name().and_then(|n| n.to_str()).unwrap_or("blob"),
         std::process::id(),
         unique()
-    ));
+    )));
     // Folders are made only when missing: creating (even an existing) folder on every write
     // would cost more than the write.
-    let mut file = with_parent(&tmp, || std::fs::File::create(&tmp))?;
+    let mut file = with_parent(&tmp.0, || std::fs::File::create(&tmp.0))?;
     file.write_all(bytes)?;
     if durable {
         file.sync_all()?;
     }
     drop(file);
     fault_before_rename();
-    if let Err(err) = with_parent(target, || std::fs::rename(&tmp, target)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err);
-    }
+    with_parent(target, || std::fs::rename(&tmp.0, target))?;
+    tmp.renamed();
     if durable && let Some(parent) = target.parent() {
         std::fs::File::open(parent)?.sync_all()?;
     }
     Ok(())
+}
+
+/// A partial write in `STORE/tmp`, removed when dropped unless it was renamed into place: a
+/// full disk or any other failure between its creation and its rename leaves nothing behind.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn renamed(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Whether an io error says the store's filesystem cannot take writes (full, over its quota,
+/// or read-only): the environment's fault, not the step's, and every later write would fail
+/// the same way, so a run stops rather than fail each step in turn.
+pub fn is_environment_error(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::StorageFull | ErrorKind::ReadOnlyFilesystem | ErrorKind::QuotaExceeded
+    )
+}
+
+/// What is wrong with a store that a write failed with an environment error (see
+/// [`is_environment_error`]), in words both `devspec` and its workers report; `None` for other
+/// errors.
+pub fn unwritable_store(store: &Path, err: &std::io::Error) -> Option<String> {
+    if !is_environment_error(err) {
+        return None;
+    }
+    let what = match err.kind() {
+        std::io::ErrorKind::ReadOnlyFilesystem => "is on a read-only filesystem",
+        std::io::ErrorKind::QuotaExceeded => "is over its disk quota",
+        _ => "has no space left",
+    };
+    Some(format!("the store {} {what} ({err})", store.display()))
+}
+
+/// Removes the partial writes in `STORE/tmp` that no process will finish: those older than
+/// `min_age` whose writer (the process id in the name) no longer runs on this machine. A write
+/// lives there for the time of one write, so a stale one was left by a killed process. Returns
+/// how many were removed.
+pub fn remove_stale_temp_files(store: &Path, min_age: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(store.join("tmp")) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified.elapsed().unwrap_or_default() >= min_age);
+        if old && !writer_alive(&path) && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Whether the process that named a temp file (`NAME.PID.N`) still runs here. Names without a
+/// process id (a bundle import's) count as alive: only their age can tell.
+fn writer_alive(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let mut parts = name.rsplit('.');
+    let (Some(counter), Some(pid)) = (parts.next(), parts.next()) else { return true };
+    match (counter.parse::<u64>(), pid.parse::<u32>()) {
+        (Ok(_), Ok(pid)) => Path::new("/proc").join(pid.to_string()).exists(),
+        _ => true,
+    }
 }
 
 /// Runs `operation` on `path`; if its folder is missing, creates it and tries once more.

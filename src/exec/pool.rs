@@ -16,6 +16,7 @@ use super::executor::RunOptions;
 use super::provenance::{now, provenance};
 use super::step_log::StepLog;
 use super::worker_process::{WorkerProcess, WorkerProcessError};
+use crate::failure::Failure;
 use crate::store::{Manifest, Store};
 
 /// One instance to compute.
@@ -52,6 +53,9 @@ pub enum PoolMessage {
     },
     /// The thread finished its group and takes another.
     Idle,
+    /// The environment failed (the store is full or read-only): no later step can succeed,
+    /// so the scheduler starts none. Sent before the `Finished` of the instance it failed.
+    EnvironmentFailed(Failure),
 }
 
 /// Takes groups until the scheduler closes the queue.
@@ -105,6 +109,7 @@ impl GroupRunner<'_> {
                     }
                 }
                 Err(err) => {
+                    self.environment_failed(&err);
                     self.finished(job.node, Err((format!("cannot lock the store: {err}"), None)));
                 }
             }
@@ -185,6 +190,11 @@ impl GroupRunner<'_> {
             }
             Reply::StepFailed { member, error, .. } if ended.get(*member) == Some(&None) => {
                 let job = &members[*member];
+                if error.kind == devspec_protocol::WorkerErrorKind::Environment {
+                    let failure = Failure::environment(error.message.clone())
+                        .with_hint(Failure::STORE_UNWRITABLE_HINT);
+                    let _ = self.messages.send(PoolMessage::EnvironmentFailed(failure));
+                }
                 ended[*member] = Some(Some(error.message.clone()));
                 let log = logs[*member].path().to_path_buf();
                 self.finished(job.node, Err((error.message.clone(), Some(log))));
@@ -279,9 +289,17 @@ impl GroupRunner<'_> {
                 started,
             ),
         };
-        self.store
-            .record(manifest)
-            .map_err(|err| format!("cannot record the result in the store: {err}"))
+        self.store.record(manifest).map_err(|err| {
+            self.environment_failed(&err);
+            format!("cannot record the result in the store: {err}")
+        })
+    }
+
+    /// Tells the scheduler when a store error is the environment's (full, read-only).
+    fn environment_failed(&self, err: &std::io::Error) {
+        if let Some(failure) = Failure::store_unwritable(self.store.root(), err) {
+            let _ = self.messages.send(PoolMessage::EnvironmentFailed(failure));
+        }
     }
 
     fn finished(
