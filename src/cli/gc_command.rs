@@ -82,6 +82,12 @@ pub fn run(
         live.len(),
         roots.len(),
     );
+    if report.temp_files > 0 {
+        println!(
+            "removed {} partial write(s) that killed processes left in tmp/",
+            report.temp_files
+        );
+    }
     if live_runs.count > 0 {
         println!(
             "{} run(s) in progress: what they reach and everything written since they started \

@@ -118,6 +118,12 @@ fn a_crash_just_before_a_rename_into_the_store_loses_nothing() {
             .unwrap();
         assert_ne!(crashed.status.code(), Some(0), "the hook fired at rename {n}");
         rerun_finishes_with_the_reference_lock(&project, &format!("crash at rename {n}"));
+        // The crash left its complete temp file behind; gc removes it (its writer is gone),
+        // and nothing the study needs.
+        assert!(!temp_files(&project).is_empty(), "crash at rename {n} left no temp file");
+        project.verb(&["gc", "--min-age", "0"]);
+        assert_eq!(temp_files(&project), Vec::<PathBuf>::new(), "crash at rename {n}");
+        rerun_finishes_with_the_reference_lock(&project, &format!("gc after rename {n}"));
     }
 }
 
