@@ -269,4 +269,39 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 0, "no temp file left");
         std::fs::remove_dir_all(dir).unwrap();
     }
+
+    #[test]
+    fn a_failed_write_leaves_no_temp_file_and_stale_ones_are_cleaned() {
+        let dir = std::env::temp_dir().join(format!("devspec-tmp-{}", std::process::id()));
+        // The rename fails (its folder is a file): the written temp file goes too.
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("in-the-way"), "").unwrap();
+        assert!(write_atomically(&dir, &dir.join("in-the-way/x"), b"bytes").is_err());
+        assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 0);
+        // Left by a process that is gone, by this one (alive), and by a bundle import (no
+        // process id in its name): only the first is stale.
+        let stale = dir.join("tmp").join(format!("blob.{}.0", u32::MAX - 1));
+        let ours = dir.join("tmp").join(format!("blob.{}.0", std::process::id()));
+        let unnamed = dir.join("tmp").join(".tmpAbC123");
+        for path in [&stale, &ours, &unnamed] {
+            std::fs::write(path, "partial").unwrap();
+        }
+        assert_eq!(remove_stale_temp_files(&dir, std::time::Duration::from_secs(3600)), 0);
+        assert_eq!(remove_stale_temp_files(&dir, std::time::Duration::ZERO), 1);
+        assert!(!stale.exists() && ours.exists() && unnamed.exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_disk_a_quota_and_a_read_only_store_are_the_environments() {
+        let os = |code| std::io::Error::from_raw_os_error(code);
+        assert!(is_environment_error(&os(28))); // ENOSPC
+        assert!(is_environment_error(&os(122))); // EDQUOT
+        assert!(is_environment_error(&os(30))); // EROFS
+        assert!(!is_environment_error(&os(2))); // ENOENT: the caller's to judge
+        let store = Path::new("/s");
+        assert!(unwritable_store(store, &os(28)).unwrap().starts_with("the store /s has no space"));
+        assert!(unwritable_store(store, &os(30)).unwrap().contains("read-only"));
+        assert_eq!(unwritable_store(store, &os(2)), None);
+    }
 }

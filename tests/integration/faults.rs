@@ -257,6 +257,13 @@ fn gc_during_a_run_removes_nothing_the_run_wrote_or_reads() {
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };
+    // From the moment the run has registered (before its first step) to its end.
+    let registered = || {
+        std::fs::read_dir(project.store().join("runs")).is_ok_and(|mut entries| {
+            entries.any(|e| e.is_ok_and(|e| !e.file_name().to_string_lossy().starts_with('.')))
+        })
+    };
+    wait_for("the run to register", registered);
     let mut rounds = 0;
     let mut live_seen = false;
     let pid = child.id();
@@ -269,6 +276,8 @@ fn gc_during_a_run_removes_nothing_the_run_wrote_or_reads() {
     let run = Run(child.wait_with_output().unwrap());
     assert!(live_seen && rounds >= 2, "gc ran {rounds} times during the run");
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    // What it read (a, cached before it started) was there all along: not recomputed.
+    assert_eq!(run.counts(), (6, 6, 0, 0), "{}", run.stderr());
     // The spec now has b slower: its lock is that of an uninterrupted run of the same spec.
     let reference = Project::new(&spec);
     assert_eq!(reference.run(&["-q"]).code(), Some(0));
