@@ -374,11 +374,17 @@ pub fn check(
         .len();
     let unpacks_into = dir.unwrap_or(here);
     let (max_size, over_limit_hint) = match max_size {
-        Some(limit) => (limit, "raise the limit with --max-size if you trust the sender"),
+        Some(limit) => {
+            (limit, "raise the limit with --max-size if you trust the sender".to_owned())
+        }
         None => (
             default_max_size(compressed, free_space(unpacks_into)),
-            "the default limit is 50 times the bundle's size plus 64M, and no more than the \
-             free disk space; if you trust the sender and have the space, raise it with --max-size",
+            format!(
+                "the default limit is {DEFAULT_LIMIT_RATIO} times the bundle's size plus {}M, \
+                 and no more than the free disk space; if you trust the sender and have the \
+                 space, raise it with --max-size",
+                DEFAULT_LIMIT_FLOOR >> 20
+            ),
         ),
     };
     if compressed > max_size {
@@ -386,7 +392,7 @@ pub fn check(
             bundle,
             format!("it is {compressed} bytes, over the limit of {max_size}"),
         )
-        .with_hint(over_limit_hint));
+        .with_hint(over_limit_hint.clone()));
     }
     let mut seen: BTreeMap<String, (String, u64)> = BTreeMap::new();
     let mut manifest: Option<BundleManifest> = None;
@@ -400,7 +406,7 @@ pub fn check(
                     format!("its first entry is `{path}`, not {MANIFEST_NAME}"),
                 ));
             }
-            let parsed = read_manifest(bundle, reader, size, max_size, over_limit_hint)?;
+            let parsed = read_manifest(bundle, reader, size, max_size, &over_limit_hint)?;
             listed = parsed.files.iter().map(|f| (f.path.clone(), f.clone())).collect();
             total = size;
             manifest = Some(parsed);
@@ -426,7 +432,7 @@ pub fn check(
                 bundle,
                 format!("it unpacks to more than the limit of {max_size} bytes"),
             )
-            .with_hint(over_limit_hint));
+            .with_hint(over_limit_hint.clone()));
         }
         let digest = hash(reader).map_err(|e| refuse(bundle, e))?;
         seen.insert(path, (digest, size));
