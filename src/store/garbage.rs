@@ -152,3 +152,41 @@ fn files_under(folder: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     }
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashSet};
+    use std::time::{Duration, SystemTime};
+
+    use devspec_protocol::store_layout;
+
+    use crate::store::Store;
+
+    #[test]
+    fn what_was_written_since_a_live_run_started_is_kept_whatever_the_min_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let old = store_layout::put_blob(store.root(), b"from before the run").unwrap();
+        let path = store_layout::blob_path(store.root(), &old);
+        let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+        let run = store.register_run(BTreeSet::new(), BTreeSet::new()).unwrap();
+        let new = store_layout::put_blob(store.root(), b"written by the run").unwrap();
+        let none = HashSet::new();
+        let collect = || {
+            let live = store.live_runs(false).unwrap();
+            store.collect_garbage(&none, &none, &live, Duration::ZERO, false).unwrap()
+        };
+        assert_eq!(collect().blobs, 1, "only the blob from before the run goes");
+        assert!(!path.exists());
+        assert!(store_layout::blob_path(store.root(), &new).exists());
+        // Once the run has ended, nothing protects it.
+        drop(run);
+        assert_eq!(collect().blobs, 1);
+    }
+}

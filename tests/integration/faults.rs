@@ -85,7 +85,12 @@ fn a_driver_killed_at_several_points_loses_nothing() {
 fn a_worker_killed_at_several_points_fails_its_steps_only() {
     for after in [0, 4] {
         let project = Project::new(SPEC);
-        let child = project.command(&["--jobs", "2"]).stderr(Stdio::piped()).spawn().unwrap();
+        let child = project
+            .command(&["--jobs", "2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         wait_for("results to be recorded", || recorded(&project) >= after);
         let mut workers = Vec::new();
         wait_for("a worker", || {
@@ -251,7 +256,12 @@ fn gc_during_a_run_removes_nothing_the_run_wrote_or_reads() {
     // The rest must take a while: `b` slower, so gc runs while the run goes on.
     let spec = SPEC.replace("value = 10 }", "value = 10, sleep_ms = 200 }");
     std::fs::write(project.spec(), &spec).unwrap();
-    let child = project.command(&["-q", "--jobs", "1"]).stderr(Stdio::piped()).spawn().unwrap();
+    let child = project
+        .command(&["-q", "--jobs", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let gc = || {
         let out = project.verb_output(&["gc", "--keep", "other.dev", "--min-age", "0"]);
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
