@@ -2,6 +2,9 @@
 //! the class) and carrying a hint for the user. Rendered only by the CLI.
 
 use std::fmt;
+use std::path::Path;
+
+use devspec_protocol::store_layout;
 
 use crate::exit_code::ExitCode;
 
@@ -39,6 +42,19 @@ impl Failure {
 
     pub fn environment(message: impl Into<String>) -> Self {
         Failure::new(FailureClass::Environment, message)
+    }
+
+    /// What to do when the store cannot take writes, whichever way it fails.
+    pub const STORE_UNWRITABLE_HINT: &'static str = "free space on the store's disk (`devspec gc` \
+        removes what no spec reaches) or make it writable, or set `store.path` in devspec.toml \
+        (or DEVSPEC_STORE) to another folder; then run again: what was recorded is kept";
+
+    /// A write into the store at `store` that failed: the environment's fault (exit 3) when the
+    /// filesystem is full, over its quota or read-only, with what to do about it; `None` for any
+    /// other error, which is the step's or the command's to report.
+    pub fn store_unwritable(store: &Path, err: &std::io::Error) -> Option<Failure> {
+        let message = store_layout::unwritable_store(store, err)?;
+        Some(Failure::environment(message).with_hint(Failure::STORE_UNWRITABLE_HINT))
     }
 
     #[must_use]

@@ -8,10 +8,12 @@
 mod integration {
     mod binaries;
     mod browser;
+    mod bundles;
     mod closed_output;
     mod detect;
     mod diff;
     mod estimate;
+    mod faults;
     mod fmt_snapshots;
     mod fuzz;
     mod learning_coefficients;

@@ -79,29 +79,101 @@ fn write_replacing(
     bytes: &[u8],
     durable: bool,
 ) -> std::io::Result<()> {
-    let tmp = store.join("tmp").join(format!(
+    let tmp = TempFile(store.join("tmp").join(format!(
         "{}.{}.{}",
         target.file_name().and_then(|n| n.to_str()).unwrap_or("blob"),
         std::process::id(),
         unique()
-    ));
+    )));
     // Folders are made only when missing: creating (even an existing) folder on every write
     // would cost more than the write.
-    let mut file = with_parent(&tmp, || std::fs::File::create(&tmp))?;
+    let mut file = with_parent(&tmp.0, || std::fs::File::create(&tmp.0))?;
     file.write_all(bytes)?;
     if durable {
         file.sync_all()?;
     }
     drop(file);
     fault_before_rename();
-    if let Err(err) = with_parent(target, || std::fs::rename(&tmp, target)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err);
-    }
+    with_parent(target, || std::fs::rename(&tmp.0, target))?;
+    tmp.renamed();
     if durable && let Some(parent) = target.parent() {
         std::fs::File::open(parent)?.sync_all()?;
     }
     Ok(())
+}
+
+/// A partial write in `STORE/tmp`, removed when dropped unless it was renamed into place: a
+/// full disk or any other failure between its creation and its rename leaves nothing behind.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn renamed(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Whether an io error says the store's filesystem cannot take writes (full, over its quota,
+/// or read-only): the environment's fault, not the step's, and every later write would fail
+/// the same way, so a run stops rather than fail each step in turn.
+pub fn is_environment_error(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::StorageFull | ErrorKind::ReadOnlyFilesystem | ErrorKind::QuotaExceeded
+    )
+}
+
+/// What is wrong with a store that a write failed with an environment error (see
+/// [`is_environment_error`]), in words both `devspec` and its workers report; `None` for other
+/// errors.
+pub fn unwritable_store(store: &Path, err: &std::io::Error) -> Option<String> {
+    if !is_environment_error(err) {
+        return None;
+    }
+    let what = match err.kind() {
+        std::io::ErrorKind::ReadOnlyFilesystem => "is on a read-only filesystem",
+        std::io::ErrorKind::QuotaExceeded => "is over its disk quota",
+        _ => "has no space left",
+    };
+    Some(format!("the store {} {what} ({err})", store.display()))
+}
+
+/// Removes the partial writes in `STORE/tmp` that no process will finish: those older than
+/// `min_age` whose writer (the process id in the name) no longer runs on this machine. A write
+/// lives there for the time of one write, so a stale one was left by a killed process. Returns
+/// how many were removed.
+pub fn remove_stale_temp_files(store: &Path, min_age: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(store.join("tmp")) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified.elapsed().unwrap_or_default() >= min_age);
+        if old && !writer_alive(&path) && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Whether the process that named a temp file (`NAME.PID.N`) still runs here. Names without a
+/// process id (a bundle import's) count as alive: only their age can tell.
+fn writer_alive(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let mut parts = name.rsplit('.');
+    let (Some(counter), Some(pid)) = (parts.next(), parts.next()) else { return true };
+    match (counter.parse::<u64>(), pid.parse::<u32>()) {
+        (Ok(_), Ok(pid)) => Path::new("/proc").join(pid.to_string()).exists(),
+        _ => true,
+    }
 }
 
 /// Runs `operation` on `path`; if its folder is missing, creates it and tries once more.
@@ -196,5 +268,40 @@ mod tests {
         assert_eq!(put_blob(&dir, b"hello").unwrap(), digest);
         assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 0, "no temp file left");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temp_file_and_stale_ones_are_cleaned() {
+        let dir = std::env::temp_dir().join(format!("devspec-tmp-{}", std::process::id()));
+        // The rename fails (its folder is a file): the written temp file goes too.
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("in-the-way"), "").unwrap();
+        assert!(write_atomically(&dir, &dir.join("in-the-way/x"), b"bytes").is_err());
+        assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 0);
+        // Left by a process that is gone, by this one (alive), and by a bundle import (no
+        // process id in its name): only the first is stale.
+        let stale = dir.join("tmp").join(format!("blob.{}.0", u32::MAX - 1));
+        let ours = dir.join("tmp").join(format!("blob.{}.0", std::process::id()));
+        let unnamed = dir.join("tmp").join(".tmpAbC123");
+        for path in [&stale, &ours, &unnamed] {
+            std::fs::write(path, "partial").unwrap();
+        }
+        assert_eq!(remove_stale_temp_files(&dir, std::time::Duration::from_secs(3600)), 0);
+        assert_eq!(remove_stale_temp_files(&dir, std::time::Duration::ZERO), 1);
+        assert!(!stale.exists() && ours.exists() && unnamed.exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_disk_a_quota_and_a_read_only_store_are_the_environments() {
+        let os = |code| std::io::Error::from_raw_os_error(code);
+        assert!(is_environment_error(&os(28))); // ENOSPC
+        assert!(is_environment_error(&os(122))); // EDQUOT
+        assert!(is_environment_error(&os(30))); // EROFS
+        assert!(!is_environment_error(&os(2))); // ENOENT: the caller's to judge
+        let store = Path::new("/s");
+        assert!(unwritable_store(store, &os(28)).unwrap().starts_with("the store /s has no space"));
+        assert!(unwritable_store(store, &os(30)).unwrap().contains("read-only"));
+        assert_eq!(unwritable_store(store, &os(2)), None);
     }
 }

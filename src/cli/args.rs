@@ -213,7 +213,7 @@ pub struct GcArgs {
     #[arg(long, value_name = "SPEC")]
     pub keep: Vec<PathBuf>,
     /// Keep every entry younger than this many seconds, so a run going on at the same time
-    /// loses nothing it is writing (0 is safe only when no run is active).
+    /// loses nothing it is writing (what a live run reaches or wrote is kept whatever this is).
     #[arg(long, value_name = "SECONDS", default_value_t = crate::store::MIN_AGE.as_secs())]
     pub min_age: u64,
 }
@@ -314,9 +314,10 @@ pub struct ImportArgs {
     /// Where to unpack it (default: a new folder named after the study).
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Refuse bundles that unpack to more than this many bytes (suffixes K, M, G).
-    #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
-    pub max_size: u64,
+    /// Refuse bundles that unpack to more than this many bytes (suffixes K, M, G; default 50
+    /// times the bundle's size plus 64M, and no more than the free disk space).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]

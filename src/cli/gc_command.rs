@@ -1,16 +1,20 @@
 //! `devspec gc [--dry-run] [--keep SPEC...]`: removes store entries that no root spec reaches.
 //! The roots are every `*.dev` file of the project (or the `--keep` specs); each must check
 //! and plan, or nothing is removed: a spec with an error would otherwise lose its results.
+//! What a live run registered ([`register_live_run`], called by `run`) is kept too, with
+//! everything written since it started, whatever `--min-age`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
-use crate::exec::{InstanceStatus, survey};
+use crate::exec::{InstanceStatus, RunOptions, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
+use crate::plan::Plan;
 use crate::project_config::ProjectConfig;
+use crate::store::{LiveRun, Store};
 
 pub fn run(
     keep: &[PathBuf],
@@ -58,9 +62,15 @@ pub fn run(
         store.get_or_insert(context.store);
     }
     let store = store.expect("at least one root");
+    let cannot_clean = |err: std::io::Error| {
+        Failure::store_unwritable(store.root(), &err)
+            .unwrap_or_else(|| Failure::environment(format!("cannot clean the store: {err}")))
+    };
+    let live_runs = store.live_runs(dry_run).map_err(cannot_clean)?;
+    let min_age_duration = std::time::Duration::from_secs(min_age);
     let report = store
-        .collect_garbage(&live, &continuing, std::time::Duration::from_secs(min_age), dry_run)
-        .map_err(|err| Failure::environment(format!("cannot clean the store: {err}")))?;
+        .collect_garbage(&live, &continuing, &live_runs, min_age_duration, dry_run)
+        .map_err(cannot_clean)?;
     let verb = if dry_run { "would remove" } else { "removed" };
     outln!(
         "{verb} {} results, {} blobs and {} logs, {:.1} MB; kept {} results reachable from {} \
@@ -72,7 +82,54 @@ pub fn run(
         live.len(),
         roots.len(),
     );
+    if report.temp_files > 0 {
+        println!(
+            "removed {} partial write(s) that killed processes left in tmp/",
+            report.temp_files
+        );
+    }
+    if live_runs.count > 0 {
+        println!(
+            "{} run(s) in progress: what they reach and everything written since they started \
+             was kept",
+            live_runs.count
+        );
+    }
     Ok(ExitCode::Success)
+}
+
+/// Registers a run about to start on `store` with the keys and trajectories its plan reaches
+/// now (the cached results it will read, what it will compute), so that a `gc` meanwhile keeps
+/// them; held until the returned value drops. A store that cannot take the registration (full,
+/// read-only) cannot take the run's results either: that is the run's environment failure.
+pub fn register_live_run(
+    plan: &Plan,
+    store: &Store,
+    options: &RunOptions,
+) -> Result<LiveRun, Failure> {
+    let mut keys = BTreeSet::new();
+    let mut trajectories = BTreeSet::new();
+    for status in survey(plan, store, options) {
+        match status {
+            InstanceStatus::Cached(manifest) => {
+                keys.insert(manifest.key);
+            }
+            InstanceStatus::WillRun(key) => {
+                trajectories.extend(key.trajectory());
+                keys.insert(key.digest());
+            }
+            InstanceStatus::WaitsForInputs => {}
+        }
+    }
+    store.register_run(keys, trajectories).map_err(|err| {
+        Failure::store_unwritable(store.root(), &err).unwrap_or_else(|| {
+            Failure::environment(format!(
+                "cannot register the run in the store {}: {err}",
+                store.root().display()
+            ))
+            .with_hint("check that the store's folder is yours and writable")
+        })
+    })
 }
 
 /// Every `.dev` file under the project root, outside the store and hidden or build folders.

@@ -88,6 +88,8 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         options.jobs = max_jobs;
         options.slurm = Some(settings);
     }
+    // Held until the run ends: `gc` meanwhile keeps what this run reads and writes.
+    let _live_run = super::gc_command::register_live_run(&plan, &store, &options)?;
     let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
     let mut progress = RunProgress::new(plan.order.len(), args.log_format, args.quiet);
     // Nobody reads the progress any more (`run ... 2>&1 | head`): stop as Ctrl-C does. Under
@@ -102,6 +104,10 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     let summary =
         super::output::stop_on_close(stop, || executor.run(&mut |event| progress.event(event)));
     progress.finish();
+    if let Some(failure) = summary.environment {
+        // The store or the machine failed: one message, not one per step it stopped.
+        return Err(failure);
+    }
     eoutln!(
         "{} instances: {} ran, {} cached, {} failed, {} not run",
         plan.order.len(),
@@ -112,7 +118,8 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     );
     for failed in &summary.failed {
         eoutln!("error: {} failed: {}", failed.instance, failed.error);
-        if let Some(log) = &failed.log {
+        // A log that could not be written (a full disk) is not named.
+        if let Some(log) = failed.log.as_ref().filter(|log| log.is_file()) {
             eoutln!("  log: {}", log.display());
         }
     }

@@ -106,6 +106,10 @@ pub struct RunSummary {
     /// In the order they failed.
     pub failed: Vec<FailedInstance>,
     pub skipped: usize,
+    /// Why the run stopped early, when the environment failed (the store full or read-only):
+    /// the first such failure; what was in flight then is in `failed`, what never started in
+    /// `skipped`.
+    pub environment: Option<crate::failure::Failure>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +152,8 @@ struct Schedule<'p> {
     /// flush, by name (`status --why` compares against them).
     key_parts: Vec<Option<serde_json::Value>>,
     ran_keys: BTreeMap<String, serde_json::Value>,
+    /// The environment failure that stopped the run, if one did.
+    environment: Option<crate::failure::Failure>,
 }
 
 impl Executor<'_> {
@@ -241,6 +247,7 @@ impl Executor<'_> {
                         let failed = schedule.finished(node, outcome, &mut summary, on_event);
                         stopping |= failed && self.options.fail_fast;
                     }
+                    PoolMessage::EnvironmentFailed(failure) => stopping |= schedule.stop(failure),
                     PoolMessage::Idle => running -= 1,
                 }
                 if flushed.elapsed() > KEY_FLUSH_INTERVAL {
@@ -253,6 +260,7 @@ impl Executor<'_> {
         self.flush_ran_keys(&mut schedule.ran_keys);
         // After `--fail-fast`, what never started is reported as not run too.
         summary.skipped += schedule.state.iter().filter(|s| matches!(s, State::Waiting)).count();
+        summary.environment = schedule.environment;
         summary
     }
 
@@ -474,7 +482,14 @@ impl<'p> Schedule<'p> {
             satisfied: vec![false; graph.edge_count()],
             key_parts: vec![None; graph.node_count()],
             ran_keys: BTreeMap::new(),
+            environment: None,
         }
+    }
+
+    /// Records the environment failure that stops the run (the first one); whether to stop.
+    fn stop(&mut self, failure: crate::failure::Failure) -> bool {
+        self.environment.get_or_insert(failure);
+        true
     }
 
     /// An output a running instance reported early: the edges that read it are satisfied.
@@ -538,13 +553,21 @@ impl<'p> Schedule<'p> {
                 false
             }
             Err((failure, log)) => {
-                on_event(&RunEvent::Failed {
+                // After an environment failure, the steps it stopped are not each reported:
+                // the run ends with that one failure.
+                let quiet = self.environment.is_some();
+                let mut report = |event: &RunEvent| {
+                    if !quiet {
+                        on_event(event);
+                    }
+                };
+                report(&RunEvent::Failed {
                     instance: instance.clone(),
                     error: failure.message.clone(),
                     log: log.clone(),
                 });
                 self.state[node.index()] = State::Failed;
-                summary.skipped += self.skip_dependents(node, on_event);
+                summary.skipped += self.skip_dependents(node, &mut report);
                 let (error, class) = (failure.message, failure.class);
                 summary.failed.push(FailedInstance { instance, error, class, log });
                 true

@@ -54,6 +54,9 @@ pub enum PoolMessage {
     },
     /// The thread finished its group and takes another.
     Idle,
+    /// The environment failed (the store is full or read-only): no later step can succeed,
+    /// so the scheduler starts none. Sent before the `Finished` of the instance it failed.
+    EnvironmentFailed(Failure),
 }
 
 /// Takes groups until the scheduler closes the queue.
@@ -107,6 +110,7 @@ impl GroupRunner<'_> {
                     }
                 }
                 Err(err) => {
+                    self.environment_failed(&err);
                     let failure = Failure::environment(format!("cannot lock the store: {err}"));
                     self.finished(job.node, Err((failure, None)));
                 }
@@ -197,6 +201,11 @@ impl GroupRunner<'_> {
             }
             Reply::StepFailed { member, error, .. } if ended.get(*member) == Some(&None) => {
                 let job = &members[*member];
+                if error.kind == devspec_protocol::WorkerErrorKind::Environment {
+                    let failure = Failure::environment(error.message.clone())
+                        .with_hint(Failure::STORE_UNWRITABLE_HINT);
+                    let _ = self.messages.send(PoolMessage::EnvironmentFailed(failure));
+                }
                 ended[*member] = Some(Some(error.message.clone()));
                 let log = logs[*member].path().to_path_buf();
                 // The worker's class is kept: a disk full under the step is no bug of the step.
@@ -297,8 +306,16 @@ impl GroupRunner<'_> {
             ),
         };
         self.store.record(manifest).map_err(|err| {
+            self.environment_failed(&err);
             Failure::environment(format!("cannot record the result in the store: {err}"))
         })
+    }
+
+    /// Tells the scheduler when a store error is the environment's (full, read-only).
+    fn environment_failed(&self, err: &std::io::Error) {
+        if let Some(failure) = Failure::store_unwritable(self.store.root(), err) {
+            let _ = self.messages.send(PoolMessage::EnvironmentFailed(failure));
+        }
     }
 
     fn finished(

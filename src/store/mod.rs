@@ -8,6 +8,7 @@
 mod file_digests;
 mod garbage;
 mod key_lock;
+mod live_runs;
 mod manifest;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use devspec_protocol::store_layout;
 pub use file_digests::FileDigests;
 pub use garbage::{GcReport, MIN_AGE};
 pub use key_lock::KeyLock;
+pub use live_runs::{LiveRun, LiveRuns};
 pub use manifest::{Manifest, Provenance};
 
 use crate::failure::Failure;

@@ -31,6 +31,31 @@ use crate::plan::Plan;
 use crate::source::SourceMap;
 use crate::store::Store;
 
+/// By default, an import unpacks to at most this many times the bundle's own size, plus
+/// [`DEFAULT_LIMIT_FLOOR`]: results (JSON, float tensors) compress a few times at most, so a
+/// bundle that claims far more is a decompression bomb, not a study.
+pub const DEFAULT_LIMIT_RATIO: u64 = 50;
+
+/// What a small bundle may unpack to whatever its size.
+pub const DEFAULT_LIMIT_FLOOR: u64 = 64 << 20;
+
+/// The largest size an import of a `compressed`-byte bundle unpacks to unless `--max-size`
+/// says otherwise: [`DEFAULT_LIMIT_RATIO`] times its size plus [`DEFAULT_LIMIT_FLOOR`], and
+/// never more than `free` (the free space where it unpacks, when known).
+pub fn default_max_size(compressed: u64, free: Option<u64>) -> u64 {
+    let relative =
+        compressed.saturating_mul(DEFAULT_LIMIT_RATIO).saturating_add(DEFAULT_LIMIT_FLOOR);
+    free.map_or(relative, |free| relative.min(free))
+}
+
+/// The space free for an unprivileged writer on the filesystem of `path` (or of its nearest
+/// existing folder), if it can be read.
+fn free_space(path: &Path) -> Option<u64> {
+    let existing = path.ancestors().find(|p| p.is_dir())?;
+    let stats = nix::sys::statvfs::statvfs(existing).ok()?;
+    Some(stats.blocks_available().saturating_mul(stats.fragment_size()))
+}
+
 /// Bumped when the bundle's layout changes.
 pub const BUNDLE_FORMAT: u32 = 1;
 
@@ -334,37 +359,46 @@ fn refuse(bundle: &Path, what: impl std::fmt::Display) -> Failure {
 }
 
 /// Reads the whole bundle and checks it, writing nothing: every entry a plain file at a clean
-/// relative path, listed in the manifest with its digest and size, no entry twice, every listed
-/// entry present, the whole within `max_size` bytes, and no file of `dir` (default: a new folder
+/// relative path, listed in the manifest with its size (checked from its header, before any of
+/// it is decompressed) and digest, no entry twice, every listed entry present, the whole within
+/// `max_size` bytes (default: [`default_max_size`]), and no file of `dir` (default: a new folder
 /// named after the study, in `here`) already there.
 pub fn check(
     bundle: &Path,
     dir: Option<&Path>,
     here: &Path,
-    max_size: u64,
+    max_size: Option<u64>,
 ) -> Result<Checked, Failure> {
     let compressed = std::fs::metadata(bundle)
         .map_err(|err| Failure::bad_input(format!("cannot read {}: {err}", bundle.display())))?
         .len();
+    let unpacks_into = dir.unwrap_or(here);
+    let (max_size, over_limit_hint) = match max_size {
+        Some(limit) => {
+            (limit, "raise the limit with --max-size if you trust the sender".to_owned())
+        }
+        None => (
+            default_max_size(compressed, free_space(unpacks_into)),
+            format!(
+                "the default limit is {DEFAULT_LIMIT_RATIO} times the bundle's size plus {}M, \
+                 and no more than the free disk space; if you trust the sender and have the \
+                 space, raise it with --max-size",
+                DEFAULT_LIMIT_FLOOR >> 20
+            ),
+        ),
+    };
     if compressed > max_size {
         return Err(refuse(
             bundle,
             format!("it is {compressed} bytes, over the limit of {max_size}"),
         )
-        .with_hint("raise the limit with --max-size if you trust the sender"));
+        .with_hint(over_limit_hint.clone()));
     }
     let mut seen: BTreeMap<String, (String, u64)> = BTreeMap::new();
     let mut manifest: Option<BundleManifest> = None;
+    let mut listed: BTreeMap<String, BundledFile> = BTreeMap::new();
     let mut total: u64 = 0;
     for_each_entry(bundle, |path, size, reader| {
-        total = total.saturating_add(size);
-        if total > max_size {
-            return Err(refuse(
-                bundle,
-                format!("it unpacks to more than the limit of {max_size} bytes"),
-            )
-            .with_hint("raise the limit with --max-size if you trust the sender"));
-        }
         if manifest.is_none() {
             if path != MANIFEST_NAME {
                 return Err(refuse(
@@ -372,26 +406,36 @@ pub fn check(
                     format!("its first entry is `{path}`, not {MANIFEST_NAME}"),
                 ));
             }
-            let mut bytes = Vec::new();
-            reader.take(MANIFEST_LIMIT).read_to_end(&mut bytes).map_err(|e| refuse(bundle, e))?;
-            let parsed: BundleManifest = serde_json::from_slice(&bytes)
-                .map_err(|err| refuse(bundle, format!("its manifest is unreadable: {err}")))?;
-            if parsed.format != BUNDLE_FORMAT {
-                return Err(refuse(
-                    bundle,
-                    format!(
-                        "bundle format {} is not the one this devspec reads ({BUNDLE_FORMAT})",
-                        parsed.format
-                    ),
-                ));
-            }
+            let parsed = read_manifest(bundle, reader, size, max_size, &over_limit_hint)?;
+            listed = parsed.files.iter().map(|f| (f.path.clone(), f.clone())).collect();
+            total = size;
             manifest = Some(parsed);
             return Ok(());
         }
-        let digest = hash(reader).map_err(|e| refuse(bundle, e))?;
-        if seen.insert(path.clone(), (digest, size)).is_some() {
+        // The entry's header is checked against the listing before a byte of it is
+        // decompressed: a lying entry costs nothing to refuse, whatever size it claims.
+        let Some(file) = listed.get(&path) else {
+            return Err(refuse(bundle, format!("`{path}` is not in its manifest")));
+        };
+        if file.size != size {
+            return Err(refuse(
+                bundle,
+                format!("`{path}` is {size} bytes, the manifest says {} bytes", file.size),
+            ));
+        }
+        if seen.contains_key(&path) {
             return Err(refuse(bundle, format!("`{path}` is in it twice")));
         }
+        total = total.saturating_add(size);
+        if total > max_size {
+            return Err(refuse(
+                bundle,
+                format!("it unpacks to more than the limit of {max_size} bytes"),
+            )
+            .with_hint(over_limit_hint.clone()));
+        }
+        let digest = hash(reader).map_err(|e| refuse(bundle, e))?;
+        seen.insert(path, (digest, size));
         Ok(())
     })?;
     let manifest = manifest.ok_or_else(|| refuse(bundle, "it is empty"))?;
@@ -420,6 +464,40 @@ pub fn check(
     Ok(Checked { manifest, dir, targets })
 }
 
+/// Reads and checks the manifest, the bundle's first entry of `size` bytes: readable, of this
+/// devspec's format, and listing no more than `max_size` bytes in all.
+fn read_manifest(
+    bundle: &Path,
+    reader: &mut dyn Read,
+    size: u64,
+    max_size: u64,
+    over_limit_hint: &str,
+) -> Result<BundleManifest, Failure> {
+    let mut bytes = Vec::new();
+    reader.take(MANIFEST_LIMIT).read_to_end(&mut bytes).map_err(|e| refuse(bundle, e))?;
+    let parsed: BundleManifest = serde_json::from_slice(&bytes)
+        .map_err(|err| refuse(bundle, format!("its manifest is unreadable: {err}")))?;
+    if parsed.format != BUNDLE_FORMAT {
+        return Err(refuse(
+            bundle,
+            format!(
+                "bundle format {} is not the one this devspec reads ({BUNDLE_FORMAT})",
+                parsed.format
+            ),
+        ));
+    }
+    // What the manifest says it unpacks to is refused before anything is read.
+    let declared = parsed.files.iter().fold(size, |sum, file| sum.saturating_add(file.size));
+    if declared > max_size {
+        return Err(refuse(
+            bundle,
+            format!("it unpacks to {declared} bytes, over the limit of {max_size}"),
+        )
+        .with_hint(over_limit_hint));
+    }
+    Ok(parsed)
+}
+
 /// Every entry read (path to digest and size) is listed in the manifest with that digest and
 /// size, blobs are named by their digest, and every listed entry was read.
 fn check_listing(
@@ -433,11 +511,18 @@ fn check_listing(
         let Some(file) = listed.get(path.as_str()) else {
             return Err(refuse(bundle, format!("`{path}` is not in its manifest")));
         };
-        if file.digest != *digest || file.size != *size {
+        if file.size != *size {
+            return Err(refuse(
+                bundle,
+                format!("`{path}` is {size} bytes, the manifest says {} bytes", file.size),
+            ));
+        }
+        if file.digest != *digest {
             return Err(refuse(
                 bundle,
                 format!(
-                    "`{path}` does not match its manifest: its bytes hash to {digest}, the manifest says {}",
+                    "`{path}` does not match its manifest: its bytes hash to {digest}, the \
+                     manifest says {}",
                     file.digest
                 ),
             ));
@@ -525,6 +610,12 @@ fn clean_path(raw: &str) -> Result<String, &'static str> {
     };
     let parts: Vec<&str> = raw.split('/').collect();
     let fine = match parts.as_slice() {
+        // Import writes the study's `devspec.toml` (the sender's settings) and its store
+        // itself: a bundled one would be replaced, or would slip results past the checks.
+        ["study", "devspec.toml"] => return Err("is a `devspec.toml`, which import writes itself"),
+        ["study", ".devspec", ..] => {
+            return Err("is inside the study's store; a bundle's results are under `store/`");
+        }
         ["study", _, ..] => true,
         ["store", "blobs", shard, name] => hex(name) && name.starts_with(shard),
         ["store", "actions", shard, name] => {
@@ -647,5 +738,23 @@ mod tests {
             Err("is not where a bundle puts files")
         );
         assert_eq!(clean_path("store/locks/keys.lock"), Err("is not where a bundle puts files"));
+        assert_eq!(
+            clean_path("study/devspec.toml"),
+            Err("is a `devspec.toml`, which import writes itself")
+        );
+        assert!(clean_path("study/sub/devspec.toml").is_ok(), "only the study's own");
+        assert_eq!(
+            clean_path(&format!("study/.devspec/actions/ab/{key}.json")),
+            Err("is inside the study's store; a bundle's results are under `store/`")
+        );
+    }
+
+    #[test]
+    fn the_default_limit_follows_the_bundle_and_the_free_disk() {
+        use super::default_max_size;
+        // 103 KB of bundle may not become 2 GiB.
+        assert!(default_max_size(103_000, None) < 2 << 30);
+        assert_eq!(default_max_size(1 << 30, None), (50 << 30) + (64 << 20));
+        assert_eq!(default_max_size(1 << 30, Some(5 << 30)), 5 << 30);
     }
 }

@@ -279,8 +279,12 @@ fn bad_bundles_are_refused_with_exit_2_and_nothing_written() {
         "is a device",
     );
     let mut changed = good.clone();
-    changed[spec].1.extend_from_slice(b"# changed\n");
+    // One byte changed, the size kept: only the digest tells.
+    changed[spec].1[0] ^= 1;
     case("digest", &changed, None, "does not match its manifest");
+    let mut longer = good.clone();
+    longer[spec].1.extend_from_slice(b"# changed\n");
+    case("size", &longer, None, "bytes, the manifest says");
     case(
         "unlisted",
         &good,

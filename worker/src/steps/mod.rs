@@ -53,6 +53,17 @@ pub fn run(id: u64, members: &[StepRequest], send: &mut dyn FnMut(&Reply)) {
     }
 }
 
+/// A write into the store that failed: the environment's fault whatever the cause (a store
+/// this worker cannot write is not the step's doing), worded as `devspec` words it when the
+/// disk is full or read-only, so the run stops with one clear message.
+pub fn store_error(store: &std::path::Path, err: &std::io::Error) -> WorkerError {
+    WorkerError {
+        kind: WorkerErrorKind::Environment,
+        message: store_layout::unwritable_store(store, err)
+            .unwrap_or_else(|| format!("cannot write into the store {}: {err}", store.display())),
+    }
+}
+
 /// One member of a request's group.
 pub struct Member<'a> {
     id: u64,
@@ -71,10 +82,8 @@ impl Member<'_> {
         send: &mut dyn FnMut(&Reply),
     ) -> Result<String, WorkerError> {
         let store = std::path::Path::new(&self.request.store);
-        let digest = store_layout::put_blob(store, bytes).map_err(|err| WorkerError {
-            kind: WorkerErrorKind::Environment,
-            message: format!("cannot write into the store {}: {err}", store.display()),
-        })?;
+        let digest =
+            store_layout::put_blob(store, bytes).map_err(|err| store_error(store, &err))?;
         if stream {
             self.stream_output(name, &digest, send);
         }

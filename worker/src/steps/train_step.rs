@@ -211,9 +211,8 @@ impl Events<'_, '_> {
         } else {
             let store = Path::new(&this.request.store);
             let put = |bytes: &[u8]| {
-                devspec_protocol::store_layout::put_blob(store, bytes).map_err(|err| {
-                    WorkerError::step_failed(format!("cannot store a resume point: {err}"))
-                })
+                devspec_protocol::store_layout::put_blob(store, bytes)
+                    .map_err(|err| super::store_error(store, &err))
             };
             (put(&params)?, put(&optimizer)?)
         };
