@@ -14,6 +14,7 @@ mod integration {
     mod fmt_snapshots;
     mod fuzz;
     mod learning_coefficients;
+    mod limits;
     mod plan_snapshots;
     mod readme;
     mod report;

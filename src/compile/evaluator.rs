@@ -22,6 +22,12 @@ use super::value::{Origin, Value, ValueKind};
 /// Ranges longer than this are refused: a sweep over a million points is a typo.
 const MAX_RANGE: i64 = 1_000_000;
 
+/// Values nesting deeper than this are refused; real presets nest a handful of levels.
+pub const MAX_VALUE_DEPTH: usize = crate::syntax::input_limits::MAX_NESTING;
+
+/// A let by the file that declares it and its name.
+type LetKey = (FileId, String);
+
 enum LetState {
     Pending,
     InProgress,
@@ -151,13 +157,93 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Evaluates every let of every file, so errors in presets nobody uses are reported too.
+    ///
+    /// Lets are evaluated on demand, and one that names another evaluates it first: done
+    /// naively, a chain of lets (`let a0 = a1`, `let a1 = a2`, ...) recurses once per link, and
+    /// a generated spec of a few megabytes overflows any stack. So the lets are first ordered
+    /// by an explicit depth-first walk of the names their expressions use, each evaluated after
+    /// those it names; evaluation then finds every let it needs already done, and recurses only
+    /// as deep as one expression nests (bounded by the parser). A let is marked in progress when
+    /// the walk enters it, so a cycle is reported where on-demand evaluation would report it.
     pub fn evaluate_all_lets(&mut self) {
         let mut keys: Vec<(FileId, String)> = self.lets.keys().cloned().collect();
         keys.sort();
-        for (file, name) in keys {
-            let span = self.lets[&(file, name.clone())].item.name.span;
-            self.let_value(file, &name, span);
+        for start in keys {
+            if !matches!(self.lets[&start].state, LetState::Pending) {
+                continue;
+            }
+            self.lets.get_mut(&start).expect("a declared let").state = LetState::InProgress;
+            let mut walk: Vec<(LetKey, std::vec::IntoIter<LetKey>)> =
+                vec![(start.clone(), self.named_lets(&start).into_iter())];
+            while let Some((_, names)) = walk.last_mut() {
+                if let Some(next) = names.next() {
+                    if matches!(self.lets[&next].state, LetState::Pending) {
+                        self.lets.get_mut(&next).expect("a declared let").state =
+                            LetState::InProgress;
+                        let named = self.named_lets(&next).into_iter();
+                        walk.push((next, named));
+                    }
+                    continue;
+                }
+                let (key, _) = walk.pop().expect("not empty");
+                self.evaluate_let(&key);
+            }
         }
+    }
+
+    /// The lets `key`'s expression names, in the order evaluation meets them.
+    fn named_lets(&self, key: &LetKey) -> Vec<LetKey> {
+        let slot = &self.lets[key];
+        let scope = key.0;
+        let (_, expr) = slot.replacement.unwrap_or((scope, &slot.item.value));
+        let mut found = Vec::new();
+        let mut pending = vec![expr];
+        while let Some(expr) = pending.pop() {
+            if let ExprKind::Path(names) = &expr.kind {
+                let named = match names.as_slice() {
+                    [name] => Some((scope, name.text.clone())),
+                    [group, member] => self
+                        .aliases
+                        .get(&(scope, group.text.clone()))
+                        .map(|&module| (module, member.text.clone())),
+                    _ => None,
+                };
+                found.extend(named.filter(|named| self.lets.contains_key(named)));
+            }
+            pending.extend(expr.children().into_iter().rev());
+        }
+        found
+    }
+
+    /// Evaluates a let whatever its state, and records its value.
+    fn evaluate_let(&mut self, key: &LetKey) -> Option<Value> {
+        let slot = &self.lets[key];
+        let file = key.0;
+        let (expr_file, expr) = slot.replacement.unwrap_or((file, &slot.item.value));
+        let name_span = slot.item.name.span;
+        let value = self.eval_in(file, expr_file, expr, None);
+        let value = value.filter(|value| self.shallow_enough(value, &key.1, file, name_span));
+        let slot = self.lets.get_mut(key).expect("slot exists");
+        slot.state = LetState::Done(value.clone());
+        value
+    }
+
+    /// Whether a let's value nests within [`MAX_VALUE_DEPTH`] levels; reports it if not. Lets
+    /// that hold lists of lets that hold lists... nest values without nesting any expression,
+    /// and every walk over a value (checking, planning, dropping) recurses once per level.
+    fn shallow_enough(&mut self, value: &Value, name: &str, file: FileId, span: Span) -> bool {
+        if value.depth_exceeds(MAX_VALUE_DEPTH) {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    file,
+                    span,
+                    format!("the value of `{name}` nests more than {MAX_VALUE_DEPTH} levels deep"),
+                )
+                .with_hint("lists, records and calls nest through the lets they use: flatten it"),
+            );
+            return false;
+        }
+        true
     }
 
     /// The value of a let; `None` if it failed (already reported) or does not exist.
@@ -181,11 +267,7 @@ impl<'a> Evaluator<'a> {
             LetState::Pending => {}
         }
         slot.state = LetState::InProgress;
-        let (expr_file, expr) = slot.replacement.unwrap_or((file, &slot.item.value));
-        let value = self.eval_in(file, expr_file, expr, None);
-        let slot = self.lets.get_mut(&key).expect("slot exists");
-        slot.state = LetState::Done(value.clone());
-        value
+        self.evaluate_let(&key)
     }
 
     /// Evaluates an expression written in `file`.

@@ -22,9 +22,10 @@ pub struct LimitError {
 pub fn decode(bytes: &[u8]) -> Result<&str, LimitError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(LimitError {
+            // Files are read one byte past the limit, no further: the size is not known.
             message: format!(
-                "the file is {} bytes; specs are limited to {MAX_FILE_BYTES} bytes (8 MiB)",
-                bytes.len()
+                "the file is larger than 8 MiB; specs are limited to {MAX_FILE_BYTES} bytes \
+                 (8 MiB)"
             ),
             hint: Some("split presets into imported files, or generate fewer steps".into()),
             span: Span::default(),

@@ -1,0 +1,109 @@
+//! Issue 19: no input hangs `devspec`, overflows its stack, or asks for more than a machine
+//! has. Files that are not regular files are refused by `check`; generated specs near the
+//! 8 MiB input limit check, format and plan without crashing; absurd sizes are refused by
+//! `check`, and sizes beyond this machine by `run`, before anything starts.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use super::binaries::devspec_exe;
+use super::run::Project;
+
+/// Runs `devspec ARGS` in `dir`, killed after `limit` (a hang fails the test, not the suite).
+fn devspec_in(dir: &Path, args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(devspec_exe())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DEVSPEC_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("devspec {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_fifo_named_as_data_is_refused_by_check_at_once() {
+    let project = Project::new("test reader { reads = \"pipe\" }\n");
+    nix::unistd::mkfifo(&project.dir.path().join("pipe"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let out = devspec_in(project.dir.path(), &["check", "study.dev"], Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`pipe` is a FIFO (a named pipe), not a file"),
+        "{}",
+        stderr(&out)
+    );
+    // `run` refuses it the same way, instead of waiting forever for a writer.
+    let out = devspec_in(project.dir.path(), &["run", "study.dev"], Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A spec that is a FIFO is refused too, without blocking on it.
+    let out = devspec_in(project.dir.path(), &["check", "pipe"], Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("it is a FIFO (a named pipe), not a file"), "{}", stderr(&out));
+}
+
+/// `count` lines, the i-th written by `line(i)`.
+fn lines(count: usize, line: impl Fn(usize) -> String) -> String {
+    (0..count).fold(String::new(), |mut text, i| {
+        let _ = writeln!(text, "{}", line(i));
+        text
+    })
+}
+
+/// A chain of lets, each naming the next: evaluated on demand, it once recursed once per let.
+fn let_chain(lets: usize) -> String {
+    lines(lets, |i| format!("let a{i} = a{}", i + 1))
+        + &format!("let a{lets} = 1\ntest t {{ value = a0 }}\n")
+}
+
+#[test]
+fn a_chain_of_ten_thousand_lets_checks_formats_and_plans() {
+    let project = Project::new(&let_chain(10_000));
+    for verb in
+        [&["check", "study.dev"][..], &["plan", "study.dev"], &["fmt", "--check", "study.dev"]]
+    {
+        let out = devspec_in(project.dir.path(), verb, Duration::from_secs(120));
+        assert_eq!(out.status.code(), Some(0), "{verb:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn deep_inputs_near_the_limits_are_refused_or_pass_without_crashing() {
+    // Steps chained by `on` (petgraph's recursive Tarjan overflowed), a cycle of lets, values
+    // nested through lets, an import chain: each a clean answer, never a signal.
+    let steps = lines(20_000, |i| match i {
+        0 => "test s0 { value = 0 }".to_owned(),
+        _ => format!("test s{i} on s{} {{ value = {i} }}", i - 1),
+    });
+    let cycle =
+        lines(20_000, |i| format!("let a{i} = a{}", (i + 1) % 20_000)) + "test t { value = a0 }\n";
+    let nested = lines(5_000, |i| format!("let a{i} = [a{}]", i + 1)) + "let a5000 = 1\n";
+    for (spec, code) in [(steps, 0), (cycle, 2), (nested, 2)] {
+        let project = Project::new(&spec);
+        let out = devspec_in(project.dir.path(), &["check", "study.dev"], Duration::from_secs(120));
+        assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    }
+    let project = Project::new("import \"m0.dev\" as m\ntest t { value = m.v }\n");
+    for i in 0..200 {
+        let text = format!("import \"m{}.dev\" as n\nlet v = n.v\n", i + 1);
+        std::fs::write(project.dir.path().join(format!("m{i}.dev")), text).unwrap();
+    }
+    std::fs::write(project.dir.path().join("m200.dev"), "let v = 1\n").unwrap();
+    let out = devspec_in(project.dir.path(), &["check", "study.dev"], Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("imports nest more than 64 files deep"), "{}", stderr(&out));
+}
