@@ -25,6 +25,11 @@ struct PlannedStep {
 }
 
 pub fn plan(program: &Program) -> Result<Plan, Vec<Diagnostic>> {
+    // Refused before any instance is made: a plan too large to make, or beyond any machine.
+    let too_large = super::size_limits::check(program);
+    if !too_large.is_empty() {
+        return Err(too_large);
+    }
     let mut graph: DiGraph<Instance, Dependency> = DiGraph::new();
     let mut planned: Vec<Option<PlannedStep>> = (0..program.steps.len()).map(|_| None).collect();
     let mut errors = Vec::new();
@@ -60,7 +65,7 @@ pub fn plan(program: &Program) -> Result<Plan, Vec<Diagnostic>> {
 
 /// Steps in an order where every step comes after the steps it is `on` (the checker has
 /// refused cycles), file order among independent ones.
-fn step_order(program: &Program) -> Vec<usize> {
+pub(super) fn step_order(program: &Program) -> Vec<usize> {
     let mut graph = DiGraph::<usize, ()>::new();
     let nodes: Vec<NodeIndex> = (0..program.steps.len()).map(|i| graph.add_node(i)).collect();
     for (index, step) in program.steps.iter().enumerate() {
@@ -300,7 +305,10 @@ fn plan_estimate(
 /// checkpoint), the data and loss (of the posterior it samples), the training batch size (for
 /// `nbeta = auto`) and the dtype unless it sets its own. They enter its key with its own fields,
 /// so another data set is another estimate, while more training steps are not.
-fn inherit_model_and_data(params: &mut BTreeMap<String, Value>, source: &BTreeMap<String, Value>) {
+pub(super) fn inherit_model_and_data(
+    params: &mut BTreeMap<String, Value>,
+    source: &BTreeMap<String, Value>,
+) {
     for (from, to) in [
         ("model", "model"),
         ("data", "data"),
