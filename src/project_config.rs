@@ -32,6 +32,8 @@ pub struct ProjectConfig {
     pub batch: Option<u32>,
     /// `run.executor`: `local` (a pool of workers here) or `slurm`, if set.
     pub executor: Option<String>,
+    /// `run.max_memory_gb`: most memory one instance may need, in GiB, if set.
+    pub max_memory_gb: Option<f64>,
     /// `[slurm]`: how `--executor slurm` submits.
     pub slurm: SlurmConfig,
 }
@@ -75,6 +77,7 @@ struct RawRun {
     device: Option<String>,
     batch: Option<u32>,
     executor: Option<String>,
+    max_memory_gb: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +132,7 @@ impl ProjectConfig {
             worker: raw.worker.path.map(|path| root.join(path)),
             batch: raw.run.batch.filter(|&batch| batch > 0),
             executor: raw.run.executor,
+            max_memory_gb: raw.run.max_memory_gb.filter(|&gib| gib > 0.0),
             slurm: raw.slurm,
         }
     }

@@ -14,6 +14,7 @@ use crate::exec::{Executor, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::{Failure, FailureClass};
 use crate::plan;
+use crate::plan::memory_budget::{MemoryBudget, OverBudget};
 use crate::registry::{self, schema::Status};
 use crate::study::Lock;
 
@@ -32,6 +33,7 @@ pub struct RunArgs<'a> {
     pub executor: Option<ExecutorKind>,
     pub partition: Option<&'a str>,
     pub max_jobs: Option<u32>,
+    pub max_memory: Option<f64>,
 }
 
 pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
@@ -81,6 +83,9 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         }
     }
     let slurm = slurm_settings(args, &context)?;
+    let max_memory = args.max_memory.or(context.config.max_memory_gb);
+    let budget = MemoryBudget::here(max_memory, slurm.is_some(), &context.options.device);
+    refuse_over_budget(&budget.over_budget(&plan))?;
     let RunContext { store, worker, mut options, config } = context;
     options.fail_fast = args.fail_fast;
     if let Some((settings, max_jobs)) = slurm {
@@ -119,6 +124,23 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     }
     write_lock(args, &plan, &store, &options, &summary);
     Ok(if summary.failed.is_empty() { ExitCode::Success } else { ExitCode::Failed })
+}
+
+/// Refuses, before anything starts, a plan with instances estimated beyond the memory where
+/// they would run: an environment failure, since the spec runs on a larger machine.
+fn refuse_over_budget(over: &[OverBudget]) -> Result<(), Failure> {
+    let Some(largest) = over.first() else { return Ok(()) };
+    let message = match over.len() {
+        1 => largest.message(),
+        n => format!(
+            "{n} instances need more memory than they have; the largest: {}",
+            largest.message()
+        ),
+    };
+    Err(Failure::environment(message).with_hint(
+        "make the model or its data smaller, run it where there is more memory, or set \
+         `--max-memory GIB` (`run.max_memory_gb` in devspec.toml) to run it anyway",
+    ))
 }
 
 /// Writes the spec's lock file after a complete run, or says why it was left as it is.

@@ -11,6 +11,7 @@
 
 mod checkpoint_files;
 mod instance;
+pub mod memory_budget;
 pub mod memory_estimate;
 mod planner;
 mod render;

@@ -107,3 +107,63 @@ fn deep_inputs_near_the_limits_are_refused_or_pass_without_crashing() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("imports nest more than 64 files deep"), "{}", stderr(&out));
 }
+
+/// A TMS run of `hidden` units, one sample a batch: about 44 bytes per hidden unit (5 x 4 for
+/// the weights, as much for their gradients, 4 for the activation).
+fn tms_spec(hidden: u64) -> String {
+    format!(
+        "train run {{\n  model = tms.model(features = 5, hidden = {hidden})\n  data = tms.data(features \
+         = 5, sparsity = 0.9, samples = 100)\n  optimizer = sgd(lr = 0.1)\n  batch_size = 1\n  \
+         steps = 10\n}}\n"
+    )
+}
+
+#[test]
+fn run_refuses_an_instance_larger_than_this_machine_before_starting_it() {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let kib: f64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Twice this machine's memory, and below the 1 TiB that `check` refuses.
+    let bytes = 2.0 * kib * 1024.0;
+    if bytes > 0.9 * 1024f64.powi(4) {
+        eprintln!("skipped: this machine has more than 450 GiB; no instance fits between");
+        return;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // positive, far below 2^53
+    let hidden = (bytes / 44.0) as u64;
+    let project = Project::new(&tms_spec(hidden));
+    let out = devspec_in(project.dir.path(), &["check", "study.dev"], Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let start = Instant::now();
+    let out = devspec_in(project.dir.path(), &["run", "study.dev"], Duration::from_secs(30));
+    // An environment failure: the spec is right, the machine too small.
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("error: run needs about "), "{}", stderr(&out));
+    assert!(stderr(&out).contains("; this machine has "), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(" ran, "), "nothing may start: {}", stderr(&out));
+    assert!(start.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn the_memory_setting_refuses_and_lets_an_instance_start() {
+    // A tiny run, refused under a tinier limit set in devspec.toml ...
+    let project = Project::with_config(&tms_spec(2), "[run]\nmax_memory_gb = 0.000001\n");
+    let out = devspec_in(project.dir.path(), &["run", "study.dev"], Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("; `--max-memory` allows 1.0 KiB"), "{}", stderr(&out));
+    // ... and started when the command line sets a larger one.
+    let out = devspec_in(
+        project.dir.path(),
+        &["run", "study.dev", "--max-memory", "1"],
+        Duration::from_secs(120),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 instances: 1 ran"), "{}", stderr(&out));
+}
