@@ -167,3 +167,29 @@ fn the_memory_setting_refuses_and_lets_an_instance_start() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("1 instances: 1 ran"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_issues_absurd_sizes_are_refused_by_check() {
+    // Issue 19's three: each passed `check` and then took the machine down.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (set, says) in [
+        ("tms_run.seed=sweep(0..1000000)", "this spec plans 26,000,001 instances"),
+        (
+            "tms_run.model=tms.model(features = 6, hidden = 10000000000)",
+            "an instance of `tms_run` needs about 37.7 TiB of memory",
+        ),
+        (
+            "tms_run.data=tms.data(features = 6, sparsity = 0.95, samples = 100000000000)",
+            "needs about 4.4 TiB of memory (data 4.4 TiB)",
+        ),
+    ] {
+        let args = ["check", "specs/tms.dev", "--set", set];
+        let out = devspec_in(root, &args, Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(2), "{set}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{set}: {}", stderr(&out));
+        // `status` (like every verb that plans) refuses it the same way, before planning.
+        let args = ["status", "specs/tms.dev", "--set", set, "--store", "/nonexistent/store"];
+        let out = devspec_in(root, &args, Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(2), "{set}: {}", stderr(&out));
+    }
+}
