@@ -22,6 +22,10 @@ use super::value::{Origin, Value, ValueKind};
 /// Ranges longer than this are refused: a sweep over a million points is a typo.
 const MAX_RANGE: i64 = 1_000_000;
 
+/// The most values ranges may make and lets may copy in one spec: four million (a few hundred
+/// MB), four ranges of the largest size.
+const MAX_COPIED_VALUES: usize = 4_000_000;
+
 /// Values nesting deeper than this are refused; real presets nest a handful of levels.
 pub const MAX_VALUE_DEPTH: usize = crate::syntax::input_limits::MAX_NESTING;
 
@@ -43,6 +47,9 @@ struct LetSlot<'a> {
 
 pub struct Evaluator<'a> {
     lets: HashMap<(FileId, String), LetSlot<'a>>,
+    /// Values made by ranges and copied out of lets so far (see [`Evaluator::charge`]).
+    copied: usize,
+    over_copied: bool,
     /// Import aliases per file: `tms` -> the module `std/tms.dev`.
     aliases: HashMap<(FileId, String), FileId>,
     pub diagnostics: Diagnostics,
@@ -52,6 +59,8 @@ impl<'a> Evaluator<'a> {
     pub fn new(loaded: &'a LoadedModules) -> Self {
         let mut evaluator = Evaluator {
             lets: HashMap::new(),
+            copied: 0,
+            over_copied: false,
             aliases: HashMap::new(),
             diagnostics: Diagnostics::default(),
         };
@@ -228,6 +237,31 @@ impl<'a> Evaluator<'a> {
         value
     }
 
+    /// Counts `nodes` more values made from fewer bytes of text (a range's elements, a let's
+    /// value copied where it is named) against [`MAX_COPIED_VALUES`]; reports, once, and says
+    /// no beyond it. Everything else a spec's values hold is written in its text, which the
+    /// input limit bounds; these two multiply it.
+    fn charge(&mut self, nodes: usize, file: FileId, span: Span) -> bool {
+        self.copied = self.copied.saturating_add(nodes);
+        if self.copied <= MAX_COPIED_VALUES {
+            return true;
+        }
+        if !std::mem::replace(&mut self.over_copied, true) {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    file,
+                    span,
+                    format!(
+                        "the spec's values hold more than {MAX_COPIED_VALUES} numbers, names and \
+                         lists by here, most of them copies"
+                    ),
+                )
+                .with_hint("a large list or range named many times is copied each time: name it less often"),
+            );
+        }
+        false
+    }
+
     /// Whether a let's value nests within [`MAX_VALUE_DEPTH`] levels; reports it if not. Lets
     /// that hold lists of lets that hold lists... nest values without nesting any expression,
     /// and every walk over a value (checking, planning, dropping) recurses once per level.
@@ -249,9 +283,23 @@ impl<'a> Evaluator<'a> {
     /// The value of a let; `None` if it failed (already reported) or does not exist.
     pub fn let_value(&mut self, file: FileId, name: &str, used_at: Span) -> Option<Value> {
         let key = (file, name.to_owned());
-        let slot = self.lets.get_mut(&key)?;
+        let slot = self.lets.get(&key)?;
+        if let LetState::Done(value) = &slot.state {
+            // Charged before copying: a large value named many times is refused, not copied.
+            if self.over_copied {
+                return None;
+            }
+            let size = value.as_ref().map_or(0, Value::node_count);
+            if !self.charge(size, file, used_at) {
+                return None;
+            }
+            if let LetState::Done(value) = &self.lets[&key].state {
+                return value.clone();
+            }
+        }
+        let slot = self.lets.get_mut(&key).expect("looked up above");
         match &slot.state {
-            LetState::Done(value) => return value.clone(),
+            LetState::Done(_) => unreachable!("returned above"),
             LetState::InProgress => {
                 let span = slot.item.name.span;
                 self.diagnostics.push(
@@ -332,6 +380,11 @@ impl<'a> Evaluator<'a> {
                             b.saturating_sub(a)
                         ),
                     ));
+                    return None;
+                }
+                #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)] // 0..=MAX_RANGE
+                let elements = b.saturating_sub(a).max(0) as usize;
+                if !self.charge(elements, file, expr.span) {
                     return None;
                 }
                 ValueKind::List((a..b).map(|v| Value::new(ValueKind::Int(v), origin)).collect())

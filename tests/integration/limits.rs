@@ -92,10 +92,22 @@ fn deep_inputs_near_the_limits_are_refused_or_pass_without_crashing() {
     let cycle =
         lines(20_000, |i| format!("let a{i} = a{}", (i + 1) % 20_000)) + "test t { value = a0 }\n";
     let nested = lines(5_000, |i| format!("let a{i} = [a{}]", i + 1)) + "let a5000 = 1\n";
-    for (spec, code) in [(steps, 0), (cycle, 2), (nested, 2)] {
+    // Lets that each name the one before twice: 2^40 numbers from 40 lines, once copied until
+    // memory ran out; now counted before they are copied.
+    let doubling = lines(40, |i| match i {
+        0 => "let a0 = [1, 2]".to_owned(),
+        _ => format!("let a{i} = [a{}, a{}]", i - 1, i - 1),
+    });
+    for (spec, code, says) in [
+        (steps, 0, ""),
+        (cycle, 2, "is defined in terms of itself"),
+        (nested, 2, "nests more than 256 levels deep"),
+        (doubling, 2, "the spec's values hold more than 4000000 numbers"),
+    ] {
         let project = Project::new(&spec);
         let out = devspec_in(project.dir.path(), &["check", "study.dev"], Duration::from_secs(120));
         assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
     }
     let project = Project::new("import \"m0.dev\" as m\ntest t { value = m.v }\n");
     for i in 0..200 {
