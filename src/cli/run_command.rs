@@ -10,7 +10,7 @@ use super::run_context::{ContextArgs, RunContext, planned};
 use super::run_progress::{LogFormat, RunProgress};
 use crate::compile::value::{Value, ValueKind};
 use crate::exec::slurm::{SlurmSettings, interrupted};
-use crate::exec::{Executor, survey};
+use crate::exec::{Executor, InstanceStatus, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::{Failure, FailureClass};
 use crate::plan;
@@ -85,7 +85,14 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     let slurm = slurm_settings(args, &context)?;
     let max_memory = args.max_memory.or(context.config.max_memory_gb);
     let budget = MemoryBudget::here(max_memory, slurm.is_some(), &context.options.device);
-    refuse_over_budget(&budget.over_budget(&plan))?;
+    if !budget.over_budget(&plan, |_| true).is_empty() {
+        // Only what will run needs memory: a rerun of what a larger limit computed is fine.
+        let statuses = survey(&plan, &context.store, &context.options);
+        let will_run = |node: petgraph::graph::NodeIndex| {
+            !matches!(statuses[node.index()], InstanceStatus::Cached(_))
+        };
+        refuse_over_budget(&budget.over_budget(&plan, will_run))?;
+    }
     let RunContext { store, worker, mut options, config } = context;
     options.fail_fast = args.fail_fast;
     if let Some((settings, max_jobs)) = slurm {

@@ -86,10 +86,18 @@ impl MemoryBudget {
         self.machine_bytes.map(|bytes| (bytes, "this machine's memory"))
     }
 
-    /// The instances of `plan` whose estimate exceeds their limit, largest first.
-    pub fn over_budget(&self, plan: &Plan) -> Vec<OverBudget> {
+    /// The instances of `plan` whose estimate exceeds their limit, largest first, among those
+    /// `will_run` keeps (a cached instance needs no memory).
+    pub fn over_budget(
+        &self,
+        plan: &Plan,
+        will_run: impl Fn(petgraph::graph::NodeIndex) -> bool,
+    ) -> Vec<OverBudget> {
         let mut over: Vec<OverBudget> = plan
-            .instances()
+            .order
+            .iter()
+            .filter(|&&node| will_run(node))
+            .map(|&node| &plan.graph[node])
             .filter_map(|instance| {
                 let estimate = memory_estimate::of_instance(instance.kind, &instance.params)?;
                 let (limit_bytes, limit_of) = self.limit(&instance.params)?;
@@ -151,8 +159,8 @@ mod tests {
         let plan = plan_of(SPEC);
         // 15 parameters and gradients of 4 bytes, 100 samples of 10 numbers, 10 x 12 numbers
         // of activations: 4,600 bytes.
-        assert!(budget(None, false, Some(4_600.0)).over_budget(&plan).is_empty());
-        let over = budget(None, false, Some(4_599.0)).over_budget(&plan);
+        assert!(budget(None, false, Some(4_600.0)).over_budget(&plan, |_| true).is_empty());
+        let over = budget(None, false, Some(4_599.0)).over_budget(&plan, |_| true);
         assert_eq!(over.len(), 1);
         assert_eq!(over[0].limit_of, "this machine's memory");
         assert_eq!(over[0].estimate.bytes(), 4_600.0);
@@ -162,16 +170,16 @@ mod tests {
             over[0].message()
         );
         // The setting overrides the machine, either way.
-        assert!(budget(Some(1.0), false, Some(1.0)).over_budget(&plan).is_empty());
-        assert_eq!(budget(Some(1e-9), false, None).over_budget(&plan).len(), 1);
+        assert!(budget(Some(1.0), false, Some(1.0)).over_budget(&plan, |_| true).is_empty());
+        assert_eq!(budget(Some(1e-9), false, None).over_budget(&plan, |_| true).len(), 1);
         // Under Slurm a step without `resources.mem_gb` has no limit; with it, that one.
-        assert!(budget(None, true, Some(1.0)).over_budget(&plan).is_empty());
+        assert!(budget(None, true, Some(1.0)).over_budget(&plan, |_| true).is_empty());
         let spec = SPEC.replace("steps = 10", "steps = 10, resources = { mem_gb = 0.000000001 }");
-        let over = budget(None, true, None).over_budget(&plan_of(&spec));
+        let over = budget(None, true, None).over_budget(&plan_of(&spec), |_| true);
         assert_eq!(over[0].limit_of, "its `resources.mem_gb`");
         // On CUDA only the setting applies: the GPU's memory is the worker's to know.
         let spec = SPEC.replace("steps = 10", "steps = 10, device = cuda");
-        assert!(budget(None, false, Some(1.0)).over_budget(&plan_of(&spec)).is_empty());
+        assert!(budget(None, false, Some(1.0)).over_budget(&plan_of(&spec), |_| true).is_empty());
     }
 
     #[test]

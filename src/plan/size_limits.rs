@@ -26,6 +26,8 @@ struct StepCount {
     /// Checkpoints each instance offers to the estimates on it.
     offered: f64,
     instances: f64,
+    /// Checkpoints its instances save, all together.
+    saved: f64,
 }
 
 /// Every size problem of `program`, as diagnostics; empty when a plan can be made.
@@ -71,6 +73,30 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
             ),
         );
     }
+    let saved: f64 = counts.iter().flatten().map(|c| c.saved).sum();
+    if saved > MAX_INSTANCES && errors.is_empty() {
+        // Each checkpoint is a file in the store and an output the plan lists.
+        let (largest, step_saved) = counts
+            .iter()
+            .enumerate()
+            .map(|(index, c)| (index, c.as_ref().map_or(0.0, |c| c.saved)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("a plan over the limit has steps");
+        let step = &program.steps[largest];
+        errors.push(
+            Diagnostic::error(
+                step.origin.file,
+                step.origin.span,
+                format!(
+                    "this spec saves {} checkpoints in all; at most {} are allowed",
+                    whole(saved),
+                    whole(MAX_INSTANCES)
+                ),
+            )
+            .label(format!("`{}` alone saves {}", step.name, whole(step_saved)))
+            .with_hint("save fewer checkpoints per run, or sweep fewer runs"),
+        );
+    }
     errors
 }
 
@@ -83,7 +109,7 @@ fn count_step(
 ) -> StepCount {
     let kind = step.kind.name;
     if kind == "report" {
-        return StepCount { axes: BTreeMap::new(), offered: 0.0, instances: 1.0 };
+        return StepCount { axes: BTreeMap::new(), offered: 0.0, instances: 1.0, saved: 0.0 };
     }
     let mut axes: BTreeMap<String, usize> = BTreeMap::new();
     let own = step.axes.iter().map(|axis| (&axis.name, axis.values.len()));
@@ -126,7 +152,8 @@ fn count_step(
     } else {
         (0.0, points)
     };
-    StepCount { axes, offered, instances }
+    let saved = if trains { offered * points } else { 0.0 };
+    StepCount { axes, offered, instances, saved }
 }
 
 /// A training run's checkpoints: its schedule's points (at most), and the last step unless the
@@ -342,6 +369,17 @@ mod tests {
         assert_eq!(
             messages(&spec),
             ["`t` saves 100,000,000,000 checkpoints per run; at most 1,000,000 are allowed"]
+        );
+    }
+
+    #[test]
+    fn checkpoints_are_counted_over_all_runs() {
+        // 1,000 runs of 10,000 checkpoints each: ten million files, with no estimate on them.
+        let spec = TRAIN.replace("steps = 100", "steps = 10000");
+        let spec = spec.replace("every(10)", "every(1)");
+        assert_eq!(
+            messages(&spec),
+            ["this spec saves 10,000,000 checkpoints in all; at most 1,000,000 are allowed"]
         );
     }
 

@@ -178,6 +178,10 @@ fn the_memory_setting_refuses_and_lets_an_instance_start() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("1 instances: 1 ran"), "{}", stderr(&out));
+    // What is cached needs no memory: the rerun under the tiny limit is not refused.
+    let out = devspec_in(project.dir.path(), &["run", "study.dev"], Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 instances: 0 ran, 1 cached"), "{}", stderr(&out));
 }
 
 #[test]
