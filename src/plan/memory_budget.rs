@@ -157,15 +157,15 @@ mod tests {
     #[test]
     fn the_setting_wins_then_slurm_then_the_machine() {
         let plan = plan_of(SPEC);
-        // 15 parameters and gradients of 4 bytes, 100 samples of 10 numbers, 10 x 12 numbers
-        // of activations: 4,600 bytes.
-        assert!(budget(None, false, Some(4_600.0)).over_budget(&plan, |_| true).is_empty());
-        let over = budget(None, false, Some(4_599.0)).over_budget(&plan, |_| true);
+        // 15 parameters and gradients of 4 bytes, 100 samples of 10 numbers, and the loss over
+        // them in one pass, 12 numbers each: 8,920 bytes.
+        assert!(budget(None, false, Some(8_920.0)).over_budget(&plan, |_| true).is_empty());
+        let over = budget(None, false, Some(8_919.0)).over_budget(&plan, |_| true);
         assert_eq!(over.len(), 1);
         assert_eq!(over[0].limit_of, "this machine's memory");
-        assert_eq!(over[0].estimate.bytes(), 4_600.0);
+        assert_eq!(over[0].estimate.bytes(), 8_920.0);
         assert!(
-            over[0].message().starts_with("t needs about 4.5 KiB of memory"),
+            over[0].message().starts_with("t needs about 8.7 KiB of memory"),
             "{}",
             over[0].message()
         );

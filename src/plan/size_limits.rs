@@ -252,8 +252,8 @@ fn absurd_memory(
         diagnostic = diagnostic.also_at(culprit.origin.file, culprit.origin.span, label);
     }
     Some(diagnostic.with_hint(
-        "the estimate counts parameters, gradients, optimizer and sampler state, data and one \
-         batch's activations: look for a size with too many digits",
+        "the estimate counts parameters, gradients, optimizer and sampler state, data and the \
+         activations of the largest forward pass: look for a size with too many digits",
     ))
 }
 

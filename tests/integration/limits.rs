@@ -120,12 +120,12 @@ fn deep_inputs_near_the_limits_are_refused_or_pass_without_crashing() {
     assert!(stderr(&out).contains("imports nest more than 64 files deep"), "{}", stderr(&out));
 }
 
-/// A TMS run of `hidden` units, one sample a batch: about 44 bytes per hidden unit (5 x 4 for
-/// the weights, as much for their gradients, 4 for the activation).
+/// A TMS run of `hidden` units on one sample: about 44 bytes per hidden unit (5 x 4 for the
+/// weights, as much for their gradients, 4 for the activation).
 fn tms_spec(hidden: u64) -> String {
     format!(
         "train run {{\n  model = tms.model(features = 5, hidden = {hidden})\n  data = tms.data(features \
-         = 5, sparsity = 0.9, samples = 100)\n  optimizer = sgd(lr = 0.1)\n  batch_size = 1\n  \
+         = 5, sparsity = 0.9, samples = 1)\n  optimizer = sgd(lr = 0.1)\n  batch_size = 1\n  \
          steps = 10\n}}\n"
     )
 }
@@ -166,10 +166,10 @@ fn run_refuses_an_instance_larger_than_this_machine_before_starting_it() {
 #[test]
 fn the_memory_setting_refuses_and_lets_an_instance_start() {
     // A tiny run, refused under a tinier limit set in devspec.toml ...
-    let project = Project::with_config(&tms_spec(2), "[run]\nmax_memory_gb = 0.000001\n");
+    let project = Project::with_config(&tms_spec(2), "[run]\nmax_memory_gb = 0.0000001\n");
     let out = devspec_in(project.dir.path(), &["run", "study.dev"], Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("; `--max-memory` allows 1.0 KiB"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("; `--max-memory` allows 107 B"), "{}", stderr(&out));
     // ... and started when the command line sets a larger one.
     let out = devspec_in(
         project.dir.path(),
@@ -192,11 +192,11 @@ fn the_issues_absurd_sizes_are_refused_by_check() {
         ("tms_run.seed=sweep(0..1000000)", "this spec plans 26,000,001 instances"),
         (
             "tms_run.model=tms.model(features = 6, hidden = 10000000000)",
-            "an instance of `tms_run` needs about 37.7 TiB of memory",
+            "an instance of `tms_run` needs about 149.4 TiB of memory",
         ),
         (
             "tms_run.data=tms.data(features = 6, sparsity = 0.95, samples = 100000000000)",
-            "needs about 4.4 TiB of memory (data 4.4 TiB)",
+            "needs about 9.5 TiB of memory (activations 5.1 TiB, data 4.4 TiB)",
         ),
     ] {
         let args = ["check", "specs/tms.dev", "--set", set];
