@@ -51,9 +51,12 @@ fn a_fifo_named_as_data_is_refused_by_check_at_once() {
     let out = devspec_in(project.dir.path(), &["run", "study.dev"], Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     // A spec that is a FIFO is refused too, without blocking on it.
-    let out = devspec_in(project.dir.path(), &["check", "pipe"], Duration::from_secs(20));
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("it is a FIFO (a named pipe), not a file"), "{}", stderr(&out));
+    for verb in ["check", "fmt"] {
+        let out = devspec_in(project.dir.path(), &[verb, "pipe"], Duration::from_secs(20));
+        assert_eq!(out.status.code(), Some(2), "{verb}: {}", stderr(&out));
+        let says = "it is a FIFO (a named pipe), not a file";
+        assert!(stderr(&out).contains(says), "{verb}: {}", stderr(&out));
+    }
 }
 
 /// `count` lines, the i-th written by `line(i)`.
