@@ -26,8 +26,10 @@ const MAX_RANGE: i64 = 1_000_000;
 /// MB), four ranges of the largest size.
 const MAX_COPIED_VALUES: usize = 4_000_000;
 
-/// Values nesting deeper than this are refused; real presets nest a handful of levels.
-pub const MAX_VALUE_DEPTH: usize = crate::syntax::input_limits::MAX_NESTING;
+/// Values nesting deeper than this are refused; real presets nest a handful of levels. Twice
+/// the brackets' limit, so any value written out in brackets passes, while lets naming lets
+/// cannot nest values without bound.
+pub const MAX_VALUE_DEPTH: usize = 2 * crate::syntax::input_limits::MAX_NESTING;
 
 /// A let by the file that declares it and its name.
 type LetKey = (FileId, String);

@@ -162,3 +162,24 @@ mod chain_tests {
         assert!(crate::syntax::parse(FileId(0), &fine).is_ok());
     }
 }
+
+#[cfg(test)]
+mod evaluated_depth_tests {
+    /// The deepest brackets the parser allows give a value the evaluator accepts: its own
+    /// depth limit is for values nested through lets.
+    #[test]
+    fn the_deepest_bracketed_value_checks() {
+        let depth = super::MAX_NESTING;
+        let text = format!("let x = {}1{}\n", "[".repeat(depth), "]".repeat(depth));
+        let mut sources = crate::source::SourceMap::new();
+        let checked = crate::compile::check_bytes(
+            "deep.dev",
+            None,
+            text.as_bytes(),
+            &std::env::temp_dir(),
+            &[],
+            &mut sources,
+        );
+        assert!(checked.is_ok(), "{checked:?}");
+    }
+}

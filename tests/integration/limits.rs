@@ -104,7 +104,7 @@ fn deep_inputs_near_the_limits_are_refused_or_pass_without_crashing() {
     for (spec, code, says) in [
         (steps, 0, ""),
         (cycle, 2, "is defined in terms of itself"),
-        (nested, 2, "nests more than 256 levels deep"),
+        (nested, 2, "nests more than 512 levels deep"),
         (doubling, 2, "the spec's values hold more than 4000000 numbers"),
     ] {
         let project = Project::new(&spec);
