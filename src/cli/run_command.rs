@@ -14,7 +14,7 @@ use crate::exec::{Executor, InstanceStatus, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::{Failure, FailureClass};
 use crate::plan;
-use crate::plan::memory_budget::{MemoryBudget, OverBudget};
+use crate::plan::memory_budget::{self, MemoryBudget};
 use crate::registry::{self, schema::Status};
 use crate::study::Lock;
 
@@ -91,7 +91,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         let will_run = |node: petgraph::graph::NodeIndex| {
             !matches!(statuses[node.index()], InstanceStatus::Cached(_))
         };
-        refuse_over_budget(&budget.over_budget(&plan, will_run))?;
+        memory_budget::refuse(&budget.over_budget(&plan, will_run))?;
     }
     let RunContext { store, worker, mut options, config } = context;
     options.fail_fast = args.fail_fast;
@@ -131,23 +131,6 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     }
     write_lock(args, &plan, &store, &options, &summary);
     Ok(if summary.failed.is_empty() { ExitCode::Success } else { ExitCode::Failed })
-}
-
-/// Refuses, before anything starts, a plan with instances estimated beyond the memory where
-/// they would run: an environment failure, since the spec runs on a larger machine.
-fn refuse_over_budget(over: &[OverBudget]) -> Result<(), Failure> {
-    let Some(largest) = over.first() else { return Ok(()) };
-    let message = match over.len() {
-        1 => largest.message(),
-        n => format!(
-            "{n} instances need more memory than they have; the largest: {}",
-            largest.message()
-        ),
-    };
-    Err(Failure::environment(message).with_hint(
-        "make the model or its data smaller, run it where there is more memory, or set \
-         `--max-memory GIB` (`run.max_memory_gb` in devspec.toml) to run it anyway",
-    ))
 }
 
 /// Writes the spec's lock file after a complete run, or says why it was left as it is.

@@ -6,6 +6,7 @@
 //! `devspec` (the worker owns the device), so only the setting applies there.
 
 use crate::compile::value::{Value, ValueKind};
+use crate::failure::Failure;
 
 use super::Plan;
 use super::memory_estimate::{self, MemoryEstimate, format_bytes};
@@ -112,6 +113,23 @@ impl MemoryBudget {
         over.sort_by(|a, b| b.estimate.bytes().total_cmp(&a.estimate.bytes()));
         over
     }
+}
+
+/// Refuses, before anything starts, a plan with instances estimated beyond the memory where
+/// they would run: an environment failure (exit 3), since the spec runs on a larger machine.
+pub fn refuse(over: &[OverBudget]) -> Result<(), Failure> {
+    let Some(largest) = over.first() else { return Ok(()) };
+    let message = match over.len() {
+        1 => largest.message(),
+        n => format!(
+            "{n} instances need more memory than they have; the largest: {}",
+            largest.message()
+        ),
+    };
+    Err(Failure::environment(message).with_hint(
+        "make the model or its data smaller, run it where there is more memory, or set \
+         `--max-memory GIB` (`run.max_memory_gb` in devspec.toml) to run it anyway",
+    ))
 }
 
 /// This machine's memory in bytes: `MemTotal` of `/proc/meminfo`, if it can be read.
