@@ -23,7 +23,7 @@ pub const MAX_INSTANCES: f64 = 1_000_000.0;
 struct StepCount {
     /// Axis name to its number of values, for this step and every step upstream of it.
     axes: BTreeMap<String, usize>,
-    /// Checkpoints each instance offers to the estimates on it.
+    /// Checkpoints each sweep point offers to the estimates on it (a run's, or the files').
     offered: f64,
     instances: f64,
     /// Checkpoints its instances save, all together.
@@ -143,8 +143,9 @@ fn count_step(
         }
         (saved, points)
     } else if kind == "checkpoint" {
+        // One instance per file, each one checkpoint.
         let files = imported_files(fields);
-        (1.0, points * files)
+        (files, points * files)
     } else if measures {
         let selected: f64 =
             inputs.iter().map(|input| selected(fields.get("at"), input.offered)).sum();
