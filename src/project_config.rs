@@ -34,6 +34,8 @@ pub struct ProjectConfig {
     pub executor: Option<String>,
     /// `run.heartbeat_seconds`: how often a busy worker says it is alive, if set.
     pub heartbeat_seconds: Option<f64>,
+    /// `run.max_memory_gb`: most memory one instance may need, in GiB, if set.
+    pub max_memory_gb: Option<f64>,
     /// `[slurm]`: how `--executor slurm` submits.
     pub slurm: SlurmConfig,
 }
@@ -78,6 +80,7 @@ struct RawRun {
     batch: Option<u32>,
     executor: Option<String>,
     heartbeat_seconds: Option<f64>,
+    max_memory_gb: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +145,7 @@ impl ProjectConfig {
             batch: raw.run.batch.filter(|&batch| batch > 0),
             executor: raw.run.executor,
             heartbeat_seconds: raw.run.heartbeat_seconds,
+            max_memory_gb: raw.run.max_memory_gb.filter(|&gib| gib > 0.0),
             slurm: raw.slurm,
         }
     }

@@ -17,6 +17,7 @@ mod integration {
     mod fmt_snapshots;
     mod fuzz;
     mod learning_coefficients;
+    mod limits;
     mod plan_snapshots;
     mod portable_bytes;
     mod readme;

@@ -135,6 +135,11 @@ pub struct RunArgs {
     pub batch: Option<u32>,
     #[command(flatten)]
     pub settings: SettingsArgs,
+    /// Most memory one instance may need, in GiB: instances estimated above it are refused
+    /// before anything starts (default: `run.max_memory_gb` in devspec.toml, else this
+    /// machine's memory, or a step's `resources.mem_gb` under Slurm). Set it to run anyway.
+    #[arg(long, value_name = "GIB", value_parser = positive_gib)]
+    pub max_memory: Option<f64>,
     /// Stop starting steps at the first failure.
     #[arg(long)]
     pub fail_fast: bool,
@@ -357,4 +362,12 @@ fn parse_size(text: &str) -> Result<u64, String> {
     let number: u64 =
         number.trim().parse().map_err(|_| format!("`{text}` is not a size such as 500M or 16G"))?;
     number.checked_mul(1 << shift).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// A memory size in GiB: a number above 0.
+fn positive_gib(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(gib) if gib > 0.0 && gib.is_finite() => Ok(gib),
+        _ => Err("expected a number of GiB above 0, such as 64 or 0.5".into()),
+    }
 }

@@ -1,4 +1,5 @@
-//! `devspec check FILE...`: parse and check specs, print every diagnostic, run nothing.
+//! `devspec check FILE...`: parse and check specs (and that their plans are of a size a
+//! machine can run), print every diagnostic, run nothing.
 
 use std::path::PathBuf;
 
@@ -6,6 +7,7 @@ use crate::compile::{self, CompileError};
 use crate::diagnostic::render;
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
+use crate::plan;
 use crate::source::SourceMap;
 
 /// How diagnostics are printed.
@@ -26,7 +28,11 @@ pub fn run(
     let mut failed = false;
     for path in files {
         let diagnostics = match compile::check_path(path, sets, &mut sources) {
-            Ok(_) => continue,
+            // A spec that checks may still be too large to plan, or for any machine.
+            Ok(program) => match plan::check_limits(&program) {
+                too_large if too_large.is_empty() => continue,
+                too_large => too_large,
+            },
             Err(CompileError::Diagnostics(diagnostics)) => diagnostics,
             Err(CompileError::Unreadable(failure)) => return Err(failure),
         };

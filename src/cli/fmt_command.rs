@@ -65,7 +65,7 @@ enum Outcome {
 }
 
 fn read_and_format(path: &Path, sources: &mut SourceMap) -> Result<Outcome, Failure> {
-    let bytes = match fs::read(path) {
+    let bytes = match crate::compile::regular_file::read_spec(path) {
         Ok(bytes) => bytes,
         Err(err) => {
             let message = format!("cannot read {}: {err}", path.display());

@@ -124,6 +124,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             executor: run.executor,
             partition: run.partition.as_deref(),
             max_jobs: run.max_jobs,
+            max_memory: run.max_memory,
         }),
         Some(Command::Export(export)) => export_command::run(export, args.worker.clone()),
         Some(Command::Import(import)) => import_command::run(import),

@@ -10,10 +10,11 @@ use super::run_context::{ContextArgs, RunContext, planned};
 use super::run_progress::{LogFormat, RunProgress};
 use crate::compile::value::{Value, ValueKind};
 use crate::exec::slurm::{SlurmSettings, interrupted};
-use crate::exec::{Executor, survey};
+use crate::exec::{Executor, InstanceStatus, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::{Failure, FailureClass};
 use crate::plan;
+use crate::plan::memory_budget::{self, MemoryBudget};
 use crate::registry::{self, schema::Status};
 use crate::study::Lock;
 
@@ -32,6 +33,7 @@ pub struct RunArgs<'a> {
     pub executor: Option<ExecutorKind>,
     pub partition: Option<&'a str>,
     pub max_jobs: Option<u32>,
+    pub max_memory: Option<f64>,
 }
 
 pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
@@ -77,6 +79,16 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         }
     }
     let slurm = slurm_settings(args, &context)?;
+    let max_memory = args.max_memory.or(context.config.max_memory_gb);
+    let budget = MemoryBudget::here(max_memory, slurm.is_some(), &context.options.device);
+    if !budget.over_budget(&plan, |_| true).is_empty() {
+        // Only what will run needs memory: a rerun of what a larger limit computed is fine.
+        let statuses = survey(&plan, &context.store, &context.options);
+        let will_run = |node: petgraph::graph::NodeIndex| {
+            !matches!(statuses[node.index()], InstanceStatus::Cached(_))
+        };
+        memory_budget::refuse(&budget.over_budget(&plan, will_run))?;
+    }
     let RunContext { store, worker, mut options, config } = context;
     options.fail_fast = args.fail_fast;
     if let Some((settings, max_jobs)) = slurm {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::DiGraph;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -451,7 +451,8 @@ fn report_cycles(
             }
         }
     }
-    for component in tarjan_scc(&graph) {
+    // Kosaraju's walk is iterative; Tarjan's in petgraph recurses once per step of a chain.
+    for component in kosaraju_scc(&graph) {
         let self_loop = component.len() == 1 && graph.contains_edge(component[0], component[0]);
         if component.len() < 2 && !self_loop {
             continue;

@@ -22,6 +22,18 @@ use super::value::{Origin, Value, ValueKind};
 /// Ranges longer than this are refused: a sweep over a million points is a typo.
 const MAX_RANGE: i64 = 1_000_000;
 
+/// The most values ranges may make and lets may copy in one spec: four million (a few hundred
+/// MB), four ranges of the largest size.
+const MAX_COPIED_VALUES: usize = 4_000_000;
+
+/// Values nesting deeper than this are refused; real presets nest a handful of levels. Twice
+/// the brackets' limit, so any value written out in brackets passes, while lets naming lets
+/// cannot nest values without bound.
+pub const MAX_VALUE_DEPTH: usize = 2 * crate::syntax::input_limits::MAX_NESTING;
+
+/// A let by the file that declares it and its name.
+type LetKey = (FileId, String);
+
 enum LetState {
     Pending,
     InProgress,
@@ -37,6 +49,9 @@ struct LetSlot<'a> {
 
 pub struct Evaluator<'a> {
     lets: HashMap<(FileId, String), LetSlot<'a>>,
+    /// Values made by ranges and copied out of lets so far (see [`Evaluator::charge`]).
+    copied: usize,
+    over_copied: bool,
     /// Import aliases per file: `tms` -> the module `std/tms.dev`.
     aliases: HashMap<(FileId, String), FileId>,
     pub diagnostics: Diagnostics,
@@ -46,6 +61,8 @@ impl<'a> Evaluator<'a> {
     pub fn new(loaded: &'a LoadedModules) -> Self {
         let mut evaluator = Evaluator {
             lets: HashMap::new(),
+            copied: 0,
+            over_copied: false,
             aliases: HashMap::new(),
             diagnostics: Diagnostics::default(),
         };
@@ -151,21 +168,140 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Evaluates every let of every file, so errors in presets nobody uses are reported too.
+    ///
+    /// Lets are evaluated on demand, and one that names another evaluates it first: done
+    /// naively, a chain of lets (`let a0 = a1`, `let a1 = a2`, ...) recurses once per link, and
+    /// a generated spec of a few megabytes overflows any stack. So the lets are first ordered
+    /// by an explicit depth-first walk of the names their expressions use, each evaluated after
+    /// those it names; evaluation then finds every let it needs already done, and recurses only
+    /// as deep as one expression nests (bounded by the parser). A let is marked in progress when
+    /// the walk enters it, so a cycle is reported where on-demand evaluation would report it.
     pub fn evaluate_all_lets(&mut self) {
         let mut keys: Vec<(FileId, String)> = self.lets.keys().cloned().collect();
         keys.sort();
-        for (file, name) in keys {
-            let span = self.lets[&(file, name.clone())].item.name.span;
-            self.let_value(file, &name, span);
+        for start in keys {
+            if !matches!(self.lets[&start].state, LetState::Pending) {
+                continue;
+            }
+            self.lets.get_mut(&start).expect("a declared let").state = LetState::InProgress;
+            let mut walk: Vec<(LetKey, std::vec::IntoIter<LetKey>)> =
+                vec![(start.clone(), self.named_lets(&start).into_iter())];
+            while let Some((_, names)) = walk.last_mut() {
+                if let Some(next) = names.next() {
+                    if matches!(self.lets[&next].state, LetState::Pending) {
+                        self.lets.get_mut(&next).expect("a declared let").state =
+                            LetState::InProgress;
+                        let named = self.named_lets(&next).into_iter();
+                        walk.push((next, named));
+                    }
+                    continue;
+                }
+                let (key, _) = walk.pop().expect("not empty");
+                self.evaluate_let(&key);
+            }
         }
+    }
+
+    /// The lets `key`'s expression names, in the order evaluation meets them.
+    fn named_lets(&self, key: &LetKey) -> Vec<LetKey> {
+        let slot = &self.lets[key];
+        let scope = key.0;
+        let (_, expr) = slot.replacement.unwrap_or((scope, &slot.item.value));
+        let mut found = Vec::new();
+        let mut pending = vec![expr];
+        while let Some(expr) = pending.pop() {
+            if let ExprKind::Path(names) = &expr.kind {
+                let named = match names.as_slice() {
+                    [name] => Some((scope, name.text.clone())),
+                    [group, member] => self
+                        .aliases
+                        .get(&(scope, group.text.clone()))
+                        .map(|&module| (module, member.text.clone())),
+                    _ => None,
+                };
+                found.extend(named.filter(|named| self.lets.contains_key(named)));
+            }
+            pending.extend(expr.children().into_iter().rev());
+        }
+        found
+    }
+
+    /// Evaluates a let whatever its state, and records its value.
+    fn evaluate_let(&mut self, key: &LetKey) -> Option<Value> {
+        let slot = &self.lets[key];
+        let file = key.0;
+        let (expr_file, expr) = slot.replacement.unwrap_or((file, &slot.item.value));
+        let name_span = slot.item.name.span;
+        let value = self.eval_in(file, expr_file, expr, None);
+        let value = value.filter(|value| self.shallow_enough(value, &key.1, file, name_span));
+        let slot = self.lets.get_mut(key).expect("slot exists");
+        slot.state = LetState::Done(value.clone());
+        value
+    }
+
+    /// Counts `nodes` more values made from fewer bytes of text (a range's elements, a let's
+    /// value copied where it is named) against [`MAX_COPIED_VALUES`]; reports, once, and says
+    /// no beyond it. Everything else a spec's values hold is written in its text, which the
+    /// input limit bounds; these two multiply it.
+    fn charge(&mut self, nodes: usize, file: FileId, span: Span) -> bool {
+        self.copied = self.copied.saturating_add(nodes);
+        if self.copied <= MAX_COPIED_VALUES {
+            return true;
+        }
+        if !std::mem::replace(&mut self.over_copied, true) {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    file,
+                    span,
+                    format!(
+                        "the spec's values hold more than {MAX_COPIED_VALUES} numbers, names and \
+                         lists by here, most of them copies"
+                    ),
+                )
+                .with_hint("a large list or range named many times is copied each time: name it less often"),
+            );
+        }
+        false
+    }
+
+    /// Whether a let's value nests within [`MAX_VALUE_DEPTH`] levels; reports it if not. Lets
+    /// that hold lists of lets that hold lists... nest values without nesting any expression,
+    /// and every walk over a value (checking, planning, dropping) recurses once per level.
+    fn shallow_enough(&mut self, value: &Value, name: &str, file: FileId, span: Span) -> bool {
+        if value.depth_exceeds(MAX_VALUE_DEPTH) {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    file,
+                    span,
+                    format!("the value of `{name}` nests more than {MAX_VALUE_DEPTH} levels deep"),
+                )
+                .with_hint("lists, records and calls nest through the lets they use: flatten it"),
+            );
+            return false;
+        }
+        true
     }
 
     /// The value of a let; `None` if it failed (already reported) or does not exist.
     pub fn let_value(&mut self, file: FileId, name: &str, used_at: Span) -> Option<Value> {
         let key = (file, name.to_owned());
-        let slot = self.lets.get_mut(&key)?;
+        let slot = self.lets.get(&key)?;
+        if let LetState::Done(value) = &slot.state {
+            // Charged before copying: a large value named many times is refused, not copied.
+            if self.over_copied {
+                return None;
+            }
+            let size = value.as_ref().map_or(0, Value::node_count);
+            if !self.charge(size, file, used_at) {
+                return None;
+            }
+            if let LetState::Done(value) = &self.lets[&key].state {
+                return value.clone();
+            }
+        }
+        let slot = self.lets.get_mut(&key).expect("looked up above");
         match &slot.state {
-            LetState::Done(value) => return value.clone(),
+            LetState::Done(_) => unreachable!("returned above"),
             LetState::InProgress => {
                 let span = slot.item.name.span;
                 self.diagnostics.push(
@@ -181,11 +317,7 @@ impl<'a> Evaluator<'a> {
             LetState::Pending => {}
         }
         slot.state = LetState::InProgress;
-        let (expr_file, expr) = slot.replacement.unwrap_or((file, &slot.item.value));
-        let value = self.eval_in(file, expr_file, expr, None);
-        let slot = self.lets.get_mut(&key).expect("slot exists");
-        slot.state = LetState::Done(value.clone());
-        value
+        self.evaluate_let(&key)
     }
 
     /// Evaluates an expression written in `file`.
@@ -250,6 +382,11 @@ impl<'a> Evaluator<'a> {
                             b.saturating_sub(a)
                         ),
                     ));
+                    return None;
+                }
+                #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)] // 0..=MAX_RANGE
+                let elements = b.saturating_sub(a).max(0) as usize;
+                if !self.charge(elements, file, expr.span) {
                     return None;
                 }
                 ValueKind::List((a..b).map(|v| Value::new(ValueKind::Int(v), origin)).collect())

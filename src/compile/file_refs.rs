@@ -1,7 +1,9 @@
 //! Resolves the file paths a checked spec names (data files, TorchScript models, imported
 //! checkpoints) against the folder of the file that wrote each one, and reports a named file
 //! that does not exist, before anything runs. A pattern (`runs/*.safetensors`) must match a
-//! file; the planner lists what it matches.
+//! file; the planner lists what it matches. A path that is not a regular file (a device, a
+//! FIFO, a socket; a folder where only `tensors` takes one) is refused too: reading it would
+//! never end, or wait forever for a writer.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +11,8 @@ use crate::diagnostic::Diagnostic;
 use crate::source::SourceMap;
 
 use super::program::Program;
-use super::value::{Value, ValueKind};
+use super::regular_file::special_kind;
+use super::value::{Origin, Value, ValueKind};
 
 /// Makes every file path of `program` absolute; `fallback` is the folder for paths written
 /// outside any file on disk (`--set`, the standard library): the spec's folder.
@@ -21,16 +24,18 @@ pub fn resolve(program: &mut Program, sources: &SourceMap, fallback: &Path) -> V
             .values_mut()
             .chain(step.axes.iter_mut().flat_map(|axis| axis.values.iter_mut()));
         for value in values {
-            resolve_value(value, sources, fallback, &mut errors);
+            resolve_value(value, sources, fallback, false, &mut errors);
         }
     }
     errors
 }
 
+/// `folder_ok`: the value is an argument that may name a folder (`tensors(path)`).
 fn resolve_value(
     value: &mut Value,
     sources: &SourceMap,
     fallback: &Path,
+    folder_ok: bool,
     errors: &mut Vec<Diagnostic>,
 ) {
     let origin = value.origin;
@@ -46,6 +51,8 @@ fn resolve_value(
             let pattern = written.contains(['*', '?', '[']);
             if !pattern && !path.exists() {
                 errors.push(missing(origin, written, &base));
+            } else if !pattern && let Some(error) = special(origin, written, path, folder_ok) {
+                errors.push(error);
             }
             // A pattern that matches nothing (or is malformed) is refused now as well; the
             // planner lists what it matches.
@@ -62,25 +69,71 @@ fn resolve_value(
         }
         ValueKind::List(items) | ValueKind::Sweep(items) => {
             for item in items {
-                resolve_value(item, sources, fallback, errors);
+                resolve_value(item, sources, fallback, folder_ok, errors);
+            }
+        }
+        ValueKind::Ctor { name: "tensors", args, .. } => {
+            for (arg, field) in args.iter_mut() {
+                resolve_value(field, sources, fallback, arg == "path", errors);
             }
         }
         ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
             for field in fields.values_mut() {
-                resolve_value(field, sources, fallback, errors);
+                resolve_value(field, sources, fallback, false, errors);
             }
         }
         _ => {}
     }
 }
 
-fn missing(origin: super::value::Origin, written: &str, base: &Path) -> Diagnostic {
-    let looked = base.join(written);
-    // Shown from the working folder when it is below it, as the user would type it.
+/// Why an existing path cannot be read as the file it should be, if it cannot: it is not a
+/// regular file (nor a folder, where `folder_ok`), or it is a folder holding something that is
+/// neither.
+fn special(origin: Origin, written: &str, path: &Path, folder_ok: bool) -> Option<Diagnostic> {
+    let refuse = |what: &str, shown: &Path, hint: &str| {
+        Diagnostic::error(origin.file, origin.span, format!("`{written}` is {what}, not a file"))
+            .label(format!("{} is {what}", shown_path(shown).display()))
+            .with_hint(hint.to_owned())
+    };
+    let never_ends = "name a regular file: reading a device or a FIFO never ends, or waits \
+                      forever for a writer; copy the data into a file first";
+    let meta = std::fs::metadata(path).ok()?;
+    match special_kind(&meta) {
+        None => None,
+        Some("a folder") if folder_ok => {
+            // The folder's own entries are read as files too.
+            let entries = std::fs::read_dir(path).ok()?;
+            entries.filter_map(Result::ok).find_map(|entry| {
+                let inside = entry.path();
+                let what = special_kind(&std::fs::metadata(&inside).ok()?)?;
+                (what != "a folder").then(|| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    Diagnostic::error(
+                        origin.file,
+                        origin.span,
+                        format!("the folder `{written}` holds `{name}`, which is {what}"),
+                    )
+                    .label(format!("{} is {what}", shown_path(&inside).display()))
+                    .with_hint(never_ends)
+                })
+            })
+        }
+        Some("a folder") => Some(refuse("a folder", path, "name a file inside it")),
+        Some(what) => Some(refuse(what, path, never_ends)),
+    }
+}
+
+/// A path shown from the working folder when it is below it, as the user would type it.
+fn shown_path(path: &Path) -> PathBuf {
     let cwd = std::env::current_dir().ok().and_then(|cwd| cwd.canonicalize().ok());
-    let shown = cwd.and_then(|cwd| looked.strip_prefix(cwd).ok().map(PathBuf::from));
+    cwd.and_then(|cwd| path.strip_prefix(cwd).ok().map(PathBuf::from))
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+fn missing(origin: Origin, written: &str, base: &Path) -> Diagnostic {
+    let looked = base.join(written);
     Diagnostic::error(origin.file, origin.span, format!("the file `{written}` does not exist"))
-        .label(format!("looked for {}", shown.as_deref().unwrap_or(&looked).display()))
+        .label(format!("looked for {}", shown_path(&looked).display()))
         .with_hint(
             "paths are relative to the file that names them; check the name, or create the file",
         )

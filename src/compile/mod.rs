@@ -18,6 +18,7 @@ mod file_refs;
 pub mod literal;
 mod module_loader;
 pub mod program;
+pub mod regular_file;
 pub mod schedule;
 mod shape_check;
 mod stdlib;
@@ -50,11 +51,13 @@ pub fn check_path(
     sets: &[String],
     sources: &mut SourceMap,
 ) -> Result<Program, CompileError> {
-    let bytes = std::fs::read(path).map_err(|err| {
-        CompileError::Unreadable(Failure::bad_input(format!(
-            "cannot read {}: {err}",
-            path.display()
-        )))
+    let bytes = regular_file::read_spec(path).map_err(|err| {
+        let failure = Failure::bad_input(format!("cannot read {}: {err}", path.display()));
+        CompileError::Unreadable(if err.kind() == std::io::ErrorKind::InvalidInput {
+            failure.with_hint("a spec is a `.dev` text file")
+        } else {
+            failure
+        })
     })?;
     let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let folder = absolute.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);

@@ -13,6 +13,9 @@ use crate::syntax::{self, input_limits};
 use super::did_you_mean;
 use super::stdlib;
 
+/// Import chains longer than this are refused: real studies import a file or two.
+const MAX_IMPORT_DEPTH: usize = 64;
+
 /// Every file of one spec, parsed, with how imports resolved.
 #[derive(Debug, Default)]
 pub struct LoadedModules {
@@ -93,6 +96,18 @@ impl<'a> ModuleLoader<'a> {
     }
 
     fn import(&mut self, from: FileId, source: &ImportSource, span: Span) -> Option<FileId> {
+        // Loading recurses once per file of an import chain.
+        if self.loading.len() >= MAX_IMPORT_DEPTH {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    from,
+                    span,
+                    format!("imports nest more than {MAX_IMPORT_DEPTH} files deep here"),
+                )
+                .with_hint("import the presets a study needs from fewer files"),
+            );
+            return None;
+        }
         match source {
             ImportSource::Std(module) => {
                 let Some(text) = stdlib::source(&module.text) else {
@@ -129,7 +144,7 @@ impl<'a> ModuleLoader<'a> {
             ImportSource::File { path, path_span, .. } => {
                 let target = self.file_target(from, path, *path_span)?;
                 let key = target.display().to_string();
-                let bytes = match std::fs::read(&target) {
+                let bytes = match super::regular_file::read_spec(&target) {
                     Ok(bytes) => bytes,
                     Err(err) => {
                         self.diagnostics.push(

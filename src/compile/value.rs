@@ -145,6 +145,45 @@ impl Value {
         }
     }
 
+    /// How many values this one is made of, itself included (a list of two numbers: 3).
+    pub fn node_count(&self) -> usize {
+        let mut count = 0;
+        let mut pending: Vec<&Value> = vec![self];
+        while let Some(value) = pending.pop() {
+            count += 1;
+            match &value.kind {
+                ValueKind::List(items) | ValueKind::Sweep(items) => pending.extend(items),
+                ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
+                    pending.extend(fields.values());
+                }
+                _ => {}
+            }
+        }
+        count
+    }
+
+    /// Whether the value nests more than `limit` levels (a number is one level, a list of
+    /// numbers two); walks no deeper than `limit` and never recurses.
+    pub fn depth_exceeds(&self, limit: usize) -> bool {
+        let mut pending: Vec<(&Value, usize)> = vec![(self, 1)];
+        while let Some((value, depth)) = pending.pop() {
+            let children: Box<dyn Iterator<Item = &Value>> = match &value.kind {
+                ValueKind::List(items) | ValueKind::Sweep(items) => Box::new(items.iter()),
+                ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
+                    Box::new(fields.values())
+                }
+                _ => continue,
+            };
+            for child in children {
+                if depth + 1 > limit {
+                    return true;
+                }
+                pending.push((child, depth + 1));
+            }
+        }
+        false
+    }
+
     pub fn as_int(&self) -> Option<i64> {
         match self.kind {
             ValueKind::Int(value) => Some(value),

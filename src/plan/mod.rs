@@ -11,14 +11,18 @@
 
 mod checkpoint_files;
 mod instance;
+pub mod memory_budget;
+pub mod memory_estimate;
 mod planner;
 mod render;
+mod size_limits;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use instance::{Coordinate, Instance, Output};
 pub use planner::plan;
 pub use render::{PlanFormat, Statuses, render, render_text, status_without_store};
+pub use size_limits::{MAX_INSTANCES, check as check_limits, instance_count};
 
 /// An edge of the plan: the target reads this output of the source.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! sweep point. Axes are joined by name across `on`: same-named axes are matched, others
 //! multiplied.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -25,6 +25,11 @@ struct PlannedStep {
 }
 
 pub fn plan(program: &Program) -> Result<Plan, Vec<Diagnostic>> {
+    // Refused before any instance is made: a plan too large to make, or beyond any machine.
+    let too_large = super::size_limits::check(program);
+    if !too_large.is_empty() {
+        return Err(too_large);
+    }
     let mut graph: DiGraph<Instance, Dependency> = DiGraph::new();
     let mut planned: Vec<Option<PlannedStep>> = (0..program.steps.len()).map(|_| None).collect();
     let mut errors = Vec::new();
@@ -60,7 +65,7 @@ pub fn plan(program: &Program) -> Result<Plan, Vec<Diagnostic>> {
 
 /// Steps in an order where every step comes after the steps it is `on` (the checker has
 /// refused cycles), file order among independent ones.
-fn step_order(program: &Program) -> Vec<usize> {
+pub(super) fn step_order(program: &Program) -> Vec<usize> {
     let mut graph = DiGraph::<usize, ()>::new();
     let nodes: Vec<NodeIndex> = (0..program.steps.len()).map(|i| graph.add_node(i)).collect();
     for (index, step) in program.steps.iter().enumerate() {
@@ -120,14 +125,18 @@ fn own_points(step: &CheckedStep) -> Vec<Point> {
 
 /// The points of a step `on` others: every consistent combination of its inputs' points,
 /// times its own axes (an own axis named like an inherited one is matched, not multiplied).
+/// Each input's points are looked up by their values on the shared axes, so joining is linear
+/// in the points, not quadratic: a plan near the size limit is made in seconds.
 fn joined_points(step: &CheckedStep, inputs: &[&PlannedStep]) -> Vec<Point> {
     let mut points: Vec<Point> = vec![Vec::new()];
     for input in inputs {
+        let index = PointIndex::new(input, &axis_names(points.first()));
+        let mut seen = HashSet::new();
         let mut next: Vec<Point> = Vec::new();
         for point in &points {
-            for (other, _) in &input.points {
+            for (other, _) in index.matching(point) {
                 if let Some(merged) = merge(point, other)
-                    && !next.contains(&merged)
+                    && seen.insert(point_key(&merged, &axis_names(Some(&merged))))
                 {
                     next.push(merged);
                 }
@@ -139,16 +148,56 @@ fn joined_points(step: &CheckedStep, inputs: &[&PlannedStep]) -> Vec<Point> {
     points.iter().flat_map(|point| own.iter().filter_map(|mine| merge(point, mine))).collect()
 }
 
-/// The instances of `input` at (or compatible with) `point`.
-fn instances_at<'a>(
+/// The axis names of a point (every point of a step has the same ones).
+fn axis_names(point: Option<&Point>) -> Vec<String> {
+    point.map(|point| point.iter().map(|c| c.axis.clone()).collect()).unwrap_or_default()
+}
+
+/// A point's values on `axes`, as canonical text: equal keys, equal values there.
+fn point_key(point: &[Coordinate], axes: &[String]) -> String {
+    let mut key = String::new();
+    for axis in axes {
+        if let Some(coordinate) = point.iter().find(|c| c.axis == *axis) {
+            key.push_str(&coordinate.value.to_string());
+        }
+        key.push('\0');
+    }
+    key
+}
+
+/// An input's points, by their values on the axes they share with the points that ask.
+struct PointIndex<'a> {
     input: &'a PlannedStep,
-    point: &'a [Coordinate],
-) -> impl Iterator<Item = NodeIndex> + 'a {
-    input
-        .points
-        .iter()
-        .filter(move |(theirs, _)| merge(point, theirs).is_some())
-        .flat_map(|(_, nodes)| nodes.iter().copied())
+    shared: Vec<String>,
+    by_key: HashMap<String, Vec<usize>>,
+}
+
+impl<'a> PointIndex<'a> {
+    /// `asking`: the axes of the points that will ask.
+    fn new(input: &'a PlannedStep, asking: &[String]) -> Self {
+        let theirs = axis_names(input.points.first().map(|(point, _)| point));
+        let shared: Vec<String> = theirs.into_iter().filter(|a| asking.contains(a)).collect();
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        for (at, (point, _)) in input.points.iter().enumerate() {
+            by_key.entry(point_key(point, &shared)).or_default().push(at);
+        }
+        PointIndex { input, shared, by_key }
+    }
+
+    /// The input's points that agree with `point` on every axis they share.
+    fn matching(
+        &self,
+        point: &[Coordinate],
+    ) -> impl Iterator<Item = &'a (Point, Vec<NodeIndex>)> + use<'a, '_> {
+        let input = self.input;
+        let found = self.by_key.get(&point_key(point, &self.shared));
+        found.into_iter().flatten().map(move |&at| &input.points[at])
+    }
+
+    /// The instances of the input at (or compatible with) `point`.
+    fn instances_at(&self, point: &[Coordinate]) -> Vec<NodeIndex> {
+        self.matching(point).flat_map(|(_, nodes)| nodes.iter().copied()).collect()
+    }
 }
 
 /// Train, checkpoint, estimate and detect steps: instances per sweep point.
@@ -160,7 +209,11 @@ fn plan_fanned(
 ) -> Result<PlannedStep, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let mut points = Vec::new();
-    for point in joined_points(step, inputs) {
+    let joined = joined_points(step, inputs);
+    let axes = axis_names(joined.first());
+    let indexes: Vec<PointIndex> =
+        inputs.iter().map(|input| PointIndex::new(input, &axes)).collect();
+    for point in joined {
         let params = resolve_sweeps(step, &point);
         let new = Instance {
             step: index,
@@ -229,7 +282,7 @@ fn plan_fanned(
                     Vec::new()
                 }
             },
-            "estimate" => match plan_estimate(step, &new, inputs, &point, graph) {
+            "estimate" => match plan_estimate(step, &new, &indexes, &point, graph) {
                 Ok(nodes) => nodes,
                 Err(error) => {
                     errors.push(*error);
@@ -238,8 +291,8 @@ fn plan_fanned(
             },
             _ => {
                 let node = graph.add_node(new);
-                for input in inputs {
-                    for source in instances_at(input, &point).collect::<Vec<_>>() {
+                for index in &indexes {
+                    for source in index.instances_at(&point) {
                         graph.add_edge(source, node, Dependency { output: Output::Result });
                     }
                 }
@@ -255,7 +308,7 @@ fn plan_fanned(
 fn plan_estimate(
     step: &CheckedStep,
     template: &Instance,
-    inputs: &[&PlannedStep],
+    inputs: &[PointIndex],
     point: &[Coordinate],
     graph: &mut DiGraph<Instance, Dependency>,
 ) -> Result<Vec<NodeIndex>, Box<Diagnostic>> {
@@ -263,7 +316,9 @@ fn plan_estimate(
     for input in inputs {
         // `at` selects among the checkpoints of all the input's instances at this point: one
         // training run's, or the files of an imported checkpoint step (an instance each).
-        let sources: Vec<(NodeIndex, Vec<i64>)> = instances_at(input, point)
+        let sources: Vec<(NodeIndex, Vec<i64>)> = input
+            .instances_at(point)
+            .into_iter()
             .map(|source| {
                 let steps = graph[source]
                     .outputs
@@ -300,7 +355,10 @@ fn plan_estimate(
 /// checkpoint), the data and loss (of the posterior it samples), the training batch size (for
 /// `nbeta = auto`) and the dtype unless it sets its own. They enter its key with its own fields,
 /// so another data set is another estimate, while more training steps are not.
-fn inherit_model_and_data(params: &mut BTreeMap<String, Value>, source: &BTreeMap<String, Value>) {
+pub(super) fn inherit_model_and_data(
+    params: &mut BTreeMap<String, Value>,
+    source: &BTreeMap<String, Value>,
+) {
     for (from, to) in [
         ("model", "model"),
         ("data", "data"),

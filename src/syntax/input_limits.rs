@@ -22,9 +22,10 @@ pub struct LimitError {
 pub fn decode(bytes: &[u8]) -> Result<&str, LimitError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(LimitError {
+            // Files are read one byte past the limit, no further: the size is not known.
             message: format!(
-                "the file is {} bytes; specs are limited to {MAX_FILE_BYTES} bytes (8 MiB)",
-                bytes.len()
+                "the file is larger than 8 MiB; specs are limited to {MAX_FILE_BYTES} bytes \
+                 (8 MiB)"
             ),
             hint: Some("split presets into imported files, or generate fewer steps".into()),
             span: Span::default(),
@@ -159,5 +160,26 @@ mod chain_tests {
         }
         let fine = format!("let x = 1{}", " + 1".repeat(200));
         assert!(crate::syntax::parse(FileId(0), &fine).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod evaluated_depth_tests {
+    /// The deepest brackets the parser allows give a value the evaluator accepts: its own
+    /// depth limit is for values nested through lets.
+    #[test]
+    fn the_deepest_bracketed_value_checks() {
+        let depth = super::MAX_NESTING;
+        let text = format!("let x = {}1{}\n", "[".repeat(depth), "]".repeat(depth));
+        let mut sources = crate::source::SourceMap::new();
+        let checked = crate::compile::check_bytes(
+            "deep.dev",
+            None,
+            text.as_bytes(),
+            &std::env::temp_dir(),
+            &[],
+            &mut sources,
+        );
+        assert!(checked.is_ok(), "{checked:?}");
     }
 }

@@ -3,6 +3,7 @@
 //! language, the file truncated), must never panic, and every diagnostic must point inside its
 //! file. 10,000 cases per run.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use devspec::compile;
@@ -202,5 +203,69 @@ fn tokens_reassemble_the_source() {
     for seed in seeds() {
         let text = seed.concat();
         assert_eq!(tokens(&text), seed);
+    }
+}
+
+/// One let of a generated graph: what it is made of, naming lets by number.
+#[derive(Debug, Clone)]
+enum LetShape {
+    Number,
+    Name(usize),
+    Sum(usize, usize),
+    List(usize),
+    Record(usize),
+    With(usize),
+}
+
+fn let_shape() -> impl Strategy<Value = LetShape> {
+    prop_oneof![
+        Just(LetShape::Number),
+        any::<usize>().prop_map(LetShape::Name),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| LetShape::Sum(a, b)),
+        any::<usize>().prop_map(LetShape::List),
+        any::<usize>().prop_map(LetShape::Record),
+        any::<usize>().prop_map(LetShape::With),
+    ]
+}
+
+/// Lets that name one another at random (chains, cycles, values nested through lets), most
+/// naming the next let so that long chains are common.
+fn let_graph(shapes: &[LetShape], forward: bool) -> String {
+    let n = shapes.len();
+    let name = |i: usize, at: usize| if forward { (at + 1) % n } else { i % n };
+    let mut text = String::new();
+    for (at, shape) in shapes.iter().enumerate() {
+        let value = match *shape {
+            LetShape::Number => "1".to_owned(),
+            LetShape::Name(i) => format!("a{}", name(i, at)),
+            LetShape::Sum(i, j) => format!("a{} + a{}", name(i, at), j % n),
+            LetShape::List(i) => format!("[a{}, 2]", name(i, at)),
+            LetShape::Record(i) => format!("{{ x = a{} }}", name(i, at)),
+            LetShape::With(i) => format!("{{ x = 1 }} with {{ x = a{} }}", name(i, at)),
+        };
+        let _ = writeln!(text, "let a{at} = {value}");
+    }
+    text + "test t { value = a0 }\n"
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))), ..ProptestConfig::default() })]
+
+    /// Issue 19: evaluated on demand, a chain of lets recursed once per let and overflowed the
+    /// stack. On a test thread's small stack, thousands of lets naming each other in any shape
+    /// must check to an answer.
+    #[test]
+    fn lets_naming_each_other_never_overflow(
+        shapes in prop::collection::vec(let_shape(), 1..2_000),
+        forward in any::<bool>(),
+    ) {
+        let text = let_graph(&shapes, forward);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
+        let mut sources = SourceMap::new();
+        let checked =
+            compile::check_bytes("lets.dev", None, text.as_bytes(), &dir, &[], &mut sources);
+        if let Err(diagnostics) = checked {
+            prop_assert!(!diagnostics.is_empty());
+        }
     }
 }

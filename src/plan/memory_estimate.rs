@@ -1,0 +1,521 @@
+//! [`MemoryEstimate`]: how much memory one instance needs while it runs, estimated from its
+//! resolved parameters and the registry's meaning of them, before anything starts. `check`
+//! refuses an instance beyond [`ABSURD_BYTES`] (no machine has it: a typo such as
+//! `hidden = 10000000000`); `run` compares each instance with the memory of where it will run.
+//!
+//! The estimate counts what grows with the spec's numbers: the model's parameters (one copy per
+//! ensemble member or sampler chain), their gradients, the optimizer's or sampler's state, the
+//! data held in memory, and the activations of the largest forward pass: a training batch, or
+//! the whole data set, on which the worker records the loss in one pass (measured: a TMS of 1e8
+//! parameters and 100 samples peaks at 7.9 GiB in the worker, estimated 8.2 GiB). It leaves out
+//! what does not grow with
+//! them (libtorch itself, a few hundred MB), so it is a floor, meant to catch sizes that cannot
+//! fit, not to budget a machine to the megabyte. One function per model kind and per step kind;
+//! a kind it cannot size (a TorchScript model's activations, a step devspec computes itself)
+//! contributes nothing rather than a guess.
+//!
+//! ```
+//! # use devspec::plan::memory_estimate::{model_parameters, format_bytes};
+//! // tms.model(features = 5, hidden = 2): W is 2 x 5, b has 5 entries.
+//! assert_eq!(devspec::plan::memory_estimate::tms_parameters(5.0, 2.0, true), 15.0);
+//! assert_eq!(format_bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB");
+//! # let _ = model_parameters;
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::compile::value::{Value, ValueKind};
+
+/// An instance estimated beyond this is refused by `check`: 1 TiB.
+pub const ABSURD_BYTES: f64 = 1024.0 * 1024.0 * 1024.0 * 1024.0;
+
+/// The memory one instance needs, by what needs it, in bytes (floats: sizes written in a
+/// spec can multiply past any integer type, and an estimate needs no exactness).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MemoryEstimate {
+    pub parts: Vec<(&'static str, f64)>,
+}
+
+impl MemoryEstimate {
+    pub fn bytes(&self) -> f64 {
+        self.parts.iter().map(|(_, bytes)| bytes).sum()
+    }
+
+    fn add(&mut self, what: &'static str, bytes: f64) {
+        if bytes > 0.0 {
+            self.parts.push((what, bytes));
+        }
+    }
+
+    /// The part that needs the most, if any.
+    pub fn largest_part(&self) -> Option<&'static str> {
+        self.parts.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|(what, _)| *what)
+    }
+
+    /// "about 149.0 GiB of memory (parameters 37.3 GiB, gradients 37.3 GiB, ...)": the parts
+    /// of at least 1% of the whole.
+    pub fn describe(&self) -> String {
+        let mut text = format!("about {} of memory", format_bytes(self.bytes()));
+        let mut parts = self.parts.clone();
+        parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let shown: Vec<String> = parts
+            .iter()
+            .filter(|(_, bytes)| *bytes >= self.bytes() / 100.0)
+            .map(|(what, bytes)| format!("{what} {}", format_bytes(*bytes)))
+            .collect();
+        if !shown.is_empty() {
+            let _ = write!(text, " ({})", shown.join(", "));
+        }
+        text
+    }
+}
+
+/// Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `3.0 GiB`, `2.0e6 TiB`.
+pub fn format_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} B")
+    } else if value >= 1e5 {
+        format!("{value:.1e} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The estimate of an instance of step kind `kind` with these resolved parameters; `None` for
+/// kinds that hold no model (detection, reports: devspec computes them in moments).
+pub fn of_instance(kind: &str, params: &BTreeMap<String, Value>) -> Option<MemoryEstimate> {
+    match kind {
+        "train" => Some(train(params)),
+        "checkpoint" => Some(checkpoint(params)),
+        "estimate" => Some(estimate(params)),
+        _ => None,
+    }
+}
+
+/// A training run: per ensemble member (one instance), the parameters, their gradients and the
+/// optimizer's state, the data it holds, and the activations of one batch (kept for the
+/// backward pass) or of the whole pool (its loss is recorded in one pass), whichever is larger.
+pub fn train(params: &BTreeMap<String, Value>) -> MemoryEstimate {
+    let element = element_bytes(params);
+    let mut estimate = MemoryEstimate::default();
+    let Some(model) = params.get("model") else { return estimate };
+    let weights = model_parameters(model).unwrap_or(0.0);
+    estimate.add("parameters", weights * element);
+    estimate.add("gradients", weights * element);
+    let slots = params.get("optimizer").map_or(0.0, optimizer_slots);
+    estimate.add("optimizer state", slots * weights * element);
+    let data = params.get("data");
+    let batch = batch_samples(params.get("batch_size"), data);
+    let held = data.map_or(0.0, |data| data_bytes(data, batch, element));
+    let held_test = params.get("test_data").map_or(0.0, |data| data_bytes(data, batch, element));
+    estimate.add("data", held + held_test);
+    let pool = [data, params.get("test_data")]
+        .into_iter()
+        .flatten()
+        .filter_map(fixed_samples)
+        .fold(batch, f64::max);
+    estimate.add("activations", pool * model_activations(model) * element);
+    estimate
+}
+
+/// An imported checkpoint: its parameters, read once.
+pub fn checkpoint(params: &BTreeMap<String, Value>) -> MemoryEstimate {
+    let mut estimate = MemoryEstimate::default();
+    let weights = params.get("model").and_then(model_parameters).unwrap_or(0.0);
+    estimate.add("parameters", weights * element_bytes(params));
+    estimate
+}
+
+/// An estimate at one checkpoint: the checkpoint's parameters, and for the LLC one copy per
+/// chain with its gradient and the sampler's state, the draws it records, the data, and one
+/// batch's activations per chain (chains run batched), or the whole data set's (the loss at
+/// the checkpoint), whichever is larger. Other observables hold the parameters, a gradient and
+/// the data, and evaluate the whole data set.
+pub fn estimate(params: &BTreeMap<String, Value>) -> MemoryEstimate {
+    let element = element_bytes(params);
+    let mut estimate = MemoryEstimate::default();
+    let Some(model) = params.get("model") else { return estimate };
+    let weights = model_parameters(model).unwrap_or(0.0);
+    let observable = params.get("observable");
+    let data = observable.and_then(|o| o.ctor_arg("data")).or_else(|| params.get("data"));
+    let batch_of = observable
+        .and_then(|o| o.ctor_arg("batch_size"))
+        .or_else(|| params.get("train_batch_size"));
+    let batch = batch_samples(batch_of, data);
+    let pool = data.and_then(fixed_samples).unwrap_or(batch);
+    estimate.add("parameters", weights * element);
+    estimate.add("data", data.map_or(0.0, |data| data_bytes(data, batch, element)));
+    if let Some(Value { kind: ValueKind::Ctor { name: "llc", args, .. }, .. }) = observable {
+        let chains = args.get("chains").and_then(Value::as_f64).unwrap_or(4.0);
+        let draws = args.get("draws").and_then(Value::as_f64).unwrap_or(200.0);
+        let slots = args.get("sampler").map_or(0.0, sampler_slots);
+        // Each chain's position and gradient, and the sampler's state per chain.
+        estimate.add("chains", chains * (2.0 + slots) * weights * element);
+        // A loss per draw and chain, in f64.
+        estimate.add("draws", chains * draws * 8.0);
+        let samples = (chains * batch).max(pool);
+        estimate.add("activations", samples * model_activations(model) * element);
+    } else {
+        estimate.add("gradients", weights * element);
+        estimate.add("activations", batch.max(pool) * model_activations(model) * element);
+    }
+    estimate
+}
+
+/// Bytes per number: the instance's `dtype` (f32 unless it says f64).
+fn element_bytes(params: &BTreeMap<String, Value>) -> f64 {
+    match params.get("dtype").map(|v| &v.kind) {
+        Some(ValueKind::Enum(name)) if name == "f64" => 8.0,
+        _ => 4.0,
+    }
+}
+
+/// Extra tensors the optimizer keeps per parameter: Adam's two moments, SGD's momentum buffer.
+fn optimizer_slots(optimizer: &Value) -> f64 {
+    match &optimizer.kind {
+        ValueKind::Ctor { name: "adam" | "adamw", .. } => 2.0,
+        ValueKind::Ctor { name: "sgd", args, .. } => {
+            let momentum = args.get("momentum").and_then(Value::as_f64).unwrap_or(0.0);
+            if momentum > 0.0 { 1.0 } else { 0.0 }
+        }
+        _ => 0.0,
+    }
+}
+
+/// Extra tensors a sampler keeps per parameter and chain: the anchor it is localized at, and
+/// `RMSprop`'s running mean of squared gradients.
+fn sampler_slots(sampler: &Value) -> f64 {
+    match &sampler.kind {
+        ValueKind::Ctor { name: "rmsprop_sgld", .. } => 2.0,
+        _ => 1.0,
+    }
+}
+
+/// Samples in one batch: the batch size, or the whole data set for `full`.
+fn batch_samples(batch_size: Option<&Value>, data: Option<&Value>) -> f64 {
+    match batch_size.and_then(Value::as_f64) {
+        Some(samples) => samples,
+        None => data.and_then(fixed_samples).unwrap_or(1.0),
+    }
+}
+
+/// The number of samples a data set holds, when it holds a fixed pool.
+fn fixed_samples(data: &Value) -> Option<f64> {
+    let ValueKind::Ctor { name, args, .. } = &data.kind else { return None };
+    match *name {
+        "modular.data" => args.get("p").and_then(Value::as_f64).map(|p| p * p),
+        _ => args.get("samples").and_then(Value::as_f64),
+    }
+}
+
+/// Bytes a data set holds in memory: a fixed pool's inputs and targets, or one fresh batch;
+/// a file's size on disk.
+pub fn data_bytes(data: &Value, batch: f64, element: f64) -> f64 {
+    let ValueKind::Ctor { name, args, .. } = &data.kind else { return 0.0 };
+    let int = |name: &str| args.get(name).and_then(Value::as_f64);
+    let samples = fixed_samples(data).unwrap_or(batch);
+    match *name {
+        "tms.data" => samples * 2.0 * int("features").unwrap_or(0.0) * element,
+        "dln.data" => {
+            let widths = args.get("teacher").and_then(|t| t.ctor_arg("widths")).map(widths);
+            let (first, last) =
+                widths.and_then(|w| Some((*w.first()?, *w.last()?))).unwrap_or((0.0, 0.0));
+            samples * (first + last) * element
+        }
+        // Tokens are whole numbers of 8 bytes; a sequence and its shifted targets.
+        "induction.data" => samples * 2.0 * int("length").unwrap_or(0.0) * 8.0,
+        "icl.regression" => {
+            let dims = int("dims").unwrap_or(0.0);
+            batch * int("context").unwrap_or(0.0) * 2.0 * (dims + 1.0) * element
+        }
+        "modular.data" => {
+            let p = int("p").unwrap_or(0.0);
+            let one_hot = args.get("encoding").is_none_or(|e| e.to_string() == "one_hot");
+            let inputs = if one_hot { 2.0 * p * element } else { 3.0 * 8.0 };
+            samples * (inputs + 8.0)
+        }
+        "tensors" => data.files().iter().map(|path| size_on_disk(path)).sum(),
+        _ => 0.0,
+    }
+}
+
+/// A file's size, or a folder's files' sizes added up; 0 if it cannot be read.
+#[allow(clippy::cast_precision_loss)] // an estimate
+fn size_on_disk(path: &std::path::Path) -> f64 {
+    let Ok(meta) = std::fs::metadata(path) else { return 0.0 };
+    if meta.is_dir() {
+        let entries = std::fs::read_dir(path).into_iter().flatten().filter_map(Result::ok);
+        entries
+            .filter_map(|e| e.metadata().ok())
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len() as f64)
+            .sum()
+    } else {
+        meta.len() as f64
+    }
+}
+
+fn widths(list: &Value) -> Vec<f64> {
+    match &list.kind {
+        ValueKind::List(items) => items.iter().filter_map(Value::as_f64).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The number of parameters of a model value, by its kind; `None` for a kind not sized here.
+pub fn model_parameters(model: &Value) -> Option<f64> {
+    let ValueKind::Ctor { name, args, .. } = &model.kind else { return None };
+    let number = |name: &str| args.get(name).and_then(Value::as_f64);
+    let bias = |default: bool| {
+        args.get("bias").map_or(default, |b| matches!(b.kind, ValueKind::Bool(true)))
+    };
+    match *name {
+        "tms.model" => Some(tms_parameters(number("features")?, number("hidden")?, bias(true))),
+        "dln.model" => Some(layered_parameters(&widths(args.get("widths")?), bias(false))),
+        "mlp.model" => Some(layered_parameters(&widths(args.get("widths")?), bias(true))),
+        "transformer.model" => Some(transformer_parameters(&TransformerShape::of(args)?)),
+        // The saved file holds the parameters (4 bytes each in f32), and little else.
+        "torchscript.model" => {
+            Some(model.files().iter().map(|p| size_on_disk(p)).sum::<f64>() / 4.0)
+        }
+        _ => None,
+    }
+}
+
+/// The toy model of superposition: W (hidden x features) and, with `bias`, b (features).
+pub fn tms_parameters(features: f64, hidden: f64, bias: bool) -> f64 {
+    hidden * features + if bias { features } else { 0.0 }
+}
+
+/// Fully connected layers between consecutive widths, each with a bias when `bias`.
+pub fn layered_parameters(widths: &[f64], bias: bool) -> f64 {
+    widths.windows(2).map(|pair| pair[0] * pair[1] + if bias { pair[1] } else { 0.0 }).sum()
+}
+
+/// The sizes of a transformer, its derived ones filled in as the registry documents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransformerShape {
+    pub layers: f64,
+    pub heads: f64,
+    pub d_model: f64,
+    pub d_head: f64,
+    pub d_mlp: f64,
+    pub context: f64,
+    /// Tokens in (`vocab`) or the size of each input vector (`input_dim`).
+    pub inputs: f64,
+    pub outputs: f64,
+    pub layer_norm: bool,
+}
+
+impl TransformerShape {
+    fn of(args: &BTreeMap<String, Value>) -> Option<Self> {
+        let number = |name: &str| args.get(name).and_then(Value::as_f64);
+        let (heads, d_model) = (number("heads")?, number("d_model")?);
+        let inputs = number("vocab").or_else(|| number("input_dim")).unwrap_or(0.0);
+        Some(TransformerShape {
+            layers: number("layers")?,
+            heads,
+            d_model,
+            d_head: number("d_head").unwrap_or((d_model / heads).floor()),
+            d_mlp: number("d_mlp").unwrap_or(4.0 * d_model),
+            context: number("context")?,
+            inputs,
+            outputs: number("output_dim").or_else(|| number("vocab")).unwrap_or(inputs),
+            layer_norm: !matches!(
+                args.get("layer_norm").map(|v| &v.kind),
+                Some(ValueKind::Bool(false))
+            ),
+        })
+    }
+}
+
+/// A decoder-only transformer: the input embedding (a table of `vocab` rows, or a linear map
+/// of `input_dim` with a bias), learned positions, per block the four attention projections
+/// with biases, the MLP's two layers with biases (none when `d_mlp` is 0) and two layer norms,
+/// a final layer norm and the unembedding with a bias.
+pub fn transformer_parameters(shape: &TransformerShape) -> f64 {
+    let TransformerShape {
+        layers, heads, d_model, d_head, d_mlp, context, inputs, outputs, ..
+    } = *shape;
+    let attention = 4.0 * d_model * heads * d_head + 3.0 * heads * d_head + d_model;
+    let mlp = if d_mlp > 0.0 { 2.0 * d_model * d_mlp + d_mlp + d_model } else { 0.0 };
+    let norm = if shape.layer_norm { 2.0 * d_model } else { 0.0 };
+    let embedding = inputs * d_model + d_model;
+    embedding
+        + context * d_model
+        + layers * (attention + mlp + 2.0 * norm)
+        + norm
+        + d_model * outputs
+        + outputs
+}
+
+/// Numbers one sample's forward pass keeps for the backward pass, by model kind.
+pub fn model_activations(model: &Value) -> f64 {
+    let ValueKind::Ctor { name, args, .. } = &model.kind else { return 0.0 };
+    let number = |name: &str| args.get(name).and_then(Value::as_f64).unwrap_or(0.0);
+    match *name {
+        // h = W x, W^T h + b, its ReLU.
+        "tms.model" => number("hidden") + 2.0 * number("features"),
+        // Each layer's output, before and after the nonlinearity.
+        "dln.model" | "mlp.model" => {
+            2.0 * args.get("widths").map_or(0.0, |w| widths(w).iter().sum())
+        }
+        "transformer.model" => TransformerShape::of(args).map_or(0.0, |s| {
+            // Per position and block: q, k, v, the attention output, the residual stream and
+            // norms (about 8 d_model), the MLP's hidden layer twice; per head the scores
+            // against every position, before and after the softmax.
+            let per_position =
+                s.layers * (8.0 * s.d_model + 2.0 * s.d_mlp + 2.0 * s.heads * s.context);
+            s.context * (per_position + 2.0 * s.outputs)
+        }),
+        _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+// The sizes compared are whole numbers well below 2^53, exact in binary.
+#[allow(clippy::float_cmp)]
+mod tests {
+    use super::*;
+    use crate::source::SourceMap;
+
+    /// The resolved fields of step `index` of `spec`, as a plan would give an instance.
+    fn fields(spec: &str, index: usize) -> BTreeMap<String, Value> {
+        let mut sources = SourceMap::new();
+        let root = std::env::temp_dir();
+        let program =
+            crate::compile::check_bytes("t.dev", None, spec.as_bytes(), &root, &[], &mut sources)
+                .unwrap_or_else(|errors| panic!("{errors:?}"));
+        program.steps[index].fields.clone()
+    }
+
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+    #[test]
+    fn model_sizes_match_hand_counts() {
+        // TMS 5 -> 2: W 2x5 = 10, b 5.
+        assert_eq!(tms_parameters(5.0, 2.0, true), 15.0);
+        assert_eq!(tms_parameters(5.0, 2.0, false), 10.0);
+        // DLN 3-4-2 without biases: 12 + 8; an MLP with biases adds 4 + 2.
+        assert_eq!(layered_parameters(&[3.0, 4.0, 2.0], false), 20.0);
+        assert_eq!(layered_parameters(&[3.0, 4.0, 2.0], true), 26.0);
+        // One block, one head, d_model 2, d_mlp 8, context 3, vocab 5, with layer norms:
+        // embedding 5*2 + 2 = 12; positions 3*2 = 6; attention 4*2*2 + 3*2 + 2 = 24;
+        // MLP 2*2*8 + 8 + 2 = 42; two norms 2*4 = 8; final norm 4; unembedding 2*5 + 5 = 15.
+        let shape = TransformerShape {
+            layers: 1.0,
+            heads: 1.0,
+            d_model: 2.0,
+            d_head: 2.0,
+            d_mlp: 8.0,
+            context: 3.0,
+            inputs: 5.0,
+            outputs: 5.0,
+            layer_norm: true,
+        };
+        assert_eq!(transformer_parameters(&shape), 12.0 + 6.0 + 24.0 + 42.0 + 8.0 + 4.0 + 15.0);
+    }
+
+    #[test]
+    fn a_training_run_counts_parameters_gradients_state_data_and_activations() {
+        let params = fields(
+            "train t { model = tms.model(features = 5, hidden = 2), \
+             data = tms.data(features = 5, sparsity = 0.9, samples = 1000), \
+             optimizer = adam(lr = 0.01), batch_size = 10, steps = 10 }",
+            0,
+        );
+        let estimate = train(&params);
+        // 15 parameters of 4 bytes: weights, gradients, Adam's two moments.
+        let part = |what| estimate.parts.iter().find(|(w, _)| *w == what).map(|(_, b)| *b);
+        assert_eq!(part("parameters"), Some(60.0));
+        assert_eq!(part("gradients"), Some(60.0));
+        assert_eq!(part("optimizer state"), Some(120.0));
+        // 1000 samples of 5 inputs and 5 targets.
+        assert_eq!(part("data"), Some(1000.0 * 10.0 * 4.0));
+        // The loss over the pool of 1000 (larger than a batch of 10): hidden 2 + 2 * features
+        // 5 numbers each.
+        assert_eq!(part("activations"), Some(1000.0 * 12.0 * 4.0));
+        assert_eq!(estimate.bytes(), 60.0 + 60.0 + 120.0 + 40_000.0 + 48_000.0);
+    }
+
+    #[test]
+    fn the_issues_absurd_sizes_are_beyond_a_tebibyte() {
+        // Issue 19: `hidden = 10000000000` in specs/tms.dev reached 10 GB in 14 s before dying.
+        let params = fields(
+            "train t { model = tms.model(features = 5, hidden = 10000000000), \
+             data = tms.data(features = 5, sparsity = 0.9, samples = 1000), \
+             optimizer = sgd(lr = 0.01), batch_size = 1024, steps = 10 }",
+            0,
+        );
+        // 5e10 + 5 parameters of 4 bytes, and their gradients; a batch of 1024 samples keeping
+        // 1e10 + 10 numbers each; 1000 samples of 10 numbers.
+        let bytes = train(&params).bytes();
+        let by_hand = 2.0 * (5e10 + 5.0) * 4.0 + 1024.0 * (1e10 + 10.0) * 4.0 + 1000.0 * 10.0 * 4.0;
+        assert_eq!(bytes, by_hand);
+        assert!(bytes > ABSURD_BYTES, "{}", format_bytes(bytes));
+        let params = fields(
+            "train t { model = tms.model(features = 5, hidden = 2), \
+             data = tms.data(features = 5, sparsity = 0.9, samples = 100000000000), \
+             optimizer = sgd(lr = 0.01), batch_size = 10, steps = 10 }",
+            0,
+        );
+        // 1e11 samples of 10 numbers, 4 bytes each: 4e12 bytes, 3.6 TiB; their loss in one pass,
+        // 12 numbers each: 4.8e12 bytes, 4.4 TiB.
+        let estimate = train(&params);
+        assert_eq!(estimate.parts.iter().find(|(w, _)| *w == "data").unwrap().1, 4e12);
+        assert!(
+            estimate
+                .describe()
+                .starts_with("about 8.0 TiB of memory (activations 4.4 TiB, data 3.6 TiB"),
+            "{}",
+            estimate.describe()
+        );
+    }
+
+    #[test]
+    fn an_llc_estimate_holds_a_copy_per_chain() {
+        let spec = "train t { model = dln.model(widths = [10, 10]), \
+             data = dln.data(teacher = dln.teacher(widths = [10, 10], rank = 2), samples = 100), \
+             optimizer = sgd(lr = 0.01), batch_size = 10, steps = 10, dtype = f64 }\n\
+             estimate e on t { observable = llc(sampler = sgld(lr = 0.001, localization = 10), \
+             chains = 8) }";
+        // The estimate's parameters as the planner makes them: its own, and its input's model,
+        // data, batch size and dtype.
+        let (train_fields, mut params) = (fields(spec, 0), fields(spec, 1));
+        for (from, to) in [
+            ("model", "model"),
+            ("data", "data"),
+            ("batch_size", "train_batch_size"),
+            ("dtype", "dtype"),
+        ] {
+            params.insert(to.into(), train_fields[from].clone());
+        }
+        let estimate = estimate(&params);
+        let part = |what| estimate.parts.iter().find(|(w, _)| *w == what).map(|(_, b)| *b);
+        // 100 parameters of 8 bytes; 8 chains of position, gradient and anchor.
+        assert_eq!(part("parameters"), Some(800.0));
+        assert_eq!(part("chains"), Some(8.0 * 3.0 * 800.0));
+        // 8 chains of 200 draws; 100 samples of 10 + 10 numbers; the loss at the checkpoint
+        // over those 100 samples (more than 8 chains of a batch of 10), each keeping both
+        // widths twice.
+        assert_eq!(part("draws"), Some(8.0 * 200.0 * 8.0));
+        assert_eq!(part("data"), Some(100.0 * 20.0 * 8.0));
+        assert_eq!(part("activations"), Some(100.0 * 40.0 * 8.0));
+    }
+
+    #[test]
+    fn bytes_read_in_binary_units() {
+        assert_eq!(format_bytes(512.0), "512 B");
+        assert_eq!(format_bytes(1536.0), "1.5 KiB");
+        assert_eq!(format_bytes(10.0 * GIB), "10.0 GiB");
+        assert_eq!(format_bytes(2e6 * 1024.0 * GIB), "2.0e6 TiB");
+    }
+}
