@@ -83,13 +83,13 @@ pub fn run(
         roots.len(),
     );
     if report.temp_files > 0 {
-        println!(
+        outln!(
             "removed {} partial write(s) that killed processes left in tmp/",
             report.temp_files
         );
     }
     if live_runs.count > 0 {
-        println!(
+        outln!(
             "{} run(s) in progress: what they reach and everything written since they started \
              was kept",
             live_runs.count
