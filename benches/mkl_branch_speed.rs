@@ -19,7 +19,7 @@ const TMS_STEPS: f64 = 20_000.0;
 /// batch 64): four seeds trained as one group, then 4 chains x 100 draws of SGLD at the last
 /// checkpoint of each.
 const GPT: &str = "train t {\n  model = transformer.model(layers = 2, heads = 4, d_model = 64, \
-    context = 32, vocab = 32)\n  data = induction.data(vocab = 32, length = 32, samples = 2048)\n  \
+    context = 32, vocab = 32)\n  data = induction.data(vocab = 32, length = 32)\n  \
     optimizer = adamw(lr = 1e-3)\n  batch_size = 64\n  steps = 200\n  seed = sweep(0..4)\n  \
     checkpoints = [200]\n}\n\
     estimate llc on t {\n  observable = llc(sampler = sgld(lr = 1e-4, localization = 100), \

@@ -83,10 +83,7 @@ pub fn run(
         roots.len(),
     );
     if report.temp_files > 0 {
-        outln!(
-            "removed {} partial write(s) that killed processes left in tmp/",
-            report.temp_files
-        );
+        outln!("removed {} partial write(s) that killed processes left in tmp/", report.temp_files);
     }
     if live_runs.count > 0 {
         outln!(

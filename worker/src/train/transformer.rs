@@ -1,7 +1,7 @@
 //! The decoder-only transformer (GPT-2's layout: pre-norm blocks of causal multi-head attention
-//! and a GELU MLP, learned positions), written once for a group of members like the other
-//! built-in models: every parameter has a leading member dimension, so one forward pass serves
-//! one model, an ensemble and a batch of sampler chains.
+//! and a GELU MLP, learned positions), served a group of members like the other built-in models:
+//! every parameter has a leading member dimension, so one call serves one model, an ensemble
+//! and a batch of sampler chains; inside, each member's pass is the solo pass (see `run`).
 //!
 //! A sample is one row of the data (see `sequence_data`): `positions` token ids, or `positions`
 //! vectors one after another. The output is one vector per position, `[members, batch *
@@ -208,7 +208,47 @@ impl Transformer {
         self.run(params, x, true)
     }
 
+    /// A group's outputs: each member's forward pass is the solo pass, on its own slices.
+    ///
+    /// Why not one batched pass over the leading member dimension: a member's bytes must not
+    /// depend on how many members share its group (an ensemble member equals its solo run, a
+    /// checkpoint's chains do not depend on its siblings'). A batched BLAS call (`baddbmm`, a
+    /// 4-d `matmul`) may take another code path than the same product alone, and on some CPUs
+    /// it does: on a Zen 4 EPYC the batched products gave an ensemble member other last bits
+    /// than its solo run from the first step, under every `MKL_CBWR` branch, and on a Xeon under
+    /// `MKL_CBWR=COMPATIBLE`. Running the solo pass per member makes the equality hold by
+    /// construction. Slicing with `unbind` (whose backward stacks the members' gradients,
+    /// adding nothing) keeps each member's gradient bits as well. The transformer's products
+    /// are large (a batch's every position), so one pass per member costs little next to them.
     fn run(&self, params: &[Tensor], rows: &Tensor, keep_patterns: bool) -> (Tensor, Vec<Tensor>) {
+        let members = rows.size()[0];
+        if members == 1 {
+            return self.run_member(params, rows, keep_patterns);
+        }
+        let params: Vec<Vec<Tensor>> = params.iter().map(|p| p.unbind(0)).collect();
+        let rows = rows.unbind(0);
+        let mut outputs = Vec::new();
+        let mut patterns: Vec<Vec<Tensor>> = Vec::new();
+        for (member, rows) in rows.iter().enumerate() {
+            let own: Vec<Tensor> = params.iter().map(|p| p[member].unsqueeze(0)).collect();
+            let (output, own_patterns) = self.run_member(&own, &rows.unsqueeze(0), keep_patterns);
+            outputs.push(output);
+            patterns.push(own_patterns);
+        }
+        let layers = patterns.first().map_or(0, Vec::len);
+        let patterns = (0..layers)
+            .map(|layer| Tensor::cat(&patterns.iter().map(|p| &p[layer]).collect::<Vec<_>>(), 0))
+            .collect();
+        (Tensor::cat(&outputs, 0), patterns)
+    }
+
+    /// One member's pass: `params` and `rows` with a leading dimension of 1.
+    fn run_member(
+        &self,
+        params: &[Tensor],
+        rows: &Tensor,
+        keep_patterns: bool,
+    ) -> (Tensor, Vec<Tensor>) {
         let mut next = params.iter();
         let mut take = || next.next().expect("a transformer's parameters, in order");
         let size = rows.size();
@@ -246,43 +286,33 @@ impl Transformer {
             } else {
                 stream.shallow_clone()
             };
-            // [members, batch, heads, positions, d_head]: per member, the layout of fused
-            // attention.
+            // [members * batch, heads, positions, d_head]: the layout of fused attention.
             let split = |projected: Tensor| {
-                projected.view([members, batch, len, self.heads, self.d_head]).transpose(2, 3)
+                projected.view([members * batch, len, self.heads, self.d_head]).transpose(1, 2)
             };
             let query = split(linear(&normed, take(), take()));
             let key = split(linear(&normed, take(), take()));
             let value = split(linear(&normed, take(), take()));
-            let z = per_member(members, &[&query, &key, &value], |qkv| {
-                let [query, key, value] = qkv else { unreachable!("three inputs") };
-                if keep_patterns {
-                    let scores = query.matmul(&key.transpose(-2, -1)) / (self.d_head as f64).sqrt();
-                    let pattern =
-                        scores.masked_fill(&mask, f64::NEG_INFINITY).softmax(-1, rows.kind());
-                    let z = pattern.matmul(value);
-                    patterns.push(pattern.view([1, batch, self.heads, len, len]));
-                    z
-                } else {
-                    // The fused kernel: measured 4x faster than the products above on one CPU
-                    // thread.
-                    Tensor::scaled_dot_product_attention(
-                        query,
-                        key,
-                        value,
-                        None::<Tensor>,
-                        0.0,
-                        true,
-                        None,
-                        false,
-                    )
-                }
-            });
-            if keep_patterns {
-                let layer = patterns.split_off(patterns.len() - members as usize);
-                patterns.push(Tensor::cat(&layer, 0));
-            }
-            let z = z.transpose(2, 3).reshape([members, batch * len, self.heads * self.d_head]);
+            let z = if keep_patterns {
+                let scores = query.matmul(&key.transpose(-2, -1)) / (self.d_head as f64).sqrt();
+                let pattern = scores.masked_fill(&mask, f64::NEG_INFINITY).softmax(-1, rows.kind());
+                let z = pattern.matmul(&value);
+                patterns.push(pattern.view([members, batch, self.heads, len, len]));
+                z
+            } else {
+                // The fused kernel: measured 4x faster than the products above on one CPU thread.
+                Tensor::scaled_dot_product_attention(
+                    &query,
+                    &key,
+                    &value,
+                    None::<Tensor>,
+                    0.0,
+                    true,
+                    None,
+                    false,
+                )
+            };
+            let z = z.transpose(1, 2).reshape([members, batch * len, self.heads * self.d_head]);
             stream = residual(&stream, linear(&z, take(), take()));
             if self.d_mlp > 0 {
                 let normed = if self.layer_norm {
@@ -307,41 +337,14 @@ fn residual(stream: &Tensor, update: Tensor) -> Tensor {
     stream + update
 }
 
-/// `h W^T + b` per member: `h` `[members, n, in]`, `w` `[members, out, in]`, `b` `[members, out]`.
+/// `h W^T + b` for one member: `h` `[1, n, in]`, `w` `[1, out, in]`, `b` `[1, out]`: one matrix
+/// product, as `torch.nn.Linear` computes it.
 fn linear(h: &Tensor, w: &Tensor, bias: &Tensor) -> Tensor {
-    let members = h.size()[0];
-    // `torch.nn.Linear`'s one matrix product, per member.
-    per_member(members, &[h, w, bias], |hwb| {
-        let [h, w, bias] = hwb else { unreachable!("three inputs") };
-        bias.addmm(h, &w.tr())
-    })
-}
-
-/// `compute` applied to each member's slice of `inputs` (their leading dimension), the results
-/// stacked along a new leading dimension.
-///
-/// Why not one batched product: a member's bytes must not depend on how many members share its
-/// group (an ensemble member equals its solo run, a checkpoint's chains do not depend on its
-/// siblings). A batched BLAS call (`baddbmm`, a 4-d `matmul`) is free to take another code path
-/// than the same product alone, and on some CPUs it does: on a Zen 4 EPYC, MKL's batched GEMM
-/// gave a member other last bits than its solo run from the first step, under every
-/// `MKL_CBWR` branch. Calling the very operation a solo run calls, on the same shapes, makes
-/// the equality hold by construction; the loop costs one dispatch per member and product.
-/// Everything else in the model is elementwise or reduces within one row, where the number of
-/// rows does not change a row's arithmetic.
-fn per_member(
-    members: i64,
-    inputs: &[&Tensor],
-    mut compute: impl FnMut(&[Tensor]) -> Tensor,
-) -> Tensor {
-    let slices: Vec<Vec<Tensor>> = inputs.iter().map(|t| t.unbind(0)).collect();
-    let outputs: Vec<Tensor> = (0..members as usize)
-        .map(|m| {
-            let member: Vec<Tensor> = slices.iter().map(|s| s[m].shallow_clone()).collect();
-            compute(&member)
-        })
-        .collect();
-    Tensor::stack(&outputs, 0)
+    let size = h.size();
+    let (out, inputs) = (w.size()[1], size[2]);
+    bias.view([out])
+        .addmm(&h.view([size[1], inputs]), &w.view([out, inputs]).tr())
+        .view([1, size[1], out])
 }
 
 /// Layer normalization over the last dimension with each member's gain and bias.
