@@ -50,23 +50,22 @@ impl Damage {
     }
 }
 
-/// Moves a damaged file into `damaged/` under the store (keeping its name, with a unique
-/// suffix); where the file already went, nothing happens. Returns where it went.
+/// Moves a damaged file into `damaged/` under the store (at its place in the store, with a
+/// unique suffix); where the file already went, nothing happens. Returns where it went.
 pub fn set_aside(store: &Path, path: &Path) -> std::io::Result<Option<PathBuf>> {
     if !path.exists() {
         return Ok(None);
     }
-    let relative = path.strip_prefix(store).unwrap_or(path);
-    let kind = relative
-        .components()
-        .next()
-        .map_or("other".into(), |c| c.as_os_str().to_string_lossy().into_owned());
-    let name = path.file_name().map_or("entry".into(), |n| n.to_string_lossy().into_owned());
+    let relative = path
+        .strip_prefix(store)
+        .unwrap_or_else(|_| Path::new(path.file_name().unwrap_or_default()));
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let target =
-        store.join("damaged").join(kind).join(format!("{name}.{stamp}.{}", std::process::id()));
+    let mut name = relative.as_os_str().to_owned();
+    name.push(format!(".{stamp}.{}", std::process::id()));
+    // Where it was, under `damaged/`: `damaged/blobs/ab/DIGEST.STAMP.PID`.
+    let target = store.join("damaged").join(name);
     match store_layout::with_parent(&target, || std::fs::rename(path, &target)) {
         Ok(()) => Ok(Some(target)),
         // Another reader set it aside first.

@@ -40,7 +40,7 @@ impl Store {
         let mut check = StoreCheck::default();
         // The blobs first: each hashed once, whoever refers to it.
         let mut damaged_blobs: BTreeMap<String, String> = BTreeMap::new();
-        for path in files_under(&self.root.join("blobs"), 2) {
+        for path in files_under(&self.root.join("blobs"), 1) {
             let Some(digest) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
                 continue;
             };
@@ -54,7 +54,7 @@ impl Store {
         }
         // Who uses each damaged blob, to name it by its output.
         let mut users: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for path in files_under(&self.root.join("actions"), 2) {
+        for path in files_under(&self.root.join("actions"), 1) {
             let Some(key) = path.file_stem().and_then(|n| n.to_str()).map(str::to_owned) else {
                 continue;
             };
@@ -177,7 +177,7 @@ fn readable_instance(path: &Path) -> Option<String> {
     Some(value.get("instance")?.as_str()?.to_owned())
 }
 
-/// The files `depth` folders below `folder` (blobs/ab/DIGEST: 2), in name order.
+/// The files `depth` folders below `folder` (blobs/ab/DIGEST: 1), in name order.
 fn files_under(folder: &Path, depth: usize) -> Vec<PathBuf> {
     let mut level: BTreeSet<PathBuf> = BTreeSet::from([folder.to_path_buf()]);
     for _ in 0..depth {
