@@ -260,8 +260,9 @@ impl Lock {
     }
 }
 
-/// The headline numbers of a result, from its metrics (and a detection's result).
-fn headline(kind: &str, manifest: &Manifest, store: &Store) -> Headline {
+/// The headline numbers of a result, from its metrics (and a detection's result), as a lock
+/// records them.
+pub fn headline(kind: &str, manifest: &Manifest, store: &Store) -> Headline {
     let number = |name: &str| manifest.metrics.get(name).and_then(serde_json::Value::as_f64);
     let mut headline = Headline::default();
     match kind {
