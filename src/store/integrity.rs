@@ -75,8 +75,11 @@ impl Store {
             };
             for (name, digest) in &manifest.outputs {
                 let blob = store_layout::blob_path(&self.root, digest);
-                if damaged_blobs.contains_key(digest) {
+                if let Some(detail) = damaged_blobs.get(digest) {
                     users.entry(digest.clone()).or_default().push(format!("{name} of {instance}"));
+                    // The entry goes with its blob: the next run computes both again.
+                    let what = format!("{name} of {instance}: its blob is damaged ({detail})");
+                    self.found(&mut check, repair, &path, what);
                 } else if !blob.is_file() {
                     let what = format!("{name} of {instance}: its blob is missing");
                     // Nothing to move: the record, which names an output that is gone, goes.
