@@ -108,3 +108,49 @@ pub fn seal_of(text: &[u8]) -> Seal {
     hasher.update(b"\n}");
     if hasher.finalize().to_hex().as_bytes() == checksum { Seal::Intact } else { Seal::Broken }
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{Manifest, Provenance, Seal, seal_of};
+
+    pub fn manifest() -> Manifest {
+        Manifest {
+            manifest_version: 1,
+            key: "ab".repeat(32),
+            instance: "llc[seed=1]@16".into(),
+            kind: "estimate".into(),
+            outputs: BTreeMap::new(),
+            sizes: BTreeMap::new(),
+            metrics: serde_json::json!({"llc_mean": 0.129}).as_object().unwrap().clone(),
+            provenance: Provenance {
+                devspec_version: "0".into(),
+                devspec_commit: String::new(),
+                spec_digest: String::new(),
+                libtorch: String::new(),
+                threads: 1,
+                device: "cpu".into(),
+                device_name: String::new(),
+                cpu_capability: String::new(),
+                host: "h".into(),
+                started: 1.5,
+                ended: 2.25,
+            },
+        }
+    }
+
+    #[test]
+    fn a_seal_holds_for_what_was_written_and_breaks_on_an_edit() {
+        let text = manifest().sealed_text();
+        assert_eq!(seal_of(&text), Seal::Intact);
+        // The sealed record reads as the manifest it seals.
+        assert_eq!(serde_json::from_slice::<Manifest>(&text).unwrap(), manifest());
+        let edited = String::from_utf8(text).unwrap().replace("0.129", "0.929");
+        assert_eq!(seal_of(edited.as_bytes()), Seal::Broken);
+        // A record of an earlier devspec has none.
+        let unsealed = serde_json::to_vec_pretty(&manifest()).unwrap();
+        assert_eq!(seal_of(&unsealed), Seal::Absent);
+        assert_eq!(seal_of(b""), Seal::Absent);
+    }
+}

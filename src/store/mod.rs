@@ -17,8 +17,9 @@ mod integrity;
 mod key_lock;
 mod manifest;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use devspec_protocol::store_layout;
 
@@ -34,7 +35,14 @@ use crate::failure::Failure;
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// The records this process has checked, by key: their bytes and what they hold. A record
+    /// read again (a run reads each several times: to schedule, for its stage tables, reports
+    /// and lock) whose bytes are the same needs no second hash or parse.
+    checked: Arc<Mutex<HashMap<String, Checked>>>,
 }
+
+/// A record's bytes as read, and the manifest they hold.
+type Checked = (Vec<u8>, Manifest);
 
 /// What the store holds for a step key.
 #[derive(Debug, Clone)]
@@ -87,7 +95,7 @@ impl Store {
                 )
             })?;
         }
-        Ok(Store { root: root.to_path_buf() })
+        Ok(Store { root: root.to_path_buf(), checked: Arc::default() })
     }
 
     pub fn root(&self) -> &Path {
@@ -105,13 +113,22 @@ impl Store {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(Damage::record(key, format!("it cannot be read: {err}"))),
         };
+        if let Some((checked, manifest)) = self.checked.lock().expect("no panic holds it").get(key)
+            && *checked == bytes
+        {
+            return Ok(Some(manifest.clone()));
+        }
         let manifest: Manifest = serde_json::from_slice(&bytes)
             .map_err(|err| Damage::record(key, format!("it is not a readable record: {err}")))?;
         if manifest.key != key {
             return Err(Damage::record(key, format!("it is the record of key {}", manifest.key)));
         }
         match seal_of(&bytes) {
-            Seal::Intact => Ok(Some(manifest)),
+            Seal::Intact => {
+                let mut checked = self.checked.lock().expect("no panic holds it");
+                checked.insert(key.to_owned(), (bytes, manifest.clone()));
+                Ok(Some(manifest))
+            }
             Seal::Broken => Err(Damage::record(key, "its content does not match its checksum")),
             Seal::Absent => {
                 self.check_result(&manifest)?;
@@ -342,5 +359,38 @@ impl BlobError {
             BlobError::Corrupted { actual, .. } => format!("its bytes hash to {actual}"),
             BlobError::Io { source, .. } => format!("its blob cannot be read: {source}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use devspec_protocol::store_layout;
+
+    use super::{Lookup, Store};
+
+    #[test]
+    fn an_unsealed_record_is_checked_against_its_result_and_sealed_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let result =
+            serde_json::to_vec(&serde_json::json!({"estimate": {"llc_mean": 0.129}})).unwrap();
+        let digest = store_layout::put_blob(dir.path(), &result).unwrap();
+        let mut manifest = super::manifest::tests::manifest();
+        manifest.outputs.insert("result".into(), digest.clone());
+        manifest.sizes.insert(digest, result.len() as u64);
+        let path = store_layout::action_path(dir.path(), &manifest.key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // As an earlier devspec wrote it: no seal. Checked, then sealed.
+        std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+        assert!(matches!(store.lookup(&manifest.key), Lookup::Hit(_)));
+        assert_eq!(std::fs::read(&path).unwrap(), manifest.sealed_text());
+        // Unsealed and contradicting its result: damage.
+        let mut lying = manifest.clone();
+        lying.metrics.insert("llc_mean".into(), 0.929.into());
+        std::fs::write(&path, serde_json::to_vec_pretty(&lying).unwrap()).unwrap();
+        let Lookup::Damaged(damage) = store.lookup(&manifest.key) else { panic!("not damaged") };
+        assert!(damage.detail.contains("llc_mean is 0.929, its result says 0.129"), "{damage:?}");
+        // Recording it is refused: a seal vouches for the numbers.
+        assert!(store.record(lying).is_err());
     }
 }
