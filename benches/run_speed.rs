@@ -3,6 +3,10 @@
 //! included (targets: under 100 ms and under 1 s); and the scheduling overhead per executed
 //! step, worker round trip included (target: under 1 ms, fsyncs excluded; each step here makes
 //! two durable writes: its blob and its manifest, measured and subtracted).
+//!
+//! With `RUN_SPEED_BASELINE=PATH` (another build of `devspec`, say the last commit's), the no-op
+//! runs are measured for both, alternately on the same machine state, each on its own copy of
+//! the study: how a change moves the no-op rerun.
 
 use std::path::Path;
 use std::process::Command;
@@ -22,8 +26,12 @@ fn run(dir: &Path, jobs: &str) -> Duration {
 }
 
 fn run_with(dir: &Path, jobs: &str, batch: &str) -> Duration {
+    run_binary(DEVSPEC, dir, jobs, batch)
+}
+
+fn run_binary(devspec: &str, dir: &Path, jobs: &str, batch: &str) -> Duration {
     let start = Instant::now();
-    let status = Command::new(DEVSPEC)
+    let status = Command::new(devspec)
         .args(["run", "--quiet", "--jobs", jobs, "--batch", batch])
         .arg(dir.join("study.dev"))
         .env_remove("DEVSPEC_STORE")
@@ -34,18 +42,11 @@ fn run_with(dir: &Path, jobs: &str, batch: &str) -> Duration {
 }
 
 fn noop(name: &str, spec: &str, instances: usize) {
+    if let Ok(baseline) = std::env::var("RUN_SPEED_BASELINE") {
+        return noop_against(name, spec, instances, &baseline);
+    }
     let dir = project(spec);
-    // The data file the realistic study's training reads: 64 MB, which the stat cache keeps a
-    // no-op run from rereading (hashing it costs about 40 ms here).
-    let data: Vec<u8> =
-        (0..64u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    std::fs::write(dir.path().join("data.bin"), data).expect("write data");
-    let settled = std::time::SystemTime::now() - Duration::from_secs(60);
-    std::fs::File::options()
-        .write(true)
-        .open(dir.path().join("data.bin"))
-        .and_then(|file| file.set_modified(settled))
-        .expect("date the data file");
+    write_data(dir.path());
     let first = run(dir.path(), "2");
     let mut times: Vec<Duration> = (0..10).map(|_| run(dir.path(), "2")).collect();
     times.sort();
@@ -55,6 +56,32 @@ fn noop(name: &str, spec: &str, instances: usize) {
         times[0].as_secs_f64() * 1e3,
         first.as_secs_f64()
     );
+}
+
+/// The no-op runs of this build and of `baseline`, alternately, each on its own study.
+fn noop_against(name: &str, spec: &str, instances: usize, baseline: &str) {
+    let binaries = [("this build", DEVSPEC), ("baseline", baseline)];
+    let dirs: Vec<tempfile::TempDir> = binaries.iter().map(|_| project(spec)).collect();
+    for ((_, devspec), dir) in binaries.iter().zip(&dirs) {
+        write_data(dir.path());
+        run_binary(devspec, dir.path(), "2", "16");
+        // The first no-op run may upgrade what the computing run wrote: not measured.
+        run_binary(devspec, dir.path(), "2", "16");
+    }
+    let mut times = [Vec::new(), Vec::new()];
+    for _ in 0..15 {
+        for (index, ((_, devspec), dir)) in binaries.iter().zip(&dirs).enumerate() {
+            times[index].push(run_binary(devspec, dir.path(), "2", "16"));
+        }
+    }
+    for ((label, _), times) in binaries.iter().zip(&mut times) {
+        times.sort();
+        println!(
+            "no-op run, {name} ({instances} instances), {label}: median {:.1} ms, min {:.1} ms",
+            times[times.len() / 2].as_secs_f64() * 1e3,
+            times[0].as_secs_f64() * 1e3,
+        );
+    }
 }
 
 fn main() {
@@ -78,6 +105,9 @@ fn main() {
     // then in sibling groups of 16 (the default). Measured in a store that has been used (its
     // 512 shard folders exist, as in any store after its first few hundred steps; creating a
     // folder costs about 0.5 ms here), and, for comparison, in a new one.
+    if std::env::var_os("RUN_SPEED_BASELINE").is_some() {
+        return;
+    }
     let durable = durable_write();
     for (batch, store) in [("1", "used"), ("16", "used"), ("1", "new")] {
         let dir = project("test step { value = sweep(0..1000) }\n");
@@ -100,6 +130,20 @@ fn main() {
             total.as_secs_f64()
         );
     }
+}
+
+/// The data file the realistic study's training reads: 64 MB, which the stat cache keeps a
+/// no-op run from rereading (hashing it costs about 40 ms here).
+fn write_data(dir: &Path) {
+    let data: Vec<u8> =
+        (0..64u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    std::fs::write(dir.join("data.bin"), data).expect("write data");
+    let settled = std::time::SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("data.bin"))
+        .and_then(|file| file.set_modified(settled))
+        .expect("date the data file");
 }
 
 /// The cost of one durable write (file fsync, rename, folder fsync) on this disk. A step makes

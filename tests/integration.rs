@@ -25,6 +25,7 @@ mod integration {
     mod run;
     mod slurm;
     mod specs_check;
+    mod store_damage;
     mod study;
     mod tms_study;
     mod torchscript;

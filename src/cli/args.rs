@@ -58,6 +58,29 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Remove store entries no spec refers to.
     Gc(GcArgs),
+    /// Look after the store: `store check [--repair]` checks every entry.
+    Store(StoreArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    pub command: StoreCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Check every entry (each blob against its digest, each manifest's seal and numbers, the
+    /// trajectories' states and the stored records); exit 1 when something is damaged.
+    Check {
+        /// Set what is damaged aside in the store's `damaged/` folder, so the next run
+        /// recomputes it.
+        #[arg(long)]
+        repair: bool,
+        /// The store (default: `DEVSPEC_STORE`, `store.path` in devspec.toml, else `.devspec/`).
+        #[arg(long, value_name = "DIR")]
+        store: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]

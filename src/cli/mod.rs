@@ -21,6 +21,7 @@ mod run_progress;
 mod show_command;
 mod stage_table;
 mod status_command;
+mod store_command;
 mod verify_command;
 mod version_command;
 
@@ -130,6 +131,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         Some(Command::Import(import)) => import_command::run(import),
         Some(Command::Verify(verify)) => verify_command::run(verify, args.worker.clone()),
         Some(Command::Diff(diff)) => diff_command::run(diff, args.worker.clone()),
+        Some(Command::Store(store)) => store_command::run(&store.command),
         // clap's `arg_required_else_help` prints the help before we get here.
         None => Ok(ExitCode::Success),
     }

@@ -157,14 +157,23 @@ fn draw<'p>(
         if instance.kind != "report" {
             continue;
         }
-        let data = manifest
-            .outputs
-            .get("result")
-            .ok_or_else(|| "it has no result".to_owned())
-            .and_then(|digest| store.read_blob(digest).map_err(|e| e.to_string()))
-            .and_then(|bytes| {
-                serde_json::from_slice::<ReportData>(&bytes).map_err(|e| e.to_string())
-            });
+        // Checked as it is served: its bytes against their digest, its numbers against them.
+        let data = match store.served(&manifest.key) {
+            Ok(served) => served
+                .and_then(|served| served.result)
+                .ok_or_else(|| "it has no result".to_owned())
+                .and_then(|bytes| {
+                    serde_json::from_slice::<ReportData>(&bytes).map_err(|e| e.to_string())
+                }),
+            Err(damage) => {
+                let _ = store.set_aside(&damage);
+                Err(format!(
+                    "{} is damaged ({}): set aside; `devspec run` recomputes it",
+                    damage.what(&instance.display_name()),
+                    damage.detail
+                ))
+            }
+        };
         let drawn = data.and_then(|data| {
             let context = context(plan, store, options, spec, &instance.step_name, &data);
             write_report(&out.join(&instance.step_name), &data, &context)

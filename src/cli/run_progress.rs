@@ -71,11 +71,13 @@ impl RunProgress {
 
     pub fn event(&mut self, event: &RunEvent) {
         match self {
-            RunProgress::Quiet => {
-                if let RunEvent::Failed { instance, error, .. } = event {
+            RunProgress::Quiet => match event {
+                RunEvent::Failed { instance, error, .. } => {
                     eoutln!("  FAILED  {instance}: {error}");
                 }
-            }
+                RunEvent::Damaged { what, detail, .. } => eoutln!("{}", damaged(what, detail)),
+                _ => {}
+            },
             RunProgress::Json => eoutln!("{}", json(event)),
             RunProgress::Lines => match event {
                 RunEvent::Cached { .. } | RunEvent::Progress { .. } => {}
@@ -89,6 +91,7 @@ impl RunProgress {
                 RunEvent::Skipped { instance, because } => {
                     eoutln!("  skip    {instance} (needs {because})");
                 }
+                RunEvent::Damaged { what, detail, .. } => eoutln!("{}", damaged(what, detail)),
             },
             RunProgress::Bar(bars) => bars.event(event),
         }
@@ -139,8 +142,19 @@ impl Bars {
                 self.overall.println(format!("  FAILED  {instance}: {error}"));
             }
             RunEvent::Skipped { .. } => self.counts.skipped += 1,
+            RunEvent::Damaged { what, detail, was_cached, .. } => {
+                self.overall.println(damaged(what, detail));
+                // It was counted cached; it now runs, and is counted when it ends.
+                if *was_cached {
+                    self.counts.cached = self.counts.cached.saturating_sub(1);
+                    self.overall.dec(1);
+                }
+            }
         }
-        if !matches!(event, RunEvent::Started { .. } | RunEvent::Progress { .. }) {
+        if !matches!(
+            event,
+            RunEvent::Started { .. } | RunEvent::Progress { .. } | RunEvent::Damaged { .. }
+        ) {
             self.overall.inc(1);
         }
         let hidden = self.running.len() - self.lines();
@@ -192,5 +206,15 @@ fn json(event: &RunEvent) -> serde_json::Value {
         RunEvent::Skipped { instance, because } => {
             serde_json::json!({ "event": "skipped", "instance": instance, "because": because })
         }
+        RunEvent::Damaged { instance, what, detail, was_cached } => serde_json::json!({
+            "event": "damaged", "instance": instance, "what": what, "detail": detail,
+            "was_cached": was_cached,
+        }),
     }
+}
+
+/// A damaged store entry, as said on stderr: `store: the result of llc[seed=1]@16 is damaged
+/// (its bytes hash to …): recomputing`.
+pub fn damaged(what: &str, detail: &str) -> String {
+    format!("store: {what} is damaged ({detail}): set aside, recomputing")
 }

@@ -1,6 +1,8 @@
 //! `devspec show FILE STEP [--format table|csv|json]`: one step's results across its instances,
 //! a row each: its coordinates, checkpoint, status and metrics. Instances not computed yet are
-//! listed without metrics, so a run in progress shows its partial results.
+//! listed without metrics, so a run in progress shows its partial results. What is shown is
+//! checked first (`Store::served`); a damaged result is named on stderr, set aside and shown
+//! as `damaged` (exit 1), never served.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -44,6 +46,7 @@ pub fn run(
     }
     let context = RunContext::new(&ContextArgs::new(file, settings, worker))?;
     let statuses = survey(&plan, &context.store, &context.options);
+    let mut damaged = false;
     let rows: Vec<serde_json::Value> = plan
         .order
         .iter()
@@ -55,16 +58,36 @@ pub fn run(
                 .iter()
                 .map(|c| (c.axis.clone(), serde_json::Value::from(c.value.to_string())))
                 .collect();
-            let (status, metrics, extra) = match &statuses[node.index()] {
-                InstanceStatus::Cached(manifest) if provenance => {
-                    ("done", provenance_of(manifest), None)
+            // What is served is checked: its result against its digest, its numbers against
+            // its result. A damaged entry is said and set aside, never shown.
+            let served = match &statuses[node.index()] {
+                InstanceStatus::Cached(manifest) => match context.store.served(&manifest.key) {
+                    Ok(served) => served,
+                    Err(damage) => {
+                        let name = instance.display_name();
+                        let _ = context.store.set_aside(&damage);
+                        eoutln!(
+                            "store: {} is damaged ({}): set aside; `devspec run` recomputes it",
+                            damage.what(&name),
+                            damage.detail
+                        );
+                        damaged = true;
+                        None
+                    }
+                },
+                _ => None,
+            };
+            let (status, metrics, extra) = match (&statuses[node.index()], served) {
+                (InstanceStatus::Cached(_), Some(served)) if provenance => {
+                    ("done", provenance_of(&served.manifest), None)
                 }
-                InstanceStatus::Cached(manifest) => (
+                (InstanceStatus::Cached(_), Some(served)) => (
                     "done",
-                    serde_json::Value::Object(manifest.metrics.clone()),
-                    details(&context.store, instance.kind, manifest),
+                    serde_json::Value::Object(served.manifest.metrics.clone()),
+                    details(instance.kind, served.result.as_deref()),
                 ),
-                other => (other.label(), serde_json::Value::Null, None),
+                (InstanceStatus::Cached(_), None) => ("damaged", serde_json::Value::Null, None),
+                (other, _) => (other.label(), serde_json::Value::Null, None),
             };
             let mut row = serde_json::json!({
                 "instance": instance.display_name(),
@@ -92,7 +115,7 @@ pub fn run(
         }
     };
     out!("{text}");
-    Ok(ExitCode::Success)
+    Ok(if damaged { ExitCode::Failed } else { ExitCode::Success })
 }
 
 /// What produced a result, as the columns of its row (`--provenance`).
@@ -166,18 +189,9 @@ fn provenance_blocks(rows: &[serde_json::Value]) -> String {
 /// What `show` takes from an instance's result beyond its metrics, as fields of its row: a
 /// train's loss series (`series`: `steps`, `train_loss`, maybe `test_loss`), an estimate's
 /// diagnostics with their explanations and fixes (`diagnostics`: `[{name, message, fix}]`), a
-/// detection's boundaries and stages (`detection`). An unreadable result adds none; `run`
-/// recomputes it.
-fn details(
-    store: &crate::store::Store,
-    kind: &str,
-    manifest: &crate::store::Manifest,
-) -> Option<(&'static str, serde_json::Value)> {
-    let result = manifest
-        .outputs
-        .get("result")
-        .and_then(|digest| store.read_blob(digest).ok())
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())?;
+/// detection's boundaries and stages (`detection`), from its checked result's bytes.
+fn details(kind: &str, result: Option<&[u8]>) -> Option<(&'static str, serde_json::Value)> {
+    let result = serde_json::from_slice::<serde_json::Value>(result?).ok()?;
     match kind {
         "train" => Some(("series", result.get("series")?.clone())),
         "estimate" => Some(("diagnostics", result.get("estimate")?.get("diagnostics")?.clone())),

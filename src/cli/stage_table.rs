@@ -29,11 +29,23 @@ pub fn stage_tables(plan: &Plan, store: &Store, options: &RunOptions) -> Option<
         if instance.kind != "detect" {
             continue;
         }
-        let Some(result) = manifest
-            .outputs
-            .get("result")
-            .and_then(|digest| store.read_blob(digest).ok())
-            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        // Checked as it is served (a run has checked it already, when it took it from the
+        // store); damage found now is said in place of the table, never drawn.
+        let result = match store.served(&manifest.key) {
+            Ok(served) => served.and_then(|s| s.result),
+            Err(damage) => {
+                let _ = store.set_aside(&damage);
+                let _ = writeln!(
+                    out,
+                    "{}: {} is damaged ({}): set aside; `devspec run` recomputes it",
+                    instance.display_name(),
+                    damage.what(&instance.display_name()),
+                    damage.detail
+                );
+                continue;
+            }
+        };
+        let Some(result) = result.and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
         else {
             continue;
         };

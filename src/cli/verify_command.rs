@@ -1,7 +1,8 @@
 //! `devspec verify FILE [--steps NAME...] [--sample K]`: recomputes the locked instances (or
 //! some of them) and everything they need in a scratch store, never reading the results it
-//! checks, and compares each with its entry in `FILE.lock` (see `study::verification`). Exit 0
-//! when everything judged agrees, 1 when anything differs or fails to recompute.
+//! checks, and compares each with its entry in `FILE.lock`, and the lock with this store's
+//! entry of each key (see `study::verification`). Exit 0 when everything judged agrees, 1 when
+//! anything differs or fails to recompute.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -14,7 +15,7 @@ use crate::exec::Executor;
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
 use crate::store::Store;
-use crate::study::verification::{self, Comparison, Mode, Verdict};
+use crate::study::verification::{self, Comparison, Mode, Stored, Verdict};
 use crate::study::{Lock, lock_path};
 
 pub fn run(args: &VerifyArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure> {
@@ -71,7 +72,10 @@ pub fn run(args: &VerifyArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failu
             continue;
         }
         match recomputed.instance(&locked.name) {
-            Some(again) => comparisons.push(verification::compare(locked, again)),
+            Some(again) => {
+                let stored = stored(&context.store, locked);
+                comparisons.push(verification::compare(locked, again, &stored));
+            }
             None => not_recomputed.push(locked.name.clone()),
         }
     }
@@ -100,6 +104,26 @@ pub fn run(args: &VerifyArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failu
     } else {
         ExitCode::Failed
     })
+}
+
+/// This store's entry of a locked key, checked as it is served (its result against its digest,
+/// its numbers against its result); a damaged one is set aside.
+fn stored(store: &Store, locked: &crate::study::LockedInstance) -> Stored {
+    match store.served(&locked.key) {
+        Ok(Some(served)) => Stored::Entry {
+            results: crate::study::lock::headline(&locked.kind, &served.manifest, store),
+            outputs: served.manifest.outputs,
+        },
+        Ok(None) => Stored::Absent,
+        Err(damage) => {
+            let _ = store.set_aside(&damage);
+            Stored::Damaged(format!(
+                "{} is damaged ({}): set aside",
+                damage.what(&locked.name),
+                damage.detail
+            ))
+        }
+    }
 }
 
 /// Refuses a spec that no longer says what its lock recorded: verifying it would compare
@@ -168,6 +192,7 @@ fn render(comparisons: &[Comparison]) -> String {
         "quantity".into(),
         "locked".into(),
         "recomputed".into(),
+        "store".into(),
         "verdict".into(),
         "how".into(),
     ]];
@@ -192,6 +217,7 @@ fn render(comparisons: &[Comparison]) -> String {
                 line.quantity.clone(),
                 line.locked.clone(),
                 line.recomputed.clone(),
+                line.stored.clone(),
                 verdict.into(),
                 line.measure.clone(),
             ]);

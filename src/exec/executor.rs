@@ -10,6 +10,12 @@
 //! - sibling batching: ready instances of one step that differ only in the fields the step
 //!   kind allows (its seed, say) go to one worker in one request, computed together; each is
 //!   still keyed, locked and recorded on its own.
+//!
+//! What the store holds is checked as it is used (`docs/store.md`): a damaged record is a miss;
+//! the blobs a step reads are checked against their digests before it is sent, and the results
+//! `devspec` serves at the end of a run (detections, reports) when they are taken from the
+//! store. A damaged blob sends the instance that made it back to run, with what waits for it,
+//! in the same run.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -25,9 +31,10 @@ use petgraph::visit::EdgeRef;
 use super::in_process::{self, InProcessJob};
 use super::pool::{Job, PoolMessage};
 use super::step_key::{StepKey, explicit_device, instance_key};
+use crate::failure::{Failure, FailureClass};
 use crate::plan::{Dependency, Instance, Plan};
 use crate::registry::{self, schema::Batching};
-use crate::store::{FileDigests, Manifest, Store};
+use crate::store::{Damage, FileDigests, Lookup, Manifest, Store};
 
 /// How often a long run records the keys of what ran (they are also recorded at its end).
 const KEY_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
@@ -97,6 +104,15 @@ pub enum RunEvent {
         instance: String,
         because: String,
     },
+    /// A store entry of an instance was found damaged, set aside, and the instance will be
+    /// computed again (`was_cached`: it had been reported cached in this run).
+    Damaged {
+        instance: String,
+        /// `the result of llc[seed=1]@16`, `checkpoint@8 of run[seed=0]`.
+        what: String,
+        detail: String,
+        was_cached: bool,
+    },
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -154,6 +170,14 @@ struct Schedule<'p> {
     ran_keys: BTreeMap<String, serde_json::Value>,
     /// The environment failure that stopped the run, if one did.
     environment: Option<crate::failure::Failure>,
+    /// Per instance: its key, once known.
+    keys: Vec<Option<String>>,
+    /// Per instance: whether it was taken from the store, and whether it was sent back to
+    /// run for a damaged output (once at most: a second time, what reads it fails).
+    was_cached: Vec<bool>,
+    reopened: Vec<bool>,
+    /// Blobs known intact in this run: checked, or just written by a step.
+    intact: std::collections::HashSet<String>,
 }
 
 impl Executor<'_> {
@@ -192,31 +216,14 @@ impl Executor<'_> {
                     if stopping {
                         break;
                     }
-                    if !matches!(schedule.state[node.index()], State::Waiting) {
+                    // Sent back to wait when an input turned out damaged.
+                    if !matches!(schedule.state[node.index()], State::Waiting)
+                        || schedule.missing[node.index()] > 0
+                    {
                         continue;
                     }
-                    let instance = graph[node].display_name();
-                    let (key_parts, request) = self.request_for(node, &schedule.state);
-                    let key = key_parts.digest();
-                    if let Some(manifest) = self.store.cached(&key) {
-                        summary.cached += 1;
-                        on_event(&RunEvent::Cached { instance });
-                        schedule.complete(node, manifest.outputs);
-                        continue;
-                    }
-                    schedule.key_parts[node.index()] =
-                        Some(serde_json::to_value(&key_parts).expect("keys serialize"));
-                    if crate::steps::is_in_process(graph[node].kind) {
-                        let job = (instance, key, request);
-                        let failed =
-                            self.run_in_process(node, job, &mut schedule, &mut summary, on_event);
-                        stopping |= failed && self.options.fail_fast;
-                        continue;
-                    }
-                    let group = self.group_of(node, &key, &key_parts);
-                    let device = key_parts.environment.get("device").cloned().unwrap_or_default();
-                    let resources = super::slurm::resources_of(&graph[node].params);
-                    waiting.push(group, Job { node, key, device, request, instance, resources });
+                    let progress = (&mut schedule, &mut waiting, &mut summary);
+                    stopping |= self.take_ready(node, progress, on_event) && self.options.fail_fast;
                 }
                 // At most `jobs` requests in flight: the rest wait here, so `--fail-fast` can
                 // still hold them back, and later siblings can join a group.
@@ -224,6 +231,16 @@ impl Executor<'_> {
                     let Some(group) = waiting.take_group(self.options.max_batch.max(1)) else {
                         break;
                     };
+                    let group = schedule.intact_inputs(
+                        group,
+                        self.store,
+                        &mut waiting,
+                        &mut summary,
+                        on_event,
+                    );
+                    if group.is_empty() {
+                        continue;
+                    }
                     for job in &group {
                         schedule.state[job.node.index()] = State::Running(BTreeMap::new());
                         on_event(&RunEvent::Started { instance: job.instance.clone() });
@@ -231,12 +248,17 @@ impl Executor<'_> {
                     running += 1;
                     job_tx.send(group).expect("pool threads live");
                 }
-                if running == 0 {
+                // An instance sent back to run (its output was damaged) is ready again.
+                if running == 0 && (stopping || schedule.ready.is_empty()) {
                     break;
+                }
+                if running == 0 {
+                    continue;
                 }
                 let message = message_rx.recv().expect("pool threads live while jobs run");
                 match message {
                     PoolMessage::Output { node, name, digest } => {
+                        schedule.intact.insert(digest.clone());
                         schedule.streamed(node, &name, digest);
                     }
                     PoolMessage::Progress { node, done, total, message } => {
@@ -272,16 +294,86 @@ impl Executor<'_> {
         }
     }
 
+    /// Takes a ready instance: from the store when cached, computed here when `devspec`
+    /// computes it, else queued for a worker; whether it failed.
+    fn take_ready(
+        &self,
+        node: NodeIndex,
+        (schedule, waiting, summary): (&mut Schedule<'_>, &mut Waiting, &mut RunSummary),
+        on_event: &mut dyn FnMut(&RunEvent),
+    ) -> bool {
+        let instance = self.plan.graph[node].display_name();
+        let (key_parts, request) = self.request_for(node, &schedule.state);
+        let key = key_parts.digest();
+        schedule.keys[node.index()] = Some(key.clone());
+        if self.take_cached(node, &key, schedule, summary, on_event) {
+            return false;
+        }
+        schedule.key_parts[node.index()] =
+            Some(serde_json::to_value(&key_parts).expect("keys serialize"));
+        if crate::steps::is_in_process(self.plan.graph[node].kind) {
+            let job = (instance, key, request);
+            return self.run_in_process(node, job, (schedule, waiting, summary), on_event);
+        }
+        let group = self.group_of(node, &key, &key_parts);
+        let device = key_parts.environment.get("device").cloned().unwrap_or_default();
+        let resources = super::slurm::resources_of(&self.plan.graph[node].params);
+        waiting.push(group, Job { node, key, device, request, instance, resources });
+        false
+    }
+
+    /// Takes an instance from the store when its key is a cache hit; whether it did. A damaged
+    /// entry is set aside and said (the instance then runs); a result `devspec` serves at the
+    /// end of the run (a detection's, a report's) is read and checked now, so that damage there
+    /// is recomputed in this run rather than found afterwards.
+    fn take_cached(
+        &self,
+        node: NodeIndex,
+        key: &str,
+        schedule: &mut Schedule<'_>,
+        summary: &mut RunSummary,
+        on_event: &mut dyn FnMut(&RunEvent),
+    ) -> bool {
+        if schedule.reopened[node.index()] {
+            // Sent back to run: what it had stored is damaged, and was said so.
+            return false;
+        }
+        let served = is_served(self.plan.graph[node].kind);
+        let damage = match self.store.lookup(key) {
+            Lookup::Miss => return false,
+            Lookup::Hit(manifest) => match served.then(|| self.store.check_result(&manifest)) {
+                None | Some(Ok(_)) => {
+                    summary.cached += 1;
+                    schedule.was_cached[node.index()] = true;
+                    on_event(&RunEvent::Cached { instance: self.plan.graph[node].display_name() });
+                    if served {
+                        schedule.intact.extend(manifest.outputs.get("result").cloned());
+                    }
+                    schedule.complete(node, manifest.outputs);
+                    return true;
+                }
+                Some(Err(damage)) => damage,
+            },
+            Lookup::Damaged(damage) => damage,
+        };
+        schedule.said_damaged(node, &damage, self.store, false, on_event);
+        false
+    }
+
     /// Computes a step `devspec` runs itself (detection takes milliseconds: done here, between
     /// scheduling rounds, rather than sent to a worker); whether it failed.
     fn run_in_process(
         &self,
         node: NodeIndex,
         (instance, key, request): (String, String, StepRequest),
-        schedule: &mut Schedule<'_>,
-        summary: &mut RunSummary,
+        (schedule, waiting, summary): (&mut Schedule<'_>, &mut Waiting, &mut RunSummary),
         on_event: &mut dyn FnMut(&RunEvent),
     ) -> bool {
+        // The results it reads, checked first: a damaged one is computed again, and this
+        // instance waits for it.
+        if schedule.damaged_input(node, self.store, waiting, summary, on_event) {
+            return false;
+        }
         on_event(&RunEvent::Started { instance: instance.clone() });
         let job = InProcessJob {
             instance,
@@ -415,6 +507,12 @@ impl Executor<'_> {
     }
 }
 
+/// Whether `devspec` reads this kind's result at the end of a run (stage tables, reports): such
+/// results are checked when taken from the store, so damage there is recomputed in the run.
+fn is_served(kind: &str) -> bool {
+    crate::steps::is_in_process(kind)
+}
+
 /// Removes the field a dotted path names from a key's parameters: `seed` is a parameter,
 /// `optimizer.lr` the argument `lr` of the constructor in `optimizer`, and
 /// `observable.sampler.lr` the argument `lr` of the constructor in that one's `sampler`.
@@ -454,6 +552,16 @@ impl Waiting {
         jobs.push_back(job);
     }
 
+    /// Takes an instance's job out, if it waits here.
+    fn remove(&mut self, node: NodeIndex) {
+        self.groups.retain(|_, jobs| {
+            jobs.retain(|job| job.node != node);
+            !jobs.is_empty()
+        });
+        let groups = &self.groups;
+        self.order.retain(|group| groups.contains_key(group));
+    }
+
     /// The oldest group's first `limit` jobs.
     fn take_group(&mut self, limit: usize) -> Option<Vec<Job>> {
         let group = self.order.pop_front()?;
@@ -483,6 +591,136 @@ impl<'p> Schedule<'p> {
             key_parts: vec![None; graph.node_count()],
             ran_keys: BTreeMap::new(),
             environment: None,
+            keys: vec![None; graph.node_count()],
+            was_cached: vec![false; graph.node_count()],
+            reopened: vec![false; graph.node_count()],
+            intact: std::collections::HashSet::new(),
+        }
+    }
+
+    /// The members of a group whose inputs are intact, checked before a worker reads them; the
+    /// others wait for their inputs to be computed again ([`Schedule::damaged_input`]).
+    fn intact_inputs(
+        &mut self,
+        group: Vec<Job>,
+        store: &Store,
+        waiting: &mut Waiting,
+        summary: &mut RunSummary,
+        on_event: &mut dyn FnMut(&RunEvent),
+    ) -> Vec<Job> {
+        group
+            .into_iter()
+            .filter(|job| !self.damaged_input(job.node, store, waiting, summary, on_event))
+            .collect()
+    }
+
+    /// Checks the blobs `node` reads (the outputs its edges name; for a step `devspec` computes,
+    /// each input's result too) that this run has not checked yet. On damage: it is set aside
+    /// and said, the instance that made it is sent back to run, and `node` waits for it again;
+    /// returns true. When that instance cannot run again (it ran again already, or has not
+    /// finished), `node` fails instead.
+    fn damaged_input(
+        &mut self,
+        node: NodeIndex,
+        store: &Store,
+        waiting: &mut Waiting,
+        summary: &mut RunSummary,
+        on_event: &mut dyn FnMut(&RunEvent),
+    ) -> bool {
+        let in_process = crate::steps::is_in_process(self.graph[node].kind);
+        let mut reads: Vec<(NodeIndex, String, String)> = Vec::new();
+        for edge in self.graph.edges_directed(node, Direction::Incoming) {
+            let source = edge.source();
+            let (State::Done(outputs) | State::Running(outputs)) = &self.state[source.index()]
+            else {
+                continue;
+            };
+            let mut names = vec![edge.weight().output.to_string()];
+            if in_process {
+                names.push("result".to_owned());
+            }
+            for name in names {
+                if let Some(digest) = outputs.get(&name)
+                    && !self.intact.contains(digest)
+                    && !reads.iter().any(|(_, _, d)| d == digest)
+                {
+                    reads.push((source, name, digest.clone()));
+                }
+            }
+        }
+        for (source, name, digest) in reads {
+            let err = match store.verify_blob(&digest) {
+                Ok(()) => {
+                    self.intact.insert(digest);
+                    continue;
+                }
+                Err(err) => err,
+            };
+            let key = self.keys[source.index()].clone().unwrap_or_default();
+            let damage = Damage::output(&key, &name, &digest, err.detail());
+            let can_rerun = matches!(self.state[source.index()], State::Done(_))
+                && !self.reopened[source.index()];
+            if !can_rerun {
+                let what = damage.what(&self.graph[source].display_name());
+                let error =
+                    format!("{what} is damaged ({}) and could not be recomputed", damage.detail);
+                self.finished(
+                    node,
+                    Err((Failure::new(FailureClass::StepFailed, error), None)),
+                    summary,
+                    on_event,
+                );
+                return true;
+            }
+            let was_cached = self.was_cached[source.index()];
+            if was_cached {
+                summary.cached -= 1;
+            }
+            self.said_damaged(source, &damage, store, was_cached, on_event);
+            self.reopen(source, waiting);
+            return true;
+        }
+        false
+    }
+
+    /// Sets a damaged entry aside and says so.
+    fn said_damaged(
+        &self,
+        node: NodeIndex,
+        damage: &Damage,
+        store: &Store,
+        was_cached: bool,
+        on_event: &mut dyn FnMut(&RunEvent),
+    ) {
+        let instance = self.graph[node].display_name();
+        let mut detail = damage.detail.clone();
+        if let Err(err) = store.set_aside(damage) {
+            use std::fmt::Write as _;
+            let _ = write!(detail, "; it could not be set aside: {err}");
+        }
+        on_event(&RunEvent::Damaged { what: damage.what(&instance), instance, detail, was_cached });
+    }
+
+    /// Sends a finished instance back to run: what reads its outputs waits for them again.
+    fn reopen(&mut self, node: NodeIndex, waiting: &mut Waiting) {
+        self.reopened[node.index()] = true;
+        self.was_cached[node.index()] = false;
+        self.state[node.index()] = State::Waiting;
+        let edges: Vec<_> = self
+            .graph
+            .edges_directed(node, Direction::Outgoing)
+            .filter(|edge| self.satisfied[edge.id().index()])
+            .map(|edge| (edge.id(), edge.target()))
+            .collect();
+        for (edge, dependent) in edges {
+            self.satisfied[edge.index()] = false;
+            self.missing[dependent.index()] += 1;
+            if matches!(self.state[dependent.index()], State::Waiting) {
+                waiting.remove(dependent);
+            }
+        }
+        if self.missing[node.index()] == 0 {
+            self.ready.push_back(node);
         }
     }
 
@@ -539,6 +777,7 @@ impl<'p> Schedule<'p> {
         match outcome {
             Ok((manifest, ran)) => {
                 if ran {
+                    self.intact.extend(manifest.outputs.values().cloned());
                     summary.executed += 1;
                     if let Some(parts) = self.key_parts[node.index()].take() {
                         self.ran_keys.insert(instance.clone(), parts);
