@@ -68,9 +68,10 @@ fn main() {
         let tms = step_seconds(TMS, branch);
         let gpt = step_seconds(GPT, branch);
         // The group of four seeds runs at once: its members' walls overlap, so the group's
-        // wall is one member's (they start and end together).
+        // wall is one member's (they start and end together). The estimates (one per seed's
+        // checkpoint, not siblings) run one after another with one job.
         let train = gpt["train"] / 4.0;
-        let estimate = gpt["estimate"] / 4.0;
+        let estimate = gpt["estimate"];
         println!(
             "{branch:<11} {:>17.0}   {:>26.0}   {:>17.0}",
             TMS_STEPS / tms["train"],
