@@ -165,15 +165,42 @@ pub fn remove_stale_temp_files(store: &Path, min_age: std::time::Duration) -> us
 }
 
 /// Whether the process that named a temp file (`NAME.PID.N`) still runs here. Names without a
-/// process id (a bundle import's) count as alive: only their age can tell.
+/// process id (a bundle import's) count as alive: only their age can tell. A process id in use
+/// is not enough: an ended process not yet reaped (a zombie) is not writing, and with process ids
+/// reused (32,768 of them by default, soon spent by a test suite) one that started after the
+/// file was last written is another process.
 fn writer_alive(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let mut parts = name.rsplit('.');
     let (Some(counter), Some(pid)) = (parts.next(), parts.next()) else { return true };
-    match (counter.parse::<u64>(), pid.parse::<u32>()) {
-        (Ok(_), Ok(pid)) => Path::new("/proc").join(pid.to_string()).exists(),
+    let (Ok(_), Ok(pid)) = (counter.parse::<u64>(), pid.parse::<u32>()) else { return true };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // After the command's closing parenthesis: the state, then 18 more fields to the start time.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    if matches!(fields.first(), Some(&("Z" | "X" | "x"))) {
+        return false;
+    }
+    let started = fields.get(19).and_then(|ticks| ticks.parse::<u64>().ok()).zip(boot_time());
+    let written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    match (started, written) {
+        // /proc counts in USER_HZ, 100 per second on every Linux ABI; a second's slack for the
+        // rounding of both clocks.
+        (Some((ticks, boot)), Some(written)) => {
+            let started = boot + std::time::Duration::from_millis(ticks * 10);
+            started <= written + std::time::Duration::from_secs(1)
+        }
         _ => true,
     }
+}
+
+/// When this machine booted (`btime` of `/proc/stat`).
+fn boot_time() -> Option<std::time::SystemTime> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let seconds = stat.lines().find_map(|line| line.strip_prefix("btime "))?.trim().parse().ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
 }
 
 /// Runs `operation` on `path`; if its folder is missing, creates it and tries once more.
@@ -289,6 +316,29 @@ mod tests {
         assert_eq!(remove_stale_temp_files(&dir, std::time::Duration::from_secs(3600)), 0);
         assert_eq!(remove_stale_temp_files(&dir, std::time::Duration::ZERO), 1);
         assert!(!stale.exists() && ours.exists() && unnamed.exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_temp_file_of_an_ended_or_reused_process_id_is_stale() {
+        let dir = std::env::temp_dir().join(format!("devspec-reuse-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        // An ended child not yet reaped: its process id is still in /proc, as a zombie.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let zombie = dir.join("tmp").join(format!("blob.{}.0", child.id()));
+        std::fs::write(&zombie, "partial").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // This process's id, on a file last written before this process started: the id was
+        // another process's then.
+        let reused = dir.join("tmp").join(format!("blob.{}.1", std::process::id()));
+        let file = std::fs::File::create(&reused).unwrap();
+        file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000))
+            .unwrap();
+        let ours = dir.join("tmp").join(format!("blob.{}.2", std::process::id()));
+        std::fs::write(&ours, "partial").unwrap();
+        assert_eq!(remove_stale_temp_files(&dir, std::time::Duration::ZERO), 2);
+        assert!(!zombie.exists() && !reused.exists() && ours.exists());
+        child.wait().unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 
