@@ -34,7 +34,9 @@ impl ExitCode {
         ),
         (
             ExitCode::Environment,
-            "the run as a whole cannot go on: libtorch missing, disk full, store unwritable",
+            "the run as a whole cannot go on: libtorch missing, disk full, store unwritable, a \
+             worker that does not answer or speaks another protocol, an instance larger than \
+             the memory it would run in",
         ),
         (ExitCode::Internal, "not implemented yet, or an internal bug"),
     ];
