@@ -18,9 +18,8 @@ mod key_lock;
 mod live_runs;
 mod manifest;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use devspec_protocol::store_layout;
 
@@ -37,14 +36,7 @@ use crate::failure::Failure;
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
-    /// The records this process has checked, by key: their bytes and what they hold. A record
-    /// read again (a run reads each several times: to schedule, for its stage tables, reports
-    /// and lock) whose bytes are the same needs no second hash or parse.
-    checked: Arc<Mutex<HashMap<String, Checked>>>,
 }
-
-/// A record's bytes as read, and the manifest they hold.
-type Checked = (Vec<u8>, Manifest);
 
 /// What the store holds for a step key.
 #[derive(Debug, Clone)]
@@ -97,7 +89,7 @@ impl Store {
                 )
             })?;
         }
-        Ok(Store { root: root.to_path_buf(), checked: Arc::default() })
+        Ok(Store { root: root.to_path_buf() })
     }
 
     pub fn root(&self) -> &Path {
@@ -115,22 +107,13 @@ impl Store {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(Damage::record(key, format!("it cannot be read: {err}"))),
         };
-        if let Some((checked, manifest)) = self.checked.lock().expect("no panic holds it").get(key)
-            && *checked == bytes
-        {
-            return Ok(Some(manifest.clone()));
-        }
         let manifest: Manifest = serde_json::from_slice(&bytes)
             .map_err(|err| Damage::record(key, format!("it is not a readable record: {err}")))?;
         if manifest.key != key {
             return Err(Damage::record(key, format!("it is the record of key {}", manifest.key)));
         }
         match seal_of(&bytes) {
-            Seal::Intact => {
-                let mut checked = self.checked.lock().expect("no panic holds it");
-                checked.insert(key.to_owned(), (bytes, manifest.clone()));
-                Ok(Some(manifest))
-            }
+            Seal::Intact => Ok(Some(manifest)),
             Seal::Broken => Err(Damage::record(key, "its content does not match its checksum")),
             Seal::Absent => {
                 self.check_result(&manifest)?;
