@@ -64,7 +64,13 @@ fn derive(kind: &str, name: &str, result: &Value) -> Option<Value> {
 
 /// `334-2519 development, 6889-9074 plateau`: a detection's boundaries as its `at` metric.
 fn describe_boundaries(result: &Value) -> String {
-    let parts: Vec<String> = result["boundaries"]
+    boundary_texts(result).join(", ")
+}
+
+/// A detection result's boundaries, each as `334-2519 development` (the lock's and `at`'s
+/// wording).
+pub fn boundary_texts(result: &Value) -> Vec<String> {
+    result["boundaries"]
         .as_array()
         .into_iter()
         .flatten()
@@ -73,11 +79,10 @@ fn describe_boundaries(result: &Value) -> String {
                 "{}-{} {}",
                 b["interval"][0],
                 b["interval"][1],
-                b["kind"].as_str().unwrap_or("")
+                b["kind"].as_str().unwrap_or_default()
             )
         })
-        .collect();
-    parts.join(", ")
+        .collect()
 }
 
 /// Equal as JSON, numbers compared as numbers (`3` and `3.0` are one value).

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use devspec_protocol::store_layout;
 
 pub use damage::{Damage, DamagedPart};
+pub use derived_metrics::boundary_texts;
 pub use file_digests::FileDigests;
 pub use garbage::{GcReport, MIN_AGE};
 pub use integrity::{Finding, StoreCheck};

@@ -291,21 +291,7 @@ pub fn headline(kind: &str, manifest: &Manifest, store: &Store) -> Headline {
                 .get("result")
                 .and_then(|digest| store.read_blob(digest).ok())
                 .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-            headline.boundaries = result.map(|result| {
-                result["boundaries"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|b| {
-                        format!(
-                            "{}-{} {}",
-                            b["interval"][0],
-                            b["interval"][1],
-                            b["kind"].as_str().unwrap_or_default()
-                        )
-                    })
-                    .collect()
-            });
+            headline.boundaries = result.as_ref().map(crate::store::boundary_texts);
         }
         _ => {}
     }
