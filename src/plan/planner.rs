@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::compile::value::{Value, ValueKind};
-use crate::compile::{CheckedStep, Program, schedule};
+use crate::compile::{Axis, CheckedStep, Program, schedule};
 use crate::diagnostic::Diagnostic;
 
 use super::checkpoint_files;
@@ -497,6 +497,21 @@ fn plan_report(
 
 /// The step's fields with each of its own sweeps replaced by the point's value on that axis.
 fn resolve_sweeps(step: &CheckedStep, point: &[Coordinate]) -> BTreeMap<String, Value> {
+    fields_choosing(step, |axis| {
+        point
+            .iter()
+            .find(|c| c.axis == axis.name)
+            .map(|c| c.value.clone())
+            .expect("every own axis has a coordinate")
+    })
+}
+
+/// The step's fields with each of its own sweeps replaced by `choose`'s value of its axis (the
+/// sweeps, in reading order, are the step's axes in order).
+pub(super) fn fields_choosing(
+    step: &CheckedStep,
+    mut choose: impl FnMut(&Axis) -> Value,
+) -> BTreeMap<String, Value> {
     let mut next_axis = 0;
     step.fields
         .iter()
@@ -504,11 +519,7 @@ fn resolve_sweeps(step: &CheckedStep, point: &[Coordinate]) -> BTreeMap<String, 
             let resolved = value.replace_sweeps(&mut |_| {
                 let axis = &step.axes[next_axis];
                 next_axis += 1;
-                point
-                    .iter()
-                    .find(|c| c.axis == axis.name)
-                    .map(|c| c.value.clone())
-                    .expect("every own axis has a coordinate")
+                choose(axis)
             });
             (name.clone(), resolved)
         })

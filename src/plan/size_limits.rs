@@ -277,22 +277,13 @@ fn bytes(step: &CheckedStep, params: &BTreeMap<String, Value>) -> f64 {
 /// The step's fields with each sweep at its largest value: the one whose numbers add up to
 /// the most (a sweep of sizes at its largest size, of models at the largest model).
 fn largest_fields(step: &CheckedStep) -> BTreeMap<String, Value> {
-    let mut next_axis = 0;
-    step.fields
-        .iter()
-        .map(|(name, value)| {
-            let resolved = value.replace_sweeps(&mut |_| {
-                let axis = &step.axes[next_axis];
-                next_axis += 1;
-                axis.values
-                    .iter()
-                    .max_by(|a, b| magnitude(a).total_cmp(&magnitude(b)))
-                    .cloned()
-                    .expect("a sweep has values")
-            });
-            (name.clone(), resolved)
-        })
-        .collect()
+    super::planner::fields_choosing(step, |axis| {
+        axis.values
+            .iter()
+            .max_by(|a, b| magnitude(a).total_cmp(&magnitude(b)))
+            .cloned()
+            .expect("a sweep has values")
+    })
 }
 
 /// The sum of the absolute values of the numbers in a value.
