@@ -148,20 +148,9 @@ fn parse_mem_total(meminfo: &str) -> Option<f64> {
 #[allow(clippy::float_cmp)] // whole numbers of bytes
 mod tests {
     use super::*;
-    use crate::source::SourceMap;
 
     fn plan_of(spec: &str) -> Plan {
-        let mut sources = SourceMap::new();
-        let program = crate::compile::check_bytes(
-            "t.dev",
-            None,
-            spec.as_bytes(),
-            &std::env::temp_dir(),
-            &[],
-            &mut sources,
-        )
-        .unwrap_or_else(|errors| panic!("{errors:?}"));
-        super::super::plan(&program).unwrap()
+        super::super::plan(&super::super::checked(spec)).unwrap()
     }
 
     const SPEC: &str = "train t { model = tms.model(features = 5, hidden = 2), \

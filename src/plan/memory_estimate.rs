@@ -385,16 +385,10 @@ pub fn model_activations(model: &Value) -> f64 {
 #[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
-    use crate::source::SourceMap;
 
     /// The resolved fields of step `index` of `spec`, as a plan would give an instance.
     fn fields(spec: &str, index: usize) -> BTreeMap<String, Value> {
-        let mut sources = SourceMap::new();
-        let root = std::env::temp_dir();
-        let program =
-            crate::compile::check_bytes("t.dev", None, spec.as_bytes(), &root, &[], &mut sources)
-                .unwrap_or_else(|errors| panic!("{errors:?}"));
-        program.steps[index].fields.clone()
+        super::super::checked(spec).steps[index].fields.clone()
     }
 
     const GIB: f64 = 1024.0 * 1024.0 * 1024.0;

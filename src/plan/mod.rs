@@ -81,3 +81,12 @@ impl Plan {
         self.graph.neighbors_directed(node, petgraph::Direction::Incoming).next().is_some()
     }
 }
+
+/// A spec's text, checked (its files looked up in the temp folder); for the plan's tests.
+#[cfg(test)]
+fn checked(spec: &str) -> crate::compile::Program {
+    let mut sources = crate::source::SourceMap::new();
+    let root = std::env::temp_dir();
+    crate::compile::check_bytes("t.dev", None, spec.as_bytes(), &root, &[], &mut sources)
+        .unwrap_or_else(|errors| panic!("{errors:?}"))
+}
