@@ -38,59 +38,57 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
             errors.push(error);
         }
     }
-    let per_step: Vec<f64> =
+    let instances: Vec<f64> =
         counts.iter().map(|c| c.as_ref().map_or(0.0, |c| c.instances)).collect();
-    let total: f64 = per_step.iter().sum();
+    let total: f64 = instances.iter().sum();
     if total > MAX_INSTANCES {
-        let (largest, instances) = per_step
-            .iter()
-            .copied()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("a plan over the limit has steps");
-        let step = &program.steps[largest];
-        errors.push(
-            Diagnostic::error(
-                step.origin.file,
-                step.origin.span,
-                format!(
-                    "this spec plans {} instances; at most {} are allowed",
-                    whole(total),
-                    whole(MAX_INSTANCES)
-                ),
-            )
-            .label(format!("`{}` alone has {}", step.name, whole(instances)))
-            .with_hint(
-                "sweep fewer values or measure fewer checkpoints; split a larger study into \
-                 several specs",
-            ),
-        );
+        errors.push(over_limit(
+            program,
+            &instances,
+            &format!("this spec plans {} instances", whole(total)),
+            "has",
+            "sweep fewer values or measure fewer checkpoints; split a larger study into several \
+             specs",
+        ));
     }
-    let saved: f64 = counts.iter().flatten().map(|c| c.saved).sum();
-    if saved > MAX_INSTANCES && errors.is_empty() {
-        // Each checkpoint is a file in the store and an output the plan lists.
-        let (largest, step_saved) = counts
-            .iter()
-            .enumerate()
-            .map(|(index, c)| (index, c.as_ref().map_or(0.0, |c| c.saved)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("a plan over the limit has steps");
-        let step = &program.steps[largest];
-        errors.push(
-            Diagnostic::error(
-                step.origin.file,
-                step.origin.span,
-                format!(
-                    "this spec saves {} checkpoints in all; at most {} are allowed",
-                    whole(saved),
-                    whole(MAX_INSTANCES)
-                ),
-            )
-            .label(format!("`{}` alone saves {}", step.name, whole(step_saved)))
-            .with_hint("save fewer checkpoints per run, or sweep fewer runs"),
-        );
+    // Each checkpoint is a file in the store and an output the plan lists.
+    let saved: Vec<f64> = counts.iter().map(|c| c.as_ref().map_or(0.0, |c| c.saved)).collect();
+    let total: f64 = saved.iter().sum();
+    if total > MAX_INSTANCES && errors.is_empty() {
+        errors.push(over_limit(
+            program,
+            &saved,
+            &format!("this spec saves {} checkpoints in all", whole(total)),
+            "saves",
+            "save fewer checkpoints per run, or sweep fewer runs",
+        ));
     }
     errors
+}
+
+/// The error for a total over [`MAX_INSTANCES`], at the step contributing most to it
+/// (`per_step`: each step's share; `verb`: what the label says that step does).
+fn over_limit(
+    program: &Program,
+    per_step: &[f64],
+    what: &str,
+    verb: &str,
+    hint: &str,
+) -> Diagnostic {
+    let (largest, share) = per_step
+        .iter()
+        .copied()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("a plan over the limit has steps");
+    let step = &program.steps[largest];
+    Diagnostic::error(
+        step.origin.file,
+        step.origin.span,
+        format!("{what}; at most {} are allowed", whole(MAX_INSTANCES)),
+    )
+    .label(format!("`{}` alone {verb} {}", step.name, whole(share)))
+    .with_hint(hint)
 }
 
 /// How many instances the planner would make of `program`, at most.
