@@ -181,7 +181,9 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
             ],
         },
         trajectory: None,
-        implementation: 1,
+        // 2: an LLC estimate carries its localization sensitivity and the diagnostic built on
+        // it, so an estimate made before cannot be served without it.
+        implementation: 2,
     },
     StepKind {
         name: "detect",

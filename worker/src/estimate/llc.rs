@@ -29,8 +29,13 @@ pub struct Chains {
     pub nbeta: f64,
     pub init_loss: f64,
     pub batch_size: usize,
+    /// The localization strength γ the chains were pulled to the checkpoint with.
+    pub localization: f64,
     /// Each chain's recorded losses (a diverged chain's stop at its divergence).
     pub traces: Vec<Vec<f64>>,
+    /// With each recorded loss, half the squared distance ½‖w − w*‖² of the sampled
+    /// parameters from the checkpoint, at the same point.
+    pub distances: Vec<Vec<f64>>,
     /// The step at which a chain's loss stopped being finite.
     pub diverged: Vec<Option<u64>>,
     /// Each chain's mean MALA acceptance probability over its checks.
@@ -102,7 +107,9 @@ pub fn sample(
                 nbeta: samplers[g].1,
                 init_loss: init_loss[g],
                 batch_size: batch,
+                localization: samplers[g].0.localization(),
                 traces: rows.traces[range.clone()].to_vec(),
+                distances: rows.distances[range.clone()].to_vec(),
                 diverged: rows.diverged[range.clone()].to_vec(),
                 acceptance: rows.accepted[range]
                     .iter()
@@ -126,6 +133,8 @@ struct Setting<'a> {
 struct Rows {
     /// Each row's recorded losses (a diverged row's stop at its divergence).
     traces: Vec<Vec<f64>>,
+    /// With each recorded loss, ½‖w − w*‖² at the same point.
+    distances: Vec<Vec<f64>>,
     /// The step at which a row's loss stopped being finite.
     diverged: Vec<Option<u64>>,
     /// Per row: the sum and count of its MALA acceptance probabilities.
@@ -135,6 +144,7 @@ struct Rows {
 impl Rows {
     fn extend(&mut self, other: Rows) {
         self.traces.extend(other.traces);
+        self.distances.extend(other.distances);
         self.diverged.extend(other.diverged);
         self.accepted.extend(other.accepted);
     }
@@ -266,6 +276,7 @@ impl<'a> Run<'a> {
             gradients,
             recorded: Rows {
                 traces: vec![Vec::with_capacity(llc.draws); members],
+                distances: vec![Vec::with_capacity(llc.draws); members],
                 diverged: vec![None; members],
                 accepted: vec![(0.0, 0); members],
             },
@@ -293,6 +304,21 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Each member's ½‖w − w*‖² over the sampled parameters `[members]`, in f64: an
+    /// observation of the chains that does not touch them (what the localization diagnostic
+    /// correlates with the loss).
+    fn half_square_distances(&self) -> Tensor {
+        tch::no_grad(|| {
+            let members = self.members as i64;
+            let mut total = Tensor::zeros([members], (Kind::Double, self.spec.device));
+            for &i in &self.sampled {
+                let offset = (self.params[i].detach() - &self.anchors[i]).to_kind(Kind::Double);
+                total += offset.square().reshape([members, -1]).sum_dim_intlist(1, false, None);
+            }
+            total * 0.5
+        })
+    }
+
     /// Sampler step `t` on the minibatch `(x, y)`: records the draw, moves every chain, and
     /// every `acceptance_every` steps checks the MALA acceptance of the move.
     fn step(&mut self, t: u64, x: &Tensor, y: &Tensor) -> Result<(), String> {
@@ -306,9 +332,11 @@ impl<'a> Run<'a> {
         }
         let drawn = t.checked_sub(llc.burnin as u64).filter(|&s| s > 0);
         if drawn.is_some_and(|s| s.is_multiple_of(llc.steps_between_draws as u64)) {
-            for (m, value) in values.iter().enumerate() {
+            let distances = to_vec(&self.half_square_distances())?;
+            for (m, (value, distance)) in values.iter().zip(distances).enumerate() {
                 if self.recorded.diverged[m].is_none() {
                     self.recorded.traces[m].push(*value);
+                    self.recorded.distances[m].push(distance);
                 }
             }
         }

@@ -129,6 +129,7 @@ fn llc_result(
         "steps_between_draws": llc.steps_between_draws,
         "diverged_at": chains.diverged,
         "traces": chains.traces,
+        "distances": chains.distances,
     });
     let mut metrics = serde_json::Map::new();
     metrics.insert("llc_mean".into(), estimate.llc_mean.into());
@@ -143,6 +144,10 @@ fn llc_result(
         metrics.insert("r_hat".into(), r_hat.into());
     }
     metrics.insert("ess".into(), estimate.ess.into());
+    if let Some(sensitivity) = estimate.localization_sensitivity {
+        metrics.insert("localization_sensitivity".into(), sensitivity.value.into());
+        metrics.insert("localization_sensitivity_se".into(), sensitivity.se.into());
+    }
     let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name).collect();
     metrics.insert("diagnostics".into(), names.join(" ").into());
     (result, metrics)
