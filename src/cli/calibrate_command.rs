@@ -17,6 +17,7 @@ use crate::exec::{Executor, InstanceStatus, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
 use crate::registry::schema::Default;
+use crate::study::calibration::{Cell, OtherAxis, recommend};
 
 pub struct CalibrateArgs<'a> {
     pub file: &'a Path,
@@ -27,21 +28,6 @@ pub struct CalibrateArgs<'a> {
     pub localizations: &'a [f64],
     pub settings: &'a SettingsArgs,
     pub worker: Option<PathBuf>,
-}
-
-/// The acceptance a well-sized SGLD step has (slt.md: well below about 0.9 means too large).
-const TARGET_ACCEPTANCE: f64 = 0.9;
-
-/// One cell of the grid, once computed.
-#[derive(Debug, Clone, serde::Serialize)]
-struct Cell {
-    lr: f64,
-    /// The other axis's value (`nbeta` or `localization`), if swept.
-    other: Option<f64>,
-    llc_mean: f64,
-    llc_se: f64,
-    acceptance: Option<f64>,
-    diagnostics: String,
 }
 
 pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
@@ -61,13 +47,14 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
     } else {
         args.lrs.to_vec()
     };
-    let (other_name, others) = if !args.localizations.is_empty() {
-        (Some("localization"), args.localizations.to_vec())
+    let (other_axis, others) = if !args.localizations.is_empty() {
+        (Some(OtherAxis::Localization), args.localizations.to_vec())
     } else if !args.nbetas.is_empty() {
-        (Some("nbeta"), args.nbetas.to_vec())
+        (Some(OtherAxis::Nbeta), args.nbetas.to_vec())
     } else {
         (None, Vec::new())
     };
+    let other_name = other_axis.map(OtherAxis::name);
     let grid_observable = swept(&observable, &lrs, other_name, &others);
     let sets = vec![
         format!("{}.observable={grid_observable}", args.step),
@@ -115,22 +102,23 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
     }
     let cells = computed_cells(&plan, &store, &options, args.step, base_lr, other_name);
     print_cells(&cells, other_name);
-    let Some(best) = recommend(&cells) else {
+    let Some(recommendation) = recommend(&cells, other_axis) else {
         outln!(
-            "\nno cell has a positive estimate without diagnostics: widen the grid (`--lr`) or \
-             check that the checkpoint is a trained one"
+            "\nno cell has a positive estimate without diagnostics: widen the grid (`--lr`, \
+             `--localization`), raise nbeta where the localization dominates, or check that the \
+             checkpoint is a trained one"
         );
         return Ok(ExitCode::Failed);
     };
+    let best = recommendation.cell;
     outln!(
-        "\nrecommended: lr = {}{}: its MALA acceptance {} is the nearest to {TARGET_ACCEPTANCE} \
-         among the cells with a positive estimate and no diagnostics ({:.4} ± {:.4})",
+        "\nrecommended: lr = {}{} ({:.4} ± {:.4}): {}",
         best.lr,
         other_name
             .map_or(String::new(), |name| format!(", {name} = {}", best.other.unwrap_or(0.0))),
-        best.acceptance.map_or("(not measured)".to_owned(), |a| format!("{a:.3}")),
         best.llc_mean,
         best.llc_se,
+        recommendation.reason,
     );
     let line = chosen(&observable, best, other_name);
     outln!("paste: observable = {line}");
@@ -141,6 +129,7 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
         "axes": { "lr": lrs, "other": other_name, "others": others },
         "cells": cells,
         "recommended": best,
+        "reason": recommendation.reason,
         "observable": line,
     });
     store
@@ -209,6 +198,8 @@ fn computed_cells(
             llc_mean: metric("llc_mean").unwrap_or(f64::NAN),
             llc_se: metric("llc_se").unwrap_or(f64::NAN),
             acceptance: metric("acceptance"),
+            localization_sensitivity: metric("localization_sensitivity"),
+            localization_sensitivity_se: metric("localization_sensitivity_se"),
             diagnostics: manifest
                 .metrics
                 .get("diagnostics")
@@ -220,19 +211,6 @@ fn computed_cells(
     cells
 }
 
-/// The cell to recommend: a positive estimate without diagnostics, acceptance nearest the
-/// target, then the smallest relative standard error.
-fn recommend(cells: &[Cell]) -> Option<&Cell> {
-    let key = |c: &Cell| {
-        let distance = c.acceptance.map_or(1.0, |a| (a - TARGET_ACCEPTANCE).abs());
-        (distance, c.llc_se / c.llc_mean)
-    };
-    cells
-        .iter()
-        .filter(|c| c.llc_mean > 0.0 && c.diagnostics.is_empty())
-        .min_by(|a, b| key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal))
-}
-
 fn print_cells(cells: &[Cell], other_name: Option<&str>) {
     let mut rows: Vec<&Cell> = cells.iter().collect();
     rows.sort_by(|a, b| {
@@ -240,21 +218,26 @@ fn print_cells(cells: &[Cell], other_name: Option<&str>) {
     });
     let other = other_name.unwrap_or("");
     outln!(
-        "{:<12} {:<12} {:>12} {:>10} {:>10}  diagnostics",
+        "{:<12} {:<12} {:>12} {:>10} {:>10} {:>13}  diagnostics",
         "lr",
         other,
         "llc_mean",
         "llc_se",
-        "acceptance"
+        "acceptance",
+        "sensitivity"
     );
     for cell in rows {
         outln!(
-            "{:<12} {:<12} {:>12.4} {:>10.4} {:>10}  {}",
+            "{:<12} {:<12} {:>12.4} {:>10.4} {:>10} {:>13}  {}",
             cell.lr,
             cell.other.map_or(String::new(), |o| o.to_string()),
             cell.llc_mean,
             cell.llc_se,
             cell.acceptance.map_or("-".to_owned(), |a| format!("{a:.3}")),
+            match (cell.localization_sensitivity, cell.localization_sensitivity_se) {
+                (Some(s), Some(se)) => format!("{s:.2} ± {se:.2}"),
+                _ => "-".to_owned(),
+            },
             cell.diagnostics
         );
     }
