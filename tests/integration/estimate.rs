@@ -100,9 +100,10 @@ fn the_llc_at_a_teacher_matches_the_closed_form_learning_coefficient() {
             error * 100.0
         ));
         assert!(error <= *tolerance, "{}", report.join("\n"));
-        // Issue 20: the settings that reach theory are not dominated by the localization.
+        // Issue 20: the settings that reach theory are not dominated by the localization, and
+        // their draws say so with confidence (`localization_unknown` neither).
         let flags = m["diagnostics"].as_str().unwrap();
-        assert!(!flags.contains("localization_dominated"), "{}", report.join("\n"));
+        assert!(!flags.contains("localization_"), "{}", report.join("\n"));
         assert_eq!(m["nbeta"].as_f64().unwrap(), 10_000.0 / 10_000f64.ln());
     }
     eprintln!("{}", report.join("\n"));
@@ -211,7 +212,7 @@ fn a_small_modular_mlp_is_flagged_at_localization_100_and_calibrate_finds_a_gamm
         "--lr",
         "1e-5,3e-5",
         "--localization",
-        "10,1,0.3",
+        "0.3,0.1,0.03",
     ]);
     let recommended = out.lines().find(|l| l.starts_with("recommended: ")).expect(&out);
     assert!(recommended.contains("within 3 standard errors"), "{out}");

@@ -193,21 +193,35 @@ fn localization_sensitivity(
 
 /// The diagnostic for an estimate that the localization sets, if this one is: its sensitivity is
 /// above [`LOCALIZATION_DOMINATED`] and more than twice its standard error (a noisy figure
-/// alone does not say so).
+/// alone does not say so). Where the standard error itself exceeds the threshold, the draws
+/// cannot tell either way, and that is said instead: an estimate that may be measuring the
+/// sampler does not pass as one that is not.
 fn localization_dominated(gamma: f64, sensitivity: Option<Sensitivity>) -> Option<Diagnostic> {
     let Sensitivity { value, se, settled } = sensitivity?;
     let bound = if settled { "" } else { "at least " };
-    (value > LOCALIZATION_DOMINATED && value > 2.0 * se).then(|| Diagnostic {
-        name: "localization_dominated",
+    if value > LOCALIZATION_DOMINATED && value > 2.0 * se {
+        return Some(Diagnostic {
+            name: "localization_dominated",
+            message: format!(
+                "the estimate's sensitivity to the localization is {bound}{value:.2} ± {se:.2} \
+                 (γ = {gamma}), above {LOCALIZATION_DOMINATED}: a 10% stronger pull would lower \
+                 it by about {:.0}%; the localization, not the loss, sets how far the chains go, \
+                 so the estimate measures the sampler's setting more than the model",
+                10.0 * value
+            ),
+            fix: "lower localization (compare a few with `devspec calibrate --localization`), or \
+                  raise nbeta; if neither helps, the checkpoint is too flat for this temperature",
+        });
+    }
+    (se > LOCALIZATION_DOMINATED).then(|| Diagnostic {
+        name: "localization_unknown",
         message: format!(
-            "the estimate's sensitivity to the localization is {bound}{value:.2} ± {se:.2} (γ = \
-             {gamma}), above {LOCALIZATION_DOMINATED}: a 10% stronger pull would lower it by \
-             about {:.0}%; the localization, not the loss, sets how far the chains go, so the \
-             estimate measures the sampler's setting more than the model",
-            10.0 * value
+            "the estimate's sensitivity to the localization is {value:.2} ± {se:.2} (γ = \
+             {gamma}): too uncertain to tell whether the localization, not the loss, sets the \
+             estimate (it does above {LOCALIZATION_DOMINATED})"
         ),
-        fix: "lower localization (compare a few with `devspec calibrate --localization`), or \
-              raise nbeta; if neither helps, the checkpoint is too flat for this temperature",
+        fix: "raise draws (the distance from the checkpoint mixes over about 1 / (lr γ) steps), \
+              or compare a few localizations with `devspec calibrate --localization`",
     })
 }
 
