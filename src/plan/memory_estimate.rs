@@ -154,7 +154,11 @@ pub fn estimate(params: &BTreeMap<String, Value>) -> MemoryEstimate {
     estimate.add("parameters", weights * element);
     estimate.add("data", data.map_or(0.0, |data| data_bytes(data, batch, element)));
     if let Some(Value { kind: ValueKind::Ctor { name: "llc", args, .. }, .. }) = observable {
-        let chains = args.get("chains").and_then(Value::as_f64).unwrap_or(4.0);
+        let companion =
+            matches!(args.get("companion").map(|v| &v.kind), Some(ValueKind::Bool(true)));
+        // A companion samples every chain twice.
+        let chains = args.get("chains").and_then(Value::as_f64).unwrap_or(4.0)
+            * if companion { 2.0 } else { 1.0 };
         let draws = args.get("draws").and_then(Value::as_f64).unwrap_or(200.0);
         let slots = args.get("sampler").map_or(0.0, sampler_slots);
         // Each chain's position and gradient, and the sampler's state per chain.

@@ -124,6 +124,14 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
                 "give each chain its own minibatch stream instead of sharing one",
             ),
             defaults_to(
+                "companion",
+                ValueType::Bool,
+                Literal::Bool(false),
+                "also sample each chain at half the localization, with the same noise and \
+                 minibatches, to measure how much the estimate depends on it (doubles the \
+                 sampling; for the `localization_dominated` diagnostic)",
+            ),
+            defaults_to(
                 "acceptance_every",
                 whole(1),
                 Literal::Int(10),

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::llc::Chains;
+use super::llc::{COMPANION_FRACTION, Chains, Companion};
 
 /// What went wrong in a run, for people: its name, what it means here, and what to try.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,9 +40,20 @@ pub struct Estimate {
 pub struct Sensitivity {
     pub value: f64,
     pub se: f64,
-    /// Whether the chains had settled. If not, the figure comes from short stretches of the
-    /// draws, each about its own means, which removes the drift's covariance and errs low.
+    /// Whether the chains had settled. If not, the figure errs low: from the draws, it comes
+    /// from short stretches, each about its own means, which removes the drift's covariance;
+    /// from a companion still climbing, its estimate is short of where it would settle.
     pub settled: bool,
+    /// With a companion (`llc(companion = true)`): its localization and estimate, from which
+    /// the figure is measured directly.
+    pub companion: Option<CompanionEstimate>,
+}
+
+/// The estimate at the companion's localization.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CompanionEstimate {
+    pub localization: f64,
+    pub llc_mean: f64,
 }
 
 /// Mean MALA acceptance below this says the step size is too large.
@@ -104,8 +115,13 @@ pub fn estimate(chains: &Chains, min_chains: usize) -> Result<Estimate, String> 
         .filter(|(_, d)| d.is_none())
         .map(|(t, _)| t.as_slice())
         .collect();
-    let settled = stationary(&pooled);
-    let sensitivity = localization_sensitivity(chains, &traces, &distances, llc_mean, settled);
+    let sensitivity = match &chains.companion {
+        Some(companion) => companion_sensitivity(chains, companion, &per_chain),
+        None => {
+            let settled = stationary(&pooled);
+            localization_sensitivity(chains, &traces, &distances, llc_mean, settled)
+        }
+    };
     let mut diagnostics = diagnose(llc_mean, &diverged, &pooled, acceptance_mean, r_hat);
     diagnostics.extend(localization_dominated(chains.localization, sensitivity));
     Ok(Estimate {
@@ -188,7 +204,62 @@ fn localization_sensitivity(
     let value = scale * mean(&batches);
     let se_of = |xs: &[f64]| std_dev(xs) / (xs.len() as f64).sqrt();
     let se = scale * se_of(&batches).max(se_of(&per_chain));
-    (value.is_finite() && se.is_finite()).then_some(Sensitivity { value, se, settled })
+    (value.is_finite() && se.is_finite()).then_some(Sensitivity {
+        value,
+        se,
+        settled,
+        companion: None,
+    })
+}
+
+/// The sensitivity measured by a companion: each chain sampled again at half the localization
+/// with the same noise and minibatches, so the two estimates differ by what γ changes and little
+/// else. Over the chains alive in both, with means m (at γ) and m' (at γ/2),
+/// s = log2(m' / m), the mean elasticity over [γ/2, γ]; its standard error from the chains'
+/// paired differences m'_c − m_c (the delta method).
+fn companion_sensitivity(
+    chains: &Chains,
+    companion: &Companion,
+    per_chain: &[Option<f64>],
+) -> Option<Sensitivity> {
+    let gamma = chains.localization;
+    if gamma <= 0.0 {
+        return None;
+    }
+    let (mut main, mut differences) = (Vec::new(), Vec::new());
+    for ((estimate, trace), diverged) in
+        per_chain.iter().zip(&companion.traces).zip(&companion.diverged)
+    {
+        if let (Some(estimate), None) = (estimate, diverged) {
+            let at_half = chains.nbeta * (mean(trace) - chains.init_loss);
+            main.push(*estimate);
+            differences.push(at_half - estimate);
+        }
+    }
+    let (m, difference) = (mean(&main), mean(&differences));
+    let at_half = m + difference;
+    if main.len() < 2 || m <= 0.0 || at_half <= 0.0 {
+        return None;
+    }
+    let octave = (1.0 / COMPANION_FRACTION).ln();
+    let value = (at_half / m).ln() / octave;
+    let se = std_dev(&differences) / (differences.len() as f64).sqrt() / (at_half * octave);
+    let alive: Vec<&[f64]> = companion
+        .traces
+        .iter()
+        .zip(&companion.diverged)
+        .filter(|(_, d)| d.is_none())
+        .map(|(t, _)| t.as_slice())
+        .collect();
+    (value.is_finite() && se.is_finite()).then_some(Sensitivity {
+        value,
+        se,
+        settled: stationary(&pooled_trace(&alive)),
+        companion: Some(CompanionEstimate {
+            localization: companion.localization,
+            llc_mean: at_half,
+        }),
+    })
 }
 
 /// The diagnostic for an estimate that the localization sets, if this one is: its sensitivity is
@@ -197,16 +268,25 @@ fn localization_sensitivity(
 /// cannot tell either way, and that is said instead: an estimate that may be measuring the
 /// sampler does not pass as one that is not.
 fn localization_dominated(gamma: f64, sensitivity: Option<Sensitivity>) -> Option<Diagnostic> {
-    let Sensitivity { value, se, settled } = sensitivity?;
+    let Sensitivity { value, se, settled, companion } = sensitivity?;
     let bound = if settled { "" } else { "at least " };
     if value > LOCALIZATION_DOMINATED && value > 2.0 * se {
+        let evidence = match companion {
+            Some(c) => format!(
+                "at γ = {} (the companion) the estimate is {:.4}, so its sensitivity to the \
+                 localization is {bound}{value:.2} ± {se:.2}",
+                c.localization, c.llc_mean
+            ),
+            None => format!(
+                "the estimate's sensitivity to the localization is {bound}{value:.2} ± {se:.2}"
+            ),
+        };
         return Some(Diagnostic {
             name: "localization_dominated",
             message: format!(
-                "the estimate's sensitivity to the localization is {bound}{value:.2} ± {se:.2} \
-                 (γ = {gamma}), above {LOCALIZATION_DOMINATED}: a 10% stronger pull would lower \
-                 it by about {:.0}%; the localization, not the loss, sets how far the chains go, \
-                 so the estimate measures the sampler's setting more than the model",
+                "{evidence} (γ = {gamma}), above {LOCALIZATION_DOMINATED}: a 10% stronger pull \
+                 would lower it by about {:.0}%; the localization, not the loss, sets how far the \
+                 chains go, so the estimate measures the sampler's setting more than the model",
                 10.0 * value
             ),
             fix: "lower localization (compare a few with `devspec calibrate --localization`), or \
@@ -220,8 +300,9 @@ fn localization_dominated(gamma: f64, sensitivity: Option<Sensitivity>) -> Optio
              {gamma}): too uncertain to tell whether the localization, not the loss, sets the \
              estimate (it does above {LOCALIZATION_DOMINATED})"
         ),
-        fix: "raise draws (the distance from the checkpoint mixes over about 1 / (lr γ) steps), \
-              or compare a few localizations with `devspec calibrate --localization`",
+        fix: "set `companion = true` (measures it directly, doubling the sampling), raise draws \
+              (the distance from the checkpoint mixes over about 1 / (lr γ) steps), or compare a \
+              few localizations with `devspec calibrate --localization`",
     })
 }
 
@@ -436,6 +517,7 @@ mod tests {
             distances: vec![vec![0.1; 20], vec![0.1; 20], vec![0.1; 3]],
             diverged: vec![None, None, Some(4)],
             acceptance: vec![Some(0.95), Some(0.85), None],
+            companion: None,
         };
         let estimate = estimate(&chains, 2).unwrap();
         // (1.5 - 1) * 10 = 5 and (1.3 - 1) * 10 = 3; the diverged chain is left out.

@@ -40,7 +40,21 @@ pub struct Chains {
     pub diverged: Vec<Option<u64>>,
     /// Each chain's mean MALA acceptance probability over its checks.
     pub acceptance: Vec<Option<f64>>,
+    /// With `companion`: every chain again at half the localization, with its noise and
+    /// minibatches.
+    pub companion: Option<Companion>,
 }
+
+/// The chains of a checkpoint sampled again at another localization.
+#[derive(Debug, Clone)]
+pub struct Companion {
+    pub localization: f64,
+    pub traces: Vec<Vec<f64>>,
+    pub diverged: Vec<Option<u64>>,
+}
+
+/// A companion's localization, as a fraction of the estimate's.
+pub const COMPANION_FRACTION: f64 = 0.5;
 
 /// Samples the chains of every checkpoint in `anchors` (per checkpoint, its parameters as
 /// `[1, ...]` tensors in the model's order, and its `llc`). The members share `spec` and their
@@ -77,32 +91,51 @@ pub fn sample(
         .collect();
     let init_loss = init_losses(spec, &pool, &stacked, batch, llc)?;
     let setting = Setting { spec, llc, pool: &pool, batch };
+    // Per checkpoint: its chains, then (with a companion) the same chains at half the
+    // localization; a row's number within its checkpoint names its noise stream.
+    let per_checkpoint = if llc.companion { 2 * chains } else { chains };
+    let row = |g: usize, r: usize| -> (u64, (SamplerSpec, f64)) {
+        let (sampler, nbeta) = samplers[g];
+        let sampler = if r < chains {
+            sampler
+        } else {
+            sampler.with_localization(sampler.localization() * COMPANION_FRACTION)
+        };
+        ((r % chains) as u64, (sampler, nbeta))
+    };
     let rows = if llc.batched {
-        let rows: Vec<(u64, (SamplerSpec, f64))> = (0..anchors.len() * chains)
-            .map(|m| ((m % chains) as u64, samplers[m / chains]))
+        let rows: Vec<(u64, (SamplerSpec, f64))> = (0..anchors.len() * per_checkpoint)
+            .map(|m| row(m / per_checkpoint, m % per_checkpoint))
             .collect();
         setting.run(&stacked, &rows, &mut |done, total| progress(done, total))?
     } else {
         // One chain at a time on autograd, checkpoint by checkpoint: each chain sees the same
         // noise and minibatches as in the batched computation.
         let mut rows = Rows::default();
-        let runs = (anchors.len() * chains) as u64;
-        for (g, sampler) in samplers.iter().enumerate() {
+        let runs = (anchors.len() * per_checkpoint) as u64;
+        for g in 0..anchors.len() {
             let anchor: Vec<Tensor> = stacked.iter().map(|p| p.narrow(0, g as i64, 1)).collect();
-            for c in 0..chains {
-                let done_before = (g * chains + c) as u64;
+            for r in 0..per_checkpoint {
+                let done_before = (g * per_checkpoint + r) as u64;
                 let mut one_progress = |done: u64, total: u64| {
                     progress(done_before * total + done, runs * total);
                 };
-                let row = [(c as u64, *sampler)];
-                rows.extend(setting.run(&anchor, &row, &mut one_progress)?);
+                rows.extend(setting.run(&anchor, &[row(g, r)], &mut one_progress)?);
             }
         }
         rows
     };
     Ok((0..anchors.len())
         .map(|g| {
-            let range = g * chains..(g + 1) * chains;
+            let range = g * per_checkpoint..g * per_checkpoint + chains;
+            let companion = llc.companion.then(|| {
+                let range = g * per_checkpoint + chains..(g + 1) * per_checkpoint;
+                Companion {
+                    localization: samplers[g].0.localization() * COMPANION_FRACTION,
+                    traces: rows.traces[range.clone()].to_vec(),
+                    diverged: rows.diverged[range].to_vec(),
+                }
+            });
             Chains {
                 nbeta: samplers[g].1,
                 init_loss: init_loss[g],
@@ -115,6 +148,7 @@ pub fn sample(
                     .iter()
                     .map(|&(sum, count)| (count > 0).then(|| sum / f64::from(count)))
                     .collect(),
+                companion,
             }
         })
         .collect())

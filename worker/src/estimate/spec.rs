@@ -72,6 +72,8 @@ pub struct LlcSpec {
     pub data: Option<DataSpec>,
     pub min_chains: usize,
     pub independent_batches: bool,
+    /// Every chain also sampled at half the localization (same noise and minibatches).
+    pub companion: bool,
     pub acceptance_every: usize,
     /// All chains of all checkpoints as one computation; else one chain at a time on autograd.
     pub batched: bool,
@@ -138,6 +140,11 @@ impl SamplerSpec {
     }
 
     /// The same sampler with another step size and localization.
+    /// The same sampler with another localization (a companion's).
+    pub fn with_localization(self, localization: f64) -> SamplerSpec {
+        self.with(self.lr(), localization)
+    }
+
     fn with(mut self, new_lr: f64, new_localization: f64) -> SamplerSpec {
         match &mut self {
             SamplerSpec::Sgld { lr, localization, .. }
@@ -302,6 +309,7 @@ impl LlcSpec {
                 .and_then(|m| usize::try_from(m).ok())
                 .unwrap_or(chains.div_ceil(2)),
             independent_batches: ctor.bool_or("independent_batches", false),
+            companion: ctor.bool_or("companion", false),
             acceptance_every: count("acceptance_every", 10).max(1),
             batched: ctor.bool_or("batched", true),
         })

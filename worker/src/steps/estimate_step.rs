@@ -130,6 +130,11 @@ fn llc_result(
         "diverged_at": chains.diverged,
         "traces": chains.traces,
         "distances": chains.distances,
+        "companion": chains.companion.as_ref().map(|c| serde_json::json!({
+            "localization": c.localization,
+            "traces": c.traces,
+            "diverged_at": c.diverged,
+        })),
     });
     let mut metrics = serde_json::Map::new();
     metrics.insert("llc_mean".into(), estimate.llc_mean.into());
