@@ -116,7 +116,8 @@ fn next_smaller_gamma<'c>(cells: &'c [Cell], cell: &Cell) -> Option<(&'c Cell, b
     let gamma = cell.other?;
     let smaller = cells
         .iter()
-        .filter(|c| c.lr == cell.lr && c.other.is_some_and(|g| g < gamma))
+        // The same step size: the grid's values, compared as the same text was parsed.
+        .filter(|c| c.lr.to_bits() == cell.lr.to_bits() && c.other.is_some_and(|g| g < gamma))
         .max_by(|a, b| a.other.partial_cmp(&b.other).unwrap_or(std::cmp::Ordering::Equal))?;
     let combined = (cell.llc_se.powi(2) + smaller.llc_se.powi(2)).sqrt();
     let agrees = (cell.llc_mean - smaller.llc_mean).abs() <= PLATEAU_SE * combined;

@@ -113,15 +113,16 @@ fn the_llc_at_a_teacher_matches_the_closed_form_learning_coefficient() {
 fn the_localization_sensitivity_has_its_closed_form_on_a_regular_model_and_flags_biased_estimates()
 {
     // A regular model's posterior is Gaussian: with curvature h in every direction the
-    // estimate is (d / 2) / (1 + x) and its sensitivity x / (1 + x), x = γ / (n_beta h). Linear
-    // regression 4 -> 3 (d = 12) under the mean squared error over 3 outputs has h = 2 / 3
-    // times the inputs' second moment (1 for standard normal inputs, up to the sample's ±2%).
+    // estimate is (d / 2) / (1 + x) and its sensitivity x / (1 + x), x = γ / (n_beta h); a
+    // companion at γ / 2 measures log2((1 + x) / (1 + x / 2)). Linear regression 4 -> 3 (d = 12)
+    // under the mean squared error over 3 outputs has h = 2 / 3 times the inputs' second moment
+    // (1 for standard normal inputs, up to the sample's ±2%). Both ways of measuring are swept.
     let nbeta = 10_000.0 / 10_000f64.ln();
     let h = 2.0 / 3.0;
     let observable = |gamma: &str| {
         format!(
             "llc(sampler = sgld(lr = 2e-5, localization = {gamma}), nbeta = dataset, chains = 4, \
-             draws = 4_000, burnin = 1_000, batch_size = 500)"
+             draws = 4_000, burnin = 1_000, batch_size = 500, companion = sweep([false, true]))"
         )
     };
     let xs = [0.1, 1.0, 10.0];
@@ -143,22 +144,35 @@ fn the_localization_sensitivity_has_its_closed_form_on_a_regular_model_and_flags
     let flagged = |m: &serde_json::Value| {
         m["diagnostics"].as_str().unwrap().contains("localization_dominated")
     };
-    for (x, gamma) in xs.iter().zip(&gammas) {
-        let m = &results[&format!("regular[localization={gamma}]@0")];
+    // An instance's metrics by the texts its name holds.
+    let find = |parts: &[&str]| {
+        let found = results.iter().find(|(name, _)| parts.iter().all(|p| name.contains(p)));
+        found.map_or_else(|| panic!("no instance {parts:?} among {:?}", results.keys()), |f| f.1)
+    };
+    for ((x, gamma), companion) in xs.iter().zip(&gammas).flat_map(|g| [(g, false), (g, true)]) {
+        let m = find(&[
+            "regular[",
+            &format!("localization={gamma}"),
+            &format!("companion={companion}"),
+        ]);
         let (estimate, sensitivity, se) = (
             m["llc_mean"].as_f64().unwrap(),
             m["localization_sensitivity"].as_f64().unwrap(),
             m["localization_sensitivity_se"].as_f64().unwrap(),
         );
-        let (theory, theory_sensitivity) = (6.0 / (1.0 + x), x / (1.0 + x));
+        let theory = 6.0 / (1.0 + x);
+        let theory_sensitivity =
+            if companion { ((1.0 + x) / (1.0 + x / 2.0)).log2() } else { x / (1.0 + x) };
         report.push(format!(
-            "x = {x}: {estimate:.3} vs {theory:.3}, sensitivity {sensitivity:.3} ± {se:.3} vs \
-             {theory_sensitivity:.3}"
+            "x = {x}, companion {companion}: {estimate:.3} vs {theory:.3}, sensitivity \
+             {sensitivity:.3} ± {se:.3} vs {theory_sensitivity:.3}"
         ));
-        // The sensitivity within 3 of its standard errors plus the 2% by which the sample's
-        // curvature may differ from 2/3 (measured: within 0.024, standard errors 0.01 to 0.06);
-        // the estimate within 10%, the sampler's bias at this lr (measured: 3.5% at γ = 1).
-        let room = 3.0 * se + 0.02 * theory_sensitivity;
+        // The sensitivity within 3 of its standard errors plus 5% for the sample's curvature
+        // (up to 2% from 2/3) and the sampler's bias at this lr (measured: within 0.024 from
+        // the draws, standard errors 0.01 to 0.06; within 0.03 from a companion, standard
+        // errors 0.002 to 0.02); the estimate within 10%, the sampler's bias at this lr
+        // (measured: 3.5% at γ = 1).
+        let room = 3.0 * se + 0.05 * theory_sensitivity;
         assert!((sensitivity - theory_sensitivity).abs() <= room, "{}", report.join("\n"));
         assert!((estimate - theory).abs() <= 0.1 * theory, "{}", report.join("\n"));
         // Flagged exactly where the localization takes a third or more of the estimate.
@@ -166,16 +180,23 @@ fn the_localization_sensitivity_has_its_closed_form_on_a_regular_model_and_flags
     }
     // The deep linear network (theory 22.5): at γ = 10 within 15% and not flagged; at γ = 1000
     // more than 30% below theory (measured: 11.6) and flagged.
-    let near = &results["deep[localization=10.0]@0"];
-    let far = &results["deep[localization=1000.0]@0"];
-    let estimate = |m: &serde_json::Value| m["llc_mean"].as_f64().unwrap();
-    report.push(format!("dln: γ = 10 {:.3}, γ = 1000 {:.3}", estimate(near), estimate(far)));
-    assert!(
-        (estimate(near) - 22.5).abs() <= 0.15 * 22.5 && !flagged(near),
-        "{}",
-        report.join("\n")
-    );
-    assert!(estimate(far) < 0.7 * 22.5 && flagged(far), "{}", report.join("\n"));
+    for companion in [false, true] {
+        let with = format!("companion={companion}");
+        let near = find(&["deep[", "localization=10.0", &with]);
+        let far = find(&["deep[", "localization=1000.0", &with]);
+        let estimate = |m: &serde_json::Value| m["llc_mean"].as_f64().unwrap();
+        report.push(format!(
+            "dln, companion {companion}: γ = 10 {:.3}, γ = 1000 {:.3}",
+            estimate(near),
+            estimate(far)
+        ));
+        assert!(
+            (estimate(near) - 22.5).abs() <= 0.15 * 22.5 && !flagged(near),
+            "{}",
+            report.join("\n")
+        );
+        assert!(estimate(far) < 0.7 * 22.5 && flagged(far), "{}", report.join("\n"));
+    }
     eprintln!("{}", report.join("\n"));
 }
 

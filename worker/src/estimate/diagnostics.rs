@@ -115,12 +115,10 @@ pub fn estimate(chains: &Chains, min_chains: usize) -> Result<Estimate, String> 
         .filter(|(_, d)| d.is_none())
         .map(|(t, _)| t.as_slice())
         .collect();
-    let sensitivity = match &chains.companion {
-        Some(companion) => companion_sensitivity(chains, companion, &per_chain),
-        None => {
-            let settled = stationary(&pooled);
-            localization_sensitivity(chains, &traces, &distances, llc_mean, settled)
-        }
+    let sensitivity = if let Some(companion) = &chains.companion {
+        companion_sensitivity(chains, companion, &per_chain)
+    } else {
+        localization_sensitivity(chains, &traces, &distances, llc_mean, stationary(&pooled))
     };
     let mut diagnostics = diagnose(llc_mean, &diverged, &pooled, acceptance_mean, r_hat);
     diagnostics.extend(localization_dominated(chains.localization, sensitivity));
@@ -216,7 +214,7 @@ fn localization_sensitivity(
 /// with the same noise and minibatches, so the two estimates differ by what γ changes and little
 /// else. Over the chains alive in both, with means m (at γ) and m' (at γ/2),
 /// s = log2(m' / m), the mean elasticity over [γ/2, γ]; its standard error from the chains'
-/// paired differences m'_c − m_c (the delta method).
+/// paired differences `m'_c − m_c` (the delta method).
 fn companion_sensitivity(
     chains: &Chains,
     companion: &Companion,
@@ -527,6 +525,64 @@ mod tests {
         assert!((estimate.acceptance_mean.unwrap() - 0.9).abs() < 1e-12);
         let fewer = estimate_or_error(&chains, 3);
         assert!(fewer.contains("1 of 3 chains diverged"), "{fewer}");
+    }
+
+    /// Chains whose loss is `k` times their distance, both wobbling about their means: the
+    /// covariance is known, so the sensitivity is.
+    fn coupled_chains(gamma: f64, companion: Option<f64>) -> Chains {
+        let distances: Vec<Vec<f64>> = (0..4)
+            .map(|c| wobble(400, 0.1 * f64::from(c)).iter().map(|d| 1.0 + d).collect())
+            .collect();
+        let k = 0.01;
+        let traces: Vec<Vec<f64>> =
+            distances.iter().map(|d| d.iter().map(|d| k * d).collect()).collect();
+        Chains {
+            nbeta: 100.0,
+            init_loss: 0.0,
+            batch_size: 8,
+            localization: gamma,
+            companion: companion.map(|factor| Companion {
+                localization: gamma / 2.0,
+                traces: traces.iter().map(|t| t.iter().map(|l| factor * l).collect()).collect(),
+                diverged: vec![None; 4],
+            }),
+            traces,
+            distances,
+            diverged: vec![None; 4],
+            acceptance: vec![Some(0.95); 4],
+        }
+    }
+
+    #[test]
+    fn the_sensitivity_is_gamma_times_the_covariance_over_the_estimate() {
+        // λ̂ = nβ k (the distance's mean is 1) and Cov(nβ L, d) = nβ k Var(d), Var(d) = 1/12 for
+        // the wobble (uniform on [-1/2, 1/2)), so s = γ / 12 up to the sequence's discreteness.
+        for (gamma, flagged) in [(6.0, true), (0.6, false)] {
+            let estimate = estimate(&coupled_chains(gamma, None), 2).unwrap();
+            let s = estimate.localization_sensitivity.unwrap();
+            assert!((s.value - gamma / 12.0).abs() < 0.01 * gamma / 12.0, "{s:?}");
+            assert!(s.settled && s.companion.is_none());
+            let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name).collect();
+            assert_eq!(names.contains(&"localization_dominated"), flagged, "{names:?}");
+        }
+    }
+
+    #[test]
+    fn a_companion_measures_the_sensitivity_from_the_two_estimates() {
+        // The companion's every loss 1.5 times the estimate's: log2(1.5) = 0.585, without
+        // spread; at 1.1 times, 0.14, below the threshold.
+        for (factor, flagged) in [(1.5f64, true), (1.1, false)] {
+            let estimate = estimate(&coupled_chains(0.6, Some(factor)), 2).unwrap();
+            let s = estimate.localization_sensitivity.unwrap();
+            assert!((s.value - factor.log2()).abs() < 1e-9, "{s:?}");
+            let companion = s.companion.unwrap();
+            assert!((companion.llc_mean - factor * estimate.llc_mean).abs() < 1e-9);
+            let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name).collect();
+            assert_eq!(names.contains(&"localization_dominated"), flagged, "{names:?}");
+            let message =
+                &estimate.diagnostics.iter().map(|d| d.message.clone()).collect::<String>();
+            assert_eq!(message.contains("the companion"), flagged, "{message}");
+        }
     }
 
     fn estimate_or_error(chains: &Chains, min: usize) -> String {
