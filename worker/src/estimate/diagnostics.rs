@@ -96,25 +96,13 @@ pub fn estimate(chains: &Chains, min_chains: usize) -> Result<Estimate, String> 
     let llc_mean = mean(&alive);
     let llc_std = std_dev(&alive);
     let llc_se = llc_std / (alive.len() as f64).sqrt();
-    let traces: Vec<&[f64]> = chains
-        .traces
-        .iter()
-        .zip(&chains.diverged)
-        .filter(|(_, d)| d.is_none())
-        .map(|(t, _)| t.as_slice())
-        .collect();
+    let traces = surviving(&chains.traces, &chains.diverged);
     let r_hat = r_hat(&traces);
     let ess: f64 = traces.iter().map(|t| effective_size(t)).sum();
     let accepted: Vec<f64> = chains.acceptance.iter().flatten().copied().collect();
     let acceptance_mean = (!accepted.is_empty()).then(|| mean(&accepted));
     let pooled = pooled_trace(&traces);
-    let distances: Vec<&[f64]> = chains
-        .distances
-        .iter()
-        .zip(&chains.diverged)
-        .filter(|(_, d)| d.is_none())
-        .map(|(t, _)| t.as_slice())
-        .collect();
+    let distances = surviving(&chains.distances, &chains.diverged);
     let sensitivity = if let Some(companion) = &chains.companion {
         companion_sensitivity(chains, companion, &per_chain)
     } else {
@@ -242,13 +230,7 @@ fn companion_sensitivity(
     let octave = (1.0 / COMPANION_FRACTION).ln();
     let value = (at_half / m).ln() / octave;
     let se = std_dev(&differences) / (differences.len() as f64).sqrt() / (at_half * octave);
-    let alive: Vec<&[f64]> = companion
-        .traces
-        .iter()
-        .zip(&companion.diverged)
-        .filter(|(_, d)| d.is_none())
-        .map(|(t, _)| t.as_slice())
-        .collect();
+    let alive = surviving(&companion.traces, &companion.diverged);
     (value.is_finite() && se.is_finite()).then_some(Sensitivity {
         value,
         se,
@@ -302,6 +284,11 @@ fn localization_dominated(gamma: f64, sensitivity: Option<Sensitivity>) -> Optio
               (the distance from the checkpoint mixes over about 1 / (lr γ) steps), or compare a \
               few localizations with `devspec calibrate --localization`",
     })
+}
+
+/// The rows of chains that did not diverge.
+fn surviving<'a>(rows: &'a [Vec<f64>], diverged: &[Option<u64>]) -> Vec<&'a [f64]> {
+    rows.iter().zip(diverged).filter(|(_, d)| d.is_none()).map(|(r, _)| r.as_slice()).collect()
 }
 
 /// The chains' mean loss, draw by draw.
