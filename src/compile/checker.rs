@@ -106,6 +106,7 @@ pub fn check(
     }
 
     report_cycles(root, &steps, &index_of, &mut diags);
+    check_series(&checked, &mut diags);
 
     let mut all = evaluator.diagnostics.into_vec();
     all.extend(diags.into_vec());
@@ -423,6 +424,67 @@ fn check_inputs(
         inputs.push(index);
     }
     inputs
+}
+
+/// A detection's `series` must be one its targets produce (the registry's `series`): refused
+/// here, with the nearest name, rather than after the training and estimates it reads have run.
+/// Targets whose series are not known (a `checkpoint`, a step that failed its own check) leave
+/// the name to the run.
+fn check_series(checked: &[Option<CheckedStep>], diags: &mut Diagnostics) {
+    for step in checked.iter().flatten().filter(|s| s.kind.name == "detect") {
+        let Some(wanted) = step.fields.get("series") else { continue };
+        let Some(produced) = produced_series(checked, &step.inputs) else { continue };
+        let names: Vec<&Value> = match &wanted.kind {
+            ValueKind::Sweep(values) => values.iter().collect(),
+            _ => vec![wanted],
+        };
+        for value in names {
+            let ValueKind::Str(name) = &value.kind else { continue };
+            if produced.contains(&name.as_str()) {
+                continue;
+            }
+            let hint = did_you_mean::hint(name, produced.iter().copied()).unwrap_or_else(|| {
+                format!("`{}`'s inputs produce: {}", step.name, produced.join(", "))
+            });
+            diags.push(
+                Diagnostic::error(
+                    value.origin.file,
+                    value.origin.span,
+                    format!("`{}` searches `{name}`, which its inputs do not produce", step.name),
+                )
+                .with_hint(hint),
+            );
+        }
+    }
+}
+
+/// What the steps at `inputs` produce, if all of them are known.
+fn produced_series(checked: &[Option<CheckedStep>], inputs: &[usize]) -> Option<Vec<&'static str>> {
+    let mut produced: Vec<&'static str> = Vec::new();
+    for &input in inputs {
+        let target = checked.get(input)?.as_ref()?;
+        match target.kind.name {
+            "train" => produced.extend(registry::series::TRAIN),
+            "estimate" => {
+                for name in constructor_names(target.fields.get("observable")?) {
+                    produced.extend(registry::series::of_observable(name)?);
+                }
+            }
+            _ => return None,
+        }
+    }
+    produced.sort_unstable();
+    produced.dedup();
+    Some(produced)
+}
+
+/// The constructor names of a value: its own, or each swept one's.
+fn constructor_names(value: &Value) -> Vec<&'static str> {
+    match &value.kind {
+        ValueKind::Ctor { name, .. } => vec![name],
+        ValueKind::Sweep(values) => values.iter().flat_map(constructor_names).collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn one_of(kinds: &[&str]) -> String {

@@ -12,6 +12,7 @@
 mod constructors;
 pub mod reference_doc;
 pub mod schema;
+pub mod series;
 mod step_kinds;
 #[cfg(test)]
 mod tests;

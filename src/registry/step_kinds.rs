@@ -196,7 +196,9 @@ pub(super) static STEP_KINDS: &[StepKind] = &[
                 "series",
                 ValueType::Str,
                 "`llc_mean` on an estimate, `train_loss` on a train step",
-                "the series to search: `llc_mean`, `train_loss`, `test_loss`, `weight_norm`, ...",
+                "the series to search, one its inputs produce (`check` refuses others): \
+                 `train_loss`, `test_loss` of a train step; an observable's numbers (`llc_mean`, \
+                 `llc_se`, `r_hat`, ...; `accuracy`, `test_accuracy`; `weight_norm`; ...)",
             ),
             required("method", ValueType::Ctor(CtorKind::Method), "the detection method"),
         ],

@@ -403,3 +403,20 @@ fn language_md_matches_the_registry() {
         path.display()
     );
 }
+
+#[test]
+fn every_observable_declares_its_series_and_only_observables_do() {
+    let observables: BTreeSet<&str> =
+        constructors().iter().filter(|c| c.kind == CtorKind::Observable).map(|c| c.name).collect();
+    let declared: BTreeSet<&str> =
+        super::series::OBSERVABLES.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        observables, declared,
+        "an observable without its series, or series of a non-observable"
+    );
+    for (name, series) in super::series::OBSERVABLES {
+        assert!(!series.is_empty(), "{name} declares no series");
+        let unique: BTreeSet<&&str> = series.iter().collect();
+        assert_eq!(unique.len(), series.len(), "{name} declares a series twice");
+    }
+}

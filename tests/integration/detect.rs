@@ -59,13 +59,69 @@ fn a_series_too_short_to_search_fails_its_step_with_the_reason() {
          train fit {\n  model = dln.model(widths = [3, 2])\n  \
          data = dln.data(teacher = teacher, samples = 100)\n  optimizer = sgd(lr = 0.05)\n  \
          batch_size = 10\n  steps = 20\n  checkpoints = [10, 20]\n}\n\
-         detect drops on fit { series = \"train_loss\", method = bocpd() }\n\
-         detect nothing on fit { series = \"accuracy\", method = change_points() }\n",
+         detect drops on fit { series = \"train_loss\", method = bocpd() }\n",
     );
     let run = project.run(&[]);
     assert_eq!(run.code(), Some(1), "{}", run.stderr());
-    assert_eq!(run.counts(), (1, 0, 2, 0));
+    assert_eq!(run.counts(), (1, 0, 1, 0));
     let stderr = run.stderr();
     assert!(stderr.contains("needs at least 3 checkpoints to find a change"), "{stderr}");
-    assert!(stderr.contains("records `train_loss` and `test_loss`, not `accuracy`"), "{stderr}");
+    // A series the run does not record is refused before anything runs (it used to fail
+    // after the training): exit 2, naming what the run does record.
+    std::fs::write(
+        project.spec(),
+        std::fs::read_to_string(project.spec()).unwrap()
+            + "detect nothing on fit { series = \"accuracy\", method = change_points() }\n",
+    )
+    .unwrap();
+    let refused = project.run(&[]);
+    assert_eq!(refused.code(), Some(2), "{}", refused.stderr());
+    let stderr = refused.stderr();
+    assert!(stderr.contains("`nothing` searches `accuracy`"), "{stderr}");
+    assert!(stderr.contains("inputs produce: test_loss, train_loss"), "{stderr}");
+}
+
+#[test]
+fn every_series_the_registry_declares_for_these_steps_is_one_a_detection_can_read() {
+    // The registry's series (what `check` lets `series = ...` name) against what the worker
+    // writes: a training run and four observables, each declared series searched by its own
+    // detection, every one of which must run. (The studies' own observables are covered by
+    // their studies: `specs/grokking.dev` searches `test_accuracy`.)
+    let mut spec = String::from(
+        "let teacher = dln.teacher(widths = [4, 3, 4], rank = 2, seed = 1)\n\
+         train fit {\n  model = dln.model(widths = [4, 3, 4])\n  \
+         data = dln.data(teacher = teacher, samples = 400)\n  optimizer = sgd(lr = 0.05)\n  \
+         batch_size = 100\n  steps = 200\n  test_fraction = 0.25\n  \
+         checkpoints = linspace(40, 200, 5)\n}\n\
+         estimate llc on fit { observable = llc(sampler = sgld(lr = 1e-4, localization = 10), \
+         draws = 40, burnin = 10) }\n\
+         estimate loss on fit { observable = loss() }\n\
+         estimate weight_norm on fit { observable = weight_norm() }\n\
+         estimate hessian_trace on fit { observable = hessian_trace(samples = 4) }\n",
+    );
+    let series = devspec::registry::series::of_observable;
+    let mut detections = Vec::new();
+    for (step, names) in [
+        ("fit", devspec::registry::series::TRAIN),
+        ("llc", series("llc").unwrap()),
+        ("loss", series("loss").unwrap()),
+        ("weight_norm", series("weight_norm").unwrap()),
+        ("hessian_trace", series("hessian_trace").unwrap()),
+    ] {
+        for name in names {
+            let detection = format!("d_{step}_{name}");
+            let line = format!(
+                "detect {detection} on {step} {{ series = \"{name}\", method = change_points() }}\n"
+            );
+            spec.push_str(&line);
+            detections.push(detection);
+        }
+    }
+    let project = Project::new(&spec);
+    let run = project.run(&["--quiet"]);
+    assert_eq!(run.counts().2, 0, "{}", run.stderr());
+    let results = project.results();
+    for detection in &detections {
+        assert!(results.contains_key(detection), "{detection} did not run: {}", run.stderr());
+    }
 }
