@@ -165,7 +165,7 @@ fn check_step(
     diags: &mut Diagnostics,
 ) -> Option<CheckedStep> {
     let Some(kind) = registry::step_kind(&step.kind.text) else {
-        let kinds = registry::step_kinds().iter().map(|k| k.name);
+        let kinds = registry::user_step_kinds().map(|k| k.name);
         let hint = did_you_mean::hint(&step.kind.text, kinds.clone()).unwrap_or_else(|| {
             format!("a step is one of: {}", kinds.collect::<Vec<_>>().join(", "))
         });

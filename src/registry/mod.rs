@@ -36,6 +36,15 @@ pub fn step_kinds() -> &'static [StepKind] {
     step_kinds::STEP_KINDS
 }
 
+/// The executor's own test fixture (`test`): the parser and the executor accept it (the
+/// executor's tests and `benches/run_speed.rs` use it), but it is not offered to users.
+pub const FIXTURE_STEP_KIND: &str = "test";
+
+/// The step kinds users see: in the docs, in `check`'s lists, in completions.
+pub fn user_step_kinds() -> impl Iterator<Item = &'static StepKind> + Clone {
+    step_kinds().iter().filter(|k| k.name != FIXTURE_STEP_KIND)
+}
+
 pub fn step_kind(name: &str) -> Option<&'static StepKind> {
     step_kinds().iter().find(|k| k.name == name)
 }

@@ -2,10 +2,10 @@
 //! doc, status, reference and a table of its fields, with types in the user's words. Generated
 //! from the registry so the docs cannot drift from what the checker accepts (a test compares).
 
+use super::constructors;
 use super::schema::{
     Bound, Constructor, CtorKind, Default, Literal, Param, Status, StepKind, ValueType,
 };
-use super::{constructors, step_kinds};
 
 /// Where the generated text starts and ends in docs/language.md.
 pub const BEGIN_MARKER: &str = "<!-- registry:begin -->";
@@ -27,7 +27,7 @@ const SECTIONS: [CtorKind; 9] = [
 /// The reference part of docs/language.md, ending with a newline.
 pub fn render_markdown() -> String {
     let mut lines = vec!["## Step kinds".to_owned(), String::new()];
-    for kind in step_kinds() {
+    for kind in super::user_step_kinds() {
         render_step_kind(kind, &mut lines);
     }
     for section in SECTIONS {

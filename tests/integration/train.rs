@@ -445,3 +445,34 @@ fn learning_rates_and_seeds_train_as_one_ensemble_with_each_members_solo_bytes()
         assert!(log.is_some(), "the six settings were not one group ({optimizer})");
     }
 }
+
+#[test]
+fn every_activation_the_registry_lists_trains_as_itself_and_another_is_refused_by_check() {
+    // Issue 21: the worker once turned any unknown activation into ReLU. Each listed value must
+    // reach the worker as itself: the same run under each gives a different loss (a fallback
+    // arm would make two of them equal); a value the registry does not list exits 2 at check.
+    let mlp = devspec::registry::constructor("mlp.model").unwrap();
+    let param = mlp.params.iter().find(|p| p.name == "activation").unwrap();
+    let devspec::registry::schema::ValueType::Enum(activations) = param.ty else {
+        panic!("activation is an enum")
+    };
+    let spec = |activation: &str| {
+        format!(
+            "train fit {{\n  model = mlp.model(widths = [10, 16, 5], activation = {activation})\n  \
+             data = modular.data(p = 5)\n  optimizer = sgd(lr = 0.1)\n  batch_size = full\n  \
+             steps = 20\n}}\n"
+        )
+    };
+    let mut losses = BTreeMap::new();
+    for activation in activations {
+        let project = Project::new(&spec(activation));
+        let run = project.run(&["-q"]);
+        assert_eq!(run.code(), Some(0), "{activation}: {}", run.stderr());
+        let loss = project.results()["fit"]["metrics"]["final_train_loss"].as_f64().unwrap();
+        losses.insert(loss.to_bits(), *activation);
+    }
+    assert_eq!(losses.len(), activations.len(), "two activations trained alike: {losses:?}");
+    let refused = Project::new(&spec("silu")).run(&["-q"]);
+    assert_eq!(refused.code(), Some(2), "{}", refused.stderr());
+    assert!(refused.stderr().contains("silu"), "{}", refused.stderr());
+}

@@ -84,10 +84,17 @@ impl ModelSpec {
             "mlp.model" => Arch::Mlp {
                 widths: widths()?,
                 bias: ctor.bool_or("bias", true),
+                // Every value the registry lists, and nothing else: an activation added there
+                // but not here fails the step, instead of training with another one.
                 activation: match ctor.text("activation").unwrap_or("relu") {
+                    "relu" => Activation::Relu,
                     "gelu" => Activation::Gelu,
                     "tanh" => Activation::Tanh,
-                    _ => Activation::Relu,
+                    other => {
+                        return Err(SpecError(format!(
+                            "this worker has no activation `{other}` (it has relu, gelu and tanh)"
+                        )));
+                    }
                 },
             },
             "transformer.model" => Arch::Transformer(Transformer::parse(ctor)?),
