@@ -235,7 +235,7 @@ impl EstimateSpec {
             loss,
             test_fraction: params.get("test_fraction").and_then(Value::as_f64).unwrap_or(0.0),
             seed: params.get("seed").and_then(Value::as_i64).unwrap_or(0),
-            kind: spec::dtype(params),
+            kind: spec::dtype(params)?,
             device: spec::device(params)?,
             model,
             data,

@@ -73,7 +73,8 @@ impl OptimizerSpec {
                 every: u64::try_from(ctor.int("decay_every")?).unwrap_or(1).max(1),
                 factor: ctor.opt_float("decay_factor").unwrap_or(0.1),
             },
-            _ => Decay::Constant,
+            "constant" => Decay::Constant,
+            other => return Err(SpecError(format!("this worker has no `schedule = {other}`"))),
         };
         Ok(OptimizerSpec {
             rule,

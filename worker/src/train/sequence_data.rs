@@ -215,14 +215,19 @@ pub struct ModularData {
 impl ModularData {
     pub fn parse(ctor: Ctor<'_>, seed: i64) -> Result<ModularData, SpecError> {
         let p = count(ctor.opt_int("p").unwrap_or(113));
+        // The registry's values, and nothing else (no value falls back to another).
         let op = match ctor.text("op").unwrap_or("add") {
+            "add" => ModularOp::Add,
             "sub" => ModularOp::Sub,
             "mul" => ModularOp::Mul,
-            _ => ModularOp::Add,
+            other => return Err(SpecError(format!("this worker has no modular `op = {other}`"))),
         };
         let encoding = match ctor.text("encoding").unwrap_or("one_hot") {
+            "one_hot" => Encoding::OneHot,
             "tokens" => Encoding::Tokens,
-            _ => Encoding::OneHot,
+            other => {
+                return Err(SpecError(format!("this worker has no modular `encoding = {other}`")));
+            }
         };
         let fraction = ctor.opt_float("train_fraction").unwrap_or(0.3);
         let mut order: Vec<(usize, usize)> =

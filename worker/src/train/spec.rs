@@ -75,11 +75,13 @@ pub fn device(params: &Value) -> Result<tch::Device, SpecError> {
     }
 }
 
-/// A step's `dtype`: `f64`, else single precision.
-pub fn dtype(params: &Value) -> tch::Kind {
+/// A step's `dtype`: `f32` (also when absent: an estimate's is derived from its checkpoint's by
+/// the planner) or `f64`; any other value is refused, not read as single precision.
+pub fn dtype(params: &Value) -> Result<tch::Kind, SpecError> {
     match params.get("dtype").and_then(Value::as_str) {
-        Some("f64") => tch::Kind::Double,
-        _ => tch::Kind::Float,
+        Some("f32") | None => Ok(tch::Kind::Float),
+        Some("f64") => Ok(tch::Kind::Double),
+        Some(other) => Err(SpecError(format!("this worker has no `dtype = {other}`"))),
     }
 }
 

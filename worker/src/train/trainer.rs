@@ -80,7 +80,7 @@ impl TrainSpec {
                 .get("test_fraction")
                 .and_then(serde_json::Value::as_f64)
                 .unwrap_or(0.0),
-            kind: super::spec::dtype(params),
+            kind: super::spec::dtype(params)?,
             model,
             data,
             test_data,
