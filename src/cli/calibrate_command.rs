@@ -68,7 +68,7 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
     let grid_axes = ["lr", "nbeta", "localization"];
     let point = |instance: &crate::plan::Instance| -> Vec<String> {
         let coords = instance.coords.iter().filter(|c| !grid_axes.contains(&c.axis.as_str()));
-        coords.map(|c| format!("{}={}", c.axis, c.value)).collect()
+        coords.map(ToString::to_string).collect()
     };
     let first_point =
         plan.instances().find(|i| i.step_name == args.step).map(&point).unwrap_or_default();

@@ -202,7 +202,7 @@ fn context(
         if instance.kind == "estimate" && !estimate_steps.contains(&instance.step_name) {
             estimate_steps.push(instance.step_name.clone());
         }
-        let point = point_of(instance);
+        let point = instance.point_label();
         if let Some(step) = resolved.iter_mut().find(|s| s.name == instance.step_name) {
             if !point.is_empty() && !step.points.contains(&point) {
                 step.points.push(point);
@@ -241,12 +241,6 @@ fn context(
         calibrations,
         provenance,
     }
-}
-
-fn point_of(instance: &crate::plan::Instance) -> String {
-    let coords: Vec<String> =
-        instance.coords.iter().map(|c| format!("{}={}", c.axis, c.value)).collect();
-    coords.join(",")
 }
 
 /// Opens a report with the desktop's handler; failing to is said, not fatal.

@@ -52,8 +52,7 @@ pub fn stage_tables(plan: &Plan, store: &Store, options: &RunOptions) -> Option<
         render(&mut out, &instance.display_name(), &result);
         let boundaries: Vec<Boundary> =
             serde_json::from_value(result["boundaries"].clone()).unwrap_or_default();
-        let point = instance.coords.iter().map(|c| format!("{}={}", c.axis, c.value));
-        let point = point.collect::<Vec<_>>().join(",");
+        let point = instance.point_label();
         match steps.iter_mut().find(|(name, _)| *name == instance.step_name) {
             Some((_, points)) => points.push((point, boundaries)),
             None => steps.push((instance.step_name.clone(), vec![(point, boundaries)])),

@@ -432,12 +432,7 @@ impl Executor<'_> {
                     kind: instance.kind,
                     step: instance.step_name.clone(),
                     instance: instance.display_name(),
-                    point: instance
-                        .coords
-                        .iter()
-                        .map(|c| format!("{}={}", c.axis, c.value))
-                        .collect::<Vec<_>>()
-                        .join(","),
+                    point: instance.point_label(),
                     key,
                     checkpoint: instance.checkpoint,
                     outputs: outputs_of(source).cloned().unwrap_or_default(),

@@ -156,13 +156,11 @@ pub fn instance_key<'o>(
         // Named by the place of its step among the `on` steps, its coordinates, checkpoint and
         // output: renaming or moving a step in the file does not change its dependents' keys.
         let position = plan.step_inputs[instance.step].iter().position(|&s| s == source.step);
-        let coords: Vec<String> =
-            source.coords.iter().map(|c| format!("{}={}", c.axis, c.value)).collect();
         let checkpoint = source.checkpoint.map(|c| format!("@{c}")).unwrap_or_default();
         let role = format!(
             "{}[{}]{checkpoint}/{output}",
             position.unwrap_or(usize::MAX),
-            coords.join(",")
+            source.point_label()
         );
         inputs.insert(role, digest.clone());
         digests.push(digest);

@@ -49,15 +49,26 @@ impl fmt::Display for Output {
     }
 }
 
+/// `seed=2`: one coordinate as names, keys and tables write it.
+impl fmt::Display for Coordinate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.axis, self.value)
+    }
+}
+
 impl Instance {
+    /// The sweep point's label, `seed=2,lr=0.001` (empty without sweeps): written here only,
+    /// for names, keys' input roles, tables and reports alike.
+    pub fn point_label(&self) -> String {
+        self.coords.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    }
+
     /// The stable display name: `tms_run[seed=2]`, `llc[seed=2]@1200`, `summary`.
     pub fn display_name(&self) -> String {
         let mut name = self.step_name.clone();
         if !self.coords.is_empty() {
-            let coords: Vec<String> =
-                self.coords.iter().map(|c| format!("{}={}", c.axis, c.value)).collect();
             name.push('[');
-            name.push_str(&coords.join(","));
+            name.push_str(&self.point_label());
             name.push(']');
         }
         if let Some(step) = self.checkpoint {
