@@ -464,7 +464,7 @@ fn produced_series(checked: &[Option<CheckedStep>], inputs: &[usize]) -> Option<
     for &input in inputs {
         let target = checked.get(input)?.as_ref()?;
         match target.kind.name {
-            "train" => produced.extend(registry::series::TRAIN),
+            "train" => produced.extend(registry::series::of_step_kind("train")?),
             "estimate" => {
                 for name in constructor_names(target.fields.get("observable")?) {
                     produced.extend(registry::series::of_observable(name)?);

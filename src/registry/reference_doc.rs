@@ -79,7 +79,19 @@ fn render_step_kind(kind: &StepKind, lines: &mut Vec<String>) {
     lines.push(String::new());
     lines.push(on_text(kind));
     lines.push(String::new());
+    render_series(super::series::of_step_kind(kind.name), lines);
     render_table("field", kind.fields, lines);
+}
+
+/// What a `detect` step on it may search, if it produces series.
+fn render_series(series: Option<&[&str]>, lines: &mut Vec<String>) {
+    let Some(series) = series else { return };
+    let names: Vec<String> = series.iter().map(|s| format!("`{s}`")).collect();
+    lines.push(format!(
+        "Series (what a `detect` step on it may search; the first by default): {}.",
+        names.join(", ")
+    ));
+    lines.push(String::new());
 }
 
 fn render_constructor(ctor: &Constructor, lines: &mut Vec<String>) {
@@ -93,6 +105,7 @@ fn render_constructor(ctor: &Constructor, lines: &mut Vec<String>) {
         lines.push(format!("Reference: {reference}."));
         lines.push(String::new());
     }
+    render_series(super::series::of_observable(ctor.name), lines);
     if ctor.params.is_empty() {
         lines.push("Takes no arguments.".to_owned());
         lines.push(String::new());

@@ -5,6 +5,11 @@
 /// What a training run records at its checkpoints.
 pub const TRAIN: &[&str] = &["train_loss", "test_loss"];
 
+/// The series a step kind produces itself (an `estimate`'s are its observable's).
+pub fn of_step_kind(name: &str) -> Option<&'static [&'static str]> {
+    (name == "train").then_some(TRAIN)
+}
+
 /// Per observable (by constructor name), the numbers of its result that a detection can read,
 /// its default first. A test checks that every observable of the registry has an entry.
 pub const OBSERVABLES: &[(&str, &[&str])] = &[
