@@ -5,9 +5,7 @@
 //! job; each figure is the step's own time (its manifest's start to end), so worker start-up
 //! and planning are left out.
 
-use std::process::Command;
-
-const DEVSPEC: &str = env!("CARGO_BIN_EXE_devspec");
+mod common;
 
 /// The toy model of `specs/tms.dev`, one run.
 const TMS: &str = "train t {\n  model = tms.model(features = 6, hidden = 2, init_scale = 0.1)\n  \
@@ -29,28 +27,10 @@ const GPT_CHAIN_STEPS: f64 = 4.0 * 4.0 * 100.0;
 
 /// Each kind of step's total wall seconds in a run of `spec` under `MKL_CBWR=branch`.
 fn step_seconds(spec: &str, branch: &str) -> std::collections::BTreeMap<String, f64> {
-    let dir = tempfile::tempdir().expect("temp folder");
-    std::fs::write(dir.path().join("devspec.toml"), "").expect("write devspec.toml");
-    std::fs::write(dir.path().join("study.dev"), spec).expect("write spec");
-    let status = Command::new(DEVSPEC)
-        .args(["run", "--quiet", "--jobs", "1", "--threads", "1", "--batch", "16"])
-        .arg(dir.path().join("study.dev"))
-        .env_remove("DEVSPEC_STORE")
-        .env("MKL_CBWR", branch)
-        .status()
-        .expect("devspec runs");
-    assert!(status.success());
     let mut seconds = std::collections::BTreeMap::new();
-    for shard in std::fs::read_dir(dir.path().join(".devspec/actions")).expect("results") {
-        for entry in std::fs::read_dir(shard.expect("a shard").path()).expect("a shard") {
-            let text = std::fs::read_to_string(entry.expect("a manifest").path()).expect("read");
-            let manifest: serde_json::Value = serde_json::from_str(&text).expect("a manifest");
-            let provenance = &manifest["provenance"];
-            let wall = provenance["ended"].as_f64().expect("an end")
-                - provenance["started"].as_f64().expect("a start");
-            let kind = manifest["kind"].as_str().expect("a kind").to_owned();
-            *seconds.entry(kind).or_default() += wall;
-        }
+    for manifest in common::run_manifests(spec, &["--batch", "16"], &[("MKL_CBWR", branch)]) {
+        let kind = manifest["kind"].as_str().expect("a kind").to_owned();
+        *seconds.entry(kind).or_default() += common::wall_seconds(&manifest);
     }
     seconds
 }

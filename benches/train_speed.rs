@@ -13,7 +13,8 @@
 use std::path::Path;
 use std::process::Command;
 
-const DEVSPEC: &str = env!("CARGO_BIN_EXE_devspec");
+mod common;
+
 const STEPS: u64 = 20_000;
 
 fn spec(seeds: &str) -> String {
@@ -26,34 +27,13 @@ fn spec(seeds: &str) -> String {
 
 /// Member-steps per second of a devspec run of `spec` (all its instances together).
 fn devspec_speed(spec: &str) -> f64 {
-    let dir = tempfile::tempdir().expect("temp folder");
-    std::fs::write(dir.path().join("devspec.toml"), "").expect("write devspec.toml");
-    std::fs::write(dir.path().join("study.dev"), spec).expect("write spec");
-    let status = Command::new(DEVSPEC)
-        .args(["run", "--quiet", "--jobs", "1", "--threads", "1", "--batch", "16"])
-        .arg(dir.path().join("study.dev"))
-        .env_remove("DEVSPEC_STORE")
-        .status()
-        .expect("devspec runs");
-    assert!(status.success());
     let (mut first, mut last, mut members) = (f64::MAX, 0.0f64, 0u32);
-    for manifest in manifests(&dir.path().join(".devspec")) {
+    for manifest in common::run_manifests(spec, &["--batch", "16"], &[]) {
         first = first.min(manifest["provenance"]["started"].as_f64().expect("a start"));
         last = last.max(manifest["provenance"]["ended"].as_f64().expect("an end"));
         members += 1;
     }
     f64::from(members) * STEPS as f64 / (last - first)
-}
-
-fn manifests(store: &Path) -> Vec<serde_json::Value> {
-    let mut all = Vec::new();
-    for shard in std::fs::read_dir(store.join("actions")).expect("results") {
-        for entry in std::fs::read_dir(shard.expect("a shard").path()).expect("a shard") {
-            let text = std::fs::read_to_string(entry.expect("a manifest").path()).expect("read");
-            all.push(serde_json::from_str(&text).expect("a manifest"));
-        }
-    }
-    all
 }
 
 fn main() {

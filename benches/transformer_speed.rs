@@ -11,7 +11,8 @@
 use std::path::Path;
 use std::process::Command;
 
-const DEVSPEC: &str = env!("CARGO_BIN_EXE_devspec");
+mod common;
+
 const STEPS: u64 = 3000;
 /// The PyTorch script's model and data: layers, heads, `d_model`, `d_mlp`, dims, pairs, batch.
 const SHAPE: [u32; 7] = [2, 2, 32, 32, 4, 8, 64];
@@ -27,29 +28,8 @@ fn spec() -> String {
 }
 
 fn devspec_speed() -> f64 {
-    let dir = tempfile::tempdir().expect("temp folder");
-    std::fs::write(dir.path().join("devspec.toml"), "").expect("write devspec.toml");
-    std::fs::write(dir.path().join("study.dev"), spec()).expect("write spec");
-    let status = Command::new(DEVSPEC)
-        .args(["run", "--quiet", "--jobs", "1", "--threads", "1"])
-        .arg(dir.path().join("study.dev"))
-        .env_remove("DEVSPEC_STORE")
-        .status()
-        .expect("devspec runs");
-    assert!(status.success());
-    let shard_dirs = std::fs::read_dir(dir.path().join(".devspec/actions")).expect("results");
-    let manifest: serde_json::Value = shard_dirs
-        .flat_map(|shard| std::fs::read_dir(shard.expect("a shard").path()).expect("a shard"))
-        .map(|entry| {
-            let text = std::fs::read_to_string(entry.expect("a manifest").path()).expect("read");
-            serde_json::from_str(&text).expect("a manifest")
-        })
-        .next()
-        .expect("one result");
-    let provenance = &manifest["provenance"];
-    let wall = provenance["ended"].as_f64().expect("an end")
-        - provenance["started"].as_f64().expect("a start");
-    STEPS as f64 / wall
+    let manifests = common::run_manifests(&spec(), &[], &[]);
+    STEPS as f64 / common::wall_seconds(manifests.first().expect("one result"))
 }
 
 fn main() {

@@ -42,6 +42,12 @@ fn derive(kind: &str, name: &str, result: &Value) -> Option<Value> {
         ("report", "detections") => count("detections"),
         ("report", "theory_points") => count("theory"),
         ("estimate", "acceptance") => result["estimate"].get("acceptance_mean").cloned(),
+        ("estimate", "localization_sensitivity") => {
+            result["estimate"]["localization_sensitivity"].get("value").cloned()
+        }
+        ("estimate", "localization_sensitivity_se") => {
+            result["estimate"]["localization_sensitivity"].get("se").cloned()
+        }
         ("estimate", "diagnostics") => {
             let names: Vec<&str> = result["estimate"]["diagnostics"]
                 .as_array()?
@@ -116,6 +122,20 @@ mod tests {
         let edited = metrics(&json!({"llc_mean": 0.929, "llc_se": 0.01}));
         let found = mismatches("estimate", &edited, &bytes);
         assert_eq!(found, [("llc_mean".to_owned(), json!(0.929), json!(0.129))]);
+    }
+
+    #[test]
+    fn the_localization_sensitivity_is_its_results() {
+        // The result holds it as a record (value, standard error, settled); the manifest as two
+        // numbers, each checked against its field.
+        let result = json!({"estimate": {"llc_mean": 2.0,
+            "localization_sensitivity": {"value": 0.4, "se": 0.05, "settled": true}}});
+        let bytes = serde_json::to_vec(&result).unwrap();
+        let honest =
+            metrics(&json!({"localization_sensitivity": 0.4, "localization_sensitivity_se": 0.05}));
+        assert!(mismatches("estimate", &honest, &bytes).is_empty());
+        let edited = metrics(&json!({"localization_sensitivity": 0.1}));
+        assert_eq!(mismatches("estimate", &edited, &bytes).len(), 1);
     }
 
     #[test]

@@ -116,12 +116,7 @@ fn a_crash_just_before_a_rename_into_the_store_loses_nothing() {
     // worker writing a blob) aborts there, as `kill -9` would, leaving a complete temp file.
     for n in [1, 4, 9] {
         let project = Project::new(SPEC);
-        let crashed = project
-            .command(&["--jobs", "2"])
-            .env(devspec_protocol::store_layout::FAULT_KILL_BEFORE_RENAME, n.to_string())
-            .output()
-            .unwrap();
-        assert_ne!(crashed.status.code(), Some(0), "the hook fired at rename {n}");
+        project.crash_at_rename(n);
         rerun_finishes_with_the_reference_lock(&project, &format!("crash at rename {n}"));
         // The crash left its complete temp file behind; gc removes it (its writer is gone),
         // and nothing the study needs.

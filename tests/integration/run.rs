@@ -48,6 +48,17 @@ impl Project {
         command
     }
 
+    /// A run (`--jobs 2`) in which whichever process reaches its `n`th rename into the store
+    /// first aborts there, as `kill -9` would; asserts that the hook fired.
+    pub fn crash_at_rename(&self, n: u32) {
+        let crashed = self
+            .command(&["--jobs", "2"])
+            .env(devspec_protocol::store_layout::FAULT_KILL_BEFORE_RENAME, n.to_string())
+            .output()
+            .unwrap();
+        assert_ne!(crashed.status.code(), Some(0), "the hook fired at rename {n}");
+    }
+
     /// Runs another verb in the project folder (args may name the spec with `{spec}`) and
     /// returns its stdout, asserting success.
     pub fn verb(&self, args: &[&str]) -> String {
@@ -498,12 +509,7 @@ fn a_crash_between_a_temp_write_and_its_rename_loses_nothing() {
     };
     for n in [1, 2, 3, 5, 8, 13] {
         let project = Project::new(spec);
-        let crashed = project
-            .command(&["--jobs", "2"])
-            .env(devspec_protocol::store_layout::FAULT_KILL_BEFORE_RENAME, n.to_string())
-            .output()
-            .unwrap();
-        assert_ne!(crashed.status.code(), Some(0), "the hook fired at rename {n}");
+        project.crash_at_rename(n);
         // No partial entry: every manifest parses, and every blob it names is whole.
         for (name, manifest) in project.results() {
             for digest in manifest["outputs"].as_object().unwrap().values() {

@@ -1,0 +1,39 @@
+//! What the benches share: running a spec with `devspec` in a fresh project, one job and one
+//! thread per step, and reading the manifests it recorded (each step's own start and end).
+//! A folder, not a file, so that cargo does not take it for a bench of its own.
+
+use std::process::Command;
+
+const DEVSPEC: &str = env!("CARGO_BIN_EXE_devspec");
+
+/// Runs `spec` in a new project with `--jobs 1 --threads 1` and the extra `args` and `env`;
+/// returns every manifest of its store once the run has succeeded.
+pub fn run_manifests(spec: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().expect("temp folder");
+    std::fs::write(dir.path().join("devspec.toml"), "").expect("write devspec.toml");
+    std::fs::write(dir.path().join("study.dev"), spec).expect("write spec");
+    let status = Command::new(DEVSPEC)
+        .args(["run", "--quiet", "--jobs", "1", "--threads", "1"])
+        .args(args)
+        .arg(dir.path().join("study.dev"))
+        .env_remove("DEVSPEC_STORE")
+        .envs(env.iter().copied())
+        .status()
+        .expect("devspec runs");
+    assert!(status.success());
+    let mut all = Vec::new();
+    for shard in std::fs::read_dir(dir.path().join(".devspec/actions")).expect("results") {
+        for entry in std::fs::read_dir(shard.expect("a shard").path()).expect("a shard") {
+            let text = std::fs::read_to_string(entry.expect("a manifest").path()).expect("read");
+            all.push(serde_json::from_str(&text).expect("a manifest"));
+        }
+    }
+    all
+}
+
+/// A manifest's step time: its provenance's end minus its start, in seconds.
+#[allow(dead_code)] // Each bench compiles this module; not every one times single steps.
+pub fn wall_seconds(manifest: &serde_json::Value) -> f64 {
+    let provenance = &manifest["provenance"];
+    provenance["ended"].as_f64().expect("an end") - provenance["started"].as_f64().expect("a start")
+}
