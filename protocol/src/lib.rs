@@ -20,7 +20,10 @@
 //! assert_eq!(back.id, 7);
 //! ```
 
+pub mod step_kind;
 pub mod store_layout;
+
+pub use step_kind::StepKind;
 
 use serde::{Deserialize, Serialize};
 
