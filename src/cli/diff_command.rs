@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::args::{DiffArgs, DiffFormat, SettingsArgs};
-use super::run_context::{ContextArgs, RunContext, planned};
+use super::run_context::{ContextArgs, planned, session};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
 use crate::study::Lock;
@@ -49,8 +49,14 @@ fn side(
         Ok(plan) => plan,
         Err(code) => return Ok(Err(code)),
     };
-    let context = RunContext::new(&ContextArgs::new(path, settings, worker))?;
-    let (lock, missing) = Lock::of_results(&plan, &context.store, &context.options, path);
+    let context = session(&ContextArgs::new(path, settings, worker))?;
+    let (lock, missing) = Lock::of_results(
+        &plan,
+        &crate::exec::Results::in_store(&plan, &context.store, &context.options),
+        &context.store,
+        &context.options,
+        path,
+    );
     if !missing.is_empty() {
         let compared = lock.instances.len();
         eoutln!(

@@ -1,20 +1,18 @@
 //! `devspec gc [--dry-run] [--keep SPEC...]`: removes store entries that no root spec reaches.
 //! The roots are every `*.dev` file of the project (or the `--keep` specs); each must check
 //! and plan, or nothing is removed: a spec with an error would otherwise lose its results.
-//! What a live run registered ([`register_live_run`], called by `run`) is kept too, with
+//! What a live run registered (`ops::run` registers it) is kept too, with
 //! everything written since it started, whatever `--min-age`.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::args::SettingsArgs;
-use super::run_context::{ContextArgs, RunContext, planned};
-use crate::exec::{InstanceStatus, RunOptions, survey};
+use super::run_context::{ContextArgs, planned, session};
+use crate::exec::{InstanceStatus, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
-use crate::plan::Plan;
 use crate::project_config::ProjectConfig;
-use crate::store::{LiveRun, Store};
 
 pub fn run(
     keep: &[PathBuf],
@@ -41,7 +39,7 @@ pub fn run(
             ))
             .with_hint("fix it, or name the specs to keep with --keep"));
         };
-        let context = RunContext::new(&ContextArgs::new(
+        let context = session(&ContextArgs::new(
             spec,
             &SettingsArgs::default(),
             worker.map(Path::to_path_buf),
@@ -93,40 +91,6 @@ pub fn run(
         );
     }
     Ok(ExitCode::Success)
-}
-
-/// Registers a run about to start on `store` with the keys and trajectories its plan reaches
-/// now (the cached results it will read, what it will compute), so that a `gc` meanwhile keeps
-/// them; held until the returned value drops. A store that cannot take the registration (full,
-/// read-only) cannot take the run's results either: that is the run's environment failure.
-pub fn register_live_run(
-    plan: &Plan,
-    store: &Store,
-    options: &RunOptions,
-) -> Result<LiveRun, Failure> {
-    let mut keys = BTreeSet::new();
-    let mut trajectories = BTreeSet::new();
-    for status in survey(plan, store, options) {
-        match status {
-            InstanceStatus::Cached(manifest) => {
-                keys.insert(manifest.key);
-            }
-            InstanceStatus::WillRun(key) => {
-                trajectories.extend(key.trajectory());
-                keys.insert(key.digest());
-            }
-            InstanceStatus::WaitsForInputs => {}
-        }
-    }
-    store.register_run(keys, trajectories).map_err(|err| {
-        Failure::store_unwritable(store.root(), &err).unwrap_or_else(|| {
-            Failure::environment(format!(
-                "cannot register the run in the store {}: {err}",
-                store.root().display()
-            ))
-            .with_hint("check that the store's folder is yours and writable")
-        })
-    })
 }
 
 /// Every `.dev` file under the project root, outside the store and hidden or build folders.

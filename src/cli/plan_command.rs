@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::args::SettingsArgs;
-use super::run_context::{ContextArgs, RunContext, planned};
+use super::run_context::{ContextArgs, planned, session};
 use crate::exec::survey;
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
@@ -21,7 +21,7 @@ pub fn run(
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let context = RunContext::new(&ContextArgs::new(file, settings, worker));
+    let context = session(&ContextArgs::new(file, settings, worker));
     let text = match context {
         Ok(context) => {
             let statuses = survey(&plan, &context.store, &context.options);

@@ -1,22 +1,23 @@
-//! `devspec run FILE`: plans the spec, takes what is cached from the store, runs the rest on a
-//! pool of workers, and ends with a summary. Exit 0 when every instance is done, 1 when any
+//! `devspec run FILE`: plans the spec, runs it (`ops::run`: what is cached is taken from the
+//! store, the rest runs on a pool of workers or as Slurm jobs) and ends with a summary, the
+//! stage tables, the reports and the lock. Exit 0 when every instance is done, 1 when any
 //! failed (the others are still recorded).
 
 use std::path::{Path, PathBuf};
 
 use super::args::ExecutorKind;
 use super::args::SettingsArgs;
-use super::run_context::{ContextArgs, RunContext, planned};
+use super::run_context::{ContextArgs, planned, session};
 use super::run_progress::{LogFormat, RunProgress};
-use crate::compile::value::{Value, ValueKind};
 use crate::exec::slurm::{SlurmSettings, interrupted};
-use crate::exec::{Executor, InstanceStatus, survey};
+use crate::exec::survey;
 use crate::exit_code::ExitCode;
-use crate::failure::{Failure, FailureClass};
-use crate::plan;
-use crate::plan::memory_budget::{self, MemoryBudget};
-use crate::registry::{self, schema::Status};
-use crate::study::Lock;
+use crate::failure::Failure;
+use crate::ops::{
+    self, Session,
+    report::default_folder,
+    run::{LockOutcome, RunOutcome, RunSettings},
+};
 
 pub struct RunArgs<'a> {
     pub file: &'a Path,
@@ -49,8 +50,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
                 .with_hint("name a step of the spec, as written after its kind")
         })?
     };
-    refuse_unimplemented(&plan)?;
-    let context = RunContext::new(&ContextArgs {
+    let session = session(&ContextArgs {
         file: args.file,
         settings: args.settings.clone(),
         jobs: args.jobs,
@@ -58,68 +58,48 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         worker: args.worker.clone(),
     })?;
     if args.dry_run {
-        let statuses = survey(&plan, &context.store, &context.options);
+        let statuses = survey(&plan, &session.store, &session.options);
         for &node in &plan.order {
             outln!("  {:<16}  {}", statuses[node.index()].label(), plan.graph[node].display_name());
         }
         return Ok(ExitCode::Success);
     }
-    let lock_file = crate::study::lock_path(args.file);
-    if let Ok(lock) = Lock::read(&lock_file) {
-        for d in lock.machine_differences(&plan, &context.options) {
-            eoutln!(
-                "note: {} has {} instance(s) computed with {} = {}; here it is {}: they are \
-                 recomputed, and match only statistically (`devspec verify` compares them)",
-                lock_file.display(),
-                d.instances,
-                d.part,
-                d.locked,
-                d.here
-            );
-        }
-    }
-    let slurm = slurm_settings(args, &context)?;
-    let max_memory = args.max_memory.or(context.config.max_memory_gb);
-    let budget = MemoryBudget::here(max_memory, slurm.is_some(), &context.options.device);
-    if !budget.over_budget(&plan, |_| true).is_empty() {
-        // Only what will run needs memory: a rerun of what a larger limit computed is fine.
-        let statuses = survey(&plan, &context.store, &context.options);
-        let will_run = |node: petgraph::graph::NodeIndex| {
-            !matches!(statuses[node.index()], InstanceStatus::Cached(_))
-        };
-        memory_budget::refuse(&budget.over_budget(&plan, will_run))?;
-    }
-    let RunContext { store, worker, mut options, config } = context;
-    options.fail_fast = args.fail_fast;
-    if let Some((settings, max_jobs)) = slurm {
-        refuse_fewer_cpus_than_threads(&plan, options.threads_per_step)?;
+    let slurm = slurm_settings(args, &session)?;
+    if slurm.is_some() {
         // Ctrl-C and SIGTERM cancel the jobs this driver waits on; finished work is kept.
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             let _ = signal_hook::flag::register(signal, std::sync::Arc::clone(interrupted()));
         }
-        options.jobs = max_jobs;
-        options.slurm = Some(settings);
     }
-    // Held until the run ends: `gc` meanwhile keeps what this run reads and writes.
-    let _live_run = super::gc_command::register_live_run(&plan, &store, &options)?;
-    let executor = Executor { plan: &plan, store: &store, worker, options: options.clone() };
-    let mut progress = RunProgress::new(plan.order.len(), args.log_format, args.quiet);
+    let settings = RunSettings {
+        spec: args.file,
+        partial: if !args.sets.is_empty() {
+            Some("the run used --set")
+        } else if !args.targets.is_empty() {
+            Some("the run used --target")
+        } else {
+            None
+        },
+        fail_fast: args.fail_fast,
+        max_memory: args.max_memory.or(session.config.max_memory_gb),
+        reports: default_folder(&session.config.root, args.file),
+        slurm,
+    };
     // Nobody reads the progress any more (`run ... 2>&1 | head`): stop as Ctrl-C does. Under
-    // Slurm the driver cancels its jobs and records what they finished; here the process
-    // ends, its workers with it (each notices its parent is gone), and what finished is
-    // recorded already.
-    let stop: fn() = if options.slurm.is_some() {
+    // Slurm the driver cancels its jobs and records what they finished; here the process ends,
+    // its workers with it (each notices its parent is gone), and what finished is recorded
+    // already.
+    let stop: fn() = if settings.slurm.is_some() {
         || interrupted().store(true, std::sync::atomic::Ordering::SeqCst)
     } else {
         || std::process::exit(SIGPIPE_EXIT)
     };
-    let summary =
-        super::output::stop_on_close(stop, || executor.run(&mut |event| progress.event(event)));
+    let mut progress = RunProgress::new(plan.order.len(), args.log_format, args.quiet);
+    let outcome = super::output::stop_on_close(stop, || {
+        ops::run::run(&plan, &session, &settings, &mut progress)
+    });
     progress.finish();
-    if let Some(failure) = summary.environment {
-        // The store or the machine failed: one message, not one per step it stopped.
-        return Err(failure);
-    }
+    let RunOutcome { summary, reports, lock } = outcome?;
     eoutln!(
         "{} instances: {} ran, {} cached, {} failed, {} not run",
         plan.order.len(),
@@ -135,64 +115,27 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
             eoutln!("  log: {}", log.display());
         }
     }
-    if let Some(tables) = super::stage_table::stage_tables(&plan, &store, &options) {
+    if let Some(tables) = super::stage_table::stage_tables(&plan, &session.store, &summary.results)
+    {
         out!("{tables}");
     }
-    let reports = super::report_command::default_folder(&config.root, args.file);
-    for html in super::report_command::write_reports(&plan, &store, &options, args.file, &reports) {
-        outln!("report: {}", html.display());
+    super::report_command::print_drawn(&reports);
+    match lock {
+        LockOutcome::Written(path) => outln!("lock: {} (written)", path.display()),
+        LockOutcome::Unchanged(path) => outln!("lock: {} (unchanged)", path.display()),
+        LockOutcome::LeftAsIs(path, why) => outln!("lock: {} left as it is: {why}", path.display()),
+        LockOutcome::Unwritable(failure) => eoutln!("warning: {failure}"),
     }
-    write_lock(args, &plan, &store, &options, &summary);
     Ok(if summary.failed.is_empty() { ExitCode::Success } else { ExitCode::Failed })
-}
-
-/// Writes the spec's lock file after a complete run, or says why it was left as it is.
-fn write_lock(
-    args: &RunArgs<'_>,
-    plan: &plan::Plan,
-    store: &crate::store::Store,
-    options: &crate::exec::RunOptions,
-    summary: &crate::exec::RunSummary,
-) {
-    let lock_file = crate::study::lock_path(args.file);
-    let partial = if !args.sets.is_empty() {
-        Some("the run used --set")
-    } else if !args.targets.is_empty() {
-        Some("the run used --target")
-    } else if !summary.failed.is_empty() || summary.skipped > 0 {
-        Some("not every instance succeeded")
-    } else {
-        None
-    };
-    match partial {
-        Some(why) => outln!("lock: {} left as it is: {why}", lock_file.display()),
-        None => match Lock::from_store(plan, store, options, args.file) {
-            // The results are in the store either way: a lock that cannot be written (a
-            // read-only checkout) is said, and the run still succeeded.
-            Ok(lock) => match lock.write(&lock_file) {
-                Ok(changed) => {
-                    let what = if changed { "written" } else { "unchanged" };
-                    outln!("lock: {} ({what})", lock_file.display());
-                }
-                Err(failure) => eoutln!("warning: {failure}"),
-            },
-            Err(incomplete) => outln!(
-                "lock: {} left as it is: {} instance(s) have no result ({})",
-                lock_file.display(),
-                incomplete.missing.len(),
-                incomplete.missing[0]
-            ),
-        },
-    }
 }
 
 /// The Slurm settings and the most jobs at once, when the run goes to Slurm: command line, then
 /// `devspec.toml` (`run.executor`, `[slurm]`), then the defaults. `None` for the local pool.
 fn slurm_settings(
     args: &RunArgs<'_>,
-    context: &RunContext,
+    session: &Session,
 ) -> Result<Option<(SlurmSettings, usize)>, Failure> {
-    let config = &context.config;
+    let config = &session.config;
     let executor = match (args.executor, config.executor.as_deref()) {
         (Some(kind), _) => kind,
         (None, None | Some("local")) => ExecutorKind::Local,
@@ -233,56 +176,3 @@ const SIGPIPE_EXIT: i32 = 141;
 
 /// Slurm jobs queued or running at once, unless a setting says otherwise.
 const DEFAULT_MAX_JOBS: usize = 64;
-
-/// A step that reserves fewer CPUs than the threads each step computes with is refused: its
-/// job would run slower than asked, or be killed by the cluster's CPU limits.
-fn refuse_fewer_cpus_than_threads(plan: &plan::Plan, threads: u32) -> Result<(), Failure> {
-    for instance in plan.instances() {
-        let resources = crate::exec::slurm::resources_of(&instance.params);
-        if let Some(cpus) = resources.cpus.filter(|&cpus| cpus < threads) {
-            return Err(Failure::bad_input(format!(
-                "step `{}` reserves `resources.cpus = {cpus}`, fewer than the {threads} threads \
-                 each step computes with",
-                instance.step_name
-            ))
-            .with_hint("raise `cpus`, or lower the threads per step (--threads)"));
-        }
-    }
-    Ok(())
-}
-
-/// Refuses, before anything runs, a plan that uses a step kind or constructor declared but not
-/// implemented yet.
-pub(super) fn refuse_unimplemented(plan: &plan::Plan) -> Result<(), Failure> {
-    for instance in plan.instances() {
-        let kind = registry::step_kind(instance.kind).expect("planned kinds are registered");
-        if let Status::Pending { issue } = kind.status {
-            return Err(not_implemented(&format!("`{}` steps", kind.name), issue));
-        }
-        for value in instance.params.values() {
-            if let Some((name, issue)) = pending_constructor(value) {
-                return Err(not_implemented(&format!("`{name}`"), issue));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn pending_constructor(value: &Value) -> Option<(&'static str, u32)> {
-    match &value.kind {
-        ValueKind::Ctor { name, args, .. } => match registry::constructor(name).map(|c| c.status) {
-            Some(Status::Pending { issue }) => Some((name, issue)),
-            _ => args.values().find_map(pending_constructor),
-        },
-        ValueKind::List(items) | ValueKind::Sweep(items) => {
-            items.iter().find_map(pending_constructor)
-        }
-        ValueKind::Record(fields) => fields.values().find_map(pending_constructor),
-        _ => None,
-    }
-}
-
-fn not_implemented(what: &str, issue: u32) -> Failure {
-    Failure::new(FailureClass::NotImplemented, format!("{what} cannot run: not implemented yet"))
-        .with_hint(format!("it is declared so specs check; issue {issue} builds it"))
-}

@@ -11,6 +11,7 @@ use crate::diagnostic::render;
 use crate::exec::{RunOptions, WorkerDeadlines, WorkerLocator, worker_report};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
+use crate::ops::Session;
 use crate::plan::{self, Plan};
 use crate::project_config::ProjectConfig;
 use crate::source::SourceMap;
@@ -68,91 +69,76 @@ pub fn planned_with_sources(
     }
 }
 
-pub struct RunContext {
-    /// The project's settings as `devspec.toml` gives them; `config.root` is the project's
-    /// folder (the spec's folder without a `devspec.toml`).
-    pub config: ProjectConfig,
-    pub store: Store,
-    pub worker: PathBuf,
-    pub options: RunOptions,
-}
-
-impl RunContext {
-    pub fn new(args: &ContextArgs<'_>) -> Result<RunContext, Failure> {
-        let absolute = args.file.canonicalize().unwrap_or_else(|_| args.file.to_path_buf());
-        let folder = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
-        let config =
-            ProjectConfig::discover(&folder)?.unwrap_or_else(|| ProjectConfig::defaults(&folder));
-        let settings = &args.settings;
-        let store_path = settings
-            .store
-            .clone()
-            .or_else(|| {
-                std::env::var_os("DEVSPEC_STORE").filter(|v| !v.is_empty()).map(PathBuf::from)
-            })
-            .unwrap_or_else(|| config.store.clone());
-        let jobs = args
-            .jobs
-            .or(from_env("DEVSPEC_JOBS")?)
-            .or(config.jobs)
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-            })
-            .max(1);
-        let threads_per_step = settings
-            .threads
-            .or(from_env::<u32>("DEVSPEC_THREADS")?.filter(|&n| n > 0))
-            .unwrap_or(config.threads_per_step);
-        let batch =
-            args.batch.or(from_env("DEVSPEC_BATCH")?).or(config.batch).unwrap_or(DEFAULT_BATCH);
-        let (requested_device, device_from) = match (&settings.device, env_text("DEVSPEC_DEVICE")) {
-            (Some(device), _) => (device.clone(), "--device"),
-            (None, Some(device)) => (device, "DEVSPEC_DEVICE"),
-            (None, None) => (config.device.clone(), "`run.device` in devspec.toml"),
-        };
-        let store = Store::open(&store_path)?;
-        let worker =
-            WorkerLocator::from_env(args.worker.clone(), config.worker.clone()).locate()?.path;
-        let deadlines = worker_deadlines(&config)?;
-        let report = worker_report(&store, &worker, deadlines)?;
-        let device = resolve_device(&requested_device, device_from, report.cuda_available)?;
-        let device_kind = if device.starts_with("cuda") { "cuda" } else { "cpu" };
-        let mkl_cbwr = std::env::var("MKL_CBWR").unwrap_or_else(|_| "AUTO".into());
-        let environment: BTreeMap<String, String> = [
-            ("libtorch", report.libtorch.clone()),
-            ("device", device_kind.to_owned()),
-            ("cpu_capability", report.cpu_capability.clone()),
-            // What decides MKL's kernels here, not only the variable (src/exec/mkl_path.rs).
-            ("mkl", crate::exec::mkl_path::this_machine()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        let spec_id = absolute
-            .strip_prefix(config.root.canonicalize().unwrap_or_else(|_| config.root.clone()))
-            .map_or_else(|_| absolute.display().to_string(), |rel| rel.display().to_string());
-        let options = RunOptions {
-            jobs,
-            threads_per_step,
-            fail_fast: false,
-            max_batch: usize::try_from(batch.max(1)).unwrap_or(1),
-            device,
-            // Pinned so every worker uses the kernels the key names.
-            worker_env: vec![
-                ("ATEN_CPU_CAPABILITY".into(), report.cpu_capability.to_lowercase()),
-                ("MKL_CBWR".into(), mkl_cbwr),
-            ],
-            deadlines,
-            environment,
-            spec_id,
-            spec_digest: std::fs::read(&absolute)
-                .map(|bytes| blake3::hash(&bytes).to_hex().to_string())
-                .unwrap_or_default(),
-            files: std::sync::Arc::new(crate::store::FileDigests::new(store.root())),
-            slurm: None,
-        };
-        Ok(RunContext { config, store, worker, options })
-    }
+/// The settings resolved with the precedence command line > environment > `devspec.toml`:
+/// the session operations run under.
+pub fn session(args: &ContextArgs<'_>) -> Result<Session, Failure> {
+    let absolute = args.file.canonicalize().unwrap_or_else(|_| args.file.to_path_buf());
+    let folder = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+    let config =
+        ProjectConfig::discover(&folder)?.unwrap_or_else(|| ProjectConfig::defaults(&folder));
+    let settings = &args.settings;
+    let store_path = settings
+        .store
+        .clone()
+        .or_else(|| std::env::var_os("DEVSPEC_STORE").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| config.store.clone());
+    let jobs = args
+        .jobs
+        .or(from_env("DEVSPEC_JOBS")?)
+        .or(config.jobs)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+        .max(1);
+    let threads_per_step = settings
+        .threads
+        .or(from_env::<u32>("DEVSPEC_THREADS")?.filter(|&n| n > 0))
+        .unwrap_or(config.threads_per_step);
+    let batch = args.batch.or(from_env("DEVSPEC_BATCH")?).or(config.batch).unwrap_or(DEFAULT_BATCH);
+    let (requested_device, device_from) = match (&settings.device, env_text("DEVSPEC_DEVICE")) {
+        (Some(device), _) => (device.clone(), "--device"),
+        (None, Some(device)) => (device, "DEVSPEC_DEVICE"),
+        (None, None) => (config.device.clone(), "`run.device` in devspec.toml"),
+    };
+    let store = Store::open(&store_path)?;
+    let worker = WorkerLocator::from_env(args.worker.clone(), config.worker.clone()).locate()?.path;
+    let deadlines = worker_deadlines(&config)?;
+    let report = worker_report(&store, &worker, deadlines)?;
+    let device = resolve_device(&requested_device, device_from, report.cuda_available)?;
+    let device_kind = if device.starts_with("cuda") { "cuda" } else { "cpu" };
+    let mkl_cbwr = std::env::var("MKL_CBWR").unwrap_or_else(|_| "AUTO".into());
+    let environment: BTreeMap<String, String> = [
+        ("libtorch", report.libtorch.clone()),
+        ("device", device_kind.to_owned()),
+        ("cpu_capability", report.cpu_capability.clone()),
+        // What decides MKL's kernels here, not only the variable (src/exec/mkl_path.rs).
+        ("mkl", crate::exec::mkl_path::this_machine()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let spec_id = absolute
+        .strip_prefix(config.root.canonicalize().unwrap_or_else(|_| config.root.clone()))
+        .map_or_else(|_| absolute.display().to_string(), |rel| rel.display().to_string());
+    let options = RunOptions {
+        jobs,
+        threads_per_step,
+        fail_fast: false,
+        max_batch: usize::try_from(batch.max(1)).unwrap_or(1),
+        device,
+        // Pinned so every worker uses the kernels the key names.
+        worker_env: vec![
+            ("ATEN_CPU_CAPABILITY".into(), report.cpu_capability.to_lowercase()),
+            ("MKL_CBWR".into(), mkl_cbwr),
+        ],
+        deadlines,
+        environment,
+        spec_id,
+        spec_digest: std::fs::read(&absolute)
+            .map(|bytes| blake3::hash(&bytes).to_hex().to_string())
+            .unwrap_or_default(),
+        files: std::sync::Arc::new(crate::store::FileDigests::new(store.root())),
+        slurm: None,
+    };
+    Ok(Session { config, store, worker, options })
 }
 
 /// A setting from the environment: absent or empty is `None`; anything else must parse.

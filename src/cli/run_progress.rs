@@ -109,6 +109,30 @@ impl RunProgress {
     }
 }
 
+impl crate::ops::Observer for RunProgress {
+    fn event(&mut self, event: &RunEvent) {
+        RunProgress::event(self, event);
+    }
+
+    fn note(&mut self, text: &str) {
+        match self {
+            RunProgress::Bar(bars) => bars.multi.suspend(|| eoutln!("{text}")),
+            RunProgress::Lines | RunProgress::Json | RunProgress::Quiet => eoutln!("{text}"),
+        }
+    }
+}
+
+/// An observer for operations without a progress display: their notes on stderr.
+pub struct Notes;
+
+impl crate::ops::Observer for Notes {
+    fn event(&mut self, _: &RunEvent) {}
+
+    fn note(&mut self, text: &str) {
+        eoutln!("{text}");
+    }
+}
+
 impl Bars {
     fn event(&mut self, event: &RunEvent) {
         match event {

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::args::SettingsArgs;
-use super::run_context::{ContextArgs, RunContext, planned};
+use super::run_context::{ContextArgs, planned, session};
 use crate::exec::{InstanceStatus, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
@@ -44,7 +44,7 @@ pub fn run(
         return Err(Failure::bad_input(format!("the spec has no step `{step}`"))
             .with_hint("name a step of the spec, as written after its kind"));
     }
-    let context = RunContext::new(&ContextArgs::new(file, settings, worker))?;
+    let context = session(&ContextArgs::new(file, settings, worker))?;
     let statuses = survey(&plan, &context.store, &context.options);
     let mut damaged = false;
     let rows: Vec<serde_json::Value> = plan

@@ -9,23 +9,23 @@ use serde_json::Value;
 
 use crate::detect::Boundary;
 use crate::detect::recurrence::recurring;
-use crate::exec::{InstanceStatus, RunOptions, survey};
+use crate::exec::Results;
 use crate::plan::Plan;
 use crate::store::Store;
 
 /// A sweep point's name (`seed=1`) and the boundaries found there.
 type SweepPoint = (String, Vec<Boundary>);
 
-/// The tables of every detect instance of the plan that has a result, each step's followed by
-/// the boundaries that recur across its sweep points; `None` without any.
-pub fn stage_tables(plan: &Plan, store: &Store, options: &RunOptions) -> Option<String> {
-    let statuses = survey(plan, store, options);
+/// The tables of every detect instance of the plan that has a record in `results` (what the
+/// run ended with), each step's followed by the boundaries that recur across its sweep points;
+/// `None` without any.
+pub fn stage_tables(plan: &Plan, store: &Store, results: &Results) -> Option<String> {
     let mut out = String::new();
     // Per detect step, in order: its sweep points' names and boundaries.
     let mut steps: Vec<(String, Vec<SweepPoint>)> = Vec::new();
     for &node in &plan.order {
         let instance = &plan.graph[node];
-        let InstanceStatus::Cached(manifest) = &statuses[node.index()] else { continue };
+        let Some(manifest) = results.get(node) else { continue };
         if instance.kind != "detect" {
             continue;
         }

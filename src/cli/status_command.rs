@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::args::SettingsArgs;
-use super::run_context::{ContextArgs, RunContext, planned};
+use super::run_context::{ContextArgs, planned, session};
 use crate::exec::{InstanceStatus, continues_from, slurm, survey, why};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
@@ -24,7 +24,7 @@ pub fn run(
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let context = RunContext::new(&ContextArgs::new(file, settings, worker))?;
+    let context = session(&ContextArgs::new(file, settings, worker))?;
     let statuses = survey(&plan, &context.store, &context.options);
     let last_keys = context.store.last_keys(&context.options.spec_id);
     // What will run because its entry is damaged (a record edited, an output missing or of the

@@ -126,6 +126,8 @@ pub struct RunSummary {
     /// the first such failure; what was in flight then is in `failed`, what never started in
     /// `skipped`.
     pub environment: Option<crate::failure::Failure>,
+    /// Every instance's record as the run ended: what it took from the store or computed.
+    pub results: super::results::Results,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -178,6 +180,8 @@ struct Schedule<'p> {
     reopened: Vec<bool>,
     /// Blobs known intact in this run: checked, or just written by a step.
     intact: std::collections::HashSet<String>,
+    /// The record of every instance done so far, which the run's summary hands on.
+    results: super::results::Results,
 }
 
 impl Executor<'_> {
@@ -283,6 +287,7 @@ impl Executor<'_> {
         // After `--fail-fast`, what never started is reported as not run too.
         summary.skipped += schedule.state.iter().filter(|s| matches!(s, State::Waiting)).count();
         summary.environment = schedule.environment;
+        summary.results = schedule.results;
         summary
     }
 
@@ -349,7 +354,7 @@ impl Executor<'_> {
                     if served {
                         schedule.intact.extend(manifest.outputs.get("result").cloned());
                     }
-                    schedule.complete(node, manifest.outputs);
+                    schedule.complete(node, manifest);
                     return true;
                 }
                 Some(Err(damage)) => damage,
@@ -590,6 +595,7 @@ impl<'p> Schedule<'p> {
             was_cached: vec![false; graph.node_count()],
             reopened: vec![false; graph.node_count()],
             intact: std::collections::HashSet::new(),
+            results: super::results::Results::none(graph.node_count()),
         }
     }
 
@@ -700,6 +706,7 @@ impl<'p> Schedule<'p> {
     fn reopen(&mut self, node: NodeIndex, waiting: &mut Waiting) {
         self.reopened[node.index()] = true;
         self.was_cached[node.index()] = false;
+        self.results.set(node, None);
         self.state[node.index()] = State::Waiting;
         let edges: Vec<_> = self
             .graph
@@ -734,8 +741,9 @@ impl<'p> Schedule<'p> {
     }
 
     /// Marks an instance done and satisfies every edge out of it.
-    fn complete(&mut self, node: NodeIndex, outputs: BTreeMap<String, String>) {
-        self.state[node.index()] = State::Done(outputs);
+    fn complete(&mut self, node: NodeIndex, manifest: Box<Manifest>) {
+        self.state[node.index()] = State::Done(manifest.outputs.clone());
+        self.results.set(node, Some(manifest));
         self.satisfy(node, |_| true);
     }
 
@@ -783,7 +791,7 @@ impl<'p> Schedule<'p> {
                     summary.cached += 1;
                     on_event(&RunEvent::Cached { instance });
                 }
-                self.complete(node, manifest.outputs);
+                self.complete(node, manifest);
                 false
             }
             Err((failure, log)) => {

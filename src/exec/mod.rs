@@ -7,6 +7,7 @@ mod in_process;
 pub mod mkl_path;
 mod pool;
 mod provenance;
+mod results;
 pub mod slurm;
 mod step_key;
 mod step_log;
@@ -17,7 +18,8 @@ mod worker_report;
 
 pub use executor::{Executor, FailedInstance, RunEvent, RunOptions, RunSummary};
 pub use provenance::DEVSPEC_COMMIT;
-pub use step_key::{StepKey, explicit_device, instance_key};
+pub use results::Results;
+pub use step_key::{StepKey, environment_of, explicit_device, instance_key};
 pub use survey::{InstanceStatus, continues_from, survey, why};
 pub use worker_locator::{LocatedBy, WorkerLocation, WorkerLocator};
 pub use worker_process::{WorkerDeadlines, WorkerProcess, WorkerProcessError};

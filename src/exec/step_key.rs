@@ -165,11 +165,21 @@ pub fn instance_key<'o>(
         inputs.insert(role, digest.clone());
         digests.push(digest);
     }
+    let environment = environment_of(instance, environment);
+    Some((StepKey::new(instance.kind, &instance.params, inputs, environment, files), digests))
+}
+
+/// The environment part of an instance's key: the run's, with the device the step names
+/// itself in place of the run's.
+pub fn environment_of(
+    instance: &crate::plan::Instance,
+    environment: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut environment = environment.clone();
     if let Some(device) = explicit_device(instance) {
         environment.insert("device".into(), device.to_owned());
     }
-    Some((StepKey::new(instance.kind, &instance.params, inputs, environment, files), digests))
+    environment
 }
 
 /// The device a step names itself (`device = cpu`), which wins over every setting outside the

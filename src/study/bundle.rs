@@ -130,6 +130,8 @@ pub struct ExportInput<'a> {
     pub sources: &'a SourceMap,
     pub store: &'a Store,
     pub options: &'a RunOptions,
+    /// Each instance's record in the store.
+    pub results: &'a crate::exec::Results,
     pub project_root: &'a Path,
     pub with_checkpoints: bool,
 }
@@ -142,8 +144,8 @@ fn is_checkpoint(kind: &str, output: &str) -> bool {
 /// Writes the bundle of a study whose lock matches its results to `out`, atomically.
 pub fn export(input: &ExportInput<'_>, out: &Path) -> Result<Exported, Failure> {
     let lock_file = super::lock_path(input.spec);
-    let lock = Lock::from_store(input.plan, input.store, input.options, input.spec).map_err(
-        |incomplete| {
+    let lock = Lock::complete(input.plan, input.results, input.store, input.options, input.spec)
+        .map_err(|incomplete| {
             Failure::bad_input(format!(
                 "{} has {} instance(s) without results ({}): a bundle carries a complete study",
                 input.spec.display(),
@@ -151,8 +153,7 @@ pub fn export(input: &ExportInput<'_>, out: &Path) -> Result<Exported, Failure> 
                 incomplete.missing[0]
             ))
             .with_hint(format!("run `devspec run {}` first", input.spec.display()))
-        },
-    )?;
+        })?;
     let written = std::fs::read_to_string(&lock_file).unwrap_or_default();
     if written != lock.to_text() {
         let what = if written.is_empty() { "is missing" } else { "does not match the results" };

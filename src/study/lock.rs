@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::{InstanceStatus, RunOptions, explicit_device, instance_key, survey};
+use crate::exec::{Results, RunOptions, environment_of};
 use crate::failure::Failure;
 use crate::plan::Plan;
 use crate::store::{Manifest, Store};
@@ -104,46 +104,36 @@ pub fn lock_path(spec: &Path) -> PathBuf {
 }
 
 impl Lock {
-    /// The lock of a plan whose every instance has its result in the store.
-    pub fn from_store(
+    /// The lock of a plan whose every instance has its record in `results` (what a run ended
+    /// with, or what the store holds).
+    pub fn complete(
         plan: &Plan,
+        results: &Results,
         store: &Store,
         options: &RunOptions,
         spec: &Path,
     ) -> Result<Lock, Incomplete> {
-        let (lock, missing) = Lock::of_results(plan, store, options, spec);
+        let (lock, missing) = Lock::of_results(plan, results, store, options, spec);
         if missing.is_empty() { Ok(lock) } else { Err(Incomplete { missing }) }
     }
 
-    /// The lock of the instances of a plan that have their result in the store, and the names
+    /// The lock of the instances of a plan that have their record in `results`, and the names
     /// of those that do not (a study in progress: what `devspec diff` compares for a spec).
     pub fn of_results(
         plan: &Plan,
+        results: &Results,
         store: &Store,
         options: &RunOptions,
         spec: &Path,
     ) -> (Lock, Vec<String>) {
-        let statuses = survey(plan, store, options);
-        let manifest_of = |node: petgraph::graph::NodeIndex| match &statuses[node.index()] {
-            InstanceStatus::Cached(manifest) => Some(manifest.as_ref()),
-            _ => None,
-        };
-        let missing: Vec<String> = plan
-            .order
-            .iter()
-            .filter(|&&node| manifest_of(node).is_none())
-            .map(|&node| plan.graph[node].display_name())
-            .collect();
+        let missing = results.missing(plan);
         let environment = options.key_environment();
         let instances = plan
             .order
             .iter()
             .filter_map(|&node| {
                 let instance = &plan.graph[node];
-                let manifest = manifest_of(node)?;
-                let outputs_of = |source| manifest_of(source).map(|m| &m.outputs);
-                let (key, _) = instance_key(plan, node, &outputs_of, &environment, &options.files)
-                    .expect("a cached instance's inputs are cached");
+                let manifest = results.get(node)?;
                 Some(LockedInstance {
                     name: instance.display_name(),
                     step: instance.step_name.clone(),
@@ -156,7 +146,7 @@ impl Lock {
                         .collect(),
                     outputs: manifest.outputs.clone(),
                     results: headline(instance.kind, manifest, store),
-                    environment: key.environment,
+                    environment: environment_of(instance, &environment),
                     produced_by: ProducedBy {
                         devspec: manifest.provenance.devspec_version.clone(),
                         commit: manifest.provenance.devspec_commit.clone(),
@@ -239,10 +229,7 @@ impl Lock {
             self.instances.iter().map(|i| (i.name.as_str(), i)).collect();
         for instance in plan.instances() {
             let Some(locked) = locked.get(instance.display_name().as_str()) else { continue };
-            let mut here = environment.clone();
-            if let Some(device) = explicit_device(instance) {
-                here.insert("device".into(), device.to_owned());
-            }
+            let here = environment_of(instance, &environment);
             for part in MACHINE_PARTS {
                 let (a, b) = (locked.environment.get(*part), here.get(*part));
                 if a == b {
