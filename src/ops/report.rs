@@ -163,6 +163,7 @@ fn draw<'p>(
         let written = data.and_then(|data| {
             let context = context(plan, store, options, spec, &instance.step_name, &data);
             write_report(&out.join(&instance.step_name), &data, &context)
+                .map_err(|error| error.to_string())
         });
         drawn.push(match written {
             Ok(report) => Drawn::Page(report.html),

@@ -2,6 +2,7 @@
 //! size x (`n_beta` or localization) grid, coloured by its value, with its MALA acceptance; cells
 //! with diagnostics crossed out in red, the recommended cell framed.
 
+use super::draw_error::DrawError;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -70,7 +71,7 @@ impl CalibrationMap<'_> {
 }
 
 impl Plot for CalibrationMap<'_> {
-    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, String> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, DrawError> {
         area.fill(&WHITE).map_err(fail)?;
         let (lrs, others, other_name) = self.axes();
         let cells = self.cells(&lrs, &others);
@@ -166,7 +167,7 @@ fn draw_cells<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     cells: &[Cell],
     (low, high): (f64, f64),
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     for cell in cells {
         let t = if high > low { (cell.llc - low) / (high - low) } else { 0.5 };
         let colour = ViridisRGB::get_color(t);

@@ -2,6 +2,7 @@
 //! on any plotters backend. The font is built into the binary (`DejaVu Sans`, measured by
 //! `ab_glyph`), so a figure's layout does not depend on the fonts a machine happens to have.
 
+use super::draw_error::DrawError;
 use std::sync::Once;
 
 use plotters::coord::Shift;
@@ -18,7 +19,7 @@ pub const FAMILY: &str = "sans-serif";
 
 /// Something that draws itself on a drawing area and says where it put what.
 pub trait Plot {
-    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, String>;
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, DrawError>;
 }
 
 /// A figure drawn: its SVG, its PNG, and where its parts landed (in pixels, the same in both).
@@ -28,7 +29,7 @@ pub struct Rendered {
     pub drawn: Drawn,
 }
 
-pub fn render(plot: &impl Plot, size: (u32, u32)) -> Result<Rendered, String> {
+pub fn render(plot: &impl Plot, size: (u32, u32)) -> Result<Rendered, DrawError> {
     register_font();
     let mut svg = String::new();
     let drawn = {
@@ -47,8 +48,8 @@ pub fn render(plot: &impl Plot, size: (u32, u32)) -> Result<Rendered, String> {
 }
 
 /// Any drawing error as text (plotters' errors are generic over the backend).
-pub fn fail(error: impl std::fmt::Display) -> String {
-    format!("cannot draw the figure: {error}")
+pub fn fail(error: impl std::fmt::Display) -> DrawError {
+    DrawError::Figure(error.to_string())
 }
 
 fn register_font() {
@@ -61,14 +62,14 @@ fn register_font() {
     });
 }
 
-fn encode_png(rgb: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>, String> {
+fn encode_png(rgb: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>, DrawError> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, width, height);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-    writer.write_image_data(rgb).map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| e.to_string())?;
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
     Ok(out)
 }
 
@@ -78,7 +79,7 @@ pub fn draw_axes<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     x_desc: &str,
     y_desc: &str,
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     chart
         .configure_mesh()
         .x_desc(x_desc)

@@ -2,6 +2,7 @@
 //! principal components (grey dots), the smoothed trajectory through them, and its milestones
 //! (where a component turns) marked and labelled with their checkpoint interval.
 
+use super::draw_error::DrawError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
@@ -26,7 +27,7 @@ fn rows(value: &Value) -> Vec<Vec<f64>> {
 }
 
 impl Plot for DynamicsPlot<'_> {
-    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, String> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, DrawError> {
         area.fill(&WHITE).map_err(fail)?;
         let detection = &self.of.detection;
         let details = &detection.details;
@@ -49,7 +50,7 @@ impl Plot for DynamicsPlot<'_> {
                     .collect(),
                 sa.clone(),
             ),
-            _ => return Err("the essential dynamics recorded no trajectory".into()),
+            _ => return Err(no_trajectory()),
         };
         let bounds = |v: &[f64], w: &[f64]| {
             let low = v.iter().chain(w).copied().fold(f64::INFINITY, f64::min);
@@ -131,4 +132,8 @@ impl Plot for DynamicsPlot<'_> {
             }],
         })
     }
+}
+
+fn no_trajectory() -> DrawError {
+    DrawError::Data("the essential dynamics recorded no trajectory".into())
 }

@@ -3,6 +3,7 @@
 //! describing every figure. A folder whose manifest already says the same (the manifest carries
 //! a digest of every file) is left as it is, so rerunning a cached study rewrites nothing.
 
+use super::draw_error::DrawError;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -107,7 +108,11 @@ pub fn recurring_boundaries(data: &ReportData) -> Vec<RecurringEntry> {
     out
 }
 
-pub fn write_report(dir: &Path, data: &ReportData, context: &Context) -> Result<Written, String> {
+pub fn write_report(
+    dir: &Path,
+    data: &ReportData,
+    context: &Context,
+) -> Result<Written, DrawError> {
     let made = gallery::figures(data, &context.calibrations)?;
     let recurring = recurring_boundaries(data);
     let page = html::page(data, context, &made, &recurring);
@@ -142,7 +147,7 @@ pub fn write_report(dir: &Path, data: &ReportData, context: &Context) -> Result<
             .collect(),
         recurring,
     };
-    let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest)?;
     let html_path = dir.join("report.html");
     let manifest_path = dir.join("manifest.json");
     let written = Written { html: html_path.clone(), figures: made.len(), unchanged: true };
@@ -150,8 +155,8 @@ pub fn write_report(dir: &Path, data: &ReportData, context: &Context) -> Result<
         return Ok(written);
     }
     let io = |what: &Path| {
-        let what = what.display().to_string();
-        move |e: std::io::Error| format!("cannot write {what}: {e}")
+        let path = what.to_path_buf();
+        move |source: std::io::Error| DrawError::Write { path, source }
     };
     // The old manifest goes first: a write cut short then leaves no manifest, never one that
     // names figures that were replaced or removed.

@@ -4,6 +4,7 @@
 //! essential-dynamics trajectories, the calibration heat maps, then one trace plot per
 //! estimated checkpoint.
 
+use super::draw_error::DrawError;
 use serde_json::Value;
 
 use super::calibration_map::CalibrationMap;
@@ -33,7 +34,7 @@ const SQUARE: (u32, u32) = (640, 600);
 struct Stacked(Vec<TimePanel>);
 
 impl Plot for Stacked {
-    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, String> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, DrawError> {
         area.fill(&WHITE).map_err(super::canvas::fail)?;
         let areas = area.split_evenly((self.0.len(), 1));
         let panels = self.0.iter().zip(&areas).map(|(p, a)| p.draw(a)).collect::<Result<_, _>>()?;
@@ -59,7 +60,10 @@ pub fn points(data: &ReportData) -> Vec<String> {
     points
 }
 
-pub fn figures(data: &ReportData, calibrations: &[(String, Value)]) -> Result<Vec<Made>, String> {
+pub fn figures(
+    data: &ReportData,
+    calibrations: &[(String, Value)],
+) -> Result<Vec<Made>, DrawError> {
     let mut gallery =
         Gallery { data, points: points(data), x_range: x_range(data), made: Vec::new() };
     gallery.time_figures()?;
@@ -103,7 +107,7 @@ impl Gallery<'_> {
     }
 
     /// The LLC of each estimate step, the loss, and each sweep point's development.
-    fn time_figures(&mut self) -> Result<(), String> {
+    fn time_figures(&mut self) -> Result<(), DrawError> {
         let data = self.data;
         let colour_of = |point: &str| self.colour_of(point);
         let mut made = Vec::new();
@@ -189,7 +193,7 @@ impl Gallery<'_> {
     }
 
     /// Estimates against theory, essential dynamics, calibrations and trace plots.
-    fn other_figures(&mut self, calibrations: &[(String, Value)]) -> Result<(), String> {
+    fn other_figures(&mut self, calibrations: &[(String, Value)]) -> Result<(), DrawError> {
         let data = self.data;
         if !data.theory.is_empty() {
             let figure = blank("theory", "theory", "LLC estimates against theory", SQUARE, None);

@@ -12,6 +12,7 @@
 mod calibration_map;
 mod canvas;
 pub mod data;
+mod draw_error;
 mod dynamics_plot;
 pub mod figure;
 mod files;
@@ -24,4 +25,5 @@ mod theory_plot;
 mod time_panel;
 mod trace_plot;
 
+pub use draw_error::DrawError;
 pub use files::{Context, ResolvedStep, Written, write_report};

@@ -2,6 +2,7 @@
 //! known (a deep linear network at its teacher), its mean with two standard errors, against the
 //! closed-form value, around the line y = x where a perfect estimator would put it.
 
+use super::draw_error::DrawError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -15,7 +16,7 @@ pub struct TheoryPlot<'a> {
 }
 
 impl Plot for TheoryPlot<'_> {
-    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, String> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, DrawError> {
         area.fill(&WHITE).map_err(fail)?;
         let values = self.points.iter().flat_map(|p| {
             let se = p.llc_se.unwrap_or(0.0);

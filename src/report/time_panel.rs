@@ -2,6 +2,7 @@
 //! lines, each with an optional band (the chains' spread), and boundary bands shaded between
 //! the checkpoints a boundary lies between. A loss panel has a log y axis too.
 
+use super::draw_error::DrawError;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
@@ -77,7 +78,10 @@ impl TimePanel {
         }
     }
 
-    pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Panel, String> {
+    pub fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+    ) -> Result<Panel, DrawError> {
         let (y0, y1) = self.y_range();
         // Within a decade a log axis has one labelled tick or none: linear reads better there.
         if self.y_log && y1 / y0 < 10.0 {
@@ -96,7 +100,7 @@ impl TimePanel {
         area: &DrawingArea<DB, Shift>,
         y_spec: Y,
         (y0, y1): (f64, f64),
-    ) -> Result<Panel, String>
+    ) -> Result<Panel, DrawError>
     where
         DB: DrawingBackend,
         Y: AsRangedCoord<Value = f64>,
@@ -198,7 +202,7 @@ impl TimePanel {
     fn draw_spreads<DB, Y>(
         &self,
         chart: &mut ChartContext<'_, DB, Cartesian2d<LogCoord<f64>, Y>>,
-    ) -> Result<(), String>
+    ) -> Result<(), DrawError>
     where
         DB: DrawingBackend,
         Y: Ranged<ValueType = f64>,

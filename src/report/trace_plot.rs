@@ -3,6 +3,7 @@
 //! background; a diverged chain's line). A healthy plot shows chains that rise from the
 //! dashed line and level off together.
 
+use super::draw_error::DrawError;
 use std::fmt::Write;
 
 use plotters::coord::Shift;
@@ -18,7 +19,7 @@ pub struct TracePlot<'a> {
 }
 
 impl Plot for TracePlot<'_> {
-    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, String> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, DrawError> {
         let panel = self.panel;
         let flagged = !panel.diagnostics.is_empty();
         area.fill(if flagged { &RGBColor(255, 238, 238) } else { &WHITE }).map_err(fail)?;
