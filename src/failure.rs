@@ -23,6 +23,18 @@ pub enum FailureClass {
     Internal,
 }
 
+impl FailureClass {
+    /// The exit code of a command that ends with a failure of this class.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            FailureClass::BadInput => ExitCode::BadInput,
+            FailureClass::StepFailed => ExitCode::Failed,
+            FailureClass::Environment => ExitCode::Environment,
+            FailureClass::NotImplemented | FailureClass::Internal => ExitCode::Internal,
+        }
+    }
+}
+
 /// A failure that ends a command: what went wrong, and what the user can do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -64,12 +76,7 @@ impl Failure {
     }
 
     pub fn exit_code(&self) -> ExitCode {
-        match self.class {
-            FailureClass::BadInput => ExitCode::BadInput,
-            FailureClass::StepFailed => ExitCode::Failed,
-            FailureClass::Environment => ExitCode::Environment,
-            FailureClass::NotImplemented | FailureClass::Internal => ExitCode::Internal,
-        }
+        self.class.exit_code()
     }
 }
 

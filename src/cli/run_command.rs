@@ -126,7 +126,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         LockOutcome::LeftAsIs(path, why) => outln!("lock: {} left as it is: {why}", path.display()),
         LockOutcome::Unwritable(failure) => eoutln!("warning: {failure}"),
     }
-    Ok(if summary.failed.is_empty() { ExitCode::Success } else { ExitCode::Failed })
+    Ok(summary.exit_code())
 }
 
 /// The Slurm settings and the most jobs at once, when the run goes to Slurm: command line, then

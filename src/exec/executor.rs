@@ -130,6 +130,26 @@ pub struct RunSummary {
     pub results: super::results::Results,
 }
 
+impl RunSummary {
+    /// The exit code of the run: success when nothing failed, else the code of its worst
+    /// failure's class, so a worker's environment failure (a device that vanished, a disk
+    /// full under it) exits 3 like devspec's own, and a step's failure 1.
+    pub fn exit_code(&self) -> crate::exit_code::ExitCode {
+        let worst = |class: FailureClass| match class {
+            FailureClass::StepFailed => 0,
+            FailureClass::BadInput => 1,
+            FailureClass::NotImplemented => 2,
+            FailureClass::Environment => 3,
+            FailureClass::Internal => 4,
+        };
+        self.failed
+            .iter()
+            .map(|failed| failed.class)
+            .max_by_key(|&class| worst(class))
+            .map_or(crate::exit_code::ExitCode::Success, FailureClass::exit_code)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailedInstance {
     pub instance: String,
@@ -866,5 +886,28 @@ fn plain_json(value: &crate::compile::value::Value) -> serde_json::Value {
                 args.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect();
             serde_json::json!({ "call": name, "args": args })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FailedInstance, RunSummary};
+    use crate::exit_code::ExitCode;
+    use crate::failure::FailureClass;
+
+    fn failed(class: FailureClass) -> FailedInstance {
+        FailedInstance { instance: "x".into(), error: "e".into(), class, log: None }
+    }
+
+    #[test]
+    fn a_runs_exit_code_is_its_worst_failures_class() {
+        let mut summary = RunSummary::default();
+        assert_eq!(summary.exit_code(), ExitCode::Success);
+        summary.failed.push(failed(FailureClass::StepFailed));
+        assert_eq!(summary.exit_code(), ExitCode::Failed);
+        // A worker's environment failure (it stopped answering) outranks a step's own.
+        summary.failed.push(failed(FailureClass::Environment));
+        summary.failed.push(failed(FailureClass::StepFailed));
+        assert_eq!(summary.exit_code(), ExitCode::Environment);
     }
 }
