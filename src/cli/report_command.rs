@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use devspec_protocol::StepKind;
+
 use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, RunContext, planned};
 use crate::exec::{Executor, InstanceStatus, RunOptions, survey};
@@ -42,7 +44,7 @@ pub fn run(args: &ReportArgs<'_>) -> Result<ExitCode, Failure> {
     let missing: Vec<String> = plan
         .order
         .iter()
-        .filter(|&&node| plan.graph[node].kind != "report")
+        .filter(|&&node| !matches!(plan.graph[node].kind, StepKind::Report))
         .filter(|&&node| !matches!(statuses[node.index()], InstanceStatus::Cached(_)))
         .map(|&node| plan.graph[node].display_name())
         .collect();
@@ -89,8 +91,11 @@ pub fn run(args: &ReportArgs<'_>) -> Result<ExitCode, Failure> {
 }
 
 fn report_steps(plan: &Plan) -> Vec<String> {
-    let mut names: Vec<String> =
-        plan.instances().filter(|i| i.kind == "report").map(|i| i.step_name.clone()).collect();
+    let mut names: Vec<String> = plan
+        .instances()
+        .filter(|i| matches!(i.kind, StepKind::Report))
+        .map(|i| i.step_name.clone())
+        .collect();
     names.dedup();
     names
 }
@@ -131,7 +136,7 @@ fn write_locked_reports(
     let lock_file = crate::study::lock_path(spec);
     let lock = crate::study::Lock::read(&lock_file).ok()?;
     let mut reports = Vec::new();
-    for instance in plan.instances().filter(|i| i.kind == "report") {
+    for instance in plan.instances().filter(|i| matches!(i.kind, StepKind::Report)) {
         let locked = lock.instance(&instance.display_name())?;
         reports.push((instance, context.store.cached(&locked.key)?));
     }
@@ -154,7 +159,7 @@ fn draw<'p>(
 ) -> Vec<PathBuf> {
     let mut written = Vec::new();
     for (instance, manifest) in reports {
-        if instance.kind != "report" {
+        if !matches!(instance.kind, StepKind::Report) {
             continue;
         }
         // Checked as it is served: its bytes against their digest, its numbers against them.
@@ -199,7 +204,9 @@ fn context(
     let mut resolved: Vec<ResolvedStep> = Vec::new();
     let mut estimate_steps: Vec<String> = Vec::new();
     for instance in plan.instances() {
-        if instance.kind == "estimate" && !estimate_steps.contains(&instance.step_name) {
+        if matches!(instance.kind, StepKind::Estimate)
+            && !estimate_steps.contains(&instance.step_name)
+        {
             estimate_steps.push(instance.step_name.clone());
         }
         let point = instance.point_label();
@@ -211,7 +218,7 @@ fn context(
         }
         resolved.push(ResolvedStep {
             name: instance.step_name.clone(),
-            kind: instance.kind.to_owned(),
+            kind: instance.kind,
             // The swept fields differ per point: the points list them.
             fields: instance
                 .params
