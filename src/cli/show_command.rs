@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use devspec_protocol::StepKind;
+
 use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, planned, session};
 use crate::exec::{InstanceStatus, survey};
@@ -190,12 +192,14 @@ fn provenance_blocks(rows: &[serde_json::Value]) -> String {
 /// train's loss series (`series`: `steps`, `train_loss`, maybe `test_loss`), an estimate's
 /// diagnostics with their explanations and fixes (`diagnostics`: `[{name, message, fix}]`), a
 /// detection's boundaries and stages (`detection`), from its checked result's bytes.
-fn details(kind: &str, result: Option<&[u8]>) -> Option<(&'static str, serde_json::Value)> {
+fn details(kind: StepKind, result: Option<&[u8]>) -> Option<(&'static str, serde_json::Value)> {
     let result = serde_json::from_slice::<serde_json::Value>(result?).ok()?;
     match kind {
-        "train" => Some(("series", result.get("series")?.clone())),
-        "estimate" => Some(("diagnostics", result.get("estimate")?.get("diagnostics")?.clone())),
-        "detect" => {
+        StepKind::Train => Some(("series", result.get("series")?.clone())),
+        StepKind::Estimate => {
+            Some(("diagnostics", result.get("estimate")?.get("diagnostics")?.clone()))
+        }
+        StepKind::Detect => {
             let keep = ["series", "method", "boundaries", "stages"];
             let detection: serde_json::Map<String, serde_json::Value> = keep
                 .iter()
@@ -203,7 +207,8 @@ fn details(kind: &str, result: Option<&[u8]>) -> Option<(&'static str, serde_jso
                 .collect();
             Some(("detection", detection.into()))
         }
-        _ => None,
+        // A report is shown by `devspec report`; the others' metrics say it all.
+        StepKind::Checkpoint | StepKind::Report | StepKind::Test => None,
     }
 }
 

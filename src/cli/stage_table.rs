@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use devspec_protocol::StepKind;
 use serde_json::Value;
 
 use crate::detect::Boundary;
@@ -26,7 +27,7 @@ pub fn stage_tables(plan: &Plan, store: &Store, results: &Results) -> Option<Str
     for &node in &plan.order {
         let instance = &plan.graph[node];
         let Some(manifest) = results.get(node) else { continue };
-        if instance.kind != "detect" {
+        if !matches!(instance.kind, StepKind::Detect) {
             continue;
         }
         // Checked as it is served (a run has checked it already, when it took it from the

@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use devspec_protocol::StepKind;
 use petgraph::algo::kosaraju_scc;
 use petgraph::graph::DiGraph;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::registry::schema::{Default, StepKind};
+use crate::registry::schema::{Default, StepKindEntry};
 use crate::registry::{self};
 use crate::source::{FileId, Span};
 use crate::syntax::ast::{self, Item};
@@ -164,8 +165,8 @@ fn check_step(
     evaluator: &mut Evaluator<'_>,
     diags: &mut Diagnostics,
 ) -> Option<CheckedStep> {
-    let Some(kind) = registry::step_kind(&step.kind.text) else {
-        let kinds = registry::user_step_kinds().map(|k| k.name);
+    let Some(kind) = StepKind::from_name(&step.kind.text) else {
+        let kinds = registry::user_step_kinds().map(|entry| entry.kind.name());
         let hint = did_you_mean::hint(&step.kind.text, kinds.clone()).unwrap_or_else(|| {
             format!("a step is one of: {}", kinds.collect::<Vec<_>>().join(", "))
         });
@@ -179,10 +180,11 @@ fn check_step(
         );
         return None;
     };
+    let entry = registry::step_kind(kind);
     let mut ok = true;
-    let inputs = check_inputs(root, step, kind, steps, index_of, diags, &mut ok);
+    let inputs = check_inputs(root, step, entry, steps, index_of, diags, &mut ok);
 
-    let gathered = gather_fields(root, step, kind, overrides, evaluator, diags);
+    let gathered = gather_fields(root, step, entry, overrides, evaluator, diags);
     let (written, mut attempted, preset_failed) =
         (gathered.written, gathered.attempted, gathered.preset_failed);
     ok &= gathered.ok;
@@ -190,10 +192,10 @@ fn check_step(
     let origin = Origin { file: root, span: step.name.span };
     let mut fields = BTreeMap::new();
     for (name, value) in written {
-        let Some(param) = registry::param(kind.fields, &name) else {
+        let Some(param) = registry::param(entry.fields, &name) else {
             // Only a preset can bring an unknown field this far.
             diags.push(
-                unknown_field(value.origin.file, value.origin.span, &name, kind)
+                unknown_field(value.origin.file, value.origin.span, &name, entry)
                     .label(format!("`{name}` comes from the preset")),
             );
             ok = false;
@@ -207,7 +209,7 @@ fn check_step(
             None => ok = false,
         }
     }
-    for param in kind.fields {
+    for param in entry.fields {
         if fields.contains_key(param.name) || attempted.contains(&param.name) {
             continue;
         }
@@ -220,7 +222,7 @@ fn check_step(
                         step.name.span,
                         format!(
                             "`{} {}` is missing the field `{}`",
-                            kind.name, step.name.text, param.name
+                            kind, step.name.text, param.name
                         ),
                     )
                     .label(format!("needs `{}`", param.name))
@@ -252,7 +254,7 @@ struct GatheredFields<'k> {
 fn gather_fields<'k>(
     root: FileId,
     step: &ast::Step,
-    kind: &'k StepKind,
+    entry: &'k StepKindEntry,
     overrides: &[(&str, &Override)],
     evaluator: &mut Evaluator<'_>,
     diags: &mut Diagnostics,
@@ -302,13 +304,13 @@ fn gather_fields<'k>(
             ok = false;
             continue;
         }
-        let Some(param) = registry::param(kind.fields, &field.name.text) else {
+        let Some(param) = registry::param(entry.fields, &field.name.text) else {
             // A misspelt field is not also reported as missing.
             attempted.extend(did_you_mean::closest(
                 &field.name.text,
-                kind.fields.iter().map(|p| p.name),
+                entry.fields.iter().map(|p| p.name),
             ));
-            diags.push(unknown_field(root, field.name.span, &field.name.text, kind));
+            diags.push(unknown_field(root, field.name.span, &field.name.text, entry));
             ok = false;
             continue;
         };
@@ -321,8 +323,8 @@ fn gather_fields<'k>(
         }
     }
     for (field, over) in overrides {
-        let Some(param) = registry::param(kind.fields, field) else {
-            diags.push(unknown_field(over.file, over.target_span, field, kind));
+        let Some(param) = registry::param(entry.fields, field) else {
+            diags.push(unknown_field(over.file, over.target_span, field, entry));
             ok = false;
             continue;
         };
@@ -338,51 +340,51 @@ fn gather_fields<'k>(
     GatheredFields { written, attempted, preset_failed, ok }
 }
 
-fn unknown_field(file: FileId, span: Span, name: &str, kind: &StepKind) -> Diagnostic {
-    let hint = did_you_mean::hint(name, kind.fields.iter().map(|p| p.name)).unwrap_or_else(|| {
+fn unknown_field(file: FileId, span: Span, name: &str, entry: &StepKindEntry) -> Diagnostic {
+    let hint = did_you_mean::hint(name, entry.fields.iter().map(|p| p.name)).unwrap_or_else(|| {
         format!(
             "`{}` steps have: {}",
-            kind.name,
-            kind.fields.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+            entry.kind,
+            entry.fields.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
         )
     });
-    Diagnostic::error(file, span, format!("`{}` steps have no field `{name}`", kind.name))
+    Diagnostic::error(file, span, format!("`{}` steps have no field `{name}`", entry.kind))
         .with_hint(hint)
 }
 
 fn check_inputs(
     root: FileId,
     step: &ast::Step,
-    kind: &StepKind,
+    entry: &StepKindEntry,
     steps: &[&ast::Step],
     index_of: &HashMap<&str, usize>,
     diags: &mut Diagnostics,
     ok: &mut bool,
 ) -> Vec<usize> {
-    if kind.on.is_empty() && !step.inputs.is_empty() {
+    if entry.on.is_empty() && !step.inputs.is_empty() {
         let span = step.inputs[0].span.to(step.inputs[step.inputs.len() - 1].span);
         diags.push(
-            Diagnostic::error(root, span, format!("`{}` steps do not take `on`", kind.name))
+            Diagnostic::error(root, span, format!("`{}` steps do not take `on`", entry.kind))
                 .with_hint(format!(
                     "`{}` steps start from their own fields; remove `on ...`",
-                    kind.name
+                    entry.kind
                 )),
         );
         *ok = false;
         return Vec::new();
     }
-    if kind.needs_on && step.inputs.is_empty() {
+    if entry.needs_on && step.inputs.is_empty() {
         diags.push(
             Diagnostic::error(
                 root,
                 step.name.span,
-                format!("`{} {}` needs `on STEP`", kind.name, step.name.text),
+                format!("`{} {}` needs `on STEP`", entry.kind, step.name.text),
             )
             .with_hint(format!(
                 "name the step it reads: `{} {} on {} ...`",
-                kind.name,
+                entry.kind,
                 step.name.text,
-                one_of(kind.on)
+                one_of(entry.on)
             )),
         );
         *ok = false;
@@ -399,14 +401,13 @@ fn check_inputs(
             continue;
         };
         let target = steps[index];
-        if !kind.on.contains(&target.kind.text.as_str())
-            && registry::step_kind(&target.kind.text).is_some()
-        {
+        // A target of an unknown kind is reported as such, not here.
+        if StepKind::from_name(&target.kind.text).is_some_and(|kind| !entry.on.contains(&kind)) {
             diags.push(
                 Diagnostic::error(
                     root,
                     input.span,
-                    format!("`{}` steps cannot be `on` a `{}` step", kind.name, target.kind.text),
+                    format!("`{}` steps cannot be `on` a `{}` step", entry.kind, target.kind.text),
                 )
                 .also_at(
                     root,
@@ -415,8 +416,8 @@ fn check_inputs(
                 )
                 .with_hint(format!(
                     "`{}` steps are `on` {}",
-                    kind.name,
-                    one_of(kind.on)
+                    entry.kind,
+                    one_of(entry.on)
                 )),
             );
             *ok = false;
@@ -431,7 +432,7 @@ fn check_inputs(
 /// Targets whose series are not known (a `checkpoint`, a step that failed its own check) leave
 /// the name to the run.
 fn check_series(checked: &[Option<CheckedStep>], diags: &mut Diagnostics) {
-    for step in checked.iter().flatten().filter(|s| s.kind.name == "detect") {
+    for step in checked.iter().flatten().filter(|s| s.kind == StepKind::Detect) {
         let Some(wanted) = step.fields.get("series") else { continue };
         let Some(produced) = produced_series(checked, &step.inputs) else { continue };
         let names: Vec<&Value> = match &wanted.kind {
@@ -463,14 +464,16 @@ fn produced_series(checked: &[Option<CheckedStep>], inputs: &[usize]) -> Option<
     let mut produced: Vec<&'static str> = Vec::new();
     for &input in inputs {
         let target = checked.get(input)?.as_ref()?;
-        match target.kind.name {
-            "train" => produced.extend(registry::series::of_step_kind("train")?),
-            "estimate" => {
+        match target.kind {
+            StepKind::Train => produced.extend(registry::series::of_step_kind(target.kind)?),
+            StepKind::Estimate => {
                 for name in constructor_names(target.fields.get("observable")?) {
                     produced.extend(registry::series::of_observable(name)?);
                 }
             }
-            _ => return None,
+            StepKind::Checkpoint | StepKind::Detect | StepKind::Report | StepKind::Test => {
+                return None;
+            }
         }
     }
     produced.sort_unstable();
@@ -487,7 +490,7 @@ fn constructor_names(value: &Value) -> Vec<&'static str> {
     }
 }
 
-fn one_of(kinds: &[&str]) -> String {
+fn one_of(kinds: &[StepKind]) -> String {
     let words: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
     match words.split_last() {
         Some((last, init)) if !init.is_empty() => format!("{} or {last} steps", init.join(", ")),

@@ -2,6 +2,8 @@
 //! `loss` and `hessian_trace` take their loss on the data of the step they are on unless given
 //! their own, and a `checkpoint` step need not have any.
 
+use devspec_protocol::StepKind;
+
 use crate::diagnostic::Diagnostic;
 
 use super::program::Program;
@@ -12,7 +14,7 @@ const NEED_DATA: &[&str] = &["llc", "loss", "hessian_trace"];
 
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
-    for step in program.steps.iter().filter(|s| s.kind.name == "estimate") {
+    for step in program.steps.iter().filter(|s| s.kind == StepKind::Estimate) {
         let Some(observable) = step.fields.get("observable") else { continue };
         let ValueKind::Ctor { name, args, .. } = &observable.kind else { continue };
         if !NEED_DATA.contains(name) || args.contains_key("data") {

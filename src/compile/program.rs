@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::registry::schema::StepKind;
+use devspec_protocol::StepKind;
 
 use super::value::{Origin, Value};
 
@@ -21,7 +21,7 @@ impl Program {
 
 #[derive(Debug, Clone)]
 pub struct CheckedStep {
-    pub kind: &'static StepKind,
+    pub kind: StepKind,
     pub name: String,
     /// Indices into [`Program::steps`] of the steps this one is `on`.
     pub inputs: Vec<usize>,

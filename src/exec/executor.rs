@@ -343,7 +343,8 @@ impl Executor<'_> {
         let group = self.group_of(node, &key, &key_parts);
         let device = key_parts.environment.get("device").cloned().unwrap_or_default();
         let resources = super::slurm::resources_of(&self.plan.graph[node].params);
-        waiting.push(group, Job { node, key, device, request, instance, resources });
+        let kind = self.plan.graph[node].kind;
+        waiting.push(group, Job { node, key, kind, device, request, instance, resources });
         false
     }
 
@@ -490,7 +491,7 @@ impl Executor<'_> {
             params.insert("device".into(), device.into());
         }
         let request = StepRequest {
-            kind: instance.kind.to_owned(),
+            kind: instance.kind.name().to_owned(),
             display_name: instance.display_name(),
             params: serde_json::Value::Object(params),
             inputs: input_digests,
@@ -507,8 +508,7 @@ impl Executor<'_> {
     /// in the fields the kind lets differ, and in their inputs. Unbatched kinds are alone.
     fn group_of(&self, node: NodeIndex, key: &str, parts: &StepKey) -> String {
         let instance = &self.plan.graph[node];
-        let kind = registry::step_kind(instance.kind).expect("planned kinds are registered");
-        match kind.batching {
+        match registry::step_kind(instance.kind).batching {
             Batching::Siblings { may_differ } if self.options.max_batch > 1 => {
                 let mut params = parts.params.clone();
                 for path in may_differ {
@@ -522,14 +522,14 @@ impl Executor<'_> {
                 });
                 shared.to_string()
             }
-            _ => key.to_owned(),
+            Batching::Siblings { .. } | Batching::Never => key.to_owned(),
         }
     }
 }
 
 /// Whether `devspec` reads this kind's result at the end of a run (stage tables, reports): such
 /// results are checked when taken from the store, so damage there is recomputed in the run.
-fn is_served(kind: &str) -> bool {
+fn is_served(kind: devspec_protocol::StepKind) -> bool {
     crate::steps::is_in_process(kind)
 }
 

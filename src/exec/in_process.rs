@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use devspec_protocol::store_layout;
+use devspec_protocol::{StepKind, store_layout};
 
 use super::executor::RunOptions;
 use super::provenance::{now, provenance};
@@ -17,7 +17,7 @@ use crate::store::{Manifest, Store};
 pub struct InProcessJob<'a> {
     pub instance: String,
     pub key: String,
-    pub kind: &'static str,
+    pub kind: StepKind,
     pub params: &'a serde_json::Map<String, serde_json::Value>,
     pub inputs: Vec<Input>,
     pub options: &'a RunOptions,
@@ -44,7 +44,7 @@ pub fn run(
         manifest_version: 1,
         key: job.key.clone(),
         instance: job.instance.clone(),
-        kind: job.kind.to_owned(),
+        kind: job.kind,
         outputs: BTreeMap::from([("result".to_owned(), digest)]),
         sizes: BTreeMap::new(),
         metrics: produced.metrics,

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use devspec_protocol::StepKind;
 use serde::Serialize;
 
 use petgraph::Direction;
@@ -30,7 +31,8 @@ const EXECUTION_ONLY: &[&str] = &["resources", "device"];
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepKey {
     pub format: u32,
-    pub kind: String,
+    /// Serialized as its name (`train`), as when it was a string: keys never move.
+    pub kind: StepKind,
     /// Bumped by a step's implementation when its numbers change.
     pub implementation: u32,
     pub params: BTreeMap<String, serde_json::Value>,
@@ -42,7 +44,7 @@ pub struct StepKey {
 
 impl StepKey {
     pub fn new(
-        kind: &str,
+        kind: StepKind,
         params: &BTreeMap<String, Value>,
         inputs: BTreeMap<String, String>,
         environment: BTreeMap<String, String>,
@@ -50,8 +52,8 @@ impl StepKey {
     ) -> Self {
         StepKey {
             format: KEY_FORMAT,
-            kind: kind.to_owned(),
-            implementation: crate::registry::step_kind(kind).map_or(0, |k| k.implementation),
+            kind,
+            implementation: crate::registry::step_kind(kind).implementation,
             params: params
                 .iter()
                 .filter(|(name, _)| !EXECUTION_ONLY.contains(&name.as_str()))
@@ -75,7 +77,7 @@ impl StepKey {
     /// states, so a longer one continues from what a shorter one reached. `None` for a step
     /// that does not train.
     pub fn trajectory(&self) -> Option<String> {
-        let trajectory = crate::registry::step_kind(&self.kind)?.trajectory?;
+        let trajectory = crate::registry::step_kind(self.kind).trajectory?;
         let mut key = self.clone();
         for field in trajectory.extent {
             let kept = trajectory.total_dependence.is_some_and(|dependence| {
@@ -202,7 +204,7 @@ mod tests {
         }});
         StepKey {
             format: KEY_FORMAT,
-            kind: "train".into(),
+            kind: StepKind::Train,
             implementation: 1,
             params: BTreeMap::from([
                 ("steps".to_owned(), json!({"int": steps})),
@@ -232,9 +234,15 @@ mod tests {
     }
 
     #[test]
+    fn the_kind_is_keyed_by_its_name_as_it_always_was() {
+        let text = serde_json::to_string(&train_key(1000, 10, 0.01, "constant")).unwrap();
+        assert!(text.starts_with(r#"{"format":2,"kind":"train","implementation":1,"#), "{text}");
+    }
+
+    #[test]
     fn steps_that_do_not_train_have_no_trajectory() {
         let mut key = train_key(1000, 10, 0.01, "constant");
-        key.kind = "test".into();
+        key.kind = StepKind::Test;
         assert_eq!(key.trajectory(), None);
     }
 }

@@ -72,8 +72,8 @@ pub fn report(
     Ok(ReportOutcome { failed: summary.failed, drawn })
 }
 
-fn is_report(kind: &str) -> bool {
-    StepKind::from_name(kind) == Some(StepKind::Report)
+fn is_report(kind: StepKind) -> bool {
+    matches!(kind, StepKind::Report)
 }
 
 fn report_steps(plan: &Plan) -> Vec<String> {
@@ -185,7 +185,9 @@ fn context(
     let mut resolved: Vec<ResolvedStep> = Vec::new();
     let mut estimate_steps: Vec<String> = Vec::new();
     for instance in plan.instances() {
-        if instance.kind == "estimate" && !estimate_steps.contains(&instance.step_name) {
+        if matches!(instance.kind, StepKind::Estimate)
+            && !estimate_steps.contains(&instance.step_name)
+        {
             estimate_steps.push(instance.step_name.clone());
         }
         let point = instance.point_label();
@@ -197,7 +199,7 @@ fn context(
         }
         resolved.push(ResolvedStep {
             name: instance.step_name.clone(),
-            kind: instance.kind.to_owned(),
+            kind: instance.kind,
             // The swept fields differ per point: the points list them.
             fields: instance
                 .params

@@ -199,9 +199,8 @@ fn refuse_fewer_cpus_than_threads(plan: &Plan, threads: u32) -> Result<(), Failu
 /// implemented yet.
 pub fn refuse_unimplemented(plan: &Plan) -> Result<(), Failure> {
     for instance in plan.instances() {
-        let kind = registry::step_kind(instance.kind).expect("planned kinds are registered");
-        if let Status::Pending { issue } = kind.status {
-            return Err(not_implemented(&format!("`{}` steps", kind.name), issue));
+        if let Status::Pending { issue } = registry::step_kind(instance.kind).status {
+            return Err(not_implemented(&format!("`{}` steps", instance.kind), issue));
         }
         for value in instance.params.values() {
             if let Some((name, issue)) = pending_constructor(value) {

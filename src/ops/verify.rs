@@ -92,7 +92,7 @@ pub fn verify(
 fn stored(store: &Store, locked: &crate::study::LockedInstance) -> Stored {
     match store.served(&locked.key) {
         Ok(Some(served)) => Stored::Entry {
-            results: crate::study::lock::headline(&locked.kind, &served.manifest, store),
+            results: crate::study::lock::headline(locked.kind, &served.manifest, store),
             outputs: served.manifest.outputs,
         },
         Ok(None) => Stored::Absent,
@@ -158,7 +158,7 @@ fn choose<'l>(
         // them). By a hash of the key: the same lock gives the same sample, spread over steps
         // and sweep points.
         if steps.is_empty() {
-            chosen.retain(|i| !matches!(i.kind.as_str(), "detect" | "report"));
+            chosen.retain(|i| i.kind.runs_in_worker());
         }
         chosen.sort_by_key(|i| blake3::hash(i.key.as_bytes()).to_hex().to_string());
         chosen.truncate(k as usize);

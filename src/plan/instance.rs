@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
+use devspec_protocol::StepKind;
+
 use crate::compile::value::Value;
 
 /// A coordinate of an instance: the swept value it takes on one axis.
@@ -18,8 +20,7 @@ pub struct Instance {
     /// Index of its step in the checked program.
     pub step: usize,
     pub step_name: String,
-    /// The step kind (`train`, `estimate`, ...).
-    pub kind: &'static str,
+    pub kind: StepKind,
     /// Its sweep point: inherited axes first (in the order of the steps it is `on`), then its own.
     pub coords: Vec<Coordinate>,
     /// For an estimate: the training step of the checkpoint it measures.

@@ -25,6 +25,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use devspec_protocol::StepKind;
+
 use crate::compile::value::{Value, ValueKind};
 
 /// An instance estimated beyond this is refused by `check`: 1 TiB.
@@ -91,12 +93,12 @@ pub fn format_bytes(bytes: f64) -> String {
 
 /// The estimate of an instance of step kind `kind` with these resolved parameters; `None` for
 /// kinds that hold no model (detection, reports: devspec computes them in moments).
-pub fn of_instance(kind: &str, params: &BTreeMap<String, Value>) -> Option<MemoryEstimate> {
+pub fn of_instance(kind: StepKind, params: &BTreeMap<String, Value>) -> Option<MemoryEstimate> {
     match kind {
-        "train" => Some(train(params)),
-        "checkpoint" => Some(checkpoint(params)),
-        "estimate" => Some(estimate(params)),
-        _ => None,
+        StepKind::Train => Some(train(params)),
+        StepKind::Checkpoint => Some(checkpoint(params)),
+        StepKind::Estimate => Some(estimate(params)),
+        StepKind::Detect | StepKind::Report | StepKind::Test => None,
     }
 }
 

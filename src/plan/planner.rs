@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use devspec_protocol::StepKind;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::compile::value::{Value, ValueKind};
@@ -37,9 +38,9 @@ pub fn plan(program: &Program) -> Result<Plan, Vec<Diagnostic>> {
         let step = &program.steps[index];
         let inputs: Vec<&PlannedStep> =
             step.inputs.iter().filter_map(|&input| planned[input].as_ref()).collect();
-        let result = match step.kind.name {
-            "report" => Ok(plan_report(index, step, &inputs, &mut graph)),
-            _ => plan_fanned(index, step, &inputs, &mut graph),
+        let result = match Layout::of(step) {
+            Layout::Joined => Ok(plan_report(index, step, &inputs, &mut graph)),
+            Layout::Fanned(fan) => plan_fanned(index, step, fan, &inputs, &mut graph),
         };
         match result {
             Ok(done) => planned[index] = Some(done),
@@ -61,6 +62,47 @@ pub fn plan(program: &Program) -> Result<Plan, Vec<Diagnostic>> {
     let order = graph.node_indices().collect();
     let step_inputs = program.steps.iter().map(|step| step.inputs.clone()).collect();
     Ok(Plan { graph, order, step_inputs })
+}
+
+/// How a step's instances are made and joined to its inputs' instances (also how
+/// `size_limits` counts them).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Layout {
+    /// Instances per sweep point (and checkpoint).
+    Fanned(Fan),
+    /// One instance on every instance of its inputs.
+    Joined,
+}
+
+/// What a fanned step's instances are at each sweep point.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Fan {
+    /// One training run, with a checkpoint output per checkpoint step.
+    Trains,
+    /// One instance per checkpoint file, or one at the weights given.
+    Imports,
+    /// One instance per checkpoint of its inputs that `at` selects.
+    Measures,
+    /// One instance on its inputs' results at this point.
+    Reads,
+}
+
+impl Layout {
+    pub(super) fn of(step: &CheckedStep) -> Layout {
+        match step.kind {
+            StepKind::Train => Layout::Fanned(Fan::Trains),
+            StepKind::Checkpoint => Layout::Fanned(Fan::Imports),
+            StepKind::Estimate => Layout::Fanned(Fan::Measures),
+            StepKind::Report => Layout::Joined,
+            // The test kind takes either role on request, so the executor's streaming is tested
+            // without numerical steps.
+            StepKind::Test if step.fields.contains_key("checkpoints") => {
+                Layout::Fanned(Fan::Trains)
+            }
+            StepKind::Test if step.fields.contains_key("at") => Layout::Fanned(Fan::Measures),
+            StepKind::Detect | StepKind::Test => Layout::Fanned(Fan::Reads),
+        }
+    }
 }
 
 /// Steps in an order where every step comes after the steps it is `on` (the checker has
@@ -204,6 +246,7 @@ impl<'a> PointIndex<'a> {
 fn plan_fanned(
     index: usize,
     step: &CheckedStep,
+    fan: Fan,
     inputs: &[&PlannedStep],
     graph: &mut DiGraph<Instance, Dependency>,
 ) -> Result<PlannedStep, Vec<Diagnostic>> {
@@ -218,25 +261,14 @@ fn plan_fanned(
         let new = Instance {
             step: index,
             step_name: step.name.clone(),
-            kind: step.kind.name,
+            kind: step.kind,
             coords: point.clone(),
             checkpoint: None,
             params,
             outputs: vec![Output::Result],
         };
-        // The test kind takes either role on request, so the executor's streaming is tested
-        // without numerical steps.
-        let is_test_with =
-            |field: &str| step.kind.name == "test" && step.fields.contains_key(field);
-        let role = match step.kind.name {
-            "train" => "train",
-            "estimate" => "estimate",
-            _ if is_test_with("checkpoints") => "train",
-            _ if is_test_with("at") => "estimate",
-            other => other,
-        };
-        let nodes = match role {
-            "train" => match train_checkpoints(step, &new.params) {
+        let nodes = match fan {
+            Fan::Trains => match train_checkpoints(step, &new.params) {
                 Ok(steps) => {
                     let mut instance = new;
                     instance.outputs =
@@ -248,7 +280,7 @@ fn plan_fanned(
                     Vec::new()
                 }
             },
-            "checkpoint" => match checkpoint_files::discover(step) {
+            Fan::Imports => match checkpoint_files::discover(step) {
                 // Checkpoints given as weights are one checkpoint, at step 0.
                 Ok(None) => {
                     let mut instance = new;
@@ -282,14 +314,14 @@ fn plan_fanned(
                     Vec::new()
                 }
             },
-            "estimate" => match plan_estimate(step, &new, &indexes, &point, graph) {
+            Fan::Measures => match plan_estimate(step, &new, &indexes, &point, graph) {
                 Ok(nodes) => nodes,
                 Err(error) => {
                     errors.push(*error);
                     Vec::new()
                 }
             },
-            _ => {
+            Fan::Reads => {
                 let node = graph.add_node(new);
                 for index in &indexes {
                     for source in index.instances_at(&point) {
@@ -339,7 +371,7 @@ fn plan_estimate(
             for checkpoint in steps.into_iter().filter(|c| chosen.contains(c)) {
                 let mut instance = template.clone();
                 instance.checkpoint = Some(checkpoint);
-                if instance.kind == "estimate" {
+                if matches!(instance.kind, StepKind::Estimate) {
                     inherit_model_and_data(&mut instance.params, &graph[source].params);
                 }
                 let node = graph.add_node(instance);
@@ -478,7 +510,7 @@ fn plan_report(
     let instance = Instance {
         step: index,
         step_name: step.name.clone(),
-        kind: step.kind.name,
+        kind: step.kind,
         coords: Vec::new(),
         checkpoint: None,
         params: step.fields.clone(),

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use devspec_protocol::StepKind;
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 
@@ -39,9 +40,10 @@ pub fn status_without_store(plan: &Plan) -> impl Fn(NodeIndex) -> &'static str +
 }
 
 pub fn render_text(plan: &Plan, status: Statuses<'_>) -> String {
+    // By name: the summary lists kinds alphabetically.
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for instance in plan.instances() {
-        *counts.entry(instance.kind).or_default() += 1;
+        *counts.entry(instance.kind.name()).or_default() += 1;
     }
     let summary: Vec<String> = counts.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
     let mut out = format!("{} instances ({})\n", plan.order.len(), summary.join(", "));
@@ -50,11 +52,16 @@ pub fn render_text(plan: &Plan, status: Statuses<'_>) -> String {
         let instance = &plan.graph[node];
         let checkpoints =
             instance.outputs.iter().filter(|o| matches!(o, Output::Checkpoint(_))).count();
-        let detail = if instance.kind == "train" {
-            format!("{checkpoints} checkpoints")
-        } else {
-            let inputs = plan.graph.neighbors_directed(node, Direction::Incoming).count();
-            format!("{inputs} input{}", if inputs == 1 { "" } else { "s" })
+        let detail = match instance.kind {
+            StepKind::Train => format!("{checkpoints} checkpoints"),
+            StepKind::Checkpoint
+            | StepKind::Estimate
+            | StepKind::Detect
+            | StepKind::Report
+            | StepKind::Test => {
+                let inputs = plan.graph.neighbors_directed(node, Direction::Incoming).count();
+                format!("{inputs} input{}", if inputs == 1 { "" } else { "s" })
+            }
         };
         let _ = writeln!(
             out,

@@ -9,12 +9,14 @@
 
 use std::collections::BTreeMap;
 
+use devspec_protocol::StepKind;
+
 use crate::compile::value::{Value, ValueKind};
 use crate::compile::{CheckedStep, Program};
 use crate::diagnostic::Diagnostic;
 
 use super::memory_estimate::{self, ABSURD_BYTES, format_bytes};
-use super::planner::{inherit_model_and_data, step_order};
+use super::planner::{Fan, Layout, inherit_model_and_data, step_order};
 
 /// The most instances a plan may have, and the most checkpoints one training run may save.
 pub const MAX_INSTANCES: f64 = 1_000_000.0;
@@ -117,10 +119,12 @@ fn count_step(
     inputs: &[&StepCount],
     errors: &mut Vec<Diagnostic>,
 ) -> StepCount {
-    let kind = step.kind.name;
-    if kind == "report" {
-        return StepCount { axes: BTreeMap::new(), offered: 0.0, instances: 1.0, saved: 0.0 };
-    }
+    let fan = match Layout::of(step) {
+        Layout::Joined => {
+            return StepCount { axes: BTreeMap::new(), offered: 0.0, instances: 1.0, saved: 0.0 };
+        }
+        Layout::Fanned(fan) => fan,
+    };
     let mut axes: BTreeMap<String, usize> = BTreeMap::new();
     let own = step.axes.iter().map(|axis| (&axis.name, axis.values.len()));
     let inherited = inputs.iter().flat_map(|input| input.axes.iter().map(|(n, l)| (n, *l)));
@@ -131,39 +135,42 @@ fn count_step(
     }
     #[allow(clippy::cast_precision_loss)] // a count far below 2^53, or refused anyway
     let points: f64 = axes.values().map(|&len| len as f64).product();
-    let trains = kind == "train" || (kind == "test" && fields.contains_key("checkpoints"));
-    let measures = kind == "estimate" || (kind == "test" && fields.contains_key("at"));
-    let (offered, instances) = if trains {
-        let saved = saved_checkpoints(fields);
-        if saved > MAX_INSTANCES {
-            let at = fields.get("checkpoints").map_or(step.origin, |v| v.origin);
-            errors.push(
-                Diagnostic::error(
-                    at.file,
-                    at.span,
-                    format!(
-                        "`{}` saves {} checkpoints per run; at most {} are allowed",
-                        step.name,
-                        whole(saved),
-                        whole(MAX_INSTANCES)
+    let (offered, instances) = match fan {
+        Fan::Trains => {
+            let saved = saved_checkpoints(fields);
+            if saved > MAX_INSTANCES {
+                let at = fields.get("checkpoints").map_or(step.origin, |v| v.origin);
+                errors.push(
+                    Diagnostic::error(
+                        at.file,
+                        at.span,
+                        format!(
+                            "`{}` saves {} checkpoints per run; at most {} are allowed",
+                            step.name,
+                            whole(saved),
+                            whole(MAX_INSTANCES)
+                        ),
+                    )
+                    .with_hint(
+                        "save fewer: `logspace(1, steps, 100)` spaces a hundred evenly in log",
                     ),
-                )
-                .with_hint("save fewer: `logspace(1, steps, 100)` spaces a hundred evenly in log"),
-            );
+                );
+            }
+            (saved, points)
         }
-        (saved, points)
-    } else if kind == "checkpoint" {
-        // One instance per file, each one checkpoint.
-        let files = imported_files(fields);
-        (files, points * files)
-    } else if measures {
-        let selected: f64 =
-            inputs.iter().map(|input| selected(fields.get("at"), input.offered)).sum();
-        (1.0, points * selected)
-    } else {
-        (0.0, points)
+        Fan::Imports => {
+            // One instance per file, each one checkpoint.
+            let files = imported_files(fields);
+            (files, points * files)
+        }
+        Fan::Measures => {
+            let selected: f64 =
+                inputs.iter().map(|input| selected(fields.get("at"), input.offered)).sum();
+            (1.0, points * selected)
+        }
+        Fan::Reads => (0.0, points),
     };
-    let saved = if trains { offered * points } else { 0.0 };
+    let saved = if matches!(fan, Fan::Trains) { offered * points } else { 0.0 };
     StepCount { axes, offered, instances, saved }
 }
 
@@ -228,7 +235,7 @@ fn absurd_memory(
     fields: &BTreeMap<String, Value>,
 ) -> Option<Diagnostic> {
     let mut params = fields.clone();
-    if step.kind.name == "estimate" {
+    if matches!(step.kind, StepKind::Estimate) {
         // The model and data come from the step it measures, as the planner copies them.
         let source = step.inputs.iter().map(|&input| largest_fields(&program.steps[input]));
         let largest = source
@@ -240,7 +247,7 @@ fn absurd_memory(
             .max_by(|a, b| bytes(step, a).total_cmp(&bytes(step, b)));
         params = largest.unwrap_or(params);
     }
-    let estimate = memory_estimate::of_instance(step.kind.name, &params)?;
+    let estimate = memory_estimate::of_instance(step.kind, &params)?;
     if estimate.bytes() <= ABSURD_BYTES {
         return None;
     }
@@ -269,7 +276,7 @@ fn absurd_memory(
 }
 
 fn bytes(step: &CheckedStep, params: &BTreeMap<String, Value>) -> f64 {
-    memory_estimate::of_instance(step.kind.name, params).map_or(0.0, |e| e.bytes())
+    memory_estimate::of_instance(step.kind, params).map_or(0.0, |e| e.bytes())
 }
 
 /// The step's fields with each sweep at its largest value: the one whose numbers add up to

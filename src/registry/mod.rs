@@ -20,7 +20,8 @@ mod tests;
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
-use schema::{Constructor, Param, StepKind, ValueType};
+use devspec_protocol::StepKind;
+use schema::{Constructor, Param, StepKindEntry, ValueType};
 
 /// Every built-in constructor, in topic order (general, models, data, sampling, detection).
 pub fn constructors() -> &'static [Constructor] {
@@ -32,21 +33,22 @@ pub fn constructor(name: &str) -> Option<&'static Constructor> {
 }
 
 /// The step kinds, in the order a study uses them.
-pub fn step_kinds() -> &'static [StepKind] {
-    step_kinds::STEP_KINDS
+pub fn step_kinds() -> impl Iterator<Item = &'static StepKindEntry> + Clone {
+    StepKind::ALL.into_iter().map(step_kind)
 }
 
 /// The executor's own test fixture (`test`): the parser and the executor accept it (the
 /// executor's tests and `benches/run_speed.rs` use it), but it is not offered to users.
-pub const FIXTURE_STEP_KIND: &str = "test";
+pub const FIXTURE_STEP_KIND: StepKind = StepKind::Test;
 
 /// The step kinds users see: in the docs, in `check`'s lists, in completions.
-pub fn user_step_kinds() -> impl Iterator<Item = &'static StepKind> + Clone {
-    step_kinds().iter().filter(|k| k.name != FIXTURE_STEP_KIND)
+pub fn user_step_kinds() -> impl Iterator<Item = &'static StepKindEntry> + Clone {
+    step_kinds().filter(|entry| entry.kind != FIXTURE_STEP_KIND)
 }
 
-pub fn step_kind(name: &str) -> Option<&'static StepKind> {
-    step_kinds().iter().find(|k| k.name == name)
+/// What a step kind accepts: every kind has an entry.
+pub fn step_kind(kind: StepKind) -> &'static StepKindEntry {
+    step_kinds::entry(kind)
 }
 
 /// The group of a grouped constructor name (`tms` for `tms.model`); `None` for a bare name.
@@ -75,10 +77,8 @@ pub fn is_enum_value(name: &str) -> bool {
 // The checker asks about every bare name it reads, so the set is collected once.
 static ENUM_VALUES: LazyLock<BTreeSet<&'static str>> = LazyLock::new(|| {
     let mut values = BTreeSet::new();
-    let params = step_kinds()
-        .iter()
-        .flat_map(|k| k.fields)
-        .chain(constructors().iter().flat_map(|c| c.params));
+    let params =
+        step_kinds().flat_map(|k| k.fields).chain(constructors().iter().flat_map(|c| c.params));
     for param in params {
         collect_enum_values(&param.ty, &mut values);
     }

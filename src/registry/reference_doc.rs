@@ -4,7 +4,7 @@
 
 use super::constructors;
 use super::schema::{
-    Bound, Constructor, CtorKind, Default, Literal, Param, Status, StepKind, ValueType,
+    Bound, Constructor, CtorKind, Default, Literal, Param, Status, StepKindEntry, ValueType,
 };
 
 /// Where the generated text starts and ends in docs/language.md.
@@ -70,8 +70,8 @@ fn split_at_markers(document: &str) -> Option<(&str, &str)> {
     Some((&document[..begin], &document[end + END_MARKER.len()..]))
 }
 
-fn render_step_kind(kind: &StepKind, lines: &mut Vec<String>) {
-    lines.push(format!("### {}", kind.name));
+fn render_step_kind(kind: &StepKindEntry, lines: &mut Vec<String>) {
+    lines.push(format!("### {}", kind.kind));
     lines.push(String::new());
     lines.push(kind.doc.to_owned());
     lines.push(String::new());
@@ -79,7 +79,7 @@ fn render_step_kind(kind: &StepKind, lines: &mut Vec<String>) {
     lines.push(String::new());
     lines.push(on_text(kind));
     lines.push(String::new());
-    render_series(super::series::of_step_kind(kind.name), lines);
+    render_series(super::series::of_step_kind(kind.kind), lines);
     render_table("field", kind.fields, lines);
 }
 
@@ -165,7 +165,7 @@ fn status_text(status: Status) -> String {
     }
 }
 
-fn on_text(kind: &StepKind) -> String {
+fn on_text(kind: &StepKindEntry) -> String {
     if kind.on.is_empty() {
         return "Takes no `on`.".to_owned();
     }

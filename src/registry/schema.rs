@@ -2,6 +2,8 @@
 //! data, so one declaration serves the checker (types, ranges, defaults), the docs generator
 //! (the tables in docs/language.md) and the executor (which implementation runs it).
 
+use devspec_protocol::StepKind;
+
 /// The type of a field or argument, with its allowed range where it has one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ValueType {
@@ -118,13 +120,13 @@ pub struct Constructor {
     pub status: Status,
 }
 
-/// A step kind: `train`, `checkpoint`, `estimate`, `detect`, `report`.
+/// What a step kind (`train`, `checkpoint`, `estimate`, `detect`, `report`) accepts.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StepKind {
-    pub name: &'static str,
+pub struct StepKindEntry {
+    pub kind: StepKind,
     pub doc: &'static str,
     /// The kinds of step it may be `on`; empty means it takes no `on`.
-    pub on: &'static [&'static str],
+    pub on: &'static [StepKind],
     /// Whether `on` must name at least one step.
     pub needs_on: bool,
     pub fields: &'static [Param],

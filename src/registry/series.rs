@@ -2,12 +2,21 @@
 //! run's loss series, and per observable the numbers its result holds. Declared here once, read
 //! by the checker (which refuses any other name, with the nearest one) and by the docs.
 
+use devspec_protocol::StepKind;
+
 /// What a training run records at its checkpoints.
 pub const TRAIN: &[&str] = &["train_loss", "test_loss"];
 
 /// The series a step kind produces itself (an `estimate`'s are its observable's).
-pub fn of_step_kind(name: &str) -> Option<&'static [&'static str]> {
-    (name == "train").then_some(TRAIN)
+pub fn of_step_kind(kind: StepKind) -> Option<&'static [&'static str]> {
+    match kind {
+        StepKind::Train => Some(TRAIN),
+        StepKind::Checkpoint
+        | StepKind::Estimate
+        | StepKind::Detect
+        | StepKind::Report
+        | StepKind::Test => None,
+    }
 }
 
 /// Per observable (by constructor name), the numbers of its result that a detection can read,

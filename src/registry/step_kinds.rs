@@ -1,303 +1,321 @@
 //! The five step kinds a spec can declare (`train`, `checkpoint`, `estimate`, `detect`,
-//! `report`): their fields, and which kinds of step each may be `on`.
+//! `report`) and the executor's `test` fixture: their fields, and which kinds of step each may
+//! be `on`. [`entry`] matches every [`StepKind`], so a new kind needs its entry here.
+
+use devspec_protocol::StepKind;
 
 use super::constructors::{
     DEVICE, DTYPE, SEED, STEP, above, between, defaults_to, derived, required, whole,
 };
 use super::schema::{
-    Batching, Bound, CtorKind, Literal, Param, Status, StepKind, TotalDependence, Trajectory,
+    Batching, Bound, CtorKind, Literal, Param, Status, StepKindEntry, TotalDependence, Trajectory,
     ValueType,
 };
 
-pub(super) static STEP_KINDS: &[StepKind] = &[
-    StepKind {
-        name: "train",
-        doc: "Trains a model from a seed and writes checkpoints as it goes; one instance per \
-              sweep point.",
-        on: &[],
-        needs_on: false,
-        fields: &[
-            required("model", ValueType::Ctor(CtorKind::Model), "the model to train"),
-            required("data", ValueType::Ctor(CtorKind::Data), "the training data"),
-            derived(
-                "test_data",
-                ValueType::Ctor(CtorKind::Data),
-                "none, unless `test_fraction` splits `data`",
-                "held-out data; its loss is the `test_loss` series",
-            ),
-            defaults_to(
-                "test_fraction",
-                between(Bound::Inclusive(0.0), Bound::Exclusive(1.0)),
-                Literal::Float(0.0),
-                "fraction of `data` held out as test data (0: none)",
-            ),
-            defaults_to(
-                "loss",
-                ValueType::OneOf(&[ValueType::Auto, ValueType::Enum(&["mse", "cross_entropy"])]),
-                Literal::Auto,
-                "`auto`: the model's natural loss (MSE, averaged over batch and outputs, or \
-                 cross-entropy for classes and tokens)",
-            ),
-            required(
-                "optimizer",
-                ValueType::Ctor(CtorKind::Optimizer),
-                "the optimizer, with its learning-rate schedule",
-            ),
-            required(
-                "batch_size",
-                ValueType::OneOf(&[whole(1), ValueType::Enum(&["full"])]),
-                "samples per step, or `full` for the whole data set",
-            ),
-            required("steps", whole(1), "number of training steps"),
-            defaults_to(
-                "seed",
-                SEED,
-                Literal::Int(0),
-                "seed of the initialization, the minibatch order and (by default) the data",
-            ),
-            derived(
-                "checkpoints",
-                ValueType::OneOf(&[ValueType::Ctor(CtorKind::Schedule), ValueType::List(&STEP)]),
-                "the last step only",
-                "steps at which a checkpoint is saved; the last step is always added",
-            ),
-            DEVICE_FIELD,
-            defaults_to(
-                "dtype",
-                DTYPE,
-                Literal::Enum("f32"),
-                "floating-point precision of parameters and data",
-            ),
-            THREADS,
-            RESOURCES,
-        ],
-        status: Status::Implemented,
-        // Seeds and learning rates of one setting train as an ensemble, one batched
-        // computation.
-        batching: Batching::Siblings { may_differ: &["seed", "optimizer.lr"] },
-        trajectory: Some(Trajectory {
-            extent: &["steps", "checkpoints"],
-            total_dependence: Some(TotalDependence {
-                field: "steps",
-                when: ("optimizer", "schedule", &["cosine"]),
-            }),
+/// The entry of each kind: a match, so a kind without one does not compile.
+pub(super) fn entry(kind: StepKind) -> &'static StepKindEntry {
+    match kind {
+        StepKind::Train => &TRAIN,
+        StepKind::Checkpoint => &CHECKPOINT,
+        StepKind::Estimate => &ESTIMATE,
+        StepKind::Detect => &DETECT,
+        StepKind::Report => &REPORT,
+        StepKind::Test => &TEST,
+    }
+}
+
+static TRAIN: StepKindEntry = StepKindEntry {
+    kind: StepKind::Train,
+    doc: "Trains a model from a seed and writes checkpoints as it goes; one instance per \
+          sweep point.",
+    on: &[],
+    needs_on: false,
+    fields: &[
+        required("model", ValueType::Ctor(CtorKind::Model), "the model to train"),
+        required("data", ValueType::Ctor(CtorKind::Data), "the training data"),
+        derived(
+            "test_data",
+            ValueType::Ctor(CtorKind::Data),
+            "none, unless `test_fraction` splits `data`",
+            "held-out data; its loss is the `test_loss` series",
+        ),
+        defaults_to(
+            "test_fraction",
+            between(Bound::Inclusive(0.0), Bound::Exclusive(1.0)),
+            Literal::Float(0.0),
+            "fraction of `data` held out as test data (0: none)",
+        ),
+        defaults_to(
+            "loss",
+            ValueType::OneOf(&[ValueType::Auto, ValueType::Enum(&["mse", "cross_entropy"])]),
+            Literal::Auto,
+            "`auto`: the model's natural loss (MSE, averaged over batch and outputs, or \
+             cross-entropy for classes and tokens)",
+        ),
+        required(
+            "optimizer",
+            ValueType::Ctor(CtorKind::Optimizer),
+            "the optimizer, with its learning-rate schedule",
+        ),
+        required(
+            "batch_size",
+            ValueType::OneOf(&[whole(1), ValueType::Enum(&["full"])]),
+            "samples per step, or `full` for the whole data set",
+        ),
+        required("steps", whole(1), "number of training steps"),
+        defaults_to(
+            "seed",
+            SEED,
+            Literal::Int(0),
+            "seed of the initialization, the minibatch order and (by default) the data",
+        ),
+        derived(
+            "checkpoints",
+            ValueType::OneOf(&[ValueType::Ctor(CtorKind::Schedule), ValueType::List(&STEP)]),
+            "the last step only",
+            "steps at which a checkpoint is saved; the last step is always added",
+        ),
+        DEVICE_FIELD,
+        defaults_to(
+            "dtype",
+            DTYPE,
+            Literal::Enum("f32"),
+            "floating-point precision of parameters and data",
+        ),
+        THREADS,
+        RESOURCES,
+    ],
+    status: Status::Implemented,
+    // Seeds and learning rates of one setting train as an ensemble, one batched
+    // computation.
+    batching: Batching::Siblings { may_differ: &["seed", "optimizer.lr"] },
+    trajectory: Some(Trajectory {
+        extent: &["steps", "checkpoints"],
+        total_dependence: Some(TotalDependence {
+            field: "steps",
+            when: ("optimizer", "schedule", &["cosine"]),
         }),
-        // 2: the loss series is recorded on a grid that does not depend on the run's length.
-        // 3: the toy model's hand-derived gradient scales the small gradients, not the batch.
-        // 4: fresh sequence data records its loss on sequences of 2,048 positions in all.
-        // 5: an empty optimizer state (plain SGD) is a readable file, so SGD runs resume.
-        implementation: 5,
-    },
-    StepKind {
-        name: "checkpoint",
-        doc: "Checkpoints made elsewhere (files) or at a known point (a teacher's weights), so \
-              that estimates can run on them.",
-        on: &[],
-        needs_on: false,
-        fields: &[
-            required(
-                "model",
-                ValueType::Ctor(CtorKind::Model),
-                "the model whose parameters the checkpoints hold",
-            ),
-            derived(
-                "weights",
-                ValueType::Ctor(CtorKind::Teacher),
-                "none: give `weights` or `files`",
-                "one checkpoint at these weights (a teacher: the truth of a study)",
-            ),
-            derived(
-                "files",
-                ValueType::Path,
-                "none: give `weights` or `files`",
-                "checkpoint files (safetensors or PyTorch state dicts), a glob such as \
-                 `runs/*.safetensors`; one checkpoint per file",
-            ),
-            derived(
-                "step_from",
-                ValueType::Str,
-                "the last number in the file name",
-                "regular expression whose first group is the file's training step",
-            ),
-            derived(
-                "data",
-                ValueType::Ctor(CtorKind::Data),
-                "none: estimates on it then need their own `data`",
-                "the data the checkpoints were trained on, for estimates",
-            ),
+    }),
+    // 2: the loss series is recorded on a grid that does not depend on the run's length.
+    // 3: the toy model's hand-derived gradient scales the small gradients, not the batch.
+    // 4: fresh sequence data records its loss on sequences of 2,048 positions in all.
+    // 5: an empty optimizer state (plain SGD) is a readable file, so SGD runs resume.
+    implementation: 5,
+};
+
+static CHECKPOINT: StepKindEntry = StepKindEntry {
+    kind: StepKind::Checkpoint,
+    doc: "Checkpoints made elsewhere (files) or at a known point (a teacher's weights), so \
+          that estimates can run on them.",
+    on: &[],
+    needs_on: false,
+    fields: &[
+        required(
+            "model",
+            ValueType::Ctor(CtorKind::Model),
+            "the model whose parameters the checkpoints hold",
+        ),
+        derived(
+            "weights",
+            ValueType::Ctor(CtorKind::Teacher),
+            "none: give `weights` or `files`",
+            "one checkpoint at these weights (a teacher: the truth of a study)",
+        ),
+        derived(
+            "files",
+            ValueType::Path,
+            "none: give `weights` or `files`",
+            "checkpoint files (safetensors or PyTorch state dicts), a glob such as \
+             `runs/*.safetensors`; one checkpoint per file",
+        ),
+        derived(
+            "step_from",
+            ValueType::Str,
+            "the last number in the file name",
+            "regular expression whose first group is the file's training step",
+        ),
+        derived(
+            "data",
+            ValueType::Ctor(CtorKind::Data),
+            "none: estimates on it then need their own `data`",
+            "the data the checkpoints were trained on, for estimates",
+        ),
+    ],
+    status: Status::Implemented,
+    batching: Batching::Never,
+    trajectory: None,
+    implementation: 1,
+};
+
+static ESTIMATE: StepKindEntry = StepKindEntry {
+    kind: StepKind::Estimate,
+    doc: "Measures an observable (the LLC, a loss, a norm, ...) at the checkpoints of the \
+          steps it is on; one instance per checkpoint.",
+    on: &[StepKind::Train, StepKind::Checkpoint],
+    needs_on: true,
+    fields: &[
+        required(
+            "observable",
+            ValueType::Ctor(CtorKind::Observable),
+            "what to measure at each checkpoint",
+        ),
+        defaults_to(
+            "seed",
+            SEED,
+            Literal::Int(0),
+            "seed of the sampling; each chain's seed derives from it",
+        ),
+        defaults_to(
+            "at",
+            ValueType::OneOf(&[
+                ValueType::Enum(&["all"]),
+                ValueType::List(&STEP),
+                ValueType::Ctor(CtorKind::Schedule),
+            ]),
+            Literal::Enum("all"),
+            "which checkpoints: `all`, a list of steps, or a schedule such as `every(k)`",
+        ),
+        DEVICE_FIELD,
+        derived(
+            "dtype",
+            DTYPE,
+            "the checkpoint's dtype",
+            "floating-point precision of the computation",
+        ),
+        THREADS,
+        RESOURCES,
+    ],
+    status: Status::Implemented,
+    // Sibling checkpoints with the same settings sample their chains as one batched
+    // computation (their inputs, the checkpoints, differ), and so do a calibration's cells
+    // (the sampler's step size and localization, and n_beta, are per chain).
+    batching: Batching::Siblings {
+        may_differ: &[
+            "observable.sampler.lr",
+            "observable.sampler.localization",
+            "observable.nbeta",
         ],
-        status: Status::Implemented,
-        batching: Batching::Never,
-        trajectory: None,
-        implementation: 1,
     },
-    StepKind {
-        name: "estimate",
-        doc: "Measures an observable (the LLC, a loss, a norm, ...) at the checkpoints of the \
-              steps it is on; one instance per checkpoint.",
-        on: &["train", "checkpoint"],
-        needs_on: true,
-        fields: &[
-            required(
-                "observable",
-                ValueType::Ctor(CtorKind::Observable),
-                "what to measure at each checkpoint",
-            ),
-            defaults_to(
-                "seed",
-                SEED,
-                Literal::Int(0),
-                "seed of the sampling; each chain's seed derives from it",
-            ),
-            defaults_to(
-                "at",
-                ValueType::OneOf(&[
-                    ValueType::Enum(&["all"]),
-                    ValueType::List(&STEP),
-                    ValueType::Ctor(CtorKind::Schedule),
-                ]),
-                Literal::Enum("all"),
-                "which checkpoints: `all`, a list of steps, or a schedule such as `every(k)`",
-            ),
-            DEVICE_FIELD,
-            derived(
-                "dtype",
-                DTYPE,
-                "the checkpoint's dtype",
-                "floating-point precision of the computation",
-            ),
-            THREADS,
-            RESOURCES,
-        ],
-        status: Status::Implemented,
-        // Sibling checkpoints with the same settings sample their chains as one batched
-        // computation (their inputs, the checkpoints, differ), and so do a calibration's cells
-        // (the sampler's step size and localization, and n_beta, are per chain).
-        batching: Batching::Siblings {
-            may_differ: &[
-                "observable.sampler.lr",
-                "observable.sampler.localization",
-                "observable.nbeta",
-            ],
-        },
-        trajectory: None,
-        // 2: an LLC estimate carries its localization sensitivity and the diagnostic built on
-        // it, so an estimate made before cannot be served without it.
-        implementation: 2,
-    },
-    StepKind {
-        name: "detect",
-        doc: "Finds stage boundaries or change points in a series over checkpoints; one instance \
-              per sweep point.",
-        on: &["train", "checkpoint", "estimate"],
-        needs_on: true,
-        fields: &[
-            derived(
-                "series",
-                ValueType::Str,
-                "`llc_mean` on an estimate, `train_loss` on a train step",
-                "the series to search, one its inputs produce (`check` refuses others): \
-                 `train_loss`, `test_loss` of a train step; an observable's numbers (`llc_mean`, \
-                 `llc_se`, `r_hat`, ...; `accuracy`, `test_accuracy`; `weight_norm`; ...)",
-            ),
-            required("method", ValueType::Ctor(CtorKind::Method), "the detection method"),
-        ],
-        status: Status::Implemented,
-        // Computed by devspec itself in milliseconds: nothing to batch.
-        batching: Batching::Never,
-        trajectory: None,
-        // 2: a loss is smoothed as log(loss) by `critical_points`. 3: a stage after an interval
-        // holding two changes (a peak) is what the last leads to.
-        implementation: 3,
-    },
-    StepKind {
-        name: "report",
-        doc: "Writes one self-contained HTML report (with SVG and PNG figures) of the steps it \
-              is on, joining every sweep point.",
-        on: &["estimate", "detect", "train", "checkpoint"],
-        needs_on: true,
-        fields: &[
-            derived("title", ValueType::Str, "the report step's name", "the report's title"),
-            derived("description", ValueType::Str, "none", "a paragraph shown under the title"),
-        ],
-        status: Status::Implemented,
-        // One instance per report, gathered by devspec itself: nothing to batch.
-        batching: Batching::Never,
-        trajectory: None,
-        // 2: the report data carry estimates against theory. 3: and the other observables.
-        // 4: their inputs' provenance is read when drawing, so a recomputed report has the
-        // same bytes.
-        implementation: 4,
-    },
-    StepKind {
-        name: "test",
-        doc: "For devspec's own tests of the executor: writes deterministic outputs from its \
-              `value` and its inputs, and can sleep, fail, crash its worker or emit several \
-              outputs on demand. Not for studies.",
-        on: &["test"],
-        needs_on: false,
-        fields: &[
-            defaults_to(
-                "value",
-                ValueType::Int { min: None, max: None },
-                Literal::Int(0),
-                "what the outputs are made of",
-            ),
-            defaults_to(
-                "sleep_ms",
-                whole(0),
-                Literal::Int(0),
-                "how long the step takes, in milliseconds",
-            ),
-            defaults_to(
-                "tag",
-                ValueType::Int { min: None, max: None },
-                Literal::Int(0),
-                "any number: in the key, not in the outputs (to make distinct instances)",
-            ),
-            defaults_to("fail", ValueType::Bool, Literal::Bool(false), "fail with an error"),
-            defaults_to(
-                "crash",
-                ValueType::Bool,
-                Literal::Bool(false),
-                "abort the worker process, as a crash would",
-            ),
-            defaults_to("outputs", whole(1), Literal::Int(1), "how many outputs to write"),
-            derived(
-                "reads",
-                ValueType::Path,
-                "none",
-                "a file it reads (its size goes into the outputs; its digest into the key)",
-            ),
-            derived(
-                "steps",
-                whole(1),
-                "none",
-                "with `checkpoints`: the step acts as a training run of this many steps",
-            ),
-            derived(
-                "checkpoints",
-                ValueType::OneOf(&[ValueType::Ctor(CtorKind::Schedule), ValueType::List(&STEP)]),
-                "none",
-                "checkpoints to write (streamed, one per phase of `sleep_ms`), as a train does",
-            ),
-            derived(
-                "at",
-                ValueType::OneOf(&[
-                    ValueType::Enum(&["all"]),
-                    ValueType::List(&STEP),
-                    ValueType::Ctor(CtorKind::Schedule),
-                ]),
-                "its inputs' results",
-                "read these checkpoints of its input, one instance each, as an estimate does",
-            ),
-        ],
-        status: Status::Implemented,
-        batching: Batching::Siblings { may_differ: &["value", "tag"] },
-        trajectory: None,
-        implementation: 1,
-    },
-];
+    trajectory: None,
+    // 2: an LLC estimate carries its localization sensitivity and the diagnostic built on
+    // it, so an estimate made before cannot be served without it.
+    implementation: 2,
+};
+
+static DETECT: StepKindEntry = StepKindEntry {
+    kind: StepKind::Detect,
+    doc: "Finds stage boundaries or change points in a series over checkpoints; one instance \
+          per sweep point.",
+    on: &[StepKind::Train, StepKind::Checkpoint, StepKind::Estimate],
+    needs_on: true,
+    fields: &[
+        derived(
+            "series",
+            ValueType::Str,
+            "`llc_mean` on an estimate, `train_loss` on a train step",
+            "the series to search, one its inputs produce (`check` refuses others): \
+             `train_loss`, `test_loss` of a train step; an observable's numbers (`llc_mean`, \
+             `llc_se`, `r_hat`, ...; `accuracy`, `test_accuracy`; `weight_norm`; ...)",
+        ),
+        required("method", ValueType::Ctor(CtorKind::Method), "the detection method"),
+    ],
+    status: Status::Implemented,
+    // Computed by devspec itself in milliseconds: nothing to batch.
+    batching: Batching::Never,
+    trajectory: None,
+    // 2: a loss is smoothed as log(loss) by `critical_points`. 3: a stage after an interval
+    // holding two changes (a peak) is what the last leads to.
+    implementation: 3,
+};
+
+static REPORT: StepKindEntry = StepKindEntry {
+    kind: StepKind::Report,
+    doc: "Writes one self-contained HTML report (with SVG and PNG figures) of the steps it \
+          is on, joining every sweep point.",
+    on: &[StepKind::Estimate, StepKind::Detect, StepKind::Train, StepKind::Checkpoint],
+    needs_on: true,
+    fields: &[
+        derived("title", ValueType::Str, "the report step's name", "the report's title"),
+        derived("description", ValueType::Str, "none", "a paragraph shown under the title"),
+    ],
+    status: Status::Implemented,
+    // One instance per report, gathered by devspec itself: nothing to batch.
+    batching: Batching::Never,
+    trajectory: None,
+    // 2: the report data carry estimates against theory. 3: and the other observables.
+    // 4: their inputs' provenance is read when drawing, so a recomputed report has the
+    // same bytes.
+    implementation: 4,
+};
+
+static TEST: StepKindEntry = StepKindEntry {
+    kind: StepKind::Test,
+    doc: "For devspec's own tests of the executor: writes deterministic outputs from its \
+          `value` and its inputs, and can sleep, fail, crash its worker or emit several \
+          outputs on demand. Not for studies.",
+    on: &[StepKind::Test],
+    needs_on: false,
+    fields: &[
+        defaults_to(
+            "value",
+            ValueType::Int { min: None, max: None },
+            Literal::Int(0),
+            "what the outputs are made of",
+        ),
+        defaults_to(
+            "sleep_ms",
+            whole(0),
+            Literal::Int(0),
+            "how long the step takes, in milliseconds",
+        ),
+        defaults_to(
+            "tag",
+            ValueType::Int { min: None, max: None },
+            Literal::Int(0),
+            "any number: in the key, not in the outputs (to make distinct instances)",
+        ),
+        defaults_to("fail", ValueType::Bool, Literal::Bool(false), "fail with an error"),
+        defaults_to(
+            "crash",
+            ValueType::Bool,
+            Literal::Bool(false),
+            "abort the worker process, as a crash would",
+        ),
+        defaults_to("outputs", whole(1), Literal::Int(1), "how many outputs to write"),
+        derived(
+            "reads",
+            ValueType::Path,
+            "none",
+            "a file it reads (its size goes into the outputs; its digest into the key)",
+        ),
+        derived(
+            "steps",
+            whole(1),
+            "none",
+            "with `checkpoints`: the step acts as a training run of this many steps",
+        ),
+        derived(
+            "checkpoints",
+            ValueType::OneOf(&[ValueType::Ctor(CtorKind::Schedule), ValueType::List(&STEP)]),
+            "none",
+            "checkpoints to write (streamed, one per phase of `sleep_ms`), as a train does",
+        ),
+        derived(
+            "at",
+            ValueType::OneOf(&[
+                ValueType::Enum(&["all"]),
+                ValueType::List(&STEP),
+                ValueType::Ctor(CtorKind::Schedule),
+            ]),
+            "its inputs' results",
+            "read these checkpoints of its input, one instance each, as an estimate does",
+        ),
+    ],
+    status: Status::Implemented,
+    batching: Batching::Siblings { may_differ: &["value", "tag"] },
+    trajectory: None,
+    implementation: 1,
+};
 
 const DEVICE_FIELD: Param = defaults_to(
     "device",

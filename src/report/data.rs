@@ -5,6 +5,7 @@
 //! Numbers that can be missing (a diverged chain, a loss that overflowed) are `None`: JSON has
 //! no NaN.
 
+use devspec_protocol::StepKind;
 use serde::{Deserialize, Serialize};
 
 use crate::detect::Detection;
@@ -123,6 +124,6 @@ pub struct DetectionOf {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Source {
     pub instance: String,
-    pub kind: String,
+    pub kind: StepKind,
     pub key: String,
 }

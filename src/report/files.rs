@@ -6,6 +6,7 @@
 use super::draw_error::DrawError;
 use std::path::{Path, PathBuf};
 
+use devspec_protocol::StepKind;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -31,7 +32,7 @@ pub struct Context {
 /// One step of the spec with its fields evaluated, as `.dev` text, and its sweep points.
 pub struct ResolvedStep {
     pub name: String,
-    pub kind: String,
+    pub kind: StepKind,
     pub fields: Vec<(String, String)>,
     pub points: Vec<String>,
 }

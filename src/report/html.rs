@@ -326,7 +326,7 @@ fn spec(out: &mut String, context: &Context) {
             out,
             "<tr><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
             escape(&step.name),
-            escape(&step.kind),
+            escape(step.kind.name()),
             escape(&fields.join("\n"))
         );
     }
@@ -348,7 +348,7 @@ fn provenance(out: &mut String, data: &ReportData, context: &Context) {
             out,
             "<tr id=\"prov-{0}\"><td>{0}</td><td>{1}</td><td><code>{2}</code></td>",
             escape(&source.instance),
-            escape(&source.kind),
+            escape(source.kind.name()),
             escape(&source.key),
         );
         let Some(p) = context.provenance.get(&source.key) else {

@@ -3,6 +3,7 @@
 //! its method. Its result is the [`Detection`] as JSON; its metrics count the boundaries and
 //! list them for `devspec show`.
 
+use devspec_protocol::StepKind;
 use serde_json::Value;
 
 use super::{Input, Produced};
@@ -46,11 +47,20 @@ fn read_result(store: &Store, input: &Input) -> Result<Value, String> {
 /// The series over the checkpoints of the inputs: estimates (one per checkpoint) or one
 /// training run.
 fn gather(inputs: &[Input], wanted: Option<&str>, store: &Store) -> Result<Series, String> {
-    match inputs {
-        [] => Err("the detect step has no inputs".into()),
-        [one] if one.kind == "train" => from_train(one, wanted.unwrap_or("train_loss"), store),
-        _ if inputs.iter().all(|i| i.kind == "estimate") => from_estimates(inputs, wanted, store),
-        _ => {
+    let first = inputs.first().ok_or("the detect step has no inputs")?;
+    match first.kind {
+        StepKind::Train if inputs.len() == 1 => {
+            from_train(first, wanted.unwrap_or("train_loss"), store)
+        }
+        StepKind::Estimate if inputs.iter().all(|i| matches!(i.kind, StepKind::Estimate)) => {
+            from_estimates(inputs, wanted, store)
+        }
+        StepKind::Train
+        | StepKind::Estimate
+        | StepKind::Checkpoint
+        | StepKind::Detect
+        | StepKind::Report
+        | StepKind::Test => {
             Err("a detect step reads the estimates of one sweep point, or one training run".into())
         }
     }

@@ -7,12 +7,13 @@ pub mod report_step;
 
 use std::collections::BTreeMap;
 
+use devspec_protocol::StepKind;
+
 use crate::store::Store;
 
 /// An input of an in-process step: the instance it comes from and what it produced.
 pub struct Input {
-    /// Its step kind (`train`, `estimate`, ...).
-    pub kind: &'static str,
+    pub kind: StepKind,
     /// Its step's name in the spec (`llc`).
     pub step: String,
     /// Its display name (`llc[seed=0]@1200`).
@@ -34,7 +35,7 @@ pub struct Input {
 
 /// An instance one of the inputs read.
 pub struct Source {
-    pub kind: &'static str,
+    pub kind: StepKind,
     pub instance: String,
     pub params: serde_json::Map<String, serde_json::Value>,
 }
@@ -46,20 +47,22 @@ pub struct Produced {
 }
 
 /// Whether `devspec` computes this kind itself.
-pub fn is_in_process(kind: &str) -> bool {
-    matches!(kind, "detect" | "report")
+pub fn is_in_process(kind: StepKind) -> bool {
+    !kind.runs_in_worker()
 }
 
 /// Computes an in-process step from its parameters (as a worker would get them) and inputs.
 pub fn compute(
-    kind: &str,
+    kind: StepKind,
     params: &serde_json::Map<String, serde_json::Value>,
     inputs: &[Input],
     store: &Store,
 ) -> Result<Produced, String> {
     match kind {
-        "detect" => detect_step::compute(params, inputs, store),
-        "report" => report_step::compute(params, inputs, store),
-        other => Err(format!("`{other}` steps are not computed by devspec itself")),
+        StepKind::Detect => detect_step::compute(params, inputs, store),
+        StepKind::Report => report_step::compute(params, inputs, store),
+        StepKind::Train | StepKind::Checkpoint | StepKind::Estimate | StepKind::Test => {
+            Err(format!("`{kind}` steps are not computed by devspec itself"))
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use devspec_protocol::StepKind;
 use serde_json::Value;
 
 use super::{Input, Produced};
@@ -43,7 +44,7 @@ pub fn compute(
     for input in inputs {
         let result = read_result(store, input)?;
         let observable = result["observable"].as_str().unwrap_or_default();
-        if input.kind == "estimate"
+        if matches!(input.kind, StepKind::Estimate)
             && !matches!(observable, "llc" | "outputs")
             && let Some(manifest) = store.cached(&input.key)
         {
@@ -57,24 +58,25 @@ pub fn compute(
             }
         }
         match input.kind {
-            "estimate" if result["observable"] == "llc" => estimates
+            StepKind::Estimate if result["observable"] == "llc" => estimates
                 .entry((input.step.clone(), input.point.clone()))
                 .or_default()
                 .push((input, result)),
-            "train" => data.losses.push(loss_series(input, &result)),
-            "detect" => data.detections.push(DetectionOf {
+            StepKind::Train => data.losses.push(loss_series(input, &result)),
+            StepKind::Detect => data.detections.push(DetectionOf {
                 step: input.step.clone(),
                 point: input.point.clone(),
                 instance: input.instance.clone(),
                 detection: serde_json::from_value::<Detection>(result)
                     .map_err(|e| format!("{} has no readable detection: {e}", input.instance))?,
             }),
-            // Other observables (a probe's outputs) are drawn through their detections.
-            _ => {}
+            // Other observables' numbers are gathered above, and a probe's outputs are drawn
+            // through their detections; imported checkpoints are only provenance here.
+            StepKind::Estimate | StepKind::Checkpoint | StepKind::Report | StepKind::Test => {}
         }
         data.provenance.push(Source {
             instance: input.instance.clone(),
-            kind: input.kind.to_owned(),
+            kind: input.kind,
             key: input.key.clone(),
         });
     }

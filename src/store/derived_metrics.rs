@@ -4,6 +4,7 @@
 //! detection's `boundaries` the length of its list). A metric the result does not determine
 //! (`steps_trained`, how far a resumed run went) is protected by the record's seal alone.
 
+use devspec_protocol::StepKind;
 use serde_json::Value;
 
 /// A metric whose value differs from what its result says: (name, recorded, derived).
@@ -12,7 +13,7 @@ pub type Mismatch = (String, Value, Value);
 /// The metrics of `metrics` that `result` (the bytes of a step's `result` output) contradicts.
 /// A result that is not JSON (the test step's text) determines nothing.
 pub fn mismatches(
-    kind: &str,
+    kind: StepKind,
     metrics: &serde_json::Map<String, Value>,
     result: &[u8],
 ) -> Vec<Mismatch> {
@@ -27,28 +28,28 @@ pub fn mismatches(
 }
 
 /// The value of metric `name` that `result` determines, if it determines one.
-fn derive(kind: &str, name: &str, result: &Value) -> Option<Value> {
+fn derive(kind: StepKind, name: &str, result: &Value) -> Option<Value> {
     let last = |series: &str| result["series"][series].as_array()?.last().cloned();
     let count = |field: &str| Some(result.get(field)?.as_array()?.len().into());
     let special = match (kind, name) {
-        ("train", "final_train_loss") => last("train_loss"),
-        ("train", "final_test_loss") => last("test_loss"),
-        ("detect", "boundaries" | "stages") => count(name),
-        ("detect", "at") => Some(describe_boundaries(result).into()),
-        ("report", "llc_series") => count("llc"),
-        ("report", "loss_series") => count("losses"),
-        ("report", "trace_plots") => count("traces"),
-        ("report", "observable_series") => count("observables"),
-        ("report", "detections") => count("detections"),
-        ("report", "theory_points") => count("theory"),
-        ("estimate", "acceptance") => result["estimate"].get("acceptance_mean").cloned(),
-        ("estimate", "localization_sensitivity") => {
+        (StepKind::Train, "final_train_loss") => last("train_loss"),
+        (StepKind::Train, "final_test_loss") => last("test_loss"),
+        (StepKind::Detect, "boundaries" | "stages") => count(name),
+        (StepKind::Detect, "at") => Some(describe_boundaries(result).into()),
+        (StepKind::Report, "llc_series") => count("llc"),
+        (StepKind::Report, "loss_series") => count("losses"),
+        (StepKind::Report, "trace_plots") => count("traces"),
+        (StepKind::Report, "observable_series") => count("observables"),
+        (StepKind::Report, "detections") => count("detections"),
+        (StepKind::Report, "theory_points") => count("theory"),
+        (StepKind::Estimate, "acceptance") => result["estimate"].get("acceptance_mean").cloned(),
+        (StepKind::Estimate, "localization_sensitivity") => {
             result["estimate"]["localization_sensitivity"].get("value").cloned()
         }
-        ("estimate", "localization_sensitivity_se") => {
+        (StepKind::Estimate, "localization_sensitivity_se") => {
             result["estimate"]["localization_sensitivity"].get("se").cloned()
         }
-        ("estimate", "diagnostics") => {
+        (StepKind::Estimate, "diagnostics") => {
             let names: Vec<&str> = result["estimate"]["diagnostics"]
                 .as_array()?
                 .iter()
@@ -56,7 +57,16 @@ fn derive(kind: &str, name: &str, result: &Value) -> Option<Value> {
                 .collect();
             Some(names.join(" ").into())
         }
-        _ => None,
+        // Any other metric is read by its name, below.
+        (
+            StepKind::Train
+            | StepKind::Checkpoint
+            | StepKind::Estimate
+            | StepKind::Detect
+            | StepKind::Report
+            | StepKind::Test,
+            _,
+        ) => None,
     };
     if special.is_some() {
         return special;
@@ -101,6 +111,7 @@ fn same(a: &Value, b: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use devspec_protocol::StepKind;
     use serde_json::json;
 
     use super::mismatches;
@@ -118,9 +129,9 @@ mod tests {
         });
         let bytes = serde_json::to_vec(&result).unwrap();
         let honest = metrics(&json!({"llc_mean": 0.129, "llc_se": 0.01, "diagnostics": "low_ess"}));
-        assert!(mismatches("estimate", &honest, &bytes).is_empty());
+        assert!(mismatches(StepKind::Estimate, &honest, &bytes).is_empty());
         let edited = metrics(&json!({"llc_mean": 0.929, "llc_se": 0.01}));
-        let found = mismatches("estimate", &edited, &bytes);
+        let found = mismatches(StepKind::Estimate, &edited, &bytes);
         assert_eq!(found, [("llc_mean".to_owned(), json!(0.929), json!(0.129))]);
     }
 
@@ -133,9 +144,9 @@ mod tests {
         let bytes = serde_json::to_vec(&result).unwrap();
         let honest =
             metrics(&json!({"localization_sensitivity": 0.4, "localization_sensitivity_se": 0.05}));
-        assert!(mismatches("estimate", &honest, &bytes).is_empty());
+        assert!(mismatches(StepKind::Estimate, &honest, &bytes).is_empty());
         let edited = metrics(&json!({"localization_sensitivity": 0.1}));
-        assert_eq!(mismatches("estimate", &edited, &bytes).len(), 1);
+        assert_eq!(mismatches(StepKind::Estimate, &edited, &bytes).len(), 1);
     }
 
     #[test]
@@ -145,14 +156,14 @@ mod tests {
         .unwrap();
         assert!(
             mismatches(
-                "train",
+                StepKind::Train,
                 &metrics(&json!({"final_train_loss": 0.25, "steps_trained": 2})),
                 &train
             )
             .is_empty()
         );
         assert_eq!(
-            mismatches("train", &metrics(&json!({"final_test_loss": 0.2})), &train).len(),
+            mismatches(StepKind::Train, &metrics(&json!({"final_test_loss": 0.2})), &train).len(),
             1
         );
         let detect = serde_json::to_vec(&json!({"series": "llc_mean", "stages": [{}, {}],
@@ -160,16 +171,23 @@ mod tests {
         .unwrap();
         let honest = metrics(&json!({"boundaries": 1, "stages": 2, "at": "10-20 plateau",
             "series": "llc_mean"}));
-        assert!(mismatches("detect", &honest, &detect).is_empty());
-        assert_eq!(mismatches("detect", &metrics(&json!({"boundaries": 2})), &detect).len(), 1);
+        assert!(mismatches(StepKind::Detect, &honest, &detect).is_empty());
+        assert_eq!(
+            mismatches(StepKind::Detect, &metrics(&json!({"boundaries": 2})), &detect).len(),
+            1
+        );
     }
 
     #[test]
     fn what_the_result_does_not_hold_as_a_number_is_not_compared() {
         // A probe's `outputs` metric counts rows; its result's `outputs` lists the values.
         let result = serde_json::to_vec(&json!({"outputs": [1.0, 2.0], "shape": [2]})).unwrap();
-        assert!(mismatches("estimate", &metrics(&json!({"outputs": 2})), &result).is_empty());
+        assert!(
+            mismatches(StepKind::Estimate, &metrics(&json!({"outputs": 2})), &result).is_empty()
+        );
         // A result that is not JSON determines nothing.
-        assert!(mismatches("test", &metrics(&json!({"value": 3})), b"test value=3").is_empty());
+        assert!(
+            mismatches(StepKind::Test, &metrics(&json!({"value": 3})), b"test value=3").is_empty()
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use devspec_protocol::StepKind;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,7 +13,8 @@ pub struct Manifest {
     pub key: String,
     /// The instance that produced it (for people; not part of the key).
     pub instance: String,
-    pub kind: String,
+    /// Written as its name (`train`).
+    pub kind: StepKind,
     /// Output name (`result`, `checkpoint@1200`) to blob digest.
     pub outputs: BTreeMap<String, String>,
     /// Each output blob's size in bytes: a cache hit checks it, so a truncated or replaced
@@ -113,6 +115,8 @@ pub fn seal_of(text: &[u8]) -> Seal {
 pub(super) mod tests {
     use std::collections::BTreeMap;
 
+    use devspec_protocol::StepKind;
+
     use super::{Manifest, Provenance, Seal, seal_of};
 
     pub fn manifest() -> Manifest {
@@ -120,7 +124,7 @@ pub(super) mod tests {
             manifest_version: 1,
             key: "ab".repeat(32),
             instance: "llc[seed=1]@16".into(),
-            kind: "estimate".into(),
+            kind: StepKind::Estimate,
             outputs: BTreeMap::new(),
             sizes: BTreeMap::new(),
             metrics: serde_json::json!({"llc_mean": 0.129}).as_object().unwrap().clone(),

@@ -185,7 +185,7 @@ impl Store {
             .verified_bytes(digest)
             .map_err(|err| Damage::output(&manifest.key, "result", digest, err.detail()))?;
         if let Some((name, recorded, derived)) =
-            derived_metrics::mismatches(&manifest.kind, &manifest.metrics, &bytes).pop()
+            derived_metrics::mismatches(manifest.kind, &manifest.metrics, &bytes).pop()
         {
             return Err(Damage::record(
                 &manifest.key,

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
-use devspec_protocol::store_layout;
+use devspec_protocol::{StepKind, store_layout};
 use serde::{Deserialize, Serialize};
 
 use super::lock::Lock;
@@ -137,8 +137,10 @@ pub struct ExportInput<'a> {
 }
 
 /// Outputs that are model states: large, and restored by retraining.
-fn is_checkpoint(kind: &str, output: &str) -> bool {
-    kind == "checkpoint" || output.starts_with("checkpoint@") || output.starts_with("optimizer@")
+fn is_checkpoint(kind: StepKind, output: &str) -> bool {
+    matches!(kind, StepKind::Checkpoint)
+        || output.starts_with("checkpoint@")
+        || output.starts_with("optimizer@")
 }
 
 /// Writes the bundle of a study whose lock matches its results to `out`, atomically.
@@ -256,7 +258,7 @@ fn result_entries(
         ));
         for (output, digest) in &manifest.outputs {
             let size = manifest.sizes.get(digest).copied().unwrap_or_default();
-            if !input.with_checkpoints && is_checkpoint(&locked.kind, output) {
+            if !input.with_checkpoints && is_checkpoint(locked.kind, output) {
                 left_out.push(LeftOut {
                     instance: locked.name.clone(),
                     output: output.clone(),

@@ -51,6 +51,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
+use devspec_protocol::StepKind;
 use serde::Serialize;
 
 use super::lock::{Headline, Lock, LockedInstance};
@@ -116,7 +117,7 @@ pub struct StepInstances {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepComparison {
     pub step: String,
-    pub kind: String,
+    pub kind: StepKind,
     pub rows: Vec<InstanceComparison>,
 }
 
@@ -320,11 +321,9 @@ fn steps(pairs: &[(&LockedInstance, &LockedInstance)]) -> Vec<StepComparison> {
         };
         match steps.iter_mut().find(|s| s.step == x.step) {
             Some(step) => step.rows.push(row),
-            None => steps.push(StepComparison {
-                step: x.step.clone(),
-                kind: x.kind.clone(),
-                rows: vec![row],
-            }),
+            None => {
+                steps.push(StepComparison { step: x.step.clone(), kind: x.kind, rows: vec![row] });
+            }
         }
     }
     steps
@@ -620,14 +619,14 @@ mod tests {
     fn instance(
         name: &str,
         step: &str,
-        kind: &str,
+        kind: StepKind,
         key: &str,
         params: &[(&str, &str)],
     ) -> LockedInstance {
         LockedInstance {
             name: name.to_owned(),
             step: step.to_owned(),
-            kind: kind.to_owned(),
+            kind,
             key: key.to_owned(),
             params: params.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
             outputs: BTreeMap::new(),
@@ -650,13 +649,14 @@ mod tests {
         for seed in 0..3 {
             let run = format!("run[seed={seed}]");
             let params = [("optimizer", optimizer), ("model", model)];
-            let mut train = instance(&run, "run", "train", &format!("{key}{seed}"), &params);
+            let mut train =
+                instance(&run, "run", StepKind::Train, &format!("{key}{seed}"), &params);
             train.results.final_train_loss = Some(0.5);
             instances.push(train);
             let mut llc = instance(
                 &format!("llc[seed={seed}]@100"),
                 "llc",
-                "estimate",
+                StepKind::Estimate,
                 &format!("{key}{seed}@100"),
                 &[("model", model)],
             );
@@ -743,7 +743,7 @@ mod tests {
         let mut b = study(SGD, "m", "k");
         // B's sweep is longer by a seed, and lost seed 0's estimate.
         b.instances.remove(1);
-        b.instances.push(instance("run[seed=3]", "run", "train", "k3", &[]));
+        b.instances.push(instance("run[seed=3]", "run", StepKind::Train, "k3", &[]));
         let comparison = Comparison::new("a", &a, "b", &b);
         let only = |step: &str, names: &[&str]| {
             vec![StepInstances {
@@ -761,8 +761,8 @@ mod tests {
 
     #[test]
     fn an_llc_change_is_measured_in_combined_standard_errors() {
-        let mut a = lock(vec![instance("llc@100", "llc", "estimate", "k", &[])]);
-        let mut b = lock(vec![instance("llc@100", "llc", "estimate", "j", &[])]);
+        let mut a = lock(vec![instance("llc@100", "llc", StepKind::Estimate, "k", &[])]);
+        let mut b = lock(vec![instance("llc@100", "llc", StepKind::Estimate, "j", &[])]);
         (a.instances[0].results.llc_mean, a.instances[0].results.llc_se) = (Some(0.30), Some(0.03));
         (b.instances[0].results.llc_mean, b.instances[0].results.llc_se) = (Some(0.34), Some(0.04));
         let comparison = Comparison::new("a", &a, "b", &b);
@@ -784,8 +784,8 @@ mod tests {
 
     #[test]
     fn boundaries_that_appeared_and_disappeared() {
-        let mut a = lock(vec![instance("stages", "stages", "detect", "k", &[])]);
-        let mut b = lock(vec![instance("stages", "stages", "detect", "j", &[])]);
+        let mut a = lock(vec![instance("stages", "stages", StepKind::Detect, "k", &[])]);
+        let mut b = lock(vec![instance("stages", "stages", StepKind::Detect, "j", &[])]);
         let list = |xs: &[&str]| Some(xs.iter().map(|x| (*x).to_owned()).collect());
         a.instances[0].results.boundaries = list(&["1-8 plateau", "8-63 plateau"]);
         b.instances[0].results.boundaries = list(&["8-63 plateau", "63-500 loss_drop"]);

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use devspec_protocol::StepKind;
 use serde::{Deserialize, Serialize};
 
 use crate::exec::{Results, RunOptions, environment_of};
@@ -39,7 +40,8 @@ pub struct LockedInstance {
     /// Its display name: `run[seed=0]`, `llc[seed=0]@1200`.
     pub name: String,
     pub step: String,
-    pub kind: String,
+    /// Written as its name (`train`).
+    pub kind: StepKind,
     pub key: String,
     /// Its resolved parameters, as `.dev` text.
     pub params: BTreeMap<String, String>,
@@ -137,7 +139,7 @@ impl Lock {
                 Some(LockedInstance {
                     name: instance.display_name(),
                     step: instance.step_name.clone(),
-                    kind: instance.kind.to_owned(),
+                    kind: instance.kind,
                     key: manifest.key.clone(),
                     params: instance
                         .params
@@ -253,26 +255,26 @@ impl Lock {
 
 /// The headline numbers of a result, from its metrics (and a detection's result), as a lock
 /// records them.
-pub fn headline(kind: &str, manifest: &Manifest, store: &Store) -> Headline {
+pub fn headline(kind: StepKind, manifest: &Manifest, store: &Store) -> Headline {
     let number = |name: &str| manifest.metrics.get(name).and_then(serde_json::Value::as_f64);
     let mut headline = Headline::default();
     match kind {
-        "train" => {
+        StepKind::Train => {
             headline.final_train_loss = number("final_train_loss");
             headline.final_test_loss = number("final_test_loss");
         }
-        "estimate" if number("llc_mean").is_some() => {
+        StepKind::Estimate if number("llc_mean").is_some() => {
             headline.llc_mean = number("llc_mean");
             headline.llc_se = number("llc_se");
         }
-        "estimate" => {
+        StepKind::Estimate => {
             headline.numbers = manifest
                 .metrics
                 .iter()
                 .filter_map(|(name, value)| Some((name.clone(), value.as_f64()?)))
                 .collect();
         }
-        "detect" => {
+        StepKind::Detect => {
             let result = manifest
                 .outputs
                 .get("result")
@@ -280,7 +282,8 @@ pub fn headline(kind: &str, manifest: &Manifest, store: &Store) -> Headline {
                 .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
             headline.boundaries = result.as_ref().map(crate::store::boundary_texts);
         }
-        _ => {}
+        // Their numbers are their inputs': nothing of their own to compare.
+        StepKind::Checkpoint | StepKind::Report | StepKind::Test => {}
     }
     headline
 }

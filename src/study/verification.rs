@@ -329,7 +329,7 @@ mod tests {
         LockedInstance {
             name: "llc[seed=0]@100".into(),
             step: "llc".into(),
-            kind: "estimate".into(),
+            kind: devspec_protocol::StepKind::Estimate,
             key: "k".into(),
             params: BTreeMap::new(),
             outputs: BTreeMap::from([("result".to_owned(), digest.to_owned())]),

@@ -7,6 +7,7 @@ use devspec::compile;
 use devspec::diagnostic::render;
 use devspec::plan::{self, PlanFormat};
 use devspec::source::SourceMap;
+use devspec_protocol::StepKind;
 
 fn planned(path: &Path, format: PlanFormat) -> String {
     let mut sources = SourceMap::new();
@@ -40,13 +41,13 @@ fn the_default_study_fans_out_as_documented() {
     let mut sources = SourceMap::new();
     let program = compile::check_path(Path::new("specs/tms.dev"), &[], &mut sources).unwrap();
     let plan = plan::plan(&program).unwrap();
-    let count = |kind: &str| plan.instances().filter(|i| i.kind == kind).count();
+    let count = |kind: StepKind| plan.instances().filter(|i| i.kind == kind).count();
     // 4 seeds; logspace(1, 30000, 22) rounds to 22 distinct steps (the last is 30000 itself);
     // one estimate per checkpoint, three detects per seed, one report.
-    assert_eq!(count("train"), 4);
-    assert_eq!(count("estimate"), 4 * 22);
-    assert_eq!(count("detect"), 3 * 4);
-    assert_eq!(count("report"), 1);
+    assert_eq!(count(StepKind::Train), 4);
+    assert_eq!(count(StepKind::Estimate), 4 * 22);
+    assert_eq!(count(StepKind::Detect), 3 * 4);
+    assert_eq!(count(StepKind::Report), 1);
     let names: Vec<String> = plan.instances().map(plan::Instance::display_name).collect();
     assert!(names.contains(&"llc[seed=2]@1577".to_owned()), "{names:?}");
     let mut unique = names.clone();
