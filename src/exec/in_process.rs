@@ -9,7 +9,7 @@ use devspec_protocol::{StepKind, store_layout};
 
 use super::executor::RunOptions;
 use super::provenance::{now, provenance};
-use crate::failure::{Failure, FailureClass};
+use crate::failure::Failure;
 use crate::steps::{self, Input};
 use crate::store::{Manifest, Store};
 
@@ -37,7 +37,7 @@ pub fn run(
     }
     let started = now();
     let produced = steps::compute(job.kind, job.params, &job.inputs, store)
-        .map_err(|e| (Failure::new(FailureClass::StepFailed, e), None))?;
+        .map_err(|e| (Failure::new(e.class(), e.to_string()), None))?;
     let digest = store_layout::put_blob(store.root(), &produced.result)
         .map_err(|e| environment(format!("cannot store the result: {e}")))?;
     let manifest = Manifest {

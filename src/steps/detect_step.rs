@@ -6,7 +6,7 @@
 use devspec_protocol::StepKind;
 use serde_json::Value;
 
-use super::{Input, Produced};
+use super::{Input, Produced, StepError, read_result};
 use crate::detect::{Detection, Method, Series};
 use crate::store::Store;
 
@@ -14,17 +14,20 @@ pub fn compute(
     params: &serde_json::Map<String, Value>,
     inputs: &[Input],
     store: &Store,
-) -> Result<Produced, String> {
-    let method = Method::parse(params.get("method").ok_or("a detect step needs a `method`")?)?;
+) -> Result<Produced, StepError> {
+    let method = params
+        .get("method")
+        .ok_or_else(|| StepError::Inputs("a detect step needs a `method`".into()))?;
+    let method = Method::parse(method).map_err(StepError::Inputs)?;
     let wanted = params.get("series").and_then(Value::as_str);
     let series = gather(inputs, wanted, store)?;
-    let detection = method.detect(&series)?;
+    let detection = method.detect(&series).map_err(StepError::Method)?;
     let mut metrics = serde_json::Map::new();
     metrics.insert("series".into(), series.name.clone().into());
     metrics.insert("boundaries".into(), detection.boundaries.len().into());
     metrics.insert("stages".into(), detection.stages.len().into());
     metrics.insert("at".into(), describe(&detection).into());
-    let result = serde_json::to_vec(&detection).map_err(|e| e.to_string())?;
+    let result = serde_json::to_vec(&detection)?;
     Ok(Produced { result, metrics })
 }
 
@@ -38,16 +41,11 @@ fn describe(detection: &Detection) -> String {
     parts.join(", ")
 }
 
-fn read_result(store: &Store, input: &Input) -> Result<Value, String> {
-    let digest = input.outputs.get("result").ok_or("an input has no result")?;
-    let bytes = store.read_blob(digest).map_err(|e| e.to_string())?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("an input's result is not JSON: {e}"))
-}
-
 /// The series over the checkpoints of the inputs: estimates (one per checkpoint) or one
 /// training run.
-fn gather(inputs: &[Input], wanted: Option<&str>, store: &Store) -> Result<Series, String> {
-    let first = inputs.first().ok_or("the detect step has no inputs")?;
+fn gather(inputs: &[Input], wanted: Option<&str>, store: &Store) -> Result<Series, StepError> {
+    let first =
+        inputs.first().ok_or_else(|| StepError::Inputs("the detect step has no inputs".into()))?;
     match first.kind {
         StepKind::Train if inputs.len() == 1 => {
             from_train(first, wanted.unwrap_or("train_loss"), store)
@@ -60,13 +58,13 @@ fn gather(inputs: &[Input], wanted: Option<&str>, store: &Store) -> Result<Serie
         | StepKind::Checkpoint
         | StepKind::Detect
         | StepKind::Report
-        | StepKind::Test => {
-            Err("a detect step reads the estimates of one sweep point, or one training run".into())
-        }
+        | StepKind::Test => Err(StepError::Inputs(
+            "a detect step reads the estimates of one sweep point, or one training run".into(),
+        )),
     }
 }
 
-fn from_train(input: &Input, name: &str, store: &Store) -> Result<Series, String> {
+fn from_train(input: &Input, name: &str, store: &Store) -> Result<Series, StepError> {
     let result = read_result(store, input)?;
     let series = &result["series"];
     let steps: Vec<i64> =
@@ -74,7 +72,9 @@ fn from_train(input: &Input, name: &str, store: &Store) -> Result<Series, String
     let values: Vec<f64> = series[name]
         .as_array()
         .ok_or_else(|| {
-            format!("a training run records `train_loss` and `test_loss`, not `{name}`")
+            StepError::Inputs(format!(
+                "a training run records `train_loss` and `test_loss`, not `{name}`"
+            ))
         })?
         .iter()
         .map(|v| v.as_f64().unwrap_or(f64::NAN))
@@ -93,16 +93,22 @@ fn from_train(input: &Input, name: &str, store: &Store) -> Result<Series, String
         }
     }
     if picked.values.is_empty() {
-        return Err(format!("the training run recorded no `{name}` at its checkpoints"));
+        return Err(StepError::Inputs(format!(
+            "the training run recorded no `{name}` at its checkpoints"
+        )));
     }
     Ok(picked)
 }
 
-fn from_estimates(inputs: &[Input], wanted: Option<&str>, store: &Store) -> Result<Series, String> {
+fn from_estimates(
+    inputs: &[Input],
+    wanted: Option<&str>,
+    store: &Store,
+) -> Result<Series, StepError> {
     let mut rows: Vec<(i64, Value)> = inputs
         .iter()
         .map(|input| Ok((input.checkpoint.unwrap_or(0), read_result(store, input)?)))
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, StepError>>()?;
     rows.sort_by_key(|(step, _)| *step);
     let observable = rows[0].1["observable"].as_str().unwrap_or("llc").to_owned();
     // Without `series`: the LLC's mean, the number a result names as its headline
@@ -133,9 +139,9 @@ fn from_estimates(inputs: &[Input], wanted: Option<&str>, store: &Store) -> Resu
     }
     for (step, result) in &rows {
         let value = lookup(result, &name).ok_or_else(|| {
-            format!(
+            StepError::Inputs(format!(
                 "the estimate at step {step} has no `{name}` (its observable is `{observable}`)"
-            )
+            ))
         })?;
         series.values.push(value);
     }

@@ -4,6 +4,9 @@
 
 pub mod detect_step;
 pub mod report_step;
+mod step_error;
+
+pub use step_error::StepError;
 
 use std::collections::BTreeMap;
 
@@ -57,12 +60,24 @@ pub fn compute(
     params: &serde_json::Map<String, serde_json::Value>,
     inputs: &[Input],
     store: &Store,
-) -> Result<Produced, String> {
+) -> Result<Produced, StepError> {
     match kind {
         StepKind::Detect => detect_step::compute(params, inputs, store),
         StepKind::Report => report_step::compute(params, inputs, store),
         StepKind::Train | StepKind::Checkpoint | StepKind::Estimate | StepKind::Test => {
-            Err(format!("`{kind}` steps are not computed by devspec itself"))
+            Err(StepError::Inputs(format!("`{kind}` steps are not computed by devspec itself")))
         }
     }
+}
+
+/// An input's `result`, read from the store and parsed as JSON.
+fn read_result(store: &Store, input: &Input) -> Result<serde_json::Value, StepError> {
+    let unreadable =
+        |detail: String| StepError::Unreadable { instance: input.instance.clone(), detail };
+    let digest =
+        input.outputs.get("result").ok_or_else(|| unreadable("it has no result".into()))?;
+    let bytes = store
+        .read_blob(digest)
+        .map_err(|source| StepError::Store { instance: input.instance.clone(), source })?;
+    serde_json::from_slice(&bytes).map_err(|e| unreadable(format!("not JSON: {e}")))
 }

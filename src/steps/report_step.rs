@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use devspec_protocol::StepKind;
 use serde_json::Value;
 
-use super::{Input, Produced};
+use super::{Input, Produced, StepError, read_result};
 use crate::detect::Detection;
 use crate::report::data::{
     DetectionOf, LlcSeries, LossSeries, ObservableSeries, ReportData, SCHEMA_VERSION, Source,
@@ -25,7 +25,7 @@ pub fn compute(
     params: &serde_json::Map<String, Value>,
     inputs: &[Input],
     store: &Store,
-) -> Result<Produced, String> {
+) -> Result<Produced, StepError> {
     let mut data = ReportData {
         schema_version: SCHEMA_VERSION,
         title: params.get("title").and_then(Value::as_str).unwrap_or("report").to_owned(),
@@ -67,8 +67,12 @@ pub fn compute(
                 step: input.step.clone(),
                 point: input.point.clone(),
                 instance: input.instance.clone(),
-                detection: serde_json::from_value::<Detection>(result)
-                    .map_err(|e| format!("{} has no readable detection: {e}", input.instance))?,
+                detection: serde_json::from_value::<Detection>(result).map_err(|e| {
+                    StepError::Unreadable {
+                        instance: input.instance.clone(),
+                        detail: format!("no readable detection: {e}"),
+                    }
+                })?,
             }),
             // Other observables' numbers are gathered above, and a probe's outputs are drawn
             // through their detections; imported checkpoints are only provenance here.
@@ -105,15 +109,8 @@ pub fn compute(
     metrics.insert("observable_series".into(), data.observables.len().into());
     metrics.insert("detections".into(), data.detections.len().into());
     metrics.insert("theory_points".into(), data.theory.len().into());
-    let result = serde_json::to_vec(&data).map_err(|e| e.to_string())?;
+    let result = serde_json::to_vec(&data)?;
     Ok(Produced { result, metrics })
-}
-
-fn read_result(store: &Store, input: &Input) -> Result<Value, String> {
-    let digest = input.outputs.get("result").ok_or("an input has no result")?;
-    let bytes = store.read_blob(digest).map_err(|e| e.to_string())?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| format!("the result of {} is not JSON: {e}", input.instance))
 }
 
 fn numbers(value: &Value) -> Vec<Option<f64>> {
