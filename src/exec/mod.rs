@@ -16,6 +16,8 @@ mod worker_process;
 mod worker_report;
 
 pub use executor::{Executor, FailedInstance, RunEvent, RunOptions, RunSummary};
+#[cfg(test)]
+pub(crate) use executor::{plain_json, request_params};
 pub use provenance::DEVSPEC_COMMIT;
 pub use step_key::{StepKey, explicit_device, instance_key};
 pub use survey::{InstanceStatus, continues_from, survey, why};

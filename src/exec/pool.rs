@@ -293,7 +293,7 @@ impl GroupRunner<'_> {
             manifest_version: 1,
             key: job.key.clone(),
             instance: job.instance.clone(),
-            kind: job.request.kind.clone(),
+            kind: job.request.kind().name().to_owned(),
             outputs: result.outputs,
             sizes: BTreeMap::new(),
             metrics: result.metrics,
