@@ -10,8 +10,6 @@
 //! ```
 
 mod constructors;
-#[cfg(test)]
-mod contract_tests;
 pub mod reference_doc;
 pub mod schema;
 pub mod series;
