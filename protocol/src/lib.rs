@@ -20,6 +20,7 @@
 //! assert_eq!(back.id, 7);
 //! ```
 
+pub mod params;
 pub mod step_kind;
 pub mod store_layout;
 
@@ -28,8 +29,9 @@ pub use step_kind::StepKind;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; both sides refuse a different version.
-/// 4: [`Reply::Heartbeat`].
-pub const PROTOCOL_VERSION: u32 = 4;
+/// 4: [`Reply::Heartbeat`]. 5: a step's parameters are typed ([`params`]): a field the worker
+/// does not know, or a value of another type, is refused instead of ignored.
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The environment variable that tells a pool worker how often (in seconds, a decimal number)
 /// to send [`Reply::Heartbeat`] while a request runs; `devspec` sets it when it starts one.
@@ -77,12 +79,12 @@ pub enum RequestBody {
 /// One step instance, fully resolved by the planner: the worker needs nothing else.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRequest {
-    /// The registry name of the step implementation, e.g. `"train"`.
-    pub kind: String,
+    /// The step's kind and its resolved parameters, typed: written `"kind": "train",
+    /// "params": {...}`.
+    #[serde(flatten)]
+    pub step: params::StepParams,
     /// Human-readable instance name, used only in messages (`llc[seed=2]@1200`).
     pub display_name: String,
-    /// Resolved parameters, as the registry's schema describes them.
-    pub params: serde_json::Value,
     /// Content digests (hex BLAKE3) of the input blobs, read from `store`.
     pub inputs: Vec<String>,
     /// Root of the content-addressed store the worker reads from and writes into.
@@ -101,6 +103,13 @@ pub struct StepRequest {
     /// resumes and a longer run continues a shorter one. `None` for steps that do not train.
     #[serde(default)]
     pub trajectory: Option<String>,
+}
+
+impl StepRequest {
+    /// The step's kind, as the registry names it.
+    pub fn kind(&self) -> StepKind {
+        self.step.kind()
+    }
 }
 
 /// One message from a worker to `devspec`.
@@ -270,8 +279,23 @@ mod tests {
     fn request_round_trips_with_flat_tag() {
         let req = Request::new(3, RequestBody::AutogradProbe { x: vec![1.0, 2.0] });
         let line = serde_json::to_string(&req).unwrap();
-        assert_eq!(line, r#"{"protocol":4,"id":3,"type":"autograd_probe","x":[1.0,2.0]}"#);
+        assert_eq!(line, r#"{"protocol":5,"id":3,"type":"autograd_probe","x":[1.0,2.0]}"#);
         assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), req);
+    }
+
+    #[test]
+    fn a_step_request_writes_its_kind_and_typed_params_beside_the_rest_and_refuses_strays() {
+        let line = r#"{"kind":"test","params":{"value":3,"sleep_ms":0,"tag":0,"fail":false,"crash":false,"outputs":1},"display_name":"t","inputs":[],"store":"/s","threads":1,"outputs":["result"],"key":"k","trajectory":null}"#;
+        let request: StepRequest = serde_json::from_str(line).unwrap();
+        assert_eq!(request.kind(), StepKind::Test);
+        let written: serde_json::Value = serde_json::to_value(&request).unwrap();
+        assert_eq!(written, serde_json::from_str::<serde_json::Value>(line).unwrap());
+        let unknown = line.replace(r#""kind":"test""#, r#""kind":"no_such_step""#);
+        let err = serde_json::from_str::<StepRequest>(&unknown).unwrap_err().to_string();
+        assert!(err.contains("unknown variant `no_such_step`"), "{err}");
+        let stray = line.replace(r#""value":3"#, r#""value":3,"valeu":3"#);
+        let err = serde_json::from_str::<StepRequest>(&stray).unwrap_err().to_string();
+        assert!(err.contains("unknown field `valeu`"), "{err}");
     }
 
     #[test]

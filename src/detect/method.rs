@@ -1,5 +1,8 @@
-//! A `detect` step's method, read from its parameters (defaults as the registry states them).
+//! A `detect` step's method, read from its parameters: the typed constructor of
+//! `devspec_protocol::params` (every argument present, as the planner fills in the registry's
+//! defaults), turned into what the detection code takes.
 
+use devspec_protocol::params;
 use serde_json::Value;
 
 use super::boundary::Detection;
@@ -17,43 +20,49 @@ pub enum Method {
 }
 
 impl Method {
-    /// Reads `{"call": NAME, "args": {...}}`.
+    /// Reads `{"call": NAME, "args": {...}}` as the planner resolved it.
     pub fn parse(value: &Value) -> Result<Method, String> {
-        let name = value.get("call").and_then(Value::as_str).ok_or("`method` is not a call")?;
-        let args = value.get("args");
-        let float = |key: &str, default: f64| {
-            args.and_then(|a| a.get(key)).and_then(Value::as_f64).unwrap_or(default)
+        let method: params::Method = serde_json::from_value(value.clone())
+            .map_err(|err| format!("`method` does not fit its registry declaration: {err}"))?;
+        Ok(Method::new(&method))
+    }
+
+    pub fn new(method: &params::Method) -> Method {
+        let axis = |axis: params::Axis| match axis {
+            params::Axis::Log => Axis::Log,
+            params::Axis::Linear => Axis::Linear,
         };
-        let count = |key: &str, default: u64| {
-            let value = args.and_then(|a| a.get(key)).and_then(Value::as_u64).unwrap_or(default);
-            usize::try_from(value.max(1)).unwrap_or(usize::MAX)
-        };
-        let text = |key: &str| args.and_then(|a| a.get(key)).and_then(Value::as_str);
-        match name {
-            "critical_points" => Ok(Method::CriticalPoints {
-                smoothing: float("smoothing", 0.1),
-                axis: if text("axis") == Some("linear") { Axis::Linear } else { Axis::Log },
-                plateau: float("plateau", 0.1),
-            }),
-            "transitions" => Ok(Method::Transitions {
-                smoothing: float("smoothing", 0.05),
-                axis: if text("axis") == Some("linear") { Axis::Linear } else { Axis::Log },
-                threshold: float("threshold", 0.2),
-            }),
-            "change_points" => Ok(Method::ChangePoints {
-                binary_segmentation: text("method") == Some("binseg"),
-                penalty: args.and_then(|a| a.get("penalty")).and_then(Value::as_f64),
-                min_size: count("min_size", 2),
-            }),
-            "bocpd" => Ok(Method::Bocpd {
-                hazard: float("hazard", 0.05),
-                threshold: float("threshold", 0.5),
-            }),
-            "essential_dynamics" => Ok(Method::EssentialDynamics {
-                components: count("components", 3),
-                smoothing: float("smoothing", 0.1),
-            }),
-            other => Err(format!("`{other}` is not a detection method")),
+        // A count below 1 is refused by the checker; clamped all the same, as sizes.
+        let count = |value: i64| usize::try_from(value.max(1)).unwrap_or(usize::MAX);
+        match method {
+            params::Method::CriticalPoints(args) => Method::CriticalPoints {
+                smoothing: args.smoothing,
+                axis: axis(args.axis),
+                plateau: args.plateau,
+            },
+            params::Method::Transitions(args) => Method::Transitions {
+                smoothing: args.smoothing,
+                axis: axis(args.axis),
+                threshold: args.threshold,
+            },
+            params::Method::ChangePoints(args) => Method::ChangePoints {
+                binary_segmentation: match args.method {
+                    params::Segmentation::Pelt => false,
+                    params::Segmentation::Binseg => true,
+                },
+                penalty: match args.penalty {
+                    params::Penalty::Value(penalty) => Some(penalty),
+                    params::Penalty::Auto => None,
+                },
+                min_size: count(args.min_size),
+            },
+            params::Method::Bocpd(args) => {
+                Method::Bocpd { hazard: args.hazard, threshold: args.threshold }
+            }
+            params::Method::EssentialDynamics(args) => Method::EssentialDynamics {
+                components: count(args.components),
+                smoothing: args.smoothing,
+            },
         }
     }
 

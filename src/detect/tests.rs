@@ -52,8 +52,26 @@ fn planted_steps(seed: u64) -> Series {
     Series::new("train_loss", steps, values)
 }
 
+/// The method `text` writes, with the registry's defaults for the arguments it leaves out, as
+/// the planner fills them in.
 fn method(text: &str) -> Method {
-    Method::parse(&serde_json::from_str(text).unwrap()).unwrap()
+    let mut call: serde_json::Value = serde_json::from_str(text).unwrap();
+    let name = call["call"].as_str().unwrap().to_owned();
+    let args = call.as_object_mut().unwrap().entry("args").or_insert_with(|| serde_json::json!({}));
+    let origin = crate::compile::value::Origin {
+        file: crate::source::FileId(0),
+        span: crate::source::Span { start: 0, end: 0 },
+    };
+    for param in crate::registry::constructor(&name).unwrap().params {
+        if let crate::registry::schema::Default::Value(literal) = param.default {
+            let value = crate::compile::literal::to_value(literal, origin);
+            args.as_object_mut()
+                .unwrap()
+                .entry(param.name)
+                .or_insert_with(|| crate::exec::plain_json(&value));
+        }
+    }
+    Method::parse(&call).unwrap()
 }
 
 fn cut_indices(detection: &Detection) -> Vec<usize> {

@@ -328,7 +328,7 @@ impl Executor<'_> {
         on_event: &mut dyn FnMut(&RunEvent),
     ) -> bool {
         let instance = self.plan.graph[node].display_name();
-        let (key_parts, request) = self.request_for(node, &schedule.state);
+        let (key_parts, input_digests) = self.key_for(node, &schedule.state);
         let key = key_parts.digest();
         schedule.keys[node.index()] = Some(key.clone());
         if self.take_cached(node, &key, schedule, summary, on_event) {
@@ -337,9 +337,16 @@ impl Executor<'_> {
         schedule.key_parts[node.index()] =
             Some(serde_json::to_value(&key_parts).expect("keys serialize"));
         if crate::steps::is_in_process(self.plan.graph[node].kind) {
-            let job = (instance, key, request);
+            let job = (instance, key);
             return self.run_in_process(node, job, (schedule, waiting, summary), on_event);
         }
+        let request = match self.request_for(node, &key_parts, input_digests) {
+            Ok(request) => request,
+            Err(failure) => {
+                on_event(&RunEvent::Started { instance });
+                return schedule.finished(node, Err((failure, None)), summary, on_event);
+            }
+        };
         let group = self.group_of(node, &key, &key_parts);
         let device = key_parts.environment.get("device").cloned().unwrap_or_default();
         let resources = super::slurm::resources_of(&self.plan.graph[node].params);
@@ -391,7 +398,7 @@ impl Executor<'_> {
     fn run_in_process(
         &self,
         node: NodeIndex,
-        (instance, key, request): (String, String, StepRequest),
+        (instance, key): (String, String),
         (schedule, waiting, summary): (&mut Schedule<'_>, &mut Waiting, &mut RunSummary),
         on_event: &mut dyn FnMut(&RunEvent),
     ) -> bool {
@@ -401,11 +408,16 @@ impl Executor<'_> {
             return false;
         }
         on_event(&RunEvent::Started { instance: instance.clone() });
+        let params: serde_json::Map<String, serde_json::Value> = self.plan.graph[node]
+            .params
+            .iter()
+            .map(|(name, value)| (name.clone(), plain_json(value)))
+            .collect();
         let job = InProcessJob {
             instance,
             key,
             kind: self.plan.graph[node].kind,
-            params: request.params.as_object().expect("params are an object"),
+            params: &params,
             inputs: self.in_process_inputs(node, &schedule.state),
             options: &self.options,
         };
@@ -467,41 +479,58 @@ impl Executor<'_> {
             .collect()
     }
 
-    /// The instance's key (from its parameters and its inputs' realized digests) and the
-    /// request that computes it.
-    fn request_for(&self, node: NodeIndex, state: &[State]) -> (StepKey, StepRequest) {
-        let instance = &self.plan.graph[node];
+    /// The instance's key (from its parameters and its inputs' realized digests) and those
+    /// digests.
+    fn key_for(&self, node: NodeIndex, state: &[State]) -> (StepKey, Vec<String>) {
         let outputs_of = |source: NodeIndex| match &state[source.index()] {
             State::Done(outputs) | State::Running(outputs) => Some(outputs),
             _ => None,
         };
-        let (key, input_digests) = instance_key(
+        instance_key(
             self.plan,
             node,
             &outputs_of,
             &self.options.key_environment(),
             &self.options.files,
         )
-        .expect("an instance is ready only when its inputs exist");
-        let mut params: serde_json::Map<String, serde_json::Value> =
-            instance.params.iter().map(|(name, value)| (name.clone(), plain_json(value))).collect();
-        if params.contains_key("device") {
-            // The worker gets the device resolved: the step's own, else the run's.
-            let device = explicit_device(instance).unwrap_or(&self.options.device);
-            params.insert("device".into(), device.into());
-        }
-        let request = StepRequest {
-            kind: instance.kind.name().to_owned(),
+        .expect("an instance is ready only when its inputs exist")
+    }
+
+    /// The request that computes a worker's instance: its parameters as the planner resolved
+    /// them, typed ([`devspec_protocol::params`]). Parameters that do not fit their types are
+    /// the planner and the protocol disagreeing (the registry's contract test keeps them
+    /// agreeing): an internal error, never sent.
+    fn request_for(
+        &self,
+        node: NodeIndex,
+        key: &StepKey,
+        input_digests: Vec<String>,
+    ) -> Result<StepRequest, Failure> {
+        let instance = &self.plan.graph[node];
+        let device = explicit_device(instance).unwrap_or(&self.options.device);
+        let params = request_params(&instance.params, device);
+        let step = serde_json::json!({ "kind": instance.kind, "params": params });
+        let step = serde_json::from_value(step).map_err(|err| {
+            Failure::new(
+                FailureClass::Internal,
+                format!(
+                    "the parameters planned for {} do not fit the worker protocol's `{}` step: \
+                     {err}",
+                    instance.display_name(),
+                    instance.kind
+                ),
+            )
+        })?;
+        Ok(StepRequest {
+            step,
             display_name: instance.display_name(),
-            params: serde_json::Value::Object(params),
             inputs: input_digests,
             store: self.store.root().display().to_string(),
             threads: self.options.threads_per_step,
             outputs: instance.outputs.iter().map(ToString::to_string).collect(),
             key: key.digest(),
             trajectory: key.trajectory(),
-        };
-        (key, request)
+        })
     }
 
     /// The sibling group an instance may run in: one step's instances whose keys agree except
@@ -863,9 +892,23 @@ impl<'p> Schedule<'p> {
     }
 }
 
+/// An instance's parameters as a worker's request carries them: plain JSON, with `device`
+/// resolved (the step's own, else the run's: `device`), for the worker never sees `auto`.
+pub(crate) fn request_params(
+    params: &BTreeMap<String, crate::compile::value::Value>,
+    device: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut json: serde_json::Map<String, serde_json::Value> =
+        params.iter().map(|(name, value)| (name.clone(), plain_json(value))).collect();
+    if json.contains_key("device") {
+        json.insert("device".into(), device.into());
+    }
+    json
+}
+
 /// Parameters as plain JSON for the worker: numbers, strings, booleans; options and `auto` as
 /// their names; constructors as `{"call": name, "args": {...}}`.
-fn plain_json(value: &crate::compile::value::Value) -> serde_json::Value {
+pub(crate) fn plain_json(value: &crate::compile::value::Value) -> serde_json::Value {
     use crate::compile::value::ValueKind;
     match &value.kind {
         ValueKind::Int(v) => (*v).into(),

@@ -17,6 +17,8 @@ mod worker_process;
 mod worker_report;
 
 pub use executor::{Executor, FailedInstance, RunEvent, RunOptions, RunSummary};
+#[cfg(test)]
+pub(crate) use executor::{plain_json, request_params};
 pub use provenance::DEVSPEC_COMMIT;
 pub use results::Results;
 pub use step_key::{StepKey, environment_of, explicit_device, instance_key};

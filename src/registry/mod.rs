@@ -10,6 +10,8 @@
 //! ```
 
 mod constructors;
+#[cfg(test)]
+mod contract_tests;
 pub mod reference_doc;
 pub mod schema;
 pub mod series;

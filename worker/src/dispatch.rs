@@ -9,23 +9,29 @@ use crate::{autograd_probe, steps, version_report};
 
 /// Handles one request line, passing every reply it causes to `send`, in order.
 pub fn handle_line(line: &str, send: &mut dyn FnMut(&Reply)) {
+    // The version first, from the envelope alone: another version's request need not parse as
+    // this one's (its step parameters may have other fields), and is refused for its version.
+    if let Ok(envelope) = serde_json::from_str::<Envelope>(line)
+        && envelope.protocol != PROTOCOL_VERSION
+    {
+        return send(&failed(
+            envelope.id,
+            WorkerErrorKind::ProtocolMismatch,
+            format!(
+                "request uses protocol {}, this worker speaks {PROTOCOL_VERSION}; \
+                 install devspec and devspec-worker from the same build",
+                envelope.protocol
+            ),
+        ));
+    }
+    // A step kind or parameter this worker does not know, or a value of another type, makes the
+    // request unreadable: serde's message names it.
     let request: Request = match serde_json::from_str(line) {
         Ok(request) => request,
         Err(err) => {
             return send(&failed(request_id(line), WorkerErrorKind::BadRequest, format!("{err}")));
         }
     };
-    if request.protocol != PROTOCOL_VERSION {
-        return send(&failed(
-            request.id,
-            WorkerErrorKind::ProtocolMismatch,
-            format!(
-                "request uses protocol {}, this worker speaks {PROTOCOL_VERSION}; \
-                 install devspec and devspec-worker from the same build",
-                request.protocol
-            ),
-        ));
-    }
     let id = request.id;
     let reply = match request.body {
         RequestBody::Ping => Reply::Pong { id },
@@ -40,6 +46,13 @@ pub fn handle_line(line: &str, send: &mut dyn FnMut(&Reply)) {
         }
     };
     send(&reply);
+}
+
+/// What every request carries, whatever its version.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    protocol: u32,
+    id: u64,
 }
 
 /// The id a request line carries, read even from a request this worker cannot parse (another

@@ -266,7 +266,7 @@ impl<'a> Run<'a> {
             stacked.iter().map(|p| p.repeat_interleave_self_int(chains as i64, 0, None)).collect();
         let gradients = match spec.model.arch {
             // One chain at a time (`batched = false`) is the autograd path by design.
-            Arch::Tms { features, hidden, bias }
+            Arch::Tms { features, hidden, bias, .. }
                 if llc.batched && spec.loss == Loss::MSE && !llc.independent_batches =>
             {
                 Gradients::Workspace(TmsWorkspace::new(
@@ -277,7 +277,11 @@ impl<'a> Run<'a> {
                     spec.device,
                 ))
             }
-            _ => Gradients::Autograd,
+            Arch::Tms { .. }
+            | Arch::Dln { .. }
+            | Arch::Mlp { .. }
+            | Arch::Transformer(_)
+            | Arch::TorchScript(_) => Gradients::Autograd,
         };
         let params: Vec<Tensor> = anchors
             .iter()
@@ -606,6 +610,24 @@ mod tests {
     use crate::estimate::spec::{EstimateSpec, LlcSpec, Observable};
     use crate::train::data::Teacher;
 
+    /// An `llc` observable: `args` and, for the rest, the values the tests share (those the
+    /// planner would send for a spec that leaves them out).
+    fn llc(args: serde_json::Value) -> serde_json::Value {
+        let mut all = json!({
+            "steps_between_draws": 1, "restrict": [], "independent_batches": false,
+            "companion": false, "acceptance_every": 10,
+        });
+        let serde_json::Value::Object(args) = args else { panic!("{args}") };
+        all.as_object_mut().unwrap().extend(args);
+        json!({"call": "llc", "args": all})
+    }
+
+    fn sgld(lr: f64, localization: f64) -> serde_json::Value {
+        json!({"call": "sgld", "args": {
+            "lr": lr, "localization": localization, "noise_level": 1.0, "weight_decay": 0.0,
+        }})
+    }
+
     /// The LLC at a deep linear network's teacher with its first layer scaled by `c` and its
     /// second by `1 / c`: the same function, so the same learning coefficient. Returns the
     /// estimate's mean and the chains' standard deviation.
@@ -614,15 +636,16 @@ mod tests {
         let teacher =
             json!({"call": "dln.teacher", "args": {"widths": widths, "rank": 1, "seed": 0}});
         let params = json!({
-            "model": {"call": "dln.model", "args": {"widths": widths}},
+            "model": {"call": "dln.model", "args": {"widths": widths, "bias": false}},
             "data": {"call": "dln.data", "args": {"teacher": teacher, "samples": 10_000, "noise": 0.0}},
-            "observable": {"call": "llc", "args": {
-                "sampler": {"call": "sgld", "args": {"lr": 4e-5, "localization": 1.0}},
+            "observable": llc(json!({
+                "sampler": sgld(4e-5, 1.0),
                 "nbeta": "dataset", "chains": 4, "draws": 4000, "burnin": 1000, "batch_size": 500,
-            }},
-            "seed": 0,
+                "batched": true,
+            })),
+            "seed": 0, "at": "all", "device": "cpu",
         });
-        let spec = EstimateSpec::parse(&params).unwrap();
+        let spec = EstimateSpec::new(&serde_json::from_value(params).unwrap()).unwrap();
         let Observable::Llc(llc) = &spec.observable else { unreachable!() };
         let teacher = Teacher::random(&widths, 1, 0).unwrap();
         let anchor: Vec<Tensor> = teacher
@@ -647,13 +670,14 @@ mod tests {
         let params = json!({
             "model": model,
             "data": data,
-            "observable": {"call": "llc", "args": {
-                "sampler": {"call": "sgld", "args": {"lr": 1e-3, "localization": 100.0}},
-                "chains": 3, "draws": 200, "burnin": 100, "batch_size": 128, "batched": batched,
-            }},
-            "seed": 7,
+            "observable": llc(json!({
+                "sampler": sgld(1e-3, 100.0),
+                "nbeta": "auto", "chains": 3, "draws": 200, "burnin": 100, "batch_size": 128,
+                "batched": batched,
+            })),
+            "seed": 7, "at": "all", "device": "cpu",
         });
-        let spec = EstimateSpec::parse(&params).unwrap();
+        let spec = EstimateSpec::new(&serde_json::from_value(params).unwrap()).unwrap();
         let Observable::Llc(llc) = &spec.observable else { unreachable!() };
         let anchors: Vec<Vec<Tensor>> = [1, 2]
             .iter()
@@ -670,13 +694,14 @@ mod tests {
     #[test]
     fn one_chain_at_a_time_agrees_with_the_batched_chains() {
         let tms = (
-            json!({"call": "tms.model", "args": {"features": 5, "hidden": 2, "init_scale": 0.5}}),
+            json!({"call": "tms.model", "args": {"features": 5, "hidden": 2, "bias": true, "init_scale": 0.5}}),
             json!({"call": "tms.data", "args": {"features": 5, "sparsity": 0.7, "samples": 1000}}),
         );
-        let teacher = json!({"call": "dln.teacher", "args": {"widths": [4, 3, 4], "rank": 2}});
+        let teacher =
+            json!({"call": "dln.teacher", "args": {"widths": [4, 3, 4], "rank": 2, "seed": 0}});
         let dln = (
-            json!({"call": "dln.model", "args": {"widths": [4, 3, 4]}}),
-            json!({"call": "dln.data", "args": {"teacher": teacher, "samples": 1000}}),
+            json!({"call": "dln.model", "args": {"widths": [4, 3, 4], "bias": false}}),
+            json!({"call": "dln.data", "args": {"teacher": teacher, "samples": 1000, "noise": 0.0}}),
         );
         // The toy model's batched path is its preallocated workspace, the deep linear
         // network's is autograd over a member dimension; the one-chain path is autograd alone.

@@ -2,14 +2,14 @@
 //! and what the planner copied from the step whose checkpoint it measures (the model, the data
 //! and its seed, the loss, the training batch size, the dtype).
 
+use devspec_protocol::params::{self, BatchSize, EstimateParams};
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use serde_json::Value;
 use tch::{Device, Kind};
 
 use crate::train::data::DataSpec;
 use crate::train::loss::Loss;
 use crate::train::model::ModelSpec;
-use crate::train::spec::{self, Ctor, SpecError};
+use crate::train::spec::{self, SpecError};
 
 /// One estimate instance: an observable at one checkpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,23 +106,21 @@ pub enum SamplerSpec {
 }
 
 impl SamplerSpec {
-    fn parse(ctor: Ctor<'_>) -> Result<SamplerSpec, SpecError> {
-        let localization = ctor.opt_float("localization").unwrap_or(0.0);
-        match ctor.name {
-            "sgld" => Ok(SamplerSpec::Sgld {
-                lr: ctor.float("lr")?,
-                localization,
-                noise_level: ctor.opt_float("noise_level").unwrap_or(1.0),
-                weight_decay: ctor.opt_float("weight_decay").unwrap_or(0.0),
-                bounding_box: ctor.opt_float("bounding_box"),
-            }),
-            "rmsprop_sgld" => Ok(SamplerSpec::RmspropSgld {
-                lr: ctor.float("lr")?,
-                localization,
-                alpha: ctor.opt_float("alpha").unwrap_or(0.99),
-                eps: ctor.opt_float("eps").unwrap_or(0.1),
-            }),
-            other => Err(SpecError(format!("`{other}` is not a sampler"))),
+    fn new(sampler: &params::Sampler) -> SamplerSpec {
+        match sampler {
+            params::Sampler::Sgld(args) => SamplerSpec::Sgld {
+                lr: args.lr,
+                localization: args.localization,
+                noise_level: args.noise_level,
+                weight_decay: args.weight_decay,
+                bounding_box: args.bounding_box,
+            },
+            params::Sampler::RmspropSgld(args) => SamplerSpec::RmspropSgld {
+                lr: args.lr,
+                localization: args.localization,
+                alpha: args.alpha,
+                eps: args.eps,
+            },
         }
     }
 
@@ -157,86 +155,65 @@ impl SamplerSpec {
 }
 
 impl EstimateSpec {
-    pub fn parse(params: &Value) -> Result<EstimateSpec, SpecError> {
-        let field = |name: &str| -> Result<Ctor<'_>, SpecError> {
-            Ctor::of(
-                params.get(name).ok_or_else(|| SpecError(format!("`{name}` is missing")))?,
-                name,
-            )
+    pub fn new(params: &EstimateParams) -> Result<EstimateSpec, SpecError> {
+        // Data seeds left out are the training step's, so the data is the data it trained on
+        // (0 on a `checkpoint` step, which has no seed, as the registry derives it).
+        let train_seed = params.train_seed.unwrap_or(0);
+        let data_of = |data: &Option<params::Data>| -> Result<Option<DataSpec>, SpecError> {
+            data.as_ref().map(|data| DataSpec::new(data, train_seed)).transpose()
         };
-        // Data seeds left out are the training step's, so the data is the data it trained on.
-        let train_seed = params.get("train_seed").and_then(Value::as_i64).unwrap_or(0);
-        let model = ModelSpec::parse(field("model")?)?;
-        let data = match params.get("data") {
-            Some(_) => Some(DataSpec::parse(field("data")?, train_seed)?),
-            None => None,
-        };
-        let observable_ctor = field("observable")?;
-        let data_of = |ctor: &Ctor<'_>| -> Result<Option<DataSpec>, SpecError> {
-            match ctor.args.get("data") {
-                Some(value) => Ok(Some(DataSpec::parse(Ctor::of(value, "data")?, train_seed)?)),
-                None => Ok(None),
+        let model = ModelSpec::new(&params.model)?;
+        let data = data_of(&params.data)?;
+        let (observable, own_data) = match &params.observable {
+            params::Observable::Llc(args) => {
+                let own = data_of(&args.data)?;
+                (Observable::Llc(Box::new(LlcSpec::new(args, own.clone())?)), own)
             }
-        };
-        let (observable, own_data) = match observable_ctor.name {
-            "llc" => {
-                let own = data_of(&observable_ctor)?;
-                (Observable::Llc(Box::new(LlcSpec::parse(observable_ctor, own.clone())?)), own)
-            }
-            "loss" => {
-                let own = data_of(&observable_ctor)?;
+            params::Observable::Loss(args) => {
+                let own = data_of(&args.data)?;
                 (Observable::Loss(own.clone()), own)
             }
-            "weight_norm" => {
-                let restrict = NamePatterns::parse(&observable_ctor, "restrict")?;
+            params::Observable::WeightNorm(args) => {
+                let restrict = NamePatterns::new(&args.restrict, "weight_norm.restrict")?;
                 (Observable::WeightNorm(restrict), None)
             }
-            "hessian_trace" => {
-                let own = data_of(&observable_ctor)?;
-                let samples = observable_ctor.opt_int("samples").unwrap_or(100).max(1);
-                let samples = usize::try_from(samples).unwrap_or(100);
+            params::Observable::HessianTrace(args) => {
+                let own = data_of(&args.data)?;
+                let samples = count(args.samples).max(1);
                 (Observable::HessianTrace { samples, data: own.clone() }, own)
             }
-            "outputs" => {
-                let probe = match observable_ctor.args.get("probe") {
-                    Some(value) => Some(DataSpec::parse(Ctor::of(value, "probe")?, train_seed)?),
-                    None => None,
-                };
-                let samples = observable_ctor.opt_int("samples").unwrap_or(256).max(1);
-                let samples = usize::try_from(samples).unwrap_or(256);
+            params::Observable::Outputs(args) => {
+                let probe = data_of(&args.probe)?;
+                let samples = count(args.samples).max(1);
                 (Observable::Outputs { samples, probe: probe.clone() }, probe)
             }
-            "accuracy" => {
-                let own = data_of(&observable_ctor)?;
+            params::Observable::Accuracy(args) => {
+                let own = data_of(&args.data)?;
                 (Observable::Accuracy(own.clone()), own)
             }
-            "induction_score" => {
-                let probe = match observable_ctor.args.get("probe") {
-                    Some(value) => Some(DataSpec::parse(Ctor::of(value, "probe")?, train_seed)?),
-                    None => None,
-                };
+            params::Observable::InductionScore(args) => {
+                let probe = data_of(&args.probe)?;
                 (Observable::InductionScore(probe.clone()), probe)
             }
-            "tms.geometry" => (Observable::TmsGeometry, None),
-            "icl.baselines" => (Observable::IclBaselines, None),
-            other => {
-                return Err(SpecError(format!("this worker cannot estimate `{other}` yet")));
-            }
+            params::Observable::TmsGeometry(params::NoArgs {}) => (Observable::TmsGeometry, None),
+            params::Observable::IclBaselines(params::NoArgs {}) => (Observable::IclBaselines, None),
         };
+        // A `checkpoint` step has no `loss`: the data's natural loss, as `auto` picks it.
         let loss = match own_data.as_ref().or(data.as_ref()) {
-            Some(data) => Loss::parse(params.get("loss"), data)?,
+            Some(data) => Loss::new(params.loss.unwrap_or(params::Loss::Auto), data)?,
             None => Loss::MSE,
         };
-        let train_batch_size = params
-            .get("train_batch_size")
-            .and_then(Value::as_u64)
-            .and_then(|b| usize::try_from(b).ok());
+        let train_batch_size = match params.train_batch_size {
+            Some(BatchSize::Samples(size)) => usize::try_from(size).ok(),
+            Some(BatchSize::Full) | None => None,
+        };
         Ok(EstimateSpec {
             loss,
-            test_fraction: params.get("test_fraction").and_then(Value::as_f64).unwrap_or(0.0),
-            seed: params.get("seed").and_then(Value::as_i64).unwrap_or(0),
-            kind: spec::dtype(params)?,
-            device: spec::device(params)?,
+            // A `checkpoint` step holds nothing out.
+            test_fraction: params.test_fraction.unwrap_or(0.0),
+            seed: params.seed,
+            kind: spec::dtype(params.dtype),
+            device: spec::device(params.device),
             model,
             data,
             train_batch_size,
@@ -277,41 +254,33 @@ impl EstimateSpec {
 }
 
 impl LlcSpec {
-    fn parse(ctor: Ctor<'_>, data: Option<DataSpec>) -> Result<LlcSpec, SpecError> {
-        let count = |name: &str, default: i64| {
-            usize::try_from(ctor.opt_int(name).unwrap_or(default)).unwrap_or(0)
+    fn new(args: &params::Llc, data: Option<DataSpec>) -> Result<LlcSpec, SpecError> {
+        let chains = count(args.chains).max(1);
+        let nbeta = match args.nbeta {
+            params::Nbeta::Auto => Nbeta::Auto,
+            params::Nbeta::Dataset => Nbeta::Dataset,
+            params::Nbeta::Value(value) => Nbeta::Value(value),
         };
-        let chains = count("chains", 4).max(1);
-        let nbeta = match ctor.args.get("nbeta") {
-            None => Nbeta::Auto,
-            Some(Value::String(word)) if word == "auto" => Nbeta::Auto,
-            Some(Value::String(word)) if word == "dataset" => Nbeta::Dataset,
-            Some(value) => Nbeta::Value(
-                value.as_f64().ok_or_else(|| SpecError("`llc.nbeta` must be a number".into()))?,
-            ),
-        };
-        let restrict = NamePatterns::parse(&ctor, "restrict")?;
         Ok(LlcSpec {
-            sampler: SamplerSpec::parse(ctor.ctor("sampler")?)?,
+            sampler: SamplerSpec::new(&args.sampler),
             nbeta,
             chains,
-            draws: count("draws", 200).max(1),
-            burnin: count("burnin", 100),
-            steps_between_draws: count("steps_between_draws", 1).max(1),
-            batch_size: ctor.opt_int("batch_size").and_then(|b| usize::try_from(b).ok()),
-            init_loss_batches: ctor
-                .opt_int("init_loss_batches")
-                .and_then(|b| usize::try_from(b).ok()),
-            restrict,
+            draws: count(args.draws).max(1),
+            burnin: count(args.burnin),
+            steps_between_draws: count(args.steps_between_draws).max(1),
+            batch_size: args.batch_size.and_then(|b| usize::try_from(b).ok()),
+            init_loss_batches: args.init_loss_batches.and_then(|b| usize::try_from(b).ok()),
+            restrict: NamePatterns::new(&args.restrict, "llc.restrict")?,
             data,
-            min_chains: ctor
-                .opt_int("min_chains")
+            // Left out, half of `chains` rounded up, as the registry derives it.
+            min_chains: args
+                .min_chains
                 .and_then(|m| usize::try_from(m).ok())
                 .unwrap_or(chains.div_ceil(2)),
-            independent_batches: ctor.bool_or("independent_batches", false),
-            companion: ctor.bool_or("companion", false),
-            acceptance_every: count("acceptance_every", 10).max(1),
-            batched: ctor.bool_or("batched", true),
+            independent_batches: args.independent_batches,
+            companion: args.companion,
+            acceptance_every: count(args.acceptance_every).max(1),
+            batched: args.batched,
         })
     }
 
@@ -351,20 +320,16 @@ impl PartialEq for NamePatterns {
 }
 
 impl NamePatterns {
-    fn parse(ctor: &Ctor<'_>, field: &str) -> Result<NamePatterns, SpecError> {
-        let patterns = strings(ctor.args.get(field));
+    /// Compiles `patterns`, the field `what` (`llc.restrict`).
+    fn new(patterns: &[String], what: &str) -> Result<NamePatterns, SpecError> {
         let mut set = GlobSetBuilder::new();
-        for pattern in &patterns {
+        for pattern in patterns {
             set.add(Glob::new(pattern).map_err(|err| {
-                SpecError(format!(
-                    "`{}.{field}`: `{pattern}` is not a valid glob: {err}",
-                    ctor.name
-                ))
+                SpecError(format!("`{what}`: `{pattern}` is not a valid glob: {err}"))
             })?);
         }
-        let set =
-            set.build().map_err(|err| SpecError(format!("`{}.{field}`: {err}", ctor.name)))?;
-        Ok(NamePatterns { patterns, set })
+        let set = set.build().map_err(|err| SpecError(format!("`{what}`: {err}")))?;
+        Ok(NamePatterns { patterns: patterns.to_vec(), set })
     }
 
     pub fn matches(&self, name: &str) -> bool {
@@ -372,11 +337,6 @@ impl NamePatterns {
     }
 }
 
-fn strings(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect()
+fn count(value: i64) -> usize {
+    usize::try_from(value).unwrap_or(0)
 }

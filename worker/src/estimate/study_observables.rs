@@ -277,10 +277,11 @@ mod tests {
     #[test]
     fn a_pentagon_of_five_features_with_one_left_out_is_read_as_a_5_gon() {
         let params = serde_json::json!({
-            "model": {"call": "tms.model", "args": {"features": 6, "hidden": 2}},
+            "model": {"call": "tms.model", "args": {"features": 6, "hidden": 2, "bias": true, "init_scale": 0.1}},
             "observable": {"call": "tms.geometry", "args": {}},
+            "seed": 0, "at": "all", "device": "cpu",
         });
-        let spec = EstimateSpec::parse(&params).unwrap();
+        let spec = EstimateSpec::new(&serde_json::from_value(params).unwrap()).unwrap();
         // W is 2 x 6: features 0..5 at 72-degree steps with norm 1, feature 5 near zero.
         let mut w = vec![0.0f32; 12];
         for i in 0..5 {

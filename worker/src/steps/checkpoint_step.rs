@@ -5,46 +5,46 @@
 
 use std::collections::BTreeMap;
 
+use devspec_protocol::params::CheckpointParams;
 use devspec_protocol::{Reply, StepResult, WorkerError};
 use tch::Tensor;
 
-use super::Member;
+use super::{Member, Typed};
 use crate::train::data::Teacher;
 use crate::train::model::{Arch, ModelSpec};
-use crate::train::spec::Ctor;
 use crate::train::{checkpoint_file, state_dict};
 
-pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
-    for member in group {
-        let outcome = checkpoint(member, send);
+pub fn run(group: &[Typed<'_, '_, CheckpointParams>], send: &mut dyn FnMut(&Reply)) {
+    for (member, params) in group {
+        let outcome = checkpoint(member, params, send);
         member.finish(send, outcome);
     }
 }
 
 fn checkpoint(
     member: &Member<'_>,
+    params: &CheckpointParams,
     send: &mut dyn FnMut(&Reply),
 ) -> Result<StepResult, WorkerError> {
     let fail = WorkerError::step_failed;
-    let params = &member.request.params;
-    let ctor = |name: &str| {
-        params
-            .get(name)
-            .ok_or_else(|| fail(format!("`{name}` is missing")))
-            .and_then(|v| Ctor::of(v, name).map_err(|e| fail(e.0)))
-    };
-    let model = ModelSpec::parse(ctor("model")?).map_err(|e| fail(e.0))?;
-    if let Some(file) = params.get("files").and_then(serde_json::Value::as_str) {
-        let step = params.get("step").and_then(serde_json::Value::as_i64).unwrap_or(0);
+    let model = ModelSpec::new(&params.model).map_err(|e| fail(e.0))?;
+    if let Some(file) = &params.files {
+        // The planner sends one instance per file, with the step its name gives.
+        let step = params.step.ok_or_else(|| fail(format!("{file} comes without its `step`")))?;
         let named = from_file(&model, file).map_err(fail)?;
         return store(member, send, &named, step, &serde_json::json!({ "file": file }));
     }
-    let teacher = Teacher::parse(ctor("weights")?).map_err(|e| fail(e.0))?;
+    let weights = params.weights.as_ref().ok_or_else(|| fail("`weights` is missing".into()))?;
+    let teacher = Teacher::new(weights).map_err(|e| fail(e.0))?;
     let widths: Vec<i64> =
         teacher.widths.iter().map(|&w| i64::try_from(w).unwrap_or(i64::MAX)).collect();
     match &model.arch {
-        Arch::Dln { widths: model_widths, bias: false } if *model_widths == widths => {}
-        _ => {
+        Arch::Dln { widths: model_widths, bias: false, .. } if *model_widths == widths => {}
+        Arch::Dln { .. }
+        | Arch::Tms { .. }
+        | Arch::Mlp { .. }
+        | Arch::Transformer(_)
+        | Arch::TorchScript(_) => {
             return Err(fail(format!(
                 "the teacher's weights (a deep linear network of widths {widths:?}, no biases) do not fit the model {:?}",
                 model.arch

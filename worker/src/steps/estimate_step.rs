@@ -7,10 +7,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use devspec_protocol::params::EstimateParams;
 use devspec_protocol::{Reply, StepResult, WorkerError, store_layout};
 use tch::Tensor;
 
-use super::Member;
+use super::{Member, Typed};
 use crate::estimate::diagnostics::{self, Estimate};
 use crate::estimate::spec::{EstimateSpec, LlcSpec, Observable};
 use crate::estimate::{llc, measure};
@@ -21,10 +22,10 @@ use crate::train::trajectory;
 /// its spec and its checkpoint's parameters.
 type Batch<'a, 'm> = (EstimateSpec, Vec<(&'a Member<'m>, EstimateSpec, Vec<Tensor>)>);
 
-pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
+pub fn run(group: &[Typed<'_, '_, EstimateParams>], send: &mut dyn FnMut(&Reply)) {
     let mut batches: Vec<Batch<'_, '_>> = Vec::new();
-    for member in group {
-        match prepare(member) {
+    for (member, params) in group {
+        match prepare(member, params) {
             Ok((spec, anchor)) => {
                 let key = spec.batch_key();
                 match batches.iter_mut().find(|(k, _)| *k == key) {
@@ -38,7 +39,14 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
     for (key, members) in batches {
         match &key.observable {
             Observable::Llc(_) => run_llc(&members, send),
-            _ => {
+            Observable::Loss(_)
+            | Observable::WeightNorm(_)
+            | Observable::HessianTrace { .. }
+            | Observable::Outputs { .. }
+            | Observable::Accuracy(_)
+            | Observable::InductionScore(_)
+            | Observable::TmsGeometry
+            | Observable::IclBaselines => {
                 for (member, spec, anchor) in &members {
                     let outcome = measure::measure(spec, anchor)
                         .map_err(WorkerError::step_failed)
@@ -51,8 +59,11 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
 }
 
 /// A member's spec, and its checkpoint's parameters as `[1, ...]` tensors in the model's order.
-fn prepare(member: &Member<'_>) -> Result<(EstimateSpec, Vec<Tensor>), String> {
-    let spec = EstimateSpec::parse(&member.request.params).map_err(|e| e.0)?;
+fn prepare(
+    member: &Member<'_>,
+    params: &EstimateParams,
+) -> Result<(EstimateSpec, Vec<Tensor>), String> {
+    let spec = EstimateSpec::new(params).map_err(|e| e.0)?;
     let digest = member.request.inputs.first().ok_or("no checkpoint was given to measure")?;
     let store = Path::new(&member.request.store);
     let bytes = std::fs::read(store_layout::blob_path(store, digest))

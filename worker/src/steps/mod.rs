@@ -1,18 +1,22 @@
-//! The step implementations the worker runs, by registry name. Numerical steps (train,
-//! checkpoint, estimate) arrive with their issues; `test` is the executor's own test step.
+//! The step implementations the worker runs, one per kind of [`StepParams`]: train,
+//! checkpoint, estimate, and `test`, the executor's own test step.
 //!
 //! A request carries a group of sibling members; [`Member`] is one of them as its step sees it:
 //! where it writes its outputs (each streamed to the scheduler as soon as it is complete) and
-//! how it reports its end.
+//! how it reports its end. Each step is served its members with their typed parameters.
 
 mod checkpoint_step;
 mod estimate_step;
 mod test_step;
 mod train_step;
 
+use devspec_protocol::params::StepParams;
 use devspec_protocol::{
     Reply, StepRequest, StepResult, WorkerError, WorkerErrorKind, store_layout,
 };
+
+/// A member with its step's parameters.
+pub type Typed<'a, 'm, P> = (&'a Member<'m>, &'a P);
 
 /// Runs a group of members, passing every reply but the last (`StepsDone`) to `send`.
 pub fn run(id: u64, members: &[StepRequest], send: &mut dyn FnMut(&Reply)) {
@@ -23,33 +27,27 @@ pub fn run(id: u64, members: &[StepRequest], send: &mut dyn FnMut(&Reply)) {
     let members: Vec<Member<'_>> =
         members.iter().enumerate().map(|(index, request)| Member { id, index, request }).collect();
     // The scheduler groups only members of one kind; a mixed group is still served, by kind.
-    let mut by_kind: Vec<(&str, Vec<&Member<'_>>)> = Vec::new();
+    let (mut tests, mut trains, mut checkpoints, mut estimates) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for member in &members {
-        match by_kind.iter_mut().find(|(kind, _)| *kind == member.request.kind) {
-            Some((_, group)) => group.push(member),
-            None => by_kind.push((&member.request.kind, vec![member])),
+        match &member.request.step {
+            StepParams::Test(params) => tests.push((member, params)),
+            StepParams::Train(params) => trains.push((member, &**params)),
+            StepParams::Checkpoint(params) => checkpoints.push((member, &**params)),
+            StepParams::Estimate(params) => estimates.push((member, &**params)),
         }
     }
-    for (kind, group) in by_kind {
-        match kind {
-            "test" => test_step::run(&group, send),
-            "train" => train_step::run(&group, send),
-            "checkpoint" => checkpoint_step::run(&group, send),
-            "estimate" => estimate_step::run(&group, send),
-            other => {
-                for member in group {
-                    member.finish(
-                        send,
-                        Err(WorkerError {
-                            kind: WorkerErrorKind::UnknownStep,
-                            message: format!(
-                                "this worker does not implement step kind `{other}` yet"
-                            ),
-                        }),
-                    );
-                }
-            }
-        }
+    if !tests.is_empty() {
+        test_step::run(&tests, send);
+    }
+    if !trains.is_empty() {
+        train_step::run(&trains, send);
+    }
+    if !checkpoints.is_empty() {
+        checkpoint_step::run(&checkpoints, send);
+    }
+    if !estimates.is_empty() {
+        estimate_step::run(&estimates, send);
     }
 }
 

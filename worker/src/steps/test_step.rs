@@ -12,24 +12,20 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use devspec_protocol::params::TestParams;
 use devspec_protocol::{Reply, StepResult, WorkerError};
 use tch::{Kind, Tensor};
 
-use super::Member;
+use super::{Member, Typed};
 
-pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
-    let int = |member: &Member<'_>, name: &str| {
-        member.request.params.get(name).and_then(serde_json::Value::as_i64).unwrap_or(0)
-    };
-    let flag = |member: &Member<'_>, name: &str| {
-        member.request.params.get(name).and_then(serde_json::Value::as_bool).unwrap_or(false)
-    };
-    let Some(first) = group.first() else { return };
-    let values: Vec<f64> = group.iter().map(|m| int(m, "value") as f64).collect();
+pub fn run(group: &[Typed<'_, '_, TestParams>], send: &mut dyn FnMut(&Reply)) {
+    let Some((first, _)) = group.first() else { return };
+    let values: Vec<f64> = group.iter().map(|(_, params)| params.value as f64).collect();
     let mixes = mix(&values);
     // One computation: the group sleeps as long as its longest member, split into phases that
     // each end with a checkpoint (streamed), then the results.
-    let sleep_ms = group.iter().map(|m| u64::try_from(int(m, "sleep_ms")).unwrap_or(0)).max();
+    let sleep_ms =
+        group.iter().map(|(_, params)| u64::try_from(params.sleep_ms).unwrap_or(0)).max();
     let sleep_ms = sleep_ms.unwrap_or(0);
     let checkpoints: Vec<&String> =
         first.request.outputs.iter().filter(|name| name.starts_with("checkpoint@")).collect();
@@ -38,11 +34,11 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
     let mut outputs: Vec<BTreeMap<String, String>> = vec![BTreeMap::new(); group.len()];
     for (phase, checkpoint) in checkpoints.iter().enumerate() {
         pause(first, send, sleep_ms / phases, phase as u64 + 1, phases);
-        for (index, member) in group.iter().enumerate() {
+        for (index, (member, params)) in group.iter().enumerate() {
             if failed[index] {
                 continue;
             }
-            let bytes = bytes(member, checkpoint, mixes[index]);
+            let bytes = bytes(member, params, checkpoint, mixes[index]);
             match member.write_output(checkpoint, bytes.as_bytes(), true, send) {
                 Ok(digest) => {
                     outputs[index].insert((*checkpoint).clone(), digest);
@@ -55,18 +51,18 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
         }
     }
     pause(first, send, sleep_ms / phases, phases, phases);
-    if group.iter().any(|m| flag(m, "crash")) {
+    if group.iter().any(|(_, params)| params.crash) {
         // As a libtorch abort or an out-of-memory kill would: no reply, no cleanup.
         std::process::abort();
     }
-    for (index, member) in group.iter().enumerate().filter(|(i, _)| !failed[*i]) {
-        let outcome = if flag(member, "fail") {
+    for (index, (member, params)) in group.iter().enumerate().filter(|(i, _)| !failed[*i]) {
+        let outcome = if params.fail {
             Err(WorkerError::step_failed(format!(
                 "{} failed on purpose (`fail = true`)",
                 member.request.display_name
             )))
         } else {
-            results(member, mixes[index], std::mem::take(&mut outputs[index]), send)
+            results(member, params, mixes[index], std::mem::take(&mut outputs[index]), send)
         };
         member.finish(send, outcome);
     }
@@ -75,34 +71,32 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
 /// The member's final outputs: its streamed checkpoints (already stored) and `outputs` results.
 fn results(
     member: &Member<'_>,
+    params: &TestParams,
     mix: f64,
     mut outputs: BTreeMap<String, String>,
     send: &mut dyn FnMut(&Reply),
 ) -> Result<StepResult, WorkerError> {
-    let count = member.request.params.get("outputs").and_then(serde_json::Value::as_i64);
-    for index in 0..count.unwrap_or(1).max(1) {
+    for index in 0..params.outputs.max(1) {
         let name = if index == 0 { "result".to_owned() } else { format!("result.{index}") };
-        let digest =
-            member.write_output(&name, bytes(member, &name, mix).as_bytes(), false, send)?;
+        let bytes = bytes(member, params, &name, mix);
+        let digest = member.write_output(&name, bytes.as_bytes(), false, send)?;
         outputs.insert(name, digest);
     }
     let mut metrics = serde_json::Map::new();
-    let value = member.request.params.get("value").cloned().unwrap_or(0.into());
-    metrics.insert("value".into(), value);
+    metrics.insert("value".into(), params.value.into());
     Ok(StepResult { outputs, metrics })
 }
 
 /// An output's bytes: only the member's parameters, its inputs' digests and its row of the
 /// batched computation, as a real step's bytes depend only on what its key names.
-fn bytes(member: &Member<'_>, output: &str, mix: f64) -> String {
-    let value = member.request.params.get("value").and_then(serde_json::Value::as_i64);
+fn bytes(member: &Member<'_>, params: &TestParams, output: &str, mix: f64) -> String {
     let mut text = format!(
         "test value={} output={output} mix={:016x} inputs={}",
-        value.unwrap_or(0),
+        params.value,
         mix.to_bits(),
         member.request.inputs.join(",")
     );
-    if let Some(file) = member.request.params.get("reads").and_then(serde_json::Value::as_str) {
+    if let Some(file) = &params.reads {
         let size = std::fs::metadata(file).map_or(-1, |m| i64::try_from(m.len()).unwrap_or(-1));
         let _ = write!(text, " file_bytes={size}");
     }

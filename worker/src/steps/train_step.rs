@@ -9,10 +9,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use devspec_protocol::params::TrainParams;
 use devspec_protocol::{Reply, StepResult, WorkerError};
 use tch::Tensor;
 
-use super::Member;
+use super::{Member, Typed};
 use crate::train::checkpoint_file;
 use crate::train::trainer::{self, Series, Snapshot, Start, TrainEvents, TrainSpec};
 use crate::train::trajectory::{self, Continuation, Point};
@@ -31,10 +32,10 @@ struct Prepared<'a, 'm> {
 /// state.
 type MemberState = (Vec<Tensor>, Vec<Vec<Tensor>>);
 
-pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
+pub fn run(group: &[Typed<'_, '_, TrainParams>], send: &mut dyn FnMut(&Reply)) {
     let mut subgroups: Vec<Vec<Prepared<'_, '_>>> = Vec::new();
-    for member in group {
-        match prepare(member) {
+    for (member, params) in group {
+        match prepare(member, params) {
             Ok(prepared) => {
                 // Members train together only if they differ in nothing but their seeds and
                 // learning rates (the scheduler groups them so) and start from the same step;
@@ -58,8 +59,11 @@ pub fn run(group: &[&Member<'_>], send: &mut dyn FnMut(&Reply)) {
 }
 
 /// Reads a member's spec and finds where its trajectory lets it start.
-fn prepare<'a, 'm>(member: &'a Member<'m>) -> Result<Prepared<'a, 'm>, String> {
-    let spec = TrainSpec::parse(&member.request.params).map_err(|err| err.to_string())?;
+fn prepare<'a, 'm>(
+    member: &'a Member<'m>,
+    params: &TrainParams,
+) -> Result<Prepared<'a, 'm>, String> {
+    let spec = TrainSpec::new(params).map_err(|err| err.to_string())?;
     let mut checkpoints: BTreeSet<u64> = member
         .request
         .outputs

@@ -6,12 +6,13 @@
 
 use std::sync::Arc;
 
+use devspec_protocol::params;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::rng::{Purpose, stream};
 use super::sequence_data::{IclRegression, InductionData, ModularData, Readout, Sequence};
-use super::spec::{Ctor, SpecError};
+use super::spec::SpecError;
 use super::user_data::UserData;
 
 /// Samples, row-major: `n` rows of `in_dim` inputs and `out_dim` targets, in f64.
@@ -50,49 +51,56 @@ enum Kind {
 }
 
 impl DataSpec {
-    /// Reads a data constructor; its seed defaults to `default_seed` (the step's).
-    pub fn parse(ctor: Ctor<'_>, default_seed: i64) -> Result<DataSpec, SpecError> {
-        let written = ctor.opt_int("seed");
-        let seed = written.unwrap_or(default_seed);
-        if ctor.name == "tensors" {
-            let data = UserData::read(ctor)?;
-            let size = Size::Pool(data.n);
-            return Ok(DataSpec {
-                kind: Kind::Tensors(Arc::new(data)),
-                size,
-                seed: 0,
-                seed_is_the_steps: false,
-            });
-        }
-        // The modular table is its own pool: every pair, the first ones trained on.
-        if ctor.name == "modular.data" {
-            let table = ModularData::parse(ctor, seed)?;
-            let size = Size::Pool(table.pairs());
-            let kind = Kind::Modular(table);
-            return Ok(DataSpec { kind, size, seed, seed_is_the_steps: written.is_none() });
-        }
-        let size = match ctor.args.get("samples") {
-            Some(serde_json::Value::String(fresh)) if fresh == "fresh" => Size::Fresh,
-            // In-context regression draws every batch anew.
-            None if ctor.name == "icl.regression" => Size::Fresh,
-            other => Size::Pool(count(super::spec::int(other, &format!("{}.samples", ctor.name))?)),
+    /// Reads a data constructor; a seed left out is `step_seed` (the step's), as the registry
+    /// derives it.
+    pub fn new(data: &params::Data, step_seed: i64) -> Result<DataSpec, SpecError> {
+        let generated = |kind: Kind, size: Size, written: Option<i64>| DataSpec {
+            kind,
+            size,
+            seed: written.unwrap_or(step_seed),
+            seed_is_the_steps: written.is_none(),
         };
-        let kind = match ctor.name {
-            "icl.regression" => Kind::Icl(IclRegression::parse(ctor, seed)),
-            "induction.data" => Kind::Induction(InductionData::parse(ctor)?),
-            "tms.data" => Kind::Tms {
-                features: count(ctor.int("features")?),
-                sparsity: ctor.float("sparsity")?,
-            },
-            "dln.data" => Kind::Dln {
-                teacher: Teacher::parse(ctor.ctor("teacher")?)?,
-                noise: ctor.opt_float("noise").unwrap_or(0.0),
-            },
-            other => {
-                return Err(SpecError(format!("this worker cannot generate `{other}` data yet")));
+        let pool = |samples: params::Samples| match samples {
+            params::Samples::Pool(n) => Size::Pool(count(n)),
+            params::Samples::Fresh => Size::Fresh,
+        };
+        Ok(match data {
+            params::Data::Tensors(args) => {
+                let data = UserData::read(args)?;
+                let size = Size::Pool(data.n);
+                DataSpec {
+                    kind: Kind::Tensors(Arc::new(data)),
+                    size,
+                    seed: 0,
+                    seed_is_the_steps: false,
+                }
             }
-        };
-        Ok(DataSpec { kind, size, seed, seed_is_the_steps: written.is_none() })
+            // The modular table is its own pool: every pair, the first ones trained on.
+            params::Data::Modular(args) => {
+                let table = ModularData::new(args, args.seed.unwrap_or(step_seed))?;
+                let size = Size::Pool(table.pairs());
+                generated(Kind::Modular(table), size, args.seed)
+            }
+            // In-context regression draws every batch anew.
+            params::Data::IclRegression(args) => generated(
+                Kind::Icl(IclRegression::new(args, args.seed.unwrap_or(step_seed))),
+                Size::Fresh,
+                args.seed,
+            ),
+            params::Data::Induction(args) => {
+                generated(Kind::Induction(InductionData::new(args)?), pool(args.samples), args.seed)
+            }
+            params::Data::Tms(args) => generated(
+                Kind::Tms { features: count(args.features), sparsity: args.sparsity },
+                pool(args.samples),
+                args.seed,
+            ),
+            params::Data::Dln(args) => generated(
+                Kind::Dln { teacher: Teacher::new(&args.teacher)?, noise: args.noise },
+                pool(args.samples),
+                args.seed,
+            ),
+        })
     }
 
     /// The same data with the step's seed left out, for comparing group members.
@@ -176,7 +184,9 @@ impl DataSpec {
         match &self.kind {
             Kind::Icl(_) => IclRegression::READOUT,
             Kind::Modular(table) => table.readout(),
-            _ => Readout::EVERY,
+            Kind::Tms { .. } | Kind::Dln { .. } | Kind::Tensors(_) | Kind::Induction(_) => {
+                Readout::EVERY
+            }
         }
     }
 
@@ -184,7 +194,11 @@ impl DataSpec {
     pub fn icl(&self) -> Option<&IclRegression> {
         match &self.kind {
             Kind::Icl(icl) => Some(icl),
-            _ => None,
+            Kind::Tms { .. }
+            | Kind::Dln { .. }
+            | Kind::Tensors(_)
+            | Kind::Induction(_)
+            | Kind::Modular(_) => None,
         }
     }
 
@@ -198,7 +212,11 @@ impl DataSpec {
     pub fn source(&self) -> Option<&str> {
         match &self.kind {
             Kind::Tensors(data) => Some(&data.path),
-            _ => None,
+            Kind::Tms { .. }
+            | Kind::Dln { .. }
+            | Kind::Icl(_)
+            | Kind::Induction(_)
+            | Kind::Modular(_) => None,
         }
     }
 
@@ -299,14 +317,13 @@ pub struct Teacher {
 }
 
 impl Teacher {
-    pub fn parse(ctor: Ctor<'_>) -> Result<Teacher, SpecError> {
-        if ctor.name != "dln.teacher" {
-            return Err(SpecError(format!("`{}` is not a teacher", ctor.name)));
+    pub fn new(teacher: &params::Teacher) -> Result<Teacher, SpecError> {
+        match teacher {
+            params::Teacher::Dln(args) => {
+                let widths: Vec<usize> = args.widths.iter().copied().map(count).collect();
+                Teacher::random(&widths, count(args.rank), args.seed)
+            }
         }
-        let widths: Vec<usize> = ctor.ints("widths")?.into_iter().map(count).collect();
-        let rank = count(ctor.int("rank")?);
-        let seed = ctor.opt_int("seed").unwrap_or(0);
-        Teacher::random(&widths, rank, seed)
     }
 
     /// Layers drawn from N(0, 1 / fan in); the first is a product of `[w1, r]` and `[r, w0]`

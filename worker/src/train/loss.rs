@@ -4,6 +4,7 @@
 //! picks cross-entropy for class labels and MSE otherwise. Each member's loss is its own
 //! (`[members]`), so no gradient mixes members.
 
+use devspec_protocol::params;
 use tch::{Kind, Tensor};
 
 use super::data::DataSpec;
@@ -28,19 +29,18 @@ impl Loss {
     pub const MSE: Loss = Loss { function: Function::Mse, readout: Readout::EVERY };
 
     /// Reads the step's `loss` for its data.
-    pub fn parse(value: Option<&serde_json::Value>, data: &DataSpec) -> Result<Loss, SpecError> {
+    pub fn new(loss: params::Loss, data: &DataSpec) -> Result<Loss, SpecError> {
         let classes = data.classes().is_some();
-        let function = match value.and_then(serde_json::Value::as_str).unwrap_or("auto") {
-            "auto" if classes => Function::CrossEntropy,
-            "cross_entropy" => Function::CrossEntropy,
-            "mse" if classes => {
+        let function = match loss {
+            params::Loss::Auto if classes => Function::CrossEntropy,
+            params::Loss::CrossEntropy => Function::CrossEntropy,
+            params::Loss::Mse if classes => {
                 return Err(SpecError(format!(
                     "`loss = mse` needs target values, but the targets of {} are class labels",
                     data.source().unwrap_or("the data")
                 )));
             }
-            "auto" | "mse" => Function::Mse,
-            other => return Err(SpecError(format!("unknown loss `{other}`"))),
+            params::Loss::Auto | params::Loss::Mse => Function::Mse,
         };
         Ok(Loss { function, readout: data.readout() })
     }

@@ -7,37 +7,55 @@
 use rand_distr::{Distribution, StandardNormal};
 use tch::{Kind, Tensor};
 
+use devspec_protocol::params;
+
 use super::rng::{Purpose, stream};
-use super::spec::{Ctor, SpecError};
+use super::spec::SpecError;
 use super::torchscript::TorchScript;
 use super::transformer::Transformer;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arch {
-    /// `x_hat = ReLU(W^T W x + b)`, `W` of shape `[hidden, features]`.
-    Tms { features: i64, hidden: i64, bias: bool },
+    /// `x_hat = ReLU(W^T W x + b)`, `W` of shape `[hidden, features]`, `W` drawn from
+    /// N(0, `init_scale`^2).
+    Tms { features: i64, hidden: i64, bias: bool, init_scale: f64 },
     /// `y = W_L ... W_1 x` (+ biases).
-    Dln { widths: Vec<i64>, bias: bool },
+    Dln { widths: Vec<i64>, bias: bool, init_scale: LayerInit },
     /// Linear layers with an activation between them (none after the last).
-    Mlp { widths: Vec<i64>, bias: bool, activation: Activation },
+    Mlp { widths: Vec<i64>, bias: bool, activation: Activation, init_scale: LayerInit },
     /// A decoder-only transformer (see `transformer`).
     Transformer(Transformer),
     /// The user's own module, saved with `torch.jit.save` (see `torchscript`).
     TorchScript(TorchScript),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    Relu,
-    Gelu,
-    Tanh,
+pub use params::Activation;
+
+/// A layered model's weights' initial standard deviation: one written in the spec, or, when it
+/// leaves `init_scale` out, the registry's derivation: 1 / sqrt(fan in) for each layer
+/// (PyTorch's own scale).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LayerInit {
+    Fixed(f64),
+    FanIn,
+}
+
+impl LayerInit {
+    fn of(init_scale: Option<f64>) -> LayerInit {
+        init_scale.map_or(LayerInit::FanIn, LayerInit::Fixed)
+    }
+
+    fn std(self, fan_in: i64) -> f64 {
+        match self {
+            LayerInit::Fixed(std) => std,
+            LayerInit::FanIn => 1.0 / (fan_in as f64).sqrt(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelSpec {
     pub arch: Arch,
-    /// The weights' initial standard deviation; `None`: 1 / sqrt(fan in) per layer.
-    init_scale: Option<f64>,
 }
 
 /// One parameter as a checkpoint names it, with its shape for one member.
@@ -63,50 +81,42 @@ impl ParamShape {
 }
 
 impl ModelSpec {
-    pub fn parse(ctor: Ctor<'_>) -> Result<ModelSpec, SpecError> {
-        let widths = || -> Result<Vec<i64>, SpecError> {
-            let widths = ctor.ints("widths")?;
+    pub fn new(model: &params::Model) -> Result<ModelSpec, SpecError> {
+        let widths = |widths: &[i64]| -> Result<Vec<i64>, SpecError> {
             if widths.len() < 2 {
                 return Err(SpecError(format!(
                     "`{}.widths` needs an input and an output width",
-                    ctor.name
+                    model.name()
                 )));
             }
-            Ok(widths)
+            Ok(widths.to_vec())
         };
-        let arch = match ctor.name {
-            "tms.model" => Arch::Tms {
-                features: ctor.int("features")?,
-                hidden: ctor.int("hidden")?,
-                bias: ctor.bool_or("bias", true),
+        let arch = match model {
+            params::Model::Tms(tms) => Arch::Tms {
+                features: tms.features,
+                hidden: tms.hidden,
+                bias: tms.bias,
+                init_scale: tms.init_scale,
             },
-            "dln.model" => Arch::Dln { widths: widths()?, bias: ctor.bool_or("bias", false) },
-            "mlp.model" => Arch::Mlp {
-                widths: widths()?,
-                bias: ctor.bool_or("bias", true),
-                // Every value the registry lists, and nothing else: an activation added there
-                // but not here fails the step, instead of training with another one.
-                activation: match ctor.text("activation").unwrap_or("relu") {
-                    "relu" => Activation::Relu,
-                    "gelu" => Activation::Gelu,
-                    "tanh" => Activation::Tanh,
-                    other => {
-                        return Err(SpecError(format!(
-                            "this worker has no activation `{other}` (it has relu, gelu and tanh)"
-                        )));
-                    }
-                },
+            params::Model::Dln(dln) => Arch::Dln {
+                widths: widths(&dln.widths)?,
+                bias: dln.bias,
+                init_scale: LayerInit::of(dln.init_scale),
             },
-            "transformer.model" => Arch::Transformer(Transformer::parse(ctor)?),
-            "torchscript.model" => Arch::TorchScript(TorchScript::load(
-                ctor.text("path")
-                    .ok_or_else(|| SpecError("`torchscript.model.path` is missing".into()))?,
-            )?),
-            other => {
-                return Err(SpecError(format!("this worker cannot build `{other}` models yet")));
+            params::Model::Mlp(mlp) => Arch::Mlp {
+                widths: widths(&mlp.widths)?,
+                bias: mlp.bias,
+                activation: mlp.activation,
+                init_scale: LayerInit::of(mlp.init_scale),
+            },
+            params::Model::Transformer(transformer) => {
+                Arch::Transformer(Transformer::new(transformer)?)
+            }
+            params::Model::Torchscript(script) => {
+                Arch::TorchScript(TorchScript::load(&script.path)?)
             }
         };
-        Ok(ModelSpec { arch, init_scale: ctor.opt_float("init_scale") })
+        Ok(ModelSpec { arch })
     }
 
     /// Numbers per sample in; for a transformer, per position of its longest sequence.
@@ -133,24 +143,23 @@ impl ModelSpec {
     pub fn torchscript(&self) -> Option<&TorchScript> {
         match &self.arch {
             Arch::TorchScript(script) => Some(script),
-            _ => None,
+            Arch::Tms { .. } | Arch::Dln { .. } | Arch::Mlp { .. } | Arch::Transformer(_) => None,
         }
     }
 
     pub fn transformer(&self) -> Option<&Transformer> {
         match &self.arch {
             Arch::Transformer(transformer) => Some(transformer),
-            _ => None,
+            Arch::Tms { .. } | Arch::Dln { .. } | Arch::Mlp { .. } | Arch::TorchScript(_) => None,
         }
     }
 
     /// The parameters in their fixed order (the order of initialization and of checkpoints).
     pub fn params(&self) -> Vec<ParamShape> {
-        let weight = |name: String, shape: Vec<i64>, fan_in: i64| ParamShape {
+        let weight = |name: String, shape: Vec<i64>, init: LayerInit, fan_in: i64| ParamShape {
             name,
             shape,
-            // The TMS literature's default is N(0, 0.1^2); layers default to PyTorch's scale.
-            init: Init::Normal(self.init_scale.unwrap_or(1.0 / (fan_in as f64).sqrt())),
+            init: Init::Normal(init.std(fan_in)),
         };
         let zeros = |name: String, shape: Vec<i64>| ParamShape { name, shape, init: Init::Zeros };
         match &self.arch {
@@ -164,31 +173,33 @@ impl ModelSpec {
                     init: Init::Zeros,
                 })
                 .collect(),
-            // GPT-2's N(0, 0.02^2), which the in-context-learning studies also use.
-            Arch::Transformer(transformer) => transformer.params(self.init_scale.unwrap_or(0.02)),
-            Arch::Tms { features, hidden, bias } => {
+            Arch::Transformer(transformer) => transformer.params(),
+            Arch::Tms { features, hidden, bias, init_scale } => {
                 let mut params = vec![ParamShape {
                     name: "W".into(),
                     shape: vec![*hidden, *features],
-                    init: Init::Normal(self.init_scale.unwrap_or(0.1)),
+                    init: Init::Normal(*init_scale),
                 }];
                 if *bias {
                     params.push(zeros("b".into(), vec![*features]));
                 }
                 params
             }
-            Arch::Dln { widths, bias } | Arch::Mlp { widths, bias, .. } => widths
-                .windows(2)
-                .enumerate()
-                .flat_map(|(i, pair)| {
-                    let mut layer =
-                        vec![weight(format!("layers.{i}.weight"), vec![pair[1], pair[0]], pair[0])];
-                    if *bias {
-                        layer.push(zeros(format!("layers.{i}.bias"), vec![pair[1]]));
-                    }
-                    layer
-                })
-                .collect(),
+            Arch::Dln { widths, bias, init_scale } | Arch::Mlp { widths, bias, init_scale, .. } => {
+                widths
+                    .windows(2)
+                    .enumerate()
+                    .flat_map(|(i, pair)| {
+                        let name = format!("layers.{i}.weight");
+                        let mut layer =
+                            vec![weight(name, vec![pair[1], pair[0]], *init_scale, pair[0])];
+                        if *bias {
+                            layer.push(zeros(format!("layers.{i}.bias"), vec![pair[1]]));
+                        }
+                        layer
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -283,7 +294,7 @@ impl ModelSpec {
                 let out = if *bias { out + params[1].unsqueeze(1) } else { out };
                 out.relu()
             }
-            Arch::Dln { bias, widths } | Arch::Mlp { bias, widths, .. } => {
+            Arch::Dln { bias, widths, .. } | Arch::Mlp { bias, widths, .. } => {
                 let layers = widths.len() - 1;
                 let per_layer = if *bias { 2 } else { 1 };
                 let mut h = x.shallow_clone();
@@ -312,7 +323,7 @@ impl ModelSpec {
 #[cfg(test)]
 pub fn toy_model_at_a_test_point(bias: bool) -> (ModelSpec, Vec<Tensor>) {
     let call = serde_json::json!({"call": "tms.model", "args": {"features": 6, "hidden": 2, "bias": bias, "init_scale": 0.5}});
-    let model = ModelSpec::parse(Ctor::of(&call, "model").expect("a call")).expect("a model");
+    let model = ModelSpec::new(&serde_json::from_value(call).expect("a model")).expect("a model");
     let mut params = model.init(&[3, 4, 5], Kind::Double);
     if bias {
         // A bias away from zero, so some units are off and the ReLU mask matters.

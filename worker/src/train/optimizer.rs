@@ -3,9 +3,10 @@
 //! (momentum, running moments) lives in tensors of the parameters' shapes, member dimension
 //! included, so a group steps as one and a checkpoint can carry the state for a resume.
 
+use devspec_protocol::params::{self, LrSchedule};
 use tch::Tensor;
 
-use super::spec::{Ctor, SpecError};
+use super::spec::SpecError;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Rule {
@@ -30,56 +31,67 @@ pub struct OptimizerSpec {
 }
 
 impl OptimizerSpec {
-    pub fn parse(ctor: Ctor<'_>, total_steps: u64) -> Result<OptimizerSpec, SpecError> {
-        let weight_decay = ctor.opt_float("weight_decay").unwrap_or(0.0);
-        let adam = |decoupled: bool, default_decay: f64| -> Result<Rule, SpecError> {
-            let betas = match ctor.args.get("betas") {
-                Some(value) => {
-                    let betas: Vec<f64> = value
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(serde_json::Value::as_f64)
-                        .collect();
-                    if betas.len() != 2 {
-                        return Err(SpecError(format!(
-                            "`{}.betas` must be a pair such as [0.9, 0.999]",
-                            ctor.name
-                        )));
-                    }
-                    (betas[0], betas[1])
-                }
+    pub fn new(
+        optimizer: &params::Optimizer,
+        total_steps: u64,
+    ) -> Result<OptimizerSpec, SpecError> {
+        let adam = |args: &params::AdamArgs, decoupled: bool| -> Result<Rule, SpecError> {
+            // Left out, PyTorch's pair, as the registry documents.
+            let (beta1, beta2) = match args.betas.as_deref() {
+                Some(&[beta1, beta2]) => (beta1, beta2),
                 None => (0.9, 0.999),
+                Some(_) => {
+                    return Err(SpecError(format!(
+                        "`{}.betas` must be a pair such as [0.9, 0.999]",
+                        if decoupled { "adamw" } else { "adam" }
+                    )));
+                }
             };
             Ok(Rule::Adam {
-                beta1: betas.0,
-                beta2: betas.1,
-                eps: ctor.opt_float("eps").unwrap_or(1e-8),
-                weight_decay: ctor.opt_float("weight_decay").unwrap_or(default_decay),
+                beta1,
+                beta2,
+                eps: args.eps,
+                weight_decay: args.weight_decay,
                 decoupled,
             })
         };
-        let rule = match ctor.name {
-            "sgd" => {
-                Rule::Sgd { momentum: ctor.opt_float("momentum").unwrap_or(0.0), weight_decay }
-            }
-            "adam" => adam(false, 0.0)?,
-            "adamw" => adam(true, 0.01)?,
-            other => return Err(SpecError(format!("`{other}` is not an optimizer"))),
+        let (rule, lr, schedule, warmup, decay_every, decay_factor) = match optimizer {
+            params::Optimizer::Sgd(args) => (
+                Rule::Sgd { momentum: args.momentum, weight_decay: args.weight_decay },
+                args.lr,
+                args.schedule,
+                args.warmup,
+                args.decay_every,
+                args.decay_factor,
+            ),
+            params::Optimizer::Adam(args) | params::Optimizer::Adamw(args) => (
+                adam(args, matches!(optimizer, params::Optimizer::Adamw(_)))?,
+                args.lr,
+                args.schedule,
+                args.warmup,
+                args.decay_every,
+                args.decay_factor,
+            ),
         };
-        let decay = match ctor.text("schedule").unwrap_or("constant") {
-            "cosine" => Decay::Cosine,
-            "step_decay" => Decay::Step {
-                every: u64::try_from(ctor.int("decay_every")?).unwrap_or(1).max(1),
-                factor: ctor.opt_float("decay_factor").unwrap_or(0.1),
+        let decay = match schedule {
+            LrSchedule::Cosine => Decay::Cosine,
+            LrSchedule::StepDecay => Decay::Step {
+                every: match decay_every {
+                    Some(every) => u64::try_from(every).unwrap_or(1).max(1),
+                    None => {
+                        return Err(SpecError(
+                            "`schedule = step_decay` needs `decay_every`".into(),
+                        ));
+                    }
+                },
+                factor: decay_factor,
             },
-            "constant" => Decay::Constant,
-            other => return Err(SpecError(format!("this worker has no `schedule = {other}`"))),
+            LrSchedule::Constant => Decay::Constant,
         };
         Ok(OptimizerSpec {
             rule,
-            lr: ctor.float("lr")?,
-            warmup: u64::try_from(ctor.opt_int("warmup").unwrap_or(0)).unwrap_or(0),
+            lr,
+            warmup: u64::try_from(warmup).unwrap_or(0),
             decay,
             total_steps,
         })
@@ -227,7 +239,7 @@ mod tests {
     use super::*;
 
     fn spec(call: &serde_json::Value) -> OptimizerSpec {
-        OptimizerSpec::parse(Ctor::of(call, "optimizer").unwrap(), 100).unwrap()
+        OptimizerSpec::new(&serde_json::from_value(call.clone()).unwrap(), 100).unwrap()
     }
 
     #[test]
@@ -235,14 +247,14 @@ mod tests {
     #[allow(clippy::float_cmp)]
     fn schedules_warm_up_then_decay() {
         let cosine = spec(
-            &serde_json::json!({"call": "adam", "args": {"lr": 1.0, "warmup": 10, "schedule": "cosine"}}),
+            &serde_json::json!({"call": "adam", "args": {"lr": 1.0, "eps": 1e-8, "weight_decay": 0.0, "warmup": 10, "schedule": "cosine", "decay_factor": 0.1}}),
         );
         assert_eq!(cosine.lr_at(5), 0.5);
         assert_eq!(cosine.lr_at(10), 1.0);
         assert!((cosine.lr_at(55) - 0.5).abs() < 1e-12, "half way through the decay");
         assert!(cosine.lr_at(100).abs() < 1e-12, "zero at the last step");
         let step = spec(
-            &serde_json::json!({"call": "sgd", "args": {"lr": 1.0, "schedule": "step_decay", "decay_every": 30, "decay_factor": 0.5}}),
+            &serde_json::json!({"call": "sgd", "args": {"lr": 1.0, "momentum": 0.0, "weight_decay": 0.0, "warmup": 0, "schedule": "step_decay", "decay_every": 30, "decay_factor": 0.5}}),
         );
         assert_eq!((step.lr_at(29), step.lr_at(30), step.lr_at(61)), (1.0, 0.5, 0.25));
     }
@@ -253,7 +265,9 @@ mod tests {
         let mut param = Tensor::from_slice(&[1.0f64, -2.0]).set_requires_grad(true);
         (&param * &param).sum(tch::Kind::Double).backward();
         let mut optimizer = Optimizer::new(
-            vec![spec(&serde_json::json!({"call": "adam", "args": {"lr": 0.1}}))],
+            vec![spec(
+                &serde_json::json!({"call": "adam", "args": {"lr": 0.1, "eps": 1e-8, "weight_decay": 0.0, "warmup": 0, "schedule": "constant", "decay_factor": 0.1}}),
+            )],
             &[param.shallow_clone()],
         );
         let grad = param.grad();

@@ -10,13 +10,14 @@
 
 use std::sync::Arc;
 
+use devspec_protocol::params;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::rng::{Purpose, stream};
-use super::spec::{Ctor, SpecError};
+use super::spec::SpecError;
 
 /// How a sequence's row is laid out: `positions` tokens, each an id below `vocab` or a vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,19 +57,17 @@ pub struct IclRegression {
 }
 
 impl IclRegression {
-    pub fn parse(ctor: Ctor<'_>, seed: i64) -> IclRegression {
-        let dims = count(ctor.opt_int("dims").unwrap_or(4));
-        let context = count(ctor.opt_int("context").unwrap_or(16));
-        let tasks = ctor.opt_int("tasks").map(|n| {
-            let mut rng = stream(seed, Purpose::Tasks, 0);
-            Arc::new(gaussians(&mut rng, count(n) * dims))
-        });
-        IclRegression {
-            dims,
-            context,
-            noise_var: ctor.opt_float("noise_var").unwrap_or(0.125),
-            tasks,
-        }
+    pub fn new(args: &params::IclRegression, seed: i64) -> IclRegression {
+        let dims = count(args.dims);
+        let context = count(args.context);
+        let tasks = match args.tasks {
+            params::Tasks::Count(n) => {
+                let mut rng = stream(seed, Purpose::Tasks, 0);
+                Some(Arc::new(gaussians(&mut rng, count(n) * dims)))
+            }
+            params::Tasks::Auto => None,
+        };
+        IclRegression { dims, context, noise_var: args.noise_var, tasks }
     }
 
     pub fn sequence(&self) -> Sequence {
@@ -147,10 +146,11 @@ pub struct InductionData {
 }
 
 impl InductionData {
-    pub fn parse(ctor: Ctor<'_>) -> Result<InductionData, SpecError> {
-        let vocab = count(ctor.int("vocab")?);
-        let length = count(ctor.int("length")?);
-        let segment = ctor.opt_int("segment").map_or((length / 4).max(1), count);
+    pub fn new(args: &params::InductionData) -> Result<InductionData, SpecError> {
+        let vocab = count(args.vocab);
+        let length = count(args.length);
+        // Left out, a quarter of the length, as the registry documents.
+        let segment = args.segment.map_or((length / 4).max(1), count);
         if 2 * segment > length + 1 {
             return Err(SpecError(format!(
                 "`induction.data` cannot repeat a segment of {segment} tokens in {length}: a \
@@ -186,20 +186,12 @@ impl InductionData {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModularOp {
-    Add,
-    Sub,
-    Mul,
-}
+/// `add`, `sub`, `mul`.
+pub use params::ModularOp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    /// `a` and `b` one-hot, side by side: 2p inputs (for an MLP).
-    OneHot,
-    /// The three tokens `a b =` (`=` is token p): for a transformer, scored at `=`.
-    Tokens,
-}
+/// `one_hot`: `a` and `b` one-hot, side by side, 2p inputs (for an MLP); `tokens`: the three
+/// tokens `a b =` (`=` is token p), for a transformer, scored at `=`.
+pub use params::Encoding;
 
 /// Every pair `(a, b)` of residues mod p, labelled `a op b mod p`, in an order drawn from the
 /// seed; the first `train_fraction` of them are the training pairs, the rest the test pairs.
@@ -213,23 +205,10 @@ pub struct ModularData {
 }
 
 impl ModularData {
-    pub fn parse(ctor: Ctor<'_>, seed: i64) -> Result<ModularData, SpecError> {
-        let p = count(ctor.opt_int("p").unwrap_or(113));
-        // The registry's values, and nothing else (no value falls back to another).
-        let op = match ctor.text("op").unwrap_or("add") {
-            "add" => ModularOp::Add,
-            "sub" => ModularOp::Sub,
-            "mul" => ModularOp::Mul,
-            other => return Err(SpecError(format!("this worker has no modular `op = {other}`"))),
-        };
-        let encoding = match ctor.text("encoding").unwrap_or("one_hot") {
-            "one_hot" => Encoding::OneHot,
-            "tokens" => Encoding::Tokens,
-            other => {
-                return Err(SpecError(format!("this worker has no modular `encoding = {other}`")));
-            }
-        };
-        let fraction = ctor.opt_float("train_fraction").unwrap_or(0.3);
+    pub fn new(args: &params::ModularData, seed: i64) -> Result<ModularData, SpecError> {
+        let p = count(args.p);
+        let (op, encoding) = (args.op, args.encoding);
+        let fraction = args.train_fraction;
         let mut order: Vec<(usize, usize)> =
             (0..p).flat_map(|a| (0..p).map(move |b| (a, b))).collect();
         order.shuffle(&mut stream(seed, Purpose::Data, 0));
@@ -310,14 +289,15 @@ fn count(value: i64) -> usize {
 mod tests {
     use super::*;
 
-    fn ctor(call: &serde_json::Value) -> Ctor<'_> {
-        Ctor::of(call, "data").unwrap()
+    fn data(call: serde_json::Value) -> params::Data {
+        serde_json::from_value(call).unwrap()
     }
 
     #[test]
     fn an_icl_sequence_interleaves_inputs_and_labels_that_follow_one_task() {
         let call = serde_json::json!({"call": "icl.regression", "args": {"dims": 3, "context": 5, "noise_var": 0.0, "tasks": 1}});
-        let data = IclRegression::parse(ctor(&call), 7);
+        let params::Data::IclRegression(args) = data(call) else { unreachable!() };
+        let data = IclRegression::new(&args, 7);
         let (mut inputs, mut targets) = (Vec::new(), Vec::new());
         data.draw(&mut stream(7, Purpose::Data, 0), 2, &mut inputs, &mut targets);
         assert_eq!(inputs.len(), 2 * data.input_dim());
@@ -338,8 +318,12 @@ mod tests {
 
     #[test]
     fn an_induction_sequence_repeats_a_segment_and_targets_the_next_token() {
-        let call = serde_json::json!({"call": "induction.data", "args": {"vocab": 50, "length": 20, "segment": 6}});
-        let data = InductionData::parse(ctor(&call)).unwrap();
+        let induction = |args| match data(args) {
+            params::Data::Induction(args) => InductionData::new(&args),
+            other => panic!("{other:?}"),
+        };
+        let call = serde_json::json!({"call": "induction.data", "args": {"vocab": 50, "length": 20, "segment": 6, "samples": "fresh"}});
+        let data = induction(call).unwrap();
         let (mut inputs, mut targets) = (Vec::new(), Vec::new());
         data.draw(&mut stream(1, Purpose::Data, 0), 100, &mut inputs, &mut targets);
         for (x, y) in inputs.chunks(20).zip(targets.chunks(20)) {
@@ -350,14 +334,15 @@ mod tests {
                 .any(|i| (i + 6..=tokens.len() - 6).any(|j| tokens[i..i + 6] == tokens[j..j + 6]));
             assert!(repeated, "a segment of 6 tokens occurs twice");
         }
-        let too_long = serde_json::json!({"call": "induction.data", "args": {"vocab": 5, "length": 10, "segment": 6}});
-        assert!(InductionData::parse(ctor(&too_long)).is_err());
+        let too_long = serde_json::json!({"call": "induction.data", "args": {"vocab": 5, "length": 10, "segment": 6, "samples": "fresh"}});
+        assert!(induction(too_long).is_err());
     }
 
     #[test]
     fn the_modular_table_splits_every_pair_once_into_train_and_test() {
-        let call = serde_json::json!({"call": "modular.data", "args": {"p": 7, "op": "sub", "train_fraction": 0.4}});
-        let data = ModularData::parse(ctor(&call), 3).unwrap();
+        let call = serde_json::json!({"call": "modular.data", "args": {"p": 7, "op": "sub", "encoding": "one_hot", "train_fraction": 0.4}});
+        let params::Data::Modular(args) = data(call) else { unreachable!() };
+        let data = ModularData::new(&args, 3).unwrap();
         assert_eq!(data.train_pairs, 20);
         let (mut inputs, mut targets) = (Vec::new(), Vec::new());
         data.rows(0, 49, &mut inputs, &mut targets);

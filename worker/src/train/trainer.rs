@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use devspec_protocol::params::{BatchSize, TrainParams};
 use rand::seq::SliceRandom;
 use tch::{Device, Kind, Tensor};
 
@@ -15,7 +16,7 @@ use super::loss::Loss;
 use super::model::ModelSpec;
 use super::optimizer::{Optimizer, OptimizerSpec};
 use super::rng::{Purpose, stream};
-use super::spec::{Ctor, SpecError, int};
+use super::spec::SpecError;
 
 /// How often a long run between checkpoints stores a resume point, so a sparse checkpoint grid
 /// (`checkpoints = [20_000]`) still resumes near where it stopped.
@@ -53,41 +54,31 @@ pub struct TrainSpec {
 }
 
 impl TrainSpec {
-    pub fn parse(params: &serde_json::Value) -> Result<TrainSpec, SpecError> {
-        let seed = params.get("seed").and_then(serde_json::Value::as_i64).unwrap_or(0);
-        let steps = u64::try_from(int(params.get("steps"), "steps")?).unwrap_or(0);
-        let field = |name: &str| -> Result<Ctor<'_>, SpecError> {
-            Ctor::of(
-                params.get(name).ok_or_else(|| SpecError(format!("`{name}` is missing")))?,
-                name,
-            )
-        };
-        let model = ModelSpec::parse(field("model")?)?;
-        let data = DataSpec::parse(field("data")?, seed)?;
-        let test_data = match params.get("test_data") {
-            Some(value) => Some(DataSpec::parse(Ctor::of(value, "test_data")?, seed)?),
+    pub fn new(params: &TrainParams) -> Result<TrainSpec, SpecError> {
+        let seed = params.seed;
+        let steps = u64::try_from(params.steps).unwrap_or(0);
+        let model = ModelSpec::new(&params.model)?;
+        let data = DataSpec::new(&params.data, seed)?;
+        let test_data = match &params.test_data {
+            Some(test_data) => Some(DataSpec::new(test_data, seed)?),
             None => None,
         };
-        let batch_size = match params.get("batch_size") {
-            Some(serde_json::Value::String(full)) if full == "full" => None,
-            other => Some(usize::try_from(int(other, "batch_size")?).unwrap_or(1).max(1)),
+        let batch_size = match params.batch_size {
+            BatchSize::Full => None,
+            BatchSize::Samples(size) => Some(usize::try_from(size).unwrap_or(1).max(1)),
         };
-        let device = super::spec::device(params)?;
         let spec = TrainSpec {
-            optimizer: OptimizerSpec::parse(field("optimizer")?, steps)?,
-            loss: Loss::parse(params.get("loss"), &data)?,
-            test_fraction: params
-                .get("test_fraction")
-                .and_then(serde_json::Value::as_f64)
-                .unwrap_or(0.0),
-            kind: super::spec::dtype(params)?,
+            optimizer: OptimizerSpec::new(&params.optimizer, steps)?,
+            loss: Loss::new(params.loss, &data)?,
+            test_fraction: params.test_fraction,
+            kind: super::spec::dtype(Some(params.dtype)),
+            device: super::spec::device(params.device),
             model,
             data,
             test_data,
             batch_size,
             steps,
             seed,
-            device,
         };
         spec.check_shapes()?;
         Ok(spec)

@@ -7,11 +7,12 @@
 //! vectors one after another. The output is one vector per position, `[members, batch *
 //! positions, output_dim]`; the loss picks the positions that have targets.
 
+use devspec_protocol::params::TransformerModel;
 use tch::{Kind, Tensor};
 
 use super::model::{Init, ParamShape};
 use super::sequence_data::{Sequence, Token};
-use super::spec::{Ctor, SpecError};
+use super::spec::SpecError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
@@ -31,16 +32,18 @@ pub struct Transformer {
     pub input: Input,
     pub output_dim: i64,
     pub layer_norm: bool,
+    /// The weights' initial standard deviation.
+    pub init_scale: f64,
 }
 
 impl Transformer {
-    pub fn parse(ctor: Ctor<'_>) -> Result<Transformer, SpecError> {
-        let d_model = ctor.int("d_model")?;
-        let heads = ctor.int("heads")?;
-        let input = match (ctor.opt_int("vocab"), ctor.opt_int("input_dim")) {
+    /// Reads the arguments, deriving those left out as the registry documents them.
+    pub fn new(args: &TransformerModel) -> Result<Transformer, SpecError> {
+        let (d_model, heads) = (args.d_model, args.heads);
+        let input = match (args.vocab, args.input_dim) {
             (Some(vocab), None) => Input::Tokens { vocab },
             (None, Some(dim)) => Input::Vectors { dim },
-            _ => {
+            (Some(_), Some(_)) | (None, None) => {
                 return Err(SpecError(
                     "`transformer.model` takes `vocab` (token inputs) or `input_dim` (vector \
                      inputs), exactly one of them"
@@ -48,7 +51,7 @@ impl Transformer {
                 ));
             }
         };
-        let output_dim = match (ctor.opt_int("output_dim"), input) {
+        let output_dim = match (args.output_dim, input) {
             (Some(dim), _) => dim,
             (None, Input::Tokens { vocab }) => vocab,
             (None, Input::Vectors { .. }) => {
@@ -58,15 +61,16 @@ impl Transformer {
             }
         };
         Ok(Transformer {
-            layers: ctor.int("layers")?,
+            layers: args.layers,
             heads,
             d_model,
-            d_head: ctor.opt_int("d_head").unwrap_or((d_model / heads).max(1)),
-            d_mlp: ctor.opt_int("d_mlp").unwrap_or(4 * d_model),
-            context: ctor.int("context")?,
+            d_head: args.d_head.unwrap_or((d_model / heads).max(1)),
+            d_mlp: args.d_mlp.unwrap_or(4 * d_model),
+            context: args.context,
             input,
             output_dim,
-            layer_norm: ctor.bool_or("layer_norm", true),
+            layer_norm: args.layer_norm,
+            init_scale: args.init_scale,
         })
     }
 
@@ -139,8 +143,9 @@ impl Transformer {
     }
 
     /// The parameters in their fixed order, with their shapes for one member and how they start
-    /// (weights from N(0, `init_std`^2), biases at 0, layer norms' gains at 1).
-    pub fn params(&self, init_std: f64) -> Vec<ParamShape> {
+    /// (weights from N(0, `init_scale`^2), biases at 0, layer norms' gains at 1).
+    pub fn params(&self) -> Vec<ParamShape> {
+        let init_std = self.init_scale;
         let (d, attn) = (self.d_model, self.heads * self.d_head);
         let mut params = Vec::new();
         let linear = |params: &mut Vec<ParamShape>, name: &str, out: i64, inp: i64| {

@@ -7,10 +7,11 @@
 
 use std::path::Path;
 
+use devspec_protocol::params::Tensors;
 use tch::{Kind, Tensor};
 
 use super::data::Samples;
-use super::spec::{Ctor, SpecError};
+use super::spec::SpecError;
 
 /// A file's samples, in f64 (class labels are exact there: they are far below 2^53).
 #[derive(Debug)]
@@ -34,11 +35,9 @@ impl PartialEq for UserData {
 }
 
 impl UserData {
-    pub fn read(ctor: Ctor<'_>) -> Result<UserData, SpecError> {
-        let path =
-            ctor.text("path").ok_or_else(|| SpecError("`tensors.path` is missing".into()))?;
-        let inputs_name = ctor.text("inputs").unwrap_or("x");
-        let targets_name = ctor.text("targets").unwrap_or("y");
+    pub fn read(args: &Tensors) -> Result<UserData, SpecError> {
+        let path = args.path.as_str();
+        let (inputs_name, targets_name) = (args.inputs.as_str(), args.targets.as_str());
         let fail = |what: String| SpecError(format!("{path}: {what}"));
         let mut tensors =
             read_named(Path::new(path), &[inputs_name, targets_name]).map_err(fail)?;
