@@ -32,9 +32,13 @@ fn one_shot_writes_the_reply_beside_the_request() {
 fn one_shot_runs_a_group_and_keeps_every_members_replies_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
+    // The parameters as the planner sends them: every field the registry gives a default.
     let member = |value: i64| {
+        let params = serde_json::json!({
+            "value": value, "sleep_ms": 0, "tag": 0, "fail": false, "crash": false, "outputs": 1,
+        });
         serde_json::json!({
-            "kind": "test", "display_name": format!("t{value}"), "params": {"value": value},
+            "kind": "test", "display_name": format!("t{value}"), "params": params,
             "inputs": [], "store": store, "threads": 1, "outputs": ["checkpoint@1", "result"],
         })
     };
