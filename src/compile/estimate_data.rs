@@ -10,7 +10,7 @@ use super::program::Program;
 use super::value::ValueKind;
 
 /// The observables whose loss needs data.
-const NEED_DATA: &[&str] = &["llc", "loss", "hessian_trace"];
+const NEED_DATA: &[&str] = &["llc", "loss", "gradient_norm", "hessian_trace"];
 
 pub fn check(program: &Program) -> Vec<Diagnostic> {
     let mut errors = Vec::new();

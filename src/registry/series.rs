@@ -28,6 +28,7 @@ pub const OBSERVABLES: &[(&str, &[&str])] = &[
     ),
     ("loss", &["loss"]),
     ("weight_norm", &["weight_norm"]),
+    ("gradient_norm", &["gradient_norm"]),
     ("hessian_trace", &["hessian_trace", "hessian_trace_se"]),
     // Essential dynamics reads the outputs themselves, not a number.
     ("outputs", &["outputs"]),

@@ -84,7 +84,7 @@ fn a_series_too_short_to_search_fails_its_step_with_the_reason() {
 #[test]
 fn every_series_the_registry_declares_for_these_steps_is_one_a_detection_can_read() {
     // The registry's series (what `check` lets `series = ...` name) against what the worker
-    // writes: a training run and four observables, each declared series searched by its own
+    // writes: a training run and five observables, each declared series searched by its own
     // detection, every one of which must run. (The studies' own observables are covered by
     // their studies: `specs/grokking.dev` searches `test_accuracy`.)
     let mut spec = String::from(
@@ -97,7 +97,8 @@ fn every_series_the_registry_declares_for_these_steps_is_one_a_detection_can_rea
          draws = 40, burnin = 10) }\n\
          estimate loss on fit { observable = loss() }\n\
          estimate weight_norm on fit { observable = weight_norm() }\n\
-         estimate hessian_trace on fit { observable = hessian_trace(samples = 4) }\n",
+         estimate hessian_trace on fit { observable = hessian_trace(samples = 4) }\n\
+         estimate gradient_norm on fit { observable = gradient_norm() }\n",
     );
     let series = devspec::registry::series::of_observable;
     let mut detections = Vec::new();
@@ -107,6 +108,7 @@ fn every_series_the_registry_declares_for_these_steps_is_one_a_detection_can_rea
         ("loss", series("loss").unwrap()),
         ("weight_norm", series("weight_norm").unwrap()),
         ("hessian_trace", series("hessian_trace").unwrap()),
+        ("gradient_norm", series("gradient_norm").unwrap()),
     ] {
         for name in names {
             let detection = format!("d_{step}_{name}");

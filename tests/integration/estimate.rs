@@ -402,6 +402,37 @@ fn the_hessian_trace_of_linear_regression_is_twice_the_input_variance_and_output
 }
 
 #[test]
+fn the_gradient_norm_is_zero_at_the_teacher_and_two_over_n_times_the_weights_norm_against_zero_labels()
+ {
+    // y = W x with the mean squared error over samples and the N = 3 outputs: the gradient in
+    // W is (2 / N) (W - T) Σ, Σ the inputs' second moment (the identity, within about 2% in
+    // norm for 10,000 standard normal samples of 4 inputs). At the teacher (T = W, no label
+    // noise) it vanishes up to f32 rounding; labelled by the zero teacher (T = 0) its norm is
+    // (2 / 3) |W Σ| = (2 / 3) |W| within that 2%; 5% leaves room for the sample.
+    let project = Project::new(
+        "let t = dln.teacher(widths = [4, 3], rank = 3)\n\
+         let zero = dln.teacher(widths = [4, 3], rank = 0)\n\
+         checkpoint at_teacher {\n  model = dln.model(widths = [4, 3])\n  weights = t\n  \
+         data = dln.data(teacher = t, samples = 10000)\n}\n\
+         checkpoint off_teacher {\n  model = dln.model(widths = [4, 3])\n  weights = t\n  \
+         data = dln.data(teacher = zero, samples = 10000)\n}\n\
+         estimate flat on at_teacher { observable = gradient_norm() }\n\
+         estimate steep on off_teacher { observable = gradient_norm() }\n\
+         estimate size on off_teacher { observable = weight_norm() }\n",
+    );
+    let run = project.run(&[]);
+    assert_eq!(run.counts().2, 0, "{}", run.stderr());
+    let results = metrics(&project);
+    let flat = results["flat@0"]["gradient_norm"].as_f64().unwrap();
+    let steep = results["steep@0"]["gradient_norm"].as_f64().unwrap();
+    let size = results["size@0"]["weight_norm"].as_f64().unwrap();
+    assert!(size > 0.5, "the teacher has weights: {size}");
+    assert!(flat < 1e-4 * size, "gradient at the teacher {flat} (weights {size})");
+    let expected = 2.0 / 3.0 * size;
+    assert!((steep - expected).abs() < 0.05 * expected, "gradient {steep}, expected {expected}");
+}
+
+#[test]
 fn calibrate_sweeps_the_step_size_and_recommends_a_cell_with_good_acceptance() {
     let project = Project::new(&format!(
         "{}estimate llc on c {{\n  observable = llc(sampler = sgld(lr = 1e-4, localization = 1), \

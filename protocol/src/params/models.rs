@@ -68,6 +68,7 @@ pub enum Activation {
     Relu,
     Gelu,
     Tanh,
+    Silu,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +83,7 @@ pub struct TransformerModel {
     /// Derived: `4 * d_model`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub d_mlp: Option<i64>,
+    pub activation: Activation,
     pub context: i64,
     /// One of `vocab` (token inputs) and `input_dim` (vector inputs) is given.
     #[serde(skip_serializing_if = "Option::is_none")]

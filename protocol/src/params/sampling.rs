@@ -47,6 +47,8 @@ pub enum Observable {
     Loss(DataOnly),
     #[serde(rename = "weight_norm")]
     WeightNorm(WeightNorm),
+    #[serde(rename = "gradient_norm")]
+    GradientNorm(DataOnly),
     #[serde(rename = "hessian_trace")]
     HessianTrace(HessianTrace),
     #[serde(rename = "outputs")]

@@ -58,7 +58,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             WIDTHS,
             defaults_to(
                 "activation",
-                ValueType::Enum(&["relu", "gelu", "tanh"]),
+                ACTIVATIONS,
                 Literal::Enum("relu"),
                 "nonlinearity between layers (none after the last)",
             ),
@@ -87,6 +87,12 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
                 whole(0),
                 "`4 * d_model`",
                 "hidden width of each block's MLP; 0 makes the model attention-only",
+            ),
+            defaults_to(
+                "activation",
+                ACTIVATIONS,
+                Literal::Enum("gelu"),
+                "nonlinearity of each block's MLP",
             ),
             required("context", whole(1), "longest input sequence, in positions"),
             derived(
@@ -150,6 +156,9 @@ const WIDTHS: Param = required(
 );
 
 const WIDTH: ValueType = whole(1);
+
+/// The nonlinearities a model's hidden layers may apply (`silu` is x·sigmoid(x)).
+const ACTIVATIONS: ValueType = ValueType::Enum(&["relu", "gelu", "tanh", "silu"]);
 
 // PyTorch's own scale keeps activations of order one whatever the widths are.
 const FAN_IN_INIT: Param = derived(

@@ -183,6 +183,21 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
         status: Status::Implemented,
     },
     Constructor {
+        name: "gradient_norm",
+        kind: CtorKind::Observable,
+        params: &[derived(
+            "data",
+            ValueType::Ctor(CtorKind::Data),
+            "the data of the step it is on",
+            "data the loss is computed on",
+        )],
+        doc: "The Euclidean norm of the loss's gradient at the checkpoint, over a whole data \
+              set: near 0 at a critical point of the loss, which the LLC's localization \
+              assumes the checkpoint is.",
+        reference: None,
+        status: Status::Implemented,
+    },
+    Constructor {
         name: "hessian_trace",
         kind: CtorKind::Observable,
         params: &[

@@ -1,5 +1,5 @@
 //! The observables measured at a checkpoint without sampling: the loss over a data set, the
-//! weights' norm, the trace of the loss's Hessian (Hutchinson's estimator), and the model's
+//! weights' norm, the loss's gradient norm, the trace of the loss's Hessian (Hutchinson's estimator), and the model's
 //! outputs on a fixed probe set (for essential dynamics).
 
 use rand::Rng;
@@ -37,6 +37,11 @@ pub fn measure(spec: &EstimateSpec, anchor: &[Tensor]) -> Result<Measured, Strin
             let norm = weight_norm(spec, &params, restrict)?;
             metrics.insert("weight_norm".into(), norm.into());
             serde_json::json!({ "weight_norm": norm })
+        }
+        Observable::GradientNorm(own) => {
+            let norm = gradient_norm(spec, &params, own.as_ref())?;
+            metrics.insert("gradient_norm".into(), norm.into());
+            serde_json::json!({ "gradient_norm": norm })
         }
         Observable::HessianTrace { samples: probes, data } => {
             let (trace, se) = hessian_trace(spec, &params, data.as_ref(), *probes)?;
@@ -85,6 +90,7 @@ fn observable_name(observable: &Observable) -> &'static str {
         Observable::Llc(_) => "llc",
         Observable::Loss(_) => "loss",
         Observable::WeightNorm(_) => "weight_norm",
+        Observable::GradientNorm(_) => "gradient_norm",
         Observable::HessianTrace { .. } => "hessian_trace",
         Observable::Outputs { .. } => "outputs",
         Observable::Accuracy(_) => "accuracy",
@@ -126,6 +132,24 @@ fn weight_norm(
         if restrict.matches(name) {
             sum += scalar(&param.to_kind(Kind::Double).square().sum(Kind::Double))?;
         }
+    }
+    Ok(sum.sqrt())
+}
+
+/// The Euclidean norm of the gradient of the loss over the data at the checkpoint, over every
+/// parameter, accumulated in f64.
+fn gradient_norm(
+    spec: &EstimateSpec,
+    params: &[Tensor],
+    own: Option<&DataSpec>,
+) -> Result<f64, String> {
+    let (x, y) = samples(spec, own, usize::MAX)?;
+    let ws: Vec<Tensor> = params.iter().map(|p| p.detach().set_requires_grad(true)).collect();
+    let loss = spec.loss.per_member(&spec.model.forward(&ws, &x), &y, spec.kind);
+    let grads = Tensor::run_backward(&[loss.sum(spec.kind)], &ws, false, false);
+    let mut sum = 0.0;
+    for g in &grads {
+        sum += scalar(&g.to_kind(Kind::Double).square().sum(Kind::Double))?;
     }
     Ok(sum.sqrt())
 }

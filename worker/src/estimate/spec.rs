@@ -34,6 +34,8 @@ pub enum Observable {
     Loss(Option<DataSpec>),
     /// The Euclidean norm of the parameters whose names match (all when empty).
     WeightNorm(NamePatterns),
+    /// The norm of the loss's gradient over a data set (the step's, or this one).
+    GradientNorm(Option<DataSpec>),
     /// The trace of the loss's Hessian over a data set, from this many probe vectors.
     HessianTrace {
         samples: usize,
@@ -176,6 +178,10 @@ impl EstimateSpec {
             params::Observable::WeightNorm(args) => {
                 let restrict = NamePatterns::new(&args.restrict, "weight_norm.restrict")?;
                 (Observable::WeightNorm(restrict), None)
+            }
+            params::Observable::GradientNorm(args) => {
+                let own = data_of(&args.data)?;
+                (Observable::GradientNorm(own.clone()), own)
             }
             params::Observable::HessianTrace(args) => {
                 let own = data_of(&args.data)?;

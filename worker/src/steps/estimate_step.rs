@@ -41,6 +41,7 @@ pub fn run(group: &[Typed<'_, '_, EstimateParams>], send: &mut dyn FnMut(&Reply)
             Observable::Llc(_) => run_llc(&members, send),
             Observable::Loss(_)
             | Observable::WeightNorm(_)
+            | Observable::GradientNorm(_)
             | Observable::HessianTrace { .. }
             | Observable::Outputs { .. }
             | Observable::Accuracy(_)

@@ -305,11 +305,7 @@ impl ModelSpec {
                         h += params[layer * per_layer + 1].unsqueeze(1);
                     }
                     if let (Arch::Mlp { activation, .. }, true) = (&self.arch, layer + 1 < layers) {
-                        h = match activation {
-                            Activation::Relu => h.relu(),
-                            Activation::Gelu => h.gelu("none"),
-                            Activation::Tanh => h.tanh(),
-                        };
+                        h = activate(&h, *activation);
                     }
                 }
                 h
@@ -330,6 +326,16 @@ pub fn toy_model_at_a_test_point(bias: bool) -> (ModelSpec, Vec<Tensor>) {
         params[1] = Tensor::from_slice(&[0.1f64, -0.3, 0.2, -0.05, 0.0, 0.4]).repeat([3, 1]);
     }
     (model, params)
+}
+
+/// `activation` applied elementwise (GELU exact, not its tanh approximation).
+pub fn activate(h: &Tensor, activation: Activation) -> Tensor {
+    match activation {
+        Activation::Relu => h.relu(),
+        Activation::Gelu => h.gelu("none"),
+        Activation::Tanh => h.tanh(),
+        Activation::Silu => h.silu(),
+    }
 }
 
 #[cfg(test)]

@@ -7,10 +7,10 @@
 //! vectors one after another. The output is one vector per position, `[members, batch *
 //! positions, output_dim]`; the loss picks the positions that have targets.
 
-use devspec_protocol::params::TransformerModel;
+use devspec_protocol::params::{Activation, TransformerModel};
 use tch::{Kind, Tensor};
 
-use super::model::{Init, ParamShape};
+use super::model::{Init, ParamShape, activate};
 use super::sequence_data::{Sequence, Token};
 use super::spec::SpecError;
 
@@ -28,6 +28,8 @@ pub struct Transformer {
     pub d_head: i64,
     /// 0: attention-only.
     pub d_mlp: i64,
+    /// The nonlinearity of each block's MLP.
+    pub activation: Activation,
     pub context: i64,
     pub input: Input,
     pub output_dim: i64,
@@ -66,6 +68,7 @@ impl Transformer {
             d_model,
             d_head: args.d_head.unwrap_or((d_model / heads).max(1)),
             d_mlp: args.d_mlp.unwrap_or(4 * d_model),
+            activation: args.activation,
             context: args.context,
             input,
             output_dim,
@@ -325,7 +328,7 @@ impl Transformer {
                 } else {
                     stream.shallow_clone()
                 };
-                let hidden = linear(&normed, take(), take()).gelu("none");
+                let hidden = activate(&linear(&normed, take(), take()), self.activation);
                 stream = residual(&stream, linear(&hidden, take(), take()));
             }
         }
