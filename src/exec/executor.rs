@@ -350,8 +350,7 @@ impl Executor<'_> {
         let group = self.group_of(node, &key, &key_parts);
         let device = key_parts.environment.get("device").cloned().unwrap_or_default();
         let resources = super::slurm::resources_of(&self.plan.graph[node].params);
-        let kind = self.plan.graph[node].kind;
-        waiting.push(group, Job { node, key, kind, device, request, instance, resources });
+        waiting.push(group, Job { node, key, device, request, instance, resources });
         false
     }
 
@@ -408,11 +407,8 @@ impl Executor<'_> {
             return false;
         }
         on_event(&RunEvent::Started { instance: instance.clone() });
-        let params: serde_json::Map<String, serde_json::Value> = self.plan.graph[node]
-            .params
-            .iter()
-            .map(|(name, value)| (name.clone(), plain_json(value)))
-            .collect();
+        // A step devspec computes has no device: its parameters as a worker's would be.
+        let params = request_params(&self.plan.graph[node].params, &self.options.device);
         let job = InProcessJob {
             instance,
             key,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 
-use devspec_protocol::{Reply, RequestBody, StepKind, StepResult, WorkerErrorKind};
+use devspec_protocol::{Reply, RequestBody, StepResult, WorkerErrorKind};
 use petgraph::graph::NodeIndex;
 
 use super::executor::RunOptions;
@@ -23,7 +23,6 @@ use crate::store::{Manifest, Store};
 pub struct Job {
     pub node: NodeIndex,
     pub key: String,
-    pub kind: StepKind,
     /// The device kind it runs on (its key's), for its provenance.
     pub device: String,
     pub request: devspec_protocol::StepRequest,
@@ -294,7 +293,7 @@ impl GroupRunner<'_> {
             manifest_version: 1,
             key: job.key.clone(),
             instance: job.instance.clone(),
-            kind: job.kind,
+            kind: job.request.kind(),
             outputs: result.outputs,
             sizes: BTreeMap::new(),
             metrics: result.metrics,

@@ -19,7 +19,7 @@ pub struct Results {
 
 impl Results {
     /// No instance of a plan of `nodes` instances has a record yet.
-    pub fn none(nodes: usize) -> Results {
+    pub(super) fn none(nodes: usize) -> Results {
         Results { by_node: vec![None; nodes] }
     }
 

@@ -95,7 +95,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
             derived(
                 "init_loss_batches",
                 whole(1),
-                "the whole data set",
+                "the whole data set; 16 batches of fresh data where the data are drawn fresh",
                 "batches averaged for the loss at the checkpoint, shared by all chains",
             ),
             defaults_to(

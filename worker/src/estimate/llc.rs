@@ -497,6 +497,7 @@ fn init_losses(
                 Ok(spec.loss.per_member(&out, &expand(y), Kind::Double))
             }
             (_, batches) => {
+                // The registry's derivation: fresh data have no whole set, so 16 batches.
                 let batches = batches.unwrap_or(16).max(1);
                 let mut orders = vec![BatchOrder::new(spec.seed, 0)];
                 let mut sum = Tensor::zeros([checkpoints as i64], (Kind::Double, spec.device));
