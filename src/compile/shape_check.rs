@@ -3,6 +3,8 @@
 //! targets as it gives, and a checkpoint's `weights` must be the model's parameters. Shapes the
 //! checker cannot know (a file's tensors) are checked by the worker when the step starts.
 
+use devspec_protocol::params;
+
 use crate::diagnostic::Diagnostic;
 
 use super::program::Program;
@@ -62,26 +64,30 @@ fn mismatch(
 }
 
 fn model_dims(model: &Value) -> Option<Dims> {
-    let ValueKind::Ctor { name, args, .. } = &model.kind else { return None };
-    match *name {
-        "tms.model" => {
-            let features = args.get("features")?.as_int()?;
-            Some((features, features))
+    match model.typed()? {
+        params::Model::Tms(args) => Some((args.features, args.features)),
+        params::Model::Dln(params::DlnModel { widths, .. })
+        | params::Model::Mlp(params::MlpModel { widths, .. }) => {
+            Some((*widths.first()?, *widths.last()?))
         }
-        "dln.model" | "mlp.model" => ends(args.get("widths")?),
-        _ => None,
+        // A transformer's data are checked as sequences by the worker; a TorchScript model's
+        // shapes are its own.
+        params::Model::Transformer(_) | params::Model::Torchscript(_) => None,
     }
 }
 
 fn data_dims(data: &Value) -> Option<Dims> {
-    let ValueKind::Ctor { name, args, .. } = &data.kind else { return None };
-    match *name {
-        "tms.data" => {
-            let features = args.get("features")?.as_int()?;
-            Some((features, features))
+    match data.typed()? {
+        params::Data::Tms(args) => Some((args.features, args.features)),
+        params::Data::Dln(args) => {
+            let params::Teacher::Dln(teacher) = &args.teacher;
+            Some((*teacher.widths.first()?, *teacher.widths.last()?))
         }
-        "dln.data" => ends(args.get("teacher")?.ctor_arg("widths")?),
-        _ => None,
+        // Their shapes are known only once generated or read (the worker checks them).
+        params::Data::Tensors(_)
+        | params::Data::IclRegression(_)
+        | params::Data::Induction(_)
+        | params::Data::Modular(_) => None,
     }
 }
 
@@ -90,10 +96,4 @@ fn widths_of(value: &Value) -> Option<Vec<i64>> {
     let widths = value.ctor_arg("widths")?;
     let ValueKind::List(items) = &widths.kind else { return None };
     items.iter().map(Value::as_int).collect()
-}
-
-/// The first and last of a list of widths.
-fn ends(widths: &Value) -> Option<Dims> {
-    let ValueKind::List(items) = &widths.kind else { return None };
-    Some((items.first()?.as_int()?, items.last()?.as_int()?))
 }

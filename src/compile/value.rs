@@ -49,6 +49,40 @@ pub enum ValueKind {
 }
 
 impl Value {
+    /// The value as the worker protocol carries it: numbers, strings, booleans; options and
+    /// `auto` as their names; files as their paths (a key holds their content's digest);
+    /// constructors as `{"call": name, "args": {...}}`, which `devspec_protocol::params`
+    /// reads as typed structs.
+    pub fn to_wire(&self) -> serde_json::Value {
+        match &self.kind {
+            ValueKind::Int(v) => (*v).into(),
+            ValueKind::Float(v) => (*v).into(),
+            ValueKind::Str(text) | ValueKind::Enum(text) => text.clone().into(),
+            ValueKind::File { path, .. } => path.display().to_string().into(),
+            ValueKind::Bool(v) => (*v).into(),
+            ValueKind::Auto => "auto".into(),
+            ValueKind::List(items) | ValueKind::Sweep(items) => {
+                items.iter().map(Value::to_wire).collect()
+            }
+            ValueKind::Record(fields) => fields
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_wire()))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+            ValueKind::Ctor { name, args, .. } => {
+                let args: serde_json::Map<_, _> =
+                    args.iter().map(|(k, v)| (k.clone(), v.to_wire())).collect();
+                serde_json::json!({ "call": name, "args": args })
+            }
+        }
+    }
+
+    /// The value read as the protocol's typed form of it (`params::Model`, `params::Schedule`,
+    /// ...), or `None` when it is not one.
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_value(self.to_wire()).ok()
+    }
+
     pub fn new(kind: ValueKind, origin: Origin) -> Self {
         Value { kind, origin }
     }

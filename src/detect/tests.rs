@@ -65,10 +65,7 @@ fn method(text: &str) -> Method {
     for param in crate::registry::constructor(&name).unwrap().params {
         if let crate::registry::schema::Default::Value(literal) = param.default {
             let value = crate::compile::literal::to_value(literal, origin);
-            args.as_object_mut()
-                .unwrap()
-                .entry(param.name)
-                .or_insert_with(|| crate::exec::plain_json(&value));
+            args.as_object_mut().unwrap().entry(param.name).or_insert_with(|| value.to_wire());
         }
     }
     Method::parse(&call).unwrap()

@@ -447,7 +447,7 @@ impl Executor<'_> {
                 .map(|(key, _)| key.digest())
                 .unwrap_or_default();
                 let params_of = |node: NodeIndex| -> serde_json::Map<String, serde_json::Value> {
-                    graph[node].params.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect()
+                    graph[node].params.iter().map(|(k, v)| (k.clone(), v.to_wire())).collect()
                 };
                 let mut upstream: Vec<NodeIndex> =
                     graph.neighbors_directed(source, Direction::Incoming).collect();
@@ -895,37 +895,11 @@ pub(crate) fn request_params(
     device: &str,
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut json: serde_json::Map<String, serde_json::Value> =
-        params.iter().map(|(name, value)| (name.clone(), plain_json(value))).collect();
+        params.iter().map(|(name, value)| (name.clone(), value.to_wire())).collect();
     if json.contains_key("device") {
         json.insert("device".into(), device.into());
     }
     json
-}
-
-/// Parameters as plain JSON for the worker: numbers, strings, booleans; options and `auto` as
-/// their names; constructors as `{"call": name, "args": {...}}`.
-pub(crate) fn plain_json(value: &crate::compile::value::Value) -> serde_json::Value {
-    use crate::compile::value::ValueKind;
-    match &value.kind {
-        ValueKind::Int(v) => (*v).into(),
-        ValueKind::Float(v) => (*v).into(),
-        ValueKind::Str(text) | ValueKind::Enum(text) => text.clone().into(),
-        // The worker gets the file where it is; the key gets its content's digest.
-        ValueKind::File { path, .. } => path.display().to_string().into(),
-        ValueKind::Bool(v) => (*v).into(),
-        ValueKind::Auto => "auto".into(),
-        ValueKind::List(items) | ValueKind::Sweep(items) => items.iter().map(plain_json).collect(),
-        ValueKind::Record(fields) => fields
-            .iter()
-            .map(|(k, v)| (k.clone(), plain_json(v)))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-        ValueKind::Ctor { name, args, .. } => {
-            let args: serde_json::Map<_, _> =
-                args.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect();
-            serde_json::json!({ "call": name, "args": args })
-        }
-    }
 }
 
 #[cfg(test)]

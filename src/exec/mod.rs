@@ -16,9 +16,9 @@ mod worker_locator;
 mod worker_process;
 mod worker_report;
 
-pub use executor::{Executor, FailedInstance, RunEvent, RunOptions, RunSummary};
 #[cfg(test)]
-pub(crate) use executor::{plain_json, request_params};
+pub(crate) use executor::request_params;
+pub use executor::{Executor, FailedInstance, RunEvent, RunOptions, RunSummary};
 pub use provenance::DEVSPEC_COMMIT;
 pub use results::Results;
 pub use step_key::{StepKey, environment_of, explicit_device, instance_key};

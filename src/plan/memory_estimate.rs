@@ -22,12 +22,15 @@
 //! # let _ = model_parameters;
 //! ```
 
+// Sizes are whole numbers far below 2^53; an estimate besides.
+#![allow(clippy::cast_precision_loss)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use devspec_protocol::StepKind;
+use devspec_protocol::{StepKind, params};
 
-use crate::compile::value::{Value, ValueKind};
+use crate::compile::value::Value;
 
 /// An instance estimated beyond this is refused by `check`: 1 TiB.
 pub const ABSURD_BYTES: f64 = 1024.0 * 1024.0 * 1024.0 * 1024.0;
@@ -155,14 +158,11 @@ pub fn estimate(params: &BTreeMap<String, Value>) -> MemoryEstimate {
     let pool = data.and_then(fixed_samples).unwrap_or(batch);
     estimate.add("parameters", weights * element);
     estimate.add("data", data.map_or(0.0, |data| data_bytes(data, batch, element)));
-    if let Some(Value { kind: ValueKind::Ctor { name: "llc", args, .. }, .. }) = observable {
-        let companion =
-            matches!(args.get("companion").map(|v| &v.kind), Some(ValueKind::Bool(true)));
+    if let Some(params::Observable::Llc(llc)) = observable.and_then(Value::typed) {
         // A companion samples every chain twice.
-        let chains = args.get("chains").and_then(Value::as_f64).unwrap_or(4.0)
-            * if companion { 2.0 } else { 1.0 };
-        let draws = args.get("draws").and_then(Value::as_f64).unwrap_or(200.0);
-        let slots = args.get("sampler").map_or(0.0, sampler_slots);
+        let chains = llc.chains as f64 * if llc.companion { 2.0 } else { 1.0 };
+        let draws = llc.draws as f64;
+        let slots = sampler_slots(&llc.sampler);
         // Each chain's position and gradient, and the sampler's state per chain.
         estimate.add("chains", chains * (2.0 + slots) * weights * element);
         // A loss per draw and chain, in f64.
@@ -178,30 +178,27 @@ pub fn estimate(params: &BTreeMap<String, Value>) -> MemoryEstimate {
 
 /// Bytes per number: the instance's `dtype` (f32 unless it says f64).
 fn element_bytes(params: &BTreeMap<String, Value>) -> f64 {
-    match params.get("dtype").map(|v| &v.kind) {
-        Some(ValueKind::Enum(name)) if name == "f64" => 8.0,
-        _ => 4.0,
+    match params.get("dtype").and_then(Value::typed) {
+        Some(params::Dtype::F64) => 8.0,
+        Some(params::Dtype::F32) | None => 4.0,
     }
 }
 
 /// Extra tensors the optimizer keeps per parameter: Adam's two moments, SGD's momentum buffer.
 fn optimizer_slots(optimizer: &Value) -> f64 {
-    match &optimizer.kind {
-        ValueKind::Ctor { name: "adam" | "adamw", .. } => 2.0,
-        ValueKind::Ctor { name: "sgd", args, .. } => {
-            let momentum = args.get("momentum").and_then(Value::as_f64).unwrap_or(0.0);
-            if momentum > 0.0 { 1.0 } else { 0.0 }
-        }
-        _ => 0.0,
+    match optimizer.typed() {
+        Some(params::Optimizer::Adam(_) | params::Optimizer::Adamw(_)) => 2.0,
+        Some(params::Optimizer::Sgd(sgd)) if sgd.momentum > 0.0 => 1.0,
+        Some(params::Optimizer::Sgd(_)) | None => 0.0,
     }
 }
 
 /// Extra tensors a sampler keeps per parameter and chain: the anchor it is localized at, and
 /// `RMSprop`'s running mean of squared gradients.
-fn sampler_slots(sampler: &Value) -> f64 {
-    match &sampler.kind {
-        ValueKind::Ctor { name: "rmsprop_sgld", .. } => 2.0,
-        _ => 1.0,
+fn sampler_slots(sampler: &params::Sampler) -> f64 {
+    match sampler {
+        params::Sampler::RmspropSgld(_) => 2.0,
+        params::Sampler::Sgld(_) => 1.0,
     }
 }
 
@@ -215,41 +212,49 @@ fn batch_samples(batch_size: Option<&Value>, data: Option<&Value>) -> f64 {
 
 /// The number of samples a data set holds, when it holds a fixed pool.
 fn fixed_samples(data: &Value) -> Option<f64> {
-    let ValueKind::Ctor { name, args, .. } = &data.kind else { return None };
-    match *name {
-        "modular.data" => args.get("p").and_then(Value::as_f64).map(|p| p * p),
-        _ => args.get("samples").and_then(Value::as_f64),
+    let pool = |samples: params::Samples| match samples {
+        params::Samples::Pool(n) => Some(n as f64),
+        params::Samples::Fresh => None,
+    };
+    match data.typed()? {
+        params::Data::Tms(args) => pool(args.samples),
+        params::Data::Dln(args) => pool(args.samples),
+        params::Data::Induction(args) => pool(args.samples),
+        params::Data::Modular(args) => Some((args.p * args.p) as f64),
+        // In-context regression draws a fresh batch of tasks every step; a file's rows are
+        // not counted without reading it.
+        params::Data::IclRegression(_) | params::Data::Tensors(_) => None,
     }
 }
 
 /// Bytes a data set holds in memory: a fixed pool's inputs and targets, or one fresh batch;
 /// a file's size on disk.
 pub fn data_bytes(data: &Value, batch: f64, element: f64) -> f64 {
-    let ValueKind::Ctor { name, args, .. } = &data.kind else { return 0.0 };
-    let int = |name: &str| args.get(name).and_then(Value::as_f64);
     let samples = fixed_samples(data).unwrap_or(batch);
-    match *name {
-        "tms.data" => samples * 2.0 * int("features").unwrap_or(0.0) * element,
-        "dln.data" => {
-            let widths = args.get("teacher").and_then(|t| t.ctor_arg("widths")).map(widths);
-            let (first, last) =
-                widths.and_then(|w| Some((*w.first()?, *w.last()?))).unwrap_or((0.0, 0.0));
+    match data.typed() {
+        Some(params::Data::Tms(args)) => samples * 2.0 * args.features as f64 * element,
+        Some(params::Data::Dln(args)) => {
+            let params::Teacher::Dln(teacher) = &args.teacher;
+            let (first, last) = match (teacher.widths.first(), teacher.widths.last()) {
+                (Some(&first), Some(&last)) => (first as f64, last as f64),
+                _ => (0.0, 0.0),
+            };
             samples * (first + last) * element
         }
         // Tokens are whole numbers of 8 bytes; a sequence and its shifted targets.
-        "induction.data" => samples * 2.0 * int("length").unwrap_or(0.0) * 8.0,
-        "icl.regression" => {
-            let dims = int("dims").unwrap_or(0.0);
-            batch * int("context").unwrap_or(0.0) * 2.0 * (dims + 1.0) * element
+        Some(params::Data::Induction(args)) => samples * 2.0 * args.length as f64 * 8.0,
+        Some(params::Data::IclRegression(args)) => {
+            batch * args.context as f64 * 2.0 * (args.dims as f64 + 1.0) * element
         }
-        "modular.data" => {
-            let p = int("p").unwrap_or(0.0);
-            let one_hot = args.get("encoding").is_none_or(|e| e.to_string() == "one_hot");
-            let inputs = if one_hot { 2.0 * p * element } else { 3.0 * 8.0 };
+        Some(params::Data::Modular(args)) => {
+            let inputs = match args.encoding {
+                params::Encoding::OneHot => 2.0 * args.p as f64 * element,
+                params::Encoding::Tokens => 3.0 * 8.0,
+            };
             samples * (inputs + 8.0)
         }
-        "tensors" => data.files().iter().map(|path| size_on_disk(path)).sum(),
-        _ => 0.0,
+        Some(params::Data::Tensors(args)) => size_on_disk(std::path::Path::new(&args.path)),
+        None => 0.0,
     }
 }
 
@@ -269,31 +274,22 @@ fn size_on_disk(path: &std::path::Path) -> f64 {
     }
 }
 
-fn widths(list: &Value) -> Vec<f64> {
-    match &list.kind {
-        ValueKind::List(items) => items.iter().filter_map(Value::as_f64).collect(),
-        _ => Vec::new(),
-    }
+fn widths(widths: &[i64]) -> Vec<f64> {
+    widths.iter().map(|&w| w as f64).collect()
 }
 
-/// The number of parameters of a model value, by its kind; `None` for a kind not sized here.
+/// The number of parameters of a model value, by its kind; `None` for what is not a model.
 pub fn model_parameters(model: &Value) -> Option<f64> {
-    let ValueKind::Ctor { name, args, .. } = &model.kind else { return None };
-    let number = |name: &str| args.get(name).and_then(Value::as_f64);
-    let bias = |default: bool| {
-        args.get("bias").map_or(default, |b| matches!(b.kind, ValueKind::Bool(true)))
-    };
-    match *name {
-        "tms.model" => Some(tms_parameters(number("features")?, number("hidden")?, bias(true))),
-        "dln.model" => Some(layered_parameters(&widths(args.get("widths")?), bias(false))),
-        "mlp.model" => Some(layered_parameters(&widths(args.get("widths")?), bias(true))),
-        "transformer.model" => Some(transformer_parameters(&TransformerShape::of(args)?)),
-        // The saved file holds the parameters (4 bytes each in f32), and little else.
-        "torchscript.model" => {
-            Some(model.files().iter().map(|p| size_on_disk(p)).sum::<f64>() / 4.0)
+    Some(match model.typed()? {
+        params::Model::Tms(args) => {
+            tms_parameters(args.features as f64, args.hidden as f64, args.bias)
         }
-        _ => None,
-    }
+        params::Model::Dln(args) => layered_parameters(&widths(&args.widths), args.bias),
+        params::Model::Mlp(args) => layered_parameters(&widths(&args.widths), args.bias),
+        params::Model::Transformer(args) => transformer_parameters(&TransformerShape::of(&args)),
+        // The saved file holds the parameters (4 bytes each in f32), and little else.
+        params::Model::Torchscript(args) => size_on_disk(std::path::Path::new(&args.path)) / 4.0,
+    })
 }
 
 /// The toy model of superposition: W (hidden x features) and, with `bias`, b (features).
@@ -322,24 +318,20 @@ pub struct TransformerShape {
 }
 
 impl TransformerShape {
-    fn of(args: &BTreeMap<String, Value>) -> Option<Self> {
-        let number = |name: &str| args.get(name).and_then(Value::as_f64);
-        let (heads, d_model) = (number("heads")?, number("d_model")?);
-        let inputs = number("vocab").or_else(|| number("input_dim")).unwrap_or(0.0);
-        Some(TransformerShape {
-            layers: number("layers")?,
+    fn of(args: &params::TransformerModel) -> Self {
+        let (heads, d_model) = (args.heads as f64, args.d_model as f64);
+        let inputs = args.vocab.or(args.input_dim).unwrap_or(0) as f64;
+        TransformerShape {
+            layers: args.layers as f64,
             heads,
             d_model,
-            d_head: number("d_head").unwrap_or((d_model / heads).floor()),
-            d_mlp: number("d_mlp").unwrap_or(4.0 * d_model),
-            context: number("context")?,
+            d_head: args.d_head.map_or((d_model / heads).floor(), |d| d as f64),
+            d_mlp: args.d_mlp.map_or(4.0 * d_model, |d| d as f64),
+            context: args.context as f64,
             inputs,
-            outputs: number("output_dim").or_else(|| number("vocab")).unwrap_or(inputs),
-            layer_norm: !matches!(
-                args.get("layer_norm").map(|v| &v.kind),
-                Some(ValueKind::Bool(false))
-            ),
-        })
+            outputs: args.output_dim.or(args.vocab).map_or(inputs, |o| o as f64),
+            layer_norm: args.layer_norm,
+        }
     }
 }
 
@@ -365,24 +357,25 @@ pub fn transformer_parameters(shape: &TransformerShape) -> f64 {
 
 /// Numbers one sample's forward pass keeps for the backward pass, by model kind.
 pub fn model_activations(model: &Value) -> f64 {
-    let ValueKind::Ctor { name, args, .. } = &model.kind else { return 0.0 };
-    let number = |name: &str| args.get(name).and_then(Value::as_f64).unwrap_or(0.0);
-    match *name {
+    match model.typed() {
         // h = W x, W^T h + b, its ReLU.
-        "tms.model" => number("hidden") + 2.0 * number("features"),
+        Some(params::Model::Tms(args)) => args.hidden as f64 + 2.0 * args.features as f64,
         // Each layer's output, before and after the nonlinearity.
-        "dln.model" | "mlp.model" => {
-            2.0 * args.get("widths").map_or(0.0, |w| widths(w).iter().sum())
-        }
-        "transformer.model" => TransformerShape::of(args).map_or(0.0, |s| {
+        Some(
+            params::Model::Dln(params::DlnModel { widths: w, .. })
+            | params::Model::Mlp(params::MlpModel { widths: w, .. }),
+        ) => 2.0 * widths(&w).iter().sum::<f64>(),
+        Some(params::Model::Transformer(args)) => {
+            let s = TransformerShape::of(&args);
             // Per position and block: q, k, v, the attention output, the residual stream and
             // norms (about 8 d_model), the MLP's hidden layer twice; per head the scores
             // against every position, before and after the softmax.
             let per_position =
                 s.layers * (8.0 * s.d_model + 2.0 * s.d_mlp + 2.0 * s.heads * s.context);
             s.context * (per_position + 2.0 * s.outputs)
-        }),
-        _ => 0.0,
+        }
+        // A TorchScript model's activations are its own; the file's parameters stand for them.
+        Some(params::Model::Torchscript(_)) | None => 0.0,
     }
 }
 

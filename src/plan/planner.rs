@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use devspec_protocol::StepKind;
+use devspec_protocol::{StepKind, params};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::compile::value::{Value, ValueKind};
@@ -410,42 +410,40 @@ pub(super) fn inherit_model_and_data(
 /// The checkpoints an estimate's `at` selects from those its input offers.
 fn select_checkpoints(step: &CheckedStep, available: &[i64]) -> Result<Vec<i64>, Box<Diagnostic>> {
     let Some(at) = step.fields.get("at") else { return Ok(available.to_vec()) };
-    match &at.kind {
-        ValueKind::Ctor { name: "every", args, .. } => {
-            let k =
-                usize::try_from(args.get("k").and_then(Value::as_int).unwrap_or(1)).unwrap_or(1);
-            let mut chosen: Vec<i64> = available.iter().copied().step_by(k.max(1)).collect();
+    let wanted = match at.typed::<params::At>() {
+        // `all`, the default (and nothing else passes the checker).
+        Some(params::At::Word(params::AtWord::All)) | None => return Ok(available.to_vec()),
+        Some(params::At::Schedule(params::Schedule::Every(every))) => {
+            let k = usize::try_from(every.k).unwrap_or(1).max(1);
+            let mut chosen: Vec<i64> = available.iter().copied().step_by(k).collect();
             if let Some(&last) = available.last()
                 && chosen.last() != Some(&last)
             {
                 chosen.push(last);
             }
-            Ok(chosen)
+            return Ok(chosen);
         }
-        ValueKind::List(_) | ValueKind::Ctor { .. } => {
-            let wanted = schedule_steps(at, available.last().copied().unwrap_or(0));
-            for step_number in &wanted {
-                if !available.contains(step_number) {
-                    let nearest = available.iter().min_by_key(|c| (*c - step_number).abs());
-                    let mut diagnostic = Diagnostic::error(
-                        at.origin.file,
-                        at.origin.span,
-                        format!(
-                            "`at` asks for step {step_number}, where the input has no checkpoint"
-                        ),
-                    );
-                    if let Some(nearest) = nearest {
-                        diagnostic = diagnostic
-                            .with_hint(format!("the nearest checkpoint is at step {nearest}; add {step_number} to the train step's `checkpoints`"));
-                    }
-                    return Err(Box::new(diagnostic));
-                }
+        Some(
+            params::At::Steps(_)
+            | params::At::Schedule(params::Schedule::Logspace(_) | params::Schedule::Linspace(_)),
+        ) => schedule_steps(at, available.last().copied().unwrap_or(0)),
+    };
+    for step_number in &wanted {
+        if !available.contains(step_number) {
+            let nearest = available.iter().min_by_key(|c| (*c - step_number).abs());
+            let mut diagnostic = Diagnostic::error(
+                at.origin.file,
+                at.origin.span,
+                format!("`at` asks for step {step_number}, where the input has no checkpoint"),
+            );
+            if let Some(nearest) = nearest {
+                diagnostic = diagnostic
+                    .with_hint(format!("the nearest checkpoint is at step {nearest}; add {step_number} to the train step's `checkpoints`"));
             }
-            Ok(wanted)
+            return Err(Box::new(diagnostic));
         }
-        // `all`, the default.
-        _ => Ok(available.to_vec()),
     }
+    Ok(wanted)
 }
 
 /// A train instance's checkpoint steps: its schedule, within `steps`, always ending at the
@@ -481,19 +479,19 @@ fn train_checkpoints(
 
 /// The steps a schedule value names: `logspace`, `linspace`, `every` or a list.
 fn schedule_steps(value: &Value, total: i64) -> Vec<i64> {
-    let arg = |args: &BTreeMap<String, Value>, name: &str| {
-        args.get(name).and_then(Value::as_int).unwrap_or(0)
-    };
-    let mut steps = match &value.kind {
-        ValueKind::List(items) => items.iter().filter_map(Value::as_int).collect(),
-        ValueKind::Ctor { name: "logspace", args, .. } => {
-            schedule::logspace(arg(args, "start"), arg(args, "stop"), arg(args, "count"))
+    let mut steps = match value.typed::<params::Checkpoints>() {
+        Some(params::Checkpoints::Steps(steps)) => steps,
+        Some(params::Checkpoints::Schedule(params::Schedule::Logspace(s))) => {
+            schedule::logspace(s.start, s.stop, s.count)
         }
-        ValueKind::Ctor { name: "linspace", args, .. } => {
-            schedule::linspace(arg(args, "start"), arg(args, "stop"), arg(args, "count"))
+        Some(params::Checkpoints::Schedule(params::Schedule::Linspace(s))) => {
+            schedule::linspace(s.start, s.stop, s.count)
         }
-        ValueKind::Ctor { name: "every", args, .. } => schedule::every(arg(args, "k"), total),
-        _ => Vec::new(),
+        Some(params::Checkpoints::Schedule(params::Schedule::Every(every))) => {
+            schedule::every(every.k, total)
+        }
+        // Not a schedule: nothing the checker passes.
+        None => Vec::new(),
     };
     steps.sort_unstable();
     steps.dedup();

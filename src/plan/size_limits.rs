@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use devspec_protocol::StepKind;
+use devspec_protocol::{StepKind, params};
 
 use crate::compile::value::{Value, ValueKind};
 use crate::compile::{CheckedStep, Program};
@@ -176,43 +176,51 @@ fn count_step(
 
 /// A training run's checkpoints: its schedule's points (at most), and the last step unless the
 /// schedule ends there.
+#[allow(clippy::cast_precision_loss)] // step counts, far below 2^53
 fn saved_checkpoints(fields: &BTreeMap<String, Value>) -> f64 {
-    let total = fields.get("steps").and_then(Value::as_f64).unwrap_or(0.0);
-    let Some(schedule) = fields.get("checkpoints") else { return 1.0 };
-    let arg = |name: &str| schedule.ctor_arg(name).and_then(Value::as_f64);
-    let ends_at_total = match &schedule.kind {
-        ValueKind::List(items) => items.iter().any(|item| item.as_f64() == Some(total)),
-        ValueKind::Ctor { name: "every", .. } => arg("k").is_some_and(|k| total % k == 0.0),
-        _ => arg("stop") == Some(total),
+    let total = fields.get("steps").and_then(Value::as_int).unwrap_or(0);
+    let Some(schedule) = fields.get("checkpoints").and_then(Value::typed) else { return 1.0 };
+    let ends_at_total = match &schedule {
+        params::Checkpoints::Steps(steps) => steps.contains(&total),
+        params::Checkpoints::Schedule(params::Schedule::Every(every)) => {
+            every.k > 0 && total % every.k == 0
+        }
+        params::Checkpoints::Schedule(
+            params::Schedule::Logspace(spacing) | params::Schedule::Linspace(spacing),
+        ) => spacing.stop == total,
     };
-    schedule_points(schedule, total) + if ends_at_total { 0.0 } else { 1.0 }
+    schedule_points(&schedule, total as f64) + if ends_at_total { 0.0 } else { 1.0 }
 }
 
 /// How many steps a schedule names at most, without listing them.
-fn schedule_points(schedule: &Value, total: f64) -> f64 {
-    let arg = |name: &str| schedule.ctor_arg(name).and_then(Value::as_f64).unwrap_or(0.0);
-    #[allow(clippy::cast_precision_loss)] // a list's length
-    match &schedule.kind {
-        ValueKind::List(items) => items.len() as f64,
-        ValueKind::Ctor { name: "every", .. } => (total / arg("k").max(1.0)).floor(),
-        ValueKind::Ctor { name: "logspace" | "linspace", .. } => {
-            arg("count").min(arg("stop") - arg("start") + 1.0).max(1.0)
+#[allow(clippy::cast_precision_loss)] // step counts, far below 2^53
+fn schedule_points(schedule: &params::Checkpoints, total: f64) -> f64 {
+    match schedule {
+        params::Checkpoints::Steps(steps) => steps.len() as f64,
+        params::Checkpoints::Schedule(params::Schedule::Every(every)) => {
+            (total / (every.k as f64).max(1.0)).floor()
         }
-        _ => 0.0,
+        params::Checkpoints::Schedule(
+            params::Schedule::Logspace(spacing) | params::Schedule::Linspace(spacing),
+        ) => (spacing.count as f64).min((spacing.stop - spacing.start + 1) as f64).max(1.0),
     }
 }
 
 /// The checkpoints an estimate's `at` selects out of `offered` per input instance.
+#[allow(clippy::cast_precision_loss)] // step counts, far below 2^53
 fn selected(at: Option<&Value>, offered: f64) -> f64 {
-    match at {
-        Some(at @ Value { kind: ValueKind::Ctor { name: "every", .. }, .. }) => {
-            let k = at.ctor_arg("k").and_then(Value::as_f64).unwrap_or(1.0).max(1.0);
+    match at.and_then(Value::typed) {
+        Some(params::At::Schedule(params::Schedule::Every(every))) => {
+            let k = (every.k as f64).max(1.0);
             ((offered / k).ceil() + 1.0).min(offered)
         }
-        Some(at @ Value { kind: ValueKind::List(_) | ValueKind::Ctor { .. }, .. }) => {
-            schedule_points(at, f64::INFINITY).min(offered)
+        Some(params::At::Steps(steps)) => {
+            schedule_points(&params::Checkpoints::Steps(steps), f64::INFINITY).min(offered)
         }
-        _ => offered,
+        Some(params::At::Schedule(schedule)) => {
+            schedule_points(&params::Checkpoints::Schedule(schedule), f64::INFINITY).min(offered)
+        }
+        Some(params::At::Word(params::AtWord::All)) | None => offered,
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! For every constructor and every step kind a worker runs, the parameters are built as the
 //! planner builds them (checked values, defaults through `compile::literal`, then the
-//! executor's own `plain_json` and `request_params`), and read as the protocol type:
+//! executor's own `Value::to_wire` and `request_params`), and read as the protocol type:
 //! - with each defaulted field at its default, each required one at a sample of its type and
 //!   each derived one absent, the parameters must read, and write back as the same JSON: a
 //!   field the struct lacks or misnames (`deny_unknown_fields`), a field the planner sends that
@@ -34,7 +34,7 @@ use serde_json::{Value as Json, json};
 use super::schema::{Constructor, CtorKind, Default, Param, ValueType};
 use crate::compile::literal;
 use crate::compile::value::{Origin, Value, ValueKind};
-use crate::exec::{plain_json, request_params};
+use crate::exec::request_params;
 
 fn origin() -> Origin {
     Origin { file: crate::source::FileId(0), span: crate::source::Span { start: 0, end: 0 } }
@@ -267,7 +267,7 @@ fn every_constructor_reads_as_its_protocol_struct_with_the_registrys_names_types
         }
         let send = |args: &BTreeMap<String, Value>| {
             let args = args.clone();
-            plain_json(&value(ValueKind::Ctor { name: ctor.name, kind: ctor.kind, args }))["args"]
+            value(ValueKind::Ctor { name: ctor.name, kind: ctor.kind, args }).to_wire()["args"]
                 .clone()
         };
         let read = |args: Json| {
