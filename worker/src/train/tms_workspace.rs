@@ -139,10 +139,12 @@ impl TmsWorkspace {
                 self.residual.narrow(0, 0, n),
                 self.grad_pre.narrow(0, 0, n),
             );
-            let _ = rows(&self.encoder)
-                .view([n * (hidden_dim + lift), features + lift])
-                .mm_out(&hidden_out, &self.inputs);
+            // Per member (a batched product, not one product over the stacked members): a
+            // member's bytes must not depend on how many share its chunk, and a matrix
+            // product's kernel may change with the number of rows.
             let hidden = hidden_out.view([n, hidden_dim + lift, self.batch]);
+            let _ = rows(&self.encoder)
+                .bmm_out(&hidden, &self.inputs.expand([n, features + lift, self.batch], false));
             let mut out = rows(&self.decoder).bmm_out(&out, &hidden);
             let _ = out.relu_();
             let _ = out.sub_out(&residual, &self.targets);
@@ -162,9 +164,13 @@ impl TmsWorkspace {
             let _ = grad_pre.bmm_out(&grad_decoder, &hidden.transpose(1, 2));
             let grad_hidden = self.grad_hidden.narrow(0, 0, n);
             let _ = rows(weights).bmm_out(&grad_hidden, &grad_pre);
-            let _ = grad_hidden
-                .view([n * hidden_dim, self.batch])
-                .mm_out(&self.grad_encoder.narrow(0, start * hidden_dim, n * hidden_dim), &inputs);
+            let _ = grad_hidden.bmm_out(
+                &self
+                    .grad_encoder
+                    .narrow(0, start * hidden_dim, n * hidden_dim)
+                    .view([n, hidden_dim, features]),
+                &inputs.expand([n, self.batch, features], false),
+            );
             start += n;
         }
         let _ = losses.square_();
