@@ -111,30 +111,34 @@ pub fn of_instance(kind: StepKind, params: &BTreeMap<String, Value>) -> Option<M
 pub fn train(params: &BTreeMap<String, Value>) -> MemoryEstimate {
     let element = element_bytes(params);
     let mut estimate = MemoryEstimate::default();
-    let Some(model) = params.get("model") else { return estimate };
-    let weights = model_parameters(model).unwrap_or(0.0);
+    // Each value read as its typed form once: a no-op rerun sizes every instance.
+    let Some(model) = params.get("model").and_then(Value::typed) else { return estimate };
+    let weights = model_parameters(&model);
     estimate.add("parameters", weights * element);
     estimate.add("gradients", weights * element);
-    let slots = params.get("optimizer").map_or(0.0, optimizer_slots);
+    let optimizer: Option<params::Optimizer> = params.get("optimizer").and_then(Value::typed);
+    let slots = optimizer.as_ref().map_or(0.0, optimizer_slots);
     estimate.add("optimizer state", slots * weights * element);
-    let data = params.get("data");
-    let batch = batch_samples(params.get("batch_size"), data);
-    let held = data.map_or(0.0, |data| data_bytes(data, batch, element));
-    let held_test = params.get("test_data").map_or(0.0, |data| data_bytes(data, batch, element));
+    let data: Option<params::Data> = params.get("data").and_then(Value::typed);
+    let test_data: Option<params::Data> = params.get("test_data").and_then(Value::typed);
+    let batch = batch_samples(params.get("batch_size"), data.as_ref());
+    let held = data.as_ref().map_or(0.0, |data| data_bytes(data, batch, element));
+    let held_test = test_data.as_ref().map_or(0.0, |data| data_bytes(data, batch, element));
     estimate.add("data", held + held_test);
-    let pool = [data, params.get("test_data")]
+    let pool = [data.as_ref(), test_data.as_ref()]
         .into_iter()
         .flatten()
         .filter_map(fixed_samples)
         .fold(batch, f64::max);
-    estimate.add("activations", pool * model_activations(model) * element);
+    estimate.add("activations", pool * model_activations(&model) * element);
     estimate
 }
 
 /// An imported checkpoint: its parameters, read once.
 pub fn checkpoint(params: &BTreeMap<String, Value>) -> MemoryEstimate {
     let mut estimate = MemoryEstimate::default();
-    let weights = params.get("model").and_then(model_parameters).unwrap_or(0.0);
+    let model: Option<params::Model> = params.get("model").and_then(Value::typed);
+    let weights = model.as_ref().map_or(0.0, model_parameters);
     estimate.add("parameters", weights * element_bytes(params));
     estimate
 }
@@ -147,17 +151,20 @@ pub fn checkpoint(params: &BTreeMap<String, Value>) -> MemoryEstimate {
 pub fn estimate(params: &BTreeMap<String, Value>) -> MemoryEstimate {
     let element = element_bytes(params);
     let mut estimate = MemoryEstimate::default();
-    let Some(model) = params.get("model") else { return estimate };
-    let weights = model_parameters(model).unwrap_or(0.0);
+    let Some(model) = params.get("model").and_then(Value::typed) else { return estimate };
+    let weights = model_parameters(&model);
     let observable = params.get("observable");
-    let data = observable.and_then(|o| o.ctor_arg("data")).or_else(|| params.get("data"));
+    let data: Option<params::Data> = observable
+        .and_then(|o| o.ctor_arg("data"))
+        .or_else(|| params.get("data"))
+        .and_then(Value::typed);
     let batch_of = observable
         .and_then(|o| o.ctor_arg("batch_size"))
         .or_else(|| params.get("train_batch_size"));
-    let batch = batch_samples(batch_of, data);
-    let pool = data.and_then(fixed_samples).unwrap_or(batch);
+    let batch = batch_samples(batch_of, data.as_ref());
+    let pool = data.as_ref().and_then(fixed_samples).unwrap_or(batch);
     estimate.add("parameters", weights * element);
-    estimate.add("data", data.map_or(0.0, |data| data_bytes(data, batch, element)));
+    estimate.add("data", data.as_ref().map_or(0.0, |data| data_bytes(data, batch, element)));
     if let Some(params::Observable::Llc(llc)) = observable.and_then(Value::typed) {
         // A companion samples every chain twice.
         let chains = llc.chains as f64 * if llc.companion { 2.0 } else { 1.0 };
@@ -168,10 +175,10 @@ pub fn estimate(params: &BTreeMap<String, Value>) -> MemoryEstimate {
         // A loss per draw and chain, in f64.
         estimate.add("draws", chains * draws * 8.0);
         let samples = (chains * batch).max(pool);
-        estimate.add("activations", samples * model_activations(model) * element);
+        estimate.add("activations", samples * model_activations(&model) * element);
     } else {
         estimate.add("gradients", weights * element);
-        estimate.add("activations", batch.max(pool) * model_activations(model) * element);
+        estimate.add("activations", batch.max(pool) * model_activations(&model) * element);
     }
     estimate
 }
@@ -185,11 +192,11 @@ fn element_bytes(params: &BTreeMap<String, Value>) -> f64 {
 }
 
 /// Extra tensors the optimizer keeps per parameter: Adam's two moments, SGD's momentum buffer.
-fn optimizer_slots(optimizer: &Value) -> f64 {
-    match optimizer.typed() {
-        Some(params::Optimizer::Adam(_) | params::Optimizer::Adamw(_)) => 2.0,
-        Some(params::Optimizer::Sgd(sgd)) if sgd.momentum > 0.0 => 1.0,
-        Some(params::Optimizer::Sgd(_)) | None => 0.0,
+fn optimizer_slots(optimizer: &params::Optimizer) -> f64 {
+    match optimizer {
+        params::Optimizer::Adam(_) | params::Optimizer::Adamw(_) => 2.0,
+        params::Optimizer::Sgd(sgd) if sgd.momentum > 0.0 => 1.0,
+        params::Optimizer::Sgd(_) => 0.0,
     }
 }
 
@@ -203,7 +210,7 @@ fn sampler_slots(sampler: &params::Sampler) -> f64 {
 }
 
 /// Samples in one batch: the batch size, or the whole data set for `full`.
-fn batch_samples(batch_size: Option<&Value>, data: Option<&Value>) -> f64 {
+fn batch_samples(batch_size: Option<&Value>, data: Option<&params::Data>) -> f64 {
     match batch_size.and_then(Value::as_f64) {
         Some(samples) => samples,
         None => data.and_then(fixed_samples).unwrap_or(1.0),
@@ -211,12 +218,12 @@ fn batch_samples(batch_size: Option<&Value>, data: Option<&Value>) -> f64 {
 }
 
 /// The number of samples a data set holds, when it holds a fixed pool.
-fn fixed_samples(data: &Value) -> Option<f64> {
+fn fixed_samples(data: &params::Data) -> Option<f64> {
     let pool = |samples: params::Samples| match samples {
         params::Samples::Pool(n) => Some(n as f64),
         params::Samples::Fresh => None,
     };
-    match data.typed()? {
+    match data {
         params::Data::Tms(args) => pool(args.samples),
         params::Data::Dln(args) => pool(args.samples),
         params::Data::Induction(args) => pool(args.samples),
@@ -229,11 +236,11 @@ fn fixed_samples(data: &Value) -> Option<f64> {
 
 /// Bytes a data set holds in memory: a fixed pool's inputs and targets, or one fresh batch;
 /// a file's size on disk.
-pub fn data_bytes(data: &Value, batch: f64, element: f64) -> f64 {
+pub fn data_bytes(data: &params::Data, batch: f64, element: f64) -> f64 {
     let samples = fixed_samples(data).unwrap_or(batch);
-    match data.typed() {
-        Some(params::Data::Tms(args)) => samples * 2.0 * args.features as f64 * element,
-        Some(params::Data::Dln(args)) => {
+    match data {
+        params::Data::Tms(args) => samples * 2.0 * args.features as f64 * element,
+        params::Data::Dln(args) => {
             let params::Teacher::Dln(teacher) = &args.teacher;
             let (first, last) = match (teacher.widths.first(), teacher.widths.last()) {
                 (Some(&first), Some(&last)) => (first as f64, last as f64),
@@ -242,19 +249,18 @@ pub fn data_bytes(data: &Value, batch: f64, element: f64) -> f64 {
             samples * (first + last) * element
         }
         // Tokens are whole numbers of 8 bytes; a sequence and its shifted targets.
-        Some(params::Data::Induction(args)) => samples * 2.0 * args.length as f64 * 8.0,
-        Some(params::Data::IclRegression(args)) => {
+        params::Data::Induction(args) => samples * 2.0 * args.length as f64 * 8.0,
+        params::Data::IclRegression(args) => {
             batch * args.context as f64 * 2.0 * (args.dims as f64 + 1.0) * element
         }
-        Some(params::Data::Modular(args)) => {
+        params::Data::Modular(args) => {
             let inputs = match args.encoding {
                 params::Encoding::OneHot => 2.0 * args.p as f64 * element,
                 params::Encoding::Tokens => 3.0 * 8.0,
             };
             samples * (inputs + 8.0)
         }
-        Some(params::Data::Tensors(args)) => size_on_disk(std::path::Path::new(&args.path)),
-        None => 0.0,
+        params::Data::Tensors(args) => size_on_disk(std::path::Path::new(&args.path)),
     }
 }
 
@@ -278,18 +284,18 @@ fn widths(widths: &[i64]) -> Vec<f64> {
     widths.iter().map(|&w| w as f64).collect()
 }
 
-/// The number of parameters of a model value, by its kind; `None` for what is not a model.
-pub fn model_parameters(model: &Value) -> Option<f64> {
-    Some(match model.typed()? {
+/// The number of parameters of a model, by its kind.
+pub fn model_parameters(model: &params::Model) -> f64 {
+    match model {
         params::Model::Tms(args) => {
             tms_parameters(args.features as f64, args.hidden as f64, args.bias)
         }
         params::Model::Dln(args) => layered_parameters(&widths(&args.widths), args.bias),
         params::Model::Mlp(args) => layered_parameters(&widths(&args.widths), args.bias),
-        params::Model::Transformer(args) => transformer_parameters(&TransformerShape::of(&args)),
+        params::Model::Transformer(args) => transformer_parameters(&TransformerShape::of(args)),
         // The saved file holds the parameters (4 bytes each in f32), and little else.
         params::Model::Torchscript(args) => size_on_disk(std::path::Path::new(&args.path)) / 4.0,
-    })
+    }
 }
 
 /// The toy model of superposition: W (hidden x features) and, with `bias`, b (features).
@@ -356,17 +362,17 @@ pub fn transformer_parameters(shape: &TransformerShape) -> f64 {
 }
 
 /// Numbers one sample's forward pass keeps for the backward pass, by model kind.
-pub fn model_activations(model: &Value) -> f64 {
-    match model.typed() {
+pub fn model_activations(model: &params::Model) -> f64 {
+    match model {
         // h = W x, W^T h + b, its ReLU.
-        Some(params::Model::Tms(args)) => args.hidden as f64 + 2.0 * args.features as f64,
+        params::Model::Tms(args) => args.hidden as f64 + 2.0 * args.features as f64,
         // Each layer's output, before and after the nonlinearity.
-        Some(
-            params::Model::Dln(params::DlnModel { widths: w, .. })
-            | params::Model::Mlp(params::MlpModel { widths: w, .. }),
-        ) => 2.0 * widths(&w).iter().sum::<f64>(),
-        Some(params::Model::Transformer(args)) => {
-            let s = TransformerShape::of(&args);
+        params::Model::Dln(params::DlnModel { widths: w, .. })
+        | params::Model::Mlp(params::MlpModel { widths: w, .. }) => {
+            2.0 * widths(w).iter().sum::<f64>()
+        }
+        params::Model::Transformer(args) => {
+            let s = TransformerShape::of(args);
             // Per position and block: q, k, v, the attention output, the residual stream and
             // norms (about 8 d_model), the MLP's hidden layer twice; per head the scores
             // against every position, before and after the softmax.
@@ -375,7 +381,7 @@ pub fn model_activations(model: &Value) -> f64 {
             s.context * (per_position + 2.0 * s.outputs)
         }
         // A TorchScript model's activations are its own; the file's parameters stand for them.
-        Some(params::Model::Torchscript(_)) | None => 0.0,
+        params::Model::Torchscript(_) => 0.0,
     }
 }
 
