@@ -159,12 +159,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
     Constructor {
         name: "loss",
         kind: CtorKind::Observable,
-        params: &[derived(
-            "data",
-            ValueType::Ctor(CtorKind::Data),
-            "the data of the step it is on",
-            "data the loss is computed on",
-        )],
+        params: &[LOSS_DATA],
         doc: "The model's loss at the checkpoint, over a whole data set.",
         reference: None,
         status: Status::Implemented,
@@ -185,12 +180,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
     Constructor {
         name: "gradient_norm",
         kind: CtorKind::Observable,
-        params: &[derived(
-            "data",
-            ValueType::Ctor(CtorKind::Data),
-            "the data of the step it is on",
-            "data the loss is computed on",
-        )],
+        params: &[LOSS_DATA],
         doc: "The Euclidean norm of the loss's gradient at the checkpoint, over a whole data \
               set: near 0 at a critical point of the loss, which the LLC's localization \
               assumes the checkpoint is.",
@@ -207,12 +197,7 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
                 Literal::Int(100),
                 "random probe vectors averaged (more: smaller variance)",
             ),
-            derived(
-                "data",
-                ValueType::Ctor(CtorKind::Data),
-                "the data of the step it is on",
-                "data the loss is computed on",
-            ),
+            LOSS_DATA,
         ],
         doc: "The trace of the loss's Hessian at the checkpoint, by Hutchinson's estimator \
               (Hessian-vector products with random sign vectors).",
@@ -296,6 +281,14 @@ const LOCALIZATION: Param = required(
     "localization",
     at_least(0.0),
     "strength gamma of the pull towards the checkpoint (typically 1 to 1000)",
+);
+
+/// The data an observable's loss is taken over: the step's unless it names its own.
+const LOSS_DATA: Param = derived(
+    "data",
+    ValueType::Ctor(CtorKind::Data),
+    "the data of the step it is on",
+    "data the loss is computed on",
 );
 
 const PROBE: Param = derived(
