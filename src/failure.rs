@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::Path;
 
-use devspec_protocol::store_layout;
+use devspec_protocol::{WorkerErrorKind, store_layout};
 
 use crate::exit_code::ExitCode;
 
@@ -31,6 +31,21 @@ impl FailureClass {
             FailureClass::StepFailed => ExitCode::Failed,
             FailureClass::Environment => ExitCode::Environment,
             FailureClass::NotImplemented | FailureClass::Internal => ExitCode::Internal,
+        }
+    }
+
+    /// The class of a failure the worker reported: its own class kept (a disk full under a
+    /// step is no fault of the step).
+    pub fn of_worker(kind: WorkerErrorKind) -> FailureClass {
+        match kind {
+            WorkerErrorKind::StepFailed => FailureClass::StepFailed,
+            // Another version of the worker is an installation problem.
+            WorkerErrorKind::Environment | WorkerErrorKind::ProtocolMismatch => {
+                FailureClass::Environment
+            }
+            // devspec types every request before it sends it: one the worker cannot read is
+            // devspec's bug.
+            WorkerErrorKind::BadRequest => FailureClass::Internal,
         }
     }
 }

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod params;
+pub mod results;
 pub mod step_kind;
 pub mod store_layout;
 
@@ -71,8 +72,9 @@ pub enum RequestBody {
     /// allows (one batched computation over a leading member dimension), yet each member's
     /// bytes never depend on the group: batching is invisible to the cache. The worker answers
     /// each member with [`Reply::StepDone`] or [`Reply::StepFailed`], in any order, then
-    /// [`Reply::StepsDone`]. A worker that does not know a member's kind answers that member
-    /// with [`WorkerErrorKind::UnknownStep`].
+    /// [`Reply::StepsDone`]. A request whose members do not read as their kinds' typed
+    /// parameters (an unknown kind, a misnamed field) is refused whole with
+    /// [`WorkerErrorKind::BadRequest`].
     Steps { members: Vec<StepRequest> },
 }
 
@@ -263,8 +265,6 @@ pub enum WorkerErrorKind {
     BadRequest,
     /// The request was written for another protocol version.
     ProtocolMismatch,
-    /// The step kind is not one this worker implements.
-    UnknownStep,
     /// The step ran and failed (bad data, NaN, libtorch error).
     StepFailed,
     /// The machine failed under the step (disk full, store unwritable).
@@ -301,7 +301,7 @@ mod tests {
     #[test]
     fn reply_reports_its_request_id() {
         let reply: Reply = serde_json::from_str(
-            r#"{"type":"failed","id":9,"error":{"kind":"unknown_step","message":"no"}}"#,
+            r#"{"type":"failed","id":9,"error":{"kind":"bad_request","message":"no"}}"#,
         )
         .unwrap();
         assert_eq!(reply.id(), 9);

@@ -9,9 +9,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use devspec_protocol::StepKind;
+use devspec_protocol::results::{self, EstimateResult, Observed, TrainResult};
 
 use super::args::SettingsArgs;
 use super::run_context::{ContextArgs, planned, session};
+use crate::detect::Detection;
 use crate::exec::{InstanceStatus, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
@@ -193,19 +195,36 @@ fn provenance_blocks(rows: &[serde_json::Value]) -> String {
 /// diagnostics with their explanations and fixes (`diagnostics`: `[{name, message, fix}]`), a
 /// detection's boundaries and stages (`detection`), from its checked result's bytes.
 fn details(kind: StepKind, result: Option<&[u8]>) -> Option<(&'static str, serde_json::Value)> {
-    let result = serde_json::from_slice::<serde_json::Value>(result?).ok()?;
+    let result = result?;
     match kind {
-        StepKind::Train => Some(("series", result.get("series")?.clone())),
-        StepKind::Estimate => {
-            Some(("diagnostics", result.get("estimate")?.get("diagnostics")?.clone()))
+        StepKind::Train => {
+            let series = results::decode::<TrainResult>(result).ok()?.series;
+            Some(("series", serde_json::to_value(series).ok()?))
         }
+        StepKind::Estimate => match results::decode::<EstimateResult>(result).ok()?.observed {
+            Observed::Llc(llc) => {
+                Some(("diagnostics", serde_json::to_value(&llc.estimate.diagnostics).ok()?))
+            }
+            // Only the LLC diagnoses itself; the others' metrics say it all.
+            Observed::Loss { .. }
+            | Observed::WeightNorm { .. }
+            | Observed::GradientNorm { .. }
+            | Observed::HessianTrace { .. }
+            | Observed::Outputs { .. }
+            | Observed::Accuracy(_)
+            | Observed::InductionScore(_)
+            | Observed::TmsGeometry(_)
+            | Observed::IclBaselines(_) => None,
+        },
         StepKind::Detect => {
-            let keep = ["series", "method", "boundaries", "stages"];
-            let detection: serde_json::Map<String, serde_json::Value> = keep
-                .iter()
-                .filter_map(|key| Some(((*key).to_owned(), result.get(*key)?.clone())))
-                .collect();
-            Some(("detection", detection.into()))
+            let detection = results::decode::<Detection>(result).ok()?;
+            let shown = serde_json::json!({
+                "series": detection.series,
+                "method": detection.method,
+                "boundaries": detection.boundaries,
+                "stages": detection.stages,
+            });
+            Some(("detection", shown))
         }
         // A report is shown by `devspec report`; the others' metrics say it all.
         StepKind::Checkpoint | StepKind::Report | StepKind::Test => None,

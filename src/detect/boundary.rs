@@ -56,11 +56,39 @@ pub struct Detection {
     pub details: serde_json::Value,
 }
 
+impl devspec_protocol::results::Versioned for Detection {
+    const SCHEMA_VERSION: u32 = 1;
+
+    fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+}
+
 /// A stage changes by more than this fraction of the series' range (of its value, for a loss)
 /// to count as rising or falling.
 const TREND: f64 = 0.1;
 
 impl Detection {
+    /// Its boundaries, each as `334-2519 development` (the `at` metric's and the lock's
+    /// wording).
+    pub fn boundary_texts(&self) -> Vec<String> {
+        self.boundaries
+            .iter()
+            .map(|b| format!("{}-{} {}", b.interval[0], b.interval[1], b.kind))
+            .collect()
+    }
+
+    /// The detect step's metrics: the series searched, how many boundaries and stages, and
+    /// where (`334-2519 development, 6889-9074 plateau`), for `devspec show`.
+    pub fn metrics(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut metrics = serde_json::Map::new();
+        metrics.insert("series".into(), self.series.clone().into());
+        metrics.insert("boundaries".into(), self.boundaries.len().into());
+        metrics.insert("stages".into(), self.stages.len().into());
+        metrics.insert("at".into(), self.boundary_texts().join(", ").into());
+        metrics
+    }
+
     /// The result of `method` on `series`: its boundaries in step order (at most one per
     /// checkpoint interval, the strongest) and the stages they delimit.
     pub fn new(
@@ -112,7 +140,7 @@ impl Detection {
             }
         }
         Detection {
-            schema_version: 1,
+            schema_version: <Detection as devspec_protocol::results::Versioned>::SCHEMA_VERSION,
             series: series.name.clone(),
             method: method.to_owned(),
             steps: series.steps.clone(),

@@ -201,18 +201,14 @@ impl GroupRunner<'_> {
             }
             Reply::StepFailed { member, error, .. } if ended.get(*member) == Some(&None) => {
                 let job = &members[*member];
-                if error.kind == devspec_protocol::WorkerErrorKind::Environment {
+                if error.kind == WorkerErrorKind::Environment {
                     let failure = Failure::environment(error.message.clone())
                         .with_hint(Failure::STORE_UNWRITABLE_HINT);
                     let _ = self.messages.send(PoolMessage::EnvironmentFailed(failure));
                 }
                 ended[*member] = Some(Some(error.message.clone()));
                 let log = logs[*member].path().to_path_buf();
-                // The worker's class is kept: a disk full under the step is no bug of the step.
-                let class = match error.kind {
-                    WorkerErrorKind::Environment => FailureClass::Environment,
-                    _ => FailureClass::StepFailed,
-                };
+                let class = FailureClass::of_worker(error.kind);
                 self.finished(job.node, Err((Failure::new(class, &error.message), Some(log))));
             }
             _ => {}

@@ -160,10 +160,7 @@ impl WorkerProcessError {
             | WorkerProcessError::NotAWorker { .. }
             | WorkerProcessError::ProtocolMismatch { .. }
             | WorkerProcessError::Silent { .. } => FailureClass::Environment,
-            WorkerProcessError::Refused(error) => match error.kind {
-                WorkerErrorKind::Environment => FailureClass::Environment,
-                _ => FailureClass::StepFailed,
-            },
+            WorkerProcessError::Refused(error) => FailureClass::of_worker(error.kind),
             WorkerProcessError::BadReply { .. }
             | WorkerProcessError::WrongReply { .. }
             | WorkerProcessError::UnexpectedReply { .. } => FailureClass::Internal,

@@ -13,6 +13,8 @@ mod constructors;
 #[cfg(test)]
 mod contract_tests;
 pub mod reference_doc;
+#[cfg(test)]
+mod result_contract_tests;
 pub mod schema;
 pub mod series;
 mod step_kinds;

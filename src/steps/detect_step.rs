@@ -1,13 +1,14 @@
 //! The `detect` step: the series it is asked for, gathered over one sweep point's checkpoints
 //! (the estimates' results, or a training run's loss series at its checkpoints), searched by
-//! its method. Its result is the [`Detection`] as JSON; its metrics count the boundaries and
-//! list them for `devspec show`.
+//! its method. Its result is the [`Detection`](crate::detect::Detection) as JSON; its metrics
+//! count the boundaries and list them for `devspec show`.
 
 use devspec_protocol::StepKind;
+use devspec_protocol::results::{Estimate, EstimateResult, Observed, Reading, TrainResult};
 use serde_json::Value;
 
 use super::{Input, Produced, StepError, read_result};
-use crate::detect::{Detection, Method, Series};
+use crate::detect::{Method, Series};
 use crate::store::Store;
 
 pub fn compute(
@@ -22,23 +23,8 @@ pub fn compute(
     let wanted = params.get("series").and_then(Value::as_str);
     let series = gather(inputs, wanted, store)?;
     let detection = method.detect(&series).map_err(StepError::Method)?;
-    let mut metrics = serde_json::Map::new();
-    metrics.insert("series".into(), series.name.clone().into());
-    metrics.insert("boundaries".into(), detection.boundaries.len().into());
-    metrics.insert("stages".into(), detection.stages.len().into());
-    metrics.insert("at".into(), describe(&detection).into());
     let result = serde_json::to_vec(&detection)?;
-    Ok(Produced { result, metrics })
-}
-
-/// `334-2519 development, 6889-9074 plateau`: each boundary's interval and kind.
-fn describe(detection: &Detection) -> String {
-    let parts: Vec<String> = detection
-        .boundaries
-        .iter()
-        .map(|b| format!("{}-{} {}", b.interval[0], b.interval[1], b.kind))
-        .collect();
-    parts.join(", ")
+    Ok(Produced { result, metrics: detection.metrics() })
 }
 
 /// The series over the checkpoints of the inputs: estimates (one per checkpoint) or one
@@ -65,20 +51,12 @@ fn gather(inputs: &[Input], wanted: Option<&str>, store: &Store) -> Result<Serie
 }
 
 fn from_train(input: &Input, name: &str, store: &Store) -> Result<Series, StepError> {
-    let result = read_result(store, input)?;
-    let series = &result["series"];
-    let steps: Vec<i64> =
-        series["steps"].as_array().into_iter().flatten().filter_map(Value::as_i64).collect();
-    let values: Vec<f64> = series[name]
-        .as_array()
-        .ok_or_else(|| {
-            StepError::Inputs(format!(
-                "a training run records `train_loss` and `test_loss`, not `{name}`"
-            ))
-        })?
-        .iter()
-        .map(|v| v.as_f64().unwrap_or(f64::NAN))
-        .collect();
+    let result: TrainResult = read_result(store, input)?;
+    let values = result.series.named(name).ok_or_else(|| {
+        StepError::Inputs(format!(
+            "a training run records `train_loss` and `test_loss`, not `{name}`"
+        ))
+    })?;
     let mut checkpoints: Vec<i64> = input
         .outputs
         .keys()
@@ -87,7 +65,7 @@ fn from_train(input: &Input, name: &str, store: &Store) -> Result<Series, StepEr
     checkpoints.sort_unstable();
     let mut picked = Series::new(name, Vec::new(), Vec::new());
     for step in checkpoints {
-        if let Some(i) = steps.iter().position(|&s| s == step) {
+        if let Some(i) = result.series.steps.iter().position(|&s| i64::try_from(s) == Ok(step)) {
             picked.steps.push(step);
             picked.values.push(values.get(i).copied().unwrap_or(f64::NAN));
         }
@@ -105,49 +83,40 @@ fn from_estimates(
     wanted: Option<&str>,
     store: &Store,
 ) -> Result<Series, StepError> {
-    let mut rows: Vec<(i64, Value)> = inputs
+    let mut rows: Vec<(i64, Observed)> = inputs
         .iter()
-        .map(|input| Ok((input.checkpoint.unwrap_or(0), read_result(store, input)?)))
+        .map(|input| {
+            let result: EstimateResult = read_result(store, input)?;
+            Ok((input.checkpoint.unwrap_or(0), result.observed))
+        })
         .collect::<Result<_, StepError>>()?;
     rows.sort_by_key(|(step, _)| *step);
-    let observable = rows[0].1["observable"].as_str().unwrap_or("llc").to_owned();
-    // Without `series`: the LLC's mean, the number a result names as its headline
-    // (`tms.geometry`'s `features`), else the number named after the observable.
-    let headline = rows[0].1["headline"].as_str().map(str::to_owned);
-    let name = wanted.map(str::to_owned).or(headline).unwrap_or_else(|| {
-        if observable == "llc" { "llc_mean".to_owned() } else { observable.clone() }
-    });
-    let lookup = |result: &Value, key: &str| -> Option<f64> {
-        result.get(key).or_else(|| result.get("estimate").and_then(|e| e.get(key)))?.as_f64()
-    };
-    let mut series = Series::new(&name, rows.iter().map(|(s, _)| *s).collect(), Vec::new());
-    if observable == "outputs" {
-        series.values = vec![0.0; rows.len()];
-        series.outputs = Some(
-            rows.iter()
-                .map(|(_, r)| {
-                    r["outputs"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_f64)
-                        .collect()
-                })
-                .collect(),
-        );
-        return Ok(series);
-    }
-    for (step, result) in &rows {
-        let value = lookup(result, &name).ok_or_else(|| {
+    // Without `series`: the observable's default (the LLC's mean, `tms.geometry`'s count).
+    let name = wanted.unwrap_or_else(|| rows[0].1.default_series());
+    let mut series = Series::new(name, rows.iter().map(|(s, _)| *s).collect(), Vec::new());
+    for (step, observed) in &rows {
+        let missing = || {
             StepError::Inputs(format!(
-                "the estimate at step {step} has no `{name}` (its observable is `{observable}`)"
+                "the estimate at step {step} has no `{name}` (its observable is `{}`)",
+                observed.name()
             ))
-        })?;
-        series.values.push(value);
+        };
+        match observed.reading(name).ok_or_else(missing)? {
+            Reading::Number(value) => series.values.push(value),
+            // Essential dynamics reads the outputs themselves.
+            Reading::Values(outputs) => {
+                series.values.push(0.0);
+                series.outputs.get_or_insert_with(Vec::new).push(outputs.to_vec());
+            }
+            Reading::Absent => return Err(missing()),
+        }
     }
-    if observable == "llc" {
-        series.llc = rows.iter().map(|(_, r)| lookup(r, "llc_mean")).collect();
-        series.loss = rows.iter().map(|(_, r)| lookup(r, "init_loss")).collect();
+    let llc = |observed: &Observed, read: fn(&Estimate) -> f64| {
+        if let Observed::Llc(llc) = observed { Some(read(&llc.estimate)) } else { None }
+    };
+    if matches!(rows[0].1, Observed::Llc(_)) {
+        series.llc = rows.iter().map(|(_, o)| llc(o, |e| e.llc_mean)).collect();
+        series.loss = rows.iter().map(|(_, o)| llc(o, |e| e.init_loss)).collect();
     }
     Ok(series)
 }

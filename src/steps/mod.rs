@@ -11,6 +11,8 @@ pub use step_error::StepError;
 use std::collections::BTreeMap;
 
 use devspec_protocol::StepKind;
+use devspec_protocol::results::{self, Versioned};
+use serde::de::DeserializeOwned;
 
 use crate::store::Store;
 
@@ -70,8 +72,11 @@ pub fn compute(
     }
 }
 
-/// An input's `result`, read from the store and parsed as JSON.
-fn read_result(store: &Store, input: &Input) -> Result<serde_json::Value, StepError> {
+/// An input's `result`, read from the store as its kind's result type.
+fn read_result<T: DeserializeOwned + Versioned>(
+    store: &Store,
+    input: &Input,
+) -> Result<T, StepError> {
     let unreadable =
         |detail: String| StepError::Unreadable { instance: input.instance.clone(), detail };
     let digest =
@@ -79,5 +84,5 @@ fn read_result(store: &Store, input: &Input) -> Result<serde_json::Value, StepEr
     let bytes = store
         .read_blob(digest)
         .map_err(|source| StepError::Store { instance: input.instance.clone(), source })?;
-    serde_json::from_slice(&bytes).map_err(|e| unreadable(format!("not JSON: {e}")))
+    results::decode(&bytes).map_err(|e| unreadable(format!("not a {} result: {e}", input.kind)))
 }

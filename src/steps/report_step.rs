@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use devspec_protocol::StepKind;
+use devspec_protocol::results::{Estimate, EstimateResult, LlcResult, Observed, TrainResult};
 use serde_json::Value;
 
 use super::{Input, Produced, StepError, read_result};
@@ -20,6 +21,9 @@ use crate::theory;
 /// Another observable's number by (step, point, number), gathered with the observable's name
 /// and its (checkpoint, value) pairs in input order.
 type Scalars = BTreeMap<(String, String, String), (String, Vec<(i64, Option<f64>)>)>;
+
+/// An LLC estimate and the input it came from.
+type Estimated<'a> = (&'a Input, Box<LlcResult>);
 
 pub fn compute(
     params: &serde_json::Map<String, Value>,
@@ -39,44 +43,56 @@ pub fn compute(
         provenance: Vec::new(),
     };
     // Estimates arrive one per checkpoint: grouped by step and sweep point into series.
-    let mut estimates: BTreeMap<(String, String), Vec<(&Input, Value)>> = BTreeMap::new();
+    let mut estimates: BTreeMap<(String, String), Vec<Estimated<'_>>> = BTreeMap::new();
     let mut scalars = Scalars::new();
     for input in inputs {
-        let result = read_result(store, input)?;
-        let observable = result["observable"].as_str().unwrap_or_default();
-        if matches!(input.kind, StepKind::Estimate)
-            && !matches!(observable, "llc" | "outputs")
-            && let Some(manifest) = store.cached(&input.key)
-        {
-            // The numbers the worker reported as its metrics are the ones worth a line.
-            for (name, value) in manifest.metrics.iter().filter(|(_, v)| v.is_number()) {
-                scalars
-                    .entry((input.step.clone(), input.point.clone(), name.clone()))
-                    .or_insert_with(|| (observable.to_owned(), Vec::new()))
-                    .1
-                    .push((input.checkpoint.unwrap_or(0), value.as_f64()));
-            }
-        }
         match input.kind {
-            StepKind::Estimate if result["observable"] == "llc" => estimates
-                .entry((input.step.clone(), input.point.clone()))
-                .or_default()
-                .push((input, result)),
-            StepKind::Train => data.losses.push(loss_series(input, &result)),
+            StepKind::Estimate => {
+                let result: EstimateResult = read_result(store, input)?;
+                let observable = result.observed.name();
+                match result.observed {
+                    Observed::Llc(llc) => estimates
+                        .entry((input.step.clone(), input.point.clone()))
+                        .or_default()
+                        .push((input, llc)),
+                    // A probe's outputs are drawn through their detections.
+                    Observed::Outputs { .. } => {}
+                    Observed::Loss { .. }
+                    | Observed::WeightNorm { .. }
+                    | Observed::GradientNorm { .. }
+                    | Observed::HessianTrace { .. }
+                    | Observed::Accuracy(_)
+                    | Observed::InductionScore(_)
+                    | Observed::TmsGeometry(_)
+                    | Observed::IclBaselines(_) => {
+                        if let Some(manifest) = store.cached(&input.key) {
+                            // The numbers the worker reported as its metrics are the ones
+                            // worth a line.
+                            for (name, value) in
+                                manifest.metrics.iter().filter(|(_, v)| v.is_number())
+                            {
+                                scalars
+                                    .entry((input.step.clone(), input.point.clone(), name.clone()))
+                                    .or_insert_with(|| (observable.to_owned(), Vec::new()))
+                                    .1
+                                    .push((input.checkpoint.unwrap_or(0), value.as_f64()));
+                            }
+                        }
+                    }
+                }
+            }
+            StepKind::Train => {
+                let result: TrainResult = read_result(store, input)?;
+                data.losses.push(loss_series(input, &result));
+            }
             StepKind::Detect => data.detections.push(DetectionOf {
                 step: input.step.clone(),
                 point: input.point.clone(),
                 instance: input.instance.clone(),
-                detection: serde_json::from_value::<Detection>(result).map_err(|e| {
-                    StepError::Unreadable {
-                        instance: input.instance.clone(),
-                        detail: format!("no readable detection: {e}"),
-                    }
-                })?,
+                detection: read_result::<Detection>(store, input)?,
             }),
-            // Other observables' numbers are gathered above, and a probe's outputs are drawn
-            // through their detections; imported checkpoints are only provenance here.
-            StepKind::Estimate | StepKind::Checkpoint | StepKind::Report | StepKind::Test => {}
+            // Imported checkpoints are only provenance here.
+            StepKind::Checkpoint | StepKind::Report | StepKind::Test => {}
         }
         data.provenance.push(Source {
             instance: input.instance.clone(),
@@ -113,74 +129,74 @@ pub fn compute(
     Ok(Produced { result, metrics })
 }
 
-fn numbers(value: &Value) -> Vec<Option<f64>> {
-    value.as_array().into_iter().flatten().map(Value::as_f64).collect()
+/// A number as the report stores it: `None` where it is not finite (JSON has no NaN).
+fn finite(value: f64) -> Option<f64> {
+    value.is_finite().then_some(value)
 }
 
-fn loss_series(input: &Input, result: &Value) -> LossSeries {
-    let series = &result["series"];
+fn loss_series(input: &Input, result: &TrainResult) -> LossSeries {
+    let series = &result.series;
     LossSeries {
         step: input.step.clone(),
         point: input.point.clone(),
-        steps: series["steps"].as_array().into_iter().flatten().filter_map(Value::as_i64).collect(),
-        train_loss: numbers(&series["train_loss"]),
-        test_loss: series.get("test_loss").filter(|v| v.is_array()).map(numbers),
+        steps: series.steps.iter().filter_map(|&s| i64::try_from(s).ok()).collect(),
+        train_loss: series.train_loss.iter().copied().map(finite).collect(),
+        test_loss: (!series.test_loss.is_empty())
+            .then(|| series.test_loss.iter().copied().map(finite).collect()),
         instance: input.instance.clone(),
     }
 }
 
-fn diagnostics_of(result: &Value) -> Vec<String> {
-    result["estimate"]["diagnostics"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d["name"].as_str().map(str::to_owned))
-        .collect()
+fn diagnostics_of(estimate: &Estimate) -> Vec<String> {
+    estimate.diagnostics.iter().map(|d| d.name.name().to_owned()).collect()
 }
 
-fn llc_series(step: &str, point: &str, rows: &[(&Input, Value)]) -> LlcSeries {
-    let estimate = |result: &Value, key: &str| result["estimate"][key].as_f64();
-    let chains = |result: &Value| -> Vec<f64> {
-        numbers(&result["estimate"]["llc_per_chain"]).into_iter().flatten().collect()
-    };
+fn llc_series(step: &str, point: &str, rows: &[Estimated<'_>]) -> LlcSeries {
+    let estimates: Vec<&Estimate> = rows.iter().map(|(_, r)| &r.estimate).collect();
+    let chains = |e: &Estimate| -> Vec<f64> { e.llc_per_chain.iter().flatten().copied().collect() };
     LlcSeries {
         step: step.to_owned(),
         point: point.to_owned(),
         checkpoints: rows.iter().map(|(input, _)| input.checkpoint.unwrap_or(0)).collect(),
-        mean: rows.iter().map(|(_, r)| estimate(r, "llc_mean")).collect(),
-        se: rows.iter().map(|(_, r)| estimate(r, "llc_se")).collect(),
-        chain_low: rows.iter().map(|(_, r)| chains(r).into_iter().reduce(f64::min)).collect(),
-        chain_high: rows.iter().map(|(_, r)| chains(r).into_iter().reduce(f64::max)).collect(),
-        init_loss: rows.iter().map(|(_, r)| estimate(r, "init_loss")).collect(),
-        diagnostics: rows.iter().map(|(_, r)| diagnostics_of(r)).collect(),
+        mean: estimates.iter().map(|e| finite(e.llc_mean)).collect(),
+        se: estimates.iter().map(|e| finite(e.llc_se)).collect(),
+        chain_low: estimates.iter().map(|e| chains(e).into_iter().reduce(f64::min)).collect(),
+        chain_high: estimates.iter().map(|e| chains(e).into_iter().reduce(f64::max)).collect(),
+        init_loss: estimates.iter().map(|e| finite(e.init_loss)).collect(),
+        diagnostics: estimates.iter().map(|e| diagnostics_of(e)).collect(),
         instances: rows.iter().map(|(input, _)| input.instance.clone()).collect(),
     }
 }
 
-fn trace_panel(input: &Input, result: &Value) -> TracePanel {
+fn trace_panel(input: &Input, result: &LlcResult) -> TracePanel {
+    let estimate = &result.estimate;
     TracePanel {
         step: input.step.clone(),
         point: input.point.clone(),
         checkpoint: input.checkpoint.unwrap_or(0),
         instance: input.instance.clone(),
-        traces: result["traces"].as_array().into_iter().flatten().map(numbers).collect(),
-        init_loss: result["estimate"]["init_loss"].as_f64(),
-        llc_mean: result["estimate"]["llc_mean"].as_f64(),
-        llc_per_chain: numbers(&result["estimate"]["llc_per_chain"]),
-        diagnostics: diagnostics_of(result),
+        traces: result
+            .traces
+            .iter()
+            .map(|trace| trace.iter().copied().map(finite).collect())
+            .collect(),
+        init_loss: finite(estimate.init_loss),
+        llc_mean: finite(estimate.llc_mean),
+        llc_per_chain: estimate.llc_per_chain.clone(),
+        diagnostics: diagnostics_of(estimate),
     }
 }
 
 /// The estimate beside its checkpoint's true learning coefficient, when theory knows it.
-fn theory_point(input: &Input, result: &Value) -> Option<TheoryPoint> {
+fn theory_point(input: &Input, result: &LlcResult) -> Option<TheoryPoint> {
     input.sources.iter().find_map(|source| {
         Some(TheoryPoint {
             step: input.step.clone(),
             instance: input.instance.clone(),
             checkpoint: source.instance.clone(),
             theory: theory::at_checkpoint(&source.params, &input.params)?,
-            llc_mean: result["estimate"]["llc_mean"].as_f64(),
-            llc_se: result["estimate"]["llc_se"].as_f64(),
+            llc_mean: finite(result.estimate.llc_mean),
+            llc_se: finite(result.estimate.llc_se),
         })
     })
 }

@@ -1,104 +1,69 @@
-//! The metrics a result determines, re-derived from its bytes: what makes a manifest's numbers
-//! checkable against its `result` blob (an LLC estimate's `llc_mean` is its result's
+//! The metrics a result determines, re-derived from its bytes by the functions that made them
+//! (the protocol's result types' `metrics`, [`Detection::metrics`]): what makes a manifest's
+//! numbers checkable against its `result` blob (an LLC estimate's `llc_mean` is its result's
 //! `estimate.llc_mean`, a run's `final_train_loss` the last of its result's series, a
 //! detection's `boundaries` the length of its list). A metric the result does not determine
 //! (`steps_trained`, how far a resumed run went) is protected by the record's seal alone.
 
 use devspec_protocol::StepKind;
+use devspec_protocol::results::{self, EstimateResult, TrainResult};
 use serde_json::Value;
+
+use crate::detect::Detection;
 
 /// A metric whose value differs from what its result says: (name, recorded, derived).
 pub type Mismatch = (String, Value, Value);
 
 /// The metrics of `metrics` that `result` (the bytes of a step's `result` output) contradicts.
-/// A result that is not JSON (the test step's text) determines nothing.
+/// A result its kind's type cannot read (the test step's text) determines nothing.
 pub fn mismatches(
     kind: StepKind,
     metrics: &serde_json::Map<String, Value>,
     result: &[u8],
 ) -> Vec<Mismatch> {
-    let Ok(result) = serde_json::from_slice::<Value>(result) else { return Vec::new() };
+    let Some(derived) = derive(kind, result) else { return Vec::new() };
     metrics
         .iter()
         .filter_map(|(name, recorded)| {
-            let derived = derive(kind, name, &result)?;
-            (!same(recorded, &derived)).then(|| (name.clone(), recorded.clone(), derived))
+            let derived = derived.get(name)?;
+            (!same(recorded, derived)).then(|| (name.clone(), recorded.clone(), derived.clone()))
         })
         .collect()
 }
 
-/// The value of metric `name` that `result` determines, if it determines one.
-fn derive(kind: StepKind, name: &str, result: &Value) -> Option<Value> {
-    let last = |series: &str| result["series"][series].as_array()?.last().cloned();
-    let count = |field: &str| Some(result.get(field)?.as_array()?.len().into());
-    let special = match (kind, name) {
-        (StepKind::Train, "final_train_loss") => last("train_loss"),
-        (StepKind::Train, "final_test_loss") => last("test_loss"),
-        (StepKind::Detect, "boundaries" | "stages") => count(name),
-        (StepKind::Detect, "at") => Some(describe_boundaries(result).into()),
-        (StepKind::Report, "llc_series") => count("llc"),
-        (StepKind::Report, "loss_series") => count("losses"),
-        (StepKind::Report, "trace_plots") => count("traces"),
-        (StepKind::Report, "observable_series") => count("observables"),
-        (StepKind::Report, "detections") => count("detections"),
-        (StepKind::Report, "theory_points") => count("theory"),
-        (StepKind::Estimate, "acceptance") => result["estimate"].get("acceptance_mean").cloned(),
-        (StepKind::Estimate, "localization_sensitivity") => {
-            result["estimate"]["localization_sensitivity"].get("value").cloned()
+/// The metrics `result` determines, by the same functions that made them.
+fn derive(kind: StepKind, result: &[u8]) -> Option<serde_json::Map<String, Value>> {
+    match kind {
+        StepKind::Train => Some(results::decode::<TrainResult>(result).ok()?.metrics()),
+        StepKind::Estimate => {
+            Some(results::decode::<EstimateResult>(result).ok()?.observed.metrics())
         }
-        (StepKind::Estimate, "localization_sensitivity_se") => {
-            result["estimate"]["localization_sensitivity"].get("se").cloned()
-        }
-        (StepKind::Estimate, "diagnostics") => {
-            let names: Vec<&str> = result["estimate"]["diagnostics"]
-                .as_array()?
-                .iter()
-                .filter_map(|d| d["name"].as_str())
-                .collect();
-            Some(names.join(" ").into())
-        }
-        // Any other metric is read by its name, below.
-        (
-            StepKind::Train
-            | StepKind::Checkpoint
-            | StepKind::Estimate
-            | StepKind::Detect
-            | StepKind::Report
-            | StepKind::Test,
-            _,
-        ) => None,
-    };
-    if special.is_some() {
-        return special;
+        StepKind::Detect => Some(results::decode::<Detection>(result).ok()?.metrics()),
+        StepKind::Report => report_counts(result),
+        StepKind::Checkpoint | StepKind::Test => None,
     }
-    // Otherwise a number (or name) the result holds under the metric's own name, at its top
-    // or in its `estimate`; a list or record of that name (a probe's `outputs`) is something
-    // else.
-    let value = result.get(name).or_else(|| result.get("estimate")?.get(name))?;
-    (value.is_number() || value.is_string()).then(|| value.clone())
 }
 
-/// `334-2519 development, 6889-9074 plateau`: a detection's boundaries as its `at` metric.
-fn describe_boundaries(result: &Value) -> String {
-    boundary_texts(result).join(", ")
-}
-
-/// A detection result's boundaries, each as `334-2519 development` (the lock's and `at`'s
-/// wording).
-pub fn boundary_texts(result: &Value) -> Vec<String> {
-    result["boundaries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|b| {
-            format!(
-                "{}-{} {}",
-                b["interval"][0],
-                b["interval"][1],
-                b["kind"].as_str().unwrap_or_default()
-            )
-        })
-        .collect()
+/// A report's metrics count the lists of its data. (Read as JSON: the report's data type lives
+/// in `report`, which reads the store, so the store does not name it.)
+fn report_counts(result: &[u8]) -> Option<serde_json::Map<String, Value>> {
+    let result = serde_json::from_slice::<Value>(result).ok()?;
+    let lists = [
+        ("llc_series", "llc"),
+        ("loss_series", "losses"),
+        ("trace_plots", "traces"),
+        ("observable_series", "observables"),
+        ("detections", "detections"),
+        ("theory_points", "theory"),
+    ];
+    Some(
+        lists
+            .iter()
+            .filter_map(|(metric, field)| {
+                Some(((*metric).to_owned(), result.get(*field)?.as_array()?.len().into()))
+            })
+            .collect(),
+    )
 }
 
 /// Equal as JSON, numbers compared as numbers (`3` and `3.0` are one value).
@@ -110,7 +75,7 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use devspec_protocol::StepKind;
     use serde_json::json;
 
@@ -120,28 +85,42 @@ mod tests {
         value.as_object().unwrap().clone()
     }
 
+    /// An LLC estimate's stored result (two chains, one draw) with this mean and sensitivity.
+    pub fn llc_result(llc_mean: f64, sensitivity: &serde_json::Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "schema_version": 1, "observable": "llc", "batch_size": 8, "chains": 2, "draws": 1,
+            "burnin": 0, "steps_between_draws": 1, "diverged_at": [null, null],
+            "traces": [[0.5], [0.5]], "distances": [[1.0], [1.0]], "companion": null,
+            "estimate": {
+                "llc_mean": llc_mean, "llc_std": 0.02, "llc_se": 0.01,
+                "llc_per_chain": [llc_mean, llc_mean], "init_loss": 0.25, "nbeta": 10.0,
+                "acceptance_mean": null, "acceptance_per_chain": [null, null], "r_hat": null,
+                "ess": 2.0, "localization_sensitivity": sensitivity,
+                "diagnostics": [{"name": "not_stationary", "message": "m", "fix": "f"}],
+            },
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn an_estimates_numbers_are_its_results() {
-        let result = json!({
-            "observable": "llc",
-            "estimate": {"llc_mean": 0.129, "llc_se": 0.01, "acceptance_mean": null,
-                         "diagnostics": [{"name": "low_ess"}]},
-        });
-        let bytes = serde_json::to_vec(&result).unwrap();
-        let honest = metrics(&json!({"llc_mean": 0.129, "llc_se": 0.01, "diagnostics": "low_ess"}));
+        let bytes = llc_result(0.129, &json!(null));
+        let honest =
+            metrics(&json!({"llc_mean": 0.129, "llc_se": 0.01, "diagnostics": "not_stationary"}));
         assert!(mismatches(StepKind::Estimate, &honest, &bytes).is_empty());
         let edited = metrics(&json!({"llc_mean": 0.929, "llc_se": 0.01}));
         let found = mismatches(StepKind::Estimate, &edited, &bytes);
         assert_eq!(found, [("llc_mean".to_owned(), json!(0.929), json!(0.129))]);
+        let silenced = metrics(&json!({"diagnostics": ""}));
+        assert_eq!(mismatches(StepKind::Estimate, &silenced, &bytes).len(), 1);
     }
 
     #[test]
     fn the_localization_sensitivity_is_its_results() {
         // The result holds it as a record (value, standard error, settled); the manifest as two
         // numbers, each checked against its field.
-        let result = json!({"estimate": {"llc_mean": 2.0,
-            "localization_sensitivity": {"value": 0.4, "se": 0.05, "settled": true}}});
-        let bytes = serde_json::to_vec(&result).unwrap();
+        let sensitivity = json!({"value": 0.4, "se": 0.05, "settled": true, "companion": null});
+        let bytes = llc_result(2.0, &sensitivity);
         let honest =
             metrics(&json!({"localization_sensitivity": 0.4, "localization_sensitivity_se": 0.05}));
         assert!(mismatches(StepKind::Estimate, &honest, &bytes).is_empty());
@@ -151,7 +130,7 @@ mod tests {
 
     #[test]
     fn a_runs_final_losses_and_a_detections_boundaries_are_derived() {
-        let train = serde_json::to_vec(&json!({"series": {"steps": [1, 2],
+        let train = serde_json::to_vec(&json!({"schema_version": 1, "series": {"steps": [1, 2],
             "train_loss": [0.5, 0.25], "test_loss": [0.6, 0.3]}}))
         .unwrap();
         assert!(
@@ -166,8 +145,13 @@ mod tests {
             mismatches(StepKind::Train, &metrics(&json!({"final_test_loss": 0.2})), &train).len(),
             1
         );
-        let detect = serde_json::to_vec(&json!({"series": "llc_mean", "stages": [{}, {}],
-            "boundaries": [{"interval": [10, 20], "kind": "plateau"}]}))
+        let stage = json!({"start": 10, "end": 20, "kind": "plateau", "value_start": 1.0,
+            "value_end": 1.0});
+        let detect = serde_json::to_vec(&json!({"schema_version": 1, "series": "llc_mean",
+            "method": "transitions", "steps": [10, 20], "values": [1.0, 1.0],
+            "stages": [stage, stage], "details": null,
+            "boundaries": [{"interval": [10, 20], "kind": "plateau", "strength": 1.0,
+                "evidence": "flat"}]}))
         .unwrap();
         let honest = metrics(&json!({"boundaries": 1, "stages": 2, "at": "10-20 plateau",
             "series": "llc_mean"}));
@@ -179,13 +163,18 @@ mod tests {
     }
 
     #[test]
-    fn what_the_result_does_not_hold_as_a_number_is_not_compared() {
-        // A probe's `outputs` metric counts rows; its result's `outputs` lists the values.
-        let result = serde_json::to_vec(&json!({"outputs": [1.0, 2.0], "shape": [2]})).unwrap();
+    fn a_probes_outputs_metric_is_its_sample_count() {
+        let result = serde_json::to_vec(&json!({"schema_version": 1, "observable": "outputs",
+            "outputs": [1.0, 2.0], "shape": [2, 1]}))
+        .unwrap();
         assert!(
             mismatches(StepKind::Estimate, &metrics(&json!({"outputs": 2})), &result).is_empty()
         );
-        // A result that is not JSON determines nothing.
+        assert_eq!(
+            mismatches(StepKind::Estimate, &metrics(&json!({"outputs": 3})), &result).len(),
+            1
+        );
+        // A result its kind's type does not read determines nothing.
         assert!(
             mismatches(StepKind::Test, &metrics(&json!({"value": 3})), b"test value=3").is_empty()
         );

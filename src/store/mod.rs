@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use devspec_protocol::store_layout;
 
 pub use damage::{Damage, DamagedPart};
-pub use derived_metrics::boundary_texts;
 pub use file_digests::FileDigests;
 pub use garbage::{GcReport, MIN_AGE};
 pub use integrity::{Finding, StoreCheck};
@@ -358,8 +357,7 @@ mod tests {
     fn an_unsealed_record_is_checked_against_its_result_and_sealed_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let result =
-            serde_json::to_vec(&serde_json::json!({"estimate": {"llc_mean": 0.129}})).unwrap();
+        let result = super::derived_metrics::tests::llc_result(0.129, &serde_json::Value::Null);
         let digest = store_layout::put_blob(dir.path(), &result).unwrap();
         let mut manifest = super::manifest::tests::manifest();
         manifest.outputs.insert("result".into(), digest.clone());

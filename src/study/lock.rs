@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use devspec_protocol::StepKind;
+use devspec_protocol::results;
 use serde::{Deserialize, Serialize};
 
+use crate::detect::Detection;
 use crate::exec::{Results, RunOptions, environment_of};
 use crate::failure::Failure;
 use crate::plan::Plan;
@@ -279,8 +281,8 @@ pub fn headline(kind: StepKind, manifest: &Manifest, store: &Store) -> Headline 
                 .outputs
                 .get("result")
                 .and_then(|digest| store.read_blob(digest).ok())
-                .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-            headline.boundaries = result.as_ref().map(crate::store::boundary_texts);
+                .and_then(|bytes| results::decode::<Detection>(&bytes).ok());
+            headline.boundaries = result.as_ref().map(Detection::boundary_texts);
         }
         // Their numbers are their inputs': nothing of their own to compare.
         StepKind::Checkpoint | StepKind::Report | StepKind::Test => {}

@@ -2,59 +2,11 @@
 //! mean, spread and standard error, R-hat across chains, the effective sample size, and the
 //! diagnostics of a run gone wrong, each with a one-line explanation and a suggested fix.
 
-use serde::Serialize;
+use devspec_protocol::results::{
+    CompanionEstimate, Diagnostic, DiagnosticName, Estimate, Sensitivity,
+};
 
 use super::llc::{COMPANION_FRACTION, Chains, Companion};
-
-/// What went wrong in a run, for people: its name, what it means here, and what to try.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Diagnostic {
-    pub name: &'static str,
-    pub message: String,
-    pub fix: &'static str,
-}
-
-/// The estimate of one checkpoint.
-#[derive(Debug, Clone, Serialize)]
-pub struct Estimate {
-    pub llc_mean: f64,
-    pub llc_std: f64,
-    pub llc_se: f64,
-    /// Each chain's estimate (`None`: it diverged and is excluded).
-    pub llc_per_chain: Vec<Option<f64>>,
-    pub init_loss: f64,
-    pub nbeta: f64,
-    pub acceptance_mean: Option<f64>,
-    pub acceptance_per_chain: Vec<Option<f64>>,
-    pub r_hat: Option<f64>,
-    pub ess: f64,
-    /// −d ln λ̂ / d ln γ and its standard error ([`localization_sensitivity`]); `None` without
-    /// localization or a positive estimate.
-    pub localization_sensitivity: Option<Sensitivity>,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-/// How much the estimate depends on the localization γ: the fraction by which it would fall
-/// per fraction γ rose, with the standard error of that figure.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Sensitivity {
-    pub value: f64,
-    pub se: f64,
-    /// Whether the chains had settled. If not, the figure errs low: from the draws, it comes
-    /// from short stretches, each about its own means, which removes the drift's covariance;
-    /// from a companion still climbing, its estimate is short of where it would settle.
-    pub settled: bool,
-    /// With a companion (`llc(companion = true)`): its localization and estimate, from which
-    /// the figure is measured directly.
-    pub companion: Option<CompanionEstimate>,
-}
-
-/// The estimate at the companion's localization.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct CompanionEstimate {
-    pub localization: f64,
-    pub llc_mean: f64,
-}
 
 /// Mean MALA acceptance below this says the step size is too large.
 const LOW_ACCEPTANCE: f64 = 0.8;
@@ -262,7 +214,7 @@ fn localization_dominated(gamma: f64, sensitivity: Option<Sensitivity>) -> Optio
             ),
         };
         return Some(Diagnostic {
-            name: "localization_dominated",
+            name: DiagnosticName::LocalizationDominated,
             message: format!(
                 "{evidence} (γ = {gamma}), above {LOCALIZATION_DOMINATED}: a 10% stronger pull \
                  would lower it by about {:.0}%; the localization, not the loss, sets how far the \
@@ -270,11 +222,12 @@ fn localization_dominated(gamma: f64, sensitivity: Option<Sensitivity>) -> Optio
                 10.0 * value
             ),
             fix: "lower localization (compare a few with `devspec calibrate --localization`), or \
-                  raise nbeta; if neither helps, the checkpoint is too flat for this temperature",
+                  raise nbeta; if neither helps, the checkpoint is too flat for this temperature"
+                .into(),
         });
     }
     (se > LOCALIZATION_DOMINATED).then(|| Diagnostic {
-        name: "localization_unknown",
+        name: DiagnosticName::LocalizationUnknown,
         message: format!(
             "the estimate's sensitivity to the localization is {value:.2} ± {se:.2} (γ = \
              {gamma}): too uncertain to tell whether the localization, not the loss, sets the \
@@ -282,7 +235,8 @@ fn localization_dominated(gamma: f64, sensitivity: Option<Sensitivity>) -> Optio
         ),
         fix: "set `companion = true` (measures it directly, doubling the sampling), raise draws \
               (the distance from the checkpoint mixes over about 1 / (lr γ) steps), or compare a \
-              few localizations with `devspec calibrate --localization`",
+              few localizations with `devspec calibrate --localization`"
+            .into(),
     })
 }
 
@@ -309,22 +263,22 @@ fn diagnose(
     let mut diagnostics = Vec::new();
     if llc_mean < 0.0 {
         diagnostics.push(Diagnostic {
-            name: "negative",
+            name: DiagnosticName::Negative,
             message: format!(
                 "the estimate is {llc_mean:.3}, below zero: the chains found lower loss than the \
                  checkpoint's, so it is not a local minimum, or the step size is too large"
             ),
-            fix: "estimate at a trained checkpoint, or lower the sampler's lr",
+            fix: "estimate at a trained checkpoint, or lower the sampler's lr".into(),
         });
     }
     if !diverged.is_empty() {
         diagnostics.push(Diagnostic {
-            name: "diverged",
+            name: DiagnosticName::Diverged,
             message: format!(
                 "chain(s) {} diverged (NaN or infinite loss) and are excluded",
                 list(diverged)
             ),
-            fix: "lower the sampler's lr, or raise localization",
+            fix: "lower the sampler's lr, or raise localization".into(),
         });
     }
     // The estimate's own trace (the chains' mean loss, draw by draw) drifting says the chains
@@ -333,36 +287,36 @@ fn diagnose(
         let half = pooled.len() / 2;
         let (first, second) = (mean(&pooled[..half]), mean(&pooled[half..2 * half]));
         diagnostics.push(Diagnostic {
-            name: "not_stationary",
+            name: DiagnosticName::NotStationary,
             message: format!(
                 "the chains' mean loss moved from {first:.4e} in the first half of the draws to \
                  {second:.4e} in the second, more than {NOT_STATIONARY_SE} standard errors: the \
                  chains have not settled"
             ),
-            fix: "raise burnin and draws, or raise the sampler's lr",
+            fix: "raise burnin and draws, or raise the sampler's lr".into(),
         });
     }
     if let Some(acceptance) = acceptance_mean
         && acceptance < LOW_ACCEPTANCE
     {
         diagnostics.push(Diagnostic {
-            name: "low_acceptance",
+            name: DiagnosticName::LowAcceptance,
             message: format!(
                 "the mean MALA acceptance is {acceptance:.2}, below {LOW_ACCEPTANCE}: the \
                  sampler's steps are too large for the posterior"
             ),
-            fix: "lower the sampler's lr",
+            fix: "lower the sampler's lr".into(),
         });
     }
     if let Some(r) = r_hat
         && r > POOR_MIXING
     {
         diagnostics.push(Diagnostic {
-            name: "poor_mixing",
+            name: DiagnosticName::PoorMixing,
             message: format!(
                 "R-hat across chains is {r:.2}, above {POOR_MIXING}: the chains disagree"
             ),
-            fix: "raise draws, or raise the sampler's lr",
+            fix: "raise draws, or raise the sampler's lr".into(),
         });
     }
     diagnostics
@@ -508,7 +462,7 @@ mod tests {
         // (1.5 - 1) * 10 = 5 and (1.3 - 1) * 10 = 3; the diverged chain is left out.
         assert!((estimate.llc_mean - 4.0).abs() < 1e-12);
         assert_eq!(estimate.llc_per_chain[2], None);
-        assert!(estimate.diagnostics.iter().any(|d| d.name == "diverged"));
+        assert!(estimate.diagnostics.iter().any(|d| d.name == DiagnosticName::Diverged));
         assert!((estimate.acceptance_mean.unwrap() - 0.9).abs() < 1e-12);
         let fewer = estimate_or_error(&chains, 3);
         assert!(fewer.contains("1 of 3 chains diverged"), "{fewer}");
@@ -549,7 +503,7 @@ mod tests {
             let s = estimate.localization_sensitivity.unwrap();
             assert!((s.value - gamma / 12.0).abs() < 0.01 * gamma / 12.0, "{s:?}");
             assert!(s.settled && s.companion.is_none());
-            let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name).collect();
+            let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name.name()).collect();
             assert_eq!(names.contains(&"localization_dominated"), flagged, "{names:?}");
         }
     }
@@ -564,7 +518,7 @@ mod tests {
             assert!((s.value - factor.log2()).abs() < 1e-9, "{s:?}");
             let companion = s.companion.unwrap();
             assert!((companion.llc_mean - factor * estimate.llc_mean).abs() < 1e-9);
-            let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name).collect();
+            let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name.name()).collect();
             assert_eq!(names.contains(&"localization_dominated"), flagged, "{names:?}");
             let message =
                 &estimate.diagnostics.iter().map(|d| d.message.clone()).collect::<String>();

@@ -2,6 +2,7 @@
 //! weights' norm, the loss's gradient norm, the trace of the loss's Hessian (Hutchinson's estimator), and the model's
 //! outputs on a fixed probe set (for essential dynamics).
 
+use devspec_protocol::results::Observed;
 use rand::Rng;
 use tch::{Device, Kind, Tensor};
 
@@ -14,40 +15,28 @@ use crate::train::rng::{Purpose, stream};
 /// Samples a fresh-data observable evaluates on (drawn once, from its own stream).
 const FRESH_SAMPLES: usize = 4096;
 
-/// A measurement's stored result and its metrics.
-pub type Measured = (serde_json::Value, serde_json::Map<String, serde_json::Value>);
-
 /// Measures `spec`'s observable at the checkpoint `anchor` (`[1, ...]` tensors in the model's
 /// order).
-pub fn measure(spec: &EstimateSpec, anchor: &[Tensor]) -> Result<Measured, String> {
+pub fn measure(spec: &EstimateSpec, anchor: &[Tensor]) -> Result<Observed, String> {
     let params: Vec<Tensor> =
         anchor.iter().map(|p| p.to_kind(spec.kind).to_device(spec.device)).collect();
-    let mut metrics = serde_json::Map::new();
-    let result = match &spec.observable {
+    Ok(match &spec.observable {
         Observable::Loss(own) => {
             let (x, y) = samples(spec, own.as_ref(), usize::MAX)?;
             let loss = tch::no_grad(|| {
                 spec.loss.per_member(&spec.model.forward(&params, &x), &y, Kind::Double)
             });
-            let loss = scalar(&loss)?;
-            metrics.insert("loss".into(), loss.into());
-            serde_json::json!({ "loss": loss })
+            Observed::Loss { loss: scalar(&loss)? }
         }
         Observable::WeightNorm(restrict) => {
-            let norm = weight_norm(spec, &params, restrict)?;
-            metrics.insert("weight_norm".into(), norm.into());
-            serde_json::json!({ "weight_norm": norm })
+            Observed::WeightNorm { weight_norm: weight_norm(spec, &params, restrict)? }
         }
         Observable::GradientNorm(own) => {
-            let norm = gradient_norm(spec, &params, own.as_ref())?;
-            metrics.insert("gradient_norm".into(), norm.into());
-            serde_json::json!({ "gradient_norm": norm })
+            Observed::GradientNorm { gradient_norm: gradient_norm(spec, &params, own.as_ref())? }
         }
         Observable::HessianTrace { samples: probes, data } => {
             let (trace, se) = hessian_trace(spec, &params, data.as_ref(), *probes)?;
-            metrics.insert("hessian_trace".into(), trace.into());
-            metrics.insert("hessian_trace_se".into(), se.into());
-            serde_json::json!({ "hessian_trace": trace, "hessian_trace_se": se, "probes": probes })
+            Observed::HessianTrace { hessian_trace: trace, hessian_trace_se: se, probes: *probes }
         }
         Observable::Outputs { samples: count, probe } => {
             let (x, _) = samples(spec, probe.as_ref(), *count)?;
@@ -57,47 +46,22 @@ pub fn measure(spec: &EstimateSpec, anchor: &[Tensor]) -> Result<Measured, Strin
                 out.to_kind(Kind::Double).to_device(Device::Cpu).flatten(0, -1),
             )
             .map_err(|e| e.to_string())?;
-            metrics.insert("outputs".into(), shape[0].into());
-            serde_json::json!({ "shape": shape, "outputs": values })
+            Observed::Outputs { shape, outputs: values }
         }
         Observable::Accuracy(own) => {
-            return Ok(stamped(spec, study_observables::accuracy(spec, &params, own.as_ref())?));
+            Observed::Accuracy(study_observables::accuracy(spec, &params, own.as_ref())?)
         }
-        Observable::InductionScore(probe) => {
-            let measured = study_observables::induction_score(spec, &params, probe.as_ref())?;
-            return Ok(stamped(spec, measured));
-        }
+        Observable::InductionScore(probe) => Observed::InductionScore(
+            study_observables::induction_score(spec, &params, probe.as_ref())?,
+        ),
         Observable::TmsGeometry => {
-            return Ok(stamped(spec, study_observables::tms_geometry(spec, &params)?));
+            Observed::TmsGeometry(study_observables::tms_geometry(spec, &params)?)
         }
         Observable::IclBaselines => {
-            return Ok(stamped(spec, study_observables::icl_baselines(spec, &params)?));
+            Observed::IclBaselines(study_observables::icl_baselines(spec, &params)?)
         }
         Observable::Llc(_) => return Err("the LLC is sampled, not measured".into()),
-    };
-    Ok(stamped(spec, (result, metrics)))
-}
-
-/// A measurement with its result's schema version and observable's name, as stored.
-fn stamped(spec: &EstimateSpec, (mut result, metrics): Measured) -> Measured {
-    result["schema_version"] = 1.into();
-    result["observable"] = observable_name(&spec.observable).into();
-    (result, metrics)
-}
-
-fn observable_name(observable: &Observable) -> &'static str {
-    match observable {
-        Observable::Llc(_) => "llc",
-        Observable::Loss(_) => "loss",
-        Observable::WeightNorm(_) => "weight_norm",
-        Observable::GradientNorm(_) => "gradient_norm",
-        Observable::HessianTrace { .. } => "hessian_trace",
-        Observable::Outputs { .. } => "outputs",
-        Observable::Accuracy(_) => "accuracy",
-        Observable::InductionScore(_) => "induction_score",
-        Observable::TmsGeometry => "tms.geometry",
-        Observable::IclBaselines => "icl.baselines",
-    }
+    })
 }
 
 /// At most `limit` samples of an observable's data (its own, else the step's), as `[1, n, dim]`

@@ -5,10 +5,12 @@
 use tch::{Device, Kind, Tensor};
 
 use super::llc::upload;
-use super::measure::Measured;
 use super::spec::EstimateSpec;
 use crate::train::data::{DataSpec, Samples, Size};
 use crate::train::model::Arch;
+use devspec_protocol::results::estimate::{
+    Accuracy, IclBaselines, InductionScore, PerPosition, TmsGeometry,
+};
 
 /// Scored positions the observables on fresh data evaluate (drawn once, from a fixed stream).
 const FRESH_PREDICTIONS: usize = 8192;
@@ -34,7 +36,7 @@ pub fn accuracy(
     spec: &EstimateSpec,
     params: &[Tensor],
     own: Option<&DataSpec>,
-) -> Result<Measured, String> {
+) -> Result<Accuracy, String> {
     let (data, fraction) = spec.data_for(own)?;
     if data.classes().is_none() {
         return Err("`accuracy` needs data with class labels (it compares the most likely class \
@@ -49,17 +51,17 @@ pub fn accuracy(
         f64::try_from(right.to_device(Device::Cpu)).map_err(|e| e.to_string())
     };
     let (train, test) = train_and_test(data, fraction);
-    let mut metrics = serde_json::Map::new();
-    let accuracy = of(&train)?;
-    metrics.insert("accuracy".into(), accuracy.into());
-    let mut result = serde_json::json!({ "accuracy": accuracy, "samples": train.n });
+    let mut result = Accuracy {
+        accuracy: of(&train)?,
+        samples: train.n,
+        test_accuracy: None,
+        test_samples: None,
+    };
     if let Some(test) = test.filter(|t| t.n > 0) {
-        let test_accuracy = of(&test)?;
-        metrics.insert("test_accuracy".into(), test_accuracy.into());
-        result["test_accuracy"] = test_accuracy.into();
-        result["test_samples"] = test.n.into();
+        result.test_accuracy = Some(of(&test)?);
+        result.test_samples = Some(test.n);
     }
-    Ok((result, metrics))
+    Ok(result)
 }
 
 /// Per attention head, the mean attention from each position whose token occurred before to
@@ -69,7 +71,7 @@ pub fn induction_score(
     spec: &EstimateSpec,
     params: &[Tensor],
     probe: Option<&DataSpec>,
-) -> Result<Measured, String> {
+) -> Result<InductionScore, String> {
     let (data, _) = spec.data_for(probe)?;
     let Some(transformer) = spec.model.transformer() else {
         return Err("`induction_score` reads attention patterns: the model must be a \
@@ -124,22 +126,18 @@ pub fn induction_score(
             }
         }
     }
-    let mut metrics = serde_json::Map::new();
-    metrics.insert("induction_score".into(), best.into());
-    metrics.insert("head".into(), format!("{}.{}", at.0, at.1).into());
-    let result = serde_json::json!({
-        "induction_score": best,
-        "best_head": [at.0, at.1],
-        "heads": heads,
-        "positions_scored": counted,
-    });
-    Ok((result, metrics))
+    Ok(InductionScore {
+        induction_score: best,
+        best_head: [at.0, at.1],
+        heads,
+        positions_scored: counted,
+    })
 }
 
 /// For a toy model of superposition: each feature's column norm in `W`, how many features are
 /// represented (norm above [`REPRESENTED_NORM`]), and with two hidden dimensions the angles
 /// between neighbouring represented directions (a k-gon has k angles of 360/k degrees).
-pub fn tms_geometry(spec: &EstimateSpec, params: &[Tensor]) -> Result<Measured, String> {
+pub fn tms_geometry(spec: &EstimateSpec, params: &[Tensor]) -> Result<TmsGeometry, String> {
     let Arch::Tms { features, hidden, .. } = spec.model.arch else {
         return Err("`tms.geometry` measures a toy model of superposition (`tms.model`)".into());
     };
@@ -151,12 +149,15 @@ pub fn tms_geometry(spec: &EstimateSpec, params: &[Tensor]) -> Result<Measured, 
     let norms: Vec<f64> =
         (0..c).map(|i| column(i).iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
     let represented: Vec<usize> = (0..c).filter(|&i| norms[i] > REPRESENTED_NORM).collect();
-    let mut result = serde_json::json!({
-        "headline": "features",
-        "features": represented.len(),
-        "norms": norms,
-        "represented": represented,
-    });
+    let mut result = TmsGeometry {
+        headline: "features".into(),
+        features: represented.len(),
+        norms,
+        represented,
+        directions: None,
+        angles: None,
+    };
+    let represented = &result.represented;
     if m == 2 && represented.len() > 1 {
         let mut directions: Vec<f64> = represented
             .iter()
@@ -171,19 +172,17 @@ pub fn tms_geometry(spec: &EstimateSpec, params: &[Tensor]) -> Result<Measured, 
             .enumerate()
             .map(|(k, &a)| (directions[(k + 1) % directions.len()] - a).rem_euclid(360.0))
             .collect();
-        result["directions"] = directions.into();
-        result["angles"] = angles.into();
+        result.directions = Some(directions);
+        result.angles = Some(angles);
     }
-    let mut metrics = serde_json::Map::new();
-    metrics.insert("features".into(), represented.len().into());
-    Ok((result, metrics))
+    Ok(result)
 }
 
 /// For in-context regression: on one fixed set of sequences, the mean squared error at each
 /// position of the model, of ridge regression on the pairs before it (lambda = sigma^2, the
 /// posterior mean under the Gaussian task prior) and, for a finite task set, of the posterior
 /// mean over that set (dMMSE). Each is a mean over positions; the per-position curves are kept.
-pub fn icl_baselines(spec: &EstimateSpec, params: &[Tensor]) -> Result<Measured, String> {
+pub fn icl_baselines(spec: &EstimateSpec, params: &[Tensor]) -> Result<IclBaselines, String> {
     let (data, _) = spec.data_for(None)?;
     let Some(icl) = data.icl() else {
         return Err("`icl.baselines` compares against in-context regression: the step's data \
@@ -248,23 +247,15 @@ pub fn icl_baselines(spec: &EstimateSpec, params: &[Tensor]) -> Result<Measured,
     )
     .map_err(|e| e.to_string())?;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let mut metrics = serde_json::Map::new();
-    metrics.insert("model_loss".into(), mean(&model).into());
-    metrics.insert("ridge_loss".into(), mean(&ridge).into());
-    let mut result = serde_json::json!({
-        "headline": "model_loss",
-        "model_loss": mean(&model),
-        "ridge_loss": mean(&ridge),
-        "noise_var": icl.noise_var,
-        "per_position": { "model": model, "ridge": ridge },
-        "sequences": sequences,
-    });
-    if let Some(dmmse) = dmmse {
-        metrics.insert("dmmse_loss".into(), mean(&dmmse).into());
-        result["dmmse_loss"] = mean(&dmmse).into();
-        result["per_position"]["dmmse"] = dmmse.into();
-    }
-    Ok((result, metrics))
+    Ok(IclBaselines {
+        headline: "model_loss".into(),
+        model_loss: mean(&model),
+        ridge_loss: mean(&ridge),
+        dmmse_loss: dmmse.as_deref().map(mean),
+        noise_var: icl.noise_var,
+        per_position: PerPosition { model, ridge, dmmse },
+        sequences: samples.n,
+    })
 }
 
 #[cfg(test)]
@@ -294,13 +285,13 @@ mod tests {
             Tensor::from_slice(&w).view([1, 2, 6]),
             Tensor::zeros([1, 6], tch::kind::FLOAT_CPU),
         ];
-        let (result, metrics) = tms_geometry(&spec, &params).unwrap();
-        assert_eq!(metrics["features"], 5);
-        assert_eq!(result[result["headline"].as_str().unwrap()], 5, "the headline is the count");
-        assert_eq!(result["represented"], serde_json::json!([0, 1, 2, 3, 4]));
-        for angle in result["angles"].as_array().unwrap() {
+        let result = tms_geometry(&spec, &params).unwrap();
+        assert_eq!(result.features, 5);
+        assert_eq!(result.headline, "features", "the headline is the count");
+        assert_eq!(result.represented, [0, 1, 2, 3, 4]);
+        for angle in result.angles.unwrap() {
             // f32 columns: angles are exact to about 1e-5 degrees.
-            assert!((angle.as_f64().unwrap() - 72.0).abs() < 1e-3, "{angle}");
+            assert!((angle - 72.0).abs() < 1e-3, "{angle}");
         }
     }
 }

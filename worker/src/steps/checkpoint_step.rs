@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 
 use devspec_protocol::params::CheckpointParams;
+use devspec_protocol::results::checkpoint::TeacherWeights;
+use devspec_protocol::results::{self, CheckpointResult, CheckpointSource};
 use devspec_protocol::{Reply, StepResult, WorkerError};
 use tch::Tensor;
 
@@ -32,7 +34,8 @@ fn checkpoint(
         // The planner sends one instance per file, with the step its name gives.
         let step = params.step.ok_or_else(|| fail(format!("{file} comes without its `step`")))?;
         let named = from_file(&model, file).map_err(fail)?;
-        return store(member, send, &named, step, &serde_json::json!({ "file": file }));
+        let source = CheckpointSource::File { file: file.clone() };
+        return store(member, send, &named, step, source);
     }
     let weights = params.weights.as_ref().ok_or_else(|| fail("`weights` is missing".into()))?;
     let teacher = Teacher::new(weights).map_err(|e| fail(e.0))?;
@@ -59,7 +62,7 @@ fn checkpoint(
             (param.name, Tensor::from_slice(values).reshape(&param.shape).to_kind(tch::Kind::Float))
         })
         .collect();
-    store(member, send, &named, 0, &serde_json::json!("weights"))
+    store(member, send, &named, 0, CheckpointSource::Teacher(TeacherWeights::Weights))
 }
 
 /// Writes the checkpoint at `step` and the step's result (`source`: where it came from).
@@ -68,16 +71,15 @@ fn store(
     send: &mut dyn FnMut(&Reply),
     named: &[(String, Tensor)],
     step: i64,
-    source: &serde_json::Value,
+    source: CheckpointSource,
 ) -> Result<StepResult, WorkerError> {
     let fail = WorkerError::step_failed;
     let bytes = checkpoint_file::encode(named, u64::try_from(step).unwrap_or(0)).map_err(fail)?;
     let name = format!("checkpoint@{step}");
     let mut outputs = BTreeMap::new();
     outputs.insert(name.clone(), member.write_output(&name, &bytes, true, send)?);
-    let result =
-        serde_json::json!({ "schema_version": 1, "checkpoints": [step], "source": source });
-    let digest = member.write_output("result", result.to_string().as_bytes(), false, send)?;
+    let result = results::encode(&CheckpointResult::new(step, source));
+    let digest = member.write_output("result", &result, false, send)?;
     outputs.insert("result".to_owned(), digest);
     Ok(StepResult { outputs, metrics: serde_json::Map::new() })
 }

@@ -1,18 +1,21 @@
 //! The `estimate` step: an observable at one checkpoint per member. Members of one request are
 //! sibling checkpoints of one estimate step with the same settings: the LLC's chains of all of
 //! them are sampled as one batched computation, and each member's numbers are those it gets
-//! alone. Its result is a JSON blob (the estimate, every chain's estimate and loss trace, the
-//! diagnostics); its headline numbers are the member's metrics.
+//! alone. Its result is a [`EstimateResult`] (for the LLC: the estimate, every chain's
+//! estimate and loss trace, the diagnostics); its metrics are those the result determines.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use devspec_protocol::params::EstimateParams;
+use devspec_protocol::results::{
+    self, CompanionChains, Estimate, EstimateResult, LlcResult, Observed,
+};
 use devspec_protocol::{Reply, StepResult, WorkerError, store_layout};
 use tch::Tensor;
 
 use super::{Member, Typed};
-use crate::estimate::diagnostics::{self, Estimate};
+use crate::estimate::diagnostics;
 use crate::estimate::spec::{EstimateSpec, LlcSpec, Observable};
 use crate::estimate::{llc, measure};
 use crate::train::checkpoint_file;
@@ -51,7 +54,7 @@ pub fn run(group: &[Typed<'_, '_, EstimateParams>], send: &mut dyn FnMut(&Reply)
                 for (member, spec, anchor) in &members {
                     let outcome = measure::measure(spec, anchor)
                         .map_err(WorkerError::step_failed)
-                        .and_then(|(result, metrics)| finish(member, &result, metrics, send));
+                        .and_then(|observed| finish(member, observed, send));
                     member.finish(send, outcome);
                 }
             }
@@ -116,58 +119,29 @@ fn run_llc(members: &[(&Member<'_>, EstimateSpec, Vec<Tensor>)], send: &mut dyn 
         let llc = llc_of(spec);
         let outcome = diagnostics::estimate(&chains, llc.min_chains)
             .map_err(WorkerError::step_failed)
-            .and_then(|estimate| {
-                let (result, metrics) = llc_result(llc, &chains, &estimate);
-                finish(member, &result, metrics, send)
-            });
+            .and_then(|estimate| finish(member, llc_result(llc, chains, estimate), send));
         member.finish(send, outcome);
     }
 }
 
-/// The stored result of an LLC estimate and the member's metrics.
-fn llc_result(
-    llc: &LlcSpec,
-    chains: &llc::Chains,
-    estimate: &Estimate,
-) -> (serde_json::Value, serde_json::Map<String, serde_json::Value>) {
-    let result = serde_json::json!({
-        "schema_version": 1,
-        "observable": "llc",
-        "estimate": estimate,
-        "batch_size": chains.batch_size,
-        "chains": llc.chains,
-        "draws": llc.draws,
-        "burnin": llc.burnin,
-        "steps_between_draws": llc.steps_between_draws,
-        "diverged_at": chains.diverged,
-        "traces": chains.traces,
-        "distances": chains.distances,
-        "companion": chains.companion.as_ref().map(|c| serde_json::json!({
-            "localization": c.localization,
-            "traces": c.traces,
-            "diverged_at": c.diverged,
-        })),
-    });
-    let mut metrics = serde_json::Map::new();
-    metrics.insert("llc_mean".into(), estimate.llc_mean.into());
-    metrics.insert("llc_std".into(), estimate.llc_std.into());
-    metrics.insert("llc_se".into(), estimate.llc_se.into());
-    metrics.insert("init_loss".into(), estimate.init_loss.into());
-    metrics.insert("nbeta".into(), estimate.nbeta.into());
-    if let Some(acceptance) = estimate.acceptance_mean {
-        metrics.insert("acceptance".into(), acceptance.into());
-    }
-    if let Some(r_hat) = estimate.r_hat {
-        metrics.insert("r_hat".into(), r_hat.into());
-    }
-    metrics.insert("ess".into(), estimate.ess.into());
-    if let Some(sensitivity) = estimate.localization_sensitivity {
-        metrics.insert("localization_sensitivity".into(), sensitivity.value.into());
-        metrics.insert("localization_sensitivity_se".into(), sensitivity.se.into());
-    }
-    let names: Vec<&str> = estimate.diagnostics.iter().map(|d| d.name).collect();
-    metrics.insert("diagnostics".into(), names.join(" ").into());
-    (result, metrics)
+/// The stored result of an LLC estimate.
+fn llc_result(llc: &LlcSpec, chains: llc::Chains, estimate: Estimate) -> Observed {
+    Observed::Llc(Box::new(LlcResult {
+        estimate,
+        batch_size: chains.batch_size,
+        chains: llc.chains,
+        draws: llc.draws,
+        burnin: llc.burnin,
+        steps_between_draws: llc.steps_between_draws,
+        diverged_at: chains.diverged,
+        traces: chains.traces,
+        distances: chains.distances,
+        companion: chains.companion.map(|c| CompanionChains {
+            localization: c.localization,
+            traces: c.traces,
+            diverged_at: c.diverged,
+        }),
+    }))
 }
 
 /// Ends the group's log with the sampler's throughput (the log, not the result: its bytes must
@@ -195,13 +169,14 @@ fn llc_of(spec: &EstimateSpec) -> &LlcSpec {
     llc
 }
 
+/// Stores a member's result; its metrics are those the result determines.
 fn finish(
     member: &Member<'_>,
-    result: &serde_json::Value,
-    metrics: serde_json::Map<String, serde_json::Value>,
+    observed: Observed,
     send: &mut dyn FnMut(&Reply),
 ) -> Result<StepResult, WorkerError> {
-    let bytes = serde_json::to_vec(result).expect("results serialize");
+    let metrics = observed.metrics();
+    let bytes = results::encode(&EstimateResult::new(observed));
     let digest = member.write_output("result", &bytes, false, send)?;
     Ok(StepResult { outputs: BTreeMap::from([("result".to_owned(), digest)]), metrics })
 }

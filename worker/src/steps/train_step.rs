@@ -10,12 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use devspec_protocol::params::TrainParams;
+use devspec_protocol::results::{self, TrainResult, TrainSeries};
 use devspec_protocol::{Reply, StepResult, WorkerError};
 use tch::Tensor;
 
 use super::{Member, Typed};
 use crate::train::checkpoint_file;
-use crate::train::trainer::{self, Series, Snapshot, Start, TrainEvents, TrainSpec};
+use crate::train::trainer::{self, Snapshot, Start, TrainEvents, TrainSpec};
 use crate::train::trajectory::{self, Continuation, Point};
 
 /// A member ready to train: its spec, its checkpoint steps, and where it starts.
@@ -166,21 +167,14 @@ fn train_group(mut group: Vec<Prepared<'_, '_>>, send: &mut dyn FnMut(&Reply)) {
 /// A member's result: its series, stored, with its final losses as metrics.
 fn finish(
     member: &Member<'_>,
-    series: &Series,
+    series: &TrainSeries,
     mut outputs: BTreeMap<String, String>,
     send: &mut dyn FnMut(&Reply),
 ) -> Result<StepResult, WorkerError> {
-    let result = serde_json::json!({ "schema_version": 1, "series": series });
-    let bytes = serde_json::to_vec(&result).expect("series serialize");
+    let result = TrainResult::new(series.clone());
+    let bytes = results::encode(&result);
     outputs.insert("result".to_owned(), member.write_output("result", &bytes, false, send)?);
-    let mut metrics = serde_json::Map::new();
-    if let Some(last) = series.train_loss.last() {
-        metrics.insert("final_train_loss".into(), (*last).into());
-    }
-    if let Some(last) = series.test_loss.last() {
-        metrics.insert("final_test_loss".into(), (*last).into());
-    }
-    Ok(StepResult { outputs, metrics })
+    Ok(StepResult { outputs, metrics: result.metrics() })
 }
 
 struct Events<'a, 'm> {

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use devspec_protocol::params::{BatchSize, TrainParams};
+use devspec_protocol::results::TrainSeries;
 use rand::seq::SliceRandom;
 use tch::{Device, Kind, Tensor};
 
@@ -172,7 +173,7 @@ pub struct Snapshot<'a> {
     pub params: Named,
     /// The optimizer's state, named `PARAM.STATE` (`W.exp_avg`).
     pub optimizer: Named,
-    pub series: &'a Series,
+    pub series: &'a TrainSeries,
 }
 
 /// What the loop reports as it goes.
@@ -184,15 +185,6 @@ pub trait TrainEvents {
     fn progress(&mut self, done: u64, total: u64);
 }
 
-/// One member's loss series.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Series {
-    pub steps: Vec<u64>,
-    pub train_loss: Vec<f64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub test_loss: Vec<f64>,
-}
-
 /// Where a group starts when it goes on from a stored state: after `step`, with these
 /// parameters and optimizer state (`[members, ...]`, in the model's and the optimizer's order)
 /// and each member's series so far.
@@ -200,19 +192,17 @@ pub struct Start {
     pub step: u64,
     pub params: Vec<Tensor>,
     pub state: Vec<Vec<Tensor>>,
-    pub series: Vec<Series>,
+    pub series: Vec<TrainSeries>,
 }
 
-impl Series {
-    /// Keeps the entries at `steps` only.
-    fn retain(&mut self, steps: &BTreeSet<u64>) {
-        let kept: Vec<usize> =
-            (0..self.steps.len()).filter(|&i| steps.contains(&self.steps[i])).collect();
-        let pick = |values: &[f64]| kept.iter().filter_map(|&i| values.get(i).copied()).collect();
-        self.train_loss = pick(&self.train_loss);
-        self.test_loss = pick(&self.test_loss);
-        self.steps = kept.iter().map(|&i| self.steps[i]).collect();
-    }
+/// Keeps a member's loss series at `steps` only.
+fn retain(series: &mut TrainSeries, steps: &BTreeSet<u64>) {
+    let kept: Vec<usize> =
+        (0..series.steps.len()).filter(|&i| steps.contains(&series.steps[i])).collect();
+    let pick = |values: &[f64]| kept.iter().filter_map(|&i| values.get(i).copied()).collect();
+    series.train_loss = pick(&series.train_loss);
+    series.test_loss = pick(&series.test_loss);
+    series.steps = kept.iter().map(|&i| series.steps[i]).collect();
 }
 
 /// A member's data as the loop needs it once its samples are on the device: how to draw
@@ -261,7 +251,7 @@ pub fn train(
     checkpoints: &BTreeSet<u64>,
     start: Option<Start>,
     events: &mut dyn TrainEvents,
-) -> Vec<Option<Series>> {
+) -> Vec<Option<TrainSeries>> {
     let first = &group[0];
     let kind = first.kind;
     let seeds: Vec<i64> = group.iter().map(|m| m.seed).collect();
@@ -296,10 +286,10 @@ pub fn train(
     let record = record_steps(first.steps, checkpoints);
     let names: Vec<String> = first.model.params().into_iter().map(|p| p.name).collect();
     let progress_every = (first.steps / 100).max(1);
-    let mut series: Vec<Option<Series>> = if let Some(start) = start {
+    let mut series: Vec<Option<TrainSeries>> = if let Some(start) = start {
         start.series.into_iter().map(Some).collect()
     } else {
-        let mut series = vec![Some(Series::default()); group.len()];
+        let mut series = vec![Some(TrainSeries::default()); group.len()];
         record_losses(first, &params, &device_data, 0, &mut series);
         series
     };
@@ -350,7 +340,7 @@ pub fn train(
         }
     }
     for entry in series.iter_mut().flatten() {
-        entry.retain(&record);
+        retain(entry, &record);
     }
     series
 }
@@ -556,7 +546,7 @@ fn record_losses(
     params: &[Tensor],
     data: &DeviceData,
     t: u64,
-    series: &mut [Option<Series>],
+    series: &mut [Option<TrainSeries>],
 ) {
     let loss_on = |set: &Option<(Tensor, Tensor)>| -> Option<Vec<f64>> {
         let (x, y) = set.as_ref()?;

@@ -12,12 +12,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use devspec_protocol::results::TrainSeries;
 use devspec_protocol::store_layout;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::checkpoint_file;
-use super::trainer::{Named, Series};
+use super::trainer::Named;
 
 /// One state of a trajectory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,7 +30,7 @@ pub struct Point {
     pub params: String,
     pub optimizer: String,
     /// The loss series up to this step, this step included.
-    pub series: Series,
+    pub series: TrainSeries,
 }
 
 /// Stores a point (its blobs are already in the store). A failure costs only the ability to
@@ -84,7 +85,7 @@ pub struct Continuation {
     /// state's digest).
     pub reached: Vec<(u64, String, String)>,
     /// The loss series up to `step`, at every step the run records that far.
-    pub series: Option<Series>,
+    pub series: Option<TrainSeries>,
 }
 
 impl Continuation {
@@ -141,7 +142,7 @@ fn series_until(
     points: &BTreeMap<u64, Point>,
     step: u64,
     records: &BTreeSet<u64>,
-) -> Option<Series> {
+) -> Option<TrainSeries> {
     let mut entries: BTreeMap<u64, (f64, Option<f64>)> = BTreeMap::new();
     for point in points.range(..=step).map(|(_, point)| &point.series) {
         for (index, &at) in point.steps.iter().enumerate() {
@@ -154,7 +155,7 @@ fn series_until(
     if records.range(..=step).any(|at| !entries.contains_key(at)) {
         return None;
     }
-    let mut series = Series::default();
+    let mut series = TrainSeries::default();
     for (at, (train, test)) in entries {
         series.steps.push(at);
         series.train_loss.push(train);
