@@ -46,7 +46,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         plan
     } else {
         plan.restricted_to(args.targets).map_err(|unknown| {
-            Failure::bad_input(format!("`--target {unknown}`: the spec has no step `{unknown}`"))
+            Failure::bad_input(format!("`--target {}`: {unknown}", unknown.0))
                 .with_hint("name a step of the spec, as written after its kind")
         })?
     };

@@ -15,7 +15,7 @@ pub fn detect(
     binary_segmentation: bool,
     penalty: Option<f64>,
     min_size: usize,
-) -> Result<Detection, String> {
+) -> Detection {
     let values = &series.values;
     let n = values.len();
     let sigma = noise_scale(values);
@@ -26,7 +26,7 @@ pub fn detect(
     let cuts = if binary_segmentation {
         binary_segmentation_cuts(values, penalty, min_size)
     } else {
-        pelt_cuts(values, penalty, min_size)?
+        pelt_cuts(values, penalty, min_size)
     };
     let mut bounds = vec![0];
     bounds.extend(&cuts);
@@ -54,16 +54,16 @@ pub fn detect(
         "noise_scale": sigma,
         "segment_means": bounds.windows(2).map(|w| mean(w[0], w[1])).collect::<Vec<f64>>(),
     });
-    Ok(Detection::new(series, "change_points", boundaries, details))
+    Detection::new(series, "change_points", boundaries, details)
 }
 
 /// The first index of every segment but the first, by PELT. Written here because the `pelt`
 /// crate (0.3.4) fails on every series with `jump = 1`, the setting that makes it exact: its
 /// first proposed segment is shorter than the minimum it then requires.
-pub fn pelt_cuts(values: &[f64], penalty: f64, min_size: usize) -> Result<Vec<usize>, String> {
+pub fn pelt_cuts(values: &[f64], penalty: f64, min_size: usize) -> Vec<usize> {
     let n = values.len();
     if n < 2 * min_size {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let costs = PrefixCost::new(values);
     // best[t]: the least cost of values[..t] (a penalty per segment, less one), and where its
@@ -92,7 +92,7 @@ pub fn pelt_cuts(values: &[f64], penalty: f64, min_size: usize) -> Result<Vec<us
             }
         }
     }
-    Ok(backtrack(&best))
+    backtrack(&best)
 }
 
 /// The cuts of the optimal partition recorded in `best` (per end t: its cost and where its last

@@ -7,17 +7,19 @@
 use nalgebra::DMatrix;
 
 use super::boundary::{Boundary, Detection, between, interval_index};
+use super::detect_error::DetectError;
 use super::series::Series;
 use super::smoothing::{Axis, smooth};
 
-pub fn detect(series: &Series, components: usize, smoothing: f64) -> Result<Detection, String> {
-    let outputs = series
-        .outputs
-        .as_ref()
-        .ok_or("`essential_dynamics` reads an `outputs(probe)` estimate's outputs")?;
+pub fn detect(
+    series: &Series,
+    components: usize,
+    smoothing: f64,
+) -> Result<Detection, DetectError> {
+    let outputs = series.outputs.as_ref().ok_or(DetectError::NoOutputs)?;
     let width = outputs[0].len();
     if width == 0 || outputs.iter().any(|o| o.len() != width) {
-        return Err("the checkpoints' outputs differ in size: one probe set for all".into());
+        return Err(DetectError::UnequalOutputs);
     }
     let n = outputs.len();
     let mut matrix = DMatrix::from_fn(n, width, |i, j| outputs[i][j]);
@@ -26,7 +28,7 @@ pub fn detect(series: &Series, components: usize, smoothing: f64) -> Result<Dete
         matrix.column_mut(j).add_scalar_mut(-mean);
     }
     let svd = matrix.svd(true, false);
-    let u = svd.u.ok_or("the outputs' SVD failed")?;
+    let u = svd.u.ok_or(DetectError::Decomposition)?;
     let total: f64 = svd.singular_values.iter().map(|s| s * s).sum();
     // nalgebra sorts singular values in decreasing order.
     let kept = components.min(n - 1).min(width).max(1);

@@ -6,6 +6,7 @@ use devspec_protocol::params;
 use serde_json::Value;
 
 use super::boundary::Detection;
+use super::detect_error::DetectError;
 use super::series::Series;
 use super::smoothing::Axis;
 use super::{bocpd, change_points, critical_points, essential_dynamics, transitions};
@@ -21,9 +22,9 @@ pub enum Method {
 
 impl Method {
     /// Reads `{"call": NAME, "args": {...}}` as the planner resolved it.
-    pub fn parse(value: &Value) -> Result<Method, String> {
+    pub fn parse(value: &Value) -> Result<Method, DetectError> {
         let method: params::Method = serde_json::from_value(value.clone())
-            .map_err(|err| format!("`method` does not fit its registry declaration: {err}"))?;
+            .map_err(|err| DetectError::Unreadable(err.to_string()))?;
         Ok(Method::new(&method))
     }
 
@@ -77,19 +78,16 @@ impl Method {
     }
 
     /// Runs the method on a series of at least three checkpoints.
-    pub fn detect(&self, series: &Series) -> Result<Detection, String> {
+    pub fn detect(&self, series: &Series) -> Result<Detection, DetectError> {
         if series.len() < 3 {
-            return Err(format!(
-                "`{}` needs at least 3 checkpoints to find a change, and the series has {}",
-                self.name(),
-                series.len()
-            ));
+            return Err(DetectError::TooShort { method: self.name(), len: series.len() });
         }
         if let Some(bad) = series.values.iter().position(|v| !v.is_finite()) {
-            return Err(format!(
-                "the series `{}` is not finite at step {} ({})",
-                series.name, series.steps[bad], series.values[bad]
-            ));
+            return Err(DetectError::NotFinite {
+                series: series.name.clone(),
+                step: series.steps[bad],
+                value: series.values[bad],
+            });
         }
         Ok(match *self {
             Method::Transitions { smoothing, axis, threshold } => {
@@ -99,7 +97,7 @@ impl Method {
                 critical_points::detect(series, smoothing, axis, plateau)
             }
             Method::ChangePoints { binary_segmentation, penalty, min_size } => {
-                change_points::detect(series, binary_segmentation, penalty, min_size)?
+                change_points::detect(series, binary_segmentation, penalty, min_size)
             }
             Method::Bocpd { hazard, threshold } => bocpd::detect(series, hazard, threshold),
             Method::EssentialDynamics { components, smoothing } => {

@@ -11,6 +11,7 @@ pub mod bocpd;
 pub mod boundary;
 pub mod change_points;
 pub mod critical_points;
+mod detect_error;
 pub mod essential_dynamics;
 pub mod method;
 pub mod recurrence;
@@ -19,6 +20,7 @@ pub mod smoothing;
 pub mod transitions;
 
 pub use boundary::{Boundary, Detection, Stage};
+pub use detect_error::DetectError;
 pub use method::Method;
 pub use series::Series;
 

@@ -6,7 +6,7 @@
 
 use super::bocpd::{run_lengths, standardized};
 use super::change_points::{backtrack, pelt_cuts};
-use super::{Detection, Method, Series};
+use super::{DetectError, Detection, Method, Series};
 
 /// Deterministic standard normal draws (splitmix64 and Box-Muller): the tests need noise, not
 /// a generator of quality.
@@ -138,7 +138,7 @@ fn pelt_finds_the_exact_optimal_partition_of_short_series() {
         for min_size in [1, 2, 3] {
             let penalty = 1.0 + f64::from(trial % 4);
             assert_eq!(
-                pelt_cuts(&values, penalty, min_size).unwrap(),
+                pelt_cuts(&values, penalty, min_size),
                 brute_force(&values, penalty, min_size),
                 "trial {trial}, min_size {min_size}: {values:?}"
             );
@@ -333,10 +333,12 @@ fn essential_dynamics_finds_the_turn_of_a_trajectory() {
 fn too_short_or_broken_series_are_refused_with_the_reason() {
     let short = Series::new("llc_mean", vec![1, 2], vec![1.0, 2.0]);
     let error = method(r#"{"call": "bocpd", "args": {}}"#).detect(&short).unwrap_err();
-    assert!(error.contains("at least 3 checkpoints"), "{error}");
+    assert_eq!(error, DetectError::TooShort { method: "bocpd", len: 2 });
+    assert!(error.to_string().contains("at least 3 checkpoints"), "{error}");
     let broken = Series::new("llc_mean", vec![1, 2, 3], vec![1.0, f64::NAN, 2.0]);
     let error = method(r#"{"call": "bocpd", "args": {}}"#).detect(&broken).unwrap_err();
-    assert!(error.contains("not finite at step 2"), "{error}");
+    assert!(matches!(error, DetectError::NotFinite { step: 2, .. }), "{error:?}");
+    assert!(error.to_string().contains("not finite at step 2"), "{error}");
 }
 
 #[test]

@@ -39,6 +39,11 @@ pub struct Plan {
     pub step_inputs: Vec<Vec<usize>>,
 }
 
+/// A step name the plan does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the spec has no step `{0}`")]
+pub struct UnknownStep(pub String);
+
 impl Plan {
     pub fn instances(&self) -> impl Iterator<Item = &Instance> {
         self.order.iter().map(|&node| &self.graph[node])
@@ -46,11 +51,11 @@ impl Plan {
 
     /// The part of the plan the named steps need: their instances and everything upstream of
     /// them (`run --target`). The error names a step the plan does not have.
-    pub fn restricted_to(&self, steps: &[String]) -> Result<Plan, String> {
+    pub fn restricted_to(&self, steps: &[String]) -> Result<Plan, UnknownStep> {
         if let Some(unknown) =
             steps.iter().find(|name| !self.graph.node_weights().any(|i| i.step_name == **name))
         {
-            return Err(unknown.clone());
+            return Err(UnknownStep(unknown.clone()));
         }
         Ok(self.restricted_to_instances(|instance| steps.contains(&instance.step_name)))
     }

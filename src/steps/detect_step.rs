@@ -19,10 +19,10 @@ pub fn compute(
     let method = params
         .get("method")
         .ok_or_else(|| StepError::Inputs("a detect step needs a `method`".into()))?;
-    let method = Method::parse(method).map_err(StepError::Inputs)?;
+    let method = Method::parse(method)?;
     let wanted = params.get("series").and_then(Value::as_str);
     let series = gather(inputs, wanted, store)?;
-    let detection = method.detect(&series).map_err(StepError::Method)?;
+    let detection = method.detect(&series)?;
     let result = serde_json::to_vec(&detection)?;
     Ok(Produced { result, metrics: detection.metrics() })
 }

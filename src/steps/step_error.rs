@@ -9,8 +9,8 @@ pub enum StepError {
     #[error("{0}")]
     Inputs(String),
     /// The detection method failed on the series.
-    #[error("{0}")]
-    Method(String),
+    #[error(transparent)]
+    Method(#[from] crate::detect::DetectError),
     /// An input's result is not what its kind records.
     #[error("the result of {instance} is not readable: {detail}")]
     Unreadable { instance: String, detail: String },

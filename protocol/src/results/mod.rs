@@ -38,11 +38,40 @@ pub fn encode(result: &impl Serialize) -> Vec<u8> {
 }
 
 /// Reads a stored result; fails on bytes that are not one, or of another schema version.
-pub fn decode<T: DeserializeOwned + Versioned>(bytes: &[u8]) -> Result<T, String> {
-    let result: T = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+pub fn decode<T: DeserializeOwned + Versioned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let result: T = serde_json::from_slice(bytes).map_err(DecodeError::Shape)?;
     match result.schema_version() {
         version if version == T::SCHEMA_VERSION => Ok(result),
-        other => Err(format!("schema version {other}, where {} is read", T::SCHEMA_VERSION)),
+        found => Err(DecodeError::Version { found, read: T::SCHEMA_VERSION }),
+    }
+}
+
+/// Why stored bytes are not a result of the type asked for.
+#[derive(Debug)]
+pub enum DecodeError {
+    /// Not JSON, or not this type's fields.
+    Shape(serde_json::Error),
+    /// Written in another layout than this build reads.
+    Version { found: u32, read: u32 },
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Shape(error) => write!(f, "{error}"),
+            DecodeError::Version { found, read } => {
+                write!(f, "schema version {found}, where {read} is read")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DecodeError::Shape(error) => Some(error),
+            DecodeError::Version { .. } => None,
+        }
     }
 }
 

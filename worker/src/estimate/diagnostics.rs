@@ -6,6 +6,7 @@ use devspec_protocol::results::{
     CompanionEstimate, Diagnostic, DiagnosticName, Estimate, Sensitivity,
 };
 
+use super::EstimateError;
 use super::llc::{COMPANION_FRACTION, Chains, Companion};
 
 /// Mean MALA acceptance below this says the step size is too large.
@@ -23,7 +24,7 @@ const SENSITIVITY_BATCHES: usize = 4;
 const UNSETTLED_STRETCHES: usize = 8;
 
 /// Summarizes a checkpoint's chains; fails when fewer than `min_chains` survived.
-pub fn estimate(chains: &Chains, min_chains: usize) -> Result<Estimate, String> {
+pub fn estimate(chains: &Chains, min_chains: usize) -> Result<Estimate, EstimateError> {
     let per_chain: Vec<Option<f64>> = chains
         .traces
         .iter()
@@ -37,13 +38,11 @@ pub fn estimate(chains: &Chains, min_chains: usize) -> Result<Estimate, String> 
     let diverged: Vec<usize> =
         chains.diverged.iter().enumerate().filter(|(_, d)| d.is_some()).map(|(c, _)| c).collect();
     if alive.len() < min_chains.max(1) {
-        return Err(format!(
-            "{} of {} chains diverged (NaN or infinite loss), more than the {} allowed; lower \
-             the sampler's lr, or raise localization",
-            diverged.len(),
-            per_chain.len(),
-            per_chain.len().saturating_sub(min_chains.max(1))
-        ));
+        return Err(EstimateError::Diverged {
+            diverged: diverged.len(),
+            chains: per_chain.len(),
+            allowed: per_chain.len().saturating_sub(min_chains.max(1)),
+        });
     }
     let llc_mean = mean(&alive);
     let llc_std = std_dev(&alive);
@@ -529,7 +528,7 @@ mod tests {
     fn estimate_or_error(chains: &Chains, min: usize) -> String {
         match estimate(chains, min) {
             Ok(_) => "ok".into(),
-            Err(message) => message,
+            Err(error) => error.to_string(),
         }
     }
 }

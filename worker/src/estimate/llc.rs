@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use tch::{Device, Kind, Tensor};
 
+use super::EstimateError;
 use super::sampler::Sampler;
 use super::spec::{EstimateSpec, LlcSpec, SamplerSpec};
 use crate::train::data::{DataSpec, Samples};
@@ -64,7 +65,7 @@ pub fn sample(
     spec: &EstimateSpec,
     anchors: &[(&LlcSpec, Vec<Tensor>)],
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<Vec<Chains>, String> {
+) -> Result<Vec<Chains>, EstimateError> {
     let llc = anchors[0].0;
     let (data, test_fraction) = spec.data_for(llc.data.as_ref())?;
     let pool = Pool::new(data, test_fraction, spec);
@@ -72,12 +73,16 @@ pub fn sample(
         .batch_size
         .or(spec.train_batch_size)
         .or(pool.size)
-        .ok_or("give `llc.batch_size`: fresh data has no size to default to")?
+        .ok_or_else(|| {
+            EstimateError::unfit("give `llc.batch_size`: fresh data has no size to default to")
+        })?
         .min(pool.size.unwrap_or(usize::MAX));
     let samplers: Vec<(SamplerSpec, f64)> = anchors
         .iter()
-        .map(|(llc, _)| Ok((llc.sampler, llc.nbeta_value(batch, pool.size).map_err(|e| e.0)?)))
-        .collect::<Result<_, String>>()?;
+        .map(|(llc, _)| {
+            Ok((llc.sampler, llc.nbeta_value(batch, pool.size).map_err(EstimateError::from)?))
+        })
+        .collect::<Result<_, EstimateError>>()?;
     let chains = llc.chains;
     // Each parameter as [checkpoints, ...], for the loss at the checkpoints.
     let stacked: Vec<Tensor> = (0..anchors[0].1.len())
@@ -193,7 +198,7 @@ impl Setting<'_> {
         stacked: &[Tensor],
         rows: &[(u64, (SamplerSpec, f64))],
         progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<Rows, String> {
+    ) -> Result<Rows, EstimateError> {
         let (spec, llc) = (self.spec, self.llc);
         let chains = rows.len() / stacked[0].size()[0] as usize;
         let mut orders: Vec<BatchOrder> = if llc.independent_batches {
@@ -250,17 +255,17 @@ impl<'a> Run<'a> {
         stacked: &[Tensor],
         rows: &[(u64, (SamplerSpec, f64))],
         batch: usize,
-    ) -> Result<Run<'a>, String> {
+    ) -> Result<Run<'a>, EstimateError> {
         let members = rows.len();
         let chains = members / stacked[0].size()[0] as usize;
         let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
         let sampled: Vec<usize> =
             (0..names.len()).filter(|&i| llc.restrict.matches(&names[i])).collect();
         if sampled.is_empty() {
-            return Err(format!(
+            return Err(EstimateError::unfit(format!(
                 "`restrict` matches none of the model's parameters ({})",
                 names.join(", ")
-            ));
+            )));
         }
         let anchors: Vec<Tensor> =
             stacked.iter().map(|p| p.repeat_interleave_self_int(chains as i64, 0, None)).collect();
@@ -359,7 +364,7 @@ impl<'a> Run<'a> {
 
     /// Sampler step `t` on the minibatch `(x, y)`: records the draw, moves every chain, and
     /// every `acceptance_every` steps checks the MALA acceptance of the move.
-    fn step(&mut self, t: u64, x: &Tensor, y: &Tensor) -> Result<(), String> {
+    fn step(&mut self, t: u64, x: &Tensor, y: &Tensor) -> Result<(), EstimateError> {
         let llc = self.llc;
         self.evaluate(x, y);
         let values = to_vec(&self.losses)?;
@@ -432,9 +437,9 @@ impl<'a> Run<'a> {
     }
 }
 
-fn to_vec(values: &Tensor) -> Result<Vec<f64>, String> {
+fn to_vec(values: &Tensor) -> Result<Vec<f64>, EstimateError> {
     Vec::<f64>::try_from(values.to_kind(Kind::Double).to_device(Device::Cpu))
-        .map_err(|e| e.to_string())
+        .map_err(EstimateError::from)
 }
 
 /// Each chain's standard normal noise for the sampled parameters, from its own stream (per
@@ -487,9 +492,9 @@ fn init_losses(
     anchors: &[Tensor],
     batch: usize,
     llc: &LlcSpec,
-) -> Result<Vec<f64>, String> {
+) -> Result<Vec<f64>, EstimateError> {
     let checkpoints = anchors[0].size()[0] as usize;
-    let losses = tch::no_grad(|| -> Result<Tensor, String> {
+    let losses = tch::no_grad(|| -> Result<Tensor, EstimateError> {
         match (&pool.samples, llc.init_loss_batches) {
             (Some((x, y)), None) => {
                 let expand = |t: &Tensor| t.expand([checkpoints as i64, -1, -1], false);
@@ -511,7 +516,7 @@ fn init_losses(
             }
         }
     })?;
-    Vec::<f64>::try_from(losses.to_device(Device::Cpu)).map_err(|e| e.to_string())
+    Vec::<f64>::try_from(losses.to_device(Device::Cpu)).map_err(EstimateError::from)
 }
 
 /// The data the chains see: a fixed pool on the device (`[1, n, dim]`), or fresh samples.

@@ -6,6 +6,7 @@ use devspec_protocol::results::Observed;
 use rand::Rng;
 use tch::{Device, Kind, Tensor};
 
+use super::EstimateError;
 use super::llc::upload;
 use super::spec::{EstimateSpec, NamePatterns, Observable};
 use super::study_observables;
@@ -17,7 +18,7 @@ const FRESH_SAMPLES: usize = 4096;
 
 /// Measures `spec`'s observable at the checkpoint `anchor` (`[1, ...]` tensors in the model's
 /// order).
-pub fn measure(spec: &EstimateSpec, anchor: &[Tensor]) -> Result<Observed, String> {
+pub fn measure(spec: &EstimateSpec, anchor: &[Tensor]) -> Result<Observed, EstimateError> {
     let params: Vec<Tensor> =
         anchor.iter().map(|p| p.to_kind(spec.kind).to_device(spec.device)).collect();
     Ok(match &spec.observable {
@@ -45,7 +46,7 @@ pub fn measure(spec: &EstimateSpec, anchor: &[Tensor]) -> Result<Observed, Strin
             let values = Vec::<f64>::try_from(
                 out.to_kind(Kind::Double).to_device(Device::Cpu).flatten(0, -1),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(EstimateError::from)?;
             Observed::Outputs { shape, outputs: values }
         }
         Observable::Accuracy(own) => {
@@ -60,7 +61,7 @@ pub fn measure(spec: &EstimateSpec, anchor: &[Tensor]) -> Result<Observed, Strin
         Observable::IclBaselines => {
             Observed::IclBaselines(study_observables::icl_baselines(spec, &params)?)
         }
-        Observable::Llc(_) => return Err("the LLC is sampled, not measured".into()),
+        Observable::Llc(_) => return Err(EstimateError::unfit("the LLC is sampled, not measured")),
     })
 }
 
@@ -70,7 +71,7 @@ fn samples(
     spec: &EstimateSpec,
     own: Option<&DataSpec>,
     limit: usize,
-) -> Result<(Tensor, Tensor), String> {
+) -> Result<(Tensor, Tensor), EstimateError> {
     let (data, fraction) = spec.data_for(own)?;
     let samples = match data.pools(fraction).0 {
         Some(pool) if pool.n > limit => data.draw(limit, 0),
@@ -80,16 +81,16 @@ fn samples(
     Ok(upload(&samples, data, spec))
 }
 
-fn scalar(value: &Tensor) -> Result<f64, String> {
+fn scalar(value: &Tensor) -> Result<f64, EstimateError> {
     f64::try_from(value.to_kind(Kind::Double).to_device(Device::Cpu).reshape([-1]).get(0))
-        .map_err(|e| e.to_string())
+        .map_err(EstimateError::from)
 }
 
 fn weight_norm(
     spec: &EstimateSpec,
     params: &[Tensor],
     restrict: &NamePatterns,
-) -> Result<f64, String> {
+) -> Result<f64, EstimateError> {
     let names: Vec<String> = spec.model.params().into_iter().map(|p| p.name).collect();
     let mut sum = 0.0;
     for (name, param) in names.iter().zip(params) {
@@ -106,7 +107,7 @@ fn gradient_norm(
     spec: &EstimateSpec,
     params: &[Tensor],
     own: Option<&DataSpec>,
-) -> Result<f64, String> {
+) -> Result<f64, EstimateError> {
     let (x, y) = samples(spec, own, usize::MAX)?;
     let ws: Vec<Tensor> = params.iter().map(|p| p.detach().set_requires_grad(true)).collect();
     let loss = spec.loss.per_member(&spec.model.forward(&ws, &x), &y, spec.kind);
@@ -127,7 +128,7 @@ fn hessian_trace(
     params: &[Tensor],
     own: Option<&DataSpec>,
     probes: usize,
-) -> Result<(f64, f64), String> {
+) -> Result<(f64, f64), EstimateError> {
     let (x, y) = samples(spec, own, usize::MAX)?;
     let members = probes as i64;
     let ws: Vec<Tensor> = params
@@ -161,7 +162,7 @@ fn hessian_trace(
         );
     }
     let values =
-        Vec::<f64>::try_from(quadratic.to_device(Device::Cpu)).map_err(|e| e.to_string())?;
+        Vec::<f64>::try_from(quadratic.to_device(Device::Cpu)).map_err(EstimateError::from)?;
     let mean = super::diagnostics::mean(&values);
     let sd = if values.len() > 1 {
         (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64).sqrt()

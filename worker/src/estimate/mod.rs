@@ -15,8 +15,11 @@
 )]
 
 pub mod diagnostics;
+mod estimate_error;
 pub mod llc;
 pub mod measure;
 pub mod sampler;
 pub mod spec;
 pub mod study_observables;
+
+pub use estimate_error::EstimateError;

@@ -6,6 +6,7 @@ use devspec_protocol::params::{self, BatchSize, EstimateParams};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use tch::{Device, Kind};
 
+use super::EstimateError;
 use crate::train::data::DataSpec;
 use crate::train::loss::Loss;
 use crate::train::model::ModelSpec;
@@ -246,15 +247,14 @@ impl EstimateSpec {
     pub fn data_for<'a>(
         &'a self,
         own: Option<&'a DataSpec>,
-    ) -> Result<(&'a DataSpec, f64), String> {
+    ) -> Result<(&'a DataSpec, f64), EstimateError> {
         match (own, &self.data) {
             (Some(own), _) => Ok((own, 0.0)),
             (None, Some(data)) => Ok((data, self.test_fraction)),
-            (None, None) => {
-                Err("the step it is on has no `data`: give that step `data = ...`, or the \
-                 observable its own (`llc(..., data = ...)`)"
-                    .into())
-            }
+            (None, None) => Err(EstimateError::unfit(
+                "the step it is on has no `data`: give that step `data = ...`, or the \
+                 observable its own (`llc(..., data = ...)`)",
+            )),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use tch::{Device, Kind, Tensor};
 
+use super::EstimateError;
 use super::llc::upload;
 use super::spec::EstimateSpec;
 use crate::train::data::{DataSpec, Samples, Size};
@@ -36,19 +37,20 @@ pub fn accuracy(
     spec: &EstimateSpec,
     params: &[Tensor],
     own: Option<&DataSpec>,
-) -> Result<Accuracy, String> {
+) -> Result<Accuracy, EstimateError> {
     let (data, fraction) = spec.data_for(own)?;
     if data.classes().is_none() {
-        return Err("`accuracy` needs data with class labels (it compares the most likely class \
-                    with the target); use `loss` for target values"
-            .into());
+        return Err(EstimateError::unfit(
+            "`accuracy` needs data with class labels (it compares the most likely class \
+                    with the target); use `loss` for target values",
+        ));
     }
-    let of = |samples: &Samples| -> Result<f64, String> {
+    let of = |samples: &Samples| -> Result<f64, EstimateError> {
         let (x, y) = upload(samples, data, spec);
         let out = tch::no_grad(|| spec.model.forward(params, &x));
         let (out, y) = spec.loss.aligned(&out, &y);
         let right = out.argmax(2, true).eq_tensor(&y).to_kind(Kind::Double).mean(Kind::Double);
-        f64::try_from(right.to_device(Device::Cpu)).map_err(|e| e.to_string())
+        f64::try_from(right.to_device(Device::Cpu)).map_err(EstimateError::from)
     };
     let (train, test) = train_and_test(data, fraction);
     let mut result = Accuracy {
@@ -71,17 +73,18 @@ pub fn induction_score(
     spec: &EstimateSpec,
     params: &[Tensor],
     probe: Option<&DataSpec>,
-) -> Result<InductionScore, String> {
+) -> Result<InductionScore, EstimateError> {
     let (data, _) = spec.data_for(probe)?;
     let Some(transformer) = spec.model.transformer() else {
-        return Err("`induction_score` reads attention patterns: the model must be a \
-                    `transformer.model`"
-            .into());
+        return Err(EstimateError::unfit(
+            "`induction_score` reads attention patterns: the model must be a \
+                    `transformer.model`",
+        ));
     };
     if data.classes().is_none() || data.sequence().is_none() {
-        return Err(
-            "`induction_score` needs token sequences as its probe (`induction.data`)".into()
-        );
+        return Err(EstimateError::unfit(
+            "`induction_score` needs token sequences as its probe (`induction.data`)",
+        ));
     }
     let rows = data.rows_for_predictions(FRESH_PREDICTIONS);
     let samples = data.draw(rows, u64::MAX);
@@ -100,7 +103,7 @@ pub fn induction_score(
         }
     }
     if counted == 0 {
-        return Err("no token of the probe's sequences occurs twice".into());
+        return Err(EstimateError::unfit("no token of the probe's sequences occurs twice"));
     }
     let (x, _) = upload(&samples, data, spec);
     let (_, patterns) = tch::no_grad(|| transformer.forward_with_patterns(params, &x));
@@ -115,7 +118,7 @@ pub fn induction_score(
             Kind::Double,
         ) / counted as f64;
         heads.push(
-            Vec::<f64>::try_from(per_head.to_device(Device::Cpu)).map_err(|e| e.to_string())?,
+            Vec::<f64>::try_from(per_head.to_device(Device::Cpu)).map_err(EstimateError::from)?,
         );
     }
     let (mut best, mut at) = (f64::NEG_INFINITY, (0, 0));
@@ -137,13 +140,15 @@ pub fn induction_score(
 /// For a toy model of superposition: each feature's column norm in `W`, how many features are
 /// represented (norm above [`REPRESENTED_NORM`]), and with two hidden dimensions the angles
 /// between neighbouring represented directions (a k-gon has k angles of 360/k degrees).
-pub fn tms_geometry(spec: &EstimateSpec, params: &[Tensor]) -> Result<TmsGeometry, String> {
+pub fn tms_geometry(spec: &EstimateSpec, params: &[Tensor]) -> Result<TmsGeometry, EstimateError> {
     let Arch::Tms { features, hidden, .. } = spec.model.arch else {
-        return Err("`tms.geometry` measures a toy model of superposition (`tms.model`)".into());
+        return Err(EstimateError::unfit(
+            "`tms.geometry` measures a toy model of superposition (`tms.model`)",
+        ));
     };
     let w =
         Vec::<f64>::try_from(params[0].to_kind(Kind::Double).to_device(Device::Cpu).reshape([-1]))
-            .map_err(|e| e.to_string())?;
+            .map_err(EstimateError::from)?;
     let (c, m) = (features as usize, hidden as usize);
     let column = |i: usize| -> Vec<f64> { (0..m).map(|r| w[r * c + i]).collect() };
     let norms: Vec<f64> =
@@ -182,12 +187,16 @@ pub fn tms_geometry(spec: &EstimateSpec, params: &[Tensor]) -> Result<TmsGeometr
 /// position of the model, of ridge regression on the pairs before it (lambda = sigma^2, the
 /// posterior mean under the Gaussian task prior) and, for a finite task set, of the posterior
 /// mean over that set (dMMSE). Each is a mean over positions; the per-position curves are kept.
-pub fn icl_baselines(spec: &EstimateSpec, params: &[Tensor]) -> Result<IclBaselines, String> {
+pub fn icl_baselines(
+    spec: &EstimateSpec,
+    params: &[Tensor],
+) -> Result<IclBaselines, EstimateError> {
     let (data, _) = spec.data_for(None)?;
     let Some(icl) = data.icl() else {
-        return Err("`icl.baselines` compares against in-context regression: the step's data \
-                    must be `icl.regression`"
-            .into());
+        return Err(EstimateError::unfit(
+            "`icl.baselines` compares against in-context regression: the step's data \
+                    must be `icl.regression`",
+        ));
     };
     let samples = data.draw(data.rows_for_predictions(FRESH_PREDICTIONS), u64::MAX);
     let (sequences, pairs, dims) = (samples.n as i64, icl.context as i64, icl.dims as i64);
@@ -201,9 +210,9 @@ pub fn icl_baselines(spec: &EstimateSpec, params: &[Tensor]) -> Result<IclBaseli
     let x = Tensor::from_slice(&xs).view([sequences, pairs, dims]);
     let y = Tensor::from_slice(&ys).view([sequences, pairs]);
     let noise = icl.noise_var.max(1e-8);
-    let per_position = |predictions: &Tensor| -> Result<Vec<f64>, String> {
+    let per_position = |predictions: &Tensor| -> Result<Vec<f64>, EstimateError> {
         let errors = (predictions - &y).square().mean_dim([0i64].as_slice(), false, Kind::Double);
-        Vec::<f64>::try_from(errors).map_err(|e| e.to_string())
+        Vec::<f64>::try_from(errors).map_err(EstimateError::from)
     };
     // Ridge: the prediction at position j uses the pairs before it (none at j = 0: predicts 0).
     let eye = Tensor::eye(dims, (Kind::Double, Device::Cpu));
@@ -245,7 +254,7 @@ pub fn icl_baselines(spec: &EstimateSpec, params: &[Tensor]) -> Result<IclBaseli
             .mean_dim([0i64].as_slice(), false, Kind::Double)
             .to_device(Device::Cpu),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(EstimateError::from)?;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     Ok(IclBaselines {
         headline: "model_loss".into(),

@@ -53,7 +53,7 @@ pub fn run(group: &[Typed<'_, '_, EstimateParams>], send: &mut dyn FnMut(&Reply)
             | Observable::IclBaselines => {
                 for (member, spec, anchor) in &members {
                     let outcome = measure::measure(spec, anchor)
-                        .map_err(WorkerError::step_failed)
+                        .map_err(WorkerError::from)
                         .and_then(|observed| finish(member, observed, send));
                     member.finish(send, outcome);
                 }
@@ -108,7 +108,8 @@ fn run_llc(members: &[(&Member<'_>, EstimateSpec, Vec<Tensor>)], send: &mut dyn 
             log_throughput(first, llc_of(&members[0].1), members.len(), started, send);
             chains
         }
-        Err(message) => {
+        Err(error) => {
+            let message = error.to_string();
             for (member, _, _) in members {
                 member.finish(send, Err(WorkerError::step_failed(message.clone())));
             }
@@ -118,7 +119,7 @@ fn run_llc(members: &[(&Member<'_>, EstimateSpec, Vec<Tensor>)], send: &mut dyn 
     for ((member, spec, _), chains) in members.iter().zip(chains) {
         let llc = llc_of(spec);
         let outcome = diagnostics::estimate(&chains, llc.min_chains)
-            .map_err(WorkerError::step_failed)
+            .map_err(WorkerError::from)
             .and_then(|estimate| finish(member, llc_result(llc, chains, estimate), send));
         member.finish(send, outcome);
     }

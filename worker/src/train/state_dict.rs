@@ -10,6 +10,47 @@ use std::io::Read;
 
 use tch::{Kind, Tensor};
 
+/// Why a file is not read as a state dict.
+#[derive(Debug, thiserror::Error)]
+pub enum StateDictError {
+    #[error("cannot be opened: {0}")]
+    Open(std::io::Error),
+    #[error("not a PyTorch zip archive ({0}); was it saved by torch.save (PyTorch 1.6 or later)?")]
+    NotAnArchive(zip::result::ZipError),
+    #[error("the archive has no data.pkl: not a file saved by torch.save")]
+    NoPickle,
+    #[error("no `{name}` in the archive ({source})")]
+    MissingEntry { name: String, source: zip::result::ZipError },
+    #[error("`{name}` cannot be read: {source}")]
+    Unreadable { name: String, source: std::io::Error },
+    #[error(transparent)]
+    Pickle(#[from] PickleError),
+    #[error("it holds {0}, not a dict of tensors; save `model.state_dict()`")]
+    NotADict(String),
+    #[error("`{name}`: {source}")]
+    Tensor { name: String, source: tch::TchError },
+    #[error("`{name}`: its storage is too short for its shape ({source})")]
+    ShortStorage { name: String, source: tch::TchError },
+}
+
+/// What is wrong with the pickle inside: it ends early, uses an opcode or a class a dict of
+/// tensors does not, or is malformed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PickleError(String);
+
+impl From<&str> for PickleError {
+    fn from(message: &str) -> PickleError {
+        PickleError(message.to_owned())
+    }
+}
+
+impl From<String> for PickleError {
+    fn from(message: String) -> PickleError {
+        PickleError(message)
+    }
+}
+
 /// A pickled value, as far as a state dict needs.
 #[derive(Debug, Clone)]
 enum Py {
@@ -39,27 +80,17 @@ struct TensorRef {
 }
 
 /// The named tensors of a `torch.save`d dict of tensors, in the file's order.
-pub fn read(path: &str) -> Result<Vec<(String, Tensor)>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot be opened: {e}"))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| {
-        format!(
-            "not a PyTorch zip archive ({e}); was it saved by torch.save (PyTorch 1.6 or later)?"
-        )
-    })?;
+pub fn read(path: &str) -> Result<Vec<(String, Tensor)>, StateDictError> {
+    let file = std::fs::File::open(path).map_err(StateDictError::Open)?;
+    let mut archive = zip::ZipArchive::new(file).map_err(StateDictError::NotAnArchive)?;
     let entries: Vec<String> = archive.file_names().map(str::to_owned).collect();
-    let pickle_name = entries
-        .iter()
-        .find(|n| n.ends_with("data.pkl"))
-        .ok_or("the archive has no data.pkl: not a file saved by torch.save")?
-        .clone();
+    let pickle_name =
+        entries.iter().find(|n| n.ends_with("data.pkl")).ok_or(StateDictError::NoPickle)?.clone();
     let prefix = pickle_name.trim_end_matches("data.pkl").to_owned();
     let pickle = read_entry(&mut archive, &pickle_name)?;
     let value = Machine::default().run(&pickle)?;
     let Py::Dict(items) = value else {
-        return Err(format!(
-            "it holds {}, not a dict of tensors; save `model.state_dict()`",
-            describe(&value)
-        ));
+        return Err(StateDictError::NotADict(describe(&value)));
     };
     let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
     let mut named = Vec::new();
@@ -74,10 +105,10 @@ pub fn read(path: &str) -> Result<Vec<(String, Tensor)>, String> {
         let element = tensor.kind.elt_size_in_bytes() as i64;
         let numel = bytes.len() as i64 / element;
         let storage = Tensor::f_from_data_size(bytes, &[numel], tensor.kind)
-            .map_err(|e| format!("`{name}`: {e}"))?;
+            .map_err(|source| StateDictError::Tensor { name: name.clone(), source })?;
         let view = storage
             .f_as_strided(&tensor.size, &tensor.stride, tensor.offset)
-            .map_err(|e| format!("`{name}`: its storage is too short for its shape ({e})"))?;
+            .map_err(|source| StateDictError::ShortStorage { name: name.clone(), source })?;
         named.push((name, view.contiguous()));
     }
     Ok(named)
@@ -86,11 +117,13 @@ pub fn read(path: &str) -> Result<Vec<(String, Tensor)>, String> {
 fn read_entry<R: Read + std::io::Seek>(
     archive: &mut zip::ZipArchive<R>,
     name: &str,
-) -> Result<Vec<u8>, String> {
-    let mut entry =
-        archive.by_name(name).map_err(|e| format!("no `{name}` in the archive ({e})"))?;
+) -> Result<Vec<u8>, StateDictError> {
+    let missing = |source| StateDictError::MissingEntry { name: name.to_owned(), source };
+    let mut entry = archive.by_name(name).map_err(missing)?;
     let mut bytes = Vec::new();
-    entry.read_to_end(&mut bytes).map_err(|e| format!("`{name}` cannot be read: {e}"))?;
+    entry
+        .read_to_end(&mut bytes)
+        .map_err(|source| StateDictError::Unreadable { name: name.to_owned(), source })?;
     Ok(bytes)
 }
 
@@ -119,25 +152,25 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+    fn take(&mut self, n: usize) -> Result<&[u8], PickleError> {
         let slice = self.bytes.get(self.at..self.at + n).ok_or("the pickle ends early")?;
         self.at += n;
         Ok(slice)
     }
 
-    fn byte(&mut self) -> Result<u8, String> {
+    fn byte(&mut self) -> Result<u8, PickleError> {
         Ok(self.take(1)?[0])
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
+    fn u32(&mut self) -> Result<u32, PickleError> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("four bytes")))
     }
 
-    fn text(&mut self, n: usize) -> Result<String, String> {
+    fn text(&mut self, n: usize) -> Result<String, PickleError> {
         Ok(String::from_utf8_lossy(self.take(n)?).into_owned())
     }
 
-    fn line(&mut self) -> Result<String, String> {
+    fn line(&mut self) -> Result<String, PickleError> {
         let end = self.bytes[self.at..]
             .iter()
             .position(|&b| b == b'\n')
@@ -149,7 +182,7 @@ impl Reader<'_> {
 }
 
 impl Machine {
-    fn run(mut self, bytes: &[u8]) -> Result<Py, String> {
+    fn run(mut self, bytes: &[u8]) -> Result<Py, PickleError> {
         let mut reader = Reader { bytes, at: 0 };
         loop {
             let op = reader.byte()?;
@@ -163,7 +196,7 @@ impl Machine {
     }
 
     /// Framing, constants, numbers, strings and globals; false for any other opcode.
-    fn literal(&mut self, op: u8, reader: &mut Reader<'_>) -> Result<bool, String> {
+    fn literal(&mut self, op: u8, reader: &mut Reader<'_>) -> Result<bool, PickleError> {
         let value = match op {
             0x80 => {
                 reader.take(1)?;
@@ -190,7 +223,7 @@ impl Machine {
             0x8a => {
                 let n = usize::from(reader.byte()?);
                 if n > 8 {
-                    return Err("a number too large for a tensor's shape".into());
+                    return Err(PickleError::from("a number too large for a tensor's shape"));
                 }
                 let v = reader.take(n)?;
                 let fill = if v.last().is_some_and(|b| b & 0x80 != 0) { 0xff } else { 0 };
@@ -214,7 +247,7 @@ impl Machine {
                 let name = self.pop()?;
                 match (self.pop()?, name) {
                     (Py::Str(module), Py::Str(name)) => Py::Global(module, name),
-                    _ => return Err("a malformed global in the pickle".into()),
+                    _ => return Err(PickleError::from("a malformed global in the pickle")),
                 }
             }
             _ => return Ok(false),
@@ -224,7 +257,7 @@ impl Machine {
     }
 
     /// Storing and fetching the memo; false for any other opcode.
-    fn memo_op(&mut self, op: u8, reader: &mut Reader<'_>) -> Result<bool, String> {
+    fn memo_op(&mut self, op: u8, reader: &mut Reader<'_>) -> Result<bool, PickleError> {
         match op {
             b'q' => {
                 let key = u32::from(reader.byte()?);
@@ -252,7 +285,7 @@ impl Machine {
     }
 
     /// Marks, tuples, calls and filling dicts and lists.
-    fn structure(&mut self, op: u8) -> Result<(), String> {
+    fn structure(&mut self, op: u8) -> Result<(), PickleError> {
         match op {
             b'(' => self.marks.push(self.stack.len()),
             b't' => {
@@ -286,7 +319,7 @@ impl Machine {
                     vec![self.pop()?, value]
                 };
                 let Some(Py::Dict(dict)) = self.stack.last_mut() else {
-                    return Err("items set on something that is not a dict".into());
+                    return Err(PickleError::from("items set on something that is not a dict"));
                 };
                 let mut items = items.into_iter();
                 while let (Some(k), Some(v)) = (items.next(), items.next()) {
@@ -303,26 +336,27 @@ impl Machine {
                 return Err(format!(
                     "the pickle uses opcode 0x{other:02x}, which a state dict does not; save \
                      `model.state_dict()` with torch.save"
-                ));
+                )
+                .into());
             }
         }
         Ok(())
     }
 
-    fn pop(&mut self) -> Result<Py, String> {
+    fn pop(&mut self) -> Result<Py, PickleError> {
         self.stack.pop().ok_or_else(|| "the pickle's stack is empty".into())
     }
 
-    fn top(&self) -> Result<&Py, String> {
+    fn top(&self) -> Result<&Py, PickleError> {
         self.stack.last().ok_or_else(|| "the pickle's stack is empty".into())
     }
 
-    fn pop_mark(&mut self) -> Result<Vec<Py>, String> {
+    fn pop_mark(&mut self) -> Result<Vec<Py>, PickleError> {
         let mark = self.marks.pop().ok_or("the pickle has no mark")?;
         Ok(self.stack.split_off(mark.min(self.stack.len())))
     }
 
-    fn push_memo(&mut self, key: u32) -> Result<(), String> {
+    fn push_memo(&mut self, key: u32) -> Result<(), PickleError> {
         let value = self.memo.get(&key).ok_or("the pickle refers to a value it never stored")?;
         self.stack.push(value.clone());
         Ok(())
@@ -331,7 +365,7 @@ impl Machine {
 
 /// A callable applied to its arguments: an (ordered) dict, a tensor rebuilt from its storage,
 /// or anything else kept by name.
-fn reduce(callable: Py, args: Py) -> Result<Py, String> {
+fn reduce(callable: Py, args: Py) -> Result<Py, PickleError> {
     let Py::Global(module, name) = callable else {
         return Ok(Py::Other("call".into()));
     };
@@ -343,11 +377,13 @@ fn reduce(callable: Py, args: Py) -> Result<Py, String> {
         ("collections", "OrderedDict") => Ok(Py::Dict(Vec::new())),
         ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => {
             let Some(Py::Persistent(id)) = args.first() else {
-                return Err("a tensor without its storage".into());
+                return Err(PickleError::from("a tensor without its storage"));
             };
-            let Py::Tuple(id) = id.as_ref() else { return Err("a malformed storage id".into()) };
+            let Py::Tuple(id) = id.as_ref() else {
+                return Err(PickleError::from("a malformed storage id"));
+            };
             let (Some(Py::Global(_, class)), Some(Py::Str(key))) = (id.get(1), id.get(2)) else {
-                return Err("a malformed storage id".into());
+                return Err(PickleError::from("a malformed storage id"));
             };
             let kind = match class.as_str() {
                 "FloatStorage" => Kind::Float,
@@ -358,7 +394,9 @@ fn reduce(callable: Py, args: Py) -> Result<Py, String> {
                 "IntStorage" => Kind::Int,
                 "BoolStorage" => Kind::Bool,
                 "ByteStorage" => Kind::Uint8,
-                other => return Err(format!("a storage of type `{other}`, which is not read")),
+                other => {
+                    return Err(format!("a storage of type `{other}`, which is not read").into());
+                }
             };
             let ints = |value: Option<&Py>| -> Vec<i64> {
                 match value {
@@ -406,6 +444,7 @@ mod tests {
         // A plain dict of tensors reads too; a file that is not a zip archive does not.
         assert_eq!(super::read(&format!("{FIXTURE}/runs/ckpt_30.pt")).unwrap().len(), 4);
         let error = super::read(&format!("{FIXTURE}/data.safetensors")).unwrap_err();
-        assert!(error.contains("not a PyTorch zip archive"), "{error}");
+        assert!(matches!(error, super::StateDictError::NotAnArchive(_)), "{error:?}");
+        assert!(error.to_string().contains("not a PyTorch zip archive"), "{error}");
     }
 }
