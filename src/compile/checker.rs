@@ -4,6 +4,7 @@
 //! reported, not only the first.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 
 use devspec_protocol::StepKind;
 use petgraph::algo::kosaraju_scc;
@@ -236,8 +237,15 @@ fn check_step(
             Default::Derived(_) => {}
         }
     }
-    let axes = axes_of(&fields);
-    ok.then(|| CheckedStep { kind, name: step.name.text.clone(), inputs, fields, axes, origin })
+    let (axes, axes_ok) = axes_of(kind, &step.name.text, &fields, diags);
+    (ok && axes_ok).then(|| CheckedStep {
+        kind,
+        name: step.name.text.clone(),
+        inputs,
+        fields,
+        axes,
+        origin,
+    })
 }
 
 /// A step's fields as written, before type checks: the preset's, then the block's, then
@@ -436,7 +444,7 @@ fn check_series(checked: &[Option<CheckedStep>], diags: &mut Diagnostics) {
         let Some(wanted) = step.fields.get("series") else { continue };
         let Some(produced) = produced_series(checked, &step.inputs) else { continue };
         let names: Vec<&Value> = match &wanted.kind {
-            ValueKind::Sweep(values) => values.iter().collect(),
+            ValueKind::Sweep { values, .. } => values.iter().collect(),
             _ => vec![wanted],
         };
         for value in names {
@@ -485,7 +493,7 @@ fn produced_series(checked: &[Option<CheckedStep>], inputs: &[usize]) -> Option<
 fn constructor_names(value: &Value) -> Vec<&'static str> {
     match &value.kind {
         ValueKind::Ctor { name, .. } => vec![name],
-        ValueKind::Sweep(values) => values.iter().flat_map(constructor_names).collect(),
+        ValueKind::Sweep { values, .. } => values.iter().flat_map(constructor_names).collect(),
         _ => Vec::new(),
     }
 }
@@ -546,48 +554,147 @@ fn cycle_text(names: &[&str]) -> String {
     text
 }
 
-/// The sweeps inside a step's fields, named by their path; the last segment alone when that
-/// is unambiguous within the step (`lr` rather than `optimizer.lr`).
-fn axes_of(fields: &BTreeMap<String, Value>) -> Vec<Axis> {
-    let mut found: Vec<(Vec<String>, Vec<Value>)> = Vec::new();
-    for (name, value) in fields {
-        collect_sweeps(value, &mut vec![name.clone()], &mut found);
-    }
-    let mut last_counts: HashMap<String, usize> = HashMap::new();
-    for (path, _) in &found {
-        *last_counts.entry(path.last().cloned().unwrap_or_default()).or_default() += 1;
-    }
-    found
-        .into_iter()
-        .map(|(path, values)| {
-            let last = path.last().cloned().unwrap_or_default();
-            let name = if last_counts[&last] == 1 { last } else { path.join(".") };
-            Axis { name, values }
-        })
-        .collect()
+/// Where a sweep sits in a step: its field, the arguments and list elements down to it.
+#[derive(Clone)]
+enum Segment {
+    Name(String),
+    Index(usize),
 }
 
-fn collect_sweeps(
-    value: &Value,
-    path: &mut Vec<String>,
-    found: &mut Vec<(Vec<String>, Vec<Value>)>,
-) {
+/// A path as written in a spec: `optimizer.lr`, `widths[1]`.
+fn path_text(path: &[Segment]) -> String {
+    let mut text = String::new();
+    for segment in path {
+        match segment {
+            Segment::Name(name) if text.is_empty() => text.push_str(name),
+            Segment::Name(name) => {
+                text.push('.');
+                text.push_str(name);
+            }
+            Segment::Index(index) => {
+                let _ = write!(text, "[{index}]");
+            }
+        }
+    }
+    text
+}
+
+/// The end of a path that names it when nothing else in the step ends the same: its last name
+/// and the indices after it (`lr`, `widths[1]`).
+fn path_tail(path: &[Segment]) -> &[Segment] {
+    let last_name = path.iter().rposition(|s| matches!(s, Segment::Name(_))).unwrap_or(0);
+    &path[last_name..]
+}
+
+/// A sweep found in a step's fields: where, its values, the name the spec gave its axis, and
+/// where it was written.
+struct Found {
+    path: Vec<Segment>,
+    values: Vec<Value>,
+    axis: Option<String>,
+    origin: Origin,
+}
+
+/// The sweeps inside a step's fields, as its axes: each named as the spec names it (`axis =
+/// "width"`), else by its path, the tail alone when that is unambiguous within the step (`lr`
+/// rather than `optimizer.lr`, `widths[1]` for an element of a list). A report cannot be swept
+/// (it gathers every sweep point of its inputs into one page), and two sweeps of one step
+/// cannot share a name; both are reported, and `false` returned.
+fn axes_of(
+    kind: StepKind,
+    step: &str,
+    fields: &BTreeMap<String, Value>,
+    diags: &mut Diagnostics,
+) -> (Vec<Axis>, bool) {
+    let mut found: Vec<Found> = Vec::new();
+    for (name, value) in fields {
+        collect_sweeps(value, &mut vec![Segment::Name(name.clone())], &mut found);
+    }
+    match kind {
+        StepKind::Report => {
+            for sweep in &found {
+                diags.push(
+                    Diagnostic::error(
+                        sweep.origin.file,
+                        sweep.origin.span,
+                        format!("`report {step}` cannot sweep `{}`", path_text(&sweep.path)),
+                    )
+                    .label("a report is one page")
+                    .with_hint(
+                        "a report gathers every sweep point of its inputs into one page; for \
+                         several pages, write one report step for each",
+                    ),
+                );
+            }
+            return (Vec::new(), found.is_empty());
+        }
+        StepKind::Train
+        | StepKind::Checkpoint
+        | StepKind::Estimate
+        | StepKind::Detect
+        | StepKind::Test => {}
+    }
+    let mut tails: HashMap<String, usize> = HashMap::new();
+    for sweep in &found {
+        *tails.entry(path_text(path_tail(&sweep.path))).or_default() += 1;
+    }
+    let axes: Vec<(Axis, Origin)> = found
+        .into_iter()
+        .map(|sweep| {
+            let tail = path_text(path_tail(&sweep.path));
+            let name = sweep
+                .axis
+                .clone()
+                .unwrap_or_else(|| if tails[&tail] == 1 { tail } else { path_text(&sweep.path) });
+            (Axis { name, values: sweep.values }, sweep.origin)
+        })
+        .collect();
+    let mut ok = true;
+    for (index, (axis, origin)) in axes.iter().enumerate() {
+        if let Some((_, first)) = axes[..index].iter().find(|(a, _)| a.name == axis.name) {
+            diags.push(
+                Diagnostic::error(
+                    origin.file,
+                    origin.span,
+                    format!("two sweeps of `{step}` name the axis `{}`", axis.name),
+                )
+                .also_at(first.file, first.span, "the first")
+                .with_hint("give each its own `axis = \"...\"`: one axis, one name"),
+            );
+            ok = false;
+        }
+    }
+    (axes.into_iter().map(|(axis, _)| axis).collect(), ok)
+}
+
+fn collect_sweeps(value: &Value, path: &mut Vec<Segment>, found: &mut Vec<Found>) {
     match &value.kind {
-        ValueKind::Sweep(values) => found.push((path.clone(), values.clone())),
+        ValueKind::Sweep { values, axis } => found.push(Found {
+            path: path.clone(),
+            values: values.clone(),
+            axis: axis.clone(),
+            origin: value.origin,
+        }),
         ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
             for (name, inner) in fields {
-                path.push(name.clone());
+                path.push(Segment::Name(name.clone()));
                 collect_sweeps(inner, path, found);
                 path.pop();
             }
         }
         ValueKind::List(items) => {
             for (index, item) in items.iter().enumerate() {
-                path.push(index.to_string());
+                path.push(Segment::Index(index));
                 collect_sweeps(item, path, found);
                 path.pop();
             }
         }
-        _ => {}
+        ValueKind::Int(_)
+        | ValueKind::Float(_)
+        | ValueKind::Str(_)
+        | ValueKind::Bool(_)
+        | ValueKind::Auto
+        | ValueKind::Enum(_)
+        | ValueKind::File { .. } => {}
     }
 }

@@ -727,20 +727,34 @@ impl<'a> Evaluator<'a> {
         span: Span,
         expected: Option<&ValueType>,
     ) -> Option<Value> {
-        let [arg] = args else {
+        let (axis_args, positional): (Vec<&ast::Arg>, Vec<&ast::Arg>) =
+            args.iter().partition(|arg| arg.name.is_some());
+        let [arg] = positional.as_slice() else {
             return self.fail(
                 file,
                 span,
                 "`sweep` takes one list or range: `sweep([1, 2])` or `sweep(0..4)`".into(),
-                None,
+                Some("name its axis with `axis = \"name\"` after the values".into()),
             );
+        };
+        let axis = match axis_args.as_slice() {
+            [] => None,
+            [named] => Some(self.axis_name(scope, file, named)?),
+            [_, extra, ..] => {
+                return self.fail(
+                    file,
+                    extra.value.span,
+                    "`sweep` takes one named argument, `axis`".into(),
+                    None,
+                );
+            }
         };
         // The elements are checked against the field's type where the sweep is used.
         let _ = expected;
         let list = self.eval_in(scope, file, &arg.value, None)?;
         let items = match list.kind {
             ValueKind::List(items) => items,
-            ValueKind::Sweep(_) => return self.fail(file, arg.value.span, "a sweep cannot contain a sweep".into(), Some("several sweeps in one step give their cartesian product: put each in its own field".into())),
+            ValueKind::Sweep { .. } => return self.fail(file, arg.value.span, "a sweep cannot contain a sweep".into(), Some("several sweeps in one step give their cartesian product: put each in its own field".into())),
             _ => return self.fail(file, arg.value.span, format!("`sweep` takes a list or a range, found {}", list.describe()), None),
         };
         if items.is_empty() {
@@ -770,7 +784,50 @@ impl<'a> Evaluator<'a> {
         if items.iter().any(contains_sweep) {
             return self.fail(file, arg.value.span, "a sweep cannot contain a sweep".into(), None);
         }
-        Some(Value::new(ValueKind::Sweep(items), Origin { file, span }))
+        Some(Value::new(ValueKind::Sweep { values: items, axis }, Origin { file, span }))
+    }
+
+    /// The name `axis = "..."` gives a sweep's axis: a string that can name an axis (a
+    /// column, a coordinate in `name[axis=value]`).
+    fn axis_name(&mut self, scope: FileId, file: FileId, arg: &ast::Arg) -> Option<String> {
+        let name = arg.name.as_ref().expect("named arguments only");
+        if name.text != "axis" {
+            let hint = did_you_mean::hint(&name.text, ["axis"]);
+            self.fail(
+                file,
+                name.span,
+                format!("`sweep` has no argument `{}`", name.text),
+                Some(hint.unwrap_or_else(|| "its one named argument is `axis`".into())),
+            );
+            return None;
+        }
+        let value = self.eval_in(scope, file, &arg.value, None)?;
+        let ValueKind::Str(text) = &value.kind else {
+            self.fail(
+                file,
+                arg.value.span,
+                format!("`axis` names the sweep's axis with a string, found {}", value.describe()),
+                Some("write `axis = \"width\"`".into()),
+            );
+            return None;
+        };
+        let usable = !text.is_empty()
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            && !text.chars().all(|c| c.is_ascii_digit());
+        if !usable {
+            self.fail(
+                file,
+                arg.value.span,
+                format!("`{text}` cannot name an axis"),
+                Some(
+                    "use letters, digits, `_`, `.` or `-`, not digits alone (it names a column \
+                     and appears in instance names like `net[width=64]`)"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+        Some(text.clone())
     }
 
     fn with(
@@ -876,13 +933,13 @@ fn shape(value: &Value) -> &'static str {
         ValueKind::List(_) => "list",
         ValueKind::Record(_) => "record",
         ValueKind::Ctor { .. } => "constructor",
-        ValueKind::Sweep(_) => "sweep",
+        ValueKind::Sweep { .. } => "sweep",
     }
 }
 
 fn contains_sweep(value: &Value) -> bool {
     match &value.kind {
-        ValueKind::Sweep(_) => true,
+        ValueKind::Sweep { .. } => true,
         ValueKind::List(items) => items.iter().any(contains_sweep),
         ValueKind::Record(fields) => fields.values().any(contains_sweep),
         ValueKind::Ctor { args, .. } => args.values().any(contains_sweep),

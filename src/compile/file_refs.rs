@@ -67,7 +67,7 @@ fn resolve_value(
                 );
             }
         }
-        ValueKind::List(items) | ValueKind::Sweep(items) => {
+        ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
             for item in items {
                 resolve_value(item, sources, fallback, folder_ok, errors);
             }

@@ -101,6 +101,7 @@ pub fn conform(value: Value, ty: &ValueType, what: &str, diags: &mut Diagnostics
 /// Each element of a sweep must have the field's type.
 fn conform_sweep(
     items: Vec<Value>,
+    axis: Option<String>,
     ty: &ValueType,
     what: &str,
     origin: super::value::Origin,
@@ -113,7 +114,11 @@ fn conform_sweep(
             Err(more) => errors.extend(more),
         }
     }
-    if errors.is_empty() { Ok(Value::new(ValueKind::Sweep(out), origin)) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(Value::new(ValueKind::Sweep { values: out, axis }, origin))
+    } else {
+        Err(errors)
+    }
 }
 
 /// A file path as written; `compile::file_refs` resolves it once the spec is checked.
@@ -123,8 +128,8 @@ fn file(written: &str, origin: super::value::Origin) -> Value {
 
 fn try_conform(value: Value, ty: &ValueType, what: &str) -> Result<Value, Vec<Diagnostic>> {
     let origin = value.origin;
-    if let ValueKind::Sweep(items) = value.kind {
-        return conform_sweep(items, ty, what, origin);
+    if let ValueKind::Sweep { values: items, axis } = value.kind {
+        return conform_sweep(items, axis, ty, what, origin);
     }
     let mismatch = |value: &Value| {
         vec![

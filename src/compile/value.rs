@@ -38,8 +38,13 @@ pub enum ValueKind {
         kind: CtorKind,
         args: BTreeMap<String, Value>,
     },
-    /// `sweep(...)`: the step becomes one instance per element.
-    Sweep(Vec<Value>),
+    /// `sweep(...)`: the step becomes one instance per element. `axis` is the name the spec
+    /// gave its axis (`sweep([32, 64], axis = "width")`); without one, the axis is named by the
+    /// sweep's place in the step (`lr`, `widths[1]`).
+    Sweep {
+        values: Vec<Value>,
+        axis: Option<String>,
+    },
     /// A string in a field that names a file: as written, and (once checked) resolved against
     /// the folder of the file that wrote it. Its content's digest, not its path, goes in keys.
     File {
@@ -61,7 +66,7 @@ impl Value {
             ValueKind::File { path, .. } => path.display().to_string().into(),
             ValueKind::Bool(v) => (*v).into(),
             ValueKind::Auto => "auto".into(),
-            ValueKind::List(items) | ValueKind::Sweep(items) => {
+            ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
                 items.iter().map(Value::to_wire).collect()
             }
             ValueKind::Record(fields) => fields
@@ -100,7 +105,7 @@ impl Value {
             ValueKind::List(_) => "a list".into(),
             ValueKind::Record(_) => "a record".into(),
             ValueKind::Ctor { name, .. } => format!("`{name}(...)`"),
-            ValueKind::Sweep(_) => "a sweep".into(),
+            ValueKind::Sweep { .. } => "a sweep".into(),
         }
     }
 
@@ -137,7 +142,7 @@ impl Value {
         count: &mut usize,
     ) -> Value {
         let kind = match &self.kind {
-            ValueKind::Sweep(_) => {
+            ValueKind::Sweep { .. } => {
                 let chosen = choose(*count);
                 *count += 1;
                 return chosen;
@@ -169,7 +174,7 @@ impl Value {
     pub fn files(&self) -> Vec<&std::path::Path> {
         match &self.kind {
             ValueKind::File { path, .. } => vec![path.as_path()],
-            ValueKind::List(items) | ValueKind::Sweep(items) => {
+            ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
                 items.iter().flat_map(Value::files).collect()
             }
             ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
@@ -186,7 +191,9 @@ impl Value {
         while let Some(value) = pending.pop() {
             count += 1;
             match &value.kind {
-                ValueKind::List(items) | ValueKind::Sweep(items) => pending.extend(items),
+                ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
+                    pending.extend(items);
+                }
                 ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
                     pending.extend(fields.values());
                 }
@@ -202,7 +209,9 @@ impl Value {
         let mut pending: Vec<(&Value, usize)> = vec![(self, 1)];
         while let Some((value, depth)) = pending.pop() {
             let children: Box<dyn Iterator<Item = &Value>> = match &value.kind {
-                ValueKind::List(items) | ValueKind::Sweep(items) => Box::new(items.iter()),
+                ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
+                    Box::new(items.iter())
+                }
                 ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
                     Box::new(fields.values())
                 }
@@ -238,11 +247,18 @@ impl fmt::Display for Value {
             ValueKind::Bool(value) => write!(f, "{value}"),
             ValueKind::Auto => f.write_str("auto"),
             ValueKind::Enum(name) => f.write_str(name),
-            ValueKind::List(items) | ValueKind::Sweep(items) => {
-                let open = if matches!(self.kind, ValueKind::Sweep(_)) { "sweep([" } else { "[" };
-                f.write_str(open)?;
+            ValueKind::List(items) => {
+                f.write_str("[")?;
                 write_joined(f, items.iter().map(ToString::to_string))?;
-                f.write_str(if matches!(self.kind, ValueKind::Sweep(_)) { "])" } else { "]" })
+                f.write_str("]")
+            }
+            ValueKind::Sweep { values, axis } => {
+                f.write_str("sweep([")?;
+                write_joined(f, values.iter().map(ToString::to_string))?;
+                match axis {
+                    Some(axis) => write!(f, "], axis = {axis:?})"),
+                    None => f.write_str("])"),
+                }
             }
             ValueKind::Record(fields) => {
                 f.write_str("{ ")?;

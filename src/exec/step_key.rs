@@ -129,8 +129,13 @@ pub fn canonical(value: &Value, files: &FileDigests) -> serde_json::Value {
                 args.iter().map(|(k, v)| (k.clone(), canonical(v, files))).collect();
             json!({ "call": name, "args": args })
         }
-        ValueKind::Sweep(items) => {
-            json!({ "sweep": items.iter().map(|v| canonical(v, files)).collect::<Vec<_>>() })
+        ValueKind::Sweep { values, axis } => {
+            let values: Vec<_> = values.iter().map(|v| canonical(v, files)).collect();
+            // A named axis only: an unnamed sweep's text is what it always was.
+            match axis {
+                Some(axis) => json!({ "sweep": values, "axis": axis }),
+                None => json!({ "sweep": values }),
+            }
         }
     }
 }

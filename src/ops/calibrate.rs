@@ -242,7 +242,7 @@ fn swept(observable: &Value, lrs: &[f64], other: Option<&str>, others: &[f64]) -
     let sweep = |values: &[f64]| {
         let items =
             values.iter().map(|&v| Value::new(ValueKind::Float(v), observable.origin)).collect();
-        Value::new(ValueKind::Sweep(items), observable.origin)
+        Value::new(ValueKind::Sweep { values: items, axis: None }, observable.origin)
     };
     with_settings(observable, sweep(lrs), other.map(|name| (name, sweep(others)))).to_string()
 }

@@ -217,7 +217,7 @@ fn pending_constructor(value: &Value) -> Option<(&'static str, u32)> {
             Some(Status::Pending { issue }) => Some((name, issue)),
             Some(Status::Implemented) | None => args.values().find_map(pending_constructor),
         },
-        ValueKind::List(items) | ValueKind::Sweep(items) => {
+        ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
             items.iter().find_map(pending_constructor)
         }
         ValueKind::Record(fields) => fields.values().find_map(pending_constructor),

@@ -302,7 +302,9 @@ fn largest_fields(step: &CheckedStep) -> BTreeMap<String, Value> {
 /// The sum of the absolute values of the numbers in a value.
 fn magnitude(value: &Value) -> f64 {
     match &value.kind {
-        ValueKind::List(items) | ValueKind::Sweep(items) => items.iter().map(magnitude).sum(),
+        ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
+            items.iter().map(magnitude).sum()
+        }
         ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
             fields.values().map(magnitude).sum()
         }

@@ -121,6 +121,55 @@ impl DiagnosticName {
         DiagnosticName::LocalizationUnknown,
     ];
 
+    /// The order in which diagnostics decide what to do first: a diverged chain makes every
+    /// other number suspect; a negative estimate says the point is not a minimum or the step
+    /// is too large; low acceptance says the step is too large; only then are unsettled or
+    /// disagreeing chains a matter of drawing longer, and the localization's pull last.
+    pub const PRIORITY: [DiagnosticName; 7] = [
+        DiagnosticName::Diverged,
+        DiagnosticName::Negative,
+        DiagnosticName::LowAcceptance,
+        DiagnosticName::NotStationary,
+        DiagnosticName::PoorMixing,
+        DiagnosticName::LocalizationDominated,
+        DiagnosticName::LocalizationUnknown,
+    ];
+
+    /// The one diagnostic whose fix to try first, of those an estimate has ([`Self::PRIORITY`]):
+    /// an instance is told one thing to do, never two that contradict (a negative estimate's
+    /// "lower the lr" beside unsettled chains' "raise the lr").
+    pub fn recommended(found: impl IntoIterator<Item = DiagnosticName>) -> Option<DiagnosticName> {
+        let found: Vec<DiagnosticName> = found.into_iter().collect();
+        DiagnosticName::PRIORITY.into_iter().find(|name| found.contains(name))
+    }
+
+    /// Reads a stored name.
+    pub fn from_name(name: &str) -> Option<DiagnosticName> {
+        DiagnosticName::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// What to try, in words (every estimate with this diagnostic stores the same text).
+    pub fn fix(self) -> &'static str {
+        match self {
+            DiagnosticName::Negative => {
+                "estimate at a trained checkpoint, or lower the sampler's lr"
+            }
+            DiagnosticName::Diverged => "lower the sampler's lr, or raise localization",
+            DiagnosticName::NotStationary => "raise burnin and draws, or raise the sampler's lr",
+            DiagnosticName::LowAcceptance => "lower the sampler's lr",
+            DiagnosticName::PoorMixing => "raise draws, or raise the sampler's lr",
+            DiagnosticName::LocalizationDominated => {
+                "lower localization (compare a few with `devspec calibrate --localization`), or \
+                 raise nbeta; if neither helps, the checkpoint is too flat for this temperature"
+            }
+            DiagnosticName::LocalizationUnknown => {
+                "set `companion = true` (measures it directly, doubling the sampling), raise \
+                 draws (the distance from the checkpoint mixes over about 1 / (lr γ) steps), or \
+                 compare a few localizations with `devspec calibrate --localization`"
+            }
+        }
+    }
+
     /// The name as stored and shown.
     pub fn name(self) -> &'static str {
         match self {

@@ -96,3 +96,16 @@ fn an_estimates_metrics_are_what_its_result_determines() {
     assert_eq!(no_test.observed.reading("test_accuracy"), Some(Reading::Absent));
     assert!(!no_test.observed.metrics().contains_key("test_accuracy"));
 }
+
+#[test]
+fn an_estimate_is_told_one_thing_to_do_and_never_two_that_contradict() {
+    use DiagnosticName::{Diverged, Negative, NotStationary, PoorMixing};
+    // Negative says lower the lr, not_stationary raise it: the first decides.
+    assert_eq!(DiagnosticName::recommended([NotStationary, Negative]), Some(Negative));
+    assert_eq!(DiagnosticName::recommended([PoorMixing, Diverged, Negative]), Some(Diverged));
+    assert_eq!(DiagnosticName::recommended([]), None);
+    for name in DiagnosticName::ALL {
+        assert!(DiagnosticName::PRIORITY.contains(&name), "{name:?} has no priority");
+        assert_eq!(DiagnosticName::from_name(name.name()), Some(name));
+    }
+}

@@ -220,9 +220,7 @@ fn localization_dominated(gamma: f64, sensitivity: Option<Sensitivity>) -> Optio
                  chains go, so the estimate measures the sampler's setting more than the model",
                 10.0 * value
             ),
-            fix: "lower localization (compare a few with `devspec calibrate --localization`), or \
-                  raise nbeta; if neither helps, the checkpoint is too flat for this temperature"
-                .into(),
+            fix: DiagnosticName::LocalizationDominated.fix().into(),
         });
     }
     (se > LOCALIZATION_DOMINATED).then(|| Diagnostic {
@@ -232,10 +230,7 @@ fn localization_dominated(gamma: f64, sensitivity: Option<Sensitivity>) -> Optio
              {gamma}): too uncertain to tell whether the localization, not the loss, sets the \
              estimate (it does above {LOCALIZATION_DOMINATED})"
         ),
-        fix: "set `companion = true` (measures it directly, doubling the sampling), raise draws \
-              (the distance from the checkpoint mixes over about 1 / (lr γ) steps), or compare a \
-              few localizations with `devspec calibrate --localization`"
-            .into(),
+        fix: DiagnosticName::LocalizationUnknown.fix().into(),
     })
 }
 
@@ -267,7 +262,7 @@ fn diagnose(
                 "the estimate is {llc_mean:.3}, below zero: the chains found lower loss than the \
                  checkpoint's, so it is not a local minimum, or the step size is too large"
             ),
-            fix: "estimate at a trained checkpoint, or lower the sampler's lr".into(),
+            fix: DiagnosticName::Negative.fix().into(),
         });
     }
     if !diverged.is_empty() {
@@ -277,7 +272,7 @@ fn diagnose(
                 "chain(s) {} diverged (NaN or infinite loss) and are excluded",
                 list(diverged)
             ),
-            fix: "lower the sampler's lr, or raise localization".into(),
+            fix: DiagnosticName::Diverged.fix().into(),
         });
     }
     // The estimate's own trace (the chains' mean loss, draw by draw) drifting says the chains
@@ -292,7 +287,7 @@ fn diagnose(
                  {second:.4e} in the second, more than {NOT_STATIONARY_SE} standard errors: the \
                  chains have not settled"
             ),
-            fix: "raise burnin and draws, or raise the sampler's lr".into(),
+            fix: DiagnosticName::NotStationary.fix().into(),
         });
     }
     if let Some(acceptance) = acceptance_mean
@@ -304,7 +299,7 @@ fn diagnose(
                 "the mean MALA acceptance is {acceptance:.2}, below {LOW_ACCEPTANCE}: the \
                  sampler's steps are too large for the posterior"
             ),
-            fix: "lower the sampler's lr".into(),
+            fix: DiagnosticName::LowAcceptance.fix().into(),
         });
     }
     if let Some(r) = r_hat
@@ -315,7 +310,7 @@ fn diagnose(
             message: format!(
                 "R-hat across chains is {r:.2}, above {POOR_MIXING}: the chains disagree"
             ),
-            fix: "raise draws, or raise the sampler's lr".into(),
+            fix: DiagnosticName::PoorMixing.fix().into(),
         });
     }
     diagnostics
