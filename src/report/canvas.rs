@@ -9,8 +9,9 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::figure::Drawn;
+use super::figure::{Drawn, Tip};
 use super::style::tick_label;
+use std::fmt::Write;
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
@@ -44,7 +45,45 @@ pub fn render(plot: &impl Plot, size: (u32, u32)) -> Result<Rendered, DrawError>
         plot.draw(&root)?;
         root.present().map_err(fail)?;
     }
+    with_tips(&mut svg, &drawn.tips);
     Ok(Rendered { svg, png: encode_png(&pixels, size)?, drawn })
+}
+
+/// Adds a hover target over each tip's point: an invisible circle whose `<title>` the browser
+/// shows as a tooltip (no script: the page stays static). Flagged ones say so in a class, so a
+/// program can find them.
+fn with_tips(svg: &mut String, tips: &[Tip]) {
+    let Some(end) = svg.rfind("</svg>") else { return };
+    let mut group = String::from("<g class=\"tips\">\n");
+    for tip in tips {
+        let class = if tip.flagged { "tip flagged" } else { "tip" };
+        let _ = writeln!(
+            group,
+            "<circle class=\"{class}\" cx=\"{}\" cy=\"{}\" r=\"7\" fill=\"#000\" \
+             fill-opacity=\"0\"><title>{}</title></circle>",
+            tip.x,
+            tip.y,
+            escape(&tip.text)
+        );
+    }
+    group.push_str("</g>\n");
+    svg.insert_str(end, &group);
+}
+
+/// Text made safe inside SVG elements.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Any drawing error as text (plotters' errors are generic over the backend).
@@ -84,8 +123,8 @@ pub fn draw_axes<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
-        .label_style((FAMILY, 12))
-        .axis_desc_style((FAMILY, 13))
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 14))
         .bold_line_style(RGBColor(225, 225, 225))
         .light_line_style(TRANSPARENT)
         .x_label_formatter(&|v| tick_label(*v))

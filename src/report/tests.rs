@@ -69,7 +69,7 @@ fn data() -> ReportData {
     };
     ReportData {
         schema_version: SCHEMA_VERSION,
-        title: "a <b>bold</b> title".into(),
+        title: Some("a <b>bold</b> title".into()),
         description: None,
         llc: vec![llc_series("seed=0"), llc_series("seed=1")],
         losses: vec![LossSeries {

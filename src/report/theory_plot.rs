@@ -74,6 +74,7 @@ impl Plot for TheoryPlot<'_> {
                 colour: hex(colour),
                 points: vec![(p.theory, Some(mean))],
                 count: 1,
+                flagged: Vec::new(),
             });
         }
         chart
@@ -98,7 +99,9 @@ impl Plot for TheoryPlot<'_> {
                 y_range: [low, high],
                 series,
                 bands: Vec::new(),
+                stages: Vec::new(),
             }],
+            tips: Vec::new(),
         })
     }
 }
