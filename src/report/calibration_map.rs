@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
 
-use super::canvas::{FAMILY, Plot, fail};
+use super::canvas::{AXIS_TEXT, FAMILY, Plot, TEXT, TITLE_TEXT, fail};
 use super::figure::{Drawn, Panel, SeriesDrawn};
 use super::style::{FLAGGED, number_label, tick_label};
 
@@ -89,7 +89,7 @@ impl Plot for CalibrationMap<'_> {
         );
         let mut chart = ChartBuilder::on(&area)
             .margin(12)
-            .caption(title, (FAMILY, 16))
+            .caption(title, (FAMILY, TITLE_TEXT))
             .x_label_area_size(44)
             .y_label_area_size(80)
             .build_cartesian_2d(0f64..columns as f64, 0f64..rows as f64)
@@ -110,8 +110,8 @@ impl Plot for CalibrationMap<'_> {
             .y_labels(2 * rows + 1)
             .x_desc("sampler lr")
             .y_desc(other_name.as_deref().unwrap_or(""))
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
+            .label_style((FAMILY, TEXT))
+            .axis_desc_style((FAMILY, AXIS_TEXT))
             .x_label_formatter(&lr_label)
             .y_label_formatter(&other_label)
             .draw()
@@ -206,8 +206,10 @@ fn draw_cells<DB: DrawingBackend>(
         }
         let step = 0.8 / (lines.len() as f64 + 1.0);
         for (i, line) in lines.into_iter().enumerate() {
-            let style =
-                (FAMILY, 14).into_font().color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
+            let style = (FAMILY, AXIS_TEXT)
+                .into_font()
+                .color(&ink)
+                .pos(Pos::new(HPos::Center, VPos::Center));
             let at = (x + 0.5, y + 0.9 - step * (i as f64 + 1.0));
             chart.draw_series(std::iter::once(Text::new(line, at, style))).map_err(fail)?;
         }
@@ -251,7 +253,7 @@ fn colour_bar<DB: DrawingBackend>(
     for i in 0..5 {
         let v = low + f64::from(i) / 4.0 * (high - low);
         let style =
-            TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+            TextStyle::from((FAMILY, TEXT).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![(1.0, v), (1.25, v)],
@@ -267,7 +269,7 @@ fn colour_bar<DB: DrawingBackend>(
         .map_err(fail)?;
     }
     let (px, py) = chart.backend_coord(&(0.0, high));
-    let style = TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
+    let style = TextStyle::from((FAMILY, TEXT).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
     area.draw(&Text::new(
         "LLC",
         (px - area.get_base_pixel().0, py - area.get_base_pixel().1 - 8),

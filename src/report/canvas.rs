@@ -18,6 +18,15 @@ const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 /// The family every figure's text uses.
 pub const FAMILY: &str = "sans-serif";
 
+/// Text sizes as plotters takes them. Its SVG writes `font-size` as the size over 1.24 (points
+/// from pixels), so 15 is 12.1 CSS px on the page: the smallest text, readable at 100% zoom
+/// (ticks, legends, labels, cells). The PNG draws the sizes as pixels.
+pub const TEXT: f64 = 15.0;
+/// Axis descriptions.
+pub const AXIS_TEXT: f64 = 16.0;
+/// Figure titles.
+pub const TITLE_TEXT: f64 = 19.0;
+
 /// Something that draws itself on a drawing area and says where it put what.
 pub trait Plot {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, DrawError>;
@@ -123,8 +132,8 @@ pub fn draw_axes<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 14))
+        .label_style((FAMILY, TEXT))
+        .axis_desc_style((FAMILY, AXIS_TEXT))
         .bold_line_style(RGBColor(225, 225, 225))
         .light_line_style(TRANSPARENT)
         .x_label_formatter(&|v| tick_label(*v))

@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
 
-use super::canvas::{FAMILY, Plot, draw_axes, fail};
+use super::canvas::{FAMILY, Plot, TEXT, TITLE_TEXT, draw_axes, fail};
 use super::data::DetectionOf;
 use super::figure::{Drawn, Panel, SeriesDrawn};
 use super::style::{MILESTONE, hex, point_colour};
@@ -64,7 +64,7 @@ impl Plot for DynamicsPlot<'_> {
         let title = format!("essential dynamics: {} {}", self.of.step, self.of.point);
         let mut chart = ChartBuilder::on(area)
             .margin(12)
-            .caption(title.trim_end(), (FAMILY, 16))
+            .caption(title.trim_end(), (FAMILY, TITLE_TEXT))
             .x_label_area_size(40)
             .y_label_area_size(70)
             .build_cartesian_2d(x0..x1, y0..y1)
@@ -90,7 +90,7 @@ impl Plot for DynamicsPlot<'_> {
             chart
                 .draw_series([EmptyElement::at((x, y))
                     + Circle::new((0, 0), 6, mark.stroke_width(2))
-                    + Text::new(text, (9, -5), (FAMILY, 12))])
+                    + Text::new(text, (9, -5), (FAMILY, TEXT))])
                 .map_err(fail)?;
             milestones.push((x, Some(y)));
         }

@@ -359,7 +359,7 @@ fn x_range(data: &ReportData) -> (f64, f64) {
 /// Each sweep point's LLC with ±2 standard errors and a marker per checkpoint (hollow and red
 /// where the estimate has diagnostics); with `with_mean`, the mean over seeds of the points that
 /// differ in their seed alone, one line per such group.
-fn llc_panel(
+pub(super) fn llc_panel(
     step: &str,
     series: &[&LlcSeries],
     colour_of: &dyn Fn(&str) -> RGBColor,

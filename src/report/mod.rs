@@ -24,6 +24,8 @@ mod tests;
 mod theory_plot;
 mod time_panel;
 mod trace_plot;
+#[cfg(test)]
+mod truth_tests;
 
 pub use draw_error::DrawError;
 pub use files::{Context, ResolvedStep, Written, write_report};

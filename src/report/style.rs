@@ -46,6 +46,11 @@ pub fn stage_colour(kind: &str) -> RGBColor {
 /// A stage's kind in words, with the series it is about: `development (LLC rises)`,
 /// `test_accuracy falls`.
 pub fn stage_name(kind: &str, series: &str) -> String {
+    // Essential dynamics searches the outputs themselves: its stages are what lies between
+    // milestones, with no direction.
+    if series == "outputs" {
+        return "between milestones (outputs)".into();
+    }
     match kind {
         "development" => "development (LLC rises)".into(),
         "refinement" => "refinement (LLC falls)".into(),

@@ -6,7 +6,7 @@ use super::draw_error::DrawError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::canvas::{FAMILY, Plot, draw_axes, fail};
+use super::canvas::{FAMILY, Plot, TEXT, TITLE_TEXT, draw_axes, fail};
 use super::data::TheoryPoint;
 use super::figure::{Drawn, Panel, SeriesDrawn};
 use super::style::{hex, number_label, point_colour, tick_label};
@@ -29,7 +29,7 @@ impl Plot for TheoryPlot<'_> {
         let low = values.iter().copied().fold(0.0, f64::min) * 1.1;
         let mut chart = ChartBuilder::on(area)
             .margin(12)
-            .caption("LLC estimates against theory", (FAMILY, 17))
+            .caption("LLC estimates against theory", (FAMILY, TITLE_TEXT))
             .x_label_area_size(40)
             .y_label_area_size(60)
             .build_cartesian_2d(low.min(0.0)..high, low.min(0.0)..high)
@@ -80,7 +80,7 @@ impl Plot for TheoryPlot<'_> {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FAMILY, 12))
+            .label_font((FAMILY, TEXT))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
             .draw()

@@ -14,7 +14,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::canvas::{FAMILY, fail};
+use super::canvas::{AXIS_TEXT, FAMILY, TEXT, TITLE_TEXT, fail};
 use super::figure::{BandDrawn, Panel, SeriesDrawn, StageDrawn, Tip};
 use super::style::{BOUNDARY, FLAGGED, hex, stage_colour, stage_name, step_label, tick_label};
 use crate::detect::{Boundary, Stage};
@@ -78,8 +78,6 @@ pub struct TimePanel {
 const STRIP: u32 = 40;
 /// The key under the strips.
 const KEY: u32 = 26;
-/// Every text on a time panel: at 100% zoom, readable.
-const TEXT: u32 = 13;
 
 impl TimePanel {
     /// A value as plotted: finite, and positive on a log scale.
@@ -159,7 +157,7 @@ impl TimePanel {
         let mut builder = ChartBuilder::on(area);
         builder.margin(10).x_label_area_size(44).y_label_area_size(LEFT);
         if let Some(title) = &self.title {
-            builder.caption(title, (FAMILY, 17));
+            builder.caption(title, (FAMILY, TITLE_TEXT));
         }
         let mut chart = builder.build_cartesian_2d((x0..x1).log_scale(), y_spec).map_err(fail)?;
         chart
@@ -169,7 +167,7 @@ impl TimePanel {
             .x_labels(8)
             .y_labels(6)
             .label_style((FAMILY, TEXT))
-            .axis_desc_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, AXIS_TEXT))
             .bold_line_style(RGBColor(222, 222, 222))
             .light_line_style(RGBColor(244, 244, 244))
             .x_label_formatter(&|v| step_label(*v))

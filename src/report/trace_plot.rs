@@ -9,7 +9,7 @@ use std::fmt::Write;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::canvas::{FAMILY, Plot, fail};
+use super::canvas::{FAMILY, Plot, TEXT, fail};
 use super::data::TracePanel;
 use super::figure::{Drawn, Panel, SeriesDrawn};
 use super::style::{FLAGGED, hex, number_label, point_colour, tick_label};
@@ -51,7 +51,7 @@ impl Plot for TracePlot<'_> {
         let colour = if flagged { FLAGGED } else { BLACK };
         let mut chart = ChartBuilder::on(area)
             .margin(6)
-            .caption(title, (FAMILY, 13).into_font().color(&colour))
+            .caption(title, (FAMILY, TEXT).into_font().color(&colour))
             .x_label_area_size(26)
             .y_label_area_size(60)
             .build_cartesian_2d(0f64..(draws - 1) as f64, low..high)
@@ -60,7 +60,7 @@ impl Plot for TracePlot<'_> {
             .configure_mesh()
             .x_labels(4)
             .y_labels(4)
-            .label_style((FAMILY, 12))
+            .label_style((FAMILY, TEXT))
             .bold_line_style(RGBColor(225, 225, 225))
             .light_line_style(TRANSPARENT)
             .y_label_formatter(&|v| tick_label(*v))
