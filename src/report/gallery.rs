@@ -31,7 +31,7 @@ pub struct Made {
 const WIDE: (u32, u32) = (900, 420);
 /// The height of each of a development figure's panels, before its strips.
 const TALL_PANEL: u32 = 320;
-const SMALL: (u32, u32) = (360, 240);
+const SMALL: (u32, u32) = (375, 260);
 const SQUARE: (u32, u32) = (640, 600);
 
 /// Panels stacked top to bottom, sharing the figure's width: each its plot's height and the

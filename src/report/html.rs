@@ -21,7 +21,7 @@ nav a { margin-right: 1rem; }
 figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: 0.9rem; color: #555; }
 .grid { display: flex; flex-wrap: wrap; gap: 4px; }
-.grid figure { margin: 0; width: 360px; }
+.grid figure { margin: 0; width: 375px; }
 .flagged figcaption { color: #c81e1e; }
 table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.88rem; max-width: 100%; }
 th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top;
