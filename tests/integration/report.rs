@@ -303,7 +303,7 @@ fn in_the_browser(html: &Path, manifest: &Value, flagged: &BTreeSet<String>) {
 /// One panel as laid out: its axes' labels, its lines' legend entries and points, its bands
 /// and its stages' labels.
 fn in_the_panel(id: &str, figure: &Value, panel: &Value, dom: &Value, texts: &[&str]) {
-    let named = |text: &str| texts.iter().any(|t| *t == text);
+    let named = |text: &str| texts.contains(&text);
     for axis in ["x_label", "y_label"] {
         let label = panel[axis].as_str().unwrap();
         assert!(label.is_empty() || named(label), "{id}: no axis label {label}: {texts:?}");
