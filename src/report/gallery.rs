@@ -7,7 +7,6 @@
 
 use super::draw_error::DrawError;
 use serde_json::Value;
-use std::fmt::Write;
 
 use super::calibration_map::CalibrationMap;
 use super::canvas::{Plot, Rendered, render};
@@ -17,8 +16,8 @@ use super::figure::{Drawn, Figure};
 use super::style::{MEAN, darker, lighter, number_label, point_colour};
 use super::theory_plot::TheoryPlot;
 use super::time_panel::{Line, Mark, StageRow, TimePanel};
+use super::tooltip;
 use super::trace_plot::TracePlot;
-use devspec_protocol::results::DiagnosticName;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -93,26 +92,13 @@ fn without_seed(point: &str) -> Option<String> {
 /// and its diagnostics with the action to try first.
 fn estimate_tip(s: &LlcSeries, i: usize) -> Mark {
     let diagnostics = s.diagnostics.get(i).cloned().unwrap_or_default();
-    let value = s.mean[i].map_or_else(|| "none".to_owned(), number_label);
-    let se =
-        s.se.get(i)
-            .copied()
-            .flatten()
-            .map_or_else(String::new, |se| format!(" ± {} (standard error)", number_label(se)));
-    let mut tip = format!(
-        "{}\nstep {}: LLC {value}{se}",
+    let tip = tooltip::estimate(
         s.instances.get(i).map_or(s.step.as_str(), String::as_str),
-        s.checkpoints[i]
+        &format!("step {}", s.checkpoints[i]),
+        s.mean[i],
+        s.se.get(i).copied().flatten(),
+        &diagnostics,
     );
-    if diagnostics.is_empty() {
-        tip.push_str("\nno diagnostics");
-    } else {
-        let _ = write!(tip, "\ndiagnostics: {}", diagnostics.join(", "));
-        let names = diagnostics.iter().filter_map(|d| DiagnosticName::from_name(d));
-        if let Some(first) = DiagnosticName::recommended(names) {
-            let _ = write!(tip, "\nrecommended ({}): {}", first.name(), first.fix());
-        }
-    }
     Mark { shown: true, flagged: !diagnostics.is_empty(), tip }
 }
 

@@ -1,6 +1,7 @@
 //! Estimates against theory: each LLC estimate at a checkpoint whose learning coefficient is
 //! known (a deep linear network at its teacher), its mean with two standard errors, against the
-//! closed-form value, around the line y = x where a perfect estimator would put it.
+//! closed-form value, around the line y = x where a perfect estimator would put it; one with
+//! diagnostics hollow and red, and each with its tooltip.
 
 use super::draw_error::DrawError;
 use plotters::coord::Shift;
@@ -8,12 +9,16 @@ use plotters::prelude::*;
 
 use super::canvas::{FAMILY, Plot, TEXT, TITLE_TEXT, draw_axes, fail};
 use super::data::TheoryPoint;
-use super::figure::{Drawn, Panel, SeriesDrawn};
-use super::style::{hex, number_label, point_colour, tick_label};
+use super::figure::{Drawn, Panel, SeriesDrawn, Tip};
+use super::style::{FLAGGED, hex, number_label, point_colour, tick_label};
+use super::tooltip;
 
 pub struct TheoryPlot<'a> {
     pub points: &'a [TheoryPoint],
 }
+
+const X_LABEL: &str = "true learning coefficient (closed form)";
+const Y_LABEL: &str = "LLC estimate (mean ± 2 s.e.)";
 
 impl Plot for TheoryPlot<'_> {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, DrawError> {
@@ -34,11 +39,7 @@ impl Plot for TheoryPlot<'_> {
             .y_label_area_size(60)
             .build_cartesian_2d(low.min(0.0)..high, low.min(0.0)..high)
             .map_err(fail)?;
-        draw_axes(
-            &mut chart,
-            "true learning coefficient (closed form)",
-            "LLC estimate (mean ± 2 s.e.)",
-        )?;
+        draw_axes(&mut chart, X_LABEL, Y_LABEL)?;
         chart
             .draw_series(DashedLineSeries::new(
                 [(low, low), (high, high)],
@@ -48,6 +49,7 @@ impl Plot for TheoryPlot<'_> {
             ))
             .map_err(fail)?;
         let mut series = Vec::new();
+        let mut tips = Vec::new();
         for (i, p) in self.points.iter().enumerate() {
             let Some(mean) = p.llc_mean else { continue };
             let colour = point_colour(i);
@@ -58,8 +60,11 @@ impl Plot for TheoryPlot<'_> {
                     colour.stroke_width(2),
                 )])
                 .map_err(fail)?;
+            let flagged = !p.diagnostics.is_empty();
+            // An estimate with diagnostics: hollow and red, as on every figure.
+            let marker = if flagged { FLAGGED.stroke_width(2) } else { colour.filled() };
             chart
-                .draw_series([Circle::new((p.theory, mean), 5, colour.filled())])
+                .draw_series([Circle::new((p.theory, mean), if flagged { 7 } else { 5 }, marker)])
                 .map_err(fail)?
                 .label(format!(
                     "{}: {} vs {}",
@@ -67,14 +72,19 @@ impl Plot for TheoryPlot<'_> {
                     number_label(mean),
                     tick_label(p.theory)
                 ))
-                .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, marker));
+            let (x, y) = chart.backend_coord(&(p.theory, mean));
+            let at =
+                format!("{} (true learning coefficient {})", p.checkpoint, tick_label(p.theory));
+            let text = tooltip::estimate(&p.instance, &at, Some(mean), p.llc_se, &p.diagnostics);
+            tips.push(Tip { x, y, text, flagged });
             series.push(SeriesDrawn {
                 label: p.instance.clone(),
                 point: None,
                 colour: hex(colour),
                 points: vec![(p.theory, Some(mean))],
                 count: 1,
-                flagged: Vec::new(),
+                flagged: if flagged { vec![p.theory] } else { Vec::new() },
             });
         }
         chart
@@ -91,17 +101,17 @@ impl Plot for TheoryPlot<'_> {
             panels: vec![Panel {
                 name: "theory".into(),
                 area: [left, top, right, bottom],
-                x_label: "true learning coefficient".into(),
+                x_label: X_LABEL.into(),
                 x_scale: "linear".into(),
                 x_range: [low, high],
-                y_label: "LLC estimate".into(),
+                y_label: Y_LABEL.into(),
                 y_scale: "linear".into(),
                 y_range: [low, high],
                 series,
                 bands: Vec::new(),
                 stages: Vec::new(),
             }],
-            tips: Vec::new(),
+            tips,
         })
     }
 }

@@ -280,7 +280,7 @@ fn in_the_browser(html: &Path, manifest: &Value, flagged: &BTreeSet<String>) {
             in_the_panel(id, figure, panel, dom, &texts);
         }
         // An estimate's markers: hollow red and named where it has diagnostics.
-        if figure["kind"] == "llc" {
+        if figure["kind"] == "llc" || figure["kind"] == "theory" {
             for tip in dom["tips"].as_array().unwrap() {
                 let title = tip["title"].as_str().unwrap();
                 let instance = title.lines().next().unwrap().to_owned();
@@ -294,8 +294,8 @@ fn in_the_browser(html: &Path, manifest: &Value, flagged: &BTreeSet<String>) {
             }
         }
     }
-    let llc_figures = figures.iter().any(|f| f["kind"] == "llc");
-    if llc_figures {
+    let estimates_drawn = figures.iter().any(|f| f["kind"] == "llc" || f["kind"] == "theory");
+    if estimates_drawn {
         assert_eq!(&marked, flagged, "the estimates marked as flagged");
     }
 }
@@ -320,6 +320,10 @@ fn in_the_panel(id: &str, figure: &Value, panel: &Value, dom: &Value, texts: &[&
             continue;
         }
         let count = points.iter().filter(|p| p[1].is_number()).count();
+        if count < 2 {
+            // A single point is a marker, not a line (estimates against theory).
+            continue;
+        }
         let found =
             dom["lines"].as_array().unwrap().iter().any(|l| {
                 l["stroke"] == series["colour"] && l["points"].as_u64() == Some(count as u64)
@@ -341,6 +345,87 @@ fn in_the_panel(id: &str, figure: &Value, panel: &Value, dom: &Value, texts: &[&
         let meaning = stage["meaning"].as_str().unwrap();
         assert!(named(meaning), "{id}: the key does not name {meaning}: {texts:?}");
     }
+}
+
+/// A reduced version of `specs/dln.dev`: estimates at two teachers whose learning coefficient
+/// is known, against theory (about 10 s).
+const DLN: &str = "let a = dln.teacher(widths = [4, 3, 4], rank = 1, seed = 0)\n\
+    checkpoint truth_a {\n  model = dln.model(widths = [4, 3, 4])\n  weights = a\n  \
+    data = dln.data(teacher = a, samples = 2_000, noise = 0)\n}\n\
+    let b = dln.teacher(widths = [5, 3, 5], rank = 2, seed = 0)\n\
+    checkpoint truth_b {\n  model = dln.model(widths = [5, 3, 5])\n  weights = b\n  \
+    data = dln.data(teacher = b, samples = 2_000, noise = 0)\n}\n\
+    let sampling = llc(sampler = sgld(lr = 2e-5, localization = 1), nbeta = dataset, chains = 2, \
+    burnin = 200, draws = 400, batch_size = 500)\n\
+    estimate llc_a on truth_a { observable = sampling }\n\
+    estimate llc_b on truth_b { observable = sampling }\n\
+    report validation on llc_a, llc_b { title = \"reduced DLN\" }\n";
+
+/// A reduced version of `specs/induction.dev`: a small attention-only transformer, its
+/// induction score and LLC over six checkpoints, their detections; no title, so the report is
+/// titled by its name (about 30 s).
+const INDUCTION: &str = "train attn {\n  model = transformer.model(layers = 2, heads = 2, \
+    d_model = 32, d_mlp = 0, context = 16, vocab = 16)\n  \
+    data = induction.data(vocab = 16, length = 16, segment = 6)\n  \
+    optimizer = adamw(lr = 3e-3)\n  batch_size = 64\n  steps = 400\n  seed = 0\n  \
+    checkpoints = logspace(1, 400, 6)\n}\n\
+    estimate induction on attn { observable = induction_score() }\n\
+    estimate llc on attn {\n  observable = llc(sampler = sgld(lr = 1e-4, localization = 10), \
+    chains = 2, draws = 40, burnin = 20)\n}\n\
+    detect heads on induction { method = transitions(smoothing = 0.05) }\n\
+    detect stages on llc { method = critical_points(smoothing = 0.05) }\n\
+    report summary on attn, induction, llc, heads, stages {}\n";
+
+/// Runs a study and returns its report's page and manifest.
+fn run_and_draw(project: &Project) -> (PathBuf, Value) {
+    let run = project.run(&["--quiet"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let stdout = String::from_utf8(run.0.stdout.clone()).unwrap();
+    let html: PathBuf = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap_or_else(|| panic!("no report path in:\n{stdout}"))
+        .into();
+    let manifest = json_of(&html.parent().unwrap().join("manifest.json"));
+    (html, manifest)
+}
+
+#[test]
+fn a_reduced_dln_report_sets_each_estimate_against_theory_and_marks_the_flagged() {
+    let project = Project::new(DLN);
+    let (html, manifest) = run_and_draw(&project);
+    let kinds: Vec<&str> = manifest["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["theory", "trace", "trace"]);
+    let mut flagged = flagged(&project, "llc_a");
+    flagged.extend(self::flagged(&project, "llc_b"));
+    in_the_browser(&html, &manifest, &flagged);
+}
+
+#[test]
+fn a_reduced_induction_report_shows_every_observable_and_its_stages() {
+    let project = Project::new(INDUCTION);
+    let (html, manifest) = run_and_draw(&project);
+    // Untitled: titled by the report's name.
+    assert_eq!(manifest["title"], "summary");
+    let figures = manifest["figures"].as_array().unwrap();
+    let ids: Vec<&str> = figures.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"observable-induction"), "{ids:?}");
+    // One sweep point: each panel's own stages shaded across it and labelled.
+    let development = figures.iter().find(|f| f["kind"] == "development").unwrap();
+    let shaded: Vec<&Value> = development["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["stages"].as_array().unwrap())
+        .filter(|s| s["strip"] == false)
+        .collect();
+    assert!(!shaded.is_empty(), "{development}");
+    in_the_browser(&html, &manifest, &flagged(&project, "llc"));
 }
 
 #[test]
