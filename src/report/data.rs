@@ -64,9 +64,6 @@ pub struct TheoryPoint {
     pub theory: f64,
     pub llc_mean: Option<f64>,
     pub llc_se: Option<f64>,
-    /// The estimate's diagnostics (absent before version 4).
-    #[serde(default)]
-    pub diagnostics: Vec<String>,
 }
 
 /// One estimate step's LLC at one sweep point, in checkpoint order.

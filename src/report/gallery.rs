@@ -283,7 +283,22 @@ impl Gallery<'_> {
         let data = self.data;
         if !data.theory.is_empty() {
             let figure = blank("theory", "theory", "LLC estimates against theory", SQUARE, None);
-            self.add(figure, render(&TheoryPlot { points: &data.theory }, SQUARE)?);
+            // Each estimate's diagnostics, from its LLC series: the same instance.
+            let diagnostics = data
+                .theory
+                .iter()
+                .map(|p| {
+                    data.llc
+                        .iter()
+                        .find_map(|s| {
+                            let i = s.instances.iter().position(|i| *i == p.instance)?;
+                            s.diagnostics.get(i).cloned()
+                        })
+                        .unwrap_or_default()
+                })
+                .collect();
+            let plot = TheoryPlot { points: &data.theory, diagnostics };
+            self.add(figure, render(&plot, SQUARE)?);
         }
         for (i, of) in data.detections.iter().enumerate() {
             if of.detection.method != "essential_dynamics" {

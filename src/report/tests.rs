@@ -106,7 +106,6 @@ pub(super) fn data() -> ReportData {
             theory: 22.5,
             llc_mean: Some(23.0),
             llc_se: Some(0.25),
-            diagnostics: Vec::new(),
         }],
         provenance: Vec::new(),
     }

@@ -15,6 +15,8 @@ use super::tooltip;
 
 pub struct TheoryPlot<'a> {
     pub points: &'a [TheoryPoint],
+    /// Each point's diagnostics, read from its estimate's LLC series (the same instance).
+    pub diagnostics: Vec<Vec<String>>,
 }
 
 const X_LABEL: &str = "true learning coefficient (closed form)";
@@ -60,7 +62,8 @@ impl Plot for TheoryPlot<'_> {
                     colour.stroke_width(2),
                 )])
                 .map_err(fail)?;
-            let flagged = !p.diagnostics.is_empty();
+            let diagnostics = self.diagnostics.get(i).map_or(&[][..], Vec::as_slice);
+            let flagged = !diagnostics.is_empty();
             // An estimate with diagnostics: hollow and red, as on every figure.
             let marker = if flagged { FLAGGED.stroke_width(2) } else { colour.filled() };
             chart
@@ -76,7 +79,7 @@ impl Plot for TheoryPlot<'_> {
             let (x, y) = chart.backend_coord(&(p.theory, mean));
             let at =
                 format!("{} (true learning coefficient {})", p.checkpoint, tick_label(p.theory));
-            let text = tooltip::estimate(&p.instance, &at, Some(mean), p.llc_se, &p.diagnostics);
+            let text = tooltip::estimate(&p.instance, &at, Some(mean), p.llc_se, diagnostics);
             tips.push(Tip { x, y, text, flagged });
             series.push(SeriesDrawn {
                 label: p.instance.clone(),

@@ -199,7 +199,6 @@ fn theory_point(input: &Input, result: &LlcResult) -> Option<TheoryPoint> {
             theory: theory::at_checkpoint(&source.params, &input.params)?,
             llc_mean: finite(result.estimate.llc_mean),
             llc_se: finite(result.estimate.llc_se),
-            diagnostics: diagnostics_of(&result.estimate),
         })
     })
 }
