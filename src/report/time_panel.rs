@@ -76,8 +76,10 @@ pub struct TimePanel {
 
 /// A strip's height in pixels: a line of text naming it above a row of stages.
 const STRIP: u32 = 40;
-/// The key under the strips.
+/// A line of the key under the strips.
 const KEY: u32 = 26;
+/// Where the key's lines end: the time figures' width, less a margin.
+const KEY_WIDTH: i32 = 890;
 
 impl TimePanel {
     /// A value as plotted: finite, and positive on a log scale.
@@ -113,8 +115,42 @@ impl TimePanel {
     /// The pixels under the axes for the strips and their key.
     pub fn below(&self) -> u32 {
         let rows = u32::try_from(self.strips.len()).unwrap_or(u32::MAX);
-        let key = if self.shaded.is_some() || rows > 0 { KEY } else { 0 };
-        rows.saturating_mul(STRIP).saturating_add(key)
+        let lines = u32::try_from(self.key_lines().len()).unwrap_or(u32::MAX);
+        rows.saturating_mul(STRIP).saturating_add(lines.saturating_mul(KEY))
+    }
+
+    /// The key under the strips, in lines that fit the figure's width: each stage colour once,
+    /// named for its series, then the boundaries', each at its left edge in pixels. None
+    /// without stages.
+    fn key_lines(&self) -> Vec<Vec<(i32, RGBColor, String)>> {
+        if self.shaded.is_none() && self.strips.is_empty() {
+            return Vec::new();
+        }
+        let mut entries: Vec<(RGBColor, String)> = Vec::new();
+        for row in self.shaded.iter().chain(&self.strips) {
+            for stage in &row.stages {
+                let entry = (stage_colour(&stage.kind), stage_name(&stage.kind, &row.series));
+                if !entries.iter().any(|(_, name)| *name == entry.1) {
+                    entries.push(entry);
+                }
+            }
+        }
+        entries.push((BOUNDARY, "boundary (between two checkpoints)".into()));
+        let start = 10 + i32::try_from(LEFT).unwrap_or(0);
+        let mut lines = vec![Vec::new()];
+        let mut x = start;
+        for (colour, name) in entries {
+            // DejaVu Sans at `TEXT` is under 9 px a character on average: a width that never
+            // runs short, so an entry never runs off the figure.
+            let width = 16 + i32::try_from(name.chars().count()).unwrap_or(0) * 9;
+            if x + width > KEY_WIDTH && x > start {
+                lines.push(Vec::new());
+                x = start;
+            }
+            lines.last_mut().expect("one line").push((x, colour, name));
+            x += width + 18;
+        }
+        lines
     }
 
     /// The panel drawn, and its points' tooltips.
@@ -223,8 +259,9 @@ impl TimePanel {
         let (x0, x1) = self.x_range;
         let rows = self.strips.len();
         let key = i32::try_from(KEY).unwrap_or(0);
+        let lines = i32::try_from(self.key_lines().len()).unwrap_or(0);
         let height = i32::try_from(area.dim_in_pixel().1).unwrap_or(0);
-        let (strips, key_area) = area.split_vertically(height - key);
+        let (strips, key_area) = area.split_vertically(height - key * lines);
         let rows_f = rows as f64;
         if rows > 0 {
             let mut chart = ChartBuilder::on(&strips)
@@ -284,36 +321,16 @@ impl TimePanel {
                 }
             }
         }
-        // The key: each colour once, named for its series, then the boundaries'.
-        let mut entries: Vec<(RGBColor, String)> = Vec::new();
-        for row in self.shaded.iter().chain(&self.strips) {
-            for stage in &row.stages {
-                let entry = (stage_colour(&stage.kind), stage_name(&stage.kind, &row.series));
-                if !entries.iter().any(|(_, name)| *name == entry.1) {
-                    entries.push(entry);
-                }
-            }
-        }
-        entries.push((BOUNDARY, "boundary (between two checkpoints)".into()));
-        let mut x = 10 + i32::try_from(LEFT).unwrap_or(0);
-        let width = i32::try_from(key_area.dim_in_pixel().0).unwrap_or(0);
-        for (colour, name) in entries {
-            let text_width = i32::try_from(
+        let style =
+            TextStyle::from((FAMILY, TEXT).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+        for (line, entries) in self.key_lines().into_iter().enumerate() {
+            let y = 13 + i32::try_from(line).unwrap_or(0) * key;
+            for (x, colour, name) in entries {
                 key_area
-                    .estimate_text_size(&name, &TextStyle::from((FAMILY, TEXT).into_font()))
-                    .map_or(0, |s| s.0),
-            )
-            .unwrap_or(0);
-            if x + 18 + text_width > width {
-                break;
+                    .draw(&Rectangle::new([(x, y - 6), (x + 12, y + 6)], colour.mix(0.7).filled()))
+                    .map_err(fail)?;
+                key_area.draw(&Text::new(name, (x + 16, y), style.clone())).map_err(fail)?;
             }
-            key_area
-                .draw(&Rectangle::new([(x, 7), (x + 12, 19)], colour.mix(0.7).filled()))
-                .map_err(fail)?;
-            let style =
-                TextStyle::from((FAMILY, TEXT).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-            key_area.draw(&Text::new(name, (x + 16, 13), style)).map_err(fail)?;
-            x += 16 + text_width + 18;
         }
         Ok(())
     }
