@@ -56,6 +56,7 @@ pub fn stage_name(kind: &str, series: &str) -> String {
         "refinement" => "refinement (LLC falls)".into(),
         "loss_falling" | "falling" => format!("{series} falls"),
         "loss_rising" | "rising" => format!("{series} rises"),
+        "plateau" | "flat" if series.starts_with("llc") => "plateau (LLC flat)".into(),
         "plateau" | "flat" => format!("{series} flat"),
         other => format!("{series} {other}"),
     }
