@@ -148,6 +148,17 @@ fn finding_2_stages_are_bands_from_first_to_last_checkpoint_named_for_their_seri
     assert_ne!(fall["colour"], hex(stage_colour("refinement")));
     let svg = drawn.svg("observable-acc");
     assert!(texts(&svg).contains(&"test_accuracy falls".to_owned()), "the key names it");
+    // Every figure's key names every stage it draws: none left off for want of room.
+    for figure in drawn.manifest["figures"].as_array().unwrap() {
+        let id = figure["id"].as_str().unwrap();
+        let texts = texts(&drawn.svg(id));
+        for panel in figure["panels"].as_array().unwrap() {
+            for stage in panel["stages"].as_array().unwrap() {
+                let meaning = stage["meaning"].as_str().unwrap().to_owned();
+                assert!(texts.contains(&meaning), "{id}: the key lacks {meaning}");
+            }
+        }
+    }
     // Two sweep points on one plot: every stage a strip under the axis, one strip per point,
     // none shaded across the plot.
     let overview = &drawn.figure("llc-llc")["panels"][0];
