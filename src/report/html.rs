@@ -68,7 +68,7 @@ fn detection_table(out: &mut String, of: &DetectionOf) {
     let loss = !d.series.contains("loss") && d.stages.iter().any(|s| s.loss_start.is_some());
     let _ = write!(
         out,
-        "<h3 id=\"detect-{}\">{}: {} by {}</h3>\n<table><tr><th>steps</th><th>stage</th><th>{}</th>{}{}</tr>\n",
+        "<h3 id=\"detect-{}\">{}: {} by {}</h3>\n<table><tr><th></th><th>steps</th><th>stage</th><th>{}</th>{}{}</tr>\n",
         escape(&of.instance),
         escape(&of.instance),
         escape(&d.series),
@@ -77,9 +77,11 @@ fn detection_table(out: &mut String, of: &DetectionOf) {
         if llc { "<th>LLC</th>" } else { "" },
         if loss { "<th>loss</th>" } else { "" },
     );
-    for s in &d.stages {
+    for (i, s) in d.stages.iter().enumerate() {
+        // `S1`, `S2`: as the figures label them.
         let mut row = format!(
-            "<tr><td>{}–{}</td><td>{}</td><td class=num>{}</td>",
+            "<tr><td>S{}</td><td>{}–{}</td><td>{}</td><td class=num>{}</td>",
+            i + 1,
             s.start,
             s.end,
             escape(&s.kind),

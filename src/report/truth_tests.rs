@@ -148,6 +148,8 @@ fn finding_2_stages_are_bands_from_first_to_last_checkpoint_named_for_their_seri
     assert_ne!(fall["colour"], hex(stage_colour("refinement")));
     let svg = drawn.svg("observable-acc");
     assert!(texts(&svg).contains(&"test_accuracy falls".to_owned()), "the key names it");
+    // The stage tables label stages as the figures do.
+    assert!(drawn.page.contains("<tr><td>S2</td><td>100–10000</td><td>development</td>"));
     // Every figure's key names every stage it draws: none left off for want of room.
     for figure in drawn.manifest["figures"].as_array().unwrap() {
         let id = figure["id"].as_str().unwrap();
