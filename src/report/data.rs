@@ -10,13 +10,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::Detection;
 
-/// Bumped whenever the shape changes.
-pub const SCHEMA_VERSION: u32 = 3;
+/// Bumped whenever the shape changes. 4: `title` is absent when the spec gives none (the page
+/// is then titled by the report step's name, which is not part of the step's key).
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportData {
     pub schema_version: u32,
-    pub title: String,
+    /// The spec's `title`; `None`: the report is titled by its step's name.
+    #[serde(default)]
+    pub title: Option<String>,
     pub description: Option<String>,
     /// The LLC over checkpoints, one series per estimate step and sweep point.
     pub llc: Vec<LlcSeries>,
@@ -37,6 +40,18 @@ pub struct ReportData {
     /// versions) is read from the store when the report is drawn: kept here, it would make a
     /// recomputed report differ in bytes from the first.
     pub provenance: Vec<Source>,
+}
+
+impl ReportData {
+    /// The report's title: the spec's, else the report step's name. Before version 4 the data
+    /// stored `report` where the spec gave no title.
+    pub fn title_or<'a>(&'a self, name: &'a str) -> &'a str {
+        match self.title.as_deref() {
+            Some("report") if self.schema_version < 4 => name,
+            Some(title) => title,
+            None => name,
+        }
+    }
 }
 
 /// An LLC estimate next to the true learning coefficient of its checkpoint.

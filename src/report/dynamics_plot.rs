@@ -7,10 +7,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
 
-use super::canvas::{FAMILY, Plot, draw_axes, fail};
+use super::canvas::{FAMILY, Plot, TEXT, TITLE_TEXT, draw_axes, fail};
 use super::data::DetectionOf;
 use super::figure::{Drawn, Panel, SeriesDrawn};
-use super::style::{hex, kind_colour, point_colour};
+use super::style::{MILESTONE, hex, point_colour};
 
 pub struct DynamicsPlot<'a> {
     pub of: &'a DetectionOf,
@@ -33,12 +33,7 @@ impl Plot for DynamicsPlot<'_> {
         let details = &detection.details;
         let scores = rows(&details["trajectory"]);
         let smoothed = rows(&details["smoothed_trajectory"]);
-        let explained: Vec<f64> = details["explained_variance"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_f64)
-            .collect();
+        let explained = floats(&details["explained_variance"]);
         // With one component, its score against the checkpoint's position.
         let (xs, ys, sx, sy) = match (scores.as_slice(), smoothed.as_slice()) {
             ([a, b, ..], [sa, sb, ..]) => (a.clone(), b.clone(), sa.clone(), sb.clone()),
@@ -69,7 +64,7 @@ impl Plot for DynamicsPlot<'_> {
         let title = format!("essential dynamics: {} {}", self.of.step, self.of.point);
         let mut chart = ChartBuilder::on(area)
             .margin(12)
-            .caption(title.trim_end(), (FAMILY, 16))
+            .caption(title.trim_end(), (FAMILY, TITLE_TEXT))
             .x_label_area_size(40)
             .y_label_area_size(70)
             .build_cartesian_2d(x0..x1, y0..y1)
@@ -90,12 +85,12 @@ impl Plot for DynamicsPlot<'_> {
             let Some((&x, &y)) = index.and_then(|i| xs.get(i).zip(ys.get(i))) else {
                 continue;
             };
-            let mark = kind_colour(&boundary.kind);
+            let mark = MILESTONE;
             let text = format!("{}-{}", boundary.interval[0], boundary.interval[1]);
             chart
                 .draw_series([EmptyElement::at((x, y))
                     + Circle::new((0, 0), 6, mark.stroke_width(2))
-                    + Text::new(text, (9, -5), (FAMILY, 11))])
+                    + Text::new(text, (9, -5), (FAMILY, TEXT))])
                 .map_err(fail)?;
             milestones.push((x, Some(y)));
         }
@@ -118,6 +113,7 @@ impl Plot for DynamicsPlot<'_> {
                         colour: hex(colour),
                         count: path.len(),
                         points: path.into_iter().map(|(x, y)| (x, Some(y))).collect(),
+                        flagged: Vec::new(),
                     },
                     // Where each milestone is circled: the outputs at the checkpoint after it.
                     SeriesDrawn {
@@ -126,12 +122,20 @@ impl Plot for DynamicsPlot<'_> {
                         colour: String::new(),
                         count: milestones.len(),
                         points: milestones,
+                        flagged: Vec::new(),
                     },
                 ],
                 bands: Vec::new(),
+                stages: Vec::new(),
             }],
+            tips: Vec::new(),
         })
     }
+}
+
+/// The numbers of a JSON array (none where it is not one).
+fn floats(value: &Value) -> Vec<f64> {
+    value.as_array().into_iter().flatten().filter_map(Value::as_f64).collect()
 }
 
 fn no_trajectory() -> DrawError {

@@ -33,6 +33,20 @@ pub struct Figure {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Drawn {
     pub panels: Vec<Panel>,
+    /// Hover targets with their text, added to the SVG (not the PNG) by `canvas::render`.
+    #[serde(skip)]
+    pub tips: Vec<Tip>,
+}
+
+/// A point a reader can hover to read what it is: the step, the value and its standard
+/// error, the instance, the diagnostics and the action recommended for them.
+#[derive(Debug, Clone)]
+pub struct Tip {
+    pub x: i32,
+    pub y: i32,
+    pub text: String,
+    /// The estimate has diagnostics.
+    pub flagged: bool,
 }
 
 /// One set of axes.
@@ -49,7 +63,30 @@ pub struct Panel {
     pub y_scale: String,
     pub y_range: [f64; 2],
     pub series: Vec<SeriesDrawn>,
+    /// The boundaries drawn, each a thin band over its checkpoint interval (in a strip under
+    /// the axes, or across the plotting area where that panel's stages are shaded).
     pub bands: Vec<BandDrawn>,
+    /// The stages drawn, each from its first checkpoint to its last.
+    #[serde(default)]
+    pub stages: Vec<StageDrawn>,
+}
+
+/// A stage: which detection found it, its label on the figure (`S1`), its kind in words for
+/// its series, its interval and where it was drawn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageDrawn {
+    pub point: String,
+    pub detect: String,
+    pub label: String,
+    pub kind: String,
+    /// `development (LLC rises)`, `test_accuracy falls`.
+    pub meaning: String,
+    /// `#rrggbb`, its fill.
+    pub colour: String,
+    pub interval: [i64; 2],
+    pub pixels: [i32; 2],
+    /// Drawn as a strip under the axes (true) or shaded across the plotting area.
+    pub strip: bool,
 }
 
 /// A line: its label, colour and points (`null` where the value is missing).
@@ -64,6 +101,9 @@ pub struct SeriesDrawn {
     pub points: Vec<(f64, Option<f64>)>,
     /// How many values the line has.
     pub count: usize,
+    /// The steps whose estimate has diagnostics, drawn as hollow red markers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flagged: Vec<f64>,
 }
 
 /// A shaded boundary: the checkpoint interval it lies in, and its horizontal extent in pixels.

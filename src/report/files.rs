@@ -124,9 +124,9 @@ pub fn write_report(
         digest.update(&m.rendered.png);
     }
     let manifest = Manifest {
-        schema_version: 1,
+        schema_version: 2,
         report: &context.name,
-        title: &data.title,
+        title: data.title_or(&context.name),
         spec: &context.spec_path,
         devspec_version: env!("CARGO_PKG_VERSION"),
         html: "report.html",

@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 
+use super::canvas::escape;
 use super::data::{DetectionOf, ReportData};
 use super::files::{Context, RecurringEntry};
 use super::gallery::Made;
@@ -18,34 +19,19 @@ h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ddd; margin-top: 2.
 .meta { color: #666; font-size: 0.9rem; }
 nav a { margin-right: 1rem; }
 figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
-figcaption { font-size: 0.85rem; color: #555; }
+figcaption { font-size: 0.9rem; color: #555; }
 .grid { display: flex; flex-wrap: wrap; gap: 4px; }
-.grid figure { margin: 0; width: 330px; }
+.grid figure { margin: 0; width: 375px; }
 .flagged figcaption { color: #c81e1e; }
-table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.88rem; display: block;
-        overflow-x: auto; max-width: 100%; }
-th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.88rem; max-width: 100%; }
+th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
+td pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; padding: 0.3rem; }
 th { background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
 .legend span { display: inline-block; padding: 0 0.4rem; margin-right: 0.4rem; }
 ";
-
-/// Text made safe inside HTML elements and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 fn figure(out: &mut String, made: &Made) {
     let f = &made.figure;
@@ -82,7 +68,7 @@ fn detection_table(out: &mut String, of: &DetectionOf) {
     let loss = !d.series.contains("loss") && d.stages.iter().any(|s| s.loss_start.is_some());
     let _ = write!(
         out,
-        "<h3 id=\"detect-{}\">{}: {} by {}</h3>\n<table><tr><th>steps</th><th>stage</th><th>{}</th>{}{}</tr>\n",
+        "<h3 id=\"detect-{}\">{}: {} by {}</h3>\n<table><tr><th></th><th>steps</th><th>stage</th><th>{}</th>{}{}</tr>\n",
         escape(&of.instance),
         escape(&of.instance),
         escape(&d.series),
@@ -91,9 +77,11 @@ fn detection_table(out: &mut String, of: &DetectionOf) {
         if llc { "<th>LLC</th>" } else { "" },
         if loss { "<th>loss</th>" } else { "" },
     );
-    for s in &d.stages {
+    for (i, s) in d.stages.iter().enumerate() {
+        // `S1`, `S2`: as the figures label them.
         let mut row = format!(
-            "<tr><td>{}–{}</td><td>{}</td><td class=num>{}</td>",
+            "<tr><td>S{}</td><td>{}–{}</td><td>{}</td><td class=num>{}</td>",
+            i + 1,
             s.start,
             s.end,
             escape(&s.kind),
@@ -199,8 +187,8 @@ pub fn page(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n",
-        escape(&data.title),
-        escape(&data.title)
+        escape(data.title_or(&context.name)),
+        escape(data.title_or(&context.name))
     );
     if let Some(description) = &data.description {
         let _ = writeln!(out, "<p>{}</p>", escape(description));
@@ -224,20 +212,21 @@ pub fn page(
          <a href=\"#traces\">traces</a><a href=\"#spec\">spec</a><a href=\"#provenance\">provenance</a></nav>\n",
     );
     out.push_str(
-        "<section id=\"development\"><h2>Development</h2>\n<p class=\"meta legend\">Shaded: \
-         boundaries between checkpoints, by kind: \
-         <span style=\"background:#d55e0029\">development (LLC rises)</span>\
-         <span style=\"background:#0072b229\">refinement (LLC falls)</span>\
-         <span style=\"background:#009e7329\">loss drop</span>\
-         <span style=\"background:#cc79a729\">milestone</span>\
-         <span style=\"background:#6e6e6e29\">plateau and other</span>. \
-         The band around each LLC line spans its chains' lowest and highest estimate.</p>\n",
+        "<section id=\"development\"><h2>Development</h2>\n<p class=meta>Each LLC line has a \
+         marker at every estimated checkpoint and a band of ±2 standard errors of its mean over \
+         chains; a hollow red marker is an estimate with diagnostics (hover any marker for its \
+         step, value, standard error, diagnostics and the action to try first). A mean is drawn \
+         across seeds only: sweep points that differ in anything else keep their own lines. \
+         Stages are coloured by what they mean for the series they were found in (the key under \
+         each figure) and labelled S1, S2, ...: shaded across a figure about one sweep point, as \
+         strips under the axis otherwise; a boundary is the dark band between the two \
+         checkpoints it lies between.</p>\n",
     );
     for m in of_kind(&["theory"]) {
         figure(&mut out, m);
     }
     theory_table(&mut out, data);
-    for m in of_kind(&["llc", "loss", "development"]) {
+    for m in of_kind(&["llc", "observable", "loss", "development"]) {
         figure(&mut out, m);
     }
     out.push_str("</section>\n<section id=\"stages\"><h2>Stages and boundaries</h2>\n");
@@ -259,8 +248,9 @@ pub fn page(
     if of_kind(&["calibration"]).next().is_some() {
         out.push_str(
             "<section id=\"calibration\"><h2>Calibration</h2>\n<p class=meta>Each cell: the \
-             LLC estimate ± its standard error and the MALA acceptance; crossed out: the cell \
-             has diagnostics; framed: the recommended cell.</p>\n",
+             LLC estimate ± its standard error and the MALA acceptance, coloured by the estimate \
+             (the bar beside the grid); framed in red dashes: the cell has diagnostics (named in \
+             it); framed in black: the recommended cell.</p>\n",
         );
         for m in of_kind(&["calibration"]) {
             figure(&mut out, m);

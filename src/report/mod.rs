@@ -7,6 +7,7 @@
 //! - `canvas`: one [`Plot`](canvas::Plot) drawn as SVG and PNG, with the built-in font;
 //! - `time_panel`, `trace_plot`, `calibration_map`, `dynamics_plot`, `theory_plot`: the kinds
 //!   of figure;
+//! - `tooltip`: what hovering an estimate says;
 //! - `gallery`: which figures a report has; `html`: the page; `files`: writing them out.
 
 mod calibration_map;
@@ -23,7 +24,10 @@ mod style;
 mod tests;
 mod theory_plot;
 mod time_panel;
+mod tooltip;
 mod trace_plot;
+#[cfg(test)]
+mod truth_tests;
 
 pub use draw_error::DrawError;
 pub use files::{Context, ResolvedStep, Written, write_report};

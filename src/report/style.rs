@@ -21,24 +21,61 @@ pub fn point_colour(index: usize) -> RGBColor {
 
 /// Across sweep points: the mean's line.
 pub const MEAN: RGBColor = RGBColor(30, 30, 30);
+/// An essential-dynamics milestone's circle.
+pub const MILESTONE: RGBColor = RGBColor(204, 121, 167);
 /// Diagnostics: a flagged trace plot's title and frame, a diverged chain.
 pub const FLAGGED: RGBColor = RGBColor(200, 30, 30);
 
-/// The shading of a boundary of this kind.
-pub fn kind_colour(kind: &str) -> RGBColor {
+/// The colour of a stage of this kind, named by what it means for its series: an LLC that
+/// rises (development) is orange and one that falls (refinement) blue, a loss that falls green
+/// and one that rises vermilion, any other series rising purple and falling sky blue; flat
+/// stretches of every series grey. A kind no detection produces is dark grey.
+pub fn stage_colour(kind: &str) -> RGBColor {
     match kind {
-        "development" | "rise" | "loss_rise" => RGBColor(213, 94, 0),
-        "refinement" | "fall" => RGBColor(0, 114, 178),
-        "loss_drop" => RGBColor(0, 158, 115),
-        "milestone" => RGBColor(204, 121, 167),
-        _ => RGBColor(110, 110, 110),
+        "development" => RGBColor(230, 159, 0),
+        "refinement" => RGBColor(0, 114, 178),
+        "loss_falling" => RGBColor(0, 158, 115),
+        "loss_rising" => RGBColor(213, 94, 0),
+        "rising" => RGBColor(204, 121, 167),
+        "falling" => RGBColor(86, 180, 233),
+        "plateau" | "flat" => RGBColor(170, 170, 170),
+        _ => RGBColor(90, 90, 90),
     }
 }
+
+/// A stage's kind in words, with the series it is about: `development (LLC rises)`,
+/// `test_accuracy falls`.
+pub fn stage_name(kind: &str, series: &str) -> String {
+    // Essential dynamics searches the outputs themselves: its stages are what lies between
+    // milestones, with no direction.
+    if series == "outputs" {
+        return "between milestones (outputs)".into();
+    }
+    match kind {
+        "development" => "development (LLC rises)".into(),
+        "refinement" => "refinement (LLC falls)".into(),
+        "loss_falling" | "falling" => format!("{series} falls"),
+        "loss_rising" | "rising" => format!("{series} rises"),
+        "plateau" | "flat" if series.starts_with("llc") => "plateau (LLC flat)".into(),
+        "plateau" | "flat" => format!("{series} flat"),
+        other => format!("{series} {other}"),
+    }
+}
+
+/// A boundary (the checkpoint interval a change lies in): dark grey, whatever its kind, so it
+/// reads as a place and not as a stage.
+pub const BOUNDARY: RGBColor = RGBColor(60, 60, 60);
 
 /// Halfway to white: a test loss beside its training loss.
 pub fn lighter(colour: RGBColor) -> RGBColor {
     let half = |c: u8| u8::try_from(u16::midpoint(u16::from(c), 255)).unwrap_or(u8::MAX);
     RGBColor(half(colour.0), half(colour.1), half(colour.2))
+}
+
+/// Two thirds of the way to black: a group's mean beside its members.
+pub fn darker(colour: RGBColor) -> RGBColor {
+    let third = |c: u8| c / 3;
+    RGBColor(third(colour.0), third(colour.1), third(colour.2))
 }
 
 /// `#rrggbb`, as the SVG writes it.

@@ -12,9 +12,9 @@ use super::{Context, write_report};
 use crate::detect::boundary::between;
 use crate::detect::{Detection, Series, essential_dynamics};
 
-const STEPS: [i64; 6] = [1, 10, 100, 1000, 5000, 10_000];
+pub(super) const STEPS: [i64; 6] = [1, 10, 100, 1000, 5000, 10_000];
 
-fn llc_series(point: &str) -> LlcSeries {
+pub(super) fn llc_series(point: &str) -> LlcSeries {
     let mean: Vec<Option<f64>> = [0.2, 0.3, 0.8, 1.6, 1.9, 2.0].map(Some).to_vec();
     LlcSeries {
         step: "llc".into(),
@@ -46,7 +46,7 @@ fn trace(point: &str, checkpoint: i64, diagnostics: &[&str], diverged: bool) -> 
     }
 }
 
-fn data() -> ReportData {
+pub(super) fn data() -> ReportData {
     let series = Series::new("llc_mean", STEPS.to_vec(), vec![0.2, 0.3, 0.8, 1.6, 1.9, 2.0]);
     let stages = Detection::new(
         &series,
@@ -69,7 +69,7 @@ fn data() -> ReportData {
     };
     ReportData {
         schema_version: SCHEMA_VERSION,
-        title: "a <b>bold</b> title".into(),
+        title: Some("a <b>bold</b> title".into()),
         description: None,
         llc: vec![llc_series("seed=0"), llc_series("seed=1")],
         losses: vec![LossSeries {
@@ -111,7 +111,7 @@ fn data() -> ReportData {
     }
 }
 
-fn calibration() -> serde_json::Value {
+pub(super) fn calibration() -> serde_json::Value {
     let cell = |lr: f64, nbeta: f64, llc: f64, diagnostics: &str| {
         json!({ "lr": lr, "other": nbeta, "llc_mean": llc, "llc_se": 0.1, "acceptance": 0.9,
                 "diagnostics": diagnostics })

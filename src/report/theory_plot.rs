@@ -1,19 +1,26 @@
 //! Estimates against theory: each LLC estimate at a checkpoint whose learning coefficient is
 //! known (a deep linear network at its teacher), its mean with two standard errors, against the
-//! closed-form value, around the line y = x where a perfect estimator would put it.
+//! closed-form value, around the line y = x where a perfect estimator would put it; one with
+//! diagnostics hollow and red, and each with its tooltip.
 
 use super::draw_error::DrawError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::canvas::{FAMILY, Plot, draw_axes, fail};
+use super::canvas::{FAMILY, Plot, TEXT, TITLE_TEXT, draw_axes, fail};
 use super::data::TheoryPoint;
-use super::figure::{Drawn, Panel, SeriesDrawn};
-use super::style::{hex, number_label, point_colour, tick_label};
+use super::figure::{Drawn, Panel, SeriesDrawn, Tip};
+use super::style::{FLAGGED, hex, number_label, point_colour, tick_label};
+use super::tooltip;
 
 pub struct TheoryPlot<'a> {
     pub points: &'a [TheoryPoint],
+    /// Each point's diagnostics, read from its estimate's LLC series (the same instance).
+    pub diagnostics: Vec<Vec<String>>,
 }
+
+const X_LABEL: &str = "true learning coefficient (closed form)";
+const Y_LABEL: &str = "LLC estimate (mean ± 2 s.e.)";
 
 impl Plot for TheoryPlot<'_> {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<Drawn, DrawError> {
@@ -29,16 +36,12 @@ impl Plot for TheoryPlot<'_> {
         let low = values.iter().copied().fold(0.0, f64::min) * 1.1;
         let mut chart = ChartBuilder::on(area)
             .margin(12)
-            .caption("LLC estimates against theory", (FAMILY, 17))
+            .caption("LLC estimates against theory", (FAMILY, TITLE_TEXT))
             .x_label_area_size(40)
             .y_label_area_size(60)
             .build_cartesian_2d(low.min(0.0)..high, low.min(0.0)..high)
             .map_err(fail)?;
-        draw_axes(
-            &mut chart,
-            "true learning coefficient (closed form)",
-            "LLC estimate (mean ± 2 s.e.)",
-        )?;
+        draw_axes(&mut chart, X_LABEL, Y_LABEL)?;
         chart
             .draw_series(DashedLineSeries::new(
                 [(low, low), (high, high)],
@@ -48,6 +51,7 @@ impl Plot for TheoryPlot<'_> {
             ))
             .map_err(fail)?;
         let mut series = Vec::new();
+        let mut tips = Vec::new();
         for (i, p) in self.points.iter().enumerate() {
             let Some(mean) = p.llc_mean else { continue };
             let colour = point_colour(i);
@@ -58,8 +62,12 @@ impl Plot for TheoryPlot<'_> {
                     colour.stroke_width(2),
                 )])
                 .map_err(fail)?;
+            let diagnostics = self.diagnostics.get(i).map_or(&[][..], Vec::as_slice);
+            let flagged = !diagnostics.is_empty();
+            // An estimate with diagnostics: hollow and red, as on every figure.
+            let marker = if flagged { FLAGGED.stroke_width(2) } else { colour.filled() };
             chart
-                .draw_series([Circle::new((p.theory, mean), 5, colour.filled())])
+                .draw_series([Circle::new((p.theory, mean), if flagged { 7 } else { 5 }, marker)])
                 .map_err(fail)?
                 .label(format!(
                     "{}: {} vs {}",
@@ -67,19 +75,25 @@ impl Plot for TheoryPlot<'_> {
                     number_label(mean),
                     tick_label(p.theory)
                 ))
-                .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, marker));
+            let (x, y) = chart.backend_coord(&(p.theory, mean));
+            let at =
+                format!("{} (true learning coefficient {})", p.checkpoint, tick_label(p.theory));
+            let text = tooltip::estimate(&p.instance, &at, Some(mean), p.llc_se, diagnostics);
+            tips.push(Tip { x, y, text, flagged });
             series.push(SeriesDrawn {
                 label: p.instance.clone(),
                 point: None,
                 colour: hex(colour),
                 points: vec![(p.theory, Some(mean))],
                 count: 1,
+                flagged: if flagged { vec![p.theory] } else { Vec::new() },
             });
         }
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FAMILY, 12))
+            .label_font((FAMILY, TEXT))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
             .draw()
@@ -90,15 +104,17 @@ impl Plot for TheoryPlot<'_> {
             panels: vec![Panel {
                 name: "theory".into(),
                 area: [left, top, right, bottom],
-                x_label: "true learning coefficient".into(),
+                x_label: X_LABEL.into(),
                 x_scale: "linear".into(),
                 x_range: [low, high],
-                y_label: "LLC estimate".into(),
+                y_label: Y_LABEL.into(),
                 y_scale: "linear".into(),
                 y_range: [low, high],
                 series,
                 bands: Vec::new(),
+                stages: Vec::new(),
             }],
+            tips,
         })
     }
 }

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::canvas::{FAMILY, Plot, fail};
+use super::canvas::{FAMILY, Plot, TEXT, fail};
 use super::data::TracePanel;
 use super::figure::{Drawn, Panel, SeriesDrawn};
 use super::style::{FLAGGED, hex, number_label, point_colour, tick_label};
@@ -51,16 +51,19 @@ impl Plot for TracePlot<'_> {
         let colour = if flagged { FLAGGED } else { BLACK };
         let mut chart = ChartBuilder::on(area)
             .margin(6)
-            .caption(title, (FAMILY, 12).into_font().color(&colour))
-            .x_label_area_size(22)
-            .y_label_area_size(52)
+            .caption(title, (FAMILY, TEXT).into_font().color(&colour))
+            .x_label_area_size(42)
+            .y_label_area_size(74)
             .build_cartesian_2d(0f64..(draws - 1) as f64, low..high)
             .map_err(fail)?;
         chart
             .configure_mesh()
             .x_labels(4)
             .y_labels(4)
-            .label_style((FAMILY, 10))
+            .x_desc("draw")
+            .y_desc("loss")
+            .axis_desc_style((FAMILY, TEXT))
+            .label_style((FAMILY, TEXT))
             .bold_line_style(RGBColor(225, 225, 225))
             .light_line_style(TRANSPARENT)
             .y_label_formatter(&|v| tick_label(*v))
@@ -94,6 +97,7 @@ impl Plot for TracePlot<'_> {
                 // The draws themselves are in the store (`devspec show`); the manifest counts them.
                 points: Vec::new(),
                 count: trace.len(),
+                flagged: Vec::new(),
             });
         }
         let (left, top) = chart.backend_coord(&(0.0, high));
@@ -110,7 +114,9 @@ impl Plot for TracePlot<'_> {
                 y_range: [low, high],
                 series,
                 bands: Vec::new(),
+                stages: Vec::new(),
             }],
+            tips: Vec::new(),
         })
     }
 }

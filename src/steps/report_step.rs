@@ -32,7 +32,9 @@ pub fn compute(
 ) -> Result<Produced, StepError> {
     let mut data = ReportData {
         schema_version: SCHEMA_VERSION,
-        title: params.get("title").and_then(Value::as_str).unwrap_or("report").to_owned(),
+        // Without a title the page is titled by the report's name when drawn: the name is not in
+        // the step's key, so it cannot be in its cached result.
+        title: params.get("title").and_then(Value::as_str).map(str::to_owned),
         description: params.get("description").and_then(Value::as_str).map(str::to_owned),
         llc: Vec::new(),
         losses: Vec::new(),

@@ -61,7 +61,7 @@ impl Browser {
         let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
         let child = Command::new(binary)
             .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-            .args(["--remote-debugging-port=0", "--window-size=1280,2000"])
+            .args(["--remote-debugging-port=0", "--window-size=1400,2000"])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
             .stdout(Stdio::null())
