@@ -244,8 +244,9 @@ static REPORT: StepKindEntry = StepKindEntry {
     trajectory: None,
     // 2: the report data carry estimates against theory. 3: and the other observables.
     // 4: their inputs' provenance is read when drawing, so a recomputed report has the
-    // same bytes.
-    implementation: 4,
+    // same bytes. 5: `ReportData` 4 (a title the spec does not give is left out, and the page
+    // takes the step's name).
+    implementation: 5,
 };
 
 static TEST: StepKindEntry = StepKindEntry {
