@@ -154,8 +154,14 @@ fn chosen_point(plan: &Plan, request: &Request<'_>) -> Result<Vec<(String, Strin
             .with_hint(hint));
         };
         if !values.iter().any(|v| v == value) {
-            let hint = did_you_mean::hint(value, values.iter().map(String::as_str))
-                .unwrap_or_else(|| format!("its values: {}", values.join(", ")));
+            // A number one digit from another is no typo worth naming: list them.
+            let typo = value
+                .parse::<f64>()
+                .is_err()
+                .then(|| did_you_mean::hint(value, values.iter().map(String::as_str)))
+                .flatten();
+            let listed = format!("its values: {}", values.join(", "));
+            let hint = typo.map_or(listed.clone(), |typo| format!("{typo} ({listed})"));
             return Err(Failure::bad_input(format!(
                 "`--point {written}`: axis `{axis}` has no value `{value}`"
             ))
