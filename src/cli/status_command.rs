@@ -26,7 +26,7 @@ pub enum StatusFormat {
     Json,
 }
 
-/// Bumped when the JSON's shape changes (documented in docs/store.md).
+/// Bumped when the JSON's shape changes (documented in the README's table of verbs).
 pub const STATUS_SCHEMA_VERSION: u32 = 1;
 
 /// One instance's status, and why (with `--why`, a damaged entry, a Slurm job).
