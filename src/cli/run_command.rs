@@ -99,7 +99,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     } else {
         || std::process::exit(SIGPIPE_EXIT)
     };
-    let mut progress = RunProgress::new(plan.order.len(), args.log_format, args.quiet);
+    let mut progress = RunProgress::new(&plan, args.log_format, args.quiet);
     let outcome = super::output::stop_on_close(stop, || {
         ops::run::run(&plan, &session, &settings, &mut progress)
     });

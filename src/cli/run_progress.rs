@@ -12,6 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::run_rates::{RunRates, duration_text};
 use crate::exec::RunEvent;
+use crate::plan::Plan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -49,9 +50,11 @@ pub struct Counts {
 }
 
 impl RunProgress {
-    pub fn new(total: usize, format: LogFormat, quiet: bool) -> RunProgress {
+    pub fn new(plan: &Plan, format: LogFormat, quiet: bool) -> RunProgress {
+        let total = plan.order.len();
+        let rates = || RunRates::new(plan.instances().map(|i| i.step_name.as_str()));
         match format {
-            LogFormat::Json => RunProgress::Json(Box::new(RunRates::new(total))),
+            LogFormat::Json => RunProgress::Json(Box::new(rates())),
             LogFormat::Text if quiet => RunProgress::Quiet,
             LogFormat::Text if std::io::stderr().is_terminal() => {
                 let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
@@ -66,7 +69,7 @@ impl RunProgress {
                     overall,
                     counts: Counts::default(),
                     running: Vec::new(),
-                    rates: RunRates::new(total),
+                    rates: rates(),
                 }))
             }
             LogFormat::Text => RunProgress::Lines,
@@ -151,9 +154,9 @@ fn observe(rates: &mut RunRates, event: &RunEvent, now: Instant) {
         RunEvent::Cached { instance }
         | RunEvent::Failed { instance, .. }
         | RunEvent::Skipped { instance, .. } => rates.settled(instance),
-        RunEvent::Damaged { was_cached, .. } => {
+        RunEvent::Damaged { instance, was_cached, .. } => {
             if *was_cached {
-                rates.unsettled();
+                rates.unsettled(instance);
             }
         }
     }
@@ -181,7 +184,8 @@ impl Bars {
                 if let Some((_, Some(line))) = self.running.iter().find(|(i, _)| i == instance) {
                     line.set_length(*total);
                     line.set_position(*done);
-                    // The worker's words (a training's `step 300/3000` the bar already says).
+                    // The worker's words, but for the step count the bar says already (a
+                    // training's `step 300/3000`).
                     let said = if message.starts_with("step ") { "" } else { message.as_str() };
                     let rates = self.rates.describe(instance);
                     let sep = if said.is_empty() || rates.is_empty() { "" } else { ", " };

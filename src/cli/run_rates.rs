@@ -1,18 +1,19 @@
 //! What `devspec run`'s progress says about speed, from this run's own observations only: each
 //! running instance's steps per second (from the first and the latest of its progress reports)
 //! and its latest training loss, and the time the run has left. Nothing is guessed: an
-//! instance has a rate once two of its reports are apart in time and in steps, and the run a
-//! time left once every running instance has a rate and, while instances wait to start, at
-//! least one instance this run computed has finished (their pace is this run's completions per
-//! second since its first start).
+//! instance has a rate once two of its reports are apart in time and in steps; the run has a
+//! time left once every running instance has a rate and, for each step with instances still
+//! waiting to start, an instance of that step this run computed has finished (the step's pace:
+//! its instances finished per second since its first started, which counts the parallelism and
+//! batching it ran with).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// A running instance's reports.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Running {
-    /// The first report: when, and the steps done then.
+    /// The first report of its current phase: when, and the steps done then.
     first: Option<(Instant, u64)>,
     latest: Option<(Instant, u64)>,
     total: u64,
@@ -33,27 +34,47 @@ impl Running {
     }
 }
 
+/// One step's instances as reported so far.
+#[derive(Debug, Clone, Default)]
+struct Step {
+    instances: usize,
+    /// Cached, finished, failed or not run: nothing left to do for them.
+    settled: usize,
+    /// Finished instances this run computed.
+    computed: usize,
+    first_start: Option<Instant>,
+}
+
 /// The run's instances as reported so far, and their pace.
 #[derive(Debug)]
 pub struct RunRates {
-    total: usize,
-    /// Cached, finished, failed or not run: nothing left to do for them.
-    settled: usize,
-    /// Finished instances this run computed (the pace of what waits).
-    computed: usize,
-    first_start: Option<Instant>,
+    steps: BTreeMap<String, Step>,
     running: BTreeMap<String, Running>,
 }
 
+/// The step of an instance from its display name (`llc[seed=1]@100` is `llc`'s): a step's name
+/// is an identifier, so it ends where the sweep point or the checkpoint begins.
+fn step_of(instance: &str) -> &str {
+    instance.split(['[', '@']).next().unwrap_or(instance)
+}
+
 impl RunRates {
-    pub fn new(total: usize) -> RunRates {
-        RunRates { total, settled: 0, computed: 0, first_start: None, running: BTreeMap::new() }
+    /// A run of instances of these steps (a step's name once per instance).
+    pub fn new<'a>(steps: impl IntoIterator<Item = &'a str>) -> RunRates {
+        let mut counted: BTreeMap<String, Step> = BTreeMap::new();
+        for step in steps {
+            counted.entry(step.to_owned()).or_default().instances += 1;
+        }
+        RunRates { steps: counted, running: BTreeMap::new() }
+    }
+
+    fn step(&mut self, instance: &str) -> &mut Step {
+        self.steps.entry(step_of(instance).to_owned()).or_default()
     }
 
     pub fn started(&mut self, instance: &str, now: Instant) {
-        self.first_start.get_or_insert(now);
-        let running = Running { first: None, latest: None, total: 0, loss: None };
-        self.running.insert(instance.to_owned(), running);
+        self.step(instance).first_start.get_or_insert(now);
+        self.running.insert(instance.to_owned(), Running::default());
     }
 
     pub fn progress(
@@ -78,23 +99,25 @@ impl RunRates {
     /// An instance this run computed has finished.
     pub fn finished(&mut self, instance: &str) {
         self.running.remove(instance);
-        self.settled += 1;
-        self.computed += 1;
+        let step = self.step(instance);
+        step.settled += 1;
+        step.computed += 1;
     }
 
     /// An instance that needs nothing more: cached, failed or not run.
     pub fn settled(&mut self, instance: &str) {
         self.running.remove(instance);
-        self.settled += 1;
+        self.step(instance).settled += 1;
     }
 
     /// An instance counted cached turned out damaged: it runs after all.
-    pub fn unsettled(&mut self) {
-        self.settled = self.settled.saturating_sub(1);
+    pub fn unsettled(&mut self, instance: &str) {
+        let step = self.step(instance);
+        step.settled = step.settled.saturating_sub(1);
     }
 
-    /// A running instance's steps per second and latest loss, as the display says them:
-    /// `loss 0.01234, 1520 steps/s`; empty before there is either.
+    /// A running instance's latest loss and steps per second, as the display says them:
+    /// `loss 1.2340e-2, 1520 steps/s`; empty before there is either.
     pub fn describe(&self, instance: &str) -> String {
         let Some(running) = self.running.get(instance) else { return String::new() };
         let mut parts = Vec::new();
@@ -112,22 +135,28 @@ impl RunRates {
         self.running.get(instance)?.per_second()
     }
 
-    /// The time the run has left, once this run's observations give it.
+    /// The time the run has left, once this run's observations give it: the longest a running
+    /// instance has left, or, when longer, the time the waiting instances take at their
+    /// steps' pace.
     pub fn left(&self, now: Instant) -> Option<Duration> {
-        let mut left = Duration::ZERO;
+        let mut running_left = Duration::ZERO;
         for running in self.running.values() {
-            left = left.max(running.left()?);
+            running_left = running_left.max(running.left()?);
         }
-        let waiting = self.total.saturating_sub(self.settled + self.running.len());
-        if waiting > 0 {
-            let elapsed = now.duration_since(self.first_start?).as_secs_f64();
-            if self.computed == 0 || elapsed <= 0.0 {
+        let mut waiting_left = 0.0;
+        for (name, step) in &self.steps {
+            let running = self.running.keys().filter(|i| step_of(i) == name).count();
+            let waiting = step.instances.saturating_sub(step.settled + running);
+            if waiting == 0 {
+                continue;
+            }
+            let elapsed = now.duration_since(step.first_start?).as_secs_f64();
+            if step.computed == 0 || elapsed <= 0.0 {
                 return None;
             }
-            let per_second = self.computed as f64 / elapsed;
-            left = left.max(Duration::from_secs_f64(waiting as f64 / per_second));
+            waiting_left += waiting as f64 * elapsed / step.computed as f64;
         }
-        Some(left)
+        Some(running_left.max(Duration::from_secs_f64(waiting_left)))
     }
 }
 
@@ -146,7 +175,8 @@ fn rate_text(rate: f64) -> String {
 pub fn duration_text(left: Duration) -> String {
     let seconds = left.as_secs();
     match seconds {
-        0..60 => format!("{seconds}s"),
+        0 => "under 1s".to_owned(),
+        1..60 => format!("{seconds}s"),
         60..3600 => format!("{}m {:02}s", seconds / 60, seconds % 60),
         _ => format!("{}h {:02}m", seconds / 3600, (seconds % 3600) / 60),
     }
@@ -160,7 +190,7 @@ mod tests {
     fn nothing_is_said_until_there_is_a_rate() {
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
-        let mut rates = RunRates::new(3);
+        let mut rates = RunRates::new(["run", "run", "llc"]);
         rates.started("run[seed=0]", at(0));
         assert_eq!(rates.left(at(0)), None, "no report yet");
         rates.progress("run[seed=0]", 100, 1000, Some(0.5), at(1));
@@ -170,31 +200,45 @@ mod tests {
         rates.progress("run[seed=0]", 300, 1000, Some(0.25), at(3));
         assert_eq!(rates.per_second("run[seed=0]"), Some(100.0));
         assert_eq!(rates.describe("run[seed=0]"), "loss 2.5000e-1, 100 steps/s");
-        // Two instances wait, and none has finished: their pace is unknown.
+        // `run[seed=1]` and `llc` wait, and none of their steps has finished: unknown.
         assert_eq!(rates.left(at(3)), None);
         rates.finished("run[seed=0]");
-        // One finished in 4 s since the first start: two more take 8 s.
-        assert_eq!(rates.left(at(4)), Some(Duration::from_secs(8)));
+        // `run`'s pace is known (one in 4 s), `llc`'s is not.
+        assert_eq!(rates.left(at(4)), None);
+        rates.started("run[seed=1]", at(4));
+        rates.started("llc@1000", at(4));
+        rates.progress("llc@1000", 0, 50, None, at(4));
+        rates.progress("llc@1000", 10, 50, None, at(5));
+        rates.progress("run[seed=1]", 0, 1000, None, at(4));
+        rates.progress("run[seed=1]", 500, 1000, None, at(5));
+        // Both run, each with its rate: the longer, llc's 40 steps at 10 a second.
+        assert_eq!(rates.left(at(5)), Some(Duration::from_secs(4)));
     }
 
     #[test]
-    fn the_time_left_is_the_longest_running_instance_or_the_pace_of_what_waits() {
+    fn waiting_instances_take_their_steps_pace() {
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
-        let mut rates = RunRates::new(2);
-        rates.settled("cached");
-        rates.started("a", at(0));
-        rates.progress("a", 0, 100, None, at(0));
-        rates.progress("a", 10, 100, None, at(10));
-        // 90 steps at 1 a second; nothing waits.
-        assert_eq!(rates.left(at(10)), Some(Duration::from_secs(90)));
+        let mut rates = RunRates::new(["a", "a", "a", "a", "b"]);
+        rates.settled("b");
+        rates.started("a[i=0]", at(0));
+        rates.started("a[i=1]", at(0));
+        rates.finished("a[i=0]");
+        rates.finished("a[i=1]");
+        // Two finished in 10 s: the two waiting take 10 s more.
+        assert_eq!(rates.left(at(10)), Some(Duration::from_secs(10)));
         // A report that goes back starts the rate afresh.
-        rates.progress("a", 5, 50, None, at(11));
-        assert_eq!(rates.per_second("a"), None);
+        rates.started("a[i=2]", at(10));
+        rates.progress("a[i=2]", 10, 100, None, at(10));
+        rates.progress("a[i=2]", 20, 100, None, at(11));
+        assert_eq!(rates.per_second("a[i=2]"), Some(10.0));
+        rates.progress("a[i=2]", 5, 50, None, at(12));
+        assert_eq!(rates.per_second("a[i=2]"), None);
     }
 
     #[test]
     fn durations_read_at_a_glance() {
+        assert_eq!(duration_text(Duration::from_millis(400)), "under 1s");
         assert_eq!(duration_text(Duration::from_secs(45)), "45s");
         assert_eq!(duration_text(Duration::from_secs(200)), "3m 20s");
         assert_eq!(duration_text(Duration::from_secs(7500)), "2h 05m");
