@@ -5,6 +5,7 @@
 //! (`--log-format json`, progress with its loss, rate and the run's time left when known);
 //! failures only with `--quiet`.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,9 @@ pub enum LogFormat {
 
 pub enum RunProgress {
     Bar(Box<Bars>),
-    Lines,
+    /// A line per event, and a running instance's progress every [`PROGRESS_LINE_EVERY`] it
+    /// runs (the rates, and when each instance last had a line).
+    Lines(Box<(RunRates, HashMap<String, Instant>)>),
     Json(Box<RunRates>),
     Quiet,
 }
@@ -40,6 +43,9 @@ pub struct Bars {
 }
 
 const MAX_STEP_LINES: usize = 8;
+
+/// How often a log (stderr not a terminal) gets a running instance's progress line.
+const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub struct Counts {
@@ -72,7 +78,7 @@ impl RunProgress {
                     rates: rates(),
                 }))
             }
-            LogFormat::Text => RunProgress::Lines,
+            LogFormat::Text => RunProgress::Lines(Box::new((rates(), HashMap::new()))),
         }
     }
 
@@ -89,20 +95,12 @@ impl RunProgress {
                 observe(rates, event, Instant::now());
                 eoutln!("{}", json(event, rates));
             }
-            RunProgress::Lines => match event {
-                RunEvent::Cached { .. } | RunEvent::Progress { .. } => {}
-                RunEvent::Started { instance } => eoutln!("  run     {instance}"),
-                RunEvent::Finished { instance, seconds } => {
-                    eoutln!("  done    {instance} ({seconds:.2} s)");
-                }
-                RunEvent::Failed { instance, error, .. } => {
-                    eoutln!("  FAILED  {instance}: {error}");
-                }
-                RunEvent::Skipped { instance, because } => {
-                    eoutln!("  skip    {instance} (needs {because})");
-                }
-                RunEvent::Damaged { what, detail, .. } => eoutln!("{}", damaged(what, detail)),
-            },
+            RunProgress::Lines(state) => {
+                let (rates, last_line) = &mut **state;
+                let now = Instant::now();
+                observe(rates, event, now);
+                lines(event, rates, last_line, now);
+            }
             RunProgress::Bar(bars) => bars.event(event),
         }
     }
@@ -127,7 +125,7 @@ impl crate::ops::Observer for RunProgress {
     fn note(&mut self, text: &str) {
         match self {
             RunProgress::Bar(bars) => bars.multi.suspend(|| eoutln!("{text}")),
-            RunProgress::Lines | RunProgress::Json(_) | RunProgress::Quiet => eoutln!("{text}"),
+            RunProgress::Lines(_) | RunProgress::Json(_) | RunProgress::Quiet => eoutln!("{text}"),
         }
     }
 }
@@ -140,6 +138,57 @@ impl crate::ops::Observer for Notes {
 
     fn note(&mut self, text: &str) {
         eoutln!("{text}");
+    }
+}
+
+/// A plain line per event (for logs), and a running instance's progress (its loss, rate and
+/// the run's time left, as far as known) every [`PROGRESS_LINE_EVERY`] it runs.
+fn lines(
+    event: &RunEvent,
+    rates: &RunRates,
+    last_line: &mut HashMap<String, Instant>,
+    now: Instant,
+) {
+    match event {
+        RunEvent::Cached { .. } => {}
+        RunEvent::Progress { instance, done, total, message, .. } => {
+            // Counted from its start, so an instance shorter than that adds no line.
+            let due = last_line.get(instance).is_some_and(|at| now - *at >= PROGRESS_LINE_EVERY);
+            if !due {
+                return;
+            }
+            last_line.insert(instance.clone(), now);
+            let mut said = format!("{done}/{total}");
+            for part in [
+                if message.starts_with("step ") { String::new() } else { message.clone() },
+                rates.describe(instance),
+                rates.left(now).map_or(String::new(), |left| {
+                    format!("run: about {} left", duration_text(left))
+                }),
+            ] {
+                if !part.is_empty() {
+                    said.push_str(", ");
+                    said.push_str(&part);
+                }
+            }
+            eoutln!("  ...     {instance} {said}");
+        }
+        RunEvent::Started { instance } => {
+            last_line.insert(instance.clone(), now);
+            eoutln!("  run     {instance}");
+        }
+        RunEvent::Finished { instance, seconds } => {
+            last_line.remove(instance);
+            eoutln!("  done    {instance} ({seconds:.2} s)");
+        }
+        RunEvent::Failed { instance, error, .. } => {
+            last_line.remove(instance);
+            eoutln!("  FAILED  {instance}: {error}");
+        }
+        RunEvent::Skipped { instance, because } => {
+            eoutln!("  skip    {instance} (needs {because})");
+        }
+        RunEvent::Damaged { what, detail, .. } => eoutln!("{}", damaged(what, detail)),
     }
 }
 
