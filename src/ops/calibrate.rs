@@ -232,6 +232,8 @@ pub fn calibrate(
         "schema_version": 1,
         "step": step,
         "checkpoint": grid.checkpoint,
+        // Which sweep point of the steps it is on (`seed=1`; empty without sweeps).
+        "point": first_point.join(","),
         "axes": { "lr": grid.lrs, "other": other_name, "others": grid.others },
         "cells": cells,
         "recommended": best,

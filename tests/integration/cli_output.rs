@@ -157,10 +157,10 @@ fn status_as_json_and_plan_of_steps_coloured_by_what_a_run_would_do() {
 const SEEDS: &str = "let t = dln.teacher(widths = [4, 3], rank = 3)\n\
     let data = dln.data(teacher = t, samples = 2_000)\n\
     train fit {\n  model = dln.model(widths = [4, 3])\n  data = data\n  \
-    optimizer = sgd(lr = 0.05)\n  batch_size = 200\n  steps = 40\n  checkpoints = [20, 40]\n  \
-    seed = sweep([0, 1])\n}\n\
+    optimizer = adam(lr = 0.01)\n  batch_size = 200\n  steps = 400\n  \
+    checkpoints = [200, 400]\n  seed = sweep([0, 1])\n}\n\
     estimate llc on fit {\n  observable = llc(sampler = sgld(lr = 1e-4, localization = 1), \
-    draws = 100, burnin = 50, batch_size = 200)\n}\n";
+    nbeta = dataset, draws = 200, burnin = 100, batch_size = 200)\n}\n";
 
 #[test]
 fn calibrate_picks_its_sweep_point_refuses_an_unknown_one_and_takes_set() {
@@ -176,7 +176,7 @@ fn calibrate_picks_its_sweep_point_refuses_an_unknown_one_and_takes_set() {
     assert!(value.contains("has no value `7`") && value.contains("0, 1"), "{value}");
     // Each checkpoint once, however many seeds measure it.
     let checkpoint = refused(&["calibrate", "{spec}", "llc", "--checkpoint", "30"]);
-    assert!(checkpoint.contains("its checkpoints: [20, 40]"), "{checkpoint}");
+    assert!(checkpoint.contains("its checkpoints: [200, 400]"), "{checkpoint}");
 
     // `--set` as `run` takes it (a shorter training), at the second seed.
     let out = project.verb_output(&[
@@ -186,18 +186,28 @@ fn calibrate_picks_its_sweep_point_refuses_an_unknown_one_and_takes_set() {
         "--point",
         "seed=1",
         "--lr",
-        "1e-5,1e-4",
+        "1e-5,1e-4,1e-3",
         "--set",
-        "fit.steps=20",
+        "fit.steps=200",
         "--set",
-        "fit.checkpoints=[10, 20]",
+        "fit.checkpoints=[100, 200]",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("calibrating `llc` [seed=1] at checkpoint 20: 2 cells"), "{stderr}");
+    assert!(stderr.contains("calibrating `llc` [seed=1] at checkpoint 200: 3 cells"), "{stderr}");
     let computed: Vec<String> =
         project.results().into_keys().filter(|name| name.starts_with("llc")).collect();
-    assert_eq!(computed.len(), 2, "{computed:?}");
-    assert!(computed.iter().all(|name| name.contains("seed=1") && name.ends_with("@20")));
+    assert_eq!(computed.len(), 3, "{computed:?}");
+    assert!(computed.iter().all(|name| name.contains("seed=1") && name.ends_with("@200")));
+    // The calibration's record says where it was run, for the report.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "a cell is recommended: {stdout}{stderr}");
+    let records: Vec<serde_json::Value> = std::fs::read_dir(project.store().join("calibrations"))
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["point"], "seed=1");
+    assert_eq!(records[0]["checkpoint"], 200);
 }
 
 #[test]
