@@ -5,8 +5,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
     Success = 0,
-    /// A step failed while running, `verify` found a difference, or `fmt --check` would change
-    /// a file.
+    /// A step failed while running, `verify` found a difference, `fmt --check` would change
+    /// a file, or `run --strict` ended with estimates that have diagnostics.
     Failed = 1,
     /// Something found before any step starts is wrong: the spec, the command line, a refused
     /// bundle.
@@ -24,8 +24,9 @@ impl ExitCode {
         (
             ExitCode::Failed,
             "a step failed while running (whatever the cause: a bad data file found at step \
-             start, a NaN, a worker killed by the OS), `verify` found a difference, or \
-             `fmt --check` would change a file",
+             start, a NaN, a worker killed by the OS), `verify` found a difference, \
+             `fmt --check` would change a file, or `run --strict` ended with estimates that \
+             have diagnostics",
         ),
         (
             ExitCode::BadInput,

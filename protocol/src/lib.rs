@@ -137,6 +137,10 @@ pub enum Reply {
         done: u64,
         total: u64,
         message: String,
+        /// A training group's: each member's training loss at `done` (`None`: it diverged),
+        /// for the display only (never stored). Empty for other steps and older workers.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        losses: Vec<Option<f64>>,
     },
     /// One output of a member, complete in the store before the member has finished (a
     /// checkpoint written during training): what reads it may start at once.

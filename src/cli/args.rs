@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use super::check_command::DiagnosticFormat;
 use super::run_progress::LogFormat;
 use super::show_command::ShowFormat;
+use super::status_command::StatusFormat;
 use crate::plan::PlanFormat;
 
 /// A declarative experiment-spec language and runner for developmental interpretability.
@@ -132,13 +133,20 @@ pub struct PlanArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
-    /// `text` for people, `json` for programs, `dot` (Graphviz) or `mermaid` for pictures.
+    /// `text` for people, `json` for programs, `dot` (Graphviz) or `mermaid` for pictures
+    /// (nodes coloured: cached green, will run amber, waits for inputs grey).
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
+    /// Draw the steps, not their instances: a node per step with its instances' statuses
+    /// counted, an edge where one step reads another.
+    #[arg(long)]
+    pub steps: bool,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }
 
+// Each flag of `run` is a switch a user types (`--dry-run`, `--strict`): bools by nature.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// The spec to run.
@@ -147,8 +155,8 @@ pub struct RunArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
-    /// Worker requests at once (default: `DEVSPEC_JOBS`, `run.jobs` in devspec.toml, else one
-    /// per core).
+    /// Worker requests at once; 0 means one per core (default: `DEVSPEC_JOBS`, `run.jobs` in
+    /// devspec.toml, else one per core).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
     /// Most sibling instances computed together in one request; 1 turns batching off
@@ -166,6 +174,10 @@ pub struct RunArgs {
     /// Stop starting steps at the first failure.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Exit 1 when any estimate has diagnostics (the summary's warning counts them), not only
+    /// when a step failed.
+    #[arg(long)]
+    pub strict: bool,
     /// Run only these steps and what they need (repeatable).
     #[arg(long = "target", value_name = "STEP")]
     pub targets: Vec<String>,
@@ -228,6 +240,10 @@ pub struct StatusArgs {
     /// Say why each instance will run: what changed in its key since its last run.
     #[arg(long)]
     pub why: bool,
+    /// `text` for people, `json` for programs (one document: `schema_version`, `total`,
+    /// `counts`, and per instance its name, step, kind, checkpoint, status and reasons).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: StatusFormat,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }
@@ -260,6 +276,10 @@ pub struct ShowArgs {
     /// `table` for people, `csv` for spreadsheets, `json` for programs (docs/results.md).
     #[arg(long, value_enum, default_value = "table")]
     pub format: ShowFormat,
+    /// Significant digits of the table's numbers (CSV and JSON keep every digit).
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u8).range(1..=17))]
+    pub precision: u8,
     /// Show what produced each result instead of its numbers: the spec's digest, devspec's
     /// version and commit, libtorch, the device and its name, the host, threads, wall time.
     #[arg(long)]
@@ -279,6 +299,13 @@ pub struct CalibrateArgs {
     /// The checkpoint (training step) to calibrate on; default: the step's last.
     #[arg(long, value_name = "N")]
     pub checkpoint: Option<i64>,
+    /// The sweep point to calibrate at, one axis each (`--point seed=1`, repeatable); default:
+    /// the first.
+    #[arg(long = "point", value_name = "AXIS=VALUE")]
+    pub point: Vec<String>,
+    /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
+    #[arg(long = "set", value_name = "NAME=EXPR")]
+    pub sets: Vec<String>,
     /// Step sizes to try (default: the spec's lr times 0.1, 0.3, 1, 3 and 10).
     #[arg(long = "lr", value_name = "LR,...", value_delimiter = ',')]
     pub lrs: Vec<f64>,
@@ -360,7 +387,8 @@ pub struct VerifyArgs {
     /// need), chosen by their keys, so the same lock gives the same sample.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
     pub sample: Option<u32>,
-    /// Worker requests at once (default: one per core).
+    /// Worker requests at once; 0 means one per core (default: `DEVSPEC_JOBS`, `run.jobs` in
+    /// devspec.toml, else one per core).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
     #[command(flatten)]

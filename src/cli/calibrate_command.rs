@@ -1,6 +1,6 @@
-//! `devspec calibrate FILE STEP [--checkpoint N] [--lr LIST] [--nbeta LIST | --localization
-//! LIST]`: sweeps an `llc` estimate's step size against `nbeta` (or the localization) on one
-//! checkpoint (`ops::calibrate`), prints each cell's estimate, spread, MALA acceptance and
+//! `devspec calibrate FILE STEP [--checkpoint N] [--point AXIS=VALUE] [--set NAME=EXPR] [--lr
+//! LIST] [--nbeta LIST | --localization LIST]`: sweeps an `llc` estimate's step size against
+//! `nbeta` (or the localization) on one checkpoint of one sweep point (`ops::calibrate`), prints each cell's estimate, spread, MALA acceptance and
 //! diagnostics, the recommended cell and why, and the `observable = ...` line to paste.
 
 use std::path::{Path, PathBuf};
@@ -20,12 +20,14 @@ pub struct CalibrateArgs<'a> {
     pub lrs: &'a [f64],
     pub nbetas: &'a [f64],
     pub localizations: &'a [f64],
+    pub sets: &'a [String],
+    pub point: &'a [String],
     pub settings: &'a SettingsArgs,
     pub worker: Option<PathBuf>,
 }
 
 pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
-    let plan = match planned(args.file, &[])? {
+    let plan = match planned(args.file, args.sets)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
@@ -35,9 +37,12 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
         lrs: args.lrs,
         nbetas: args.nbetas,
         localizations: args.localizations,
+        point: args.point,
     };
     let grid = grid(&plan, &request)?;
-    let grid_plan = match planned(args.file, &grid.sets)? {
+    // The user's overrides first, then the grid's (which set the step's observable and `at`).
+    let sets: Vec<String> = args.sets.iter().chain(&grid.sets).cloned().collect();
+    let grid_plan = match planned(args.file, &sets)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };

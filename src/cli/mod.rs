@@ -10,6 +10,7 @@ mod calibrate_command;
 mod check_command;
 mod diff_command;
 mod export_command;
+mod flagged_estimates;
 mod fmt_command;
 mod gc_command;
 mod import_command;
@@ -18,6 +19,7 @@ mod report_command;
 mod run_command;
 mod run_context;
 mod run_progress;
+mod run_rates;
 mod show_command;
 mod stage_table;
 mod status_command;
@@ -68,18 +70,11 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             &plan.file,
             &plan.sets,
             plan.format,
+            plan.steps,
             &plan.settings,
             args.worker.clone(),
         ),
-        Some(Command::Show(show)) => show_command::run(
-            &show.file,
-            &show.step,
-            &show.sets,
-            show.format,
-            show.provenance,
-            &show.settings,
-            args.worker.clone(),
-        ),
+        Some(Command::Show(show)) => show_command::run(show, args.worker.clone()),
         Some(Command::Calibrate(calibrate)) => {
             calibrate_command::run(&calibrate_command::CalibrateArgs {
                 file: &calibrate.file,
@@ -88,6 +83,8 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
                 lrs: &calibrate.lrs,
                 nbetas: &calibrate.nbetas,
                 localizations: &calibrate.localizations,
+                sets: &calibrate.sets,
+                point: &calibrate.point,
                 settings: &calibrate.settings,
                 worker: args.worker.clone(),
             })
@@ -99,6 +96,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             &status.file,
             &status.sets,
             status.why,
+            status.format,
             &status.settings,
             args.worker.clone(),
         ),
@@ -126,6 +124,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             partition: run.partition.as_deref(),
             max_jobs: run.max_jobs,
             max_memory: run.max_memory,
+            strict: run.strict,
         }),
         Some(Command::Export(export)) => export_command::run(export, args.worker.clone()),
         Some(Command::Import(import)) => import_command::run(import),

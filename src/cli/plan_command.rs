@@ -1,5 +1,7 @@
-//! `devspec plan FILE`: the instances a run would execute, in order, with their status: cached,
-//! will run, or waits for an input that will be computed first.
+//! `devspec plan FILE [--steps] [--format text|json|dot|mermaid]`: the instances a run would
+//! execute, in order, with their status: cached, will run, or waits for an input that will be
+//! computed first; with `--steps`, the steps instead, with their instances' statuses counted.
+//! Pictures colour each node by its status.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,7 @@ pub fn run(
     file: &Path,
     sets: &[String],
     format: PlanFormat,
+    steps: bool,
     settings: &SettingsArgs,
     worker: Option<PathBuf>,
 ) -> Result<ExitCode, Failure> {
@@ -21,16 +24,17 @@ pub fn run(
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
+    let render = if steps { plan::render_steps } else { plan::render };
     let context = session(&ContextArgs::new(file, settings, worker));
     let text = match context {
         Ok(context) => {
             let statuses = survey(&plan, &context.store, &context.options);
-            plan::render(&plan, format, &|node| statuses[node.index()].label())
+            render(&plan, format, &|node| statuses[node.index()].label())
         }
         Err(failure) => {
             // The plan itself does not need the store or a worker; only the cache status does.
             eoutln!("note: cache status unknown ({})", failure.message);
-            plan::render(&plan, format, &plan::status_without_store(&plan))
+            render(&plan, format, &plan::status_without_store(&plan))
         }
     };
     out!("{text}");

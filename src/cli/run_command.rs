@@ -1,12 +1,14 @@
 //! `devspec run FILE`: plans the spec, runs it (`ops::run`: what is cached is taken from the
 //! store, the rest runs on a pool of workers or as Slurm jobs) and ends with a summary, the
-//! stage tables, the reports and the lock. Exit 0 when every instance is done, 1 when any
-//! failed (the others are still recorded).
+//! estimates that have diagnostics (a warning), the stage tables, the reports and the lock.
+//! Exit 0 when every instance is done, 1 when any failed (the others are still recorded) or,
+//! with `--strict`, when any estimate has diagnostics.
 
 use std::path::{Path, PathBuf};
 
 use super::args::ExecutorKind;
 use super::args::SettingsArgs;
+use super::flagged_estimates::FlaggedEstimates;
 use super::run_context::{ContextArgs, planned, session};
 use super::run_progress::{LogFormat, RunProgress};
 use crate::exec::slurm::{SlurmSettings, interrupted};
@@ -19,6 +21,8 @@ use crate::ops::{
     run::{LockOutcome, RunOutcome, RunSettings},
 };
 
+// The command line's switches, as they were typed.
+#[allow(clippy::struct_excessive_bools)]
 pub struct RunArgs<'a> {
     pub file: &'a Path,
     pub sets: &'a [String],
@@ -35,6 +39,7 @@ pub struct RunArgs<'a> {
     pub partition: Option<&'a str>,
     pub max_jobs: Option<u32>,
     pub max_memory: Option<f64>,
+    pub strict: bool,
 }
 
 pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
@@ -94,7 +99,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
     } else {
         || std::process::exit(SIGPIPE_EXIT)
     };
-    let mut progress = RunProgress::new(plan.order.len(), args.log_format, args.quiet);
+    let mut progress = RunProgress::new(&plan, args.log_format, args.quiet);
     let outcome = super::output::stop_on_close(stop, || {
         ops::run::run(&plan, &session, &settings, &mut progress)
     });
@@ -115,6 +120,11 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
             eoutln!("  log: {}", log.display());
         }
     }
+    // Estimates that ran but diagnose themselves are said, whatever the exit code.
+    let flagged = FlaggedEstimates::of(&plan, &summary.results);
+    if let Some(warning) = flagged.warning(args.file) {
+        eout!("{warning}");
+    }
     if let Some(tables) = super::stage_table::stage_tables(&plan, &session.store, &summary.results)
     {
         out!("{tables}");
@@ -126,7 +136,10 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         LockOutcome::LeftAsIs(path, why) => outln!("lock: {} left as it is: {why}", path.display()),
         LockOutcome::Unwritable(failure) => eoutln!("warning: {failure}"),
     }
-    Ok(summary.exit_code())
+    Ok(match summary.exit_code() {
+        ExitCode::Success if args.strict && flagged.flagged > 0 => ExitCode::Failed,
+        code => code,
+    })
 }
 
 /// The Slurm settings and the most jobs at once, when the run goes to Slurm: command line, then

@@ -82,12 +82,7 @@ pub fn session(args: &ContextArgs<'_>) -> Result<Session, Failure> {
         .clone()
         .or_else(|| std::env::var_os("DEVSPEC_STORE").filter(|v| !v.is_empty()).map(PathBuf::from))
         .unwrap_or_else(|| config.store.clone());
-    let jobs = args
-        .jobs
-        .or(from_env("DEVSPEC_JOBS")?)
-        .or(config.jobs)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
-        .max(1);
+    let jobs = jobs(args.jobs, from_env("DEVSPEC_JOBS")?, config.jobs, one_per_core());
     let threads_per_step = settings
         .threads
         .or(from_env::<u32>("DEVSPEC_THREADS")?.filter(|&n| n > 0))
@@ -139,6 +134,17 @@ pub fn session(args: &ContextArgs<'_>) -> Result<Session, Failure> {
         slurm: None,
     };
     Ok(Session { config, store, worker, options })
+}
+
+/// Worker requests at once: the command line's, else the environment's, else `devspec.toml`'s;
+/// 0 (wherever it is set, as devspec.toml documents) or nothing means one per core.
+fn jobs(cli: Option<usize>, env: Option<usize>, config: Option<usize>, cores: usize) -> usize {
+    cli.or(env).or(config).filter(|&jobs| jobs > 0).unwrap_or(cores).max(1)
+}
+
+/// This machine's cores, as far as this process may use them.
+fn one_per_core() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// A setting from the environment: absent or empty is `None`; anything else must parse.
@@ -193,7 +199,19 @@ fn resolve_device(requested: &str, from: &str, cuda: bool) -> Result<String, Fai
 
 #[cfg(test)]
 mod tests {
-    use super::resolve_device;
+    use super::{jobs, resolve_device};
+
+    #[test]
+    fn jobs_0_means_one_per_core_wherever_it_is_set() {
+        let cores = 12;
+        assert_eq!(jobs(Some(0), None, None, cores), cores, "--jobs 0");
+        assert_eq!(jobs(None, Some(0), Some(3), cores), cores, "DEVSPEC_JOBS=0 over the toml");
+        assert_eq!(jobs(Some(0), Some(2), Some(3), cores), cores, "--jobs 0 wins");
+        assert_eq!(jobs(None, None, None, cores), cores, "nothing set");
+        assert_eq!(jobs(None, None, Some(3), cores), 3);
+        assert_eq!(jobs(Some(5), Some(2), Some(3), cores), 5);
+        assert_eq!(jobs(None, None, None, 0), 1, "never 0 requests at once");
+    }
 
     #[test]
     fn devices_resolve_or_are_refused_with_their_source() {

@@ -1,13 +1,19 @@
 //! How `devspec run` reports as it goes: an overall bar (done, cached, running, failed, elapsed,
-//! ETA) with the running instances when stderr is a terminal; a plain line per event when it is
-//! not (logs, CI); JSON lines for programs (`--log-format json`); failures only with `--quiet`.
+//! the time left once this run's own rates give it) with the running instances (a training's
+//! loss and steps per second, an estimate's chains and steps per second) when stderr is a
+//! terminal; a plain line per event when it is not (logs, CI); JSON lines for programs
+//! (`--log-format json`, progress with its loss, rate and the run's time left when known);
+//! failures only with `--quiet`.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::run_rates::{RunRates, duration_text};
 use crate::exec::RunEvent;
+use crate::plan::Plan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -19,8 +25,10 @@ pub enum LogFormat {
 
 pub enum RunProgress {
     Bar(Box<Bars>),
-    Lines,
-    Json,
+    /// A line per event, and a running instance's progress every [`PROGRESS_LINE_EVERY`] it
+    /// runs (the rates, and when each instance last had a line).
+    Lines(Box<(RunRates, HashMap<String, Instant>)>),
+    Json(Box<RunRates>),
     Quiet,
 }
 
@@ -31,9 +39,13 @@ pub struct Bars {
     overall: ProgressBar,
     counts: Counts,
     running: Vec<(String, Option<ProgressBar>)>,
+    rates: RunRates,
 }
 
 const MAX_STEP_LINES: usize = 8;
+
+/// How often a log (stderr not a terminal) gets a running instance's progress line.
+const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub struct Counts {
@@ -44,18 +56,18 @@ pub struct Counts {
 }
 
 impl RunProgress {
-    pub fn new(total: usize, format: LogFormat, quiet: bool) -> RunProgress {
+    pub fn new(plan: &Plan, format: LogFormat, quiet: bool) -> RunProgress {
+        let total = plan.order.len();
+        let rates = || RunRates::new(plan.instances().map(|i| i.step_name.as_str()));
         match format {
-            LogFormat::Json => RunProgress::Json,
+            LogFormat::Json => RunProgress::Json(Box::new(rates())),
             LogFormat::Text if quiet => RunProgress::Quiet,
             LogFormat::Text if std::io::stderr().is_terminal() => {
                 let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
                 let overall = multi.add(ProgressBar::new(total as u64));
                 overall.set_style(
-                    ProgressStyle::with_template(
-                        "{bar:30} {pos}/{len} [{elapsed_precise}, ETA {eta}] {msg}",
-                    )
-                    .expect("a valid template"),
+                    ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}] {msg}")
+                        .expect("a valid template"),
                 );
                 overall.enable_steady_tick(Duration::from_millis(200));
                 RunProgress::Bar(Box::new(Bars {
@@ -63,9 +75,10 @@ impl RunProgress {
                     overall,
                     counts: Counts::default(),
                     running: Vec::new(),
+                    rates: rates(),
                 }))
             }
-            LogFormat::Text => RunProgress::Lines,
+            LogFormat::Text => RunProgress::Lines(Box::new((rates(), HashMap::new()))),
         }
     }
 
@@ -78,21 +91,16 @@ impl RunProgress {
                 RunEvent::Damaged { what, detail, .. } => eoutln!("{}", damaged(what, detail)),
                 _ => {}
             },
-            RunProgress::Json => eoutln!("{}", json(event)),
-            RunProgress::Lines => match event {
-                RunEvent::Cached { .. } | RunEvent::Progress { .. } => {}
-                RunEvent::Started { instance } => eoutln!("  run     {instance}"),
-                RunEvent::Finished { instance, seconds } => {
-                    eoutln!("  done    {instance} ({seconds:.2} s)");
-                }
-                RunEvent::Failed { instance, error, .. } => {
-                    eoutln!("  FAILED  {instance}: {error}");
-                }
-                RunEvent::Skipped { instance, because } => {
-                    eoutln!("  skip    {instance} (needs {because})");
-                }
-                RunEvent::Damaged { what, detail, .. } => eoutln!("{}", damaged(what, detail)),
-            },
+            RunProgress::Json(rates) => {
+                observe(rates, event, Instant::now());
+                eoutln!("{}", json(event, rates));
+            }
+            RunProgress::Lines(state) => {
+                let (rates, last_line) = &mut **state;
+                let now = Instant::now();
+                observe(rates, event, now);
+                lines(event, rates, last_line, now);
+            }
             RunProgress::Bar(bars) => bars.event(event),
         }
     }
@@ -117,7 +125,7 @@ impl crate::ops::Observer for RunProgress {
     fn note(&mut self, text: &str) {
         match self {
             RunProgress::Bar(bars) => bars.multi.suspend(|| eoutln!("{text}")),
-            RunProgress::Lines | RunProgress::Json | RunProgress::Quiet => eoutln!("{text}"),
+            RunProgress::Lines(_) | RunProgress::Json(_) | RunProgress::Quiet => eoutln!("{text}"),
         }
     }
 }
@@ -133,8 +141,80 @@ impl crate::ops::Observer for Notes {
     }
 }
 
+/// A plain line per event (for logs), and a running instance's progress (its loss, rate and
+/// the run's time left, as far as known) every [`PROGRESS_LINE_EVERY`] it runs.
+fn lines(
+    event: &RunEvent,
+    rates: &RunRates,
+    last_line: &mut HashMap<String, Instant>,
+    now: Instant,
+) {
+    match event {
+        RunEvent::Cached { .. } => {}
+        RunEvent::Progress { instance, done, total, message, .. } => {
+            // Counted from its start, so an instance shorter than that adds no line.
+            let due = last_line.get(instance).is_some_and(|at| now - *at >= PROGRESS_LINE_EVERY);
+            if !due {
+                return;
+            }
+            last_line.insert(instance.clone(), now);
+            let mut said = format!("{done}/{total}");
+            for part in [
+                if message.starts_with("step ") { String::new() } else { message.clone() },
+                rates.describe(instance),
+                rates.left(now).map_or(String::new(), |left| {
+                    format!("run: about {} left", duration_text(left))
+                }),
+            ] {
+                if !part.is_empty() {
+                    said.push_str(", ");
+                    said.push_str(&part);
+                }
+            }
+            eoutln!("  ...     {instance} {said}");
+        }
+        RunEvent::Started { instance } => {
+            last_line.insert(instance.clone(), now);
+            eoutln!("  run     {instance}");
+        }
+        RunEvent::Finished { instance, seconds } => {
+            last_line.remove(instance);
+            eoutln!("  done    {instance} ({seconds:.2} s)");
+        }
+        RunEvent::Failed { instance, error, .. } => {
+            last_line.remove(instance);
+            eoutln!("  FAILED  {instance}: {error}");
+        }
+        RunEvent::Skipped { instance, because } => {
+            eoutln!("  skip    {instance} (needs {because})");
+        }
+        RunEvent::Damaged { what, detail, .. } => eoutln!("{}", damaged(what, detail)),
+    }
+}
+
+/// Updates the run's rates with an event.
+fn observe(rates: &mut RunRates, event: &RunEvent, now: Instant) {
+    match event {
+        RunEvent::Started { instance } => rates.started(instance, now),
+        RunEvent::Progress { instance, done, total, loss, .. } => {
+            rates.progress(instance, *done, *total, *loss, now);
+        }
+        RunEvent::Finished { instance, .. } => rates.finished(instance),
+        RunEvent::Cached { instance }
+        | RunEvent::Failed { instance, .. }
+        | RunEvent::Skipped { instance, .. } => rates.settled(instance),
+        RunEvent::Damaged { instance, was_cached, .. } => {
+            if *was_cached {
+                rates.unsettled(instance);
+            }
+        }
+    }
+}
+
 impl Bars {
     fn event(&mut self, event: &RunEvent) {
+        let now = Instant::now();
+        observe(&mut self.rates, event, now);
         match event {
             RunEvent::Cached { .. } => self.counts.cached += 1,
             RunEvent::Started { instance } => {
@@ -149,11 +229,16 @@ impl Bars {
                 });
                 self.running.push((instance.clone(), line));
             }
-            RunEvent::Progress { instance, done, total, message } => {
+            RunEvent::Progress { instance, done, total, message, .. } => {
                 if let Some((_, Some(line))) = self.running.iter().find(|(i, _)| i == instance) {
                     line.set_length(*total);
                     line.set_position(*done);
-                    line.set_message(message.clone());
+                    // The worker's words, but for the step count the bar says already (a
+                    // training's `step 300/3000`).
+                    let said = if message.starts_with("step ") { "" } else { message.as_str() };
+                    let rates = self.rates.describe(instance);
+                    let sep = if said.is_empty() || rates.is_empty() { "" } else { ", " };
+                    line.set_message(format!("{said}{sep}{rates}"));
                 }
             }
             RunEvent::Finished { instance, .. } => {
@@ -183,13 +268,16 @@ impl Bars {
         }
         let hidden = self.running.len() - self.lines();
         self.overall.set_message(format!(
-            "{} done, {} cached, {} running, {} failed, {} not run{}",
+            "{} done, {} cached, {} running, {} failed, {} not run{}{}",
             self.counts.done,
             self.counts.cached,
             self.running.len(),
             self.counts.failed,
             self.counts.skipped,
             if hidden > 0 { format!(" ({hidden} running not shown)") } else { String::new() },
+            self.rates
+                .left(now)
+                .map_or(String::new(), |left| { format!("; about {} left", duration_text(left)) }),
         ));
     }
 
@@ -208,7 +296,7 @@ impl Bars {
     }
 }
 
-fn json(event: &RunEvent) -> serde_json::Value {
+fn json(event: &RunEvent, rates: &RunRates) -> serde_json::Value {
     match event {
         RunEvent::Cached { instance } => {
             serde_json::json!({ "event": "cached", "instance": instance })
@@ -219,10 +307,23 @@ fn json(event: &RunEvent) -> serde_json::Value {
         RunEvent::Finished { instance, seconds } => {
             serde_json::json!({ "event": "finished", "instance": instance, "seconds": seconds })
         }
-        RunEvent::Progress { instance, done, total, message } => serde_json::json!({
-            "event": "progress", "instance": instance, "done": done, "total": total,
-            "message": message,
-        }),
+        RunEvent::Progress { instance, done, total, message, loss } => {
+            let mut event = serde_json::json!({
+                "event": "progress", "instance": instance, "done": done, "total": total,
+                "message": message,
+            });
+            // Each only once this run has observed it.
+            if let Some(loss) = loss {
+                event["loss"] = serde_json::json!(loss);
+            }
+            if let Some(rate) = rates.per_second(instance) {
+                event["steps_per_second"] = serde_json::json!(rate);
+            }
+            if let Some(left) = rates.left(Instant::now()) {
+                event["run_seconds_left"] = serde_json::json!(left.as_secs_f64());
+            }
+            event
+        }
         RunEvent::Failed { instance, error, log } => serde_json::json!({
             "event": "failed", "instance": instance, "error": error,
             "log": log.as_ref().map(|path| path.display().to_string()),

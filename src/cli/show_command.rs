@@ -6,12 +6,12 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use devspec_protocol::StepKind;
-use devspec_protocol::results::{self, EstimateResult, Observed, TrainResult};
+use devspec_protocol::results::{self, DiagnosticName, EstimateResult, Observed, TrainResult};
 
-use super::args::SettingsArgs;
+use super::args::ShowArgs;
 use super::run_context::{ContextArgs, planned, session};
 use crate::detect::Detection;
 use crate::exec::{InstanceStatus, survey};
@@ -31,15 +31,10 @@ pub enum ShowFormat {
     Json,
 }
 
-pub fn run(
-    file: &Path,
-    step: &str,
-    sets: &[String],
-    format: ShowFormat,
-    provenance: bool,
-    settings: &SettingsArgs,
-    worker: Option<PathBuf>,
-) -> Result<ExitCode, Failure> {
+pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure> {
+    let ShowArgs { file, step, sets, format, precision, provenance, settings } = args;
+    let (step, format, provenance) = (step.as_str(), *format, *provenance);
+    let precision = usize::from(*precision);
     let plan = match planned(file, sets)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
@@ -111,11 +106,11 @@ pub fn run(
             let document = serde_json::json!({ "schema_version": RESULTS_SCHEMA_VERSION, "step": step, "rows": rows });
             serde_json::to_string_pretty(&document).expect("results serialize") + "\n"
         }
-        ShowFormat::Csv => tabulate(&series_rows(rows), true),
+        ShowFormat::Csv => tabulate(&series_rows(rows), None),
         ShowFormat::Table if provenance => provenance_blocks(&rows),
         ShowFormat::Table => {
             let notes = diagnostic_notes(&rows) + &detection_notes(&rows);
-            tabulate(&series_rows(rows), false) + &notes
+            tabulate(&series_rows(rows), Some(precision)) + &notes
         }
     };
     out!("{text}");
@@ -247,20 +242,31 @@ fn detection_notes(rows: &[serde_json::Value]) -> String {
     notes
 }
 
-/// For tables: each diagnostic under the table, with what it means and what to do.
+/// For tables: each instance's diagnostics under the table, what each means, and one thing to
+/// do: the fix of the diagnostic that comes first (`DiagnosticName::recommended`), so an
+/// instance is never told both to lower and to raise the sampler's lr.
 fn diagnostic_notes(rows: &[serde_json::Value]) -> String {
     let mut notes = String::new();
     for row in rows {
-        for diagnostic in row.get("diagnostics").and_then(|d| d.as_array()).into_iter().flatten() {
+        let diagnostics: Vec<&serde_json::Value> =
+            row.get("diagnostics").and_then(|d| d.as_array()).into_iter().flatten().collect();
+        if diagnostics.is_empty() {
+            continue;
+        }
+        let instance = row["instance"].as_str().unwrap_or_default();
+        let mut names = Vec::new();
+        for diagnostic in diagnostics {
             let field = |name: &str| diagnostic[name].as_str().unwrap_or_default().to_owned();
-            let _ = write!(
-                notes,
-                "\n{}: {}: {}\n  fix: {}",
-                row["instance"].as_str().unwrap_or_default(),
-                field("name"),
-                field("message"),
-                field("fix")
-            );
+            let _ = write!(notes, "\n{instance}: {}: {}", field("name"), field("message"));
+            names.extend(DiagnosticName::from_name(&field("name")));
+        }
+        if let Some(first) = DiagnosticName::recommended(names.iter().copied()) {
+            let why = if names.len() > 1 {
+                format!(" (for {}, which comes first)", first.name())
+            } else {
+                String::new()
+            };
+            let _ = write!(notes, "\n  fix: {}{why}", first.fix());
         }
     }
     if !notes.is_empty() {
@@ -297,9 +303,14 @@ fn series_rows(rows: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
     out
 }
 
-/// Rows as columns: coordinates, step (for loss series), checkpoint, status, then every metric
-/// any row has.
-fn tabulate(rows: &[serde_json::Value], csv: bool) -> String {
+/// The metrics a table shows first, in this order, where a step has them; the rest follow
+/// alphabetically.
+const HEADLINE: [&str; 5] = ["llc_mean", "llc_se", "diagnostics", "train_loss", "test_loss"];
+
+/// Rows as columns: coordinates, step (for loss series), checkpoint, status, the headline
+/// metrics, then every other metric any row has. With `precision` (tables), a number that is
+/// not whole is written to that many significant digits; without (CSV), in full.
+fn tabulate(rows: &[serde_json::Value], precision: Option<usize>) -> String {
     let names = |field: &str| -> BTreeSet<String> {
         rows.iter()
             .filter_map(|row| row[field].as_object())
@@ -307,6 +318,12 @@ fn tabulate(rows: &[serde_json::Value], csv: bool) -> String {
             .collect()
     };
     let (axes, metrics) = (names("coords"), names("metrics"));
+    let metrics: Vec<String> = HEADLINE
+        .iter()
+        .filter(|name| metrics.contains(**name))
+        .map(|name| (*name).to_owned())
+        .chain(metrics.iter().filter(|name| !HEADLINE.contains(&name.as_str())).cloned())
+        .collect();
     let stepped = rows.iter().any(|row| row.get("step").is_some());
     let mut header: Vec<String> = axes.iter().cloned().collect();
     if stepped {
@@ -320,6 +337,12 @@ fn tabulate(rows: &[serde_json::Value], csv: bool) -> String {
     let cell = |value: &serde_json::Value| match value {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Number(number) if number.is_f64() => {
+            match (precision, number.as_f64()) {
+                (Some(digits), Some(x)) => significant(x, digits),
+                _ => number.to_string(),
+            }
+        }
         other => other.to_string(),
     };
     let table: Vec<Vec<String>> = rows
@@ -336,7 +359,7 @@ fn tabulate(rows: &[serde_json::Value], csv: bool) -> String {
         })
         .collect();
     let mut out = String::new();
-    if csv {
+    if precision.is_none() {
         for line in std::iter::once(&header).chain(&table) {
             let quoted: Vec<String> = line
                 .iter()
@@ -354,4 +377,46 @@ fn tabulate(rows: &[serde_json::Value], csv: bool) -> String {
     }
     let lines: Vec<Vec<String>> = std::iter::once(header).chain(table).collect();
     out + &crate::columns::align(&lines, "")
+}
+
+/// `x` to `digits` significant digits (at least 1): fixed-point between 1e-4 and 1e6,
+/// scientific outside, so a column of estimates reads at a glance.
+fn significant(x: f64, digits: usize) -> String {
+    let digits = digits.max(1);
+    if !x.is_finite() || x == 0.0 {
+        return if x == 0.0 { "0".to_owned() } else { x.to_string() };
+    }
+    let magnitude = x.abs().log10().floor();
+    if !(-4.0..6.0).contains(&magnitude) {
+        return format!("{:.*e}", digits - 1, x);
+    }
+    // Whole digits before the point: 0 below 1, else the magnitude + 1 (at most 6).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let before = if magnitude < 0.0 { 0 } else { magnitude as usize + 1 };
+    let decimals = if magnitude < 0.0 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let zeros = (-magnitude) as usize - 1;
+        zeros + digits
+    } else {
+        digits.saturating_sub(before)
+    };
+    format!("{x:.decimals$}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::significant;
+
+    #[test]
+    fn numbers_are_written_to_their_significant_digits() {
+        assert_eq!(significant(std::f64::consts::PI, 4), "3.142");
+        assert_eq!(significant(12.345_678_9, 4), "12.35");
+        assert_eq!(significant(0.001_234_567, 4), "0.001235");
+        assert_eq!(significant(-0.5, 4), "-0.5000");
+        assert_eq!(significant(123_456.7, 4), "123457");
+        assert_eq!(significant(1.234_567e9, 4), "1.235e9");
+        assert_eq!(significant(1.5e-7, 3), "1.50e-7");
+        assert_eq!(significant(0.0, 6), "0");
+        assert_eq!(significant(f64::NAN, 4), "NaN");
+    }
 }

@@ -27,7 +27,7 @@ pub fn run(args: &VerifyArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failu
         worker,
     })?;
     let selection = Selection { steps: &args.steps, sample: args.sample };
-    let mut progress = RunProgress::new(plan.order.len(), LogFormat::Text, true);
+    let mut progress = RunProgress::new(&plan, LogFormat::Text, true);
     let outcome = verify(&plan, &args.file, &session, &selection, &mut progress);
     progress.finish();
     let outcome = outcome?;

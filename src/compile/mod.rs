@@ -11,7 +11,7 @@
 //! ```
 
 mod checker;
-mod did_you_mean;
+pub(crate) mod did_you_mean;
 mod estimate_data;
 mod evaluator;
 mod file_refs;

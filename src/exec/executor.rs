@@ -90,6 +90,8 @@ pub enum RunEvent {
         done: u64,
         total: u64,
         message: String,
+        /// A training's loss at `done`, when its worker said (for the display only).
+        loss: Option<f64>,
     },
     Finished {
         instance: String,
@@ -285,9 +287,9 @@ impl Executor<'_> {
                         schedule.intact.insert(digest.clone());
                         schedule.streamed(node, &name, digest);
                     }
-                    PoolMessage::Progress { node, done, total, message } => {
+                    PoolMessage::Progress { node, done, total, message, loss } => {
                         let instance = graph[node].display_name();
-                        on_event(&RunEvent::Progress { instance, done, total, message });
+                        on_event(&RunEvent::Progress { instance, done, total, message, loss });
                     }
                     PoolMessage::Finished { node, outcome } => {
                         let failed = schedule.finished(node, outcome, &mut summary, on_event);

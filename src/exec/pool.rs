@@ -34,24 +34,19 @@ pub struct Job {
 /// What a pool thread tells the scheduler.
 pub enum PoolMessage {
     /// An instance's output exists before the instance has finished.
-    Output {
-        node: NodeIndex,
-        name: String,
-        digest: String,
-    },
+    Output { node: NodeIndex, name: String, digest: String },
     Progress {
         node: NodeIndex,
         done: u64,
         total: u64,
         message: String,
+        /// Its training loss at `done`, when the worker said.
+        loss: Option<f64>,
     },
     /// An instance ended: its manifest and whether this run computed it (false: another run
     /// had, meanwhile), or the failure (classified: a step that failed, or the environment
     /// under it) and its log.
-    Finished {
-        node: NodeIndex,
-        outcome: Result<(Box<Manifest>, bool), (Failure, Option<PathBuf>)>,
-    },
+    Finished { node: NodeIndex, outcome: Result<(Box<Manifest>, bool), (Failure, Option<PathBuf>)> },
     /// The thread finished its group and takes another.
     Idle,
     /// The environment failed (the store is full or read-only): no later step can succeed,
@@ -176,7 +171,7 @@ impl GroupRunner<'_> {
                         self.messages.send(PoolMessage::Output { node: job.node, name, digest });
                 }
             }
-            Reply::Progress { done, total, message, .. } => {
+            Reply::Progress { done, total, message, losses, .. } => {
                 for (index, job) in members.iter().enumerate().filter(|(i, _)| ended[*i].is_none())
                 {
                     logs[index].progress(*done, *total, message);
@@ -185,6 +180,7 @@ impl GroupRunner<'_> {
                         done: *done,
                         total: *total,
                         message: message.clone(),
+                        loss: losses.get(index).copied().flatten(),
                     });
                 }
             }

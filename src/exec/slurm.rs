@@ -271,6 +271,7 @@ impl GroupJob<'_> {
                             "{}; submitting again ({attempt} of {})",
                             why.message, settings.retries
                         ),
+                        losses: Vec::new(),
                     });
                     let _ = std::fs::remove_file(folder.join("job"));
                 }
@@ -549,6 +550,16 @@ fn remap(reply: &Reply, remaining: &[usize]) -> Reply {
         | Reply::StepDone { member, .. }
         | Reply::StepFailed { member, .. } => {
             *member = remaining.get(*member).copied().unwrap_or(*member);
+        }
+        // A job's members are the group's unfinished ones: each loss goes to its member.
+        Reply::Progress { losses, .. } if !losses.is_empty() => {
+            let mut by_member = vec![None; remaining.iter().max().map_or(0, |&m| m + 1)];
+            for (job_member, loss) in losses.iter().enumerate() {
+                if let Some(&member) = remaining.get(job_member) {
+                    by_member[member] = *loss;
+                }
+            }
+            *losses = by_member;
         }
         _ => {}
     }

@@ -8,6 +8,7 @@
 //! grid as one batched computation.
 
 use super::{Observer, Session};
+use crate::compile::did_you_mean;
 use crate::compile::literal;
 use crate::compile::value::{Value, ValueKind};
 use crate::exec::{FailedInstance, Results};
@@ -24,6 +25,8 @@ pub struct Request<'a> {
     pub lrs: &'a [f64],
     pub nbetas: &'a [f64],
     pub localizations: &'a [f64],
+    /// Which sweep point of the steps it is on (`seed=1`, one per axis); default: the first.
+    pub point: &'a [String],
 }
 
 /// A calibration grid: the step's observable, the checkpoint, the axes, and the `--set`
@@ -37,6 +40,8 @@ pub struct Grid {
     pub others: Vec<f64>,
     /// `STEP.observable=...` and `STEP.at=[N]`, for planning the grid.
     pub sets: Vec<String>,
+    /// The sweep point asked for (`--point`), as (axis, value) pairs; empty: the first.
+    pub point: Vec<(String, String)>,
 }
 
 impl Grid {
@@ -64,7 +69,8 @@ pub struct CalibrationOutcome {
 
 /// The grid of `request` over the step's estimate in `plan` (the spec planned as written).
 pub fn grid(plan: &Plan, request: &Request<'_>) -> Result<Grid, Failure> {
-    let (observable, checkpoint) = target(plan, request)?;
+    let point = chosen_point(plan, request)?;
+    let (observable, checkpoint) = target(plan, request, &point)?;
     let sampler = arg(&observable, "sampler").cloned().expect("llc has a sampler");
     let base_lr = arg(&sampler, "lr").and_then(number).unwrap_or(1e-4);
     let lrs: Vec<f64> = if request.lrs.is_empty() {
@@ -89,11 +95,86 @@ pub fn grid(plan: &Plan, request: &Request<'_>) -> Result<Grid, Failure> {
         format!("{}.observable={grid_observable}", request.step),
         format!("{}.at=[{checkpoint}]", request.step),
     ];
-    Ok(Grid { observable, checkpoint, base_lr, lrs, other_axis, others, sets })
+    Ok(Grid { observable, checkpoint, base_lr, lrs, other_axis, others, sets, point })
+}
+
+/// The axes a calibration grid adds to its step's sweep points.
+const GRID_AXES: [&str; 3] = ["lr", "nbeta", "localization"];
+
+/// An instance's sweep point without the grid's axes, as `axis=value` strings.
+fn point_of(instance: &crate::plan::Instance) -> Vec<String> {
+    let coords = instance.coords.iter().filter(|c| !GRID_AXES.contains(&c.axis.as_str()));
+    coords.map(ToString::to_string).collect()
+}
+
+/// Whether an instance is at the point asked for (every pair given matches its coordinates).
+fn at_point(instance: &crate::plan::Instance, point: &[(String, String)]) -> bool {
+    point.iter().all(|(axis, value)| {
+        instance.coords.iter().any(|c| c.axis == *axis && c.value.to_string() == *value)
+    })
+}
+
+/// The `--point` pairs, each checked against the step's axes and their values (an unknown one
+/// refused with a did-you-mean).
+fn chosen_point(plan: &Plan, request: &Request<'_>) -> Result<Vec<(String, String)>, Failure> {
+    let instances: Vec<_> = plan.instances().filter(|i| i.step_name == request.step).collect();
+    // Each axis with its values, in the order met.
+    let mut swept: Vec<(String, Vec<String>)> = Vec::new();
+    for instance in &instances {
+        for c in instance.coords.iter().filter(|c| !GRID_AXES.contains(&c.axis.as_str())) {
+            let value = c.value.to_string();
+            match swept.iter_mut().find(|(name, _)| *name == c.axis) {
+                Some((_, values)) if !values.contains(&value) => values.push(value),
+                Some(_) => {}
+                None => swept.push((c.axis.clone(), vec![value])),
+            }
+        }
+    }
+    let mut point = Vec::new();
+    for written in request.point {
+        let Some((axis, value)) = written.split_once('=') else {
+            return Err(Failure::bad_input(format!("`--point {written}` is not AXIS=VALUE"))
+                .with_hint("name a sweep axis and one of its values, e.g. `--point seed=1`"));
+        };
+        let (axis, value) = (axis.trim(), value.trim());
+        let Some((_, values)) = swept.iter().find(|(name, _)| name == axis) else {
+            let names = swept.iter().map(|(name, _)| name.as_str());
+            let known: Vec<&str> = names.clone().collect();
+            let hint = did_you_mean::hint(axis, names).unwrap_or_else(|| {
+                if known.is_empty() {
+                    format!("`{}` is not swept: it has one point", request.step)
+                } else {
+                    format!("its axes: {}", known.join(", "))
+                }
+            });
+            return Err(Failure::bad_input(format!(
+                "`--point {written}`: `{}` has no sweep axis `{axis}`",
+                request.step
+            ))
+            .with_hint(hint));
+        };
+        if !values.iter().any(|v| v == value) {
+            // A number one digit from another is no typo worth naming: list them.
+            let typo = value
+                .parse::<f64>()
+                .is_err()
+                .then(|| did_you_mean::hint(value, values.iter().map(String::as_str)))
+                .flatten();
+            let listed = format!("its values: {}", values.join(", "));
+            let hint = typo.map_or(listed.clone(), |typo| format!("{typo} ({listed})"));
+            return Err(Failure::bad_input(format!(
+                "`--point {written}`: axis `{axis}` has no value `{value}`"
+            ))
+            .with_hint(hint));
+        }
+        point.push((axis.to_owned(), value.to_owned()));
+    }
+    Ok(point)
 }
 
 /// Runs the grid (`plan`: the spec planned with the grid's `sets`) at one sweep point of the
-/// steps it is on (the first), recommends a cell and records the calibration.
+/// steps it is on (the first matching `--point`), recommends a cell and records the
+/// calibration.
 pub fn calibrate(
     plan: &Plan,
     grid: &Grid,
@@ -101,23 +182,31 @@ pub fn calibrate(
     session: &Session,
     observer: &mut dyn Observer,
 ) -> Result<CalibrationOutcome, Failure> {
-    // One sweep point of the steps it is on (the first), so the grid is the only difference.
-    let grid_axes = ["lr", "nbeta", "localization"];
-    let point = |instance: &crate::plan::Instance| -> Vec<String> {
-        let coords = instance.coords.iter().filter(|c| !grid_axes.contains(&c.axis.as_str()));
-        coords.map(ToString::to_string).collect()
-    };
-    let first_point =
-        plan.instances().find(|i| i.step_name == step).map(&point).unwrap_or_default();
+    // One sweep point of the steps it is on (the first `--point` matches), so the grid is the
+    // only difference.
+    let points: Vec<Vec<String>> = plan
+        .instances()
+        .filter(|i| i.step_name == step && at_point(i, &grid.point))
+        .map(point_of)
+        .fold(Vec::new(), |mut points, point| {
+            if !points.contains(&point) {
+                points.push(point);
+            }
+            points
+        });
+    let first_point = points.first().cloned().unwrap_or_default();
     let plan = plan.restricted_to_instances(|instance| {
-        instance.step_name == step && point(instance) == first_point
+        instance.step_name == step && point_of(instance) == first_point
     });
     // What the grid needs must be runnable, as for `run`.
     super::run::refuse_unimplemented(&plan)?;
-    let at = if first_point.is_empty() {
-        String::new()
-    } else {
-        format!(" [{}]", first_point.join(","))
+    let at = match points.len() {
+        0 | 1 if first_point.is_empty() => String::new(),
+        0 | 1 => format!(" [{}]", first_point.join(",")),
+        n => format!(
+            " [{}, the first of {n} sweep points; `--point` picks another]",
+            first_point.join(",")
+        ),
     };
     observer.note(&format!(
         "calibrating `{step}`{at} at checkpoint {}: {} cells",
@@ -143,6 +232,8 @@ pub fn calibrate(
         "schema_version": 1,
         "step": step,
         "checkpoint": grid.checkpoint,
+        // Which sweep point of the steps it is on (`seed=1`; empty without sweeps).
+        "point": first_point.join(","),
         "axes": { "lr": grid.lrs, "other": other_name, "others": grid.others },
         "cells": cells,
         "recommended": best,
@@ -161,8 +252,13 @@ pub fn calibrate(
 }
 
 /// The step's `llc` observable and the checkpoint to calibrate on.
-fn target(plan: &Plan, args: &Request<'_>) -> Result<(Value, i64), Failure> {
-    let instances: Vec<_> = plan.instances().filter(|i| i.step_name == args.step).collect();
+fn target(
+    plan: &Plan,
+    args: &Request<'_>,
+    point: &[(String, String)],
+) -> Result<(Value, i64), Failure> {
+    let instances: Vec<_> =
+        plan.instances().filter(|i| i.step_name == args.step && at_point(i, point)).collect();
     let Some(first) = instances.first() else {
         return Err(Failure::bad_input(format!("the spec has no step `{}`", args.step))
             .with_hint("name an estimate step of the spec"));
@@ -172,7 +268,13 @@ fn target(plan: &Plan, args: &Request<'_>) -> Result<(Value, i64), Failure> {
         return Err(Failure::bad_input(format!("`{}` is not an `llc` estimate", args.step))
             .with_hint("calibrate chooses the sampler of an `estimate` whose observable is llc"));
     };
-    let available: Vec<i64> = instances.iter().filter_map(|i| i.checkpoint).collect();
+    // Each checkpoint once, however many sweep points measure it.
+    let available: Vec<i64> = instances
+        .iter()
+        .filter_map(|i| i.checkpoint)
+        .collect::<std::collections::BTreeSet<i64>>()
+        .into_iter()
+        .collect();
     let checkpoint = match args.checkpoint {
         Some(step) if available.contains(&step) => step,
         Some(step) => {

@@ -1,5 +1,6 @@
 //! Checked program to plan: the DAG (petgraph) of step [`Instance`]s a run executes, in a
-//! topological order, and its renderings for `devspec plan` (text, JSON, Graphviz, Mermaid).
+//! topological order, and its renderings for `devspec plan` (text, JSON, Graphviz, Mermaid;
+//! per instance, or per step with `--steps`).
 //!
 //! ```no_run
 //! # use devspec::{compile, plan, source::SourceMap};
@@ -15,6 +16,7 @@ pub mod memory_budget;
 pub mod memory_estimate;
 mod planner;
 mod render;
+mod render_steps;
 mod size_limits;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -22,6 +24,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 pub use instance::{Coordinate, Instance, Output};
 pub use planner::plan;
 pub use render::{PlanFormat, Statuses, render, render_text, status_without_store};
+pub use render_steps::render_steps;
 pub use size_limits::{MAX_INSTANCES, check as check_limits, instance_count};
 
 /// An edge of the plan: the target reads this output of the source.

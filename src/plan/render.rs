@@ -16,9 +16,9 @@ pub enum PlanFormat {
     Text,
     /// One JSON document (`schema_version` 1).
     Json,
-    /// Graphviz `dot`.
+    /// Graphviz `dot`, nodes coloured by status.
     Dot,
-    /// A Mermaid flowchart (renders in GitHub and many notebooks).
+    /// A Mermaid flowchart (renders in GitHub and many notebooks), nodes coloured by status.
     Mermaid,
 }
 
@@ -29,8 +29,8 @@ pub fn render(plan: &Plan, format: PlanFormat, status: Statuses<'_>) -> String {
     match format {
         PlanFormat::Text => render_text(plan, status),
         PlanFormat::Json => render_json(plan, status),
-        PlanFormat::Dot => render_dot(plan),
-        PlanFormat::Mermaid => render_mermaid(plan),
+        PlanFormat::Dot => render_dot(plan, status),
+        PlanFormat::Mermaid => render_mermaid(plan, status),
     }
 }
 
@@ -119,11 +119,19 @@ fn json_value(value: &crate::compile::value::Value) -> serde_json::Value {
     }
 }
 
-fn render_dot(plan: &Plan) -> String {
-    let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [shape=box];\n");
+fn render_dot(plan: &Plan, status: Statuses<'_>) -> String {
+    let mut out =
+        String::from("digraph plan {\n  rankdir=LR;\n  node [shape=box, style=filled];\n");
+    out.push_str(&dot_legend());
     for &node in &plan.order {
         let instance = &plan.graph[node];
-        let _ = writeln!(out, "  n{} [label={:?}];", node.index(), instance.display_name());
+        let _ = writeln!(
+            out,
+            "  n{} [label={:?}, fillcolor={:?}];",
+            node.index(),
+            instance.display_name(),
+            colour(status(node))
+        );
     }
     for &node in &plan.order {
         for source in plan.graph.neighbors_directed(node, Direction::Incoming) {
@@ -134,16 +142,54 @@ fn render_dot(plan: &Plan) -> String {
     out
 }
 
-fn render_mermaid(plan: &Plan) -> String {
+fn render_mermaid(plan: &Plan, status: Statuses<'_>) -> String {
     let mut out = String::from("flowchart LR\n");
+    out.push_str(&mermaid_classes());
     for &node in &plan.order {
         let label = plan.graph[node].display_name().replace('"', "#quot;");
-        let _ = writeln!(out, "  n{}[\"{label}\"]", node.index());
+        let _ = writeln!(out, "  n{}[\"{label}\"]:::{}", node.index(), class(status(node)));
     }
     for &node in &plan.order {
         for source in plan.graph.neighbors_directed(node, Direction::Incoming) {
             let _ = writeln!(out, "  n{} --> n{}", source.index(), node.index());
         }
     }
+    out
+}
+
+/// The statuses a picture colours, each with its class name and fill: what is cached (green),
+/// what will run (amber), what waits for an input that will be computed first (grey).
+const COLOURS: [(&str, &str, &str); 3] = [
+    ("cached", "cached", "#c8e6c9"),
+    ("will run", "will_run", "#ffe0b2"),
+    ("waits for inputs", "waits", "#e0e0e0"),
+];
+
+/// A status's fill colour (a status the table lacks is left white).
+pub(super) fn colour(status: &str) -> &'static str {
+    COLOURS.iter().find(|(name, ..)| *name == status).map_or("#ffffff", |(.., fill)| fill)
+}
+
+/// A status's Mermaid class name.
+pub(super) fn class(status: &str) -> &'static str {
+    COLOURS.iter().find(|(name, ..)| *name == status).map_or("other", |(_, class, _)| class)
+}
+
+/// Mermaid's class definitions, one per status.
+pub(super) fn mermaid_classes() -> String {
+    let mut out = String::new();
+    for (_, class, fill) in COLOURS {
+        let _ = writeln!(out, "  classDef {class} fill:{fill},stroke:#555");
+    }
+    out
+}
+
+/// Graphviz's legend: a cluster with a node per status.
+pub(super) fn dot_legend() -> String {
+    let mut out = String::from("  subgraph cluster_legend {\n    label=\"status\";\n");
+    for (name, class, fill) in COLOURS {
+        let _ = writeln!(out, "    legend_{class} [label={name:?}, fillcolor={fill:?}];");
+    }
+    out.push_str("  }\n");
     out
 }

@@ -36,6 +36,20 @@ fn plan_as_json_and_graphs() {
     insta::assert_snapshot!("seeds_mermaid", planned(spec, PlanFormat::Mermaid));
 }
 
+/// `plan --steps`: a node per step with its instances' statuses counted, in every format.
+#[test]
+fn plan_of_steps_in_every_format() {
+    let spec = Path::new("tests/plan/seeds.dev");
+    let mut sources = SourceMap::new();
+    let program = compile::check_path(spec, &[], &mut sources).unwrap();
+    let plan = plan::plan(&program).unwrap();
+    let steps = |format| plan::render_steps(&plan, format, &plan::status_without_store(&plan));
+    insta::assert_snapshot!("seeds_steps_text", steps(PlanFormat::Text));
+    insta::assert_snapshot!("seeds_steps_json", steps(PlanFormat::Json));
+    insta::assert_snapshot!("seeds_steps_dot", steps(PlanFormat::Dot));
+    insta::assert_snapshot!("seeds_steps_mermaid", steps(PlanFormat::Mermaid));
+}
+
 #[test]
 fn the_default_study_fans_out_as_documented() {
     let mut sources = SourceMap::new();

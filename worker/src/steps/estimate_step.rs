@@ -99,8 +99,11 @@ fn run_llc(members: &[(&Member<'_>, EstimateSpec, Vec<Tensor>)], send: &mut dyn 
         .map(|(_, spec, a)| (llc_of(spec), a.iter().map(Tensor::shallow_clone).collect()))
         .collect();
     let first = members[0].0;
+    // Each member (a checkpoint, or a calibration's cell) samples its own chains.
+    let chains = llc_of(&members[0].1).chains;
+    // The step count is the reply's own (`done`/`total`); the words say what is sampled.
     let mut progress = |done: u64, total: u64| {
-        first.progress(send, done, total, format!("sampler step {done}/{total}"));
+        first.progress(send, done, total, format!("{chains} chains"));
     };
     let started = std::time::Instant::now();
     let chains = match llc::sample(&members[0].1, &anchors, &mut progress) {

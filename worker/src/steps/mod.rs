@@ -109,6 +109,18 @@ impl Member<'_> {
 
     /// Progress of the whole group (one computation), sent once, by its first member.
     pub fn progress(&self, send: &mut dyn FnMut(&Reply), done: u64, total: u64, message: String) {
-        send(&Reply::Progress { id: self.id, done, total, message });
+        send(&Reply::Progress { id: self.id, done, total, message, losses: Vec::new() });
+    }
+
+    /// A training group's progress, with each member's loss at `done` (for the display).
+    pub fn progress_with_losses(
+        &self,
+        send: &mut dyn FnMut(&Reply),
+        done: u64,
+        total: u64,
+        losses: Vec<Option<f64>>,
+    ) {
+        let message = format!("step {done}/{total}");
+        send(&Reply::Progress { id: self.id, done, total, message, losses });
     }
 }

@@ -252,7 +252,7 @@ impl TrainEvents for Events<'_, '_> {
         }
     }
 
-    fn progress(&mut self, done: u64, total: u64) {
-        self.group[0].progress(self.send, done, total, format!("step {done}/{total}"));
+    fn progress(&mut self, done: u64, total: u64, losses: Vec<Option<f64>>) {
+        self.group[0].progress_with_losses(self.send, done, total, losses);
     }
 }

@@ -182,7 +182,9 @@ pub trait TrainEvents {
     fn snapshot(&mut self, member: usize, snapshot: Snapshot<'_>);
     /// Member `member` failed at `step` (a NaN or an infinity); it is trained no further.
     fn failed(&mut self, member: usize, step: u64, message: String);
-    fn progress(&mut self, done: u64, total: u64);
+    /// The group has done `done` of `total` steps; `losses`: each member's training loss at
+    /// the last step (`None` once it diverged), read for the display only.
+    fn progress(&mut self, done: u64, total: u64, losses: Vec<Option<f64>>);
 }
 
 /// Where a group starts when it goes on from a stored state: after `step`, with these
@@ -336,7 +338,14 @@ pub fn train(
             }
         }
         if t % progress_every == 0 {
-            events.progress(t, first.steps);
+            // One read of the losses already computed, about 100 times a run: it changes no
+            // number the run stores.
+            let values = Vec::<f64>::try_from(losses.to_kind(Kind::Double).to_device(Device::Cpu))
+                .unwrap_or_default();
+            let losses = (0..group.len())
+                .map(|m| values.get(m).copied().filter(|_| series[m].is_some()))
+                .collect();
+            events.progress(t, first.steps, losses);
         }
     }
     for entry in series.iter_mut().flatten() {
