@@ -38,6 +38,7 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
         nbetas: args.nbetas,
         localizations: args.localizations,
         point: args.point,
+        sets: args.sets,
     };
     let grid = grid(&plan, &request)?;
     // The user's overrides first, then the grid's (which set the step's observable and `at`).

@@ -386,7 +386,15 @@ fn significant(x: f64, digits: usize) -> String {
     if !x.is_finite() || x == 0.0 {
         return if x == 0.0 { "0".to_owned() } else { x.to_string() };
     }
-    let magnitude = x.abs().log10().floor();
+    // A whole number is written whole (`nbeta` 10, not 10.00), below where the exponent form
+    // starts.
+    if x.fract() == 0.0 && x.abs() < 1e6 {
+        return format!("{x:.0}");
+    }
+    // Rounded first, so that a value rounding up to the next power of ten (9.9996 to 10.00)
+    // is written with the digits of its rounded magnitude.
+    let rounded: f64 = format!("{:.*e}", digits - 1, x).parse().unwrap_or(x);
+    let magnitude = rounded.abs().log10().floor();
     if !(-4.0..6.0).contains(&magnitude) {
         return format!("{:.*e}", digits - 1, x);
     }
@@ -400,7 +408,10 @@ fn significant(x: f64, digits: usize) -> String {
     } else {
         digits.saturating_sub(before)
     };
-    format!("{x:.decimals$}")
+    // With as many whole digits as asked for or more, every whole digit is kept (123457, not
+    // 123500): only decimals are dropped.
+    let value = if before >= digits { x } else { rounded };
+    format!("{value:.decimals$}")
 }
 
 #[cfg(test)]
@@ -418,5 +429,12 @@ mod tests {
         assert_eq!(significant(1.5e-7, 3), "1.50e-7");
         assert_eq!(significant(0.0, 6), "0");
         assert_eq!(significant(f64::NAN, 4), "NaN");
+        // Rounding up to the next power of ten keeps the requested digits.
+        assert_eq!(significant(9.9996, 4), "10.00");
+        assert_eq!(significant(0.99996, 4), "1.000");
+        assert_eq!(significant(99_999.6, 4), "100000");
+        // Whole numbers are written whole.
+        assert_eq!(significant(10.0, 4), "10");
+        assert_eq!(significant(-3.0, 4), "-3");
     }
 }

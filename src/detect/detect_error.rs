@@ -1,6 +1,7 @@
-//! Why a detection method could not search a series: each a fault of the series it was given
-//! (too short, not finite, outputs of different probes), so a detect step fails with it rather
-//! than report boundaries it cannot stand behind.
+//! Why a detection method could not search a series: the series it was given (too short, not
+//! finite, outputs of different probes), so a detect step fails with it rather than report
+//! boundaries it cannot stand behind; or a method the planner resolved that its registry
+//! declaration does not read (devspec's bug).
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DetectError {

@@ -461,6 +461,7 @@ impl Executor<'_> {
                         .into_iter()
                         .map(|node| crate::steps::Source {
                             kind: graph[node].kind,
+                            step: graph[node].step_name.clone(),
                             instance: graph[node].display_name(),
                             params: params_of(node),
                         })

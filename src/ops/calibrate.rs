@@ -27,6 +27,9 @@ pub struct Request<'a> {
     pub localizations: &'a [f64],
     /// Which sweep point of the steps it is on (`seed=1`, one per axis); default: the first.
     pub point: &'a [String],
+    /// The user's `--set` overrides the spec was planned with, recorded with the calibration
+    /// (a grid run on a changed spec is not the spec's own calibration).
+    pub sets: &'a [String],
 }
 
 /// A calibration grid: the step's observable, the checkpoint, the axes, and the `--set`
@@ -42,6 +45,8 @@ pub struct Grid {
     pub sets: Vec<String>,
     /// The sweep point asked for (`--point`), as (axis, value) pairs; empty: the first.
     pub point: Vec<(String, String)>,
+    /// The user's `--set` overrides, recorded with the calibration.
+    pub user_sets: Vec<String>,
 }
 
 impl Grid {
@@ -95,11 +100,19 @@ pub fn grid(plan: &Plan, request: &Request<'_>) -> Result<Grid, Failure> {
         format!("{}.observable={grid_observable}", request.step),
         format!("{}.at=[{checkpoint}]", request.step),
     ];
-    Ok(Grid { observable, checkpoint, base_lr, lrs, other_axis, others, sets, point })
+    let user_sets = request.sets.to_vec();
+    Ok(Grid { observable, checkpoint, base_lr, lrs, other_axis, others, sets, point, user_sets })
 }
 
-/// The axes a calibration grid adds to its step's sweep points.
-const GRID_AXES: [&str; 3] = ["lr", "nbeta", "localization"];
+/// The axes a calibration grid adds to its step's sweep points, named apart from any axis a
+/// spec can have by accident (a training step's own `lr` sweep would otherwise be joined with
+/// the grid's `lr` by name, leaving only the cells where the two agree).
+const GRID_AXES: [&str; 3] = ["calibrate.lr", "calibrate.nbeta", "calibrate.localization"];
+
+/// The grid's axis for a sampler setting (`lr`, `nbeta`, `localization`).
+fn grid_axis(setting: &str) -> String {
+    format!("calibrate.{setting}")
+}
 
 /// An instance's sweep point without the grid's axes, as `axis=value` strings.
 fn point_of(instance: &crate::plan::Instance) -> Vec<String> {
@@ -234,6 +247,8 @@ pub fn calibrate(
         "checkpoint": grid.checkpoint,
         // Which sweep point of the steps it is on (`seed=1`; empty without sweeps).
         "point": first_point.join(","),
+        // The user's `--set` overrides the spec was planned with.
+        "sets": grid.user_sets,
         "axes": { "lr": grid.lrs, "other": other_name, "others": grid.others },
         "cells": cells,
         "recommended": best,
@@ -312,8 +327,8 @@ fn computed_cells(
         };
         let metric = |name: &str| manifest.metrics.get(name).and_then(serde_json::Value::as_f64);
         cells.push(Cell {
-            lr: coordinate("lr").unwrap_or(base_lr),
-            other: other_name.and_then(coordinate),
+            lr: coordinate(&grid_axis("lr")).unwrap_or(base_lr),
+            other: other_name.and_then(|name| coordinate(&grid_axis(name))),
             llc_mean: metric("llc_mean").unwrap_or(f64::NAN),
             llc_se: metric("llc_se").unwrap_or(f64::NAN),
             acceptance: metric("acceptance"),
@@ -341,12 +356,14 @@ fn chosen(observable: &Value, cell: &Cell, other: Option<&str>) -> String {
 /// The observable with the sampler's `lr` swept over `lrs`, and `nbeta` or `localization` over
 /// `others`, as .dev text.
 fn swept(observable: &Value, lrs: &[f64], other: Option<&str>, others: &[f64]) -> String {
-    let sweep = |values: &[f64]| {
+    let sweep = |values: &[f64], setting: &str| {
         let items =
             values.iter().map(|&v| Value::new(ValueKind::Float(v), observable.origin)).collect();
-        Value::new(ValueKind::Sweep { values: items, axis: None }, observable.origin)
+        let axis = Some(grid_axis(setting));
+        Value::new(ValueKind::Sweep { values: items, axis }, observable.origin)
     };
-    with_settings(observable, sweep(lrs), other.map(|name| (name, sweep(others)))).to_string()
+    let other = other.map(|name| (name, sweep(others, name)));
+    with_settings(observable, sweep(lrs, "lr"), other).to_string()
 }
 
 /// The observable with the sampler's `lr` set, and `nbeta` (an llc argument) or `localization`

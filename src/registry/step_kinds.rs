@@ -245,8 +245,8 @@ static REPORT: StepKindEntry = StepKindEntry {
     // 2: the report data carry estimates against theory. 3: and the other observables.
     // 4: their inputs' provenance is read when drawing, so a recomputed report has the
     // same bytes. 5: `ReportData` 4 (a title the spec does not give is left out, and the page
-    // takes the step's name).
-    implementation: 5,
+    // takes the step's name). 6: `ReportData` 5 (each detection names the step it searched).
+    implementation: 6,
 };
 
 static TEST: StepKindEntry = StepKindEntry {

@@ -3,6 +3,8 @@
 //! which colour is which value), with its MALA acceptance; cells with diagnostics framed in red
 //! dashes and named, the recommended cell framed in black and labelled.
 
+use std::fmt::Write as _;
+
 use super::draw_error::DrawError;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
@@ -82,11 +84,25 @@ impl Plot for CalibrationMap<'_> {
         let (columns, rows) = (lrs.len().max(1), others.len());
         let low = cells.iter().map(|c| c.llc).fold(f64::INFINITY, f64::min);
         let high = cells.iter().map(|c| c.llc).fold(f64::NEG_INFINITY, f64::max);
-        let title = format!(
+        // Where the grid ran, in full: the checkpoint, the sweep point, and any `--set` the
+        // spec was planned with (a calibration of a changed spec says so).
+        let mut title = format!(
             "calibration of {} at step {}",
             self.step,
             self.record["checkpoint"].as_i64().unwrap_or(0)
         );
+        if let Some(point) = self.record["point"].as_str().filter(|p| !p.is_empty()) {
+            let _ = write!(title, ", {point}");
+        }
+        let sets: Vec<&str> = self.record["sets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        if !sets.is_empty() {
+            let _ = write!(title, " (--set {})", sets.join(" "));
+        }
         let mut chart = ChartBuilder::on(&area)
             .margin(12)
             .caption(title, (FAMILY, TITLE_TEXT))

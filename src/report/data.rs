@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::detect::Detection;
 
 /// Bumped whenever the shape changes. 4: `title` is absent when the spec gives none (the page
-/// is then titled by the report step's name, which is not part of the step's key).
-pub const SCHEMA_VERSION: u32 = 4;
+/// is then titled by the report step's name, which is not part of the step's key). 5: each
+/// detection names the step whose series it searched (`DetectionOf::on`).
+pub const SCHEMA_VERSION: u32 = 5;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportData {
@@ -132,6 +133,10 @@ pub struct DetectionOf {
     pub step: String,
     pub point: String,
     pub instance: String,
+    /// The step whose series it searched (an estimate step, or a training run), so its stages
+    /// go with that step's figure; absent in data from before version 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<String>,
     pub detection: Detection,
 }
 

@@ -146,11 +146,15 @@ impl Gallery<'_> {
 
     /// The stages each detection found at one sweep point (or at all), whose series belongs
     /// with panels of `family` (`None`: those of no LLC or loss panel).
-    fn rows_of(&self, point: Option<&str>, families: &[&str]) -> Vec<StageRow> {
+    /// The stages of the detections at `point` (all points: `None`) of series of `families`,
+    /// searched on step `on` (any: `None`; data from before detections named their step count
+    /// as any).
+    fn rows_of(&self, point: Option<&str>, families: &[&str], on: Option<&str>) -> Vec<StageRow> {
         self.data
             .detections
             .iter()
             .filter(|d| point.is_none_or(|p| d.point == p))
+            .filter(|d| on.is_none_or(|want| d.on.as_deref().is_none_or(|o| o == want)))
             .filter(|d| families.contains(&family(&d.detection.series)))
             .map(|d| StageRow {
                 point: d.point.clone(),
@@ -196,7 +200,8 @@ impl Gallery<'_> {
             if series.iter().all(|s| s.checkpoints.len() < 2) {
                 continue;
             }
-            let (shaded, strips) = shade_or_strip(self.rows_of(None, &["llc"]), one_point);
+            let (shaded, strips) =
+                shade_or_strip(self.rows_of(None, &["llc"], Some(step)), one_point);
             let panel = llc_panel(step, &series, &colour_of, self.x_range, true);
             let title = format!("{step}: LLC over training");
             made.push((
@@ -215,7 +220,8 @@ impl Gallery<'_> {
                 continue;
             }
             let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-            let (shaded, strips) = shade_or_strip(self.rows_of(None, &names), one_point);
+            let (shaded, strips) =
+                shade_or_strip(self.rows_of(None, &names, Some(step)), one_point);
             let panel = observable_panel(step, &series, &self.points, self.x_range);
             let title = format!("{step}: {} over training", series[0].observable);
             made.push((
@@ -227,7 +233,7 @@ impl Gallery<'_> {
         let curves = data.losses.iter().any(|s| s.steps.len() > 1)
             || data.llc.iter().any(|s| s.checkpoints.len() > 1);
         if curves {
-            let (shaded, strips) = shade_or_strip(self.rows_of(None, &["loss"]), one_point);
+            let (shaded, strips) = shade_or_strip(self.rows_of(None, &["loss"], None), one_point);
             let panel = loss_panel(data, None, &colour_of, self.x_range);
             made.push((
                 blank("loss", "loss", "loss over training", WIDE, None),
@@ -243,15 +249,15 @@ impl Gallery<'_> {
                 if series.iter().any(|s| s.checkpoints.len() > 1) {
                     let step = series.first().map_or("llc", |s| s.step.as_str());
                     let (shaded, strips) =
-                        shade_or_strip(self.rows_of(Some(point), &["llc"]), true);
+                        shade_or_strip(self.rows_of(Some(point), &["llc"], None), true);
                     let panel = llc_panel(step, &series, &colour_of, self.x_range, false);
                     panels.push((TimePanel { shaded, strips, ..panel }, TALL_PANEL));
                 }
                 let (shaded, mut strips) =
-                    shade_or_strip(self.rows_of(Some(point), &["loss"]), true);
+                    shade_or_strip(self.rows_of(Some(point), &["loss"], None), true);
                 // Detections of no panel's series (essential dynamics, accuracy) as strips under
                 // the last panel.
-                strips.extend(self.rows_of(Some(point), &others));
+                strips.extend(self.rows_of(Some(point), &others, None));
                 let panel = loss_panel(data, Some(point), &colour_of, self.x_range);
                 panels.push((TimePanel { shaded, strips, ..panel }, TALL_PANEL));
                 let title = if point.is_empty() {
@@ -367,17 +373,29 @@ pub(super) fn llc_panel(
     x_range: (f64, f64),
     with_mean: bool,
 ) -> TimePanel {
+    // Several estimate steps in one panel (a sweep point's development): each line says its
+    // step, and a later step's line is drawn darker, so two steps at one point are never one
+    // colour under one name.
+    let mut steps: Vec<&str> = series.iter().map(|s| s.step.as_str()).collect();
+    steps.dedup();
+    let several = steps.len() > 1;
     let mut lines: Vec<Line> = series
         .iter()
         .map(|s| {
             let xs = s.checkpoints.iter().map(|&c| c as f64);
+            let later = steps.iter().position(|step| *step == s.step).unwrap_or(0) > 0;
+            let label = match (several, s.point.is_empty()) {
+                (true | false, true) => s.step.clone(),
+                (true, false) => format!("{} at {}", s.step, s.point),
+                (false, false) => s.point.clone(),
+            };
             let two_se = |i: usize, sign: f64| {
                 s.mean[i].zip(s.se.get(i).copied().flatten()).map(|(m, se)| m + sign * 2.0 * se)
             };
             Line {
-                label: if s.point.is_empty() { s.step.clone() } else { s.point.clone() },
+                label,
                 point: Some(s.point.clone()),
-                colour: colour_of(&s.point),
+                colour: if later { darker(colour_of(&s.point)) } else { colour_of(&s.point) },
                 width: 2,
                 points: xs.clone().zip(s.mean.iter().copied()).collect(),
                 spread: Some(

@@ -65,6 +65,7 @@ pub(super) fn data() -> ReportData {
         step: step.into(),
         point: point.into(),
         instance: format!("{step}[{point}]"),
+        on: None,
         detection: detection.clone(),
     };
     ReportData {

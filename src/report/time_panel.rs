@@ -112,6 +112,32 @@ impl TimePanel {
         }
     }
 
+    /// What a log step axis cannot show, said in the key: the markers at step 0 (an estimate
+    /// at initialization, often flagged), so that no flagged estimate leaves the figure
+    /// unseen.
+    fn off_axis(&self) -> Option<(RGBColor, String)> {
+        let (mut shown, mut flagged) = (0, 0);
+        for line in &self.lines {
+            for (&(x, y), mark) in line.points.iter().zip(&line.marks) {
+                if x <= 0.0 && self.plotted(y).is_some() && mark.shown {
+                    shown += 1;
+                    flagged += usize::from(mark.flagged);
+                }
+            }
+        }
+        match (shown, flagged) {
+            (0, _) => None,
+            (_, 0) => Some((BOUNDARY, format!("{shown} point(s) at step 0, off the log axis"))),
+            _ => Some((
+                FLAGGED,
+                format!(
+                    "{shown} point(s) at step 0, off the log axis, {flagged} with diagnostics \
+                     (devspec show)"
+                ),
+            )),
+        }
+    }
+
     /// The pixels under the axes for the strips and their key.
     pub fn below(&self) -> u32 {
         let rows = u32::try_from(self.strips.len()).unwrap_or(u32::MAX);
@@ -123,7 +149,8 @@ impl TimePanel {
     /// named for its series, then the boundaries', each at its left edge in pixels. None
     /// without stages.
     fn key_lines(&self) -> Vec<Vec<(i32, RGBColor, String)>> {
-        if self.shaded.is_none() && self.strips.is_empty() {
+        let off_axis = self.off_axis();
+        if self.shaded.is_none() && self.strips.is_empty() && off_axis.is_none() {
             return Vec::new();
         }
         let mut entries: Vec<(RGBColor, String)> = Vec::new();
@@ -135,7 +162,10 @@ impl TimePanel {
                 }
             }
         }
-        entries.push((BOUNDARY, "boundary (between two checkpoints)".into()));
+        if self.shaded.is_some() || !self.strips.is_empty() {
+            entries.push((BOUNDARY, "boundary (between two checkpoints)".into()));
+        }
+        entries.extend(off_axis);
         let start = 10 + i32::try_from(LEFT).unwrap_or(0);
         let mut lines = vec![Vec::new()];
         let mut x = start;
@@ -417,6 +447,10 @@ impl TimePanel {
             }
             let mut flagged = Vec::new();
             for (&(x, y), mark) in line.points.iter().zip(&line.marks) {
+                // Listed even off the log axis (step 0), where the key says so.
+                if mark.flagged && self.plotted(y).is_some() && x <= 0.0 {
+                    flagged.push(x);
+                }
                 let Some(y) = self.plotted(y).filter(|_| x > 0.0) else { continue };
                 if mark.shown && mark.flagged {
                     chart

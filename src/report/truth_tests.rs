@@ -83,6 +83,7 @@ fn accuracy_fall(point: &str) -> DetectionOf {
         step: "acc_stages".into(),
         point: point.into(),
         instance: format!("acc_stages[{point}]"),
+        on: None,
         detection,
     }
 }
@@ -180,6 +181,42 @@ fn finding_2_stages_are_bands_from_first_to_last_checkpoint_named_for_their_seri
 }
 
 #[test]
+fn finding_2_a_detection_shades_only_the_figure_of_the_step_it_searched() {
+    // Two LLC estimate steps; the detections searched `llc` only.
+    let mut data = data();
+    let other: Vec<_> = data
+        .llc
+        .iter()
+        .cloned()
+        .map(|mut series| {
+            series.step = "llc_b".into();
+            series
+        })
+        .collect();
+    data.llc.extend(other);
+    for detection in &mut data.detections {
+        detection.on = Some("llc".into());
+    }
+    let drawn = Drawn::of(&data, "summary");
+    let stages = |id: &str| drawn.figure(id)["panels"][0]["stages"].as_array().map_or(0, Vec::len);
+    assert!(stages("llc-llc") > 0, "the searched step's figure has its stages");
+    assert_eq!(stages("llc-llc_b"), 0, "another step's figure has none of them");
+    // A point's development holds both steps: each line names its step.
+    let development = drawn.manifest["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"].as_str().is_some_and(|id| id.starts_with("development")))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let texts = texts(&drawn.svg(&development));
+    assert!(texts.iter().any(|t| t.starts_with("llc_b at ")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.starts_with("llc at ")), "{texts:?}");
+}
+
+#[test]
 fn finding_3_an_estimate_with_diagnostics_is_hollow_and_red_and_says_why_and_what_to_do() {
     let mut data = data();
     data.llc[0].diagnostics[3] = vec!["poor_mixing".into(), "low_acceptance".into()];
@@ -196,13 +233,34 @@ fn finding_3_an_estimate_with_diagnostics_is_hollow_and_red_and_says_why_and_wha
     assert!(title.contains("diagnostics: poor_mixing, low_acceptance"), "{title}");
     // (escaped as the SVG's text)
     assert!(title.contains("recommended (low_acceptance): lower the sampler&#39;s lr"), "{title}");
-    // Drawn hollow in red: a circle with a red stroke and no fill.
-    assert!(
-        svg.contains("stroke=\"#C81E1E\"") && svg.contains("fill=\"none\""),
-        "a hollow red marker"
-    );
+    // Drawn hollow in red: circles with a red stroke, each without a fill (the element's own
+    // attributes, not any element's).
+    let circles: Vec<&str> =
+        svg.split("<circle").skip(1).map(|c| &c[..c.find('>').unwrap_or(c.len())]).collect();
+    let red: Vec<&&str> = circles.iter().filter(|c| c.contains("stroke=\"#C81E1E\"")).collect();
+    assert!(!red.is_empty(), "no red marker");
+    for circle in &red {
+        assert!(circle.contains("fill=\"none\""), "a red marker with a fill: {circle}");
+    }
     // Every point has a tooltip: six checkpoints at two points, six means.
     assert_eq!(svg.matches("<circle class=\"tip").count(), 18);
+}
+
+#[test]
+fn finding_3_a_flagged_estimate_at_step_0_off_the_log_axis_is_said_in_the_key_and_listed() {
+    // An estimate at initialization (a `linspace` or `[0, ...]` schedule), often negative: the
+    // log step axis cannot place it, so the key says it is there and flagged.
+    let mut data = data();
+    data.llc[0].checkpoints[0] = 0;
+    data.llc[0].diagnostics[0] = vec!["negative".into()];
+    let drawn = Drawn::of(&data, "summary");
+    let line = &drawn.figure("llc-llc")["panels"][0]["series"][0];
+    assert_eq!(line["flagged"], json!([0.0]), "{line}");
+    let texts = texts(&drawn.svg("llc-llc"));
+    assert!(
+        texts.iter().any(|t| t.contains("at step 0, off the log axis, 1 with diagnostics")),
+        "{texts:?}"
+    );
 }
 
 #[test]
@@ -268,6 +326,20 @@ fn finding_6_no_text_under_12_px_a_colour_bar_and_a_framed_recommendation() {
     assert!(texts.contains(&"recommended".to_owned()), "{texts:?}");
     // Long values in the resolved-steps table wrap rather than being cut off.
     assert!(drawn.page.contains("td pre { white-space: pre-wrap"));
+}
+
+#[test]
+fn finding_10_a_calibration_says_which_sweep_point_and_overrides_it_ran_at() {
+    let mut record = calibration();
+    record["point"] = json!("seed=1");
+    record["sets"] = json!(["run.steps=100"]);
+    let folder = tempfile::tempdir().unwrap();
+    let mut context = context("summary");
+    context.calibrations = vec![("llc".into(), record)];
+    write_report(folder.path(), &data(), &context).unwrap();
+    let svg = std::fs::read_to_string(folder.path().join("figures/calibration-llc.svg")).unwrap();
+    let title = texts(&svg).into_iter().find(|t| t.starts_with("calibration of")).unwrap();
+    assert!(title.contains("seed=1") && title.contains("--set run.steps=100"), "{title}");
 }
 
 #[test]

@@ -41,6 +41,8 @@ pub struct Input {
 /// An instance one of the inputs read.
 pub struct Source {
     pub kind: StepKind,
+    /// Its step's name in the spec.
+    pub step: String,
     pub instance: String,
     pub params: serde_json::Map<String, serde_json::Value>,
 }
@@ -84,5 +86,7 @@ fn read_result<T: DeserializeOwned + Versioned>(
     let bytes = store
         .read_blob(digest)
         .map_err(|source| StepError::Store { instance: input.instance.clone(), source })?;
-    results::decode(&bytes).map_err(|e| unreadable(format!("not a {} result: {e}", input.kind)))
+    results::decode(&bytes).map_err(|e| {
+        unreadable(format!("it does not read as the {} step's result: {e}", input.kind))
+    })
 }

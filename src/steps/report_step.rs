@@ -91,6 +91,7 @@ pub fn compute(
                 step: input.step.clone(),
                 point: input.point.clone(),
                 instance: input.instance.clone(),
+                on: input.sources.first().map(|source| source.step.clone()),
                 detection: read_result::<Detection>(store, input)?,
             }),
             // Imported checkpoints are only provenance here.

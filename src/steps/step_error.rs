@@ -28,6 +28,8 @@ impl StepError {
             StepError::Store { source: crate::store::BlobError::Io { .. }, .. } => {
                 FailureClass::Environment
             }
+            // The planner resolved a method its own registry declaration does not read.
+            StepError::Method(crate::detect::DetectError::Unreadable(_)) => FailureClass::Internal,
             // A missing or damaged input blob is the store's damage, recomputed by a rerun.
             StepError::Store { .. }
             | StepError::Inputs(_)

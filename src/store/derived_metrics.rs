@@ -15,33 +15,42 @@ use crate::detect::Detection;
 pub type Mismatch = (String, Value, Value);
 
 /// The metrics of `metrics` that `result` (the bytes of a step's `result` output) contradicts.
-/// A result its kind's type cannot read (the test step's text) determines nothing.
+/// A result of a kind whose type the protocol or devspec declares (train, estimate, detect)
+/// that does not read as that type is refused: its bytes are intact (their digest is checked
+/// first), so it was written by another layout or doctored, and serving it would fail every
+/// step that reads it. A result of another kind (the test step's text) determines nothing.
 pub fn mismatches(
     kind: StepKind,
     metrics: &serde_json::Map<String, Value>,
     result: &[u8],
-) -> Vec<Mismatch> {
-    let Some(derived) = derive(kind, result) else { return Vec::new() };
-    metrics
+) -> Result<Vec<Mismatch>, String> {
+    let Some(derived) = derive(kind, result)? else { return Ok(Vec::new()) };
+    Ok(metrics
         .iter()
         .filter_map(|(name, recorded)| {
             let derived = derived.get(name)?;
             (!same(recorded, derived)).then(|| (name.clone(), recorded.clone(), derived.clone()))
         })
-        .collect()
+        .collect())
 }
 
-/// The metrics `result` determines, by the same functions that made them.
-fn derive(kind: StepKind, result: &[u8]) -> Option<serde_json::Map<String, Value>> {
-    match kind {
-        StepKind::Train => Some(results::decode::<TrainResult>(result).ok()?.metrics()),
-        StepKind::Estimate => {
-            Some(results::decode::<EstimateResult>(result).ok()?.observed.metrics())
+/// The metrics `result` determines, by the same functions that made them; an error says why a
+/// typed result does not read.
+fn derive(kind: StepKind, result: &[u8]) -> Result<Option<serde_json::Map<String, Value>>, String> {
+    let unreadable = |e: results::DecodeError| format!("its result is not readable: {e}");
+    Ok(match kind {
+        StepKind::Train => {
+            Some(results::decode::<TrainResult>(result).map_err(unreadable)?.metrics())
         }
-        StepKind::Detect => Some(results::decode::<Detection>(result).ok()?.metrics()),
+        StepKind::Estimate => {
+            Some(results::decode::<EstimateResult>(result).map_err(unreadable)?.observed.metrics())
+        }
+        StepKind::Detect => {
+            Some(results::decode::<Detection>(result).map_err(unreadable)?.metrics())
+        }
         StepKind::Report => report_counts(result),
         StepKind::Checkpoint | StepKind::Test => None,
-    }
+    })
 }
 
 /// A report's metrics count the lists of its data. (Read as JSON: the report's data type lives
@@ -107,12 +116,12 @@ pub mod tests {
         let bytes = llc_result(0.129, &json!(null));
         let honest =
             metrics(&json!({"llc_mean": 0.129, "llc_se": 0.01, "diagnostics": "not_stationary"}));
-        assert!(mismatches(StepKind::Estimate, &honest, &bytes).is_empty());
+        assert!(mismatches(StepKind::Estimate, &honest, &bytes).unwrap().is_empty());
         let edited = metrics(&json!({"llc_mean": 0.929, "llc_se": 0.01}));
-        let found = mismatches(StepKind::Estimate, &edited, &bytes);
+        let found = mismatches(StepKind::Estimate, &edited, &bytes).unwrap();
         assert_eq!(found, [("llc_mean".to_owned(), json!(0.929), json!(0.129))]);
         let silenced = metrics(&json!({"diagnostics": ""}));
-        assert_eq!(mismatches(StepKind::Estimate, &silenced, &bytes).len(), 1);
+        assert_eq!(mismatches(StepKind::Estimate, &silenced, &bytes).unwrap().len(), 1);
     }
 
     #[test]
@@ -123,9 +132,9 @@ pub mod tests {
         let bytes = llc_result(2.0, &sensitivity);
         let honest =
             metrics(&json!({"localization_sensitivity": 0.4, "localization_sensitivity_se": 0.05}));
-        assert!(mismatches(StepKind::Estimate, &honest, &bytes).is_empty());
+        assert!(mismatches(StepKind::Estimate, &honest, &bytes).unwrap().is_empty());
         let edited = metrics(&json!({"localization_sensitivity": 0.1}));
-        assert_eq!(mismatches(StepKind::Estimate, &edited, &bytes).len(), 1);
+        assert_eq!(mismatches(StepKind::Estimate, &edited, &bytes).unwrap().len(), 1);
     }
 
     #[test]
@@ -139,10 +148,13 @@ pub mod tests {
                 &metrics(&json!({"final_train_loss": 0.25, "steps_trained": 2})),
                 &train
             )
+            .unwrap()
             .is_empty()
         );
         assert_eq!(
-            mismatches(StepKind::Train, &metrics(&json!({"final_test_loss": 0.2})), &train).len(),
+            mismatches(StepKind::Train, &metrics(&json!({"final_test_loss": 0.2})), &train)
+                .unwrap()
+                .len(),
             1
         );
         let stage = json!({"start": 10, "end": 20, "kind": "plateau", "value_start": 1.0,
@@ -155,9 +167,11 @@ pub mod tests {
         .unwrap();
         let honest = metrics(&json!({"boundaries": 1, "stages": 2, "at": "10-20 plateau",
             "series": "llc_mean"}));
-        assert!(mismatches(StepKind::Detect, &honest, &detect).is_empty());
+        assert!(mismatches(StepKind::Detect, &honest, &detect).unwrap().is_empty());
         assert_eq!(
-            mismatches(StepKind::Detect, &metrics(&json!({"boundaries": 2})), &detect).len(),
+            mismatches(StepKind::Detect, &metrics(&json!({"boundaries": 2})), &detect)
+                .unwrap()
+                .len(),
             1
         );
     }
@@ -168,15 +182,24 @@ pub mod tests {
             "outputs": [1.0, 2.0], "shape": [2, 1]}))
         .unwrap();
         assert!(
-            mismatches(StepKind::Estimate, &metrics(&json!({"outputs": 2})), &result).is_empty()
+            mismatches(StepKind::Estimate, &metrics(&json!({"outputs": 2})), &result)
+                .unwrap()
+                .is_empty()
         );
         assert_eq!(
-            mismatches(StepKind::Estimate, &metrics(&json!({"outputs": 3})), &result).len(),
+            mismatches(StepKind::Estimate, &metrics(&json!({"outputs": 3})), &result)
+                .unwrap()
+                .len(),
             1
         );
-        // A result its kind's type does not read determines nothing.
+        // The test step's text determines nothing; an estimate that does not read as one is
+        // refused, whatever its metrics.
         assert!(
-            mismatches(StepKind::Test, &metrics(&json!({"value": 3})), b"test value=3").is_empty()
+            mismatches(StepKind::Test, &metrics(&json!({"value": 3})), b"test value=3")
+                .unwrap()
+                .is_empty()
         );
+        let refused = mismatches(StepKind::Estimate, &metrics(&json!({})), b"{\"loss\": 1}");
+        assert!(refused.unwrap_err().contains("not readable"));
     }
 }

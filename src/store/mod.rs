@@ -183,9 +183,9 @@ impl Store {
         let bytes = self
             .verified_bytes(digest)
             .map_err(|err| Damage::output(&manifest.key, "result", digest, err.detail()))?;
-        if let Some((name, recorded, derived)) =
-            derived_metrics::mismatches(manifest.kind, &manifest.metrics, &bytes).pop()
-        {
+        let mismatches = derived_metrics::mismatches(manifest.kind, &manifest.metrics, &bytes)
+            .map_err(|detail| Damage::record(&manifest.key, detail))?;
+        if let Some((name, recorded, derived)) = mismatches.into_iter().next_back() {
             return Err(Damage::record(
                 &manifest.key,
                 format!("its {name} is {recorded}, its result says {derived}"),

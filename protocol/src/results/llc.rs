@@ -75,7 +75,8 @@ pub struct Sensitivity {
     /// Whether the chains had settled. If not, the figure errs low.
     pub settled: bool,
     /// With a companion: its localization and estimate, from which the figure is measured
-    /// directly.
+    /// directly (results from before the companion existed lack the field).
+    #[serde(default)]
     pub companion: Option<CompanionEstimate>,
 }
 

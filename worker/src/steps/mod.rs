@@ -113,14 +113,62 @@ impl Member<'_> {
     }
 
     /// A training group's progress, with each member's loss at `done` (for the display).
-    pub fn progress_with_losses(
-        &self,
+    /// `group` is the members trained together, in the order of `losses`; the reply lists the
+    /// losses by each member's place in the request (a request may be trained as several
+    /// groups, when members resume from different steps or one fails to start), `None` for
+    /// members of other groups.
+    pub fn progress_of_group(
+        group: &[&Member<'_>],
         send: &mut dyn FnMut(&Reply),
         done: u64,
         total: u64,
-        losses: Vec<Option<f64>>,
+        losses: &[Option<f64>],
     ) {
+        let Some(first) = group.first() else { return };
+        let places = group.iter().map(|m| m.index + 1).max().unwrap_or(0);
+        let mut by_place = vec![None; places];
+        for (member, loss) in group.iter().zip(losses) {
+            by_place[member.index] = *loss;
+        }
         let message = format!("step {done}/{total}");
-        send(&Reply::Progress { id: self.id, done, total, message, losses });
+        send(&Reply::Progress { id: first.id, done, total, message, losses: by_place });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use devspec_protocol::{Reply, StepRequest};
+
+    use super::Member;
+
+    fn request() -> StepRequest {
+        serde_json::from_value(serde_json::json!({
+            "kind": "test",
+            "params": { "value": 1, "sleep_ms": 0, "tag": 0, "fail": false, "crash": false,
+                        "outputs": 1 },
+            "display_name": "t", "inputs": [], "store": "", "threads": 1,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_groups_losses_are_sent_by_each_members_place_in_the_request() {
+        // Members 1 and 3 of a request trained as one group (0 and 2 resumed elsewhere).
+        let request = request();
+        let (one, three) = (
+            Member { id: 7, index: 1, request: &request },
+            Member { id: 7, index: 3, request: &request },
+        );
+        let mut sent = Vec::new();
+        Member::progress_of_group(
+            &[&one, &three],
+            &mut |r| sent.push(r.clone()),
+            5,
+            10,
+            &[Some(0.5), Some(0.25)],
+        );
+        let [Reply::Progress { id, losses, .. }] = sent.as_slice() else { panic!("{sent:?}") };
+        assert_eq!(*id, 7);
+        assert_eq!(losses, &[None, Some(0.5), None, Some(0.25)]);
     }
 }

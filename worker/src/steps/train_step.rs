@@ -253,6 +253,6 @@ impl TrainEvents for Events<'_, '_> {
     }
 
     fn progress(&mut self, done: u64, total: u64, losses: Vec<Option<f64>>) {
-        self.group[0].progress_with_losses(self.send, done, total, losses);
+        Member::progress_of_group(self.group, self.send, done, total, &losses);
     }
 }
