@@ -120,11 +120,6 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
             eoutln!("  log: {}", log.display());
         }
     }
-    // Estimates that ran but diagnose themselves are said, whatever the exit code.
-    let flagged = FlaggedEstimates::of(&plan, &summary.results);
-    if let Some(warning) = flagged.warning(args.file) {
-        eout!("{warning}");
-    }
     if let Some(tables) = super::stage_table::stage_tables(&plan, &session.store, &summary.results)
     {
         out!("{tables}");
@@ -135,6 +130,12 @@ pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
         LockOutcome::Unchanged(path) => outln!("lock: {} (unchanged)", path.display()),
         LockOutcome::LeftAsIs(path, why) => outln!("lock: {} left as it is: {why}", path.display()),
         LockOutcome::Unwritable(failure) => eoutln!("warning: {failure}"),
+    }
+    // Estimates that ran but diagnose themselves are said last, where the run's summary ends,
+    // whatever the exit code.
+    let flagged = FlaggedEstimates::of(&plan, &summary.results);
+    if let Some(warning) = flagged.warning(args.file) {
+        eout!("{warning}");
     }
     Ok(match summary.exit_code() {
         ExitCode::Success if args.strict && flagged.flagged > 0 => ExitCode::Failed,
