@@ -312,6 +312,21 @@ fn every_spec_and_its_line_prefixes_read_the_same() {
     assert!(prefixes > 1000, "only {prefixes} prefixes");
 }
 
+/// Every character-prefix of two specs, as an editor sees them while they are typed: cut
+/// tokens (`3e`, `tms.`, an open string) and open blocks too.
+#[test]
+fn character_prefixes_read_the_same() {
+    let mut parser = tree_sitter_parser();
+    for spec in ["specs/tms.dev", "stdlib/tms.dev"] {
+        let text = std::fs::read_to_string(repo_root().join(spec)).expect("the spec exists");
+        for (end, _) in text.char_indices().skip(1).chain([(text.len(), ' ')]) {
+            if let Err(difference) = compare(&mut parser, &text[..end]) {
+                panic!("{spec} up to byte {end}:\n{difference}");
+            }
+        }
+    }
+}
+
 /// The specs written with a syntax error give tree-sitter an ERROR node (or a MISSING one where
 /// the error is a token left out).
 #[test]
