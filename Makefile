@@ -5,7 +5,7 @@ CARGO ?= cargo
 LIBTORCH_READY := .libtorch/.flavour
 DEFAULT_SPEC := specs/tms.dev
 
-.PHONY: run test lint build install libtorch bench clean
+.PHONY: run test lint build install libtorch bench clean editors
 
 # Fetches libtorch if missing, builds in release mode, and runs the default study: its
 # training, the LLC at every checkpoint, the stages detected in both and the report (the run
@@ -55,6 +55,19 @@ $(BENCH_VENV)/.ready-devinterp:
 	python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet torch==2.13.0 devinterp==2.0.1
 	touch $@
+
+# The VS Code extension, packaged into editors/vscode/devspec.vsix by @vscode/vsce 3.9.2 (node 20
+# or later; skipped with a message on older node). Not part of `make test`: `npm ci` fetches its
+# packages from npm (about 40 s the first time). `npm test` first checks the TextMate grammar
+# with VS Code's tokenizer (editors/vscode/test/tokenize.js). The tree-sitter grammar needs
+# nothing here: its generated parser is committed and `make test` checks it
+# (editors/tree-sitter-devspec/tests/).
+editors:
+	@if ! command -v node >/dev/null || ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then \
+	  echo "make editors: skipped, @vscode/vsce 3.9.2 needs node 20 or later (found: $$(node --version 2>/dev/null || echo none))"; \
+	else \
+	  cd editors/vscode && npm ci --no-audit --no-fund && npm test && npx vsce package --out devspec.vsix; \
+	fi
 
 clean:
 	$(CARGO) clean
