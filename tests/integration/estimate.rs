@@ -240,9 +240,10 @@ fn a_small_modular_mlp_is_flagged_at_localization_100_and_calibrate_finds_a_gamm
     let cells = metrics(&project);
     let number = |text: &str| text.parse::<f64>().expect(&out);
     let (lr, gamma) = (field(recommended, "lr = "), field(recommended, "localization = "));
-    // A cell's metrics by its coordinates, read from its name (`tuned[localization=1.0,lr=3e-5]`).
+    // A cell's metrics by its coordinates, read from its name
+    // (`tuned[calibrate.localization=1.0,calibrate.lr=3e-5]`: the grid's own axes).
     let cell = |gamma: &str| {
-        let wanted = [("lr", number(lr)), ("localization", number(gamma))];
+        let wanted = [("calibrate.lr", number(lr)), ("calibrate.localization", number(gamma))];
         cells
             .iter()
             .find(|(name, _)| {
