@@ -37,6 +37,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Rewrite specs in the canonical layout.
     Fmt(FmtArgs),
+    /// Serve editors over stdio as a language server (diagnostics while typing).
+    Lsp,
     /// Show the steps a run would execute and which are cached.
     Plan(PlanArgs),
     /// Run a spec: train, checkpoint, estimate, detect, report.

@@ -1,0 +1,299 @@
+//! [`Server`]: the main loop. Notifications change the open documents; after a change, the
+//! document is checked and its diagnostics published once the editor has been quiet for
+//! [`DEBOUNCE`] (typing does not queue a check per key); requests are answered at once from
+//! the current text.
+
+use std::collections::{BTreeSet, HashMap};
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::RecvTimeoutError;
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
+use lsp_types::notification::{
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit, Notification as _,
+    PublishDiagnostics,
+};
+use lsp_types::request::{CodeActionRequest, Request as _};
+use lsp_types::{
+    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, PublishDiagnosticsParams,
+    TextEdit, Uri, WorkspaceEdit,
+};
+use serde_json::Value;
+
+use super::analysis::Analysis;
+use super::capabilities::server_capabilities;
+use super::document::Document;
+use super::editor_diagnostics;
+use super::line_index::LineIndex;
+use super::quick_fix;
+
+/// How long the editor must be quiet after a change before the document is checked.
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
+
+pub struct Server<'a> {
+    connection: &'a Connection,
+    /// Open documents by URI text.
+    documents: HashMap<String, Document>,
+    /// Documents changed since their diagnostics were last published.
+    stale: BTreeSet<String>,
+    last_change: Instant,
+    /// Files other than the open documents that were sent diagnostics, so a fix clears them.
+    published_elsewhere: BTreeSet<String>,
+}
+
+impl<'a> Server<'a> {
+    /// Runs the handshake, then serves until `exit` (after `shutdown`) or the end of input.
+    pub fn serve(connection: &'a Connection) -> Result<(), String> {
+        let capabilities =
+            serde_json::to_value(server_capabilities()).expect("capabilities serialize");
+        connection
+            .initialize(capabilities)
+            .map_err(|err| format!("the editor's initialize failed: {err}"))?;
+        let mut server = Server {
+            connection,
+            documents: HashMap::new(),
+            stale: BTreeSet::new(),
+            last_change: Instant::now(),
+            published_elsewhere: BTreeSet::new(),
+        };
+        server.main_loop()
+    }
+
+    fn main_loop(&mut self) -> Result<(), String> {
+        loop {
+            let message = if self.stale.is_empty() {
+                match self.connection.receiver.recv() {
+                    Ok(message) => message,
+                    Err(_) => return Ok(()),
+                }
+            } else {
+                match self
+                    .connection
+                    .receiver
+                    .recv_timeout(DEBOUNCE.saturating_sub(self.last_change.elapsed()))
+                {
+                    Ok(message) => message,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.publish_stale();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                }
+            };
+            match message {
+                Message::Request(request) => {
+                    let shutdown = self
+                        .connection
+                        .handle_shutdown(&request)
+                        .map_err(|err| format!("the editor's shutdown failed: {err}"))?;
+                    if shutdown {
+                        return Ok(());
+                    }
+                    let response = self.answer(request);
+                    self.send(Message::Response(response));
+                }
+                Message::Notification(notification) => {
+                    if notification.method == Exit::METHOD {
+                        return Ok(());
+                    }
+                    self.notified(notification);
+                }
+                // The server sends no requests, so no response is awaited.
+                Message::Response(_) => {}
+            }
+        }
+    }
+
+    fn send(&self, message: Message) {
+        // A closed channel means the editor went away; the loop ends on the next receive.
+        let _ = self.connection.sender.send(message);
+    }
+
+    fn notified(&mut self, notification: Notification) {
+        match notification.method.as_str() {
+            DidOpenTextDocument::METHOD => {
+                if let Ok(params) = notification
+                    .extract::<lsp_types::DidOpenTextDocumentParams>(DidOpenTextDocument::METHOD)
+                {
+                    let item = params.text_document;
+                    let key = item.uri.as_str().to_owned();
+                    self.documents
+                        .insert(key.clone(), Document::new(item.uri, item.version, item.text));
+                    // Opening is not typing: diagnostics at once.
+                    self.publish(&key);
+                }
+            }
+            DidChangeTextDocument::METHOD => {
+                if let Ok(params) = notification.extract::<lsp_types::DidChangeTextDocumentParams>(
+                    DidChangeTextDocument::METHOD,
+                ) {
+                    let key = params.text_document.uri.as_str().to_owned();
+                    // Full sync: the last change holds the whole text.
+                    if let (Some(document), Some(change)) =
+                        (self.documents.get_mut(&key), params.content_changes.into_iter().last())
+                    {
+                        document.text = change.text;
+                        document.version = params.text_document.version;
+                        self.stale.insert(key);
+                        self.last_change = Instant::now();
+                    }
+                }
+            }
+            DidCloseTextDocument::METHOD => {
+                if let Ok(params) = notification
+                    .extract::<lsp_types::DidCloseTextDocumentParams>(DidCloseTextDocument::METHOD)
+                {
+                    let key = params.text_document.uri.as_str().to_owned();
+                    self.stale.remove(&key);
+                    if let Some(document) = self.documents.remove(&key) {
+                        // A closed file's problems leave the editor's list with it.
+                        self.send_diagnostics(document.uri, Vec::new(), None);
+                    }
+                }
+            }
+            // Other notifications (`initialized`, `$/cancelRequest`, saves) need nothing:
+            // every request is answered before the next message is read.
+            _ => {}
+        }
+    }
+
+    fn publish_stale(&mut self) {
+        for key in std::mem::take(&mut self.stale) {
+            self.publish(&key);
+        }
+    }
+
+    fn publish(&mut self, key: &str) {
+        let Some(document) = self.documents.get(key) else { return };
+        let analysis = guarded(|| Analysis::of(document));
+        let Ok(analysis) = analysis else { return };
+        let files = editor_diagnostics::by_file(&analysis, &document.uri);
+        let version = document.version;
+        let mut elsewhere = BTreeSet::new();
+        let mut messages = Vec::new();
+        for (file_key, (uri, diagnostics)) in files {
+            if file_key != key {
+                elsewhere.insert(file_key);
+            }
+            messages.push((uri, diagnostics));
+        }
+        // Files that had diagnostics and have none now are cleared.
+        for gone in self.published_elsewhere.difference(&elsewhere) {
+            if let Ok(uri) = gone.parse::<Uri>() {
+                messages.push((uri, Vec::new()));
+            }
+        }
+        self.published_elsewhere = elsewhere;
+        for (uri, diagnostics) in messages {
+            let own = uri.as_str() == key;
+            self.send_diagnostics(uri, diagnostics, own.then_some(version));
+        }
+    }
+
+    fn send_diagnostics(
+        &self,
+        uri: Uri,
+        diagnostics: Vec<lsp_types::Diagnostic>,
+        version: Option<i32>,
+    ) {
+        let params = PublishDiagnosticsParams { uri, diagnostics, version };
+        self.send(Message::Notification(Notification::new(
+            PublishDiagnostics::METHOD.into(),
+            params,
+        )));
+    }
+
+    /// The reply to one request; a handler that panics answers with an internal error.
+    fn answer(&mut self, request: Request) -> Response {
+        let id = request.id.clone();
+        match guarded(|| self.dispatch(request)) {
+            Ok(Ok(value)) => Response::new_ok(id, value),
+            Ok(Err(response)) => response,
+            Err(()) => Response::new_err(
+                id,
+                ErrorCode::InternalError as i32,
+                "devspec lsp failed on this request (a bug)".into(),
+            ),
+        }
+    }
+
+    fn dispatch(&self, request: Request) -> Result<Value, Response> {
+        match request.method.as_str() {
+            CodeActionRequest::METHOD => {
+                let (id, params) = extract::<CodeActionParams>(request, CodeActionRequest::METHOD)?;
+                let actions = self
+                    .document(&params.text_document.uri)
+                    .map(|document| code_actions(document, &params));
+                Ok(to_value(&actions, id)?)
+            }
+            _ => Err(Response::new_err(
+                request.id,
+                ErrorCode::MethodNotFound as i32,
+                format!("devspec lsp does not answer `{}`", request.method),
+            )),
+        }
+    }
+
+    fn document(&self, uri: &Uri) -> Option<&Document> {
+        self.documents.get(uri.as_str())
+    }
+}
+
+fn code_actions(document: &Document, params: &CodeActionParams) -> Vec<CodeActionOrCommand> {
+    let analysis = Analysis::of(document);
+    let index = LineIndex::new(&document.text);
+    let wanted = params.range;
+    let converted = editor_diagnostics::by_file(&analysis, &document.uri);
+    let own =
+        converted.get(document.uri.as_str()).map(|(_, list)| list.clone()).unwrap_or_default();
+    quick_fix::of(&analysis)
+        .into_iter()
+        .filter(|fix| {
+            let range = index.range(fix.span);
+            range.start <= wanted.end && wanted.start <= range.end
+        })
+        .map(|fix| {
+            let edit = TextEdit { range: index.range(fix.span), new_text: fix.new_text };
+            let diagnostic = analysis
+                .diagnostics
+                .get(fix.diagnostic)
+                .and_then(|wanted| own.iter().find(|d| d.range == index.range(wanted.primary.span)))
+                .cloned();
+            CodeActionOrCommand::CodeAction(CodeAction {
+                title: fix.title,
+                kind: Some(CodeActionKind::QUICKFIX),
+                diagnostics: diagnostic.map(|d| vec![d]),
+                edit: Some(WorkspaceEdit {
+                    changes: Some(std::iter::once((document.uri.clone(), vec![edit])).collect()),
+                    ..WorkspaceEdit::default()
+                }),
+                is_preferred: Some(true),
+                ..CodeAction::default()
+            })
+        })
+        .collect()
+}
+
+fn extract<P: serde::de::DeserializeOwned>(
+    request: Request,
+    method: &str,
+) -> Result<(RequestId, P), Response> {
+    let id = request.id.clone();
+    request.extract(method).map_err(|err| {
+        Response::new_err(
+            id,
+            ErrorCode::InvalidParams as i32,
+            format!("invalid parameters: {err:?}"),
+        )
+    })
+}
+
+fn to_value<T: serde::Serialize>(value: &T, id: RequestId) -> Result<Value, Response> {
+    serde_json::to_value(value)
+        .map_err(|err| Response::new_err(id, ErrorCode::InternalError as i32, err.to_string()))
+}
+
+/// Runs `work`, turning a panic into `Err`: one bad request must not end the editor's session.
+fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, ()> {
+    std::panic::catch_unwind(AssertUnwindSafe(work)).map_err(|_| ())
+}

@@ -1,0 +1,283 @@
+//! `devspec lsp` driven as an editor drives it: the binary started, JSON-RPC over its stdin
+//! and stdout, every reply asserted on.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Long enough for a loaded machine; a healthy server answers in milliseconds.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// An editor's end of the connection.
+struct Editor {
+    child: Child,
+    stdin: ChildStdin,
+    messages: Receiver<Value>,
+    next_id: i64,
+    /// Notifications read while waiting for a response, oldest first.
+    notifications: Vec<Value>,
+}
+
+impl Editor {
+    fn start(folder: &Path) -> Editor {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_devspec"))
+            .arg("lsp")
+            .current_dir(folder)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("devspec lsp starts");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (sender, messages) = channel();
+        std::thread::spawn(move || {
+            while let Some(message) = read_message(&mut stdout) {
+                if sender.send(message).is_err() {
+                    break;
+                }
+            }
+        });
+        Editor { child, stdin, messages, next_id: 0, notifications: Vec::new() }
+    }
+
+    fn write(&mut self, message: &Value) {
+        let body = message.to_string();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        let mut message = json!({ "jsonrpc": "2.0", "method": method });
+        message["params"] = params;
+        self.write(&message);
+    }
+
+    /// Sends a request and returns its response (`result` or `error`), with how long it took.
+    fn request_timed(&mut self, method: &str, params: Value) -> (Value, Duration) {
+        self.next_id += 1;
+        let id = self.next_id;
+        let sent = Instant::now();
+        let mut message = json!({ "jsonrpc": "2.0", "id": id, "method": method });
+        message["params"] = params;
+        self.write(&message);
+        loop {
+            let message = self.receive();
+            if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
+                return (message, sent.elapsed());
+            }
+            self.notifications.push(message);
+        }
+    }
+
+    /// The result of a request that must succeed.
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let (response, _) = self.request_timed(method, params);
+        assert!(response.get("error").is_none(), "{method} failed: {response}");
+        response["result"].clone()
+    }
+
+    fn receive(&mut self) -> Value {
+        match self.messages.recv_timeout(PATIENCE) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => panic!("devspec lsp said nothing for {PATIENCE:?}"),
+            Err(RecvTimeoutError::Disconnected) => panic!("devspec lsp closed its output"),
+        }
+    }
+
+    /// The next diagnostics published for `uri`.
+    fn diagnostics_for(&mut self, uri: &str) -> Value {
+        if let Some(at) = self.notifications.iter().position(|n| is_diagnostics_for(n, uri)) {
+            return self.notifications.remove(at)["params"].clone();
+        }
+        loop {
+            let message = self.receive();
+            if is_diagnostics_for(&message, uri) {
+                return message["params"].clone();
+            }
+            self.notifications.push(message);
+        }
+    }
+
+    fn initialize(&mut self, folder: &Path) -> Value {
+        let root = format!("file://{}", folder.display());
+        let result = self.request(
+            "initialize",
+            json!({ "processId": null, "rootUri": root, "capabilities": {} }),
+        );
+        self.notify("initialized", json!({}));
+        result
+    }
+
+    fn open(&mut self, uri: &str, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "devspec", "version": 1, "text": text } }),
+        );
+    }
+
+    fn change(&mut self, uri: &str, version: i32, text: &str) {
+        self.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": uri, "version": version },
+                "contentChanges": [{ "text": text }],
+            }),
+        );
+    }
+
+    /// `shutdown`, then `exit`: the server must answer null and end with status 0.
+    fn shut_down(mut self) {
+        assert_eq!(self.request("shutdown", Value::Null), Value::Null);
+        self.notify("exit", Value::Null);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "devspec lsp ended with {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "devspec lsp did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Editor {
+    fn drop(&mut self) {
+        // A failed test must not leave a server behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_diagnostics_for(message: &Value, uri: &str) -> bool {
+    message["method"] == "textDocument/publishDiagnostics" && message["params"]["uri"] == uri
+}
+
+/// One framed message (`Content-Length: N`, a blank line, N bytes of JSON).
+fn read_message(reader: &mut impl BufRead) -> Option<Value> {
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(value) = line.strip_prefix("Content-Length: ") {
+            length = value.parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length?];
+    reader.read_exact(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// The UTF-16 position of the first `needle` in `text` (the protocol's columns).
+fn position_of(text: &str, needle: &str) -> Value {
+    let at = text.find(needle).expect("needle in text");
+    let line_start = text[..at].rfind('\n').map_or(0, |newline| newline + 1);
+    let line = text[..at].matches('\n').count();
+    let character: usize = text[line_start..at].chars().map(char::len_utf16).sum();
+    json!({ "line": line, "character": character })
+}
+
+const VALID: &str = "# Überblick: a λ-model 𝜆 (non-ASCII before the error)\n\
+train run {\n  model = tms.model(features = 6, hidden = 2)\n  data = tms.data(features = 6, sparsity = 0.9, samples = 64)\n  optimizer = sgd(lr = 0.1)\n  batch_size = 32\n  steps = 100\n}\n";
+
+#[test]
+fn diagnostics_follow_edits_with_exact_positions_related_places_and_quick_fixes() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("study.dev");
+    std::fs::write(&path, VALID).unwrap();
+    let uri = file_uri(&path);
+    let mut editor = Editor::start(folder.path());
+
+    let init = editor.initialize(folder.path());
+    assert_eq!(init["capabilities"]["textDocumentSync"], 1, "full sync: {init}");
+    assert_eq!(init["capabilities"]["codeActionProvider"]["codeActionKinds"], json!(["quickfix"]));
+
+    editor.open(&uri, VALID);
+    let opened = editor.diagnostics_for(&uri);
+    assert_eq!(opened["diagnostics"], json!([]), "{opened}");
+    assert_eq!(opened["version"], 1);
+
+    // A misspelt field after a line of non-ASCII text: its range is counted in UTF-16 units.
+    let broken =
+        VALID.replace("steps = 100", "stpes = 100").replace("# Überblick", "# Überblick 𝜆");
+    editor.change(&uri, 2, &broken);
+    let published = editor.diagnostics_for(&uri);
+    assert_eq!(published["version"], 2);
+    let diagnostics = published["diagnostics"].as_array().unwrap();
+    let unknown = diagnostics
+        .iter()
+        .find(|d| d["message"].as_str().unwrap().contains("`stpes`"))
+        .unwrap_or_else(|| panic!("no diagnostic about `stpes`: {published}"));
+    let start = position_of(&broken, "stpes");
+    assert_eq!(unknown["range"]["start"], start);
+    assert_eq!(unknown["range"]["end"]["character"], start["character"].as_u64().unwrap() + 5);
+    assert_eq!(unknown["severity"], 1);
+    assert_eq!(unknown["source"], "devspec");
+    assert!(
+        unknown["message"].as_str().unwrap().ends_with("hint: did you mean `steps`?"),
+        "{unknown}"
+    );
+
+    // The quick fix for that "did you mean" writes the suggestion over the misspelling.
+    let actions = editor.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": uri },
+            "range": unknown["range"],
+            "context": { "diagnostics": [unknown] },
+        }),
+    );
+    let actions = actions.as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0]["title"], "Change to `steps`");
+    assert_eq!(actions[0]["kind"], "quickfix");
+    assert_eq!(actions[0]["diagnostics"][0]["range"], unknown["range"]);
+    let edits = &actions[0]["edit"]["changes"][uri.as_str()];
+    assert_eq!(edits, &json!([{ "range": unknown["range"], "newText": "steps" }]));
+
+    // A second error with a related place: a step named twice.
+    let twice = format!("{broken}train run {{ steps = 1 }}\n");
+    editor.change(&uri, 3, &twice);
+    let published = editor.diagnostics_for(&uri);
+    let duplicate = published["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["message"].as_str().unwrap().starts_with("there are two steps named `run`"))
+        .unwrap_or_else(|| panic!("no duplicate-step diagnostic: {published}"))
+        .clone();
+    let related = &duplicate["relatedInformation"][0];
+    assert_eq!(related["message"], "first defined here");
+    assert_eq!(related["location"]["uri"], uri);
+    assert_eq!(related["location"]["range"]["start"], position_of(&twice, "run {"));
+
+    // Fixed: the list is cleared.
+    editor.change(&uri, 4, VALID);
+    let fixed = editor.diagnostics_for(&uri);
+    assert_eq!(fixed["diagnostics"], json!([]), "{fixed}");
+    assert_eq!(fixed["version"], 4);
+
+    // Closing clears the editor's list too.
+    editor.notify("textDocument/didClose", json!({ "textDocument": { "uri": uri } }));
+    assert_eq!(editor.diagnostics_for(&uri)["diagnostics"], json!([]));
+
+    // A method the server does not implement is refused, not ignored.
+    let (refused, _) = editor.request_timed("textDocument/prepareCallHierarchy", json!({}));
+    assert_eq!(refused["error"]["code"], -32601, "{refused}");
+    editor.shut_down();
+}
