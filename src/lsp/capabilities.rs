@@ -1,8 +1,8 @@
 //! What the server tells the editor it can do: exactly the requests [`super::Server`] answers.
 
 use lsp_types::{
-    CodeActionKind, CodeActionOptions, CodeActionProviderCapability, ServerCapabilities,
-    TextDocumentSyncCapability, TextDocumentSyncKind,
+    CodeActionKind, CodeActionOptions, CodeActionProviderCapability, CompletionOptions,
+    HoverProviderCapability, ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind,
 };
 
 pub fn server_capabilities() -> ServerCapabilities {
@@ -13,6 +13,13 @@ pub fn server_capabilities() -> ServerCapabilities {
             code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
             ..CodeActionOptions::default()
         })),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        completion_provider: Some(CompletionOptions {
+            // `.` for `tms.`, `std.`; `=`, `(` and `,` for a value or argument; a space after
+            // `from`, `on` and `import`.
+            trigger_characters: Some([".", "=", "(", ",", " "].map(String::from).to_vec()),
+            ..CompletionOptions::default()
+        }),
         ..ServerCapabilities::default()
     }
 }

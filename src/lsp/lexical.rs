@@ -66,7 +66,9 @@ pub fn tokens(text: &str) -> Vec<Token> {
                     .next_if(|&(i, c)| {
                         c.is_ascii_alphanumeric()
                             || c == '_'
-                            || (c == '.' && text[i + 1..].starts_with(|d: char| d.is_ascii_digit()) && !text[..i].ends_with('.'))
+                            || (c == '.'
+                                && text[i + 1..].starts_with(|d: char| d.is_ascii_digit())
+                                && !text[..i].ends_with('.'))
                             || ((c == '-' || c == '+') && text[..i].ends_with(['e', 'E']))
                     })
                     .is_some()
@@ -75,7 +77,12 @@ pub fn tokens(text: &str) -> Vec<Token> {
             }
             c if is_name_char(c) => {
                 while chars
-                    .next_if(|&(i, c)| is_name_char(c) || (c == '.' && !text[i + 1..].starts_with('.') && !text[..i].ends_with('.')))
+                    .next_if(|&(i, c)| {
+                        is_name_char(c)
+                            || (c == '.'
+                                && !text[i + 1..].starts_with('.')
+                                && !text[..i].ends_with('.'))
+                    })
                     .is_some()
                 {}
                 TokenKind::Name

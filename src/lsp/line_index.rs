@@ -33,8 +33,6 @@ impl<'a> LineIndex<'a> {
 
     /// The byte offset of a position; a line past the end gives the end of the text, a column
     /// past its line's end gives the end of that line (as the protocol asks).
-    // Read by hover and completion, which come next.
-    #[allow(dead_code)]
     pub fn offset(&self, position: Position) -> usize {
         let Some(&start) = self.line_starts.get(position.line as usize) else {
             return self.text.len();

@@ -10,10 +10,15 @@
 
 mod analysis;
 mod capabilities;
+mod completion;
+mod cursor_context;
 mod document;
 mod editor_diagnostics;
+mod hover;
+mod lexical;
 mod line_index;
 mod quick_fix;
+mod registry_docs;
 mod server;
 
 pub use server::Server;
@@ -26,3 +31,6 @@ pub fn serve_stdio() -> Result<(), String> {
     drop(connection);
     io_threads.join().map_err(|err| format!("the editor's connection failed: {err}"))
 }
+
+#[cfg(test)]
+mod tests;

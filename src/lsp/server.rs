@@ -13,7 +13,7 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit, Notification as _,
     PublishDiagnostics,
 };
-use lsp_types::request::{CodeActionRequest, Request as _};
+use lsp_types::request::{CodeActionRequest, Completion, HoverRequest, Request as _};
 use lsp_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, PublishDiagnosticsParams,
     TextEdit, Uri, WorkspaceEdit,
@@ -26,6 +26,7 @@ use super::document::Document;
 use super::editor_diagnostics;
 use super::line_index::LineIndex;
 use super::quick_fix;
+use super::{completion, hover};
 
 /// How long the editor must be quiet after a change before the document is checked.
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
@@ -225,6 +226,26 @@ impl<'a> Server<'a> {
                     .document(&params.text_document.uri)
                     .map(|document| code_actions(document, &params));
                 Ok(to_value(&actions, id)?)
+            }
+            HoverRequest::METHOD => {
+                let (id, params) =
+                    extract::<lsp_types::HoverParams>(request, HoverRequest::METHOD)?;
+                let at = params.text_document_position_params;
+                let hover = self.document(&at.text_document.uri).and_then(|document| {
+                    let offset = LineIndex::new(&document.text).offset(at.position);
+                    hover::hover(&document.text, offset)
+                });
+                Ok(to_value(&hover, id)?)
+            }
+            Completion::METHOD => {
+                let (id, params) =
+                    extract::<lsp_types::CompletionParams>(request, Completion::METHOD)?;
+                let at = params.text_document_position;
+                let items = self.document(&at.text_document.uri).map(|document| {
+                    let offset = LineIndex::new(&document.text).offset(at.position);
+                    completion::complete(&document.text, offset)
+                });
+                Ok(to_value(&items, id)?)
             }
             _ => Err(Response::new_err(
                 request.id,

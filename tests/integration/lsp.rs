@@ -281,3 +281,50 @@ fn diagnostics_follow_edits_with_exact_positions_related_places_and_quick_fixes(
     assert_eq!(refused["error"]["code"], -32601, "{refused}");
     editor.shut_down();
 }
+
+#[test]
+fn completion_and_hover_answer_over_stdio_even_on_broken_text() {
+    let folder = tempfile::tempdir().unwrap();
+    let uri = file_uri(&folder.path().join("study.dev"));
+    let mut editor = Editor::start(folder.path());
+    let init = editor.initialize(folder.path());
+    assert_eq!(init["capabilities"]["hoverProvider"], true, "{init}");
+    assert!(init["capabilities"]["completionProvider"]["triggerCharacters"].is_array(), "{init}");
+    // Half typed: the block is open and a value is missing.
+    let text = "# é𝜆\ntrain run {\n  steps = 10\n  \n  optimizer = ";
+    editor.open(&uri, text);
+    assert!(!editor.diagnostics_for(&uri)["diagnostics"].as_array().unwrap().is_empty());
+
+    let at = |line: u32, character: u32| json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } });
+    let labels = |items: &Value| -> Vec<String> {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["label"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let values = editor.request("textDocument/completion", at(4, 14));
+    assert!(labels(&values).contains(&"sgd".to_owned()), "{values}");
+    let kinds = editor.request("textDocument/completion", at(3, 2));
+    assert!(
+        labels(&kinds).contains(&"optimizer".to_owned()),
+        "a field, inside the open block: {kinds}"
+    );
+    let top = editor.request("textDocument/completion", at(0, 3));
+    assert_eq!(top, json!([]), "inside the comment");
+
+    // Hover on `train`, after a line whose UTF-16 length differs from its bytes'.
+    let hover = editor.request("textDocument/hover", at(1, 2));
+    assert!(
+        hover["contents"]["value"].as_str().unwrap().starts_with("**`train`** step"),
+        "{hover}"
+    );
+    assert_eq!(
+        hover["range"],
+        json!({ "start": { "line": 1, "character": 0 }, "end": { "line": 1, "character": 5 } })
+    );
+    let nothing = editor.request("textDocument/hover", at(0, 3));
+    assert_eq!(nothing, Value::Null);
+    editor.shut_down();
+}
