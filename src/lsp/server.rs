@@ -13,7 +13,10 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit, Notification as _,
     PublishDiagnostics,
 };
-use lsp_types::request::{CodeActionRequest, Completion, HoverRequest, Request as _};
+use lsp_types::request::{
+    CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
+    References, Rename, Request as _,
+};
 use lsp_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, PublishDiagnosticsParams,
     TextEdit, Uri, WorkspaceEdit,
@@ -26,7 +29,7 @@ use super::document::Document;
 use super::editor_diagnostics;
 use super::line_index::LineIndex;
 use super::quick_fix;
-use super::{completion, hover};
+use super::{completion, formatting, hover, navigation};
 
 /// How long the editor must be quiet after a change before the document is checked.
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
@@ -247,12 +250,77 @@ impl<'a> Server<'a> {
                 });
                 Ok(to_value(&items, id)?)
             }
+            GotoDefinition::METHOD => {
+                let (id, params) =
+                    extract::<lsp_types::GotoDefinitionParams>(request, GotoDefinition::METHOD)?;
+                let at = params.text_document_position_params;
+                let found = self.at_position(&at, navigation::definition);
+                Ok(to_value(&found.flatten(), id)?)
+            }
+            References::METHOD => {
+                let (id, params) =
+                    extract::<lsp_types::ReferenceParams>(request, References::METHOD)?;
+                let declaration = params.context.include_declaration;
+                let found = self.at_position(&params.text_document_position, |document, offset| {
+                    navigation::references(document, offset, declaration)
+                });
+                Ok(to_value(&found, id)?)
+            }
+            Rename::METHOD => {
+                let (id, params) = extract::<lsp_types::RenameParams>(request, Rename::METHOD)?;
+                let renamed = self
+                    .at_position(&params.text_document_position, |document, offset| {
+                        navigation::rename(document, offset, &params.new_name)
+                    });
+                match renamed {
+                    Some(Err(why)) => {
+                        Err(Response::new_err(id, ErrorCode::InvalidParams as i32, why))
+                    }
+                    Some(Ok(edit)) => Ok(to_value(&edit, id)?),
+                    None => Ok(Value::Null),
+                }
+            }
+            DocumentSymbolRequest::METHOD => {
+                let (id, params) = extract::<lsp_types::DocumentSymbolParams>(
+                    request,
+                    DocumentSymbolRequest::METHOD,
+                )?;
+                let symbols = self
+                    .document(&params.text_document.uri)
+                    .map(|document| navigation::symbols(&document.text));
+                Ok(to_value(&symbols, id)?)
+            }
+            Formatting::METHOD => {
+                let (id, params) =
+                    extract::<lsp_types::DocumentFormattingParams>(request, Formatting::METHOD)?;
+                match self
+                    .document(&params.text_document.uri)
+                    .map(|document| formatting::format_document(&document.text))
+                {
+                    Some(Err(why)) => {
+                        Err(Response::new_err(id, ErrorCode::InternalError as i32, why))
+                    }
+                    Some(Ok(edits)) => Ok(to_value(&edits, id)?),
+                    None => Ok(Value::Null),
+                }
+            }
             _ => Err(Response::new_err(
                 request.id,
                 ErrorCode::MethodNotFound as i32,
                 format!("devspec lsp does not answer `{}`", request.method),
             )),
         }
+    }
+
+    /// `answer` for the open document at that position; `None` for a document not open.
+    fn at_position<T>(
+        &self,
+        at: &lsp_types::TextDocumentPositionParams,
+        answer: impl FnOnce(&Document, usize) -> T,
+    ) -> Option<T> {
+        let document = self.document(&at.text_document.uri)?;
+        let offset = LineIndex::new(&document.text).offset(at.position);
+        Some(answer(document, offset))
     }
 
     fn document(&self, uri: &Uri) -> Option<&Document> {

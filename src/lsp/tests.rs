@@ -131,3 +131,77 @@ fn hovers_show_lets_steps_and_stdlib_presets_in_broken_text() {
     assert!(preset.starts_with("```devspec\nlet chen2023 = {"), "{preset}");
     assert!(preset.ends_with("(from `std.tms`)"), "{preset}");
 }
+
+fn document(text: &str) -> super::document::Document {
+    super::document::Document::new("untitled:study.dev".parse().unwrap(), 1, text.to_owned())
+}
+
+const STUDY: &str = "import std.tms\nlet lr = 0.1\ntrain run from tms.chen2023 {\n  optimizer = sgd(lr = lr)\n}\nestimate llc on run { observable = loss() }\ndetect d on run, llc { series = \"loss\" }\n";
+
+fn nth(text: &str, needle: &str, n: usize) -> usize {
+    text.match_indices(needle).nth(n).expect("needle").0
+}
+
+#[test]
+fn definitions_of_lets_steps_and_stdlib_presets() {
+    let doc = document(STUDY);
+    let index = super::line_index::LineIndex::new(STUDY);
+    // `lr` the value (the third `lr`), not the argument name, goes to the let.
+    let found = super::navigation::definition(&doc, nth(STUDY, "lr", 2)).unwrap();
+    assert_eq!(found.range.start, index.position(nth(STUDY, "lr", 0)));
+    assert!(super::navigation::definition(&doc, nth(STUDY, "lr", 1)).is_none(), "an argument name");
+    let found = super::navigation::definition(&doc, nth(STUDY, "run,", 0)).unwrap();
+    assert_eq!(found.range.start, index.position(nth(STUDY, "run", 0)));
+    // Into the stdlib: a file with the module's text, at the preset's name.
+    let found = super::navigation::definition(&doc, nth(STUDY, "chen2023", 0)).unwrap();
+    let path = super::document::file_path(&found.uri).unwrap();
+    let module = std::fs::read_to_string(path).unwrap();
+    assert_eq!(module, crate::compile::stdlib::source("tms").unwrap());
+    let at = super::line_index::LineIndex::new(&module).offset(found.range.start);
+    assert!(module[at..].starts_with("chen2023 = {"));
+    let found = super::navigation::definition(&doc, nth(STUDY, "std.tms", 0)).unwrap();
+    assert_eq!(found.range, lsp_types::Range::default());
+}
+
+#[test]
+fn references_and_rename_of_steps_and_lets() {
+    let doc = document(STUDY);
+    let refs = super::navigation::references(&doc, nth(STUDY, "run", 0), true);
+    assert_eq!(refs.len(), 3, "{refs:?}");
+    assert_eq!(super::navigation::references(&doc, nth(STUDY, "run", 0), false).len(), 2);
+    let edit = super::navigation::rename(&doc, nth(STUDY, "lr", 0), "rate").unwrap().unwrap();
+    let edits = edit.changes.unwrap().into_values().next().unwrap();
+    let mut renamed = STUDY.to_owned();
+    let index = super::line_index::LineIndex::new(STUDY);
+    let mut spans: Vec<(usize, usize)> =
+        edits.iter().map(|e| (index.offset(e.range.start), index.offset(e.range.end))).collect();
+    spans.sort_unstable();
+    for (start, end) in spans.into_iter().rev() {
+        renamed.replace_range(start..end, "rate");
+    }
+    assert!(renamed.contains("let rate = 0.1") && renamed.contains("sgd(lr = rate)"), "{renamed}");
+    assert!(super::navigation::rename(&doc, nth(STUDY, "lr", 0), "llc").is_err(), "a taken name");
+    assert!(super::navigation::rename(&doc, nth(STUDY, "lr", 0), "on").is_err(), "a keyword");
+}
+
+#[test]
+fn outline_lists_lets_and_steps_even_when_broken() {
+    let broken = format!("{STUDY}report r on d {{ title = ");
+    let names: Vec<(String, String)> = super::navigation::symbols(&broken)
+        .into_iter()
+        .map(|s| (s.name, s.detail.unwrap()))
+        .collect();
+    let expected =
+        [("lr", "let"), ("run", "train"), ("llc", "estimate"), ("d", "detect"), ("r", "report")];
+    assert_eq!(names, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+}
+
+#[test]
+fn formatting_is_the_formatters_and_leaves_broken_text_alone() {
+    let edits = super::formatting::format_document("let  a=1\ntrain t{steps=a}").unwrap();
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0].new_text, "let a = 1\ntrain t { steps = a }\n");
+    assert_eq!(edits[0].range.end, lsp_types::Position { line: 1, character: 16 });
+    assert!(super::formatting::format_document("let a = 1\n").unwrap().is_empty());
+    assert!(super::formatting::format_document("train t {").unwrap().is_empty());
+}

@@ -328,3 +328,74 @@ fn completion_and_hover_answer_over_stdio_even_on_broken_text() {
     assert_eq!(nothing, Value::Null);
     editor.shut_down();
 }
+
+#[test]
+fn definition_references_rename_symbols_and_formatting_over_stdio() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("study.dev");
+    let text = "# λ\nlet lr   = 0.1\ntrain run { optimizer = sgd(lr = lr) }\nestimate e on run { observable = loss() }\n";
+    std::fs::write(&path, text).unwrap();
+    let uri = file_uri(&path);
+    let mut editor = Editor::start(folder.path());
+    let init = editor.initialize(folder.path());
+    for capability in [
+        "definitionProvider",
+        "referencesProvider",
+        "renameProvider",
+        "documentSymbolProvider",
+        "documentFormattingProvider",
+    ] {
+        assert_eq!(init["capabilities"][capability], true, "{capability}: {init}");
+    }
+    editor.open(&uri, text);
+    let at = |needle: &str| json!({ "textDocument": { "uri": uri }, "position": position_of(text, needle) });
+    let range_of = |needle: &str, len: u64| {
+        let start = position_of(text, needle);
+        let end = json!({ "line": start["line"], "character": start["character"].as_u64().unwrap() + len });
+        json!({ "start": start, "end": end })
+    };
+
+    let definition = editor.request("textDocument/definition", at("run {"));
+    assert_eq!(definition, json!({ "uri": uri, "range": range_of("run {", 3) }));
+    let definition = editor.request("textDocument/definition", at("lr) }"));
+    assert_eq!(definition, json!({ "uri": uri, "range": range_of("lr   =", 2) }));
+
+    let mut references = at("run {");
+    references["context"] = json!({ "includeDeclaration": true });
+    let found = editor.request("textDocument/references", references);
+    let expected = json!([
+        { "uri": uri, "range": range_of("run {", 3) },
+        { "uri": uri, "range": range_of("run { observable", 3) },
+    ]);
+    assert_eq!(found, expected);
+
+    let mut rename = at("lr   =");
+    rename["newName"] = json!("rate");
+    let edit = editor.request("textDocument/rename", rename);
+    assert_eq!(
+        edit["changes"][uri.as_str()],
+        json!([
+            { "range": range_of("lr   =", 2), "newText": "rate" },
+            { "range": range_of("lr) }", 2), "newText": "rate" },
+        ])
+    );
+    let mut bad = at("lr   =");
+    bad["newName"] = json!("2x");
+    let (refused, _) = editor.request_timed("textDocument/rename", bad);
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+
+    let symbols =
+        editor.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": uri } }));
+    let names: Vec<&str> =
+        symbols.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lr", "run", "e"]);
+    assert_eq!(symbols[1]["detail"], "train");
+
+    let formatted = editor.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } }),
+    );
+    assert_eq!(formatted[0]["newText"], text.replace("lr   =", "lr ="));
+    assert_eq!(formatted[0]["range"]["start"], json!({ "line": 0, "character": 0 }));
+    editor.shut_down();
+}
