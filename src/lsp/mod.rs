@@ -36,4 +36,6 @@ pub fn serve_stdio() -> Result<(), String> {
 }
 
 #[cfg(test)]
+mod robustness_tests;
+#[cfg(test)]
 mod tests;

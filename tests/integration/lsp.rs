@@ -399,3 +399,43 @@ fn definition_references_rename_symbols_and_formatting_over_stdio() {
     assert_eq!(formatted[0]["range"]["start"], json!({ "line": 0, "character": 0 }));
     editor.shut_down();
 }
+
+/// Every line prefix of a spec typed into the binary: each completion and hover at the end of
+/// the text answers within a second, and the whole spec's diagnostics are empty at the end.
+#[test]
+fn prefixes_over_stdio() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("specs/dln.dev");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let uri = file_uri(&path);
+    let mut editor = Editor::start(root);
+    editor.initialize(root);
+    editor.open(&uri, "");
+    let mut version = 1;
+    let mut end = 0;
+    for line in text.split_inclusive('\n') {
+        end += line.len();
+        let prefix = text[..end].trim_end_matches('\n');
+        version += 1;
+        editor.change(&uri, version, prefix);
+        let last_line = u32::try_from(prefix.matches('\n').count()).unwrap();
+        let column = prefix.rsplit('\n').next().unwrap().encode_utf16().count();
+        let position = json!({ "line": last_line, "character": column });
+        let at = json!({ "textDocument": { "uri": uri }, "position": position });
+        for method in ["textDocument/completion", "textDocument/hover"] {
+            let (reply, took) = editor.request_timed(method, at.clone());
+            assert!(reply.get("error").is_none(), "{method} failed on {prefix:?}: {reply}");
+            assert!(took < Duration::from_secs(1), "{method} took {took:?} on {prefix:?}");
+        }
+    }
+    version += 1;
+    editor.change(&uri, version, &text);
+    loop {
+        let published = editor.diagnostics_for(&uri);
+        if published["version"] == version {
+            assert_eq!(published["diagnostics"], json!([]), "{published}");
+            break;
+        }
+    }
+    editor.shut_down();
+}
