@@ -36,6 +36,15 @@ impl Token {
 
 /// Every token of `text`; a string or comment left open runs to the end (of the line).
 pub fn tokens(text: &str) -> Vec<Token> {
+    scan(text, false)
+}
+
+/// The tokens and the comments (as `Punct('#')` tokens spanning the comment), for highlighting.
+pub fn tokens_and_comments(text: &str) -> Vec<Token> {
+    scan(text, true)
+}
+
+fn scan(text: &str, keep_comments: bool) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut chars = text.char_indices().peekable();
     let mut newline = true;
@@ -48,7 +57,10 @@ pub fn tokens(text: &str) -> Vec<Token> {
             c if c.is_whitespace() => continue,
             '#' => {
                 while chars.next_if(|&(_, c)| c != '\n').is_some() {}
-                continue;
+                if !keep_comments {
+                    continue;
+                }
+                TokenKind::Punct('#')
             }
             '"' => {
                 while let Some((_, c)) = chars.next_if(|&(_, c)| c != '\n') {

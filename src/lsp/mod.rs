@@ -22,6 +22,7 @@ mod names;
 mod navigation;
 mod quick_fix;
 mod registry_docs;
+mod semantic_tokens;
 mod server;
 
 pub use server::Server;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::analysis::Analysis;
 use super::document::{Document, file_uri};
-use super::{completion, editor_diagnostics, hover, navigation};
+use super::{completion, editor_diagnostics, hover, navigation, semantic_tokens};
 
 const SLOWEST: Duration = Duration::from_secs(1);
 
@@ -50,6 +50,7 @@ fn exercise(path: &Path, text: &str) {
     timed("completion", &mut || drop(completion::complete(text, end)));
     timed("hover", &mut || drop(hover::hover(text, end.saturating_sub(1))));
     timed("outline", &mut || drop(navigation::symbols(text)));
+    timed("semantic tokens", &mut || drop(semantic_tokens::tokens(text)));
     timed("definition", &mut || drop(navigation::definition(&document, end.saturating_sub(1))));
 }
 

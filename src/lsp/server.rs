@@ -15,7 +15,7 @@ use lsp_types::notification::{
 };
 use lsp_types::request::{
     CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
-    References, Rename, Request as _,
+    References, Rename, Request as _, SemanticTokensFullRequest,
 };
 use lsp_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, PublishDiagnosticsParams,
@@ -29,7 +29,7 @@ use super::document::Document;
 use super::editor_diagnostics;
 use super::line_index::LineIndex;
 use super::quick_fix;
-use super::{completion, formatting, hover, navigation};
+use super::{completion, formatting, hover, navigation, semantic_tokens};
 
 /// How long the editor must be quiet after a change before the document is checked.
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
@@ -303,6 +303,16 @@ impl<'a> Server<'a> {
                     Some(Ok(edits)) => Ok(to_value(&edits, id)?),
                     None => Ok(Value::Null),
                 }
+            }
+            SemanticTokensFullRequest::METHOD => {
+                let (id, params) = extract::<lsp_types::SemanticTokensParams>(
+                    request,
+                    SemanticTokensFullRequest::METHOD,
+                )?;
+                let tokens = self.document(&params.text_document.uri).map(|document| {
+                    lsp_types::SemanticTokensResult::Tokens(semantic_tokens::tokens(&document.text))
+                });
+                Ok(to_value(&tokens, id)?)
             }
             _ => Err(Response::new_err(
                 request.id,

@@ -205,3 +205,42 @@ fn formatting_is_the_formatters_and_leaves_broken_text_alone() {
     assert!(super::formatting::format_document("let a = 1\n").unwrap().is_empty());
     assert!(super::formatting::format_document("train t {").unwrap().is_empty());
 }
+
+#[test]
+fn semantic_tokens_classify_with_utf16_positions() {
+    // (line, start, length, type index, modifiers), decoded from the deltas.
+    let text = "# é\nlet n = 2\ntrain run { optimizer = sgd(lr = n) }\ndetect d on run { method = change_points(method = pelt) }\n";
+    let tokens = super::semantic_tokens::tokens(text).data;
+    let mut decoded = Vec::new();
+    let (mut line, mut start) = (0, 0);
+    for token in tokens {
+        line += token.delta_line;
+        start = if token.delta_line == 0 { start + token.delta_start } else { token.delta_start };
+        decoded.push((line, start, token.length, token.token_type, token.token_modifiers_bitset));
+    }
+    let legend = super::semantic_tokens::legend().token_types;
+    let type_of = |name: &str| {
+        u32::try_from(legend.iter().position(|t| t.as_str() == name).unwrap()).unwrap()
+    };
+    let expected = [
+        (0, 0, 3, type_of("comment"), 0),
+        (1, 0, 3, type_of("keyword"), 0),
+        (1, 4, 1, type_of("variable"), 1),
+        (1, 8, 1, type_of("number"), 0),
+        (2, 0, 5, type_of("keyword"), 0),
+        (2, 6, 3, type_of("class"), 1),
+        (2, 12, 9, type_of("property"), 0),
+        (2, 24, 3, type_of("function"), 0),
+        (2, 28, 2, type_of("property"), 0),
+        (2, 33, 1, type_of("variable"), 0),
+        (3, 0, 6, type_of("keyword"), 0),
+        (3, 7, 1, type_of("class"), 1),
+        (3, 9, 2, type_of("keyword"), 0),
+        (3, 12, 3, type_of("class"), 0),
+        (3, 18, 6, type_of("property"), 0),
+        (3, 27, 13, type_of("function"), 0),
+        (3, 41, 6, type_of("property"), 0),
+        (3, 50, 4, type_of("enumMember"), 0),
+    ];
+    assert_eq!(decoded, expected);
+}

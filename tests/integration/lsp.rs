@@ -397,6 +397,29 @@ fn definition_references_rename_symbols_and_formatting_over_stdio() {
     );
     assert_eq!(formatted[0]["newText"], text.replace("lr   =", "lr ="));
     assert_eq!(formatted[0]["range"]["start"], json!({ "line": 0, "character": 0 }));
+
+    // Highlighting: the legend, then the comment `# λ` (3 UTF-16 units) and `let` first.
+    let legend = &init["capabilities"]["semanticTokensProvider"]["legend"]["tokenTypes"];
+    let comment = legend.as_array().unwrap().iter().position(|t| t == "comment").unwrap();
+    let keyword = legend.as_array().unwrap().iter().position(|t| t == "keyword").unwrap();
+    let tokens = editor
+        .request("textDocument/semanticTokens/full", json!({ "textDocument": { "uri": uri } }));
+    let data = tokens["data"].as_array().unwrap();
+    assert_eq!(
+        data[..10],
+        [
+            json!(0),
+            json!(0),
+            json!(3),
+            json!(comment),
+            json!(0),
+            json!(1),
+            json!(0),
+            json!(3),
+            json!(keyword),
+            json!(0)
+        ]
+    );
     editor.shut_down();
 }
 
