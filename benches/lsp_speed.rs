@@ -76,10 +76,11 @@ fn main() {
         json!({ "textDocument": { "uri": URI, "languageId": "devspec", "version": 1, "text": text } }),
     );
     let wait_for_version = |version: i32| loop {
-        if let Message::Notification(n) = client.receiver.recv().unwrap() {
-            if n.method == "textDocument/publishDiagnostics" && n.params["version"] == version {
-                return n.params["diagnostics"].as_array().map_or(0, Vec::len);
-            }
+        if let Message::Notification(n) = client.receiver.recv().unwrap()
+            && n.method == "textDocument/publishDiagnostics"
+            && n.params["version"] == version
+        {
+            return n.params["diagnostics"].as_array().map_or(0, Vec::len);
         }
     };
     assert_eq!(wait_for_version(1), 0, "the generated spec must check clean");
