@@ -9,7 +9,9 @@ use lsp_types::{
 };
 
 use crate::compile::stdlib;
-use crate::registry::{self, schema::CtorKind, schema::ValueType};
+use devspec_protocol::StepKind;
+
+use crate::registry::{self, schema::CtorKind, schema::ValueType, series};
 use crate::source::FileId;
 use crate::syntax::{self, ast};
 
@@ -67,6 +69,20 @@ pub fn complete(text: &str, offset: usize) -> Vec<CompletionItem> {
                 );
             }
         }
+        Place::Value(_, Some(param)) if param.name == "series" => {
+            for name in series_of(text, &outline, &context.inputs) {
+                let detail = "a series the target produces";
+                items.push(
+                    CompletionItem {
+                        label: format!("\"{name}\""),
+                        kind: Some(CompletionItemKind::VALUE),
+                        detail: Some(detail.into()),
+                        ..CompletionItem::default()
+                    },
+                    format!("\"{name}\""),
+                );
+            }
+        }
         Place::Value(ty, _) => values(text, ty, &outline, &mut items),
         Place::Other => {}
     }
@@ -109,6 +125,38 @@ impl Items {
 
 fn markdown(value: String) -> Documentation {
     Documentation::MarkupContent(MarkupContent { kind: MarkupKind::Markdown, value })
+}
+
+/// The series `detect` may read from its targets: a train step's losses, an estimate's
+/// observable's numbers (the observable read from its block).
+fn series_of(text: &str, outline: &Outline, inputs: &[String]) -> Vec<&'static str> {
+    let all = tokens(text);
+    let mut names = Vec::new();
+    for input in inputs {
+        let Some((kind, token)) = outline.steps.iter().find(|(_, t)| t.text(text) == input) else {
+            continue;
+        };
+        let produced = match kind {
+            StepKind::Estimate => {
+                let at = all.iter().position(|t| t == token).unwrap_or(all.len());
+                all[at..]
+                    .windows(3)
+                    .find(|w| w[0].text(text) == "observable" && w[1].is('='))
+                    .and_then(|w| series::of_observable(w[2].text(text)))
+            }
+            StepKind::Train
+            | StepKind::Checkpoint
+            | StepKind::Detect
+            | StepKind::Report
+            | StepKind::Test => series::of_step_kind(*kind),
+        };
+        for name in produced.unwrap_or_default() {
+            if !names.contains(name) {
+                names.push(*name);
+            }
+        }
+    }
+    names
 }
 
 /// Lets whose value is a record, here and in the imported stdlib modules.

@@ -52,6 +52,8 @@ pub struct CursorContext {
     pub place: Place,
     /// The step whose header or block the cursor is in, if any.
     pub step_name: Option<String>,
+    /// The steps that step is `on`, as written so far.
+    pub inputs: Vec<String>,
 }
 
 /// A bracket the cursor is inside.
@@ -89,7 +91,8 @@ pub fn at(text: &str, offset: usize) -> CursorContext {
         }
     };
     let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    let other = CursorContext { prefix_start, place: Place::Other, step_name: None };
+    let other =
+        CursorContext { prefix_start, place: Place::Other, step_name: None, inputs: Vec::new() };
     if in_comment_or_string(&before[line_start..]) {
         return other;
     }
@@ -132,6 +135,14 @@ pub fn at(text: &str, offset: usize) -> CursorContext {
         .and_then(|_| header.get(1))
         .filter(|t| t.kind == TokenKind::Name)
         .map(|t| t.text(before).to_owned());
+    let inputs = header
+        .iter()
+        .skip_while(|t| t.text(before) != "on")
+        .skip(1)
+        .take_while(|t| !t.is('{'))
+        .filter(|t| t.kind == TokenKind::Name)
+        .map(|t| t.text(before).to_owned())
+        .collect();
     let last = all.last();
     let last_is = |punct: char| last.is_some_and(|t| t.is(punct));
     let last_word = last.filter(|t| t.kind == TokenKind::Name).map(|t| t.text(before));
@@ -164,7 +175,7 @@ pub fn at(text: &str, offset: usize) -> CursorContext {
             },
         },
     };
-    CursorContext { prefix_start, place, step_name }
+    CursorContext { prefix_start, place, step_name, inputs }
 }
 
 fn open_frame(

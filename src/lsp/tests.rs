@@ -244,3 +244,13 @@ fn semantic_tokens_classify_with_utf16_positions() {
     ];
     assert_eq!(decoded, expected);
 }
+
+#[test]
+fn completes_the_series_a_detections_targets_produce() {
+    let text = "train run { steps = 1 }\nestimate e on run { observable = llc(chains = 2) }\ndetect d on run, e { series = ‸ }";
+    let found = labels(text);
+    assert!(found.contains(&"\"train_loss\"".to_owned()), "{found:?}");
+    assert!(found.contains(&"\"llc_mean\"".to_owned()), "{found:?}");
+    let only_train = labels("train run { steps = 1 }\ndetect d on run { series = ‸ }");
+    assert_eq!(only_train, ["\"train_loss\"", "\"test_loss\""]);
+}
