@@ -135,14 +135,7 @@ pub fn at(text: &str, offset: usize) -> CursorContext {
         .and_then(|_| header.get(1))
         .filter(|t| t.kind == TokenKind::Name)
         .map(|t| t.text(before).to_owned());
-    let inputs = header
-        .iter()
-        .skip_while(|t| t.text(before) != "on")
-        .skip(1)
-        .take_while(|t| !t.is('{'))
-        .filter(|t| t.kind == TokenKind::Name)
-        .map(|t| t.text(before).to_owned())
-        .collect();
+    let inputs = header_inputs(before, header);
     let last = all.last();
     let last_is = |punct: char| last.is_some_and(|t| t.is(punct));
     let last_word = last.filter(|t| t.kind == TokenKind::Name).map(|t| t.text(before));
@@ -209,6 +202,18 @@ fn open_frame(
         _ => None,
     };
     Frame { open, owner, element, field: None }
+}
+
+/// The names after `on` in a step's header, up to its `{`.
+fn header_inputs(text: &str, header: &[Token]) -> Vec<String> {
+    header
+        .iter()
+        .skip_while(|t| t.text(text) != "on")
+        .skip(1)
+        .take_while(|t| !t.is('{'))
+        .filter(|t| t.kind == TokenKind::Name)
+        .map(|t| t.text(text).to_owned())
+        .collect()
 }
 
 fn is_item_keyword(text: &str, token: &Token) -> bool {
