@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use lsp_types::Uri;
 
+#[derive(Clone)]
 pub struct Document {
     pub uri: Uri,
     pub version: i32,

@@ -12,6 +12,7 @@ mod analysis;
 mod capabilities;
 mod completion;
 mod cursor_context;
+mod diagnostics_worker;
 mod document;
 mod editor_diagnostics;
 mod formatting;

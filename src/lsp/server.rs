@@ -1,7 +1,7 @@
 //! [`Server`]: the main loop. Notifications change the open documents; after a change, the
-//! document is checked and its diagnostics published once the editor has been quiet for
+//! document goes to the [`DiagnosticsWorker`] to be checked once the editor has been quiet for
 //! [`DEBOUNCE`] (typing does not queue a check per key); requests are answered at once from
-//! the current text.
+//! the current text, never waiting for a check.
 
 use std::collections::{BTreeSet, HashMap};
 use std::panic::AssertUnwindSafe;
@@ -11,20 +11,19 @@ use crossbeam_channel::RecvTimeoutError;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit, Notification as _,
-    PublishDiagnostics,
 };
 use lsp_types::request::{
     CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
     References, Rename, Request as _, SemanticTokensFullRequest,
 };
 use lsp_types::{
-    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, PublishDiagnosticsParams,
-    TextEdit, Uri, WorkspaceEdit,
+    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, TextEdit, Uri, WorkspaceEdit,
 };
 use serde_json::Value;
 
 use super::analysis::Analysis;
 use super::capabilities::server_capabilities;
+use super::diagnostics_worker::{DiagnosticsWorker, Job};
 use super::document::Document;
 use super::editor_diagnostics;
 use super::line_index::LineIndex;
@@ -41,8 +40,7 @@ pub struct Server<'a> {
     /// Documents changed since their diagnostics were last published.
     stale: BTreeSet<String>,
     last_change: Instant,
-    /// Files other than the open documents that were sent diagnostics, so a fix clears them.
-    published_elsewhere: BTreeSet<String>,
+    diagnostics: DiagnosticsWorker,
 }
 
 impl<'a> Server<'a> {
@@ -58,9 +56,11 @@ impl<'a> Server<'a> {
             documents: HashMap::new(),
             stale: BTreeSet::new(),
             last_change: Instant::now(),
-            published_elsewhere: BTreeSet::new(),
+            diagnostics: DiagnosticsWorker::start(connection.sender.clone()),
         };
-        server.main_loop()
+        let outcome = server.main_loop();
+        server.diagnostics.stop();
+        outcome
     }
 
     fn main_loop(&mut self) -> Result<(), String> {
@@ -124,7 +124,9 @@ impl<'a> Server<'a> {
                     self.documents
                         .insert(key.clone(), Document::new(item.uri, item.version, item.text));
                     // Opening is not typing: diagnostics at once.
-                    self.publish(&key);
+                    if let Some(document) = self.documents.get(&key) {
+                        self.diagnostics.send(Job::Check(document.clone()));
+                    }
                 }
             }
             DidChangeTextDocument::METHOD => {
@@ -151,7 +153,7 @@ impl<'a> Server<'a> {
                     self.stale.remove(&key);
                     if let Some(document) = self.documents.remove(&key) {
                         // A closed file's problems leave the editor's list with it.
-                        self.send_diagnostics(document.uri, Vec::new(), None);
+                        self.diagnostics.send(Job::Close(document.uri));
                     }
                 }
             }
@@ -163,48 +165,10 @@ impl<'a> Server<'a> {
 
     fn publish_stale(&mut self) {
         for key in std::mem::take(&mut self.stale) {
-            self.publish(&key);
-        }
-    }
-
-    fn publish(&mut self, key: &str) {
-        let Some(document) = self.documents.get(key) else { return };
-        let analysis = guarded(|| Analysis::of(document));
-        let Ok(analysis) = analysis else { return };
-        let files = editor_diagnostics::by_file(&analysis, &document.uri);
-        let version = document.version;
-        let mut elsewhere = BTreeSet::new();
-        let mut messages = Vec::new();
-        for (file_key, (uri, diagnostics)) in files {
-            if file_key != key {
-                elsewhere.insert(file_key);
-            }
-            messages.push((uri, diagnostics));
-        }
-        // Files that had diagnostics and have none now are cleared.
-        for gone in self.published_elsewhere.difference(&elsewhere) {
-            if let Ok(uri) = gone.parse::<Uri>() {
-                messages.push((uri, Vec::new()));
+            if let Some(document) = self.documents.get(&key) {
+                self.diagnostics.send(Job::Check(document.clone()));
             }
         }
-        self.published_elsewhere = elsewhere;
-        for (uri, diagnostics) in messages {
-            let own = uri.as_str() == key;
-            self.send_diagnostics(uri, diagnostics, own.then_some(version));
-        }
-    }
-
-    fn send_diagnostics(
-        &self,
-        uri: Uri,
-        diagnostics: Vec<lsp_types::Diagnostic>,
-        version: Option<i32>,
-    ) {
-        let params = PublishDiagnosticsParams { uri, diagnostics, version };
-        self.send(Message::Notification(Notification::new(
-            PublishDiagnostics::METHOD.into(),
-            params,
-        )));
     }
 
     /// The reply to one request; a handler that panics answers with an internal error.
@@ -393,6 +357,6 @@ fn to_value<T: serde::Serialize>(value: &T, id: RequestId) -> Result<Value, Resp
 }
 
 /// Runs `work`, turning a panic into `Err`: one bad request must not end the editor's session.
-fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, ()> {
+pub(super) fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, ()> {
     std::panic::catch_unwind(AssertUnwindSafe(work)).map_err(|_| ())
 }
