@@ -122,6 +122,29 @@ fn main() {
     }
     report("completion, 1000 steps", completions);
 
+    // Completion while the document is being checked: the edit, the debounce, then the
+    // request at once, as when typing goes on after a pause.
+    let mut during = Vec::new();
+    for n in 0..30 {
+        let version = 100 + n;
+        let edited = text.replacen("batch_size  = 1024", &format!("batch_size  = {}", 1000 + n), 1);
+        notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": URI, "version": version }, "contentChanges": [{ "text": edited }] }),
+        );
+        std::thread::sleep(devspec::lsp::DEBOUNCE + Duration::from_millis(5));
+        let position = json!({ "line": middle, "character": 2 });
+        let sent = Instant::now();
+        request(
+            200 + n,
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": URI }, "position": position }),
+        );
+        during.push(sent.elapsed());
+        wait_for_version(version);
+    }
+    report("completion during a check, 1000 steps", during);
+
     request(1000, "shutdown", Value::Null);
     notify("exit", Value::Null);
     server.join().unwrap().unwrap();

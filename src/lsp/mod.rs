@@ -26,7 +26,7 @@ mod registry_docs;
 mod semantic_tokens;
 mod server;
 
-pub use server::Server;
+pub use server::{DEBOUNCE, Server};
 
 /// Serves one editor over stdin and stdout until it says `exit` or closes the stream.
 pub fn serve_stdio() -> Result<(), String> {
