@@ -254,3 +254,15 @@ fn completes_the_series_a_detections_targets_produce() {
     let only_train = labels("train run { steps = 1 }\ndetect d on run { series = ‸ }");
     assert_eq!(only_train, ["\"train_loss\"", "\"test_loss\""]);
 }
+
+#[test]
+fn a_devspec_toml_that_does_not_load_is_a_diagnostic() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("devspec.toml"), "[store\n").unwrap();
+    let path = folder.path().join("a.dev");
+    let uri = super::document::file_uri(&path).unwrap();
+    let document = super::document::Document::new(uri, 1, "let a = 1\n".into());
+    let analysis = super::analysis::Analysis::of(&document);
+    assert_eq!(analysis.diagnostics.len(), 1, "{:?}", analysis.diagnostics);
+    assert!(analysis.diagnostics[0].message.contains("devspec.toml"), "{:?}", analysis.diagnostics);
+}
