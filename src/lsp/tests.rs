@@ -266,3 +266,30 @@ fn a_devspec_toml_that_does_not_load_is_a_diagnostic() {
     assert_eq!(analysis.diagnostics.len(), 1, "{:?}", analysis.diagnostics);
     assert!(analysis.diagnostics[0].message.contains("devspec.toml"), "{:?}", analysis.diagnostics);
 }
+
+/// The text after applying every quick fix of the analysis.
+fn fixed(text: &str) -> String {
+    let analysis = super::analysis::Analysis::of(&document(text));
+    let mut fixes = super::quick_fix::of(&analysis);
+    assert!(!fixes.is_empty(), "no quick fix for {text}: {:?}", analysis.diagnostics);
+    fixes.sort_by_key(|fix| std::cmp::Reverse(fix.span.start));
+    let mut out = text.to_owned();
+    for fix in fixes {
+        out.replace_range(fix.span.range(), &fix.new_text);
+    }
+    out
+}
+
+#[test]
+fn quick_fixes_replace_the_misspelt_part_only() {
+    assert_eq!(fixed("trian run { steps = 1 }"), "train run { steps = 1 }");
+    assert_eq!(
+        fixed("train run { model = tms.modle(features = 6, hidden = 2) }"),
+        "train run { model = tms.model(features = 6, hidden = 2) }"
+    );
+    assert_eq!(fixed("import std.tmss\n"), "import std.tms\n");
+    assert_eq!(
+        fixed("train run { steps = 1 }\nestimate e on rn { observable = loss() }"),
+        "train run { steps = 1 }\nestimate e on run { observable = loss() }"
+    );
+}
