@@ -5,7 +5,7 @@
 use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind};
 
 use crate::compile::stdlib;
-use crate::registry;
+use crate::registry::{self, schema::CtorKind};
 
 use super::cursor_context::{self, Place};
 use super::lexical::{Outline, Token, TokenKind, is_name_char, tokens};
@@ -31,7 +31,10 @@ pub fn hover(text: &str, offset: usize) -> Option<Hover> {
     }
     .or_else(|| {
         let ctor = registry::constructor(word)?;
-        (calls || !registry::is_enum_value(word)).then(|| registry_docs::constructor(ctor))
+        let doc =
+            (calls || !registry::is_enum_value(word)).then(|| registry_docs::constructor(ctor))?;
+        let points = (ctor.kind == CtorKind::Sweep).then(|| sweep_points(&text[end..])).flatten();
+        Some(points.map_or(doc.clone(), |points| format!("{points}\n\n{doc}")))
     })
     .or_else(|| {
         registry::is_enum_value(word).then(|| {
@@ -51,6 +54,59 @@ pub fn hover(text: &str, offset: usize) -> Option<Hover> {
         }),
         range: Some(index.range(crate::source::Span::new(start, end))),
     })
+}
+
+/// Most points a sweep's hover lists.
+const MAX_POINTS_SHOWN: usize = 20;
+
+/// "4 points: 0, 1, 2, 3" for the sweep whose arguments start `after` its name, when they are
+/// written out (a range of whole numbers or a list); `None` for anything computed.
+fn sweep_points(after: &str) -> Option<String> {
+    let inner = after.trim_start().strip_prefix('(')?;
+    let mut depth = 0usize;
+    let close = inner.char_indices().find_map(|(at, c)| match c {
+        '(' | '[' | '{' => {
+            depth += 1;
+            None
+        }
+        ')' | ']' | '}' if depth == 0 => Some(at),
+        ')' | ']' | '}' => {
+            depth -= 1;
+            None
+        }
+        _ => None,
+    })?;
+    let argument = inner[..close].trim();
+    let points: Vec<String> = if let Some((start, end)) = argument.split_once("..") {
+        let number = |text: &str| text.trim().replace('_', "").parse::<i64>().ok();
+        let (start, end) = (number(start)?, number(end)?);
+        if end <= start || end - start > 1_000_000 {
+            return None;
+        }
+        (start..end).map(|n| n.to_string()).collect()
+    } else {
+        let list = argument.strip_prefix('[')?.strip_suffix(']')?;
+        let mut items = Vec::new();
+        let (mut depth, mut from) = (0usize, 0);
+        for (at, c) in list.char_indices() {
+            match c {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                ',' if depth == 0 => {
+                    items.push(list[from..at].trim().to_owned());
+                    from = at + 1;
+                }
+                _ => {}
+            }
+        }
+        items.push(list[from..].trim().to_owned());
+        items.retain(|item| !item.is_empty());
+        items
+    };
+    let shown: Vec<&str> = points.iter().take(MAX_POINTS_SHOWN).map(String::as_str).collect();
+    let more = if points.len() > shown.len() { ", ..." } else { "" };
+    let noun = if points.len() == 1 { "point" } else { "points" };
+    Some(format!("{} {noun}: {}{more}", points.len(), shown.join(", ")))
 }
 
 /// The (dotted) name around `offset`.

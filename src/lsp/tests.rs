@@ -293,3 +293,13 @@ fn quick_fixes_replace_the_misspelt_part_only() {
         "train run { steps = 1 }\nestimate e on run { observable = loss() }"
     );
 }
+
+#[test]
+fn hovering_a_sweep_lists_its_points() {
+    let range = hover_text("train t { seed = swe‸ep(0..4) }");
+    assert!(range.starts_with("4 points: 0, 1, 2, 3\n\n**`sweep(values)`**"), "{range}");
+    let list = hover_text("train t { optimizer = sweep‸([sgd(lr = 0.1), adam(lr = 1e-3)]) }");
+    assert!(list.starts_with("2 points: sgd(lr = 0.1), adam(lr = 1e-3)\n\n"), "{list}");
+    let computed = hover_text("let n = 3\ntrain t { seed = sweep‸(0..n) }");
+    assert!(computed.starts_with("**`sweep(values)`**"), "{computed}");
+}
