@@ -37,7 +37,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Rewrite specs in the canonical layout.
     Fmt(FmtArgs),
-    /// Serve editors over stdio as a language server (diagnostics while typing).
+    /// Serve an editor over stdio as a language server (diagnostics, completion, hover, ...).
     Lsp,
     /// Show the steps a run would execute and which are cached.
     Plan(PlanArgs),
