@@ -10,6 +10,7 @@ pub mod exec;
 pub mod exit_code;
 pub mod failure;
 pub mod format;
+pub mod lsp;
 pub mod ops;
 pub mod plan;
 pub mod project_config;

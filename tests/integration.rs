@@ -19,6 +19,7 @@ mod integration {
     mod fuzz;
     mod learning_coefficients;
     mod limits;
+    mod lsp;
     mod plan_snapshots;
     mod portable_bytes;
     mod readme;

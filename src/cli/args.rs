@@ -37,6 +37,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Rewrite specs in the canonical layout.
     Fmt(FmtArgs),
+    /// Serve an editor over stdio as a language server (diagnostics, completion, hover, ...).
+    Lsp,
     /// Show the steps a run would execute and which are cached.
     Plan(PlanArgs),
     /// Run a spec: train, checkpoint, estimate, detect, report.

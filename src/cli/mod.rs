@@ -14,6 +14,7 @@ mod flagged_estimates;
 mod fmt_command;
 mod gc_command;
 mod import_command;
+mod lsp_command;
 mod plan_command;
 mod report_command;
 mod run_command;
@@ -66,6 +67,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     match &args.command {
         Some(Command::Check(check)) => check_command::run(&check.files, &check.sets, check.format),
         Some(Command::Fmt(fmt)) => fmt_command::run(&fmt.files, fmt.check),
+        Some(Command::Lsp) => lsp_command::run(),
         Some(Command::Plan(plan)) => plan_command::run(
             &plan.file,
             &plan.sets,

@@ -21,7 +21,7 @@ pub mod program;
 pub mod regular_file;
 pub mod schedule;
 mod shape_check;
-mod stdlib;
+pub(crate) mod stdlib;
 mod type_check;
 pub mod value;
 

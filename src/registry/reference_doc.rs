@@ -158,14 +158,14 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
 
-fn status_text(status: Status) -> String {
+pub fn status_text(status: Status) -> String {
     match status {
         Status::Implemented => "implemented".to_owned(),
         Status::Pending { issue } => format!("not implemented yet (issue {issue})"),
     }
 }
 
-fn on_text(kind: &StepKindEntry) -> String {
+pub fn on_text(kind: &StepKindEntry) -> String {
     if kind.on.is_empty() {
         return "Takes no `on`.".to_owned();
     }
@@ -174,7 +174,7 @@ fn on_text(kind: &StepKindEntry) -> String {
     format!("On: {kinds} steps ({need}).")
 }
 
-fn default_text(default: Default) -> String {
+pub fn default_text(default: Default) -> String {
     match default {
         Default::Required => "required".to_owned(),
         Default::Value(literal) => format!("`{}`", literal_text(literal)),
@@ -197,7 +197,7 @@ pub(super) fn literal_text(literal: Literal) -> String {
 
 /// A type in the user's words: "whole number >= 1", "a model (`tms.model`, ...)". With
 /// `article`, a noun phrase that reads inside an enumeration ("`auto` or a number > 0").
-fn describe(ty: &ValueType, article: bool) -> String {
+pub fn describe(ty: &ValueType, article: bool) -> String {
     let a = |noun: &str| if article { format!("a {noun}") } else { noun.to_owned() };
     match ty {
         ValueType::Int { min, max } => a(&format!("whole number{}", int_range(*min, *max))),
@@ -307,7 +307,7 @@ fn section_title(kind: CtorKind) -> &'static str {
     }
 }
 
-fn kind_noun(kind: CtorKind) -> &'static str {
+pub fn kind_noun(kind: CtorKind) -> &'static str {
     match kind {
         CtorKind::Model => "a model",
         CtorKind::Data => "data",
