@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use devspec_protocol::StepKind;
-use devspec_protocol::results::{self, DiagnosticName, EstimateResult, Observed, TrainResult};
+use devspec_protocol::results::{self, DiagnosticName, EstimateResult, TrainResult};
 
 use super::args::ShowArgs;
 use super::run_context::{ContextArgs, planned, session};
@@ -196,21 +196,12 @@ fn details(kind: StepKind, result: Option<&[u8]>) -> Option<(&'static str, serde
             let series = results::decode::<TrainResult>(result).ok()?.series;
             Some(("series", serde_json::to_value(series).ok()?))
         }
-        StepKind::Estimate => match results::decode::<EstimateResult>(result).ok()?.observed {
-            Observed::Llc(llc) => {
-                Some(("diagnostics", serde_json::to_value(&llc.estimate.diagnostics).ok()?))
-            }
-            // Only the LLC diagnoses itself; the others' metrics say it all.
-            Observed::Loss { .. }
-            | Observed::WeightNorm { .. }
-            | Observed::GradientNorm { .. }
-            | Observed::HessianTrace { .. }
-            | Observed::Outputs { .. }
-            | Observed::Accuracy(_)
-            | Observed::InductionScore(_)
-            | Observed::TmsGeometry(_)
-            | Observed::IclBaselines(_) => None,
-        },
+        // Only the LLC diagnoses itself; the others' metrics say it all.
+        StepKind::Estimate => {
+            let estimate = results::decode::<EstimateResult>(result).ok()?;
+            let diagnostics = &estimate.observed.llc()?.estimate.diagnostics;
+            Some(("diagnostics", serde_json::to_value(diagnostics).ok()?))
+        }
         StepKind::Detect => {
             let detection = results::decode::<Detection>(result).ok()?;
             let shown = serde_json::json!({

@@ -10,6 +10,7 @@ use crate::registry::{self, schema::CtorKind};
 use super::cursor_context::{self, Place};
 use super::lexical::{Outline, Token, TokenKind, is_name_char, tokens};
 use super::line_index::LineIndex;
+use super::names;
 use super::registry_docs;
 
 /// Longest `let` value shown; a long one is cut with `...`.
@@ -155,25 +156,16 @@ fn name_in_document(text: &str, word: &str) -> Option<String> {
 /// `let NAME = VALUE` as written: the value runs to the next top-level item.
 fn let_text(text: &str, all: &[Token], name: &Token) -> String {
     let Some(at) = all.iter().position(|t| t == name) else { return String::new() };
-    let mut depth = 0usize;
-    let mut end = name.end;
-    for token in &all[at + 1..] {
-        if depth == 0 && token.starts_line && token.kind == TokenKind::Name {
-            let word = token.text(text);
-            if word == "let"
+    // The value runs on over lines (a record, a long call) until the next `let`, `import` or
+    // step begins a line.
+    let end = names::item_end(all, at, |token| {
+        let word = token.text(text);
+        token.starts_line
+            && token.kind == TokenKind::Name
+            && (word == "let"
                 || word == "import"
-                || devspec_protocol::StepKind::from_name(word).is_some()
-            {
-                break;
-            }
-        }
-        match token.kind {
-            TokenKind::Punct('{' | '(' | '[') => depth += 1,
-            TokenKind::Punct('}' | ')' | ']') => depth = depth.saturating_sub(1),
-            TokenKind::Name | TokenKind::Literal | TokenKind::Punct(_) => {}
-        }
-        end = token.end;
-    }
+                || devspec_protocol::StepKind::from_name(word).is_some())
+    });
     let mut shown: String = text[name.start..end].chars().take(MAX_VALUE_CHARS).collect();
     if shown.len() < end - name.start {
         shown.push_str(" ...");

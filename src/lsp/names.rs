@@ -149,10 +149,16 @@ pub fn item_extent(text: &str, name: &Token) -> Span {
         return Span::new(name.start, name.end);
     };
     let start = all[..at].iter().rev().find(|t| t.starts_line).map_or(name.start, |t| t.start);
+    Span::new(start, item_end(&all, at, |token| token.starts_line))
+}
+
+/// Where the item holding token `at` ends: at the last token before one, outside every
+/// bracket, that `next_item` says begins the next item.
+pub fn item_end(all: &[Token], at: usize, next_item: impl Fn(&Token) -> bool) -> usize {
     let mut depth = 0usize;
-    let mut end = name.end;
+    let mut end = all[at].end;
     for token in &all[at + 1..] {
-        if depth == 0 && token.starts_line {
+        if depth == 0 && next_item(token) {
             break;
         }
         match token.kind {
@@ -162,5 +168,5 @@ pub fn item_extent(text: &str, name: &Token) -> Span {
         }
         end = token.end;
     }
-    Span::new(start, end)
+    end
 }

@@ -202,18 +202,14 @@ impl<'a> Server<'a> {
                 let (id, params) =
                     extract::<lsp_types::HoverParams>(request, HoverRequest::METHOD)?;
                 let at = params.text_document_position_params;
-                let hover = self.document(&at.text_document.uri).and_then(|document| {
-                    let offset = LineIndex::new(&document.text).offset(at.position);
-                    hover::hover(&document.text, offset)
-                });
-                Ok(to_value(&hover, id)?)
+                let hover =
+                    self.at_position(&at, |document, offset| hover::hover(&document.text, offset));
+                Ok(to_value(&hover.flatten(), id)?)
             }
             Completion::METHOD => {
                 let (id, params) =
                     extract::<lsp_types::CompletionParams>(request, Completion::METHOD)?;
-                let at = params.text_document_position;
-                let items = self.document(&at.text_document.uri).map(|document| {
-                    let offset = LineIndex::new(&document.text).offset(at.position);
+                let items = self.at_position(&params.text_document_position, |document, offset| {
                     completion::complete(&document.text, offset)
                 });
                 Ok(to_value(&items, id)?)

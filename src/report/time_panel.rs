@@ -314,41 +314,15 @@ impl TimePanel {
                 chart
                     .draw_series(std::iter::once(Text::new(name, (x0, top - 0.02), style)))
                     .map_err(fail)?;
-                for (i, stage) in row.stages.iter().enumerate() {
-                    let (a, b) = widened([stage.start, stage.end], (x0, x1));
-                    let colour = stage_colour(&stage.kind);
-                    chart
-                        .draw_series(std::iter::once(Rectangle::new(
-                            [(a, high), (b, low)],
-                            colour.mix(0.55).filled(),
-                        )))
-                        .map_err(fail)?;
-                    let label = format!("S{}", i + 1);
-                    let centre = Pos::new(HPos::Center, VPos::Center);
-                    let style = (FAMILY, TEXT).into_font().color(&BLACK).pos(centre);
-                    chart
-                        .draw_series(std::iter::once(Text::new(
-                            label.clone(),
-                            ((a * b).sqrt(), f64::midpoint(low, high)),
-                            style,
-                        )))
-                        .map_err(fail)?;
-                    let pixels =
-                        [chart.backend_coord(&(a, high)).0, chart.backend_coord(&(b, low)).0];
-                    panel.stages.push(stage_drawn(row, stage, label, pixels, true));
-                }
-                for boundary in &row.boundaries {
-                    let (a, b) = widened(boundary.interval, (x0, x1));
-                    chart
-                        .draw_series(std::iter::once(Rectangle::new(
-                            [(a, high), (b, low)],
-                            BOUNDARY.mix(0.7).filled(),
-                        )))
-                        .map_err(fail)?;
-                    let pixels =
-                        [chart.backend_coord(&(a, high)).0, chart.backend_coord(&(b, low)).0];
-                    panel.bands.push(band_drawn(row, boundary, pixels));
-                }
+                let look = RowLook {
+                    stage_alpha: 0.55,
+                    boundary_alpha: 0.7,
+                    label: (f64::midpoint(low, high), VPos::Center, BLACK),
+                    strip: true,
+                };
+                let (bands, stages) = draw_row(&mut chart, row, (x0, x1), (low, high), &look)?;
+                panel.bands.extend(bands);
+                panel.stages.extend(stages);
             }
         }
         let style =
@@ -376,44 +350,14 @@ impl TimePanel {
         DB: DrawingBackend,
         Y: Ranged<ValueType = f64>,
     {
-        let mut bands = Vec::new();
-        let mut stages = Vec::new();
-        if let Some(row) = &self.shaded {
-            for (i, stage) in row.stages.iter().enumerate() {
-                let (a, b) = widened([stage.start, stage.end], (x0, x1));
-                let colour = stage_colour(&stage.kind);
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(a, y1), (b, y0)],
-                        colour.mix(0.18).filled(),
-                    )))
-                    .map_err(fail)?;
-                let label = format!("S{}", i + 1);
-                let top = Pos::new(HPos::Center, VPos::Top);
-                let style = (FAMILY, TEXT).into_font().color(&RGBColor(40, 40, 40)).pos(top);
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        label.clone(),
-                        ((a * b).sqrt(), y1),
-                        style,
-                    )))
-                    .map_err(fail)?;
-                let pixels = [chart.backend_coord(&(a, y1)).0, chart.backend_coord(&(b, y0)).0];
-                stages.push(stage_drawn(row, stage, label, pixels, false));
-            }
-            for boundary in &row.boundaries {
-                let (a, b) = widened(boundary.interval, (x0, x1));
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(a, y1), (b, y0)],
-                        BOUNDARY.mix(0.3).filled(),
-                    )))
-                    .map_err(fail)?;
-                let pixels = [chart.backend_coord(&(a, y1)).0, chart.backend_coord(&(b, y0)).0];
-                bands.push(band_drawn(row, boundary, pixels));
-            }
-        }
-        Ok((bands, stages))
+        let Some(row) = &self.shaded else { return Ok((Vec::new(), Vec::new())) };
+        let look = RowLook {
+            stage_alpha: 0.18,
+            boundary_alpha: 0.3,
+            label: (y1, VPos::Top, RGBColor(40, 40, 40)),
+            strip: false,
+        };
+        draw_row(chart, row, (x0, x1), (y0, y1), &look)
     }
 
     /// Each line with its markers; the lines as drawn, their tooltips, and whether any is in
@@ -563,6 +507,67 @@ impl TimePanel {
 /// The space left of every time panel's plotting area, the same for strips as for the plot
 /// above them so their steps line up.
 const LEFT: u32 = 76;
+
+/// How a row of stages is drawn: shaded across the plotting area, or as a strip under the axis.
+struct RowLook {
+    stage_alpha: f64,
+    boundary_alpha: f64,
+    /// Where each stage's label sits: its height, its vertical anchor and its colour.
+    label: (f64, VPos, RGBColor),
+    strip: bool,
+}
+
+/// A row's stages between heights `low` and `high`, each labelled S1, S2, ..., and its
+/// boundaries over them: what was drawn, in pixels, for the manifest.
+fn draw_row<DB, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<LogCoord<f64>, Y>>,
+    row: &StageRow,
+    (x0, x1): (f64, f64),
+    (low, high): (f64, f64),
+    look: &RowLook,
+) -> Result<(Vec<BandDrawn>, Vec<StageDrawn>), DrawError>
+where
+    DB: DrawingBackend,
+    Y: Ranged<ValueType = f64>,
+{
+    let mut bands = Vec::new();
+    let mut stages = Vec::new();
+    let (label_y, anchor, label_colour) = look.label;
+    for (i, stage) in row.stages.iter().enumerate() {
+        let (a, b) = widened([stage.start, stage.end], (x0, x1));
+        let colour = stage_colour(&stage.kind);
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(a, high), (b, low)],
+                colour.mix(look.stage_alpha).filled(),
+            )))
+            .map_err(fail)?;
+        let label = format!("S{}", i + 1);
+        let style =
+            (FAMILY, TEXT).into_font().color(&label_colour).pos(Pos::new(HPos::Center, anchor));
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                ((a * b).sqrt(), label_y),
+                style,
+            )))
+            .map_err(fail)?;
+        let pixels = [chart.backend_coord(&(a, high)).0, chart.backend_coord(&(b, low)).0];
+        stages.push(stage_drawn(row, stage, label, pixels, look.strip));
+    }
+    for boundary in &row.boundaries {
+        let (a, b) = widened(boundary.interval, (x0, x1));
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(a, high), (b, low)],
+                BOUNDARY.mix(look.boundary_alpha).filled(),
+            )))
+            .map_err(fail)?;
+        let pixels = [chart.backend_coord(&(a, high)).0, chart.backend_coord(&(b, low)).0];
+        bands.push(band_drawn(row, boundary, pixels));
+    }
+    Ok((bands, stages))
+}
 
 /// An interval's ends on the axis; a stage of one checkpoint is widened a little in log step,
 /// so it shows.

@@ -112,9 +112,9 @@ fn from_estimates(
         }
     }
     let llc = |observed: &Observed, read: fn(&Estimate) -> f64| {
-        if let Observed::Llc(llc) = observed { Some(read(&llc.estimate)) } else { None }
+        observed.llc().map(|llc| read(&llc.estimate))
     };
-    if matches!(rows[0].1, Observed::Llc(_)) {
+    if rows[0].1.llc().is_some() {
         series.llc = rows.iter().map(|(_, o)| llc(o, |e| e.llc_mean)).collect();
         series.loss = rows.iter().map(|(_, o)| llc(o, |e| e.init_loss)).collect();
     }

@@ -95,17 +95,9 @@ fn assert_not_blank(path: &Path) {
 #[test]
 fn a_study_report_draws_what_the_study_found_and_the_browser_shows_it() {
     let project = Project::new(STUDY);
-    let run = project.run(&["--quiet"]);
-    assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let stdout = String::from_utf8(run.0.stdout.clone()).unwrap();
-    let html: PathBuf = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("report: "))
-        .unwrap_or_else(|| panic!("no report path in:\n{stdout}"))
-        .into();
+    let (html, manifest) = run_and_draw(&project);
     assert_eq!(html, project.dir.path().join("reports/study/summary/report.html"));
     let folder = html.parent().unwrap().to_path_buf();
-    let manifest = json_of(&folder.join("manifest.json"));
     let (checkpoints, boundaries) = results(&project);
     assert!(!boundaries.is_empty(), "the study should find boundaries for the bands to show");
     let figures = manifest["figures"].as_array().unwrap();

@@ -174,6 +174,23 @@ impl Observed {
         }
     }
 
+    /// The LLC's result, if this is one: the one observable sampled, with chains and
+    /// diagnostics of its own.
+    pub fn llc(&self) -> Option<&LlcResult> {
+        match self {
+            Observed::Llc(llc) => Some(llc),
+            Observed::Loss { .. }
+            | Observed::WeightNorm { .. }
+            | Observed::GradientNorm { .. }
+            | Observed::HessianTrace { .. }
+            | Observed::Outputs { .. }
+            | Observed::Accuracy(_)
+            | Observed::InductionScore(_)
+            | Observed::TmsGeometry(_)
+            | Observed::IclBaselines(_) => None,
+        }
+    }
+
     /// Every series the observable declares, its default first, with its value here.
     pub fn series(&self) -> Vec<(&'static str, Reading<'_>)> {
         use Reading::{Number, Values};
