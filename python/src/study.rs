@@ -1,0 +1,276 @@
+//! `devspec._native.Study`: a spec checked and planned, and what can be read about it without a
+//! worker: its instances' statuses, its results as Arrow tables, its stored checkpoints, its
+//! reports. The public API (`devspec.Study`, python/devspec/__init__.py) wraps it.
+
+use std::path::{Path, PathBuf};
+
+use devspec::compile::{self, CompileError};
+use devspec::diagnostic::Diagnostic;
+use devspec::exec::{InstanceStatus, survey};
+use devspec::ops::{self, Observer, Session};
+use devspec::plan::{self, Plan};
+use devspec::source::SourceMap;
+use devspec::store::Lookup;
+use pyo3::prelude::*;
+use pyo3::types::PyByteArray;
+
+use crate::errors;
+use crate::python_value::to_python;
+
+/// A tensor as Python receives it: name, numpy type, shape, bytes.
+type TensorTuple<'py> = (String, &'static str, Vec<usize>, Bound<'py, PyByteArray>);
+
+/// A spec, checked and planned when opened (and again by `check`).
+#[pyclass(module = "devspec._native", name = "Study")]
+pub struct NativeStudy {
+    spec: PathBuf,
+    sets: Vec<String>,
+    store: Option<PathBuf>,
+    plan: Plan,
+}
+
+/// A spec checked and planned, or its diagnostics; the warnings of a spec that checks.
+fn planned(py: Python<'_>, spec: &Path, sets: &[String]) -> PyResult<(Plan, Vec<Py<PyAny>>)> {
+    let mut sources = SourceMap::new();
+    let fail = |sources: &SourceMap, diagnostics: &[Diagnostic]| {
+        errors::spec_error(py, sources, diagnostics)
+    };
+    let program = match compile::check_path(spec, sets, &mut sources) {
+        Ok(program) => program,
+        Err(CompileError::Unreadable(failure)) => return Err(errors::failure(py, &failure)),
+        Err(CompileError::Diagnostics(diagnostics)) => return Err(fail(&sources, &diagnostics)),
+    };
+    // As `devspec check`: a spec that checks may still be too large to plan.
+    let limits = plan::check_limits(&program);
+    if errors::has_errors(&limits) {
+        return Err(fail(&sources, &limits));
+    }
+    let plan = plan::plan(&program).map_err(|diagnostics| fail(&sources, &diagnostics))?;
+    let warnings = limits
+        .iter()
+        .map(|d| errors::diagnostic(py, &sources, d).map(Bound::unbind))
+        .collect::<PyResult<_>>()?;
+    Ok((plan, warnings))
+}
+
+/// A coordinate as Python should see it: a number where the value is one (`seed` 0, `lr`
+/// 0.001), else its text as names write it.
+fn coordinate(value: &devspec::compile::value::Value) -> serde_json::Value {
+    coordinate_text(&value.to_string())
+}
+
+fn coordinate_text(text: &str) -> serde_json::Value {
+    if let Ok(whole) = text.parse::<i64>() {
+        return whole.into();
+    }
+    match text.parse::<f64>() {
+        Ok(number) if number.is_finite() => number.into(),
+        _ => text.into(),
+    }
+}
+
+/// Collects an operation's notes, which Python shows as warnings.
+#[derive(Default)]
+struct Notes(Vec<String>);
+
+impl Observer for Notes {
+    fn event(&mut self, _: &devspec::exec::RunEvent) {}
+    fn note(&mut self, text: &str) {
+        self.0.push(text.to_owned());
+    }
+}
+
+impl NativeStudy {
+    fn session(&self, py: Python<'_>) -> PyResult<Session> {
+        crate::reading_session::reading_session(&self.spec, self.store.as_deref())
+            .map_err(|failure| errors::failure(py, &failure))
+    }
+
+    fn has_step(&self, py: Python<'_>, step: &str) -> PyResult<()> {
+        if self.plan.instances().any(|i| i.step_name == step) {
+            return Ok(());
+        }
+        let mut names: Vec<&str> = self.plan.instances().map(|i| i.step_name.as_str()).collect();
+        names.dedup();
+        Err(errors::raise(
+            py,
+            "Error",
+            (
+                format!("the spec has no step `{step}`"),
+                Some(format!("its steps: {}", names.join(", "))),
+            ),
+        ))
+    }
+}
+
+#[pymethods]
+impl NativeStudy {
+    #[new]
+    #[pyo3(signature = (spec, sets = Vec::new(), store = None))]
+    fn new(
+        py: Python<'_>,
+        spec: PathBuf,
+        sets: Vec<String>,
+        store: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let (plan, _) = planned(py, &spec, &sets)?;
+        Ok(NativeStudy { spec, sets, store, plan })
+    }
+
+    /// Reads, checks and plans the spec again (it may have been edited); the warnings.
+    fn check(&mut self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        let (plan, warnings) = planned(py, &self.spec, &self.sets)?;
+        self.plan = plan;
+        Ok(warnings)
+    }
+
+    /// Every instance's display name, in plan order (`tms_run[seed=0]`, `llc[seed=0]@100`).
+    fn instances(&self) -> Vec<String> {
+        self.plan.instances().map(devspec::plan::Instance::display_name).collect()
+    }
+
+    /// The spec's steps in plan order: `(name, kind)`.
+    fn steps(&self) -> Vec<(String, &'static str)> {
+        let mut steps: Vec<(String, &'static str)> = Vec::new();
+        for instance in self.plan.instances() {
+            if !steps.iter().any(|(name, _)| *name == instance.step_name) {
+                steps.push((instance.step_name.clone(), instance.kind.name()));
+            }
+        }
+        steps
+    }
+
+    /// Every instance, in plan order: `instance`, `step`, `kind`, `coords` (axis -> value),
+    /// `checkpoint`, `status` (`cached`, `will run`, `waits for inputs`, `damaged`), as
+    /// `devspec status` says them.
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let session = self.session(py)?;
+        let statuses = survey(&self.plan, &session.store, &session.options);
+        let mut rows = Vec::new();
+        for &node in &self.plan.order {
+            let instance = &self.plan.graph[node];
+            let status = match &statuses[node.index()] {
+                // What a lookup sees damaged will run again: said so, as `devspec status` does.
+                InstanceStatus::WillRun(key) => match session.store.lookup(&key.digest()) {
+                    Lookup::Damaged(_) => "damaged",
+                    Lookup::Hit(_) | Lookup::Miss => "will run",
+                },
+                other => other.label(),
+            };
+            let coords: serde_json::Map<String, serde_json::Value> =
+                instance.coords.iter().map(|c| (c.axis.clone(), coordinate(&c.value))).collect();
+            let row = serde_json::json!({
+                "instance": instance.display_name(),
+                "step": instance.step_name,
+                "kind": instance.kind.name(),
+                "coords": coords,
+                "checkpoint": instance.checkpoint,
+                "status": status,
+            });
+            rows.push(to_python(py, &row)?);
+        }
+        Ok(rows)
+    }
+
+    /// The stored checkpoints of `step`'s instances (`instance`, `coords`, `step`, `key`,
+    /// `digest`, `path`), and the instances whose checkpoints are not stored yet.
+    fn checkpoints<'py>(
+        &self,
+        py: Python<'py>,
+        step: &str,
+    ) -> PyResult<(Vec<Bound<'py, PyAny>>, Vec<String>)> {
+        self.has_step(py, step)?;
+        let session = self.session(py)?;
+        let found = crate::stored_checkpoints::checkpoints(&self.plan, &session, step);
+        let rows = found
+            .stored
+            .iter()
+            .map(|c| {
+                let coords: serde_json::Map<String, serde_json::Value> =
+                    c.coords.iter().map(|(a, v)| (a.clone(), coordinate_text(v))).collect();
+                to_python(
+                    py,
+                    &serde_json::json!({
+                        "instance": c.instance,
+                        "coords": coords,
+                        "step": c.step,
+                        "key": c.key,
+                        "digest": c.digest,
+                        "path": c.path.display().to_string(),
+                    }),
+                )
+            })
+            .collect::<PyResult<_>>()?;
+        Ok((rows, found.missing))
+    }
+
+    /// The tensors of the checkpoint blob `digest`, read and checked against its digest:
+    /// `(name, numpy type, shape, bytes)` each.
+    fn tensors<'py>(&self, py: Python<'py>, digest: &str) -> PyResult<Vec<TensorTuple<'py>>> {
+        let session = self.session(py)?;
+        let bytes = session.store.read_blob(digest).map_err(|error| {
+            errors::raise(
+                py,
+                "Error",
+                (
+                    format!("checkpoint {digest}: {error}"),
+                    Some("`devspec run` computes it again".to_owned()),
+                ),
+            )
+        })?;
+        let tensors = crate::checkpoint_tensors::parse(&bytes).map_err(|error| {
+            errors::raise(
+                py,
+                "Error",
+                (format!("checkpoint {digest} cannot be read: {error}"), None::<String>),
+            )
+        })?;
+        Ok(tensors
+            .into_iter()
+            .map(|t| (t.name, t.dtype, t.shape, PyByteArray::new(py, &t.bytes)))
+            .collect())
+    }
+
+    /// Draws the spec's reports (computing the report steps when their inputs have results) into
+    /// `out` (default `reports/<spec>/` in the project): the HTML pages, and the notes said.
+    #[pyo3(signature = (out = None))]
+    fn report(&self, py: Python<'_>, out: Option<PathBuf>) -> PyResult<(Vec<String>, Vec<String>)> {
+        let session = self.session(py)?;
+        let out =
+            out.unwrap_or_else(|| ops::report::default_folder(&session.config.root, &self.spec));
+        let mut notes = Notes::default();
+        let outcome = ops::report::report(&self.plan, &session, &self.spec, &out, &mut notes)
+            .map_err(|failure| errors::failure(py, &failure))?;
+        if let Some(failed) = outcome.failed.first() {
+            return Err(errors::raise(
+                py,
+                "Error",
+                (format!("report {} failed: {}", failed.instance, failed.error), None::<String>),
+            ));
+        }
+        let mut pages = Vec::new();
+        for drawn in outcome.drawn {
+            match drawn {
+                ops::report::Drawn::Page(path) => pages.push(path.display().to_string()),
+                ops::report::Drawn::Failed { report, error } => {
+                    return Err(errors::raise(
+                        py,
+                        "Error",
+                        (format!("report {report} could not be drawn: {error}"), None::<String>),
+                    ));
+                }
+            }
+        }
+        Ok((pages, notes.0))
+    }
+
+    /// The spec's path as given.
+    #[getter]
+    fn spec(&self) -> PathBuf {
+        self.spec.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Study({:?}, {} instances)", self.spec.display().to_string(), self.plan.order.len())
+    }
+}
