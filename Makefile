@@ -5,7 +5,7 @@ CARGO ?= cargo
 LIBTORCH_READY := .libtorch/.flavour
 DEFAULT_SPEC := specs/tms.dev
 
-.PHONY: run test lint build install libtorch bench clean editors
+.PHONY: run test lint build install libtorch bench clean editors python-test
 
 # Fetches libtorch if missing, builds in release mode, and runs the default study: its
 # training, the LLC at every checkpoint, the stages detected in both and the report (the run
@@ -22,6 +22,26 @@ test: $(LIBTORCH_READY) lint
 	DEVSPEC_SLURM=$$started $(CARGO) test --workspace; status=$$?; \
 	if [ "$$started" = started ]; then scripts/slurm-local.sh stop; fi; \
 	exit $$status
+	$(MAKE) python-test
+
+# The Python module (python/): its extension built by cargo with the dev profile, reusing the
+# library `cargo test` built (maturin develop would set PyO3's build variables its own way and
+# rebuild PyO3 after every lint, about a minute), next to its Python sources, which the tests
+# import in place; its pytest suite runs against the debug devspec binary (its worker beside it)
+# in a venv under target/, made once (scripts/python-venv.sh: Debian's python3-venv installed as
+# root where missing) and again when the pinned packages change. `pip install ./python` builds
+# the wheel with maturin.
+PY_VENV := target/python-venv
+
+python-test: $(PY_VENV)/.ready
+	$(CARGO) build --workspace --bins
+	$(CARGO) build -p devspec-python
+	cp target/debug/lib_native.so python/devspec/_native.abi3.so
+	cd python && PYTHONPATH=$(CURDIR)/python DEVSPEC=$(CURDIR)/target/debug/devspec \
+	  ../$(PY_VENV)/bin/python -m pytest -q -rs tests
+
+$(PY_VENV)/.ready: python/tests/requirements.txt scripts/python-venv.sh
+	scripts/python-venv.sh $(PY_VENV)
 
 lint: $(LIBTORCH_READY)
 	$(CARGO) fmt --all --check

@@ -1,0 +1,40 @@
+"""Type stubs of ``devspec._native``, the Rust half of the module (python/src/). Use
+:class:`devspec.Study`, which wraps it; these are its building blocks."""
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .errors import Diagnostic
+
+__version__: str
+
+class Study:
+    """A spec, checked and planned when opened: raises ``devspec.SpecError`` when it does not
+    check, ``devspec.Error`` when it cannot be read."""
+
+    def __init__(
+        self, spec: str, sets: Sequence[str] = ..., store: Optional[str] = None
+    ) -> None: ...
+    @property
+    def spec(self) -> str:
+        """The spec's path as given."""
+    def check(self) -> List[Diagnostic]:
+        """Reads, checks and plans the spec again; its warnings."""
+    def instances(self) -> List[str]:
+        """Every instance's display name, in plan order."""
+    def steps(self) -> List[Tuple[str, str]]:
+        """``(name, kind)`` of each step, in plan order."""
+    def status(self) -> List[Dict[str, Any]]:
+        """Every instance: ``instance``, ``step``, ``kind``, ``coords``, ``checkpoint``,
+        ``status``."""
+    def table(self, step: str, long: bool) -> bytes:
+        """A step's results as an Arrow IPC stream (docs/results.md's schema)."""
+    def series(self, step: str, name: str) -> bytes:
+        """One series of a step in long form, as an Arrow IPC stream."""
+    def checkpoints(self, step: str) -> Tuple[List[Dict[str, Any]], List[str]]:
+        """The stored checkpoints of a step (``instance``, ``coords``, ``step``, ``key``,
+        ``digest``, ``path``), and its instances with none stored yet."""
+    def tensors(self, digest: str) -> List[Tuple[str, str, List[int], bytearray]]:
+        """A checkpoint blob's tensors, checked against its digest: ``(name, numpy type,
+        shape, bytes)``; the type is ``"bf16"`` for bfloat16."""
+    def report(self, out: Optional[str] = None) -> Tuple[List[str], List[str]]:
+        """Draws the reports: their HTML pages, and the notes said."""

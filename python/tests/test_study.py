@@ -1,0 +1,145 @@
+"""A small real study run through the module: its run, status, checkpoints and report, read back
+and compared with what the devspec binary and the store say."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+import devspec
+
+# 2 training runs, the LLC at each one's 3 checkpoints, 2 detections, 1 report.
+INSTANCES = 2 + 6 + 2 + 1
+
+
+def test_a_run_computes_every_instance_and_a_second_takes_them_from_the_store(tms):
+    project, study, summary = tms
+    assert (summary.computed, summary.cached, summary.failed) == (INSTANCES, 0, {})
+    assert summary.returncode == 0
+    assert "report:" in summary.stdout
+    again = study.run(quiet=True)
+    assert (again.computed, again.cached) == (0, INSTANCES)
+
+
+def test_status_says_what_devspec_status_says(tms):
+    project, study, _ = tms
+    frame = study.status()
+    shown = project.devspec("status", "study.dev", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    expected = {i["name"]: i["status"] for i in json.loads(shown.stdout)["instances"]}
+    assert dict(zip(frame["instance"], frame["status"])) == expected
+    assert len(frame) == INSTANCES and set(frame["status"]) == {"cached"}
+    llc = frame[frame["step"] == "llc"]
+    assert sorted(llc["checkpoint"].tolist()) == [10, 10, 100, 100, 300, 300]
+    assert sorted(llc["seed"].tolist()) == [0, 0, 0, 1, 1, 1]
+    assert set(frame["kind"]) == {"train", "estimate", "detect", "report"}
+
+
+def test_every_checkpoint_tensor_equals_the_stored_bytes(tms):
+    _, study, _ = tms
+    stored = study.checkpoints("run")
+    assert sorted(zip(stored["seed"], stored["step"])) == [
+        (seed, step) for seed in (0, 1) for step in (10, 100, 300)
+    ]
+    for row in stored.itertuples():
+        tensors = study.checkpoint("run", seed=row.seed, step=row.step, backend="numpy")
+        # The store's blob, parsed by the safetensors package: the same names, types, shapes
+        # and bytes.
+        expected = safetensors.numpy.load_file(row.path)
+        assert sorted(tensors) == sorted(expected) == ["W", "b"]
+        for name, array in expected.items():
+            assert tensors[name].dtype == array.dtype and tensors[name].shape == array.shape
+            assert tensors[name].tobytes() == array.tobytes(), f"{row.instance} {name}"
+            assert tensors[name].flags.writeable
+    last = study.checkpoint("run", seed=1, backend="numpy")
+    at_300 = study.checkpoint("run", seed=1, step=300, backend="numpy")
+    assert last["W"].tobytes() == at_300["W"].tobytes(), "the last checkpoint by default"
+
+
+def test_a_checkpoint_asked_for_ambiguously_or_not_stored_is_a_clear_error(tms):
+    _, study, _ = tms
+    with pytest.raises(devspec.Error, match=r"2 instances of `run` match") as ambiguous:
+        study.checkpoint("run", step=10)
+    assert "seed=" in ambiguous.value.hint
+    with pytest.raises(devspec.MissingResult, match="no checkpoint at step 50") as missing:
+        study.checkpoint("run", seed=0, step=50)
+    assert missing.value.hint == "its checkpoints: 10, 100, 300"
+    with pytest.raises(devspec.Error, match="`run` has no axis `lr`"):
+        study.checkpoint("run", lr=0.1)
+    with pytest.raises(devspec.Error, match="the spec has no step `runs`"):
+        study.checkpoint("runs", seed=0)
+
+
+def test_the_report_is_drawn_in_process(tms):
+    project, study, _ = tms
+    pages = study.report(out=project.root / "drawn")
+    assert pages == [project.root / "drawn" / "summary" / "report.html"]
+    assert "small" in pages[0].read_text()
+
+
+def test_a_spec_with_an_error_raises_spec_error_with_its_line_and_the_cli_text(make_project):
+    project = make_project("import std.tms\n\ntrain run {\n  steps = 10\n  optimizer = sgd(lr = 0.1)\n  modle = 3\n}\n")
+    with pytest.raises(devspec.SpecError) as raised:
+        devspec.Study(project.spec)
+    error = raised.value
+    lines = {d.line for d in error.diagnostics}
+    assert 6 in lines, [str(d) for d in error.diagnostics]
+    misspelt = next(d for d in error.diagnostics if d.line == 6)
+    assert (misspelt.column, misspelt.severity) == (3, "error")
+    assert misspelt.hint and "model" in misspelt.hint
+    # The same text as `devspec check` prints, for the same path.
+    checked = project.devspec("check", str(project.spec))
+    assert checked.returncode == 2
+    assert str(error) == checked.stderr.rstrip("\n")
+    # and the same fields as its JSON form.
+    as_json = project.devspec("check", str(project.spec), "--format", "json")
+    fields = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [(f["line"], f["column"], f["message"], f["hint"]) for f in fields] == [
+        (d.line, d.column, d.message, d.hint) for d in error.diagnostics
+    ]
+
+
+def test_check_reads_the_spec_again(make_project):
+    project = make_project("test a { value = 1 }\n")
+    study = project.study()
+    assert study.check() == []
+    project.spec.write_text("test a { value = 1 }\ntest b { valeu = 2 }\n")
+    with pytest.raises(devspec.SpecError) as raised:
+        study.check()
+    assert raised.value.line == 2
+    project.spec.write_text("test a { value = 1 }\ntest b { value = 2 }\n")
+    assert study.check() == []
+    assert study.steps() == {"a": "test", "b": "test"}
+
+
+def test_run_without_a_devspec_binary_says_how_to_get_one(make_project, monkeypatch):
+    project = make_project("test a { value = 1 }\n")
+    monkeypatch.delenv("DEVSPEC", raising=False)
+    monkeypatch.setenv("PATH", str(project.root))
+    with pytest.raises(devspec.DevspecNotFound, match="not on PATH") as raised:
+        devspec.Study(project.spec).run()
+    assert "make install" in raised.value.hint
+    with pytest.raises(devspec.DevspecNotFound, match="nowhere/devspec, which is not"):
+        devspec.Study(project.spec, devspec="/nowhere/devspec").run()
+
+
+def test_a_failed_run_raises_run_error_with_the_failure(make_project):
+    project = make_project("test a { value = 1 }\ntest b {\n  value = 2\n  fail = true\n}\n")
+    with pytest.raises(devspec.RunError) as raised:
+        project.study().run(quiet=True)
+    error = raised.value
+    assert error.returncode == 1
+    assert "b" in str(error) and "1 computed" in str(error)
+
+
+def test_sets_override_values_as_the_command_line_does(make_project):
+    project = make_project("test a { value = 1 }\n")
+    study = project.study(sets={"a.value": 7})
+    assert study.sets == ["a.value=7"]
+    with pytest.raises(devspec.SpecError, match="--set"):
+        project.study(sets=["a.value"])
