@@ -52,6 +52,21 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
             entry.detail
         );
     }
+    let damaged = !results.damaged.is_empty();
+    if let Some((path, shape)) = parquet_to {
+        let table = crate::tables::step_table(&results, shape);
+        crate::tables::write_parquet(&table, path)?;
+        let done = results.rows.iter().filter(|r| r.served().is_some()).count();
+        eoutln!(
+            "wrote {}: {} rows, {} columns ({} of {} instances have results)",
+            path.display(),
+            table.num_rows(),
+            table.num_columns(),
+            done,
+            results.rows.len()
+        );
+        return Ok(if damaged { ExitCode::Failed } else { ExitCode::Success });
+    }
     let rows: Vec<serde_json::Value> = results
         .rows
         .iter()
@@ -82,28 +97,14 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
             row
         })
         .collect();
-    let damaged = !results.damaged.is_empty();
-    if let Some((path, shape)) = parquet_to {
-        let table = crate::tables::step_table(&results, shape);
-        crate::tables::write_parquet(&table, path)?;
-        let done = results.rows.iter().filter(|r| r.served().is_some()).count();
-        eoutln!(
-            "wrote {}: {} rows, {} columns ({} of {} instances have results)",
-            path.display(),
-            table.num_rows(),
-            table.num_columns(),
-            done,
-            results.rows.len()
-        );
-        return Ok(if damaged { ExitCode::Failed } else { ExitCode::Success });
-    }
     let text = match format {
         ShowFormat::Json => {
             let document = serde_json::json!({ "schema_version": RESULTS_SCHEMA_VERSION, "step": step, "rows": rows });
             serde_json::to_string_pretty(&document).expect("results serialize") + "\n"
         }
         ShowFormat::Csv => tabulate(&series_rows(rows), None),
-        ShowFormat::Parquet => unreachable!("parquet is written above"),
+        // Written to its file above: nothing for stdout.
+        ShowFormat::Parquet => String::new(),
         ShowFormat::Table if provenance => provenance_blocks(&rows),
         ShowFormat::Table => {
             let notes = diagnostic_notes(&rows) + &detection_notes(&rows);
