@@ -21,4 +21,5 @@ pub mod steps;
 pub mod store;
 pub mod study;
 pub mod syntax;
+pub mod tables;
 pub mod theory;

@@ -29,6 +29,7 @@ mod integration {
     mod specs_check;
     mod store_damage;
     mod study;
+    mod tables;
     mod tms_study;
     mod torchscript;
     mod train;

@@ -275,9 +275,18 @@ pub struct ShowArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
-    /// `table` for people, `csv` for spreadsheets, `json` for programs (docs/results.md).
+    /// `table` for people, `csv` for spreadsheets, `json` for programs, `parquet` for pandas,
+    /// polars and Arrow (written to `-o FILE`; docs/results.md gives its columns).
     #[arg(long, value_enum, default_value = "table")]
     pub format: ShowFormat,
+    /// The file `--format parquet` writes.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// With `--format parquet`: a row per instance and training step (a train's loss series,
+    /// an estimate at its checkpoint, a detection's boundaries), instead of a row per instance
+    /// with the series as lists.
+    #[arg(long)]
+    pub long: bool,
     /// Significant digits of the table's numbers (CSV and JSON keep every digit).
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u8).range(1..=17))]

@@ -12,11 +12,12 @@ use devspec_protocol::StepKind;
 use devspec_protocol::results::{self, DiagnosticName, EstimateResult, TrainResult};
 
 use super::args::ShowArgs;
-use super::run_context::{ContextArgs, planned, session};
+use super::run_context::{ContextArgs, planned, reading_session};
 use crate::detect::Detection;
-use crate::exec::{InstanceStatus, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
+use crate::ops::step_results;
+use crate::tables::Shape;
 
 /// Bumped when the JSON's shape changes (documented in docs/results.md).
 pub const RESULTS_SCHEMA_VERSION: u32 = 1;
@@ -29,70 +30,65 @@ pub enum ShowFormat {
     Csv,
     /// One JSON document (`schema_version`, `step`, `rows`).
     Json,
+    /// An Apache Parquet file (`-o FILE`): typed columns, series as lists (docs/results.md).
+    Parquet,
 }
 
 pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure> {
-    let ShowArgs { file, step, sets, format, precision, provenance, settings } = args;
+    let ShowArgs { file, step, sets, format, output, long, precision, provenance, settings } = args;
     let (step, format, provenance) = (step.as_str(), *format, *provenance);
+    let parquet_to = parquet_output(format, output.as_deref(), *long, provenance)?;
     let precision = usize::from(*precision);
     let plan = match planned(file, sets)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    if !plan.instances().any(|instance| instance.step_name == step) {
-        return Err(Failure::bad_input(format!("the spec has no step `{step}`"))
-            .with_hint("name a step of the spec, as written after its kind"));
+    let context = reading_session(&ContextArgs::new(file, settings, worker))?;
+    let results = step_results(&plan, &context, step)?;
+    for entry in &results.damaged {
+        eoutln!(
+            "store: {} is damaged ({}): set aside; `devspec run` recomputes it",
+            entry.what,
+            entry.detail
+        );
     }
-    let context = session(&ContextArgs::new(file, settings, worker))?;
-    let statuses = survey(&plan, &context.store, &context.options);
-    let mut damaged = false;
-    let rows: Vec<serde_json::Value> = plan
-        .order
+    let damaged = !results.damaged.is_empty();
+    if let Some((path, shape)) = parquet_to {
+        let table = crate::tables::step_table(&results, shape);
+        crate::tables::write_parquet(&table, path)?;
+        let done = results.rows.iter().filter(|r| r.served().is_some()).count();
+        eoutln!(
+            "wrote {}: {} rows, {} columns ({} of {} instances have results)",
+            path.display(),
+            table.num_rows(),
+            table.num_columns(),
+            done,
+            results.rows.len()
+        );
+        return Ok(if damaged { ExitCode::Failed } else { ExitCode::Success });
+    }
+    let rows: Vec<serde_json::Value> = results
+        .rows
         .iter()
-        .filter(|&&node| plan.graph[node].step_name == step)
-        .map(|&node| {
-            let instance = &plan.graph[node];
-            let coords: serde_json::Map<String, serde_json::Value> = instance
+        .map(|row| {
+            let coords: serde_json::Map<String, serde_json::Value> = row
                 .coords
                 .iter()
-                .map(|c| (c.axis.clone(), serde_json::Value::from(c.value.to_string())))
+                .map(|(axis, value)| (axis.clone(), serde_json::Value::from(value.as_str())))
                 .collect();
-            // What is served is checked: its result against its digest, its numbers against
-            // its result. A damaged entry is said and set aside, never shown.
-            let served = match &statuses[node.index()] {
-                InstanceStatus::Cached(manifest) => match context.store.served(&manifest.key) {
-                    Ok(served) => served,
-                    Err(damage) => {
-                        let name = instance.display_name();
-                        let _ = context.store.set_aside(&damage);
-                        eoutln!(
-                            "store: {} is damaged ({}): set aside; `devspec run` recomputes it",
-                            damage.what(&name),
-                            damage.detail
-                        );
-                        damaged = true;
-                        None
-                    }
-                },
-                _ => None,
-            };
-            let (status, metrics, extra) = match (&statuses[node.index()], served) {
-                (InstanceStatus::Cached(_), Some(served)) if provenance => {
-                    ("done", provenance_of(&served.manifest), None)
-                }
-                (InstanceStatus::Cached(_), Some(served)) => (
-                    "done",
+            let (metrics, extra) = match row.served() {
+                Some(served) if provenance => (provenance_of(&served.manifest), None),
+                Some(served) => (
                     serde_json::Value::Object(served.manifest.metrics.clone()),
-                    details(instance.kind, served.result.as_deref()),
+                    details(row.kind, served.result.as_deref()),
                 ),
-                (InstanceStatus::Cached(_), None) => ("damaged", serde_json::Value::Null, None),
-                (other, _) => (other.label(), serde_json::Value::Null, None),
+                None => (serde_json::Value::Null, None),
             };
             let mut row = serde_json::json!({
-                "instance": instance.display_name(),
+                "instance": row.instance,
                 "coords": coords,
-                "checkpoint": instance.checkpoint,
-                "status": status,
+                "checkpoint": row.checkpoint,
+                "status": row.status(),
                 "metrics": metrics,
             });
             if let Some((field, value)) = extra {
@@ -107,6 +103,8 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
             serde_json::to_string_pretty(&document).expect("results serialize") + "\n"
         }
         ShowFormat::Csv => tabulate(&series_rows(rows), None),
+        // Written to its file above: nothing for stdout.
+        ShowFormat::Parquet => String::new(),
         ShowFormat::Table if provenance => provenance_blocks(&rows),
         ShowFormat::Table => {
             let notes = diagnostic_notes(&rows) + &detection_notes(&rows);
@@ -115,6 +113,36 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
     };
     out!("{text}");
     Ok(if damaged { ExitCode::Failed } else { ExitCode::Success })
+}
+
+/// Where `--format parquet` writes and in which shape; `-o` and `--long` belong to it alone.
+fn parquet_output(
+    format: ShowFormat,
+    output: Option<&std::path::Path>,
+    long: bool,
+    provenance: bool,
+) -> Result<Option<(&std::path::Path, Shape)>, Failure> {
+    let shape = if long { Shape::Long } else { Shape::Wide };
+    match (format, output) {
+        (ShowFormat::Parquet, _) if provenance => Err(Failure::bad_input(
+            "--provenance is not written to Parquet",
+        )
+        .with_hint("use `--provenance --format json` or `csv` for what produced each result")),
+        (ShowFormat::Parquet, Some(path)) => Ok(Some((path, shape))),
+        (ShowFormat::Parquet, None) => Err(Failure::bad_input(
+            "--format parquet writes a file: say which",
+        )
+        .with_hint("add `-o results.parquet`")),
+        (ShowFormat::Table | ShowFormat::Csv | ShowFormat::Json, Some(_)) => Err(
+            Failure::bad_input("-o is for `--format parquet`")
+                .with_hint("tables, CSV and JSON go to stdout: redirect it (`> file.csv`)"),
+        ),
+        (ShowFormat::Table | ShowFormat::Csv | ShowFormat::Json, None) if long => Err(
+            Failure::bad_input("--long shapes the Parquet table")
+                .with_hint("add `--format parquet -o FILE`; `--format csv` already gives a train's loss series a row per step"),
+        ),
+        (ShowFormat::Table | ShowFormat::Csv | ShowFormat::Json, None) => Ok(None),
+    }
 }
 
 /// What produced a result, as the columns of its row (`--provenance`).

@@ -12,7 +12,7 @@ use crate::project_config::ProjectConfig;
 pub fn run(flag: Option<PathBuf>, config: &ProjectConfig) -> Result<ExitCode, Failure> {
     outln!("devspec {}", env!("CARGO_PKG_VERSION"));
     let location = WorkerLocator::from_env(flag, config.worker.clone()).locate()?;
-    let deadlines = super::run_context::worker_deadlines(config)?;
+    let deadlines = crate::ops::worker_deadlines(config)?;
     let report = WorkerProcess::spawn_with(&location.path, &[], deadlines)?.version()?;
     outln!(
         "worker   {} {} ({})",

@@ -25,4 +25,4 @@ pub use step_key::{StepKey, environment_of, explicit_device, instance_key};
 pub use survey::{InstanceStatus, continues_from, survey, why};
 pub use worker_locator::{LocatedBy, WorkerLocation, WorkerLocator};
 pub use worker_process::{WorkerDeadlines, WorkerProcess, WorkerProcessError};
-pub use worker_report::worker_report;
+pub use worker_report::{latest_cached_report, worker_report};

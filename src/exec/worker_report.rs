@@ -47,3 +47,20 @@ pub fn worker_report(
     }
     Ok(report)
 }
+
+/// The version report the store cached last (by the file's modification time), of any worker:
+/// what reading results uses for the keys' environment when no worker can be found. `None`
+/// when no worker ever reported to this store, so nothing was computed in it.
+pub fn latest_cached_report(store: &Store) -> Option<VersionReport> {
+    let entries = std::fs::read_dir(store.root().join("workers")).ok()?;
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let modified = entry.metadata().ok()?.modified().ok()?;
+            let text = std::fs::read_to_string(entry.path()).ok()?;
+            let report = serde_json::from_str::<VersionReport>(&text).ok()?;
+            (report.protocol == devspec_protocol::PROTOCOL_VERSION).then_some((modified, report))
+        })
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, report)| report)
+}

@@ -14,6 +14,10 @@ pub mod export;
 pub mod report;
 pub mod run;
 mod session;
+mod settings;
+mod step_results;
 pub mod verify;
 
 pub use session::{Observer, Quiet, Session};
+pub use settings::{Settings, worker_deadlines};
+pub use step_results::{DamagedEntry, RowState, StepResults, StepRow, step_results};

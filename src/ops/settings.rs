@@ -1,0 +1,245 @@
+//! The settings an operation runs under, resolved with the precedence caller (the command
+//! line, a Python call) > environment > `devspec.toml`: store, jobs, worker, and the
+//! environment part of every key. The CLI and the Python module resolve them here, so both
+//! compute the same keys for the same spec.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use devspec_protocol::VersionReport;
+
+use super::Session;
+use crate::exec::{
+    RunOptions, WorkerDeadlines, WorkerLocator, latest_cached_report, worker_report,
+};
+use crate::failure::Failure;
+use crate::project_config::ProjectConfig;
+use crate::store::Store;
+
+/// What the caller set; `None` falls through to the environment, then `devspec.toml`.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub store: Option<PathBuf>,
+    pub threads: Option<u32>,
+    pub device: Option<String>,
+    pub jobs: Option<usize>,
+    pub batch: Option<u32>,
+    pub worker: Option<PathBuf>,
+}
+
+/// Whether the operation needs a worker it could start, or only the keys of what is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WorkerNeed {
+    /// Running, or asking the worker for its report when none is cached.
+    Start,
+    /// Reading results: a worker is used when found, else the report the store cached last.
+    Read,
+}
+
+/// Sibling instances one request computes together, unless a setting says otherwise.
+const DEFAULT_BATCH: u32 = 16;
+
+impl Session {
+    /// The settings for an operation that may run steps: a worker must be found.
+    pub fn resolve(file: &Path, settings: &Settings) -> Result<Session, Failure> {
+        resolve(file, settings, WorkerNeed::Start)
+    }
+
+    /// The settings for reading results (`show`, tables, checkpoints, reports from the store):
+    /// no worker executable needed. A worker that can be found decides the keys' environment as
+    /// in a run; without one, the version report the store cached last does (the libtorch and
+    /// CPU kernels its results were computed with). A store with no cached report has run
+    /// nothing, and says so.
+    pub fn for_reading(file: &Path, settings: &Settings) -> Result<Session, Failure> {
+        resolve(file, settings, WorkerNeed::Read)
+    }
+}
+
+fn resolve(file: &Path, settings: &Settings, need: WorkerNeed) -> Result<Session, Failure> {
+    let absolute = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+    let folder = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+    let config =
+        ProjectConfig::discover(&folder)?.unwrap_or_else(|| ProjectConfig::defaults(&folder));
+    let store_path = settings
+        .store
+        .clone()
+        .or_else(|| std::env::var_os("DEVSPEC_STORE").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| config.store.clone());
+    let jobs = jobs(settings.jobs, from_env("DEVSPEC_JOBS")?, config.jobs, one_per_core());
+    let threads_per_step = settings
+        .threads
+        .or(from_env::<u32>("DEVSPEC_THREADS")?.filter(|&n| n > 0))
+        .unwrap_or(config.threads_per_step);
+    let batch =
+        settings.batch.or(from_env("DEVSPEC_BATCH")?).or(config.batch).unwrap_or(DEFAULT_BATCH);
+    let (requested_device, device_from) = match (&settings.device, env_text("DEVSPEC_DEVICE")) {
+        (Some(device), _) => (device.clone(), "--device"),
+        (None, Some(device)) => (device, "DEVSPEC_DEVICE"),
+        (None, None) => (config.device.clone(), "`run.device` in devspec.toml"),
+    };
+    let store = Store::open(&store_path)?;
+    let deadlines = worker_deadlines(&config)?;
+    let located = WorkerLocator::from_env(settings.worker.clone(), config.worker.clone()).locate();
+    let (worker, report) = match (located, need) {
+        (Ok(location), _) => {
+            let report = worker_report(&store, &location.path, deadlines)?;
+            (location.path, report)
+        }
+        (Err(failure), WorkerNeed::Start) => return Err(failure),
+        (Err(failure), WorkerNeed::Read) => match latest_cached_report(&store) {
+            Some(report) => (PathBuf::new(), report),
+            None => {
+                return Err(Failure::environment(format!(
+                    "{}, and the store {} holds no results yet to read",
+                    failure.message,
+                    store.root().display()
+                ))
+                .with_hint("run the study first (`devspec run FILE`), or name the store that holds its results"));
+            }
+        },
+    };
+    let device = resolve_device(&requested_device, device_from, report.cuda_available)?;
+    let options = run_options(&absolute, &config, &store, &report, device, deadlines);
+    let options = RunOptions {
+        jobs,
+        threads_per_step,
+        max_batch: usize::try_from(batch.max(1)).unwrap_or(1),
+        ..options
+    };
+    Ok(Session { config, store, worker, options })
+}
+
+/// The run options that follow from the worker's report and the spec's place in the project.
+fn run_options(
+    absolute: &Path,
+    config: &ProjectConfig,
+    store: &Store,
+    report: &VersionReport,
+    device: String,
+    deadlines: WorkerDeadlines,
+) -> RunOptions {
+    let device_kind = if device.starts_with("cuda") { "cuda" } else { "cpu" };
+    let mkl_cbwr = std::env::var("MKL_CBWR").unwrap_or_else(|_| "AUTO".into());
+    let environment: BTreeMap<String, String> = [
+        ("libtorch", report.libtorch.clone()),
+        ("device", device_kind.to_owned()),
+        ("cpu_capability", report.cpu_capability.clone()),
+        // What decides MKL's kernels here, not only the variable (src/exec/mkl_path.rs).
+        ("mkl", crate::exec::mkl_path::this_machine()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let spec_id = absolute
+        .strip_prefix(config.root.canonicalize().unwrap_or_else(|_| config.root.clone()))
+        .map_or_else(|_| absolute.display().to_string(), |rel| rel.display().to_string());
+    RunOptions {
+        jobs: 1,
+        threads_per_step: 1,
+        fail_fast: false,
+        max_batch: 1,
+        device,
+        // Pinned so every worker uses the kernels the key names.
+        worker_env: vec![
+            ("ATEN_CPU_CAPABILITY".into(), report.cpu_capability.to_lowercase()),
+            ("MKL_CBWR".into(), mkl_cbwr),
+        ],
+        deadlines,
+        environment,
+        spec_id,
+        spec_digest: std::fs::read(absolute)
+            .map(|bytes| blake3::hash(&bytes).to_hex().to_string())
+            .unwrap_or_default(),
+        files: std::sync::Arc::new(crate::store::FileDigests::new(store.root())),
+        slurm: None,
+    }
+}
+
+/// Worker requests at once: the caller's, else the environment's, else `devspec.toml`'s;
+/// 0 (wherever it is set, as devspec.toml documents) or nothing means one per core.
+fn jobs(caller: Option<usize>, env: Option<usize>, config: Option<usize>, cores: usize) -> usize {
+    caller.or(env).or(config).filter(|&jobs| jobs > 0).unwrap_or(cores).max(1)
+}
+
+/// This machine's cores, as far as this process may use them.
+fn one_per_core() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// A setting from the environment: absent or empty is `None`; anything else must parse.
+fn from_env<T: std::str::FromStr>(name: &str) -> Result<Option<T>, Failure> {
+    match env_text(name) {
+        None => Ok(None),
+        Some(text) => text.trim().parse().map(Some).map_err(|_| {
+            Failure::bad_input(format!("{name}={text} is not a whole number"))
+                .with_hint(format!("set {name} to a positive whole number, or unset it"))
+        }),
+    }
+}
+
+/// How long devspec waits on its workers: the heartbeat interval from `DEVSPEC_HEARTBEAT`, then
+/// `run.heartbeat_seconds`, then the default.
+pub fn worker_deadlines(config: &ProjectConfig) -> Result<WorkerDeadlines, Failure> {
+    let name = devspec_protocol::HEARTBEAT_ENV;
+    match env_text(name) {
+        Some(text) => text.trim().parse().ok().and_then(WorkerDeadlines::every).ok_or_else(|| {
+            Failure::bad_input(format!("{name}={text} is not a positive number of seconds"))
+                .with_hint(format!("set {name} to how often a busy worker says it is alive, e.g. 5 or 0.5, or unset it"))
+        }),
+        None => Ok(config
+            .heartbeat_seconds
+            .and_then(WorkerDeadlines::every)
+            .unwrap_or_default()),
+    }
+}
+
+fn env_text(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The device a run's `auto` steps use: `auto` picks CUDA when the worker sees it. Asking for
+/// CUDA where there is none is refused before anything runs.
+fn resolve_device(requested: &str, from: &str, cuda: bool) -> Result<String, Failure> {
+    let requested = requested.trim();
+    let is_cuda = requested == "cuda"
+        || requested.strip_prefix("cuda:").is_some_and(|n| n.parse::<u32>().is_ok());
+    match requested {
+        "auto" => Ok(if cuda { "cuda".into() } else { "cpu".into() }),
+        "cpu" => Ok("cpu".into()),
+        _ if is_cuda && cuda => Ok(requested.to_owned()),
+        _ if is_cuda => Err(Failure::environment(format!(
+            "{from} asks for device `{requested}`, but the worker sees no CUDA device"
+        ))
+        .with_hint("use `cpu` or `auto`, or run where libtorch finds a GPU")),
+        _ => Err(Failure::bad_input(format!("{from}: unknown device `{requested}`"))
+            .with_hint("devices are `auto`, `cpu`, `cuda` and `cuda:N`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{jobs, resolve_device};
+
+    #[test]
+    fn jobs_0_means_one_per_core_wherever_it_is_set() {
+        let cores = 12;
+        assert_eq!(jobs(Some(0), None, None, cores), cores, "--jobs 0");
+        assert_eq!(jobs(None, Some(0), Some(3), cores), cores, "DEVSPEC_JOBS=0 over the toml");
+        assert_eq!(jobs(Some(0), Some(2), Some(3), cores), cores, "--jobs 0 wins");
+        assert_eq!(jobs(None, None, None, cores), cores, "nothing set");
+        assert_eq!(jobs(None, None, Some(3), cores), 3);
+        assert_eq!(jobs(Some(5), Some(2), Some(3), cores), 5);
+        assert_eq!(jobs(None, None, None, 0), 1, "never 0 requests at once");
+    }
+
+    #[test]
+    fn devices_resolve_or_are_refused_with_their_source() {
+        assert_eq!(resolve_device("auto", "x", false).unwrap(), "cpu");
+        assert_eq!(resolve_device("auto", "x", true).unwrap(), "cuda");
+        assert_eq!(resolve_device("cuda:1", "x", true).unwrap(), "cuda:1");
+        let no_gpu = resolve_device("cuda", "DEVSPEC_DEVICE", false).unwrap_err();
+        assert!(no_gpu.message.contains("DEVSPEC_DEVICE asks for device `cuda`"), "{no_gpu}");
+        let unknown = resolve_device("tpu", "--device", true).unwrap_err();
+        assert!(unknown.message.contains("--device: unknown device `tpu`"), "{unknown}");
+    }
+}

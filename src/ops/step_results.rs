@@ -1,0 +1,114 @@
+//! One step's results as the store serves them, an instance each: what `show`, the Arrow and
+//! Parquet tables and the Python module read. What is served is checked first
+//! (`Store::served`: its result against its digest, its numbers against its result); a damaged
+//! entry is set aside and named, never served.
+
+use devspec_protocol::StepKind;
+
+use super::Session;
+use crate::exec::{InstanceStatus, survey};
+use crate::failure::Failure;
+use crate::plan::Plan;
+use crate::store::Served;
+
+/// One instance of the step.
+pub struct StepRow {
+    /// Its display name: `llc[seed=0]@1200`.
+    pub instance: String,
+    pub kind: StepKind,
+    /// Its sweep point: (axis, the value's canonical text), inherited axes first.
+    pub coords: Vec<(String, String)>,
+    /// The training step an estimate measures.
+    pub checkpoint: Option<i64>,
+    pub state: RowState,
+}
+
+/// Where an instance stands.
+pub enum RowState {
+    /// Stored and checked: its record and result bytes.
+    Done(Box<Served>),
+    /// Its stored entry failed its check and was set aside: the next run recomputes it.
+    Damaged,
+    /// Not stored: `will run` or `waits for inputs` (the survey's label).
+    NotRun(&'static str),
+}
+
+impl StepRow {
+    /// `done`, `damaged`, `will run` or `waits for inputs`.
+    pub fn status(&self) -> &'static str {
+        match &self.state {
+            RowState::Done(_) => "done",
+            RowState::Damaged => "damaged",
+            RowState::NotRun(label) => label,
+        }
+    }
+
+    pub fn served(&self) -> Option<&Served> {
+        match &self.state {
+            RowState::Done(served) => Some(served),
+            RowState::Damaged | RowState::NotRun(_) => None,
+        }
+    }
+}
+
+/// A stored entry found damaged while reading (and set aside).
+pub struct DamagedEntry {
+    /// `the result of llc[seed=0]@1200`.
+    pub what: String,
+    pub detail: String,
+}
+
+pub struct StepResults {
+    pub step: String,
+    pub kind: StepKind,
+    /// In the plan's order.
+    pub rows: Vec<StepRow>,
+    pub damaged: Vec<DamagedEntry>,
+}
+
+/// The results of `step`, an instance a row, in the plan's order.
+pub fn step_results(plan: &Plan, session: &Session, step: &str) -> Result<StepResults, Failure> {
+    let Some(kind) = plan.instances().find(|i| i.step_name == step).map(|i| i.kind) else {
+        return Err(Failure::bad_input(format!("the spec has no step `{step}`"))
+            .with_hint("name a step of the spec, as written after its kind"));
+    };
+    let statuses = survey(plan, &session.store, &session.options);
+    let mut damaged = Vec::new();
+    let rows = plan
+        .order
+        .iter()
+        .filter(|&&node| plan.graph[node].step_name == step)
+        .map(|&node| {
+            let instance = &plan.graph[node];
+            let name = instance.display_name();
+            let state = match &statuses[node.index()] {
+                InstanceStatus::Cached(manifest) => match session.store.served(&manifest.key) {
+                    Ok(Some(served)) => RowState::Done(Box::new(served)),
+                    // Gone between the survey and the read (a concurrent gc): not stored.
+                    Ok(None) => RowState::NotRun("will run"),
+                    Err(damage) => {
+                        let _ = session.store.set_aside(&damage);
+                        damaged.push(DamagedEntry {
+                            what: damage.what(&name),
+                            detail: damage.detail.clone(),
+                        });
+                        RowState::Damaged
+                    }
+                },
+                other => RowState::NotRun(other.label()),
+            };
+            StepRow {
+                instance: name,
+                kind: instance.kind,
+                coords: instance
+                    .coords
+                    .iter()
+                    .map(|c| (c.axis.clone(), c.value.to_string()))
+                    .collect(),
+                checkpoint: instance.checkpoint,
+                state,
+            }
+        })
+        .collect();
+    Ok(StepResults { step: step.to_owned(), kind, rows, damaged })
+}
