@@ -24,18 +24,19 @@ test: $(LIBTORCH_READY) lint
 	exit $$status
 	$(MAKE) python-test
 
-# The Python module (python/): its extension built by cargo with the dev profile, reusing the
-# library `cargo test` built (maturin develop would set PyO3's build variables its own way and
-# rebuild PyO3 after every lint, about a minute), next to its Python sources, which the tests
-# import in place; its pytest suite runs against the debug devspec binary (its worker beside it)
-# in a venv under target/, made once (scripts/python-venv.sh: Debian's python3-venv installed as
-# root where missing) and again when the pinned packages change. `pip install ./python` builds
-# the wheel with maturin.
+# The Python module (python/): its extension built by cargo with the dev profile next to its
+# Python sources, which the tests import in place. Built with the targets `cargo test
+# --workspace` builds, so with the same features: everything it built is reused and only the
+# extension is added (a build of the extension alone unifies features differently and compiles
+# the library and arrow again; maturin develop sets PyO3's build variables its own way and
+# rebuilds PyO3 after every lint, about a minute). Its pytest suite runs against the debug
+# devspec binary (its worker beside it) in a venv under target/, made once
+# (scripts/python-venv.sh: Debian's python3-venv installed as root where missing) and again when
+# the pinned packages change. `pip install ./python` builds the wheel with maturin.
 PY_VENV := target/python-venv
 
 python-test: $(PY_VENV)/.ready
-	$(CARGO) build --workspace --bins
-	$(CARGO) build -p devspec-python
+	$(CARGO) build --workspace --lib --bins --tests
 	cp target/debug/lib_native.so python/devspec/_native.abi3.so
 	cd python && PYTHONPATH=$(CURDIR)/python DEVSPEC=$(CURDIR)/target/debug/devspec \
 	  ../$(PY_VENV)/bin/python -m pytest -q -rs tests

@@ -100,7 +100,7 @@ class Study:
         self.spec = str(spec)
         self.store = None if store is None else str(store)
         self.devspec = devspec
-        self._native = _native.Study(self.spec, self.sets, self.store)
+        self._native = _native.Study(self.spec, self.sets, self.store, _worker_beside(devspec))
 
     def __repr__(self) -> str:
         return f"Study({self.spec!r}, {len(self._native.instances())} instances)"
@@ -185,24 +185,43 @@ class Study:
 
     def table(self, step: str, *, long: bool = False, backend: str = "pandas"):
         """A step's results, a row per instance (``long=True``: a row per instance and
-        training step), as ``devspec show STEP --format parquet`` writes them (docs/results.md):
-        a pandas DataFrame, or a polars one (``backend="polars"``), or a ``pyarrow.Table``
-        (``backend="arrow"``). Built from Arrow, no text in between."""
-        import pyarrow as pa
-
-        data = self._native.table(step, long)
-        table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-        return _frame(table, backend)
+        training step), with the columns ``devspec show FILE STEP --format parquet`` writes
+        (docs/results.md): a pandas DataFrame, a polars one (``backend="polars"``) or a
+        ``pyarrow.Table`` (``backend="arrow"``). Built in Rust as Arrow and handed over as an
+        Arrow IPC stream: no text in between. Instances not computed yet are rows with a
+        ``status`` and no numbers (wide); a damaged entry is set aside and warned about."""
+        return _frame(self._arrow(step, long), backend)
 
     def series(self, step: str, name: str, *, backend: str = "pandas"):
-        """One series of a step in long form: ``instance``, one column per axis, ``step`` (the
-        training step) and ``value``: a train step's ``train_loss`` or ``test_loss``, an
-        estimate's ``llc_mean`` (or any of its numbers) over its checkpoints."""
+        """One series of a step in long form, a row per instance and training step:
+        ``instance``, one column per sweep axis, ``step`` and ``value``. A train step's
+        ``train_loss`` or ``test_loss``; an estimate's ``llc_mean`` (or any of its metrics) at
+        each checkpoint. Instances without results have no rows."""
+        import pyarrow.compute as pc
+
+        table = self._arrow(step, True)
+        axes = self._native.axes(step)
+        fixed = {"instance", "step", *axes}
+        if name not in table.column_names or name in fixed:
+            available = [c for c in table.column_names if c not in fixed]
+            raise Error(
+                f"`{step}` has no series `{name}`",
+                f"its series: {', '.join(available)}" if available else
+                "it has no results yet: Study.run() computes them",
+            )
+        table = table.select(["instance", *axes, "step", name]).rename_columns(
+            ["instance", *axes, "step", "value"]
+        )
+        table = table.filter(pc.is_valid(table["value"]))
+        return _frame(table, backend)
+
+    def _arrow(self, step: str, long: bool):
         import pyarrow as pa
 
-        data = self._native.series(step, name)
-        table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-        return _frame(table, backend)
+        data, damaged = self._native.table(step, long)
+        for note in damaged:
+            warnings.warn(note, stacklevel=3)
+        return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
     def checkpoints(self, step: str):
         """The stored checkpoints of a train (or checkpoint) step, a row each: ``instance``,
@@ -251,6 +270,16 @@ class Study:
         for note in notes:
             warnings.warn(note, stacklevel=2)
         return [Path(page) for page in pages]
+
+
+def _worker_beside(devspec: Optional[PathLike]) -> Optional[str]:
+    """The worker beside the devspec binary ``run`` would use, when both exist: before a first
+    run, its report says what the keys will be (reading needs no binary otherwise)."""
+    try:
+        worker = find_devspec(devspec).with_name("devspec-worker")
+    except DevspecNotFound:
+        return None
+    return str(worker) if worker.is_file() else None
 
 
 _RESERVED = {"instance", "step", "kind", "checkpoint", "status", "key", "digest", "path", "value"}

@@ -26,10 +26,11 @@ class Study:
     def status(self) -> List[Dict[str, Any]]:
         """Every instance: ``instance``, ``step``, ``kind``, ``coords``, ``checkpoint``,
         ``status``."""
-    def table(self, step: str, long: bool) -> bytes:
-        """A step's results as an Arrow IPC stream (docs/results.md's schema)."""
-    def series(self, step: str, name: str) -> bytes:
-        """One series of a step in long form, as an Arrow IPC stream."""
+    def axes(self, step: str) -> List[str]:
+        """The sweep axes of a step's instances, inherited ones first."""
+    def table(self, step: str, long: bool) -> Tuple[bytes, List[str]]:
+        """A step's results as an Arrow IPC stream (docs/results.md's columns), and the damaged
+        entries found on the way (set aside)."""
     def checkpoints(self, step: str) -> Tuple[List[Dict[str, Any]], List[str]]:
         """The stored checkpoints of a step (``instance``, ``coords``, ``step``, ``key``,
         ``digest``, ``path``), and its instances with none stored yet."""

@@ -6,7 +6,6 @@
 mod checkpoint_tensors;
 mod errors;
 mod python_value;
-mod reading_session;
 mod stored_checkpoints;
 mod study;
 

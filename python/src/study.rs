@@ -11,8 +11,9 @@ use devspec::ops::{self, Observer, Session};
 use devspec::plan::{self, Plan};
 use devspec::source::SourceMap;
 use devspec::store::Lookup;
+use devspec::tables;
 use pyo3::prelude::*;
-use pyo3::types::PyByteArray;
+use pyo3::types::{PyByteArray, PyBytes};
 
 use crate::errors;
 use crate::python_value::to_python;
@@ -26,6 +27,9 @@ pub struct NativeStudy {
     spec: PathBuf,
     sets: Vec<String>,
     store: Option<PathBuf>,
+    /// The worker beside the `devspec` binary `run` would use, if any: what decides the keys
+    /// when nothing else can (see `session`).
+    worker: Option<PathBuf>,
     plan: Plan,
 }
 
@@ -81,9 +85,21 @@ impl Observer for Notes {
 }
 
 impl NativeStudy {
+    /// The settings results are read under: the caller's store, else as `devspec show`
+    /// resolves them; no worker needed (`Session::for_reading`). Where that finds neither a
+    /// worker nor a report cached in the store (nothing has run yet), the worker beside the
+    /// `devspec` binary, when there is one, says what the keys will be.
     fn session(&self, py: Python<'_>) -> PyResult<Session> {
-        crate::reading_session::reading_session(&self.spec, self.store.as_deref())
-            .map_err(|failure| errors::failure(py, &failure))
+        let settings = ops::Settings { store: self.store.clone(), ..ops::Settings::default() };
+        let first = Session::for_reading(&self.spec, &settings);
+        let session = match (first, &self.worker) {
+            (Err(_), Some(worker)) => Session::for_reading(
+                &self.spec,
+                &ops::Settings { worker: Some(worker.clone()), ..settings },
+            ),
+            (first, _) => first,
+        };
+        session.map_err(|failure| errors::failure(py, &failure))
     }
 
     fn has_step(&self, py: Python<'_>, step: &str) -> PyResult<()> {
@@ -106,15 +122,16 @@ impl NativeStudy {
 #[pymethods]
 impl NativeStudy {
     #[new]
-    #[pyo3(signature = (spec, sets = Vec::new(), store = None))]
+    #[pyo3(signature = (spec, sets = Vec::new(), store = None, worker = None))]
     fn new(
         py: Python<'_>,
         spec: PathBuf,
         sets: Vec<String>,
         store: Option<PathBuf>,
+        worker: Option<PathBuf>,
     ) -> PyResult<Self> {
         let (plan, _) = planned(py, &spec, &sets)?;
-        Ok(NativeStudy { spec, sets, store, plan })
+        Ok(NativeStudy { spec, sets, store, worker, plan })
     }
 
     /// Reads, checks and plans the spec again (it may have been edited); the warnings.
@@ -170,6 +187,47 @@ impl NativeStudy {
             rows.push(to_python(py, &row)?);
         }
         Ok(rows)
+    }
+
+    /// The sweep axes of `step`'s instances, inherited ones first.
+    fn axes(&self, py: Python<'_>, step: &str) -> PyResult<Vec<String>> {
+        self.has_step(py, step)?;
+        let mut axes: Vec<String> = Vec::new();
+        for instance in self.plan.instances().filter(|i| i.step_name == step) {
+            for coordinate in &instance.coords {
+                if !axes.contains(&coordinate.axis) {
+                    axes.push(coordinate.axis.clone());
+                }
+            }
+        }
+        Ok(axes)
+    }
+
+    /// `step`'s results as an Arrow IPC stream (`long`: a row per instance and training step;
+    /// docs/results.md lists the columns), and the damaged entries found (set aside) on the way.
+    fn table<'py>(
+        &self,
+        py: Python<'py>,
+        step: &str,
+        long: bool,
+    ) -> PyResult<(Bound<'py, PyBytes>, Vec<String>)> {
+        self.has_step(py, step)?;
+        let session = self.session(py)?;
+        let results = ops::step_results(&self.plan, &session, step)
+            .map_err(|failure| errors::failure(py, &failure))?;
+        let shape = if long { tables::Shape::Long } else { tables::Shape::Wide };
+        let bytes = tables::ipc_stream(&tables::step_table(&results, shape));
+        let damaged = results
+            .damaged
+            .iter()
+            .map(|d| {
+                format!(
+                    "store: {} is damaged ({}): set aside; a run recomputes it",
+                    d.what, d.detail
+                )
+            })
+            .collect();
+        Ok((PyBytes::new(py, &bytes), damaged))
     }
 
     /// The stored checkpoints of `step`'s instances (`instance`, `coords`, `step`, `key`,

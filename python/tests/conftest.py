@@ -57,8 +57,15 @@ class Project:
 
 
 @pytest.fixture
-def make_project(tmp_path: Path, devspec_binary: Path) -> Callable[[str], Project]:
-    return lambda spec: Project(tmp_path, spec, devspec_binary)
+def make_project(tmp_path: Path, devspec_binary: Path) -> Callable[..., Project]:
+    """Makes a project holding a spec, in a folder of its own under the test's folder."""
+
+    def make(spec: str, folder: str = "project") -> Project:
+        root = tmp_path / folder
+        root.mkdir()
+        return Project(root, spec, devspec_binary)
+
+    return make
 
 
 # A toy model of superposition, two seeds, two checkpoints besides the last, the LLC at each

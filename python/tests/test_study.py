@@ -143,3 +143,26 @@ def test_sets_override_values_as_the_command_line_does(make_project):
     assert study.sets == ["a.value=7"]
     with pytest.raises(devspec.SpecError, match="--set"):
         project.study(sets=["a.value"])
+
+
+def test_progress_without_tqdm_is_a_line_per_event(make_project, capfd, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "tqdm.auto", None)  # as if not installed
+    project = make_project("test a { value = 1 }\ntest b { value = 2 }\n")
+    summary = project.study().run(jobs=1)
+    said = capfd.readouterr().err
+    assert "started a" in said and "finished b" in said, said
+    assert (summary.computed, summary.cached) == (2, 0)
+
+
+def test_status_before_a_first_run_says_what_will_run(make_project, monkeypatch):
+    project = make_project("test a { value = 1 }\ntest b { value = 2 }\n")
+    # The worker beside the devspec binary says what the keys will be.
+    frame = project.study().status()
+    assert frame["status"].tolist() == ["will run", "will run"]
+    # With no binary and nothing stored, there is nothing to read, and the error says so.
+    elsewhere = make_project("test a { value = 1 }\n", folder="elsewhere")
+    monkeypatch.delenv("DEVSPEC", raising=False)
+    monkeypatch.setenv("PATH", str(elsewhere.root))
+    with pytest.raises(devspec.Error, match="holds no results yet") as raised:
+        devspec.Study(elsewhere.spec).status()
+    assert "run the study first" in raised.value.hint
