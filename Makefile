@@ -5,7 +5,7 @@ CARGO ?= cargo
 LIBTORCH_READY := .libtorch/.flavour
 DEFAULT_SPEC := specs/tms.dev
 
-.PHONY: run test lint build install libtorch bench clean editors python-test
+.PHONY: run test lint build install libtorch bench clean editors python-test python-test-torch
 
 # Fetches libtorch if missing, builds in release mode, and runs the default study: its
 # training, the LLC at every checkpoint, the stages detected in both and the report (the run
@@ -71,11 +71,22 @@ BENCH_VENV ?= $(HOME)/.cache/devspec/bench-venv
 
 bench: build $(BENCH_VENV)/.ready-devinterp
 	DEVSPEC_BENCH_PYTHON=$(BENCH_VENV)/bin/python $(CARGO) bench --workspace
+	$(MAKE) python-test-torch
 
 $(BENCH_VENV)/.ready-devinterp:
 	python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet torch==2.13.0 devinterp==2.0.1
 	touch $@
+
+# The same suite where torch imports, so its torch checks run (a checkpoint loaded into a
+# torch.nn.Module): in the bench venv (torch 2.13.0), with the test packages added unpinned so
+# the benchmarks' own packages stay as they are. Part of `make bench`.
+python-test-torch: $(BENCH_VENV)/.ready-devinterp
+	$(BENCH_VENV)/bin/pip install --quiet pandas pyarrow safetensors pytest
+	$(CARGO) build --workspace --lib --bins --tests
+	cp target/debug/lib_native.so python/devspec/_native.abi3.so
+	cd python && PYTHONPATH=$(CURDIR)/python DEVSPEC=$(CURDIR)/target/debug/devspec \
+	  $(BENCH_VENV)/bin/python -m pytest -q -rs tests
 
 # The VS Code extension, packaged into editors/vscode/devspec.vsix by @vscode/vsce 3.9.2 (node 20
 # or later; skipped with a message on older node). Not part of `make test`: `npm ci` fetches its
