@@ -120,7 +120,7 @@ pub enum CheckoutError {
     UnknownAxis { step: String, axis: String, axes: Vec<String> },
     #[error("step `{step}` has no instance at {point}")]
     NoInstanceAt { step: String, point: String, points: Vec<String> },
-    #[error("step `{step}` keeps no checkpoint at training step {training_step}{at}", at = if point.is_empty() { String::new() } else { format!(" at {point}") })]
+    #[error("`{step}`{at} keeps no checkpoint at training step {training_step}", at = if point.is_empty() { String::new() } else { format!(" at {point}") })]
     NoCheckpointAt { step: String, point: String, training_step: u64, available: Vec<u64> },
 }
 
@@ -359,5 +359,77 @@ fn set_aside(session: &Session, damage: &Damage, instance: &str) -> DamagedEntry
     DamagedEntry {
         instance: instance.to_owned(),
         detail: format!("{} is damaged ({}): {moved}", damage.what(instance), damage.detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use devspec_protocol::StepKind;
+
+    use super::{CheckoutError, Selection, check_selection, checkpoint_kind};
+    use crate::plan::Plan;
+
+    const SPEC: &str = "import std.tms\n\
+        train run {\n  model = tms.model(features = 5, hidden = 2)\n  \
+        data = tms.data(features = 5, sparsity = 0.9, samples = 64)\n  optimizer = sgd(lr = 0.1)\n  \
+        batch_size = 16\n  steps = 100\n  seed = sweep([0, 1])\n  checkpoints = [10, 100]\n}\n\
+        estimate llc on run {\n  observable = llc(sampler = sgld(lr = 1e-3, localization = 100))\n}\n\
+        detect stages on llc { method = critical_points(smoothing = 0.1) }\n";
+
+    fn plan() -> Plan {
+        let mut sources = crate::source::SourceMap::new();
+        let program = crate::compile::check_bytes(
+            "t.dev",
+            None,
+            SPEC.as_bytes(),
+            &std::env::temp_dir(),
+            &[],
+            &mut sources,
+        )
+        .unwrap_or_else(|errors| panic!("{errors:?}"));
+        crate::plan::plan(&program).unwrap()
+    }
+
+    fn select(point: &[(&str, &str)], training_step: Option<u64>) -> Selection {
+        let point = point.iter().map(|(a, v)| ((*a).to_owned(), (*v).to_owned())).collect();
+        Selection { point, training_step }
+    }
+
+    #[test]
+    fn steps_without_checkpoints_are_refused_naming_the_steps_they_read() {
+        let plan = plan();
+        assert_eq!(checkpoint_kind(&plan, "run"), Ok(StepKind::Train));
+        let refused = checkpoint_kind(&plan, "stages").unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "`stages` is a detect step: it stores results, not checkpoints"
+        );
+        assert!(
+            refused.hint().contains("it reads `run`; try `devspec checkout FILE run`"),
+            "{}",
+            refused.hint()
+        );
+        let estimate = checkpoint_kind(&plan, "llc").unwrap_err();
+        assert!(estimate.to_string().starts_with("`llc` is an estimate step"), "{estimate}");
+        assert_eq!(
+            checkpoint_kind(&plan, "nope"),
+            Err(CheckoutError::UnknownStep { step: "nope".into() })
+        );
+    }
+
+    #[test]
+    fn a_selection_must_name_a_planned_point_and_checkpoint() {
+        let plan = plan();
+        assert_eq!(check_selection(&plan, "run", &Selection::all()), Ok(()));
+        assert_eq!(check_selection(&plan, "run", &select(&[("seed", "1")], Some(100))), Ok(()));
+        let axis = check_selection(&plan, "run", &select(&[("lr", "0.1")], None)).unwrap_err();
+        assert_eq!(axis.to_string(), "step `run` has no axis `lr`");
+        assert_eq!(axis.hint(), "its axes are `seed`");
+        let point = check_selection(&plan, "run", &select(&[("seed", "7")], None)).unwrap_err();
+        assert_eq!(point.to_string(), "step `run` has no instance at seed=7");
+        assert_eq!(point.hint(), "its points are seed=0; seed=1");
+        let step = check_selection(&plan, "run", &select(&[("seed", "0")], Some(50))).unwrap_err();
+        assert_eq!(step.to_string(), "`run` at seed=0 keeps no checkpoint at training step 50");
+        assert_eq!(step.hint(), "its checkpoints are at training steps 10, 100");
     }
 }
