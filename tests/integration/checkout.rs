@@ -186,3 +186,55 @@ fn show_paths_lists_each_stored_output_at_a_file_with_its_digest() {
     let shown: serde_json::Value = serde_json::from_slice(&estimates.stdout).unwrap();
     assert_eq!(shown["rows"], serde_json::json!([]));
 }
+
+#[test]
+fn a_damaged_checkpoint_is_set_aside_and_named_never_laid_out() {
+    let project = Project::new(STUDY);
+    let run = project.run(&["--target", "run"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let digest =
+        project.results()["run[seed=0]"]["outputs"]["checkpoint@10"].as_str().unwrap().to_owned();
+    // Same size, other bytes: only its digest can tell.
+    let path = blob(&project, &digest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let out = project.verb_output(&["checkout", "{spec}", "run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("checkpoint@10 of run[seed=0] is damaged (its bytes hash to "), "{said}");
+    assert!(said.contains("set aside; `devspec run` recomputes it"), "{said}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("checkout: 7 checkpoints of `run`"), "{printed}");
+    let folder = project.dir.path().join("checkouts/study");
+    assert!(!folder.join("run/seed=0/step_000010.safetensors").exists());
+    assert!(folder.join("run/seed=0/step_000100.safetensors").exists());
+    assert!(!path.exists(), "the damaged blob is set aside");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["files"].as_array().unwrap().len(), 7);
+}
+
+#[test]
+fn a_step_without_a_sweep_lays_out_under_no_sweep() {
+    // A checkpoint step at a teacher's weights: one instance, one checkpoint at step 0.
+    let project = Project::new(
+        "import std.dln\n\
+         let teacher = dln.teacher(widths = [4, 3, 4], rank = 2, seed = 0)\n\
+         checkpoint truth {\n  model = dln.model(widths = [4, 3, 4])\n  weights = teacher\n  \
+         data = dln.data(teacher = teacher, samples = 100)\n}\n",
+    );
+    let run = project.run(&[]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let out = project.verb(&["checkout", "{spec}", "truth", "-o", "co"]);
+    assert!(out.contains("checkout: 1 checkpoint of `truth`"), "{out}");
+    let file = project.dir.path().join("co/truth/no_sweep/step_000000.safetensors");
+    let digest = project.results()["truth"]["outputs"]["checkpoint@0"].as_str().unwrap().to_owned();
+    assert!(same_file(&file, &blob(&project, &digest)));
+    let bytes = std::fs::read(&file).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names = tensors.names();
+    names.sort();
+    assert_eq!(names, ["layers.0.weight", "layers.1.weight"]);
+}
