@@ -30,17 +30,22 @@ const MAX_FOLDER_NAME: usize = 120;
 /// The folder name of the instances at a sweep point: `seed=0`, `seed=0,lr=0.001`, `no_sweep`
 /// without coordinates. Unique and portable: every byte outside `A-Z a-z 0-9 . _ + -` of an
 /// axis or value is written `%XX` (so `,` and `=` only ever separate, and no name is special
-/// to any file system), and a name longer than 120 bytes is cut, with the first 16 hex digits
+/// to any file system; a trailing `.` too, which Windows drops), and a name longer than 120 bytes is cut, with the first 16 hex digits
 /// of its BLAKE3 after a `~`.
 pub fn point_folder(coords: &[(String, String)]) -> String {
     if coords.is_empty() {
         return "no_sweep".to_owned();
     }
-    let name = coords
+    let mut name = coords
         .iter()
         .map(|(axis, value)| format!("{}={}", escaped(axis), escaped(value)))
         .collect::<Vec<_>>()
         .join(",");
+    // Windows drops a name's trailing dot.
+    if name.ends_with('.') {
+        name.pop();
+        name.push_str("%2E");
+    }
     if name.len() <= MAX_FOLDER_NAME {
         return name;
     }
@@ -345,6 +350,7 @@ mod tests {
             point_folder(&point(&[("a", "1"), ("b", "2")]))
         );
         assert_eq!(point_folder(&point(&[("p", "100%")])), "p=100%25");
+        assert_eq!(point_folder(&point(&[("s", "a.")])), "s=a%2E");
         assert_eq!(point_folder(&point(&[("name", "é:\\")])), "name=%C3%A9%3A%5C");
         // Too long for some file systems: cut, and told apart by a digest of the whole.
         let long_a = point_folder(&point(&[("x", &"a".repeat(300))]));
