@@ -44,6 +44,12 @@ pub fn run(args: &CheckoutArgs, worker: Option<PathBuf>) -> Result<ExitCode, Fai
         plural(laid.files.len(), "checkpoint"),
         laid.folder.join(step).display(),
     );
+    if !laid.removed.is_empty() {
+        outln!(
+            "removed {} of an earlier checkout that this one no longer has",
+            plural(laid.removed.len(), "file")
+        );
+    }
     outln!("index: {}", laid.index.display());
     if linked + count(&[Placement::KeptLink]) > 0 {
         outln!(

@@ -107,6 +107,9 @@ pub struct LaidOut {
     pub folder: PathBuf,
     pub files: Vec<PlacedFile>,
     pub index: PathBuf,
+    /// Files of an earlier checkout of the step that this one no longer has (relative to the
+    /// folder), removed.
+    pub removed: Vec<PathBuf>,
 }
 
 /// `index.json`: what each file of the folder is. Entries of other steps checked out into the
@@ -163,9 +166,60 @@ pub fn lay_out(found: &Checkpoints, spec: &str, folder: &Path) -> Result<LaidOut
         files.push(PlacedFile { path, checkpoint: checkpoint.clone(), placement });
     }
     let index = folder.join("index.json");
-    write_index(&index, found, spec, &files)
+    let earlier: Option<Index> = fs::read(&index)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Index>(&bytes).ok())
+        .filter(|earlier| earlier.schema_version == INDEX_SCHEMA_VERSION && earlier.spec == spec);
+    let removed = remove_stale(folder, earlier.as_ref(), &found.step, &files);
+    write_index(&index, earlier, found, spec, &files)
         .map_err(|err| Failure::environment(format!("cannot write {}: {err}", index.display())))?;
-    Ok(LaidOut { folder: folder.to_path_buf(), files, index })
+    Ok(LaidOut { folder: folder.to_path_buf(), files, index, removed })
+}
+
+/// Removes the files an earlier checkout of this step into this folder wrote that this one
+/// does not (the spec changed: fewer seeds, other checkpoints), and their folders once empty.
+/// Only a file the earlier index lists at a place checkout writes (`STEP/POINT/step_N.safetensors`)
+/// and that still holds the bytes it listed: never anything else.
+fn remove_stale(
+    folder: &Path,
+    earlier: Option<&Index>,
+    step: &str,
+    files: &[PlacedFile],
+) -> Vec<PathBuf> {
+    let Some(earlier) = earlier else { return vec![] };
+    let current: std::collections::BTreeSet<&Path> =
+        files.iter().map(|file| file.path.as_path()).collect();
+    let mut removed = Vec::new();
+    for entry in earlier.files.iter().filter(|entry| entry.step == step) {
+        let relative = PathBuf::from(&entry.path);
+        let parts: Vec<&std::ffi::OsStr> = relative
+            .components()
+            .map_while(|part| match part {
+                std::path::Component::Normal(name) => Some(name),
+                _ => None,
+            })
+            .collect();
+        let ours = parts.len() == 3
+            && relative.components().count() == 3
+            && parts[0] == step
+            && parts[2]
+                .to_str()
+                .is_some_and(|name| name.starts_with("step_") && name.ends_with(".safetensors"));
+        if !ours || current.contains(relative.as_path()) {
+            continue;
+        }
+        let path = folder.join(&relative);
+        if digest_of(&path).is_ok_and(|digest| digest == entry.digest)
+            && fs::remove_file(&path).is_ok()
+        {
+            // Only when empty: a folder holding anything else stays.
+            if let Some(parent) = path.parent() {
+                let _ = fs::remove_dir(parent);
+            }
+            removed.push(relative);
+        }
+    }
+    removed
 }
 
 /// Puts the checkpoint's bytes at `target`: kept if already there, else linked, else copied;
@@ -272,18 +326,17 @@ fn read_only(path: &Path) {
 }
 
 /// Writes `index.json` atomically: this step's entries replace its earlier ones; other steps'
-/// entries stay when the earlier index is of this schema and spec.
+/// entries stay (`earlier`: the index there, when of this schema and spec).
 fn write_index(
     path: &Path,
+    earlier: Option<Index>,
     found: &Checkpoints,
     spec: &str,
     files: &[PlacedFile],
 ) -> io::Result<()> {
-    let earlier: Option<Index> =
-        fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
     let mut index = match earlier {
-        Some(index) if index.schema_version == INDEX_SCHEMA_VERSION && index.spec == spec => index,
-        _ => Index {
+        Some(index) => index,
+        None => Index {
             schema_version: INDEX_SCHEMA_VERSION,
             spec: spec.to_owned(),
             files: vec![],

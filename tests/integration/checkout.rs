@@ -118,6 +118,20 @@ fn checkout_lays_out_each_checkpoint_as_the_stores_file_and_reruns_idempotently(
     assert!(repaired.contains("1 linked, 0 copied, 7 already there"), "{repaired}");
     check_folder(&project, &folder, true);
 
+    // With one seed fewer, the other seed's files (what the index listed, still as written)
+    // go; back with both, they come back.
+    let one_seed = ["checkout", "{spec}", "run", "--set", "run.seed=sweep([0])"];
+    let fewer = project.verb(&one_seed);
+    assert!(fewer.contains("0 linked, 0 copied, 4 already there"), "{fewer}");
+    assert!(fewer.contains("removed 4 files of an earlier checkout"), "{fewer}");
+    assert!(!folder.join("run/seed=1").exists());
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["files"].as_array().unwrap().len(), 4);
+    let both = project.verb(&["checkout", "{spec}", "run"]);
+    assert!(both.contains("4 linked, 0 copied, 4 already there"), "{both}");
+    check_folder(&project, &folder, true);
+
     // An estimate stores results, not checkpoints: refused, naming the step it reads.
     let refused = project.verb_output(&["checkout", "{spec}", "llc"]);
     assert_eq!(refused.status.code(), Some(2));
