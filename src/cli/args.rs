@@ -47,8 +47,11 @@ pub enum Command {
     Status(StatusArgs),
     /// Show one step's results across its instances (a row each).
     Show(ShowArgs),
-    /// Lay out a train or checkpoint step's stored checkpoints as files named by instance and
-    /// training step (hard links to the store where possible), with an index.
+    /// Lay out a train step's stored checkpoints as files named by point and step, with an index.
+    ///
+    /// `DIR/<step>/seed=0/step_001000.safetensors`, each a hard link to the store's file where
+    /// the file system allows it (else a copy), read-only; `DIR/index.json` says what each file
+    /// is (docs/results.md, "Checkpoints by name").
     Checkout(CheckoutArgs),
     /// Choose SGLD hyperparameters for an estimate by a short sweep.
     Calibrate(CalibrateArgs),
