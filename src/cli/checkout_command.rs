@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::args::CheckoutArgs;
-use super::run_context::{ContextArgs, planned, session};
+use super::run_context::{ContextArgs, planned, reading_session};
 use crate::exit_code::ExitCode;
 use crate::failure::{Failure, FailureClass};
 use crate::ops::checkout::{Selection, stored_checkpoints};
@@ -17,10 +17,14 @@ pub fn run(args: &CheckoutArgs, worker: Option<PathBuf>) -> Result<ExitCode, Fai
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let session = session(&ContextArgs::new(&args.file, &args.settings, worker))?;
+    let session = reading_session(&ContextArgs::new(&args.file, &args.settings, worker))?;
     let found = stored_checkpoints(&plan, &session, &args.step, &Selection::all())?;
-    for damaged in &found.damaged {
-        eoutln!("store: {}", damaged.detail);
+    for entry in &found.damaged {
+        eoutln!(
+            "store: {} is damaged ({}): set aside; `devspec run` recomputes it",
+            entry.what,
+            entry.detail
+        );
     }
     let step = &found.step;
     let run_first = format!("devspec run {} --target {step}", args.file.display());

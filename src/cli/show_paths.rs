@@ -1,8 +1,8 @@
 //! `devspec show FILE STEP --paths`: each stored output of a step's instances as its file in the
 //! store, a row per output: instance, output (`checkpoint@1000`, `result`), digest, bytes, path
-//! (`--format table|csv|json`). Only entries the store serves are listed (`Store::served`: the
-//! record's seal, every output's size, the result's bytes); a damaged one is named on stderr,
-//! set aside, and the command exits 1. A checkpoint's bytes are checked against its digest by
+//! (`--format table|csv|json`). Only entries the store serves are listed (`ops::step_results`,
+//! as `show` reads them: the record's seal, every output's size, the result's bytes); a damaged
+//! one is named on stderr, set aside, and the command exits 1. A checkpoint's bytes are checked against its digest by
 //! whatever reads it (`devspec checkout`, `devspec store check`), not by this listing.
 
 use std::fmt::Write as _;
@@ -11,11 +11,11 @@ use std::path::PathBuf;
 use devspec_protocol::store_layout;
 
 use super::args::ShowArgs;
-use super::run_context::{ContextArgs, planned, session};
+use super::run_context::{ContextArgs, planned, reading_session};
 use super::show_command::{RESULTS_SCHEMA_VERSION, ShowFormat};
-use crate::exec::{InstanceStatus, survey};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
+use crate::ops::{RowState, step_results};
 
 /// One stored output.
 struct PathRow {
@@ -33,58 +33,45 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
         return Err(Failure::bad_input(
             "`show --paths` writes `table`, `csv` or `json`, not parquet",
         )
-        .with_hint("drop `--format parquet`, or `--paths` for the step's results as a table"));
+        .with_hint(
+            "drop `--format parquet`, or drop `--paths` to write the step's results as Parquet",
+        ));
     }
     let plan = match planned(&args.file, &args.sets)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let Ok(plan) = plan.restricted_to(&[step.to_owned()]) else {
-        return Err(Failure::bad_input(format!("the spec has no step `{step}`"))
-            .with_hint("name a step of the spec, as written after its kind"));
-    };
-    let context = session(&ContextArgs::new(&args.file, &args.settings, worker))?;
-    let statuses = survey(&plan, &context.store, &context.options);
-    let (mut rows, mut not_run, mut damaged) = (Vec::new(), Vec::new(), false);
-    for &node in &plan.order {
-        let instance = &plan.graph[node];
-        if instance.step_name != step {
-            continue;
-        }
-        let name = instance.display_name();
-        let InstanceStatus::Cached(manifest) = &statuses[node.index()] else {
-            not_run.push(name);
-            continue;
-        };
-        let manifest = match context.store.served(&manifest.key) {
-            Ok(Some(served)) => served.manifest,
-            Ok(None) => {
-                not_run.push(name);
+    let context = reading_session(&ContextArgs::new(&args.file, &args.settings, worker))?;
+    let results = step_results(&plan, &context, step)?;
+    for entry in &results.damaged {
+        eoutln!(
+            "store: {} is damaged ({}): set aside; `devspec run` recomputes it",
+            entry.what,
+            entry.detail
+        );
+    }
+    let (mut rows, mut not_run) = (Vec::new(), Vec::new());
+    for row in &results.rows {
+        let manifest = match &row.state {
+            RowState::Done(served) => &served.manifest,
+            RowState::NotRun(_) => {
+                not_run.push(row.instance.clone());
                 continue;
             }
-            Err(damage) => {
-                let _ = context.store.set_aside(&damage);
-                eoutln!(
-                    "store: {} is damaged ({}): set aside; `devspec run` recomputes it",
-                    damage.what(&name),
-                    damage.detail
-                );
-                damaged = true;
-                continue;
-            }
+            RowState::Damaged => continue,
         };
-        // In the plan's order of outputs: checkpoints by training step, then the result.
-        for output in &instance.outputs {
-            let output = output.to_string();
-            let Some(digest) = manifest.outputs.get(&output) else { continue };
+        // Checkpoints, then optimizer states, each in training order, then the result.
+        let mut outputs: Vec<(&String, &String)> = manifest.outputs.iter().collect();
+        outputs.sort_by_key(|(name, _)| output_order(name));
+        for (output, digest) in outputs {
             rows.push(PathRow {
-                instance: name.clone(),
-                coords: instance
+                instance: row.instance.clone(),
+                coords: row
                     .coords
                     .iter()
-                    .map(|c| (c.axis.clone(), serde_json::Value::from(c.value.to_string())))
+                    .map(|(axis, value)| (axis.clone(), serde_json::Value::from(value.as_str())))
                     .collect(),
-                output,
+                output: output.clone(),
                 digest: digest.clone(),
                 bytes: manifest.sizes.get(digest).copied().unwrap_or_default(),
                 path: store_layout::blob_path(context.store.root(), digest),
@@ -99,7 +86,19 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
         );
     }
     out!("{}", render(step, &rows, args.format));
-    Ok(if damaged { ExitCode::Failed } else { ExitCode::Success })
+    Ok(if results.damaged.is_empty() { ExitCode::Success } else { ExitCode::Failed })
+}
+
+/// Where an output's row goes among its instance's: `checkpoint@N`, then other `NAME@N` (the
+/// optimizer's states), each by N, then the rest (`result`).
+fn output_order(name: &str) -> (u8, String, u64) {
+    match name.split_once('@') {
+        Some((base, at)) => {
+            let rank = u8::from(base != "checkpoint");
+            (rank, base.to_owned(), at.parse().unwrap_or(u64::MAX))
+        }
+        None => (2, name.to_owned(), 0),
+    }
 }
 
 fn render(step: &str, rows: &[PathRow], format: ShowFormat) -> String {

@@ -25,8 +25,7 @@ use std::path::PathBuf;
 
 use devspec_protocol::{StepKind, store_layout};
 
-use super::Session;
-use crate::exec::{InstanceStatus, survey};
+use super::{DamagedEntry, RowState, Session, step_results};
 use crate::failure::Failure;
 use crate::plan::{Instance, Output, Plan};
 use crate::store::Damage;
@@ -80,17 +79,7 @@ impl Selection {
     }
 }
 
-/// A selected instance's entry, or one of its checkpoints, that failed its check: set aside in
-/// the store's `damaged/`, so the next run recomputes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DamagedEntry {
-    pub instance: String,
-    /// What is damaged and how: `checkpoint@8 of run[seed=0] (its bytes hash to …)`.
-    pub detail: String,
-}
-
 /// What the store holds of a step's selected checkpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoints {
     pub step: String,
     /// `Train` or `Checkpoint`.
@@ -99,7 +88,9 @@ pub struct Checkpoints {
     pub checkpoints: Vec<StoredCheckpoint>,
     /// Selected instances with no stored result yet (display names): run them first.
     pub missing: Vec<String>,
-    /// Selected entries that failed their check, set aside, not handed out.
+    /// Entries of the step (its records and results, `ops::step_results`) and selected
+    /// checkpoints that failed their check: set aside in the store's `damaged/` (the next run
+    /// recomputes them), never handed out.
     pub damaged: Vec<DamagedEntry>,
 }
 
@@ -184,19 +175,21 @@ pub fn stored_checkpoints(
     let kind = checkpoint_kind(plan, step)?;
     let plan = plan.restricted_to(&[step.to_owned()]).expect("the step is the plan's");
     check_selection(&plan, step, selection)?;
-    let statuses = survey(&plan, &session.store, &session.options);
+    let Ok(results) = step_results(&plan, session, step) else {
+        return Err(CheckoutError::UnknownStep { step: step.to_owned() });
+    };
     let store = &session.store;
     let mut found = Checkpoints {
         step: step.to_owned(),
         kind,
         checkpoints: vec![],
         missing: vec![],
-        damaged: vec![],
+        damaged: results.damaged,
     };
-    for &node in &plan.order {
-        let instance = &plan.graph[node];
-        let coords = coordinates(instance);
-        if instance.step_name != step || !selection.selects(&coords) {
+    // `step_results` gives the step's instances in the plan's order, as this does.
+    let instances = plan.instances().filter(|instance| instance.step_name == step);
+    for (instance, row) in instances.zip(&results.rows) {
+        if !selection.selects(&row.coords) {
             continue;
         }
         let wanted: Vec<u64> = checkpoint_steps(instance)
@@ -205,19 +198,12 @@ pub fn stored_checkpoints(
         if wanted.is_empty() {
             continue;
         }
-        let name = instance.display_name();
-        let InstanceStatus::Cached(manifest) = &statuses[node.index()] else {
-            found.missing.push(name);
-            continue;
-        };
-        let manifest = match store.served(&manifest.key) {
-            Ok(Some(served)) => served.manifest,
-            Ok(None) => {
-                found.missing.push(name);
-                continue;
-            }
-            Err(damage) => {
-                found.damaged.push(set_aside(session, &damage, &name));
+        let manifest = match &row.state {
+            RowState::Done(served) => &served.manifest,
+            // Set aside and named by `step_results`.
+            RowState::Damaged => continue,
+            RowState::NotRun(_) => {
+                found.missing.push(row.instance.clone());
                 continue;
             }
         };
@@ -225,18 +211,18 @@ pub fn stored_checkpoints(
             let output = format!("checkpoint@{training_step}");
             let Some(digest) = manifest.outputs.get(&output) else {
                 let damage = Damage::record(&manifest.key, format!("it records no {output}"));
-                found.damaged.push(set_aside(session, &damage, &name));
+                found.damaged.push(set_aside(session, &damage, &row.instance));
                 break;
             };
             if let Err(err) = store.verify_blob(digest) {
                 let damage = Damage::output(&manifest.key, &output, digest, err.detail());
-                found.damaged.push(set_aside(session, &damage, &name));
+                found.damaged.push(set_aside(session, &damage, &row.instance));
                 continue;
             }
             found.checkpoints.push(StoredCheckpoint {
                 step: step.to_owned(),
-                instance: name.clone(),
-                coords: coords.clone(),
+                instance: row.instance.clone(),
+                coords: row.coords.clone(),
                 training_step,
                 key: manifest.key.clone(),
                 digest: digest.clone(),
@@ -350,16 +336,11 @@ fn checkpoint_steps(instance: &Instance) -> impl Iterator<Item = u64> + '_ {
     steps.into_iter()
 }
 
-/// Sets a damaged part aside (a failure to move it is said too: it is still not served).
+/// Sets a damaged part aside, as `step_results` does (a failure to move it changes nothing:
+/// it is not served either way).
 fn set_aside(session: &Session, damage: &Damage, instance: &str) -> DamagedEntry {
-    let moved = match session.store.set_aside(damage) {
-        Ok(_) => "set aside; `devspec run` recomputes it".to_owned(),
-        Err(err) => format!("it could not be set aside: {err}"),
-    };
-    DamagedEntry {
-        instance: instance.to_owned(),
-        detail: format!("{} is damaged ({}): {moved}", damage.what(instance), damage.detail),
-    }
+    let _ = session.store.set_aside(damage);
+    DamagedEntry { what: damage.what(instance), detail: damage.detail.clone() }
 }
 
 #[cfg(test)]

@@ -173,9 +173,20 @@ fn show_paths_lists_each_stored_output_at_a_file_with_its_digest() {
     let out = project.verb(&["show", "{spec}", "run", "--paths", "--format", "json"]);
     let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
     let rows = shown["rows"].as_array().unwrap();
-    // Per seed: four checkpoints in training order, then the loss series.
+    // Per seed: four checkpoints in training order, the optimizer's state at each (kept to go
+    // on training from), then the loss series.
     let outputs: Vec<&str> = rows.iter().map(|row| row["output"].as_str().unwrap()).collect();
-    let per_seed = ["checkpoint@1", "checkpoint@10", "checkpoint@100", "checkpoint@300", "result"];
+    let per_seed = [
+        "checkpoint@1",
+        "checkpoint@10",
+        "checkpoint@100",
+        "checkpoint@300",
+        "optimizer@1",
+        "optimizer@10",
+        "optimizer@100",
+        "optimizer@300",
+        "result",
+    ];
     assert_eq!(outputs, [per_seed, per_seed].concat());
     let results = project.results();
     for row in rows {
