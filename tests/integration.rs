@@ -9,6 +9,7 @@ mod integration {
     mod binaries;
     mod browser;
     mod bundles;
+    mod checkout;
     mod cli_output;
     mod closed_output;
     mod detect;

@@ -47,6 +47,12 @@ pub enum Command {
     Status(StatusArgs),
     /// Show one step's results across its instances (a row each).
     Show(ShowArgs),
+    /// Lay out a train step's stored checkpoints as files named by point and step, with an index.
+    ///
+    /// `DIR/<step>/seed=0/step_001000.safetensors`, each a hard link to the store's file where
+    /// the file system allows it (else a copy), read-only; `DIR/index.json` says what each file
+    /// is (docs/results.md, "Checkpoints by name").
+    Checkout(CheckoutArgs),
     /// Choose SGLD hyperparameters for an estimate by a short sweep.
     Calibrate(CalibrateArgs),
     /// Draw a spec's reports (HTML with SVG and PNG figures) from its results in the store.
@@ -295,6 +301,28 @@ pub struct ShowArgs {
     /// version and commit, libtorch, the device and its name, the host, threads, wall time.
     #[arg(long)]
     pub provenance: bool,
+    /// Print each stored output's file in the store instead (instance, output, digest, path).
+    #[arg(long, conflicts_with_all = ["provenance", "long", "output"])]
+    pub paths: bool,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckoutArgs {
+    /// The spec.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The train or checkpoint step whose checkpoints to lay out.
+    #[arg(value_name = "STEP")]
+    pub step: String,
+    /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
+    #[arg(long = "set", value_name = "NAME=EXPR")]
+    pub sets: Vec<String>,
+    /// The folder to write into: `DIR/<step>/<point>/step_001000.safetensors` and
+    /// `DIR/index.json` (default: `checkouts/<spec name>` in the project).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }

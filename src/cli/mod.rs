@@ -8,6 +8,7 @@ mod output;
 mod args;
 mod calibrate_command;
 mod check_command;
+mod checkout_command;
 mod diff_command;
 mod export_command;
 mod flagged_estimates;
@@ -22,6 +23,7 @@ mod run_context;
 mod run_progress;
 mod run_rates;
 mod show_command;
+mod show_paths;
 mod stage_table;
 mod status_command;
 mod store_command;
@@ -77,6 +79,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             args.worker.clone(),
         ),
         Some(Command::Show(show)) => show_command::run(show, args.worker.clone()),
+        Some(Command::Checkout(checkout)) => checkout_command::run(checkout, args.worker.clone()),
         Some(Command::Calibrate(calibrate)) => {
             calibrate_command::run(&calibrate_command::CalibrateArgs {
                 file: &calibrate.file,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::args::SettingsArgs;
-use super::run_context::{ContextArgs, planned, session};
+use super::run_context::{ContextArgs, planned, reading_session};
 use super::run_progress::Notes;
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
@@ -24,7 +24,8 @@ pub fn run(args: &ReportArgs<'_>) -> Result<ExitCode, Failure> {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let session = session(&ContextArgs::new(args.file, args.settings, args.worker.clone()))?;
+    let session =
+        reading_session(&ContextArgs::new(args.file, args.settings, args.worker.clone()))?;
     let out =
         args.out.map_or_else(|| default_folder(&session.config.root, args.file), Path::to_path_buf);
     let outcome = report(&plan, &session, args.file, &out, &mut Notes)?;

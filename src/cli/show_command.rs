@@ -35,7 +35,21 @@ pub enum ShowFormat {
 }
 
 pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure> {
-    let ShowArgs { file, step, sets, format, output, long, precision, provenance, settings } = args;
+    if args.paths {
+        return super::show_paths::run(args, worker);
+    }
+    let ShowArgs {
+        file,
+        step,
+        sets,
+        format,
+        output,
+        long,
+        precision,
+        provenance,
+        settings,
+        paths: _,
+    } = args;
     let (step, format, provenance) = (step.as_str(), *format, *provenance);
     let parquet_to = parquet_output(format, output.as_deref(), *long, provenance)?;
     let precision = usize::from(*precision);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use petgraph::graph::NodeIndex;
 
 use super::args::SettingsArgs;
-use super::run_context::{ContextArgs, planned, session};
+use super::run_context::{ContextArgs, planned, reading_session};
 use crate::exec::{InstanceStatus, continues_from, slurm, survey, why};
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
@@ -51,7 +51,7 @@ pub fn run(
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let context = session(&ContextArgs::new(file, settings, worker))?;
+    let context = reading_session(&ContextArgs::new(file, settings, worker))?;
     let statuses = survey(&plan, &context.store, &context.options);
     let last_keys = context.store.last_keys(&context.options.spec_id);
     // What will run because its entry is damaged (a record edited, an output missing or of the

@@ -10,6 +10,8 @@
 //! keying the plan again.
 
 pub mod calibrate;
+pub mod checkout;
+pub mod checkout_folder;
 pub mod export;
 pub mod report;
 pub mod run;
