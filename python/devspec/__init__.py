@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _native
 from ._binary import find_devspec
-from ._checkpoint import select as _select_checkpoint
+from ._checkpoint import point as _point
 from ._checkpoint import tensors as _tensors
 from ._run import RunSummary, run_devspec
 from .errors import (
@@ -219,17 +219,19 @@ class Study:
         import pyarrow as pa
 
         data, damaged = self._native.table(step, long)
-        for note in damaged:
-            warnings.warn(note, stacklevel=3)
+        _warn(damaged)
         return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
     def checkpoints(self, step: str):
         """The stored checkpoints of a train (or checkpoint) step, a row each: ``instance``,
         one column per axis, ``step`` (training step), ``key``, ``digest`` and ``path`` (the
-        blob in the store, a safetensors file: read it, never write it)."""
+        blob in the store, a safetensors file: read it, never write it). Each blob is checked
+        against its digest first; a damaged one is set aside, warned about and left out, and
+        instances not run yet have no rows."""
         import pandas as pd
 
-        rows, _ = self._native.checkpoints(step)
+        rows, _, damaged = self._native.checkpoints(step)
+        _warn(damaged)
         axes: List[str] = []
         for row in rows:
             axes.extend(a for a in row["coords"] if a not in axes)
@@ -254,11 +256,18 @@ class Study:
         """One stored checkpoint as a dict of tensors, name to ``torch.Tensor`` when torch
         imports, else to numpy array (``backend="numpy"`` or ``"torch"`` to choose): exactly the
         stored values, checked against their digest. ``step`` is the training step (default:
-        the last); ``coords`` choose the sweep point (``seed=0``). The names are PyTorch's, so
-        ``module.load_state_dict(s.checkpoint(...))`` loads it."""
-        rows, missing = self._native.checkpoints(step_name)
-        chosen = _select_checkpoint(step_name, rows, missing, step, coords)
-        return _tensors(self._native.tensors(chosen["digest"]), backend)
+        the instance's last); ``coords`` choose the sweep point (``seed=0``). The names are
+        PyTorch's, so ``module.load_state_dict(s.checkpoint(...))`` loads it.
+
+        Raises :class:`Error` (its hint says what there is) for a step without checkpoints, an
+        axis the step lacks, a point or training step it has none at, or a point several
+        instances share; :class:`MissingResult` when the instance has not run yet."""
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+            raise Error(f"step={step!r} is not a training step", "give a whole number >= 0")
+        point = _point(self._native.points(step_name), coords)
+        stored, damaged = self._native.checkpoint(step_name, point, step)
+        _warn(damaged)
+        return _tensors(stored, backend)
 
     # Reports --------------------------------------------------------------------------------
 
@@ -267,9 +276,14 @@ class Study:
         gather, when their inputs have results) into ``out`` (default ``reports/<spec>/`` in
         the project); returns each report's HTML page. No binary needed."""
         pages, notes = self._native.report(None if out is None else str(out))
-        for note in notes:
-            warnings.warn(note, stacklevel=2)
+        _warn(notes)
         return [Path(page) for page in pages]
+
+
+def _warn(notes: Sequence[str]) -> None:
+    """What the library said on the way (damaged entries set aside), as warnings."""
+    for note in notes:
+        warnings.warn(note, stacklevel=3)
 
 
 def _worker_beside(devspec: Optional[PathLike]) -> Optional[str]:

@@ -31,11 +31,16 @@ class Study:
     def table(self, step: str, long: bool) -> Tuple[bytes, List[str]]:
         """A step's results as an Arrow IPC stream (docs/results.md's columns), and the damaged
         entries found on the way (set aside)."""
-    def checkpoints(self, step: str) -> Tuple[List[Dict[str, Any]], List[str]]:
-        """The stored checkpoints of a step (``instance``, ``coords``, ``step``, ``key``,
-        ``digest``, ``path``), and its instances with none stored yet."""
-    def tensors(self, digest: str) -> List[Tuple[str, str, List[int], bytearray]]:
-        """A checkpoint blob's tensors, checked against its digest: ``(name, numpy type,
-        shape, bytes)``; the type is ``"bf16"`` for bfloat16."""
+    def points(self, step: str) -> List[List[Tuple[str, str]]]:
+        """The planned sweep points of a step's instances: ``(axis, value text)`` pairs."""
+    def checkpoints(self, step: str) -> Tuple[List[Dict[str, Any]], List[str], List[str]]:
+        """The stored checkpoints of a train or checkpoint step (``instance``, ``coords``,
+        ``step``, ``key``, ``digest``, ``path``), its instances with none stored yet, and the
+        damaged entries found (set aside)."""
+    def checkpoint(
+        self, step: str, point: Sequence[Tuple[str, str]], training_step: Optional[int] = None
+    ) -> Tuple[List[Tuple[str, str, List[int], bytearray]], List[str]]:
+        """One checkpoint's tensors, checked against its digest: ``(name, numpy type, shape,
+        bytes)`` (``"bf16"`` for bfloat16), and the damaged entries found."""
     def report(self, out: Optional[str] = None) -> Tuple[List[str], List[str]]:
         """Draws the reports: their HTML pages, and the notes said."""

@@ -6,7 +6,6 @@
 mod checkpoint_tensors;
 mod errors;
 mod python_value;
-mod stored_checkpoints;
 mod study;
 
 use pyo3::prelude::*;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use devspec::compile::{self, CompileError};
 use devspec::diagnostic::Diagnostic;
 use devspec::exec::{InstanceStatus, survey};
+use devspec::ops::checkout::{self, Selection};
 use devspec::ops::{self, Observer, Session};
 use devspec::plan::{self, Plan};
 use devspec::source::SourceMap;
@@ -20,6 +21,9 @@ use crate::python_value::to_python;
 
 /// A tensor as Python receives it: name, numpy type, shape, bytes.
 type TensorTuple<'py> = (String, &'static str, Vec<usize>, Bound<'py, PyByteArray>);
+
+/// Stored checkpoints as Python receives them: rows, instances not run, damaged entries.
+type StoredCheckpoints<'py> = (Vec<Bound<'py, PyAny>>, Vec<String>, Vec<String>);
 
 /// A spec, checked and planned when opened (and again by `check`).
 #[pyclass(module = "devspec._native", name = "Study")]
@@ -71,6 +75,16 @@ fn coordinate_text(text: &str) -> serde_json::Value {
         Ok(number) if number.is_finite() => number.into(),
         _ => text.into(),
     }
+}
+
+/// Damaged entries found while reading (already set aside), as the warnings Python shows.
+fn damaged_notes(damaged: &[ops::DamagedEntry]) -> Vec<String> {
+    damaged
+        .iter()
+        .map(|d| {
+            format!("store: {} is damaged ({}): set aside; a run recomputes it", d.what, d.detail)
+        })
+        .collect()
 }
 
 /// Collects an operation's notes, which Python shows as warnings.
@@ -217,31 +231,30 @@ impl NativeStudy {
             .map_err(|failure| errors::failure(py, &failure))?;
         let shape = if long { tables::Shape::Long } else { tables::Shape::Wide };
         let bytes = tables::ipc_stream(&tables::step_table(&results, shape));
-        let damaged = results
-            .damaged
-            .iter()
-            .map(|d| {
-                format!(
-                    "store: {} is damaged ({}): set aside; a run recomputes it",
-                    d.what, d.detail
-                )
-            })
-            .collect();
-        Ok((PyBytes::new(py, &bytes), damaged))
+        Ok((PyBytes::new(py, &bytes), damaged_notes(&results.damaged)))
     }
 
-    /// The stored checkpoints of `step`'s instances (`instance`, `coords`, `step`, `key`,
-    /// `digest`, `path`), and the instances whose checkpoints are not stored yet.
-    fn checkpoints<'py>(
-        &self,
-        py: Python<'py>,
-        step: &str,
-    ) -> PyResult<(Vec<Bound<'py, PyAny>>, Vec<String>)> {
+    /// The planned sweep points of `step`'s instances, each as (axis, value text as names
+    /// write it): what a selection's Python values are matched against.
+    fn points(&self, py: Python<'_>, step: &str) -> PyResult<Vec<Vec<(String, String)>>> {
         self.has_step(py, step)?;
+        Ok(self
+            .plan
+            .instances()
+            .filter(|i| i.step_name == step)
+            .map(|i| i.coords.iter().map(|c| (c.axis.clone(), c.value.to_string())).collect())
+            .collect())
+    }
+
+    /// The stored checkpoints of a train or checkpoint step (`ops::checkout`: served, each blob
+    /// checked against its digest), a dict each (`instance`, `coords`, `step`, `key`, `digest`,
+    /// `path`); the instances with none stored yet; the damaged entries found (set aside).
+    fn checkpoints<'py>(&self, py: Python<'py>, step: &str) -> PyResult<StoredCheckpoints<'py>> {
         let session = self.session(py)?;
-        let found = crate::stored_checkpoints::checkpoints(&self.plan, &session, step);
+        let found = checkout::stored_checkpoints(&self.plan, &session, step, &Selection::all())
+            .map_err(|error| errors::failure(py, &error.into()))?;
         let rows = found
-            .stored
+            .checkpoints
             .iter()
             .map(|c| {
                 let coords: serde_json::Map<String, serde_json::Value> =
@@ -251,42 +264,93 @@ impl NativeStudy {
                     &serde_json::json!({
                         "instance": c.instance,
                         "coords": coords,
-                        "step": c.step,
+                        "step": c.training_step,
                         "key": c.key,
                         "digest": c.digest,
-                        "path": c.path.display().to_string(),
+                        "path": c.store_path.display().to_string(),
                     }),
                 )
             })
             .collect::<PyResult<_>>()?;
-        Ok((rows, found.missing))
+        Ok((rows, found.missing, damaged_notes(&found.damaged)))
     }
 
-    /// The tensors of the checkpoint blob `digest`, read and checked against its digest:
-    /// `(name, numpy type, shape, bytes)` each.
-    fn tensors<'py>(&self, py: Python<'py>, digest: &str) -> PyResult<Vec<TensorTuple<'py>>> {
+    /// The tensors of the one checkpoint of `step` at `point` (axis, value text) and
+    /// `training_step` (`None`: the instance's last), read and checked against its digest:
+    /// `(name, numpy type, shape, bytes)` each; and the damaged entries found (set aside).
+    /// Errors name what would choose between several instances, or what there is.
+    #[pyo3(signature = (step, point, training_step = None))]
+    fn checkpoint<'py>(
+        &self,
+        py: Python<'py>,
+        step: &str,
+        point: Vec<(String, String)>,
+        training_step: Option<u64>,
+    ) -> PyResult<(Vec<TensorTuple<'py>>, Vec<String>)> {
         let session = self.session(py)?;
-        let bytes = session.store.read_blob(digest).map_err(|error| {
+        let selection = Selection { point, training_step };
+        let found = checkout::stored_checkpoints(&self.plan, &session, step, &selection)
+            .map_err(|error| errors::failure(py, &error.into()))?;
+        let notes = damaged_notes(&found.damaged);
+        let mut instances: Vec<&str> =
+            found.checkpoints.iter().map(|c| c.instance.as_str()).collect();
+        instances.extend(found.missing.iter().map(String::as_str));
+        instances.dedup();
+        if instances.len() > 1 {
+            let axes: Vec<String> = found.checkpoints.first().map_or_else(Vec::new, |c| {
+                c.coords.iter().map(|(axis, value)| format!("{axis}={value}")).collect()
+            });
+            return Err(errors::raise(
+                py,
+                "Error",
+                (
+                    format!(
+                        "{} instances of `{step}` match: {}",
+                        instances.len(),
+                        instances.join(", ")
+                    ),
+                    Some(format!(
+                        "choose one by its axes, e.g. checkpoint({step:?}, {})",
+                        axes.join(", ")
+                    )),
+                ),
+            ));
+        }
+        let Some(chosen) = found.checkpoints.iter().max_by_key(|c| c.training_step) else {
+            let (class, message, hint) = match found.missing.first() {
+                Some(instance) => (
+                    "MissingResult",
+                    format!("{instance} has no stored checkpoints yet"),
+                    "run the study first: Study.run()",
+                ),
+                None => (
+                    "Error",
+                    format!("the checkpoint of `{step}` asked for is damaged: set aside"),
+                    "Study.run() computes it again",
+                ),
+            };
+            return Err(errors::raise(py, class, (message, Some(hint.to_owned()))));
+        };
+        let bytes = session.store.read_blob(&chosen.digest).map_err(|error| {
             errors::raise(
                 py,
                 "Error",
                 (
-                    format!("checkpoint {digest}: {error}"),
-                    Some("`devspec run` computes it again".to_owned()),
+                    format!("{} of {}: {error}", chosen.output_name(), chosen.instance),
+                    Some("set aside; Study.run() computes it again".to_owned()),
                 ),
             )
         })?;
         let tensors = crate::checkpoint_tensors::parse(&bytes).map_err(|error| {
-            errors::raise(
-                py,
-                "Error",
-                (format!("checkpoint {digest} cannot be read: {error}"), None::<String>),
-            )
+            let what =
+                format!("{} of {} cannot be read: {error}", chosen.output_name(), chosen.instance);
+            errors::raise(py, "Error", (what, None::<String>))
         })?;
-        Ok(tensors
+        let tensors = tensors
             .into_iter()
             .map(|t| (t.name, t.dtype, t.shape, PyByteArray::new(py, &t.bytes)))
-            .collect())
+            .collect();
+        Ok((tensors, notes))
     }
 
     /// Draws the spec's reports (computing the report steps when their inputs have results) into

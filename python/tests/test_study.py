@@ -4,14 +4,15 @@ and compared with what the devspec binary and the store say."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
-import numpy as np
 import pytest
 import safetensors.numpy
 
 import devspec
+
+from conftest import SMALL_TMS
+
+SMALL_TMS_ONE_SEED = SMALL_TMS.replace("seed = sweep(0..2)", "seed = 0")
 
 # 2 training runs, the LLC at each one's 3 checkpoints, 2 detections, 1 report.
 INSTANCES = 2 + 6 + 2 + 1
@@ -65,14 +66,28 @@ def test_a_checkpoint_asked_for_ambiguously_or_not_stored_is_a_clear_error(tms):
     _, study, _ = tms
     with pytest.raises(devspec.Error, match=r"2 instances of `run` match") as ambiguous:
         study.checkpoint("run", step=10)
-    assert "seed=" in ambiguous.value.hint
-    with pytest.raises(devspec.MissingResult, match="no checkpoint at step 50") as missing:
+    assert "seed=0" in ambiguous.value.hint
+    # The library's refusals (ops::checkout), with what there is in their hints.
+    with pytest.raises(devspec.Error, match="keeps no checkpoint at training step 50") as at:
         study.checkpoint("run", seed=0, step=50)
-    assert missing.value.hint == "its checkpoints: 10, 100, 300"
-    with pytest.raises(devspec.Error, match="`run` has no axis `lr`"):
+    assert at.value.hint == "its checkpoints are at training steps 10, 100, 300"
+    with pytest.raises(devspec.Error, match="step `run` has no axis `lr`") as axis:
         study.checkpoint("run", lr=0.1)
+    assert axis.value.hint == "its axes are `seed`"
+    with pytest.raises(devspec.Error, match="step `run` has no instance at seed=5") as point:
+        study.checkpoint("run", seed=5)
+    assert point.value.hint == "its points are seed=0; seed=1"
+    with pytest.raises(devspec.Error, match="`llc` is an estimate step") as estimate:
+        study.checkpoint("llc", seed=0)
+    assert "`run`" in estimate.value.hint
     with pytest.raises(devspec.Error, match="the spec has no step `runs`"):
         study.checkpoint("runs", seed=0)
+
+
+def test_a_checkpoint_not_run_yet_is_a_missing_result(make_project):
+    project = make_project(SMALL_TMS_ONE_SEED)
+    with pytest.raises(devspec.MissingResult, match=r"run has no stored checkpoints yet"):
+        project.study().checkpoint("run", step=10)
 
 
 def test_the_report_is_drawn_in_process(tms):
