@@ -181,3 +181,9 @@ def test_status_before_a_first_run_says_what_will_run(make_project, monkeypatch)
     with pytest.raises(devspec.Error, match="holds no results yet") as raised:
         devspec.Study(elsewhere.spec).status()
     assert "run the study first" in raised.value.hint
+
+
+def test_a_spec_that_cannot_be_read_is_an_error_not_a_spec_error(tmp_path):
+    with pytest.raises(devspec.Error, match="cannot read") as raised:
+        devspec.Study(tmp_path / "missing.dev")
+    assert not isinstance(raised.value, devspec.SpecError)
