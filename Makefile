@@ -17,6 +17,7 @@ run: build
 # The whole test suite, lint included: what CI runs. As root (CI is), a single-node Slurm cluster
 # is started for the Slurm executor's test (scripts/slurm-local.sh: Debian's packages, installed
 # if missing) and the daemons it started are stopped afterwards, whatever the tests' outcome.
+# Then the Python module's suite (python-test, below).
 test: $(LIBTORCH_READY) lint
 	@started=$$(scripts/slurm-local.sh start-for-tests); \
 	DEVSPEC_SLURM=$$started $(CARGO) test --workspace; status=$$?; \
