@@ -26,9 +26,34 @@ pub fn align<S: AsRef<str>>(rows: &[Vec<S>], indent: &str) -> String {
     out
 }
 
+/// One line of comma-separated values (RFC 4180): a cell holding a comma, a quote or a line
+/// break is quoted, its quotes doubled.
+pub fn csv_line<S: AsRef<str>>(cells: &[S]) -> String {
+    let quoted: Vec<String> = cells
+        .iter()
+        .map(|c| {
+            let c = c.as_ref();
+            if c.contains([',', '"', '\n']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c.to_owned()
+            }
+        })
+        .collect();
+    quoted.join(",") + "\n"
+}
+
 #[cfg(test)]
 mod tests {
-    use super::align;
+    use super::{align, csv_line};
+
+    #[test]
+    fn csv_cells_with_commas_quotes_or_breaks_are_quoted() {
+        assert_eq!(
+            csv_line(&["a", "b,c", "say \"x\"", "1\n2"]),
+            "a,\"b,c\",\"say \"\"x\"\"\",\"1\n2\"\n"
+        );
+    }
 
     #[test]
     fn columns_are_as_wide_as_their_widest_cell_counted_in_characters() {

@@ -20,11 +20,7 @@ pub fn run(args: &CheckoutArgs, worker: Option<PathBuf>) -> Result<ExitCode, Fai
     let session = reading_session(&ContextArgs::new(&args.file, &args.settings, worker))?;
     let found = stored_checkpoints(&plan, &session, &args.step, &Selection::all())?;
     for entry in &found.damaged {
-        eoutln!(
-            "store: {} is damaged ({}): set aside; `devspec run` recomputes it",
-            entry.what,
-            entry.detail
-        );
+        eoutln!("{entry}");
     }
     let step = &found.step;
     let run_first = format!("devspec run {} --target {step}", args.file.display());

@@ -60,11 +60,7 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
     let context = reading_session(&ContextArgs::new(file, settings, worker))?;
     let results = step_results(&plan, &context, step)?;
     for entry in &results.damaged {
-        eoutln!(
-            "store: {} is damaged ({}): set aside; `devspec run` recomputes it",
-            entry.what,
-            entry.detail
-        );
+        eoutln!("{entry}");
     }
     let damaged = !results.damaged.is_empty();
     if let Some((path, shape)) = parquet_to {
@@ -394,17 +390,7 @@ fn tabulate(rows: &[serde_json::Value], precision: Option<usize>) -> String {
     let mut out = String::new();
     if precision.is_none() {
         for line in std::iter::once(&header).chain(&table) {
-            let quoted: Vec<String> = line
-                .iter()
-                .map(|c| {
-                    if c.contains([',', '"', '\n']) {
-                        format!("\"{}\"", c.replace('"', "\"\""))
-                    } else {
-                        c.clone()
-                    }
-                })
-                .collect();
-            let _ = writeln!(out, "{}", quoted.join(","));
+            out.push_str(&crate::columns::csv_line(line));
         }
         return out;
     }

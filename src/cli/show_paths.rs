@@ -5,7 +5,6 @@
 //! one is named on stderr, set aside, and the command exits 1. A checkpoint's bytes are checked against its digest by
 //! whatever reads it (`devspec checkout`, `devspec store check`), not by this listing.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use devspec_protocol::store_layout;
@@ -44,11 +43,7 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
     let context = reading_session(&ContextArgs::new(&args.file, &args.settings, worker))?;
     let results = step_results(&plan, &context, step)?;
     for entry in &results.damaged {
-        eoutln!(
-            "store: {} is damaged ({}): set aside; `devspec run` recomputes it",
-            entry.what,
-            entry.detail
-        );
+        eoutln!("{entry}");
     }
     let (mut rows, mut not_run) = (Vec::new(), Vec::new());
     for row in &results.rows {
@@ -136,17 +131,7 @@ fn render(step: &str, rows: &[PathRow], format: ShowFormat) -> String {
                     row.bytes.to_string(),
                     row.path.display().to_string(),
                 ];
-                let quoted: Vec<String> = cells
-                    .iter()
-                    .map(|c| {
-                        if c.contains([',', '"', '\n']) {
-                            format!("\"{}\"", c.replace('"', "\"\""))
-                        } else {
-                            c.clone()
-                        }
-                    })
-                    .collect();
-                let _ = writeln!(out, "{}", quoted.join(","));
+                out.push_str(&crate::columns::csv_line(&cells));
             }
             out
         }

@@ -58,6 +58,18 @@ pub struct DamagedEntry {
     pub detail: String,
 }
 
+impl std::fmt::Display for DamagedEntry {
+    /// What a reader is told: `store: the result of llc[seed=0]@1200 is damaged (...): set
+    /// aside; `devspec run` recomputes it`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "store: {} is damaged ({}): set aside; `devspec run` recomputes it",
+            self.what, self.detail
+        )
+    }
+}
+
 pub struct StepResults {
     pub step: String,
     pub kind: StepKind,
