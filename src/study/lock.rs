@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use devspec_protocol::StepKind;
 use devspec_protocol::results;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::detect::Detection;
@@ -132,9 +133,10 @@ impl Lock {
     ) -> (Lock, Vec<String>) {
         let missing = results.missing(plan);
         let environment = options.key_environment();
+        // Each entry on its own (its parameters' text, a detection's result read): in parallel.
         let instances = plan
             .order
-            .iter()
+            .par_iter()
             .filter_map(|&node| {
                 let instance = &plan.graph[node];
                 let manifest = results.get(node)?;
