@@ -365,7 +365,7 @@ mod tests {
         bare.params.clear();
         bare.outputs.clear();
         bare.environment.clear();
-        let instances = vec![
+        let instances = [
             entry(
                 "run[seed=1]",
                 StepKind::Train,
