@@ -305,8 +305,15 @@ pub fn instance_digest<'o>(
 ) -> Option<String> {
     let instance = &plan.graph[node];
     let (inputs, _) = key_inputs(plan, node, outputs_of)?;
-    let environment = environment_of(instance, environment);
-    Some(StepKey::digest_of(instance.kind, &instance.params, &inputs, &environment, files))
+    // The run's environment as it is, unless the step names its device ([`environment_of`]).
+    let own;
+    let environment = if explicit_device(instance).is_some() {
+        own = environment_of(instance, environment);
+        &own
+    } else {
+        environment
+    };
+    Some(StepKey::digest_of(instance.kind, &instance.params, &inputs, environment, files))
 }
 
 /// An instance's inputs as its key names them (role to digest), and their digests in input

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
 
 use super::report::{Drawn, draw_reports};
 use super::{Observer, Session};
@@ -201,17 +202,18 @@ fn refuse_fewer_cpus_than_threads(plan: &Plan, threads: u32) -> Result<(), Failu
 /// Refuses, before anything runs, a plan that uses a step kind or constructor declared but not
 /// implemented yet.
 pub fn refuse_unimplemented(plan: &Plan) -> Result<(), Failure> {
-    for instance in plan.instances() {
+    // Every instance's every value is walked: in parallel, the first refusal in plan order.
+    let refusal = plan.order.par_iter().find_map_first(|&node| {
+        let instance = &plan.graph[node];
         if let Status::Pending { issue } = registry::step_kind(instance.kind).status {
-            return Err(not_implemented(&format!("`{}` steps", instance.kind), issue));
+            return Some(not_implemented(&format!("`{}` steps", instance.kind), issue));
         }
-        for value in instance.params.values() {
-            if let Some((name, issue)) = pending_constructor(value) {
-                return Err(not_implemented(&format!("`{name}`"), issue));
-            }
-        }
-    }
-    Ok(())
+        instance.params.values().find_map(|value| {
+            let (name, issue) = pending_constructor(value)?;
+            Some(not_implemented(&format!("`{name}`"), issue))
+        })
+    });
+    refusal.map_or(Ok(()), Err)
 }
 
 fn pending_constructor(value: &Value) -> Option<(&'static str, u32)> {
