@@ -30,7 +30,9 @@ use petgraph::visit::EdgeRef;
 
 use super::in_process::{self, InProcessJob};
 use super::pool::{Job, PoolMessage};
+use super::results::Results;
 use super::step_key::{StepKey, explicit_device, instance_key};
+use super::survey::{InstanceStatus, survey};
 use crate::failure::{Failure, FailureClass};
 use crate::plan::{Dependency, Instance, Plan};
 use crate::registry::{self, schema::Batching};
@@ -204,12 +206,29 @@ struct Schedule<'p> {
     intact: std::collections::HashSet<String>,
     /// The record of every instance done so far, which the run's summary hands on.
     results: super::results::Results,
+    /// Per instance: its record as the survey before the run found it, until taken; and
+    /// whether it was taken from there (then its dependents' survey records hold too).
+    surveyed: Vec<Option<Box<Manifest>>>,
+    from_survey: Vec<bool>,
 }
 
 impl Executor<'_> {
     pub fn run(&self, on_event: &mut dyn FnMut(&RunEvent)) -> RunSummary {
+        self.run_surveyed(survey(self.plan, self.store, &self.options), on_event)
+    }
+
+    /// Runs the plan, starting from a survey of the store made with these options (the one a
+    /// run registered itself with): what it found cached is taken without keying it again, as
+    /// long as its inputs were taken from the survey too. (A blob that vanished meanwhile is
+    /// found when what reads it is sent, and its maker recomputed, as for any damage.)
+    pub fn run_surveyed(
+        &self,
+        surveyed: Vec<InstanceStatus>,
+        on_event: &mut dyn FnMut(&RunEvent),
+    ) -> RunSummary {
         let graph = &self.plan.graph;
         let mut schedule = Schedule::new(graph, &self.plan.order);
+        schedule.surveyed = Results::from_statuses(surveyed).into_records();
         let mut flushed = Instant::now();
         schedule.ready =
             self.plan.order.iter().copied().filter(|n| schedule.missing[n.index()] == 0).collect();
@@ -329,11 +348,21 @@ impl Executor<'_> {
         (schedule, waiting, summary): (&mut Schedule<'_>, &mut Waiting, &mut RunSummary),
         on_event: &mut dyn FnMut(&RunEvent),
     ) -> bool {
+        let surveyed = schedule.surveyed_hit(node);
+        let looked_up = surveyed.is_some();
+        if let Some(manifest) = surveyed {
+            let key = manifest.key.clone();
+            schedule.keys[node.index()] = Some(key.clone());
+            if self.take_found(node, Lookup::Hit(manifest), schedule, summary, on_event) {
+                schedule.from_survey[node.index()] = true;
+                return false;
+            }
+        }
         let instance = self.plan.graph[node].display_name();
         let (key_parts, input_digests) = self.key_for(node, &schedule.state);
         let key = key_parts.digest();
         schedule.keys[node.index()] = Some(key.clone());
-        if self.take_cached(node, &key, schedule, summary, on_event) {
+        if !looked_up && self.take_cached(node, &key, schedule, summary, on_event) {
             return false;
         }
         schedule.key_parts[node.index()] =
@@ -372,8 +401,20 @@ impl Executor<'_> {
             // Sent back to run: what it had stored is damaged, and was said so.
             return false;
         }
+        self.take_found(node, self.store.lookup(key), schedule, summary, on_event)
+    }
+
+    /// [`Executor::take_cached`] with what the store holds for the instance's key.
+    fn take_found(
+        &self,
+        node: NodeIndex,
+        found: Lookup,
+        schedule: &mut Schedule<'_>,
+        summary: &mut RunSummary,
+        on_event: &mut dyn FnMut(&RunEvent),
+    ) -> bool {
         let served = is_served(self.plan.graph[node].kind);
-        let damage = match self.store.lookup(key) {
+        let damage = match found {
             Lookup::Miss => return false,
             Lookup::Hit(manifest) => match served.then(|| self.store.check_result(&manifest)) {
                 None | Some(Ok(_)) => {
@@ -644,6 +685,8 @@ impl<'p> Schedule<'p> {
             reopened: vec![false; graph.node_count()],
             intact: std::collections::HashSet::new(),
             results: super::results::Results::none(graph.node_count()),
+            surveyed: vec![None; graph.node_count()],
+            from_survey: vec![false; graph.node_count()],
         }
     }
 
@@ -750,9 +793,25 @@ impl<'p> Schedule<'p> {
         on_event(&RunEvent::Damaged { what: damage.what(&instance), instance, detail, was_cached });
     }
 
+    /// The record the survey found for `node`, when it still holds: the instance was not sent
+    /// back to run, and its inputs were taken from the same survey (so its key is the one the
+    /// survey computed).
+    fn surveyed_hit(&mut self, node: NodeIndex) -> Option<Box<Manifest>> {
+        if self.reopened[node.index()] {
+            return None;
+        }
+        let from_survey = &self.from_survey;
+        self.graph
+            .neighbors_directed(node, Direction::Incoming)
+            .all(|source| from_survey[source.index()])
+            .then(|| self.surveyed[node.index()].take())
+            .flatten()
+    }
+
     /// Sends a finished instance back to run: what reads its outputs waits for them again.
     fn reopen(&mut self, node: NodeIndex, waiting: &mut Waiting) {
         self.reopened[node.index()] = true;
+        self.from_survey[node.index()] = false;
         self.was_cached[node.index()] = false;
         self.results.set(node, None);
         self.state[node.index()] = State::Waiting;

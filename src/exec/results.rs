@@ -40,6 +40,11 @@ impl Results {
         Results { by_node }
     }
 
+    /// Each instance's record, by node.
+    pub(super) fn into_records(self) -> Vec<Option<Box<Manifest>>> {
+        self.by_node
+    }
+
     /// The record of the instance at `node`, if it has one.
     pub fn get(&self, node: NodeIndex) -> Option<&Manifest> {
         self.by_node.get(node.index()).and_then(Option::as_deref)

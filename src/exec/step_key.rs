@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use devspec_protocol::StepKind;
 use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
@@ -68,6 +69,29 @@ impl StepKey {
     /// The hex BLAKE3 of the canonical serialization.
     pub fn digest(&self) -> String {
         let bytes = serde_json::to_vec(self).expect("keys serialize");
+        blake3::hash(&bytes).to_hex().to_string()
+    }
+
+    /// The digest the key built by [`StepKey::new`] from the same parts has, without building
+    /// it: the same bytes, written straight from the values. A no-op rerun needs only the
+    /// digests, and building each key's JSON trees was most of its time.
+    pub fn digest_of(
+        kind: StepKind,
+        params: &BTreeMap<String, Value>,
+        inputs: &BTreeMap<String, String>,
+        environment: &BTreeMap<String, String>,
+        files: &FileDigests,
+    ) -> String {
+        let view = KeyView {
+            format: KEY_FORMAT,
+            kind,
+            implementation: crate::registry::step_kind(kind).implementation,
+            params: KeyParams { params, files },
+            inputs,
+            seed: params.get("seed").and_then(Value::as_int),
+            environment,
+        };
+        let bytes = serde_json::to_vec(&view).expect("keys serialize");
         blake3::hash(&bytes).to_hex().to_string()
     }
 
@@ -140,6 +164,121 @@ pub fn canonical(value: &Value, files: &FileDigests) -> serde_json::Value {
     }
 }
 
+/// [`StepKey`]'s fields, in its order, borrowed: what [`StepKey::digest_of`] serializes.
+#[derive(Serialize)]
+struct KeyView<'a> {
+    format: u32,
+    kind: StepKind,
+    implementation: u32,
+    params: KeyParams<'a>,
+    inputs: &'a BTreeMap<String, String>,
+    seed: Option<i64>,
+    environment: &'a BTreeMap<String, String>,
+}
+
+/// A key's parameters: every field but the execution-only ones, each as [`canonical`] writes it.
+struct KeyParams<'a> {
+    params: &'a BTreeMap<String, Value>,
+    files: &'a FileDigests,
+}
+
+impl Serialize for KeyParams<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in self.params {
+            if !EXECUTION_ONLY.contains(&name.as_str()) {
+                map.serialize_entry(name, &Canonical { value, files: self.files })?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// A value serialized as the JSON tree [`canonical`] builds for it, without building the tree.
+/// Its maps are written in the order `serde_json`'s map keeps (sorted by name: the crate is
+/// built without `preserve_order`); the tests hold the two to the same bytes.
+struct Canonical<'a> {
+    value: &'a Value,
+    files: &'a FileDigests,
+}
+
+impl Serialize for Canonical<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let files = self.files;
+        match &self.value.kind {
+            ValueKind::Int(v) => tagged(serializer, "int", v),
+            ValueKind::Float(v) => tagged(serializer, "float", &canonical_float(*v)),
+            ValueKind::Str(text) => tagged(serializer, "str", text),
+            ValueKind::File { path, .. } => tagged(serializer, "file", &files.digest(path)),
+            ValueKind::Bool(v) => tagged(serializer, "bool", v),
+            ValueKind::Auto => serializer.serialize_str("auto"),
+            ValueKind::Enum(name) => tagged(serializer, "enum", name),
+            ValueKind::List(items) => tagged(serializer, "list", &CanonicalList { items, files }),
+            ValueKind::Record(fields) => {
+                tagged(serializer, "record", &CanonicalFields { fields, files })
+            }
+            ValueKind::Ctor { name, args, .. } => {
+                // Sorted: "args" before "call".
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("args", &CanonicalFields { fields: args, files })?;
+                map.serialize_entry("call", name)?;
+                map.end()
+            }
+            ValueKind::Sweep { values, axis } => {
+                let values = CanonicalList { items: values, files };
+                // Sorted: "axis" before "sweep"; an unnamed sweep's text is what it always was.
+                let mut map = serializer.serialize_map(None)?;
+                if let Some(axis) = axis {
+                    map.serialize_entry("axis", axis)?;
+                }
+                map.serialize_entry("sweep", &values)?;
+                map.end()
+            }
+        }
+    }
+}
+
+/// `{"tag": value}`, as `json!` writes a one-entry object.
+fn tagged<S: Serializer, T: Serialize + ?Sized>(
+    serializer: S,
+    tag: &str,
+    value: &T,
+) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(1))?;
+    map.serialize_entry(tag, value)?;
+    map.end()
+}
+
+struct CanonicalList<'a> {
+    items: &'a [Value],
+    files: &'a FileDigests,
+}
+
+impl Serialize for CanonicalList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.items.len()))?;
+        for value in self.items {
+            seq.serialize_element(&Canonical { value, files: self.files })?;
+        }
+        seq.end()
+    }
+}
+
+struct CanonicalFields<'a> {
+    fields: &'a BTreeMap<String, Value>,
+    files: &'a FileDigests,
+}
+
+impl Serialize for CanonicalFields<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
+        for (name, value) in self.fields {
+            map.serialize_entry(name, &Canonical { value, files: self.files })?;
+        }
+        map.end()
+    }
+}
+
 /// An instance's key, once the outputs of all its inputs are known (`outputs_of` gives a done
 /// instance's output digests, by output name); with the input digests in input order, as the
 /// worker receives them. `None` while an input is not done.
@@ -150,6 +289,40 @@ pub fn instance_key<'o>(
     environment: &BTreeMap<String, String>,
     files: &FileDigests,
 ) -> Option<(StepKey, Vec<String>)> {
+    let instance = &plan.graph[node];
+    let (inputs, digests) = key_inputs(plan, node, outputs_of)?;
+    let environment = environment_of(instance, environment);
+    Some((StepKey::new(instance.kind, &instance.params, inputs, environment, files), digests))
+}
+
+/// The digest of [`instance_key`]'s key, without building the key ([`StepKey::digest_of`]).
+pub fn instance_digest<'o>(
+    plan: &Plan,
+    node: NodeIndex,
+    outputs_of: &dyn Fn(NodeIndex) -> Option<&'o BTreeMap<String, String>>,
+    environment: &BTreeMap<String, String>,
+    files: &FileDigests,
+) -> Option<String> {
+    let instance = &plan.graph[node];
+    let (inputs, _) = key_inputs(plan, node, outputs_of)?;
+    // The run's environment as it is, unless the step names its device ([`environment_of`]).
+    let own;
+    let environment = if explicit_device(instance).is_some() {
+        own = environment_of(instance, environment);
+        &own
+    } else {
+        environment
+    };
+    Some(StepKey::digest_of(instance.kind, &instance.params, &inputs, environment, files))
+}
+
+/// An instance's inputs as its key names them (role to digest), and their digests in input
+/// order; `None` while an input is not done.
+fn key_inputs<'o>(
+    plan: &Plan,
+    node: NodeIndex,
+    outputs_of: &dyn Fn(NodeIndex) -> Option<&'o BTreeMap<String, String>>,
+) -> Option<(BTreeMap<String, String>, Vec<String>)> {
     let graph = &plan.graph;
     let instance = &graph[node];
     let mut inputs = BTreeMap::new();
@@ -172,8 +345,7 @@ pub fn instance_key<'o>(
         inputs.insert(role, digest.clone());
         digests.push(digest);
     }
-    let environment = environment_of(instance, environment);
-    Some((StepKey::new(instance.kind, &instance.params, inputs, environment, files), digests))
+    Some((inputs, digests))
 }
 
 /// The environment part of an instance's key: the run's, with the device the step names
@@ -242,6 +414,100 @@ mod tests {
     fn the_kind_is_keyed_by_its_name_as_it_always_was() {
         let text = serde_json::to_string(&train_key(1000, 10, 0.01, "constant")).unwrap();
         assert!(text.starts_with(r#"{"format":2,"kind":"train","implementation":1,"#), "{text}");
+    }
+
+    fn value(kind: ValueKind) -> Value {
+        let origin = crate::compile::value::Origin {
+            file: crate::source::FileId(0),
+            span: crate::source::Span { start: 0, end: 0 },
+        };
+        Value::new(kind, origin)
+    }
+
+    /// Parameters with every kind of value, nested, with awkward text and floats.
+    fn every_kind_of_value() -> BTreeMap<String, Value> {
+        use crate::registry::schema::CtorKind;
+        let int = |v| value(ValueKind::Int(v));
+        let float = |v| value(ValueKind::Float(v));
+        let text = |t: &str| value(ValueKind::Str(t.to_owned()));
+        let model = ValueKind::Ctor {
+            name: "dln.model",
+            kind: CtorKind::Model,
+            args: BTreeMap::from([
+                ("widths".to_owned(), value(ValueKind::List(vec![int(2), int(-3)]))),
+                ("activation".to_owned(), value(ValueKind::Enum("relu".into()))),
+                ("bias".to_owned(), value(ValueKind::Bool(false))),
+            ]),
+        };
+        let record = ValueKind::Record(BTreeMap::from([
+            ("zeta".to_owned(), text("a \"quoted\"\tü\n\u{1}")),
+            ("alpha".to_owned(), value(ValueKind::List(vec![]))),
+        ]));
+        BTreeMap::from([
+            ("model".to_owned(), value(model)),
+            ("lr".to_owned(), float(0.01)),
+            ("tiny".to_owned(), float(-1.5e-7)),
+            ("huge".to_owned(), float(1e300)),
+            ("whole".to_owned(), float(3.0)),
+            ("nan".to_owned(), float(f64::NAN)),
+            ("flag".to_owned(), value(ValueKind::Bool(true))),
+            ("threads".to_owned(), value(ValueKind::Auto)),
+            ("record".to_owned(), value(record)),
+            ("empty".to_owned(), value(ValueKind::Record(BTreeMap::new()))),
+            (
+                "named".to_owned(),
+                value(ValueKind::Sweep { values: vec![int(1), int(2)], axis: Some("w".into()) }),
+            ),
+            (
+                "unnamed".to_owned(),
+                value(ValueKind::Sweep { values: vec![float(0.5)], axis: None }),
+            ),
+            (
+                "data".to_owned(),
+                value(ValueKind::File {
+                    written: "d.bin".into(),
+                    path: "/nonexistent/d.bin".into(),
+                }),
+            ),
+            ("device".to_owned(), value(ValueKind::Enum("cpu".into()))),
+            ("resources".to_owned(), value(ValueKind::Record(BTreeMap::new()))),
+            ("seed".to_owned(), int(7)),
+        ])
+    }
+
+    #[test]
+    fn a_digest_written_straight_is_the_built_keys() {
+        let files = FileDigests::default();
+        let inputs = BTreeMap::from([("0[seed=1]@8/checkpoint@8".to_owned(), "ab".repeat(32))]);
+        let environment = BTreeMap::from([
+            ("libtorch".to_owned(), "2.9".to_owned()),
+            ("device".into(), "cpu".into()),
+        ]);
+        let with_seed = every_kind_of_value();
+        let mut without_seed = with_seed.clone();
+        without_seed.remove("seed");
+        for params in [&with_seed, &without_seed, &BTreeMap::new()] {
+            for kind in [StepKind::Train, StepKind::Estimate, StepKind::Test] {
+                let key = StepKey::new(kind, params, inputs.clone(), environment.clone(), &files);
+                let view = KeyView {
+                    format: KEY_FORMAT,
+                    kind,
+                    implementation: key.implementation,
+                    params: KeyParams { params, files: &files },
+                    inputs: &inputs,
+                    seed: key.seed,
+                    environment: &environment,
+                };
+                assert_eq!(
+                    String::from_utf8(serde_json::to_vec(&view).unwrap()).unwrap(),
+                    String::from_utf8(serde_json::to_vec(&key).unwrap()).unwrap()
+                );
+                assert_eq!(
+                    StepKey::digest_of(kind, params, &inputs, &environment, &files),
+                    key.digest()
+                );
+            }
+        }
     }
 
     #[test]

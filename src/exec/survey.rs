@@ -5,10 +5,12 @@
 use std::collections::BTreeSet;
 
 use devspec_protocol::store_layout;
+use petgraph::Direction;
 use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
 
 use super::executor::RunOptions;
-use super::step_key::{StepKey, instance_key};
+use super::step_key::{StepKey, instance_digest, instance_key};
 use crate::plan::Plan;
 use crate::store::{Manifest, Store};
 
@@ -31,26 +33,62 @@ impl InstanceStatus {
     }
 }
 
-/// Every instance's status, in plan order (indexed by node).
+/// Every instance's status, in plan order (indexed by node). An instance's key needs its inputs'
+/// output digests, so the plan is surveyed one dependency level at a time: the instances of a
+/// level (their inputs all in earlier levels) are keyed and looked up in parallel.
 pub fn survey(plan: &Plan, store: &Store, options: &RunOptions) -> Vec<InstanceStatus> {
     let environment = options.key_environment();
     let mut statuses: Vec<InstanceStatus> =
         vec![InstanceStatus::WaitsForInputs; plan.graph.node_count()];
-    for &node in &plan.order {
-        let outputs_of = |source: NodeIndex| match &statuses[source.index()] {
-            InstanceStatus::Cached(manifest) => Some(&manifest.outputs),
-            _ => None,
-        };
-        let status = match instance_key(plan, node, &outputs_of, &environment, &options.files) {
-            Some((key, _)) => match store.cached(&key.digest()) {
-                Some(manifest) => InstanceStatus::Cached(Box::new(manifest)),
-                None => InstanceStatus::WillRun(key),
-            },
-            None => InstanceStatus::WaitsForInputs,
-        };
-        statuses[node.index()] = status;
+    for level in levels(plan) {
+        let surveyed: Vec<InstanceStatus> = level
+            .par_iter()
+            .map(|&node| {
+                let outputs_of = |source: NodeIndex| match &statuses[source.index()] {
+                    InstanceStatus::Cached(manifest) => Some(&manifest.outputs),
+                    _ => None,
+                };
+                let files = &options.files;
+                let Some(digest) = instance_digest(plan, node, &outputs_of, &environment, files)
+                else {
+                    return InstanceStatus::WaitsForInputs;
+                };
+                match store.cached(&digest) {
+                    Some(manifest) => InstanceStatus::Cached(Box::new(manifest)),
+                    // Rare in a rerun: only what will run needs its key's parts.
+                    None => match instance_key(plan, node, &outputs_of, &environment, files) {
+                        Some((key, _)) => InstanceStatus::WillRun(key),
+                        None => InstanceStatus::WaitsForInputs,
+                    },
+                }
+            })
+            .collect();
+        for (node, status) in level.into_iter().zip(surveyed) {
+            statuses[node.index()] = status;
+        }
     }
     statuses
+}
+
+/// The plan's instances by dependency level, each in plan order: level 0 reads nothing, and an
+/// instance is one level above the highest of its inputs.
+fn levels(plan: &Plan) -> Vec<Vec<NodeIndex>> {
+    let mut level_of = vec![0usize; plan.graph.node_count()];
+    let mut levels: Vec<Vec<NodeIndex>> = Vec::new();
+    for &node in &plan.order {
+        let level = plan
+            .graph
+            .neighbors_directed(node, Direction::Incoming)
+            .map(|source| level_of[source.index()] + 1)
+            .max()
+            .unwrap_or(0);
+        level_of[node.index()] = level;
+        if levels.len() <= level {
+            levels.resize_with(level + 1, Vec::new);
+        }
+        levels[level].push(node);
+    }
+    levels
 }
 
 /// The step a training instance that will run goes on from, when its trajectory has stored

@@ -8,12 +8,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
 
 use super::report::{Drawn, draw_reports};
 use super::{Observer, Session};
 use crate::compile::value::{Value, ValueKind};
 use crate::exec::slurm::SlurmSettings;
-use crate::exec::{InstanceStatus, RunOptions, RunSummary, survey};
+use crate::exec::{InstanceStatus, RunSummary, survey};
 use crate::failure::{Failure, FailureClass};
 use crate::plan::Plan;
 use crate::plan::memory_budget::{self, MemoryBudget};
@@ -65,8 +66,18 @@ pub fn run(
     observer: &mut dyn Observer,
 ) -> Result<RunOutcome, Failure> {
     refuse_unimplemented(plan)?;
+    let mut options = session.options.clone();
+    options.fail_fast = settings.fail_fast;
+    // What the store holds, keyed once: for the notes and refusals below, the live run's
+    // registration, and the executor, which takes what is cached from it.
+    let statuses = survey(plan, &session.store, &options);
+    let will_run = |node: NodeIndex| !matches!(statuses[node.index()], InstanceStatus::Cached(_));
     let lock_file = crate::study::lock_path(settings.spec);
-    if let Ok(lock) = Lock::read(&lock_file) {
+    // Only instances that run can meet a machine difference (it is in their keys): a run that
+    // takes everything from the store does not read the lock for it.
+    if plan.order.iter().any(|&node| will_run(node))
+        && let Ok(lock) = Lock::read(&lock_file)
+    {
         for d in lock.machine_differences(plan, &session.options) {
             observer.note(&format!(
                 "note: {} has {} instance(s) computed with {} = {}; here it is {}: they are \
@@ -81,23 +92,16 @@ pub fn run(
     }
     let budget =
         MemoryBudget::here(settings.max_memory, settings.slurm.is_some(), &session.options.device);
-    if !budget.over_budget(plan, |_| true).is_empty() {
-        // Only what will run needs memory: a rerun of what a larger limit computed is fine.
-        let statuses = survey(plan, &session.store, &session.options);
-        let will_run =
-            |node: NodeIndex| !matches!(statuses[node.index()], InstanceStatus::Cached(_));
-        memory_budget::refuse(&budget.over_budget(plan, will_run))?;
-    }
-    let mut options = session.options.clone();
-    options.fail_fast = settings.fail_fast;
+    // Only what will run needs memory: a rerun of what a larger limit computed is fine.
+    memory_budget::refuse(&budget.over_budget(plan, will_run))?;
     if let Some((slurm, max_jobs)) = &settings.slurm {
         refuse_fewer_cpus_than_threads(plan, options.threads_per_step)?;
         options.jobs = *max_jobs;
         options.slurm = Some(slurm.clone());
     }
     // Held until the run ends: `gc` meanwhile keeps what this run reads and writes.
-    let _live_run = register_live_run(plan, &session.store, &options)?;
-    let summary = session.execute_in(plan, &session.store, &options, observer);
+    let _live_run = register_live_run(&statuses, &session.store)?;
+    let summary = session.execute_surveyed(plan, &options, statuses, observer);
     if let Some(failure) = summary.environment.clone() {
         // The store or the machine failed: one message, not one per step it stopped.
         return Err(failure);
@@ -149,16 +153,16 @@ fn write_lock(
 }
 
 /// Registers a run about to start on `store` with the keys and trajectories its plan reaches
-/// now (the cached results it will read, what it will compute), so that a `gc` meanwhile keeps
+/// now, as surveyed (the cached results it will read, what it will compute), so that a `gc` meanwhile keeps
 /// them; held until the returned value drops. A store that cannot take the registration (full,
 /// read-only) cannot take the run's results either: that is the run's environment failure.
-fn register_live_run(plan: &Plan, store: &Store, options: &RunOptions) -> Result<LiveRun, Failure> {
+fn register_live_run(statuses: &[InstanceStatus], store: &Store) -> Result<LiveRun, Failure> {
     let mut keys = BTreeSet::new();
     let mut trajectories = BTreeSet::new();
-    for status in survey(plan, store, options) {
+    for status in statuses {
         match status {
             InstanceStatus::Cached(manifest) => {
-                keys.insert(manifest.key);
+                keys.insert(manifest.key.clone());
             }
             InstanceStatus::WillRun(key) => {
                 trajectories.extend(key.trajectory());
@@ -198,17 +202,18 @@ fn refuse_fewer_cpus_than_threads(plan: &Plan, threads: u32) -> Result<(), Failu
 /// Refuses, before anything runs, a plan that uses a step kind or constructor declared but not
 /// implemented yet.
 pub fn refuse_unimplemented(plan: &Plan) -> Result<(), Failure> {
-    for instance in plan.instances() {
+    // Every instance's every value is walked: in parallel, the first refusal in plan order.
+    let refusal = plan.order.par_iter().find_map_first(|&node| {
+        let instance = &plan.graph[node];
         if let Status::Pending { issue } = registry::step_kind(instance.kind).status {
-            return Err(not_implemented(&format!("`{}` steps", instance.kind), issue));
+            return Some(not_implemented(&format!("`{}` steps", instance.kind), issue));
         }
-        for value in instance.params.values() {
-            if let Some((name, issue)) = pending_constructor(value) {
-                return Err(not_implemented(&format!("`{name}`"), issue));
-            }
-        }
-    }
-    Ok(())
+        instance.params.values().find_map(|value| {
+            let (name, issue) = pending_constructor(value)?;
+            Some(not_implemented(&format!("`{name}`"), issue))
+        })
+    });
+    refusal.map_or(Ok(()), Err)
 }
 
 fn pending_constructor(value: &Value) -> Option<(&'static str, u32)> {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::exec::{Executor, RunEvent, RunOptions, RunSummary};
+use crate::exec::{Executor, InstanceStatus, RunEvent, RunOptions, RunSummary};
 use crate::plan::Plan;
 use crate::project_config::ProjectConfig;
 use crate::store::Store;
@@ -46,6 +46,25 @@ impl Session {
         let executor =
             Executor { plan, store, worker: self.worker.clone(), options: options.clone() };
         executor.run(&mut |event| observer.event(event))
+    }
+
+    /// Runs `plan` into the session's store with `options`, from a survey of it made with
+    /// the same options (`ops::run` surveys first to register the run): what the survey found
+    /// cached is not keyed and looked up again.
+    pub fn execute_surveyed(
+        &self,
+        plan: &Plan,
+        options: &RunOptions,
+        surveyed: Vec<InstanceStatus>,
+        observer: &mut dyn Observer,
+    ) -> RunSummary {
+        let executor = Executor {
+            plan,
+            store: &self.store,
+            worker: self.worker.clone(),
+            options: options.clone(),
+        };
+        executor.run_surveyed(surveyed, &mut |event| observer.event(event))
     }
 
     /// Runs `plan` into the session's store with its options.

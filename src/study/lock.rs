@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use devspec_protocol::StepKind;
 use devspec_protocol::results;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::detect::Detection;
@@ -53,6 +54,19 @@ pub struct LockedInstance {
     /// The environment part of its key: libtorch, device kind, CPU kernels, threads per step.
     pub environment: BTreeMap<String, String>,
     pub produced_by: ProducedBy,
+}
+
+/// A lock's fields before its entries, as [`Lock`] serializes them.
+#[derive(Serialize)]
+struct LockHead<'a> {
+    format: u32,
+    spec: &'a str,
+}
+
+/// One entry, as [`Lock`] serializes each of its entries.
+#[derive(Serialize)]
+struct OneEntry<'a> {
+    instance: &'a [LockedInstance],
 }
 
 /// The numbers researchers compare: a run's final losses, an estimate's LLC with its standard
@@ -132,9 +146,10 @@ impl Lock {
     ) -> (Lock, Vec<String>) {
         let missing = results.missing(plan);
         let environment = options.key_environment();
+        // Each entry on its own (its parameters' text, a detection's result read): in parallel.
         let instances = plan
             .order
-            .iter()
+            .par_iter()
             .filter_map(|&node| {
                 let instance = &plan.graph[node];
                 let manifest = results.get(node)?;
@@ -162,9 +177,25 @@ impl Lock {
         (Lock { format: LOCK_FORMAT, spec, instances }, missing)
     }
 
-    /// The lock's text: a comment saying what it is, then TOML.
+    /// The lock's text: a comment saying what it is, then TOML. Its entries are serialized
+    /// each on its own, in parallel, and joined as the whole document's serialization joins them
+    /// (the tests hold the two to the same bytes): a no-op rerun writes nothing, but compares.
     pub fn to_text(&self) -> String {
-        let body = toml::to_string(self).expect("locks serialize");
+        let body = if self.instances.is_empty() {
+            toml::to_string(self).expect("locks serialize")
+        } else {
+            let head = toml::to_string(&LockHead { format: self.format, spec: &self.spec })
+                .expect("locks serialize");
+            let entries: Vec<String> = self
+                .instances
+                .par_iter()
+                .map(|instance| {
+                    let one = OneEntry { instance: std::slice::from_ref(instance) };
+                    toml::to_string(&one).expect("locks serialize")
+                })
+                .collect();
+            format!("{head}\n{}", entries.join("\n"))
+        };
         format!(
             "# devspec lock file: what a complete `devspec run {}` produced, step instance by \
              instance.\n# Written by devspec; commit it with the spec. `devspec verify` recomputes \
@@ -288,4 +319,73 @@ pub fn headline(kind: StepKind, manifest: &Manifest, store: &Store) -> Headline 
         StepKind::Checkpoint | StepKind::Report | StepKind::Test => {}
     }
     headline
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use devspec_protocol::StepKind;
+
+    use super::{Headline, Lock, LockedInstance, ProducedBy};
+
+    fn entry(name: &str, kind: StepKind, results: Headline) -> LockedInstance {
+        LockedInstance {
+            name: name.to_owned(),
+            step: name.split('[').next().unwrap_or(name).to_owned(),
+            kind,
+            key: "ab".repeat(32),
+            params: BTreeMap::from([
+                ("seed".to_owned(), "1".to_owned()),
+                ("model".to_owned(), "dln.model(widths = [2, 2])".to_owned()),
+                ("note".to_owned(), "a \"quoted\" line\nand ü".to_owned()),
+            ]),
+            outputs: BTreeMap::from([
+                ("checkpoint@8".to_owned(), "cd".repeat(32)),
+                ("result".to_owned(), "ef".repeat(32)),
+            ]),
+            results,
+            environment: BTreeMap::from([("device".to_owned(), "cpu".to_owned())]),
+            produced_by: ProducedBy { devspec: "0.1.0".into(), commit: String::new() },
+        }
+    }
+
+    #[test]
+    fn a_lock_written_entry_by_entry_is_the_whole_documents_bytes() {
+        let llc = Headline { llc_mean: Some(1.25), llc_se: Some(0.01), ..Headline::default() };
+        let detection = Headline {
+            boundaries: Some(vec!["228-675 plateau".into(), "1000-1200 rise".into()]),
+            ..Headline::default()
+        };
+        let numbers = Headline {
+            numbers: BTreeMap::from([("accuracy".to_owned(), 0.5), ("score".to_owned(), -1e-9)]),
+            ..Headline::default()
+        };
+        let mut bare = entry("report", StepKind::Report, Headline::default());
+        bare.params.clear();
+        bare.outputs.clear();
+        bare.environment.clear();
+        let instances = [
+            entry(
+                "run[seed=1]",
+                StepKind::Train,
+                Headline { final_train_loss: Some(0.1), ..Headline::default() },
+            ),
+            entry("llc[seed=1]@8", StepKind::Estimate, llc),
+            entry("acc[seed=1]@8", StepKind::Estimate, numbers),
+            entry("detect[seed=1]", StepKind::Detect, detection),
+            bare,
+        ];
+        for count in [0, 1, 2, instances.len()] {
+            let lock = Lock {
+                format: super::LOCK_FORMAT,
+                spec: "study.dev".into(),
+                instances: instances[..count].to_vec(),
+            };
+            let whole = toml::to_string(&lock).unwrap();
+            let text = lock.to_text();
+            assert!(text.ends_with(&whole), "{count} entries:\n{text}\n---\n{whole}");
+            assert_eq!(toml::from_str::<Lock>(&whole).unwrap(), lock);
+        }
+    }
 }
