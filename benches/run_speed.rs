@@ -99,7 +99,43 @@ fn noop_against(name: &str, spec: &str, instances: usize, goal_ms: f64, baseline
     }
 }
 
+/// A large file's digest (a checkpoint, a data file: `store check`, `checkout`, the stat cache's
+/// misses), in one thread as before and in pieces on every core (`store_layout::file_digest`).
+fn file_digest_speed() {
+    let dir = tempfile::tempdir().expect("temp folder");
+    let path = dir.path().join("large.bin");
+    let bytes: Vec<u8> =
+        (0..256u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    std::fs::write(&path, &bytes).expect("write the file");
+    drop(bytes);
+    let time = |f: &dyn Fn() -> String| {
+        let mut times: Vec<Duration> = (0..7)
+            .map(|_| {
+                let start = Instant::now();
+                std::hint::black_box(f());
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[3]
+    };
+    let one_thread = time(&|| {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update_reader(std::fs::File::open(&path).expect("open")).expect("read");
+        hasher.finalize().to_hex().to_string()
+    });
+    let every_core = time(&|| devspec_protocol::store_layout::file_digest(&path).expect("hash"));
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    println!(
+        "digest of a 256 MiB file (page cache warm): one thread {:.0} ms, in pieces on every core ({cores}) {:.0} ms: {:.2}x",
+        one_thread.as_secs_f64() * 1e3,
+        every_core.as_secs_f64() * 1e3,
+        one_thread.as_secs_f64() / every_core.as_secs_f64()
+    );
+}
+
 fn main() {
+    file_digest_speed();
     // 4 seeds reading a data file; 60 checkpoint-like instances per seed; a measurement on
     // each: 484 instances.
     noop(

@@ -20,6 +20,40 @@ pub fn digest(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
 }
 
+/// Read and hashed at a time by [`file_digest`]: large enough that BLAKE3 spreads each piece
+/// over every core, small enough that a checkpoint of gigabytes is never held whole.
+const HASHED_PIECE: usize = 16 << 20;
+
+/// The hex BLAKE3 digest of a file's bytes: read in pieces, each hashed on every core
+/// (`Hasher::update_rayon`; BLAKE3's tree makes the digest the same as hashing in one
+/// thread). A file is read, not memory-mapped, so one truncated while it is hashed is an I/O
+/// error or another digest, never a crash.
+pub fn file_digest(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut piece = vec![0; HASHED_PIECE];
+    loop {
+        let mut filled = 0;
+        while filled < piece.len() {
+            match file.read(&mut piece[filled..]) {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        hasher.update_rayon(&piece[..filled]);
+        if filled < piece.len() {
+            break;
+        }
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
 pub fn blob_path(store: &Path, digest: &str) -> PathBuf {
     store.join("blobs").join(&digest[..2.min(digest.len())]).join(digest)
 }
@@ -285,6 +319,23 @@ mod trajectory_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_hashed_in_pieces_on_every_core_has_its_bytes_digest() {
+        let dir = std::env::temp_dir().join(format!("devspec-file-digest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Empty, tiny, a byte short of a piece, a piece, a byte over, several pieces and a part.
+        for size in
+            [0, 1, HASHED_PIECE - 1, HASHED_PIECE, HASHED_PIECE + 1, 2 * HASHED_PIECE + 12_345]
+        {
+            let bytes: Vec<u8> =
+                (0..size).map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0]).collect();
+            let path = dir.join(format!("{size}.bin"));
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(file_digest(&path).unwrap(), digest(&bytes), "{size} bytes");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn blobs_are_named_by_content_and_written_once() {

@@ -308,9 +308,7 @@ fn copy_checked(checkpoint: &StoredCheckpoint, to: &Path) -> io::Result<()> {
 }
 
 fn digest_of(path: &Path) -> io::Result<String> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(fs::File::open(path)?)?;
-    Ok(hasher.finalize().to_hex().to_string())
+    devspec_protocol::store_layout::file_digest(path)
 }
 
 /// Takes the write permission away (for a link, from the store's blob too: the store never

@@ -90,9 +90,7 @@ impl FileDigests {
         {
             return Ok(cached.digest);
         }
-        let mut hasher = blake3::Hasher::new();
-        hasher.update_reader(std::fs::File::open(path)?)?;
-        let digest = hasher.finalize().to_hex().to_string();
+        let digest = store_layout::file_digest(path)?;
         let settled = meta
             .modified()
             .ok()

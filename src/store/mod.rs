@@ -230,10 +230,7 @@ impl Store {
     /// and without setting it aside.
     pub fn verify_blob(&self, digest: &str) -> Result<(), BlobError> {
         let path = store_layout::blob_path(&self.root, digest);
-        let file = std::fs::File::open(&path).map_err(|source| blob_io(digest, source))?;
-        let mut hasher = blake3::Hasher::new();
-        hasher.update_reader(file).map_err(|source| blob_io(digest, source))?;
-        let actual = hasher.finalize().to_hex().to_string();
+        let actual = store_layout::file_digest(&path).map_err(|source| blob_io(digest, source))?;
         if actual == digest {
             Ok(())
         } else {
