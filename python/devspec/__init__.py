@@ -201,7 +201,9 @@ class Study:
 
         table = self._arrow(step, True)
         axes = self._native.axes(step)
-        fixed = {"instance", "step", *axes}
+        # The table writes an axis named like one of its columns as `axis.NAME`.
+        in_table = [f"axis.{a}" if f"axis.{a}" in table.column_names else a for a in axes]
+        fixed = {"instance", "step", *in_table}
         if name not in table.column_names or name in fixed:
             available = [c for c in table.column_names if c not in fixed]
             raise Error(
@@ -209,8 +211,8 @@ class Study:
                 f"its series: {', '.join(available)}" if available else
                 "it has no results yet: Study.run() computes them",
             )
-        table = table.select(["instance", *axes, "step", name]).rename_columns(
-            ["instance", *axes, "step", "value"]
+        table = table.select(["instance", *in_table, "step", name]).rename_columns(
+            ["instance", *[_column(a) for a in axes], "step", "value"]
         )
         table = table.filter(pc.is_valid(table["value"]))
         return _frame(table, backend)

@@ -57,6 +57,7 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
+    crate::ops::step_kind(&plan, step)?;
     let context = reading_session(&ContextArgs::new(file, settings, worker))?;
     let results = step_results(&plan, &context, step)?;
     for entry in &results.damaged {

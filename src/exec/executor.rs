@@ -353,7 +353,10 @@ impl Executor<'_> {
         if let Some(manifest) = surveyed {
             let key = manifest.key.clone();
             schedule.keys[node.index()] = Some(key.clone());
-            if self.take_found(node, Lookup::Hit(manifest), schedule, summary, on_event) {
+            // Looked up again, not keyed again: the survey ran before this run registered
+            // what it reads, so a `gc` in between may have removed the entry.
+            let found = self.store.lookup(&key);
+            if self.take_found(node, found, schedule, summary, on_event) {
                 schedule.from_survey[node.index()] = true;
                 return false;
             }

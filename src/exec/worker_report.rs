@@ -37,6 +37,13 @@ pub fn worker_report(
         .and_then(|text| serde_json::from_str::<VersionReport>(&text).ok())
         .filter(|report| report.protocol == devspec_protocol::PROTOCOL_VERSION)
     {
+        // Its time says when a worker was last used with this store: what a reader without a
+        // worker takes (`latest_cached_report`). A failed touch only makes that older.
+        if let Some(path) = cache.as_deref()
+            && let Ok(file) = std::fs::File::options().write(true).open(path)
+        {
+            let _ = file.set_modified(std::time::SystemTime::now());
+        }
         return Ok(report);
     }
     let report = WorkerProcess::spawn_with(worker, &[], deadlines)?.version()?;
@@ -48,7 +55,8 @@ pub fn worker_report(
     Ok(report)
 }
 
-/// The version report the store cached last (by the file's modification time), of any worker:
+/// The version report of the worker used last with this store (each use touches its cached
+/// report, so the newest modification time says which), of any worker:
 /// what reading results uses for the keys' environment when no worker can be found. `None`
 /// when no worker ever reported to this store, so nothing was computed in it.
 pub fn latest_cached_report(store: &Store) -> Option<VersionReport> {

@@ -207,11 +207,16 @@ pub fn stored_checkpoints(
                 continue;
             }
         };
+        // This instance's checkpoints join the outcome only if its record holds them all: a
+        // record set aside serves none of them.
+        let mut these = Vec::with_capacity(wanted.len());
+        let mut record_damaged = false;
         for training_step in wanted {
             let output = format!("checkpoint@{training_step}");
             let Some(digest) = manifest.outputs.get(&output) else {
                 let damage = Damage::record(&manifest.key, format!("it records no {output}"));
                 found.damaged.push(set_aside(session, &damage, &row.instance));
+                record_damaged = true;
                 break;
             };
             if let Err(err) = store.verify_blob(digest) {
@@ -219,7 +224,7 @@ pub fn stored_checkpoints(
                 found.damaged.push(set_aside(session, &damage, &row.instance));
                 continue;
             }
-            found.checkpoints.push(StoredCheckpoint {
+            these.push(StoredCheckpoint {
                 step: step.to_owned(),
                 instance: row.instance.clone(),
                 coords: row.coords.clone(),
@@ -229,6 +234,9 @@ pub fn stored_checkpoints(
                 store_path: store_layout::blob_path(store.root(), digest),
                 bytes: manifest.sizes.get(digest).copied().unwrap_or_default(),
             });
+        }
+        if !record_damaged {
+            found.checkpoints.extend(these);
         }
     }
     Ok(found)

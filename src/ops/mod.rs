@@ -22,4 +22,4 @@ pub mod verify;
 
 pub use session::{Observer, Quiet, Session};
 pub use settings::{Settings, worker_deadlines};
-pub use step_results::{DamagedEntry, RowState, StepResults, StepRow, step_results};
+pub use step_results::{DamagedEntry, RowState, StepResults, StepRow, step_kind, step_results};

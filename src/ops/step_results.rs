@@ -78,12 +78,18 @@ pub struct StepResults {
     pub damaged: Vec<DamagedEntry>,
 }
 
+/// The kind of the plan's step `step`, or the refusal of a step the spec does not have
+/// (checked before anything reads the store).
+pub fn step_kind(plan: &Plan, step: &str) -> Result<StepKind, Failure> {
+    plan.instances().find(|i| i.step_name == step).map(|i| i.kind).ok_or_else(|| {
+        Failure::bad_input(format!("the spec has no step `{step}`"))
+            .with_hint("name a step of the spec, as written after its kind")
+    })
+}
+
 /// The results of `step`, an instance a row, in the plan's order.
 pub fn step_results(plan: &Plan, session: &Session, step: &str) -> Result<StepResults, Failure> {
-    let Some(kind) = plan.instances().find(|i| i.step_name == step).map(|i| i.kind) else {
-        return Err(Failure::bad_input(format!("the spec has no step `{step}`"))
-            .with_hint("name a step of the spec, as written after its kind"));
-    };
+    let kind = step_kind(plan, step)?;
     let statuses = survey(plan, &session.store, &session.options);
     let mut damaged = Vec::new();
     let rows = plan

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use devspec_protocol::store_layout;
@@ -22,7 +22,9 @@ const SETTLED: Duration = Duration::from_secs(2);
 pub struct FileDigests {
     /// The store's root; `None` keeps no stat cache (a command without a store).
     store: Option<PathBuf>,
-    memo: Mutex<HashMap<PathBuf, String>>,
+    /// Each path's digest, computed once per command: instances keyed in parallel that read
+    /// the same file wait for the one computing it, so all of them see one digest.
+    memo: Mutex<HashMap<PathBuf, Arc<OnceLock<String>>>>,
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -44,14 +46,13 @@ impl FileDigests {
     /// `missing:` and the reason when it cannot be read: the key then changes once it can, and
     /// the step that reads it fails with the reason.
     pub fn digest(&self, path: &Path) -> String {
-        if let Some(known) = self.memo.lock().ok().and_then(|memo| memo.get(path).cloned()) {
-            return known;
-        }
-        let digest = self.compute(path).unwrap_or_else(|err| format!("missing: {err}"));
-        if let Ok(mut memo) = self.memo.lock() {
-            memo.insert(path.to_path_buf(), digest.clone());
-        }
-        digest
+        let cell = match self.memo.lock() {
+            Ok(mut memo) => Arc::clone(memo.entry(path.to_path_buf()).or_default()),
+            // A thread panicked holding the lock: compute without the memo.
+            Err(_) => Arc::new(OnceLock::new()),
+        };
+        cell.get_or_init(|| self.compute(path).unwrap_or_else(|err| format!("missing: {err}")))
+            .clone()
     }
 
     fn compute(&self, path: &Path) -> std::io::Result<String> {

@@ -17,6 +17,7 @@ mod files;
 mod long;
 mod wide;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
@@ -57,13 +58,39 @@ pub fn step_table(results: &StepResults, shape: Shape) -> RecordBatch {
 }
 
 /// Named columns into a batch whose schema's metadata says what it is. Column names are made
-/// unique here: a metric named like an axis (the test step's `value`) becomes `metric.value`,
-/// as in `show`'s tables.
+/// unique here: an axis named like another column (a sweep over `steps`, whose name the loss
+/// series' steps have) becomes `axis.steps`, so every fixed, metric and series column keeps the
+/// name docs/results.md gives it; any other repeat is prefixed `metric.`.
 fn assemble(results: &StepResults, shape: Shape, columns: Vec<(String, ArrayRef)>) -> RecordBatch {
-    let mut seen = std::collections::BTreeSet::new();
+    let axes: BTreeSet<&str> =
+        results.rows.iter().flat_map(|r| r.coords.iter().map(|(axis, _)| axis.as_str())).collect();
+    // The axis columns come first after `instance` (wide::axes), in the order of `columns`.
+    let mut is_axis: Vec<bool> = Vec::with_capacity(columns.len());
+    let mut axes_seen = BTreeSet::new();
+    for (name, _) in &columns {
+        is_axis.push(axes.contains(name.as_str()) && axes_seen.insert(name.clone()));
+    }
+    let others: BTreeSet<&str> = columns
+        .iter()
+        .zip(&is_axis)
+        .filter(|(_, axis)| !**axis)
+        .map(|((name, _), _)| name.as_str())
+        .collect();
+    let renamed: Vec<String> = columns
+        .iter()
+        .zip(&is_axis)
+        .map(|((name, _), &axis)| {
+            if axis && others.contains(name.as_str()) {
+                format!("axis.{name}")
+            } else {
+                name.clone()
+            }
+        })
+        .collect();
+    let mut seen = BTreeSet::new();
     let mut fields = Vec::with_capacity(columns.len());
     let mut arrays = Vec::with_capacity(columns.len());
-    for (name, array) in columns {
+    for (name, (_, array)) in renamed.into_iter().zip(columns) {
         let mut name = name;
         while !seen.insert(name.clone()) {
             name = format!("metric.{name}");

@@ -52,3 +52,37 @@ fn a_number_that_is_not_finite_is_null_in_lists() {
     let chain = first.as_primitive::<Float64Type>();
     assert_eq!((chain.len(), chain.is_null(0), chain.is_null(1)), (2, false, true));
 }
+
+#[test]
+fn an_axis_named_like_a_column_is_written_axis_dot_its_name_and_the_column_keeps_its_own() {
+    use devspec_protocol::StepKind;
+
+    use crate::ops::{RowState, StepResults, StepRow};
+
+    // A sweep over a train's `steps`: the loss series' `steps` list keeps its documented name.
+    let row = |steps: &str| StepRow {
+        instance: format!("run[steps={steps}]"),
+        kind: StepKind::Train,
+        coords: vec![("steps".to_owned(), steps.to_owned())],
+        checkpoint: None,
+        state: RowState::NotRun("will run"),
+    };
+    let results = StepResults {
+        step: "run".to_owned(),
+        kind: StepKind::Train,
+        rows: vec![row("100"), row("200")],
+        damaged: Vec::new(),
+    };
+    let table = super::step_table(&results, super::Shape::Wide);
+    let schema = table.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        ["instance", "axis.steps", "checkpoint", "status", "key", "steps", "train_loss"]
+    );
+    assert_eq!(
+        table.column_by_name("axis.steps").unwrap().as_primitive::<Int64Type>().value(1),
+        200
+    );
+    assert!(table.column_by_name("steps").unwrap().is_null(0), "no series before a run");
+}
