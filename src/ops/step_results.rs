@@ -49,6 +49,11 @@ impl StepRow {
             RowState::Damaged | RowState::NotRun(_) => None,
         }
     }
+
+    /// The bytes of its checked `result` blob, when it is done and has one.
+    pub fn result(&self) -> Option<&[u8]> {
+        self.served().and_then(|served| served.result.as_deref())
+    }
 }
 
 /// A stored entry found damaged while reading (and set aside).

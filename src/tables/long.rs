@@ -12,7 +12,6 @@ use crate::ops::{StepResults, StepRow};
 
 pub fn columns(results: &StepResults) -> Vec<(String, ArrayRef)> {
     let done: Vec<&StepRow> = results.rows.iter().filter(|r| r.served().is_some()).collect();
-    let result = |row: &StepRow| row.served().and_then(|s| s.result.clone());
     match results.kind {
         StepKind::Train => {
             // A row per recorded step of each instance's loss series.
@@ -20,8 +19,9 @@ pub fn columns(results: &StepResults) -> Vec<(String, ArrayRef)> {
             let (mut steps, mut train, mut test) = (Vec::new(), Vec::new(), Vec::new());
             let mut with_test = false;
             for &row in &done {
-                let Some(series) = result(row)
-                    .and_then(|b| results::decode::<TrainResult>(&b).ok())
+                let Some(series) = row
+                    .result()
+                    .and_then(|b| results::decode::<TrainResult>(b).ok())
                     .map(|t| t.series)
                 else {
                     continue;
@@ -49,7 +49,7 @@ pub fn columns(results: &StepResults) -> Vec<(String, ArrayRef)> {
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for &row in &done {
                 let Some(detection) =
-                    result(row).and_then(|b| results::decode::<Detection>(&b).ok())
+                    row.result().and_then(|b| results::decode::<Detection>(b).ok())
                 else {
                     continue;
                 };

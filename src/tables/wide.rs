@@ -67,14 +67,13 @@ pub fn metrics(rows: &[&StepRow]) -> Vec<(String, ArrayRef)> {
 
 /// The result's series as list columns, read from each instance's typed result.
 fn series(kind: StepKind, rows: &[StepRow]) -> Vec<(String, ArrayRef)> {
-    let result = |row: &StepRow| row.served().and_then(|s| s.result.clone());
     match kind {
         StepKind::Train => {
             let series: Vec<_> = rows
                 .iter()
                 .map(|r| {
-                    result(r)
-                        .and_then(|b| results::decode::<TrainResult>(&b).ok())
+                    r.result()
+                        .and_then(|b| results::decode::<TrainResult>(b).ok())
                         .map(|t| t.series)
                 })
                 .collect();
@@ -100,14 +99,14 @@ fn series(kind: StepKind, rows: &[StepRow]) -> Vec<(String, ArrayRef)> {
         StepKind::Estimate => {
             let estimates: Vec<Option<EstimateResult>> = rows
                 .iter()
-                .map(|r| result(r).and_then(|b| results::decode::<EstimateResult>(&b).ok()))
+                .map(|r| r.result().and_then(|b| results::decode::<EstimateResult>(b).ok()))
                 .collect();
             estimate_series(&estimates)
         }
         StepKind::Detect => {
             let detections: Vec<Option<Detection>> = rows
                 .iter()
-                .map(|r| result(r).and_then(|b| results::decode::<Detection>(&b).ok()))
+                .map(|r| r.result().and_then(|b| results::decode::<Detection>(b).ok()))
                 .collect();
             let boundaries = |pick: fn(&crate::detect::Boundary) -> i64| {
                 column::int_lists(
