@@ -79,12 +79,7 @@ fn coordinate_text(text: &str) -> serde_json::Value {
 
 /// Damaged entries found while reading (already set aside), as the warnings Python shows.
 fn damaged_notes(damaged: &[ops::DamagedEntry]) -> Vec<String> {
-    damaged
-        .iter()
-        .map(|d| {
-            format!("store: {} is damaged ({}): set aside; a run recomputes it", d.what, d.detail)
-        })
-        .collect()
+    damaged.iter().map(ToString::to_string).collect()
 }
 
 /// Collects an operation's notes, which Python shows as warnings.
@@ -117,19 +112,9 @@ impl NativeStudy {
     }
 
     fn has_step(&self, py: Python<'_>, step: &str) -> PyResult<()> {
-        if self.plan.instances().any(|i| i.step_name == step) {
-            return Ok(());
-        }
-        let mut names: Vec<&str> = self.plan.instances().map(|i| i.step_name.as_str()).collect();
-        names.dedup();
-        Err(errors::raise(
-            py,
-            "Error",
-            (
-                format!("the spec has no step `{step}`"),
-                Some(format!("its steps: {}", names.join(", "))),
-            ),
-        ))
+        ops::step_kind(&self.plan, step)
+            .map(|_| ())
+            .map_err(|failure| errors::failure(py, &failure))
     }
 }
 

@@ -109,6 +109,10 @@ def test_a_checkpoint_asked_for_ambiguously_or_not_stored_is_a_clear_error(tms):
     assert "`run`" in estimate.value.hint
     with pytest.raises(devspec.Error, match="the spec has no step `runs`"):
         study.checkpoint("runs", seed=0)
+    with pytest.raises(devspec.Error, match="the spec has no step `runs`") as unknown:
+        study.table("runs")
+    # Each step named once, though the plan interleaves their instances.
+    assert unknown.value.hint == "the spec's steps: run, llc, stages, summary"
 
 
 def test_a_checkpoint_not_run_yet_is_a_missing_result(make_project):

@@ -8,7 +8,7 @@ use devspec_protocol::StepKind;
 use super::Session;
 use crate::exec::{InstanceStatus, survey};
 use crate::failure::Failure;
-use crate::plan::Plan;
+use crate::plan::{Plan, UnknownStep};
 use crate::store::Served;
 
 /// One instance of the step.
@@ -83,12 +83,18 @@ pub struct StepResults {
     pub damaged: Vec<DamagedEntry>,
 }
 
-/// The kind of the plan's step `step`, or the refusal of a step the spec does not have
-/// (checked before anything reads the store).
+/// The kind of the plan's step `step`, or the refusal of a step the spec does not have, with
+/// the steps it has (checked before anything reads the store; `show`, the tables, Python).
 pub fn step_kind(plan: &Plan, step: &str) -> Result<StepKind, Failure> {
     plan.instances().find(|i| i.step_name == step).map(|i| i.kind).ok_or_else(|| {
-        Failure::bad_input(format!("the spec has no step `{step}`"))
-            .with_hint("name a step of the spec, as written after its kind")
+        let mut steps: Vec<&str> = Vec::new();
+        for instance in plan.instances() {
+            if !steps.contains(&instance.step_name.as_str()) {
+                steps.push(&instance.step_name);
+            }
+        }
+        Failure::bad_input(UnknownStep(step.to_owned()).to_string())
+            .with_hint(format!("the spec's steps: {}", steps.join(", ")))
     })
 }
 
