@@ -353,9 +353,16 @@ impl Executor<'_> {
         if let Some(manifest) = surveyed {
             let key = manifest.key.clone();
             schedule.keys[node.index()] = Some(key.clone());
-            // Looked up again, not keyed again: the survey ran before this run registered
-            // what it reads, so a `gc` in between may have removed the entry.
-            let found = self.store.lookup(&key);
+            // Not keyed again, but its record is looked for again: the survey ran before this
+            // run registered what it reads, so a `gc` in between may have removed the entry.
+            // A gc removes records before blobs, and keeps every blob of a record it keeps, so
+            // a record still there vouches for the blobs the survey found (one `stat`, not the
+            // survey's whole lookup again); one gone is looked up in full (a miss, or damage).
+            let found = if self.store.has_record(&key) {
+                Lookup::Hit(manifest)
+            } else {
+                self.store.lookup(&key)
+            };
             if self.take_found(node, found, schedule, summary, on_event) {
                 schedule.from_survey[node.index()] = true;
                 return false;

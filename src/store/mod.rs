@@ -128,6 +128,12 @@ impl Store {
         }
     }
 
+    /// Whether a record is stored for a key, by one `stat` (neither read nor checked): what a
+    /// run asks of an entry its survey has just looked up in full.
+    pub fn has_record(&self, key: &str) -> bool {
+        store_layout::action_path(&self.root, key).is_file()
+    }
+
     /// The manifest recorded for a key, if any and intact (see [`Store::record_of`]).
     pub fn manifest(&self, key: &str) -> Option<Manifest> {
         self.record_of(key).ok().flatten()

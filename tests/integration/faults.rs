@@ -302,3 +302,37 @@ fn gc_during_a_run_removes_nothing_the_run_wrote_or_reads() {
 // The damaged-entry cases (a damaged blob, manifest, name index and resume point, each
 // followed by a rerun that ends with the reference lock) are built with the store's own checks
 // of what it reads (issue 19, "a store that checks what it reads"): they go here.
+
+#[test]
+fn an_entry_removed_between_the_survey_and_the_run_is_computed_again() {
+    // A run surveys the store before it registers itself, so a `gc` in that instant sees no
+    // live run and may remove entries the survey found cached. The executor takes the survey's
+    // hits without keying them again; it must still notice the removal (here: the records of
+    // `b`, which a gc removes before their blobs) and compute them again.
+    use devspec::compile;
+    use devspec::exec::{InstanceStatus, survey};
+    use devspec::ops::{Quiet, Session, Settings};
+    use devspec::source::SourceMap;
+    use devspec_protocol::store_layout;
+
+    let project = Project::new(SPEC);
+    let first = project.run(&["-q"]);
+    assert_eq!(first.code(), Some(0), "{}", first.stderr());
+    let settings = Settings { worker: Some(super::binaries::worker_exe()), ..Settings::default() };
+    let session = Session::resolve(&project.spec(), &settings).unwrap();
+    let program = compile::check_path(&project.spec(), &[], &mut SourceMap::new()).unwrap();
+    let plan = devspec::plan::plan(&program).unwrap();
+    let surveyed = survey(&plan, &session.store, &session.options);
+    let cached = |status: &InstanceStatus| matches!(status, InstanceStatus::Cached(_));
+    assert!(surveyed.iter().all(cached), "all 12 instances were cached");
+    for status in &surveyed {
+        let InstanceStatus::Cached(manifest) = status else { unreachable!() };
+        if manifest.instance.starts_with("b") {
+            let record = store_layout::action_path(&project.store(), &manifest.key);
+            std::fs::remove_file(&record).unwrap_or_else(|e| panic!("{}: {e}", record.display()));
+        }
+    }
+    let summary = session.execute_surveyed(&plan, &session.options, surveyed, &mut Quiet);
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    assert_eq!((summary.cached, summary.executed), (6, 6));
+}
