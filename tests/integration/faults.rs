@@ -327,7 +327,7 @@ fn an_entry_removed_between_the_survey_and_the_run_is_computed_again() {
     assert!(surveyed.iter().all(cached), "all 12 instances were cached");
     for status in &surveyed {
         let InstanceStatus::Cached(manifest) = status else { unreachable!() };
-        if manifest.instance.starts_with("b") {
+        if manifest.instance.starts_with('b') {
             let record = store_layout::action_path(&project.store(), &manifest.key);
             std::fs::remove_file(&record).unwrap_or_else(|e| panic!("{}: {e}", record.display()));
         }
