@@ -91,7 +91,8 @@ pub struct StepRequest {
     pub inputs: Vec<String>,
     /// Root of the content-addressed store the worker reads from and writes into.
     pub store: String,
-    /// Intra-op threads libtorch may use for this step.
+    /// The threads this step may use: libtorch's intra-op threads, or a transformer's members side
+    /// by side (the worker's `train::member_threads`).
     pub threads: u32,
     /// The outputs the plan expects, in the order the step produces them (`checkpoint@10`,
     /// ..., `result`): a training step learns its checkpoint steps from here.

@@ -1,5 +1,5 @@
 //! Transformers and the literature's data and observables through the real worker: an ensemble
-//! member trains to its solo bytes, an attention-only transformer's induction score rises as it
+//! member trains to its solo bytes, a transformer's threads change no number, an attention-only transformer's induction score rises as it
 //! learns to copy, a small MLP fits its modular pairs (accuracy), in-context regression's
 //! baselines match their closed forms, and data a transformer cannot read is refused.
 
@@ -42,6 +42,43 @@ fn a_transformer_ensemble_member_trains_to_the_bytes_it_gets_alone() {
             checkpoint.windows(quoted.len()).any(|w| w == quoted.as_bytes()),
             "the checkpoint has no tensor `{name}`"
         );
+    }
+}
+
+#[test]
+fn a_transformers_threads_run_its_members_side_by_side_and_change_no_number() {
+    // Two threads run an ensemble's seeds and an LLC's chains side by side, each member's pass
+    // on one thread (the worker's `train::member_threads`): every checkpoint and every chain's
+    // trace is the one-thread run's, to the bit.
+    let spec = "train t {\n  model = transformer.model(layers = 1, heads = 2, d_model = 16, \
+                d_mlp = 16, context = 12, vocab = 10)\n  \
+                data = induction.data(vocab = 10, length = 12, samples = 200)\n  \
+                optimizer = adamw(lr = 3e-3)\n  batch_size = 16\n  steps = 20\n  \
+                seed = sweep(0..2)\n  checkpoints = [20]\n}\n\
+                estimate llc on t {\n  observable = llc(sampler = sgld(lr = 1e-4, \
+                localization = 10), chains = 3, draws = 8, burnin = 4, batch_size = 16)\n}\n";
+    let runs: Vec<Project> = ["1", "2"]
+        .iter()
+        .map(|threads| {
+            let project = Project::new(spec);
+            let run = project.run(&["--threads", threads, "--batch", "16"]);
+            assert_eq!(run.counts(), (4, 0, 0, 0), "{}", run.stderr());
+            project
+        })
+        .collect();
+    let llc = |project: &Project, instance: &str| -> serde_json::Value {
+        let result: serde_json::Value =
+            serde_json::from_slice(&output(project, instance, "result")).unwrap();
+        serde_json::json!([result["traces"], result["distances"], result["estimate"]])
+    };
+    for seed in 0..2 {
+        let (train, estimate) = (format!("t[seed={seed}]"), format!("llc[seed={seed}]@20"));
+        assert_eq!(
+            output(&runs[0], &train, "checkpoint@20"),
+            output(&runs[1], &train, "checkpoint@20"),
+            "{train}: two threads trained other bytes"
+        );
+        assert_eq!(llc(&runs[0], &estimate), llc(&runs[1], &estimate), "{estimate}");
     }
 }
 

@@ -33,6 +33,16 @@ impl StepParams {
             StepParams::Test(_) => StepKind::Test,
         }
     }
+
+    /// The model the step trains or measures (none for the executor's test step).
+    pub fn model(&self) -> Option<&Model> {
+        match self {
+            StepParams::Train(params) => Some(&params.model),
+            StepParams::Checkpoint(params) => Some(&params.model),
+            StepParams::Estimate(params) => Some(&params.model),
+            StepParams::Test(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,6 +11,8 @@ mod test_step;
 mod train_step;
 
 use devspec_protocol::params::StepParams;
+
+use crate::train::member_threads;
 use devspec_protocol::{
     Reply, StepRequest, StepResult, WorkerError, WorkerErrorKind, store_layout,
 };
@@ -23,7 +25,18 @@ pub fn run(id: u64, members: &[StepRequest], send: &mut dyn FnMut(&Reply)) {
     // The thread budget the scheduler gave this step; part of its cache key, since a different
     // thread count can change the last bits of a reduction. A group shares one budget.
     let threads = members.iter().map(|m| m.threads).max().unwrap_or(1).max(1);
-    tch::set_num_threads(i32::try_from(threads).unwrap_or(1));
+    // A transformer's threads run its members side by side, each pass on one thread
+    // (`train::member_threads`): no number then depends on them or on the group's size.
+    let side_by_side = members
+        .iter()
+        .all(|m| matches!(m.step.model(), Some(devspec_protocol::params::Model::Transformer(_))));
+    member_threads::set_budget(if side_by_side {
+        usize::try_from(threads).unwrap_or(1)
+    } else {
+        1
+    });
+    let intra_op = if side_by_side { 1 } else { threads };
+    tch::set_num_threads(i32::try_from(intra_op).unwrap_or(1));
     let members: Vec<Member<'_>> =
         members.iter().enumerate().map(|(index, request)| Member { id, index, request }).collect();
     // The scheduler groups only members of one kind; a mixed group is still served, by kind.

@@ -8,6 +8,7 @@ use devspec_protocol::params;
 use tch::{Kind, Tensor};
 
 use super::data::DataSpec;
+use super::member_threads;
 use super::model::ModelSpec;
 use super::sequence_data::Readout;
 use super::spec::SpecError;
@@ -83,6 +84,23 @@ impl Loss {
         if let Some(script) = model.torchscript() {
             return script.loss_and_gradients(self, params, x, y, kind);
         }
+        if model.transformer().is_some() && member_threads::budget() > 1 && x.size()[0] > 1 {
+            return member_threads::each_member(params, x, y, &|own, x, y| {
+                self.autograd(model, own, x, y, kind)
+            });
+        }
+        self.autograd(model, params, x, y, kind)
+    }
+
+    /// [`Loss::with_gradients`] by autograd, for every member at once.
+    fn autograd(
+        self,
+        model: &ModelSpec,
+        params: &[Tensor],
+        x: &Tensor,
+        y: &Tensor,
+        kind: Kind,
+    ) -> (Tensor, Vec<Tensor>) {
         let losses = self.per_member(&model.forward(params, x), y, kind);
         // The gradients as new tensors (autograd's `grad`), not accumulated into each
         // parameter's `.grad`: no copy out and no zeroing after, 2 operations per parameter
