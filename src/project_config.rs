@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::exec::ThreadsPerStep;
 use crate::failure::Failure;
 
 pub const FILE_NAME: &str = "devspec.toml";
@@ -22,8 +23,8 @@ pub struct ProjectConfig {
     pub store: PathBuf,
     /// Steps run in parallel; `None` means one per core.
     pub jobs: Option<usize>,
-    /// Intra-op threads per step (part of every numerical cache key).
-    pub threads_per_step: u32,
+    /// Threads per step, or `auto` (part of every numerical cache key).
+    pub threads_per_step: ThreadsPerStep,
     /// Device for steps whose spec says `auto` or nothing: `auto`, `cpu`, `cuda`, `cuda:N`.
     pub device: String,
     /// The `devspec-worker` executable, if the project pins one.
@@ -75,7 +76,7 @@ struct RawStore {
 #[serde(deny_unknown_fields)]
 struct RawRun {
     jobs: Option<usize>,
-    threads_per_step: Option<u32>,
+    threads_per_step: Option<ThreadsPerStep>,
     device: Option<String>,
     batch: Option<u32>,
     executor: Option<String>,
@@ -116,12 +117,6 @@ impl ProjectConfig {
                 .with_hint("the settings are documented in the README, under `devspec.toml`")
         })?;
         let root = file.parent().unwrap_or(Path::new(".")).to_path_buf();
-        if raw.run.threads_per_step == Some(0) {
-            return Err(Failure::bad_input(format!(
-                "{}: `run.threads_per_step` must be at least 1",
-                file.display()
-            )));
-        }
         if let Some(seconds) = raw.run.heartbeat_seconds
             && crate::exec::WorkerDeadlines::every(seconds).is_none()
         {
@@ -139,7 +134,7 @@ impl ProjectConfig {
             root: root.to_path_buf(),
             store: root.join(raw.store.path.unwrap_or_else(|| PathBuf::from(".devspec"))),
             jobs: raw.run.jobs.filter(|&jobs| jobs > 0),
-            threads_per_step: raw.run.threads_per_step.unwrap_or(1),
+            threads_per_step: raw.run.threads_per_step.unwrap_or(ThreadsPerStep::ONE),
             device: raw.run.device.unwrap_or_else(|| "auto".to_owned()),
             worker: raw.worker.path.map(|path| root.join(path)),
             batch: raw.run.batch.filter(|&batch| batch > 0),
@@ -169,7 +164,7 @@ mod tests {
         assert_eq!(config.store, dir.path().join("cache"));
         assert_eq!(config.worker, Some(dir.path().join("bin/w")));
         assert_eq!(config.jobs, Some(3));
-        assert_eq!(config.threads_per_step, 1);
+        assert_eq!(config.threads_per_step, ThreadsPerStep::ONE);
     }
 
     #[test]

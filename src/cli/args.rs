@@ -9,6 +9,7 @@ use super::check_command::DiagnosticFormat;
 use super::run_progress::LogFormat;
 use super::show_command::ShowFormat;
 use super::status_command::StatusFormat;
+use crate::exec::ThreadsPerStep;
 use crate::plan::PlanFormat;
 
 /// A declarative experiment-spec language and runner for developmental interpretability.
@@ -123,10 +124,11 @@ pub struct SettingsArgs {
     /// The store (default: `DEVSPEC_STORE`, `store.path` in devspec.toml, else `.devspec/`).
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
-    /// CPU threads per step, part of every key (default: `DEVSPEC_THREADS`,
-    /// `run.threads_per_step` in devspec.toml, else 1).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub threads: Option<u32>,
+    /// CPU threads per step, part of every key, or `auto`: each step's own count, from its
+    /// model and chains (default: `DEVSPEC_THREADS`, `run.threads_per_step` in devspec.toml,
+    /// else 1).
+    #[arg(long, value_name = "N|auto", value_parser = clap::value_parser!(ThreadsPerStep))]
+    pub threads: Option<ThreadsPerStep>,
     /// Where steps that say `device = auto` (or nothing) run: `auto`, `cpu`, `cuda`, `cuda:N`
     /// (default: `DEVSPEC_DEVICE`, `run.device` in devspec.toml, else `auto`: CUDA if present).
     #[arg(long, value_name = "DEVICE")]

@@ -44,7 +44,7 @@ const KEY_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub jobs: usize,
-    pub threads_per_step: u32,
+    pub threads_per_step: super::ThreadsPerStep,
     pub fail_fast: bool,
     /// Most instances in one sibling group (1: no batching).
     pub max_batch: usize,
@@ -576,7 +576,7 @@ impl Executor<'_> {
             display_name: instance.display_name(),
             inputs: input_digests,
             store: self.store.root().display().to_string(),
-            threads: self.options.threads_per_step,
+            threads: self.options.threads_per_step.for_instance(instance),
             outputs: instance.outputs.iter().map(ToString::to_string).collect(),
             key: key.digest(),
             trajectory: key.trajectory(),

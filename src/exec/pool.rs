@@ -257,7 +257,7 @@ impl GroupRunner<'_> {
                     worker_env: &self.options.worker_env,
                     members: members.iter().map(|job| job.request.clone()).collect(),
                     resources: members[0].resources.with_device(&members[0].device),
-                    threads: self.options.threads_per_step,
+                    threads: members.iter().map(|job| job.request.threads).max().unwrap_or(1),
                     step: members[0].instance.split(['[', '@']).next().unwrap_or_default(),
                 };
                 match job.run(settings, on_event) {
@@ -289,13 +289,7 @@ impl GroupRunner<'_> {
             outputs: result.outputs,
             sizes: BTreeMap::new(),
             metrics: result.metrics,
-            provenance: provenance(
-                self.options,
-                &job.device,
-                self.options.threads_per_step,
-                true,
-                started,
-            ),
+            provenance: provenance(self.options, &job.device, job.request.threads, true, started),
         };
         self.store.record(manifest).map_err(|err| {
             self.environment_failed(&err);

@@ -305,9 +305,10 @@ pub fn instance_digest<'o>(
 ) -> Option<String> {
     let instance = &plan.graph[node];
     let (inputs, _) = key_inputs(plan, node, outputs_of)?;
-    // The run's environment as it is, unless the step names its device ([`environment_of`]).
+    // The run's environment as it is, unless the step names its device or its threads are
+    // picked per instance ([`environment_of`]).
     let own;
-    let environment = if explicit_device(instance).is_some() {
+    let environment = if explicit_device(instance).is_some() || has_auto_threads(environment) {
         own = environment_of(instance, environment);
         &own
     } else {
@@ -349,7 +350,7 @@ fn key_inputs<'o>(
 }
 
 /// The environment part of an instance's key: the run's, with the device the step names
-/// itself in place of the run's.
+/// itself in place of the run's, and with `auto` threads resolved for the instance.
 pub fn environment_of(
     instance: &crate::plan::Instance,
     environment: &BTreeMap<String, String>,
@@ -358,7 +359,19 @@ pub fn environment_of(
     if let Some(device) = explicit_device(instance) {
         environment.insert("device".into(), device.to_owned());
     }
+    if has_auto_threads(&environment) {
+        let threads = super::auto_threads(instance);
+        environment.insert(THREADS.into(), threads.to_string());
+    }
     environment
+}
+
+/// The environment's entry for the threads per step: a number, or `auto` until an instance's
+/// key resolves it ([`super::ThreadsPerStep`]).
+const THREADS: &str = "threads_per_step";
+
+fn has_auto_threads(environment: &BTreeMap<String, String>) -> bool {
+    environment.get(THREADS).is_some_and(|threads| threads == "auto")
 }
 
 /// The device a step names itself (`device = cpu`), which wins over every setting outside the

@@ -14,7 +14,7 @@ use super::report::{Drawn, draw_reports};
 use super::{Observer, Session};
 use crate::compile::value::{Value, ValueKind};
 use crate::exec::slurm::SlurmSettings;
-use crate::exec::{InstanceStatus, RunSummary, survey};
+use crate::exec::{InstanceStatus, RunSummary, ThreadsPerStep, survey};
 use crate::failure::{Failure, FailureClass};
 use crate::plan::Plan;
 use crate::plan::memory_budget::{self, MemoryBudget};
@@ -184,8 +184,9 @@ fn register_live_run(statuses: &[InstanceStatus], store: &Store) -> Result<LiveR
 
 /// A step that reserves fewer CPUs than the threads each step computes with is refused: its
 /// job would run slower than asked, or be killed by the cluster's CPU limits.
-fn refuse_fewer_cpus_than_threads(plan: &Plan, threads: u32) -> Result<(), Failure> {
+fn refuse_fewer_cpus_than_threads(plan: &Plan, threads: ThreadsPerStep) -> Result<(), Failure> {
     for instance in plan.instances() {
+        let threads = threads.for_instance(instance);
         let resources = crate::exec::slurm::resources_of(&instance.params);
         if let Some(cpus) = resources.cpus.filter(|&cpus| cpus < threads) {
             return Err(Failure::bad_input(format!(

@@ -10,7 +10,7 @@ use devspec_protocol::VersionReport;
 
 use super::Session;
 use crate::exec::{
-    RunOptions, WorkerDeadlines, WorkerLocator, latest_cached_report, worker_report,
+    RunOptions, ThreadsPerStep, WorkerDeadlines, WorkerLocator, latest_cached_report, worker_report,
 };
 use crate::failure::Failure;
 use crate::project_config::ProjectConfig;
@@ -20,7 +20,7 @@ use crate::store::Store;
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub store: Option<PathBuf>,
-    pub threads: Option<u32>,
+    pub threads: Option<ThreadsPerStep>,
     pub device: Option<String>,
     pub jobs: Option<usize>,
     pub batch: Option<u32>,
@@ -66,10 +66,10 @@ fn resolve(file: &Path, settings: &Settings, need: WorkerNeed) -> Result<Session
         .or_else(|| std::env::var_os("DEVSPEC_STORE").filter(|v| !v.is_empty()).map(PathBuf::from))
         .unwrap_or_else(|| config.store.clone());
     let jobs = jobs(settings.jobs, from_env("DEVSPEC_JOBS")?, config.jobs, one_per_core());
-    let threads_per_step = settings
-        .threads
-        .or(from_env::<u32>("DEVSPEC_THREADS")?.filter(|&n| n > 0))
-        .unwrap_or(config.threads_per_step);
+    let threads_per_step = match settings.threads {
+        Some(threads) => threads,
+        None => threads_from_env()?.unwrap_or(config.threads_per_step),
+    };
     let batch =
         settings.batch.or(from_env("DEVSPEC_BATCH")?).or(config.batch).unwrap_or(DEFAULT_BATCH);
     let (requested_device, device_from) = match (&settings.device, env_text("DEVSPEC_DEVICE")) {
@@ -135,7 +135,7 @@ fn run_options(
         .map_or_else(|_| absolute.display().to_string(), |rel| rel.display().to_string());
     RunOptions {
         jobs: 1,
-        threads_per_step: 1,
+        threads_per_step: ThreadsPerStep::ONE,
         fail_fast: false,
         max_batch: 1,
         device,
@@ -175,6 +175,15 @@ fn from_env<T: std::str::FromStr>(name: &str) -> Result<Option<T>, Failure> {
                 .with_hint(format!("set {name} to a positive whole number, or unset it"))
         }),
     }
+}
+
+/// `DEVSPEC_THREADS`: a number of threads or `auto`; unset or empty when absent.
+fn threads_from_env() -> Result<Option<ThreadsPerStep>, Failure> {
+    let Some(text) = env_text("DEVSPEC_THREADS") else { return Ok(None) };
+    text.parse().map(Some).map_err(|err| {
+        Failure::bad_input(format!("DEVSPEC_THREADS: {err}"))
+            .with_hint("set DEVSPEC_THREADS to a number of threads or `auto`, or unset it")
+    })
 }
 
 /// How long devspec waits on its workers: the heartbeat interval from `DEVSPEC_HEARTBEAT`, then

@@ -101,7 +101,7 @@ pub struct LeftOut {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SenderSettings {
-    pub threads_per_step: u32,
+    pub threads_per_step: crate::exec::ThreadsPerStep,
     pub device: String,
 }
 

@@ -49,7 +49,7 @@ fn a_transformer_ensemble_member_trains_to_the_bytes_it_gets_alone() {
 fn a_transformers_threads_run_its_members_side_by_side_and_change_no_number() {
     // Two threads run an ensemble's seeds and an LLC's chains side by side, each member's pass
     // on one thread (the worker's `train::member_threads`): every checkpoint and every chain's
-    // trace is the one-thread run's, to the bit.
+    // trace is the one-thread run's, to the bit, and so with `--threads auto`.
     let spec = "train t {\n  model = transformer.model(layers = 1, heads = 2, d_model = 16, \
                 d_mlp = 16, context = 12, vocab = 10)\n  \
                 data = induction.data(vocab = 10, length = 12, samples = 200)\n  \
@@ -57,7 +57,7 @@ fn a_transformers_threads_run_its_members_side_by_side_and_change_no_number() {
                 seed = sweep(0..2)\n  checkpoints = [20]\n}\n\
                 estimate llc on t {\n  observable = llc(sampler = sgld(lr = 1e-4, \
                 localization = 10), chains = 3, draws = 8, burnin = 4, batch_size = 16)\n}\n";
-    let runs: Vec<Project> = ["1", "2"]
+    let runs: Vec<Project> = ["1", "2", "auto"]
         .iter()
         .map(|threads| {
             let project = Project::new(spec);
@@ -78,8 +78,27 @@ fn a_transformers_threads_run_its_members_side_by_side_and_change_no_number() {
             output(&runs[1], &train, "checkpoint@20"),
             "{train}: two threads trained other bytes"
         );
-        assert_eq!(llc(&runs[0], &estimate), llc(&runs[1], &estimate), "{estimate}");
+        for run in &runs[1..] {
+            assert_eq!(llc(&runs[0], &estimate), llc(run, &estimate), "{estimate}");
+        }
     }
+    // `auto` keys each instance with the threads it picked: a thread per chain for the LLC,
+    // one for a transformer's training (a lone member).
+    let lock: toml::Value = toml::from_str(
+        &std::fs::read_to_string(runs[2].dir.path().join("study.dev.lock")).unwrap(),
+    )
+    .unwrap();
+    let threads: std::collections::BTreeMap<&str, &str> = lock["instance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let name = i["name"].as_str().unwrap();
+            (name, i["environment"]["threads_per_step"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(threads["t[seed=0]"], "1", "{threads:?}");
+    assert_eq!(threads["llc[seed=1]@20"], "3", "{threads:?}");
 }
 
 #[test]
