@@ -84,7 +84,9 @@ impl Loss {
         if let Some(script) = model.torchscript() {
             return script.loss_and_gradients(self, params, x, y, kind);
         }
-        if model.transformer().is_some() && member_threads::budget() > 1 && x.size()[0] > 1 {
+        // A transformer's members each run the solo pass anyway (see `transformer.rs`): run as
+        // separate passes, they need no stacking of outputs and gradients, and can take threads.
+        if model.transformer().is_some() && x.size()[0] > 1 {
             return member_threads::each_member(params, x, y, &|own, x, y| {
                 self.autograd(model, own, x, y, kind)
             });

@@ -58,6 +58,12 @@ pub fn each_member(
             })
             .collect()
     };
+    if threads == 1 {
+        // On this thread: the request's libtorch threads are already one (`steps::run`).
+        let passes: Vec<MemberPass> =
+            share(0, members).iter().map(|(own, x, y)| pass(own, x, y)).collect();
+        return joined(params.len(), &passes);
+    }
     let per_thread = (members + threads - 1) / threads;
     let shares: Vec<_> = (0..members)
         .step_by(per_thread as usize)
@@ -80,8 +86,13 @@ pub fn each_member(
             .flat_map(|thread| thread.join().expect("a member's pass does not panic"))
             .collect()
     });
+    joined(params.len(), &passes)
+}
+
+/// The members' passes as one: losses `[members]`, and each parameter's gradients stacked.
+fn joined(parameters: usize, passes: &[MemberPass]) -> MemberPass {
     let losses = Tensor::cat(&passes.iter().map(|(loss, _)| loss).collect::<Vec<_>>(), 0);
-    let grads = (0..params.len())
+    let grads = (0..parameters)
         .map(|i| Tensor::cat(&passes.iter().map(|(_, g)| &g[i]).collect::<Vec<_>>(), 0))
         .collect();
     (losses, grads)
