@@ -253,9 +253,13 @@ fn main() {
             flops / 1e9
         ),
     }
+    // How busy the machine was: on 2 cores shared with builds, a load above 2 slows every
+    // figure, and two threads per step most (their threads wait on each other at every barrier).
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "(timings need a quiet machine: the other helpers' builds share its 2 cores; measured \
-         anyway)"
+         anyway; load average at the start: {})",
+        load.split(' ').next().unwrap_or("unknown")
     );
     let one = measure(DEVSPEC, "1");
     println!(
