@@ -16,6 +16,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+mod common;
+
 const DEVSPEC: &str = env!("CARGO_BIN_EXE_devspec");
 
 const SPEC: &str = "import std.tms\n\
@@ -53,7 +55,7 @@ fn main() {
         chain_steps / all
     );
     let store = dir.path().join(".devspec");
-    let sampling = sampling_seconds(&store, "all@");
+    let sampling = common::sampling_seconds(&store, "all@");
     println!(
         "devspec's sampling loops alone: {sampling:.2} s ({:.0} chain-steps/s)",
         chain_steps / sampling
@@ -117,27 +119,6 @@ fn main() {
         python_one / one,
         python_all / all
     );
-}
-
-/// The seconds the worker spent in the sampling loops of the instances whose names start with
-/// `prefix`: each group's log (every member's the same) says `sampled ... in X s`.
-fn sampling_seconds(store: &Path, prefix: &str) -> f64 {
-    let mut lines = std::collections::BTreeSet::new();
-    for entry in std::fs::read_dir(store.join("logs")).expect("logs") {
-        let text = std::fs::read_to_string(entry.expect("a log").path()).expect("read");
-        if !text.starts_with(&format!("instance: {prefix}")) {
-            continue;
-        }
-        lines.extend(text.lines().filter(|l| l.contains(" chain-steps/s)")).map(str::to_owned));
-    }
-    assert!(!lines.is_empty(), "no sampling time in the logs");
-    lines
-        .iter()
-        .map(|line| {
-            let seconds = line.split(" in ").nth(1).and_then(|rest| rest.split(' ').next());
-            seconds.and_then(|s| s.parse::<f64>().ok()).expect("a time")
-        })
-        .sum()
 }
 
 /// The `llc_mean` of an instance's result in the store.

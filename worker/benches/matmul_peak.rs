@@ -3,6 +3,11 @@
 //! size (the peak is the best of them), and the products of the induction study's transformer
 //! (batch 64 x context 32 = 2,048 rows, `d_model` 64: a projection to 64 and a fused one to 192).
 //! GFLOP/s counts 2·m·k·n per product.
+//!
+//! The peak is also written to `matmul_peak_gflops` in cargo's target temporary folder
+//! (`CARGO_TARGET_TMPDIR`, one per workspace): `benches/transformer_llc_speed.rs` (the root
+//! package, which does not link libtorch) reads it there, so one measurement serves both; `make
+//! bench` runs this bench first.
 
 use std::time::Instant;
 
@@ -50,4 +55,6 @@ fn main() {
         );
     }
     println!("single-thread float32 matmul peak (best square): {peak:.1} GFLOP/s");
+    let record = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("matmul_peak_gflops");
+    std::fs::write(&record, format!("{peak}\n")).expect("write the peak for the other benches");
 }
