@@ -89,14 +89,17 @@ mod tests {
     #[test]
     fn recovers_planted_costs_and_never_goes_negative() {
         // time = 2e-4 per step + 3e-11 per FLOP + 0 per value, at very different scales.
-        let planted = |steps: f64, flops: f64| {
-            ([steps, flops, steps * 100.0, 0.0], 2e-4 * steps + 3e-11 * flops)
+        // Activations independent of both (not proportional to steps, or the fit could not
+        // tell them apart), with no cost planted on them.
+        let planted = |steps: f64, flops: f64, values: f64| {
+            ([steps, flops, values, 0.0], 2e-4 * steps + 3e-11 * flops)
         };
         let rows = [
-            planted(1000.0, 1e8),
-            planted(2000.0, 2e8),
-            planted(300.0, 1e10),
-            planted(600.0, 2e10),
+            planted(1000.0, 1e8, 5e4),
+            planted(2000.0, 2e8, 3e4),
+            planted(300.0, 1e10, 9e4),
+            planted(600.0, 2e10, 1e4),
+            planted(900.0, 1e9, 7e4),
         ];
         let [a, b, c, d] = nonnegative_least_squares(&rows);
         assert!(d.abs() < 1e-12, "per fresh sample {d}");
