@@ -65,17 +65,20 @@ fn forecast(plan: &Plan, session: &Session, args: &PlanArgs) -> Result<ExitCode,
     let cached: Vec<bool> =
         statuses.iter().map(|status| matches!(status, InstanceStatus::Cached(_))).collect();
     let calibrated = cost_calibration::rates(session, args.recalibrate, &mut Notes)?;
-    let forecast = cost::forecast(
-        plan,
-        &calibrated.rates,
-        &cached,
-        session.options.jobs,
-        session.options.max_batch,
-    );
+    // The machine's load now against at calibration (the same probe), within a factor of 4.
+    let load = if calibrated.fresh || calibrated.rates.probe <= 0.0 {
+        1.0
+    } else {
+        (cost_calibration::load_probe() / calibrated.rates.probe).clamp(0.25, 4.0)
+    };
+    let rates = calibrated.rates.scaled(load);
+    let forecast =
+        cost::forecast(plan, &rates, &cached, session.options.jobs, session.options.max_batch);
     let source = cost::render::Provenance {
         fresh: calibrated.fresh,
         path: calibrated.path.display().to_string(),
+        load,
     };
-    out!("{}", render(plan, &forecast, &calibrated.rates, &source));
+    out!("{}", render(plan, &forecast, &rates, &source));
     Ok(ExitCode::Success)
 }

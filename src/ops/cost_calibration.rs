@@ -113,9 +113,10 @@ fn measure(session: &Session) -> Result<Rates, Failure> {
     let plan = calibration_plan(&spec)?;
     let store = Store::open(&scratch.path().join("store"))?;
     let mut options = session.options.clone();
-    // One request at a time per worker, as many workers as the run will have: on a machine
-    // shared with other work, what a step gets of it is measured as the run will get it.
-    options.max_batch = 1;
+    // As many workers as the run will have: on a machine shared with other work, what a step
+    // gets of it is measured as the run will get it.
+    // Siblings in pairs: only the calibration's `*_pair` sweeps have any.
+    options.max_batch = 2;
     options.fail_fast = true;
     options.slurm = None;
     options.files = std::sync::Arc::new(crate::store::FileDigests::new(store.root()));
@@ -134,6 +135,7 @@ fn measure(session: &Session) -> Result<Rates, Failure> {
         reports: scratch.path().join("reports"),
     };
     let mut timings = Timings(BTreeMap::new());
+    let probe_before = load_probe();
     let started = Instant::now();
     let outcome = run(&plan, &scratch_session, &settings, &mut timings)?;
     let wall = started.elapsed().as_secs_f64();
@@ -154,6 +156,7 @@ fn measure(session: &Session) -> Result<Rates, Failure> {
     rates.device_name = crate::exec::device_name(&session.options.device);
     rates.threads_per_step = session.options.threads_per_step;
     rates.measured_in = wall;
+    rates.probe = f64::midpoint(probe_before, load_probe());
     rates.measured_at = crate::exec::unix_now();
     Ok(rates)
 }
@@ -172,10 +175,12 @@ fn calibration_plan(spec: &Path) -> Result<Plan, Failure> {
 }
 
 /// Fits each phase and family's costs to the measured instances: the fixed part is the time of
-/// the family's cheapest request (a loss at a checkpoint), the parts per step, per FLOP and per
+/// the cheapest request (a loss at a checkpoint), the parts per step, per FLOP and per
 /// activation a least-squares fit, none negative, of the rest.
 fn fit(plan: &Plan, seconds: &BTreeMap<String, f64>) -> Rates {
     let mut points: BTreeMap<(Phase, Family), Vec<(Work, f64)>> = BTreeMap::new();
+    // The sibling pairs, apart: each member's work and the request's seconds.
+    let mut pairs: BTreeMap<(Phase, Family), Vec<(Work, f64)>> = BTreeMap::new();
     let mut detect = 0.0;
     let mut report = 0.0;
     for instance in plan.instances() {
@@ -184,36 +189,56 @@ fn fit(plan: &Plan, seconds: &BTreeMap<String, f64>) -> Rates {
         match (work.phase, work.family) {
             (Phase::Detect, _) => detect = time,
             (Phase::Report, _) => report = time,
+            (phase, Some(family)) if instance.step_name.contains("_pair") => {
+                pairs.entry((phase, family)).or_default().push((work, time));
+            }
             (phase, Some(family)) => points.entry((phase, family)).or_default().push((work, time)),
             (_, None) => {}
         }
     }
     let mut models = BTreeMap::new();
+    // A request's fixed part, whatever its model: the cheapest measurement's time (a loss at
+    // a checkpoint), so it holds no pass of a model that happens to be expensive.
+    let fixed = points
+        .iter()
+        .filter(|((phase, _), _)| *phase == Phase::Measure)
+        .flat_map(|(_, measured)| measured.iter().map(|(_, t)| *t))
+        .reduce(f64::min)
+        .unwrap_or(0.0);
     for family in Family::ALL {
-        let fixed = points
-            .get(&(Phase::Measure, family))
-            .and_then(|measured| measured.iter().map(|(_, t)| *t).reduce(f64::min))
-            .unwrap_or(0.0);
         let mut train = (0.0, 0.0);
         for phase in [Phase::Train, Phase::Sample] {
             let Some(measured) = points.get(&(phase, family)) else { continue };
+            // Training is calibrated at the studies' batch sizes, where activations add nothing
+            // the FLOPs do not: fitted there, their cost only fits noise.
+            let values = |w: &Work| if phase == Phase::Train { 0.0 } else { w.values };
             let rows: Vec<([f64; fit::FEATURES], f64)> = measured
                 .iter()
                 .map(|(w, t)| {
-                    ([w.steps * w.depth, w.flops, w.values, w.fresh], (t - fixed).max(0.0))
+                    ([w.steps * w.depth, w.flops, values(w), w.fresh], (t - fixed).max(0.0))
                 })
                 .collect();
             let [per_step, per_flop, per_value, per_fresh] = fit::nonnegative_least_squares(&rows);
             if phase == Phase::Train {
                 train = (per_flop, per_value);
             }
-            let cost = Cost { fixed, per_step, per_flop, per_value, per_fresh };
+            let mut cost = Cost { fixed, per_step, per_flop, per_value, per_fresh, marginal: 1.0 };
+            if let Some(pair) = pairs.get(&(phase, family)) {
+                cost.marginal = marginal(&cost, pair);
+            }
             models.insert(cost_name(phase, family), cost);
         }
         // Other observables: a pass or two over the data, at training's price per FLOP.
         models.insert(
             cost_name(Phase::Measure, family),
-            Cost { fixed, per_step: 0.0, per_flop: train.0, per_value: train.1, per_fresh: 0.0 },
+            Cost {
+                fixed,
+                per_step: 0.0,
+                per_flop: train.0,
+                per_value: train.1,
+                per_fresh: 0.0,
+                marginal: 1.0,
+            },
         );
     }
     Rates {
@@ -226,7 +251,41 @@ fn fit(plan: &Plan, seconds: &BTreeMap<String, f64>) -> Rates {
         detect,
         report,
         overhead: 0.0,
+        probe: 0.0,
         measured_in: 0.0,
         measured_at: 0.0,
     }
+}
+
+/// What a second member adds to a request, from a pair sent as one: the request's variable part
+/// beyond the first member's, as a fraction of the second's, within [0.1, 1.5] (noise on a
+/// sub-second request must not make a group free, or dearer than twice).
+fn marginal(cost: &Cost, pair: &[(Work, f64)]) -> f64 {
+    let [(first, a), (second, b)] = pair else { return 1.0 };
+    // Both members end with the request; each reports its seconds from the request's start.
+    let request = a.max(*b) - cost.fixed;
+    let (one, other) = (cost.variable(first), cost.variable(second));
+    if one <= 0.0 || other <= 0.0 {
+        return 1.0;
+    }
+    ((request - one) / other).clamp(0.1, 1.5)
+}
+
+/// Seconds a fixed piece of arithmetic takes on one thread now (the median of 5 tries of about
+/// 20 ms each on an idle core): on a machine shared with other work, the share of it a step
+/// gets. A forecast scales the rates by this against its value at calibration.
+pub fn load_probe() -> f64 {
+    let mut times: Vec<f64> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            let mut x = 1.0_f64;
+            for i in 0..4_000_000_u32 {
+                x = std::hint::black_box(x * 1.000_000_1 + f64::from(i & 7) * 1e-9);
+            }
+            std::hint::black_box(x);
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[2]
 }

@@ -24,6 +24,10 @@ pub struct Cost {
     pub per_value: f64,
     /// Per sample drawn fresh (generated in the worker).
     pub per_fresh: f64,
+    /// What each member beyond the first adds to a request of siblings, as a fraction of its
+    /// own variable part: 1 where members run one after another, less where they share the
+    /// work (an ensemble trained as one computation, chains sampled as one batch).
+    pub marginal: f64,
 }
 
 impl Cost {
@@ -56,6 +60,9 @@ pub struct Rates {
     /// Seconds a run spends outside its instances: planning, a worker's start, drawing the
     /// reports, writing the lock.
     pub overhead: f64,
+    /// Seconds a fixed piece of arithmetic took on one thread around the calibration
+    /// (`ops::cost_calibration::load_probe`): a forecast scales by the same probe's time now.
+    pub probe: f64,
     /// Seconds the calibration took, and when it ran (seconds since the Unix epoch).
     pub measured_in: f64,
     pub measured_at: f64,
@@ -81,6 +88,8 @@ pub fn cost_name(phase: Phase, family: Family) -> String {
 pub struct Price {
     pub fixed: f64,
     pub variable: f64,
+    /// [`Cost::marginal`].
+    pub marginal: f64,
 }
 
 impl Price {
@@ -90,14 +99,36 @@ impl Price {
 }
 
 impl Rates {
+    /// These rates with every time multiplied by `factor` (the machine `factor` times slower
+    /// than at calibration).
+    #[must_use]
+    pub fn scaled(&self, factor: f64) -> Rates {
+        let mut rates = self.clone();
+        for cost in rates.models.values_mut() {
+            cost.fixed *= factor;
+            cost.per_step *= factor;
+            cost.per_flop *= factor;
+            cost.per_value *= factor;
+            cost.per_fresh *= factor;
+        }
+        rates.detect *= factor;
+        rates.report *= factor;
+        rates.overhead *= factor;
+        rates
+    }
+
     /// The price of `work`, or `None` when this phase and family were not measured.
     pub fn price(&self, work: &Work) -> Option<Price> {
         match (work.phase, work.family) {
-            (Phase::Detect, _) => Some(Price { fixed: self.detect, variable: 0.0 }),
-            (Phase::Report, _) => Some(Price { fixed: self.report, variable: 0.0 }),
+            (Phase::Detect, _) => Some(Price { fixed: self.detect, variable: 0.0, marginal: 1.0 }),
+            (Phase::Report, _) => Some(Price { fixed: self.report, variable: 0.0, marginal: 1.0 }),
             (phase @ (Phase::Train | Phase::Sample | Phase::Measure), Some(family)) => {
                 let cost = self.models.get(&cost_name(phase, family))?;
-                Some(Price { fixed: cost.fixed, variable: cost.variable(work) })
+                Some(Price {
+                    fixed: cost.fixed,
+                    variable: cost.variable(work),
+                    marginal: cost.marginal,
+                })
             }
             (Phase::Train | Phase::Sample | Phase::Measure, None) => None,
         }

@@ -15,6 +15,9 @@ pub struct Provenance {
     pub fresh: bool,
     /// The cache file.
     pub path: String,
+    /// How much slower the machine is now than at calibration (1: as then), by which the
+    /// rates were scaled.
+    pub load: f64,
 }
 
 /// One step's line.
@@ -141,6 +144,13 @@ pub fn render_text(plan: &Plan, forecast: &Forecast, rates: &Rates, source: &Pro
         if rates.threads_per_step == 1 { "" } else { "s" },
         if source.fresh { String::new() } else { format!(" ({})", source.path) },
     );
+    if !source.fresh {
+        let _ = writeln!(
+            out,
+            "load: the machine runs at {:.2}x the time it took at calibration; the rates are scaled by it",
+            source.load
+        );
+    }
     out
 }
 
@@ -193,6 +203,7 @@ pub fn render_json(plan: &Plan, forecast: &Forecast, rates: &Rates, source: &Pro
             "device_name": rates.device_name,
             "threads_per_step": rates.threads_per_step,
             "measured_in": rates.measured_in,
+            "load": source.load,
         },
     });
     let mut text = serde_json::to_string_pretty(&document).expect("JSON values serialize");

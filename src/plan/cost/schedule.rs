@@ -185,9 +185,13 @@ impl Replay<'_> {
             Job::Priced(_, price) => Some(*price),
             Job::Unknown | Job::Cached => None,
         });
-        let (fixed, variable) = prices.fold((0.0_f64, 0.0), |(fixed, variable), p| {
-            (fixed.max(p.fixed), variable + p.variable)
-        });
+        let prices: Vec<Price> = prices.collect();
+        let fixed = prices.iter().map(|p| p.fixed).fold(0.0, f64::max);
+        // The longest member in full, each other one at its marginal part.
+        let longest = prices.iter().map(|p| p.variable).fold(0.0, f64::max);
+        let rest: f64 = prices.iter().map(|p| p.variable * p.marginal).sum::<f64>()
+            - prices.iter().map(|p| p.variable * p.marginal).fold(0.0, f64::max);
+        let variable = longest + rest;
         let request = fixed + variable;
         let end = now + request;
         for &node in group {
