@@ -92,3 +92,6 @@ pub fn forecast(
         .collect();
     Forecast { instances, total: schedule.total, jobs }
 }
+
+#[cfg(test)]
+mod tests;
