@@ -258,8 +258,9 @@ fn fit(plan: &Plan, seconds: &BTreeMap<String, f64>) -> Rates {
 }
 
 /// What a second member adds to a request, from a pair sent as one: the request's variable part
-/// beyond the first member's, as a fraction of the second's, within [0.1, 1.5] (noise on a
-/// sub-second request must not make a group free, or dearer than twice).
+/// beyond the first member's, as a fraction of the second's, within [0.1, 1] (noise on a
+/// sub-second request must not make a group free; and the executor groups siblings only where
+/// that is no slower than one after another, so a group dearer than its members is noise too).
 fn marginal(cost: &Cost, pair: &[(Work, f64)]) -> f64 {
     let [(first, a), (second, b)] = pair else { return 1.0 };
     // Both members end with the request; each reports its seconds from the request's start.
@@ -268,7 +269,7 @@ fn marginal(cost: &Cost, pair: &[(Work, f64)]) -> f64 {
     if one <= 0.0 || other <= 0.0 {
         return 1.0;
     }
-    ((request - one) / other).clamp(0.1, 1.5)
+    ((request - one) / other).clamp(0.1, 1.0)
 }
 
 /// Seconds a fixed piece of arithmetic takes on one thread now (the median of 5 tries of about
