@@ -1,4 +1,5 @@
-//! `devspec plan --cost` against the full studies' real runs (release build): the cheap studies
+//! `devspec plan --cost` against the full studies' real runs (release build under `make bench`;
+//! `cargo test --bench cost_forecast` runs it with the debug build): the cheap studies
 //! of `specs/` (default `dln`, `tms`, `grokking`; `COST_FORECAST_STUDIES=dln,tms,...` picks),
 //! each copied into a fresh project, forecast and then run, back to back, after one fresh
 //! calibration of these binaries; prints the forecast against the measured wall time, per
@@ -39,7 +40,8 @@ fn main() {
     let store = dir.path().join(".devspec");
     let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
     let mut calibrated = false;
-    println!("cost forecast against the full studies (release build, ±30%):");
+    let build = if cfg!(debug_assertions) { "debug" } else { "release" };
+    println!("cost forecast against the full studies ({build} build, ±30%):");
     for name in studies.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let file = format!("{name}.dev");
         let spec = dir.path().join(&file);
