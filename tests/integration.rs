@@ -12,6 +12,7 @@ mod integration {
     mod checkout;
     mod cli_output;
     mod closed_output;
+    mod cost_forecast;
     mod detect;
     mod diff;
     mod estimate;

@@ -151,6 +151,20 @@ pub struct PlanArgs {
     /// counted, an edge where one step reads another.
     #[arg(long)]
     pub steps: bool,
+    /// Forecast each step's and the whole study's wall time on this machine (text or JSON):
+    /// the plan's work priced by rates a short calibration measures once per build and
+    /// setting, and cached in the store.
+    #[arg(long, conflicts_with = "steps")]
+    pub cost: bool,
+    /// With `--cost`: measure the rates again.
+    #[arg(long, requires = "cost")]
+    pub recalibrate: bool,
+    /// With `--cost`: the worker requests a run would have at once (default as for `run`).
+    #[arg(long, value_name = "N", requires = "cost")]
+    pub jobs: Option<usize>,
+    /// With `--cost`: the most siblings sent as one request (default as for `run`).
+    #[arg(long, value_name = "N", requires = "cost")]
+    pub batch: Option<u32>,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }

@@ -70,14 +70,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         Some(Command::Check(check)) => check_command::run(&check.files, &check.sets, check.format),
         Some(Command::Fmt(fmt)) => fmt_command::run(&fmt.files, fmt.check),
         Some(Command::Lsp) => lsp_command::run(),
-        Some(Command::Plan(plan)) => plan_command::run(
-            &plan.file,
-            &plan.sets,
-            plan.format,
-            plan.steps,
-            &plan.settings,
-            args.worker.clone(),
-        ),
+        Some(Command::Plan(plan)) => plan_command::run(plan, args.worker.clone()),
         Some(Command::Show(show)) => show_command::run(show, args.worker.clone()),
         Some(Command::Checkout(checkout)) => checkout_command::run(checkout, args.worker.clone()),
         Some(Command::Calibrate(calibrate)) => {

@@ -20,7 +20,7 @@ mod worker_report;
 #[cfg(test)]
 pub(crate) use executor::request_params;
 pub use executor::{Executor, FailedInstance, RunEvent, RunOptions, RunSummary};
-pub use provenance::DEVSPEC_COMMIT;
+pub use provenance::{DEVSPEC_COMMIT, device_name, now as unix_now};
 pub use results::Results;
 pub use step_key::{StepKey, environment_of, explicit_device, instance_key};
 pub use survey::{InstanceStatus, continues_from, survey, why};

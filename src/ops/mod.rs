@@ -12,6 +12,7 @@
 pub mod calibrate;
 pub mod checkout;
 pub mod checkout_folder;
+pub mod cost_calibration;
 pub mod export;
 pub mod report;
 pub mod run;

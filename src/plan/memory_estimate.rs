@@ -210,7 +210,7 @@ fn sampler_slots(sampler: &params::Sampler) -> f64 {
 }
 
 /// Samples in one batch: the batch size, or the whole data set for `full`.
-fn batch_samples(batch_size: Option<&Value>, data: Option<&params::Data>) -> f64 {
+pub(crate) fn batch_samples(batch_size: Option<&Value>, data: Option<&params::Data>) -> f64 {
     match batch_size.and_then(Value::as_f64) {
         Some(samples) => samples,
         None => data.and_then(fixed_samples).unwrap_or(1.0),
@@ -218,7 +218,7 @@ fn batch_samples(batch_size: Option<&Value>, data: Option<&params::Data>) -> f64
 }
 
 /// The number of samples a data set holds, when it holds a fixed pool.
-fn fixed_samples(data: &params::Data) -> Option<f64> {
+pub(crate) fn fixed_samples(data: &params::Data) -> Option<f64> {
     let pool = |samples: params::Samples| match samples {
         params::Samples::Pool(n) => Some(n as f64),
         params::Samples::Fresh => None,
@@ -280,7 +280,7 @@ fn size_on_disk(path: &std::path::Path) -> f64 {
     }
 }
 
-fn widths(widths: &[i64]) -> Vec<f64> {
+pub(crate) fn widths(widths: &[i64]) -> Vec<f64> {
     widths.iter().map(|&w| w as f64).collect()
 }
 
@@ -324,7 +324,7 @@ pub struct TransformerShape {
 }
 
 impl TransformerShape {
-    fn of(args: &params::TransformerModel) -> Self {
+    pub(crate) fn of(args: &params::TransformerModel) -> Self {
         let (heads, d_model) = (args.heads as f64, args.d_model as f64);
         let inputs = args.vocab.or(args.input_dim).unwrap_or(0) as f64;
         TransformerShape {

@@ -11,6 +11,7 @@
 //! ```
 
 mod checkpoint_files;
+pub mod cost;
 mod instance;
 pub mod memory_budget;
 pub mod memory_estimate;

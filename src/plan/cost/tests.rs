@@ -1,0 +1,93 @@
+//! The forecast on a small plan with rates written by hand (so its numbers are exact and the
+//! text is a stable snapshot): what is cached costs nothing, two workers beat one without
+//! beating the longest chain of the plan, siblings share a request's fixed part.
+
+use std::collections::BTreeMap;
+
+use super::render::{Provenance, render_json, render_text};
+use super::{Cost, Family, InstanceForecast, Phase, RATES_VERSION, Rates, cost_name, forecast};
+use crate::plan::{Plan, plan};
+
+const SPEC: &str = "\
+train run { model = tms.model(features = 6, hidden = 2), \
+  data = tms.data(features = 6, sparsity = 0.9, samples = 1000), optimizer = sgd(lr = 0.1), \
+  batch_size = 100, steps = 1000, seed = sweep(0..2), checkpoints = [10, 100, 1000] }
+estimate llc on run { observable = llc(sampler = sgld(lr = 1e-3, localization = 10), chains = 2, draws = 100) }
+detect stages on llc { method = critical_points(smoothing = 0.1) }
+report summary on run, llc, stages { title = \"t\" }
+";
+
+/// A millisecond per step, nothing per FLOP: a step of training or sampling costs 1 ms; a
+/// request 0.1 s; siblings after the first add half their part.
+fn rates() -> Rates {
+    let cost = Cost {
+        fixed: 0.1,
+        per_step: 1e-3,
+        per_flop: 0.0,
+        per_value: 0.0,
+        per_fresh: 0.0,
+        marginal: 0.5,
+    };
+    let models: BTreeMap<String, Cost> = [Phase::Train, Phase::Sample, Phase::Measure]
+        .into_iter()
+        .map(|phase| (cost_name(phase, Family::Tms), cost))
+        .collect();
+    Rates {
+        version: RATES_VERSION,
+        device: "cpu".into(),
+        device_name: "a test CPU".into(),
+        threads_per_step: 1,
+        jobs: 2,
+        models,
+        detect: 0.01,
+        report: 0.02,
+        overhead: 0.5,
+        probe: 0.02,
+        measured_in: 10.0,
+        measured_at: 0.0,
+    }
+}
+
+fn planned() -> Plan {
+    plan(&crate::plan::checked(SPEC)).expect("plans")
+}
+
+fn source() -> Provenance {
+    Provenance { fresh: false, path: "STORE/costs/RATES.json".into(), load: 1.0 }
+}
+
+#[test]
+fn the_text_names_each_step_its_seconds_and_the_scheduled_total() {
+    let plan = planned();
+    let nothing_cached = vec![false; plan.graph.node_count()];
+    let one = forecast(&plan, &rates(), &nothing_cached, 1, 16);
+    let two = forecast(&plan, &rates(), &nothing_cached, 2, 16);
+    insta::assert_snapshot!("one_job", render_text(&plan, &one, &rates(), &source()));
+    insta::assert_snapshot!("two_jobs", render_text(&plan, &two, &rates(), &source()));
+    // Two seeds of 1,000 steps as one request: 0.1 + 1.0 + 0.5 x 1.0 s.
+    let train = plan.instances().position(|i| i.step_name == "run").unwrap();
+    let InstanceForecast::Seconds { slot, .. } = &two.instances[plan.order[train].index()] else {
+        panic!("the training run is priced");
+    };
+    assert!((slot.request - 1.6).abs() < 1e-9, "{slot:?}");
+    let (t1, t2) = (one.total.unwrap(), two.total.unwrap());
+    assert!(t2 < t1, "two workers are faster: {t2} against {t1}");
+    // Nothing can end before the training, which every estimate's last checkpoint waits for.
+    assert!(t2 >= 1.6, "{t2}");
+}
+
+#[test]
+fn what_is_cached_costs_nothing() {
+    let plan = planned();
+    let all_cached = vec![true; plan.graph.node_count()];
+    let cached = forecast(&plan, &rates(), &all_cached, 2, 16);
+    assert_eq!(cached.total, Some(0.0));
+    let text = render_text(&plan, &cached, &rates(), &source());
+    for line in text.lines().skip(1).take(4) {
+        assert!(line.ends_with("cached"), "{line}\n{text}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&render_json(&plan, &cached, &rates(), &source())).unwrap();
+    // The run's own overhead (planning, a worker's start, the reports) remains.
+    assert_eq!(json["total_seconds"], 0.5);
+}
