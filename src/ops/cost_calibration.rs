@@ -154,7 +154,7 @@ fn measure(session: &Session) -> Result<Rates, Failure> {
     rates.jobs = session.options.jobs;
     rates.device.clone_from(&session.options.device);
     rates.device_name = crate::exec::device_name(&session.options.device);
-    rates.threads_per_step = session.options.threads_per_step;
+    rates.threads_per_step = session.options.threads_per_step.to_string();
     rates.measured_in = wall;
     rates.probe = f64::midpoint(probe_before, load_probe());
     rates.measured_at = crate::exec::unix_now();
@@ -245,7 +245,7 @@ fn fit(plan: &Plan, seconds: &BTreeMap<String, f64>) -> Rates {
         version: RATES_VERSION,
         device: String::new(),
         device_name: String::new(),
-        threads_per_step: 0,
+        threads_per_step: String::new(),
         jobs: 0,
         models,
         detect,

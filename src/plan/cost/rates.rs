@@ -48,7 +48,8 @@ pub struct Rates {
     /// Where they were measured: the device (`cpu`, `cuda:0`) and its name.
     pub device: String,
     pub device_name: String,
-    pub threads_per_step: u32,
+    /// The setting measured with: a number, or `auto`.
+    pub threads_per_step: String,
     /// The workers the calibration ran at once (the forecast's `--jobs`): on a machine shared
     /// with other work, a step's speed depends on them.
     pub jobs: usize,

@@ -141,7 +141,7 @@ pub fn render_text(plan: &Plan, forecast: &Forecast, rates: &Rates, source: &Pro
             "cached calibration".to_owned()
         },
         rates.threads_per_step,
-        if rates.threads_per_step == 1 { "" } else { "s" },
+        if rates.threads_per_step == "1" { "" } else { "s" },
         if source.fresh { String::new() } else { format!(" ({})", source.path) },
     );
     if !source.fresh {

@@ -36,7 +36,7 @@ fn rates() -> Rates {
         version: RATES_VERSION,
         device: "cpu".into(),
         device_name: "a test CPU".into(),
-        threads_per_step: 1,
+        threads_per_step: "1".into(),
         jobs: 2,
         models,
         detect: 0.01,
