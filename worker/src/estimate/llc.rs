@@ -22,6 +22,7 @@ use crate::train::data::{DataSpec, Samples};
 use crate::train::loss::Loss;
 use crate::train::model::Arch;
 use crate::train::rng::{Purpose, stream};
+use crate::train::tms_lanes::TmsLanes;
 use crate::train::tms_workspace::TmsWorkspace;
 
 /// What the chains of one checkpoint produced.
@@ -242,7 +243,11 @@ struct Run<'a> {
 
 /// How a run gets its members' losses and gradients.
 enum Gradients {
-    /// The toy model's mean squared error on batches the chains share, in preallocated buffers.
+    /// The toy model's mean squared error on batches the chains share, in `f32` on the CPU: in
+    /// plain Rust, eight chains side by side.
+    Lanes(Box<TmsLanes>),
+    /// The same in other kinds or on other devices: libtorch's operations into preallocated
+    /// buffers.
     Workspace(TmsWorkspace),
     /// Autograd: every other model, loss or batch policy.
     Autograd,
@@ -272,6 +277,15 @@ impl<'a> Run<'a> {
         let gradients = match spec.model.arch {
             // One chain at a time (`batched = false`) is the autograd path by design.
             Arch::Tms { features, hidden, bias, .. }
+                if llc.batched
+                    && spec.loss == Loss::MSE
+                    && !llc.independent_batches
+                    && spec.kind == Kind::Float
+                    && spec.device == Device::Cpu =>
+            {
+                Gradients::Lanes(Box::new(TmsLanes::new(features as usize, hidden as usize, bias)))
+            }
+            Arch::Tms { features, hidden, bias, .. }
                 if llc.batched && spec.loss == Loss::MSE && !llc.independent_batches =>
             {
                 Gradients::Workspace(TmsWorkspace::new(
@@ -291,7 +305,7 @@ impl<'a> Run<'a> {
         let params: Vec<Tensor> = anchors
             .iter()
             .map(|p| match gradients {
-                Gradients::Workspace(_) => p.copy(),
+                Gradients::Lanes(_) | Gradients::Workspace(_) => p.copy(),
                 Gradients::Autograd => p.copy().set_requires_grad(true),
             })
             .collect();
@@ -330,6 +344,9 @@ impl<'a> Run<'a> {
     /// (`[1, batch, dim]` when shared, else `[members, batch, dim]`).
     fn evaluate(&mut self, x: &Tensor, y: &Tensor) {
         match &mut self.gradients {
+            Gradients::Lanes(lanes) => {
+                lanes.tensors(&self.params, (x, y), &mut self.losses, &mut self.grads);
+            }
             Gradients::Workspace(workspace) => {
                 workspace.loss_and_gradients(&self.params, x, y, &mut self.losses, &mut self.grads);
             }
