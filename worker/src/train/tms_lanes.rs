@@ -144,6 +144,12 @@ impl TmsLanes {
         self.host = host;
     }
 
+    /// The parameters (`W`, then `b`; empty without a bias) and losses of the last
+    /// [`TmsLanes::tensors`], as it read and wrote them.
+    pub fn last(&self) -> ([&[f32]; 2], &[f32]) {
+        ([&self.host.weights, &self.host.biases], &self.host.losses)
+    }
+
     /// Each member's mean squared error and its gradients (into `out`), at `weights` and
     /// `biases` (`[M, hidden, features]`, `[M, features]`; empty without a bias) on the shared
     /// batch `inputs`, `targets` (`[batch, features]` each).
