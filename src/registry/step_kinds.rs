@@ -198,8 +198,10 @@ static ESTIMATE: StepKindEntry = StepKindEntry {
     },
     trajectory: None,
     // 2: an LLC estimate carries its localization sensitivity and the diagnostic built on
-    // it, so an estimate made before cannot be served without it.
-    implementation: 2,
+    // it, so an estimate made before cannot be served without it. 3: the toy model's chains
+    // in f32 on the CPU take their gradients from plain Rust sums in a fixed order
+    // (`tms_lanes`), not from libtorch's kernels.
+    implementation: 3,
 };
 
 static DETECT: StepKindEntry = StepKindEntry {

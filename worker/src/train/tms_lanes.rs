@@ -1,0 +1,427 @@
+//! The toy model of superposition's loss and gradients in plain Rust, eight members at a time,
+//! one member per lane, for members that share one minibatch (the sampler's chains).
+//!
+//! Why not libtorch: the model is tiny (`W` is `[hidden, features]`, 2 x 6 in the literature),
+//! so each of libtorch's operations over a batch of 1,024 costs more in dispatch and memory
+//! passes than in arithmetic; here the whole step is one pass over the batch with every
+//! intermediate in registers or the L1 cache.
+//!
+//! Why lanes are members: every member does the same operations on the same samples, so eight
+//! members side by side vectorize without a reduction across lanes. Each member's arithmetic is
+//! written out in one fixed order (below), the same whatever the machine's vector width, the
+//! number of members or the member's place among them: a member's bytes are those it has alone,
+//! on every CPU (Rust neither reorders float operations nor fuses a multiply and an add).
+//!
+//! Per member, with `x` a sample, `y` its target and `nz` its nonzero entries in feature order
+//! (the toy data are sparse: at sparsity 0.95 three quarters of the samples are all zero), per
+//! sample in batch order:
+//!
+//! - `h_k = 0 + W_kj x_j + ...` over `j` in `nz`;
+//! - `pre_j = b_j + W_0j h_0 + W_1j h_1 + ...` (with no bias, `0 + ...`; a sample with no
+//!   nonzero entry has `h = 0` and `pre_j = b_j`), `out_j = ReLU(pre_j)` (NaN stays NaN, so a
+//!   diverged chain shows), `r_j = out_j - y_j`, `g_j = r_j` where `pre_j > 0`, else 0;
+//! - the sample's loss `r_0^2 + r_1^2 + ...` is added to the member's;
+//! - `grad_b_j += g_j`; `grad_W_kj += g_j h_k` (the decoder's use of `W`, skipped when `h = 0`),
+//!   then, with `e_k = W_k0 g_0 + W_k1 g_1 + ...`, `grad_W_kj += e_k x_j` over `j` in `nz` (the
+//!   encoder's).
+//!
+//! Skipping a zero entry adds nothing but a zero to a sum that starts at +0, and the `ReLU` writes
+//! its own zero, so the result has the bytes of the dense sums but where a weight met only by
+//! zero inputs is infinite or NaN (a diverged chain: its loss is not finite on the first sample
+//! with a nonzero entry). At the end the loss is divided by `batch x features` and the gradients
+//! multiplied by
+//! `2 / (batch x features)`.
+
+use tch::Tensor;
+
+/// Members computed side by side: two SSE or one AVX vector of `f32`.
+const LANES: usize = 8;
+
+type Lanes = [f32; LANES];
+
+/// Each member's loss `[M]`, `W`'s gradient `[M, hidden, features]` and `b`'s `[M, features]`
+/// (empty without a bias).
+pub struct Out<'a> {
+    pub losses: &'a mut [f32],
+    pub grad_weights: &'a mut [f32],
+    pub grad_biases: &'a mut [f32],
+}
+
+pub struct TmsLanes {
+    features: usize,
+    hidden: usize,
+    bias: bool,
+    /// A shared minibatch's nonzero inputs, sample by sample: `starts[s]..starts[s + 1]` index
+    /// `entries` (feature, value).
+    starts: Vec<usize>,
+    entries: Vec<(usize, f32)>,
+    /// One group of members' parameters and sums, lane by lane: `W` and its gradient
+    /// `[hidden, features]`, `b` and its gradient `[features]`.
+    weights: Vec<Lanes>,
+    biases: Vec<Lanes>,
+    grad_weights: Vec<Lanes>,
+    grad_biases: Vec<Lanes>,
+    /// Per sample: `h`, `g` and `e`.
+    hidden_out: Vec<Lanes>,
+    grad_pre: Vec<Lanes>,
+    grad_hidden: Vec<Lanes>,
+    /// Host copies for [`TmsLanes::tensors`]: the batch, the parameters, the results.
+    host: Host,
+}
+
+#[derive(Default)]
+struct Host {
+    inputs: Vec<f32>,
+    targets: Vec<f32>,
+    weights: Vec<f32>,
+    biases: Vec<f32>,
+    losses: Vec<f32>,
+    grad_weights: Vec<f32>,
+    grad_biases: Vec<f32>,
+}
+
+impl TmsLanes {
+    pub fn new(features: usize, hidden: usize, bias: bool) -> TmsLanes {
+        let zeros = |n: usize| vec![[0.0; LANES]; n];
+        TmsLanes {
+            features,
+            hidden,
+            bias,
+            starts: Vec::new(),
+            entries: Vec::new(),
+            weights: zeros(hidden * features),
+            biases: zeros(features),
+            grad_weights: zeros(hidden * features),
+            grad_biases: zeros(features),
+            hidden_out: zeros(hidden),
+            grad_pre: zeros(features),
+            grad_hidden: zeros(hidden),
+            host: Host::default(),
+        }
+    }
+
+    /// [`TmsLanes::loss_and_gradients`] on `f32` tensors on the CPU: `params` (`W` `[M, hidden,
+    /// features]`, then `b` `[M, features]` with a bias) on the shared batch `(x, y)` (`[1,
+    /// batch, features]`), into `losses` (`[M]`) and `grads` (like `params`).
+    pub fn tensors(
+        &mut self,
+        params: &[Tensor],
+        (x, y): (&Tensor, &Tensor),
+        losses: &mut Tensor,
+        grads: &mut [Tensor],
+    ) {
+        let mut host = std::mem::take(&mut self.host);
+        let fill = |buffer: &mut Vec<f32>, t: &Tensor| {
+            let numel = t.numel();
+            buffer.resize(numel, 0.0);
+            t.copy_data(buffer, numel);
+        };
+        fill(&mut host.inputs, x);
+        fill(&mut host.targets, y);
+        fill(&mut host.weights, &params[0]);
+        if self.bias {
+            fill(&mut host.biases, &params[1]);
+        }
+        let members = params[0].size()[0] as usize;
+        host.losses.resize(members, 0.0);
+        host.grad_weights.resize(host.weights.len(), 0.0);
+        host.grad_biases.resize(host.biases.len(), 0.0);
+        self.loss_and_gradients(
+            (&host.weights, &host.biases),
+            (&host.inputs, &host.targets),
+            &mut Out {
+                losses: &mut host.losses,
+                grad_weights: &mut host.grad_weights,
+                grad_biases: &mut host.grad_biases,
+            },
+        );
+        losses.copy_(&Tensor::from_slice(&host.losses));
+        grads[0].copy_(&Tensor::from_slice(&host.grad_weights).view_(grads[0].size().as_slice()));
+        if self.bias {
+            grads[1]
+                .copy_(&Tensor::from_slice(&host.grad_biases).view_(grads[1].size().as_slice()));
+        }
+        self.host = host;
+    }
+
+    /// The parameters (`W`, then `b`; empty without a bias) and losses of the last
+    /// [`TmsLanes::tensors`], as it read and wrote them.
+    pub fn last(&self) -> ([&[f32]; 2], &[f32]) {
+        ([&self.host.weights, &self.host.biases], &self.host.losses)
+    }
+
+    /// Each member's mean squared error and its gradients (into `out`), at `weights` and
+    /// `biases` (`[M, hidden, features]`, `[M, features]`; empty without a bias) on the shared
+    /// batch `inputs`, `targets` (`[batch, features]` each).
+    pub fn loss_and_gradients(
+        &mut self,
+        (weights, biases): (&[f32], &[f32]),
+        (inputs, targets): (&[f32], &[f32]),
+        out: &mut Out,
+    ) {
+        let n = self.features;
+        let per_w = n * self.hidden;
+        let members = out.losses.len();
+        self.index_nonzero(inputs);
+        let batch = targets.len() / n;
+        let elements = (batch * n) as f32;
+        let scale = 2.0 / elements;
+        for first in (0..members).step_by(LANES) {
+            let count = LANES.min(members - first);
+            // A partial group's idle lanes repeat its first member's parameters (any finite
+            // work will do: they are not read back).
+            let lane_member = |lane: usize| first + if lane < count { lane } else { 0 };
+            for (i, w) in self.weights.iter_mut().enumerate() {
+                *w = std::array::from_fn(|lane| weights[lane_member(lane) * per_w + i]);
+            }
+            for (j, b) in self.biases.iter_mut().enumerate() {
+                *b = if self.bias {
+                    std::array::from_fn(|lane| biases[lane_member(lane) * n + j])
+                } else {
+                    [0.0; LANES]
+                };
+            }
+            let loss = self.group_shared(targets);
+            for lane in 0..count {
+                let m = first + lane;
+                out.losses[m] = loss[lane] / elements;
+                for (i, g) in self.grad_weights.iter().enumerate() {
+                    out.grad_weights[m * per_w + i] = g[lane] * scale;
+                }
+                if self.bias {
+                    for (j, g) in self.grad_biases.iter().enumerate() {
+                        out.grad_biases[m * n + j] = g[lane] * scale;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The shared minibatch's nonzero inputs (`[batch, features]`), sample by sample.
+    fn index_nonzero(&mut self, inputs: &[f32]) {
+        self.starts.clear();
+        self.entries.clear();
+        self.starts.push(0);
+        for row in inputs.chunks_exact(self.features) {
+            let nonzero = row.iter().enumerate().filter(|(_, v)| **v != 0.0);
+            self.entries.extend(nonzero.map(|(j, v)| (j, *v)));
+            self.starts.push(self.entries.len());
+        }
+    }
+
+    /// The sums of the group of members in `weights` and `biases` over the shared batch (its
+    /// nonzero inputs indexed, its `targets` `[batch, features]`): the squared errors
+    /// (returned) and the gradients (in `grad_weights`, `grad_biases`), unscaled.
+    fn group_shared(&mut self, targets: &[f32]) -> Lanes {
+        let (n, k) = (self.features, self.hidden);
+        let mut loss = [0.0f32; LANES];
+        self.grad_weights.fill([0.0; LANES]);
+        self.grad_biases.fill([0.0; LANES]);
+        // Out of `self` while the samples are read, as `decode` writes the rest of it.
+        let entries = std::mem::take(&mut self.entries);
+        // A blank sample (most of the toy data) adds the same numbers every time.
+        let (blank_loss, blank_grads) = self.blank();
+        for (s, targets) in targets.chunks_exact(n).enumerate() {
+            let nonzero = &entries[self.starts[s]..self.starts[s + 1]];
+            if nonzero.is_empty() && targets.iter().all(|t| *t == 0.0) {
+                for (j, g) in &blank_grads {
+                    add(&mut self.grad_biases[*j], g);
+                }
+                add(&mut loss, &blank_loss);
+                continue;
+            }
+            let mut sample_loss = [0.0f32; LANES];
+            if nonzero.is_empty() {
+                for (j, target) in targets.iter().enumerate() {
+                    let g = residual(&self.biases[j], &[*target; LANES], &mut sample_loss);
+                    add(&mut self.grad_biases[j], &g);
+                }
+            } else {
+                for kk in 0..k {
+                    let mut h = [0.0f32; LANES];
+                    for &(j, v) in nonzero {
+                        multiply_add(&mut h, &self.weights[kk * n + j], v);
+                    }
+                    self.hidden_out[kk] = h;
+                }
+                self.decode(|j| [targets[j]; LANES], &mut sample_loss);
+                for &(j, v) in nonzero {
+                    for kk in 0..k {
+                        multiply_add(&mut self.grad_weights[kk * n + j], &self.grad_hidden[kk], v);
+                    }
+                }
+            }
+            add(&mut loss, &sample_loss);
+        }
+        self.entries = entries;
+        loss
+    }
+
+    /// What a blank sample (inputs and targets all zero) adds, the same every time: its loss,
+    /// and its bias gradient for the features where it is nonzero in some lane. (Adding a zero
+    /// changes no sum here, none ever being -0, so the others are left out.)
+    fn blank(&self) -> (Lanes, Vec<(usize, Lanes)>) {
+        let mut blank_loss = [0.0f32; LANES];
+        let mut blank_grads = Vec::with_capacity(self.features);
+        for j in 0..self.features {
+            let g = residual(&self.biases[j], &[0.0; LANES], &mut blank_loss);
+            if g.iter().any(|v| *v != 0.0) {
+                blank_grads.push((j, g));
+            }
+        }
+        (blank_loss, blank_grads)
+    }
+
+    /// One sample's decoder from `h` (in `hidden_out`), its targets by feature: adds its
+    /// squared errors to `sample_loss`, its gradients to the bias's and (through the decoder's
+    /// use of `W`) to `W`'s sums, and leaves `e` in `grad_hidden`.
+    #[inline]
+    fn decode(&mut self, target: impl Fn(usize) -> Lanes, sample_loss: &mut Lanes) {
+        let (n, k) = (self.features, self.hidden);
+        for j in 0..n {
+            let mut pre = self.biases[j];
+            for kk in 0..k {
+                multiply_add_lanes(&mut pre, &self.weights[kk * n + j], &self.hidden_out[kk]);
+            }
+            let g = residual(&pre, &target(j), sample_loss);
+            add(&mut self.grad_biases[j], &g);
+            for kk in 0..k {
+                multiply_add_lanes(&mut self.grad_weights[kk * n + j], &g, &self.hidden_out[kk]);
+            }
+            self.grad_pre[j] = g;
+        }
+        for kk in 0..k {
+            let mut e = [0.0f32; LANES];
+            for j in 0..n {
+                multiply_add_lanes(&mut e, &self.weights[kk * n + j], &self.grad_pre[j]);
+            }
+            self.grad_hidden[kk] = e;
+        }
+    }
+}
+
+/// The `ReLU`'s output at `pre`, its error against `target` (its square added to `loss`), and
+/// the loss's gradient at `pre` (the error where `pre > 0`, else 0, as `PyTorch` takes the
+/// `ReLU`'s).
+#[inline]
+fn residual(pre: &Lanes, target: &Lanes, loss: &mut Lanes) -> Lanes {
+    let mut g = [0.0f32; LANES];
+    for lane in 0..LANES {
+        let p = pre[lane];
+        // Written so that NaN passes through as NaN (every comparison with NaN is false).
+        let out = if p <= 0.0 { 0.0 } else { p };
+        let r = out - target[lane];
+        loss[lane] += r * r;
+        g[lane] = if p > 0.0 { r } else { 0.0 };
+    }
+    g
+}
+
+#[inline]
+fn add(sum: &mut Lanes, x: &Lanes) {
+    for lane in 0..LANES {
+        sum[lane] += x[lane];
+    }
+}
+
+/// `sum += a * v`, a product then a sum (never fused: a fused multiply-add rounds once, and not
+/// every CPU has one).
+#[inline]
+fn multiply_add(sum: &mut Lanes, a: &Lanes, v: f32) {
+    for lane in 0..LANES {
+        sum[lane] += a[lane] * v;
+    }
+}
+
+#[inline]
+fn multiply_add_lanes(sum: &mut Lanes, a: &Lanes, b: &Lanes) {
+    for lane in 0..LANES {
+        sum[lane] += a[lane] * b[lane];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tch::{Device, Kind, Tensor};
+
+    use super::TmsLanes;
+    use crate::train::model::ModelSpec;
+
+    /// Eleven members (a full group of eight and a partial one) of the toy model 6 -> 2 at
+    /// their initializations (and a bias away from zero, so the `ReLU`'s mask matters), and a batch
+    /// of 1,024 as sparse as the literature's (each entry nonzero with probability 0.1, so both
+    /// the all-zero and the general sample are met).
+    fn setting(bias: bool) -> (ModelSpec, Vec<Tensor>, Tensor) {
+        tch::manual_seed(11);
+        let call = serde_json::json!({"call": "tms.model", "args": {"features": 6, "hidden": 2, "bias": bias, "init_scale": 0.5}});
+        let model =
+            ModelSpec::new(&serde_json::from_value(call).expect("a model")).expect("a model");
+        let seeds: Vec<i64> = (0..11).collect();
+        let mut params = model.init(&seeds, Kind::Float);
+        if bias {
+            params[1] = Tensor::randn([11, 6], (Kind::Float, Device::Cpu)) * 0.2;
+        }
+        let options = (Kind::Float, Device::Cpu);
+        let x = Tensor::rand([1, 1024, 6], options)
+            * Tensor::rand([1, 1024, 6], options).lt(0.1).to_kind(Kind::Float);
+        (model, params, x)
+    }
+
+    /// The lanes' losses and gradients of the members in `params` on the shared batch `x` (also
+    /// the targets).
+    fn lanes(bias: bool, params: &[Tensor], x: &Tensor) -> (Tensor, Vec<Tensor>) {
+        let mut lanes = TmsLanes::new(6, 2, bias);
+        let members = params[0].size()[0];
+        let mut losses = Tensor::zeros([members], (Kind::Float, Device::Cpu));
+        let mut grads: Vec<Tensor> = params.iter().map(Tensor::zeros_like).collect();
+        // Twice, so stale sums from the first call would show.
+        for _ in 0..2 {
+            lanes.tensors(params, (x, x), &mut losses, &mut grads);
+        }
+        (losses, grads)
+    }
+
+    #[test]
+    fn the_lanes_agree_with_the_hand_derived_libtorch_gradients() {
+        for bias in [true, false] {
+            let (model, params, x) = setting(bias);
+            let (losses, grads) = lanes(bias, &params, &x);
+            // The reference in f64 from the same f32 numbers, so what differs is the lanes' f32
+            // rounding alone.
+            let double: Vec<Tensor> = params.iter().map(|p| p.to_kind(Kind::Double)).collect();
+            let x64 = x.to_kind(Kind::Double).expand([11, 1024, 6], false);
+            let (reference, reference_grads) =
+                model.loss_and_gradients(&double, &x64, &x64).expect("the toy model's");
+            // Each number is a sum of 1,024 terms (a sample's few) accumulated in f32 in batch
+            // order: its rounding error is at most 1,023 x 2^-24 = 6.1e-5 of the sum of the
+            // terms' magnitudes, which is the sum itself for the loss and nearly so for the
+            // bias's gradient (terms of one sign, the blank samples' `ReLU(b)`). Measured, against
+            // the largest value of each tensor: loss 4.1e-6, `W`'s gradient 3.8e-7, `b`'s 6.0e-6.
+            // The bound is the worst case, 6.1e-5 of it.
+            let check = |what: &str, ours: &Tensor, reference: &Tensor| {
+                let scale = f64::try_from(reference.abs().max()).unwrap();
+                let error =
+                    f64::try_from((ours.to_kind(Kind::Double) - reference).abs().max()).unwrap();
+                assert!(error <= 6.1e-5 * scale, "bias {bias}, {what}: off by {error} of {scale}");
+            };
+            check("loss", &losses, &reference);
+            for (grad, reference) in grads.iter().zip(&reference_grads) {
+                check("gradient", grad, reference);
+            }
+        }
+    }
+
+    #[test]
+    fn a_members_bytes_do_not_depend_on_the_others() {
+        let (_, params, x) = setting(true);
+        let (losses, grads) = lanes(true, &params, &x);
+        // Member 9 alone (lane 0 of a partial group), and among the eleven (lane 1 of the
+        // second group).
+        let alone: Vec<Tensor> = params.iter().map(|p| p.narrow(0, 9, 1).copy()).collect();
+        let (alone_loss, alone_grads) = lanes(true, &alone, &x);
+        assert!(alone_loss.equal(&losses.narrow(0, 9, 1)));
+        for (one, all) in alone_grads.iter().zip(&grads) {
+            assert!(one.equal(&all.narrow(0, 9, 1)), "{one} vs {all}");
+        }
+    }
+}
