@@ -13,6 +13,10 @@
 //! chains, an ensemble's seeds) are independent from the first operation to the last.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use tch::Tensor;
 
@@ -35,8 +39,8 @@ pub type MemberPass = (Tensor, Vec<Tensor>);
 
 /// Each member's loss and gradients, `[members]` and `[members, ...]` per parameter, computed by
 /// `pass` on the member's own parameters (leaves of its own: views of its rows of `params`,
-/// which require gradients) and rows of `x` and `y`, on up to [`budget`] threads at once, the
-/// members split into contiguous runs. Each thread runs libtorch on one thread.
+/// which require gradients) and rows of `x` and `y`, on up to [`budget`] threads at once (a
+/// pool kept for the process), each running libtorch on one thread.
 pub fn each_member(
     params: &[Tensor],
     x: &Tensor,
@@ -44,51 +48,51 @@ pub fn each_member(
     pass: &(dyn Fn(&[Tensor], &Tensor, &Tensor) -> MemberPass + Sync),
 ) -> MemberPass {
     let members = x.size()[0];
-    let threads = i64::try_from(budget()).unwrap_or(1).clamp(1, members.max(1));
-    // A thread's share: its members' own leaves and rows, made here (tensors are `Send`, not
-    // `Sync`: each thread owns what it reads).
-    let share = |first: i64, count: i64| -> Vec<(Vec<Tensor>, Tensor, Tensor)> {
-        (first..first + count)
-            .map(|member| {
-                let own = params
-                    .iter()
-                    .map(|p| p.detach().narrow(0, member, 1).set_requires_grad(true))
-                    .collect();
-                (own, x.narrow(0, member, 1), y.narrow(0, member, 1))
-            })
-            .collect()
-    };
-    if threads == 1 {
-        // On this thread: the request's libtorch threads are already one (`steps::run`).
-        let passes: Vec<MemberPass> =
-            share(0, members).iter().map(|(own, x, y)| pass(own, x, y)).collect();
-        return joined(params.len(), &passes);
-    }
-    let per_thread = (members + threads - 1) / threads;
-    let shares: Vec<_> = (0..members)
-        .step_by(per_thread as usize)
-        .map(|first| share(first, per_thread.min(members - first)))
+    // Each member's own leaves and rows, made here (tensors are `Send`, not `Sync`: whichever
+    // thread runs a member owns what it reads).
+    let shares: Vec<(Vec<Tensor>, Tensor, Tensor)> = (0..members)
+        .map(|member| {
+            let own = params
+                .iter()
+                .map(|p| p.detach().narrow(0, member, 1).set_requires_grad(true))
+                .collect();
+            (own, x.narrow(0, member, 1), y.narrow(0, member, 1))
+        })
         .collect();
-    let passes: Vec<MemberPass> = std::thread::scope(|scope| {
-        let running: Vec<_> = shares
-            .into_iter()
-            .map(|share| {
-                scope.spawn(move || {
-                    // A new thread takes libtorch's thread count lazily from the process's;
-                    // said here, so each member's pass is single-threaded whatever it is.
-                    tch::set_num_threads(1);
-                    share.iter().map(|(own, x, y)| pass(own, x, y)).collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        running
-            .into_iter()
-            .flat_map(|thread| thread.join().expect("a member's pass does not panic"))
-            .collect()
-    });
+    let threads = budget().min(usize::try_from(members).unwrap_or(1)).max(1);
+    // On this thread when one is the budget (the request's libtorch threads are already one,
+    // `steps::run`), or when no thread could be started: the same numbers, only slower.
+    let passes: Vec<MemberPass> = match (threads > 1).then(|| pool(threads)).flatten() {
+        Some(pool) => {
+            pool.install(|| shares.into_par_iter().map(|(own, x, y)| pass(&own, &x, &y)).collect())
+        }
+        None => shares.iter().map(|(own, x, y)| pass(own, x, y)).collect(),
+    };
     joined(params.len(), &passes)
 }
 
+/// The pool of `threads` threads, made once and kept while requests ask for that many: a
+/// thread's first libtorch call sets up its own state, and its first allocations fault in fresh
+/// pages, which a thread started per step would pay every step.
+fn pool(threads: usize) -> Option<Arc<ThreadPool>> {
+    static POOL: Mutex<Option<Arc<ThreadPool>>> = Mutex::new(None);
+    let mut kept = POOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match kept.as_ref() {
+        Some(pool) if pool.current_num_threads() == threads => Some(Arc::clone(pool)),
+        _ => {
+            let pool = ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|index| format!("member-{index}"))
+                // Each member's pass on one libtorch thread, whatever the process's count.
+                .start_handler(|_| tch::set_num_threads(1))
+                .build()
+                .ok()
+                .map(Arc::new)?;
+            *kept = Some(Arc::clone(&pool));
+            Some(pool)
+        }
+    }
+}
 /// The members' passes as one: losses `[members]`, and each parameter's gradients stacked.
 fn joined(parameters: usize, passes: &[MemberPass]) -> MemberPass {
     let losses = Tensor::cat(&passes.iter().map(|(loss, _)| loss).collect::<Vec<_>>(), 0);
