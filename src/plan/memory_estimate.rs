@@ -154,15 +154,7 @@ pub fn estimate(params: &BTreeMap<String, Value>) -> MemoryEstimate {
     let Some(model) = params.get("model").and_then(Value::typed) else { return estimate };
     let weights = model_parameters(&model);
     let observable = params.get("observable");
-    let data: Option<params::Data> = observable
-        .and_then(|o| o.ctor_arg("data"))
-        .or_else(|| params.get("data"))
-        .and_then(Value::typed);
-    let batch_of = observable
-        .and_then(|o| o.ctor_arg("batch_size"))
-        .or_else(|| params.get("train_batch_size"));
-    let batch = batch_samples(batch_of, data.as_ref());
-    let pool = data.as_ref().and_then(fixed_samples).unwrap_or(batch);
+    let EstimateData { data, batch, pool } = estimate_data(params);
     estimate.add("parameters", weights * element);
     estimate.add("data", data.as_ref().map_or(0.0, |data| data_bytes(data, batch, element)));
     if let Some(params::Observable::Llc(llc)) = observable.and_then(Value::typed) {
@@ -210,6 +202,29 @@ fn sampler_slots(sampler: &params::Sampler) -> f64 {
 }
 
 /// Samples in one batch: the batch size, or the whole data set for `full`.
+/// What an estimate reads: its observable's own data, else the data of the step it is on; the
+/// samples of a batch (its observable's `batch_size`, else the training's); and the samples of
+/// the pool it draws from (a batch when the data are drawn fresh).
+pub(crate) struct EstimateData {
+    pub data: Option<params::Data>,
+    pub batch: f64,
+    pub pool: f64,
+}
+
+pub(crate) fn estimate_data(params: &BTreeMap<String, Value>) -> EstimateData {
+    let observable = params.get("observable");
+    let data: Option<params::Data> = observable
+        .and_then(|o| o.ctor_arg("data"))
+        .or_else(|| params.get("data"))
+        .and_then(Value::typed);
+    let batch_of = observable
+        .and_then(|o| o.ctor_arg("batch_size"))
+        .or_else(|| params.get("train_batch_size"));
+    let batch = batch_samples(batch_of, data.as_ref());
+    let pool = data.as_ref().and_then(fixed_samples).unwrap_or(batch);
+    EstimateData { data, batch, pool }
+}
+
 pub(crate) fn batch_samples(batch_size: Option<&Value>, data: Option<&params::Data>) -> f64 {
     match batch_size.and_then(Value::as_f64) {
         Some(samples) => samples,

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::value::Value;
 use crate::plan::memory_estimate::{
-    TransformerShape, batch_samples, fixed_samples, model_activations, widths,
+    EstimateData, TransformerShape, batch_samples, estimate_data, fixed_samples, model_activations,
+    widths,
 };
 use crate::plan::{Instance, Output};
 
@@ -210,15 +211,7 @@ fn train(params: &BTreeMap<String, Value>, checkpoints: f64) -> Result<Work, Unc
 fn estimate(params: &BTreeMap<String, Value>) -> Result<Work, Uncounted> {
     let Shape { family, forward, values, depth } = model(params)?;
     let observable = params.get("observable");
-    let data: Option<params::Data> = observable
-        .and_then(|o| o.ctor_arg("data"))
-        .or_else(|| params.get("data"))
-        .and_then(Value::typed);
-    let batch_of = observable
-        .and_then(|o| o.ctor_arg("batch_size"))
-        .or_else(|| params.get("train_batch_size"));
-    let batch = batch_samples(batch_of, data.as_ref());
-    let pool = data.as_ref().and_then(fixed_samples).unwrap_or(batch);
+    let EstimateData { data, batch, pool } = estimate_data(params);
     let typed: params::Observable =
         observable.and_then(Value::typed).ok_or(Uncounted::NotAModelStep)?;
     let passes = |n: f64| Work {
