@@ -7,6 +7,7 @@
 //! (libtorch version, device, threads per step, CPU kernels, what decides MKL's code path). Not in the key: `--jobs`, paths,
 //! display names, comments, formatting, field order, and execution-only fields (`resources`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use devspec_protocol::StepKind;
@@ -291,7 +292,7 @@ pub fn instance_key<'o>(
 ) -> Option<(StepKey, Vec<String>)> {
     let instance = &plan.graph[node];
     let (inputs, digests) = key_inputs(plan, node, outputs_of)?;
-    let environment = environment_of(instance, environment);
+    let environment = environment_of(instance, environment).into_owned();
     Some((StepKey::new(instance.kind, &instance.params, inputs, environment, files), digests))
 }
 
@@ -305,16 +306,8 @@ pub fn instance_digest<'o>(
 ) -> Option<String> {
     let instance = &plan.graph[node];
     let (inputs, _) = key_inputs(plan, node, outputs_of)?;
-    // The run's environment as it is, unless the step names its device or its threads are
-    // picked per instance ([`environment_of`]).
-    let own;
-    let environment = if explicit_device(instance).is_some() || has_auto_threads(environment) {
-        own = environment_of(instance, environment);
-        &own
-    } else {
-        environment
-    };
-    Some(StepKey::digest_of(instance.kind, &instance.params, &inputs, environment, files))
+    let environment = environment_of(instance, environment);
+    Some(StepKey::digest_of(instance.kind, &instance.params, &inputs, &environment, files))
 }
 
 /// An instance's inputs as its key names them (role to digest), and their digests in input
@@ -350,29 +343,30 @@ fn key_inputs<'o>(
 }
 
 /// The environment part of an instance's key: the run's, with the device the step names
-/// itself in place of the run's, and with `auto` threads resolved for the instance.
-pub fn environment_of(
+/// itself in place of the run's, and with `auto` threads resolved for the instance. Borrowed
+/// when it is the run's as it is (most instances: a no-op rerun copies no map).
+pub fn environment_of<'e>(
     instance: &crate::plan::Instance,
-    environment: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
+    environment: &'e BTreeMap<String, String>,
+) -> Cow<'e, BTreeMap<String, String>> {
+    let device = explicit_device(instance);
+    let auto_threads = environment.get(THREADS).is_some_and(|threads| threads == "auto");
+    if device.is_none() && !auto_threads {
+        return Cow::Borrowed(environment);
+    }
     let mut environment = environment.clone();
-    if let Some(device) = explicit_device(instance) {
+    if let Some(device) = device {
         environment.insert("device".into(), device.to_owned());
     }
-    if has_auto_threads(&environment) {
-        let threads = super::auto_threads(instance);
-        environment.insert(THREADS.into(), threads.to_string());
+    if auto_threads {
+        environment.insert(THREADS.into(), super::auto_threads(instance).to_string());
     }
-    environment
+    Cow::Owned(environment)
 }
 
 /// The environment's entry for the threads per step: a number, or `auto` until an instance's
 /// key resolves it ([`super::ThreadsPerStep`]).
 const THREADS: &str = "threads_per_step";
-
-fn has_auto_threads(environment: &BTreeMap<String, String>) -> bool {
-    environment.get(THREADS).is_some_and(|threads| threads == "auto")
-}
 
 /// The device a step names itself (`device = cpu`), which wins over every setting outside the
 /// spec; `None` for `auto` or a step without the field.

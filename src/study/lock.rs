@@ -165,7 +165,7 @@ impl Lock {
                         .collect(),
                     outputs: manifest.outputs.clone(),
                     results: headline(instance.kind, manifest, store),
-                    environment: environment_of(instance, &environment),
+                    environment: environment_of(instance, &environment).into_owned(),
                     produced_by: ProducedBy {
                         devspec: manifest.provenance.devspec_version.clone(),
                         commit: manifest.provenance.devspec_commit.clone(),

@@ -10,12 +10,12 @@ mod estimate_step;
 mod test_step;
 mod train_step;
 
-use devspec_protocol::params::StepParams;
-
-use crate::train::member_threads;
+use devspec_protocol::params::{Model, StepParams};
 use devspec_protocol::{
     Reply, StepRequest, StepResult, WorkerError, WorkerErrorKind, store_layout,
 };
+
+use crate::train::member_threads;
 
 /// A member with its step's parameters.
 pub type Typed<'a, 'm, P> = (&'a Member<'m>, &'a P);
@@ -27,9 +27,8 @@ pub fn run(id: u64, members: &[StepRequest], send: &mut dyn FnMut(&Reply)) {
     let threads = members.iter().map(|m| m.threads).max().unwrap_or(1).max(1);
     // A transformer's threads run its members side by side, each pass on one thread
     // (`train::member_threads`): no number then depends on them or on the group's size.
-    let side_by_side = members
-        .iter()
-        .all(|m| matches!(m.step.model(), Some(devspec_protocol::params::Model::Transformer(_))));
+    let side_by_side =
+        members.iter().all(|m| matches!(m.step.model(), Some(Model::Transformer(_))));
     member_threads::set_budget(if side_by_side {
         usize::try_from(threads).unwrap_or(1)
     } else {

@@ -93,6 +93,7 @@ fn pool(threads: usize) -> Option<Arc<ThreadPool>> {
         }
     }
 }
+
 /// The members' passes as one: losses `[members]`, and each parameter's gradients stacked.
 fn joined(parameters: usize, passes: &[MemberPass]) -> MemberPass {
     let losses = Tensor::cat(&passes.iter().map(|(loss, _)| loss).collect::<Vec<_>>(), 0);
