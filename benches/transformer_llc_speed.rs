@@ -33,13 +33,12 @@ d_mlp = 0, context = 32, vocab = 32)\n  data = induction.data(vocab = 32, length
 = 0\n  checkpoints = [20]\n}\n\nestimate llc on attn {\n  observable = llc(sampler = sgld(lr = \
 1e-4, localization = 10), chains = 4, draws = 100, burnin = 0)\n}\n";
 
-/// Today's sampling loop (the figure the 2x goal is measured against when no
-/// `TRANSFORMER_LLC_BASELINE` is given): main at 3599c25 (its worker built 2026-12-06 18:34 UTC)
-/// on this bench's study, one thread, on the 2-core AMD EPYC, measured 2026-12-06 19:35 UTC with
-/// other helpers' builds running (load about 7; the same build gave 22.9 in a later run at a
-/// similar load). The issue's figure on a quiet machine was 67 (4 chains x 100 steps): on a quiet
-/// machine, give the old build as `TRANSFORMER_LLC_BASELINE` rather than trust this number.
-const BASELINE: f64 = 40.0;
+/// Today's sampling loop, recorded for reference only: main at 3599c25 on this bench's study,
+/// one thread, on this 2-core Xeon, 2026-12-06 (70.5 and 67.7 chain-steps/s in two quiet runs;
+/// 40 and 22.9 with other builds running). A recorded figure says nothing about the machine the
+/// bench runs on, so the 2x goal is judged only against an old build measured in the same run
+/// (`TRANSFORMER_LLC_BASELINE`).
+const BASELINE: f64 = 67.7;
 
 /// A transformer's shape and batch, for its FLOP count.
 struct Shape {
@@ -271,15 +270,23 @@ fn main() {
         one.command,
         one.command_rate()
     );
-    let (baseline, source) = match std::env::var("TRANSFORMER_LLC_BASELINE") {
-        Ok(binary) => (measure(&binary, "1").rate(), format!("{binary}, measured now")),
-        Err(_) => (BASELINE, "recorded: main 3599c25, 2026-12-06, 2-core AMD EPYC".to_owned()),
-    };
-    println!(
-        "goal: sampling loop >= 2x today's {baseline:.1} chain-steps/s ({source}): {:.2}x, {}",
-        one.rate() / baseline,
-        verdict(one.rate() >= 2.0 * baseline)
-    );
+    match std::env::var("TRANSFORMER_LLC_BASELINE") {
+        Ok(binary) => {
+            let baseline = measure(&binary, "1").rate();
+            println!(
+                "goal: sampling loop >= 2x today's {baseline:.1} chain-steps/s ({binary}, \
+                 measured now): {:.2}x, {}",
+                one.rate() / baseline,
+                verdict(one.rate() >= 2.0 * baseline)
+            );
+        }
+        Err(_) => println!(
+            "goal: sampling loop >= 2x today's: not judged (set TRANSFORMER_LLC_BASELINE to an \
+             old build to measure it in this run; recorded on a 2-core Xeon: {BASELINE:.1} \
+             chain-steps/s, here {:.2}x that)",
+            one.rate() / BASELINE
+        ),
+    }
     let two = measure(DEVSPEC, "2");
     println!(
         "goal: two threads >= 1.7x one: sampling loop {:.2} s, {:.1} chain-steps/s ({}): {:.2}x, \

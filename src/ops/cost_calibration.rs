@@ -1,7 +1,7 @@
 //! The rates of `devspec plan --cost` (`plan::cost::Rates`), measured on this machine by a
 //! short study run through the worker exactly as a run would (`cost_calibration.dev`: every
-//! built-in model family trained and sampled at two sizes and two lengths, one request at a
-//! time), and cached in the store under what decides them: the worker and devspec executables
+//! built-in model family trained and sampled at two sizes and two lengths, with the run's
+//! `--jobs`), and cached in the store under what decides them: the worker and devspec executables
 //! (path, size, modification time: a debug build is priced by its own measurement), the key's
 //! environment (libtorch, CPU kernels, MKL's path, the device, threads per step). So it runs once
 //! per machine, build and setting; `--recalibrate` measures again.
@@ -100,8 +100,8 @@ impl Observer for Timings {
     fn note(&mut self, _: &str) {}
 }
 
-/// Runs the calibration study in a scratch folder and store, one request at a time, with the
-/// session's worker, device and threads, and fits the rates to its instances' times.
+/// Runs the calibration study in a scratch folder and store with the session's jobs, worker,
+/// device and threads, and fits the rates to its instances' times.
 fn measure(session: &Session) -> Result<Rates, Failure> {
     let scratch = tempfile::Builder::new()
         .prefix("devspec-cost-")

@@ -2,7 +2,7 @@
 //! kind, instances, how many are cached and its predicted seconds (each request it runs in
 //! counted once), then the study's wall time with its jobs, and where the rates came from.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
 use super::{Forecast, InstanceForecast, Rates};
@@ -34,8 +34,8 @@ struct StepLine {
 fn step_lines(plan: &Plan, forecast: &Forecast) -> Vec<StepLine> {
     let mut lines: Vec<StepLine> = Vec::new();
     let mut index_of: BTreeMap<usize, usize> = BTreeMap::new();
-    // Requests already counted, per step: siblings share one.
-    let mut counted: Vec<(usize, u64, u64)> = Vec::new();
+    // Requests already counted: siblings share one.
+    let mut counted: HashSet<usize> = HashSet::new();
     for &node in &plan.order {
         let instance = &plan.graph[node];
         let at = *index_of.entry(instance.step).or_insert_with(|| {
@@ -54,9 +54,7 @@ fn step_lines(plan: &Plan, forecast: &Forecast) -> Vec<StepLine> {
         match &forecast.instances[node.index()] {
             InstanceForecast::Cached => line.cached += 1,
             InstanceForecast::Seconds { slot, .. } => {
-                let request = (instance.step, slot.start.to_bits(), slot.end.to_bits());
-                if !slot.grouped || !counted.contains(&request) {
-                    counted.push(request);
+                if counted.insert(slot.request_id) {
                     line.seconds = line.seconds.map(|s| s + slot.request);
                 }
             }

@@ -34,8 +34,9 @@ pub struct Slot {
     pub end: f64,
     /// Seconds of the request it ran in (its group's, shared by the siblings in it).
     pub request: f64,
-    /// Whether it shares its request with siblings.
-    pub grouped: bool,
+    /// Which request it ran in, numbered in the order they start: siblings in one request
+    /// share it; two requests never do, even when they start and end together.
+    pub request_id: usize,
 }
 
 /// The replayed schedule: each instance's slot (`None` when cached), and the study's end.
@@ -74,6 +75,7 @@ pub fn replay(plan: &Plan, jobs: &[Job], workers: usize, max_batch: usize) -> Sc
         waiting: Waiting::default(),
         running: Vec::new(),
         beside: 0.0,
+        requests: 0,
     };
     for &node in &plan.order {
         if !matches!(jobs[node.index()], Job::Cached) && replay.unstarted_inputs[node.index()] == 0
@@ -123,6 +125,8 @@ struct Replay<'a> {
     running: Vec<f64>,
     /// When devspec's own steps are free again: they run one at a time, beside the workers.
     beside: f64,
+    /// Requests started so far (each slot's `request_id`).
+    requests: usize,
 }
 
 impl Replay<'_> {
@@ -166,7 +170,8 @@ impl Replay<'_> {
                     let start = ready.max(self.beside);
                     let end = start + price.seconds();
                     self.beside = end;
-                    self.record(node, Slot { start, end, request: end - start, grouped: false });
+                    let request_id = self.next_request();
+                    self.record(node, Slot { start, end, request: end - start, request_id });
                     // Its dependents may now be candidates, ready at once.
                     index = 0;
                 }
@@ -194,11 +199,16 @@ impl Replay<'_> {
         let variable = longest + rest;
         let request = fixed + variable;
         let end = now + request;
+        let request_id = self.next_request();
         for &node in group {
-            let slot = Slot { start: now, end, request, grouped: group.len() > 1 };
-            self.record(node, slot);
+            self.record(node, Slot { start: now, end, request, request_id });
         }
         end
+    }
+
+    fn next_request(&mut self) -> usize {
+        self.requests += 1;
+        self.requests - 1
     }
 
     fn record(&mut self, node: NodeIndex, slot: Slot) {

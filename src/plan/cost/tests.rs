@@ -91,3 +91,23 @@ fn what_is_cached_costs_nothing() {
     // The run's own overhead (planning, a worker's start, the reports) remains.
     assert_eq!(json["total_seconds"], 0.5);
 }
+
+#[test]
+fn two_requests_of_one_step_that_start_and_end_together_both_count() {
+    // Four seeds in groups of two on two workers: two requests alike in every number, side by
+    // side. The step costs both (twice what two seeds in one request cost), not one.
+    let seeds = |n: usize| {
+        let spec = SPEC.replace("seed = sweep(0..2)", &format!("seed = sweep(0..{n})"));
+        plan(&crate::plan::checked(&spec)).expect("plans")
+    };
+    let train_seconds = |plan: &Plan| {
+        let nothing_cached = vec![false; plan.graph.node_count()];
+        let forecast = forecast(plan, &rates(), &nothing_cached, 2, 2);
+        let json: serde_json::Value =
+            serde_json::from_str(&render_json(plan, &forecast, &rates(), &source())).unwrap();
+        json["steps"][0]["seconds"].as_f64().expect("the train step has seconds")
+    };
+    let (two, four) = (train_seconds(&seeds(2)), train_seconds(&seeds(4)));
+    assert!(two > 0.0);
+    assert_eq!(four, 2.0 * two, "two seeds: {two} s, four: {four} s");
+}
