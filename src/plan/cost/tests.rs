@@ -109,5 +109,6 @@ fn two_requests_of_one_step_that_start_and_end_together_both_count() {
     };
     let (two, four) = (train_seconds(&seeds(2)), train_seconds(&seeds(4)));
     assert!(two > 0.0);
-    assert_eq!(four, 2.0 * two, "two seeds: {two} s, four: {four} s");
+    // Sums of the same few seconds in another order: equal to rounding.
+    assert!((four - 2.0 * two).abs() <= 1e-9 * four, "two seeds: {two} s, four: {four} s");
 }
