@@ -232,8 +232,6 @@ struct Run<'a> {
     anchors: Vec<Tensor>,
     /// The parameters sampled (`restrict`); the others stay at the checkpoint.
     sampled: Vec<usize>,
-    /// With the toy model's lanes: `anchors` in host memory, as the lanes read parameters.
-    host_anchors: Option<Vec<Vec<f32>>>,
     sampler: Sampler,
     gradients: Gradients,
     /// The members' losses `[members]` and gradients at the last evaluation.
@@ -246,8 +244,9 @@ struct Run<'a> {
 /// How a run gets its members' losses and gradients.
 enum Gradients {
     /// The toy model's mean squared error on batches the chains share, in `f32` on the CPU: in
-    /// plain Rust, eight chains side by side.
-    Lanes(Box<TmsLanes>),
+    /// plain Rust, eight chains side by side; with the checkpoints (the localization's centres)
+    /// in host memory, as the lanes read parameters.
+    Lanes { lanes: Box<TmsLanes>, anchors: Vec<Vec<f32>> },
     /// The same in other kinds or on other devices: libtorch's operations into preallocated
     /// buffers.
     Workspace(TmsWorkspace),
@@ -276,20 +275,20 @@ impl<'a> Run<'a> {
         }
         let anchors: Vec<Tensor> =
             stacked.iter().map(|p| p.repeat_interleave_self_int(chains as i64, 0, None)).collect();
+        // One chain at a time (`batched = false`) is the autograd path by design.
+        let shared_mse = llc.batched && spec.loss == Loss::MSE && !llc.independent_batches;
         let gradients = match spec.model.arch {
-            // One chain at a time (`batched = false`) is the autograd path by design.
             Arch::Tms { features, hidden, bias, .. }
-                if llc.batched
-                    && spec.loss == Loss::MSE
-                    && !llc.independent_batches
-                    && spec.kind == Kind::Float
-                    && spec.device == Device::Cpu =>
+                if shared_mse && spec.kind == Kind::Float && spec.device == Device::Cpu =>
             {
-                Gradients::Lanes(Box::new(TmsLanes::new(features as usize, hidden as usize, bias)))
+                let anchors = anchors
+                    .iter()
+                    .map(|a| Vec::<f32>::try_from(a.reshape([-1])).map_err(EstimateError::from))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let lanes = Box::new(TmsLanes::new(features as usize, hidden as usize, bias));
+                Gradients::Lanes { lanes, anchors }
             }
-            Arch::Tms { features, hidden, bias, .. }
-                if llc.batched && spec.loss == Loss::MSE && !llc.independent_batches =>
-            {
+            Arch::Tms { features, hidden, bias, .. } if shared_mse => {
                 Gradients::Workspace(TmsWorkspace::new(
                     members as i64,
                     batch as i64,
@@ -307,19 +306,10 @@ impl<'a> Run<'a> {
         let params: Vec<Tensor> = anchors
             .iter()
             .map(|p| match gradients {
-                Gradients::Lanes(_) | Gradients::Workspace(_) => p.copy(),
+                Gradients::Lanes { .. } | Gradients::Workspace(_) => p.copy(),
                 Gradients::Autograd => p.copy().set_requires_grad(true),
             })
             .collect();
-        let host_anchors = match gradients {
-            Gradients::Lanes(_) => Some(
-                anchors
-                    .iter()
-                    .map(|a| Vec::<f32>::try_from(a.reshape([-1])).map_err(EstimateError::from))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-            Gradients::Workspace(_) | Gradients::Autograd => None,
-        };
         let sampled_params: Vec<&Tensor> = sampled.iter().map(|&i| &params[i]).collect();
         let noise = Noise::new(
             rows.iter().map(|&(c, _)| stream(spec.seed, Purpose::SamplerNoise, c)),
@@ -335,7 +325,6 @@ impl<'a> Run<'a> {
             params,
             anchors,
             sampled,
-            host_anchors,
             sampler: Sampler::new(
                 &rows.iter().map(|&(_, sampler)| sampler).collect::<Vec<_>>(),
                 names.len(),
@@ -356,7 +345,7 @@ impl<'a> Run<'a> {
     /// (`[1, batch, dim]` when shared, else `[members, batch, dim]`).
     fn evaluate(&mut self, x: &Tensor, y: &Tensor) {
         match &mut self.gradients {
-            Gradients::Lanes(lanes) => {
+            Gradients::Lanes { lanes, .. } => {
                 lanes.tensors(&self.params, (x, y), &mut self.losses, &mut self.grads);
             }
             Gradients::Workspace(workspace) => {
@@ -399,11 +388,11 @@ impl<'a> Run<'a> {
         // The toy model's lanes hand back the losses and the parameters they read: no tensor
         // operations for either.
         let host = match &self.gradients {
-            Gradients::Lanes(lanes) => Some(lanes.last()),
+            Gradients::Lanes { lanes, anchors } => Some((lanes.last(), anchors)),
             Gradients::Workspace(_) | Gradients::Autograd => None,
         };
         let values = match host {
-            Some((_, losses)) => losses.iter().map(|&v| f64::from(v)).collect(),
+            Some(((_, losses), _)) => losses.iter().map(|&v| f64::from(v)).collect(),
             None => to_vec(&self.losses)?,
         };
         for (m, value) in values.iter().enumerate() {
@@ -413,11 +402,11 @@ impl<'a> Run<'a> {
         }
         let drawn = t.checked_sub(llc.burnin as u64).filter(|&s| s > 0);
         if drawn.is_some_and(|s| s.is_multiple_of(llc.steps_between_draws as u64)) {
-            let distances = match (host, &self.host_anchors) {
-                (Some((params, _)), Some(anchors)) => {
-                    half_square_distances(params, anchors, &self.sampled, self.members)
+            let distances = match host {
+                Some(((params, _), anchors)) => {
+                    host_half_square_distances(params, anchors, &self.sampled, self.members)
                 }
-                _ => to_vec(&self.half_square_distances())?,
+                None => to_vec(&self.half_square_distances())?,
             };
             for (m, (value, distance)) in values.iter().zip(distances).enumerate() {
                 if self.recorded.diverged[m].is_none() {
@@ -483,7 +472,7 @@ impl<'a> Run<'a> {
 /// [`Run::half_square_distances`] from host copies of the parameters and anchors (`[members,
 /// ...]` each, flat): per member, each sampled parameter's sum of squared offsets in f64,
 /// element by element, added up.
-fn half_square_distances(
+fn host_half_square_distances(
     params: [&[f32]; 2],
     anchors: &[Vec<f32>],
     sampled: &[usize],
