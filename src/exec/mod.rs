@@ -27,4 +27,4 @@ pub use survey::{InstanceStatus, continues_from, survey, why};
 pub use threads_per_step::{ThreadsPerStep, auto_threads};
 pub use worker_locator::{LocatedBy, WorkerLocation, WorkerLocator};
 pub use worker_process::{WorkerDeadlines, WorkerProcess, WorkerProcessError};
-pub use worker_report::{latest_cached_report, worker_report};
+pub use worker_report::{executable_stamp, latest_cached_report, worker_report};

@@ -12,20 +12,21 @@ use devspec_protocol::{VersionReport, store_layout};
 use super::worker_process::{WorkerDeadlines, WorkerProcess, WorkerProcessError};
 use crate::store::Store;
 
+/// What names an executable's build without reading it: its path, size and modification time
+/// (`None` when it cannot be read). A rebuilt executable gets another stamp.
+pub fn executable_stamp(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime =
+        meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).unwrap_or_default();
+    Some(format!("{}\n{}\n{}", path.display(), meta.len(), mtime.as_nanos()))
+}
+
 pub fn worker_report(
     store: &Store,
     worker: &Path,
     deadlines: WorkerDeadlines,
 ) -> Result<VersionReport, WorkerProcessError> {
-    let stamp = std::fs::metadata(worker).ok().map(|meta| {
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .unwrap_or_default();
-        format!("{}\n{}\n{}", worker.display(), meta.len(), mtime.as_nanos())
-    });
-    let cache = stamp.map(|stamp| {
+    let cache = executable_stamp(worker).map(|stamp| {
         store
             .root()
             .join("workers")

@@ -8,13 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::Instant;
 
 use devspec_protocol::store_layout;
 
 use super::run::{RunSettings, run};
 use super::{Observer, Session};
-use crate::exec::RunEvent;
+use crate::exec::{RunEvent, executable_stamp};
 use crate::failure::Failure;
 use crate::plan::cost::{Cost, Family, Phase, RATES_VERSION, Rates, Work, cost_name, fit, work};
 use crate::plan::{self, Plan};
@@ -60,17 +60,7 @@ pub fn rates(
 /// `STORE/costs/<digest>.json`, the digest of everything that decides the rates.
 fn cache_path(session: &Session) -> PathBuf {
     let stamp = |path: &Path| {
-        std::fs::metadata(path).map_or_else(
-            |_| format!("{} (unreadable)", path.display()),
-            |meta| {
-                let mtime = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .unwrap_or_default();
-                format!("{} {} {}", path.display(), meta.len(), mtime.as_nanos())
-            },
-        )
+        executable_stamp(path).unwrap_or_else(|| format!("{} (unreadable)", path.display()))
     };
     let devspec = std::env::current_exe().map(|exe| stamp(&exe)).unwrap_or_default();
     let environment = serde_json::to_string(&session.options.key_environment()).unwrap_or_default();
