@@ -249,6 +249,19 @@ pub(crate) fn fixed_samples(data: &params::Data) -> Option<f64> {
     }
 }
 
+/// Whether the data are drawn afresh as a run goes (no fixed pool to go through): a file's rows
+/// are a fixed pool, though not counted without reading it.
+pub(crate) fn draws_fresh(data: &params::Data) -> bool {
+    let fresh = |samples: params::Samples| matches!(samples, params::Samples::Fresh);
+    match data {
+        params::Data::Tms(args) => fresh(args.samples),
+        params::Data::Dln(args) => fresh(args.samples),
+        params::Data::Induction(args) => fresh(args.samples),
+        params::Data::IclRegression(_) => true,
+        params::Data::Modular(_) | params::Data::Tensors(_) => false,
+    }
+}
+
 /// Bytes a data set holds in memory: a fixed pool's inputs and targets, or one fresh batch;
 /// a file's size on disk.
 pub fn data_bytes(data: &params::Data, batch: f64, element: f64) -> f64 {

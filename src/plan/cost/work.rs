@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::value::Value;
 use crate::plan::memory_estimate::{
-    EstimateData, TransformerShape, batch_samples, estimate_data, fixed_samples, model_activations,
-    widths,
+    EstimateData, TransformerShape, batch_samples, draws_fresh, estimate_data, fixed_samples,
+    model_activations, widths,
 };
 use crate::plan::{Instance, Output};
 
@@ -198,7 +198,7 @@ fn train(params: &BTreeMap<String, Value>, checkpoints: f64) -> Result<Work, Unc
     let batch = batch_samples(params.get("batch_size"), data.as_ref());
     let pool = data.as_ref().and_then(fixed_samples).unwrap_or(batch);
     let samples = steps * batch;
-    let fresh = if data.as_ref().and_then(fixed_samples).is_none() { samples } else { 0.0 };
+    let fresh = if data.as_ref().is_some_and(draws_fresh) { samples } else { 0.0 };
     let flops = samples * forward * FORWARD_AND_BACKWARD + checkpoints * pool * forward;
     let values = (samples + checkpoints * pool) * values;
     Ok(Work { phase: Phase::Train, family: Some(family), steps, depth, flops, values, fresh })
@@ -232,8 +232,7 @@ fn estimate(params: &BTreeMap<String, Value>) -> Result<Work, Uncounted> {
             let steps = chains * per_chain * (1.0 + mala);
             let flops = steps * batch * forward * FORWARD_AND_BACKWARD + pool * forward;
             let values = (steps * batch + pool) * values;
-            let fresh =
-                if data.as_ref().and_then(fixed_samples).is_none() { steps * batch } else { 0.0 };
+            let fresh = if data.as_ref().is_some_and(draws_fresh) { steps * batch } else { 0.0 };
             Work { phase: Phase::Sample, family: Some(family), steps, depth, flops, values, fresh }
         }
         params::Observable::HessianTrace(trace) => passes(2.0 * trace.samples as f64),
