@@ -12,7 +12,6 @@ mod integration {
     mod checkout;
     mod cli_output;
     mod closed_output;
-    mod cost_forecast;
     mod detect;
     mod diff;
     mod estimate;

@@ -65,11 +65,15 @@ fn forecast(plan: &Plan, session: &Session, args: &PlanArgs) -> Result<ExitCode,
     let cached: Vec<bool> =
         statuses.iter().map(|status| matches!(status, InstanceStatus::Cached(_))).collect();
     let calibrated = cost_calibration::rates(session, args.recalibrate, &mut Notes)?;
-    // The machine's load now against at calibration (the same probe), within a factor of 4.
+    // The machine's load now against at calibration (the same probe), within a factor of 4;
+    // inside the probe's own noise on an idle machine (it varied by up to 30% between quiet
+    // minutes), none: scaling by noise made forecasts worse, not better. Another process on
+    // one of two cores slows the probe by 1.5x or more.
     let load = if calibrated.fresh || calibrated.rates.probe <= 0.0 {
         1.0
     } else {
-        (cost_calibration::load_probe() / calibrated.rates.probe).clamp(0.25, 4.0)
+        let ratio = cost_calibration::load_probe() / calibrated.rates.probe;
+        if (0.7..=1.4).contains(&ratio) { 1.0 } else { ratio.clamp(0.25, 4.0) }
     };
     let rates = calibrated.rates.scaled(load);
     let forecast =

@@ -24,6 +24,10 @@ use crate::store::Store;
 /// The calibration study.
 const CALIBRATION_SPEC: &str = include_str!("cost_calibration.dev");
 
+/// The steps of the calibration run again side by side, for the contention.
+const CONTENTION_STEPS: [&str; 5] =
+    ["tms_s_long", "dln_l_llc", "mlp_s_llc", "tr_l_llc", "icl_long"];
+
 /// Rates for a forecast, and whether they were measured just now.
 pub struct Calibrated {
     pub rates: Rates,
@@ -90,8 +94,9 @@ impl Observer for Timings {
     fn note(&mut self, _: &str) {}
 }
 
-/// Runs the calibration study in a scratch folder and store with the session's jobs, worker,
-/// device and threads, and fits the rates to its instances' times.
+/// Runs the calibration study with the session's worker, device and threads: once with one
+/// worker, each instance alone, to fit the rates to its instances' times; then again in a fresh
+/// store with the session's jobs, for how much slower requests side by side go.
 fn measure(session: &Session) -> Result<Rates, Failure> {
     let scratch = tempfile::Builder::new()
         .prefix("devspec-cost-")
@@ -101,33 +106,80 @@ fn measure(session: &Session) -> Result<Rates, Failure> {
     std::fs::write(&spec, CALIBRATION_SPEC)
         .map_err(|err| Failure::environment(format!("cannot write {}: {err}", spec.display())))?;
     let plan = calibration_plan(&spec)?;
-    let store = Store::open(&scratch.path().join("store"))?;
+    let probe_before = load_probe();
+    let started = Instant::now();
+    let (alone, wall) = timed_run(session, &plan, &spec, &scratch.path().join("alone"), 1)?;
+    let mut rates = fit(&plan, &alone);
+    // What a run spends outside its instances: planning, starting workers, drawing reports,
+    // writing the lock: the wall time beyond the busy time.
+    let busy: f64 = alone.values().sum();
+    rates.overhead = (wall - busy).max(0.0);
+    let jobs = session.options.jobs.max(1);
+    rates.contention = 1.0;
+    if jobs > 1 {
+        // A few steps of each family, trainings and samplers (their trainings come with
+        // them), for a few seconds.
+        let some = plan
+            .restricted_to(&CONTENTION_STEPS.map(str::to_owned))
+            .map_err(|_| internal("names a step it lacks"))?;
+        let (side_by_side, _) =
+            timed_run(session, &some, &spec, &scratch.path().join("side-by-side"), jobs)?;
+        // The same instances' total time, side by side against alone (the last requests of
+        // the run go alone, so this leans low, by a few percent).
+        let (together, apart) = side_by_side
+            .iter()
+            .filter_map(|(name, &t)| alone.get(name).map(|&a| (t, a)))
+            .fold((0.0, 0.0), |(x, y), (t, a)| (x + t, y + a));
+        if apart > 0.0 {
+            rates.contention = (together / apart).max(1.0);
+        }
+    }
+    rates.jobs = jobs;
+    rates.device.clone_from(&session.options.device);
+    rates.device_name = crate::exec::device_name(&session.options.device);
+    rates.threads_per_step = session.options.threads_per_step.to_string();
+    rates.measured_in = started.elapsed().as_secs_f64();
+    // The less disturbed of the two (after the run, its workers may still be exiting): a
+    // forecast's probe runs on a machine as idle as it finds it.
+    rates.probe = probe_before.min(load_probe());
+    rates.measured_at = crate::exec::unix_now();
+    Ok(rates)
+}
+
+/// Runs the calibration plan in a store under `folder` with `jobs` workers: each instance's
+/// seconds, by name, and the run's wall time.
+fn timed_run(
+    session: &Session,
+    plan: &Plan,
+    spec: &Path,
+    folder: &Path,
+    jobs: usize,
+) -> Result<(BTreeMap<String, f64>, f64), Failure> {
+    let store = Store::open(&folder.join("store"))?;
     let mut options = session.options.clone();
-    // As many workers as the run will have: on a machine shared with other work, what a step
-    // gets of it is measured as the run will get it.
-    // Siblings in pairs: only the calibration's `*_pair` sweeps have any.
-    options.max_batch = 2;
+    options.jobs = jobs;
+    // Siblings in fours: only the calibration's `*_pair` sweeps have any.
+    options.max_batch = 4;
     options.fail_fast = true;
     options.slurm = None;
     options.files = std::sync::Arc::new(crate::store::FileDigests::new(store.root()));
     let scratch_session = Session {
-        config: ProjectConfig::defaults(scratch.path()),
+        config: ProjectConfig::defaults(folder),
         store,
         worker: session.worker.clone(),
         options,
     };
     let settings = RunSettings {
-        spec: &spec,
+        spec,
         partial: None,
         fail_fast: true,
         slurm: None,
         max_memory: None,
-        reports: scratch.path().join("reports"),
+        reports: folder.join("reports"),
     };
     let mut timings = Timings(BTreeMap::new());
-    let probe_before = load_probe();
     let started = Instant::now();
-    let outcome = run(&plan, &scratch_session, &settings, &mut timings)?;
+    let outcome = run(plan, &scratch_session, &settings, &mut timings)?;
     let wall = started.elapsed().as_secs_f64();
     if let Some(failed) = outcome.summary.failed.first() {
         return Err(Failure::environment(format!(
@@ -136,40 +188,31 @@ fn measure(session: &Session) -> Result<Rates, Failure> {
         ))
         .with_hint("`devspec run` of a small spec shows whether the worker works here"));
     }
-    let mut rates = fit(&plan, &timings.0);
-    // What a run spends outside its instances: planning, starting workers, drawing reports,
-    // writing the lock: the wall time beyond the busy time spread over the workers.
-    let busy: f64 = timings.0.values().sum();
-    rates.overhead = (wall - busy / session.options.jobs.max(1) as f64).max(0.0);
-    rates.jobs = session.options.jobs;
-    rates.device.clone_from(&session.options.device);
-    rates.device_name = crate::exec::device_name(&session.options.device);
-    rates.threads_per_step = session.options.threads_per_step.to_string();
-    rates.measured_in = wall;
-    rates.probe = f64::midpoint(probe_before, load_probe());
-    rates.measured_at = crate::exec::unix_now();
-    Ok(rates)
+    Ok((timings.0, wall))
+}
+
+/// A defect of the calibration's own spec.
+fn internal(what: &str) -> Failure {
+    Failure::new(
+        crate::failure::FailureClass::Internal,
+        format!("the cost calibration's spec {what}"),
+    )
 }
 
 fn calibration_plan(spec: &Path) -> Result<Plan, Failure> {
     let mut sources = crate::source::SourceMap::new();
-    let internal = |what: &str| {
-        Failure::new(
-            crate::failure::FailureClass::Internal,
-            format!("the cost calibration's spec {what}"),
-        )
-    };
     let program = crate::compile::check_path(spec, &[], &mut sources)
         .map_err(|_| internal("does not check"))?;
     plan::plan(&program).map_err(|_| internal("does not plan"))
 }
 
 /// Fits each phase and family's costs to the measured instances: the fixed part is the time of
-/// the cheapest request (a loss at a checkpoint), the parts per step, per FLOP and per
-/// activation a least-squares fit, none negative, of the rest.
+/// the cheapest request (a loss at a checkpoint) plus the phase and family's own setup, which
+/// with the parts per step, per FLOP and per activation is a least-squares fit, none
+/// negative, of the rest.
 fn fit(plan: &Plan, seconds: &BTreeMap<String, f64>) -> Rates {
     let mut points: BTreeMap<(Phase, Family), Vec<(Work, f64)>> = BTreeMap::new();
-    // The sibling pairs, apart: each member's work and the request's seconds.
+    // The sibling groups, apart: each member's work and the request's seconds.
     let mut pairs: BTreeMap<(Phase, Family), Vec<(Work, f64)>> = BTreeMap::new();
     let mut detect = 0.0;
     let mut report = 0.0;
@@ -205,14 +248,26 @@ fn fit(plan: &Plan, seconds: &BTreeMap<String, f64>) -> Rates {
             let rows: Vec<([f64; fit::FEATURES], f64)> = measured
                 .iter()
                 .map(|(w, t)| {
-                    ([w.steps * w.depth, w.flops, values(w), w.fresh], (t - fixed).max(0.0))
+                    ([1.0, w.steps * w.depth, w.flops, values(w), w.fresh], (t - fixed).max(0.0))
                 })
                 .collect();
-            let [per_step, per_flop, per_value, per_fresh] = fit::nonnegative_least_squares(&rows);
+            // The constant: what this phase and family's request costs beyond the cheapest
+            // one whatever its length (building the model, drawing the data, writing
+            // checkpoints); without it, the n- and 2n-step instances charged it to every step
+            // and forecast long trainings 40% too slow.
+            let [setup, per_step, per_flop, per_value, per_fresh] =
+                fit::nonnegative_least_squares(&rows);
             if phase == Phase::Train {
                 train = (per_flop, per_value);
             }
-            let mut cost = Cost { fixed, per_step, per_flop, per_value, per_fresh, marginal: 1.0 };
+            let mut cost = Cost {
+                fixed: fixed + setup,
+                per_step,
+                per_flop,
+                per_value,
+                per_fresh,
+                marginal: 1.0,
+            };
             if let Some(pair) = pairs.get(&(phase, family)) {
                 cost.marginal = marginal(&cost, pair);
             }
@@ -237,6 +292,7 @@ fn fit(plan: &Plan, seconds: &BTreeMap<String, f64>) -> Rates {
         device_name: String::new(),
         threads_per_step: String::new(),
         jobs: 0,
+        contention: 1.0,
         models,
         detect,
         report,
@@ -247,19 +303,24 @@ fn fit(plan: &Plan, seconds: &BTreeMap<String, f64>) -> Rates {
     }
 }
 
-/// What a second member adds to a request, from a pair sent as one: the request's variable part
-/// beyond the first member's, as a fraction of the second's, within [0.1, 1] (noise on a
-/// sub-second request must not make a group free; and the executor groups siblings only where
-/// that is no slower than one after another, so a group dearer than its members is noise too).
-fn marginal(cost: &Cost, pair: &[(Work, f64)]) -> f64 {
-    let [(first, a), (second, b)] = pair else { return 1.0 };
-    // Both members end with the request; each reports its seconds from the request's start.
-    let request = a.max(*b) - cost.fixed;
-    let (one, other) = (cost.variable(first), cost.variable(second));
-    if one <= 0.0 || other <= 0.0 {
+/// What each member beyond the first adds to a request, from a group sent as one: the
+/// request's variable part beyond its longest member's, as a fraction of the others' (the
+/// schedule's rule, [`crate::plan::cost::schedule`]), within [0.1, 1] (noise on a sub-second
+/// request must not make a group free; and the executor groups siblings only where that is no
+/// slower than one after another, so a group dearer than its members is noise too).
+fn marginal(cost: &Cost, group: &[(Work, f64)]) -> f64 {
+    if group.len() < 2 {
         return 1.0;
     }
-    ((request - one) / other).clamp(0.1, 1.0)
+    // Every member ends with the request; each reports its seconds from the request's start.
+    let request = group.iter().map(|(_, t)| *t).fold(0.0, f64::max) - cost.fixed;
+    let variables: Vec<f64> = group.iter().map(|(work, _)| cost.variable(work)).collect();
+    let longest = variables.iter().copied().fold(0.0, f64::max);
+    let others = variables.iter().sum::<f64>() - longest;
+    if longest <= 0.0 || others <= 0.0 {
+        return 1.0;
+    }
+    ((request - longest) / others).clamp(0.1, 1.0)
 }
 
 /// Seconds a fixed piece of arithmetic takes on one thread now (the median of 5 tries of about

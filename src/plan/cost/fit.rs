@@ -3,12 +3,23 @@
 //! best fit whose coefficients are all non-negative wins (a cost is never negative, and noise
 //! on a few points must not make one so).
 
-/// The features of the fit: steps (times layers), FLOPs, activations, fresh samples.
-pub const FEATURES: usize = 4;
+/// The features of the fit: a constant (a request's own setup: building the model, drawing
+/// its data, writing its blobs), steps (times layers), FLOPs, activations, fresh samples.
+pub const FEATURES: usize = 5;
 
-/// `coefficients` minimizing the squared error of `target ~ coefficients . features`, each
-/// coefficient at least 0. Zero when nothing fits.
+/// `coefficients` minimizing the squared relative error of `target ~ coefficients . features`
+/// over the rows with a positive target, each coefficient at least 0. Zero when nothing fits.
 pub fn nonnegative_least_squares(rows: &[([f64; FEATURES], f64)]) -> [f64; FEATURES] {
+    // Each row weighted by its target's inverse: the squared error minimized is relative, so
+    // the calibration's largest instances do not decide alone (in absolute seconds a 0.5 s
+    // instance outweighs a 0.1 s one 25 times, and the small model's per-step cost went
+    // unfitted); a forecast is judged by its relative error.
+    let rows: Vec<([f64; FEATURES], f64)> = rows
+        .iter()
+        .filter(|(_, y)| *y > 0.0 && y.is_finite())
+        .map(|(x, y)| (x.map(|v| v / y), 1.0))
+        .collect();
+    let rows = rows.as_slice();
     let mut best: Option<(f64, [f64; FEATURES])> = None;
     for subset in 1..(1_usize << FEATURES) {
         let chosen: Vec<usize> = (0..FEATURES).filter(|i| subset & (1 << i) != 0).collect();
@@ -88,11 +99,11 @@ mod tests {
 
     #[test]
     fn recovers_planted_costs_and_never_goes_negative() {
-        // time = 2e-4 per step + 3e-11 per FLOP + 0 per value, at very different scales.
-        // Activations independent of both (not proportional to steps, or the fit could not
-        // tell them apart), with no cost planted on them.
+        // time = 0.05 + 2e-4 per step + 3e-11 per FLOP + 0 per value, at very different
+        // scales. Activations independent of both (not proportional to steps, or the fit could
+        // not tell them apart), with no cost planted on them.
         let planted = |steps: f64, flops: f64, values: f64| {
-            ([steps, flops, values, 0.0], 2e-4 * steps + 3e-11 * flops)
+            ([1.0, steps, flops, values, 0.0], 0.05 + 2e-4 * steps + 3e-11 * flops)
         };
         let rows = [
             planted(1000.0, 1e8, 5e4),
@@ -101,13 +112,14 @@ mod tests {
             planted(600.0, 2e10, 1e4),
             planted(900.0, 1e9, 7e4),
         ];
-        let [a, b, c, d] = nonnegative_least_squares(&rows);
+        let [constant, a, b, c, d] = nonnegative_least_squares(&rows);
+        assert!((constant - 0.05).abs() < 1e-9, "constant {constant}");
         assert!(d.abs() < 1e-12, "per fresh sample {d}");
         assert!((a - 2e-4).abs() < 1e-9, "per step {a}");
         assert!((b - 3e-11).abs() < 1e-15, "per FLOP {b}");
         assert!(c.abs() < 1e-9, "per value {c}");
         // Noise that would make the free fit's per-step cost negative: it is held at 0.
-        let rows = [([1.0, 1.0, 0.0, 0.0], 1.0), ([2.0, 1.0, 0.0, 0.0], 0.5)];
+        let rows = [([0.0, 1.0, 1.0, 0.0, 0.0], 1.0), ([0.0, 2.0, 1.0, 0.0, 0.0], 0.5)];
         let fit = nonnegative_least_squares(&rows);
         assert!(fit.iter().all(|&c| c >= 0.0), "{fit:?}");
     }

@@ -76,7 +76,7 @@ pub fn forecast(
             }
         })
         .collect();
-    let schedule = schedule::replay(plan, &priced, jobs, max_batch);
+    let schedule = schedule::replay(plan, &priced, jobs, max_batch, rates.contention);
     let instances = plan
         .graph
         .node_indices()

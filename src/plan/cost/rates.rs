@@ -50,9 +50,13 @@ pub struct Rates {
     pub device_name: String,
     /// The setting measured with: a number, or `auto`.
     pub threads_per_step: String,
-    /// The workers the calibration ran at once (the forecast's `--jobs`): on a machine shared
-    /// with other work, a step's speed depends on them.
+    /// The workers of the forecast (`--jobs`); the calibration measures each instance alone,
+    /// and then `jobs` requests side by side.
     pub jobs: usize,
+    /// How many times slower each of `jobs` requests side by side goes than alone (1 or
+    /// more): the cores share caches and memory bandwidth (on a virtual machine, often one
+    /// physical core), so two requests at once are not two requests' speed.
+    pub contention: f64,
     /// Per phase (train, sample, measure) and model family.
     pub models: BTreeMap<String, Cost>,
     /// devspec's own steps: one detection, one report.
@@ -70,7 +74,7 @@ pub struct Rates {
 }
 
 /// The format of [`Rates`] this devspec writes and reads.
-pub const RATES_VERSION: u32 = 1;
+pub const RATES_VERSION: u32 = 2;
 
 /// The name a phase and family's costs are filed under: `train/tms`.
 pub fn cost_name(phase: Phase, family: Family) -> String {
@@ -112,6 +116,7 @@ impl Rates {
             cost.per_value *= factor;
             cost.per_fresh *= factor;
         }
+        // The contention is a ratio of two times: the load scales both.
         rates.detect *= factor;
         rates.report *= factor;
         rates.overhead *= factor;

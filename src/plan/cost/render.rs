@@ -142,6 +142,13 @@ pub fn render_text(plan: &Plan, forecast: &Forecast, rates: &Rates, source: &Pro
         if rates.threads_per_step == "1" { "" } else { "s" },
         if source.fresh { String::new() } else { format!(" ({})", source.path) },
     );
+    if forecast.jobs > 1 && rates.jobs > 1 {
+        let _ = writeln!(
+            out,
+            "side by side: {} requests at once each take {:.2}x their time alone (measured at calibration)",
+            rates.jobs, rates.contention
+        );
+    }
     if !source.fresh {
         let _ = writeln!(
             out,
@@ -201,6 +208,8 @@ pub fn render_json(plan: &Plan, forecast: &Forecast, rates: &Rates, source: &Pro
             "device_name": rates.device_name,
             "threads_per_step": rates.threads_per_step,
             "measured_in": rates.measured_in,
+            "jobs": rates.jobs,
+            "contention": rates.contention,
             "load": source.load,
         },
     });

@@ -3,7 +3,8 @@
 //! `max_batch` members (the registry's batching rule), which pays the fixed part once; an
 //! estimate may start as soon as its checkpoint is streamed, part way through its training;
 //! devspec's own steps (detection, reports) run beside the workers. First come, first served,
-//! as the executor takes them (`exec::executor`'s `Waiting`).
+//! as the executor takes them (`exec::executor`'s `Waiting`). Requests side by side go slower
+//! than alone by the contention the calibration measured.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -47,8 +48,27 @@ pub struct Schedule {
     pub total: Option<f64>,
 }
 
-/// Replays the executor on `plan` with these jobs (indexed by node).
-pub fn replay(plan: &Plan, jobs: &[Job], workers: usize, max_batch: usize) -> Schedule {
+/// How much slower each of `running` requests goes than alone, on a machine where `workers`
+/// requests at once go `contention` times slower each (measured by the calibration: two
+/// requests on a 2-core machine share caches, memory bandwidth and, on a virtual machine,
+/// often one physical core). Linear in between.
+fn slowdown(running: usize, workers: usize, contention: f64) -> f64 {
+    if workers <= 1 || running <= 1 {
+        return 1.0;
+    }
+    let busy = (running.min(workers) - 1) as f64 / (workers - 1) as f64;
+    1.0 + (contention.max(1.0) - 1.0) * busy
+}
+
+/// Replays the executor on `plan` with these jobs (indexed by node), `workers` requests at
+/// once each [`slowdown`] times slower than alone.
+pub fn replay(
+    plan: &Plan,
+    jobs: &[Job],
+    workers: usize,
+    max_batch: usize,
+    contention: f64,
+) -> Schedule {
     let graph = &plan.graph;
     let nodes = graph.node_count();
     let mut slots: Vec<Option<Slot>> = vec![None; nodes];
@@ -66,6 +86,7 @@ pub fn replay(plan: &Plan, jobs: &[Job], workers: usize, max_batch: usize) -> Sc
             .filter(|source| done_at[source.index()].is_none())
             .count();
     }
+    let workers = workers.max(1);
     let mut replay = Replay {
         plan,
         jobs,
@@ -74,6 +95,7 @@ pub fn replay(plan: &Plan, jobs: &[Job], workers: usize, max_batch: usize) -> Sc
         candidates: Vec::new(),
         waiting: Waiting::default(),
         running: Vec::new(),
+        pace: 1.0,
         beside: 0.0,
         requests: 0,
     };
@@ -86,30 +108,58 @@ pub fn replay(plan: &Plan, jobs: &[Job], workers: usize, max_batch: usize) -> Sc
     let mut now = 0.0_f64;
     loop {
         replay.queue_ready(now, max_batch);
-        replay.running.retain(|&end| end > now);
-        while replay.running.len() < workers.max(1) {
+        replay.finish_done(now);
+        while replay.running.len() < workers {
             let Some(group) = replay.waiting.take(max_batch.max(1)) else { break };
-            let end = replay.start_group(&group, now);
-            replay.running.push(end);
+            replay.start_group(&group, now);
         }
-        let next_end = replay.running.iter().copied().filter(|&end| end > now).reduce(f64::min);
+        replay.pace = slowdown(replay.running.len(), workers, contention);
+        // The next event: a request ends, or an instance's input comes into being.
+        let next_end = replay
+            .running
+            .iter()
+            .map(|request| now + request.left() * replay.pace)
+            .reduce(f64::min);
         let next_ready = replay
             .candidates
             .iter()
-            .map(|&node| replay.ready_at(node))
+            .map(|&node| replay.ready_at(node, now))
             .filter(|&ready| ready > now)
             .reduce(f64::min);
-        match (next_end, next_ready) {
-            (Some(a), Some(b)) => now = a.min(b),
-            (Some(t), None) | (None, Some(t)) => now = t,
+        let next = match (next_end, next_ready) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(t), None) | (None, Some(t)) => t,
             // Requests of no duration just ended, or freed what waits: go round at `now`.
-            (None, None) if !replay.waiting.is_empty() || !replay.candidates.is_empty() => {}
+            (None, None) if !replay.waiting.is_empty() || !replay.candidates.is_empty() => now,
             (None, None) => break,
-        }
+        };
+        replay.advance(now, next);
+        now = next;
     }
     let unknown = jobs.iter().any(|job| matches!(job, Job::Unknown));
     let end = slots.iter().flatten().map(|slot| slot.end).fold(0.0, f64::max);
     Schedule { slots, total: (!unknown).then_some(end) }
+}
+
+/// A request in flight: its members, and its seconds alone (a fixed part and a variable
+/// part), of which `done` have passed at the pace of the requests beside it.
+struct Running {
+    group: Vec<NodeIndex>,
+    start: f64,
+    fixed: f64,
+    variable: f64,
+    done: f64,
+}
+
+impl Running {
+    fn alone(&self) -> f64 {
+        self.fixed + self.variable
+    }
+
+    /// Seconds alone still to go.
+    fn left(&self) -> f64 {
+        (self.alone() - self.done).max(0.0)
+    }
 }
 
 struct Replay<'a> {
@@ -121,8 +171,9 @@ struct Replay<'a> {
     /// Instances whose inputs have all started, not yet queued.
     candidates: Vec<NodeIndex>,
     waiting: Waiting,
-    /// The end of each request in flight.
-    running: Vec<f64>,
+    running: Vec<Running>,
+    /// How many seconds each request in flight takes now per second alone ([`slowdown`]).
+    pace: f64,
     /// When devspec's own steps are free again: they run one at a time, beside the workers.
     beside: f64,
     /// Requests started so far (each slot's `request_id`).
@@ -131,23 +182,44 @@ struct Replay<'a> {
 
 impl Replay<'_> {
     /// When `node`'s inputs exist: each input edge is satisfied when its source ends, or, for
-    /// a checkpoint, when training reaches its step.
-    fn ready_at(&self, node: NodeIndex) -> f64 {
+    /// a checkpoint, when training reaches its step; for a source still running, as far as
+    /// its present pace tells (asked again at every event, so a change of pace is followed).
+    fn ready_at(&self, node: NodeIndex, now: f64) -> f64 {
         let graph = &self.plan.graph;
         graph
             .edges_directed(node, Direction::Incoming)
             .map(|edge| {
                 let source = edge.source();
                 let Some(slot) = self.slots[source.index()] else { return 0.0 };
-                match (&edge.weight().output, &self.jobs[source.index()]) {
-                    (Output::Checkpoint(step), Job::Priced(work, price))
+                // How far into its request, as a fraction of its seconds alone.
+                let along = match (&edge.weight().output, &self.jobs[source.index()]) {
+                    (Output::Checkpoint(step), Job::Priced(work, _))
                         if work.phase == Phase::Train && work.steps > 0.0 =>
                     {
-                        let along = (*step as f64 / work.steps).clamp(0.0, 1.0);
-                        let variable = slot.request - price.fixed;
-                        slot.start + price.fixed + variable * along
+                        Some((*step as f64 / work.steps).clamp(0.0, 1.0))
                     }
-                    _ => slot.end,
+                    _ => None,
+                };
+                let running = self.running.iter().find(|r| r.group.contains(&source));
+                match running {
+                    Some(request) => {
+                        let point = along.map_or(request.alone(), |along| {
+                            request.fixed + request.variable * along
+                        });
+                        now + (point - request.done).max(0.0) * self.pace
+                    }
+                    None => match along {
+                        // Ended: the step's place in its wall time, the fixed part first.
+                        Some(along) => {
+                            let wall = slot.end - slot.start;
+                            let Job::Priced(_, price) = &self.jobs[source.index()] else {
+                                return slot.end;
+                            };
+                            let fixed = price.fixed.min(wall);
+                            slot.start + fixed + (wall - fixed) * along
+                        }
+                        None => slot.end,
+                    },
                 }
             })
             .fold(0.0, f64::max)
@@ -159,7 +231,7 @@ impl Replay<'_> {
         let mut index = 0;
         while index < self.candidates.len() {
             let node = self.candidates[index];
-            let ready = self.ready_at(node);
+            let ready = self.ready_at(node, now);
             if ready > now {
                 index += 1;
                 continue;
@@ -184,8 +256,8 @@ impl Replay<'_> {
         }
     }
 
-    /// Starts `group` as one request at `now`; returns its end.
-    fn start_group(&mut self, group: &[NodeIndex], now: f64) -> f64 {
+    /// Starts `group` as one request at `now`.
+    fn start_group(&mut self, group: &[NodeIndex], now: f64) {
         let prices = group.iter().filter_map(|node| match &self.jobs[node.index()] {
             Job::Priced(_, price) => Some(*price),
             Job::Unknown | Job::Cached => None,
@@ -197,13 +269,43 @@ impl Replay<'_> {
         let rest: f64 = prices.iter().map(|p| p.variable * p.marginal).sum::<f64>()
             - prices.iter().map(|p| p.variable * p.marginal).fold(0.0, f64::max);
         let variable = longest + rest;
-        let request = fixed + variable;
-        let end = now + request;
         let request_id = self.next_request();
+        // Its end is known when it ends ([`Replay::finish_done`]); until then, as if alone.
+        let alone = fixed + variable;
         for &node in group {
-            self.record(node, Slot { start: now, end, request, request_id });
+            self.record(node, Slot { start: now, end: now + alone, request: alone, request_id });
         }
-        end
+        self.running.push(Running {
+            group: group.to_vec(),
+            start: now,
+            fixed,
+            variable,
+            done: 0.0,
+        });
+    }
+
+    /// `now - from` seconds pass at the present pace.
+    fn advance(&mut self, from: f64, now: f64) {
+        let alone = (now - from) / self.pace;
+        for request in &mut self.running {
+            request.done += alone;
+        }
+    }
+
+    /// Ends the requests with nothing left (to rounding) at `now`, fixing their slots.
+    fn finish_done(&mut self, now: f64) {
+        let (ended, running): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.running)
+            .into_iter()
+            .partition(|request| request.left() <= 1e-9 * request.alone().max(1.0));
+        self.running = running;
+        for request in ended {
+            for node in &request.group {
+                if let Some(slot) = &mut self.slots[node.index()] {
+                    slot.end = now;
+                    slot.request = now - request.start;
+                }
+            }
+        }
     }
 
     fn next_request(&mut self) -> usize {

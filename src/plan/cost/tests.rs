@@ -38,6 +38,7 @@ fn rates() -> Rates {
         device_name: "a test CPU".into(),
         threads_per_step: "1".into(),
         jobs: 2,
+        contention: 1.0,
         models,
         detect: 0.01,
         report: 0.02,
@@ -111,4 +112,44 @@ fn two_requests_of_one_step_that_start_and_end_together_both_count() {
     assert!(two > 0.0);
     // Sums of the same few seconds in another order: equal to rounding.
     assert!((four - 2.0 * two).abs() <= 1e-9 * four, "two seeds: {two} s, four: {four} s");
+}
+
+#[test]
+fn requests_side_by_side_go_at_the_measured_contention_and_alone_at_full_speed() {
+    // Two trainings of 1.1 s and 2.1 s alone (0.1 s fixed, 1 ms a step), on two workers that
+    // each go 1.5x slower while both are busy: the first ends at 1.1 x 1.5 = 1.65 s, when the
+    // second has done 1.1 s of its 2.1; its last 1.0 s goes alone, ending at 2.65 s.
+    let spec = "\
+train short { model = tms.model(features = 6, hidden = 2), \
+  data = tms.data(features = 6, sparsity = 0.9, samples = 1000), optimizer = sgd(lr = 0.1), \
+  batch_size = 100, steps = 1000, seed = 0, checkpoints = [1000] }
+train long { model = tms.model(features = 6, hidden = 2), \
+  data = tms.data(features = 6, sparsity = 0.9, samples = 1000), optimizer = sgd(lr = 0.1), \
+  batch_size = 100, steps = 2000, seed = 0, checkpoints = [2000] }
+";
+    let plan = plan(&crate::plan::checked(spec)).expect("plans");
+    let nothing_cached = vec![false; plan.graph.node_count()];
+    let mut contended = rates();
+    contended.contention = 1.5;
+    let ends = |forecast: &super::Forecast| -> Vec<f64> {
+        plan.order
+            .iter()
+            .map(|node| match &forecast.instances[node.index()] {
+                InstanceForecast::Seconds { slot, .. } => slot.end,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let two = forecast(&plan, &contended, &nothing_cached, 2, 16);
+    let [short, long] = ends(&two)[..] else { panic!("two instances") };
+    // Sums and products of a few decimal fractions: equal to rounding.
+    assert!((short - 1.65).abs() < 1e-9, "{short}");
+    assert!((long - 2.65).abs() < 1e-9, "{long}");
+    assert!((two.total.unwrap() - 2.65).abs() < 1e-9);
+    // One worker: no contention, one after the other.
+    let one = forecast(&plan, &contended, &nothing_cached, 1, 16);
+    assert!((one.total.unwrap() - 3.2).abs() < 1e-9, "{:?}", one.total);
+    // Without contention, two workers take the longer one's time.
+    let free = forecast(&plan, &rates(), &nothing_cached, 2, 16);
+    assert!((free.total.unwrap() - 2.1).abs() < 1e-9, "{:?}", free.total);
 }
