@@ -4,7 +4,7 @@
 //! each copied into a fresh project, forecast and then run, back to back, after one fresh
 //! calibration of these binaries; prints the forecast against the measured wall time, per
 //! study and per training step, with MET or MISSED against ±30% (the tolerance of the
-//! integration test `tests/integration/cost_forecast.rs`, whose comment says why).
+//! test `tests/cost_forecast.rs`, whose comment says why).
 
 use std::path::Path;
 use std::process::Command;
