@@ -139,7 +139,19 @@ fn main() {
     }
     let mut points = Vec::new();
     for (hidden, draws) in POINTS {
-        devspec(dir, &["run", "--quiet", "--jobs", "1", "--threads", "1", "--target", &format!("mlp_h{hidden}")]);
+        devspec(
+            dir,
+            &[
+                "run",
+                "--quiet",
+                "--jobs",
+                "1",
+                "--threads",
+                "1",
+                "--target",
+                &format!("mlp_h{hidden}"),
+            ],
+        );
         let target = format!("llc_h{hidden}");
         let instance = format!("{target}@1");
         let (_, log) = devspec(
@@ -149,7 +161,13 @@ fn main() {
         let store = dir.join(".devspec");
         let result = estimate(&store, &instance);
         let peer = python.as_deref().map(|python| {
-            devinterp(python, &checkpoint(&store, &format!("mlp_h{hidden}")), hidden, draws, result.1)
+            devinterp(
+                python,
+                &checkpoint(&store, &format!("mlp_h{hidden}")),
+                hidden,
+                draws,
+                result.1,
+            )
         });
         let point = Point {
             hidden,
@@ -181,11 +199,7 @@ fn main() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&out).expect("target/bench");
     std::fs::write(out.join("llc_scaling.csv"), csv(&points)).expect("write the CSV");
-    let caption = format!(
-        "{}, 1 thread, {} (load {load_start} to {load_end})",
-        machine(),
-        today()
-    );
+    let caption = format!("{}, 1 thread, {} (load {load_start} to {load_end})", machine(), today());
     let figure = Figure { points, caption };
     let rendered = canvas::render(&figure, (900, 600)).expect("the figure draws");
     let svg = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/figures/llc_scaling.svg");
@@ -350,7 +364,12 @@ impl Plot for Figure {
                     .draw_series(DashedLineSeries::new(points.iter().copied(), 8, 5, line))
                     .map_err(canvas::fail)?
                     .label(*name)
-                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], line));
+                    // Dashed in the legend too: two dashes.
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x, y))
+                            + PathElement::new([(0, 0), (8, 0)], line)
+                            + PathElement::new([(13, 0), (20, 0)], line)
+                    });
             } else {
                 chart
                     .draw_series(LineSeries::new(points.iter().copied(), line))
@@ -376,9 +395,6 @@ impl Plot for Figure {
 
 impl Figure {
     fn line(&self, rate: impl Fn(&Point) -> Option<f64>) -> Vec<(f64, f64)> {
-        self.points
-            .iter()
-            .filter_map(|p| Some((parameters(p.hidden) as f64, rate(p)?)))
-            .collect()
+        self.points.iter().filter_map(|p| Some((parameters(p.hidden) as f64, rate(p)?))).collect()
     }
 }
