@@ -208,7 +208,7 @@ fn main() {
     println!("wrote target/bench/llc_scaling.csv and docs/figures/llc_scaling.svg");
 }
 
-/// The result's `llc_mean` and the n_beta it used.
+/// The result's `llc_mean` and the `nbeta` it used.
 fn estimate(store: &Path, instance: &str) -> (f64, f64) {
     let manifests = common::store_manifests(store);
     let result = manifests.iter().find(|m| m["instance"] == instance).expect("the LLC's result");
