@@ -14,9 +14,10 @@
 //! a few seconds, which the rate depends on at small sizes, where fixed costs dominate.
 //!
 //! What is timed, for both: the whole LLC at a checkpoint, not the sampling loop alone. devspec:
-//! the LLC step as `devspec run --log-format json` reports it finished (the worker's start, the
-//! checkpoint's load, the loss at the checkpoint, the chains, the diagnostics, the result
-//! written), which is what the forecast prices. devinterp: its `llc` call (the loss at the
+//! the LLC step's seconds as `devspec run --log-format json` reports it finished (its manifest's
+//! provenance: from the request to the worker, already started, to the result: the checkpoint's
+//! load, the loss at the checkpoint, the chains, the diagnostics), which is what the forecast
+//! prices per instance (the run's overhead, the worker's start among it, apart). devinterp: its `llc` call (the loss at the
 //! checkpoint, the chains one after another, its zarr output; Python's start and imports, about
 //! 7 s here, not counted). devspec's sampling loop alone (its log's line) is in the CSV too.
 //! Each point runs devspec and then devinterp, point by point, so both see the same load.
