@@ -161,15 +161,14 @@ fn main() {
         );
         let store = dir.join(".devspec");
         let result = estimate(&store, &instance);
-        let peer = python.as_deref().map(|python| {
-            devinterp(
-                python,
-                &checkpoint(&store, &format!("mlp_h{hidden}")),
-                hidden,
-                draws,
-                result.1,
-            )
-        });
+        let checkpoint = checkpoint(&store, &format!("mlp_h{hidden}"));
+        assert_eq!(
+            stored_parameters(&checkpoint),
+            parameters(hidden),
+            "the figure's parameter count disagrees with the checkpoint's"
+        );
+        let peer =
+            python.as_deref().map(|python| devinterp(python, &checkpoint, hidden, draws, result.1));
         let point = Point {
             hidden,
             draws,
@@ -228,6 +227,27 @@ fn checkpoint(store: &Path, train: &str) -> PathBuf {
     let result = manifests.iter().find(|m| m["instance"] == train).expect("the train's result");
     let digest = result["outputs"]["checkpoint@1"].as_str().expect("the checkpoint");
     store.join("blobs").join(&digest[..2]).join(digest)
+}
+
+/// The number of values a safetensors checkpoint holds: its header (a little-endian length, then
+/// that many bytes of JSON) gives each tensor's shape.
+fn stored_parameters(checkpoint: &Path) -> u64 {
+    let bytes = std::fs::read(checkpoint).expect("read the checkpoint");
+    let length = u64::from_le_bytes(bytes[..8].try_into().expect("a header length"));
+    let header: serde_json::Value =
+        serde_json::from_slice(&bytes[8..8 + usize::try_from(length).expect("a header")])
+            .expect("a safetensors header");
+    let tensors = header.as_object().expect("tensors").iter().filter(|(n, _)| *n != "__metadata__");
+    tensors
+        .map(|(_, t)| {
+            t["shape"]
+                .as_array()
+                .expect("a shape")
+                .iter()
+                .map(|d| d.as_u64().expect("a size"))
+                .product::<u64>()
+        })
+        .sum()
 }
 
 /// devinterp's `llc` call on the checkpoint: its seconds and estimate.
