@@ -66,3 +66,14 @@ pub fn wall_seconds(manifest: &serde_json::Value) -> f64 {
     let provenance = &manifest["provenance"];
     provenance["ended"].as_f64().expect("an end") - provenance["started"].as_f64().expect("a start")
 }
+
+/// The seconds `devspec run --log-format json` reported for `instance` when it finished (what
+/// `devspec plan --cost` forecasts for it), from that run's log (its standard error).
+#[allow(dead_code)] // Each bench compiles this module; only the scaling bench reads run logs.
+pub fn finished_seconds(log: &str, instance: &str) -> f64 {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "finished" && e["instance"] == instance)
+        .and_then(|e| e["seconds"].as_f64())
+        .unwrap_or_else(|| panic!("no finished event for {instance} in the run's log"))
+}

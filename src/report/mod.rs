@@ -11,7 +11,9 @@
 //! - `gallery`: which figures a report has; `html`: the page; `files`: writing them out.
 
 mod calibration_map;
-mod canvas;
+// Public for the benches' figures (`benches/llc_scaling.rs`), drawn with the report's font, text
+// sizes and colours.
+pub mod canvas;
 pub mod data;
 mod draw_error;
 mod dynamics_plot;
@@ -19,7 +21,7 @@ pub mod figure;
 mod files;
 mod gallery;
 mod html;
-mod style;
+pub mod style;
 #[cfg(test)]
 mod tests;
 mod theory_plot;
