@@ -1,7 +1,8 @@
 //! LLC sampling speed against model size (issue 25's figure): chain-steps per second on one
 //! thread, for devspec, for devinterp 2.0.1 (`benches/llc_scaling.py`, with the bench venv) and
 //! as `devspec plan --cost` forecasts it, for MLPs from about 1e3 to 1e7 parameters. Writes
-//! `target/bench/llc_scaling.csv` and draws `docs/figures/llc_scaling.svg` (log-log).
+//! `target/bench/llc_scaling.csv` and draws `target/bench/llc_scaling.svg` (log-log), and
+//! `docs/figures/llc_scaling.svg` when the devinterp peer ran.
 //!
 //! The family is the grokking MLP of `specs/grokking.dev` (Power et al. 2022's modular addition
 //! with the one-hidden-layer MLP of Gromov 2023: a and b one-hot in, a logit per residue out, p =
@@ -207,10 +208,18 @@ fn main() {
     let caption = format!("{}, 1 thread, {} (load {load_start} to {load_end})", machine(), today());
     let figure = Figure { points, caption };
     let rendered = canvas::render(&figure, (900, 600)).expect("the figure draws");
-    let svg = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/figures/llc_scaling.svg");
-    std::fs::write(&svg, rendered.svg).expect("write the SVG");
+    std::fs::write(out.join("llc_scaling.svg"), &rendered.svg).expect("write the SVG");
     std::fs::write(out.join("llc_scaling.png"), rendered.png).expect("write the PNG");
-    println!("wrote target/bench/llc_scaling.csv and docs/figures/llc_scaling.svg");
+    println!("wrote target/bench/llc_scaling.{{csv,svg,png}}");
+    // The docs' figure shows both tools: a run without the peer leaves it as it was rather
+    // than replace it with a figure that lost a series.
+    if python.is_none() {
+        println!("docs/figures/llc_scaling.svg left as it was: this run has no devinterp series");
+    } else {
+        let svg = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/figures/llc_scaling.svg");
+        std::fs::write(&svg, rendered.svg).expect("write the SVG");
+        println!("wrote docs/figures/llc_scaling.svg");
+    }
 }
 
 /// The result's `llc_mean` and the `nbeta` it used.
