@@ -115,8 +115,28 @@ pub fn check(
     // Imported files hold presets only.
     let mut imported: Vec<_> = loaded.modules.iter().filter(|(file, _)| **file != root).collect();
     imported.sort_by_key(|(file, _)| **file);
+    let bindable: Vec<FileId> = declared.iter().map(|param| param.file).collect();
     for (file, module) in imported {
         for item in &module.items {
+            // A parameter only the spec's imports import could never be bound by name.
+            if let Item::Param(param) = item
+                && !bindable.contains(file)
+            {
+                diags.push(
+                    Diagnostic::error(
+                        *file,
+                        param.name.span,
+                        format!(
+                            "`{}` is a parameter of a file the spec imports only through another",
+                            param.name.text
+                        ),
+                    )
+                    .with_hint(
+                        "declare parameters in the spec or in a file it imports directly, so \
+                         `--bind ALIAS.NAME` can reach them",
+                    ),
+                );
+            }
             if let Item::Step(step) = item {
                 diags.push(
                     Diagnostic::error(*file, step.name.span, format!("an imported file cannot declare steps (`{}`)", step.name.text))
