@@ -60,6 +60,13 @@ fn devspec_tree(text: &str) -> Option<String> {
                     writeln!(out, "(import {} as {})", &text[path_span.range()], alias.text)
                 }
             },
+            Item::Param(param) => {
+                write!(out, "(param {} {}", param.name.text, param.ty.text).unwrap();
+                if let Some((_, span)) = &param.doc {
+                    write!(out, " {}", &text[span.range()]).unwrap();
+                }
+                writeln!(out, ")")
+            }
             Item::Let(item) => {
                 writeln!(out, "(let {} {})", item.name.text, devspec_expr(text, &item.value))
             }
@@ -164,6 +171,19 @@ fn tree_sitter_tree(text: &str, tree: &Tree) -> String {
                     ),
                     other => panic!("an import's source is a {other}"),
                 }
+            }
+            "param_declaration" => {
+                write!(
+                    out,
+                    "(param {} {}",
+                    node_text(text, child(item, "name")),
+                    node_text(text, child(item, "type"))
+                )
+                .unwrap();
+                if let Some(doc) = item.child_by_field_name("doc") {
+                    write!(out, " {}", node_text(text, doc)).unwrap();
+                }
+                writeln!(out, ")")
             }
             "let_declaration" => writeln!(
                 out,
