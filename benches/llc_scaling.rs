@@ -202,23 +202,28 @@ fn main() {
     }
     let load_end = load_average();
     println!("load average at the end: {load_end}");
+    let caption = format!("{}, 1 thread, {} (load {load_start} to {load_end})", machine(), today());
+    write_outputs(points, caption, python.is_some());
+}
+
+/// Writes the CSV and the figure under `target/bench/`, and the docs' figure when the peer ran:
+/// the docs' figure shows both tools, so a run without the peer leaves it as it was rather than
+/// replace it with a figure that lost a series.
+fn write_outputs(points: Vec<Point>, caption: String, peer_ran: bool) {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&out).expect("target/bench");
     std::fs::write(out.join("llc_scaling.csv"), csv(&points)).expect("write the CSV");
-    let caption = format!("{}, 1 thread, {} (load {load_start} to {load_end})", machine(), today());
     let figure = Figure { points, caption };
     let rendered = canvas::render(&figure, (900, 600)).expect("the figure draws");
     std::fs::write(out.join("llc_scaling.svg"), &rendered.svg).expect("write the SVG");
     std::fs::write(out.join("llc_scaling.png"), rendered.png).expect("write the PNG");
     println!("wrote target/bench/llc_scaling.{{csv,svg,png}}");
-    // The docs' figure shows both tools: a run without the peer leaves it as it was rather
-    // than replace it with a figure that lost a series.
-    if python.is_none() {
-        println!("docs/figures/llc_scaling.svg left as it was: this run has no devinterp series");
-    } else {
+    if peer_ran {
         let svg = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/figures/llc_scaling.svg");
         std::fs::write(&svg, rendered.svg).expect("write the SVG");
         println!("wrote docs/figures/llc_scaling.svg");
+    } else {
+        println!("docs/figures/llc_scaling.svg left as it was: this run has no devinterp series");
     }
 }
 
