@@ -69,12 +69,14 @@ $(LIBTORCH_READY):
 # 2.0.1, in a venv kept outside the repository (about 5 GB: PyPI's torch is the CUDA build), made
 # on first use (the stamp names what it holds, so a venv made before devinterp gets it too). The
 # matmul peak first: the transformer LLC bench reports its rates as fractions of the peak it
-# records (it runs again with the workspace's benches, a few seconds).
+# records (it runs again with the workspace's benches, a few seconds). The forecast's timing
+# test (tests/cost_forecast.rs, ignored by `make test`) runs here.
 BENCH_VENV ?= $(HOME)/.cache/devspec/bench-venv
 
 bench: build $(BENCH_VENV)/.ready-devinterp
 	$(CARGO) bench -p devspec-worker --bench matmul_peak
 	DEVSPEC_BENCH_PYTHON=$(BENCH_VENV)/bin/python $(CARGO) bench --workspace
+	$(CARGO) test --test cost_forecast -- --ignored --nocapture
 	$(MAKE) python-test-torch
 
 $(BENCH_VENV)/.ready-devinterp:
