@@ -227,7 +227,7 @@ pub fn export(input: &ExportInput<'_>, out: &Path) -> Result<Exported, Failure> 
         },
         provenance,
     };
-    let bytes = write_archive(out, &manifest, &contents)?;
+    let bytes = write_archive(out, MANIFEST_NAME, &manifest, &contents)?;
     Ok(Exported {
         study_files: study_files.len(),
         results: lock.instances.len(),
@@ -282,11 +282,13 @@ fn result_entries(
     (left_out, provenance, blobs.len())
 }
 
-/// Writes the archive (manifest first) to a temporary file beside `out`, then renames it over
-/// `out`; its size in bytes.
-fn write_archive(
+/// Writes the archive (manifest first, as `manifest_name`) to a temporary file beside `out`,
+/// then renames it over `out`; its size in bytes. Bids and their results (`bid`) are written
+/// the same way.
+pub(crate) fn write_archive<M: Serialize>(
     out: &Path,
-    manifest: &BundleManifest,
+    manifest_name: &str,
+    manifest: &M,
     contents: &[(String, Vec<u8>)],
 ) -> Result<u64, Failure> {
     let manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("bundle manifests serialize");
@@ -297,7 +299,7 @@ fn write_archive(
     let temp = super::shareable_temp_file(folder).map_err(unwritable)?;
     let encoder = zstd::Encoder::new(temp, 3).map_err(unwritable)?;
     let mut archive = tar::Builder::new(encoder);
-    append(&mut archive, MANIFEST_NAME, &manifest_bytes).map_err(unwritable)?;
+    append(&mut archive, manifest_name, &manifest_bytes).map_err(unwritable)?;
     for (path, bytes) in contents {
         append(&mut archive, path, bytes).map_err(unwritable)?;
     }

@@ -1,0 +1,123 @@
+//! Reading a bid or a results bundle: a tar archive compressed with Zstandard whose first entry
+//! is its JSON manifest, and every other entry a plain file at a clean relative path (the
+//! manifest lists each with its BLAKE3 digest and size). Both are small (a spec, its data, the
+//! numbers of a study), so they are read whole, within a size limit that follows the archive's
+//! own size ([`crate::study::bundle::default_max_size`]), and checked entry by entry against the
+//! manifest before anything uses them. Writing goes through `study::bundle::write_archive`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::failure::Failure;
+use crate::study::bundle::{BundledFile, default_max_size};
+
+/// An archive read and checked: its manifest and every other entry's bytes, by path.
+pub struct Archive<M> {
+    pub manifest: M,
+    pub entries: BTreeMap<String, Vec<u8>>,
+}
+
+/// A manifest that lists the archive's other entries.
+pub trait Listing {
+    fn listed(&self) -> &[BundledFile];
+}
+
+/// A refusal of `archive`: bad input.
+pub fn refuse(archive: &Path, what: impl std::fmt::Display) -> Failure {
+    Failure::bad_input(format!("{}: {what}", archive.display()))
+}
+
+/// Reads `archive` (first entry `manifest_name`), refusing an entry that is not a plain file,
+/// whose path is not clean and relative, that is not listed or listed with another digest or
+/// size, a listed entry that is absent, and more than the size limit in all.
+pub fn read<M: DeserializeOwned + Listing>(
+    archive: &Path,
+    manifest_name: &str,
+) -> Result<Archive<M>, Failure> {
+    let compressed = std::fs::metadata(archive)
+        .map_err(|err| Failure::bad_input(format!("cannot read {}: {err}", archive.display())))?
+        .len();
+    let limit = default_max_size(compressed, None);
+    let file = std::fs::File::open(archive)
+        .map_err(|err| Failure::bad_input(format!("cannot read {}: {err}", archive.display())))?;
+    let decoder = zstd::Decoder::new(file)
+        .map_err(|err| refuse(archive, format!("it is not a zstd stream: {err}")))?;
+    let mut tar = tar::Archive::new(decoder);
+    let entries =
+        tar.entries().map_err(|err| refuse(archive, format!("it is not a tar archive: {err}")))?;
+    let mut manifest: Option<M> = None;
+    let mut read: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut total: u64 = 0;
+    for entry in entries {
+        let mut entry =
+            entry.map_err(|err| refuse(archive, format!("it is not a readable tar.zst: {err}")))?;
+        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if !matches!(entry.header().entry_type(), tar::EntryType::Regular) {
+            return Err(refuse(archive, format!("entry `{path}` is not a plain file")));
+        }
+        if let Err(why) = super::path_rules::clean_relative(&path) {
+            return Err(refuse(archive, format!("entry `{path}` {why}")));
+        }
+        let size = entry.header().size().map_err(|err| refuse(archive, err))?;
+        total = total.saturating_add(size);
+        if total > limit {
+            return Err(refuse(archive, format!("it unpacks to more than {limit} bytes")));
+        }
+        let mut bytes = Vec::new();
+        entry.by_ref().take(size).read_to_end(&mut bytes).map_err(|err| refuse(archive, err))?;
+        if manifest.is_none() {
+            if path != manifest_name {
+                return Err(refuse(
+                    archive,
+                    format!("its first entry is `{path}`, not {manifest_name}"),
+                ));
+            }
+            manifest =
+                Some(serde_json::from_slice(&bytes).map_err(|err| {
+                    refuse(archive, format!("its manifest is unreadable: {err}"))
+                })?);
+            continue;
+        }
+        if read.insert(path.clone(), bytes).is_some() {
+            return Err(refuse(archive, format!("`{path}` is in it twice")));
+        }
+    }
+    let manifest = manifest.ok_or_else(|| refuse(archive, "it is empty"))?;
+    let listed: BTreeMap<&str, &BundledFile> =
+        manifest.listed().iter().map(|f| (f.path.as_str(), f)).collect();
+    for (path, bytes) in &read {
+        let Some(file) = listed.get(path.as_str()) else {
+            return Err(refuse(archive, format!("`{path}` is not in its manifest")));
+        };
+        let digest = blake3::hash(bytes).to_hex().to_string();
+        if file.digest != digest || file.size != bytes.len() as u64 {
+            return Err(refuse(
+                archive,
+                format!(
+                    "`{path}` was changed: its bytes hash to {digest}, its manifest says {}",
+                    file.digest
+                ),
+            )
+            .with_hint("ask the sender for the archive as it was written"));
+        }
+    }
+    if let Some(missing) = listed.keys().find(|path| !read.contains_key(**path)) {
+        return Err(refuse(archive, format!("`{missing}` is in its manifest but not in it")));
+    }
+    Ok(Archive { manifest, entries: read })
+}
+
+/// The listing of `contents`: each entry's path, BLAKE3 digest and size.
+pub fn listing(contents: &[(String, Vec<u8>)]) -> Vec<BundledFile> {
+    contents
+        .iter()
+        .map(|(path, bytes)| BundledFile {
+            path: path.clone(),
+            digest: blake3::hash(bytes).to_hex().to_string(),
+            size: bytes.len() as u64,
+        })
+        .collect()
+}

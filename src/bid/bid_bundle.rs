@@ -1,0 +1,136 @@
+//! A bid (`bid.tar.zst`): a tar archive compressed with Zstandard holding
+//!
+//! ```text
+//! devspec-bid.json     the manifest: every other entry's path, BLAKE3 digest and size; the
+//!                      spec's path and digest; its open parameters (name, type, doc); the
+//!                      TorchScript models it brings; its cost forecast
+//! spec/...             the spec, its imports and the files it reads from the researcher's
+//!                      side, at their paths relative to the researcher's project
+//! ```
+//!
+//! and nothing else: no store, no results, no settings. Reading one checks every entry against
+//! the manifest ([`super::archive`]); unpacking writes only under `spec/` of the run's folder.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::archive::{self, Archive, Listing};
+use crate::failure::Failure;
+use crate::study::bundle::{BundledFile, Exporter};
+
+/// Bumped when the bid's layout changes.
+pub const BID_FORMAT: u32 = 1;
+
+/// The bid's first entry.
+pub const BID_MANIFEST: &str = "devspec-bid.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BidManifest {
+    pub format: u32,
+    /// The spec's file stem: the default name of the folder a bid runs in.
+    pub study: String,
+    /// The spec's path under `spec/`.
+    pub spec: String,
+    /// The BLAKE3 of the spec's bytes: results name it, and `bid open` compares them.
+    pub spec_digest: String,
+    /// Every entry but this manifest.
+    pub files: Vec<BundledFile>,
+    /// The parameters the owner binds.
+    pub params: Vec<BidParam>,
+    /// The TorchScript models the bid brings (paths under `spec/`): code the owner runs.
+    pub torchscript: Vec<String>,
+    pub forecast: BidForecast,
+    pub exported_by: Exporter,
+}
+
+impl Listing for BidManifest {
+    fn listed(&self) -> &[BundledFile] {
+        &self.files
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BidParam {
+    pub name: String,
+    /// Its type as written (`files`, `model`).
+    pub ty: String,
+    pub doc: Option<String>,
+}
+
+/// The researcher's forecast of the bid's cost, on the researcher's machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "made", rename_all = "snake_case")]
+pub enum BidForecast {
+    /// Why there is none (not asked for, or the spec could not be planned unbound).
+    No { why: String },
+    Yes {
+        jobs: usize,
+        /// The whole study's wall time; `None` when some instance cannot be priced.
+        total_seconds: Option<f64>,
+        instances: Vec<ForecastLine>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastLine {
+    pub instance: String,
+    /// Seconds of its own, or why it is unknown.
+    pub seconds: Result<f64, String>,
+}
+
+/// Reads and checks a bid: every entry listed with its digest, under `spec/`, the spec among
+/// them, and of this devspec's format.
+pub fn read(path: &Path) -> Result<Archive<BidManifest>, Failure> {
+    let bid: Archive<BidManifest> = archive::read(path, BID_MANIFEST)?;
+    if bid.manifest.format != BID_FORMAT {
+        return Err(archive::refuse(
+            path,
+            format!(
+                "bid format {} is not the one this devspec reads ({BID_FORMAT})",
+                bid.manifest.format
+            ),
+        ));
+    }
+    if let Some(stray) = bid.entries.keys().find(|p| !p.starts_with("spec/")) {
+        return Err(archive::refuse(path, format!("`{stray}` is not under `spec/`")));
+    }
+    let spec = format!("spec/{}", bid.manifest.spec);
+    match bid.entries.get(&spec) {
+        Some(bytes) if blake3::hash(bytes).to_hex().as_str() == bid.manifest.spec_digest => {}
+        Some(_) => return Err(archive::refuse(path, "its spec does not match its digest")),
+        None => return Err(archive::refuse(path, format!("its spec `{spec}` is not in it"))),
+    }
+    Ok(bid)
+}
+
+/// The BLAKE3 of the bid archive's bytes: the results of a run name the bid they answer.
+pub fn digest_of(path: &Path) -> Result<String, Failure> {
+    devspec_protocol::store_layout::file_digest(path)
+        .map_err(|err| Failure::bad_input(format!("cannot read {}: {err}", path.display())))
+}
+
+/// Writes the bid's files under `dir` (the run's folder): each `spec/...` entry at its path,
+/// refusing to replace a file that is there with other bytes. Returns the spec's path.
+pub fn unpack(bid: &Archive<BidManifest>, dir: &Path) -> Result<PathBuf, Failure> {
+    for (path, bytes) in &bid.entries {
+        let target = dir.join(path);
+        if let Ok(existing) = std::fs::read(&target) {
+            if &existing == bytes {
+                continue;
+            }
+            return Err(Failure::bad_input(format!(
+                "{} holds another bid's file ({path})",
+                dir.display()
+            ))
+            .with_hint("run each bid in its own folder (--dir)"));
+        }
+        let folder = target.parent().expect("entries are under spec/");
+        let unwritable = |err: std::io::Error| {
+            Failure::environment(format!("cannot write {}: {err}", target.display()))
+        };
+        std::fs::create_dir_all(folder).map_err(unwritable)?;
+        std::fs::write(&target, bytes).map_err(unwritable)?;
+    }
+    Ok(dir.join("spec").join(&bid.manifest.spec))
+}

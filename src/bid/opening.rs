@@ -1,0 +1,159 @@
+//! The researcher's checks of a results bundle against the bid it answers (`bid open`): the
+//! same spec (by digest) and bid; a commitment whose root is the one its checkpoints give, and
+//! whose checkpoints are exactly those the results name; every number in the lock the number its
+//! result's bytes give (so a changed number is caught wherever it was changed); every output's
+//! bytes present; and every step of the spec answered, redacted by the owner, or named among
+//! the instances a partial run is missing.
+
+use std::collections::BTreeSet;
+
+use devspec_protocol::StepKind;
+use devspec_protocol::results::{self, EstimateResult, TrainResult};
+
+use super::bid_bundle::BidManifest;
+use super::results_bundle::ResultsManifest;
+use crate::study::Lock;
+use crate::study::lock::{Headline, LockedInstance};
+
+/// A checkpoint output: an imported checkpoint's `result`, a training run's `checkpoint@N`.
+pub fn is_checkpoint_output(kind: StepKind, output: &str) -> bool {
+    match kind {
+        StepKind::Checkpoint => true,
+        StepKind::Train | StepKind::Test => output.starts_with("checkpoint@"),
+        StepKind::Estimate | StepKind::Detect | StepKind::Report => false,
+    }
+}
+
+/// An optimizer state: never sent, nor committed to.
+pub fn is_optimizer_output(output: &str) -> bool {
+    output.starts_with("optimizer@")
+}
+
+/// The instance names of step `step`: `step`, `step[...]`, `step@...`.
+pub fn is_instance_of(instance: &str, step: &str) -> bool {
+    instance
+        .strip_prefix(step)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('[') || rest.starts_with('@'))
+}
+
+/// Every problem found, in words; empty when the results answer the bid.
+pub fn problems(
+    results: &ResultsManifest,
+    lock: &Lock,
+    blob: &dyn Fn(&str) -> Option<Vec<u8>>,
+    bid: &BidManifest,
+    bid_digest: &str,
+    steps: &[(String, StepKind)],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if results.spec_digest != bid.spec_digest {
+        problems.push(format!(
+            "they answer another spec (digest {}; the bid's is {})",
+            results.spec_digest, bid.spec_digest
+        ));
+    }
+    if results.bid_digest != bid_digest {
+        problems.push(format!(
+            "they answer another bid (digest {}; this bid's is {bid_digest})",
+            results.bid_digest
+        ));
+    }
+    if !results.commitment.holds() {
+        problems.push(format!(
+            "the commitment's root {} is not the root of its checkpoints' digests",
+            results.commitment.root
+        ));
+    }
+    let mut named: BTreeSet<(String, String)> = BTreeSet::new();
+    for instance in &lock.instances {
+        if !steps.iter().any(|(step, kind)| *step == instance.step && *kind == instance.kind) {
+            problems.push(format!("`{}` is not an instance of the bid's spec", instance.name));
+            continue;
+        }
+        for (output, digest) in &instance.outputs {
+            if is_checkpoint_output(instance.kind, output) {
+                named.insert((instance.name.clone(), output.clone()));
+                match results.commitment.digest_of(&instance.name, output) {
+                    Some(committed) if committed == digest => {}
+                    Some(committed) => problems.push(format!(
+                        "`{}` {output} is checkpoint {digest}, the commitment says {committed}",
+                        instance.name
+                    )),
+                    None => problems.push(format!(
+                        "`{}` {output} (checkpoint {digest}) is not in the commitment",
+                        instance.name
+                    )),
+                }
+            } else if !is_optimizer_output(output) {
+                match blob(digest) {
+                    Some(bytes) => {
+                        if let Some(problem) = changed_number(instance, &bytes) {
+                            problems.push(problem);
+                        }
+                    }
+                    None => problems.push(format!(
+                        "`{}` {output} ({digest}) is not in the bundle",
+                        instance.name
+                    )),
+                }
+            }
+        }
+    }
+    for committed in &results.commitment.checkpoints {
+        if !named.contains(&(committed.instance.clone(), committed.output.clone())) {
+            problems.push(format!(
+                "the commitment names `{}` {}, which no result comes from",
+                committed.instance, committed.output
+            ));
+        }
+    }
+    if results.complete != results.missing.is_empty() {
+        problems.push("it says it is complete and names missing instances".to_owned());
+    }
+    for (step, _) in steps {
+        let answered = lock.instances.iter().any(|i| i.step == *step)
+            || results.redacted.contains(step)
+            || results.missing.iter().any(|m| is_instance_of(m, step));
+        if !answered {
+            problems.push(format!("step `{step}` has no results, and none are said missing"));
+        }
+    }
+    problems
+}
+
+/// Whether the lock's headline numbers of `instance` are the ones its result's bytes give.
+fn changed_number(instance: &LockedInstance, bytes: &[u8]) -> Option<String> {
+    let metrics = match instance.kind {
+        StepKind::Estimate => {
+            results::decode::<EstimateResult>(bytes).ok().map(|r| r.observed.metrics())
+        }
+        StepKind::Train => results::decode::<TrainResult>(bytes).ok().map(|r| r.metrics()),
+        // A detection's boundaries and a report's data are their bytes: the digest checks them.
+        StepKind::Checkpoint | StepKind::Detect | StepKind::Report | StepKind::Test => {
+            return None;
+        }
+    };
+    let Some(metrics) = metrics else {
+        return Some(format!("`{}`'s result is unreadable", instance.name));
+    };
+    let number = |name: &str| metrics.get(name).and_then(serde_json::Value::as_f64);
+    let mut expected = Headline::default();
+    if matches!(instance.kind, StepKind::Train) {
+        expected.final_train_loss = number("final_train_loss");
+        expected.final_test_loss = number("final_test_loss");
+    } else if number("llc_mean").is_some() {
+        expected.llc_mean = number("llc_mean");
+        expected.llc_se = number("llc_se");
+    } else {
+        expected.numbers = metrics
+            .iter()
+            .filter_map(|(name, value)| Some((name.clone(), value.as_f64()?)))
+            .collect();
+    }
+    (format!("{expected:?}") != format!("{:?}", instance.results)).then(|| {
+        format!(
+            "`{}`'s numbers were changed: the lock says {:?}, its result gives {expected:?}",
+            instance.name, instance.results
+        )
+    })
+}

@@ -1,0 +1,150 @@
+//! The answer to a bid (`results.tar.zst`): a tar archive compressed with Zstandard holding
+//!
+//! ```text
+//! devspec-results.json   the manifest: every other entry's path, digest and size; the spec's
+//!                        and the bid's digests; complete or partial (the instances missing,
+//!                        and whether the budget stopped the run); the steps the owner
+//!                        redacted; the commitment to the checkpoints used
+//! results/lock.toml      the results as a lock (`study::Lock`): each instance's key, output
+//!                        digests, headline numbers, the machine part of its key and the devspec
+//!                        that computed it; no host, no time, no path
+//! results/blobs/DIGEST   each result's bytes (estimates, detections, observables' numbers, the
+//!                        report's data), never a checkpoint's or an optimizer state's
+//! ```
+//!
+//! What goes in is scanned before it is written ([`Scan`]): an entry that is a checkpoint (by
+//! digest), holds a stretch of any checkpoint's tensor bytes, or is a tensor file at all
+//! (safetensors, a PyTorch zip) is refused, whatever put it there.
+
+use serde::{Deserialize, Serialize};
+
+use super::archive::Listing;
+use super::commitment::Commitment;
+use crate::study::bundle::{BundledFile, Exporter};
+
+pub const RESULTS_FORMAT: u32 = 1;
+pub const RESULTS_MANIFEST: &str = "devspec-results.json";
+pub const LOCK_ENTRY: &str = "results/lock.toml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsManifest {
+    pub format: u32,
+    pub study: String,
+    /// The BLAKE3 of the spec the results answer (the bid's `spec_digest`).
+    pub spec_digest: String,
+    /// The BLAKE3 of the bid archive that was run.
+    pub bid_digest: String,
+    pub files: Vec<BundledFile>,
+    /// Every instance of the plan has its results (redacted steps aside).
+    pub complete: bool,
+    pub stopped_at_budget: bool,
+    /// Instances without results, in plan order.
+    pub missing: Vec<String>,
+    /// Steps whose results the owner left out (`--redact`).
+    pub redacted: Vec<String>,
+    pub commitment: Commitment,
+    pub exported_by: Exporter,
+}
+
+impl Listing for ResultsManifest {
+    fn listed(&self) -> &[BundledFile] {
+        &self.files
+    }
+}
+
+/// How many bytes of a checkpoint's tensor data the scan looks for in every entry: long enough
+/// that no JSON number text holds them by chance, short enough for the smallest model's data.
+const SAMPLE_BYTES: usize = 32;
+
+/// What must never leave the machine: the checkpoints' digests, and stretches of their tensor
+/// bytes to look for inside anything written.
+pub struct Scan {
+    digests: std::collections::BTreeSet<String>,
+    samples: Vec<(String, Vec<u8>)>,
+}
+
+impl Scan {
+    pub fn new() -> Self {
+        Scan { digests: std::collections::BTreeSet::new(), samples: Vec::new() }
+    }
+
+    /// Adds a checkpoint (or any model state) named `what`, with its bytes.
+    pub fn forbid(&mut self, what: &str, digest: &str, bytes: &[u8]) {
+        self.digests.insert(digest.to_owned());
+        let data = tensor_data(bytes);
+        for at in [0, data.len() / 2, data.len().saturating_sub(SAMPLE_BYTES)] {
+            if let Some(sample) = data.get(at..at + SAMPLE_BYTES)
+                && !sample.iter().all(|&b| b == sample[0])
+            {
+                self.samples.push((what.to_owned(), sample.to_vec()));
+            }
+        }
+    }
+
+    /// Why `bytes` (entry `path`) must not go in, if so.
+    pub fn refusal(&self, path: &str, bytes: &[u8]) -> Option<String> {
+        let digest = blake3::hash(bytes).to_hex().to_string();
+        if self.digests.contains(&digest) {
+            return Some(format!("`{path}` is a checkpoint ({digest})"));
+        }
+        if is_tensor_file(bytes) {
+            return Some(format!("`{path}` is a tensor file (safetensors or a PyTorch archive)"));
+        }
+        self.samples.iter().find_map(|(what, sample)| {
+            bytes
+                .windows(sample.len())
+                .any(|w| w == sample.as_slice())
+                .then(|| format!("`{path}` holds bytes of checkpoint {what}"))
+        })
+    }
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Scan::new()
+    }
+}
+
+/// A safetensors file's tensor bytes (after its header), or all of `bytes` for anything else.
+fn tensor_data(bytes: &[u8]) -> &[u8] {
+    safetensors_header_end(bytes).map_or(bytes, |end| &bytes[end..])
+}
+
+fn safetensors_header_end(bytes: &[u8]) -> Option<usize> {
+    let length = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let end = usize::try_from(length).ok()?.checked_add(8)?;
+    (end <= bytes.len() && bytes.get(8) == Some(&b'{')).then_some(end)
+}
+
+fn is_tensor_file(bytes: &[u8]) -> bool {
+    safetensors_header_end(bytes).is_some() || bytes.starts_with(b"PK\x03\x04")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scan;
+
+    fn safetensors(data: &[u8]) -> Vec<u8> {
+        let header = br#"{"w":{"dtype":"F32","shape":[16],"data_offsets":[0,64]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        bytes.extend_from_slice(data);
+        bytes
+    }
+
+    #[test]
+    fn a_checkpoint_its_bytes_inside_another_file_and_any_tensor_file_are_refused() {
+        let data: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37)).collect();
+        let checkpoint = safetensors(&data);
+        let digest = blake3::hash(&checkpoint).to_hex().to_string();
+        let mut scan = Scan::new();
+        scan.forbid("ckpts@10", &digest, &checkpoint);
+        assert!(scan.refusal("results/blobs/x", &checkpoint).unwrap().contains("is a checkpoint"));
+        let mut smuggled = b"{\"numbers\": [1, 2], \"raw\": \"".to_vec();
+        smuggled.extend_from_slice(&data[10..50]);
+        assert!(scan.refusal("results/blobs/y", &smuggled).unwrap().contains("ckpts@10"));
+        let other = safetensors(&[7; 64]);
+        assert!(scan.refusal("results/blobs/z", &other).unwrap().contains("tensor file"));
+        assert_eq!(scan.refusal("results/lock.toml", b"{\"llc_mean\": 2.5}"), None);
+    }
+}
