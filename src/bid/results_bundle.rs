@@ -52,31 +52,42 @@ impl Listing for ResultsManifest {
     }
 }
 
-/// How many bytes of a checkpoint's tensor data the scan looks for in every entry: long enough
-/// that no JSON number text holds them by chance, short enough for the smallest model's data.
+/// How many bytes of a checkpoint's tensor data make one sample the scan looks for in every
+/// entry: long enough that no JSON text holds them by chance (eight float32 weights).
 const SAMPLE_BYTES: usize = 32;
 
-/// What must never leave the machine: the checkpoints' digests, and stretches of their tensor
-/// bytes to look for inside anything written.
+/// The most samples kept per checkpoint: the stride between samples grows with the checkpoint
+/// so a large one costs at most this many (32 MiB of samples).
+const MAX_SAMPLES: usize = 1 << 20;
+
+/// What must never leave the machine: the checkpoints' digests, and every stretch of their
+/// tensor bytes of [`SAMPLE_BYTES`] starting at a multiple of the stride (16 bytes for a
+/// checkpoint under 16 MiB), so any copy of `SAMPLE_BYTES` + stride bytes or more is found
+/// wherever it sits in an entry.
 pub struct Scan {
     digests: std::collections::BTreeSet<String>,
-    samples: Vec<(String, Vec<u8>)>,
+    samples: std::collections::HashMap<[u8; SAMPLE_BYTES], String>,
 }
 
 impl Scan {
     pub fn new() -> Self {
-        Scan { digests: std::collections::BTreeSet::new(), samples: Vec::new() }
+        Scan {
+            digests: std::collections::BTreeSet::new(),
+            samples: std::collections::HashMap::new(),
+        }
     }
 
     /// Adds a checkpoint (or any model state) named `what`, with its bytes.
     pub fn forbid(&mut self, what: &str, digest: &str, bytes: &[u8]) {
         self.digests.insert(digest.to_owned());
         let data = tensor_data(bytes);
-        for at in [0, data.len() / 2, data.len().saturating_sub(SAMPLE_BYTES)] {
-            if let Some(sample) = data.get(at..at + SAMPLE_BYTES)
-                && !sample.iter().all(|&b| b == sample[0])
-            {
-                self.samples.push((what.to_owned(), sample.to_vec()));
+        let stride = (data.len() / MAX_SAMPLES).max(16);
+        for at in (0..data.len().saturating_sub(SAMPLE_BYTES - 1)).step_by(stride) {
+            let sample: [u8; SAMPLE_BYTES] =
+                data[at..at + SAMPLE_BYTES].try_into().expect("a sample's length");
+            // Runs of one byte (zeros, padding) are in any file.
+            if !sample.iter().all(|&b| b == sample[0]) {
+                self.samples.entry(sample).or_insert_with(|| what.to_owned());
             }
         }
     }
@@ -90,11 +101,9 @@ impl Scan {
         if is_tensor_file(bytes) {
             return Some(format!("`{path}` is a tensor file (safetensors or a PyTorch archive)"));
         }
-        self.samples.iter().find_map(|(what, sample)| {
-            bytes
-                .windows(sample.len())
-                .any(|w| w == sample.as_slice())
-                .then(|| format!("`{path}` holds bytes of checkpoint {what}"))
+        bytes.windows(SAMPLE_BYTES).find_map(|window| {
+            let what = self.samples.get(window)?;
+            Some(format!("`{path}` holds bytes of checkpoint {what}"))
         })
     }
 }

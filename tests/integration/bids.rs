@@ -1,0 +1,385 @@
+//! Bids end to end (issue 26): a researcher's folder and an owner's folder, each a temporary
+//! directory; the bid travels as `bid.tar.zst`, the answer as `results.tar.zst`. The round trip
+//! draws the same report bytes on both sides; each refusal is tested: a bid that reads outside
+//! its bindings, one that would write outside its folder, one over its budget (stopped, its
+//! results marked partial), a results bundle that would carry checkpoint bytes (refused by the
+//! export's own scan), and results whose numbers or commitment were changed (refused by `open`).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use super::binaries::devspec_exe;
+
+/// A study the owner runs: a small TMS trained, its LLC at three checkpoints, and a report.
+fn trained_spec(steps: u64) -> String {
+    format!(
+        "train run {{\n  model = tms.model(features = 4, hidden = 2, init_scale = 0.1)\n  \
+         data = tms.data(features = 4, sparsity = 0.9, samples = 512)\n  \
+         optimizer = sgd(lr = 0.1)\n  batch_size = 128\n  steps = {steps}\n  seed = 0\n  \
+         checkpoints = [10, 100, {steps}]\n}}\n\
+         estimate llc on run {{\n  observable = llc(sampler = sgld(lr = 1e-3, localization = \
+         100), chains = 2, draws = 40, burnin = 10)\n}}\n\
+         report summary on run, llc {{ title = \"bid\" }}\n"
+    )
+}
+
+fn devspec(cwd: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(devspec_exe()).current_dir(cwd).args(args).output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[track_caller]
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", text(out));
+    text(out)
+}
+
+#[track_caller]
+fn refused(out: &Output, expected: &str) -> String {
+    let all = text(out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains(expected), "expected {expected:?} in\n{all}");
+    assert!(!all.contains("panicked"), "{all}");
+    all
+}
+
+/// Both sides: `researcher/study.dev` exported to `bid.tar.zst`, and the owner's folder.
+struct Exchange {
+    _root: tempfile::TempDir,
+    researcher: PathBuf,
+    owner: PathBuf,
+    bid: PathBuf,
+}
+
+impl Exchange {
+    fn new(spec: &str) -> Exchange {
+        let root = tempfile::tempdir().unwrap();
+        let researcher = root.path().join("researcher");
+        let owner = root.path().join("owner");
+        std::fs::create_dir_all(&researcher).unwrap();
+        std::fs::create_dir_all(&owner).unwrap();
+        std::fs::write(researcher.join("study.dev"), spec).unwrap();
+        let bid = root.path().join("bid.tar.zst");
+        ok(&devspec(&researcher, &["bid", "export", "study.dev", "-o", bid.to_str().unwrap()]));
+        Exchange { _root: root, researcher, owner, bid }
+    }
+
+    fn bid(&self) -> &str {
+        self.bid.to_str().unwrap()
+    }
+
+    fn results(&self) -> PathBuf {
+        self.owner.join("results.tar.zst")
+    }
+
+    /// The owner's run in `owner/run`, then its results.
+    fn run_and_answer(&self, extra: &[&str]) -> String {
+        let mut args = vec!["bid", "run", self.bid(), "--dir", "run"];
+        args.extend_from_slice(extra);
+        let out = devspec(&self.owner, &args);
+        let mut said = text(&out);
+        said += &ok(&devspec(
+            &self.owner,
+            &["bid", "results", "--dir", "run", "-o", self.results().to_str().unwrap()],
+        ));
+        said
+    }
+
+    fn open(&self, results: &Path) -> Output {
+        devspec(
+            &self.researcher,
+            &["bid", "open", results.to_str().unwrap(), "--bid", self.bid(), "-o", "opened"],
+        )
+    }
+}
+
+/// Every file under `dir`, by path relative to it, with its bytes.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                out.push((
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The entries of a tar.zst, by path.
+fn entries(archive: &Path) -> Vec<(String, Vec<u8>)> {
+    let decoder = zstd::Decoder::new(std::fs::File::open(archive).unwrap()).unwrap();
+    let mut tar = tar::Archive::new(decoder);
+    tar.entries()
+        .unwrap()
+        .map(|entry| {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+            (path, bytes)
+        })
+        .collect()
+}
+
+/// Writes an archive of `entries` (the first the manifest), as devspec writes them.
+fn write_entries(archive: &Path, entries: &[(String, Vec<u8>)]) {
+    let encoder = zstd::Encoder::new(std::fs::File::create(archive).unwrap(), 3).unwrap();
+    let mut tar = tar::Builder::new(encoder);
+    for (path, bytes) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        // `set_path` refuses `..`: the name goes into the header's bytes as a hostile bid's would.
+        let name = &mut header.as_old_mut().name;
+        name[..path.len()].copy_from_slice(path.as_bytes());
+        header.set_cksum();
+        tar.append(&header, bytes.as_slice()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
+/// `entries` with `path`'s bytes replaced and the manifest's listing made to match, as a
+/// careful forger would.
+fn forged(entries: &[(String, Vec<u8>)], path: &str, bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
+    let mut out = entries.to_vec();
+    let digest = blake3::hash(&bytes).to_hex().to_string();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&out[0].1).unwrap();
+    for file in manifest["files"].as_array_mut().unwrap() {
+        if file["path"] == path {
+            file["digest"] = digest.clone().into();
+            file["size"] = bytes.len().into();
+        }
+    }
+    out[0].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+    out.iter_mut().find(|(p, _)| p == path).unwrap().1 = bytes;
+    out
+}
+
+#[test]
+fn a_bid_runs_on_the_owners_side_and_its_report_is_the_same_bytes_on_both() {
+    let exchange = Exchange::new(&trained_spec(200));
+    let inspected = ok(&devspec(&exchange.owner, &["bid", "inspect", exchange.bid()]));
+    for expected in [
+        "step `run` (train):",
+        "its checkpoints never leave, only their BLAKE3 digests",
+        "step `llc` (estimate):",
+        "the LLC estimate and its standard error",
+        "no host name, no path, no time",
+    ] {
+        assert!(inspected.contains(expected), "{expected:?} not in\n{inspected}");
+    }
+    let said = exchange.run_and_answer(&[]);
+    assert!(said.contains("complete: every instance has its results"), "{said}");
+    assert!(said.contains("commitment: 3 checkpoint(s), root "), "{said}");
+    // Nothing but the results: no checkpoint, no host name, no path of the owner's.
+    let sent = entries(&exchange.results());
+    let owner = exchange.owner.canonicalize().unwrap();
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    for (path, bytes) in &sent {
+        assert!(path == "devspec-results.json" || path.starts_with("results/"), "{path}");
+        let content = String::from_utf8_lossy(bytes);
+        assert!(!content.contains(owner.to_str().unwrap()), "{path} names the owner's folder");
+        if !host.trim().is_empty() {
+            assert!(!content.contains(&format!("\"{}\"", host.trim())), "{path} names the host");
+        }
+    }
+    let opened = ok(&exchange.open(&exchange.results()));
+    assert!(opened.contains("complete; commitment root"), "{opened}");
+    let drawn = files(&exchange.researcher.join("opened/reports/summary"));
+    let sent_report = files(&exchange.owner.join("run/report-sent/summary"));
+    assert!(drawn.iter().any(|(p, _)| p.ends_with("report.html")), "{drawn:?}");
+    assert_eq!(drawn, sent_report, "the report differs between the two sides");
+    // The opened results are a lock `devspec diff` compares with the owner's own run.
+    let diff = ok(&devspec(
+        &exchange.researcher,
+        &[
+            "diff",
+            "opened/results.lock",
+            exchange.owner.join("run/spec/study.dev.lock").to_str().unwrap(),
+        ],
+    ));
+    assert!(diff.contains("no differences: the same 5 instances"), "{diff}");
+}
+
+#[test]
+fn changed_numbers_and_commitments_are_refused_by_open() {
+    let exchange = Exchange::new(&trained_spec(200));
+    exchange.run_and_answer(&[]);
+    let sent = entries(&exchange.results());
+    let lock =
+        String::from_utf8(sent.iter().find(|(p, _)| p == "results/lock.toml").unwrap().1.clone())
+            .unwrap();
+    let at = lock.find("llc_mean = ").unwrap() + "llc_mean = ".len();
+    let mut changed = lock.clone();
+    changed.insert(at, '1');
+    // Changed without touching the manifest: the digest says so.
+    let plain = exchange.owner.join("plain.tar.zst");
+    let mut tampered = sent.clone();
+    tampered.iter_mut().find(|(p, _)| p == "results/lock.toml").unwrap().1 =
+        changed.clone().into_bytes();
+    write_entries(&plain, &tampered);
+    refused(&exchange.open(&plain), "`results/lock.toml` was changed");
+    // Changed with the manifest forged to match: the result's own bytes say otherwise.
+    let careful = exchange.owner.join("careful.tar.zst");
+    write_entries(&careful, &forged(&sent, "results/lock.toml", changed.into_bytes()));
+    refused(&exchange.open(&careful), "numbers were changed");
+    // A checkpoint digest that is not the committed one.
+    let mut manifest: serde_json::Value = serde_json::from_slice(&sent[0].1).unwrap();
+    manifest["commitment"]["checkpoints"][0]["digest"] = "0".repeat(64).into();
+    let mut recommitted = sent.clone();
+    recommitted[0].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+    let digests = exchange.owner.join("digests.tar.zst");
+    write_entries(&digests, &recommitted);
+    let said = refused(&exchange.open(&digests), "is not the root of its checkpoints' digests");
+    assert!(said.contains("the commitment says 0000"), "{said}");
+}
+
+#[test]
+fn a_bid_that_reads_outside_its_bindings_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let secret = root.path().join("secret.bin");
+    std::fs::write(&secret, b"the owner's").unwrap();
+    // The researcher's own export refuses it.
+    let researcher = root.path().join("researcher");
+    std::fs::create_dir_all(&researcher).unwrap();
+    std::fs::write(researcher.join("study.dev"), "test leak { reads = \"../secret.bin\" }\n")
+        .unwrap();
+    refused(
+        &devspec(&researcher, &["bid", "export", "study.dev", "-o", "bid.tar.zst"]),
+        "`../secret.bin` climbs out of the bid's folder with `..`",
+    );
+    // A bid made by hand, naming the owner's file by its absolute path, and a glob.
+    for (case, (written, expected)) in [
+        (secret.to_str().unwrap().to_owned(), "is absolute"),
+        (format!("{}/*.bin", root.path().display()), "is absolute"),
+        ("own/*.bin".to_owned(), "is a glob, which only a binding may give"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let spec = format!("test leak {{ reads = \"{written}\" }}\n");
+        let mut contents = vec![("spec/study.dev".to_owned(), spec.clone().into_bytes())];
+        if written.starts_with("own/") {
+            contents.push(("spec/own/a.bin".to_owned(), b"own".to_vec()));
+        }
+        let listing: Vec<serde_json::Value> = contents
+            .iter()
+            .map(|(p, b)| {
+                serde_json::json!({"path": p, "digest": blake3::hash(b).to_hex().to_string(), "size": b.len()})
+            })
+            .collect();
+        let manifest = serde_json::json!({
+            "format": 1, "study": "study", "spec": "study.dev",
+            "spec_digest": blake3::hash(spec.as_bytes()).to_hex().to_string(),
+            "files": listing, "params": [], "torchscript": [],
+            "forecast": {"made": "no", "why": "none"},
+            "exported_by": {"devspec": "0", "commit": ""},
+        });
+        let bid = root.path().join("hostile.tar.zst");
+        let mut all = vec![("devspec-bid.json".to_owned(), serde_json::to_vec(&manifest).unwrap())];
+        all.extend(contents);
+        write_entries(&bid, &all);
+        let owner = root.path().join("owner");
+        std::fs::create_dir_all(&owner).unwrap();
+        refused(&devspec(&owner, &["bid", "inspect", bid.to_str().unwrap()]), expected);
+        let dir = format!("run{case}");
+        refused(&devspec(&owner, &["bid", "run", bid.to_str().unwrap(), "--dir", &dir]), expected);
+        assert!(!owner.join(dir).join(".devspec").exists(), "a refused bid ran");
+    }
+}
+
+#[test]
+fn a_bid_that_would_write_outside_its_folder_is_refused_and_a_run_writes_only_in_its_own() {
+    let exchange = Exchange::new(&trained_spec(100));
+    let sent = entries(&exchange.bid);
+    for (entry, expected) in [
+        ("spec/../../escaped.dev", "leaves its folder (`..`)"),
+        ("/tmp/escaped.dev", "has an absolute path"),
+    ] {
+        let mut hostile = sent.clone();
+        hostile.push((entry.to_owned(), b"escaped".to_vec()));
+        let mut manifest: serde_json::Value = serde_json::from_slice(&hostile[0].1).unwrap();
+        manifest["files"].as_array_mut().unwrap().push(serde_json::json!({
+            "path": entry, "digest": blake3::hash(b"escaped").to_hex().to_string(), "size": 7,
+        }));
+        hostile[0].1 = serde_json::to_vec(&manifest).unwrap();
+        let bid = exchange.owner.join("hostile.tar.zst");
+        write_entries(&bid, &hostile);
+        let inbox = exchange.owner.join("inbox");
+        std::fs::create_dir_all(inbox.join("a/b")).unwrap();
+        refused(
+            &devspec(&inbox.join("a/b"), &["bid", "run", bid.to_str().unwrap(), "--dir", "run"]),
+            expected,
+        );
+        assert!(!inbox.join("escaped.dev").exists() && !inbox.join("a/escaped.dev").exists());
+    }
+    // A bid that runs writes only inside its folder: the folder it was run from holds nothing
+    // else afterwards.
+    let place = exchange.owner.join("place");
+    std::fs::create_dir_all(&place).unwrap();
+    ok(&devspec(&place, &["bid", "run", exchange.bid(), "--dir", "run"]));
+    let names: Vec<String> = std::fs::read_dir(&place)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["run"]);
+}
+
+#[test]
+fn a_bid_over_its_budget_is_stopped_and_its_results_are_marked_partial() {
+    // Long enough (millions of steps) that a one-second budget stops it in training.
+    let exchange = Exchange::new(&trained_spec(20_000_000));
+    let said = exchange.run_and_answer(&["--budget", "1s"]);
+    assert!(said.contains("stopped at the budget (1.0 s)"), "{said}");
+    assert!(said.contains("partial: 5 instance(s) without results (run, ...)"), "{said}");
+    assert!(said.contains("; partial"), "{said}");
+    let opened = ok(&exchange.open(&exchange.results()));
+    assert!(opened.contains("partial;"), "{opened}");
+    assert!(opened.contains("the owner's budget stopped the run"), "{opened}");
+    assert!(opened.contains("missing: llc@20000000"), "{opened}");
+}
+
+#[test]
+fn a_results_bundle_that_would_carry_checkpoint_bytes_is_refused_by_the_export() {
+    let exchange = Exchange::new(&trained_spec(100));
+    exchange.run_and_answer(&[]);
+    // The store says an estimate output a checkpoint's bytes (a broken or hostile worker could):
+    // its record, resealed, names the checkpoint's blob as one more output.
+    let actions = exchange.owner.join("run/.devspec/actions");
+    let records: Vec<PathBuf> = std::fs::read_dir(&actions)
+        .unwrap()
+        .flat_map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    let read = |path: &Path| -> devspec::store::Manifest {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let train = records.iter().map(|p| read(p)).find(|m| m.instance == "run").unwrap();
+    let checkpoint = train.outputs["checkpoint@100"].clone();
+    let estimate_path = records.iter().find(|p| read(p).instance == "llc@100").unwrap();
+    let mut estimate = read(estimate_path);
+    estimate.outputs.insert("extra".into(), checkpoint.clone());
+    estimate.sizes.insert(checkpoint.clone(), train.sizes[&checkpoint]);
+    std::fs::write(estimate_path, estimate.sealed_text()).unwrap();
+    std::fs::remove_file(exchange.results()).unwrap();
+    let out = devspec(
+        &exchange.owner,
+        &["bid", "results", "--dir", "run", "-o", exchange.results().to_str().unwrap()],
+    );
+    refused(&out, "would carry what must not leave");
+    assert!(text(&out).contains(&format!("is a checkpoint ({checkpoint})")), "{}", text(&out));
+    assert!(!exchange.results().exists(), "a refused export wrote its bundle");
+}
