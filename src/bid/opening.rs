@@ -157,3 +157,37 @@ fn changed_number(instance: &LockedInstance, bytes: &[u8]) -> Option<String> {
         )
     })
 }
+
+/// Each result's key recomputed from the bid's spec (planned here as `plan`) with the inputs
+/// the results name (a checkpoint's committed digest, an estimate's result) and the machine
+/// part the result records: a key that differs means the result was not computed by this spec
+/// on these inputs. An instance whose inputs are not all in the results (redacted, missing) is
+/// not checked.
+pub fn key_problems(
+    plan: &crate::plan::Plan,
+    lock: &Lock,
+    files: &crate::store::FileDigests,
+) -> Vec<String> {
+    let by_name: std::collections::BTreeMap<String, &LockedInstance> =
+        lock.instances.iter().map(|i| (i.name.clone(), i)).collect();
+    let outputs_of = |node: petgraph::graph::NodeIndex| {
+        by_name.get(&plan.graph[node].display_name()).map(|locked| &locked.outputs)
+    };
+    let mut problems = Vec::new();
+    for &node in &plan.order {
+        let Some(locked) = by_name.get(&plan.graph[node].display_name()) else { continue };
+        let Some((key, _)) =
+            crate::exec::instance_key(plan, node, &outputs_of, &locked.environment, files)
+        else {
+            continue;
+        };
+        let key = key.digest();
+        if key != locked.key {
+            problems.push(format!(
+                "`{}` has key {}, but the bid's spec on the inputs the results name gives {key}",
+                locked.name, locked.key
+            ));
+        }
+    }
+    problems
+}

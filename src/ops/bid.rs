@@ -769,6 +769,9 @@ fn results_lock(results: &Archive<ResultsManifest>) -> Result<Lock, Failure> {
 
 /// What `bid open` found and drew.
 pub struct OpenedResults {
+    /// Whether every result's key was recomputed from the bid's spec (not when the spec plans
+    /// only with the owner's files).
+    pub keys_checked: bool,
     pub manifest: ResultsManifest,
     pub instances: usize,
     /// The results as a lock, for `devspec diff`.
@@ -801,8 +804,18 @@ pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedRe
     let steps: Vec<(String, StepKind)> =
         program.steps.iter().map(|s| (s.name.clone(), s.kind)).collect();
     let blob = |digest: &str| results.entries.get(&format!("results/blobs/{digest}")).cloned();
-    let problems =
+    let mut problems =
         opening::problems(&results.manifest, &lock, &blob, &bid.manifest, &bid_digest, &steps);
+    // The keys, where the spec plans without the owner's files (a spec whose checkpoints are
+    // bound plans only on the owner's side).
+    let keys_checked = match crate::plan::plan(&program) {
+        Ok(plan) => {
+            let files = crate::store::FileDigests::new(&scratch.path().join(".devspec"));
+            problems.extend(opening::key_problems(&plan, &lock, &files));
+            true
+        }
+        Err(_) => false,
+    };
     if !problems.is_empty() {
         return Err(Failure::bad_input(format!(
             "{} does not answer {}:\n  {}",
@@ -820,6 +833,7 @@ pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedRe
         String::from_utf8_lossy(&bid.entries[&format!("spec/{}", bid.manifest.spec)]).into_owned();
     let reports = draw_reports(&results, &bid.manifest.spec, &spec_source, &out.join("reports"))?;
     Ok(OpenedResults {
+        keys_checked,
         instances: lock.instances.len(),
         manifest: results.manifest,
         lock: lock_path,

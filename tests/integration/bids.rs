@@ -245,6 +245,38 @@ fn changed_numbers_and_commitments_are_refused_by_open() {
     write_entries(&digests, &recommitted);
     let said = refused(&exchange.open(&digests), "is not the root of its checkpoints' digests");
     assert!(said.contains("the commitment says 0000"), "{said}");
+    // Another checkpoint swapped in everywhere, the root recomputed as docs/bids.md says: the
+    // estimates on it keep keys this spec does not give on that checkpoint.
+    let mut manifest: serde_json::Value = serde_json::from_slice(&sent[0].1).unwrap();
+    let old = manifest["commitment"]["checkpoints"][0]["digest"].as_str().unwrap().to_owned();
+    let new = "ab".repeat(32);
+    manifest["commitment"]["checkpoints"][0]["digest"] = new.clone().into();
+    let mut lines: Vec<String> = manifest["commitment"]["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}\t{}\t{}\n",
+                c["instance"].as_str().unwrap(),
+                c["output"].as_str().unwrap(),
+                c["digest"].as_str().unwrap()
+            )
+        })
+        .collect();
+    lines.sort();
+    manifest["commitment"]["root"] =
+        blake3::hash(lines.concat().as_bytes()).to_hex().to_string().into();
+    let mut swapped = forged(&sent, "results/lock.toml", lock.replace(&old, &new).into_bytes());
+    let listing =
+        serde_json::from_slice::<serde_json::Value>(&swapped[0].1).unwrap()["files"].clone();
+    manifest["files"] = listing;
+    swapped[0].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+    let keys = exchange.owner.join("keys.tar.zst");
+    write_entries(&keys, &swapped);
+    let said =
+        refused(&exchange.open(&keys), "but the bid's spec on the inputs the results name gives");
+    assert!(!said.contains("is not the root"), "the root was recomputed right:\n{said}");
 }
 
 #[test]
