@@ -194,6 +194,8 @@ pub struct CheckArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
+    #[command(flatten)]
+    pub bind: BindArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -204,6 +206,21 @@ pub struct FmtArgs {
     /// Change nothing; exit 1 if any file is not in the canonical layout.
     #[arg(long)]
     pub check: bool,
+}
+
+/// Values for the spec's open parameters (`param NAME: TYPE`), beside `--set`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BindArgs {
+    /// Bind an open parameter: `NAME=VALUE`. `files`, `file` and `string` parameters take the
+    /// text as written (`--bind checkpoints="runs/*.safetensors"`, paths relative to the
+    /// working folder); `number`, `integer` and `boolean` a literal; `model` and `data` a .dev
+    /// expression, as `--set` reads one. Repeatable.
+    #[arg(long = "bind", value_name = "NAME=VALUE")]
+    pub binds: Vec<String>,
+    /// Bind open parameters from a TOML table of `NAME = "value"`, numbers or booleans (paths
+    /// relative to the file's folder); `--bind` wins over it.
+    #[arg(long = "bind-file", value_name = "FILE.toml")]
+    pub bind_file: Option<PathBuf>,
 }
 
 /// Where results live and what changes numbers: settings shared by the verbs that key steps.
@@ -232,6 +249,8 @@ pub struct PlanArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
+    #[command(flatten)]
+    pub bind: BindArgs,
     /// `text` for people, `json` for programs, `dot` (Graphviz) or `mermaid` for pictures
     /// (nodes coloured: cached green, will run amber, waits for inputs grey).
     #[arg(long, value_enum, default_value = "text")]
@@ -268,6 +287,8 @@ pub struct RunArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
+    #[command(flatten)]
+    pub bind: BindArgs,
     /// Worker requests at once; 0 means one per core (default: `DEVSPEC_JOBS`, `run.jobs` in
     /// devspec.toml, else one per core).
     #[arg(long, short = 'j')]
@@ -331,6 +352,8 @@ pub struct ReportArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
+    #[command(flatten)]
+    pub bind: BindArgs,
     /// The folder to write into, one subfolder per report step (default: `reports/<spec name>`
     /// in the project).
     #[arg(long, short = 'o', value_name = "DIR")]
@@ -350,6 +373,8 @@ pub struct StatusArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
+    #[command(flatten)]
+    pub bind: BindArgs,
     /// Say why each instance will run: what changed in its key since its last run.
     #[arg(long)]
     pub why: bool,
@@ -386,6 +411,8 @@ pub struct ShowArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
+    #[command(flatten)]
+    pub bind: BindArgs,
     /// `table` for people, `csv` for spreadsheets, `json` for programs, `parquet` for pandas,
     /// polars and Arrow (written to `-o FILE`; docs/results.md gives its columns).
     #[arg(long, value_enum, default_value = "table")]
@@ -424,6 +451,8 @@ pub struct CheckoutArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
+    #[command(flatten)]
+    pub bind: BindArgs,
     /// The folder to write into: `DIR/<step>/<point>/step_001000.safetensors` and
     /// `DIR/index.json` (default: `checkouts/<spec name>` in the project).
     #[arg(long, short = 'o', value_name = "DIR")]
@@ -450,6 +479,8 @@ pub struct CalibrateArgs {
     /// Override a value: `LET=EXPR` or `STEP.FIELD=EXPR` (the right side is a .dev expression).
     #[arg(long = "set", value_name = "NAME=EXPR")]
     pub sets: Vec<String>,
+    #[command(flatten)]
+    pub bind: BindArgs,
     /// Step sizes to try (default: the spec's lr times 0.1, 0.3, 1, 3 and 10).
     #[arg(long = "lr", value_name = "LR,...", value_delimiter = ',')]
     pub lrs: Vec<f64>,
@@ -524,6 +555,10 @@ pub struct VerifyArgs {
     /// The spec whose lock (`FILE.lock`) to verify.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    // The bindings the locked run used: a bound run's lock records them, and verify needs
+    // them again (and refuses a bound file whose digest changed).
+    #[command(flatten)]
+    pub bind: BindArgs,
     /// Verify only these steps' instances (repeatable).
     #[arg(long = "steps", value_name = "STEP", num_args = 1..)]
     pub steps: Vec<String>,

@@ -21,13 +21,14 @@ pub struct CalibrateArgs<'a> {
     pub nbetas: &'a [f64],
     pub localizations: &'a [f64],
     pub sets: &'a [String],
+    pub bind: &'a super::args::BindArgs,
     pub point: &'a [String],
     pub settings: &'a SettingsArgs,
     pub worker: Option<PathBuf>,
 }
 
 pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
-    let plan = match planned(args.file, args.sets)? {
+    let plan = match planned(args.file, args.sets, args.bind)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
@@ -43,7 +44,7 @@ pub fn run(args: &CalibrateArgs<'_>) -> Result<ExitCode, Failure> {
     let grid = grid(&plan, &request)?;
     // The user's overrides first, then the grid's (which set the step's observable and `at`).
     let sets: Vec<String> = args.sets.iter().chain(&grid.sets).cloned().collect();
-    let grid_plan = match planned(args.file, &sets)? {
+    let grid_plan = match planned(args.file, &sets, args.bind)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };

@@ -13,7 +13,7 @@ use crate::ops::checkout::{Selection, stored_checkpoints};
 use crate::ops::checkout_folder::{Placement, lay_out};
 
 pub fn run(args: &CheckoutArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure> {
-    let plan = match planned(&args.file, &args.sets)? {
+    let plan = match planned(&args.file, &args.sets, &args.bind)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };

@@ -45,7 +45,7 @@ fn side(
     if path.extension().is_none_or(|extension| extension != "dev") {
         return Lock::read(path).map(Ok);
     }
-    let plan = match planned(path, &[])? {
+    let plan = match planned(path, &[], &super::args::BindArgs::default())? {
         Ok(plan) => plan,
         Err(code) => return Ok(Err(code)),
     };

@@ -9,10 +9,11 @@ use crate::exit_code::ExitCode;
 use crate::failure::Failure;
 
 pub fn run(args: &ExportArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure> {
-    let (plan, sources) = match planned_with_sources(&args.file, &[])? {
-        Ok(planned) => planned,
-        Err(code) => return Ok(code),
-    };
+    let (plan, sources) =
+        match planned_with_sources(&args.file, &[], &super::args::BindArgs::default())? {
+            Ok(planned) => planned,
+            Err(code) => return Ok(code),
+        };
     let session = session(&ContextArgs::new(&args.file, &args.settings, worker))?;
     let exported = crate::ops::export::export(
         &plan,

@@ -32,7 +32,7 @@ pub fn run(
     let mut continuing: HashSet<String> = HashSet::new();
     let mut store = None;
     for spec in &roots {
-        let Ok(plan) = planned(spec, &[])? else {
+        let Ok(plan) = planned(spec, &[], &super::args::BindArgs::default())? else {
             return Err(Failure::bad_input(format!(
                 "{} does not check, so its results cannot be told apart: nothing was removed",
                 spec.display()

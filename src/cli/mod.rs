@@ -68,7 +68,9 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         return version_command::run(args.worker.clone(), &config);
     }
     match &args.command {
-        Some(Command::Check(check)) => check_command::run(&check.files, &check.sets, check.format),
+        Some(Command::Check(check)) => {
+            check_command::run(&check.files, &check.sets, &check.bind, check.format)
+        }
         Some(Command::Fmt(fmt)) => fmt_command::run(&fmt.files, fmt.check),
         Some(Command::Lsp) => lsp_command::run(),
         Some(Command::Plan(plan)) => plan_command::run(plan, args.worker.clone()),
@@ -83,6 +85,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
                 nbetas: &calibrate.nbetas,
                 localizations: &calibrate.localizations,
                 sets: &calibrate.sets,
+                bind: &calibrate.bind,
                 point: &calibrate.point,
                 settings: &calibrate.settings,
                 worker: args.worker.clone(),
@@ -94,6 +97,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         Some(Command::Status(status)) => status_command::run(
             &status.file,
             &status.sets,
+            &status.bind,
             status.why,
             status.format,
             &status.settings,
@@ -102,6 +106,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         Some(Command::Report(report)) => report_command::run(&report_command::ReportArgs {
             file: &report.file,
             sets: &report.sets,
+            bind: &report.bind,
             out: report.out.as_deref(),
             open: report.open,
             settings: &report.settings,
@@ -110,6 +115,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         Some(Command::Run(run)) => run_command::run(&run_command::RunArgs {
             file: &run.file,
             sets: &run.sets,
+            bind: &run.bind,
             jobs: run.jobs,
             batch: run.batch,
             settings: &run.settings,

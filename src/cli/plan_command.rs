@@ -15,7 +15,7 @@ use crate::ops::{Observer, Session, cost_calibration};
 use crate::plan::{self, Plan, PlanFormat, cost};
 
 pub fn run(args: &PlanArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure> {
-    let plan = match planned(&args.file, &args.sets)? {
+    let plan = match planned(&args.file, &args.sets, &args.bind)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };

@@ -13,6 +13,7 @@ use crate::ops::report::{Drawn, default_folder, report};
 pub struct ReportArgs<'a> {
     pub file: &'a Path,
     pub sets: &'a [String],
+    pub bind: &'a super::args::BindArgs,
     pub out: Option<&'a Path>,
     pub open: bool,
     pub settings: &'a SettingsArgs,
@@ -20,7 +21,7 @@ pub struct ReportArgs<'a> {
 }
 
 pub fn run(args: &ReportArgs<'_>) -> Result<ExitCode, Failure> {
-    let plan = match planned(args.file, args.sets)? {
+    let plan = match planned(args.file, args.sets, args.bind)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };

@@ -26,6 +26,8 @@ use crate::ops::{
 pub struct RunArgs<'a> {
     pub file: &'a Path,
     pub sets: &'a [String],
+    /// `--bind` and `--bind-file`: a bound run is complete, and its lock records the bindings.
+    pub bind: &'a super::args::BindArgs,
     pub jobs: Option<usize>,
     pub batch: Option<u32>,
     pub settings: &'a SettingsArgs,
@@ -43,7 +45,7 @@ pub struct RunArgs<'a> {
 }
 
 pub fn run(args: &RunArgs<'_>) -> Result<ExitCode, Failure> {
-    let plan = match planned(args.file, args.sets)? {
+    let plan = match planned(args.file, args.sets, args.bind)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };

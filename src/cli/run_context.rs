@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::args::SettingsArgs;
-use crate::compile::{self, CompileError};
+use super::args::{BindArgs, SettingsArgs};
+use crate::compile::{self, Bindings, CompileError};
 use crate::diagnostic::render;
 use crate::exit_code::ExitCode;
 use crate::failure::Failure;
@@ -29,9 +29,14 @@ impl<'a> ContextArgs<'a> {
     }
 }
 
-/// A spec, planned; or the exit code after its diagnostics were printed.
-pub fn planned(file: &Path, sets: &[String]) -> Result<Result<Plan, ExitCode>, Failure> {
-    Ok(planned_with_sources(file, sets)?.map(|(plan, _)| plan))
+/// A spec, planned with its `--set`s and its parameters bound (`--bind`, `--bind-file`); or
+/// the exit code after its diagnostics were printed.
+pub fn planned(
+    file: &Path,
+    sets: &[String],
+    bind: &BindArgs,
+) -> Result<Result<Plan, ExitCode>, Failure> {
+    Ok(planned_with_sources(file, sets, bind)?.map(|(plan, _)| plan))
 }
 
 /// A spec, planned, with every source file it read (the spec and its imports); or the exit
@@ -39,9 +44,11 @@ pub fn planned(file: &Path, sets: &[String]) -> Result<Result<Plan, ExitCode>, F
 pub fn planned_with_sources(
     file: &Path,
     sets: &[String],
+    bind: &BindArgs,
 ) -> Result<Result<(Plan, SourceMap), ExitCode>, Failure> {
     let mut sources = SourceMap::new();
-    let program = match compile::check_path(file, sets, &mut sources) {
+    let binds = Bindings::parse(&bind.binds, bind.bind_file.as_deref())?;
+    let program = match compile::check_path_bound(file, sets, &binds, &mut sources) {
         Ok(program) => program,
         Err(CompileError::Unreadable(failure)) => return Err(failure),
         Err(CompileError::Diagnostics(diagnostics)) => {

@@ -42,6 +42,7 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
         file,
         step,
         sets,
+        bind,
         format,
         output,
         long,
@@ -53,7 +54,7 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
     let (step, format, provenance) = (step.as_str(), *format, *provenance);
     let parquet_to = parquet_output(format, output.as_deref(), *long, provenance)?;
     let precision = usize::from(*precision);
-    let plan = match planned(file, sets)? {
+    let plan = match planned(file, sets, bind)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };

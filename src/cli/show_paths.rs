@@ -36,7 +36,7 @@ pub fn run(args: &ShowArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure
             "drop `--format parquet`, or drop `--paths` to write the step's results as Parquet",
         ));
     }
-    let plan = match planned(&args.file, &args.sets)? {
+    let plan = match planned(&args.file, &args.sets, &args.bind)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };

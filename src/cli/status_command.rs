@@ -42,12 +42,13 @@ struct Line {
 pub fn run(
     file: &Path,
     sets: &[String],
+    bind: &super::args::BindArgs,
     explain: bool,
     format: StatusFormat,
     settings: &SettingsArgs,
     worker: Option<PathBuf>,
 ) -> Result<ExitCode, Failure> {
-    let plan = match planned(file, sets)? {
+    let plan = match planned(file, sets, bind)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };

@@ -15,7 +15,7 @@ use crate::ops::verify::{Selection, verify};
 use crate::study::verification::{Comparison, Mode, Verdict};
 
 pub fn run(args: &VerifyArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure> {
-    let plan = match planned(&args.file, &[])? {
+    let plan = match planned(&args.file, &[], &args.bind)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };

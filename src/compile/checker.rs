@@ -20,6 +20,7 @@ use super::did_you_mean;
 use super::evaluator::Evaluator;
 use super::literal;
 use super::module_loader::LoadedModules;
+use super::param::{OpenParam, ParamType};
 use super::program::{Axis, CheckedStep, Program};
 use super::type_check;
 use super::value::{Origin, Value, ValueKind};
@@ -34,10 +35,56 @@ pub struct Override {
     pub file: FileId,
 }
 
+/// A parameter the spec can bind: its name as `--bind` gives it (`NAME`, or `ALIAS.NAME` for
+/// one declared in a file the spec imports as `ALIAS`), the file declaring it, its syntax.
+pub struct DeclaredParam<'a> {
+    pub name: String,
+    pub file: FileId,
+    pub item: &'a ast::Param,
+}
+
+/// The parameters of the root spec and of the files it imports directly, in reading order.
+pub fn declared_params(loaded: &LoadedModules, root: FileId) -> Vec<DeclaredParam<'_>> {
+    let Some(module) = loaded.modules.get(&root) else { return Vec::new() };
+    let mut found = Vec::new();
+    for item in &module.items {
+        match item {
+            Item::Param(param) => {
+                found.push(DeclaredParam {
+                    name: param.name.text.clone(),
+                    file: root,
+                    item: param,
+                });
+            }
+            Item::Import(import) => {
+                let alias = match &import.source {
+                    ast::ImportSource::Std(name) | ast::ImportSource::File { alias: name, .. } => {
+                        name
+                    }
+                };
+                let Some(&target) = loaded.imports.get(&(root, import.span)) else { continue };
+                let Some(imported) = loaded.modules.get(&target) else { continue };
+                for item in &imported.items {
+                    if let Item::Param(param) = item {
+                        found.push(DeclaredParam {
+                            name: format!("{}.{}", alias.text, param.name.text),
+                            file: target,
+                            item: param,
+                        });
+                    }
+                }
+            }
+            Item::Let(_) | Item::Step(_) => {}
+        }
+    }
+    found
+}
+
 pub fn check(
     loaded: &LoadedModules,
     root: FileId,
     overrides: &[Override],
+    binds: &[Override],
 ) -> Result<Program, Vec<Diagnostic>> {
     let mut diags = Diagnostics::default();
     let mut evaluator = Evaluator::new(loaded);
@@ -55,6 +102,13 @@ pub fn check(
         .collect();
 
     let step_overrides = split_overrides(root, overrides, &steps, &mut evaluator, &mut diags);
+    let declared = declared_params(loaded, root);
+    for bind in binds {
+        // `Bindings::to_overrides` kept only names declared here.
+        if let Some(param) = declared.iter().find(|p| p.name == bind.target) {
+            evaluator.bind_param(param.file, &param.item.name.text, (bind.file, &bind.value));
+        }
+    }
 
     evaluator.evaluate_all_lets();
 
@@ -117,8 +171,24 @@ pub fn check(
         all.sort_by_key(|d| (d.primary.file, d.primary.span.start, d.primary.span.end));
         return Err(all);
     }
+    // Every declared type was read (an unknown one is an error above).
+    let (params, param_origins) = declared
+        .iter()
+        .filter_map(|declared| {
+            let param = OpenParam {
+                name: declared.name.clone(),
+                ty: ParamType::from_word(&declared.item.ty.text)?,
+                doc: declared.item.doc.as_ref().map(|(doc, _)| doc.clone()),
+                bound: binds.iter().any(|bind| bind.target == declared.name),
+            };
+            Some((param, Origin { file: declared.file, span: declared.item.name.span }))
+        })
+        .unzip();
     Ok(Program {
         steps: checked.into_iter().map(|s| s.expect("no errors, so every step checked")).collect(),
+        params,
+        param_origins,
+        bound: Vec::new(),
     })
 }
 
@@ -141,6 +211,14 @@ fn split_overrides<'o>(
             Some((step, _)) => (
                 format!("`--set`: there is no step `{step}`"),
                 did_you_mean::hint(step, steps.iter().map(|s| s.name.text.as_str())),
+            ),
+            None if evaluator.param_type(root, &over.target).is_some() => (
+                format!("`--set`: `{}` is a parameter, not a let", over.target),
+                Some(format!(
+                    "bind a parameter with `--bind {}=...` (its type is `{}`)",
+                    over.target,
+                    evaluator.param_type(root, &over.target).expect("matched")
+                )),
             ),
             None if evaluator.replace_let(root, &over.target, (over.file, &over.value)) => continue,
             None => (
@@ -693,6 +771,7 @@ fn collect_sweeps(value: &Value, path: &mut Vec<Segment>, found: &mut Vec<Found>
         | ValueKind::Float(_)
         | ValueKind::Str(_)
         | ValueKind::Bool(_)
+        | ValueKind::Open { .. }
         | ValueKind::Auto
         | ValueKind::Enum(_)
         | ValueKind::File { .. } => {}

@@ -16,6 +16,7 @@ use crate::syntax::ast::{self, BinaryOp, Expr, ExprKind, ImportSource, Item, Nam
 use super::did_you_mean;
 use super::literal;
 use super::module_loader::LoadedModules;
+use super::param::ParamType;
 use super::type_check;
 use super::value::{Origin, Value, ValueKind};
 
@@ -40,9 +41,16 @@ enum LetState {
     Done(Option<Value>),
 }
 
+/// A let, or a parameter (`param NAME: TYPE`): both are names in scope whose value is
+/// evaluated once, on demand.
 struct LetSlot<'a> {
-    item: &'a ast::Let,
-    /// A `--set NAME=EXPR` replacement: the expression and the file it was parsed from.
+    name: &'a Name,
+    /// The let's expression; `None` for a parameter, whose value is its binding or open.
+    expr: Option<&'a Expr>,
+    /// The declared type, for a parameter.
+    param: Option<ParamType>,
+    /// A `--set NAME=EXPR` replacement of a let, or a parameter's `--bind NAME=VALUE`: the
+    /// expression and the file it was parsed from.
     replacement: Option<(FileId, &'a Expr)>,
     state: LetState,
 }
@@ -82,7 +90,13 @@ impl<'a> Evaluator<'a> {
                             evaluator.declare_alias(file, alias, target);
                         }
                     }
-                    Item::Let(item) => evaluator.declare_let(file, item),
+                    Item::Let(item) => {
+                        evaluator.declare_let(file, &item.name, Some(&item.value));
+                    }
+                    Item::Param(param) => match ParamType::from_word(&param.ty.text) {
+                        Some(ty) => evaluator.declare_param(file, param, ty),
+                        None => evaluator.unknown_param_type(file, param),
+                    },
                     Item::Step(_) => {}
                 }
             }
@@ -109,8 +123,31 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn declare_let(&mut self, file: FileId, item: &'a ast::Let) {
-        let name = &item.name.text;
+    fn declare_param(&mut self, file: FileId, param: &'a ast::Param, ty: ParamType) {
+        if self.declare_let(file, &param.name, None)
+            && let Some(slot) = self.lets.get_mut(&(file, param.name.text.clone()))
+        {
+            slot.param = Some(ty);
+        }
+    }
+
+    fn unknown_param_type(&mut self, file: FileId, param: &ast::Param) {
+        let words = ParamType::ALL.map(ParamType::word);
+        let hint = did_you_mean::hint(&param.ty.text, words)
+            .unwrap_or_else(|| format!("a parameter's type is one of: {}", words.join(", ")));
+        self.diagnostics.push(
+            Diagnostic::error(
+                file,
+                param.ty.span,
+                format!("unknown parameter type `{}`", param.ty.text),
+            )
+            .with_hint(hint),
+        );
+    }
+
+    /// Declares a let (or, with no expression, a parameter); false when refused (reported).
+    fn declare_let(&mut self, file: FileId, item_name: &'a Name, expr: Option<&'a Expr>) -> bool {
+        let name = &item_name.text;
         let redefines = if registry::constructor(name).is_some() {
             Some(format!("`{name}` is a built-in constructor"))
         } else if registry::groups().contains(&name.as_str()) {
@@ -126,36 +163,64 @@ impl<'a> Evaluator<'a> {
             self.diagnostics.push(
                 Diagnostic::error(
                     file,
-                    item.name.span,
-                    format!("a `let` cannot redefine a built-in name: {why}"),
+                    item_name.span,
+                    format!(
+                        "a `{}` cannot redefine a built-in name: {why}",
+                        if expr.is_some() { "let" } else { "param" }
+                    ),
                 )
                 .with_hint("choose another name, so a name never means two things"),
             );
-            return;
+            return false;
         }
         if let Some(first) = self.lets.get(&(file, name.clone())) {
-            let first_span = first.item.name.span;
+            let first_span = first.name.span;
             self.diagnostics.push(
-                Diagnostic::error(file, item.name.span, format!("`{name}` is defined twice"))
+                Diagnostic::error(file, item_name.span, format!("`{name}` is defined twice"))
                     .label("second definition")
                     .also_at(file, first_span, "first defined here"),
             );
-            return;
+            return false;
         }
         self.lets.insert(
             (file, name.clone()),
-            LetSlot { item, replacement: None, state: LetState::Pending },
+            LetSlot {
+                name: item_name,
+                expr,
+                param: None,
+                replacement: None,
+                state: LetState::Pending,
+            },
         );
+        true
     }
 
-    /// Replaces a let's expression (`--set NAME=EXPR`); false if there is no such let.
-    pub fn replace_let(&mut self, file: FileId, name: &str, with: (FileId, &'a Expr)) -> bool {
+    /// The declared type of `file`'s parameter `name`; `None` if it is not a parameter.
+    pub fn param_type(&self, file: FileId, name: &str) -> Option<ParamType> {
+        self.lets.get(&(file, name.to_owned())).and_then(|slot| slot.param)
+    }
+
+    /// Binds a parameter (`--bind NAME=VALUE`) to an expression; false if `file` declares no
+    /// such parameter.
+    pub fn bind_param(&mut self, file: FileId, name: &str, with: (FileId, &'a Expr)) -> bool {
         match self.lets.get_mut(&(file, name.to_owned())) {
-            Some(slot) => {
+            Some(slot) if slot.param.is_some() => {
                 slot.replacement = Some(with);
                 true
             }
-            None => false,
+            Some(_) | None => false,
+        }
+    }
+
+    /// Replaces a let's expression (`--set NAME=EXPR`); false if there is no such let (a
+    /// parameter is not one: it is bound, not set).
+    pub fn replace_let(&mut self, file: FileId, name: &str, with: (FileId, &'a Expr)) -> bool {
+        match self.lets.get_mut(&(file, name.to_owned())) {
+            Some(slot) if slot.param.is_none() => {
+                slot.replacement = Some(with);
+                true
+            }
+            Some(_) | None => false,
         }
     }
 
@@ -206,7 +271,9 @@ impl<'a> Evaluator<'a> {
     fn named_lets(&self, key: &LetKey) -> Vec<LetKey> {
         let slot = &self.lets[key];
         let scope = key.0;
-        let (_, expr) = slot.replacement.unwrap_or((scope, &slot.item.value));
+        let Some((_, expr)) = slot.replacement.or(slot.expr.map(|expr| (scope, expr))) else {
+            return Vec::new();
+        };
         let mut found = Vec::new();
         let mut pending = vec![expr];
         while let Some(expr) = pending.pop() {
@@ -230,13 +297,53 @@ impl<'a> Evaluator<'a> {
     fn evaluate_let(&mut self, key: &LetKey) -> Option<Value> {
         let slot = &self.lets[key];
         let file = key.0;
-        let (expr_file, expr) = slot.replacement.unwrap_or((file, &slot.item.value));
-        let name_span = slot.item.name.span;
-        let value = self.eval_in(file, expr_file, expr, None);
+        let name_span = slot.name.span;
+        let param = slot.param;
+        let value = match (slot.replacement.or(slot.expr.map(|expr| (file, expr))), param) {
+            (Some((expr_file, expr)), None) => self.eval_in(file, expr_file, expr, None),
+            (Some((expr_file, expr)), Some(ty)) => self.bound_value(key, ty, expr_file, expr),
+            (None, Some(ty)) => Some(Value::new(
+                ValueKind::Open { name: key.1.clone(), ty },
+                Origin { file, span: name_span },
+            )),
+            (None, None) => unreachable!("a let has an expression"),
+        };
         let value = value.filter(|value| self.shallow_enough(value, &key.1, file, name_span));
         let slot = self.lets.get_mut(key).expect("slot exists");
         slot.state = LetState::Done(value.clone());
         value
+    }
+
+    /// A parameter's bound value (names in it resolve in the spec that declares it), checked
+    /// against the declared type: the value a `--bind` gives must be what the spec promised.
+    fn bound_value(
+        &mut self,
+        key: &LetKey,
+        ty: ParamType,
+        expr_file: FileId,
+        expr: &Expr,
+    ) -> Option<Value> {
+        let declared = ty.value_type();
+        let value = self.eval_in(key.0, expr_file, expr, Some(&declared))?;
+        let what = format!("the parameter `{}` (declared `{ty}`)", key.1);
+        let value = type_check::conform(value, &declared, &what, &mut self.diagnostics)?;
+        if let (ParamType::File, ValueKind::File { written, .. }) = (ty, &value.kind)
+            && written.contains(['*', '?', '['])
+        {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    value.origin.file,
+                    value.origin.span,
+                    format!(
+                        "the parameter `{}` is one `file`, and `{written}` is a pattern",
+                        key.1
+                    ),
+                )
+                .with_hint("bind one file's path, or declare the parameter `files`"),
+            );
+            return None;
+        }
+        Some(value)
     }
 
     /// Counts `nodes` more values made from fewer bytes of text (a range's elements, a let's
@@ -303,7 +410,7 @@ impl<'a> Evaluator<'a> {
         match &slot.state {
             LetState::Done(_) => unreachable!("returned above"),
             LetState::InProgress => {
-                let span = slot.item.name.span;
+                let span = slot.name.span;
                 self.diagnostics.push(
                     Diagnostic::error(
                         file,
@@ -473,6 +580,9 @@ impl<'a> Evaluator<'a> {
             this.diagnostics.push(Diagnostic::error(origin.file, origin.span, message));
             None
         };
+        if let Some(open) = open_arithmetic(op, lhs, rhs) {
+            return Some(open);
+        }
         if let (ValueKind::Int(a), ValueKind::Int(b)) = (&lhs.kind, &rhs.kind) {
             let (a, b) = (*a, *b);
             let result = match op {
@@ -522,9 +632,10 @@ impl<'a> Evaluator<'a> {
         match names {
             [name] => {
                 if self.lets.contains_key(&(scope, name.text.clone())) {
+                    let bound = self.is_bound_param(scope, &name.text);
                     return self
                         .let_value(scope, &name.text, span)
-                        .map(|v| relocate(v, file, span));
+                        .map(|v| if bound { v } else { relocate(v, file, span) });
                 }
                 if registry::is_enum_value(name.text.as_str()) {
                     return Some(Value::new(
@@ -560,9 +671,10 @@ impl<'a> Evaluator<'a> {
                 if let Some(&module) = self.aliases.get(&(scope, group.text.clone()))
                     && self.lets.contains_key(&(module, member.text.clone()))
                 {
+                    let bound = self.is_bound_param(module, &member.text);
                     return self
                         .let_value(module, &member.text, span)
-                        .map(|v| relocate(v, file, span));
+                        .map(|v| if bound { v } else { relocate(v, file, span) });
                 }
                 if registry::constructor(&full).is_some() {
                     return self.fail(
@@ -595,6 +707,14 @@ impl<'a> Evaluator<'a> {
                 Some("names have at most one dot: `group.member`".into()),
             ),
         }
+    }
+
+    /// A bound parameter's value keeps pointing at the `--bind` text: its files resolve from
+    /// where it was bound, and a value out of a field's range is shown where it was given.
+    fn is_bound_param(&self, file: FileId, name: &str) -> bool {
+        self.lets
+            .get(&(file, name.to_owned()))
+            .is_some_and(|slot| slot.param.is_some() && slot.replacement.is_some())
     }
 
     fn fail(
@@ -915,6 +1035,23 @@ impl<'a> Evaluator<'a> {
 
 /// A let's value used elsewhere keeps its contents' origins but is reported at the use site
 /// when the value as a whole is wrong there.
+/// Arithmetic on an open number is an open number (whole when both sides are whole and the
+/// operation keeps them whole), named after the parameter it came from: its value is known
+/// only once bound, and its type is what the fields it reaches check.
+fn open_arithmetic(op: BinaryOp, lhs: &Value, rhs: &Value) -> Option<ValueKind> {
+    let number = |value: &Value| match &value.kind {
+        ValueKind::Int(_) => Some((None, true)),
+        ValueKind::Float(_) => Some((None, false)),
+        ValueKind::Open { name, ty: ParamType::Integer } => Some((Some(name.clone()), true)),
+        ValueKind::Open { name, ty: ParamType::Number } => Some((Some(name.clone()), false)),
+        _ => None,
+    };
+    let ((left, left_whole), (right, right_whole)) = (number(lhs)?, number(rhs)?);
+    let name = left.or(right)?;
+    let whole = left_whole && right_whole && op != BinaryOp::Div;
+    Some(ValueKind::Open { name, ty: if whole { ParamType::Integer } else { ParamType::Number } })
+}
+
 fn relocate(mut value: Value, file: FileId, span: Span) -> Value {
     if !matches!(value.kind, ValueKind::Record(_)) {
         value.origin = Origin { file, span };
@@ -934,6 +1071,7 @@ fn shape(value: &Value) -> &'static str {
         ValueKind::Record(_) => "record",
         ValueKind::Ctor { .. } => "constructor",
         ValueKind::Sweep { .. } => "sweep",
+        ValueKind::Open { ty, .. } => ty.word(),
     }
 }
 

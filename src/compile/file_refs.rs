@@ -5,10 +5,11 @@
 //! FIFO, a socket; a folder where only `tensors` takes one) is refused too: reading it would
 //! never end, or wait forever for a writer.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostic;
-use crate::source::SourceMap;
+use crate::source::{FileId, SourceMap};
 
 use super::program::Program;
 use super::regular_file::special_kind;
@@ -16,7 +17,13 @@ use super::value::{Origin, Value, ValueKind};
 
 /// Makes every file path of `program` absolute; `fallback` is the folder for paths written
 /// outside any file on disk (`--set`, the standard library): the spec's folder.
-pub fn resolve(program: &mut Program, sources: &SourceMap, fallback: &Path) -> Vec<Diagnostic> {
+/// `bases`: the folder of each pseudo-file of bindings (`--bind`: the working folder).
+pub fn resolve(
+    program: &mut Program,
+    sources: &SourceMap,
+    fallback: &Path,
+    bases: &HashMap<FileId, PathBuf>,
+) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
     for step in &mut program.steps {
         let values = step
@@ -24,29 +31,45 @@ pub fn resolve(program: &mut Program, sources: &SourceMap, fallback: &Path) -> V
             .values_mut()
             .chain(step.axes.iter_mut().flat_map(|axis| axis.values.iter_mut()));
         for value in values {
-            resolve_value(value, sources, fallback, false, &mut errors);
+            resolve_value(value, &Bases { sources, fallback, bound: bases }, false, &mut errors);
         }
     }
     errors
 }
 
+/// Where relative paths are resolved from: the folder of the file that wrote them, a binding's
+/// folder, else the fallback.
+struct Bases<'a> {
+    sources: &'a SourceMap,
+    fallback: &'a Path,
+    bound: &'a HashMap<FileId, PathBuf>,
+}
+
+impl Bases<'_> {
+    fn of(&self, file: FileId) -> PathBuf {
+        if let Some(base) = self.bound.get(&file) {
+            return base.clone();
+        }
+        self.sources
+            .get(file)
+            .path
+            .as_deref()
+            .and_then(Path::parent)
+            .map_or_else(|| self.fallback.to_path_buf(), Path::to_path_buf)
+    }
+}
+
 /// `folder_ok`: the value is an argument that may name a folder (`tensors(path)`).
 fn resolve_value(
     value: &mut Value,
-    sources: &SourceMap,
-    fallback: &Path,
+    bases: &Bases<'_>,
     folder_ok: bool,
     errors: &mut Vec<Diagnostic>,
 ) {
     let origin = value.origin;
     match &mut value.kind {
         ValueKind::File { written, path } => {
-            let base = sources
-                .get(origin.file)
-                .path
-                .as_deref()
-                .and_then(Path::parent)
-                .map_or_else(|| fallback.to_path_buf(), Path::to_path_buf);
+            let base = bases.of(origin.file);
             *path = base.join(&*written);
             let pattern = written.contains(['*', '?', '[']);
             if !pattern && !path.exists() {
@@ -69,17 +92,17 @@ fn resolve_value(
         }
         ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
             for item in items {
-                resolve_value(item, sources, fallback, folder_ok, errors);
+                resolve_value(item, bases, folder_ok, errors);
             }
         }
         ValueKind::Ctor { name: "tensors", args, .. } => {
             for (arg, field) in args.iter_mut() {
-                resolve_value(field, sources, fallback, arg == "path", errors);
+                resolve_value(field, bases, arg == "path", errors);
             }
         }
         ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
             for field in fields.values_mut() {
-                resolve_value(field, sources, fallback, false, errors);
+                resolve_value(field, bases, false, errors);
             }
         }
         _ => {}

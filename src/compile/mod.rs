@@ -10,6 +10,7 @@
 //! }
 //! ```
 
+mod bindings;
 mod checker;
 pub(crate) mod did_you_mean;
 mod estimate_data;
@@ -17,6 +18,7 @@ mod evaluator;
 mod file_refs;
 pub mod literal;
 mod module_loader;
+pub mod param;
 pub mod program;
 pub mod regular_file;
 pub mod schedule;
@@ -27,7 +29,9 @@ pub mod value;
 
 use std::path::{Path, PathBuf};
 
+pub use bindings::Bindings;
 pub use checker::Override;
+pub use param::{BoundParam, OpenParam, ParamType};
 pub use program::{Axis, CheckedStep, Program};
 
 use crate::diagnostic::Diagnostic;
@@ -45,10 +49,23 @@ pub enum CompileError {
     Unreadable(Failure),
 }
 
-/// Reads, parses and checks the spec at `path` and everything it imports.
+/// Reads, parses and checks the spec at `path` and everything it imports. Its parameters stay
+/// open (`Program::open_params`): checked against their types, and refused by the planner.
 pub fn check_path(
     path: &Path,
     sets: &[String],
+    sources: &mut SourceMap,
+) -> Result<Program, CompileError> {
+    check_path_bound(path, sets, &Bindings::empty(), sources)
+}
+
+/// [`check_path`] with the spec's parameters bound (`--bind`, `--bind-file`): each bound value
+/// is read per its parameter's type and checked against it; a name the spec does not declare
+/// is an error.
+pub fn check_path_bound(
+    path: &Path,
+    sets: &[String],
+    binds: &Bindings,
     sources: &mut SourceMap,
 ) -> Result<Program, CompileError> {
     let bytes = regular_file::read_spec(path).map_err(|err| {
@@ -64,8 +81,16 @@ pub fn check_path(
     let project_root = ProjectConfig::discover(&folder)
         .map_err(CompileError::Unreadable)?
         .map_or(folder, |config| config.root);
-    check_bytes(&path.display().to_string(), Some(absolute), &bytes, &project_root, sets, sources)
-        .map_err(CompileError::Diagnostics)
+    check_bytes_bound(
+        &path.display().to_string(),
+        Some(absolute),
+        &bytes,
+        &project_root,
+        sets,
+        binds,
+        sources,
+    )
+    .map_err(CompileError::Diagnostics)
 }
 
 /// Checks spec text; `path` (absolute) is where relative imports are resolved from.
@@ -75,6 +100,19 @@ pub fn check_bytes(
     bytes: &[u8],
     project_root: &Path,
     sets: &[String],
+    sources: &mut SourceMap,
+) -> Result<Program, Vec<Diagnostic>> {
+    check_bytes_bound(name, path, bytes, project_root, sets, &Bindings::empty(), sources)
+}
+
+/// [`check_bytes`] with the spec's parameters bound.
+pub fn check_bytes_bound(
+    name: &str,
+    path: Option<PathBuf>,
+    bytes: &[u8],
+    project_root: &Path,
+    sets: &[String],
+    binds: &Bindings,
     sources: &mut SourceMap,
 ) -> Result<Program, Vec<Diagnostic>> {
     let root_dir = project_root.canonicalize().unwrap_or_else(|_| project_root.to_path_buf());
@@ -96,11 +134,52 @@ pub fn check_bytes(
         // Checking a file with syntax errors or missing imports would mostly report echoes.
         return Err(errors);
     }
-    let mut program = checker::check(&modules, root, &overrides)?;
-    let mut errors = file_refs::resolve(&mut program, sources, &spec_folder);
+    let declared = checker::declared_params(&modules, root);
+    let names: Vec<String> = declared.iter().map(|param| param.name.clone()).collect();
+    let type_of = |name: &str| {
+        declared.iter().find(|p| p.name == name).and_then(|p| ParamType::from_word(&p.item.ty.text))
+    };
+    let bound = binds.to_overrides(sources, &type_of, &names)?;
+    let mut program = checker::check(&modules, root, &overrides, &bound.overrides)?;
+    let mut errors = file_refs::resolve(&mut program, sources, &spec_folder, &bound.bases);
+    program.bound = bound_params(&program, &bound);
     errors.extend(shape_check::check(&program));
     errors.extend(estimate_data::check(&program));
     if errors.is_empty() { Ok(program) } else { Err(errors) }
+}
+
+/// What each bound parameter was given, with the files a `file` or `files` binding matched
+/// (absolute, sorted), for the lock.
+fn bound_params(program: &Program, bound: &bindings::BoundOverrides) -> Vec<BoundParam> {
+    let mut out = Vec::new();
+    for (name, text) in &bound.texts {
+        let Some(param) = program.params.iter().find(|p| &p.name == name) else { continue };
+        let files = match param.ty {
+            ParamType::Files | ParamType::File => {
+                let base = bound
+                    .overrides
+                    .iter()
+                    .find(|o| &o.target == name)
+                    .and_then(|o| bound.bases.get(&o.file))
+                    .cloned()
+                    .unwrap_or_default();
+                let pattern = base.join(text);
+                let mut files: Vec<PathBuf> = glob::glob(&pattern.to_string_lossy())
+                    .map(|paths| paths.filter_map(Result::ok).filter(|f| f.is_file()).collect())
+                    .unwrap_or_default();
+                files.sort();
+                files
+            }
+            ParamType::Model
+            | ParamType::Data
+            | ParamType::Number
+            | ParamType::Integer
+            | ParamType::String
+            | ParamType::Boolean => Vec::new(),
+        };
+        out.push(BoundParam { name: name.clone(), ty: param.ty, text: text.clone(), files });
+    }
+    out
 }
 
 /// Parses `TARGET=EXPR` from `--set`, kept in the source map as a file named `--set` so its

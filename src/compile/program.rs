@@ -6,14 +6,32 @@ use std::collections::BTreeMap;
 
 use devspec_protocol::StepKind;
 
+use super::param::{BoundParam, OpenParam};
 use super::value::{Origin, Value};
 
 #[derive(Debug, Clone)]
 pub struct Program {
     pub steps: Vec<CheckedStep>,
+    /// Every parameter the spec (or a file it imports directly) declares, bound or not.
+    pub params: Vec<OpenParam>,
+    /// Where each of `params` is declared (its name), in the same order: for the diagnostic
+    /// of anything that plans while one is open.
+    pub param_origins: Vec<Origin>,
+    /// What each bound parameter was given, for the lock.
+    pub bound: Vec<BoundParam>,
 }
 
 impl Program {
+    /// Every declared parameter, bound or not, in reading order.
+    pub fn params(&self) -> &[OpenParam] {
+        &self.params
+    }
+
+    /// The parameters no binding gave a value: anything that plans refuses them.
+    pub fn open_params(&self) -> Vec<&OpenParam> {
+        self.params.iter().filter(|param| !param.bound).collect()
+    }
+
     pub fn step(&self, name: &str) -> Option<&CheckedStep> {
         self.steps.iter().find(|step| step.name == name)
     }

@@ -203,6 +203,14 @@ fn try_conform(value: Value, ty: &ValueType, what: &str) -> Result<Value, Vec<Di
                 .map(|fields| Value::new(ValueKind::Record(fields), origin))
         }
         (ValueType::Ctor(kind), ValueKind::Ctor { kind: got, .. }) if kind == got => Ok(value),
+        // An open parameter fits wherever its type does; its value is checked once bound.
+        (_, ValueKind::Open { ty: declared, .. }) if declared.fits(ty) => Ok(value),
+        (_, ValueKind::Open { name, ty: declared }) => {
+            Err(vec![mismatch(&value).remove(0).with_hint(format!(
+                "`{name}` is declared `param {name}: {declared}`: give {what} {} instead",
+                describe(ty)
+            ))])
+        }
         (ValueType::OneOf(types), _) => {
             let mut best: Option<Vec<Diagnostic>> = None;
             for candidate in *types {

@@ -51,6 +51,12 @@ pub enum ValueKind {
         written: String,
         path: std::path::PathBuf,
     },
+    /// An unbound parameter (`param NAME: TYPE`), or arithmetic on one: a value known only
+    /// once bound. `check` holds it to the fields it reaches by its type; planning refuses it.
+    Open {
+        name: String,
+        ty: super::param::ParamType,
+    },
 }
 
 impl Value {
@@ -79,6 +85,8 @@ impl Value {
                     args.iter().map(|(k, v)| (k.clone(), v.to_wire())).collect();
                 serde_json::json!({ "call": name, "args": args })
             }
+            // Never planned: the planner refuses a program with open parameters.
+            ValueKind::Open { name, ty } => serde_json::json!({ "open": name, "type": ty.word() }),
         }
     }
 
@@ -106,6 +114,7 @@ impl Value {
             ValueKind::Record(_) => "a record".into(),
             ValueKind::Ctor { name, .. } => format!("`{name}(...)`"),
             ValueKind::Sweep { .. } => "a sweep".into(),
+            ValueKind::Open { name, ty } => format!("the open parameter `{name}` ({ty})"),
         }
     }
 
@@ -246,7 +255,7 @@ impl fmt::Display for Value {
             ValueKind::Str(text) | ValueKind::File { written: text, .. } => write!(f, "{text:?}"),
             ValueKind::Bool(value) => write!(f, "{value}"),
             ValueKind::Auto => f.write_str("auto"),
-            ValueKind::Enum(name) => f.write_str(name),
+            ValueKind::Enum(name) | ValueKind::Open { name, .. } => f.write_str(name),
             ValueKind::List(items) => {
                 f.write_str("[")?;
                 write_joined(f, items.iter().map(ToString::to_string))?;

@@ -137,6 +137,8 @@ pub fn canonical(value: &Value, files: &FileDigests) -> serde_json::Value {
         ValueKind::Int(v) => json!({ "int": v }),
         ValueKind::Float(v) => json!({ "float": canonical_float(*v) }),
         ValueKind::Str(text) => json!({ "str": text }),
+        // The planner refuses open parameters, so no key holds one.
+        ValueKind::Open { name, .. } => json!({ "open": name }),
         ValueKind::File { path, .. } => json!({ "file": files.digest(path) }),
         ValueKind::Bool(v) => json!({ "bool": v }),
         ValueKind::Auto => json!("auto"),
@@ -210,6 +212,7 @@ impl Serialize for Canonical<'_> {
             ValueKind::Int(v) => tagged(serializer, "int", v),
             ValueKind::Float(v) => tagged(serializer, "float", &canonical_float(*v)),
             ValueKind::Str(text) => tagged(serializer, "str", text),
+            ValueKind::Open { name, .. } => tagged(serializer, "open", name),
             ValueKind::File { path, .. } => tagged(serializer, "file", &files.digest(path)),
             ValueKind::Bool(v) => tagged(serializer, "bool", v),
             ValueKind::Auto => serializer.serialize_str("auto"),

@@ -131,6 +131,15 @@ impl<'a> DocBuilder<'a> {
                 };
                 (Doc::text(text), false)
             }
+            // `param NAME: TYPE "doc"`, one line: the doc string is the parameter's to keep.
+            Item::Param(param) => {
+                let mut text = format!("param {}: {}", param.name.text, param.ty.text);
+                if let Some((doc, _)) = &param.doc {
+                    text.push(' ');
+                    text.push_str(&quote(doc));
+                }
+                (Doc::text(text), false)
+            }
             Item::Let(item) => (
                 Doc::Concat(vec![
                     Doc::text(format!("let {} = ", item.name.text)),

@@ -41,7 +41,7 @@ impl<'m> Element<'m> {
     pub(super) fn containers(self, source: &SourceText<'_>) -> Vec<Container<'m>> {
         let mut found = Vec::new();
         match self {
-            Element::Item(Item::Import(_)) => {}
+            Element::Item(Item::Import(_) | Item::Param(_)) => {}
             Element::Item(Item::Let(item)) => expr_containers(&item.value, source, &mut found),
             Element::Item(Item::Step(step)) => found.push(Container {
                 open: source.block_open(step),

@@ -51,6 +51,12 @@ pub(super) fn shape(items: &[Item]) -> Vec<String> {
                     format!("import {path:?} as {}", alias.text)
                 }
             }),
+            Node::Item(Item::Param(param)) => lines.push(format!(
+                "param {}: {} {:?}",
+                param.name.text,
+                param.ty.text,
+                param.doc.as_ref().map(|(doc, _)| doc)
+            )),
             Node::Item(Item::Let(item)) => {
                 lines.push(format!("let {}", item.name.text));
                 stack.push(Node::Expr(&item.value));

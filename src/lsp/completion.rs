@@ -254,7 +254,7 @@ fn stdlib_presets(group: &str) -> Vec<String> {
                 matches!(item.value.kind, ast::ExprKind::Record(_) | ast::ExprKind::With { .. })
                     .then(|| item.name.text.clone())
             }
-            ast::Item::Import(_) | ast::Item::Step(_) => None,
+            ast::Item::Import(_) | ast::Item::Param(_) | ast::Item::Step(_) => None,
         })
         .collect()
 }

@@ -231,6 +231,7 @@ fn pending_constructor(value: &Value) -> Option<(&'static str, u32)> {
         | ValueKind::Float(_)
         | ValueKind::Str(_)
         | ValueKind::File { .. }
+        | ValueKind::Open { .. }
         | ValueKind::Bool(_)
         | ValueKind::Auto
         | ValueKind::Enum(_) => None,

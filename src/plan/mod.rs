@@ -41,6 +41,8 @@ pub struct Plan {
     pub order: Vec<NodeIndex>,
     /// For each step of the program, the steps it is `on`, in the order written.
     pub step_inputs: Vec<Vec<usize>>,
+    /// The spec's parameters as bound (`--bind`), for the lock.
+    pub bound: Vec<crate::compile::BoundParam>,
 }
 
 /// A step name the plan does not have.
@@ -82,7 +84,7 @@ impl Plan {
             |_, dependency| Some(dependency.clone()),
         );
         let order = graph.node_indices().collect();
-        Plan { graph, order, step_inputs: self.step_inputs.clone() }
+        Plan { graph, order, step_inputs: self.step_inputs.clone(), bound: self.bound.clone() }
     }
 
     /// Instances that read another's output cannot start before it exists.

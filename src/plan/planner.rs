@@ -26,6 +26,11 @@ struct PlannedStep {
 }
 
 pub fn plan(program: &Program) -> Result<Plan, Vec<Diagnostic>> {
+    // Nothing is planned while a value is open: every verb that plans says which to bind.
+    let open = open_params(program);
+    if !open.is_empty() {
+        return Err(open);
+    }
     // Refused before any instance is made: a plan too large to make, or beyond any machine.
     let too_large = super::size_limits::check(program);
     if !too_large.is_empty() {
@@ -61,7 +66,41 @@ pub fn plan(program: &Program) -> Result<Plan, Vec<Diagnostic>> {
     // order is a topological order, and the one that reads like the spec.
     let order = graph.node_indices().collect();
     let step_inputs = program.steps.iter().map(|step| step.inputs.clone()).collect();
-    Ok(Plan { graph, order, step_inputs })
+    Ok(Plan { graph, order, step_inputs, bound: program.bound.clone() })
+}
+
+/// One diagnostic per open parameter, at its declaration: its name, type and doc, and how to
+/// bind it.
+fn open_params(program: &Program) -> Vec<Diagnostic> {
+    program
+        .params()
+        .iter()
+        .zip(&program.param_origins)
+        .filter(|(param, _)| !param.bound)
+        .map(|(param, origin)| {
+            let doc = param.doc.as_deref().map_or_else(String::new, |doc| format!(": {doc}"));
+            let example = match param.ty {
+                crate::compile::ParamType::Files => "\"runs/*.safetensors\"",
+                crate::compile::ParamType::File => "\"path/to/file\"",
+                crate::compile::ParamType::Model => "\"tms.model(features = 5, hidden = 2)\"",
+                crate::compile::ParamType::Data => "\"tms.data(features = 5)\"",
+                crate::compile::ParamType::Number => "0.5",
+                crate::compile::ParamType::Integer => "8",
+                crate::compile::ParamType::String => "text",
+                crate::compile::ParamType::Boolean => "true",
+            };
+            Diagnostic::error(
+                origin.file,
+                origin.span,
+                format!("the parameter `{}` ({}) is not bound{doc}", param.name, param.ty),
+            )
+            .label(format!("`param {}: {}` needs a value to plan", param.name, param.ty))
+            .with_hint(format!(
+                "give it one: `--bind {}={example}` (or a `--bind-file` TOML table)",
+                param.name
+            ))
+        })
+        .collect()
 }
 
 /// How a step's instances are made and joined to its inputs' instances (also how

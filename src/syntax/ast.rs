@@ -28,6 +28,7 @@ pub struct Comment {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     Import(Import),
+    Param(Param),
     Let(Let),
     Step(Step),
 }
@@ -36,6 +37,7 @@ impl Item {
     pub fn span(&self) -> Span {
         match self {
             Item::Import(import) => import.span,
+            Item::Param(param) => param.span,
             Item::Let(item) => item.span,
             Item::Step(step) => step.span,
         }
@@ -54,6 +56,17 @@ pub enum ImportSource {
     Std(Name),
     /// `import "path.dev" as NAME`: a file relative to the importing one.
     File { path: String, path_span: Span, alias: Name },
+}
+
+/// `param NAME: TYPE "doc"`: a value the spec leaves open. The type is kept as written; the
+/// checker reads it (`compile::ParamType`), so a misspelt type gets a did-you-mean.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub name: Name,
+    pub ty: Name,
+    /// The doc string, unescaped, and where it was written.
+    pub doc: Option<(String, Span)>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@ use pest::iterators::Pair;
 
 use super::ast::{
     Arg, BinaryOp, Comment, Expr, ExprKind, Field, Import, ImportSource, Item, Let, Module, Name,
-    Step,
+    Param, Step,
 };
 use super::pest_parser::Rule;
 use crate::diagnostic::Diagnostic;
@@ -80,9 +80,20 @@ impl AstBuilder {
                 let value = self.expr(parts.next().expect("let has a value"));
                 Item::Let(Let { name, value, span })
             }
+            Rule::param_item => Item::Param(self.param(pair, span)),
             Rule::step => Item::Step(self.step(pair, span)),
             other => unreachable!("grammar: unexpected item {other:?}"),
         }
+    }
+
+    fn param(&mut self, pair: Pair<'_, Rule>, span: Span) -> Param {
+        let mut parts =
+            children(pair).filter(|p| !matches!(p.as_rule(), Rule::kw_param | Rule::colon));
+        let param_name = name(parts.next().expect("param has a name"));
+        let ty = parts.next().expect("param has a type");
+        let ty = name(children(ty).next().expect("a type is a name"));
+        let doc = parts.next().map(|doc| (self.string(&doc), span_of(&doc)));
+        Param { name: param_name, ty, doc, span }
     }
 
     fn import(&mut self, pair: Pair<'_, Rule>, span: Span) -> Import {

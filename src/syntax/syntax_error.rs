@@ -14,9 +14,10 @@ fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "the end of the file",
         Rule::lone_expr => "a value",
-        Rule::file | Rule::item | Rule::import | Rule::let_item | Rule::step => {
-            "an import, a `let` or a step"
+        Rule::file | Rule::item | Rule::import | Rule::param_item | Rule::let_item | Rule::step => {
+            "an import, a `param`, a `let` or a step"
         }
+        Rule::param_type => "a parameter type such as `files` or `model`",
         Rule::std_module | Rule::kw_std => "`std.NAME` or a quoted path",
         Rule::path_import => "a quoted path",
         Rule::preset | Rule::kw_from => "`from`",
@@ -49,9 +50,11 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_import => "`import`",
         Rule::kw_as => "`as`",
         Rule::kw_let => "`let`",
+        Rule::kw_param => "`param`",
         Rule::kw_with => "`with`",
         Rule::eq => "`=`",
         Rule::comma => "`,`",
+        Rule::colon => "`:`",
         Rule::dot => "`.`",
         Rule::range_op => "`..`",
         Rule::plus => "`+`",
@@ -127,7 +130,7 @@ pub fn to_diagnostic(
     }
     if expected.contains(&"`import`") {
         // At the top level: name the kinds of item, not the tokens that start them.
-        expected = vec!["an import, a `let` or a step"];
+        expected = vec!["an import, a `param`, a `let` or a step"];
     }
     if expected.contains(&"`}`") {
         // Inside a block: a name would start the next field.
@@ -165,6 +168,8 @@ pub fn to_diagnostic(
         }
     } else if expected.contains(&"`=`") {
         diagnostic = diagnostic.with_hint("a field is written `name = value`");
+    } else if expected.contains(&"`:`") {
+        diagnostic = diagnostic.with_hint("a parameter is written `param NAME: TYPE \"doc\"`");
     } else if found == "`:`" {
         diagnostic = diagnostic.with_hint("fields use `=`, not `:`: `steps = 1000`");
     } else if expected.contains(&"`,`") && span.end > span.start {

@@ -60,6 +60,13 @@ fn devspec_tree(text: &str) -> Option<String> {
                     writeln!(out, "(import {} as {})", &text[path_span.range()], alias.text)
                 }
             },
+            Item::Param(param) => {
+                write!(out, "(param {} {}", param.name.text, param.ty.text).unwrap();
+                if let Some((_, span)) = &param.doc {
+                    write!(out, " {}", &text[span.range()]).unwrap();
+                }
+                writeln!(out, ")")
+            }
             Item::Let(item) => {
                 writeln!(out, "(let {} {})", item.name.text, devspec_expr(text, &item.value))
             }
