@@ -15,18 +15,21 @@ use super::results_bundle::ResultsManifest;
 use crate::study::Lock;
 use crate::study::lock::{Headline, LockedInstance};
 
-/// A checkpoint output: an imported checkpoint's `result`, a training run's `checkpoint@N`.
+/// A checkpoint output (`checkpoint@N`) of a step that holds checkpoints: committed to by its
+/// digest, never sent.
 pub fn is_checkpoint_output(kind: StepKind, output: &str) -> bool {
     match kind {
-        StepKind::Checkpoint => true,
-        StepKind::Train | StepKind::Test => output.starts_with("checkpoint@"),
+        StepKind::Checkpoint | StepKind::Train | StepKind::Test => {
+            output.starts_with("checkpoint@")
+        }
         StepKind::Estimate | StepKind::Detect | StepKind::Report => false,
     }
 }
 
-/// An optimizer state: never sent, nor committed to.
-pub fn is_optimizer_output(output: &str) -> bool {
-    output.starts_with("optimizer@")
+/// An output that stays on the owner's machine and is not committed to either: an optimizer
+/// state (gradients' moments), and an imported checkpoint's record (it names the owner's file).
+pub fn is_withheld(kind: StepKind, output: &str) -> bool {
+    output.starts_with("optimizer@") || (matches!(kind, StepKind::Checkpoint) && output == "result")
 }
 
 /// The instance names of step `step`: `step`, `step[...]`, `step@...`.
@@ -84,7 +87,7 @@ pub fn problems(
                         instance.name
                     )),
                 }
-            } else if !is_optimizer_output(output) {
+            } else if !is_withheld(instance.kind, output) {
                 match blob(digest) {
                     Some(bytes) => {
                         if let Some(problem) = changed_number(instance, &bytes) {

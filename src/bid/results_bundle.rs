@@ -77,6 +77,12 @@ impl Scan {
         }
     }
 
+    /// Adds an output that must not leave but holds no tensors (an imported checkpoint's
+    /// record): refused by its digest alone.
+    pub fn forbid_digest(&mut self, digest: &str) {
+        self.digests.insert(digest.to_owned());
+    }
+
     /// Adds a checkpoint (or any model state) named `what`, with its bytes.
     pub fn forbid(&mut self, what: &str, digest: &str, bytes: &[u8]) {
         self.digests.insert(digest.to_owned());

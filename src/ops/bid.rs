@@ -17,7 +17,7 @@ use super::{Session, Settings};
 use crate::bid::archive::{self, Archive};
 use crate::bid::bid_bundle::{self, BID_FORMAT, BID_MANIFEST, BidForecast, BidManifest, BidParam};
 use crate::bid::commitment::{Commitment, CommittedCheckpoint};
-use crate::bid::opening::{self, is_checkpoint_output, is_optimizer_output};
+use crate::bid::opening::{self, is_checkpoint_output, is_withheld};
 use crate::bid::path_rules;
 use crate::bid::results_bundle::{
     LOCK_ENTRY, RESULTS_FORMAT, RESULTS_MANIFEST, ResultsManifest, Scan,
@@ -54,9 +54,15 @@ pub fn check_open(spec: &Path) -> Result<Checked, Failure> {
 }
 
 /// Checks `spec` with the owner's bindings and `--set`s.
-pub fn check_bound(spec: &Path, sets: &[String]) -> Result<Checked, Failure> {
+pub fn check_bound(
+    spec: &Path,
+    sets: &[String],
+    binds: &[String],
+    bind_file: Option<&Path>,
+) -> Result<Checked, Failure> {
     let mut sources = SourceMap::new();
-    match crate::compile::check_path(spec, sets, &mut sources) {
+    let bindings = crate::compile::Bindings::parse(binds, bind_file)?;
+    match crate::compile::check_path_bound(spec, sets, &bindings, &mut sources) {
         Ok(program) => Ok(Checked::Program(program, sources)),
         Err(CompileError::Unreadable(failure)) => Err(failure),
         Err(CompileError::Diagnostics(diagnostics)) => {
@@ -94,7 +100,8 @@ fn named_files(program: &Program) -> Vec<NamedFile<'_>> {
             | ValueKind::Str(_)
             | ValueKind::Bool(_)
             | ValueKind::Auto
-            | ValueKind::Enum(_) => {}
+            | ValueKind::Enum(_)
+            | ValueKind::Open { .. } => {}
         }
     }
     let mut out = Vec::new();
@@ -130,7 +137,8 @@ fn torchscript_models(program: &Program) -> Vec<PathBuf> {
             | ValueKind::File { .. }
             | ValueKind::Bool(_)
             | ValueKind::Auto
-            | ValueKind::Enum(_) => {}
+            | ValueKind::Enum(_)
+            | ValueKind::Open { .. } => {}
         }
     }
     let mut out = Vec::new();
@@ -250,8 +258,16 @@ pub fn export(
 }
 
 /// The spec's open parameters.
-fn open_params(_program: &Program) -> Vec<BidParam> {
-    Vec::new()
+fn open_params(program: &Program) -> Vec<BidParam> {
+    program
+        .params()
+        .iter()
+        .map(|param| BidParam {
+            name: param.name.clone(),
+            ty: param.ty.to_string(),
+            doc: param.doc.clone(),
+        })
+        .collect()
 }
 
 fn exporter() -> Exporter {
@@ -355,6 +371,11 @@ fn step_views(program: &Program, root: &Path) -> Vec<StepView> {
                 let shown = file.path.strip_prefix(root).unwrap_or(file.path);
                 reads.push(format!("the bid's own file `{}` ({})", shown.display(), file.field));
             }
+            for (field, value) in &step.fields {
+                for (name, ty) in open_uses(value) {
+                    reads.push(format!("what the owner binds to `{name}` ({ty}) ({field})"));
+                }
+            }
             let observable = step.fields.get("observable").and_then(Value::typed::<Observable>);
             StepView {
                 name: step.name.clone(),
@@ -366,6 +387,26 @@ fn step_views(program: &Program, root: &Path) -> Vec<StepView> {
             }
         })
         .collect()
+}
+
+/// The open parameters `value` uses, by name and type.
+fn open_uses(value: &Value) -> Vec<(&str, crate::compile::ParamType)> {
+    match &value.kind {
+        ValueKind::Open { name, ty } => vec![(name.as_str(), *ty)],
+        ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
+            items.iter().flat_map(open_uses).collect()
+        }
+        ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
+            fields.values().flat_map(open_uses).collect()
+        }
+        ValueKind::Int(_)
+        | ValueKind::Float(_)
+        | ValueKind::Str(_)
+        | ValueKind::File { .. }
+        | ValueKind::Bool(_)
+        | ValueKind::Auto
+        | ValueKind::Enum(_) => Vec::new(),
+    }
 }
 
 /// What a step of `kind` writes on the owner's machine.
@@ -442,9 +483,44 @@ pub struct BidRunOutcome {
     pub status: Option<i32>,
 }
 
-/// The value each `--bind NAME=VALUE` gives (the owner's files a bid may read).
-fn bound_values(binds: &[String]) -> Vec<String> {
-    binds.iter().filter_map(|b| b.split_once('=')).map(|(_, v)| v.trim().to_owned()).collect()
+/// The text each binding gives (`--bind NAME=VALUE`, and the bind file's strings): the only
+/// paths outside the bid's folder a bid may read.
+fn bound_values(binds: &[String], bind_file: Option<&Path>) -> Vec<String> {
+    let mut values: Vec<String> =
+        binds.iter().filter_map(|b| b.split_once('=')).map(|(_, v)| v.to_owned()).collect();
+    if let Some(table) = bind_file
+        .and_then(|file| std::fs::read_to_string(file).ok())
+        .and_then(|text| text.parse::<toml::Table>().ok())
+    {
+        values.extend(table.values().filter_map(|v| v.as_str().map(str::to_owned)));
+    }
+    values
+}
+
+/// The `--bind`s with every relative path of a `file` or `files` parameter made absolute
+/// against the owner's working folder, where they were typed: the run, and `bid results`
+/// later from anywhere, read the same files.
+fn absolute_binds(program: &Program, binds: &[String]) -> Result<Vec<String>, Failure> {
+    let cwd = std::env::current_dir()
+        .map_err(|err| Failure::environment(format!("cannot read the current folder: {err}")))?;
+    Ok(binds
+        .iter()
+        .map(|bind| {
+            let Some((name, text)) = bind.split_once('=') else { return bind.clone() };
+            let is_path = program.params().iter().any(|p| {
+                p.name == name.trim()
+                    && matches!(
+                        p.ty,
+                        crate::compile::ParamType::Files | crate::compile::ParamType::File
+                    )
+            });
+            if is_path && !Path::new(text).is_absolute() {
+                format!("{name}={}", cwd.join(text).display())
+            } else {
+                bind.clone()
+            }
+        })
+        .collect())
 }
 
 /// Runs a bid in `dir` (its own folder and store), within the budget.
@@ -473,13 +549,27 @@ pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
                 Failure::environment(format!("cannot write {}: {err}", config.display()))
             })?;
     }
-    let program = match check_bound(&spec, settings.sets)? {
+    let open = match check_open(&spec)? {
         Checked::Program(program, _) => program,
         Checked::Diagnostics(diagnostics, sources) => {
             return Err(diagnostics_failure(settings.bid, &diagnostics, &sources));
         }
     };
-    let bound = bound_values(settings.binds);
+    let binds = absolute_binds(&open, settings.binds)?;
+    let bind_file =
+        match settings.bind_file {
+            Some(file) => Some(file.canonicalize().map_err(|err| {
+                Failure::bad_input(format!("cannot read {}: {err}", file.display()))
+            })?),
+            None => None,
+        };
+    let program = match check_bound(&spec, settings.sets, &binds, bind_file.as_deref())? {
+        Checked::Program(program, _) => program,
+        Checked::Diagnostics(diagnostics, sources) => {
+            return Err(diagnostics_failure(settings.bid, &diagnostics, &sources));
+        }
+    };
+    let bound = bound_values(&binds, bind_file.as_deref());
     let refusals = path_refusals(&program, &dir.join("spec"), &bound);
     if !refusals.is_empty() {
         return Err(refused(&settings.bid.display().to_string(), &refusals));
@@ -508,31 +598,30 @@ pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
     for set in settings.sets {
         command.arg("--set").arg(set);
     }
-    for bind in settings.binds {
+    for bind in &binds {
         command.arg("--bind").arg(bind);
     }
-    if let Some(file) = settings.bind_file {
+    if let Some(file) = &bind_file {
         command.arg("--bind-file").arg(file);
     }
     if let Some(jobs) = settings.jobs {
         command.arg("--jobs").arg(jobs.to_string());
     }
-    command.current_dir(dir.join("spec"));
     let status = run_within(command, settings.budget)?;
-    let (plan, session) = planned_in(dir, &spec, settings.sets)?;
-    let results = Results::in_store(&plan, &session.store, &session.options);
-    let record = RunRecord {
+    let mut record = RunRecord {
         bid_digest,
         spec_digest: bid.manifest.spec_digest.clone(),
         spec: format!("spec/{}", bid.manifest.spec),
-        binds: settings.binds.to_vec(),
-        bind_file: settings.bind_file.map(Path::to_path_buf),
+        binds,
+        bind_file,
         sets: settings.sets.to_vec(),
         allow_revealing: settings.allow_revealing,
         budget_seconds: settings.budget.map(|b| b.as_secs()),
         stopped_at_budget: status.is_none(),
-        missing: results.missing(&plan),
+        missing: Vec::new(),
     };
+    let (plan, session) = planned_in(dir, &spec, &record)?;
+    record.missing = Results::in_store(&plan, &session.store, &session.options).missing(&plan);
     record.write(dir)?;
     Ok(BidRunOutcome { record, status })
 }
@@ -566,8 +655,9 @@ fn run_within(
 }
 
 /// The bid's spec in `dir`, planned with the run's settings, and a session reading its store.
-fn planned_in(dir: &Path, spec: &Path, sets: &[String]) -> Result<(Plan, Session), Failure> {
-    let program = match check_bound(spec, sets)? {
+fn planned_in(dir: &Path, spec: &Path, record: &RunRecord) -> Result<(Plan, Session), Failure> {
+    let program = match check_bound(spec, &record.sets, &record.binds, record.bind_file.as_deref())?
+    {
         Checked::Program(program, _) => program,
         Checked::Diagnostics(diagnostics, sources) => {
             return Err(diagnostics_failure(spec, &diagnostics, &sources));
@@ -606,7 +696,7 @@ pub struct ResultsExported {
 pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExported, Failure> {
     let record = RunRecord::read(dir)?;
     let spec = dir.join(&record.spec);
-    let (plan, session) = planned_in(dir, &spec, &record.sets)?;
+    let (plan, session) = planned_in(dir, &spec, &record)?;
     if let Some(unknown) =
         redact.iter().find(|name| !plan.instances().any(|i| i.step_name == **name))
     {
@@ -631,7 +721,11 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
     let mut blobs = std::collections::BTreeSet::new();
     for instance in &lock.instances {
         for (output, digest) in &instance.outputs {
-            if is_checkpoint_output(instance.kind, output) || is_optimizer_output(output) {
+            if is_checkpoint_output(instance.kind, output) || is_withheld(instance.kind, output) {
+                if is_withheld(instance.kind, output) && !output.starts_with("optimizer@") {
+                    scan.forbid_digest(digest);
+                    continue;
+                }
                 let bytes = session.store.read_blob(digest).map_err(|err| {
                     Failure::environment(format!("cannot read {}'s {output}: {err}", instance.name))
                 })?;
@@ -656,14 +750,22 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
         })?;
         contents.push((format!("results/blobs/{digest}"), bytes));
     }
-    let forbidden_text = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    // The owner's paths: the run's folder, and every absolute path bound.
+    let mut owners: Vec<String> =
+        vec![dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).display().to_string()];
+    owners.extend(
+        bound_values(&record.binds, record.bind_file.as_deref())
+            .into_iter()
+            .filter(|v| v.starts_with('/')),
+    );
     for (path, bytes) in &contents {
         let refusal = scan.refusal(path, bytes).or_else(|| {
-            let needle = forbidden_text.to_string_lossy();
-            bytes
-                .windows(needle.len())
-                .any(|w| w == needle.as_bytes())
-                .then(|| format!("`{path}` names the owner's folder {needle}"))
+            owners.iter().find_map(|needle| {
+                bytes
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes())
+                    .then(|| format!("`{path}` names the owner's path {needle}"))
+            })
         });
         if let Some(why) = refusal {
             return Err(Failure::bad_input(format!(
@@ -712,6 +814,17 @@ fn scrubbed_texts(dir: &Path, record: &RunRecord) -> Vec<(String, String)> {
         .map(|(name, value)| (value.trim().to_owned(), format!("<bound {}>", name.trim())))
         .filter(|(value, _)| !value.is_empty())
         .collect();
+    // A glob's matches name files in its folder: that folder goes too, the file names stay.
+    let folders: Vec<(String, String)> = scrub
+        .iter()
+        .filter(|(value, _)| value.starts_with('/'))
+        .filter_map(|(value, label)| {
+            let fixed = &value[..value.find(['*', '?', '[']).unwrap_or(value.len())];
+            let folder = &fixed[..=fixed.rfind('/')?];
+            Some((folder.to_owned(), format!("{label}/")))
+        })
+        .collect();
+    scrub.extend(folders);
     let absolute = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     scrub.push((absolute.to_string_lossy().into_owned(), "<bid>".into()));
     scrub

@@ -168,6 +168,53 @@ fn forged(entries: &[(String, Vec<u8>)], path: &str, bytes: Vec<u8>) -> Vec<(Str
     out
 }
 
+/// The researcher's study against the open interface: the owner's checkpoints, bound.
+const OPEN_SPEC: &str = "param checkpoints: files \"the training checkpoints, one per step\"\n\n\
+     checkpoint ckpts {\n  model = tms.model(features = 4, hidden = 2)\n  files = checkpoints\n  \
+     data = tms.data(features = 4, sparsity = 0.9, samples = 512)\n}\n\
+     estimate llc on ckpts {\n  observable = llc(sampler = sgld(lr = 1e-3, localization = 100), \
+     chains = 2, draws = 40, burnin = 10)\n}\n\
+     report summary on llc { title = \"bid on private checkpoints\" }\n";
+
+#[test]
+fn a_bid_runs_on_the_owners_checkpoints_and_its_report_is_the_same_bytes_on_both_sides() {
+    let exchange = Exchange::new(OPEN_SPEC);
+    // The owner's private checkpoints: a small TMS trained and checked out as files.
+    std::fs::write(
+        exchange.owner.join("train.dev"),
+        trained_spec(200).split("estimate").next().unwrap(),
+    )
+    .unwrap();
+    ok(&devspec(&exchange.owner, &["run", "train.dev"]));
+    ok(&devspec(&exchange.owner, &["checkout", "train.dev", "run", "-o", "private"]));
+    let inspected = ok(&devspec(&exchange.owner, &["bid", "inspect", exchange.bid()]));
+    for expected in [
+        "checkpoints: files: the training checkpoints, one per step",
+        "reads: what the owner binds to `checkpoints` (files)",
+        "only each checkpoint's BLAKE3 digest (the commitment), never its bytes",
+    ] {
+        assert!(inspected.contains(expected), "{expected:?} not in\n{inspected}");
+    }
+    let said =
+        exchange.run_and_answer(&["--bind", "checkpoints=private/run/no_sweep/*.safetensors"]);
+    assert!(said.contains("complete: every instance has its results"), "{said}");
+    assert!(said.contains("commitment: 3 checkpoint(s), root "), "{said}");
+    let sent = entries(&exchange.results());
+    let lock =
+        String::from_utf8_lossy(&sent.iter().find(|(p, _)| p == "results/lock.toml").unwrap().1)
+            .into_owned();
+    assert!(lock.contains("files = '\"<bound checkpoints>/step_000010.safetensors\"'"), "{lock}");
+    for (path, bytes) in &sent {
+        let content = String::from_utf8_lossy(bytes);
+        assert!(!content.contains("/private/"), "{path} names the owner's checkpoints' folder");
+    }
+    let opened = ok(&exchange.open(&exchange.results()));
+    assert!(opened.contains("complete; commitment root"), "{opened}");
+    let drawn = files(&exchange.researcher.join("opened/reports/summary"));
+    assert!(drawn.iter().any(|(p, _)| p.ends_with("report.html")), "{drawn:?}");
+    assert_eq!(drawn, files(&exchange.owner.join("run/report-sent/summary")));
+}
+
 #[test]
 fn a_bid_runs_on_the_owners_side_and_its_report_is_the_same_bytes_on_both() {
     let exchange = Exchange::new(&trained_spec(200));
