@@ -67,6 +67,8 @@ const MAX_SAMPLES: usize = 1 << 20;
 pub struct Scan {
     digests: std::collections::BTreeSet<String>,
     samples: std::collections::HashMap<[u8; SAMPLE_BYTES], String>,
+    /// The owner's paths, which no entry may name.
+    texts: Vec<String>,
 }
 
 impl Scan {
@@ -74,6 +76,14 @@ impl Scan {
         Scan {
             digests: std::collections::BTreeSet::new(),
             samples: std::collections::HashMap::new(),
+            texts: Vec::new(),
+        }
+    }
+
+    /// Adds a text no entry may hold (a path of the owner's).
+    pub fn forbid_text(&mut self, text: &str) {
+        if !text.is_empty() {
+            self.texts.push(text.to_owned());
         }
     }
 
@@ -106,6 +116,11 @@ impl Scan {
         }
         if is_tensor_file(bytes) {
             return Some(format!("`{path}` is a tensor file (safetensors or a PyTorch archive)"));
+        }
+        if let Some(text) =
+            self.texts.iter().find(|text| bytes.windows(text.len()).any(|w| w == text.as_bytes()))
+        {
+            return Some(format!("`{path}` names the owner's path {text}"));
         }
         bytes.windows(SAMPLE_BYTES).find_map(|window| {
             let what = self.samples.get(window)?;
@@ -161,5 +176,7 @@ mod tests {
         let other = safetensors(&[7; 64]);
         assert!(scan.refusal("results/blobs/z", &other).unwrap().contains("tensor file"));
         assert_eq!(scan.refusal("results/lock.toml", b"{\"llc_mean\": 2.5}"), None);
+        scan.forbid_text("/home/owner/runs");
+        assert!(scan.refusal("results/lock.toml", b"files = \"/home/owner/runs/a\"").is_some());
     }
 }

@@ -1,0 +1,87 @@
+//! `bid open`: the researcher's checks of results against the bid (`bid::opening`), the report
+//! drawn from the bundle alone, and the results' lock for `devspec diff`.
+
+use std::path::{Path, PathBuf};
+
+use devspec_protocol::StepKind;
+
+use super::{Checked, check_open, diagnostics_failure, draw_reports, results_lock};
+use crate::bid::archive::{self, Archive};
+use crate::bid::bid_bundle;
+use crate::bid::opening::{self};
+use crate::bid::results_bundle::{RESULTS_FORMAT, RESULTS_MANIFEST, ResultsManifest};
+use crate::failure::Failure;
+
+/// What `bid open` found and drew.
+pub struct OpenedResults {
+    /// Whether every result's key was recomputed from the bid's spec (not when the spec plans
+    /// only with the owner's files).
+    pub keys_checked: bool,
+    pub manifest: ResultsManifest,
+    pub instances: usize,
+    /// The results as a lock, for `devspec diff`.
+    pub lock: PathBuf,
+    pub reports: Vec<PathBuf>,
+}
+
+/// Checks `results` against `bid` and draws its reports into `out`, with its lock
+/// (`out/results.lock`) for `devspec diff`.
+pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedResults, Failure> {
+    let bid = bid_bundle::read(bid_path)?;
+    let bid_digest = bid_bundle::digest_of(bid_path)?;
+    let results: Archive<ResultsManifest> = archive::read(results_path, RESULTS_MANIFEST)?;
+    if results.manifest.format != RESULTS_FORMAT {
+        return Err(archive::refuse(
+            results_path,
+            format!("results format {} is not this devspec's", results.manifest.format),
+        ));
+    }
+    let lock = results_lock(&results)?;
+    let scratch = tempfile::tempdir()
+        .map_err(|err| Failure::environment(format!("cannot make a scratch folder: {err}")))?;
+    let spec = bid_bundle::unpack(&bid, scratch.path())?;
+    let program = match check_open(&spec)? {
+        Checked::Program(program, _) => program,
+        Checked::Diagnostics(diagnostics, sources) => {
+            return Err(diagnostics_failure(bid_path, &diagnostics, &sources));
+        }
+    };
+    let steps: Vec<(String, StepKind)> =
+        program.steps.iter().map(|s| (s.name.clone(), s.kind)).collect();
+    let blob = |digest: &str| results.entries.get(&format!("results/blobs/{digest}")).cloned();
+    let mut problems =
+        opening::problems(&results.manifest, &lock, &blob, &bid.manifest, &bid_digest, &steps);
+    // The keys, where the spec plans without the owner's files (a spec whose checkpoints are
+    // bound plans only on the owner's side).
+    let keys_checked = match crate::plan::plan(&program) {
+        Ok(plan) => {
+            let files = crate::store::FileDigests::new(&scratch.path().join(".devspec"));
+            problems.extend(opening::key_problems(&plan, &lock, &files));
+            true
+        }
+        Err(_) => false,
+    };
+    if !problems.is_empty() {
+        return Err(Failure::bad_input(format!(
+            "{} does not answer {}:\n  {}",
+            results_path.display(),
+            bid_path.display(),
+            problems.join("\n  ")
+        ))
+        .with_hint("ask the owner for the results bundle as `devspec bid results` wrote it"));
+    }
+    std::fs::create_dir_all(out)
+        .map_err(|err| Failure::environment(format!("cannot make {}: {err}", out.display())))?;
+    let lock_path = out.join("results.lock");
+    lock.write(&lock_path)?;
+    let spec_source =
+        String::from_utf8_lossy(&bid.entries[&format!("spec/{}", bid.manifest.spec)]).into_owned();
+    let reports = draw_reports(&results, &bid.manifest.spec, &spec_source, &out.join("reports"))?;
+    Ok(OpenedResults {
+        keys_checked,
+        instances: lock.instances.len(),
+        manifest: results.manifest,
+        lock: lock_path,
+        reports,
+    })
+}

@@ -1,0 +1,157 @@
+//! `bid results`: only the results, provenance without hosts or paths, and the commitment
+//! (`bid::results_bundle`, `bid::commitment`), scanned before anything is written.
+
+use std::path::{Path, PathBuf};
+
+use super::{bound_values, draw_reports, exporter, planned_in};
+use crate::bid::archive::{self, Archive};
+use crate::bid::commitment::{Commitment, CommittedCheckpoint};
+use crate::bid::opening::{is_checkpoint_output, is_withheld};
+use crate::bid::results_bundle::{
+    LOCK_ENTRY, RESULTS_FORMAT, RESULTS_MANIFEST, ResultsManifest, Scan,
+};
+use crate::bid::run_record::RunRecord;
+use crate::exec::Results;
+use crate::failure::Failure;
+use crate::study::Lock;
+use crate::study::bundle::write_archive;
+
+/// What `bid results` wrote.
+pub struct ResultsExported {
+    pub instances: usize,
+    pub blobs: usize,
+    pub bytes: u64,
+    pub manifest: ResultsManifest,
+    /// Where the report drawn from the written bundle went (the page the researcher will see).
+    pub reports: Vec<PathBuf>,
+}
+
+/// Writes the results of the bid run in `dir` to `out`: only results, provenance without hosts
+/// or paths, and the commitment; scanned so that no checkpoint's bytes go in.
+pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExported, Failure> {
+    let record = RunRecord::read(dir)?;
+    let spec = dir.join(&record.spec);
+    let (plan, session) = planned_in(dir, &spec, &record)?;
+    if let Some(unknown) =
+        redact.iter().find(|name| !plan.instances().any(|i| i.step_name == **name))
+    {
+        return Err(Failure::bad_input(format!("--redact {unknown}: the bid has no such step"))
+            .with_hint("--redact names a step whose results stay here"));
+    }
+    let present = Results::in_store(&plan, &session.store, &session.options);
+    let (mut lock, missing) =
+        Lock::of_results(&plan, &present, &session.store, &session.options, &spec);
+    lock.instances.retain(|i| !redact.contains(&i.step));
+    let scrub = scrubbed_texts(dir, &record);
+    for instance in &mut lock.instances {
+        for text in instance.params.values_mut() {
+            for (from, to) in &scrub {
+                *text = text.replace(from.as_str(), to);
+            }
+        }
+    }
+    let mut scan = Scan::new();
+    let mut committed = Vec::new();
+    let mut contents: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut blobs = std::collections::BTreeSet::new();
+    for instance in &lock.instances {
+        for (output, digest) in &instance.outputs {
+            if is_checkpoint_output(instance.kind, output) || is_withheld(instance.kind, output) {
+                if is_withheld(instance.kind, output) && !output.starts_with("optimizer@") {
+                    scan.forbid_digest(digest);
+                    continue;
+                }
+                let bytes = session.store.read_blob(digest).map_err(|err| {
+                    Failure::environment(format!("cannot read {}'s {output}: {err}", instance.name))
+                })?;
+                scan.forbid(&instance.name, digest, &bytes);
+                if is_checkpoint_output(instance.kind, output) {
+                    committed.push(CommittedCheckpoint {
+                        instance: instance.name.clone(),
+                        output: output.clone(),
+                        digest: digest.clone(),
+                    });
+                }
+            } else {
+                blobs.insert(digest.clone());
+            }
+        }
+    }
+    let lock_text = lock.to_text();
+    contents.push((LOCK_ENTRY.to_owned(), lock_text.into_bytes()));
+    for digest in &blobs {
+        let bytes = session.store.read_blob(digest).map_err(|err| {
+            Failure::environment(format!("cannot read the result {digest}: {err}"))
+        })?;
+        contents.push((format!("results/blobs/{digest}"), bytes));
+    }
+    // The owner's paths: the run's folder, and every absolute path bound.
+    scan.forbid_text(
+        &dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).display().to_string(),
+    );
+    for bound in bound_values(&record.binds, record.bind_file.as_deref()) {
+        if bound.starts_with('/') {
+            scan.forbid_text(&bound);
+        }
+    }
+    if let Some(why) = contents.iter().find_map(|(path, bytes)| scan.refusal(path, bytes)) {
+        return Err(Failure::bad_input(format!(
+            "the results of {} would carry what must not leave: {why}; nothing was written",
+            dir.display()
+        ))
+        .with_hint("results never carry weights; check the store with `devspec store check`"));
+    }
+    let complete = missing.is_empty();
+    let manifest = ResultsManifest {
+        format: RESULTS_FORMAT,
+        study: Path::new(&record.spec).file_stem().unwrap_or_default().to_string_lossy().into(),
+        spec_digest: record.spec_digest.clone(),
+        bid_digest: record.bid_digest.clone(),
+        files: archive::listing(&contents),
+        complete,
+        stopped_at_budget: record.stopped_at_budget,
+        missing,
+        redacted: redact.to_vec(),
+        commitment: Commitment::new(committed),
+        exported_by: exporter(),
+    };
+    let bytes = write_archive(out, RESULTS_MANIFEST, &manifest, &contents)?;
+    // The page the researcher will draw, drawn here from the bundle as written.
+    let sent: Archive<ResultsManifest> = archive::read(out, RESULTS_MANIFEST)?;
+    let spec_source = std::fs::read_to_string(&spec).unwrap_or_default();
+    let spec_name = record.spec.trim_start_matches("spec/").to_owned();
+    let reports = draw_reports(&sent, &spec_name, &spec_source, &dir.join("report-sent"))?;
+    Ok(ResultsExported {
+        instances: lock.instances.len(),
+        blobs: blobs.len(),
+        bytes,
+        manifest,
+        reports,
+    })
+}
+
+/// The owner's paths a result's parameters may name (the bound values, the run's folder), and
+/// what each is replaced with.
+fn scrubbed_texts(dir: &Path, record: &RunRecord) -> Vec<(String, String)> {
+    let mut scrub: Vec<(String, String)> = record
+        .binds
+        .iter()
+        .filter_map(|b| b.split_once('='))
+        .map(|(name, value)| (value.trim().to_owned(), format!("<bound {}>", name.trim())))
+        .filter(|(value, _)| !value.is_empty())
+        .collect();
+    // A glob's matches name files in its folder: that folder goes too, the file names stay.
+    let folders: Vec<(String, String)> = scrub
+        .iter()
+        .filter(|(value, _)| value.starts_with('/'))
+        .filter_map(|(value, label)| {
+            let fixed = &value[..value.find(['*', '?', '[']).unwrap_or(value.len())];
+            let folder = &fixed[..=fixed.rfind('/')?];
+            Some((folder.to_owned(), format!("{label}/")))
+        })
+        .collect();
+    scrub.extend(folders);
+    let absolute = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    scrub.push((absolute.to_string_lossy().into_owned(), "<bid>".into()));
+    scrub
+}

@@ -1,0 +1,195 @@
+//! `bid run`: the bid's spec run as a child `devspec run` in the bid's own folder, with its own
+//! store, stopped when the budget runs out: the child and its workers end (a worker notices its
+//! parent is gone), no new request starts, and what finished is in the store already, written
+//! atomically as each result was. The run's record (`bid::run_record`) says what is missing.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{
+    Checked, bound_values, check_bound, check_open, diagnostics_failure, path_refusals, planned_in,
+    refused,
+};
+use crate::bid::bid_bundle;
+use crate::bid::run_record::RunRecord;
+use crate::compile::Program;
+use crate::exec::Results;
+use crate::failure::Failure;
+
+/// How the owner runs a bid.
+pub struct BidRun<'a> {
+    pub bid: &'a Path,
+    pub dir: &'a Path,
+    pub binds: &'a [String],
+    pub bind_file: Option<&'a Path>,
+    pub sets: &'a [String],
+    pub budget: Option<Duration>,
+    pub allow_revealing: bool,
+    /// The worker `devspec` would use (`--worker`).
+    pub worker: Option<&'a Path>,
+    pub jobs: Option<usize>,
+}
+
+/// What `bid run` did.
+pub struct BidRunOutcome {
+    pub record: RunRecord,
+    /// The child run's exit status (`None`: stopped at the budget).
+    pub status: Option<i32>,
+}
+
+/// The `--bind`s with every relative path of a `file` or `files` parameter made absolute
+/// against the owner's working folder, where they were typed: the run, and `bid results`
+/// later from anywhere, read the same files.
+fn absolute_binds(program: &Program, binds: &[String]) -> Result<Vec<String>, Failure> {
+    let cwd = std::env::current_dir()
+        .map_err(|err| Failure::environment(format!("cannot read the current folder: {err}")))?;
+    Ok(binds
+        .iter()
+        .map(|bind| {
+            let Some((name, text)) = bind.split_once('=') else { return bind.clone() };
+            let is_path = program.params().iter().any(|p| {
+                p.name == name.trim()
+                    && matches!(
+                        p.ty,
+                        crate::compile::ParamType::Files | crate::compile::ParamType::File
+                    )
+            });
+            if is_path && !Path::new(text).is_absolute() {
+                format!("{name}={}", cwd.join(text).display())
+            } else {
+                bind.clone()
+            }
+        })
+        .collect())
+}
+
+/// Runs a bid in `dir` (its own folder and store), within the budget.
+pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
+    let bid = bid_bundle::read(settings.bid)?;
+    let bid_digest = bid_bundle::digest_of(settings.bid)?;
+    std::fs::create_dir_all(settings.dir).map_err(|err| {
+        Failure::environment(format!("cannot make {}: {err}", settings.dir.display()))
+    })?;
+    // Absolute, since the run works in the bid's folder.
+    let dir = &settings.dir.canonicalize().map_err(|err| {
+        Failure::environment(format!("cannot read {}: {err}", settings.dir.display()))
+    })?;
+    if let Ok(record) = RunRecord::read(dir)
+        && record.bid_digest != bid_digest
+    {
+        return Err(Failure::bad_input(format!("{} holds the run of another bid", dir.display()))
+            .with_hint("run each bid in its own folder (--dir)"));
+    }
+    let spec = bid_bundle::unpack(&bid, dir)?;
+    // The bid's project: its own folder, so no `devspec.toml` of the owner's above it applies.
+    let config = dir.join("spec").join(crate::project_config::FILE_NAME);
+    if !config.exists() {
+        std::fs::write(&config, "# Written by `devspec bid run`: the bid's own project.\n")
+            .map_err(|err| {
+                Failure::environment(format!("cannot write {}: {err}", config.display()))
+            })?;
+    }
+    let open = match check_open(&spec)? {
+        Checked::Program(program, _) => program,
+        Checked::Diagnostics(diagnostics, sources) => {
+            return Err(diagnostics_failure(settings.bid, &diagnostics, &sources));
+        }
+    };
+    let binds = absolute_binds(&open, settings.binds)?;
+    let bind_file =
+        match settings.bind_file {
+            Some(file) => Some(file.canonicalize().map_err(|err| {
+                Failure::bad_input(format!("cannot read {}: {err}", file.display()))
+            })?),
+            None => None,
+        };
+    let program = match check_bound(&spec, settings.sets, &binds, bind_file.as_deref())? {
+        Checked::Program(program, _) => program,
+        Checked::Diagnostics(diagnostics, sources) => {
+            return Err(diagnostics_failure(settings.bid, &diagnostics, &sources));
+        }
+    };
+    let bound = bound_values(&binds, bind_file.as_deref());
+    let refusals = path_refusals(&program, &dir.join("spec"), &bound);
+    if !refusals.is_empty() {
+        return Err(refused(&settings.bid.display().to_string(), &refusals));
+    }
+    let revealing: Vec<String> = super::inspect::step_views(&program, &dir.join("spec"))
+        .into_iter()
+        .filter_map(|s| s.revealing.map(|why| format!("step `{}`: {why}", s.name)))
+        .collect();
+    if !revealing.is_empty() && !settings.allow_revealing {
+        return Err(Failure::bad_input(format!(
+            "{} measures what can reveal the checkpoints' weights:\n  {}",
+            settings.bid.display(),
+            revealing.join("\n  ")
+        ))
+        .with_hint("run it only if you accept that: `devspec bid run ... --allow-revealing`"));
+    }
+    let store = dir.join(".devspec");
+    let mut command = std::process::Command::new(
+        std::env::current_exe()
+            .map_err(|err| Failure::environment(format!("cannot find devspec itself: {err}")))?,
+    );
+    if let Some(worker) = settings.worker {
+        command.arg("--worker").arg(worker);
+    }
+    command.arg("run").arg(&spec).arg("--store").arg(&store).arg("--quiet");
+    for set in settings.sets {
+        command.arg("--set").arg(set);
+    }
+    for bind in &binds {
+        command.arg("--bind").arg(bind);
+    }
+    if let Some(file) = &bind_file {
+        command.arg("--bind-file").arg(file);
+    }
+    if let Some(jobs) = settings.jobs {
+        command.arg("--jobs").arg(jobs.to_string());
+    }
+    let status = run_within(command, settings.budget)?;
+    let mut record = RunRecord {
+        bid_digest,
+        spec_digest: bid.manifest.spec_digest.clone(),
+        spec: format!("spec/{}", bid.manifest.spec),
+        binds,
+        bind_file,
+        sets: settings.sets.to_vec(),
+        allow_revealing: settings.allow_revealing,
+        budget_seconds: settings.budget.map(|b| b.as_secs()),
+        stopped_at_budget: status.is_none(),
+        missing: Vec::new(),
+    };
+    let (plan, session) = planned_in(dir, &spec, &record)?;
+    record.missing = Results::in_store(&plan, &session.store, &session.options).missing(&plan);
+    record.write(dir)?;
+    Ok(BidRunOutcome { record, status })
+}
+
+/// Runs `command` to its end, or stops it when `budget` runs out: its exit code, or `None`
+/// when the budget stopped it.
+fn run_within(
+    mut command: std::process::Command,
+    budget: Option<Duration>,
+) -> Result<Option<i32>, Failure> {
+    let mut child = command
+        .spawn()
+        .map_err(|err| Failure::environment(format!("cannot start devspec run: {err}")))?;
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|err| Failure::environment(format!("cannot wait for devspec run: {err}")))?
+        {
+            return Ok(Some(status.code().unwrap_or(1)));
+        }
+        if budget.is_some_and(|budget| started.elapsed() >= budget) {
+            // The run ends at once; its workers notice their parent is gone and end too, and
+            // every result that finished was stored atomically before.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
