@@ -22,6 +22,7 @@ mod integration {
     mod learning_coefficients;
     mod limits;
     mod lsp;
+    mod params;
     mod plan_snapshots;
     mod portable_bytes;
     mod readme;

@@ -14,7 +14,7 @@
 // it is a keyword only right after `import`. Reserved words need ABI 15; the committed parser is
 // ABI 14 (`tree-sitter generate --abi 14`) so Neovim 0.10 loads it, and there a keyword where
 // only a name can stand reads as a name.
-const RESERVED = ['import', 'let', 'from', 'on', 'with', 'true', 'false', 'auto', 'as'];
+const RESERVED = ['import', 'param', 'let', 'from', 'on', 'with', 'true', 'false', 'auto', 'as'];
 
 const IDENT = /[A-Za-z_][A-Za-z0-9_]*/;
 const DIGITS = /[0-9](_?[0-9])*/;
@@ -32,13 +32,22 @@ module.exports = grammar({
   },
 
   rules: {
-    // A whole file: imports, lets and steps, in any order.
-    source_file: $ => repeat(choice($.import, $.let_declaration, $.step)),
+    // A whole file: imports, parameters, lets and steps, in any order.
+    source_file: $ => repeat(choice($.import, $.param_declaration, $.let_declaration, $.step)),
 
     // `import std.tms` or `import "presets/mine.dev" as mine`.
     import: $ => seq('import', choice($.std_module, $.path_import)),
     std_module: $ => seq('std', '.', field('name', $.identifier)),
     path_import: $ => seq(field('path', $.string), 'as', field('alias', $.identifier)),
+
+    // `param NAME: TYPE "doc"`: a value the spec leaves open; the doc string is optional.
+    param_declaration: $ => seq(
+      'param',
+      field('name', $.identifier),
+      ':',
+      field('type', $.identifier),
+      optional(field('doc', $.string)),
+    ),
 
     // `let NAME = EXPR`.
     let_declaration: $ => seq('let', field('name', $.identifier), '=', field('value', $._expression)),

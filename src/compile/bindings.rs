@@ -123,13 +123,14 @@ impl Bindings {
 
     /// Each binding as an override of the parameter it names, read per the parameter's type
     /// (`type_of`: `None` for a name the spec does not declare, reported with a did-you-mean
-    /// among `declared`).
+    /// among `declared`), and the errors of those that could not be read (the rest are
+    /// still checked, so every mistake is reported at once).
     pub(crate) fn to_overrides(
         &self,
         sources: &mut SourceMap,
         type_of: &dyn Fn(&str) -> Option<ParamType>,
         declared: &[String],
-    ) -> Result<BoundOverrides, Vec<Diagnostic>> {
+    ) -> (BoundOverrides, Vec<Diagnostic>) {
         let mut bound =
             BoundOverrides { overrides: Vec::new(), bases: HashMap::new(), texts: Vec::new() };
         let mut errors = Vec::new();
@@ -201,7 +202,7 @@ impl Bindings {
                 file,
             });
         }
-        if errors.is_empty() { Ok(bound) } else { Err(errors) }
+        (bound, errors)
     }
 }
 

@@ -139,8 +139,15 @@ pub fn check_bytes_bound(
     let type_of = |name: &str| {
         declared.iter().find(|p| p.name == name).and_then(|p| ParamType::from_word(&p.item.ty.text))
     };
-    let bound = binds.to_overrides(sources, &type_of, &names)?;
-    let mut program = checker::check(&modules, root, &overrides, &bound.overrides)?;
+    let (bound, mut bind_errors) = binds.to_overrides(sources, &type_of, &names);
+    let mut program = match checker::check(&modules, root, &overrides, &bound.overrides) {
+        Ok(program) if bind_errors.is_empty() => program,
+        Ok(_) => return Err(bind_errors),
+        Err(errors) => {
+            bind_errors.extend(errors);
+            return Err(bind_errors);
+        }
+    };
     let mut errors = file_refs::resolve(&mut program, sources, &spec_folder, &bound.bases);
     program.bound = bound_params(&program, &bound);
     errors.extend(shape_check::check(&program));

@@ -50,6 +50,12 @@ pub fn verify(
             .with_hint("name a step of the spec, as written after its kind"));
         }
     }
+    let bound_here = crate::study::lock::locked_bindings(
+        &plan.bound,
+        &session.options.files,
+        &session.config.root,
+    );
+    crate::study::bound_files::check(&lock.bindings, &bound_here, &lock_file)?;
     spec_matches_lock(plan, &lock, spec, &lock_file)?;
     let chosen = choose(plan, &lock, selection.steps, selection.sample);
     let wanted: BTreeSet<&str> = chosen.iter().map(|i| i.name.as_str()).collect();

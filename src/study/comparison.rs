@@ -637,7 +637,7 @@ mod tests {
     }
 
     fn lock(instances: Vec<LockedInstance>) -> Lock {
-        Lock { format: LOCK_FORMAT, spec: "study.dev".to_owned(), instances }
+        Lock { format: LOCK_FORMAT, spec: "study.dev".to_owned(), bindings: Vec::new(), instances }
     }
 
     const SGD: &str = "sgd(decay_factor = 0.1, lr = 0.1, momentum = 0.0)";

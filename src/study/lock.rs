@@ -34,8 +34,32 @@ pub struct Lock {
     pub format: u32,
     /// The spec's file name (the lock sits beside it).
     pub spec: String,
+    /// The values its open parameters were bound to (`--bind`); none for a spec without
+    /// parameters, whose lock reads as before they existed.
+    #[serde(rename = "binding", default, skip_serializing_if = "Vec::is_empty")]
+    pub bindings: Vec<LockedBinding>,
     #[serde(rename = "instance", default)]
     pub instances: Vec<LockedInstance>,
+}
+
+/// One bound parameter: its name, declared type, the text bound, and for `file`/`files` every
+/// file it matched with its BLAKE3 digest, so a verify can tell the same files from others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockedBinding {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub value: String,
+    #[serde(rename = "file", default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<LockedFile>,
+}
+
+/// A file a binding matched: its path relative to the project's folder (as it is, absolute,
+/// when outside it) and its content's digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedFile {
+    pub path: String,
+    pub digest: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +85,8 @@ pub struct LockedInstance {
 struct LockHead<'a> {
     format: u32,
     spec: &'a str,
+    #[serde(rename = "binding", skip_serializing_if = "<[_]>::is_empty")]
+    bindings: &'a [LockedBinding],
 }
 
 /// One entry, as [`Lock`] serializes each of its entries.
@@ -112,6 +138,49 @@ pub struct MachineDifference {
 pub struct Incomplete {
     /// Instances without a result, in plan order.
     pub missing: Vec<String>,
+}
+
+/// The project folder a spec belongs to (where `devspec.toml` is, else the spec's folder): bound
+/// files are recorded relative to it.
+fn options_root(spec: &Path) -> PathBuf {
+    let absolute = spec.canonicalize().unwrap_or_else(|_| spec.to_path_buf());
+    let folder = absolute.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    crate::project_config::ProjectConfig::discover(&folder)
+        .ok()
+        .flatten()
+        .map_or(folder, |config| config.root)
+}
+
+/// The plan's bindings as the lock records them, each bound file digested by the store's own
+/// file digests (the ones its keys hold).
+pub fn locked_bindings(
+    bound: &[crate::compile::BoundParam],
+    files: &crate::store::FileDigests,
+    root: &Path,
+) -> Vec<LockedBinding> {
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    bound
+        .iter()
+        .map(|binding| LockedBinding {
+            name: binding.name.clone(),
+            ty: binding.ty.to_string(),
+            value: binding.text.clone(),
+            files: binding
+                .files
+                .iter()
+                .map(|path| LockedFile {
+                    path: relative_to(path, &root),
+                    digest: files.digest(path),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// `path` relative to `root` when inside it, else as it is.
+pub fn relative_to(path: &Path, root: &Path) -> String {
+    let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    absolute.strip_prefix(root).unwrap_or(&absolute).to_string_lossy().into_owned()
 }
 
 /// Where a spec's lock file is: `FILE.lock` beside `FILE`.
@@ -173,8 +242,9 @@ impl Lock {
                 })
             })
             .collect();
-        let spec = spec.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        (Lock { format: LOCK_FORMAT, spec, instances }, missing)
+        let spec_name = spec.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let bindings = locked_bindings(&plan.bound, &options.files, &options_root(spec));
+        (Lock { format: LOCK_FORMAT, spec: spec_name, bindings, instances }, missing)
     }
 
     /// The lock's text: a comment saying what it is, then TOML. Its entries are serialized
@@ -184,8 +254,12 @@ impl Lock {
         let body = if self.instances.is_empty() {
             toml::to_string(self).expect("locks serialize")
         } else {
-            let head = toml::to_string(&LockHead { format: self.format, spec: &self.spec })
-                .expect("locks serialize");
+            let head = toml::to_string(&LockHead {
+                format: self.format,
+                spec: &self.spec,
+                bindings: &self.bindings,
+            })
+            .expect("locks serialize");
             let entries: Vec<String> = self
                 .instances
                 .par_iter()
@@ -327,7 +401,7 @@ mod tests {
 
     use devspec_protocol::StepKind;
 
-    use super::{Headline, Lock, LockedInstance, ProducedBy};
+    use super::{Headline, Lock, LockedBinding, LockedFile, LockedInstance, ProducedBy};
 
     fn entry(name: &str, kind: StepKind, results: Headline) -> LockedInstance {
         LockedInstance {
@@ -376,10 +450,28 @@ mod tests {
             entry("detect[seed=1]", StepKind::Detect, detection),
             bare,
         ];
-        for count in [0, 1, 2, instances.len()] {
+        let bindings = vec![
+            LockedBinding {
+                name: "checkpoints".into(),
+                ty: "files".into(),
+                value: "runs/*.safetensors".into(),
+                files: vec![
+                    LockedFile { path: "runs/a_1.safetensors".into(), digest: "12".repeat(32) },
+                    LockedFile { path: "runs/a_2.safetensors".into(), digest: "34".repeat(32) },
+                ],
+            },
+            LockedBinding {
+                name: "width".into(),
+                ty: "integer".into(),
+                value: "8".into(),
+                files: Vec::new(),
+            },
+        ];
+        for count in [0, 1, 2, 3, instances.len()] {
             let lock = Lock {
                 format: super::LOCK_FORMAT,
                 spec: "study.dev".into(),
+                bindings: if count % 2 == 1 { bindings.clone() } else { Vec::new() },
                 instances: instances[..count].to_vec(),
             };
             let whole = toml::to_string(&lock).unwrap();

@@ -1,8 +1,10 @@
 //! Studies that travel: the lock file a complete run writes ([`Lock`]), bundles of a spec with
 //! its files and results (`bundle`), the comparison of recomputed results against a lock
-//! (`verification`) and of two locks (`comparison`); and the choice among a sampler
+//! (`verification`) and of two locks (`comparison`), a verify's bindings against the lock's
+//! (`bound_files`); and the choice among a sampler
 //! calibration's cells (`calibration`).
 
+pub mod bound_files;
 pub mod bundle;
 pub mod calibration;
 pub mod comparison;

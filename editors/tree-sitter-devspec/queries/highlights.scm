@@ -4,13 +4,16 @@
 (comment) @comment @spell
 
 ["import" "std" "as"] @keyword.import
-["let" "from" "on"] @keyword
+["let" "param" "from" "on"] @keyword
 "with" @keyword.operator
 
 ; The step's kind (`train`, `estimate`, `detect`, `report`) reads as the statement's keyword.
 (step kind: (identifier) @keyword)
 (step name: (identifier) @function)
 (let_declaration name: (identifier) @constant)
+(param_declaration name: (identifier) @constant)
+(param_declaration type: (identifier) @type.builtin)
+(param_declaration doc: (string) @string.documentation)
 (path_import alias: (identifier) @module)
 (std_module name: (identifier) @module)
 (preset (dotted_name) @module)
@@ -28,5 +31,5 @@
 (auto) @constant.builtin
 
 ["=" "+" "-" "*" "/" ".."] @operator
-["," "."] @punctuation.delimiter
+["," "." ":"] @punctuation.delimiter
 ["(" ")" "[" "]" "{" "}"] @punctuation.bracket

@@ -172,6 +172,19 @@ fn tree_sitter_tree(text: &str, tree: &Tree) -> String {
                     other => panic!("an import's source is a {other}"),
                 }
             }
+            "param_declaration" => {
+                write!(
+                    out,
+                    "(param {} {}",
+                    node_text(text, child(item, "name")),
+                    node_text(text, child(item, "type"))
+                )
+                .unwrap();
+                if let Some(doc) = item.child_by_field_name("doc") {
+                    write!(out, " {}", node_text(text, doc)).unwrap();
+                }
+                writeln!(out, ")")
+            }
             "let_declaration" => writeln!(
                 out,
                 "(let {} {})",

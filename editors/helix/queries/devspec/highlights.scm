@@ -7,6 +7,8 @@
 (step kind: (identifier) @keyword)
 (step name: (identifier) @function)
 (let_declaration name: (identifier) @constant)
+(param_declaration name: (identifier) @constant)
+(param_declaration type: (identifier) @type.builtin)
 (path_import alias: (identifier) @namespace)
 (std_module name: (identifier) @namespace)
 (preset (dotted_name) @namespace)
@@ -24,9 +26,9 @@
 (auto) @constant.builtin
 
 ["import" "std" "as"] @keyword.control.import
-["let" "from" "on"] @keyword
+["let" "param" "from" "on"] @keyword
 "with" @keyword.operator
 
 ["=" "+" "-" "*" "/" ".."] @operator
-["," "."] @punctuation.delimiter
+["," "." ":"] @punctuation.delimiter
 ["(" ")" "[" "]" "{" "}"] @punctuation.bracket
