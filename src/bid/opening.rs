@@ -178,6 +178,10 @@ pub fn key_problems(
     };
     let mut problems = Vec::new();
     for &node in &plan.order {
+        // An imported checkpoint's key is its file's digest: the owner's file, not here.
+        if matches!(plan.graph[node].kind, StepKind::Checkpoint) {
+            continue;
+        }
         let Some(locked) = by_name.get(&plan.graph[node].display_name()) else { continue };
         let Some((key, _)) =
             crate::exec::instance_key(plan, node, &outputs_of, &locked.environment, files)

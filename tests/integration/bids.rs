@@ -176,6 +176,41 @@ const OPEN_SPEC: &str = "param checkpoints: files \"the training checkpoints, on
      chains = 2, draws = 40, burnin = 10)\n}\n\
      report summary on llc { title = \"bid on private checkpoints\" }\n";
 
+/// `sent` with its first committed checkpoint's digest replaced by another everywhere (the
+/// results' lock, the commitment, its root recomputed as docs/bids.md says, the listing): a
+/// forger's consistent swap.
+fn checkpoint_swapped(sent: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
+    let lock =
+        String::from_utf8(sent.iter().find(|(p, _)| p == "results/lock.toml").unwrap().1.clone())
+            .unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&sent[0].1).unwrap();
+    let old = manifest["commitment"]["checkpoints"][0]["digest"].as_str().unwrap().to_owned();
+    let new = "ab".repeat(32);
+    manifest["commitment"]["checkpoints"][0]["digest"] = new.clone().into();
+    let mut lines: Vec<String> = manifest["commitment"]["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}\t{}\t{}\n",
+                c["instance"].as_str().unwrap(),
+                c["output"].as_str().unwrap(),
+                c["digest"].as_str().unwrap()
+            )
+        })
+        .collect();
+    lines.sort();
+    manifest["commitment"]["root"] =
+        blake3::hash(lines.concat().as_bytes()).to_hex().to_string().into();
+    let mut swapped = forged(sent, "results/lock.toml", lock.replace(&old, &new).into_bytes());
+    let listing =
+        serde_json::from_slice::<serde_json::Value>(&swapped[0].1).unwrap()["files"].clone();
+    manifest["files"] = listing;
+    swapped[0].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+    swapped
+}
+
 #[test]
 fn a_bid_runs_on_the_owners_checkpoints_and_its_report_is_the_same_bytes_on_both_sides() {
     let exchange = Exchange::new(OPEN_SPEC);
@@ -213,6 +248,12 @@ fn a_bid_runs_on_the_owners_checkpoints_and_its_report_is_the_same_bytes_on_both
     let drawn = files(&exchange.researcher.join("opened/reports/summary"));
     assert!(drawn.iter().any(|(p, _)| p.ends_with("report.html")), "{drawn:?}");
     assert_eq!(drawn, files(&exchange.owner.join("run/report-sent/summary")));
+    assert!(opened.contains("keys: each result's key is the one the bid's spec gives"), "{opened}");
+    // One of the owner's checkpoints swapped for another, commitment and all: its estimate's key
+    // says so.
+    let swapped = exchange.owner.join("swapped.tar.zst");
+    write_entries(&swapped, &checkpoint_swapped(&sent));
+    refused(&exchange.open(&swapped), "but the bid's spec on the inputs the results name gives");
 }
 
 #[test]
@@ -294,31 +335,7 @@ fn changed_numbers_and_commitments_are_refused_by_open() {
     assert!(said.contains("the commitment says 0000"), "{said}");
     // Another checkpoint swapped in everywhere, the root recomputed as docs/bids.md says: the
     // estimates on it keep keys this spec does not give on that checkpoint.
-    let mut manifest: serde_json::Value = serde_json::from_slice(&sent[0].1).unwrap();
-    let old = manifest["commitment"]["checkpoints"][0]["digest"].as_str().unwrap().to_owned();
-    let new = "ab".repeat(32);
-    manifest["commitment"]["checkpoints"][0]["digest"] = new.clone().into();
-    let mut lines: Vec<String> = manifest["commitment"]["checkpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            format!(
-                "{}\t{}\t{}\n",
-                c["instance"].as_str().unwrap(),
-                c["output"].as_str().unwrap(),
-                c["digest"].as_str().unwrap()
-            )
-        })
-        .collect();
-    lines.sort();
-    manifest["commitment"]["root"] =
-        blake3::hash(lines.concat().as_bytes()).to_hex().to_string().into();
-    let mut swapped = forged(&sent, "results/lock.toml", lock.replace(&old, &new).into_bytes());
-    let listing =
-        serde_json::from_slice::<serde_json::Value>(&swapped[0].1).unwrap()["files"].clone();
-    manifest["files"] = listing;
-    swapped[0].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+    let swapped = checkpoint_swapped(&sent);
     let keys = exchange.owner.join("keys.tar.zst");
     write_entries(&keys, &swapped);
     let said =

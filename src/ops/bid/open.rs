@@ -51,15 +51,13 @@ pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedRe
     let blob = |digest: &str| results.entries.get(&format!("results/blobs/{digest}")).cloned();
     let mut problems =
         opening::problems(&results.manifest, &lock, &blob, &bid.manifest, &bid_digest, &steps);
-    // The keys, where the spec plans without the owner's files (a spec whose checkpoints are
-    // bound plans only on the owner's side).
-    let keys_checked = match crate::plan::plan(&program) {
-        Ok(plan) => {
+    let keys_checked = match planned_as_run(&spec, &program, &lock, scratch.path()) {
+        Some(plan) => {
             let files = crate::store::FileDigests::new(&scratch.path().join(".devspec"));
             problems.extend(opening::key_problems(&plan, &lock, &files));
             true
         }
-        Err(_) => false,
+        None => false,
     };
     if !problems.is_empty() {
         return Err(Failure::bad_input(format!(
@@ -84,4 +82,49 @@ pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedRe
         lock: lock_path,
         reports,
     })
+}
+
+/// The bid's spec planned as the owner's run was, for recomputing keys: as it is when it has no
+/// open parameters; else with each `file`/`files` parameter bound to empty stand-ins named as
+/// the files the results say were bound (the planner numbers checkpoints by their names), and
+/// nothing else open. The stand-ins' checkpoint instances key differently from the owner's
+/// (their files differ); [`opening::key_problems`] does not check imported checkpoints' keys,
+/// and every key that reads them reads their committed digests. `None` when it cannot plan.
+fn planned_as_run(
+    spec: &Path,
+    program: &crate::compile::Program,
+    lock: &crate::study::Lock,
+    scratch: &Path,
+) -> Option<crate::plan::Plan> {
+    if program.params().is_empty() {
+        return crate::plan::plan(program).ok();
+    }
+    let mut binds = Vec::new();
+    for param in program.params() {
+        let binding = lock.bindings.iter().find(|b| b.name == param.name)?;
+        let folder = scratch.join("bound").join(&param.name);
+        std::fs::create_dir_all(&folder).ok()?;
+        for file in &binding.files {
+            let name = Path::new(&file.path).file_name()?;
+            std::fs::write(folder.join(name), b"").ok()?;
+        }
+        let value = match param.ty {
+            crate::compile::ParamType::Files => folder.join("*").display().to_string(),
+            crate::compile::ParamType::File => {
+                let name = Path::new(&binding.files.first()?.path).file_name()?;
+                folder.join(name).display().to_string()
+            }
+            crate::compile::ParamType::Model
+            | crate::compile::ParamType::Data
+            | crate::compile::ParamType::Number
+            | crate::compile::ParamType::Integer
+            | crate::compile::ParamType::String
+            | crate::compile::ParamType::Boolean => binding.value.clone(),
+        };
+        binds.push(format!("{}={value}", param.name));
+    }
+    match super::check_bound(spec, &[], &binds, None).ok()? {
+        Checked::Program(bound, _) => crate::plan::plan(&bound).ok(),
+        Checked::Diagnostics(..) => None,
+    }
 }

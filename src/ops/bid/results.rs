@@ -42,14 +42,7 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
     let (mut lock, missing) =
         Lock::of_results(&plan, &present, &session.store, &session.options, &spec);
     lock.instances.retain(|i| !redact.contains(&i.step));
-    let scrub = scrubbed_texts(dir, &record);
-    for instance in &mut lock.instances {
-        for text in instance.params.values_mut() {
-            for (from, to) in &scrub {
-                *text = text.replace(from.as_str(), to);
-            }
-        }
-    }
+    scrub(&mut lock, dir, &record);
     let mut scan = Scan::new();
     let mut committed = Vec::new();
     let mut contents: Vec<(String, Vec<u8>)> = Vec::new();
@@ -128,6 +121,28 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
         manifest,
         reports,
     })
+}
+
+/// The owner's paths out of `lock`: the bindings' values and the bound files' paths (each bound
+/// file's digest stays, beside the commitment), and the parameters' texts.
+fn scrub(lock: &mut Lock, dir: &Path, record: &RunRecord) {
+    let scrub = scrubbed_texts(dir, record);
+    let scrubbed = |text: &mut String| {
+        for (from, to) in &scrub {
+            *text = text.replace(from.as_str(), to);
+        }
+    };
+    for binding in &mut lock.bindings {
+        scrubbed(&mut binding.value);
+        for file in &mut binding.files {
+            scrubbed(&mut file.path);
+        }
+    }
+    for instance in &mut lock.instances {
+        for text in instance.params.values_mut() {
+            scrubbed(text);
+        }
+    }
 }
 
 /// The owner's paths a result's parameters may name (the bound values, the run's folder), and
