@@ -479,3 +479,65 @@ fn a_results_bundle_that_would_carry_checkpoint_bytes_is_refused_by_the_export()
     assert!(text(&out).contains(&format!("is a checkpoint ({checkpoint})")), "{}", text(&out));
     assert!(!exchange.results().exists(), "a refused export wrote its bundle");
 }
+
+#[test]
+fn revealing_observables_are_flagged_and_run_only_with_the_owners_opt_in() {
+    let spec = trained_spec(100).replace(
+        "report summary",
+        "estimate shape on run { observable = tms.geometry() }\nreport summary",
+    );
+    let exchange = Exchange::new(&spec);
+    let inspected = ok(&devspec(&exchange.owner, &["bid", "inspect", exchange.bid()]));
+    assert!(inspected.contains("REVEALING: the toy model's feature directions"), "{inspected}");
+    assert_eq!(inspected.matches("REVEALING").count(), 1, "only `shape`:\n{inspected}");
+    let out = devspec(&exchange.owner, &["bid", "run", exchange.bid(), "--dir", "run"]);
+    refused(&out, "step `shape`: the toy model's feature directions");
+    assert!(text(&out).contains("--allow-revealing"), "{}", text(&out));
+    assert!(!exchange.owner.join("run/.devspec").exists(), "it ran without the opt-in");
+    let said = exchange.run_and_answer(&["--allow-revealing"]);
+    assert!(said.contains("complete: every instance has its results"), "{said}");
+    // The owner may still leave a step's results out: they are said redacted, not sent.
+    let redacted = exchange.owner.join("redacted.tar.zst");
+    let out = ok(&devspec(
+        &exchange.owner,
+        &["bid", "results", "--dir", "run", "-o", redacted.to_str().unwrap(), "--redact", "shape"],
+    ));
+    assert!(out.contains("redacted: shape"), "{out}");
+    let lock = entries(&redacted)
+        .into_iter()
+        .find(|(p, _)| p == "results/lock.toml")
+        .map(|(_, b)| String::from_utf8(b).unwrap())
+        .unwrap();
+    assert!(!lock.contains("shape@"), "{lock}");
+    let opened = ok(&exchange.open(&redacted));
+    assert!(opened.contains("redacted by the owner: shape"), "{opened}");
+}
+
+#[test]
+fn a_bid_bringing_a_torchscript_model_says_so_and_binds_only_declared_parameters() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torchscript");
+    let exchange = Exchange::new("");
+    for file in ["two_layer.pt", "data.safetensors"] {
+        std::fs::copy(fixture.join(file), exchange.researcher.join(file)).unwrap();
+    }
+    std::fs::write(
+        exchange.researcher.join("study.dev"),
+        "param checkpoints: files \"the checkpoints\"\n\
+         checkpoint theirs {\n  model = torchscript.model(\"two_layer.pt\")\n  \
+         files = checkpoints\n  data = tensors(\"data.safetensors\")\n}\n\
+         estimate fit on theirs { observable = loss() }\n",
+    )
+    .unwrap();
+    ok(&devspec(&exchange.researcher, &["bid", "export", "study.dev", "-o", exchange.bid()]));
+    let inspected = ok(&devspec(&exchange.owner, &["bid", "inspect", exchange.bid()]));
+    assert!(
+        inspected.contains("WARNING: it brings its own TorchScript model, two_layer.pt: code"),
+        "{inspected}"
+    );
+    assert!(inspected.contains("spec/data.safetensors"), "{inspected}");
+    let out = devspec(
+        &exchange.owner,
+        &["bid", "run", exchange.bid(), "--dir", "run", "--bind", "checkpionts=x/*.safetensors"],
+    );
+    refused(&out, "checkpionts");
+}
