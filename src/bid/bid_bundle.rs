@@ -95,6 +95,15 @@ pub fn read(path: &Path) -> Result<Archive<BidManifest>, Failure> {
     if let Some(stray) = bid.entries.keys().find(|p| !p.starts_with("spec/")) {
         return Err(archive::refuse(path, format!("`{stray}` is not under `spec/`")));
     }
+    // Settings (a worker to start, a store elsewhere) are the owner's: a bid brings none.
+    if let Some(settings) = bid.entries.keys().find(|p| {
+        p.split('/').any(|part| part == crate::project_config::FILE_NAME || part == ".devspec")
+    }) {
+        return Err(archive::refuse(
+            path,
+            format!("`{settings}` is a project's settings or store, which a bid may not bring"),
+        ));
+    }
     let spec = format!("spec/{}", bid.manifest.spec);
     match bid.entries.get(&spec) {
         Some(bytes) if blake3::hash(bytes).to_hex().as_str() == bid.manifest.spec_digest => {}

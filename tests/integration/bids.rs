@@ -404,6 +404,7 @@ fn a_bid_that_would_write_outside_its_folder_is_refused_and_a_run_writes_only_in
     for (entry, expected) in [
         ("spec/../../escaped.dev", "leaves its folder (`..`)"),
         ("/tmp/escaped.dev", "has an absolute path"),
+        ("spec/devspec.toml", "a project's settings or store, which a bid may not bring"),
     ] {
         let mut hostile = sent.clone();
         hostile.push((entry.to_owned(), b"escaped".to_vec()));
