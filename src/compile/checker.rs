@@ -112,19 +112,7 @@ pub fn check(
 
     evaluator.evaluate_all_lets();
 
-    // Imported files hold presets only.
-    let mut imported: Vec<_> = loaded.modules.iter().filter(|(file, _)| **file != root).collect();
-    imported.sort_by_key(|(file, _)| **file);
-    for (file, module) in imported {
-        for item in &module.items {
-            if let Item::Step(step) = item {
-                diags.push(
-                    Diagnostic::error(*file, step.name.span, format!("an imported file cannot declare steps (`{}`)", step.name.text))
-                        .with_hint("a study is one file; imported files hold `let` presets: move the step into the study"),
-                );
-            }
-        }
-    }
+    check_imported(loaded, root, &declared, &mut diags);
 
     let mut index_of: HashMap<&str, usize> = HashMap::new();
     for (index, step) in steps.iter().enumerate() {
@@ -171,8 +159,64 @@ pub fn check(
         all.sort_by_key(|d| (d.primary.file, d.primary.span.start, d.primary.span.end));
         return Err(all);
     }
-    // Every declared type was read (an unknown one is an error above).
-    let (params, param_origins) = declared
+    let (params, param_origins) = program_params(&declared, binds);
+    Ok(Program {
+        steps: checked.into_iter().map(|s| s.expect("no errors, so every step checked")).collect(),
+        params,
+        param_origins,
+        bound: Vec::new(),
+    })
+}
+
+/// Imported files hold presets only: no steps, and parameters only where the spec imports
+/// them directly (elsewhere `--bind ALIAS.NAME` could not reach them).
+fn check_imported(
+    loaded: &LoadedModules,
+    root: FileId,
+    declared: &[DeclaredParam<'_>],
+    diags: &mut Diagnostics,
+) {
+    let mut imported: Vec<_> = loaded.modules.iter().filter(|(file, _)| **file != root).collect();
+    imported.sort_by_key(|(file, _)| **file);
+    let bindable: Vec<FileId> = declared.iter().map(|param| param.file).collect();
+    for (file, module) in imported {
+        for item in &module.items {
+            // A parameter only the spec's imports import could never be bound by name.
+            if let Item::Param(param) = item
+                && !bindable.contains(file)
+            {
+                diags.push(
+                    Diagnostic::error(
+                        *file,
+                        param.name.span,
+                        format!(
+                            "`{}` is a parameter of a file the spec imports only through another",
+                            param.name.text
+                        ),
+                    )
+                    .with_hint(
+                        "declare parameters in the spec or in a file it imports directly, so \
+                         `--bind ALIAS.NAME` can reach them",
+                    ),
+                );
+            }
+            if let Item::Step(step) = item {
+                diags.push(
+                    Diagnostic::error(*file, step.name.span, format!("an imported file cannot declare steps (`{}`)", step.name.text))
+                        .with_hint("a study is one file; imported files hold `let` presets: move the step into the study"),
+                );
+            }
+        }
+    }
+}
+
+/// The declared parameters as the program lists them, with where each is declared. Every
+/// declared type was read (an unknown one is an error before this).
+fn program_params(
+    declared: &[DeclaredParam<'_>],
+    binds: &[Override],
+) -> (Vec<OpenParam>, Vec<Origin>) {
+    declared
         .iter()
         .filter_map(|declared| {
             let param = OpenParam {
@@ -183,13 +227,7 @@ pub fn check(
             };
             Some((param, Origin { file: declared.file, span: declared.item.name.span }))
         })
-        .unzip();
-    Ok(Program {
-        steps: checked.into_iter().map(|s| s.expect("no errors, so every step checked")).collect(),
-        params,
-        param_origins,
-        bound: Vec::new(),
-    })
+        .unzip()
 }
 
 /// Sorts `--set` overrides: a let's replaces its expression in the evaluator now; a step

@@ -8,6 +8,7 @@ use lsp_types::{
     MarkupKind, TextEdit,
 };
 
+use crate::compile::ParamType;
 use crate::compile::stdlib;
 use devspec_protocol::StepKind;
 
@@ -36,7 +37,22 @@ pub fn complete(text: &str, offset: usize) -> Vec<CompletionItem> {
                 items.keyword(entry.kind.name(), "step", Some(doc));
             }
             items.keyword("let", "a named value or preset", None);
+            items.keyword("param", "a value the spec leaves open, bound with `--bind`", None);
             items.keyword("import", "a stdlib module or a file", None);
+        }
+        Place::ParamType => {
+            for ty in ParamType::ALL {
+                items.push(
+                    CompletionItem {
+                        label: ty.word().to_owned(),
+                        kind: Some(CompletionItemKind::TYPE_PARAMETER),
+                        detail: Some("parameter type".into()),
+                        documentation: Some(markdown(ty.doc().to_owned())),
+                        ..CompletionItem::default()
+                    },
+                    ty.word().to_owned(),
+                );
+            }
         }
         Place::Import => {
             for name in stdlib::names() {
@@ -177,9 +193,10 @@ fn presets(text: &str, outline: &Outline, items: &mut Items) {
 /// What a value of type `ty` may be, and the document's lets (which may hold anything).
 fn values(text: &str, ty: Option<ValueType>, outline: &Outline, items: &mut Items) {
     let mut accepted = Vec::new();
-    if let Some(ty) = ty {
-        accepted_values(&ty, &mut accepted);
+    if let Some(ty) = &ty {
+        accepted_values(ty, &mut accepted);
     }
+    let accepted_ty = ty;
     for value in accepted {
         match value {
             Accepted::Ctor(ctor) => {
@@ -199,6 +216,21 @@ fn values(text: &str, ty: Option<ValueType>, outline: &Outline, items: &mut Item
     }
     for (token, _) in &outline.lets {
         items.add(token.text(text).to_owned(), CompletionItemKind::VARIABLE, "let");
+    }
+    // A parameter fits where its type does: offered where that is known to fit, or anywhere
+    // a value's type is unknown.
+    for (token, ty, _) in &outline.params {
+        let fits = match (ParamType::from_word(ty), &accepted_ty) {
+            (Some(param), Some(field)) => param.fits(field),
+            (None, _) | (_, None) => true,
+        };
+        if fits {
+            items.add(
+                token.text(text).to_owned(),
+                CompletionItemKind::VARIABLE,
+                &format!("param: {ty}"),
+            );
+        }
     }
 }
 

@@ -41,6 +41,8 @@ pub enum Place {
     FieldName(Owner),
     /// A value: of this type where it is known (the field or argument it is written to).
     Value(Option<ValueType>, Option<&'static Param>),
+    /// After `param NAME:`: a parameter's type.
+    ParamType,
     /// Inside a comment or string, or nothing known.
     Other,
 }
@@ -131,10 +133,7 @@ pub fn at(text: &str, offset: usize) -> CursorContext {
     }
     let header: &[Token] = all.get(item_start..).unwrap_or_default();
     let step_kind = header.first().and_then(|t| StepKind::from_name(t.text(before)));
-    let step_name = step_kind
-        .and_then(|_| header.get(1))
-        .filter(|t| t.kind == TokenKind::Name)
-        .map(|t| t.text(before).to_owned());
+    let step_name = step_kind.and_then(|_| name_after_kind(before, header));
     let inputs = header_inputs(before, header);
     let last = all.last();
     let last_is = |punct: char| last.is_some_and(|t| t.is(punct));
@@ -144,6 +143,7 @@ pub fn at(text: &str, offset: usize) -> CursorContext {
             let in_header_on = step_kind.is_some() && header.iter().any(|t| t.text(before) == "on");
             match last_word {
                 Some("import") => Place::Import,
+                _ if is_param_type(before, header) => Place::ParamType,
                 Some("from") if step_kind.is_some() => Place::Preset,
                 Some("on") if step_kind.is_some() => Place::OnTarget(step_kind),
                 _ if last_is(',') && in_header_on => Place::OnTarget(step_kind),
@@ -216,9 +216,19 @@ fn header_inputs(text: &str, header: &[Token]) -> Vec<String> {
         .collect()
 }
 
+/// The step's name in a header that begins with its kind.
+fn name_after_kind(text: &str, header: &[Token]) -> Option<String> {
+    header.get(1).filter(|t| t.kind == TokenKind::Name).map(|t| t.text(text).to_owned())
+}
+
+/// Whether the header read so far is `param NAME:`, so a type is wanted.
+fn is_param_type(text: &str, header: &[Token]) -> bool {
+    header.len() == 3 && header[0].text(text) == "param" && header[2].is(':')
+}
+
 fn is_item_keyword(text: &str, token: &Token) -> bool {
     let word = token.text(text);
-    word == "let" || word == "import" || StepKind::from_name(word).is_some()
+    word == "let" || word == "param" || word == "import" || StepKind::from_name(word).is_some()
 }
 
 /// Whether the token before the cursor leaves an expression unfinished (`a +`, `x with`),
@@ -226,7 +236,9 @@ fn is_item_keyword(text: &str, token: &Token) -> bool {
 fn continues_expression(text: &str, last: Option<&Token>) -> bool {
     last.is_some_and(|t| match t.kind {
         TokenKind::Punct(c) => "=+-*/.(,[".contains(c),
-        TokenKind::Name => matches!(t.text(text), "with" | "from" | "on" | "import" | "let" | "as"),
+        TokenKind::Name => {
+            matches!(t.text(text), "with" | "from" | "on" | "import" | "let" | "param" | "as")
+        }
         TokenKind::Literal => false,
     })
 }

@@ -26,6 +26,8 @@ pub fn hover(text: &str, offset: usize) -> Option<Hover> {
             devspec_protocol::StepKind::from_name(word).map(registry_docs::step_kind)
         }
         Place::FieldName(owner) => registry::param(owner.params(), word).map(registry_docs::param),
+        Place::ParamType => crate::compile::ParamType::from_word(word)
+            .map(|ty| format!("parameter type `{ty}`: {}", ty.doc())),
         Place::Import | Place::Preset | Place::OnTarget(_) | Place::Value(..) | Place::Other => {
             None
         }
@@ -136,6 +138,9 @@ fn word_at(text: &str, offset: usize) -> Option<(usize, usize)> {
 fn name_in_document(text: &str, word: &str) -> Option<String> {
     let all = tokens(text);
     let outline = Outline::of(text, &all);
+    if let Some((_, ty, doc)) = outline.params.iter().find(|(token, ..)| token.text(text) == word) {
+        return Some(param_text(word, ty, doc.as_deref()));
+    }
     if let Some((name, _)) = outline.lets.iter().find(|(token, _)| token.text(text) == word) {
         return Some(let_text(text, &all, name));
     }
@@ -151,6 +156,16 @@ fn name_in_document(text: &str, word: &str) -> Option<String> {
     let std_outline = Outline::of(source, &std_tokens);
     let (name, _) = std_outline.lets.iter().find(|(token, _)| token.text(source) == member)?;
     Some(format!("{}\n\n(from `std.{group}`)", let_text(source, &std_tokens, name)))
+}
+
+/// `param NAME: TYPE`, its doc, what the type takes, and that it is bound on the command line.
+fn param_text(name: &str, ty: &str, doc: Option<&str>) -> String {
+    let mut parts = vec![format!("```devspec\nparam {name}: {ty}\n```")];
+    parts.extend(doc.map(|doc| doc.trim_matches('"').to_owned()));
+    parts.extend(crate::compile::ParamType::from_word(ty).map(|ty| {
+        format!("An open parameter: {}. Bound when the spec runs: `--bind {name}=...`.", ty.doc())
+    }));
+    parts.join("\n\n")
 }
 
 /// `let NAME = VALUE` as written: the value runs to the next top-level item.

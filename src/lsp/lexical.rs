@@ -128,6 +128,9 @@ pub struct Outline {
     pub steps: Vec<(StepKind, Token)>,
     /// `import std.NAME` (the group `NAME`) and `import "path" as NAME`.
     pub std_imports: Vec<String>,
+    /// `param NAME: TYPE "doc"`: the name's token, the type as written, the doc string as
+    /// written (quotes included) if any.
+    pub params: Vec<(Token, String, Option<String>)>,
 }
 
 impl Outline {
@@ -146,6 +149,22 @@ impl Outline {
                             let preset = tokens.get(index + 2).is_some_and(|eq| eq.is('='))
                                 && tokens.get(index + 3).is_some_and(|open| open.is('{'));
                             outline.lets.push((name.clone(), preset));
+                        }
+                        ("param", Some(name)) if name.kind == TokenKind::Name => {
+                            let ty = tokens
+                                .get(index + 2)
+                                .filter(|colon| colon.is(':'))
+                                .and_then(|_| tokens.get(index + 3))
+                                .filter(|ty| ty.kind == TokenKind::Name);
+                            let doc = ty
+                                .and_then(|_| tokens.get(index + 4))
+                                .filter(|doc| {
+                                    doc.kind == TokenKind::Literal
+                                        && doc.text(text).starts_with('"')
+                                })
+                                .map(|doc| doc.text(text).to_owned());
+                            let ty = ty.map_or_else(String::new, |ty| ty.text(text).to_owned());
+                            outline.params.push((name.clone(), ty, doc));
                         }
                         ("import", Some(module)) => {
                             if let Some(group) = module.text(text).strip_prefix("std.") {

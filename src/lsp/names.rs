@@ -1,5 +1,5 @@
 //! The names a document defines and where each is used, read from its tokens (so it works on
-//! broken text): `let`s and their uses in values and after `from`, steps and the `on` lists
+//! broken text): `let`s and `param`s and their uses in values and after `from`, steps and the `on` lists
 //! that name them, and names from imported groups (`tms.chen2023`). Definition, references,
 //! rename and the outline all read [`roles`].
 
@@ -69,8 +69,12 @@ pub fn roles(text: &str) -> Vec<(Token, Role)> {
         let role = if top_keyword {
             in_on = false;
             Role::Other
-        } else if depth == 0 && previous == Some("let") {
+        } else if depth == 0 && matches!(previous, Some("let" | "param")) {
+            // A parameter is a name in scope like a let: found, renamed and listed alike.
             Role::LetDefinition
+        } else if depth == 0 && previous == Some(":") {
+            // `param NAME: TYPE`: the type word.
+            Role::Other
         } else if let Some(kind) = previous
             .and_then(StepKind::from_name)
             .filter(|_| depth == 0 && all[index - 1].starts_line)
@@ -85,7 +89,7 @@ pub fn roles(text: &str) -> Vec<(Token, Role)> {
             Role::StepUse
         } else if next_is_eq
             || previous == Some("as")
-            || matches!(word, "from" | "with" | "as" | "import" | "let" | "on")
+            || matches!(word, "from" | "with" | "as" | "import" | "let" | "param" | "on")
         {
             Role::Other
         } else if word.contains('.') {

@@ -94,8 +94,8 @@ pub fn rename(
 }
 
 fn is_identifier(name: &str) -> bool {
-    const KEYWORDS: [&str; 9] =
-        ["import", "let", "from", "on", "with", "true", "false", "auto", "as"];
+    const KEYWORDS: [&str; 10] =
+        ["import", "param", "let", "from", "on", "with", "true", "false", "auto", "as"];
     name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !KEYWORDS.contains(&name)

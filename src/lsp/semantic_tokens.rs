@@ -111,7 +111,7 @@ fn name_kind(
     before_call: bool,
     lets: &[&str],
 ) -> Option<Kind> {
-    if matches!(word, "import" | "let" | "from" | "on" | "with" | "as")
+    if matches!(word, "import" | "param" | "let" | "from" | "on" | "with" | "as")
         || (starts_line && StepKind::from_name(word).is_some())
     {
         return Some(Kind::Keyword);

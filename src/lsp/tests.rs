@@ -303,3 +303,37 @@ fn hovering_a_sweep_lists_its_points() {
     let computed = hover_text("let n = 3\ntrain t { seed = sweep‸(0..n) }");
     assert!(computed.starts_with("**`sweep(values)`**"), "{computed}");
 }
+
+const PARAMS: &str = "import std.tms\nparam checkpoints: files \"the training checkpoints, one per step\"\ncheckpoint ckpts {\n  model = tms.model(features = 5, hidden = 2)\n  files = checkpoints\n}\n";
+
+#[test]
+fn a_param_hovers_with_its_type_and_doc_and_its_use_goes_to_it() {
+    let at_use = nth(PARAMS, "checkpoints", 2);
+    let text = PARAMS;
+    let shown = hover_text(&format!("{}‸{}", &text[..at_use + 3], &text[at_use + 3..]));
+    assert!(shown.starts_with("```devspec\nparam checkpoints: files\n```"), "{shown}");
+    assert!(shown.contains("the training checkpoints, one per step"), "{shown}");
+    assert!(shown.contains("`--bind checkpoints=...`"), "{shown}");
+    let at_type = nth(PARAMS, "files", 0);
+    let shown = hover_text(&format!("{}‸{}", &text[..=at_type], &text[at_type + 1..]));
+    assert!(shown.starts_with("parameter type `files`"), "{shown}");
+
+    let doc = document(PARAMS);
+    let index = super::line_index::LineIndex::new(PARAMS);
+    let found = super::navigation::definition(&doc, at_use).unwrap();
+    assert_eq!(found.range.start, index.position(nth(PARAMS, "checkpoints", 0)));
+    // An unbound parameter is no error in the editor: the spec checks.
+    let analysis = super::analysis::Analysis::of(&doc);
+    assert!(analysis.diagnostics.is_empty(), "{:?}", analysis.diagnostics);
+}
+
+#[test]
+fn completes_param_types_and_offers_params_where_they_fit() {
+    let types = labels("param checkpoints: ‸");
+    assert_eq!(types, ["files", "file", "model", "data", "number", "integer", "string", "boolean"]);
+    assert!(labels(&format!("{HEAD}pa‸")).iter().any(|l| l == "param"));
+    let spec = "param checkpoints: files\nparam m: model\ncheckpoint c {\n  model = ‸\n}\n";
+    let models = labels(spec);
+    assert!(models.iter().any(|l| l == "m"), "{models:?}");
+    assert!(!models.iter().any(|l| l == "checkpoints"), "a `files` param is no model: {models:?}");
+}

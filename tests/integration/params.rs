@@ -247,3 +247,33 @@ fn a_bound_run_keys_as_the_written_one_and_its_lock_holds_the_files() {
         stderr(&changed)
     );
 }
+
+#[test]
+fn an_imported_files_parameter_is_bound_by_its_alias() {
+    let project = Project::new(
+        "import std.tms\nimport \"lib/iface.dev\" as iface\n\
+         train run {\n  model = tms.model(features = 5, hidden = iface.width)\n  \
+         data = tms.data(features = 5, sparsity = 0.9, samples = 64)\n  optimizer = sgd(lr = 0.1)\n  \
+         batch_size = 8\n  steps = iface.width * 5\n  checkpoints = [1]\n}\n",
+    );
+    std::fs::create_dir(project.dir.path().join("lib")).unwrap();
+    std::fs::write(project.dir.path().join("lib/iface.dev"), "param width: integer \"hidden\"\n")
+        .unwrap();
+    let mut sources = devspec::source::SourceMap::new();
+    let open = devspec::compile::check_path(&project.spec(), &[], &mut sources).unwrap();
+    assert_eq!(
+        open.open_params().iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["iface.width"]
+    );
+    assert!(devspec::plan::plan(&open).is_err(), "an open parameter does not plan");
+    let binds = devspec::compile::Bindings::parse(&["iface.width=2".into()], None).unwrap();
+    let bound =
+        devspec::compile::check_path_bound(&project.spec(), &[], &binds, &mut sources).unwrap();
+    assert!(bound.open_params().is_empty());
+    assert!(bound.params()[0].bound);
+    let run = bound.step("run").unwrap();
+    // Arithmetic on the bound value, and the value where it is used.
+    assert_eq!(run.fields["steps"].to_string(), "10");
+    assert!(run.fields["model"].to_string().contains("hidden = 2"), "{}", run.fields["model"]);
+    assert_eq!(devspec::plan::plan(&bound).unwrap().order.len(), 1);
+}
