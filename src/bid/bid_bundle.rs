@@ -69,6 +69,9 @@ pub enum BidForecast {
         /// The whole study's wall time; `None` when some instance cannot be priced.
         total_seconds: Option<f64>,
         instances: Vec<ForecastLine>,
+        /// Priced with one stand-in checkpoint per open `files` parameter: the cost of each
+        /// checkpoint the owner binds (`ckpts@1`, `llc@1`), to multiply by their number.
+        per_checkpoint: bool,
     },
 }
 

@@ -228,9 +228,17 @@ fn inspect(path: &Path) -> Result<ExitCode, Failure> {
 fn print_forecast(forecast: &BidForecast) {
     match forecast {
         BidForecast::No { why } => outln!("cost forecast: none ({why})"),
-        BidForecast::Yes { jobs, total_seconds, instances } => {
+        BidForecast::Yes { jobs, total_seconds, instances, per_checkpoint } => {
             let total = total_seconds.map_or_else(|| "unknown".to_owned(), format_seconds);
-            outln!("cost forecast (the researcher's machine, {jobs} job(s)): {total} in all");
+            if *per_checkpoint {
+                outln!(
+                    "cost forecast (the researcher's machine, {jobs} job(s)), for ONE bound \
+                     checkpoint (instances @1): {total}; the instances at a checkpoint repeat \
+                     for each one bound"
+                );
+            } else {
+                outln!("cost forecast (the researcher's machine, {jobs} job(s)): {total} in all");
+            }
             for line in instances {
                 match &line.seconds {
                     Ok(seconds) => outln!("  {}: {}", line.instance, format_seconds(*seconds)),

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{exporter, named_files, path_refusals, refused, slashed, torchscript_models};
-use crate::bid::archive::{self};
+use crate::bid::archive;
 use crate::bid::bid_bundle::{BID_FORMAT, BID_MANIFEST, BidForecast, BidManifest, BidParam};
-use crate::compile::Program;
+use crate::compile::{ParamType, Program};
 use crate::failure::Failure;
 use crate::ops::Session;
 use crate::source::SourceMap;
@@ -65,7 +65,7 @@ pub fn export(
         .collect();
     let forecast = match forecast_session {
         None => BidForecast::No { why: "not asked for (`bid export --cost` makes one)".into() },
-        Some(session) => forecast(program, session)?,
+        Some(session) => forecast(spec, program, session)?,
     };
     let contents: Vec<(String, Vec<u8>)> = contents.into_iter().collect();
     let manifest = BidManifest {
@@ -102,13 +102,48 @@ fn open_params(program: &Program) -> Vec<BidParam> {
         .collect()
 }
 
-/// The forecast of `plan --cost`, per instance; what cannot be priced (an instance reading
-/// checkpoints that are bound later, a TorchScript model) says why.
-fn forecast(program: &Program, session: &Session) -> Result<BidForecast, Failure> {
-    let Ok(plan) = crate::plan::plan(program) else {
-        return Ok(BidForecast::No {
-            why: "the spec cannot be planned before its parameters are bound".into(),
-        });
+/// The forecast of `plan --cost`, per instance; what cannot be priced (a TorchScript model)
+/// says why. A spec whose `file`/`files` parameters are open is priced with one stand-in file
+/// bound to each (its checkpoint numbered 1): what it costs per checkpoint the owner binds.
+/// Other open parameters (a model, a number) decide the cost themselves: no forecast then.
+fn forecast(spec: &Path, program: &Program, session: &Session) -> Result<BidForecast, Failure> {
+    let scratch = tempfile::tempdir()
+        .map_err(|err| Failure::environment(format!("cannot make a scratch folder: {err}")))?;
+    let mut binds = Vec::new();
+    for param in program.params() {
+        let stand_in = scratch.path().join(format!("{}_step_1.safetensors", param.name));
+        let value = match param.ty {
+            ParamType::Files | ParamType::File => stand_in.display().to_string(),
+            ParamType::Model
+            | ParamType::Data
+            | ParamType::Number
+            | ParamType::Integer
+            | ParamType::String
+            | ParamType::Boolean => {
+                return Ok(BidForecast::No {
+                    why: format!(
+                        "its cost depends on `{}` ({}), which the owner binds",
+                        param.name, param.ty
+                    ),
+                });
+            }
+        };
+        std::fs::write(&stand_in, b"").map_err(|err| {
+            Failure::environment(format!("cannot write {}: {err}", stand_in.display()))
+        })?;
+        binds.push(format!("{}={value}", param.name));
+    }
+    let per_checkpoint = !binds.is_empty();
+    let bound = match super::check_bound(spec, &[], &binds, None)? {
+        super::Checked::Program(bound, _) => bound,
+        super::Checked::Diagnostics(..) => {
+            return Ok(BidForecast::No {
+                why: "the spec does not check with stand-in files".into(),
+            });
+        }
+    };
+    let Ok(plan) = crate::plan::plan(&bound) else {
+        return Ok(BidForecast::No { why: "the spec cannot be planned".into() });
     };
     let calibrated = crate::ops::cost_calibration::rates(session, false, &mut crate::ops::Quiet)?;
     let cached = vec![false; plan.graph.node_count()];
@@ -134,5 +169,5 @@ fn forecast(program: &Program, session: &Session) -> Result<BidForecast, Failure
             }
         })
         .collect();
-    Ok(BidForecast::Yes { jobs: made.jobs, total_seconds: made.total, instances })
+    Ok(BidForecast::Yes { jobs: made.jobs, total_seconds: made.total, instances, per_checkpoint })
 }

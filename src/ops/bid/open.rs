@@ -8,7 +8,7 @@ use devspec_protocol::StepKind;
 use super::{Checked, check_open, diagnostics_failure, draw_reports, results_lock};
 use crate::bid::archive::{self, Archive};
 use crate::bid::bid_bundle;
-use crate::bid::opening::{self};
+use crate::bid::opening;
 use crate::bid::results_bundle::{RESULTS_FORMAT, RESULTS_MANIFEST, ResultsManifest};
 use crate::failure::Failure;
 
