@@ -254,6 +254,26 @@ fn a_bid_runs_on_the_owners_checkpoints_and_its_report_is_the_same_bytes_on_both
     let swapped = exchange.owner.join("swapped.tar.zst");
     write_entries(&swapped, &checkpoint_swapped(&sent));
     refused(&exchange.open(&swapped), "but the bid's spec on the inputs the results name gives");
+    // Bound by a bind file (its paths relative to itself): no folder of the owner's leaves.
+    std::fs::write(
+        exchange.owner.join("binds.toml"),
+        "checkpoints = \"private/run/no_sweep/*.safetensors\"\n",
+    )
+    .unwrap();
+    ok(&devspec(
+        &exchange.owner,
+        &["bid", "run", exchange.bid(), "--dir", "by_file", "--bind-file", "binds.toml"],
+    ));
+    let by_file = exchange.owner.join("by_file.tar.zst");
+    ok(&devspec(
+        &exchange.owner,
+        &["bid", "results", "--dir", "by_file", "-o", by_file.to_str().unwrap()],
+    ));
+    for (path, bytes) in entries(&by_file) {
+        let content = String::from_utf8_lossy(&bytes).into_owned();
+        assert!(!content.contains("private/"), "{path} names the owner's folder:\n{content}");
+    }
+    ok(&exchange.open(&by_file));
 }
 
 #[test]

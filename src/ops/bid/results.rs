@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{bound_values, draw_reports, exporter, planned_in};
+use super::{draw_reports, exporter, planned_in};
 use crate::bid::archive::{self, Archive};
 use crate::bid::commitment::{Commitment, CommittedCheckpoint};
 use crate::bid::opening::{is_checkpoint_output, is_withheld};
@@ -82,7 +82,7 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
     scan.forbid_text(
         &dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).display().to_string(),
     );
-    for bound in bound_values(&record.binds, record.bind_file.as_deref()) {
+    for (_, bound) in bound_texts(&record) {
         if bound.starts_with('/') {
             scan.forbid_text(&bound);
         }
@@ -145,20 +145,45 @@ fn scrub(lock: &mut Lock, dir: &Path, record: &RunRecord) {
     }
 }
 
-/// The owner's paths a result's parameters may name (the bound values, the run's folder), and
-/// what each is replaced with.
-fn scrubbed_texts(dir: &Path, record: &RunRecord) -> Vec<(String, String)> {
-    let mut scrub: Vec<(String, String)> = record
+/// Each binding's name and text as the owner gave it, and, for a bind file's relative path,
+/// also as the run read it: absolute, from the bind file's folder.
+fn bound_texts(record: &RunRecord) -> Vec<(String, String)> {
+    let mut texts: Vec<(String, String)> = record
         .binds
         .iter()
         .filter_map(|b| b.split_once('='))
-        .map(|(name, value)| (value.trim().to_owned(), format!("<bound {}>", name.trim())))
-        .filter(|(value, _)| !value.is_empty())
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
         .collect();
+    if let Some(file) = &record.bind_file
+        && let Some(table) =
+            std::fs::read_to_string(file).ok().and_then(|text| text.parse::<toml::Table>().ok())
+    {
+        let folder = file.parent().unwrap_or(Path::new("/"));
+        for (name, value) in &table {
+            if let Some(text) = value.as_str() {
+                texts.push((name.clone(), text.to_owned()));
+                if !text.starts_with('/') {
+                    texts.push((name.clone(), folder.join(text).display().to_string()));
+                }
+            }
+        }
+    }
+    texts.retain(|(_, text)| !text.is_empty());
+    texts
+}
+
+/// The owner's paths a result's parameters may name (the bound values, the run's folder), and
+/// what each is replaced with.
+fn scrubbed_texts(dir: &Path, record: &RunRecord) -> Vec<(String, String)> {
+    let mut scrub: Vec<(String, String)> = bound_texts(record)
+        .into_iter()
+        .map(|(name, value)| (value, format!("<bound {name}>")))
+        .collect();
+    // The longest first, so a folder's path never cuts a longer one it begins.
+    scrub.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
     // A glob's matches name files in its folder: that folder goes too, the file names stay.
     let folders: Vec<(String, String)> = scrub
         .iter()
-        .filter(|(value, _)| value.starts_with('/'))
         .filter_map(|(value, label)| {
             let fixed = &value[..value.find(['*', '?', '[']).unwrap_or(value.len())];
             let folder = &fixed[..=fixed.rfind('/')?];
@@ -166,6 +191,7 @@ fn scrubbed_texts(dir: &Path, record: &RunRecord) -> Vec<(String, String)> {
         })
         .collect();
     scrub.extend(folders);
+    scrub.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
     let absolute = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     scrub.push((absolute.to_string_lossy().into_owned(), "<bid>".into()));
     scrub
