@@ -218,3 +218,15 @@ def test_a_spec_that_cannot_be_read_is_an_error_not_a_spec_error(tmp_path):
     with pytest.raises(devspec.Error, match="cannot read") as raised:
         devspec.Study(tmp_path / "missing.dev")
     assert not isinstance(raised.value, devspec.SpecError)
+
+
+def test_an_unbound_parameter_is_refused_naming_it_and_how_to_bind_it(make_project):
+    project = make_project(
+        'param width: integer "the hidden width"\ntest a { value = width }\n'
+    )
+    with pytest.raises(devspec.SpecError) as raised:
+        devspec.Study(project.spec)
+    error = raised.value
+    assert error.line == 1
+    assert "the parameter `width` (integer) is not bound: the hidden width" in str(error)
+    assert "--bind width=8" in error.diagnostics[0].hint

@@ -14,7 +14,41 @@ use crate::failure::Failure;
 use crate::ops::verify::{Selection, verify};
 use crate::study::verification::{Comparison, Mode, Verdict};
 
+/// A lock written by a bound run, verified with no bindings at all: say which the locked run
+/// used (the planner would only say that a parameter is open).
+fn refuse_missing_bindings(args: &VerifyArgs) -> Result<(), Failure> {
+    if !args.bind.binds.is_empty() || args.bind.bind_file.is_some() {
+        return Ok(());
+    }
+    let lock_file = crate::study::lock_path(&args.file);
+    let Ok(lock) = crate::study::Lock::read(&lock_file) else { return Ok(()) };
+    if lock.bindings.is_empty() {
+        return Ok(());
+    }
+    let binds: Vec<String> = lock
+        .bindings
+        .iter()
+        .map(|binding| format!("--bind {}={}", binding.name, shell_word(&binding.value)))
+        .collect();
+    Err(Failure::bad_input(format!(
+        "{} was written by a run with bound parameters, and this verify binds none",
+        lock_file.display()
+    ))
+    .with_hint(format!("bind them as the locked run did: {}", binds.join(" "))))
+}
+
+/// A value quoted for a shell when it holds anything but plain path characters.
+fn shell_word(value: &str) -> String {
+    let plain = value.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:,".contains(c));
+    if plain && !value.is_empty() {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
 pub fn run(args: &VerifyArgs, worker: Option<PathBuf>) -> Result<ExitCode, Failure> {
+    refuse_missing_bindings(args)?;
     let plan = match planned(&args.file, &[], &args.bind)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),

@@ -189,6 +189,14 @@ fn a_bound_run_keys_as_the_written_one_and_its_lock_holds_the_files() {
     // Verify needs the bindings; with them it agrees.
     let unbound = project.verb_output(&["verify", "study.dev"]);
     assert_eq!(unbound.status.code(), Some(2), "{}", stderr(&unbound));
+    assert!(
+        stderr(&unbound).contains(
+            "hint: bind them as the locked run did: --bind checkpoints='ckpt/*.safetensors' \
+             --bind draws=20"
+        ),
+        "{}",
+        stderr(&unbound)
+    );
     let binds = ["--bind", "checkpoints=ckpt/*.safetensors", "--bind", "draws=20"];
     let verify = project.verb_output(&[&["verify", "study.dev"][..], &binds].concat());
     assert_eq!(
