@@ -124,6 +124,32 @@ pub fn problems(
     problems
 }
 
+/// Every entry of the bundle other than its lock must be a result blob named by the BLAKE3 of
+/// its bytes (as the store names them and `study::bundle` checks them): else a forger could
+/// change a result's bytes (and the lock's headline to match) under its old name, and the
+/// lock's output digests, which the keys and the report's data name, would still point at it.
+pub fn blob_problems(entries: &std::collections::BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    let hex = |s: &str| {
+        s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let mut problems = Vec::new();
+    for (path, bytes) in entries {
+        if path == super::results_bundle::LOCK_ENTRY {
+            continue;
+        }
+        let Some(name) = path.strip_prefix("results/blobs/").filter(|name| hex(name)) else {
+            problems.push(format!("`{path}` is neither the lock nor a result blob"));
+            continue;
+        };
+        let digest = blake3::hash(bytes).to_hex().to_string();
+        if name != digest {
+            problems
+                .push(format!("`{path}` was changed: its bytes hash to {digest}, not to its name"));
+        }
+    }
+    problems
+}
+
 /// Whether the lock's headline numbers of `instance` are the ones its result's bytes give.
 fn changed_number(instance: &LockedInstance, bytes: &[u8]) -> Option<String> {
     let metrics = match instance.kind {

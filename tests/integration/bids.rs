@@ -361,6 +361,26 @@ fn changed_numbers_and_commitments_are_refused_by_open() {
     let said =
         refused(&exchange.open(&keys), "but the bid's spec on the inputs the results name gives");
     assert!(!said.contains("is not the root"), "the root was recomputed right:\n{said}");
+    // S1: the estimate's result blob changed under its old name, the lock's headline and the
+    // listing made to match: the blob's name is no longer its bytes' digest.
+    let value = lock[at..].split_whitespace().next().unwrap().to_owned();
+    let (blob_path, blob) = sent
+        .iter()
+        .find(|(p, b)| {
+            p.starts_with("results/blobs/") && String::from_utf8_lossy(b).contains(&value)
+        })
+        .unwrap_or_else(|| panic!("no result blob holds llc_mean {value}"));
+    let forged_value = format!("{value}1");
+    let blob = String::from_utf8_lossy(blob).replace(&value, &forged_value).into_bytes();
+    let both = forged(
+        &forged(&sent, "results/lock.toml", lock.replace(&value, &forged_value).into_bytes()),
+        blob_path,
+        blob,
+    );
+    let renamed = exchange.owner.join("blob.tar.zst");
+    write_entries(&renamed, &both);
+    let said = refused(&exchange.open(&renamed), "not to its name");
+    assert!(!said.contains("numbers were changed"), "the headline was forged to match:\n{said}");
 }
 
 #[test]

@@ -49,8 +49,15 @@ pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedRe
     let steps: Vec<(String, StepKind)> =
         program.steps.iter().map(|s| (s.name.clone(), s.kind)).collect();
     let blob = |digest: &str| results.entries.get(&format!("results/blobs/{digest}")).cloned();
-    let mut problems =
-        opening::problems(&results.manifest, &lock, &blob, &bid.manifest, &bid_digest, &steps);
+    let mut problems = opening::blob_problems(&results.entries);
+    problems.extend(opening::problems(
+        &results.manifest,
+        &lock,
+        &blob,
+        &bid.manifest,
+        &bid_digest,
+        &steps,
+    ));
     let keys_checked = match planned_as_run(&spec, &program, &lock, scratch.path()) {
         Some(plan) => {
             let files = crate::store::FileDigests::new(&scratch.path().join(".devspec"));
