@@ -190,8 +190,9 @@ fn changed_number(instance: &LockedInstance, bytes: &[u8]) -> Option<String> {
 /// Each result's key recomputed from the bid's spec (planned here as `plan`) with the inputs
 /// the results name (a checkpoint's committed digest, an estimate's result) and the machine
 /// part the result records: a key that differs means the result was not computed by this spec
-/// on these inputs. An instance whose inputs are not all in the results (redacted, missing) is
-/// not checked.
+/// on these inputs. Every instance of the lock must be an instance of the plan, and its key
+/// computable (its inputs are in the results: a redacted step's downstream steps are redacted
+/// too); else it is a problem, never skipped.
 pub fn key_problems(
     plan: &crate::plan::Plan,
     lock: &Lock,
@@ -202,7 +203,14 @@ pub fn key_problems(
     let outputs_of = |node: petgraph::graph::NodeIndex| {
         by_name.get(&plan.graph[node].display_name()).map(|locked| &locked.outputs)
     };
-    let mut problems = Vec::new();
+    let planned: BTreeSet<String> =
+        plan.order.iter().map(|&node| plan.graph[node].display_name()).collect();
+    let mut problems: Vec<String> = lock
+        .instances
+        .iter()
+        .filter(|locked| !planned.contains(&locked.name))
+        .map(|locked| format!("`{}` is not an instance the bid's spec plans", locked.name))
+        .collect();
     for &node in &plan.order {
         // An imported checkpoint's key is its file's digest: the owner's file, not here.
         if matches!(plan.graph[node].kind, StepKind::Checkpoint) {
@@ -212,6 +220,10 @@ pub fn key_problems(
         let Some((key, _)) =
             crate::exec::instance_key(plan, node, &outputs_of, &locked.environment, files)
         else {
+            problems.push(format!(
+                "`{}`'s key cannot be recomputed: an instance it reads has no results",
+                locked.name
+            ));
             continue;
         };
         let key = key.digest();

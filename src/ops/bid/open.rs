@@ -14,9 +14,6 @@ use crate::failure::Failure;
 
 /// What `bid open` found and drew.
 pub struct OpenedResults {
-    /// Whether every result's key was recomputed from the bid's spec (not when the spec plans
-    /// only with the owner's files).
-    pub keys_checked: bool,
     pub manifest: ResultsManifest,
     pub instances: usize,
     /// The results as a lock, for `devspec diff`.
@@ -58,14 +55,15 @@ pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedRe
         &bid_digest,
         &steps,
     ));
-    let keys_checked = match planned_as_run(&spec, &program, &lock, scratch.path()) {
-        Some(plan) => {
+    // Every result's key is recomputed: results whose keys cannot be (the bindings they were
+    // planned with are missing, the plan fails) are refused, never let through unchecked.
+    match planned_as_run(&spec, &program, &lock, scratch.path()) {
+        Ok(plan) => {
             let files = crate::store::FileDigests::new(&scratch.path().join(".devspec"));
             problems.extend(opening::key_problems(&plan, &lock, &files));
-            true
         }
-        None => false,
-    };
+        Err(why) => problems.push(format!("their keys cannot be recomputed: {why}")),
+    }
     if !problems.is_empty() {
         return Err(Failure::bad_input(format!(
             "{} does not answer {}:\n  {}",
@@ -83,7 +81,6 @@ pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedRe
         String::from_utf8_lossy(&bid.entries[&format!("spec/{}", bid.manifest.spec)]).into_owned();
     let reports = draw_reports(&results, &bid.manifest.spec, &spec_source, &out.join("reports"))?;
     Ok(OpenedResults {
-        keys_checked,
         instances: lock.instances.len(),
         manifest: results.manifest,
         lock: lock_path,
@@ -94,31 +91,44 @@ pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedRe
 /// The bid's spec planned as the owner's run was, for recomputing keys: as it is when it has no
 /// open parameters; else with each `file`/`files` parameter bound to empty stand-ins named as
 /// the files the results say were bound (the planner numbers checkpoints by their names), and
-/// nothing else open. The stand-ins' checkpoint instances key differently from the owner's
-/// (their files differ); [`opening::key_problems`] does not check imported checkpoints' keys,
-/// and every key that reads them reads their committed digests. `None` when it cannot plan.
+/// each other parameter to the value the results record. The stand-ins' checkpoint instances
+/// key differently from the owner's (their files differ); [`opening::key_problems`] does not
+/// check imported checkpoints' keys, and every key that reads them reads their committed
+/// digests. Why not, in words, when it cannot plan.
 fn planned_as_run(
     spec: &Path,
     program: &crate::compile::Program,
     lock: &crate::study::Lock,
     scratch: &Path,
-) -> Option<crate::plan::Plan> {
+) -> Result<crate::plan::Plan, String> {
+    let planned = |program: &crate::compile::Program| {
+        crate::plan::plan(program).map_err(|err| format!("the bid's spec does not plan: {err:?}"))
+    };
     if program.params().is_empty() {
-        return crate::plan::plan(program).ok();
+        return planned(program);
     }
     let mut binds = Vec::new();
     for param in program.params() {
-        let binding = lock.bindings.iter().find(|b| b.name == param.name)?;
+        let binding = lock.bindings.iter().find(|b| b.name == param.name).ok_or_else(|| {
+            format!("the results' lock has no [[binding]] for the open parameter `{}`", param.name)
+        })?;
         let folder = scratch.join("bound").join(&param.name);
-        std::fs::create_dir_all(&folder).ok()?;
+        std::fs::create_dir_all(&folder)
+            .map_err(|err| format!("cannot make {}: {err}", folder.display()))?;
+        let unplannable =
+            || format!("the [[binding]] of `{}` names a file without a file name", param.name);
         for file in &binding.files {
-            let name = Path::new(&file.path).file_name()?;
-            std::fs::write(folder.join(name), b"").ok()?;
+            let name = Path::new(&file.path).file_name().ok_or_else(unplannable)?;
+            std::fs::write(folder.join(name), b"")
+                .map_err(|err| format!("cannot write a stand-in file: {err}"))?;
         }
         let value = match param.ty {
             crate::compile::ParamType::Files => folder.join("*").display().to_string(),
             crate::compile::ParamType::File => {
-                let name = Path::new(&binding.files.first()?.path).file_name()?;
+                let first = binding.files.first().ok_or_else(|| {
+                    format!("the [[binding]] of the file parameter `{}` names no file", param.name)
+                })?;
+                let name = Path::new(&first.path).file_name().ok_or_else(unplannable)?;
                 folder.join(name).display().to_string()
             }
             crate::compile::ParamType::Model
@@ -130,8 +140,13 @@ fn planned_as_run(
         };
         binds.push(format!("{}={value}", param.name));
     }
-    match super::check_bound(spec, &[], &binds, None).ok()? {
-        Checked::Program(bound, _) => crate::plan::plan(&bound).ok(),
-        Checked::Diagnostics(..) => None,
+    let checked = super::check_bound(spec, &[], &binds, None)
+        .map_err(|failure| format!("the recorded bindings do not bind: {failure}"))?;
+    match checked {
+        Checked::Program(bound, _) => planned(&bound),
+        Checked::Diagnostics(diagnostics, _) => Err(format!(
+            "the spec bound as the results record does not check: {}",
+            diagnostics.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ")
+        )),
     }
 }
