@@ -593,3 +593,23 @@ fn a_bid_bringing_a_torchscript_model_says_so_and_binds_only_declared_parameters
     );
     refused(&out, "checkpionts");
 }
+
+#[test]
+fn a_bound_number_leaves_every_other_parameter_as_it_is_and_its_keys_check() {
+    // S3: `--bind seed=1` must not rewrite the `1` of `samples = 512` (or any other text).
+    let spec = format!(
+        "param seed: integer \"the training seed\"\n\n{}",
+        trained_spec(200).replace("seed = 0", "seed = seed")
+    );
+    let exchange = Exchange::new(&spec);
+    let said = exchange.run_and_answer(&["--bind", "seed=1"]);
+    assert!(said.contains("complete: every instance has its results"), "{said}");
+    let sent = entries(&exchange.results());
+    let lock =
+        String::from_utf8_lossy(&sent.iter().find(|(p, _)| p == "results/lock.toml").unwrap().1)
+            .into_owned();
+    assert!(!lock.contains("<bound"), "a number is not a path to scrub:\n{lock}");
+    assert!(lock.contains("samples = 512"), "{lock}");
+    let opened = ok(&exchange.open(&exchange.results()));
+    assert!(opened.contains("keys: each result's key is the one the bid's spec gives"), "{opened}");
+}

@@ -42,7 +42,7 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
     let (mut lock, missing) =
         Lock::of_results(&plan, &present, &session.store, &session.options, &spec);
     lock.instances.retain(|i| !redact.contains(&i.step));
-    scrub(&mut lock, dir, &record);
+    scrub(&mut lock, &plan);
     let mut scan = Scan::new();
     let mut committed = Vec::new();
     let mut contents: Vec<(String, Vec<u8>)> = Vec::new();
@@ -78,13 +78,16 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
         })?;
         contents.push((format!("results/blobs/{digest}"), bytes));
     }
-    // The owner's paths: the run's folder, and every absolute path bound.
+    // The owner's paths: the run's folder, every absolute text bound, every bound file.
     scan.forbid_text(
         &dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).display().to_string(),
     );
-    for (_, bound) in bound_texts(&record) {
-        if bound.starts_with('/') {
-            scan.forbid_text(&bound);
+    for bound in &plan.bound {
+        if bound.text.starts_with('/') {
+            scan.forbid_text(&bound.text);
+        }
+        for file in &bound.files {
+            scan.forbid_text(&file.display().to_string());
         }
     }
     if let Some(why) = contents.iter().find_map(|(path, bytes)| scan.refusal(path, bytes)) {
@@ -123,76 +126,105 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
     })
 }
 
-/// The owner's paths out of `lock`: the bindings' values and the bound files' paths (each bound
-/// file's digest stays, beside the commitment), and the parameters' texts.
-fn scrub(lock: &mut Lock, dir: &Path, record: &RunRecord) {
-    let scrub = scrubbed_texts(dir, record);
-    let scrubbed = |text: &mut String| {
-        for (from, to) in &scrub {
-            *text = text.replace(from.as_str(), to);
+/// The owner's paths out of `lock`, by structure: each `file`/`files` binding's value and
+/// files become `<bound NAME>` (a glob keeps its file pattern, a file its name: the researcher
+/// plans on stand-ins named so), and each parameter whose value holds a bound file is
+/// rendered again with that file as `<bound NAME>/FILE`. Every other text is left as it is (a
+/// bound number must not rewrite the digits of another parameter); each bound file's digest
+/// stays, beside the commitment.
+fn scrub(lock: &mut Lock, plan: &crate::plan::Plan) {
+    let mut labels: std::collections::BTreeMap<PathBuf, String> = std::collections::BTreeMap::new();
+    for bound in &plan.bound {
+        if !is_file(bound.ty) {
+            continue;
         }
-    };
+        for file in &bound.files {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            let label = format!("<bound {}>/{name}", bound.name);
+            labels.insert(file.canonicalize().unwrap_or_else(|_| file.clone()), label.clone());
+            labels.insert(file.clone(), label);
+        }
+    }
     for binding in &mut lock.bindings {
-        scrubbed(&mut binding.value);
+        let Some(bound) = plan.bound.iter().find(|b| b.name == binding.name && is_file(b.ty))
+        else {
+            continue;
+        };
+        let pattern = Path::new(&bound.text).file_name().unwrap_or_default().to_string_lossy();
+        binding.value = match bound.ty {
+            crate::compile::ParamType::Files => format!("<bound {}>/{pattern}", bound.name),
+            crate::compile::ParamType::File
+            | crate::compile::ParamType::Model
+            | crate::compile::ParamType::Data
+            | crate::compile::ParamType::Number
+            | crate::compile::ParamType::Integer
+            | crate::compile::ParamType::String
+            | crate::compile::ParamType::Boolean => format!("<bound {}>", bound.name),
+        };
         for file in &mut binding.files {
-            scrubbed(&mut file.path);
+            let name = Path::new(&file.path).file_name().unwrap_or_default().to_string_lossy();
+            file.path = format!("<bound {}>/{name}", bound.name);
         }
     }
-    for instance in &mut lock.instances {
-        for text in instance.params.values_mut() {
-            scrubbed(text);
-        }
-    }
-}
-
-/// Each binding's name and text as the owner gave it, and, for a bind file's relative path,
-/// also as the run read it: absolute, from the bind file's folder.
-fn bound_texts(record: &RunRecord) -> Vec<(String, String)> {
-    let mut texts: Vec<(String, String)> = record
-        .binds
-        .iter()
-        .filter_map(|b| b.split_once('='))
-        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-        .collect();
-    if let Some(file) = &record.bind_file
-        && let Some(table) =
-            std::fs::read_to_string(file).ok().and_then(|text| text.parse::<toml::Table>().ok())
-    {
-        let folder = file.parent().unwrap_or(Path::new("/"));
-        for (name, value) in &table {
-            if let Some(text) = value.as_str() {
-                texts.push((name.clone(), text.to_owned()));
-                if !text.starts_with('/') {
-                    texts.push((name.clone(), folder.join(text).display().to_string()));
-                }
+    for instance in plan.instances() {
+        let Some(locked) = lock.instances.iter_mut().find(|i| i.name == instance.display_name())
+        else {
+            continue;
+        };
+        for (name, value) in &instance.params {
+            if let Some(scrubbed) = relabelled(value, &labels) {
+                locked.params.insert(name.clone(), scrubbed.to_string());
             }
         }
     }
-    texts.retain(|(_, text)| !text.is_empty());
-    texts
 }
 
-/// The owner's paths a result's parameters may name (the bound values, the run's folder), and
-/// what each is replaced with.
-fn scrubbed_texts(dir: &Path, record: &RunRecord) -> Vec<(String, String)> {
-    let mut scrub: Vec<(String, String)> = bound_texts(record)
-        .into_iter()
-        .map(|(name, value)| (value, format!("<bound {name}>")))
-        .collect();
-    // The longest first, so a folder's path never cuts a longer one it begins.
-    scrub.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
-    // A glob's matches name files in its folder: that folder goes too, the file names stay.
-    let folders: Vec<(String, String)> = scrub
-        .iter()
-        .filter_map(|(value, label)| {
-            let fixed = &value[..value.find(['*', '?', '[']).unwrap_or(value.len())];
-            let folder = &fixed[..=fixed.rfind('/')?];
-            Some((folder.to_owned(), format!("{label}/")))
-        })
-        .collect();
-    scrub.extend(folders);
-    scrub.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
-    let absolute = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    scrub.push((absolute.to_string_lossy().into_owned(), "<bid>".into()));
-    scrub
+fn is_file(ty: crate::compile::ParamType) -> bool {
+    matches!(ty, crate::compile::ParamType::File | crate::compile::ParamType::Files)
+}
+
+/// `value` with each bound file in it written as its label; `None` when it holds none.
+fn relabelled(
+    value: &super::Value,
+    labels: &std::collections::BTreeMap<PathBuf, String>,
+) -> Option<super::Value> {
+    use super::ValueKind;
+    let mut out = value.clone();
+    let changed = match &mut out.kind {
+        ValueKind::File { written, path } => match labels.get(path.as_path()) {
+            Some(label) => {
+                written.clone_from(label);
+                true
+            }
+            None => false,
+        },
+        ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
+            let mut any = false;
+            for item in items.iter_mut() {
+                if let Some(new) = relabelled(item, labels) {
+                    *item = new;
+                    any = true;
+                }
+            }
+            any
+        }
+        ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
+            let mut any = false;
+            for item in fields.values_mut() {
+                if let Some(new) = relabelled(item, labels) {
+                    *item = new;
+                    any = true;
+                }
+            }
+            any
+        }
+        ValueKind::Int(_)
+        | ValueKind::Float(_)
+        | ValueKind::Str(_)
+        | ValueKind::Bool(_)
+        | ValueKind::Auto
+        | ValueKind::Enum(_)
+        | ValueKind::Open { .. } => false,
+    };
+    changed.then_some(out)
 }
