@@ -563,6 +563,25 @@ fn revealing_observables_are_flagged_and_run_only_with_the_owners_opt_in() {
     assert!(!lock.contains("shape@"), "{lock}");
     let opened = ok(&exchange.open(&redacted));
     assert!(opened.contains("redacted by the owner: shape"), "{opened}");
+    // S4: redacting `llc` redacts the report drawn on it too: its data would carry the numbers.
+    let full = entries(&exchange.results());
+    let full_lock =
+        String::from_utf8_lossy(&full.iter().find(|(p, _)| p == "results/lock.toml").unwrap().1)
+            .into_owned();
+    let at = full_lock.find("llc_mean = ").unwrap() + "llc_mean = ".len();
+    let llc_mean = full_lock[at..].split_whitespace().next().unwrap().to_owned();
+    let no_llc = exchange.owner.join("no_llc.tar.zst");
+    let out = ok(&devspec(
+        &exchange.owner,
+        &["bid", "results", "--dir", "run", "-o", no_llc.to_str().unwrap(), "--redact", "llc"],
+    ));
+    assert!(out.contains("redacted: summary"), "{out}");
+    for (path, bytes) in entries(&no_llc) {
+        let content = String::from_utf8_lossy(&bytes);
+        assert!(!content.contains(&llc_mean), "{path} carries the redacted llc_mean {llc_mean}");
+    }
+    let opened = ok(&exchange.open(&no_llc));
+    assert!(opened.contains("redacted by the owner: summary"), "{opened}");
 }
 
 #[test]

@@ -41,8 +41,8 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
     let present = Results::in_store(&plan, &session.store, &session.options);
     let (mut lock, missing) =
         Lock::of_results(&plan, &present, &session.store, &session.options, &spec);
-    lock.instances.retain(|i| !redact.contains(&i.step));
     scrub(&mut lock, &plan);
+    let redacted = redacted_with_downstream(&plan, redact);
     let mut scan = Scan::new();
     let mut committed = Vec::new();
     let mut contents: Vec<(String, Vec<u8>)> = Vec::new();
@@ -65,11 +65,14 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
                         digest: digest.clone(),
                     });
                 }
-            } else {
+            } else if !redacted.contains(&instance.step) {
                 blobs.insert(digest.clone());
             }
         }
     }
+    // The scan and the commitment are of every result (a redacted step's checkpoints are still
+    // committed to, and their bytes still forbidden); only what is written is redacted.
+    lock.instances.retain(|i| !redacted.contains(&i.step));
     let lock_text = lock.to_text();
     contents.push((LOCK_ENTRY.to_owned(), lock_text.into_bytes()));
     for digest in &blobs {
@@ -107,7 +110,7 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
         complete,
         stopped_at_budget: record.stopped_at_budget,
         missing,
-        redacted: redact.to_vec(),
+        redacted: redacted.clone(),
         commitment: Commitment::new(committed),
         exported_by: exporter(),
     };
@@ -124,6 +127,23 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
         manifest,
         reports,
     })
+}
+
+/// The steps `redact` names and every step downstream of one, in plan order: a step that reads
+/// a redacted step's results carries them on (a report's data holds the estimates it draws).
+fn redacted_with_downstream(plan: &crate::plan::Plan, redact: &[String]) -> Vec<String> {
+    let mut redacted: Vec<String> = Vec::new();
+    for &node in &plan.order {
+        let step = &plan.graph[node].step_name;
+        let reads_redacted = plan
+            .graph
+            .neighbors_directed(node, petgraph::Direction::Incoming)
+            .any(|input| redacted.contains(&plan.graph[input].step_name));
+        if (redact.contains(step) || reads_redacted) && !redacted.contains(step) {
+            redacted.push(step.clone());
+        }
+    }
+    redacted
 }
 
 /// The owner's paths out of `lock`, by structure: each `file`/`files` binding's value and
