@@ -33,11 +33,44 @@ pub fn reveals(observable: &Observable) -> Option<&'static str> {
     }
 }
 
+/// Why a step measuring `observable` (a field's value, read per instance: each element of a
+/// sweep on its own) can reveal weights. Fails closed: a value this devspec cannot read as an
+/// observable is flagged, never let through.
+pub fn observable_reveals(observable: &crate::compile::value::Value) -> Option<&'static str> {
+    use crate::compile::value::ValueKind;
+    match &observable.kind {
+        ValueKind::Sweep { values, .. } => values.iter().find_map(observable_reveals),
+        ValueKind::Int(_)
+        | ValueKind::Float(_)
+        | ValueKind::Str(_)
+        | ValueKind::Bool(_)
+        | ValueKind::Auto
+        | ValueKind::Enum(_)
+        | ValueKind::List(_)
+        | ValueKind::Record(_)
+        | ValueKind::Ctor { .. }
+        | ValueKind::File { .. }
+        | ValueKind::Open { .. } => match observable.typed::<Observable>() {
+            Some(observable) => reveals(&observable),
+            None => Some(
+                "an observable this devspec cannot decide on (a sweep inside it, or an open \
+                 value): flagged rather than let through",
+            ),
+        },
+    }
+}
+
+/// Why a step that computes with a TorchScript model the bid brings can reveal weights: its
+/// code decides what every number is, and can encode weights in any of them.
+pub const TORCHSCRIPT_REVEALS: &str = "computed by the bid's own TorchScript model: its code \
+     decides what each number is, and can encode the weights in any of them";
+
 #[cfg(test)]
 mod tests {
     use devspec_protocol::params::{NoArgs, Observable, Outputs, WeightNorm};
 
-    use super::reveals;
+    use super::{observable_reveals, reveals};
+    use crate::compile::value::{Value, ValueKind};
 
     #[test]
     fn outputs_geometry_and_restricted_norms_reveal_weights_the_whole_norm_does_not() {
@@ -47,5 +80,17 @@ mod tests {
             reveals(&Observable::WeightNorm(WeightNorm { restrict: vec!["b".into()] })).is_some()
         );
         assert!(reveals(&Observable::WeightNorm(WeightNorm { restrict: vec![] })).is_none());
+    }
+
+    #[test]
+    fn an_observable_that_cannot_be_read_fails_closed_even_swept() {
+        let origin = crate::compile::value::Origin {
+            file: crate::source::FileId(0),
+            span: crate::source::Span { start: 0, end: 0 },
+        };
+        let unreadable = Value::new(ValueKind::Str("llc".into()), origin);
+        assert!(observable_reveals(&unreadable).is_some());
+        let swept = Value::new(ValueKind::Sweep { values: vec![unreadable], axis: None }, origin);
+        assert!(observable_reveals(&swept).is_some());
     }
 }

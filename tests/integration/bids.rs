@@ -606,11 +606,27 @@ fn a_bid_bringing_a_torchscript_model_says_so_and_binds_only_declared_parameters
         "{inspected}"
     );
     assert!(inspected.contains("spec/data.safetensors"), "{inspected}");
+    // S5: every number its code computes can encode weights: flagged, run only with opt-in.
+    assert!(inspected.contains("REVEALING: computed by the bid's own TorchScript"), "{inspected}");
     let out = devspec(
         &exchange.owner,
         &["bid", "run", exchange.bid(), "--dir", "run", "--bind", "checkpionts=x/*.safetensors"],
     );
     refused(&out, "checkpionts");
+}
+
+#[test]
+fn a_swept_observable_with_a_revealing_value_needs_the_owners_opt_in() {
+    // S5: decided per value of the sweep, not on the field as a whole.
+    let spec = trained_spec(100).replace(
+        "report summary",
+        "estimate shape on run { observable = sweep([loss(), tms.geometry()]) }\nreport summary",
+    );
+    let exchange = Exchange::new(&spec);
+    let inspected = ok(&devspec(&exchange.owner, &["bid", "inspect", exchange.bid()]));
+    assert!(inspected.contains("REVEALING: the toy model's feature directions"), "{inspected}");
+    let out = devspec(&exchange.owner, &["bid", "run", exchange.bid(), "--dir", "run"]);
+    refused(&out, "step `shape`: the toy model's feature directions");
 }
 
 #[test]

@@ -51,6 +51,7 @@ pub fn inspect(bid_path: &Path) -> Result<Inspection, Failure> {
 }
 
 pub(super) fn step_views(program: &Program, root: &Path) -> Vec<StepView> {
+    let brings_torchscript = !super::torchscript_models(program).is_empty();
     let files = named_files(program);
     program
         .steps
@@ -71,13 +72,20 @@ pub(super) fn step_views(program: &Program, root: &Path) -> Vec<StepView> {
                 }
             }
             let observable = step.fields.get("observable").and_then(Value::typed::<Observable>);
+            let revealing = if brings_torchscript
+                && !matches!(step.kind, StepKind::Detect | StepKind::Report)
+            {
+                Some(revealing::TORCHSCRIPT_REVEALS)
+            } else {
+                step.fields.get("observable").and_then(revealing::observable_reveals)
+            };
             StepView {
                 name: step.name.clone(),
                 kind: step.kind,
                 reads,
                 writes: writes(step.kind).to_owned(),
                 leaves: leaves(step.kind, observable.as_ref()),
-                revealing: observable.as_ref().and_then(revealing::reveals),
+                revealing,
             }
         })
         .collect()
