@@ -606,6 +606,18 @@ fn a_bid_bringing_a_torchscript_model_says_so_and_binds_only_declared_parameters
         "{inspected}"
     );
     assert!(inspected.contains("spec/data.safetensors"), "{inspected}");
+    // S6: a manifest that hides the model is refused: the spec, not the manifest, says.
+    let mut hidden = entries(&exchange.bid);
+    let mut manifest: serde_json::Value = serde_json::from_slice(&hidden[0].1).unwrap();
+    manifest["torchscript"] = serde_json::json!([]);
+    hidden[0].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+    let hidden_bid = exchange.owner.join("hidden.tar.zst");
+    write_entries(&hidden_bid, &hidden);
+    let said = refused(
+        &devspec(&exchange.owner, &["bid", "inspect", hidden_bid.to_str().unwrap()]),
+        "its manifest lists the TorchScript models [], its spec runs [two_layer.pt]",
+    );
+    assert!(!said.contains("REVEALING"), "{said}");
     // S5: every number its code computes can encode weights: flagged, run only with opt-in.
     assert!(inspected.contains("REVEALING: computed by the bid's own TorchScript"), "{inspected}");
     let out = devspec(

@@ -90,7 +90,7 @@ pub fn export(
 }
 
 /// The spec's open parameters.
-fn open_params(program: &Program) -> Vec<BidParam> {
+pub(super) fn open_params(program: &Program) -> Vec<BidParam> {
     program
         .params()
         .iter()

@@ -46,6 +46,11 @@ pub fn inspect(bid_path: &Path) -> Result<Inspection, Failure> {
     if !refusals.is_empty() {
         return Err(refused(&bid_path.display().to_string(), &refusals));
     }
+    if let Some(why) =
+        super::manifest_disagreement(&program, &scratch.path().join("spec"), &bid.manifest)
+    {
+        return Err(super::manifest_refused(bid_path, &why));
+    }
     let steps = step_views(&program, &scratch.path().join("spec"));
     Ok(Inspection { manifest: bid.manifest, steps })
 }

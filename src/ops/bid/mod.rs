@@ -114,6 +114,44 @@ fn named_files(program: &Program) -> Vec<NamedFile<'_>> {
     out
 }
 
+/// Where a bid's manifest disagrees with its checked program (unpacked under `root`): the
+/// TorchScript models it runs and the parameters it leaves open are the program's, and a
+/// manifest that hides one (`"torchscript": []`) is refused rather than believed.
+fn manifest_disagreement(
+    program: &Program,
+    root: &Path,
+    manifest: &crate::bid::bid_bundle::BidManifest,
+) -> Option<String> {
+    let torchscript: Vec<String> = torchscript_models(program)
+        .iter()
+        .map(|p| slashed(p.strip_prefix(root).unwrap_or(p)))
+        .collect();
+    if torchscript != manifest.torchscript {
+        return Some(format!(
+            "its manifest lists the TorchScript models [{}], its spec runs [{}]",
+            manifest.torchscript.join(", "),
+            torchscript.join(", ")
+        ));
+    }
+    let params = export::open_params(program);
+    (params != manifest.params).then(|| {
+        let names = |params: &[crate::bid::bid_bundle::BidParam]| {
+            params.iter().map(|p| format!("{}: {}", p.name, p.ty)).collect::<Vec<_>>().join(", ")
+        };
+        format!(
+            "its manifest lists the open parameters [{}], its spec declares [{}]",
+            names(&manifest.params),
+            names(&params)
+        )
+    })
+}
+
+/// The refusal of a bid whose manifest disagrees with its spec.
+fn manifest_refused(bid: &Path, why: &str) -> Failure {
+    Failure::bad_input(format!("{} is refused: {why}", bid.display()))
+        .with_hint("ask the researcher for the bid as `devspec bid export` wrote it")
+}
+
 /// The TorchScript models a spec runs (resolved paths).
 fn torchscript_models(program: &Program) -> Vec<PathBuf> {
     fn walk(value: &Value, out: &mut Vec<PathBuf>) {

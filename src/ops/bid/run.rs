@@ -95,6 +95,9 @@ pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
             return Err(diagnostics_failure(settings.bid, &diagnostics, &sources));
         }
     };
+    if let Some(why) = super::manifest_disagreement(&open, &dir.join("spec"), &bid.manifest) {
+        return Err(super::manifest_refused(settings.bid, &why));
+    }
     let binds = absolute_binds(&open, settings.binds)?;
     let bind_file =
         match settings.bind_file {
