@@ -18,7 +18,10 @@ pub struct RunRecord {
     pub spec_digest: String,
     /// The spec's path in the folder.
     pub spec: String,
+    /// The bindings the run used, read once at run time (the bind file's too, each path made
+    /// absolute): `bid results` binds these, never the bind file again.
     pub binds: Vec<String>,
+    /// The bind file given, for the owner's information only.
     pub bind_file: Option<PathBuf>,
     pub sets: Vec<String>,
     pub allow_revealing: bool,

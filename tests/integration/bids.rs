@@ -275,6 +275,9 @@ fn a_bid_runs_on_the_owners_checkpoints_and_its_report_is_the_same_bytes_on_both
         &exchange.owner,
         &["bid", "run", exchange.bid(), "--dir", "by_file", "--bind-file", "binds.toml"],
     ));
+    // S8: `bid results` binds what the run bound, not the bind file as it is now.
+    std::fs::write(exchange.owner.join("binds.toml"), "checkpoints = \"elsewhere/*.pt\"\n")
+        .unwrap();
     let by_file = exchange.owner.join("by_file.tar.zst");
     ok(&devspec(
         &exchange.owner,

@@ -242,24 +242,9 @@ fn exporter() -> Exporter {
     Exporter { devspec: env!("CARGO_PKG_VERSION").to_owned(), commit: DEVSPEC_COMMIT.to_owned() }
 }
 
-/// The text each binding gives (`--bind NAME=VALUE`, and the bind file's strings): the only
-/// paths outside the bid's folder a bid may read.
-fn bound_values(binds: &[String], bind_file: Option<&Path>) -> Vec<String> {
-    let mut values: Vec<String> =
-        binds.iter().filter_map(|b| b.split_once('=')).map(|(_, v)| v.to_owned()).collect();
-    if let Some(table) = bind_file
-        .and_then(|file| std::fs::read_to_string(file).ok())
-        .and_then(|text| text.parse::<toml::Table>().ok())
-    {
-        values.extend(table.values().filter_map(|v| v.as_str().map(str::to_owned)));
-    }
-    values
-}
-
 /// The bid's spec in `dir`, planned with the run's settings, and a session reading its store.
 fn planned_in(dir: &Path, spec: &Path, record: &RunRecord) -> Result<(Plan, Session), Failure> {
-    let program = match check_bound(spec, &record.sets, &record.binds, record.bind_file.as_deref())?
-    {
+    let program = match check_bound(spec, &record.sets, &record.binds, None)? {
         Checked::Program(program, _) => program,
         Checked::Diagnostics(diagnostics, sources) => {
             return Err(diagnostics_failure(spec, &diagnostics, &sources));

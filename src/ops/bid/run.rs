@@ -7,12 +7,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{
-    Checked, bound_values, check_bound, check_open, diagnostics_failure, path_refusals, planned_in,
-    refused,
+    Checked, check_bound, check_open, diagnostics_failure, path_refusals, planned_in, refused,
 };
 use crate::bid::bid_bundle;
 use crate::bid::run_record::RunRecord;
-use crate::compile::Program;
 use crate::exec::Results;
 use crate::failure::Failure;
 
@@ -35,32 +33,6 @@ pub struct BidRunOutcome {
     pub record: RunRecord,
     /// The child run's exit status (`None`: stopped at the budget).
     pub status: Option<i32>,
-}
-
-/// The `--bind`s with every relative path of a `file` or `files` parameter made absolute
-/// against the owner's working folder, where they were typed: the run, and `bid results`
-/// later from anywhere, read the same files.
-fn absolute_binds(program: &Program, binds: &[String]) -> Result<Vec<String>, Failure> {
-    let cwd = std::env::current_dir()
-        .map_err(|err| Failure::environment(format!("cannot read the current folder: {err}")))?;
-    Ok(binds
-        .iter()
-        .map(|bind| {
-            let Some((name, text)) = bind.split_once('=') else { return bind.clone() };
-            let is_path = program.params().iter().any(|p| {
-                p.name == name.trim()
-                    && matches!(
-                        p.ty,
-                        crate::compile::ParamType::Files | crate::compile::ParamType::File
-                    )
-            });
-            if is_path && !Path::new(text).is_absolute() {
-                format!("{name}={}", cwd.join(text).display())
-            } else {
-                bind.clone()
-            }
-        })
-        .collect())
 }
 
 /// Runs a bid in `dir` (its own folder and store), within the budget.
@@ -98,21 +70,27 @@ pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
     if let Some(why) = super::manifest_disagreement(&open, &dir.join("spec"), &bid.manifest) {
         return Err(super::manifest_refused(settings.bid, &why));
     }
-    let binds = absolute_binds(&open, settings.binds)?;
-    let bind_file =
-        match settings.bind_file {
-            Some(file) => Some(file.canonicalize().map_err(|err| {
-                Failure::bad_input(format!("cannot read {}: {err}", file.display()))
-            })?),
-            None => None,
-        };
-    let program = match check_bound(&spec, settings.sets, &binds, bind_file.as_deref())? {
+    // The bindings read once, here: the child run, the record and `bid results` all bind
+    // these texts (a path made absolute against where it was given), never the bind file
+    // again, which may have changed since.
+    let is_path = |name: &str| {
+        open.params().iter().any(|p| {
+            p.name == name
+                && matches!(
+                    p.ty,
+                    crate::compile::ParamType::Files | crate::compile::ParamType::File
+                )
+        })
+    };
+    let binds =
+        crate::compile::Bindings::parse(settings.binds, settings.bind_file)?.as_binds(&is_path);
+    let program = match check_bound(&spec, settings.sets, &binds, None)? {
         Checked::Program(program, _) => program,
         Checked::Diagnostics(diagnostics, sources) => {
             return Err(diagnostics_failure(settings.bid, &diagnostics, &sources));
         }
     };
-    let bound = bound_values(&binds, bind_file.as_deref());
+    let bound: Vec<String> = program.bound.iter().map(|b| b.text.clone()).collect();
     let refusals = path_refusals(&program, &dir.join("spec"), &bound);
     if !refusals.is_empty() {
         return Err(refused(&settings.bid.display().to_string(), &refusals));
@@ -144,9 +122,6 @@ pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
     for bind in &binds {
         command.arg("--bind").arg(bind);
     }
-    if let Some(file) = &bind_file {
-        command.arg("--bind-file").arg(file);
-    }
     if let Some(jobs) = settings.jobs {
         command.arg("--jobs").arg(jobs.to_string());
     }
@@ -156,7 +131,7 @@ pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
         spec_digest: bid.manifest.spec_digest.clone(),
         spec: format!("spec/{}", bid.manifest.spec),
         binds,
-        bind_file,
+        bind_file: settings.bind_file.map(Path::to_path_buf),
         sets: settings.sets.to_vec(),
         allow_revealing: settings.allow_revealing,
         budget_seconds: settings.budget.map(|b| b.as_secs()),
