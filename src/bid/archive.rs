@@ -40,7 +40,23 @@ pub fn read<M: DeserializeOwned + Listing>(
     let compressed = std::fs::metadata(archive)
         .map_err(|err| Failure::bad_input(format!("cannot read {}: {err}", archive.display())))?
         .len();
-    let limit = default_max_size(compressed, None);
+    read_within(archive, manifest_name, default_max_size(compressed, None), MAX_ENTRIES)
+}
+
+/// The most entries an archive may have: a bid or its results are a few files and one blob
+/// per result, and each entry costs memory and a header to read however small it is.
+const MAX_ENTRIES: usize = 100_000;
+
+/// The bytes of one tar header: counted toward the size limit, so that many empty entries
+/// cannot unpack to far more than their sizes say.
+const HEADER_BYTES: u64 = 512;
+
+fn read_within<M: DeserializeOwned + Listing>(
+    archive: &Path,
+    manifest_name: &str,
+    limit: u64,
+    max_entries: usize,
+) -> Result<Archive<M>, Failure> {
     let file = std::fs::File::open(archive)
         .map_err(|err| Failure::bad_input(format!("cannot read {}: {err}", archive.display())))?;
     let decoder = zstd::Decoder::new(file)
@@ -51,6 +67,7 @@ pub fn read<M: DeserializeOwned + Listing>(
     let mut manifest: Option<M> = None;
     let mut read: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut total: u64 = 0;
+    let mut count: usize = 0;
     for entry in entries {
         let mut entry =
             entry.map_err(|err| refuse(archive, format!("it is not a readable tar.zst: {err}")))?;
@@ -61,8 +78,12 @@ pub fn read<M: DeserializeOwned + Listing>(
         if let Err(why) = super::path_rules::clean_relative(&path) {
             return Err(refuse(archive, format!("entry `{path}` {why}")));
         }
+        count += 1;
+        if count > max_entries {
+            return Err(refuse(archive, format!("it has more than {max_entries} entries")));
+        }
         let size = entry.header().size().map_err(|err| refuse(archive, err))?;
-        total = total.saturating_add(size);
+        total = total.saturating_add(size).saturating_add(HEADER_BYTES);
         if total > limit {
             return Err(refuse(archive, format!("it unpacks to more than {limit} bytes")));
         }
@@ -120,4 +141,65 @@ pub fn listing(contents: &[(String, Vec<u8>)]) -> Vec<BundledFile> {
             size: bytes.len() as u64,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HEADER_BYTES, read_within};
+    use crate::study::bundle::BundledFile;
+
+    #[derive(serde::Deserialize)]
+    struct Empty {
+        files: Vec<BundledFile>,
+    }
+
+    impl super::Listing for Empty {
+        fn listed(&self) -> &[BundledFile] {
+            &self.files
+        }
+    }
+
+    /// An archive of a manifest listing nothing, and `empties` empty entries.
+    fn archive_of(empties: usize) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let encoder = zstd::Encoder::new(file.reopen().unwrap(), 3).unwrap();
+        let mut tar = tar::Builder::new(encoder);
+        let mut append = |path: &str, bytes: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_path(path).unwrap();
+            header.set_cksum();
+            tar.append(&header, bytes).unwrap();
+        };
+        append("manifest.json", br#"{"files": []}"#);
+        for i in 0..empties {
+            append(&format!("e{i}"), b"");
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+        file
+    }
+
+    #[test]
+    fn many_empty_entries_are_refused_by_their_count_and_their_headers_size() {
+        let many = archive_of(20);
+        let said = read_within::<Empty>(many.path(), "manifest.json", u64::MAX, 10)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(said.contains("more than 10 entries"), "{said}");
+        // Twenty empty entries are no bytes by their sizes, twenty headers by what is read.
+        let said = read_within::<Empty>(many.path(), "manifest.json", 10 * HEADER_BYTES, 1000)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(said.contains("it unpacks to more than"), "{said}");
+        // Under both limits, they are read (and refused only as unlisted).
+        let said = read_within::<Empty>(many.path(), "manifest.json", 100 * HEADER_BYTES, 1000)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(said.contains("is not in its manifest"), "{said}");
+    }
 }
