@@ -122,27 +122,62 @@ pub fn digest_of(path: &Path) -> Result<String, Failure> {
         .map_err(|err| Failure::bad_input(format!("cannot read {}: {err}", path.display())))
 }
 
-/// Writes the bid's files under `dir` (the run's folder): each `spec/...` entry at its path,
-/// refusing to replace a file that is there with other bytes. Returns the spec's path.
+/// Writes the bid's files under `dir` (the run's folder, or a scratch folder for `inspect` and
+/// `open`: every side unpacks the same way), with `spec/devspec.toml` so that the bid's project
+/// is its own folder (no settings of the owner's above it apply). Refuses a folder that holds
+/// anything but what a bid run writes (`spec/`, `.devspec/`) and no bid run, a symlink under
+/// `dir` on an entry's way, and a file that is there with other bytes; each file is created
+/// new (never through an existing link).
+/// Returns the spec's path.
 pub fn unpack(bid: &Archive<BidManifest>, dir: &Path) -> Result<PathBuf, Failure> {
-    for (path, bytes) in &bid.entries {
+    // What a bid run writes before its record (a run refused, or killed, before its end).
+    let of_a_run = |name: &std::ffi::OsStr| name == "spec" || name == ".devspec";
+    let foreign = std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|entry| !of_a_run(&entry.file_name()))
+    });
+    if foreign && !dir.join(super::run_record::RECORD_NAME).exists() {
+        return Err(Failure::bad_input(format!(
+            "{} is not empty and holds no bid run ({} is missing)",
+            dir.display(),
+            super::run_record::RECORD_NAME
+        ))
+        .with_hint("run each bid in a new folder of its own (--dir)"));
+    }
+    let config = (
+        format!("spec/{}", crate::project_config::FILE_NAME),
+        b"# Written by devspec: the bid's own project.\n".to_vec(),
+    );
+    for (path, bytes) in bid.entries.iter().chain(std::iter::once((&config.0, &config.1))) {
         let target = dir.join(path);
+        let refuse = |why: &str| {
+            Failure::bad_input(format!("{} {why} ({path})", dir.display()))
+                .with_hint("run each bid in a new folder of its own (--dir)")
+        };
+        // Every folder on the way, and the file, must be what it seems: never a link out.
+        let mut on_the_way = dir.to_path_buf();
+        for part in Path::new(path).components() {
+            on_the_way.push(part);
+            if std::fs::symlink_metadata(&on_the_way).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(refuse("holds a symbolic link where the bid writes"));
+            }
+        }
         if let Ok(existing) = std::fs::read(&target) {
-            if &existing == bytes {
+            if existing == *bytes || *path == config.0 {
                 continue;
             }
-            return Err(Failure::bad_input(format!(
-                "{} holds another bid's file ({path})",
-                dir.display()
-            ))
-            .with_hint("run each bid in its own folder (--dir)"));
+            return Err(refuse("holds another bid's file"));
         }
         let folder = target.parent().expect("entries are under spec/");
         let unwritable = |err: std::io::Error| {
             Failure::environment(format!("cannot write {}: {err}", target.display()))
         };
         std::fs::create_dir_all(folder).map_err(unwritable)?;
-        std::fs::write(&target, bytes).map_err(unwritable)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(unwritable)?;
+        std::io::Write::write_all(&mut file, bytes).map_err(unwritable)?;
     }
     Ok(dir.join("spec").join(&bid.manifest.spec))
 }

@@ -487,6 +487,25 @@ fn a_bid_that_would_write_outside_its_folder_is_refused_and_a_run_writes_only_in
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, ["run"]);
+    // S10: a folder of the owner's that is not a bid run is never written into, and a link
+    // planted where the bid writes is never followed.
+    let mine = exchange.owner.join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "the owner's").unwrap();
+    refused(
+        &devspec(&exchange.owner, &["bid", "run", exchange.bid(), "--dir", "mine"]),
+        "is not empty and holds no bid run",
+    );
+    assert!(!mine.join("spec").exists(), "it wrote into the owner's folder");
+    let linked = exchange.owner.join("linked");
+    std::fs::create_dir_all(&linked).unwrap();
+    std::os::unix::fs::symlink(&mine, linked.join("spec")).unwrap();
+    std::fs::copy(place.join("run/bid-run.json"), linked.join("bid-run.json")).unwrap();
+    refused(
+        &devspec(&exchange.owner, &["bid", "run", exchange.bid(), "--dir", "linked"]),
+        "holds a symbolic link where the bid writes",
+    );
+    assert!(!mine.join("study.dev").exists(), "it wrote through the link");
 }
 
 #[test]

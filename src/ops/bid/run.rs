@@ -53,14 +53,6 @@ pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
             .with_hint("run each bid in its own folder (--dir)"));
     }
     let spec = bid_bundle::unpack(&bid, dir)?;
-    // The bid's project: its own folder, so no `devspec.toml` of the owner's above it applies.
-    let config = dir.join("spec").join(crate::project_config::FILE_NAME);
-    if !config.exists() {
-        std::fs::write(&config, "# Written by `devspec bid run`: the bid's own project.\n")
-            .map_err(|err| {
-                Failure::environment(format!("cannot write {}: {err}", config.display()))
-            })?;
-    }
     let open = match check_open(&spec)? {
         Checked::Program(program, _) => program,
         Checked::Diagnostics(diagnostics, sources) => {
