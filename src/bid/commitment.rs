@@ -31,11 +31,22 @@ impl Commitment {
         Commitment { checkpoints, root }
     }
 
-    /// Whether the root is the one its checkpoints give (sorted as [`Commitment::new`] sorts).
+    /// Whether the root is the one its checkpoints give (sorted as [`Commitment::new`] sorts),
+    /// over lines that read back one way only (no field holds a tab or a newline).
     pub fn holds(&self) -> bool {
         let mut sorted = self.checkpoints.clone();
         sorted.sort();
-        sorted == self.checkpoints && root_of(&sorted) == self.root
+        self.ambiguous().is_none() && sorted == self.checkpoints && root_of(&sorted) == self.root
+    }
+
+    /// A field holding a tab or a newline: the root's text would not say where it ends, so two
+    /// different commitments could share a root. `bid results` refuses to write one.
+    pub fn ambiguous(&self) -> Option<&str> {
+        self.checkpoints
+            .iter()
+            .flat_map(|c| [&c.instance, &c.output, &c.digest])
+            .find(|field| field.contains(['\t', '\n']))
+            .map(String::as_str)
     }
 
     pub fn digest_of(&self, instance: &str, output: &str) -> Option<&str> {
@@ -79,5 +90,15 @@ mod tests {
         let mut changed = a.clone();
         changed.checkpoints[1].digest = "cc".into();
         assert!(!changed.holds());
+    }
+
+    #[test]
+    fn a_field_with_a_tab_or_a_newline_is_ambiguous_and_never_holds() {
+        // `a\tresult\tx\nb` as one instance writes the same text as two checkpoints would.
+        let forged = Commitment::new(vec![checkpoint("a\tresult\tx\nb", "bb")]);
+        let two = Commitment::new(vec![checkpoint("a", "x"), checkpoint("b", "bb")]);
+        assert_eq!(forged.ambiguous(), Some("a\tresult\tx\nb"));
+        assert!(!forged.holds());
+        assert!(two.ambiguous().is_none() && two.holds());
     }
 }

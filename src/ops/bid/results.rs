@@ -100,6 +100,7 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
         ))
         .with_hint("results never carry weights; check the store with `devspec store check`"));
     }
+    let commitment = unambiguous(Commitment::new(committed))?;
     let complete = missing.is_empty();
     let manifest = ResultsManifest {
         format: RESULTS_FORMAT,
@@ -111,7 +112,7 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
         stopped_at_budget: record.stopped_at_budget,
         missing,
         redacted: redacted.clone(),
-        commitment: Commitment::new(committed),
+        commitment,
         exported_by: exporter(),
     };
     let bytes = write_archive(out, RESULTS_MANIFEST, &manifest, &contents)?;
@@ -127,6 +128,18 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
         manifest,
         reports,
     })
+}
+
+/// `commitment`, refused when a field's tab or newline would make its root ambiguous.
+fn unambiguous(commitment: Commitment) -> Result<Commitment, Failure> {
+    match commitment.ambiguous() {
+        None => Ok(commitment),
+        Some(field) => Err(Failure::bad_input(format!(
+            "the commitment would name {field:?}, whose tab or newline makes its root ambiguous; \
+             nothing was written"
+        ))
+        .with_hint("name the steps and sweep values of a bid without tabs or newlines")),
+    }
 }
 
 /// The steps `redact` names and every step downstream of one, in plan order: a step that reads
