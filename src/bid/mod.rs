@@ -7,7 +7,7 @@
 //!   no glob a binding did not give);
 //! - [`revealing`]: the observables whose numbers can reveal weights, which run only with the
 //!   owner's opt-in;
-//! - [`budget`]: `--budget 2h`;
+//! - [`budget`]: `--budget 2h`; [`parent_watch`]: the child run ends with `bid run`;
 //! - [`run_record`]: what `bid run` left in its folder (complete, or which instances are
 //!   missing and why);
 //! - [`commitment`]: the checkpoints a run used, each by its BLAKE3 digest, and one root over
@@ -24,6 +24,7 @@ pub mod bid_bundle;
 pub mod budget;
 pub mod commitment;
 pub mod opening;
+pub mod parent_watch;
 pub mod path_rules;
 pub mod results_bundle;
 pub mod revealing;

@@ -43,6 +43,7 @@ use crate::project_config::ProjectConfig;
 
 pub fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    crate::bid::parent_watch::exit_with_parent_if_asked();
     let code = match run(&args) {
         Ok(code) => code,
         Err(failure) => {

@@ -522,6 +522,53 @@ fn a_bid_over_its_budget_is_stopped_and_its_results_are_marked_partial() {
     assert!(opened.contains("missing: llc@20000000"), "{opened}");
 }
 
+/// The processes whose parent is `pid` (from `/proc`).
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            // `PID (NAME) STATE PPID ...`: the name may hold spaces, so read after its `)`.
+            std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_bid_run_leaves_no_run_behind() {
+    let exchange = Exchange::new(&trained_spec(20_000_000));
+    let mut bid_run = std::process::Command::new(devspec_exe())
+        .current_dir(&exchange.owner)
+        .args(["bid", "run", exchange.bid(), "--dir", "run", "--budget", "1h"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let child = loop {
+        if let Some(&child) = children_of(bid_run.id()).first() {
+            break child;
+        }
+        assert!(started.elapsed().as_secs() < 30, "bid run started no devspec run");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    bid_run.kill().unwrap();
+    bid_run.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while Path::new(&format!("/proc/{child}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+    {
+        assert!(killed.elapsed().as_secs() < 10, "the child run {child} outlived its bid run");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_results_bundle_that_would_carry_checkpoint_bytes_is_refused_by_the_export() {
     let exchange = Exchange::new(&trained_spec(100));

@@ -107,6 +107,8 @@ pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
     if let Some(worker) = settings.worker {
         command.arg("--worker").arg(worker);
     }
+    // The child ends if `bid run` is killed: the budget is kept by `bid run`.
+    command.env(crate::bid::parent_watch::ENV, "1");
     command.arg("run").arg(&spec).arg("--store").arg(&store).arg("--quiet");
     for set in settings.sets {
         command.arg("--set").arg(set);
