@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use crate::failure::Failure;
-use crate::study::bundle::{BundledFile, default_max_size};
+use crate::study::bundle::{BundledFile, default_max_size, walk_entries};
 
 /// An archive read and checked: its manifest and every other entry's bytes, by path.
 pub struct Archive<M> {
@@ -57,38 +57,22 @@ fn read_within<M: DeserializeOwned + Listing>(
     limit: u64,
     max_entries: usize,
 ) -> Result<Archive<M>, Failure> {
-    let file = std::fs::File::open(archive)
-        .map_err(|err| Failure::bad_input(format!("cannot read {}: {err}", archive.display())))?;
-    let decoder = zstd::Decoder::new(file)
-        .map_err(|err| refuse(archive, format!("it is not a zstd stream: {err}")))?;
-    let mut tar = tar::Archive::new(decoder);
-    let entries =
-        tar.entries().map_err(|err| refuse(archive, format!("it is not a tar archive: {err}")))?;
     let mut manifest: Option<M> = None;
     let mut read: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut total: u64 = 0;
     let mut count: usize = 0;
-    for entry in entries {
-        let mut entry =
-            entry.map_err(|err| refuse(archive, format!("it is not a readable tar.zst: {err}")))?;
-        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        if !matches!(entry.header().entry_type(), tar::EntryType::Regular) {
-            return Err(refuse(archive, format!("entry `{path}` is not a plain file")));
-        }
-        if let Err(why) = super::path_rules::clean_relative(&path) {
-            return Err(refuse(archive, format!("entry `{path}` {why}")));
-        }
+    let clean = |raw: &str| super::path_rules::clean_relative(raw).map(|()| raw.to_owned());
+    walk_entries(archive, &|what| refuse(archive, what), &clean, |path, size, entry| {
         count += 1;
         if count > max_entries {
             return Err(refuse(archive, format!("it has more than {max_entries} entries")));
         }
-        let size = entry.header().size().map_err(|err| refuse(archive, err))?;
         total = total.saturating_add(size).saturating_add(HEADER_BYTES);
         if total > limit {
             return Err(refuse(archive, format!("it unpacks to more than {limit} bytes")));
         }
         let mut bytes = Vec::new();
-        entry.by_ref().take(size).read_to_end(&mut bytes).map_err(|err| refuse(archive, err))?;
+        entry.take(size).read_to_end(&mut bytes).map_err(|err| refuse(archive, err))?;
         if manifest.is_none() {
             if path != manifest_name {
                 return Err(refuse(
@@ -100,12 +84,13 @@ fn read_within<M: DeserializeOwned + Listing>(
                 Some(serde_json::from_slice(&bytes).map_err(|err| {
                     refuse(archive, format!("its manifest is unreadable: {err}"))
                 })?);
-            continue;
+            return Ok(());
         }
         if read.insert(path.clone(), bytes).is_some() {
             return Err(refuse(archive, format!("`{path}` is in it twice")));
         }
-    }
+        Ok(())
+    })?;
     let manifest = manifest.ok_or_else(|| refuse(archive, "it is empty"))?;
     let listed: BTreeMap<&str, &BundledFile> =
         manifest.listed().iter().map(|f| (f.path.as_str(), f)).collect();
