@@ -701,13 +701,23 @@ fn a_swept_observable_with_a_revealing_value_needs_the_owners_opt_in() {
     // S5: decided per value of the sweep, not on the field as a whole.
     let spec = trained_spec(100).replace(
         "report summary",
-        "estimate shape on run { observable = sweep([loss(), tms.geometry()]) }\nreport summary",
+        "estimate shape on run { observable = sweep([loss(), tms.geometry()]) }\n\
+         estimate nested on run { observable = llc(sampler = sgld(lr = 1e-3, localization = \
+         100), chains = sweep([1, 2]), draws = 40, burnin = 10) }\n\
+         report summary",
     );
     let exchange = Exchange::new(&spec);
     let inspected = ok(&devspec(&exchange.owner, &["bid", "inspect", exchange.bid()]));
     assert!(inspected.contains("REVEALING: the toy model's feature directions"), "{inspected}");
+    // A sweep inside an observable's arguments: `inspect` cannot read it whole and fails
+    // closed; `run` decides per planned instance (each a plain `llc`) and does not flag it.
+    assert!(
+        inspected.contains("REVEALING: an observable this devspec cannot decide"),
+        "{inspected}"
+    );
     let out = devspec(&exchange.owner, &["bid", "run", exchange.bid(), "--dir", "run"]);
-    refused(&out, "step `shape`: the toy model's feature directions");
+    let said = refused(&out, "step `shape`: the toy model's feature directions");
+    assert!(!said.contains("step `nested`"), "{said}");
 }
 
 #[test]

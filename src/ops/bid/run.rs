@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 use super::{
     Checked, check_bound, check_open, diagnostics_failure, path_refusals, planned_in, refused,
 };
+use devspec_protocol::StepKind;
+
 use crate::bid::bid_bundle;
 use crate::bid::run_record::RunRecord;
+use crate::compile::Program;
 use crate::exec::Results;
 use crate::failure::Failure;
 
@@ -87,10 +90,7 @@ pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
     if !refusals.is_empty() {
         return Err(refused(&settings.bid.display().to_string(), &refusals));
     }
-    let revealing: Vec<String> = super::inspect::step_views(&program, &dir.join("spec"))
-        .into_iter()
-        .filter_map(|s| s.revealing.map(|why| format!("step `{}`: {why}", s.name)))
-        .collect();
+    let revealing = revealing_instances(&program, settings.bid)?;
     if !revealing.is_empty() && !settings.allow_revealing {
         return Err(Failure::bad_input(format!(
             "{} measures what can reveal the checkpoints' weights:\n  {}",
@@ -136,6 +136,32 @@ pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
     record.missing = Results::in_store(&plan, &session.store, &session.options).missing(&plan);
     record.write(dir)?;
     Ok(BidRunOutcome { record, status })
+}
+
+/// Each step with a planned instance whose numbers can reveal weights, and why: decided per
+/// instance of the bound, planned program (a swept observable, or one swept inside its
+/// arguments, is decided value by value), failing closed on an observable devspec cannot read;
+/// every instance but a detection's or a report's counts when the bid brings a TorchScript model.
+fn revealing_instances(program: &Program, bid: &Path) -> Result<Vec<String>, Failure> {
+    let plan = crate::plan::plan(program).map_err(|_| {
+        Failure::bad_input(format!("the spec of {} cannot be planned", bid.display()))
+            .with_hint("`devspec bid inspect` shows the bid; its sender can check it")
+    })?;
+    let torchscript = !super::torchscript_models(program).is_empty();
+    let mut revealing: Vec<String> = Vec::new();
+    for instance in plan.instances() {
+        let why = if torchscript && !matches!(instance.kind, StepKind::Detect | StepKind::Report) {
+            Some(crate::bid::revealing::TORCHSCRIPT_REVEALS)
+        } else {
+            instance.params.get("observable").and_then(crate::bid::revealing::observable_reveals)
+        };
+        if let Some(why) = why.map(|why| format!("step `{}`: {why}", instance.step_name))
+            && !revealing.contains(&why)
+        {
+            revealing.push(why);
+        }
+    }
+    Ok(revealing)
 }
 
 /// Runs `command` to its end, or stops it when `budget` runs out: its exit code, or `None`
