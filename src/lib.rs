@@ -1,6 +1,7 @@
 //! devspec: a declarative experiment-spec language and runner for developmental
 //! interpretability. See ARCHITECTURE.md for the map of the stages and where to start reading.
 
+pub mod bid;
 pub mod cli;
 pub mod columns;
 pub mod compile;

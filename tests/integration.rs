@@ -6,6 +6,7 @@
 #![allow(clippy::float_cmp)]
 
 mod integration {
+    mod bids;
     mod binaries;
     mod browser;
     mod bundles;

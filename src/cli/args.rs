@@ -70,6 +70,95 @@ pub enum Command {
     Gc(GcArgs),
     /// Look after the store: `store check [--repair]` checks every entry.
     Store(StoreArgs),
+    /// Bids: a study sent to a checkpoint owner, run on private checkpoints, answered with
+    /// results only (docs/bids.md).
+    Bid(BidArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BidArgs {
+    #[command(subcommand)]
+    pub command: BidCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BidCommand {
+    /// (researcher) Bundle a spec with open parameters as a bid: the spec, its imports, the
+    /// files it reads, its open parameters and a cost forecast, nothing else.
+    Export {
+        /// The spec.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The bid to write (`bid.tar.zst`).
+        #[arg(long, short = 'o', value_name = "BID")]
+        out: PathBuf,
+        /// Forecast the bid's cost on this machine (`plan --cost`; calibrates once per build).
+        #[arg(long)]
+        cost: bool,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// (owner) Say in words what a bid computes, reads and writes, and what would leave the
+    /// machine; refuse one that names paths it may not.
+    Inspect {
+        /// The bid (`bid.tar.zst`).
+        #[arg(value_name = "BID")]
+        bid: PathBuf,
+    },
+    /// (owner) Run a bid on your checkpoints in its own folder and store, within a budget.
+    Run {
+        /// The bid (`bid.tar.zst`).
+        #[arg(value_name = "BID")]
+        bid: PathBuf,
+        /// Bind an open parameter: `NAME=VALUE` (`checkpoints="runs/*.safetensors"`).
+        #[arg(long = "bind", value_name = "NAME=VALUE")]
+        binds: Vec<String>,
+        /// Bindings from a TOML file (`NAME = "VALUE"` per line).
+        #[arg(long, value_name = "FILE")]
+        bind_file: Option<PathBuf>,
+        /// Override a value of the spec, as `devspec run --set` does.
+        #[arg(long = "set", value_name = "NAME=EXPR")]
+        sets: Vec<String>,
+        /// Wall time granted (`90s`, `45m`, `2h`, `1h30m`): at the end, the run is stopped and
+        /// its results are marked partial.
+        #[arg(long, value_name = "TIME", value_parser = crate::bid::budget::parse)]
+        budget: Option<std::time::Duration>,
+        /// The bid's folder (default: `bid-<study>` here).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Run the observables whose numbers can reveal weights (`bid inspect` lists them).
+        #[arg(long)]
+        allow_revealing: bool,
+        /// Most steps at once.
+        #[arg(long, short = 'j', value_name = "N")]
+        jobs: Option<usize>,
+    },
+    /// (owner) Write the results of a bid run: the results only, provenance without hosts or
+    /// paths, and a commitment to the checkpoints used.
+    Results {
+        /// The bid's folder (`bid run --dir`).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The results bundle to write (`results.tar.zst`).
+        #[arg(long, short = 'o', value_name = "RESULTS")]
+        out: PathBuf,
+        /// Leave a step's results out (repeatable).
+        #[arg(long, value_name = "STEP")]
+        redact: Vec<String>,
+    },
+    /// (researcher) Check results against the bid, draw the report, and write the results'
+    /// lock for `devspec diff`.
+    Open {
+        /// The results bundle (`results.tar.zst`).
+        #[arg(value_name = "RESULTS")]
+        results: PathBuf,
+        /// The bid they answer.
+        #[arg(long, value_name = "BID")]
+        bid: PathBuf,
+        /// Where to write the report and `results.lock` (default: `opened-<study>`).
+        #[arg(long, short = 'o', value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,6 +6,7 @@
 mod output;
 
 mod args;
+mod bid_command;
 mod calibrate_command;
 mod check_command;
 mod checkout_command;
@@ -42,6 +43,7 @@ use crate::project_config::ProjectConfig;
 
 pub fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    crate::bid::parent_watch::exit_with_parent_if_asked();
     let code = match run(&args) {
         Ok(code) => code,
         Err(failure) => {
@@ -135,6 +137,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         Some(Command::Verify(verify)) => verify_command::run(verify, args.worker.clone()),
         Some(Command::Diff(diff)) => diff_command::run(diff, args.worker.clone()),
         Some(Command::Store(store)) => store_command::run(&store.command),
+        Some(Command::Bid(bid)) => bid_command::run(&bid.command, args.worker.clone()),
         // clap's `arg_required_else_help` prints the help before we get here.
         None => Ok(ExitCode::Success),
     }

@@ -110,6 +110,23 @@ impl Bindings {
         Ok(Bindings { entries })
     }
 
+    /// Each binding as a `--bind NAME=TEXT` argument, in order, a path's text (`is_path`: the
+    /// name is a `file`/`files` parameter) made absolute against the folder it was relative
+    /// to: what binds the same values later, from any folder, without the bind file.
+    pub fn as_binds(&self, is_path: &dyn Fn(&str) -> bool) -> Vec<String> {
+        self.entries
+            .iter()
+            .map(|entry| {
+                let text = if is_path(&entry.name) && !Path::new(&entry.text).is_absolute() {
+                    entry.source.base().join(&entry.text).display().to_string()
+                } else {
+                    entry.text.clone()
+                };
+                format!("{}={text}", entry.name)
+            })
+            .collect()
+    }
+
     /// The names bound, each once, in the order first given.
     pub fn names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();

@@ -9,6 +9,7 @@
 //! ([`crate::exec::Results`]), from which its stage tables, reports and lock are made without
 //! keying the plan again.
 
+pub mod bid;
 pub mod calibrate;
 pub mod checkout;
 pub mod checkout_folder;

@@ -227,7 +227,7 @@ pub fn export(input: &ExportInput<'_>, out: &Path) -> Result<Exported, Failure> 
         },
         provenance,
     };
-    let bytes = write_archive(out, &manifest, &contents)?;
+    let bytes = write_archive(out, MANIFEST_NAME, &manifest, &contents)?;
     Ok(Exported {
         study_files: study_files.len(),
         results: lock.instances.len(),
@@ -282,11 +282,13 @@ fn result_entries(
     (left_out, provenance, blobs.len())
 }
 
-/// Writes the archive (manifest first) to a temporary file beside `out`, then renames it over
-/// `out`; its size in bytes.
-fn write_archive(
+/// Writes the archive (manifest first, as `manifest_name`) to a temporary file beside `out`,
+/// then renames it over `out`; its size in bytes. Bids and their results (`bid`) are written
+/// the same way.
+pub(crate) fn write_archive<M: Serialize>(
     out: &Path,
-    manifest: &BundleManifest,
+    manifest_name: &str,
+    manifest: &M,
     contents: &[(String, Vec<u8>)],
 ) -> Result<u64, Failure> {
     let manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("bundle manifests serialize");
@@ -297,7 +299,7 @@ fn write_archive(
     let temp = super::shareable_temp_file(folder).map_err(unwritable)?;
     let encoder = zstd::Encoder::new(temp, 3).map_err(unwritable)?;
     let mut archive = tar::Builder::new(encoder);
-    append(&mut archive, MANIFEST_NAME, &manifest_bytes).map_err(unwritable)?;
+    append(&mut archive, manifest_name, &manifest_bytes).map_err(unwritable)?;
     for (path, bytes) in contents {
         append(&mut archive, path, bytes).map_err(unwritable)?;
     }
@@ -553,20 +555,30 @@ fn check_listing(
 /// `store/` (or the manifest).
 fn for_each_entry(
     bundle: &Path,
+    each: impl FnMut(String, u64, &mut dyn Read) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    walk_entries(bundle, &|what| refuse(bundle, what), &clean_path, each)
+}
+
+/// The entry walk every tar.zst devspec reads shares (study bundles, bids and their results):
+/// calls `each` with every entry's path as `clean` accepts it, its size and content, in archive
+/// order; refuses (through `refuse`) a stream that is not a tar.zst, an entry that is not a
+/// plain file, and a path `clean` refuses.
+pub(crate) fn walk_entries(
+    archive: &Path,
+    refuse: &dyn Fn(String) -> Failure,
+    clean: &dyn Fn(&str) -> Result<String, &'static str>,
     mut each: impl FnMut(String, u64, &mut dyn Read) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
-    let file = std::fs::File::open(bundle)
-        .map_err(|err| Failure::bad_input(format!("cannot read {}: {err}", bundle.display())))?;
+    let file = std::fs::File::open(archive)
+        .map_err(|err| Failure::bad_input(format!("cannot read {}: {err}", archive.display())))?;
     let decoder = zstd::Decoder::new(file)
-        .map_err(|err| refuse(bundle, format!("it is not a zstd stream: {err}")))?;
-    let mut archive = tar::Archive::new(decoder);
-    let entries = archive
-        .entries()
-        .map_err(|err| refuse(bundle, format!("it is not a tar archive: {err}")))?;
+        .map_err(|err| refuse(format!("it is not a zstd stream: {err}")))?;
+    let mut tar = tar::Archive::new(decoder);
+    let entries = tar.entries().map_err(|err| refuse(format!("it is not a tar archive: {err}")))?;
     for entry in entries {
-        let mut entry = entry.map_err(|err| {
-            refuse(bundle, format!("it is not a readable tar.zst archive: {err}"))
-        })?;
+        let mut entry =
+            entry.map_err(|err| refuse(format!("it is not a readable tar.zst archive: {err}")))?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let kind = entry.header().entry_type();
         if !matches!(kind, tar::EntryType::Regular | tar::EntryType::Continuous) {
@@ -577,14 +589,10 @@ fn for_each_entry(
                 tar::EntryType::Directory => "a folder",
                 _ => "not a plain file",
             };
-            return Err(refuse(
-                bundle,
-                format!("entry `{raw}` is {what}; a bundle holds plain files only"),
-            ));
+            return Err(refuse(format!("entry `{raw}` is {what}; only plain files are read")));
         }
-        let path =
-            clean_path(&raw).map_err(|why| refuse(bundle, format!("entry `{raw}` {why}")))?;
-        let size = entry.header().size().map_err(|err| refuse(bundle, err))?;
+        let path = clean(&raw).map_err(|why| refuse(format!("entry `{raw}` {why}")))?;
+        let size = entry.header().size().map_err(|err| refuse(err.to_string()))?;
         each(path, size, &mut entry)?;
     }
     Ok(())

@@ -1,0 +1,182 @@
+//! The answer to a bid (`results.tar.zst`): a tar archive compressed with Zstandard holding
+//!
+//! ```text
+//! devspec-results.json   the manifest: every other entry's path, digest and size; the spec's
+//!                        and the bid's digests; complete or partial (the instances missing,
+//!                        and whether the budget stopped the run); the steps the owner
+//!                        redacted; the commitment to the checkpoints used
+//! results/lock.toml      the results as a lock (`study::Lock`): each instance's key, output
+//!                        digests, headline numbers, the machine part of its key and the devspec
+//!                        that computed it; no host, no time, no path
+//! results/blobs/DIGEST   each result's bytes (estimates, detections, observables' numbers, the
+//!                        report's data), never a checkpoint's or an optimizer state's
+//! ```
+//!
+//! What goes in is scanned before it is written ([`Scan`]): an entry that is a checkpoint (by
+//! digest), holds a stretch of any checkpoint's tensor bytes, or is a tensor file at all
+//! (safetensors, a PyTorch zip) is refused, whatever put it there.
+
+use serde::{Deserialize, Serialize};
+
+use super::archive::Listing;
+use super::commitment::Commitment;
+use crate::study::bundle::{BundledFile, Exporter};
+
+pub const RESULTS_FORMAT: u32 = 1;
+pub const RESULTS_MANIFEST: &str = "devspec-results.json";
+pub const LOCK_ENTRY: &str = "results/lock.toml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsManifest {
+    pub format: u32,
+    pub study: String,
+    /// The BLAKE3 of the spec the results answer (the bid's `spec_digest`).
+    pub spec_digest: String,
+    /// The BLAKE3 of the bid archive that was run.
+    pub bid_digest: String,
+    pub files: Vec<BundledFile>,
+    /// Every instance of the plan has its results (redacted steps aside).
+    pub complete: bool,
+    pub stopped_at_budget: bool,
+    /// Instances without results, in plan order.
+    pub missing: Vec<String>,
+    /// Steps whose results the owner left out (`--redact`).
+    pub redacted: Vec<String>,
+    pub commitment: Commitment,
+    pub exported_by: Exporter,
+}
+
+impl Listing for ResultsManifest {
+    fn listed(&self) -> &[BundledFile] {
+        &self.files
+    }
+}
+
+/// How many bytes of a checkpoint's tensor data make one sample the scan looks for in every
+/// entry: long enough that no JSON text holds them by chance (eight float32 weights).
+const SAMPLE_BYTES: usize = 32;
+
+/// The most samples kept per checkpoint: the stride between samples grows with the checkpoint
+/// so a large one costs at most this many (32 MiB of samples).
+const MAX_SAMPLES: usize = 1 << 20;
+
+/// What must never leave the machine: the checkpoints' digests, and every stretch of their
+/// tensor bytes of [`SAMPLE_BYTES`] starting at a multiple of the stride (16 bytes for a
+/// checkpoint under 16 MiB), so any copy of `SAMPLE_BYTES` + stride bytes or more is found
+/// wherever it sits in an entry.
+pub struct Scan {
+    digests: std::collections::BTreeSet<String>,
+    samples: std::collections::HashMap<[u8; SAMPLE_BYTES], String>,
+    /// The owner's paths, which no entry may name.
+    texts: Vec<String>,
+}
+
+impl Scan {
+    pub fn new() -> Self {
+        Scan {
+            digests: std::collections::BTreeSet::new(),
+            samples: std::collections::HashMap::new(),
+            texts: Vec::new(),
+        }
+    }
+
+    /// Adds a text no entry may hold (a path of the owner's).
+    pub fn forbid_text(&mut self, text: &str) {
+        if !text.is_empty() {
+            self.texts.push(text.to_owned());
+        }
+    }
+
+    /// Adds an output that must not leave but holds no tensors (an imported checkpoint's
+    /// record): refused by its digest alone.
+    pub fn forbid_digest(&mut self, digest: &str) {
+        self.digests.insert(digest.to_owned());
+    }
+
+    /// Adds a checkpoint (or any model state) named `what`, with its bytes.
+    pub fn forbid(&mut self, what: &str, digest: &str, bytes: &[u8]) {
+        self.digests.insert(digest.to_owned());
+        let data = tensor_data(bytes);
+        let stride = (data.len() / MAX_SAMPLES).max(16);
+        for at in (0..data.len().saturating_sub(SAMPLE_BYTES - 1)).step_by(stride) {
+            let sample: [u8; SAMPLE_BYTES] =
+                data[at..at + SAMPLE_BYTES].try_into().expect("a sample's length");
+            // Runs of one byte (zeros, padding) are in any file.
+            if !sample.iter().all(|&b| b == sample[0]) {
+                self.samples.entry(sample).or_insert_with(|| what.to_owned());
+            }
+        }
+    }
+
+    /// Why `bytes` (entry `path`) must not go in, if so.
+    pub fn refusal(&self, path: &str, bytes: &[u8]) -> Option<String> {
+        let digest = blake3::hash(bytes).to_hex().to_string();
+        if self.digests.contains(&digest) {
+            return Some(format!("`{path}` is a checkpoint ({digest})"));
+        }
+        if is_tensor_file(bytes) {
+            return Some(format!("`{path}` is a tensor file (safetensors or a PyTorch archive)"));
+        }
+        if let Some(text) =
+            self.texts.iter().find(|text| bytes.windows(text.len()).any(|w| w == text.as_bytes()))
+        {
+            return Some(format!("`{path}` names the owner's path {text}"));
+        }
+        bytes.windows(SAMPLE_BYTES).find_map(|window| {
+            let what = self.samples.get(window)?;
+            Some(format!("`{path}` holds bytes of checkpoint {what}"))
+        })
+    }
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Scan::new()
+    }
+}
+
+/// A safetensors file's tensor bytes (after its header), or all of `bytes` for anything else.
+fn tensor_data(bytes: &[u8]) -> &[u8] {
+    safetensors_header_end(bytes).map_or(bytes, |end| &bytes[end..])
+}
+
+fn safetensors_header_end(bytes: &[u8]) -> Option<usize> {
+    let length = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let end = usize::try_from(length).ok()?.checked_add(8)?;
+    (end <= bytes.len() && bytes.get(8) == Some(&b'{')).then_some(end)
+}
+
+fn is_tensor_file(bytes: &[u8]) -> bool {
+    safetensors_header_end(bytes).is_some() || bytes.starts_with(b"PK\x03\x04")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scan;
+
+    fn safetensors(data: &[u8]) -> Vec<u8> {
+        let header = br#"{"w":{"dtype":"F32","shape":[16],"data_offsets":[0,64]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        bytes.extend_from_slice(data);
+        bytes
+    }
+
+    #[test]
+    fn a_checkpoint_its_bytes_inside_another_file_and_any_tensor_file_are_refused() {
+        let data: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37)).collect();
+        let checkpoint = safetensors(&data);
+        let digest = blake3::hash(&checkpoint).to_hex().to_string();
+        let mut scan = Scan::new();
+        scan.forbid("ckpts@10", &digest, &checkpoint);
+        assert!(scan.refusal("results/blobs/x", &checkpoint).unwrap().contains("is a checkpoint"));
+        let mut smuggled = b"{\"numbers\": [1, 2], \"raw\": \"".to_vec();
+        smuggled.extend_from_slice(&data[10..50]);
+        assert!(scan.refusal("results/blobs/y", &smuggled).unwrap().contains("ckpts@10"));
+        let other = safetensors(&[7; 64]);
+        assert!(scan.refusal("results/blobs/z", &other).unwrap().contains("tensor file"));
+        assert_eq!(scan.refusal("results/lock.toml", b"{\"llc_mean\": 2.5}"), None);
+        scan.forbid_text("/home/owner/runs");
+        assert!(scan.refusal("results/lock.toml", b"files = \"/home/owner/runs/a\"").is_some());
+    }
+}

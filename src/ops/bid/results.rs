@@ -1,0 +1,263 @@
+//! `bid results`: only the results, provenance without hosts or paths, and the commitment
+//! (`bid::results_bundle`, `bid::commitment`), scanned before anything is written.
+
+use std::path::{Path, PathBuf};
+
+use super::{draw_reports, exporter, planned_in};
+use crate::bid::archive::{self, Archive};
+use crate::bid::commitment::{Commitment, CommittedCheckpoint};
+use crate::bid::opening::{is_checkpoint_output, is_withheld};
+use crate::bid::results_bundle::{
+    LOCK_ENTRY, RESULTS_FORMAT, RESULTS_MANIFEST, ResultsManifest, Scan,
+};
+use crate::bid::run_record::RunRecord;
+use crate::exec::Results;
+use crate::failure::Failure;
+use crate::study::Lock;
+use crate::study::bundle::write_archive;
+
+/// What `bid results` wrote.
+pub struct ResultsExported {
+    pub instances: usize,
+    pub blobs: usize,
+    pub bytes: u64,
+    pub manifest: ResultsManifest,
+    /// Where the report drawn from the written bundle went (the page the researcher will see).
+    pub reports: Vec<PathBuf>,
+}
+
+/// Writes the results of the bid run in `dir` to `out`: only results, provenance without hosts
+/// or paths, and the commitment; scanned so that no checkpoint's bytes go in.
+pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExported, Failure> {
+    let record = RunRecord::read(dir)?;
+    let spec = dir.join(&record.spec);
+    let (plan, session) = planned_in(dir, &spec, &record)?;
+    if let Some(unknown) =
+        redact.iter().find(|name| !plan.instances().any(|i| i.step_name == **name))
+    {
+        return Err(Failure::bad_input(format!("--redact {unknown}: the bid has no such step"))
+            .with_hint("--redact names a step whose results stay here"));
+    }
+    let present = Results::in_store(&plan, &session.store, &session.options);
+    let (mut lock, missing) =
+        Lock::of_results(&plan, &present, &session.store, &session.options, &spec);
+    scrub(&mut lock, &plan);
+    let redacted = redacted_with_downstream(&plan, redact);
+    let mut scan = Scan::new();
+    let mut committed = Vec::new();
+    let mut contents: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut blobs = std::collections::BTreeSet::new();
+    for instance in &lock.instances {
+        for (output, digest) in &instance.outputs {
+            if is_checkpoint_output(instance.kind, output) || is_withheld(instance.kind, output) {
+                if is_withheld(instance.kind, output) && !output.starts_with("optimizer@") {
+                    scan.forbid_digest(digest);
+                    continue;
+                }
+                let bytes = session.store.read_blob(digest).map_err(|err| {
+                    Failure::environment(format!("cannot read {}'s {output}: {err}", instance.name))
+                })?;
+                scan.forbid(&instance.name, digest, &bytes);
+                if is_checkpoint_output(instance.kind, output) {
+                    committed.push(CommittedCheckpoint {
+                        instance: instance.name.clone(),
+                        output: output.clone(),
+                        digest: digest.clone(),
+                    });
+                }
+            } else if !redacted.contains(&instance.step) {
+                blobs.insert(digest.clone());
+            }
+        }
+    }
+    // The scan and the commitment are of every result (a redacted step's checkpoints are still
+    // committed to, and their bytes still forbidden); only what is written is redacted.
+    lock.instances.retain(|i| !redacted.contains(&i.step));
+    let lock_text = lock.to_text();
+    contents.push((LOCK_ENTRY.to_owned(), lock_text.into_bytes()));
+    for digest in &blobs {
+        let bytes = session.store.read_blob(digest).map_err(|err| {
+            Failure::environment(format!("cannot read the result {digest}: {err}"))
+        })?;
+        contents.push((format!("results/blobs/{digest}"), bytes));
+    }
+    // The owner's paths: the run's folder, every absolute text bound, every bound file.
+    scan.forbid_text(
+        &dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).display().to_string(),
+    );
+    for bound in &plan.bound {
+        if bound.text.starts_with('/') {
+            scan.forbid_text(&bound.text);
+        }
+        for file in &bound.files {
+            scan.forbid_text(&file.display().to_string());
+        }
+    }
+    if let Some(why) = contents.iter().find_map(|(path, bytes)| scan.refusal(path, bytes)) {
+        return Err(Failure::bad_input(format!(
+            "the results of {} would carry what must not leave: {why}; nothing was written",
+            dir.display()
+        ))
+        .with_hint("results never carry weights; check the store with `devspec store check`"));
+    }
+    let commitment = unambiguous(Commitment::new(committed))?;
+    let complete = missing.is_empty();
+    let manifest = ResultsManifest {
+        format: RESULTS_FORMAT,
+        study: Path::new(&record.spec).file_stem().unwrap_or_default().to_string_lossy().into(),
+        spec_digest: record.spec_digest.clone(),
+        bid_digest: record.bid_digest.clone(),
+        files: archive::listing(&contents),
+        complete,
+        stopped_at_budget: record.stopped_at_budget,
+        missing,
+        redacted: redacted.clone(),
+        commitment,
+        exported_by: exporter(),
+    };
+    let bytes = write_archive(out, RESULTS_MANIFEST, &manifest, &contents)?;
+    // The page the researcher will draw, drawn here from the bundle as written.
+    let sent: Archive<ResultsManifest> = archive::read(out, RESULTS_MANIFEST)?;
+    let spec_source = std::fs::read_to_string(&spec).unwrap_or_default();
+    let spec_name = record.spec.trim_start_matches("spec/").to_owned();
+    let reports = draw_reports(&sent, &spec_name, &spec_source, &dir.join("report-sent"))?;
+    Ok(ResultsExported {
+        instances: lock.instances.len(),
+        blobs: blobs.len(),
+        bytes,
+        manifest,
+        reports,
+    })
+}
+
+/// `commitment`, refused when a field's tab or newline would make its root ambiguous.
+fn unambiguous(commitment: Commitment) -> Result<Commitment, Failure> {
+    match commitment.ambiguous() {
+        None => Ok(commitment),
+        Some(field) => Err(Failure::bad_input(format!(
+            "the commitment would name {field:?}, whose tab or newline makes its root ambiguous; \
+             nothing was written"
+        ))
+        .with_hint("name the steps and sweep values of a bid without tabs or newlines")),
+    }
+}
+
+/// The steps `redact` names and every step downstream of one, in plan order: a step that reads
+/// a redacted step's results carries them on (a report's data holds the estimates it draws).
+fn redacted_with_downstream(plan: &crate::plan::Plan, redact: &[String]) -> Vec<String> {
+    let mut redacted: Vec<String> = Vec::new();
+    for &node in &plan.order {
+        let step = &plan.graph[node].step_name;
+        let reads_redacted = plan
+            .graph
+            .neighbors_directed(node, petgraph::Direction::Incoming)
+            .any(|input| redacted.contains(&plan.graph[input].step_name));
+        if (redact.contains(step) || reads_redacted) && !redacted.contains(step) {
+            redacted.push(step.clone());
+        }
+    }
+    redacted
+}
+
+/// The owner's paths out of `lock`, by structure: each `file`/`files` binding's value and
+/// files become `<bound NAME>` (a glob keeps its file pattern, a file its name: the researcher
+/// plans on stand-ins named so), and each parameter whose value holds a bound file is
+/// rendered again with that file as `<bound NAME>/FILE`. Every other text is left as it is (a
+/// bound number must not rewrite the digits of another parameter); each bound file's digest
+/// stays, beside the commitment.
+fn scrub(lock: &mut Lock, plan: &crate::plan::Plan) {
+    let mut labels: std::collections::BTreeMap<PathBuf, String> = std::collections::BTreeMap::new();
+    for bound in &plan.bound {
+        if !is_file(bound.ty) {
+            continue;
+        }
+        for file in &bound.files {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            let label = format!("<bound {}>/{name}", bound.name);
+            labels.insert(file.canonicalize().unwrap_or_else(|_| file.clone()), label.clone());
+            labels.insert(file.clone(), label);
+        }
+    }
+    for binding in &mut lock.bindings {
+        let Some(bound) = plan.bound.iter().find(|b| b.name == binding.name && is_file(b.ty))
+        else {
+            continue;
+        };
+        let pattern = Path::new(&bound.text).file_name().unwrap_or_default().to_string_lossy();
+        binding.value = match bound.ty {
+            crate::compile::ParamType::Files => format!("<bound {}>/{pattern}", bound.name),
+            crate::compile::ParamType::File
+            | crate::compile::ParamType::Model
+            | crate::compile::ParamType::Data
+            | crate::compile::ParamType::Number
+            | crate::compile::ParamType::Integer
+            | crate::compile::ParamType::String
+            | crate::compile::ParamType::Boolean => format!("<bound {}>", bound.name),
+        };
+        for file in &mut binding.files {
+            let name = Path::new(&file.path).file_name().unwrap_or_default().to_string_lossy();
+            file.path = format!("<bound {}>/{name}", bound.name);
+        }
+    }
+    for instance in plan.instances() {
+        let Some(locked) = lock.instances.iter_mut().find(|i| i.name == instance.display_name())
+        else {
+            continue;
+        };
+        for (name, value) in &instance.params {
+            if let Some(scrubbed) = relabelled(value, &labels) {
+                locked.params.insert(name.clone(), scrubbed.to_string());
+            }
+        }
+    }
+}
+
+fn is_file(ty: crate::compile::ParamType) -> bool {
+    matches!(ty, crate::compile::ParamType::File | crate::compile::ParamType::Files)
+}
+
+/// `value` with each bound file in it written as its label; `None` when it holds none.
+fn relabelled(
+    value: &super::Value,
+    labels: &std::collections::BTreeMap<PathBuf, String>,
+) -> Option<super::Value> {
+    use super::ValueKind;
+    let mut out = value.clone();
+    let changed = match &mut out.kind {
+        ValueKind::File { written, path } => match labels.get(path.as_path()) {
+            Some(label) => {
+                written.clone_from(label);
+                true
+            }
+            None => false,
+        },
+        ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
+            let mut any = false;
+            for item in items.iter_mut() {
+                if let Some(new) = relabelled(item, labels) {
+                    *item = new;
+                    any = true;
+                }
+            }
+            any
+        }
+        ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
+            let mut any = false;
+            for item in fields.values_mut() {
+                if let Some(new) = relabelled(item, labels) {
+                    *item = new;
+                    any = true;
+                }
+            }
+            any
+        }
+        ValueKind::Int(_)
+        | ValueKind::Float(_)
+        | ValueKind::Str(_)
+        | ValueKind::Bool(_)
+        | ValueKind::Auto
+        | ValueKind::Enum(_)
+        | ValueKind::Open { .. } => false,
+    };
+    changed.then_some(out)
+}
