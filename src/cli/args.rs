@@ -92,9 +92,11 @@ pub enum BidCommand {
         /// The bid to write (`bid.tar.zst`).
         #[arg(long, short = 'o', value_name = "BID")]
         out: PathBuf,
-        /// Forecast the bid's cost on this machine (`plan --cost`; calibrates once per build).
-        #[arg(long)]
-        cost: bool,
+        /// Leave out the forecast of the bid's cost on this machine (`plan --cost`'s, which the
+        /// bid carries by default; its calibration runs once per build and setting, about half
+        /// a minute).
+        #[arg(long = "no-cost")]
+        no_cost: bool,
         #[command(flatten)]
         settings: SettingsArgs,
     },

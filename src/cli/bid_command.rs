@@ -15,8 +15,8 @@ use crate::plan::cost::render::format_seconds;
 
 pub fn run(command: &BidCommand, worker: Option<PathBuf>) -> Result<ExitCode, Failure> {
     match command {
-        BidCommand::Export { file, out, cost, settings } => {
-            export(file, out, *cost, settings, worker)
+        BidCommand::Export { file, out, no_cost, settings } => {
+            export(file, out, !*no_cost, settings, worker)
         }
         BidCommand::Inspect { bid: path } => inspect(path),
         BidCommand::Run {

@@ -63,7 +63,10 @@ impl Exchange {
         std::fs::create_dir_all(&owner).unwrap();
         std::fs::write(researcher.join("study.dev"), spec).unwrap();
         let bid = root.path().join("bid.tar.zst");
-        ok(&devspec(&researcher, &["bid", "export", "study.dev", "-o", bid.to_str().unwrap()]));
+        ok(&devspec(
+            &researcher,
+            &["bid", "export", "--no-cost", "study.dev", "-o", bid.to_str().unwrap()],
+        ));
         Exchange { _root: root, researcher, owner, bid }
     }
 
@@ -225,7 +228,7 @@ fn a_bid_runs_on_the_owners_checkpoints_and_its_report_is_the_same_bytes_on_both
     let inspected = ok(&devspec(&exchange.owner, &["bid", "inspect", exchange.bid()]));
     for expected in [
         "checkpoints: files: the training checkpoints, one per step",
-        "reads: what the owner binds to `checkpoints` (files)",
+        "reads: what the owner binds to `checkpoints` (a `files` parameter, in `files`)",
         "only each checkpoint's BLAKE3 digest (the commitment), never its bytes",
     ] {
         assert!(inspected.contains(expected), "{expected:?} not in\n{inspected}");
@@ -408,7 +411,7 @@ fn a_bid_that_reads_outside_its_bindings_is_refused() {
     std::fs::write(researcher.join("study.dev"), "test leak { reads = \"../secret.bin\" }\n")
         .unwrap();
     refused(
-        &devspec(&researcher, &["bid", "export", "study.dev", "-o", "bid.tar.zst"]),
+        &devspec(&researcher, &["bid", "export", "--no-cost", "study.dev", "-o", "bid.tar.zst"]),
         "`../secret.bin` climbs out of the bid's folder with `..`",
     );
     // A bid made by hand, naming the owner's file by its absolute path, and a glob.
@@ -668,7 +671,10 @@ fn a_bid_bringing_a_torchscript_model_says_so_and_binds_only_declared_parameters
          estimate fit on theirs { observable = loss() }\n",
     )
     .unwrap();
-    ok(&devspec(&exchange.researcher, &["bid", "export", "study.dev", "-o", exchange.bid()]));
+    ok(&devspec(
+        &exchange.researcher,
+        &["bid", "export", "--no-cost", "study.dev", "-o", exchange.bid()],
+    ));
     let inspected = ok(&devspec(&exchange.owner, &["bid", "inspect", exchange.bid()]));
     assert!(
         inspected.contains("WARNING: it brings its own TorchScript model, two_layer.pt: code"),
@@ -738,4 +744,32 @@ fn a_bound_number_leaves_every_other_parameter_as_it_is_and_its_keys_check() {
     assert!(lock.contains("samples = 512"), "{lock}");
     let opened = ok(&exchange.open(&exchange.results()));
     assert!(opened.contains("keys: each result's key is the one the bid's spec gives"), "{opened}");
+}
+
+#[test]
+fn a_bid_carries_its_cost_forecast_and_inspect_shows_it() {
+    // The default export prices the study on the researcher's machine: one calibration (about
+    // half a minute with the debug build), then each instance of the bid's own training.
+    let root = tempfile::tempdir().unwrap();
+    let researcher = root.path().join("researcher");
+    let owner = root.path().join("owner");
+    std::fs::create_dir_all(&researcher).unwrap();
+    std::fs::create_dir_all(&owner).unwrap();
+    std::fs::write(researcher.join("devspec.toml"), "").unwrap();
+    std::fs::write(researcher.join("study.dev"), trained_spec(200)).unwrap();
+    let bid = root.path().join("bid.tar.zst");
+    let exported =
+        ok(&devspec(&researcher, &["bid", "export", "study.dev", "-o", bid.to_str().unwrap()]));
+    assert!(exported.contains("cost forecast (the researcher's machine"), "{exported}");
+    // The training's line carries a price, in seconds: more than nothing.
+    let seconds = |all: &str| -> f64 {
+        let line =
+            all.lines().find(|l| l.trim_start().starts_with("run: ")).expect("the training's line");
+        let number = line.trim_start().trim_start_matches("run: ").trim_end_matches(" s");
+        number.parse().unwrap_or_else(|_| panic!("a number of seconds in {line:?}"))
+    };
+    assert!(seconds(&exported) > 0.0, "{exported}");
+    let inspected = ok(&devspec(&owner, &["bid", "inspect", bid.to_str().unwrap()]));
+    assert!(inspected.contains("cost forecast (the researcher's machine"), "{inspected}");
+    assert_eq!(seconds(&inspected), seconds(&exported), "{inspected}");
 }

@@ -64,7 +64,7 @@ pub fn export(
         .map(|p| slashed(p.strip_prefix(&root).unwrap_or(p)))
         .collect();
     let forecast = match forecast_session {
-        None => BidForecast::No { why: "not asked for (`bid export --cost` makes one)".into() },
+        None => BidForecast::No { why: "left out by `bid export --no-cost`".into() },
         Some(session) => forecast(spec, program, session)?,
     };
     let contents: Vec<(String, Vec<u8>)> = contents.into_iter().collect();

@@ -73,7 +73,9 @@ pub(super) fn step_views(program: &Program, root: &Path) -> Vec<StepView> {
             }
             for (field, value) in &step.fields {
                 for (name, ty) in open_uses(value) {
-                    reads.push(format!("what the owner binds to `{name}` ({ty}) ({field})"));
+                    reads.push(format!(
+                        "what the owner binds to `{name}` (a `{ty}` parameter, in `{field}`)"
+                    ));
                 }
             }
             let observable = step.fields.get("observable").and_then(Value::typed::<Observable>);
