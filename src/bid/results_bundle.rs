@@ -57,25 +57,49 @@ impl Listing for ResultsManifest {
 const SAMPLE_BYTES: usize = 32;
 
 /// The most samples kept per checkpoint: the stride between samples grows with the checkpoint
-/// so a large one costs at most this many (32 MiB of samples).
+/// so a large one costs at most this many.
 const MAX_SAMPLES: usize = 1 << 20;
 
+/// The most samples kept in all, shared by the checkpoints a scan is made for: about 40 bytes
+/// each in the table, so at most about 160 MiB whatever the study (a study of 200 checkpoints of
+/// 16 MiB kept 2^20 each before, some 10 GB).
+const MAX_SAMPLES_IN_ALL: usize = 1 << 22;
+
+/// The fewest samples a checkpoint keeps, however many share the budget.
+const MIN_SAMPLES: usize = 1 << 10;
+
 /// What must never leave the machine: the checkpoints' digests, and every stretch of their
-/// tensor bytes of [`SAMPLE_BYTES`] starting at a multiple of the stride (16 bytes for a
-/// checkpoint under 16 MiB), so any copy of `SAMPLE_BYTES` + stride bytes or more is found
-/// wherever it sits in an entry.
+/// tensor bytes of [`SAMPLE_BYTES`] starting at a multiple of the stride (16 bytes for a small
+/// checkpoint; longer where its share of the samples is smaller than its length), so any copy
+/// of `SAMPLE_BYTES` + stride bytes or more is found wherever it sits in an entry.
 pub struct Scan {
     digests: std::collections::BTreeSet<String>,
-    samples: std::collections::HashMap<[u8; SAMPLE_BYTES], String>,
+    /// Each sample, and the index of the checkpoint it is from in `names`.
+    samples: std::collections::HashMap<[u8; SAMPLE_BYTES], u32>,
+    names: Vec<String>,
+    /// The most samples one checkpoint keeps.
+    per_checkpoint: usize,
     /// The owner's paths, which no entry may name.
     texts: Vec<String>,
 }
 
 impl Scan {
+    /// A scan for any number of checkpoints, each sampled up to [`MAX_SAMPLES`].
     pub fn new() -> Self {
+        Scan::sharing(MAX_SAMPLES)
+    }
+
+    /// A scan for `checkpoints` checkpoints sharing [`MAX_SAMPLES_IN_ALL`] samples.
+    pub fn for_checkpoints(checkpoints: usize) -> Self {
+        Scan::sharing((MAX_SAMPLES_IN_ALL / checkpoints.max(1)).clamp(MIN_SAMPLES, MAX_SAMPLES))
+    }
+
+    fn sharing(per_checkpoint: usize) -> Self {
         Scan {
             digests: std::collections::BTreeSet::new(),
             samples: std::collections::HashMap::new(),
+            names: Vec::new(),
+            per_checkpoint,
             texts: Vec::new(),
         }
     }
@@ -97,13 +121,15 @@ impl Scan {
     pub fn forbid(&mut self, what: &str, digest: &str, bytes: &[u8]) {
         self.digests.insert(digest.to_owned());
         let data = tensor_data(bytes);
-        let stride = (data.len() / MAX_SAMPLES).max(16);
+        let stride = (data.len() / self.per_checkpoint).max(16);
+        let name = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(what.to_owned());
         for at in (0..data.len().saturating_sub(SAMPLE_BYTES - 1)).step_by(stride) {
             let sample: [u8; SAMPLE_BYTES] =
                 data[at..at + SAMPLE_BYTES].try_into().expect("a sample's length");
             // Runs of one byte (zeros, padding) are in any file.
             if !sample.iter().all(|&b| b == sample[0]) {
-                self.samples.entry(sample).or_insert_with(|| what.to_owned());
+                self.samples.entry(sample).or_insert(name);
             }
         }
     }
@@ -123,7 +149,7 @@ impl Scan {
             return Some(format!("`{path}` names the owner's path {text}"));
         }
         bytes.windows(SAMPLE_BYTES).find_map(|window| {
-            let what = self.samples.get(window)?;
+            let what = self.names.get(*self.samples.get(window)? as usize)?;
             Some(format!("`{path}` holds bytes of checkpoint {what}"))
         })
     }
@@ -178,5 +204,35 @@ mod tests {
         assert_eq!(scan.refusal("results/lock.toml", b"{\"llc_mean\": 2.5}"), None);
         scan.forbid_text("/home/owner/runs");
         assert!(scan.refusal("results/lock.toml", b"files = \"/home/owner/runs/a\"").is_some());
+    }
+
+    #[test]
+    fn checkpoints_share_one_budget_of_samples_and_a_long_copy_is_still_found() {
+        // 64 checkpoints of 1 MiB of varied bytes: alone each would keep 65,536 samples (one
+        // per 16 bytes), 4 Mi in all; sharing the budget of 4 Mi with 64 others, each keeps
+        // 65,536 too. With 4,096 of them, each keeps the floor of 1,024 (stride 1 KiB).
+        let checkpoint = |seed: u32| -> Vec<u8> {
+            let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+            let data: Vec<u8> = (0..1 << 20)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x.to_le_bytes()[0]
+                })
+                .collect();
+            safetensors(&data)
+        };
+        let mut many = Scan::for_checkpoints(4096);
+        assert_eq!(many.per_checkpoint, super::MIN_SAMPLES);
+        let bytes = checkpoint(7);
+        many.forbid("ckpts@7", "d7", &bytes);
+        assert!(many.samples.len() <= super::MIN_SAMPLES + 1, "{}", many.samples.len());
+        // A copy longer than the stride plus a sample is found wherever it starts.
+        let data = &bytes[bytes.len() - (1 << 20)..];
+        let copy = &data[5_000..5_000 + 1024 + 32];
+        assert!(many.refusal("results/blobs/x", copy).unwrap().contains("ckpts@7"));
+        let few = Scan::for_checkpoints(64);
+        assert_eq!(few.per_checkpoint, 1 << 16);
     }
 }

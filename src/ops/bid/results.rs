@@ -26,6 +26,18 @@ pub struct ResultsExported {
     pub reports: Vec<PathBuf>,
 }
 
+/// How many checkpoints and model states the scan will forbid by their bytes, so that they
+/// share one budget of samples.
+fn states_to_forbid(lock: &Lock) -> usize {
+    lock.instances
+        .iter()
+        .flat_map(|i| i.outputs.keys().map(move |output| (i.kind, output)))
+        .filter(|(kind, output)| {
+            is_checkpoint_output(*kind, output) || output.starts_with("optimizer@")
+        })
+        .count()
+}
+
 /// Writes the results of the bid run in `dir` to `out`: only results, provenance without hosts
 /// or paths, and the commitment; scanned so that no checkpoint's bytes go in.
 pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExported, Failure> {
@@ -43,7 +55,7 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
         Lock::of_results(&plan, &present, &session.store, &session.options, &spec);
     scrub(&mut lock, &plan);
     let redacted = redacted_with_downstream(&plan, redact);
-    let mut scan = Scan::new();
+    let mut scan = Scan::for_checkpoints(states_to_forbid(&lock));
     let mut committed = Vec::new();
     let mut contents: Vec<(String, Vec<u8>)> = Vec::new();
     let mut blobs = std::collections::BTreeSet::new();
