@@ -181,16 +181,34 @@ impl Value {
     /// Every file this value names, however deep (a constructor's argument, a list's item), as
     /// resolved by the checker.
     pub fn files(&self) -> Vec<&std::path::Path> {
-        match &self.kind {
-            ValueKind::File { path, .. } => vec![path.as_path()],
-            ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
-                items.iter().flat_map(Value::files).collect()
+        self.descendants()
+            .into_iter()
+            .filter_map(|value| match &value.kind {
+                ValueKind::File { path, .. } => Some(path.as_path()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// This value and every value inside it (a list's items, a record's fields, a
+    /// constructor's arguments, a sweep's values), parents before children, in order; walked
+    /// with a stack of its own, so a deep value cannot exhaust the thread's.
+    pub fn descendants(&self) -> Vec<&Value> {
+        let mut out = Vec::new();
+        let mut pending: Vec<&Value> = vec![self];
+        while let Some(value) = pending.pop() {
+            out.push(value);
+            match &value.kind {
+                ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
+                    pending.extend(items.iter().rev());
+                }
+                ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
+                    pending.extend(fields.values().rev());
+                }
+                _ => {}
             }
-            ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
-                fields.values().flat_map(Value::files).collect()
-            }
-            _ => Vec::new(),
         }
+        out
     }
 
     /// How many values this one is made of, itself included (a list of two numbers: 3).

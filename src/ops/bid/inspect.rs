@@ -100,22 +100,14 @@ pub(super) fn step_views(program: &Program, root: &Path) -> Vec<StepView> {
 
 /// The open parameters `value` uses, by name and type.
 fn open_uses(value: &Value) -> Vec<(&str, crate::compile::ParamType)> {
-    match &value.kind {
-        ValueKind::Open { name, ty } => vec![(name.as_str(), *ty)],
-        ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
-            items.iter().flat_map(open_uses).collect()
-        }
-        ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
-            fields.values().flat_map(open_uses).collect()
-        }
-        ValueKind::Int(_)
-        | ValueKind::Float(_)
-        | ValueKind::Str(_)
-        | ValueKind::File { .. }
-        | ValueKind::Bool(_)
-        | ValueKind::Auto
-        | ValueKind::Enum(_) => Vec::new(),
-    }
+    value
+        .descendants()
+        .into_iter()
+        .filter_map(|inner| match &inner.kind {
+            ValueKind::Open { name, ty } => Some((name.as_str(), *ty)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What a step of `kind` writes on the owner's machine.

@@ -81,34 +81,14 @@ struct NamedFile<'a> {
 }
 
 fn named_files(program: &Program) -> Vec<NamedFile<'_>> {
-    fn walk<'a>(step: &'a str, field: &'a str, value: &'a Value, out: &mut Vec<NamedFile<'a>>) {
-        match &value.kind {
-            ValueKind::File { written, path } => {
-                out.push(NamedFile { step, field, written, path });
-            }
-            ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
-                for item in items {
-                    walk(step, field, item, out);
-                }
-            }
-            ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
-                for item in fields.values() {
-                    walk(step, field, item, out);
-                }
-            }
-            ValueKind::Int(_)
-            | ValueKind::Float(_)
-            | ValueKind::Str(_)
-            | ValueKind::Bool(_)
-            | ValueKind::Auto
-            | ValueKind::Enum(_)
-            | ValueKind::Open { .. } => {}
-        }
-    }
     let mut out = Vec::new();
     for step in &program.steps {
         for (field, value) in &step.fields {
-            walk(&step.name, field, value, &mut out);
+            for inner in value.descendants() {
+                if let ValueKind::File { written, path } = &inner.kind {
+                    out.push(NamedFile { step: &step.name, field, written, path });
+                }
+            }
         }
     }
     out
@@ -154,36 +134,15 @@ fn manifest_refused(bid: &Path, why: &str) -> Failure {
 
 /// The TorchScript models a spec runs (resolved paths).
 fn torchscript_models(program: &Program) -> Vec<PathBuf> {
-    fn walk(value: &Value, out: &mut Vec<PathBuf>) {
-        match &value.kind {
-            ValueKind::Ctor { name, args, .. } => {
-                if *name == "torchscript.model" {
-                    out.extend(value.files().into_iter().map(Path::to_path_buf));
-                }
-                for v in args.values() {
-                    walk(v, out);
-                }
-            }
-            ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
-                for v in items {
-                    walk(v, out);
-                }
-            }
-            ValueKind::Record(fields) => fields.values().for_each(|v| walk(v, out)),
-            ValueKind::Int(_)
-            | ValueKind::Float(_)
-            | ValueKind::Str(_)
-            | ValueKind::File { .. }
-            | ValueKind::Bool(_)
-            | ValueKind::Auto
-            | ValueKind::Enum(_)
-            | ValueKind::Open { .. } => {}
-        }
-    }
-    let mut out = Vec::new();
-    for step in &program.steps {
-        step.fields.values().for_each(|v| walk(v, &mut out));
-    }
+    let mut out: Vec<PathBuf> = program
+        .steps
+        .iter()
+        .flat_map(|step| step.fields.values())
+        .flat_map(Value::descendants)
+        .filter(|value| matches!(&value.kind, ValueKind::Ctor { name, .. } if *name == "torchscript.model"))
+        .flat_map(Value::files)
+        .map(Path::to_path_buf)
+        .collect();
     out.sort();
     out.dedup();
     out
