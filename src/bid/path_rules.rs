@@ -51,21 +51,9 @@ pub fn check_resolved(path: &Path, root: &Path) -> Result<(), PathRefusal> {
     if resolved.starts_with(&root) { Ok(()) } else { Err(PathRefusal::LeadsOut) }
 }
 
-/// An archive entry's path: relative, `/`-separated, without `.`, `..` or empty parts.
-pub fn clean_relative(raw: &str) -> Result<(), &'static str> {
-    if raw.starts_with('/') || Path::new(raw).has_root() {
-        return Err("has an absolute path");
-    }
-    if raw.split('/').any(|part| part == "..") {
-        return Err("leaves its folder (`..`)");
-    }
-    if raw.split('/').any(|part| part.is_empty() || part == ".")
-        || !Path::new(raw).components().all(|c| matches!(c, Component::Normal(_)))
-    {
-        return Err("has an irregular path");
-    }
-    Ok(())
-}
+/// An archive entry's path: relative, `/`-separated, without `.`, `..` or empty parts (the
+/// study bundles' rule).
+pub(crate) use crate::study::bundle::clean_relative;
 
 #[cfg(test)]
 mod tests {

@@ -598,11 +598,10 @@ pub(crate) fn walk_entries(
     Ok(())
 }
 
-/// An entry's path if it is relative, without `.`, `..` or empty parts, and the manifest or
-/// under `study/` or `store/` (where only `actions/ab/KEY.json` and `blobs/ab/DIGEST` are
-/// allowed); otherwise why not.
-fn clean_path(raw: &str) -> Result<String, &'static str> {
-    if Path::new(raw).has_root() || raw.starts_with('/') {
+/// An archive entry's path: relative, `/`-separated, without `.`, `..` or empty parts (a bid's
+/// and a results bundle's entries are held to it too).
+pub(crate) fn clean_relative(raw: &str) -> Result<(), &'static str> {
+    if raw.starts_with('/') || Path::new(raw).has_root() {
         return Err("has an absolute path");
     }
     if raw.split('/').any(|part| part == "..") {
@@ -613,6 +612,14 @@ fn clean_path(raw: &str) -> Result<String, &'static str> {
     {
         return Err("has an irregular path");
     }
+    Ok(())
+}
+
+/// An entry's path if it is relative, without `.`, `..` or empty parts, and the manifest or
+/// under `study/` or `store/` (where only `actions/ab/KEY.json` and `blobs/ab/DIGEST` are
+/// allowed); otherwise why not.
+fn clean_path(raw: &str) -> Result<String, &'static str> {
+    clean_relative(raw)?;
     if raw == MANIFEST_NAME {
         return Ok(raw.to_owned());
     }
