@@ -150,11 +150,19 @@ pub fn render_text(plan: &Plan, forecast: &Forecast, rates: &Rates, source: &Pro
         );
     }
     if !source.fresh {
-        let _ = writeln!(
-            out,
-            "load: the machine runs at {:.2}x the time it took at calibration; the rates are scaled by it",
-            source.load
-        );
+        // A load inside the probe's own noise is 1 exactly (`cli::plan_command`).
+        if (source.load - 1.0).abs() < f64::EPSILON {
+            let _ = writeln!(
+                out,
+                "load: as at calibration (within the probe's noise); the rates are used as measured"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "load: the machine runs at {:.2}x the time it took at calibration; the rates are scaled by it",
+                source.load
+            );
+        }
     }
     out
 }
