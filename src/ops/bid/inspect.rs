@@ -6,7 +6,7 @@ use std::path::Path;
 use devspec_protocol::StepKind;
 use devspec_protocol::params::Observable;
 
-use super::{Checked, check_open, diagnostics_failure, named_files, path_refusals, refused};
+use super::{named_files, path_refusals, refused};
 use crate::bid::bid_bundle::{self, BidManifest};
 use crate::bid::revealing;
 use crate::compile::Program;
@@ -33,15 +33,7 @@ pub struct Inspection {
 /// Reads, unpacks (into a scratch folder) and checks a bid, refusing what it may not name.
 pub fn inspect(bid_path: &Path) -> Result<Inspection, Failure> {
     let bid = bid_bundle::read(bid_path)?;
-    let scratch = tempfile::tempdir()
-        .map_err(|err| Failure::environment(format!("cannot make a scratch folder: {err}")))?;
-    let spec = bid_bundle::unpack(&bid, scratch.path())?;
-    let program = match check_open(&spec)? {
-        Checked::Program(program, _) => program,
-        Checked::Diagnostics(diagnostics, sources) => {
-            return Err(diagnostics_failure(bid_path, &diagnostics, &sources));
-        }
-    };
+    let (scratch, _, program) = super::unpacked(&bid, bid_path)?;
     let refusals = path_refusals(&program, &scratch.path().join("spec"), &[]);
     if !refusals.is_empty() {
         return Err(refused(&bid_path.display().to_string(), &refusals));

@@ -187,6 +187,23 @@ fn slashed(path: &Path) -> String {
         .join("/")
 }
 
+/// `bid` (read from `bid_path`) unpacked into a scratch folder and checked with its parameters
+/// open: the folder (removed when dropped), the spec's path in it, and the program.
+fn unpacked(
+    bid: &crate::bid::archive::Archive<crate::bid::bid_bundle::BidManifest>,
+    bid_path: &Path,
+) -> Result<(tempfile::TempDir, PathBuf, Program), Failure> {
+    let scratch = tempfile::tempdir()
+        .map_err(|err| Failure::environment(format!("cannot make a scratch folder: {err}")))?;
+    let spec = crate::bid::bid_bundle::unpack(bid, scratch.path())?;
+    match check_open(&spec)? {
+        Checked::Program(program, _) => Ok((scratch, spec, program)),
+        Checked::Diagnostics(diagnostics, sources) => {
+            Err(diagnostics_failure(bid_path, &diagnostics, &sources))
+        }
+    }
+}
+
 fn diagnostics_failure(
     bid: &Path,
     diagnostics: &[crate::diagnostic::Diagnostic],

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use devspec_protocol::StepKind;
 
-use super::{Checked, check_open, diagnostics_failure, draw_reports, results_lock};
+use super::{Checked, draw_reports, results_lock};
 use crate::bid::archive::{self, Archive};
 use crate::bid::bid_bundle;
 use crate::bid::opening;
@@ -34,15 +34,7 @@ pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedRe
         ));
     }
     let lock = results_lock(&results)?;
-    let scratch = tempfile::tempdir()
-        .map_err(|err| Failure::environment(format!("cannot make a scratch folder: {err}")))?;
-    let spec = bid_bundle::unpack(&bid, scratch.path())?;
-    let program = match check_open(&spec)? {
-        Checked::Program(program, _) => program,
-        Checked::Diagnostics(diagnostics, sources) => {
-            return Err(diagnostics_failure(bid_path, &diagnostics, &sources));
-        }
-    };
+    let (scratch, spec, program) = super::unpacked(&bid, bid_path)?;
     let steps: Vec<(String, StepKind)> =
         program.steps.iter().map(|s| (s.name.clone(), s.kind)).collect();
     let blob = |digest: &str| results.entries.get(&format!("results/blobs/{digest}")).cloned();
