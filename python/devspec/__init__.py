@@ -70,11 +70,32 @@ def _dev_literal(value: Any) -> str:
     )
 
 
+def _bind_texts(binds: Optional[Union[Sequence[str], Mapping[str, Any]]]) -> List[str]:
+    """``Study``'s ``binds`` as ``devspec --bind`` texts."""
+    if binds is None:
+        return []
+    if isinstance(binds, str):
+        return [binds]
+    if isinstance(binds, Mapping):
+
+        def text(value: Any) -> str:
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            return str(value)
+
+        return [f"{name}={text(value)}" for name, value in binds.items()]
+    return list(binds)
+
+
 class Study:
     """A devspec study: a ``.dev`` spec, checked and planned when opened, and its store.
 
     ``sets`` overrides values as ``devspec --set`` does: a list of ``"NAME=EXPR"`` texts, or a
-    mapping ``{"tms_run.steps": 1000}`` whose values are written as .dev values. ``store`` is
+    mapping ``{"tms_run.steps": 1000}`` whose values are written as .dev values. ``binds``
+    binds the spec's open parameters (``param NAME: TYPE``) as ``devspec --bind`` does: a list
+    of ``"NAME=VALUE"`` texts, or a mapping ``{"checkpoints": "runs/*.safetensors"}`` (a value
+    is its text as ``--bind`` reads it: a path or glob as written, a number, ``true`` or
+    ``false``, a model as its .dev expression). ``store`` is
     the store folder (default: ``DEVSPEC_STORE``, ``store.path`` in ``devspec.toml``, else
     ``.devspec/`` beside it). ``devspec`` is the binary :meth:`run` uses (default: ``DEVSPEC``,
     then ``PATH``).
@@ -88,7 +109,9 @@ class Study:
         sets: Optional[Union[Sequence[str], Mapping[str, Any]]] = None,
         store: Optional[PathLike] = None,
         devspec: Optional[PathLike] = None,
+        binds: Optional[Union[Sequence[str], Mapping[str, Any]]] = None,
     ) -> None:
+        self.binds = _bind_texts(binds)
         if sets is None:
             self.sets: List[str] = []
         elif isinstance(sets, Mapping):
@@ -100,7 +123,9 @@ class Study:
         self.spec = str(spec)
         self.store = None if store is None else str(store)
         self.devspec = devspec
-        self._native = _native.Study(self.spec, self.sets, self.store, _worker_beside(devspec))
+        self._native = _native.Study(
+            self.spec, self.sets, self.store, _worker_beside(devspec), self.binds
+        )
 
     def __repr__(self) -> str:
         return f"Study({self.spec!r}, {len(self._native.instances())} instances)"
@@ -171,6 +196,8 @@ class Study:
         arguments: List[str] = []
         for text in self.sets:
             arguments += ["--set", text]
+        for text in self.binds:
+            arguments += ["--bind", text]
         if self.store is not None:
             arguments += ["--store", self.store]
         if jobs is not None:

@@ -12,7 +12,12 @@ class Study:
     check, ``devspec.Error`` when it cannot be read."""
 
     def __init__(
-        self, spec: str, sets: Sequence[str] = ..., store: Optional[str] = None
+        self,
+        spec: str,
+        sets: Sequence[str] = ...,
+        store: Optional[str] = None,
+        worker: Optional[str] = None,
+        binds: Sequence[str] = ...,
     ) -> None: ...
     @property
     def spec(self) -> str:

@@ -30,6 +30,8 @@ type StoredCheckpoints<'py> = (Vec<Bound<'py, PyAny>>, Vec<String>, Vec<String>)
 pub struct NativeStudy {
     spec: PathBuf,
     sets: Vec<String>,
+    /// `NAME=VALUE` bindings of the spec's open parameters (as `devspec --bind` reads them).
+    binds: Vec<String>,
     store: Option<PathBuf>,
     /// The worker beside the `devspec` binary `run` would use, if any: what decides the keys
     /// when nothing else can (see `session`).
@@ -38,12 +40,19 @@ pub struct NativeStudy {
 }
 
 /// A spec checked and planned, or its diagnostics; the warnings of a spec that checks.
-fn planned(py: Python<'_>, spec: &Path, sets: &[String]) -> PyResult<(Plan, Vec<Py<PyAny>>)> {
+fn planned(
+    py: Python<'_>,
+    spec: &Path,
+    sets: &[String],
+    binds: &[String],
+) -> PyResult<(Plan, Vec<Py<PyAny>>)> {
     let mut sources = SourceMap::new();
     let fail = |sources: &SourceMap, diagnostics: &[Diagnostic]| {
         errors::spec_error(py, sources, diagnostics)
     };
-    let program = match compile::check_path(spec, sets, &mut sources) {
+    let bindings =
+        compile::Bindings::parse(binds, None).map_err(|failure| errors::failure(py, &failure))?;
+    let program = match compile::check_path_bound(spec, sets, &bindings, &mut sources) {
         Ok(program) => program,
         Err(CompileError::Unreadable(failure)) => return Err(errors::failure(py, &failure)),
         Err(CompileError::Diagnostics(diagnostics)) => return Err(fail(&sources, &diagnostics)),
@@ -121,21 +130,22 @@ impl NativeStudy {
 #[pymethods]
 impl NativeStudy {
     #[new]
-    #[pyo3(signature = (spec, sets = Vec::new(), store = None, worker = None))]
+    #[pyo3(signature = (spec, sets = Vec::new(), store = None, worker = None, binds = Vec::new()))]
     fn new(
         py: Python<'_>,
         spec: PathBuf,
         sets: Vec<String>,
         store: Option<PathBuf>,
         worker: Option<PathBuf>,
+        binds: Vec<String>,
     ) -> PyResult<Self> {
-        let (plan, _) = planned(py, &spec, &sets)?;
-        Ok(NativeStudy { spec, sets, store, worker, plan })
+        let (plan, _) = planned(py, &spec, &sets, &binds)?;
+        Ok(NativeStudy { spec, sets, binds, store, worker, plan })
     }
 
     /// Reads, checks and plans the spec again (it may have been edited); the warnings.
     fn check(&mut self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
-        let (plan, warnings) = planned(py, &self.spec, &self.sets)?;
+        let (plan, warnings) = planned(py, &self.spec, &self.sets, &self.binds)?;
         self.plan = plan;
         Ok(warnings)
     }

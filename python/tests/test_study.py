@@ -230,3 +230,21 @@ def test_an_unbound_parameter_is_refused_naming_it_and_how_to_bind_it(make_proje
     assert error.line == 1
     assert "the parameter `width` (integer) is not bound: the hidden width" in str(error)
     assert "--bind width=8" in error.diagnostics[0].hint
+
+
+def test_binds_fill_open_parameters_as_the_command_line_does(make_project):
+    project = make_project('param width: integer "the hidden width"\ntest a { value = width }\n')
+    study = project.study(binds={"width": 8})
+    assert study.binds == ["width=8"]
+    summary = study.run(quiet=True)
+    assert (summary.computed, summary.failed) == (1, {})
+    # The run bound it as `devspec run --bind width=8` does: the same key, so the command line
+    # finds it cached, and the lock records the binding.
+    shown = project.devspec("status", "study.dev", "--bind", "width=8")
+    assert shown.returncode == 0, shown.stderr
+    assert "cached" in shown.stdout and "will run" not in shown.stdout, shown.stdout
+    lock = (project.root / "study.dev.lock").read_text()
+    assert "[[binding]]" in lock and 'name = "width"' in lock, lock
+    # A value of the wrong type is refused when the study is opened, as `--bind` refuses it.
+    with pytest.raises(devspec.Error):
+        project.study(binds=["width=wide"])
