@@ -202,8 +202,8 @@ fn forecast_and_run(study: &Scaled, spec: &Path, store: &Path) -> Attempt {
 // of the cost model misses both times; a slow minute of the host does not.
 //
 // Not in `make test`: run by `make bench` (`-- --ignored`), where timing goals are judged. Even
-// so it was not reliable enough to gate every commit: on the quiet machine it passed two runs
-// in two, each after one study measured again, but with one other build running its
+// so it was not reliable enough to gate every commit: on the quiet machine it passed three runs
+// in three, each after one study measured again, but with one other build running its
 // calibration's forecast of the same scaled toy-model study swung from 5.6 s to 19.8 s between
 // two calibrations (measured 15.0 s and 12.7 s), and it failed. The calibration's fit moves with
 // the machine's noise; that is what is left to fix.
