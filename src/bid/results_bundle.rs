@@ -84,17 +84,10 @@ pub struct Scan {
 }
 
 impl Scan {
-    /// A scan for any number of checkpoints, each sampled up to [`MAX_SAMPLES`].
-    pub fn new() -> Self {
-        Scan::sharing(MAX_SAMPLES)
-    }
-
     /// A scan for `checkpoints` checkpoints sharing [`MAX_SAMPLES_IN_ALL`] samples.
     pub fn for_checkpoints(checkpoints: usize) -> Self {
-        Scan::sharing((MAX_SAMPLES_IN_ALL / checkpoints.max(1)).clamp(MIN_SAMPLES, MAX_SAMPLES))
-    }
-
-    fn sharing(per_checkpoint: usize) -> Self {
+        let per_checkpoint =
+            (MAX_SAMPLES_IN_ALL / checkpoints.max(1)).clamp(MIN_SAMPLES, MAX_SAMPLES);
         Scan {
             digests: std::collections::BTreeSet::new(),
             samples: std::collections::HashMap::new(),
@@ -155,12 +148,6 @@ impl Scan {
     }
 }
 
-impl Default for Scan {
-    fn default() -> Self {
-        Scan::new()
-    }
-}
-
 /// A safetensors file's tensor bytes (after its header), or all of `bytes` for anything else.
 fn tensor_data(bytes: &[u8]) -> &[u8] {
     safetensors_header_end(bytes).map_or(bytes, |end| &bytes[end..])
@@ -193,7 +180,7 @@ mod tests {
         let data: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37)).collect();
         let checkpoint = safetensors(&data);
         let digest = blake3::hash(&checkpoint).to_hex().to_string();
-        let mut scan = Scan::new();
+        let mut scan = Scan::for_checkpoints(1);
         scan.forbid("ckpts@10", &digest, &checkpoint);
         assert!(scan.refusal("results/blobs/x", &checkpoint).unwrap().contains("is a checkpoint"));
         let mut smuggled = b"{\"numbers\": [1, 2], \"raw\": \"".to_vec();

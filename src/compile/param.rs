@@ -117,6 +117,12 @@ impl ParamType {
         }
     }
 
+    /// Whether the parameter names files (`file`, `files`): what a lock digests and a bid's
+    /// results hide.
+    pub fn names_files(self) -> bool {
+        self.value_type() == ValueType::Path
+    }
+
     /// Whether a bound value's text is taken as written (a path, a string) rather than read
     /// as an expression.
     pub fn takes_raw_text(self) -> bool {

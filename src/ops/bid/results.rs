@@ -180,7 +180,7 @@ fn redacted_with_downstream(plan: &crate::plan::Plan, redact: &[String]) -> Vec<
 fn scrub(lock: &mut Lock, plan: &crate::plan::Plan) {
     let mut labels: std::collections::BTreeMap<PathBuf, String> = std::collections::BTreeMap::new();
     for bound in &plan.bound {
-        if !is_file(bound.ty) {
+        if !bound.ty.names_files() {
             continue;
         }
         for file in &bound.files {
@@ -191,7 +191,7 @@ fn scrub(lock: &mut Lock, plan: &crate::plan::Plan) {
         }
     }
     for binding in &mut lock.bindings {
-        let Some(bound) = plan.bound.iter().find(|b| b.name == binding.name && is_file(b.ty))
+        let Some(bound) = plan.bound.iter().find(|b| b.name == binding.name && b.ty.names_files())
         else {
             continue;
         };
@@ -222,10 +222,6 @@ fn scrub(lock: &mut Lock, plan: &crate::plan::Plan) {
             }
         }
     }
-}
-
-fn is_file(ty: crate::compile::ParamType) -> bool {
-    matches!(ty, crate::compile::ParamType::File | crate::compile::ParamType::Files)
 }
 
 /// `value` with each bound file in it written as its label; `None` when it holds none.

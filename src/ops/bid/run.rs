@@ -68,15 +68,7 @@ pub fn run(settings: &BidRun<'_>) -> Result<BidRunOutcome, Failure> {
     // The bindings read once, here: the child run, the record and `bid results` all bind
     // these texts (a path made absolute against where it was given), never the bind file
     // again, which may have changed since.
-    let is_path = |name: &str| {
-        open.params().iter().any(|p| {
-            p.name == name
-                && matches!(
-                    p.ty,
-                    crate::compile::ParamType::Files | crate::compile::ParamType::File
-                )
-        })
-    };
+    let is_path = |name: &str| open.params().iter().any(|p| p.name == name && p.ty.names_files());
     let binds =
         crate::compile::Bindings::parse(settings.binds, settings.bind_file)?.as_binds(&is_path);
     let program = match check_bound(&spec, settings.sets, &binds, None)? {
