@@ -193,6 +193,19 @@ pub fn page(
     if let Some(description) = &data.description {
         let _ = writeln!(out, "<p>{}</p>", escape(description));
     }
+    if !data.redacted.is_empty() {
+        // Styled in place: the shared style sheet (and so every other page's bytes) stays.
+        out.push_str(
+            "<div class=redacted style=\"border:2px solid #b45309;background:#fffbeb;\
+             padding:0.5em 1em;margin:1em 0\"><strong>Left out by the owner of the \
+             checkpoints.</strong> These results were sent with fields left out \
+             (<code>bid results --redact</code>); the figures below lack them:<ul>\n",
+        );
+        for line in &data.redacted {
+            let _ = writeln!(out, "<li>{}</li>", escape(line));
+        }
+        out.push_str("</ul></div>\n");
+    }
     let _ = writeln!(
         out,
         "<p class=meta>Report <code>{}</code> of <code>{}</code>, drawn by devspec {}: {} figures, \
@@ -201,7 +214,13 @@ pub fn page(
         escape(&context.spec_path),
         env!("CARGO_PKG_VERSION"),
         made.len(),
-        data.traces.len(),
+        // A bid's owner may have left the trace panels out: then counted from the LLC series,
+        // which every estimate is in (elsewhere the panels, as pages drawn before were).
+        if data.redacted.is_empty() {
+            data.traces.len()
+        } else {
+            data.llc.iter().map(|series| series.instances.len()).sum::<usize>()
+        },
         data.detections.len()
     );
     let of_kind = |kinds: &'static [&'static str]| {
