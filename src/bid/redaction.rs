@@ -142,12 +142,12 @@ pub fn named(fields: &'static [Field], name: &str) -> Option<Field> {
     fields.iter().copied().find(|f| f.name == name)
 }
 
-/// `fields` in words, for a refusal: `traces (every chain's loss trace...), distances (...)`.
+/// `fields` in words, for a refusal: `` `traces`: every chain's loss trace...; `distances`: ...``.
 pub fn listed(fields: &[Field]) -> String {
     if fields.is_empty() {
-        return "none".to_owned();
+        return "none (`--redact STEP` leaves the whole step out)".to_owned();
     }
-    fields.iter().map(|f| format!("{} ({})", f.name, f.what)).collect::<Vec<_>>().join(", ")
+    fields.iter().map(|f| format!("`{}`: {}", f.name, f.what)).collect::<Vec<_>>().join("; ")
 }
 
 /// One `--redact`: a whole step, or one field of it (`STEP.FIELD`: step names hold no dot).

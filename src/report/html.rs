@@ -276,19 +276,32 @@ pub fn page(
         }
         out.push_str("</section>\n");
     }
-    traces(&mut out, made);
+    traces(&mut out, made, &data.redacted);
     spec(&mut out, context);
     provenance(&mut out, data, context);
     out.push_str("</body></html>\n");
     out
 }
 
-fn traces(out: &mut String, made: &[Made]) {
+fn traces(out: &mut String, made: &[Made], redacted: &[String]) {
     out.push_str(
         "<section id=\"traces\"><h2>Sampling traces</h2>\n<p class=meta>Every chain's loss per \
          draw at each checkpoint; dashed: the loss at the checkpoint. Red: the estimate has \
          diagnostics (named in the title), or a chain diverged.</p>\n",
     );
+    // Where a bid's owner left a step's traces out, said here too: an empty section must not
+    // read as "there were none". (The notice's lines are `STEP.FIELD: what...`.)
+    for line in redacted {
+        let field = line.split(':').next().unwrap_or("");
+        if let Some(step) = field.strip_suffix(".traces") {
+            let _ = writeln!(
+                out,
+                "<p class=redacted><strong>The traces of <code>{}</code> were left out by the \
+                 owner of the checkpoints.</strong></p>",
+                escape(step)
+            );
+        }
+    }
     let trace_figures: Vec<&Made> = made.iter().filter(|m| m.figure.kind == "trace").collect();
     let mut groups: Vec<(String, Vec<&Made>)> = Vec::new();
     for m in trace_figures {

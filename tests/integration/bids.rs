@@ -910,6 +910,10 @@ fn fields_left_out_are_emptied_in_the_copy_sent_and_open_checks_what_was_sent() 
     let page = drawn.iter().find(|(p, _)| p.ends_with("report.html")).unwrap();
     let page = String::from_utf8_lossy(&page.1);
     assert!(page.contains("Left out by the owner of the checkpoints."), "{page}");
+    assert!(
+        page.contains("The traces of <code>llc</code> were left out by the owner"),
+        "the traces section says so where they would be:\n{page}"
+    );
     assert!(page.contains("<li>llc.traces: every chain&#39;s loss trace"), "{page}");
 }
 
@@ -932,7 +936,12 @@ fn a_sent_copy_changed_and_redaction_entries_the_lock_does_not_bear_out_are_refu
         ],
     );
     let refusal = refused(&out, "--redact llc.nosuch: step `llc` (estimate) has no field `nosuch`");
-    assert!(refusal.contains("its fields: traces (every chain's loss trace"), "{refusal}");
+    assert!(
+        refusal.contains(
+            "its fields: `traces`: every chain's loss trace, the companion chains' too; `distances`"
+        ),
+        "{refusal}"
+    );
     assert!(!nosuch.exists());
     let sent = entries(&fields);
     // A sent copy's number changed, under its new name and with the manifest to match.
