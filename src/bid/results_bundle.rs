@@ -199,7 +199,42 @@ fn is_tensor_file(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::Scan;
+    use super::{RedactedOutput, ResultsManifest, Scan};
+
+    #[test]
+    fn a_format_1_manifest_reads_with_no_output_redacted_and_sent_digests_follow_the_list() {
+        let manifest = ResultsManifest {
+            format: super::RESULTS_FORMAT,
+            study: "study".into(),
+            spec_digest: "a".repeat(64),
+            bid_digest: "b".repeat(64),
+            files: Vec::new(),
+            complete: true,
+            stopped_at_budget: false,
+            missing: Vec::new(),
+            redacted: Vec::new(),
+            redacted_outputs: vec![RedactedOutput {
+                instance: "llc@10".into(),
+                output: "result".into(),
+                fields: vec!["traces".into()],
+                sent: "c".repeat(64),
+            }],
+            commitment: super::Commitment::new(Vec::new()),
+            exported_by: crate::study::bundle::Exporter {
+                devspec: "0".into(),
+                commit: String::new(),
+            },
+        };
+        let original = "d".repeat(64);
+        assert_eq!(manifest.sent_digest("llc@10", "result", &original), "c".repeat(64));
+        assert_eq!(manifest.sent_digest("llc@100", "result", &original), original);
+        let mut old = serde_json::to_value(&manifest).unwrap();
+        old["format"] = 1.into();
+        old.as_object_mut().unwrap().remove("redacted_outputs");
+        let read: ResultsManifest = serde_json::from_value(old).unwrap();
+        assert!(read.redacted_outputs.is_empty());
+        assert!(super::RESULTS_FORMATS_READ.contains(&read.format));
+    }
 
     fn safetensors(data: &[u8]) -> Vec<u8> {
         let header = br#"{"w":{"dtype":"F32","shape":[16],"data_offsets":[0,64]}}"#;
