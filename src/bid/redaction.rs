@@ -256,9 +256,10 @@ fn empty(observed: &mut Observed, id: FieldId) {
 pub fn redact_train(result: &mut TrainResult, fields: &[FieldId]) -> Vec<Field> {
     let mut done = Vec::new();
     for field in TRAIN.iter().filter(|f| fields.contains(&f.id)) {
-        match field.id {
-            FieldId::TrainLoss => result.series.train_loss.clear(),
-            FieldId::TestLoss => result.series.test_loss.clear(),
+        // A run without held-out data has no test loss to leave out.
+        let series = match field.id {
+            FieldId::TrainLoss => &mut result.series.train_loss,
+            FieldId::TestLoss => &mut result.series.test_loss,
             FieldId::Traces
             | FieldId::Distances
             | FieldId::Companion
@@ -270,7 +271,11 @@ pub fn redact_train(result: &mut TrainResult, fields: &[FieldId]) -> Vec<Field> 
             | FieldId::Angles
             | FieldId::PerPosition
             | FieldId::Outputs => continue,
+        };
+        if series.is_empty() {
+            continue;
         }
+        series.clear();
         done.push(*field);
     }
     done
@@ -415,8 +420,9 @@ mod tests {
         let sent: TrainResult = results::decode(&bytes).unwrap();
         assert!(sent.metrics().get("final_train_loss").is_none());
         assert_eq!(sent.metrics()["final_test_loss"], 0.75);
-        // A field of another kind's table is not this result's to empty.
-        assert!(redact_train(&mut result, &[FieldId::Traces]).is_empty());
+        // A field of another kind's table is not this result's to empty, and a series it no
+        // longer has is not left out again.
+        assert!(redact_train(&mut result, &[FieldId::Traces, FieldId::TrainLoss]).is_empty());
     }
 
     #[test]

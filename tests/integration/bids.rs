@@ -981,3 +981,34 @@ fn a_sent_copy_changed_and_redaction_entries_the_lock_does_not_bear_out_are_refu
         refused(&exchange.open(&path), expected);
     }
 }
+
+#[test]
+fn a_detection_on_a_series_left_out_is_refused_unless_it_is_left_out_too() {
+    let spec = trained_spec(200).replace(
+        "report summary",
+        "detect drops on run { series = \"train_loss\", method = change_points() }\nreport summary",
+    );
+    let exchange = Exchange::new(&spec);
+    exchange.run_and_answer(&[]);
+    let out = exchange.owner.join("fields.tar.zst");
+    let answer = |redact: &[&str]| {
+        let mut args = vec!["bid", "results", "--dir", "run", "-o", out.to_str().unwrap()];
+        for field in redact {
+            args.extend(["--redact", field]);
+        }
+        devspec(&exchange.owner, &args)
+    };
+    // Its result holds the training loss at each checkpoint: sending it would send the field.
+    let said = refused(
+        &answer(&["run.train_loss"]),
+        "--redact run.train_loss: step `drops` (detect) searched `run`'s `train_loss`",
+    );
+    assert!(said.contains("`--redact drops`"), "{said}");
+    assert!(!out.exists(), "a refused export wrote its bundle");
+    // A run without held-out data has no test loss to leave out: sent as it is.
+    let said = ok(&answer(&["run.test_loss"]));
+    assert!(!said.contains("sent without"), "{said}");
+    let said = ok(&answer(&["run.train_loss", "drops"]));
+    assert!(said.contains("redacted: drops") && said.contains("sent without train_loss: run"));
+    ok(&exchange.open(&out));
+}

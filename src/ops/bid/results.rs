@@ -86,6 +86,7 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
                             instance.name
                         ))
                     })?;
+                    refuse_detection_of_redacted(&plan, instance, &bytes, &fields)?;
                     redacted_copy(instance, &bytes, &fields)?
                 } else {
                     None
@@ -230,6 +231,48 @@ fn requested_fields(
         }
     }
     Ok(fields)
+}
+
+/// A detection holds the series it searched (its `values`, and what its method computed on
+/// them), and the report drawing it holds the detection: one that searched a field left out
+/// of its input would send that field's numbers anyway. Refused, saying what to redact.
+fn refuse_detection_of_redacted(
+    plan: &crate::plan::Plan,
+    instance: &LockedInstance,
+    bytes: &[u8],
+    fields: &[(String, Field)],
+) -> Result<(), Failure> {
+    if !matches!(instance.kind, StepKind::Detect) {
+        return Ok(());
+    }
+    let Ok(detection) = results::decode::<crate::detect::Detection>(bytes) else {
+        return Ok(());
+    };
+    let Some(node) =
+        plan.order.iter().copied().find(|&n| plan.graph[n].display_name() == instance.name)
+    else {
+        return Ok(());
+    };
+    let reads: Vec<&str> = plan
+        .graph
+        .neighbors_directed(node, petgraph::Direction::Incoming)
+        .map(|input| plan.graph[input].step_name.as_str())
+        .collect();
+    match fields
+        .iter()
+        .find(|(step, field)| reads.contains(&step.as_str()) && field.name == detection.series)
+    {
+        None => Ok(()),
+        Some((step, field)) => Err(Failure::bad_input(format!(
+            "--redact {step}.{}: step `{}` (detect) searched `{step}`'s `{}`, and its result \
+             (and every report drawing it) holds those numbers; nothing was written",
+            field.name, instance.step, field.name
+        ))
+        .with_hint(format!(
+            "leave the detection out too (`--redact {}`), or send `{step}.{}`",
+            instance.step, field.name
+        ))),
+    }
 }
 
 /// The copy of `instance`'s result (`bytes`) to send, with the requested `fields` left out,
