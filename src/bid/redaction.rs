@@ -174,14 +174,17 @@ impl Request {
     }
 }
 
-/// `result` with `fields` emptied; the fields that were there to empty (those of its
-/// observable), in table order.
+/// `result` with `fields` emptied; the fields that held something to empty (of its
+/// observable's: a companion never sampled is not left out), in table order.
 pub fn redact_estimate(result: &mut EstimateResult, fields: &[FieldId]) -> Vec<Field> {
     let applicable = of_observed(&result.observed);
     let mut done = Vec::new();
     for field in applicable.iter().filter(|f| fields.contains(&f.id)) {
+        let before = serde_json::to_value(&result.observed).ok();
         empty(&mut result.observed, field.id);
-        done.push(*field);
+        if serde_json::to_value(&result.observed).ok() != before {
+            done.push(*field);
+        }
     }
     done
 }
@@ -426,10 +429,13 @@ mod tests {
     }
 
     #[test]
-    fn a_field_of_another_observable_leaves_the_result_as_it_is() {
+    fn a_field_of_another_observable_or_one_with_nothing_in_it_leaves_the_result_as_it_is() {
         let mut result = llc_result();
         assert!(redact_estimate(&mut result, &[FieldId::Heads, FieldId::TrainLoss]).is_empty());
         assert_eq!(result, llc_result());
+        let ids = [FieldId::Companion];
+        assert_eq!(redact_estimate(&mut result, &ids).len(), 1);
+        assert!(redact_estimate(&mut result, &ids).is_empty(), "no companion is left to leave out");
     }
 
     #[test]
