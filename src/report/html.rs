@@ -248,6 +248,7 @@ pub fn page(
     for m in of_kind(&["llc", "observable", "loss", "development"]) {
         figure(&mut out, m);
     }
+    left_out_here(&mut out, &data.redacted, &["train_loss", "test_loss", "llc_per_chain"]);
     out.push_str("</section>\n<section id=\"stages\"><h2>Stages and boundaries</h2>\n");
     if data.detections.is_empty() {
         out.push_str("<p>This report is on no detect step.</p>\n");
@@ -283,25 +284,35 @@ pub fn page(
     out
 }
 
+/// Where a bid's owner left fields out, said beside the figures that lack them too, so an
+/// empty figure or section does not read as "there were none". `redacted` is the report's
+/// notice, one `STEP.FIELD: what it is, left out by the owner` a line; `fields`, the fields
+/// drawn here.
+fn left_out_here(out: &mut String, redacted: &[String], fields: &[&str]) {
+    for line in redacted {
+        let (named, what) = line.split_once(": ").unwrap_or((line, ""));
+        let Some((step, field)) = named.rsplit_once('.') else { continue };
+        if fields.contains(&field) {
+            let what = what.trim_end_matches(", left out by the owner");
+            let _ = writeln!(
+                out,
+                "<p class=redacted><strong>Left out by the owner of the checkpoints: \
+                 <code>{}.{}</code></strong> ({}).</p>",
+                escape(step),
+                escape(field),
+                escape(what)
+            );
+        }
+    }
+}
+
 fn traces(out: &mut String, made: &[Made], redacted: &[String]) {
     out.push_str(
         "<section id=\"traces\"><h2>Sampling traces</h2>\n<p class=meta>Every chain's loss per \
          draw at each checkpoint; dashed: the loss at the checkpoint. Red: the estimate has \
          diagnostics (named in the title), or a chain diverged.</p>\n",
     );
-    // Where a bid's owner left a step's traces out, said here too: an empty section must not
-    // read as "there were none". (The notice's lines are `STEP.FIELD: what...`.)
-    for line in redacted {
-        let field = line.split(':').next().unwrap_or("");
-        if let Some(step) = field.strip_suffix(".traces") {
-            let _ = writeln!(
-                out,
-                "<p class=redacted><strong>The traces of <code>{}</code> were left out by the \
-                 owner of the checkpoints.</strong></p>",
-                escape(step)
-            );
-        }
-    }
+    left_out_here(out, redacted, &["traces"]);
     let trace_figures: Vec<&Made> = made.iter().filter(|m| m.figure.kind == "trace").collect();
     let mut groups: Vec<(String, Vec<&Made>)> = Vec::new();
     for m in trace_figures {

@@ -911,7 +911,12 @@ fn fields_left_out_are_emptied_in_the_copy_sent_and_open_checks_what_was_sent() 
     let page = String::from_utf8_lossy(&page.1);
     assert!(page.contains("Left out by the owner of the checkpoints."), "{page}");
     assert!(
-        page.contains("The traces of <code>llc</code> were left out by the owner"),
+        page.contains(
+            "<section id=\"traces\"><h2>Sampling traces</h2>\n<p class=meta>Every chain's loss \
+             per draw at each checkpoint; dashed: the loss at the checkpoint. Red: the estimate \
+             has diagnostics (named in the title), or a chain diverged.</p>\n<p class=redacted>\
+             <strong>Left out by the owner of the checkpoints: <code>llc.traces</code></strong>"
+        ),
         "the traces section says so where they would be:\n{page}"
     );
     assert!(page.contains("<li>llc.traces: every chain&#39;s loss trace"), "{page}");
