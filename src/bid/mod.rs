@@ -14,6 +14,8 @@
 //!   them;
 //! - [`results_bundle`]: `results.tar.zst`, only the results, provenance without hosts or paths,
 //!   and the commitment, scanned so no checkpoint's bytes go in;
+//! - [`redaction`]: the fields an owner may leave out of a step's results
+//!   (`--redact STEP.FIELD`), emptied in the copy sent;
 //! - [`opening`]: the researcher's checks of a results bundle against the bid.
 //!
 //! Both archives are tar + Zstandard as study bundles are (`study::bundle`), read through
@@ -26,6 +28,7 @@ pub mod commitment;
 pub mod opening;
 pub mod parent_watch;
 pub mod path_rules;
+pub mod redaction;
 pub mod results_bundle;
 pub mod revealing;
 pub mod run_record;

@@ -2,8 +2,9 @@
 //! same spec (by digest) and bid; a commitment whose root is the one its checkpoints give, and
 //! whose checkpoints are exactly those the results name; every number in the lock the number its
 //! result's bytes give (so a changed number is caught wherever it was changed); every output's
-//! bytes present; and every step of the spec answered, redacted by the owner, or named among
-//! the instances a partial run is missing.
+//! bytes present (an output sent with fields left out, its sent copy, whose numbers are checked
+//! as any result's, [`redaction_problems`]); and every step of the spec answered, redacted by
+//! the owner, or named among the instances a partial run is missing.
 
 use std::collections::BTreeSet;
 
@@ -11,6 +12,7 @@ use devspec_protocol::StepKind;
 use devspec_protocol::results::{self, EstimateResult, TrainResult};
 
 use super::bid_bundle::BidManifest;
+use super::redaction;
 use super::results_bundle::ResultsManifest;
 use crate::study::Lock;
 use crate::study::lock::{Headline, LockedInstance};
@@ -88,6 +90,8 @@ pub fn problems(
                     )),
                 }
             } else if !is_withheld(instance.kind, output) {
+                // An output sent with fields left out is read from its sent copy.
+                let digest = results.sent_digest(&instance.name, output, digest);
                 match blob(digest) {
                     Some(bytes) => {
                         if let Some(problem) = changed_number(instance, &bytes) {
@@ -153,24 +157,22 @@ pub fn blob_problems(entries: &std::collections::BTreeMap<String, Vec<u8>>) -> V
     problems
 }
 
-/// Whether the lock's headline numbers of `instance` are the ones its result's bytes give.
-fn changed_number(instance: &LockedInstance, bytes: &[u8]) -> Option<String> {
-    let metrics = match instance.kind {
+/// The headline numbers a result's bytes give (as the lock states them): `Some(None)` for a
+/// kind whose numbers are its bytes (a detection's boundaries, a report's data: the digest
+/// checks them), `None` when the bytes are no result of their kind.
+pub fn headline_of(kind: StepKind, bytes: &[u8]) -> Option<Option<Headline>> {
+    let metrics = match kind {
         StepKind::Estimate => {
             results::decode::<EstimateResult>(bytes).ok().map(|r| r.observed.metrics())
         }
         StepKind::Train => results::decode::<TrainResult>(bytes).ok().map(|r| r.metrics()),
-        // A detection's boundaries and a report's data are their bytes: the digest checks them.
         StepKind::Checkpoint | StepKind::Detect | StepKind::Report | StepKind::Test => {
-            return None;
+            return Some(None);
         }
-    };
-    let Some(metrics) = metrics else {
-        return Some(format!("`{}`'s result is unreadable", instance.name));
-    };
+    }?;
     let number = |name: &str| metrics.get(name).and_then(serde_json::Value::as_f64);
     let mut expected = Headline::default();
-    if matches!(instance.kind, StepKind::Train) {
+    if matches!(kind, StepKind::Train) {
         expected.final_train_loss = number("final_train_loss");
         expected.final_test_loss = number("final_test_loss");
     } else if number("llc_mean").is_some() {
@@ -182,12 +184,75 @@ fn changed_number(instance: &LockedInstance, bytes: &[u8]) -> Option<String> {
             .filter_map(|(name, value)| Some((name.clone(), value.as_f64()?)))
             .collect();
     }
+    Some(Some(expected))
+}
+
+/// Whether the lock's headline numbers of `instance` are the ones its result's bytes give.
+fn changed_number(instance: &LockedInstance, bytes: &[u8]) -> Option<String> {
+    let Some(expected) = headline_of(instance.kind, bytes) else {
+        return Some(format!("`{}`'s result is unreadable", instance.name));
+    };
+    let expected = expected?;
     (format!("{expected:?}") != format!("{:?}", instance.results)).then(|| {
         format!(
             "`{}`'s numbers were changed: the lock says {:?}, its result gives {expected:?}",
             instance.name, instance.results
         )
     })
+}
+
+/// Each output the owner sent with fields left out must be one of the lock's, each field one
+/// that can be left out of it ([`redaction`]: an estimate's by the observable its sent bytes
+/// hold, a run's, or a report's `STEP.FIELD` where that field was left out of STEP itself).
+/// Its sent bytes are checked as any output's are (their name is their digest, their numbers
+/// the lock's); that they are the original's less those fields cannot be.
+pub fn redaction_problems(
+    results: &ResultsManifest,
+    lock: &Lock,
+    blob: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for redacted in &results.redacted_outputs {
+        let Some(instance) = lock
+            .instances
+            .iter()
+            .find(|i| i.name == redacted.instance && i.outputs.contains_key(&redacted.output))
+        else {
+            problems.push(format!(
+                "the manifest says `{}` {} was sent with fields left out, but the results' lock \
+                 has no such output",
+                redacted.instance, redacted.output
+            ));
+            continue;
+        };
+        let fields: &[redaction::Field] = match instance.kind {
+            StepKind::Train => redaction::TRAIN,
+            StepKind::Estimate => blob(&redacted.sent)
+                .and_then(|bytes| results::decode::<EstimateResult>(&bytes).ok())
+                .map_or(&[], |sent| redaction::of_observed(&sent.observed)),
+            StepKind::Checkpoint | StepKind::Detect | StepKind::Report | StepKind::Test => &[],
+        };
+        for field in &redacted.fields {
+            let allowed = if matches!(instance.kind, StepKind::Report) {
+                field.split_once('.').is_some_and(|(step, name)| {
+                    results.redacted_outputs.iter().any(|other| {
+                        lock.instances.iter().any(|i| i.name == other.instance && i.step == step)
+                            && other.fields.iter().any(|f| f == name)
+                    })
+                })
+            } else {
+                fields.iter().any(|f| f.name == field)
+            };
+            if !allowed {
+                problems.push(format!(
+                    "the manifest says `{}` {} was sent without `{field}`, which is not a field \
+                     that can be left out of it",
+                    redacted.instance, redacted.output
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// Each result's key recomputed from the bid's spec (planned here as `plan`) with the inputs

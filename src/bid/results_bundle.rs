@@ -4,12 +4,15 @@
 //! devspec-results.json   the manifest: every other entry's path, digest and size; the spec's
 //!                        and the bid's digests; complete or partial (the instances missing,
 //!                        and whether the budget stopped the run); the steps the owner
-//!                        redacted; the commitment to the checkpoints used
+//!                        redacted; the outputs sent with fields left out (each with the
+//!                        digest of the copy sent); the commitment to the checkpoints used
 //! results/lock.toml      the results as a lock (`study::Lock`): each instance's key, output
 //!                        digests, headline numbers, the machine part of its key and the devspec
 //!                        that computed it; no host, no time, no path
 //! results/blobs/DIGEST   each result's bytes (estimates, detections, observables' numbers, the
-//!                        report's data), never a checkpoint's or an optimizer state's
+//!                        report's data), never a checkpoint's or an optimizer state's; for an
+//!                        output sent with fields left out, the copy sent, named by its own
+//!                        digest (the lock keeps the original's, which the keys chain through)
 //! ```
 //!
 //! What goes in is scanned before it is written ([`Scan`]): an entry that is a checkpoint (by
@@ -22,7 +25,12 @@ use super::archive::Listing;
 use super::commitment::Commitment;
 use crate::study::bundle::{BundledFile, Exporter};
 
-pub const RESULTS_FORMAT: u32 = 1;
+/// 2: outputs may be sent with fields left out (`redacted_outputs`). Format 1 bundles (none
+/// such) are read too.
+pub const RESULTS_FORMAT: u32 = 2;
+
+/// The results formats `bid open` reads.
+pub const RESULTS_FORMATS_READ: [u32; 2] = [1, RESULTS_FORMAT];
 pub const RESULTS_MANIFEST: &str = "devspec-results.json";
 pub const LOCK_ENTRY: &str = "results/lock.toml";
 
@@ -40,10 +48,36 @@ pub struct ResultsManifest {
     pub stopped_at_budget: bool,
     /// Instances without results, in plan order.
     pub missing: Vec<String>,
-    /// Steps whose results the owner left out (`--redact`).
+    /// Steps whose results the owner left out (`--redact STEP`).
     pub redacted: Vec<String>,
+    /// Outputs sent with fields left out (`--redact STEP.FIELD`), in lock order.
+    #[serde(default)]
+    pub redacted_outputs: Vec<RedactedOutput>,
     pub commitment: Commitment,
     pub exported_by: Exporter,
+}
+
+/// One output sent with fields left out: the lock names its original digest (the one keys
+/// chain through, which the researcher cannot check bytes against); `sent` names the copy in
+/// the bundle. A report's fields are its inputs' (`llc.traces`); another step's are its own
+/// (`traces`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedactedOutput {
+    pub instance: String,
+    pub output: String,
+    pub fields: Vec<String>,
+    pub sent: String,
+}
+
+impl ResultsManifest {
+    /// The digest of the bytes the bundle holds for `instance`'s `output`, whose lock digest is
+    /// `digest`: the sent copy's, where fields were left out.
+    pub fn sent_digest<'a>(&'a self, instance: &str, output: &str, digest: &'a str) -> &'a str {
+        self.redacted_outputs
+            .iter()
+            .find(|r| r.instance == instance && r.output == output)
+            .map_or(digest, |r| r.sent.as_str())
+    }
 }
 
 impl Listing for ResultsManifest {
@@ -165,7 +199,42 @@ fn is_tensor_file(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::Scan;
+    use super::{RedactedOutput, ResultsManifest, Scan};
+
+    #[test]
+    fn a_format_1_manifest_reads_with_no_output_redacted_and_sent_digests_follow_the_list() {
+        let manifest = ResultsManifest {
+            format: super::RESULTS_FORMAT,
+            study: "study".into(),
+            spec_digest: "a".repeat(64),
+            bid_digest: "b".repeat(64),
+            files: Vec::new(),
+            complete: true,
+            stopped_at_budget: false,
+            missing: Vec::new(),
+            redacted: Vec::new(),
+            redacted_outputs: vec![RedactedOutput {
+                instance: "llc@10".into(),
+                output: "result".into(),
+                fields: vec!["traces".into()],
+                sent: "c".repeat(64),
+            }],
+            commitment: super::Commitment::new(Vec::new()),
+            exported_by: crate::study::bundle::Exporter {
+                devspec: "0".into(),
+                commit: String::new(),
+            },
+        };
+        let original = "d".repeat(64);
+        assert_eq!(manifest.sent_digest("llc@10", "result", &original), "c".repeat(64));
+        assert_eq!(manifest.sent_digest("llc@100", "result", &original), original);
+        let mut old = serde_json::to_value(&manifest).unwrap();
+        old["format"] = 1.into();
+        old.as_object_mut().unwrap().remove("redacted_outputs");
+        let read: ResultsManifest = serde_json::from_value(old).unwrap();
+        assert!(read.redacted_outputs.is_empty());
+        assert!(super::RESULTS_FORMATS_READ.contains(&read.format));
+    }
 
     fn safetensors(data: &[u8]) -> Vec<u8> {
         let header = br#"{"w":{"dtype":"F32","shape":[16],"data_offsets":[0,64]}}"#;

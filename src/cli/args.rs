@@ -144,8 +144,10 @@ pub enum BidCommand {
         /// The results bundle to write (`results.tar.zst`).
         #[arg(long, short = 'o', value_name = "RESULTS")]
         out: PathBuf,
-        /// Leave a step's results out (repeatable).
-        #[arg(long, value_name = "STEP")]
+        /// Leave a step's results out, and every step's that reads it (`--redact STEP`), or
+        /// one field of every instance of a step (`--redact STEP.FIELD`, e.g. `llc.traces`;
+        /// `bid inspect` lists each step's fields); repeatable.
+        #[arg(long, value_name = "STEP|STEP.FIELD")]
         redact: Vec<String>,
     },
     /// (researcher) Check results against the bid, draw the report, and write the results'

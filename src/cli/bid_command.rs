@@ -133,6 +133,9 @@ fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ExitCode, Failur
     for step in &manifest.redacted {
         outln!("  redacted: {step}");
     }
+    for (fields, instances) in left_out(manifest) {
+        outln!("  sent without {fields}: {instances}");
+    }
     for report in &written.reports {
         outln!("report as the researcher will see it: {}", report.display());
     }
@@ -163,11 +166,35 @@ fn open(results: &Path, path: &Path, out: Option<&Path>) -> Result<ExitCode, Fai
     for step in &manifest.redacted {
         outln!("  redacted by the owner: {step}");
     }
+    let left = left_out(manifest);
+    if !left.is_empty() {
+        outln!(
+            "sent with fields left out by the owner (their bytes cannot be checked against the \
+             digests their keys name; their numbers are checked against the lock):"
+        );
+    }
+    for (fields, instances) in left {
+        outln!("  without {fields}: {instances}");
+    }
     for report in &opened.reports {
         outln!("report: {}", report.display());
     }
     outln!("lock: {} (`devspec diff` compares it with another run)", opened.lock.display());
     Ok(ExitCode::Success)
+}
+
+/// The outputs sent with fields left out, grouped by those fields: (`traces, distances`,
+/// `llc@10, llc@100`).
+fn left_out(manifest: &crate::bid::results_bundle::ResultsManifest) -> Vec<(String, String)> {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for redacted in &manifest.redacted_outputs {
+        let fields = redacted.fields.join(", ");
+        match groups.iter_mut().find(|(f, _)| *f == fields) {
+            Some((_, instances)) => instances.push(&redacted.instance),
+            None => groups.push((fields, vec![&redacted.instance])),
+        }
+    }
+    groups.into_iter().map(|(fields, instances)| (fields, instances.join(", "))).collect()
 }
 
 fn study_name(bid: &Path) -> String {
@@ -208,6 +235,12 @@ fn inspect(path: &Path) -> Result<ExitCode, Failure> {
         }
         outln!("  writes: {}", step.writes);
         outln!("  leaves the machine: {}", step.leaves);
+        if !step.fields.is_empty() {
+            outln!("  of which you may leave out, each with `--redact {}.FIELD`:", step.name);
+        }
+        for field in step.fields {
+            outln!("    `{}`: {}", field.name, field.what);
+        }
         if let Some(why) = step.revealing {
             outln!("  REVEALING: {why}; it runs only with `bid run --allow-revealing`");
         }

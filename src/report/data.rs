@@ -41,6 +41,13 @@ pub struct ReportData {
     /// versions) is read from the store when the report is drawn: kept here, it would make a
     /// recomputed report differ in bytes from the first.
     pub provenance: Vec<Source>,
+    /// What the owner of a bid's checkpoints left out of this data (`bid results --redact
+    /// STEP.FIELD`), one line each (`llc.traces: every chain's loss trace..., left out by the
+    /// owner`), shown at the top of the page so a figure without traces does not read as
+    /// "there were none". Empty, and not stored, everywhere else: a report's data from a run
+    /// keeps its bytes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<String>,
 }
 
 impl ReportData {

@@ -193,6 +193,19 @@ pub fn page(
     if let Some(description) = &data.description {
         let _ = writeln!(out, "<p>{}</p>", escape(description));
     }
+    if !data.redacted.is_empty() {
+        // Styled in place: the shared style sheet (and so every other page's bytes) stays.
+        out.push_str(
+            "<div class=redacted style=\"border:2px solid #b45309;background:#fffbeb;\
+             padding:0.5em 1em;margin:1em 0\"><strong>Left out by the owner of the \
+             checkpoints.</strong> These results were sent with fields left out \
+             (<code>bid results --redact</code>); the figures below lack them:<ul>\n",
+        );
+        for line in &data.redacted {
+            let _ = writeln!(out, "<li>{}</li>", escape(line));
+        }
+        out.push_str("</ul></div>\n");
+    }
     let _ = writeln!(
         out,
         "<p class=meta>Report <code>{}</code> of <code>{}</code>, drawn by devspec {}: {} figures, \
@@ -201,7 +214,13 @@ pub fn page(
         escape(&context.spec_path),
         env!("CARGO_PKG_VERSION"),
         made.len(),
-        data.traces.len(),
+        // A bid's owner may have left the trace panels out: then counted from the LLC series,
+        // which every estimate is in (elsewhere the panels, as pages drawn before were).
+        if data.redacted.is_empty() {
+            data.traces.len()
+        } else {
+            data.llc.iter().map(|series| series.instances.len()).sum::<usize>()
+        },
         data.detections.len()
     );
     let of_kind = |kinds: &'static [&'static str]| {
@@ -229,6 +248,7 @@ pub fn page(
     for m in of_kind(&["llc", "observable", "loss", "development"]) {
         figure(&mut out, m);
     }
+    left_out_here(&mut out, &data.redacted, &["train_loss", "test_loss", "llc_per_chain"]);
     out.push_str("</section>\n<section id=\"stages\"><h2>Stages and boundaries</h2>\n");
     if data.detections.is_empty() {
         out.push_str("<p>This report is on no detect step.</p>\n");
@@ -257,19 +277,42 @@ pub fn page(
         }
         out.push_str("</section>\n");
     }
-    traces(&mut out, made);
+    traces(&mut out, made, &data.redacted);
     spec(&mut out, context);
     provenance(&mut out, data, context);
     out.push_str("</body></html>\n");
     out
 }
 
-fn traces(out: &mut String, made: &[Made]) {
+/// Where a bid's owner left fields out, said beside the figures that lack them too, so an
+/// empty figure or section does not read as "there were none". `redacted` is the report's
+/// notice, one `STEP.FIELD: what it is, left out by the owner` a line; `fields`, the fields
+/// drawn here.
+fn left_out_here(out: &mut String, redacted: &[String], fields: &[&str]) {
+    for line in redacted {
+        let (named, what) = line.split_once(": ").unwrap_or((line, ""));
+        let Some((step, field)) = named.rsplit_once('.') else { continue };
+        if fields.contains(&field) {
+            let what = what.trim_end_matches(", left out by the owner");
+            let _ = writeln!(
+                out,
+                "<p class=redacted><strong>Left out by the owner of the checkpoints: \
+                 <code>{}.{}</code></strong> ({}).</p>",
+                escape(step),
+                escape(field),
+                escape(what)
+            );
+        }
+    }
+}
+
+fn traces(out: &mut String, made: &[Made], redacted: &[String]) {
     out.push_str(
         "<section id=\"traces\"><h2>Sampling traces</h2>\n<p class=meta>Every chain's loss per \
          draw at each checkpoint; dashed: the loss at the checkpoint. Red: the estimate has \
          diagnostics (named in the title), or a chain diverged.</p>\n",
     );
+    left_out_here(out, redacted, &["traces"]);
     let trace_figures: Vec<&Made> = made.iter().filter(|m| m.figure.kind == "trace").collect();
     let mut groups: Vec<(String, Vec<&Made>)> = Vec::new();
     for m in trace_figures {

@@ -109,6 +109,7 @@ pub(super) fn data() -> ReportData {
             llc_se: Some(0.25),
         }],
         provenance: Vec::new(),
+        redacted: Vec::new(),
     }
 }
 

@@ -43,6 +43,7 @@ pub fn compute(
         detections: Vec::new(),
         theory: Vec::new(),
         provenance: Vec::new(),
+        redacted: Vec::new(),
     };
     // Estimates arrive one per checkpoint: grouped by step and sweep point into series.
     let mut estimates: BTreeMap<(String, String), Vec<Estimated<'_>>> = BTreeMap::new();

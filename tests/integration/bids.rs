@@ -773,3 +773,247 @@ fn a_bid_carries_its_cost_forecast_and_inspect_shows_it() {
     assert!(inspected.contains("cost forecast (the researcher's machine"), "{inspected}");
     assert_eq!(seconds(&inspected), seconds(&exported), "{inspected}");
 }
+
+/// `entries` with the blob `old` replaced by `bytes` under their own digest, the manifest's
+/// listing and the redaction entry naming `old` made to match, as a careful forger would.
+fn sent_copy_replaced(
+    entries: &[(String, Vec<u8>)],
+    old: &str,
+    bytes: Vec<u8>,
+) -> Vec<(String, Vec<u8>)> {
+    let new = blake3::hash(&bytes).to_hex().to_string();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&entries[0].1).unwrap();
+    for file in manifest["files"].as_array_mut().unwrap() {
+        if file["digest"] == old {
+            file["path"] = format!("results/blobs/{new}").into();
+            file["digest"] = new.clone().into();
+            file["size"] = bytes.len().into();
+        }
+    }
+    for redacted in manifest["redacted_outputs"].as_array_mut().unwrap() {
+        if redacted["sent"] == old {
+            redacted["sent"] = new.clone().into();
+        }
+    }
+    let mut out = entries.to_vec();
+    out[0].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+    let entry = out.iter_mut().find(|(p, _)| *p == format!("results/blobs/{old}")).unwrap();
+    *entry = (format!("results/blobs/{new}"), bytes);
+    out
+}
+
+/// Each number in every chain's loss trace of the LLC results among `entries`, as JSON
+/// writes it.
+fn trace_numbers(entries: &[(String, Vec<u8>)]) -> Vec<String> {
+    let mut numbers = Vec::new();
+    for (path, bytes) in entries.iter().filter(|(p, _)| p.starts_with("results/blobs/")) {
+        let json: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        if json["observable"] != "llc" {
+            continue;
+        }
+        for trace in json["traces"].as_array().unwrap() {
+            for number in trace.as_array().unwrap() {
+                numbers.push(number.to_string());
+            }
+        }
+        assert!(!numbers.is_empty(), "{path} holds no trace");
+    }
+    numbers
+}
+
+/// A study run by its owner and answered twice: in full, and with `llc.traces` and
+/// `run.train_loss` left out (`fields.tar.zst`); what `bid results` said of the second.
+fn answered_without_fields() -> (Exchange, PathBuf, String) {
+    let exchange = Exchange::new(&trained_spec(200));
+    exchange.run_and_answer(&[]);
+    let fields = exchange.owner.join("fields.tar.zst");
+    let said = ok(&devspec(
+        &exchange.owner,
+        &[
+            "bid",
+            "results",
+            "--dir",
+            "run",
+            "-o",
+            fields.to_str().unwrap(),
+            "--redact",
+            "llc.traces",
+            "--redact",
+            "run.train_loss",
+        ],
+    ));
+    (exchange, fields, said)
+}
+
+#[test]
+fn fields_left_out_are_emptied_in_the_copy_sent_and_open_checks_what_was_sent() {
+    let (exchange, fields, said) = answered_without_fields();
+    let inspected = ok(&devspec(&exchange.owner, &["bid", "inspect", exchange.bid()]));
+    for expected in [
+        "of which you may leave out, each with `--redact llc.FIELD`:",
+        "`traces`: every chain's loss trace, the companion chains' too",
+        "`train_loss`: the training loss at each logged step",
+    ] {
+        assert!(inspected.contains(expected), "{expected:?} not in\n{inspected}");
+    }
+    let full = entries(&exchange.results());
+    let originals = trace_numbers(&full);
+    assert_eq!(originals.len(), 3 * 2 * 40, "three estimates of two chains of 40 draws");
+    let full_lock =
+        String::from_utf8_lossy(&full.iter().find(|(p, _)| p == "results/lock.toml").unwrap().1)
+            .into_owned();
+    for expected in [
+        "sent without train_loss: run",
+        "sent without traces: llc@10, llc@100, llc@200",
+        "sent without llc.traces, run.train_loss: summary",
+    ] {
+        assert!(said.contains(expected), "{expected:?} not in\n{said}");
+    }
+    let sent = entries(&fields);
+    // Every LLC result sent has no traces, and no entry holds any of their numbers.
+    let mut llc = 0;
+    for (path, bytes) in sent.iter().filter(|(p, _)| p.starts_with("results/blobs/")) {
+        let json: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        if json["observable"] == "llc" {
+            llc += 1;
+            assert_eq!(json["traces"], serde_json::json!([]), "{path}");
+            assert_eq!(json["distances"].as_array().unwrap().len(), 2, "{path}: only traces go");
+        }
+    }
+    assert_eq!(llc, 3);
+    for (path, bytes) in &sent {
+        let content = String::from_utf8_lossy(bytes);
+        let found = originals.iter().find(|n| content.contains(n.as_str()));
+        assert!(found.is_none(), "{path} holds the trace number {found:?}");
+    }
+    // The lock keeps each output's original digest (the keys chain through them), and the
+    // run's final training loss goes with its series; the LLC's headline stays.
+    let lock =
+        String::from_utf8_lossy(&sent.iter().find(|(p, _)| p == "results/lock.toml").unwrap().1)
+            .into_owned();
+    assert!(full_lock.contains("final_train_loss") && !lock.contains("final_train_loss"));
+    let means = |lock: &str| lock.lines().filter(|l| l.starts_with("llc_mean")).count();
+    assert_eq!(means(&lock), 3, "{lock}");
+    for line in full_lock.lines().filter(|l| l.starts_with("llc_mean")) {
+        assert!(lock.contains(line), "{line} not in\n{lock}");
+    }
+    let opened = ok(&exchange.open(&fields));
+    for expected in [
+        "keys: each result's key is the one the bid's spec gives",
+        "sent with fields left out by the owner (their bytes cannot be checked",
+        "  without traces: llc@10, llc@100, llc@200",
+    ] {
+        assert!(opened.contains(expected), "{expected:?} not in\n{opened}");
+    }
+    let drawn = files(&exchange.researcher.join("opened/reports/summary"));
+    assert_eq!(drawn, files(&exchange.owner.join("run/report-sent/summary")));
+    let page = drawn.iter().find(|(p, _)| p.ends_with("report.html")).unwrap();
+    let page = String::from_utf8_lossy(&page.1);
+    assert!(page.contains("Left out by the owner of the checkpoints."), "{page}");
+    assert!(
+        page.contains(
+            "<section id=\"traces\"><h2>Sampling traces</h2>\n<p class=meta>Every chain's loss \
+             per draw at each checkpoint; dashed: the loss at the checkpoint. Red: the estimate \
+             has diagnostics (named in the title), or a chain diverged.</p>\n<p class=redacted>\
+             <strong>Left out by the owner of the checkpoints: <code>llc.traces</code></strong>"
+        ),
+        "the traces section says so where they would be:\n{page}"
+    );
+    assert!(page.contains("<li>llc.traces: every chain&#39;s loss trace"), "{page}");
+}
+
+#[test]
+fn a_sent_copy_changed_and_redaction_entries_the_lock_does_not_bear_out_are_refused() {
+    let (exchange, fields, _) = answered_without_fields();
+    // A field no step has: refused, naming the fields the step has.
+    let nosuch = exchange.owner.join("nosuch.tar.zst");
+    let out = devspec(
+        &exchange.owner,
+        &[
+            "bid",
+            "results",
+            "--dir",
+            "run",
+            "-o",
+            nosuch.to_str().unwrap(),
+            "--redact",
+            "llc.nosuch",
+        ],
+    );
+    let refusal = refused(&out, "--redact llc.nosuch: step `llc` (estimate) has no field `nosuch`");
+    assert!(
+        refusal.contains(
+            "its fields: `traces`: every chain's loss trace, the companion chains' too; `distances`"
+        ),
+        "{refusal}"
+    );
+    assert!(!nosuch.exists());
+    let sent = entries(&fields);
+    // A sent copy's number changed, under its new name and with the manifest to match.
+    let manifest: serde_json::Value = serde_json::from_slice(&sent[0].1).unwrap();
+    let redactions = manifest["redacted_outputs"].as_array().unwrap();
+    let of_llc = redactions.iter().find(|r| r["instance"] == "llc@100").unwrap();
+    let old = of_llc["sent"].as_str().unwrap();
+    let bytes = &sent.iter().find(|(p, _)| *p == format!("results/blobs/{old}")).unwrap().1;
+    let mut changed: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    changed["estimate"]["llc_mean"] =
+        (changed["estimate"]["llc_mean"].as_f64().unwrap() + 1.0).into();
+    let forged_copy = exchange.owner.join("copy.tar.zst");
+    write_entries(
+        &forged_copy,
+        &sent_copy_replaced(&sent, old, serde_json::to_vec(&changed).unwrap()),
+    );
+    refused(&exchange.open(&forged_copy), "`llc@100`'s numbers were changed");
+    // Redaction entries the lock does not bear out: an output it lacks, a headline named as a
+    // field, a sent copy not in the bundle.
+    for (change, expected) in [
+        (("instance", serde_json::json!("llc@999")), "but the results' lock has no such output"),
+        (("fields", serde_json::json!(["llc_mean"])), "without `llc_mean`, which is not a field"),
+        (("sent", serde_json::json!("0".repeat(64))), "is not in the bundle"),
+    ] {
+        let mut manifest = manifest.clone();
+        let entry = manifest["redacted_outputs"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|r| r["instance"] == "llc@100")
+            .unwrap();
+        entry[change.0] = change.1;
+        let mut forged_entries = sent.clone();
+        forged_entries[0].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+        let path = exchange.owner.join("entry.tar.zst");
+        write_entries(&path, &forged_entries);
+        refused(&exchange.open(&path), expected);
+    }
+}
+
+#[test]
+fn a_detection_on_a_series_left_out_is_refused_unless_it_is_left_out_too() {
+    let spec = trained_spec(200).replace(
+        "report summary",
+        "detect drops on run { series = \"train_loss\", method = change_points() }\nreport summary",
+    );
+    let exchange = Exchange::new(&spec);
+    exchange.run_and_answer(&[]);
+    let out = exchange.owner.join("fields.tar.zst");
+    let answer = |redact: &[&str]| {
+        let mut args = vec!["bid", "results", "--dir", "run", "-o", out.to_str().unwrap()];
+        for field in redact {
+            args.extend(["--redact", field]);
+        }
+        devspec(&exchange.owner, &args)
+    };
+    // Its result holds the training loss at each checkpoint: sending it would send the field.
+    let said = refused(
+        &answer(&["run.train_loss"]),
+        "--redact run.train_loss: step `drops` (detect) searched `run`'s `train_loss`",
+    );
+    assert!(said.contains("`--redact drops`"), "{said}");
+    assert!(!out.exists(), "a refused export wrote its bundle");
+    // A run without held-out data has no test loss to leave out: sent as it is.
+    let said = ok(&answer(&["run.test_loss"]));
+    assert!(!said.contains("sent without"), "{said}");
+    let said = ok(&answer(&["run.train_loss", "drops"]));
+    assert!(said.contains("redacted: drops") && said.contains("sent without train_loss: run"));
+    ok(&exchange.open(&out));
+}

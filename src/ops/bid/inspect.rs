@@ -8,6 +8,7 @@ use devspec_protocol::params::Observable;
 
 use super::{named_files, path_refusals, refused};
 use crate::bid::bid_bundle::{self, BidManifest};
+use crate::bid::redaction::{self, Field};
 use crate::bid::revealing;
 use crate::compile::Program;
 use crate::compile::value::{Value, ValueKind};
@@ -20,6 +21,8 @@ pub struct StepView {
     pub reads: Vec<String>,
     pub writes: String,
     pub leaves: String,
+    /// What of that the owner may leave out (`--redact STEP.FIELD`), by field.
+    pub fields: &'static [Field],
     /// Why its numbers can reveal weights.
     pub revealing: Option<&'static str>,
 }
@@ -84,6 +87,7 @@ pub(super) fn step_views(program: &Program, root: &Path) -> Vec<StepView> {
                 reads,
                 writes: writes(step.kind).to_owned(),
                 leaves: leaves(step.kind, observable.as_ref()),
+                fields: redaction::of_step(step.kind, observable.as_ref()),
                 revealing,
             }
         })

@@ -9,7 +9,7 @@ use super::{Checked, draw_reports, results_lock};
 use crate::bid::archive::{self, Archive};
 use crate::bid::bid_bundle;
 use crate::bid::opening;
-use crate::bid::results_bundle::{RESULTS_FORMAT, RESULTS_MANIFEST, ResultsManifest};
+use crate::bid::results_bundle::{RESULTS_FORMATS_READ, RESULTS_MANIFEST, ResultsManifest};
 use crate::failure::Failure;
 
 /// What `bid open` found and drew.
@@ -27,7 +27,7 @@ pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedRe
     let bid = bid_bundle::read(bid_path)?;
     let bid_digest = bid_bundle::digest_of(bid_path)?;
     let results: Archive<ResultsManifest> = archive::read(results_path, RESULTS_MANIFEST)?;
-    if results.manifest.format != RESULTS_FORMAT {
+    if !RESULTS_FORMATS_READ.contains(&results.manifest.format) {
         return Err(archive::refuse(
             results_path,
             format!("results format {} is not this devspec's", results.manifest.format),
@@ -47,6 +47,7 @@ pub fn open(results_path: &Path, bid_path: &Path, out: &Path) -> Result<OpenedRe
         &bid_digest,
         &steps,
     ));
+    problems.extend(opening::redaction_problems(&results.manifest, &lock, &blob));
     // Every result's key is recomputed: results whose keys cannot be (the bindings they were
     // planned with are missing, the plan fails) are refused, never let through unchecked.
     match planned_as_run(&spec, &program, &lock, scratch.path()) {

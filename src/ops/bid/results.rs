@@ -3,18 +3,24 @@
 
 use std::path::{Path, PathBuf};
 
+use devspec_protocol::StepKind;
+use devspec_protocol::results::{self, EstimateResult, TrainResult};
+
 use super::{draw_reports, exporter, planned_in};
 use crate::bid::archive::{self, Archive};
 use crate::bid::commitment::{Commitment, CommittedCheckpoint};
-use crate::bid::opening::{is_checkpoint_output, is_withheld};
+use crate::bid::opening::{headline_of, is_checkpoint_output, is_withheld};
+use crate::bid::redaction::{self, Field, FieldId, Request};
 use crate::bid::results_bundle::{
-    LOCK_ENTRY, RESULTS_FORMAT, RESULTS_MANIFEST, ResultsManifest, Scan,
+    LOCK_ENTRY, RESULTS_FORMAT, RESULTS_MANIFEST, RedactedOutput, ResultsManifest, Scan,
 };
 use crate::bid::run_record::RunRecord;
 use crate::exec::Results;
 use crate::failure::Failure;
+use crate::report::data::ReportData;
 use crate::study::Lock;
 use crate::study::bundle::write_archive;
+use crate::study::lock::{Headline, LockedInstance};
 
 /// What `bid results` wrote.
 pub struct ResultsExported {
@@ -44,21 +50,16 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
     let record = RunRecord::read(dir)?;
     let spec = dir.join(&record.spec);
     let (plan, session) = planned_in(dir, &spec, &record)?;
-    if let Some(unknown) =
-        redact.iter().find(|name| !plan.instances().any(|i| i.step_name == **name))
-    {
-        return Err(Failure::bad_input(format!("--redact {unknown}: the bid has no such step"))
-            .with_hint("--redact names a step whose results stay here"));
-    }
+    let (redacted, fields) = requested(&plan, redact)?;
     let present = Results::in_store(&plan, &session.store, &session.options);
     let (mut lock, missing) =
         Lock::of_results(&plan, &present, &session.store, &session.options, &spec);
     scrub(&mut lock, &plan);
-    let redacted = redacted_with_downstream(&plan, redact);
     let mut scan = Scan::for_checkpoints(states_to_forbid(&lock));
     let mut committed = Vec::new();
     let mut contents: Vec<(String, Vec<u8>)> = Vec::new();
     let mut blobs = std::collections::BTreeSet::new();
+    let mut copies: Vec<SentCopy> = Vec::new();
     for instance in &lock.instances {
         for (output, digest) in &instance.outputs {
             if is_checkpoint_output(instance.kind, output) || is_withheld(instance.kind, output) {
@@ -78,8 +79,34 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
                     });
                 }
             } else if !redacted.contains(&instance.step) {
-                blobs.insert(digest.clone());
+                let copy = if output == "result" && !fields.is_empty() {
+                    let bytes = session.store.read_blob(digest).map_err(|err| {
+                        Failure::environment(format!(
+                            "cannot read {}'s {output}: {err}",
+                            instance.name
+                        ))
+                    })?;
+                    refuse_detection_of_redacted(&plan, instance, &bytes, &fields)?;
+                    redacted_copy(instance, &bytes, &fields)?
+                } else {
+                    None
+                };
+                match copy {
+                    Some(copy) => copies.push(copy),
+                    None => {
+                        blobs.insert(digest.clone());
+                    }
+                }
             }
+        }
+    }
+    // A copy's headline is the one its bytes give (a run's final loss goes with its series):
+    // the researcher checks the lock's numbers against the bytes sent.
+    for SentCopy { entry, headline, .. } in &copies {
+        if let (Some(instance), Some(headline)) =
+            (lock.instances.iter_mut().find(|i| i.name == entry.instance), headline)
+        {
+            instance.results = headline.clone();
         }
     }
     // The scan and the commitment are of every result (a redacted step's checkpoints are still
@@ -87,24 +114,8 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
     lock.instances.retain(|i| !redacted.contains(&i.step));
     let lock_text = lock.to_text();
     contents.push((LOCK_ENTRY.to_owned(), lock_text.into_bytes()));
-    for digest in &blobs {
-        let bytes = session.store.read_blob(digest).map_err(|err| {
-            Failure::environment(format!("cannot read the result {digest}: {err}"))
-        })?;
-        contents.push((format!("results/blobs/{digest}"), bytes));
-    }
-    // The owner's paths: the run's folder, every absolute text bound, every bound file.
-    scan.forbid_text(
-        &dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).display().to_string(),
-    );
-    for bound in &plan.bound {
-        if bound.text.starts_with('/') {
-            scan.forbid_text(&bound.text);
-        }
-        for file in &bound.files {
-            scan.forbid_text(&file.display().to_string());
-        }
-    }
+    contents.extend(result_entries(&session.store, &blobs, &copies)?);
+    forbid_owners_paths(&mut scan, dir, &plan);
     if let Some(why) = contents.iter().find_map(|(path, bytes)| scan.refusal(path, bytes)) {
         return Err(Failure::bad_input(format!(
             "the results of {} would carry what must not leave: {why}; nothing was written",
@@ -124,6 +135,7 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
         stopped_at_budget: record.stopped_at_budget,
         missing,
         redacted: redacted.clone(),
+        redacted_outputs: copies.into_iter().map(|copy| copy.entry).collect(),
         commitment,
         exported_by: exporter(),
     };
@@ -135,11 +147,229 @@ pub fn results(dir: &Path, out: &Path, redact: &[String]) -> Result<ResultsExpor
     let reports = draw_reports(&sent, &spec_name, &spec_source, &dir.join("report-sent"))?;
     Ok(ResultsExported {
         instances: lock.instances.len(),
-        blobs: blobs.len(),
+        blobs: contents.len() - 1,
         bytes,
         manifest,
         reports,
     })
+}
+
+/// The steps left out whole, and the fields (by step) left out of the others.
+type Requested = (Vec<String>, Vec<(String, Field)>);
+
+/// What `--redact` asks: the steps left out whole (with every step downstream of one), and the
+/// fields left out of the others. A step the bid lacks is refused.
+fn requested(plan: &crate::plan::Plan, redact: &[String]) -> Result<Requested, Failure> {
+    let requests: Vec<Request> = redact.iter().map(|text| Request::parse(text)).collect();
+    if let Some((text, request)) = redact
+        .iter()
+        .zip(&requests)
+        .find(|(_, r)| !plan.instances().any(|i| i.step_name == r.step()))
+    {
+        return Err(Failure::bad_input(format!(
+            "--redact {text}: the bid has no step `{}`",
+            request.step()
+        ))
+        .with_hint("--redact STEP leaves a step's results here; --redact STEP.FIELD one field"));
+    }
+    let whole: Vec<String> = requests
+        .iter()
+        .filter_map(|r| match r {
+            Request::Step(step) => Some(step.clone()),
+            Request::Field { .. } => None,
+        })
+        .collect();
+    let redacted = redacted_with_downstream(plan, &whole);
+    let fields = requested_fields(plan, &requests, &redacted)?;
+    Ok((redacted, fields))
+}
+
+/// An output sent with fields left out: its manifest entry, the copy's bytes, and the headline
+/// they give (the lock's for it).
+struct SentCopy {
+    entry: RedactedOutput,
+    bytes: Vec<u8>,
+    headline: Option<Headline>,
+}
+
+/// The fields `requests` leave out, by step (steps left out whole aside): each one the step's
+/// kind or observable has, else a refusal listing those it has.
+fn requested_fields(
+    plan: &crate::plan::Plan,
+    requests: &[Request],
+    redacted: &[String],
+) -> Result<Vec<(String, Field)>, Failure> {
+    let mut fields: Vec<(String, Field)> = Vec::new();
+    for request in requests {
+        let Request::Field { step, field } = request else { continue };
+        // Each instance's own observable (a sweep may give a step several).
+        let mut available: Vec<Field> = Vec::new();
+        let mut kind = None;
+        for instance in plan.instances().filter(|i| i.step_name == *step) {
+            kind = Some(instance.kind);
+            let observable = instance.params.get("observable").and_then(super::Value::typed);
+            for found in redaction::of_step(instance.kind, observable.as_ref()) {
+                if !available.contains(found) {
+                    available.push(*found);
+                }
+            }
+        }
+        let Some(found) = available.iter().find(|f| f.name == field) else {
+            let kind = kind.map(|k| format!(" ({k})")).unwrap_or_default();
+            return Err(Failure::bad_input(format!(
+                "--redact {step}.{field}: step `{step}`{kind} has no field `{field}` to leave \
+                 out; its fields: {}",
+                redaction::listed(&available)
+            ))
+            .with_hint(format!(
+                "--redact {step}.FIELD leaves one of those out; --redact {step} leaves the whole \
+                 step out (and every step that reads it)"
+            )));
+        };
+        if !redacted.contains(step) && !fields.iter().any(|(s, f)| s == step && f == found) {
+            fields.push((step.clone(), *found));
+        }
+    }
+    Ok(fields)
+}
+
+/// A detection holds the series it searched (its `values`, and what its method computed on
+/// them), and the report drawing it holds the detection: one that searched a field left out
+/// of its input would send that field's numbers anyway. Refused, saying what to redact.
+fn refuse_detection_of_redacted(
+    plan: &crate::plan::Plan,
+    instance: &LockedInstance,
+    bytes: &[u8],
+    fields: &[(String, Field)],
+) -> Result<(), Failure> {
+    if !matches!(instance.kind, StepKind::Detect) {
+        return Ok(());
+    }
+    let Ok(detection) = results::decode::<crate::detect::Detection>(bytes) else {
+        return Ok(());
+    };
+    let Some(node) =
+        plan.order.iter().copied().find(|&n| plan.graph[n].display_name() == instance.name)
+    else {
+        return Ok(());
+    };
+    let reads: Vec<&str> = plan
+        .graph
+        .neighbors_directed(node, petgraph::Direction::Incoming)
+        .map(|input| plan.graph[input].step_name.as_str())
+        .collect();
+    match fields
+        .iter()
+        .find(|(step, field)| reads.contains(&step.as_str()) && field.name == detection.series)
+    {
+        None => Ok(()),
+        Some((step, field)) => Err(Failure::bad_input(format!(
+            "--redact {step}.{}: step `{}` (detect) searched `{step}`'s `{}`, and its result \
+             (and every report drawing it) holds those numbers; nothing was written",
+            field.name, instance.step, field.name
+        ))
+        .with_hint(format!(
+            "leave the detection out too (`--redact {}`), or send `{step}.{}`",
+            instance.step, field.name
+        ))),
+    }
+}
+
+/// The copy of `instance`'s result (`bytes`) to send, with the requested `fields` left out,
+/// naming those it had (`traces`; a report's as `llc.traces`); `None` when it had none of them
+/// (it is sent as it is).
+fn redacted_copy(
+    instance: &LockedInstance,
+    bytes: &[u8],
+    fields: &[(String, Field)],
+) -> Result<Option<SentCopy>, Failure> {
+    let ids: Vec<FieldId> =
+        fields.iter().filter(|(step, _)| *step == instance.step).map(|(_, f)| f.id).collect();
+    let unreadable = |err: &dyn std::fmt::Display| {
+        Failure::environment(format!(
+            "cannot leave fields out of `{}`: its result is unreadable: {err}",
+            instance.name
+        ))
+        .with_hint("`devspec store check` checks the bid's store")
+    };
+    let (copy, left_out): (Vec<u8>, Vec<String>) = match instance.kind {
+        StepKind::Estimate => {
+            let mut result = results::decode::<EstimateResult>(bytes)
+                .map_err(|err| unreadable(&format!("{err:?}")))?;
+            let done = redaction::redact_estimate(&mut result, &ids);
+            let copy = serde_json::to_vec(&result).map_err(|err| unreadable(&err))?;
+            (copy, done.iter().map(|f| f.name.to_owned()).collect())
+        }
+        StepKind::Train => {
+            let mut result = results::decode::<TrainResult>(bytes)
+                .map_err(|err| unreadable(&format!("{err:?}")))?;
+            let done = redaction::redact_train(&mut result, &ids);
+            let copy = serde_json::to_vec(&result).map_err(|err| unreadable(&err))?;
+            (copy, done.iter().map(|f| f.name.to_owned()).collect())
+        }
+        StepKind::Report => {
+            let mut data: ReportData =
+                serde_json::from_slice(bytes).map_err(|err| unreadable(&err))?;
+            let done: Vec<String> = fields
+                .iter()
+                .filter(|(step, field)| redaction::redact_report(&mut data, step, field))
+                .map(|(step, field)| format!("{step}.{}", field.name))
+                .collect();
+            let copy = serde_json::to_vec(&data).map_err(|err| unreadable(&err))?;
+            (copy, done)
+        }
+        StepKind::Checkpoint | StepKind::Detect | StepKind::Test => return Ok(None),
+    };
+    if left_out.is_empty() {
+        return Ok(None);
+    }
+    let entry = RedactedOutput {
+        instance: instance.name.clone(),
+        output: "result".to_owned(),
+        fields: left_out,
+        sent: blake3::hash(&copy).to_hex().to_string(),
+    };
+    let headline = headline_of(instance.kind, &copy).flatten();
+    Ok(Some(SentCopy { entry, bytes: copy, headline }))
+}
+
+/// The owner's paths, which no entry may name: the run's folder, every absolute text bound,
+/// every bound file.
+fn forbid_owners_paths(scan: &mut Scan, dir: &Path, plan: &crate::plan::Plan) {
+    scan.forbid_text(
+        &dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).display().to_string(),
+    );
+    for bound in &plan.bound {
+        if bound.text.starts_with('/') {
+            scan.forbid_text(&bound.text);
+        }
+        for file in &bound.files {
+            scan.forbid_text(&file.display().to_string());
+        }
+    }
+}
+
+/// The bundle's result entries: each blob sent as it is, and each copy sent with fields left
+/// out (once, by its own digest).
+fn result_entries(
+    store: &crate::store::Store,
+    blobs: &std::collections::BTreeSet<String>,
+    copies: &[SentCopy],
+) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    let mut entries = Vec::new();
+    for digest in blobs {
+        let bytes = store.read_blob(digest).map_err(|err| {
+            Failure::environment(format!("cannot read the result {digest}: {err}"))
+        })?;
+        entries.push((format!("results/blobs/{digest}"), bytes));
+    }
+    let mut written = blobs.clone();
+    for SentCopy { entry, bytes, .. } in copies {
+        if written.insert(entry.sent.clone()) {
+            entries.push((format!("results/blobs/{}", entry.sent), bytes.clone()));
+        }
+    }
+    Ok(entries)
 }
 
 /// `commitment`, refused when a field's tab or newline would make its root ambiguous.

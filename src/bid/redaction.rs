@@ -1,0 +1,450 @@
+//! What an owner may leave out of a step's results without leaving the step out
+//! (`bid results --redact STEP.FIELD`): a fixed table, per step kind and observable, of named
+//! fields, each the result JSON's own key (so what `bid inspect` names is what the researcher
+//! reads in the blob), with words saying what it is. Headlines (an LLC's mean and standard
+//! error, a run's final losses while their series are sent, an observable's numbers) are not in
+//! it: to hide one, the owner leaves the whole step out (`--redact STEP`).
+//!
+//! A redacted field is emptied in the sent copy of the result (a list becomes `[]`, an optional
+//! part `null`), through the protocol's own types, so the copy still decodes as a result of its
+//! kind. The same fields come out of a report's data where they came from that step
+//! ([`redact_report`]), with a notice the page shows.
+
+use devspec_protocol::StepKind;
+use devspec_protocol::params::Observable;
+use devspec_protocol::results::{EstimateResult, Observed, TrainResult};
+
+use crate::report::data::ReportData;
+
+/// Which field, whatever the observable it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FieldId {
+    Traces,
+    Distances,
+    Companion,
+    LlcPerChain,
+    TrainLoss,
+    TestLoss,
+    Heads,
+    Norms,
+    Represented,
+    Directions,
+    Angles,
+    PerPosition,
+    Outputs,
+}
+
+/// One field an owner may leave out: its name (the result JSON's key) and what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub id: FieldId,
+    pub name: &'static str,
+    pub what: &'static str,
+}
+
+const fn field(id: FieldId, name: &'static str, what: &'static str) -> Field {
+    Field { id, name, what }
+}
+
+/// A training run's result.
+pub const TRAIN: &[Field] = &[
+    field(
+        FieldId::TrainLoss,
+        "train_loss",
+        "the training loss at each logged step, and the final training loss read from it",
+    ),
+    field(
+        FieldId::TestLoss,
+        "test_loss",
+        "the held-out loss at each logged step, and the final test loss read from it",
+    ),
+];
+
+/// An LLC estimate's result.
+pub const LLC: &[Field] = &[
+    field(FieldId::Traces, "traces", "every chain's loss trace, the companion chains' too"),
+    field(
+        FieldId::Distances,
+        "distances",
+        "each recorded draw's half squared distance from the checkpoint",
+    ),
+    field(
+        FieldId::Companion,
+        "companion",
+        "the companion chains whole (their localization, traces and divergences)",
+    ),
+    field(FieldId::LlcPerChain, "llc_per_chain", "each chain's estimate and acceptance"),
+];
+
+const INDUCTION_SCORE: &[Field] =
+    &[field(FieldId::Heads, "heads", "every head's score, per layer (the best head's stays)")];
+
+const TMS_GEOMETRY: &[Field] = &[
+    field(FieldId::Norms, "norms", "each feature's column norm"),
+    field(FieldId::Represented, "represented", "which features are represented"),
+    field(FieldId::Directions, "directions", "the represented features' directions"),
+    field(FieldId::Angles, "angles", "the angles between neighbouring directions"),
+];
+
+const ICL_BASELINES: &[Field] = &[field(
+    FieldId::PerPosition,
+    "per_position",
+    "each position's mean squared error (model, ridge, dMMSE)",
+)];
+
+const OUTPUTS: &[Field] =
+    &[field(FieldId::Outputs, "outputs", "the model's outputs on the probe's samples")];
+
+/// The fields of an observable as a spec writes it (for `bid inspect` and `--redact`).
+pub fn of_observable(observable: &Observable) -> &'static [Field] {
+    match observable {
+        Observable::Llc(_) => LLC,
+        Observable::InductionScore(_) => INDUCTION_SCORE,
+        Observable::TmsGeometry(_) => TMS_GEOMETRY,
+        Observable::IclBaselines(_) => ICL_BASELINES,
+        Observable::Outputs(_) => OUTPUTS,
+        Observable::Loss(_)
+        | Observable::WeightNorm(_)
+        | Observable::GradientNorm(_)
+        | Observable::HessianTrace(_)
+        | Observable::Accuracy(_) => &[],
+    }
+}
+
+/// The fields of an observable's result (what `bid open` holds a redaction to).
+pub fn of_observed(observed: &Observed) -> &'static [Field] {
+    match observed {
+        Observed::Llc(_) => LLC,
+        Observed::InductionScore(_) => INDUCTION_SCORE,
+        Observed::TmsGeometry(_) => TMS_GEOMETRY,
+        Observed::IclBaselines(_) => ICL_BASELINES,
+        Observed::Outputs { .. } => OUTPUTS,
+        Observed::Loss { .. }
+        | Observed::WeightNorm { .. }
+        | Observed::GradientNorm { .. }
+        | Observed::HessianTrace { .. }
+        | Observed::Accuracy(_) => &[],
+    }
+}
+
+/// The fields of a step of `kind` (its observable, for an estimate). A report's data is
+/// redacted by what is redacted from the steps it draws, never by fields of its own.
+pub fn of_step(kind: StepKind, observable: Option<&Observable>) -> &'static [Field] {
+    match kind {
+        StepKind::Train => TRAIN,
+        StepKind::Estimate => observable.map_or(&[], of_observable),
+        StepKind::Checkpoint | StepKind::Detect | StepKind::Report | StepKind::Test => &[],
+    }
+}
+
+/// The field named `name` among `fields`.
+pub fn named(fields: &'static [Field], name: &str) -> Option<Field> {
+    fields.iter().copied().find(|f| f.name == name)
+}
+
+/// `fields` in words, for a refusal: `` `traces`: every chain's loss trace...; `distances`: ...``.
+pub fn listed(fields: &[Field]) -> String {
+    if fields.is_empty() {
+        return "none (`--redact STEP` leaves the whole step out)".to_owned();
+    }
+    fields.iter().map(|f| format!("`{}`: {}", f.name, f.what)).collect::<Vec<_>>().join("; ")
+}
+
+/// One `--redact`: a whole step, or one field of it (`STEP.FIELD`: step names hold no dot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Step(String),
+    Field { step: String, field: String },
+}
+
+impl Request {
+    pub fn parse(text: &str) -> Request {
+        match text.split_once('.') {
+            Some((step, field)) => {
+                Request::Field { step: step.to_owned(), field: field.to_owned() }
+            }
+            None => Request::Step(text.to_owned()),
+        }
+    }
+
+    pub fn step(&self) -> &str {
+        match self {
+            Request::Step(step) | Request::Field { step, .. } => step,
+        }
+    }
+}
+
+/// `result` with `fields` emptied; the fields that held something to empty (of its
+/// observable's: a companion never sampled is not left out), in table order.
+pub fn redact_estimate(result: &mut EstimateResult, fields: &[FieldId]) -> Vec<Field> {
+    let applicable = of_observed(&result.observed);
+    let mut done = Vec::new();
+    for field in applicable.iter().filter(|f| fields.contains(&f.id)) {
+        let before = serde_json::to_value(&result.observed).ok();
+        empty(&mut result.observed, field.id);
+        if serde_json::to_value(&result.observed).ok() != before {
+            done.push(*field);
+        }
+    }
+    done
+}
+
+/// Empties one field of `observed` (one of [`of_observed`]'s).
+fn empty(observed: &mut Observed, id: FieldId) {
+    match observed {
+        Observed::Llc(llc) => match id {
+            FieldId::Traces => {
+                llc.traces.clear();
+                if let Some(companion) = &mut llc.companion {
+                    companion.traces.clear();
+                }
+            }
+            FieldId::Distances => llc.distances.clear(),
+            FieldId::Companion => llc.companion = None,
+            FieldId::LlcPerChain => {
+                llc.estimate.llc_per_chain.clear();
+                llc.estimate.acceptance_per_chain.clear();
+            }
+            FieldId::TrainLoss
+            | FieldId::TestLoss
+            | FieldId::Heads
+            | FieldId::Norms
+            | FieldId::Represented
+            | FieldId::Directions
+            | FieldId::Angles
+            | FieldId::PerPosition
+            | FieldId::Outputs => {}
+        },
+        Observed::InductionScore(score) => {
+            if id == FieldId::Heads {
+                score.heads.clear();
+            }
+        }
+        Observed::TmsGeometry(geometry) => match id {
+            FieldId::Norms => geometry.norms.clear(),
+            FieldId::Represented => geometry.represented.clear(),
+            FieldId::Directions => geometry.directions = None,
+            FieldId::Angles => geometry.angles = None,
+            FieldId::Traces
+            | FieldId::Distances
+            | FieldId::Companion
+            | FieldId::LlcPerChain
+            | FieldId::TrainLoss
+            | FieldId::TestLoss
+            | FieldId::Heads
+            | FieldId::PerPosition
+            | FieldId::Outputs => {}
+        },
+        Observed::IclBaselines(baselines) => {
+            if id == FieldId::PerPosition {
+                baselines.per_position.model.clear();
+                baselines.per_position.ridge.clear();
+                baselines.per_position.dmmse = None;
+            }
+        }
+        Observed::Outputs { outputs, .. } => {
+            if id == FieldId::Outputs {
+                outputs.clear();
+            }
+        }
+        Observed::Loss { .. }
+        | Observed::WeightNorm { .. }
+        | Observed::GradientNorm { .. }
+        | Observed::HessianTrace { .. }
+        | Observed::Accuracy(_) => {}
+    }
+}
+
+/// `result` with `fields` emptied (its final losses, read from the series, go with them).
+pub fn redact_train(result: &mut TrainResult, fields: &[FieldId]) -> Vec<Field> {
+    let mut done = Vec::new();
+    for field in TRAIN.iter().filter(|f| fields.contains(&f.id)) {
+        // A run without held-out data has no test loss to leave out.
+        let series = match field.id {
+            FieldId::TrainLoss => &mut result.series.train_loss,
+            FieldId::TestLoss => &mut result.series.test_loss,
+            FieldId::Traces
+            | FieldId::Distances
+            | FieldId::Companion
+            | FieldId::LlcPerChain
+            | FieldId::Heads
+            | FieldId::Norms
+            | FieldId::Represented
+            | FieldId::Directions
+            | FieldId::Angles
+            | FieldId::PerPosition
+            | FieldId::Outputs => continue,
+        };
+        if series.is_empty() {
+            continue;
+        }
+        series.clear();
+        done.push(*field);
+    }
+    done
+}
+
+/// The notice a report's data carries for a field left out of step `step`.
+pub fn notice(step: &str, field: &Field) -> String {
+    format!("{step}.{}: {}, left out by the owner", field.name, field.what)
+}
+
+/// Takes `field` of step `step` out of a report's data where it came from that step (its
+/// trace panels, its chains' spread, its loss series) and adds the notice the page shows;
+/// whether the data held any of it. Fields the data never holds (distances, the companion,
+/// other observables' per-unit numbers) leave it as it is.
+pub fn redact_report(data: &mut ReportData, step: &str, field: &Field) -> bool {
+    let touched = match field.id {
+        FieldId::Traces => {
+            let before = data.traces.len();
+            data.traces.retain(|panel| panel.step != step);
+            data.traces.len() != before
+        }
+        FieldId::LlcPerChain => {
+            let mut any = false;
+            for series in data.llc.iter_mut().filter(|s| s.step == step) {
+                series.chain_low.iter_mut().for_each(|low| *low = None);
+                series.chain_high.iter_mut().for_each(|high| *high = None);
+                any = true;
+            }
+            for panel in data.traces.iter_mut().filter(|p| p.step == step) {
+                panel.llc_per_chain.clear();
+                any = true;
+            }
+            any
+        }
+        FieldId::TrainLoss => {
+            let mut any = false;
+            for series in data.losses.iter_mut().filter(|s| s.step == step) {
+                series.train_loss.iter_mut().for_each(|loss| *loss = None);
+                any = true;
+            }
+            any
+        }
+        FieldId::TestLoss => {
+            let mut any = false;
+            for series in data.losses.iter_mut().filter(|s| s.step == step) {
+                any |= series.test_loss.take().is_some();
+            }
+            any
+        }
+        FieldId::Distances
+        | FieldId::Companion
+        | FieldId::Heads
+        | FieldId::Norms
+        | FieldId::Represented
+        | FieldId::Directions
+        | FieldId::Angles
+        | FieldId::PerPosition
+        | FieldId::Outputs => false,
+    };
+    if touched {
+        data.redacted.push(notice(step, field));
+    }
+    touched
+}
+
+#[cfg(test)]
+mod tests {
+    use devspec_protocol::results::llc::{CompanionChains, Estimate, LlcResult};
+    use devspec_protocol::results::{self, EstimateResult, Observed, TrainResult};
+
+    use super::{FieldId, LLC, Request, TRAIN, redact_estimate, redact_train};
+
+    fn llc_result() -> EstimateResult {
+        EstimateResult::new(Observed::Llc(Box::new(LlcResult {
+            estimate: Estimate {
+                llc_mean: 2.5,
+                llc_std: 0.5,
+                llc_se: 0.25,
+                llc_per_chain: vec![Some(2.0), Some(3.0)],
+                init_loss: 0.125,
+                nbeta: 10.0,
+                acceptance_mean: Some(0.9),
+                acceptance_per_chain: vec![Some(0.875), Some(0.925)],
+                r_hat: Some(1.01),
+                ess: 40.0,
+                localization_sensitivity: None,
+                diagnostics: Vec::new(),
+            },
+            batch_size: 32,
+            chains: 2,
+            draws: 3,
+            burnin: 0,
+            steps_between_draws: 1,
+            diverged_at: vec![None, None],
+            traces: vec![vec![0.1, 0.2, 0.3], vec![0.4, 0.5, 0.6]],
+            distances: vec![vec![1.0, 2.0, 3.0], vec![4.0, 5.0, 6.0]],
+            companion: Some(CompanionChains {
+                localization: 200.0,
+                traces: vec![vec![0.7, 0.8, 0.9]],
+                diverged_at: vec![None],
+            }),
+        })))
+    }
+
+    #[test]
+    fn each_llc_field_is_emptied_and_the_copy_still_decodes_with_its_headline() {
+        for field in LLC {
+            let mut result = llc_result();
+            let done = redact_estimate(&mut result, &[field.id]);
+            assert_eq!(done, [*field]);
+            let bytes = serde_json::to_vec(&result).unwrap();
+            let sent: EstimateResult = results::decode(&bytes).unwrap();
+            assert_eq!(sent.observed.metrics(), llc_result().observed.metrics(), "{}", field.name);
+            let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            match field.id {
+                FieldId::Traces => {
+                    assert_eq!(json["traces"], serde_json::json!([]));
+                    assert_eq!(json["companion"]["traces"], serde_json::json!([]));
+                    assert_eq!(json["distances"][0][0], 1.0);
+                }
+                FieldId::Distances => assert_eq!(json["distances"], serde_json::json!([])),
+                FieldId::Companion => assert_eq!(json["companion"], serde_json::Value::Null),
+                FieldId::LlcPerChain => {
+                    assert_eq!(json["estimate"]["llc_per_chain"], serde_json::json!([]));
+                    assert_eq!(json["estimate"]["acceptance_per_chain"], serde_json::json!([]));
+                }
+                other => panic!("{other:?} is not an LLC field"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_redacted_loss_series_takes_its_final_loss_with_it() {
+        let series = devspec_protocol::results::TrainSeries {
+            steps: vec![10, 20],
+            train_loss: vec![1.0, 0.5],
+            test_loss: vec![1.5, 0.75],
+        };
+        let mut result = TrainResult::new(series);
+        assert_eq!(redact_train(&mut result, &[FieldId::TrainLoss]), [TRAIN[0]]);
+        let bytes = serde_json::to_vec(&result).unwrap();
+        let sent: TrainResult = results::decode(&bytes).unwrap();
+        assert!(sent.metrics().get("final_train_loss").is_none());
+        assert_eq!(sent.metrics()["final_test_loss"], 0.75);
+        // A field of another kind's table is not this result's to empty, and a series it no
+        // longer has is not left out again.
+        assert!(redact_train(&mut result, &[FieldId::Traces, FieldId::TrainLoss]).is_empty());
+    }
+
+    #[test]
+    fn a_field_of_another_observable_or_one_with_nothing_in_it_leaves_the_result_as_it_is() {
+        let mut result = llc_result();
+        assert!(redact_estimate(&mut result, &[FieldId::Heads, FieldId::TrainLoss]).is_empty());
+        assert_eq!(result, llc_result());
+        let ids = [FieldId::Companion];
+        assert_eq!(redact_estimate(&mut result, &ids).len(), 1);
+        assert!(redact_estimate(&mut result, &ids).is_empty(), "no companion is left to leave out");
+    }
+
+    #[test]
+    fn a_request_is_a_step_or_a_step_and_field() {
+        assert_eq!(Request::parse("llc"), Request::Step("llc".into()));
+        assert_eq!(
+            Request::parse("llc.traces"),
+            Request::Field { step: "llc".into(), field: "traces".into() }
+        );
+        assert_eq!(Request::parse("llc.traces").step(), "llc");
+    }
+}
