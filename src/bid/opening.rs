@@ -14,6 +14,7 @@ use devspec_protocol::results::{self, EstimateResult, TrainResult};
 use super::bid_bundle::BidManifest;
 use super::redaction;
 use super::results_bundle::ResultsManifest;
+use crate::report::data::ReportData;
 use crate::study::Lock;
 use crate::study::lock::{Headline, LockedInstance};
 
@@ -201,58 +202,155 @@ fn changed_number(instance: &LockedInstance, bytes: &[u8]) -> Option<String> {
     })
 }
 
-/// Each output the owner sent with fields left out must be one of the lock's, each field one
+/// Each output the owner sent with fields left out must be one of the lock's results (a
+/// training run's, an estimate's or a report's `result`, named once), with at least one field
 /// that can be left out of it ([`redaction`]: an estimate's by the observable its sent bytes
 /// hold, a run's, or a report's `STEP.FIELD` where that field was left out of STEP itself).
 /// Its sent bytes are checked as any output's are (their name is their digest, their numbers
-/// the lock's); that they are the original's less those fields cannot be.
+/// the lock's), and they must be what the owner's devspec writes: each field named is empty
+/// (emptying it again changes nothing), a report carries the notice for it, and the bytes are
+/// those its decoded result encodes to (nothing added beside). That they are the original's
+/// less those fields cannot be checked: the original's bytes are not here.
 pub fn redaction_problems(
     results: &ResultsManifest,
     lock: &Lock,
     blob: &dyn Fn(&str) -> Option<Vec<u8>>,
 ) -> Vec<String> {
     let mut problems = Vec::new();
+    if results.format < 2 && !results.redacted_outputs.is_empty() {
+        problems.push(format!(
+            "the manifest is of format {}, which sends no output with fields left out, yet it \
+             lists some",
+            results.format
+        ));
+    }
+    let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
     for redacted in &results.redacted_outputs {
+        let what = format!("`{}` {}", redacted.instance, redacted.output);
+        if !seen.insert((&redacted.instance, &redacted.output)) {
+            problems.push(format!("the manifest lists {what} as redacted twice"));
+            continue;
+        }
         let Some(instance) = lock
             .instances
             .iter()
             .find(|i| i.name == redacted.instance && i.outputs.contains_key(&redacted.output))
         else {
             problems.push(format!(
-                "the manifest says `{}` {} was sent with fields left out, but the results' lock \
-                 has no such output",
-                redacted.instance, redacted.output
+                "the manifest says {what} was sent with fields left out, but the results' lock \
+                 has no such output"
             ));
             continue;
         };
-        let fields: &[redaction::Field] = match instance.kind {
-            StepKind::Train => redaction::TRAIN,
-            StepKind::Estimate => blob(&redacted.sent)
-                .and_then(|bytes| results::decode::<EstimateResult>(&bytes).ok())
-                .map_or(&[], |sent| redaction::of_observed(&sent.observed)),
-            StepKind::Checkpoint | StepKind::Detect | StepKind::Report | StepKind::Test => &[],
-        };
-        for field in &redacted.fields {
-            let allowed = if matches!(instance.kind, StepKind::Report) {
-                field.split_once('.').is_some_and(|(step, name)| {
-                    results.redacted_outputs.iter().any(|other| {
-                        lock.instances.iter().any(|i| i.name == other.instance && i.step == step)
-                            && other.fields.iter().any(|f| f == name)
-                    })
-                })
-            } else {
-                fields.iter().any(|f| f.name == field)
-            };
-            if !allowed {
-                problems.push(format!(
-                    "the manifest says `{}` {} was sent without `{field}`, which is not a field \
-                     that can be left out of it",
-                    redacted.instance, redacted.output
-                ));
-            }
+        let redactable =
+            matches!(instance.kind, StepKind::Train | StepKind::Estimate | StepKind::Report);
+        if !redactable || redacted.output != "result" || redacted.fields.is_empty() {
+            problems.push(format!(
+                "the manifest says {what} ({}) was sent with fields left out ({}), but only a \
+                 training run's, an estimate's or a report's result can be, with at least one \
+                 field named",
+                instance.kind,
+                if redacted.fields.is_empty() {
+                    "none named".to_owned()
+                } else {
+                    redacted.fields.join(", ")
+                }
+            ));
+            continue;
+        }
+        // A missing copy is said where every output's bytes are looked for.
+        let Some(bytes) = blob(&redacted.sent) else { continue };
+        if let Some(problem) = sent_copy_problem(results, lock, instance, &redacted.fields, &bytes)
+        {
+            problems.push(format!("{what} as sent: {problem}"));
         }
     }
     problems
+}
+
+/// Why the copy of `instance`'s result sent without `fields` is not what the owner's devspec
+/// writes for it, if it is not.
+fn sent_copy_problem(
+    results: &ResultsManifest,
+    lock: &Lock,
+    instance: &LockedInstance,
+    fields: &[String],
+    bytes: &[u8],
+) -> Option<String> {
+    let not_a_field = |field: &str| format!("`{field}` is not a field that can be left out of it");
+    let ids = |table: &'static [redaction::Field]| -> Result<Vec<redaction::FieldId>, String> {
+        fields
+            .iter()
+            .map(|name| {
+                redaction::named(table, name).map(|f| f.id).ok_or_else(|| not_a_field(name))
+            })
+            .collect()
+    };
+    let reencoded = match instance.kind {
+        StepKind::Estimate => {
+            let Ok(mut sent) = results::decode::<EstimateResult>(bytes) else {
+                return Some("unreadable".to_owned());
+            };
+            let table = redaction::of_observed(&sent.observed);
+            let ids = match ids(table) {
+                Ok(ids) => ids,
+                Err(problem) => return Some(problem),
+            };
+            let encoded = serde_json::to_vec(&sent).ok();
+            let left = redaction::redact_estimate(&mut sent, &ids);
+            if let Some(field) = left.first() {
+                return Some(format!("its `{}` was not left out", field.name));
+            }
+            encoded
+        }
+        StepKind::Train => {
+            let Ok(mut sent) = results::decode::<TrainResult>(bytes) else {
+                return Some("unreadable".to_owned());
+            };
+            let ids = match ids(redaction::TRAIN) {
+                Ok(ids) => ids,
+                Err(problem) => return Some(problem),
+            };
+            let encoded = serde_json::to_vec(&sent).ok();
+            let left = redaction::redact_train(&mut sent, &ids);
+            if let Some(field) = left.first() {
+                return Some(format!("its `{}` was not left out", field.name));
+            }
+            encoded
+        }
+        StepKind::Report => {
+            let Ok(mut sent) = serde_json::from_slice::<ReportData>(bytes) else {
+                return Some("unreadable".to_owned());
+            };
+            let encoded = serde_json::to_vec(&sent).ok();
+            for named in fields {
+                // `STEP.FIELD`, where that field was left out of STEP itself.
+                let source = named.split_once('.').and_then(|(step, name)| {
+                    let field = redaction::any_named(name)?;
+                    let left_out_there = results.redacted_outputs.iter().any(|other| {
+                        lock.instances.iter().any(|i| i.name == other.instance && i.step == step)
+                            && other.fields.iter().any(|f| f == name)
+                    });
+                    left_out_there.then_some((step, field))
+                });
+                let Some((step, field)) = source else { return Some(not_a_field(named)) };
+                if !sent.redacted.contains(&redaction::notice(step, &field)) {
+                    return Some(format!("its page does not say `{named}` was left out"));
+                }
+                let notices = sent.redacted.len();
+                if redaction::redact_report(&mut sent, step, &field) {
+                    return Some(format!("its `{named}` was not left out"));
+                }
+                sent.redacted.truncate(notices);
+            }
+            encoded
+        }
+        StepKind::Checkpoint | StepKind::Detect | StepKind::Test => return None,
+    };
+    (reencoded.as_deref() != Some(bytes)).then(|| {
+        "its bytes are not those its result encodes to (something was added or rewritten)"
+            .to_owned()
+    })
 }
 
 /// Each result's key recomputed from the bid's spec (planned here as `plan`) with the inputs

@@ -73,7 +73,12 @@ pub const LLC: &[Field] = &[
         "companion",
         "the companion chains whole (their localization, traces and divergences)",
     ),
-    field(FieldId::LlcPerChain, "llc_per_chain", "each chain's estimate and acceptance"),
+    field(
+        FieldId::LlcPerChain,
+        "llc_per_chain",
+        "each chain's estimate and acceptance (with the traces: each chain's estimate is \
+         computed from its trace)",
+    ),
 ];
 
 const INDUCTION_SCORE: &[Field] =
@@ -81,9 +86,17 @@ const INDUCTION_SCORE: &[Field] =
 
 const TMS_GEOMETRY: &[Field] = &[
     field(FieldId::Norms, "norms", "each feature's column norm"),
-    field(FieldId::Represented, "represented", "which features are represented"),
+    field(
+        FieldId::Represented,
+        "represented",
+        "which features are represented (with the norms, which decide it)",
+    ),
     field(FieldId::Directions, "directions", "the represented features' directions"),
-    field(FieldId::Angles, "angles", "the angles between neighbouring directions"),
+    field(
+        FieldId::Angles,
+        "angles",
+        "the angles between neighbouring directions (with the directions, which give them)",
+    ),
 ];
 
 const ICL_BASELINES: &[Field] = &[field(
@@ -137,6 +150,34 @@ pub fn of_step(kind: StepKind, observable: Option<&Observable>) -> &'static [Fie
     }
 }
 
+/// The field that must go with `id`, because `id` can be computed from it: each chain's
+/// estimate from its trace (with the headline's `nbeta` and initial loss), which features are
+/// represented from their norms, the angles from the directions.
+pub fn implied(id: FieldId) -> Option<FieldId> {
+    match id {
+        FieldId::LlcPerChain => Some(FieldId::Traces),
+        FieldId::Represented => Some(FieldId::Norms),
+        FieldId::Angles => Some(FieldId::Directions),
+        FieldId::Traces
+        | FieldId::Distances
+        | FieldId::Companion
+        | FieldId::TrainLoss
+        | FieldId::TestLoss
+        | FieldId::Heads
+        | FieldId::Norms
+        | FieldId::Directions
+        | FieldId::PerPosition
+        | FieldId::Outputs => None,
+    }
+}
+
+/// Any table's field named `name` (a report's `STEP.FIELD` names its input's).
+pub fn any_named(name: &str) -> Option<Field> {
+    [TRAIN, LLC, INDUCTION_SCORE, TMS_GEOMETRY, ICL_BASELINES, OUTPUTS]
+        .iter()
+        .find_map(|fields| named(fields, name))
+}
+
 /// The field named `name` among `fields`.
 pub fn named(fields: &'static [Field], name: &str) -> Option<Field> {
     fields.iter().copied().find(|f| f.name == name)
@@ -186,8 +227,34 @@ pub fn redact_estimate(result: &mut EstimateResult, fields: &[FieldId]) -> Vec<F
             done.push(*field);
         }
     }
+    // A diagnostic's words quote the numbers behind it (the chains' mean loss over each half of
+    // their draws, the companion's estimate): with the traces or the companion left out, only
+    // its name and fix are sent.
+    if let Observed::Llc(llc) = &mut result.observed {
+        let quoting: Vec<Field> = LLC
+            .iter()
+            .filter(|f| matches!(f.id, FieldId::Traces | FieldId::Companion))
+            .filter(|f| fields.contains(&f.id))
+            .copied()
+            .collect();
+        let mut reworded = false;
+        for diagnostic in llc.estimate.diagnostics.iter_mut().filter(|_| !quoting.is_empty()) {
+            if diagnostic.message != DIAGNOSTIC_LEFT_OUT {
+                DIAGNOSTIC_LEFT_OUT.clone_into(&mut diagnostic.message);
+                reworded = true;
+            }
+        }
+        if reworded && !done.iter().any(|f| quoting.contains(f)) {
+            done.push(quoting[0]);
+            done.sort_by_key(|f| f.id);
+        }
+    }
     done
 }
+
+/// What a diagnostic says when the numbers it quoted were left out.
+pub const DIAGNOSTIC_LEFT_OUT: &str =
+    "the numbers this diagnostic quoted were left out by the owner";
 
 /// Empties one field of `observed` (one of [`of_observed`]'s).
 fn empty(observed: &mut Observed, id: FieldId) {
@@ -200,7 +267,13 @@ fn empty(observed: &mut Observed, id: FieldId) {
                 }
             }
             FieldId::Distances => llc.distances.clear(),
-            FieldId::Companion => llc.companion = None,
+            FieldId::Companion => {
+                llc.companion = None;
+                // Its localization and estimate, kept beside the sensitivity they gave.
+                if let Some(sensitivity) = &mut llc.estimate.localization_sensitivity {
+                    sensitivity.companion = None;
+                }
+            }
             FieldId::LlcPerChain => {
                 llc.estimate.llc_per_chain.clear();
                 llc.estimate.acceptance_per_chain.clear();
@@ -300,24 +373,27 @@ pub fn redact_report(data: &mut ReportData, step: &str, field: &Field) -> bool {
             data.traces.retain(|panel| panel.step != step);
             data.traces.len() != before
         }
+        // Each counts only what held a value: a report of a run that logged no loss has none
+        // to leave out (and `bid open` holds the notice to what was there).
         FieldId::LlcPerChain => {
             let mut any = false;
             for series in data.llc.iter_mut().filter(|s| s.step == step) {
-                series.chain_low.iter_mut().for_each(|low| *low = None);
-                series.chain_high.iter_mut().for_each(|high| *high = None);
-                any = true;
+                for value in series.chain_low.iter_mut().chain(series.chain_high.iter_mut()) {
+                    any |= value.take().is_some();
+                }
             }
             for panel in data.traces.iter_mut().filter(|p| p.step == step) {
+                any |= !panel.llc_per_chain.is_empty();
                 panel.llc_per_chain.clear();
-                any = true;
             }
             any
         }
         FieldId::TrainLoss => {
             let mut any = false;
             for series in data.losses.iter_mut().filter(|s| s.step == step) {
-                series.train_loss.iter_mut().for_each(|loss| *loss = None);
-                any = true;
+                for loss in &mut series.train_loss {
+                    any |= loss.take().is_some();
+                }
             }
             any
         }
@@ -436,6 +512,60 @@ mod tests {
         let ids = [FieldId::Companion];
         assert_eq!(redact_estimate(&mut result, &ids).len(), 1);
         assert!(redact_estimate(&mut result, &ids).is_empty(), "no companion is left to leave out");
+    }
+
+    #[test]
+    fn the_traces_and_companion_take_the_numbers_quoted_beside_them() {
+        use devspec_protocol::results::llc::{
+            CompanionEstimate, Diagnostic, DiagnosticName, Sensitivity,
+        };
+        let with_words = || {
+            let mut result = llc_result();
+            let Observed::Llc(llc) = &mut result.observed else { unreachable!() };
+            llc.estimate.diagnostics = vec![Diagnostic {
+                name: DiagnosticName::NotStationary,
+                message: "mean loss 0.2 over the first half, 0.5 over the second".into(),
+                fix: "more burnin".into(),
+            }];
+            llc.estimate.localization_sensitivity = Some(Sensitivity {
+                value: 0.5,
+                se: 0.1,
+                settled: true,
+                companion: Some(CompanionEstimate { localization: 200.0, llc_mean: 1.5 }),
+            });
+            result
+        };
+        let llc_of = |result: &EstimateResult| match &result.observed {
+            Observed::Llc(llc) => llc.as_ref().clone(),
+            other => panic!("{other:?}"),
+        };
+        // The traces: the diagnostic's words go (its name and fix stay); the companion's
+        // estimate beside the sensitivity stays, as the companion was sent.
+        let mut result = with_words();
+        assert_eq!(redact_estimate(&mut result, &[FieldId::Traces]), [LLC[0]]);
+        let llc = llc_of(&result);
+        assert_eq!(llc.estimate.diagnostics[0].message, super::DIAGNOSTIC_LEFT_OUT);
+        assert_eq!(llc.estimate.diagnostics[0].fix, "more burnin");
+        assert!(llc.estimate.localization_sensitivity.unwrap().companion.is_some());
+        // Left out again, nothing is left to leave out.
+        assert!(redact_estimate(&mut result, &[FieldId::Traces]).is_empty());
+        // The companion: its chains, its estimate beside the sensitivity, and the words.
+        let mut result = with_words();
+        assert_eq!(redact_estimate(&mut result, &[FieldId::Companion]), [LLC[2]]);
+        let llc = llc_of(&result);
+        let sensitivity = llc.estimate.localization_sensitivity.unwrap();
+        assert!(llc.companion.is_none() && sensitivity.companion.is_none());
+        assert!(sensitivity.value.to_bits() == 0.5_f64.to_bits(), "the sensitivity is a headline");
+        assert_eq!(llc.estimate.diagnostics[0].message, super::DIAGNOSTIC_LEFT_OUT);
+        assert_eq!(llc.traces, llc_result().observed.llc().unwrap().traces, "only the companion");
+    }
+
+    #[test]
+    fn a_field_computed_from_another_takes_it_with_it() {
+        assert_eq!(super::implied(FieldId::LlcPerChain), Some(FieldId::Traces));
+        assert_eq!(super::implied(FieldId::Angles), Some(FieldId::Directions));
+        assert_eq!(super::implied(FieldId::Represented), Some(FieldId::Norms));
+        assert_eq!(super::implied(FieldId::Traces), None);
     }
 
     #[test]

@@ -169,8 +169,9 @@ fn open(results: &Path, path: &Path, out: Option<&Path>) -> Result<ExitCode, Fai
     let left = left_out(manifest);
     if !left.is_empty() {
         outln!(
-            "sent with fields left out by the owner (their bytes cannot be checked against the \
-             digests their keys name; their numbers are checked against the lock):"
+            "sent with fields left out by the owner (checked: each field named is empty and \
+             the copy's numbers are the lock's; not checkable: that the copy is the original \
+             less those fields, whose bytes the keys name and which never left):"
         );
     }
     for (fields, instances) in left {

@@ -881,10 +881,32 @@ fn fields_left_out_are_emptied_in_the_copy_sent_and_open_checks_what_was_sent() 
         }
     }
     assert_eq!(llc, 3);
+    // Nor any of the run's training losses (its blob, the report's loss series, the lock).
+    let losses: Vec<String> = full
+        .iter()
+        .filter(|(p, _)| p.starts_with("results/blobs/"))
+        .filter_map(|(_, bytes)| serde_json::from_slice::<serde_json::Value>(bytes).ok())
+        .filter_map(|json| json["series"]["train_loss"].as_array().cloned())
+        .flatten()
+        .map(|number| number.to_string())
+        .collect();
+    assert!(losses.len() >= 3, "the run logged its loss: {losses:?}");
+    // The loss at an estimated checkpoint is the estimate's own (`init_loss`), and stays.
+    let own: Vec<String> = full
+        .iter()
+        .filter(|(p, _)| p.starts_with("results/blobs/"))
+        .filter_map(|(_, bytes)| serde_json::from_slice::<serde_json::Value>(bytes).ok())
+        .map(|json| json["estimate"]["init_loss"].to_string())
+        .collect();
+    let losses: Vec<String> = losses.into_iter().filter(|n| !own.contains(n)).collect();
+    assert!(losses.len() >= 3, "the run logged its loss between checkpoints: {losses:?}");
     for (path, bytes) in &sent {
         let content = String::from_utf8_lossy(bytes);
         let found = originals.iter().find(|n| content.contains(n.as_str()));
         assert!(found.is_none(), "{path} holds the trace number {found:?}");
+        // Long decimals only: a short one ("0.5") can be in any text.
+        let found = losses.iter().filter(|n| n.len() >= 8).find(|n| content.contains(n.as_str()));
+        assert!(found.is_none(), "{path} holds the training loss {found:?}");
     }
     // The lock keeps each output's original digest (the keys chain through them), and the
     // run's final training loss goes with its series; the LLC's headline stays.
@@ -900,7 +922,7 @@ fn fields_left_out_are_emptied_in_the_copy_sent_and_open_checks_what_was_sent() 
     let opened = ok(&exchange.open(&fields));
     for expected in [
         "keys: each result's key is the one the bid's spec gives",
-        "sent with fields left out by the owner (their bytes cannot be checked",
+        "sent with fields left out by the owner (checked: each field named is empty",
         "  without traces: llc@10, llc@100, llc@200",
     ] {
         assert!(opened.contains(expected), "{expected:?} not in\n{opened}");
@@ -948,6 +970,26 @@ fn a_sent_copy_changed_and_redaction_entries_the_lock_does_not_bear_out_are_refu
         "{refusal}"
     );
     assert!(!nosuch.exists());
+    // Each chain's estimate is computed from its trace: leaving it out takes the traces too.
+    let per_chain = exchange.owner.join("per_chain.tar.zst");
+    let said = ok(&devspec(
+        &exchange.owner,
+        &[
+            "bid",
+            "results",
+            "--dir",
+            "run",
+            "-o",
+            per_chain.to_str().unwrap(),
+            "--redact",
+            "llc.llc_per_chain",
+        ],
+    ));
+    assert!(
+        said.contains("sent without traces, llc_per_chain: llc@10, llc@100, llc@200"),
+        "{said}"
+    );
+    ok(&exchange.open(&per_chain));
     let sent = entries(&fields);
     // A sent copy's number changed, under its new name and with the manifest to match.
     let manifest: serde_json::Value = serde_json::from_slice(&sent[0].1).unwrap();
@@ -968,8 +1010,12 @@ fn a_sent_copy_changed_and_redaction_entries_the_lock_does_not_bear_out_are_refu
     // field, a sent copy not in the bundle.
     for (change, expected) in [
         (("instance", serde_json::json!("llc@999")), "but the results' lock has no such output"),
-        (("fields", serde_json::json!(["llc_mean"])), "without `llc_mean`, which is not a field"),
+        (
+            ("fields", serde_json::json!(["llc_mean"])),
+            "`llc_mean` is not a field that can be left out of it",
+        ),
         (("sent", serde_json::json!("0".repeat(64))), "is not in the bundle"),
+        (("fields", serde_json::json!([])), "with at least one field named"),
     ] {
         let mut manifest = manifest.clone();
         let entry = manifest["redacted_outputs"]
@@ -985,6 +1031,23 @@ fn a_sent_copy_changed_and_redaction_entries_the_lock_does_not_bear_out_are_refu
         write_entries(&path, &forged_entries);
         refused(&exchange.open(&path), expected);
     }
+    // The original result, with its traces, sent as the copy "without traces": its headline
+    // is the lock's and its name its digest, but the field it says was left out is there.
+    let full = entries(&exchange.results());
+    let lock =
+        String::from_utf8_lossy(&sent.iter().find(|(p, _)| p == "results/lock.toml").unwrap().1)
+            .into_owned();
+    let original = lock
+        .split("[[instance]]")
+        .find(|block| block.contains("name = \"llc@100\""))
+        .and_then(|block| block.lines().find(|l| l.starts_with("result = ")))
+        .map(|line| line.trim_start_matches("result = ").trim_matches('"').to_owned())
+        .expect("llc@100's result in the lock");
+    let with_traces =
+        full.iter().find(|(p, _)| *p == format!("results/blobs/{original}")).unwrap().1.clone();
+    let path = exchange.owner.join("traces.tar.zst");
+    write_entries(&path, &sent_copy_replaced(&sent, old, with_traces));
+    refused(&exchange.open(&path), "`llc@100` result as sent: its `traces` was not left out");
 }
 
 #[test]

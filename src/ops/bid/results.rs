@@ -226,8 +226,17 @@ fn requested_fields(
                  step out (and every step that reads it)"
             )));
         };
-        if !redacted.contains(step) && !fields.iter().any(|(s, f)| s == step && f == found) {
-            fields.push((step.clone(), *found));
+        if redacted.contains(step) {
+            continue;
+        }
+        // A field computed from another goes with it (each chain's estimate from its trace):
+        // sent alone, the other would give it back.
+        let source =
+            redaction::implied(found.id).and_then(|id| available.iter().find(|f| f.id == id));
+        for field in std::iter::once(found).chain(source) {
+            if !fields.iter().any(|(s, f)| s == step && f == field) {
+                fields.push((step.clone(), *field));
+            }
         }
     }
     Ok(fields)

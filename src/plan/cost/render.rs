@@ -67,8 +67,15 @@ fn step_lines(plan: &Plan, forecast: &Forecast) -> Vec<StepLine> {
     lines
 }
 
-/// Seconds for people: `0.4 s`, `12 s`, `3 min 20 s`, `1 h 05 min`.
+/// Seconds for people: `0.04 s`, `0.4 s`, `12 s`, `3 min 20 s`, `1 h 05 min`. A request that
+/// takes a few hundredths is not written as nothing (`0.0 s`).
 pub fn format_seconds(seconds: f64) -> String {
+    if seconds > 0.0 && seconds < 0.005 {
+        return "< 0.01 s".to_owned();
+    }
+    if seconds < 0.095 {
+        return format!("{seconds:.2} s");
+    }
     if seconds < 10.0 {
         return format!("{seconds:.1} s");
     }
