@@ -585,18 +585,22 @@ fn loss_panel(
     for s in data.losses.iter().filter(|s| point.is_none_or(|p| s.point == p)) {
         let xs = s.steps.iter().map(|&x| x as f64);
         let name = if s.point.is_empty() { String::new() } else { format!(" {}", s.point) };
-        let train = thinned(xs.clone().zip(s.train_loss.iter().copied()).collect(), x_range);
-        let label = format!("train{name}");
-        lines.push(Line {
-            marks: curve_tips(&format!("{} {label} loss", s.instance), &train),
-            label,
-            point: Some(s.point.clone()),
-            colour: colour_of(&s.point),
-            width: 2,
-            points: train,
-            spread: None,
-            in_legend: true,
-        });
+        // A series with no number (left out of a bid's answer by the owner) draws no line: an
+        // empty axis would read as a run that logged nothing.
+        if s.train_loss.iter().any(Option::is_some) {
+            let train = thinned(xs.clone().zip(s.train_loss.iter().copied()).collect(), x_range);
+            let label = format!("train{name}");
+            lines.push(Line {
+                marks: curve_tips(&format!("{} {label} loss", s.instance), &train),
+                label,
+                point: Some(s.point.clone()),
+                colour: colour_of(&s.point),
+                width: 2,
+                points: train,
+                spread: None,
+                in_legend: true,
+            });
+        }
         if let Some(test) = &s.test_loss {
             let test = thinned(xs.zip(test.iter().copied()).collect(), x_range);
             let label = format!("test{name}");
@@ -612,7 +616,8 @@ fn loss_panel(
             });
         }
     }
-    // Without a training run in the report, the loss at each estimated checkpoint.
+    // Without a training run in the report (or with its losses left out), the loss at each
+    // estimated checkpoint.
     if lines.is_empty() {
         for s in data.llc.iter().filter(|s| point.is_none_or(|p| s.point == p)) {
             let points: Vec<(f64, Option<f64>)> =

@@ -402,16 +402,24 @@ fn provenance(out: &mut String, data: &ReportData, context: &Context) {
         } else {
             format!("{} ({})", p.device, p.device_name)
         };
+        // A result sent from another machine (a bid's answer) comes without its host and
+        // times: said, not shown as an empty host and no time at all.
+        let (host, wall) = if p.host.is_empty() && p.started == 0.0 && p.ended == 0.0 {
+            ("not sent".to_owned(), "not sent".to_owned())
+        } else {
+            (escape(&p.host), format!("{:.2} s", p.wall_seconds()))
+        };
+        let threads = if p.threads == 0 { "auto".to_owned() } else { p.threads.to_string() };
         let _ = writeln!(
             out,
             "<td>{}</td><td>{}</td><td>{}</td><td class=num>{}</td><td>{}</td>\
-             <td class=num>{:.2} s</td></tr>",
+             <td class=num>{}</td></tr>",
             escape(&devspec),
             escape(&p.libtorch),
             escape(&device),
-            p.threads,
-            escape(&p.host),
-            p.wall_seconds()
+            threads,
+            host,
+            wall
         );
     }
     out.push_str("</table></details></section>\n");

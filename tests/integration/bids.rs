@@ -942,6 +942,11 @@ fn fields_left_out_are_emptied_in_the_copy_sent_and_open_checks_what_was_sent() 
         "the traces section says so where they would be:\n{page}"
     );
     assert!(page.contains("<li>llc.traces: every chain&#39;s loss trace"), "{page}");
+    // The page drawn from the bundle shows the steps as resolved and each result's provenance
+    // as the lock sends it (no host, no times: said so), not an empty table.
+    assert!(page.contains("steps = 200"), "the steps as resolved:\n{page}");
+    assert!(page.contains("<td>not sent</td><td class=num>not sent</td>"), "{page}");
+    assert!(!page.contains("not recorded in this store"), "{page}");
 }
 
 #[test]

@@ -284,9 +284,9 @@ fn draw_reports(
             name: instance.step.clone(),
             spec_path: spec_name.to_owned(),
             spec_source: spec_source.to_owned(),
-            resolved: Vec::new(),
+            resolved: resolved_from(&lock),
             calibrations: Vec::new(),
-            provenance: BTreeMap::new(),
+            provenance: provenance_from(&lock),
         };
         let written = write_report(&out.join(&instance.step), &data, &context).map_err(|err| {
             Failure::environment(format!("cannot draw the report `{}`: {err}", instance.name))
@@ -294,4 +294,59 @@ fn draw_reports(
         drawn.push(written.html);
     }
     Ok(drawn)
+}
+
+/// The steps as resolved, from the results' lock (its parameters as sent: the owner's paths
+/// already scrubbed), so the page drawn from a bundle shows them as a run's page does: each
+/// step's first instance's fields, and the sweep points of its instances.
+fn resolved_from(lock: &Lock) -> Vec<crate::report::ResolvedStep> {
+    let mut steps: Vec<crate::report::ResolvedStep> = Vec::new();
+    for instance in &lock.instances {
+        // `run[seed=0]@1200`: the part in brackets is the sweep point.
+        let point = instance
+            .name
+            .split_once('[')
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map(|(point, _)| point.to_owned());
+        match steps.iter_mut().find(|s| s.name == instance.step) {
+            Some(step) => {
+                if let Some(point) = point.filter(|p| !step.points.contains(p)) {
+                    step.points.push(point);
+                }
+            }
+            None => steps.push(crate::report::ResolvedStep {
+                name: instance.step.clone(),
+                kind: instance.kind,
+                fields: instance.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                points: point.into_iter().collect(),
+            }),
+        }
+    }
+    steps
+}
+
+/// Each result's provenance as the results' lock sends it: the devspec that computed it and
+/// the machine part of its key; no host and no times (they stay with the owner), which the page
+/// says.
+fn provenance_from(lock: &Lock) -> BTreeMap<String, crate::store::Provenance> {
+    lock.instances
+        .iter()
+        .map(|instance| {
+            let part = |name: &str| instance.environment.get(name).cloned().unwrap_or_default();
+            let provenance = crate::store::Provenance {
+                devspec_version: instance.produced_by.devspec.clone(),
+                devspec_commit: instance.produced_by.commit.clone(),
+                spec_digest: String::new(),
+                libtorch: part("libtorch"),
+                threads: part("threads_per_step").parse().unwrap_or(0),
+                device: part("device"),
+                device_name: String::new(),
+                cpu_capability: part("cpu_capability"),
+                host: String::new(),
+                started: 0.0,
+                ended: 0.0,
+            };
+            (instance.key.clone(), provenance)
+        })
+        .collect()
 }
