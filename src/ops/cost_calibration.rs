@@ -279,27 +279,20 @@ fn fit(plan: &Plan, seconds: &BTreeMap<String, f64>) -> Rates {
             let rows: Vec<([f64; fit::FEATURES], f64)> = measured
                 .iter()
                 .map(|(w, t)| {
-                    (
-                        [1.0, w.size(), w.steps * w.depth, w.flops, values(w), w.fresh],
-                        (t - fixed).max(0.0),
-                    )
+                    ([1.0, w.steps * w.depth, w.flops, values(w), w.fresh], (t - fixed).max(0.0))
                 })
                 .collect();
-            // The setup: what this phase and family's request costs beyond the cheapest one
-            // whatever its length (building the model, drawing the data, writing
-            // checkpoints), a constant and a part growing with the size of one step; without
-            // it, the n- and 2n-step instances charged it to every step and forecast long
-            // trainings 40% too slow, and with a constant alone the large model's setup went
-            // into the small one's steps. Two sizes, n and 2n steps each: each size's setup and
-            // cost per step are its own two instances', whatever noise the other's carry.
-            let [setup, setup_per_size, per_step, per_flop, per_value, per_fresh] =
+            // The constant: what this phase and family's request costs beyond the cheapest
+            // one whatever its length (building the model, drawing the data, writing
+            // checkpoints); without it, the n- and 2n-step instances charged it to every step
+            // and forecast long trainings 40% too slow.
+            let [setup, per_step, per_flop, per_value, per_fresh] =
                 fit::nonnegative_least_squares(&rows);
             if phase == Phase::Train {
                 train = (per_flop, per_value);
             }
             let mut cost = Cost {
                 fixed: fixed + setup,
-                fixed_per_size: setup_per_size,
                 per_step,
                 per_flop,
                 per_value,
@@ -316,7 +309,6 @@ fn fit(plan: &Plan, seconds: &BTreeMap<String, f64>) -> Rates {
             cost_name(Phase::Measure, family),
             Cost {
                 fixed,
-                fixed_per_size: 0.0,
                 per_step: 0.0,
                 per_flop: train.0,
                 per_value: train.1,
@@ -352,9 +344,7 @@ fn marginal(cost: &Cost, group: &[(Work, f64)]) -> f64 {
         return 1.0;
     }
     // Every member ends with the request; each reports its seconds from the request's start.
-    // The members share one shape, so one setup.
-    let setup = group.first().map_or(cost.fixed, |(work, _)| cost.setup(work));
-    let request = group.iter().map(|(_, t)| *t).fold(0.0, f64::max) - setup;
+    let request = group.iter().map(|(_, t)| *t).fold(0.0, f64::max) - cost.fixed;
     let variables: Vec<f64> = group.iter().map(|(work, _)| cost.variable(work)).collect();
     let longest = variables.iter().copied().fold(0.0, f64::max);
     let others = variables.iter().sum::<f64>() - longest;

@@ -3,10 +3,9 @@
 //! best fit whose coefficients are all non-negative wins (a cost is never negative, and noise
 //! on a few points must not make one so).
 
-/// The features of the fit: a constant and the FLOPs of one step (a request's own setup:
-/// building the model, drawing its data, writing its blobs, more for a larger one), steps
-/// (times layers), FLOPs, activations, fresh samples.
-pub const FEATURES: usize = 6;
+/// The features of the fit: a constant (a request's own setup: building the model, drawing
+/// its data, writing its blobs), steps (times layers), FLOPs, activations, fresh samples.
+pub const FEATURES: usize = 5;
 
 /// `coefficients` minimizing the squared relative error of `target ~ coefficients . features`
 /// over the rows with a positive target, each coefficient at least 0. Zero when nothing fits.
@@ -100,15 +99,11 @@ mod tests {
 
     #[test]
     fn recovers_planted_costs_and_never_goes_negative() {
-        // time = 0.05 + 1e-7 per FLOP of one step + 2e-4 per step + 3e-11 per FLOP + 0 per
-        // value, at very different scales. Activations independent of both (not proportional
-        // to steps, or the fit could not tell them apart), with no cost planted on them.
+        // time = 0.05 + 2e-4 per step + 3e-11 per FLOP + 0 per value, at very different
+        // scales. Activations independent of both (not proportional to steps, or the fit could
+        // not tell them apart), with no cost planted on them.
         let planted = |steps: f64, flops: f64, values: f64| {
-            let size = flops / steps;
-            (
-                [1.0, size, steps, flops, values, 0.0],
-                0.05 + 1e-7 * size + 2e-4 * steps + 3e-11 * flops,
-            )
+            ([1.0, steps, flops, values, 0.0], 0.05 + 2e-4 * steps + 3e-11 * flops)
         };
         let rows = [
             planted(1000.0, 1e8, 5e4),
@@ -117,15 +112,14 @@ mod tests {
             planted(600.0, 2e10, 1e4),
             planted(900.0, 1e9, 7e4),
         ];
-        let [constant, per_size, a, b, c, d] = nonnegative_least_squares(&rows);
+        let [constant, a, b, c, d] = nonnegative_least_squares(&rows);
         assert!((constant - 0.05).abs() < 1e-9, "constant {constant}");
-        assert!((per_size - 1e-7).abs() < 1e-12, "per FLOP of a step {per_size}");
         assert!(d.abs() < 1e-12, "per fresh sample {d}");
         assert!((a - 2e-4).abs() < 1e-9, "per step {a}");
         assert!((b - 3e-11).abs() < 1e-15, "per FLOP {b}");
         assert!(c.abs() < 1e-9, "per value {c}");
         // Noise that would make the free fit's per-step cost negative: it is held at 0.
-        let rows = [([0.0, 0.0, 1.0, 1.0, 0.0, 0.0], 1.0), ([0.0, 0.0, 2.0, 1.0, 0.0, 0.0], 0.5)];
+        let rows = [([0.0, 1.0, 1.0, 0.0, 0.0], 1.0), ([0.0, 2.0, 1.0, 0.0, 0.0], 0.5)];
         let fit = nonnegative_least_squares(&rows);
         assert!(fit.iter().all(|&c| c >= 0.0), "{fit:?}");
     }

@@ -1,14 +1,11 @@
 //! [`Rates`]: what a unit of work costs on one machine and device, as measured by a short
 //! calibration (`ops::cost_calibration`), and the seconds they give an instance's [`Work`].
 //!
-//! An instance of a phase and model family takes `fixed + size x fixed_per_size + steps x
-//! layers x per_step + flops x per_flop + values x per_value + fresh x per_fresh` seconds: a fixed
-//! part (the request, reading and writing its blobs, and a setup that grows with the size of one
-//! step: building a larger model, drawing its data, writing its checkpoints), a part per step
-//! (the loop's own overhead, which dominates small models on small batches), a part per FLOP
-//! (which dominates large models), a part per activation (elementwise work, which dominates
-//! small models on large batches) and a part per sample drawn fresh. A group of siblings the
-//! executor sends as one request pays the fixed part once.
+//! An instance of a phase and model family takes `fixed + steps x layers x per_step + flops x
+//! per_flop + values x per_value` seconds: a fixed part (the request, reading and writing its blobs), a
+//! part per step (the loop's own overhead, which dominates small models on small batches), a
+//! part per FLOP (which dominates large models) and a part per activation (elementwise work,
+//! which dominates small models on large batches), and a part per sample drawn fresh. A group of siblings the executor sends as one request pays the fixed part once.
 
 use std::collections::BTreeMap;
 
@@ -20,10 +17,6 @@ use super::work::{Family, Phase, Work};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Cost {
     pub fixed: f64,
-    /// The setup's part per FLOP of one step ([`Work::size`]): with a constant alone, the large
-    /// model's setup went into the small one's steps (a 64x16 TMS's request took 0.12 s beyond
-    /// its steps, a 6x2's none).
-    pub fixed_per_size: f64,
     /// Per step and layer.
     pub per_step: f64,
     pub per_flop: f64,
@@ -38,11 +31,6 @@ pub struct Cost {
 }
 
 impl Cost {
-    /// The fixed part of a request of `work`: once per request, whatever its length.
-    pub fn setup(&self, work: &Work) -> f64 {
-        self.fixed + work.size() * self.fixed_per_size
-    }
-
     /// Seconds of `work` beyond the fixed part.
     pub fn variable(&self, work: &Work) -> f64 {
         work.steps * work.depth * self.per_step
@@ -86,7 +74,7 @@ pub struct Rates {
 }
 
 /// The format of [`Rates`] this devspec writes and reads.
-pub const RATES_VERSION: u32 = 3;
+pub const RATES_VERSION: u32 = 2;
 
 /// The name a phase and family's costs are filed under: `train/tms`.
 pub fn cost_name(phase: Phase, family: Family) -> String {
@@ -123,7 +111,6 @@ impl Rates {
         let mut rates = self.clone();
         for cost in rates.models.values_mut() {
             cost.fixed *= factor;
-            cost.fixed_per_size *= factor;
             cost.per_step *= factor;
             cost.per_flop *= factor;
             cost.per_value *= factor;
@@ -144,7 +131,7 @@ impl Rates {
             (phase @ (Phase::Train | Phase::Sample | Phase::Measure), Some(family)) => {
                 let cost = self.models.get(&cost_name(phase, family))?;
                 Some(Price {
-                    fixed: cost.setup(work),
+                    fixed: cost.fixed,
                     variable: cost.variable(work),
                     marginal: cost.marginal,
                 })

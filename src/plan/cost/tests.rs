@@ -22,7 +22,6 @@ report summary on run, llc, stages { title = \"t\" }
 fn rates() -> Rates {
     let cost = Cost {
         fixed: 0.1,
-        fixed_per_size: 0.0,
         per_step: 1e-3,
         per_flop: 0.0,
         per_value: 0.0,

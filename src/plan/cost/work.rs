@@ -84,11 +84,6 @@ pub struct Work {
 }
 
 impl Work {
-    /// FLOPs of one of its steps: how large its model and batch are, whatever its length.
-    pub fn size(&self) -> f64 {
-        if self.steps > 0.0 { self.flops / self.steps } else { 0.0 }
-    }
-
     /// One of devspec's own steps: a constant each.
     fn own(phase: Phase) -> Work {
         Work { phase, family: None, steps: 0.0, depth: 0.0, flops: 0.0, values: 0.0, fresh: 0.0 }
