@@ -821,27 +821,22 @@ fn trace_numbers(entries: &[(String, Vec<u8>)]) -> Vec<String> {
     numbers
 }
 
+/// `bid results --dir run -o OUT --redact R...` in the owner's folder.
+fn answer_redacted(exchange: &Exchange, out: &Path, redact: &[&str]) -> Output {
+    let mut args = vec!["bid", "results", "--dir", "run", "-o", out.to_str().unwrap()];
+    for field in redact {
+        args.extend(["--redact", field]);
+    }
+    devspec(&exchange.owner, &args)
+}
+
 /// A study run by its owner and answered twice: in full, and with `llc.traces` and
 /// `run.train_loss` left out (`fields.tar.zst`); what `bid results` said of the second.
 fn answered_without_fields() -> (Exchange, PathBuf, String) {
     let exchange = Exchange::new(&trained_spec(200));
     exchange.run_and_answer(&[]);
     let fields = exchange.owner.join("fields.tar.zst");
-    let said = ok(&devspec(
-        &exchange.owner,
-        &[
-            "bid",
-            "results",
-            "--dir",
-            "run",
-            "-o",
-            fields.to_str().unwrap(),
-            "--redact",
-            "llc.traces",
-            "--redact",
-            "run.train_loss",
-        ],
-    ));
+    let said = ok(&answer_redacted(&exchange, &fields, &["llc.traces", "run.train_loss"]));
     (exchange, fields, said)
 }
 
@@ -954,19 +949,7 @@ fn a_sent_copy_changed_and_redaction_entries_the_lock_does_not_bear_out_are_refu
     let (exchange, fields, _) = answered_without_fields();
     // A field no step has: refused, naming the fields the step has.
     let nosuch = exchange.owner.join("nosuch.tar.zst");
-    let out = devspec(
-        &exchange.owner,
-        &[
-            "bid",
-            "results",
-            "--dir",
-            "run",
-            "-o",
-            nosuch.to_str().unwrap(),
-            "--redact",
-            "llc.nosuch",
-        ],
-    );
+    let out = answer_redacted(&exchange, &nosuch, &["llc.nosuch"]);
     let refusal = refused(&out, "--redact llc.nosuch: step `llc` (estimate) has no field `nosuch`");
     assert!(
         refusal.contains(
@@ -977,19 +960,7 @@ fn a_sent_copy_changed_and_redaction_entries_the_lock_does_not_bear_out_are_refu
     assert!(!nosuch.exists());
     // Each chain's estimate is computed from its trace: leaving it out takes the traces too.
     let per_chain = exchange.owner.join("per_chain.tar.zst");
-    let said = ok(&devspec(
-        &exchange.owner,
-        &[
-            "bid",
-            "results",
-            "--dir",
-            "run",
-            "-o",
-            per_chain.to_str().unwrap(),
-            "--redact",
-            "llc.llc_per_chain",
-        ],
-    ));
+    let said = ok(&answer_redacted(&exchange, &per_chain, &["llc.llc_per_chain"]));
     assert!(
         said.contains("sent without traces, llc_per_chain: llc@10, llc@100, llc@200"),
         "{said}"
@@ -1064,13 +1035,7 @@ fn a_detection_on_a_series_left_out_is_refused_unless_it_is_left_out_too() {
     let exchange = Exchange::new(&spec);
     exchange.run_and_answer(&[]);
     let out = exchange.owner.join("fields.tar.zst");
-    let answer = |redact: &[&str]| {
-        let mut args = vec!["bid", "results", "--dir", "run", "-o", out.to_str().unwrap()];
-        for field in redact {
-            args.extend(["--redact", field]);
-        }
-        devspec(&exchange.owner, &args)
-    };
+    let answer = |redact: &[&str]| answer_redacted(&exchange, &out, redact);
     // Its result holds the training loss at each checkpoint: sending it would send the field.
     let said = refused(
         &answer(&["run.train_loss"]),
