@@ -561,6 +561,71 @@ mod tests {
     }
 
     #[test]
+    fn each_per_unit_field_of_the_other_observables_is_emptied_and_the_headline_stays() {
+        use devspec_protocol::results::estimate::{
+            IclBaselines, InductionScore, PerPosition, TmsGeometry,
+        };
+        let results = [
+            Observed::InductionScore(InductionScore {
+                induction_score: 0.75,
+                best_head: [1, 0],
+                heads: vec![vec![0.125, 0.25], vec![0.75, 0.5]],
+                positions_scored: 16,
+            }),
+            Observed::TmsGeometry(TmsGeometry {
+                headline: "features".into(),
+                features: 2,
+                norms: vec![0.875, 0.0625, 0.9375],
+                represented: vec![0, 2],
+                directions: Some(vec![10.5, 190.25]),
+                angles: Some(vec![179.75]),
+            }),
+            Observed::IclBaselines(IclBaselines {
+                headline: "model_loss".into(),
+                model_loss: 0.5,
+                ridge_loss: 0.25,
+                dmmse_loss: Some(0.375),
+                noise_var: 0.0625,
+                per_position: PerPosition {
+                    model: vec![1.5, 0.5],
+                    ridge: vec![1.25, 0.25],
+                    dmmse: Some(vec![1.125, 0.375]),
+                },
+                sequences: 64,
+            }),
+            Observed::Outputs { shape: vec![2, 2], outputs: vec![0.5, 1.5, 2.5, 3.5] },
+        ];
+        for observed in results {
+            let fields = super::of_observed(&observed);
+            assert!(!fields.is_empty(), "{observed:?}");
+            for field in fields {
+                let mut result = EstimateResult::new(observed.clone());
+                assert_eq!(redact_estimate(&mut result, &[field.id]), [*field], "{}", field.name);
+                let bytes = serde_json::to_vec(&result).unwrap();
+                let sent: EstimateResult = results::decode(&bytes).unwrap();
+                assert_eq!(sent.observed.metrics(), observed.metrics(), "{}", field.name);
+                // The field is empty (or absent), whatever its place in the JSON.
+                let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                let value = match field.id {
+                    FieldId::PerPosition => json["per_position"]["model"].clone(),
+                    _ => json[field.name].clone(),
+                };
+                assert!(
+                    value.is_null() || value == serde_json::json!([]),
+                    "{}: {value}",
+                    field.name
+                );
+                if field.id == FieldId::PerPosition {
+                    assert_eq!(json["per_position"]["ridge"], serde_json::json!([]));
+                    assert!(json["per_position"]["dmmse"].is_null());
+                }
+                // Emptied once, nothing is left to leave out.
+                assert!(redact_estimate(&mut result, &[field.id]).is_empty(), "{}", field.name);
+            }
+        }
+    }
+
+    #[test]
     fn a_field_computed_from_another_takes_it_with_it() {
         assert_eq!(super::implied(FieldId::LlcPerChain), Some(FieldId::Traces));
         assert_eq!(super::implied(FieldId::Angles), Some(FieldId::Directions));
