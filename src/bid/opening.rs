@@ -278,46 +278,25 @@ fn sent_copy_problem(
     bytes: &[u8],
 ) -> Option<String> {
     let not_a_field = |field: &str| format!("`{field}` is not a field that can be left out of it");
-    let ids = |table: &'static [redaction::Field]| -> Result<Vec<redaction::FieldId>, String> {
-        fields
-            .iter()
-            .map(|name| {
-                redaction::named(table, name).map(|f| f.id).ok_or_else(|| not_a_field(name))
-            })
-            .collect()
-    };
     let reencoded = match instance.kind {
-        StepKind::Estimate => {
-            let Ok(mut sent) = results::decode::<EstimateResult>(bytes) else {
-                return Some("unreadable".to_owned());
-            };
-            let table = redaction::of_observed(&sent.observed);
-            let ids = match ids(table) {
-                Ok(ids) => ids,
-                Err(problem) => return Some(problem),
-            };
-            let encoded = serde_json::to_vec(&sent).ok();
-            let left = redaction::redact_estimate(&mut sent, &ids);
-            if let Some(field) = left.first() {
-                return Some(format!("its `{}` was not left out", field.name));
-            }
-            encoded
-        }
-        StepKind::Train => {
-            let Ok(mut sent) = results::decode::<TrainResult>(bytes) else {
-                return Some("unreadable".to_owned());
-            };
-            let ids = match ids(redaction::TRAIN) {
-                Ok(ids) => ids,
-                Err(problem) => return Some(problem),
-            };
-            let encoded = serde_json::to_vec(&sent).ok();
-            let left = redaction::redact_train(&mut sent, &ids);
-            if let Some(field) = left.first() {
-                return Some(format!("its `{}` was not left out", field.name));
-            }
-            encoded
-        }
+        StepKind::Estimate => match emptied_copy::<EstimateResult>(
+            bytes,
+            fields,
+            |sent| redaction::of_observed(&sent.observed),
+            redaction::redact_estimate,
+        ) {
+            Ok(encoded) => encoded,
+            Err(problem) => return Some(problem),
+        },
+        StepKind::Train => match emptied_copy::<TrainResult>(
+            bytes,
+            fields,
+            |_| redaction::TRAIN,
+            redaction::redact_train,
+        ) {
+            Ok(encoded) => encoded,
+            Err(problem) => return Some(problem),
+        },
         StepKind::Report => {
             let Ok(mut sent) = serde_json::from_slice::<ReportData>(bytes) else {
                 return Some("unreadable".to_owned());
@@ -351,6 +330,35 @@ fn sent_copy_problem(
         "its bytes are not those its result encodes to (something was added or rewritten)"
             .to_owned()
     })
+}
+
+/// A run's or an estimate's copy (`bytes`) decoded: the bytes it encodes to, when each of
+/// `fields` (of the table its result has) is already empty in it, so that emptying them again
+/// leaves nothing to do; else why not.
+fn emptied_copy<T>(
+    bytes: &[u8],
+    fields: &[String],
+    table_of: impl Fn(&T) -> &'static [redaction::Field],
+    redact: impl Fn(&mut T, &[redaction::FieldId]) -> Vec<redaction::Field>,
+) -> Result<Option<Vec<u8>>, String>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize + results::Versioned,
+{
+    let mut sent = results::decode::<T>(bytes).map_err(|_| "unreadable".to_owned())?;
+    let table = table_of(&sent);
+    let ids = fields
+        .iter()
+        .map(|name| {
+            redaction::named(table, name)
+                .map(|f| f.id)
+                .ok_or_else(|| format!("`{name}` is not a field that can be left out of it"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let encoded = serde_json::to_vec(&sent).ok();
+    match redact(&mut sent, &ids).first() {
+        Some(field) => Err(format!("its `{}` was not left out", field.name)),
+        None => Ok(encoded),
+    }
 }
 
 /// Each result's key recomputed from the bid's spec (planned here as `plan`) with the inputs

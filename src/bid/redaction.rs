@@ -230,22 +230,19 @@ pub fn redact_estimate(result: &mut EstimateResult, fields: &[FieldId]) -> Vec<F
     // A diagnostic's words quote the numbers behind it (the chains' mean loss over each half of
     // their draws, the companion's estimate): with the traces or the companion left out, only
     // its name and fix are sent.
-    if let Observed::Llc(llc) = &mut result.observed {
-        let quoting: Vec<Field> = LLC
-            .iter()
-            .filter(|f| matches!(f.id, FieldId::Traces | FieldId::Companion))
-            .filter(|f| fields.contains(&f.id))
-            .copied()
-            .collect();
+    let quotes = |id: FieldId| matches!(id, FieldId::Traces | FieldId::Companion);
+    if let Observed::Llc(llc) = &mut result.observed
+        && let Some(quoting) = LLC.iter().find(|f| quotes(f.id) && fields.contains(&f.id))
+    {
         let mut reworded = false;
-        for diagnostic in llc.estimate.diagnostics.iter_mut().filter(|_| !quoting.is_empty()) {
+        for diagnostic in &mut llc.estimate.diagnostics {
             if diagnostic.message != DIAGNOSTIC_LEFT_OUT {
                 DIAGNOSTIC_LEFT_OUT.clone_into(&mut diagnostic.message);
                 reworded = true;
             }
         }
-        if reworded && !done.iter().any(|f| quoting.contains(f)) {
-            done.push(quoting[0]);
+        if reworded && !done.iter().any(|f| quotes(f.id)) {
+            done.push(*quoting);
             done.sort_by_key(|f| f.id);
         }
     }

@@ -479,24 +479,10 @@ fn relabelled(
             None => false,
         },
         ValueKind::List(items) | ValueKind::Sweep { values: items, .. } => {
-            let mut any = false;
-            for item in items.iter_mut() {
-                if let Some(new) = relabelled(item, labels) {
-                    *item = new;
-                    any = true;
-                }
-            }
-            any
+            relabel_each(items.iter_mut(), labels)
         }
         ValueKind::Record(fields) | ValueKind::Ctor { args: fields, .. } => {
-            let mut any = false;
-            for item in fields.values_mut() {
-                if let Some(new) = relabelled(item, labels) {
-                    *item = new;
-                    any = true;
-                }
-            }
-            any
+            relabel_each(fields.values_mut(), labels)
         }
         ValueKind::Int(_)
         | ValueKind::Float(_)
@@ -507,4 +493,19 @@ fn relabelled(
         | ValueKind::Open { .. } => false,
     };
     changed.then_some(out)
+}
+
+/// Each of `items` relabelled in place; whether any held a bound file.
+fn relabel_each<'a>(
+    items: impl Iterator<Item = &'a mut super::Value>,
+    labels: &std::collections::BTreeMap<PathBuf, String>,
+) -> bool {
+    let mut any = false;
+    for item in items {
+        if let Some(new) = relabelled(item, labels) {
+            *item = new;
+            any = true;
+        }
+    }
+    any
 }
