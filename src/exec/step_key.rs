@@ -42,6 +42,11 @@ pub struct StepKey {
     pub inputs: BTreeMap<String, String>,
     pub seed: Option<i64>,
     pub environment: BTreeMap<String, String>,
+    /// For a step whose result records its inputs' names and keys (a report,
+    /// [`crate::registry::StepKindEntry::records_inputs`]): each input's display name and key.
+    /// Left out of the bytes when empty, so every other key keeps its digest.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub named_inputs: BTreeMap<String, String>,
 }
 
 impl StepKey {
@@ -50,6 +55,7 @@ impl StepKey {
         params: &BTreeMap<String, Value>,
         inputs: BTreeMap<String, String>,
         environment: BTreeMap<String, String>,
+        named_inputs: BTreeMap<String, String>,
         files: &FileDigests,
     ) -> Self {
         StepKey {
@@ -64,6 +70,7 @@ impl StepKey {
             inputs,
             seed: params.get("seed").and_then(Value::as_int),
             environment,
+            named_inputs,
         }
     }
 
@@ -81,6 +88,7 @@ impl StepKey {
         params: &BTreeMap<String, Value>,
         inputs: &BTreeMap<String, String>,
         environment: &BTreeMap<String, String>,
+        named_inputs: &BTreeMap<String, String>,
         files: &FileDigests,
     ) -> String {
         let view = KeyView {
@@ -91,6 +99,7 @@ impl StepKey {
             inputs,
             seed: params.get("seed").and_then(Value::as_int),
             environment,
+            named_inputs,
         };
         let bytes = serde_json::to_vec(&view).expect("keys serialize");
         blake3::hash(&bytes).to_hex().to_string()
@@ -177,6 +186,8 @@ struct KeyView<'a> {
     inputs: &'a BTreeMap<String, String>,
     seed: Option<i64>,
     environment: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    named_inputs: &'a BTreeMap<String, String>,
 }
 
 /// A key's parameters: every field but the execution-only ones, each as [`canonical`] writes it.
@@ -295,8 +306,12 @@ pub fn instance_key<'o>(
 ) -> Option<(StepKey, Vec<String>)> {
     let instance = &plan.graph[node];
     let (inputs, digests) = key_inputs(plan, node, outputs_of)?;
+    let named = named_inputs(plan, node, outputs_of, environment, files)?;
     let environment = environment_of(instance, environment).into_owned();
-    Some((StepKey::new(instance.kind, &instance.params, inputs, environment, files), digests))
+    Some((
+        StepKey::new(instance.kind, &instance.params, inputs, environment, named, files),
+        digests,
+    ))
 }
 
 /// The digest of [`instance_key`]'s key, without building the key ([`StepKey::digest_of`]).
@@ -309,8 +324,31 @@ pub fn instance_digest<'o>(
 ) -> Option<String> {
     let instance = &plan.graph[node];
     let (inputs, _) = key_inputs(plan, node, outputs_of)?;
+    let named = named_inputs(plan, node, outputs_of, environment, files)?;
     let environment = environment_of(instance, environment);
-    Some(StepKey::digest_of(instance.kind, &instance.params, &inputs, &environment, files))
+    Some(StepKey::digest_of(instance.kind, &instance.params, &inputs, &environment, &named, files))
+}
+
+/// [`StepKey::named_inputs`]: for a step that records its inputs' names and keys, each
+/// input's display name and key; empty for every other step. `None` while an input is not
+/// done.
+fn named_inputs<'o>(
+    plan: &Plan,
+    node: NodeIndex,
+    outputs_of: &dyn Fn(NodeIndex) -> Option<&'o BTreeMap<String, String>>,
+    environment: &BTreeMap<String, String>,
+    files: &FileDigests,
+) -> Option<BTreeMap<String, String>> {
+    if !crate::registry::step_kind(plan.graph[node].kind).records_inputs {
+        return Some(BTreeMap::new());
+    }
+    plan.graph
+        .neighbors_directed(node, Direction::Incoming)
+        .map(|source| {
+            let key = instance_digest(plan, source, outputs_of, environment, files)?;
+            Some((plan.graph[source].display_name(), key))
+        })
+        .collect()
 }
 
 /// An instance's inputs as its key names them (role to digest), and their digests in input
@@ -401,6 +439,7 @@ mod tests {
             inputs: BTreeMap::new(),
             seed: Some(0),
             environment: BTreeMap::new(),
+            named_inputs: BTreeMap::new(),
         }
     }
 
@@ -496,26 +535,38 @@ mod tests {
         let with_seed = every_kind_of_value();
         let mut without_seed = with_seed.clone();
         without_seed.remove("seed");
+        // A report's inputs by name and key; no names (every other kind), left out of the bytes.
+        let named = BTreeMap::from([("train[seed=1]".to_owned(), "cd".repeat(32))]);
         for params in [&with_seed, &without_seed, &BTreeMap::new()] {
-            for kind in [StepKind::Train, StepKind::Estimate, StepKind::Test] {
-                let key = StepKey::new(kind, params, inputs.clone(), environment.clone(), &files);
-                let view = KeyView {
-                    format: KEY_FORMAT,
-                    kind,
-                    implementation: key.implementation,
-                    params: KeyParams { params, files: &files },
-                    inputs: &inputs,
-                    seed: key.seed,
-                    environment: &environment,
-                };
-                assert_eq!(
-                    String::from_utf8(serde_json::to_vec(&view).unwrap()).unwrap(),
-                    String::from_utf8(serde_json::to_vec(&key).unwrap()).unwrap()
-                );
-                assert_eq!(
-                    StepKey::digest_of(kind, params, &inputs, &environment, &files),
-                    key.digest()
-                );
+            for kind in [StepKind::Train, StepKind::Estimate, StepKind::Test, StepKind::Report] {
+                for named in [&BTreeMap::new(), &named] {
+                    let key = StepKey::new(
+                        kind,
+                        params,
+                        inputs.clone(),
+                        environment.clone(),
+                        named.clone(),
+                        &files,
+                    );
+                    let view = KeyView {
+                        format: KEY_FORMAT,
+                        kind,
+                        implementation: key.implementation,
+                        params: KeyParams { params, files: &files },
+                        inputs: &inputs,
+                        seed: key.seed,
+                        environment: &environment,
+                        named_inputs: named,
+                    };
+                    assert_eq!(
+                        String::from_utf8(serde_json::to_vec(&view).unwrap()).unwrap(),
+                        String::from_utf8(serde_json::to_vec(&key).unwrap()).unwrap()
+                    );
+                    assert_eq!(
+                        StepKey::digest_of(kind, params, &inputs, &environment, named, &files),
+                        key.digest()
+                    );
+                }
             }
         }
     }

@@ -138,6 +138,11 @@ pub struct StepKindEntry {
     /// The version of its implementation, in every key of its instances: bumped whenever the
     /// worker's numbers for the same parameters change, so no result of the old code is served.
     pub implementation: u32,
+    /// Whether its result records its inputs' names and keys (a report: its series' names, its
+    /// provenance rows), which then go in its key beside their digests: otherwise renaming a
+    /// step, or a bump of an input's implementation that leaves its result as it was, would
+    /// serve the result with the old names and keys.
+    pub records_inputs: bool,
 }
 
 /// What a training step's trajectory (the sequence of its states, step after step) does not

@@ -101,6 +101,7 @@ static TRAIN: StepKindEntry = StepKindEntry {
     // 4: fresh sequence data records its loss on sequences of 2,048 positions in all.
     // 5: an empty optimizer state (plain SGD) is a readable file, so SGD runs resume.
     implementation: 5,
+    records_inputs: false,
 };
 
 static CHECKPOINT: StepKindEntry = StepKindEntry {
@@ -145,6 +146,7 @@ static CHECKPOINT: StepKindEntry = StepKindEntry {
     batching: Batching::Never,
     trajectory: None,
     implementation: 1,
+    records_inputs: false,
 };
 
 static ESTIMATE: StepKindEntry = StepKindEntry {
@@ -202,6 +204,7 @@ static ESTIMATE: StepKindEntry = StepKindEntry {
     // in f32 on the CPU take their gradients from plain Rust sums in a fixed order
     // (`tms_lanes`), not from libtorch's kernels.
     implementation: 3,
+    records_inputs: false,
 };
 
 static DETECT: StepKindEntry = StepKindEntry {
@@ -228,6 +231,7 @@ static DETECT: StepKindEntry = StepKindEntry {
     // 2: a loss is smoothed as log(loss) by `critical_points`. 3: a stage after an interval
     // holding two changes (a peak) is what the last leads to.
     implementation: 3,
+    records_inputs: false,
 };
 
 static REPORT: StepKindEntry = StepKindEntry {
@@ -249,6 +253,7 @@ static REPORT: StepKindEntry = StepKindEntry {
     // same bytes. 5: `ReportData` 4 (a title the spec does not give is left out, and the page
     // takes the step's name). 6: `ReportData` 5 (each detection names the step it searched).
     implementation: 6,
+    records_inputs: true,
 };
 
 static TEST: StepKindEntry = StepKindEntry {
@@ -318,6 +323,7 @@ static TEST: StepKindEntry = StepKindEntry {
     batching: Batching::Siblings { may_differ: &["value", "tag"] },
     trajectory: None,
     implementation: 1,
+    records_inputs: false,
 };
 
 const DEVICE_FIELD: Param = defaults_to(

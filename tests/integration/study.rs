@@ -102,6 +102,18 @@ fn the_lock_is_stable_and_a_change_touches_only_its_step_and_dependents() {
         let changed = after[name] != *entry;
         assert_eq!(changed, !name.starts_with("run["), "{name} changed: {changed}");
     }
+
+    // Renaming a step changes no result and no key of its own (keys name inputs by place),
+    // but the report records its inputs' names and keys: it is computed again, and the page
+    // names the new step. (Its key once held only its inputs' digests, and the old names were
+    // served.)
+    let renamed = STUDY.replace("draws = 30", "draws = 35").replace("stages", "phases");
+    std::fs::write(project.spec(), renamed).unwrap();
+    let run = project.run(&["-q"]);
+    assert_eq!(run.counts().0, 1, "only the report: {}", run.stderr());
+    let page = String::from_utf8(report_page(project.dir.path())).unwrap();
+    assert!(page.contains("phases[seed=0]"), "the new name is not on the page");
+    assert!(!page.contains("stages["), "the old name is still on the page");
 }
 
 /// A finished study, exported (with checkpoints or not) and imported into a fresh folder.
