@@ -24,6 +24,10 @@ use crate::store::Store;
 /// The calibration study.
 const CALIBRATION_SPEC: &str = include_str!("cost_calibration.dev");
 
+/// How many times the calibration study runs with one worker; each instance's quickest time is
+/// fitted.
+const ALONE_PASSES: usize = 3;
+
 /// The steps of the calibration run again side by side, for the contention.
 const CONTENTION_STEPS: [&str; 5] =
     ["tms_s_long", "dln_l_llc", "mlp_s_llc", "tr_l_llc", "icl_long"];
@@ -94,8 +98,9 @@ impl Observer for Timings {
     fn note(&mut self, _: &str) {}
 }
 
-/// Runs the calibration study with the session's worker, device and threads: twice with one
-/// worker, each instance alone, to fit the rates to its instances' quicker times; then some of
+/// Runs the calibration study with the session's worker, device and threads: [`ALONE_PASSES`]
+/// times with one worker, each instance alone, to fit the rates to its instances' quickest
+/// times; then some of
 /// it again in a fresh store with the session's jobs, for how much slower requests side by side
 /// go.
 fn measure(session: &Session) -> Result<Rates, Failure> {
@@ -109,22 +114,25 @@ fn measure(session: &Session) -> Result<Rates, Failure> {
     let plan = calibration_plan(&spec)?;
     let probe_before = load_probe();
     let started = Instant::now();
-    // Twice, each instance's quicker time kept: the 2-core machine this was built on slowed
-    // a request by itself now and then (a 400-step training took 0.37 s, then 1.06 s, with
-    // nothing else running), and one such request among the calibration's few moved the fit's
-    // cost per step by half. Noise only ever adds time.
-    let (mut alone, first_wall) =
-        timed_run(session, &plan, &spec, &scratch.path().join("alone"), 1)?;
-    let (again, second_wall) =
-        timed_run(session, &plan, &spec, &scratch.path().join("alone-again"), 1)?;
+    // Three times, each instance's quickest time kept: the 2-core machine this was built on
+    // has slow spells of 10 to 30 seconds in which everything, on both cores, runs up to twice
+    // as slow (a matrix product on one core and a probe on the other fell together from 190 to
+    // 87 and from 860 to 500 iterations per 2 seconds), so one of the calibration's sub-second
+    // requests took 0.24 s in one pass and 0.38 s in the next, and with two passes one such
+    // request could still move the fit's cost per step by half. Noise only ever adds time.
+    let mut alone: BTreeMap<String, f64> = BTreeMap::new();
     // What a run spends outside its instances: planning, starting workers, drawing reports,
-    // writing the lock: the wall time beyond the busy time (the less of the two).
-    let overhead = (first_wall - busy_seconds(&plan, &alone))
-        .min(second_wall - busy_seconds(&plan, &again))
-        .max(0.0);
-    for (name, seconds) in again {
-        alone.entry(name).and_modify(|t| *t = t.min(seconds)).or_insert(seconds);
+    // writing the lock: the wall time beyond the busy time (the least of the passes').
+    let mut overhead = f64::INFINITY;
+    for pass in 0..ALONE_PASSES {
+        let (seconds, wall) =
+            timed_run(session, &plan, &spec, &scratch.path().join(format!("alone-{pass}")), 1)?;
+        overhead = overhead.min(wall - busy_seconds(&plan, &seconds));
+        for (name, time) in seconds {
+            alone.entry(name).and_modify(|t| *t = t.min(time)).or_insert(time);
+        }
     }
+    let overhead = overhead.max(0.0);
     let mut rates = fit(&plan, &alone);
     rates.overhead = overhead;
     let jobs = session.options.jobs.max(1);
