@@ -228,7 +228,24 @@ pub(crate) fn estimate_data(params: &BTreeMap<String, Value>) -> EstimateData {
 pub(crate) fn batch_samples(batch_size: Option<&Value>, data: Option<&params::Data>) -> f64 {
     match batch_size.and_then(Value::as_f64) {
         Some(samples) => samples,
-        None => data.and_then(fixed_samples).unwrap_or(1.0),
+        // `full`: the training pool.
+        None => data.and_then(training_samples).unwrap_or(1.0),
+    }
+}
+
+/// The samples a full batch of `data` holds: its pool, but for modular arithmetic only its
+/// `train_fraction` of the pairs (the rest are its own test pairs; counted whole, the grokking
+/// MLP's full batch was 3,481 pairs instead of 1,392).
+fn training_samples(data: &params::Data) -> Option<f64> {
+    match data {
+        params::Data::Modular(args) => {
+            Some(((args.p * args.p) as f64 * args.train_fraction).round().max(1.0))
+        }
+        params::Data::Tms(_)
+        | params::Data::Dln(_)
+        | params::Data::Induction(_)
+        | params::Data::IclRegression(_)
+        | params::Data::Tensors(_) => fixed_samples(data),
     }
 }
 
@@ -471,6 +488,21 @@ mod tests {
         // 5 numbers each.
         assert_eq!(part("activations"), Some(1000.0 * 12.0 * 4.0));
         assert_eq!(estimate.bytes(), 60.0 + 60.0 + 120.0 + 40_000.0 + 48_000.0);
+    }
+
+    #[test]
+    fn a_full_batch_of_modular_pairs_is_its_training_fraction() {
+        let params = fields(
+            "train t { model = mlp.model(widths = [118, 256, 59]), \
+             data = modular.data(p = 59, train_fraction = 0.4), \
+             optimizer = adamw(lr = 1e-3), batch_size = full, steps = 10 }",
+            0,
+        );
+        let data: Option<params::Data> = params.get("data").and_then(Value::typed);
+        // 0.4 of 59 x 59 = 3,481 pairs is 1,392.4: the worker's 1,392 training pairs; the
+        // other 2,089 are the test pairs, not in the batch.
+        assert_eq!(batch_samples(params.get("batch_size"), data.as_ref()), 1392.0);
+        assert_eq!(data.as_ref().and_then(fixed_samples), Some(3481.0));
     }
 
     #[test]
