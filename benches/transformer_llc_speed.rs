@@ -133,6 +133,11 @@ impl Measured {
 
 /// Trains the checkpoint with `binary`, then times the LLC step with `threads` threads.
 fn measure(binary: &str, threads: &str) -> Measured {
+    measure_with(binary, threads, &[])
+}
+
+/// [`measure`] with the spec changed by `sets` (`--set` arguments).
+fn measure_with(binary: &str, threads: &str, sets: &[String]) -> Measured {
     let project = tempfile::tempdir().expect("temp folder");
     std::fs::write(project.path().join("devspec.toml"), "").expect("write devspec.toml");
     std::fs::write(project.path().join("study.dev"), SPEC).expect("write spec");
@@ -141,6 +146,7 @@ fn measure(binary: &str, threads: &str) -> Measured {
         // Its summary and diagnostics captured, to keep the bench's output to its figures.
         let out = Command::new(binary)
             .args(["run", "--quiet", "--jobs", "1", "--threads", threads, "--target", target])
+            .args(sets.iter().flat_map(|set| ["--set", set.as_str()]))
             .arg(project.path().join("study.dev"))
             .env_remove("DEVSPEC_STORE")
             .output()
@@ -157,6 +163,39 @@ fn measure(binary: &str, threads: &str) -> Measured {
     let command = run("llc");
     let sampling = common::sampling_seconds(&project.path().join(".devspec"), "llc@");
     Measured { command, sampling, project }
+}
+
+/// The MALA check's share of the one-thread sampling loop: the loop with the check every 10th
+/// step (the default) against the loop without it (`acceptance_every = 100000`, never within
+/// 100 steps), in three alternating pairs, each pair with its own burn-in (0, 1, 2) so that
+/// every run computes afresh. A pair's share is its difference over the loop with the check;
+/// the median pair is judged. One pair alone is not: on the 2-core development machine the same
+/// LLC's time moved by up to 20% from one run to the next, more than the check costs.
+fn print_mala_goal() {
+    let loop_seconds = |every: u32, burnin: u32| {
+        let sets = [format!(
+            "llc.observable=llc(sampler = sgld(lr = 1e-4, localization = 10), chains = {CHAINS}, \
+             draws = {STEPS}, burnin = {burnin}, acceptance_every = {every})"
+        )];
+        measure_with(DEVSPEC, "1", &sets).sampling
+    };
+    let mut shares: Vec<f64> = (0..3)
+        .map(|burnin| {
+            let with = loop_seconds(10, burnin);
+            let without = loop_seconds(100_000, burnin);
+            (with - without) / with
+        })
+        .collect();
+    let listed = shares.iter().map(|s| format!("{:.1}%", s * 100.0)).collect::<Vec<_>>();
+    shares.sort_by(f64::total_cmp);
+    let median = shares[1];
+    println!(
+        "goal: the MALA check (a second forward and backward every 10th step) at most 12% of the \
+         loop: {:.1}% (the median of three pairs: {}), {}",
+        median * 100.0,
+        listed.join(", "),
+        verdict(median <= 0.12)
+    );
 }
 
 /// The machine's single-thread float32 matmul peak, as `worker/benches/matmul_peak.rs` last
@@ -271,6 +310,7 @@ fn main() {
         one.command_rate()
     );
     print_two_x_goal(one.rate());
+    print_mala_goal();
     let two = measure(DEVSPEC, "2");
     println!(
         "goal: two threads >= 1.7x one: sampling loop {:.2} s, {:.1} chain-steps/s ({}): {:.2}x, \
