@@ -148,8 +148,48 @@ pub fn why(current: &StepKey, previous: Option<&serde_json::Value>) -> Vec<Strin
             }
         }
     }
+    reasons.extend(named_input_changes(previous.get("named_inputs"), current.get("named_inputs")));
     if reasons.is_empty() {
         reasons.push("its recorded result is missing from the store (removed or corrupted)".into());
+    }
+    reasons
+}
+
+/// What moved among the names and keys of the inputs of a step that records them (a report,
+/// [`StepKey::named_inputs`]): an input renamed (its key under another name), an input whose
+/// key changed while its result did not, one added or gone.
+fn named_input_changes(
+    previous: Option<&serde_json::Value>,
+    current: Option<&serde_json::Value>,
+) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let new = current.and_then(serde_json::Value::as_object).unwrap_or(&empty);
+    let Some(old) = previous.and_then(serde_json::Value::as_object) else {
+        return if new.is_empty() {
+            Vec::new()
+        } else {
+            vec![
+                "its key now holds its inputs' names and keys (its last key was recorded by an \
+                  older devspec)"
+                    .to_owned(),
+            ]
+        };
+    };
+    let mut reasons = Vec::new();
+    for (name, key) in new {
+        match old.get(name) {
+            Some(before) if before == key => {}
+            Some(_) => reasons.push(format!("the key of input {name} changed")),
+            None => match old.iter().find(|(was, k)| *k == key && !new.contains_key(*was)) {
+                Some((was, _)) => reasons.push(format!("input {was} renamed to {name}")),
+                None => reasons.push(format!("input {name} added")),
+            },
+        }
+    }
+    for (name, key) in old {
+        if !new.contains_key(name) && !new.values().any(|k| k == key) {
+            reasons.push(format!("input {name} gone"));
+        }
     }
     reasons
 }
@@ -167,5 +207,31 @@ fn text(value: Option<&serde_json::Value>) -> String {
             }
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_input_changes;
+    use serde_json::json;
+
+    #[test]
+    fn a_reports_inputs_renamed_rekeyed_added_and_gone_are_each_named() {
+        let old = json!({"a[seed=0]": "k1", "b": "k2", "c": "k3"});
+        let new = json!({"x[seed=0]": "k1", "b": "k9", "d": "k4"});
+        assert_eq!(
+            named_input_changes(Some(&old), Some(&new)),
+            [
+                "the key of input b changed",
+                "input d added",
+                "input a[seed=0] renamed to x[seed=0]",
+                "input c gone",
+            ]
+        );
+        assert!(named_input_changes(Some(&old), Some(&old)).is_empty());
+        // Not a report: neither key holds them.
+        assert!(named_input_changes(None, None).is_empty());
+        // A report keyed by a devspec before its key held them: one reason, not one per input.
+        assert_eq!(named_input_changes(None, Some(&new)).len(), 1);
     }
 }

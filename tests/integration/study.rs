@@ -109,6 +109,12 @@ fn the_lock_is_stable_and_a_change_touches_only_its_step_and_dependents() {
     // served.)
     let renamed = STUDY.replace("draws = 30", "draws = 35").replace("stages", "phases");
     std::fs::write(project.spec(), renamed).unwrap();
+    let status = project.verb(&["status", "{spec}", "--why"]);
+    let line = status.lines().find(|l| l.trim_start().starts_with("will run")).unwrap_or_default();
+    assert!(
+        line.contains("summary") && line.contains("input stages[seed=0] renamed to phases[seed=0]"),
+        "{status}"
+    );
     let run = project.run(&["-q"]);
     assert_eq!(run.counts().0, 1, "only the report: {}", run.stderr());
     let page = String::from_utf8(report_page(project.dir.path())).unwrap();
