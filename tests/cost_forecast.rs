@@ -4,7 +4,7 @@
 //! varied by more than the tolerance).
 //!
 //! The runs: scaled-down copies of the studies of `specs/`
-//! (fewer steps, chains and draws, through `--set`, so each run takes 5 to 15 s with the debug
+//! (fewer steps, chains and draws, through `--set`, so each run takes 5 to 12 s with the debug
 //! build), each forecast and then run three times, after one calibration of the same
 //! binaries; the forecast's total must fall within ±30% of the median run's wall time, and a
 //! training step's within ±30% of its median measured seconds.
@@ -18,7 +18,7 @@
 //! everything on both cores goes up to twice as slow (a matrix product on one core and an
 //! arithmetic probe on the other fell together, from 190 to 87 and from 860 to 500 iterations
 //! per 2 seconds, with nothing else running), and the same 30,000-step training took 2.7 s to
-//! 4.1 s in four runs a minute apart. No forecast can know a spell to come; what it can be
+//! 4.0 s in four runs a minute apart. No forecast can know a spell to come; what it can be
 //! judged on is the machine's usual time, which a spell moves in one run of three at most.
 //! The calibration keeps each request's quickest of three passes for the same reason.
 
@@ -231,10 +231,11 @@ fn forecast_and_run(study: &Scaled, spec: &Path, store: &Path) -> Attempt {
 // spell of the host during the calibration does not.
 //
 // Not in `make test`: run by `make bench` (`-- --ignored`), where timing goals are judged, on a
-// quiet machine (about 4 minutes). History: with one run per study and two calibration passes
+// quiet machine (4 to 5 minutes). History: with one run per study and two calibration passes
 // it passed one quiet run in four (the first calibration forecast 25-45% high in most, one
-// request in a slow spell moving a family's cost per step); with three of each it passed at
-// the first attempt (see the note for the figures).
+// request in a slow spell moving a family's cost per step); with three of each it passed three
+// quiet runs of three, one of them after measuring one study again (docs/estimation.md has the
+// figures).
 #[test]
 #[ignore = "a timing test, judged by `make bench` on a quiet machine: see the comment above"]
 fn the_forecast_is_within_30_percent_of_each_scaled_down_studys_run() {

@@ -377,6 +377,11 @@ pub fn key_problems(
     let outputs_of = |node: petgraph::graph::NodeIndex| {
         by_name.get(&plan.graph[node].display_name()).map(|locked| &locked.outputs)
     };
+    // The keys a report's key holds: its inputs' locked keys, each checked here on its own (an
+    // imported checkpoint's is the owner's, as its digest is).
+    let key_of = |node: petgraph::graph::NodeIndex| {
+        by_name.get(&plan.graph[node].display_name()).map(|locked| locked.key.clone())
+    };
     let planned: BTreeSet<String> =
         plan.order.iter().map(|&node| plan.graph[node].display_name()).collect();
     let mut problems: Vec<String> = lock
@@ -392,7 +397,7 @@ pub fn key_problems(
         }
         let Some(locked) = by_name.get(&plan.graph[node].display_name()) else { continue };
         let Some((key, _)) =
-            crate::exec::instance_key(plan, node, &outputs_of, &locked.environment, files)
+            crate::exec::instance_key(plan, node, &outputs_of, &key_of, &locked.environment, files)
         else {
             problems.push(format!(
                 "`{}`'s key cannot be recomputed: an instance it reads has no results",

@@ -93,8 +93,8 @@ pub enum BidCommand {
         #[arg(long, short = 'o', value_name = "BID")]
         out: PathBuf,
         /// Leave out the forecast of the bid's cost on this machine (`plan --cost`'s, which the
-        /// bid carries by default; its calibration runs once per build and setting, about half
-        /// a minute).
+        /// bid carries by default; its calibration runs once per build and setting, about a
+        /// minute and a half).
         #[arg(long = "no-cost")]
         no_cost: bool,
         #[command(flatten)]

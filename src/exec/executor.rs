@@ -369,7 +369,7 @@ impl Executor<'_> {
             }
         }
         let instance = self.plan.graph[node].display_name();
-        let (key_parts, input_digests) = self.key_for(node, &schedule.state);
+        let (key_parts, input_digests) = self.key_for(node, &schedule.state, &schedule.keys);
         let key = key_parts.digest();
         schedule.keys[node.index()] = Some(key.clone());
         if !looked_up && self.take_cached(node, &key, schedule, summary, on_event) {
@@ -467,7 +467,7 @@ impl Executor<'_> {
             key,
             kind: self.plan.graph[node].kind,
             params: &params,
-            inputs: self.in_process_inputs(node, &schedule.state),
+            inputs: self.in_process_inputs(node, &schedule.state, &schedule.keys),
             options: &self.options,
         };
         let outcome = in_process::run(self.store, &job);
@@ -475,7 +475,12 @@ impl Executor<'_> {
     }
 
     /// The inputs of an in-process step: each source instance and everything it produced.
-    fn in_process_inputs(&self, node: NodeIndex, state: &[State]) -> Vec<crate::steps::Input> {
+    fn in_process_inputs(
+        &self,
+        node: NodeIndex,
+        state: &[State],
+        keys: &[Option<String>],
+    ) -> Vec<crate::steps::Input> {
         let graph = &self.plan.graph;
         let mut sources: Vec<NodeIndex> =
             graph.neighbors_directed(node, Direction::Incoming).collect();
@@ -489,16 +494,9 @@ impl Executor<'_> {
             .into_iter()
             .map(|source| {
                 let instance = &graph[source];
-                // The source's key, for the provenance of what it produced (a report's).
-                let key = instance_key(
-                    self.plan,
-                    source,
-                    &outputs_of,
-                    &self.options.key_environment(),
-                    &self.options.files,
-                )
-                .map(|(key, _)| key.digest())
-                .unwrap_or_default();
+                // The source's key, for the provenance of what it produced (a report's): the
+                // key it ran or was found under, the one the report's own key holds.
+                let key = keys[source.index()].clone().unwrap_or_default();
                 let params_of = |node: NodeIndex| -> serde_json::Map<String, serde_json::Value> {
                     graph[node].params.iter().map(|(k, v)| (k.clone(), v.to_wire())).collect()
                 };
@@ -531,7 +529,12 @@ impl Executor<'_> {
 
     /// The instance's key (from its parameters and its inputs' realized digests) and those
     /// digests.
-    fn key_for(&self, node: NodeIndex, state: &[State]) -> (StepKey, Vec<String>) {
+    fn key_for(
+        &self,
+        node: NodeIndex,
+        state: &[State],
+        keys: &[Option<String>],
+    ) -> (StepKey, Vec<String>) {
         let outputs_of = |source: NodeIndex| match &state[source.index()] {
             State::Done(outputs) | State::Running(outputs) => Some(outputs),
             _ => None,
@@ -540,6 +543,7 @@ impl Executor<'_> {
             self.plan,
             node,
             &outputs_of,
+            &|source| keys[source.index()].clone(),
             &self.options.key_environment(),
             &self.options.files,
         )

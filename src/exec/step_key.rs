@@ -4,8 +4,10 @@
 //!
 //! In the key: a format version, the step kind and its implementation version, the resolved
 //! parameters, the realized output digests of its inputs, its seed, and what changes numbers
-//! (libtorch version, device, threads per step, CPU kernels, what decides MKL's code path). Not in the key: `--jobs`, paths,
-//! display names, comments, formatting, field order, and execution-only fields (`resources`).
+//! (libtorch version, device, threads per step, CPU kernels, what decides MKL's code path); for a
+//! report, which records them, its inputs' display names and keys too. Not in the key:
+//! `--jobs`, paths, any other step's display names, comments, formatting, field order, and
+//! execution-only fields (`resources`).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -301,12 +303,13 @@ pub fn instance_key<'o>(
     plan: &Plan,
     node: NodeIndex,
     outputs_of: &dyn Fn(NodeIndex) -> Option<&'o BTreeMap<String, String>>,
+    key_of: &dyn Fn(NodeIndex) -> Option<String>,
     environment: &BTreeMap<String, String>,
     files: &FileDigests,
 ) -> Option<(StepKey, Vec<String>)> {
     let instance = &plan.graph[node];
     let (inputs, digests) = key_inputs(plan, node, outputs_of)?;
-    let named = named_inputs(plan, node, outputs_of, environment, files)?;
+    let named = named_inputs(plan, node, key_of)?;
     let environment = environment_of(instance, environment).into_owned();
     Some((
         StepKey::new(instance.kind, &instance.params, inputs, environment, named, files),
@@ -319,34 +322,45 @@ pub fn instance_digest<'o>(
     plan: &Plan,
     node: NodeIndex,
     outputs_of: &dyn Fn(NodeIndex) -> Option<&'o BTreeMap<String, String>>,
+    key_of: &dyn Fn(NodeIndex) -> Option<String>,
     environment: &BTreeMap<String, String>,
     files: &FileDigests,
 ) -> Option<String> {
     let instance = &plan.graph[node];
     let (inputs, _) = key_inputs(plan, node, outputs_of)?;
-    let named = named_inputs(plan, node, outputs_of, environment, files)?;
+    let named = named_inputs(plan, node, key_of)?;
     let environment = environment_of(instance, environment);
     Some(StepKey::digest_of(instance.kind, &instance.params, &inputs, &environment, &named, files))
 }
 
-/// [`StepKey::named_inputs`]: for a step that records its inputs' names and keys, each
-/// input's display name and key; empty for every other step. `None` while an input is not
-/// done.
-fn named_inputs<'o>(
+/// [`StepKey::named_inputs`]: for a step that records its inputs' names and keys, each input's
+/// display name and its key (as `key_of` knows it: the key the input was run or found under,
+/// never recomputed here, so an input whose own inputs are gone, a training that failed after
+/// streaming the checkpoints it read, still has one), followed by the names of what that input
+/// read (` on run[seed=0]`: a report draws them too, the step a detection searched, the
+/// checkpoint an estimate was made at); empty for every other step. `None` while an input's key
+/// is not known.
+fn named_inputs(
     plan: &Plan,
     node: NodeIndex,
-    outputs_of: &dyn Fn(NodeIndex) -> Option<&'o BTreeMap<String, String>>,
-    environment: &BTreeMap<String, String>,
-    files: &FileDigests,
+    key_of: &dyn Fn(NodeIndex) -> Option<String>,
 ) -> Option<BTreeMap<String, String>> {
-    if !crate::registry::step_kind(plan.graph[node].kind).records_inputs {
+    let graph = &plan.graph;
+    if !crate::registry::step_kind(graph[node].kind).records_inputs {
         return Some(BTreeMap::new());
     }
-    plan.graph
+    graph
         .neighbors_directed(node, Direction::Incoming)
         .map(|source| {
-            let key = instance_digest(plan, source, outputs_of, environment, files)?;
-            Some((plan.graph[source].display_name(), key))
+            let key = key_of(source)?;
+            let mut read: Vec<String> = graph
+                .neighbors_directed(source, Direction::Incoming)
+                .map(|upstream| graph[upstream].display_name())
+                .collect();
+            read.sort();
+            read.dedup();
+            let value = if read.is_empty() { key } else { format!("{key} on {}", read.join(", ")) };
+            Some((graph[source].display_name(), value))
         })
         .collect()
 }
@@ -369,7 +383,8 @@ fn key_inputs<'o>(
         let output = edge.weight().output.to_string();
         let digest = outputs_of(edge.source())?.get(&output).cloned().unwrap_or_default();
         // Named by the place of its step among the `on` steps, its coordinates, checkpoint and
-        // output: renaming or moving a step in the file does not change its dependents' keys.
+        // output: renaming or moving a step in the file does not change its dependents' keys (but a
+        // report's, which also holds its inputs' names: `named_inputs`).
         let position = plan.step_inputs[instance.step].iter().position(|&s| s == source.step);
         let checkpoint = source.checkpoint.map(|c| format!("@{c}")).unwrap_or_default();
         let role = format!(

@@ -48,18 +48,25 @@ pub fn survey(plan: &Plan, store: &Store, options: &RunOptions) -> Vec<InstanceS
                     InstanceStatus::Cached(manifest) => Some(&manifest.outputs),
                     _ => None,
                 };
+                let key_of = |source: NodeIndex| match &statuses[source.index()] {
+                    InstanceStatus::Cached(manifest) => Some(manifest.key.clone()),
+                    _ => None,
+                };
                 let files = &options.files;
-                let Some(digest) = instance_digest(plan, node, &outputs_of, &environment, files)
+                let Some(digest) =
+                    instance_digest(plan, node, &outputs_of, &key_of, &environment, files)
                 else {
                     return InstanceStatus::WaitsForInputs;
                 };
                 match store.cached(&digest) {
                     Some(manifest) => InstanceStatus::Cached(Box::new(manifest)),
                     // Rare in a rerun: only what will run needs its key's parts.
-                    None => match instance_key(plan, node, &outputs_of, &environment, files) {
-                        Some((key, _)) => InstanceStatus::WillRun(key),
-                        None => InstanceStatus::WaitsForInputs,
-                    },
+                    None => {
+                        match instance_key(plan, node, &outputs_of, &key_of, &environment, files) {
+                            Some((key, _)) => InstanceStatus::WillRun(key),
+                            None => InstanceStatus::WaitsForInputs,
+                        }
+                    }
                 }
             })
             .collect();
@@ -157,7 +164,7 @@ pub fn why(current: &StepKey, previous: Option<&serde_json::Value>) -> Vec<Strin
 
 /// What moved among the names and keys of the inputs of a step that records them (a report,
 /// [`StepKey::named_inputs`]): an input renamed (its key under another name), an input whose
-/// key changed while its result did not, one added or gone.
+/// key or whose own inputs' names changed, one added or gone.
 fn named_input_changes(
     previous: Option<&serde_json::Value>,
     current: Option<&serde_json::Value>,
@@ -179,7 +186,7 @@ fn named_input_changes(
     for (name, key) in new {
         match old.get(name) {
             Some(before) if before == key => {}
-            Some(_) => reasons.push(format!("the key of input {name} changed")),
+            Some(_) => reasons.push(format!("input {name}: its key or what it read changed")),
             None => match old.iter().find(|(was, k)| *k == key && !new.contains_key(*was)) {
                 Some((was, _)) => reasons.push(format!("input {was} renamed to {name}")),
                 None => reasons.push(format!("input {name} added")),
@@ -222,7 +229,7 @@ mod tests {
         assert_eq!(
             named_input_changes(Some(&old), Some(&new)),
             [
-                "the key of input b changed",
+                "input b: its key or what it read changed",
                 "input d added",
                 "input a[seed=0] renamed to x[seed=0]",
                 "input c gone",

@@ -201,7 +201,6 @@ fn sampler_slots(sampler: &params::Sampler) -> f64 {
     }
 }
 
-/// Samples in one batch: the batch size, or the whole data set for `full`.
 /// What an estimate reads: its observable's own data, else the data of the step it is on; the
 /// samples of a batch (its observable's `batch_size`, else the training's); and the samples of
 /// the pool it draws from (a batch when the data are drawn fresh).
@@ -225,6 +224,7 @@ pub(crate) fn estimate_data(params: &BTreeMap<String, Value>) -> EstimateData {
     EstimateData { data, batch, pool }
 }
 
+/// Samples in one batch: the batch size, or the training pool for `full`.
 pub(crate) fn batch_samples(batch_size: Option<&Value>, data: Option<&params::Data>) -> f64 {
     match batch_size.and_then(Value::as_f64) {
         Some(samples) => samples,

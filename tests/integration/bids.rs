@@ -177,7 +177,7 @@ const OPEN_SPEC: &str = "param checkpoints: files \"the training checkpoints, on
      data = tms.data(features = 4, sparsity = 0.9, samples = 512)\n}\n\
      estimate llc on ckpts {\n  observable = llc(sampler = sgld(lr = 1e-3, localization = 100), \
      chains = 2, draws = 40, burnin = 10)\n}\n\
-     report summary on llc { title = \"bid on private checkpoints\" }\n";
+     report summary on ckpts, llc { title = \"bid on private checkpoints\" }\n";
 
 /// `sent` with its first committed checkpoint's digest replaced by another everywhere (the
 /// results' lock, the commitment, its root recomputed as docs/bids.md says, the listing): a

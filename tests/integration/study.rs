@@ -122,6 +122,25 @@ fn the_lock_is_stable_and_a_change_touches_only_its_step_and_dependents() {
     assert!(!page.contains("stages["), "the old name is still on the page");
 }
 
+#[test]
+fn a_report_on_what_a_failed_training_streamed_is_still_drawn() {
+    // The training streams its checkpoint at step 1, then diverges (loss inf at step 4) and
+    // fails; the loss at step 1 is measured all the same, and the report on it is keyed with
+    // that estimate's key as it ran: recomputed, it would need the failed training's outputs,
+    // which a failure drops (the run once stopped there).
+    let project = Project::new(
+        "train run {\n  model = tms.model(features = 5, hidden = 2)\n  \
+         data = tms.data(features = 5, sparsity = 0.9, samples = 512)\n  optimizer = sgd(lr = 1e4)\n  \
+         batch_size = 128\n  steps = 200\n  seed = 0\n  checkpoints = [1, 200]\n}\n\
+         estimate loss_at on run { at = [1], observable = loss() }\n\
+         report summary on loss_at {}\n",
+    );
+    let run = project.run(&[]);
+    assert_eq!(run.counts(), (2, 0, 1, 0), "{}", run.stderr());
+    assert!(run.stderr().contains("the training loss became inf"), "{}", run.stderr());
+    assert!(project.dir.path().join("reports/study/summary/report.html").is_file());
+}
+
 /// A finished study, exported (with checkpoints or not) and imported into a fresh folder.
 struct Shared {
     sender: Project,
