@@ -411,6 +411,27 @@ fn transitions_are_marked_at_the_middle_of_each_planted_rise_and_fall() {
 }
 
 #[test]
+fn the_stages_around_a_transition_are_judged_away_from_it() {
+    // An accuracy flat at 0 until a rise to 1 around step 6,000 (as the grokking study's test
+    // accuracy), over 25 log-spaced checkpoints a factor 1.47 apart: the checkpoints next to
+    // the transition are part way up (0.3 and 0.7), and neither stage is a rise beyond them.
+    // Judged on its endpoints, the first stage read "rising" (it ended at 0.3).
+    let steps = log_steps(25);
+    let values = steps
+        .iter()
+        .map(|&s| 0.005 + 0.99 * sigmoid(((s as f64).ln() - 6000f64.ln()) / 0.2))
+        .collect();
+    let series = Series::new("test_accuracy", steps, values);
+    let detection = method(r#"{"call": "transitions"}"#).detect(&series).unwrap();
+    let kinds: Vec<&str> = detection.boundaries.iter().map(|b| b.kind.as_str()).collect();
+    assert_eq!(kinds, ["rise"], "{:?}", detection.boundaries);
+    let index = detection.boundaries[0].index;
+    assert!(series.values[index - 1] > 0.1 && series.values[index] < 0.9, "{series:?}");
+    let stages: Vec<&str> = detection.stages.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(stages, ["flat", "flat"], "{:?}", detection.stages);
+}
+
+#[test]
 fn a_loss_drop_is_a_transition_and_ripples_of_noise_are_not() {
     // One drop by a factor of 4 around step 2,000; noise of 1% of the loss elsewhere.
     let mut noise = Noise::new(7);

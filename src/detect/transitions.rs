@@ -61,5 +61,5 @@ pub fn detect(series: &Series, smoothing: f64, axis: Axis, threshold: f64) -> De
             )
         })
         .collect();
-    Detection::new(series, "transitions", boundaries, slope.details(smoothing, axis))
+    Detection::between_changes(series, "transitions", boundaries, slope.details(smoothing, axis))
 }

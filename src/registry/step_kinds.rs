@@ -229,8 +229,9 @@ static DETECT: StepKindEntry = StepKindEntry {
     batching: Batching::Never,
     trajectory: None,
     // 2: a loss is smoothed as log(loss) by `critical_points`. 3: a stage after an interval
-    // holding two changes (a peak) is what the last leads to.
-    implementation: 3,
+    // holding two changes (a peak) is what the last leads to. 4: a stage between
+    // `transitions` is judged without its checkpoints next to a boundary.
+    implementation: 4,
     records_inputs: false,
 };
 
