@@ -97,22 +97,28 @@ impl Detection {
         boundaries: Vec<Boundary>,
         details: serde_json::Value,
     ) -> Detection {
-        Detection::build(series, method, boundaries, None, Ends::AsTheyAre, details)
+        Detection::build(series, method, boundaries, None, details)
     }
 
     /// As [`Detection::new`], for a method whose boundaries lie in the middle of a change
-    /// (transitions: where a rise is fastest): half of each change falls in the stage before
-    /// the boundary and half in the one after, so a stage's kind is judged without its
-    /// checkpoints next to a boundary. Judged on its endpoints, the grokking study's
-    /// test accuracy, flat at 0 from step 10 to 3,300, read "rises" up to the transition at
-    /// about 6,000 because the stage ended at 0.15, part way up the rise.
+    /// (transitions: where a rise is fastest). Half of each change then falls in the stage
+    /// before the boundary and half in the one after, so a stage between two is not one
+    /// regime, and no direction names it honestly: each is [`BETWEEN`], and the boundaries
+    /// carry the direction. Named by their endpoints, the grokking study's test accuracy, flat
+    /// at 0 from step 10 to 3,300, read "rises" up to its transition (the stage ended part way
+    /// up it, at 0.15); named without the checkpoints next to a boundary, the toy model's LLC,
+    /// still climbing from 1.40 to 1.91 after a broad transition, read "plateau".
     pub fn between_changes(
         series: &Series,
         method: &str,
         boundaries: Vec<Boundary>,
         details: serde_json::Value,
     ) -> Detection {
-        Detection::build(series, method, boundaries, None, Ends::AwayFromBoundaries, details)
+        let mut detection = Detection::build(series, method, boundaries, None, details);
+        for stage in &mut detection.stages {
+            BETWEEN.clone_into(&mut stage.kind);
+        }
+        detection
     }
 
     /// As [`Detection::new`], for a method whose boundary kinds name the stage after them
@@ -125,7 +131,7 @@ impl Detection {
         first: &str,
         details: serde_json::Value,
     ) -> Detection {
-        Detection::build(series, method, boundaries, Some(first), Ends::AsTheyAre, details)
+        Detection::build(series, method, boundaries, Some(first), details)
     }
 
     fn build(
@@ -133,7 +139,6 @@ impl Detection {
         method: &str,
         mut boundaries: Vec<Boundary>,
         first: Option<&str>,
-        ends: Ends,
         details: serde_json::Value,
     ) -> Detection {
         // Where the trend changes twice between two checkpoints (a peak: rising, flat, falling),
@@ -148,7 +153,7 @@ impl Detection {
                 boundary.kind.clone_from(&last_kind[&boundary.index]);
             }
         }
-        let mut stages = stages(series, &boundaries, ends);
+        let mut stages = stages(series, &boundaries);
         if let Some(first) = first {
             let kinds = std::iter::once(first).chain(boundaries.iter().map(|b| b.kind.as_str()));
             for (stage, kind) in stages.iter_mut().zip(kinds) {
@@ -167,6 +172,9 @@ impl Detection {
         }
     }
 }
+
+/// The kind of a stage between two changes ([`Detection::between_changes`]).
+pub const BETWEEN: &str = "between";
 
 /// The boundary between checkpoints `index - 1` and `index`.
 pub fn between(
@@ -201,17 +209,7 @@ pub fn direction(meaning: Meaning, delta: f64, range: f64) -> &'static str {
     }
 }
 
-/// Which checkpoints of a stage its kind is judged on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ends {
-    /// Its first and last.
-    AsTheyAre,
-    /// Its first and last that are not next to a boundary, where it has such points (a stage
-    /// of one or two checkpoints between two boundaries keeps its own).
-    AwayFromBoundaries,
-}
-
-fn stages(series: &Series, boundaries: &[Boundary], judged: Ends) -> Vec<Stage> {
+fn stages(series: &Series, boundaries: &[Boundary]) -> Vec<Stage> {
     if series.is_empty() {
         return Vec::new();
     }
@@ -220,21 +218,11 @@ fn stages(series: &Series, boundaries: &[Boundary], judged: Ends) -> Vec<Stage> 
     starts.extend(boundaries.iter().map(|b| b.index));
     let ends: Vec<usize> =
         starts.iter().skip(1).map(|&s| s - 1).chain([series.len() - 1]).collect();
-    let count = starts.len();
     starts
         .iter()
         .zip(ends)
-        .enumerate()
-        .map(|(number, (&start, end))| {
-            let (from, to) = match judged {
-                Ends::AsTheyAre => (start, end),
-                Ends::AwayFromBoundaries => {
-                    let from = if number > 0 { start + 1 } else { start };
-                    let to = if number + 1 < count { end.saturating_sub(1) } else { end };
-                    if from < to { (from, to) } else { (start, end) }
-                }
-            };
-            let (first, last) = (series.values[from], series.values[to]);
+        .map(|(&start, end)| {
+            let (first, last) = (series.values[start], series.values[end]);
             // A loss often spans decades: its stages are judged by their relative change.
             let (delta, scale) = if series.meaning() == Meaning::Loss && first > 0.0 && last > 0.0 {
                 (last.ln() - first.ln(), 1.0)

@@ -411,11 +411,11 @@ fn transitions_are_marked_at_the_middle_of_each_planted_rise_and_fall() {
 }
 
 #[test]
-fn the_stages_around_a_transition_are_judged_away_from_it() {
+fn the_stages_around_a_transition_are_not_named_by_its_halves() {
     // An accuracy flat at 0 until a rise to 1 around step 6,000 (as the grokking study's test
     // accuracy), over 25 log-spaced checkpoints a factor 1.47 apart: the checkpoints next to
-    // the transition are part way up (0.3 and 0.7), and neither stage is a rise beyond them.
-    // Judged on its endpoints, the first stage read "rising" (it ended at 0.3).
+    // the transition are part way up (0.3 and 0.7). Named by their endpoints, both stages read
+    // "rising"; they are `between`, and the boundary says it rose.
     let steps = log_steps(25);
     let values = steps
         .iter()
@@ -428,7 +428,7 @@ fn the_stages_around_a_transition_are_judged_away_from_it() {
     let index = detection.boundaries[0].index;
     assert!(series.values[index - 1] > 0.1 && series.values[index] < 0.9, "{series:?}");
     let stages: Vec<&str> = detection.stages.iter().map(|s| s.kind.as_str()).collect();
-    assert_eq!(stages, ["flat", "flat"], "{:?}", detection.stages);
+    assert_eq!(stages, ["between", "between"], "{:?}", detection.stages);
 }
 
 #[test]

@@ -230,8 +230,9 @@ static DETECT: StepKindEntry = StepKindEntry {
     trajectory: None,
     // 2: a loss is smoothed as log(loss) by `critical_points`. 3: a stage after an interval
     // holding two changes (a peak) is what the last leads to. 4: a stage between
-    // `transitions` is judged without its checkpoints next to a boundary.
-    implementation: 4,
+    // `transitions` named without its checkpoints next to a boundary. 5: such a stage is
+    // `between`, not named by a direction.
+    implementation: 5,
     records_inputs: false,
 };
 

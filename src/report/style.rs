@@ -29,7 +29,8 @@ pub const FLAGGED: RGBColor = RGBColor(200, 30, 30);
 /// The colour of a stage of this kind, named by what it means for its series: an LLC that
 /// rises (development) is orange and one that falls (refinement) blue, a loss that falls green
 /// and one that rises vermilion, any other series rising purple and falling sky blue; flat
-/// stretches of every series grey. A kind no detection produces is dark grey.
+/// stretches of every series grey; a stretch between two transitions nearly white. A kind no
+/// detection produces is dark grey.
 pub fn stage_colour(kind: &str) -> RGBColor {
     match kind {
         "development" => RGBColor(230, 159, 0),
@@ -39,6 +40,9 @@ pub fn stage_colour(kind: &str) -> RGBColor {
         "rising" => RGBColor(204, 121, 167),
         "falling" => RGBColor(86, 180, 233),
         "plateau" | "flat" => RGBColor(170, 170, 170),
+        // Between two transitions: no direction, so nearly white; the boundaries say what
+        // changed.
+        "between" => RGBColor(236, 233, 226),
         _ => RGBColor(90, 90, 90),
     }
 }
@@ -58,6 +62,7 @@ pub fn stage_name(kind: &str, series: &str) -> String {
         "loss_rising" | "rising" => format!("{series} rises"),
         "plateau" | "flat" if series.starts_with("llc") => "plateau (LLC flat)".into(),
         "plateau" | "flat" => format!("{series} flat"),
+        "between" => format!("between transitions ({series})"),
         other => format!("{series} {other}"),
     }
 }
