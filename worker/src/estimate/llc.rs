@@ -16,10 +16,11 @@ use rand_distr::{Distribution, StandardNormal};
 use tch::{Device, Kind, Tensor};
 
 use super::EstimateError;
-use super::sampler::Sampler;
+use super::sampler::{Layout, Sampler};
 use super::spec::{EstimateSpec, LlcSpec, SamplerSpec};
 use crate::train::data::{DataSpec, Samples};
 use crate::train::loss::Loss;
+use crate::train::member_threads;
 use crate::train::model::Arch;
 use crate::train::rng::{Purpose, stream};
 use crate::train::tms_lanes::TmsLanes;
@@ -227,16 +228,21 @@ struct Run<'a> {
     spec: &'a EstimateSpec,
     llc: &'a LlcSpec,
     members: usize,
+    /// Every parameter, `[members, ...]`; a sampled one is a view into `w`.
     params: Vec<Tensor>,
-    /// Each row's checkpoint, the centre of its localization.
-    anchors: Vec<Tensor>,
     /// The parameters sampled (`restrict`); the others stay at the checkpoint.
     sampled: Vec<usize>,
+    /// The sampled parameters, every member's, in one buffer (the sampler's [`Layout`]), and
+    /// each row's checkpoint (the centre of its localization) in the same layout.
+    w: Tensor,
+    anchor: Tensor,
     sampler: Sampler,
     gradients: Gradients,
-    /// The members' losses `[members]` and gradients at the last evaluation.
+    /// The members' losses `[members]` and gradients at the last evaluation: every parameter's
+    /// (a sampled one's a view into `grad`, the sampled gradients' buffer).
     losses: Tensor,
     grads: Vec<Tensor>,
+    grad: Tensor,
     noise: Noise,
     recorded: Rows,
 }
@@ -303,34 +309,51 @@ impl<'a> Run<'a> {
             | Arch::Transformer(_)
             | Arch::TorchScript(_) => Gradients::Autograd,
         };
-        let params: Vec<Tensor> = anchors
-            .iter()
-            .map(|p| match gradients {
-                Gradients::Lanes { .. } | Gradients::Workspace(_) => p.copy(),
-                Gradients::Autograd => p.copy().set_requires_grad(true),
-            })
-            .collect();
-        let sampled_params: Vec<&Tensor> = sampled.iter().map(|&i| &params[i]).collect();
+        let sampled_anchors: Vec<&Tensor> = sampled.iter().map(|&i| &anchors[i]).collect();
+        let layout = Layout::new(&sampled_anchors);
+        let anchor = Layout::flatten(&sampled_anchors);
+        let w = anchor.copy();
+        let grad = anchor.zeros_like();
+        let (mut w_views, mut grad_views) =
+            (layout.views(&w).into_iter(), layout.views(&grad).into_iter());
+        let (mut params, mut grads) = (Vec::new(), Vec::new());
+        for (i, anchor) in anchors.iter().enumerate() {
+            let (param, grad) = if sampled.contains(&i) {
+                let view = w_views.next().expect("a view per sampled parameter");
+                (view, grad_views.next().expect("a view per sampled parameter"))
+            } else {
+                (anchor.copy(), anchor.zeros_like())
+            };
+            // Autograd's leaves: the same memory, detached from the buffer's history.
+            params.push(match gradients {
+                Gradients::Lanes { .. } | Gradients::Workspace(_) => param,
+                Gradients::Autograd => param.detach().set_requires_grad(true),
+            });
+            grads.push(grad);
+        }
         let noise = Noise::new(
             rows.iter().map(|&(c, _)| stream(spec.seed, Purpose::SamplerNoise, c)),
-            &sampled_params,
+            &sampled_anchors,
+            anchor.zeros_like(),
+        );
+        let chain_sampler = Sampler::new(
+            &rows.iter().map(|&(_, sampler)| sampler).collect::<Vec<_>>(),
+            layout,
+            &anchor,
         );
         Ok(Run {
             spec,
             llc,
             members,
             losses: Tensor::zeros([members as i64], (spec.kind, spec.device)),
-            grads: params.iter().map(Tensor::zeros_like).collect(),
+            grads,
+            grad,
             noise,
             params,
-            anchors,
             sampled,
-            sampler: Sampler::new(
-                &rows.iter().map(|&(_, sampler)| sampler).collect::<Vec<_>>(),
-                names.len(),
-                spec.kind,
-                spec.device,
-            ),
+            w,
+            anchor,
+            sampler: chain_sampler,
             gradients,
             recorded: Rows {
                 traces: vec![Vec::with_capacity(llc.draws); members],
@@ -354,13 +377,16 @@ impl<'a> Run<'a> {
             Gradients::Autograd => {
                 let expand = |t: &Tensor| t.expand([self.members as i64, -1, -1], false);
                 let spec = self.spec;
-                (self.losses, self.grads) = spec.loss.with_gradients(
+                let (losses, grads) = spec.loss.with_gradients(
                     &spec.model,
                     &self.params,
                     &expand(x),
                     &expand(y),
                     spec.kind,
                 );
+                self.losses = losses;
+                let sampled: Vec<&Tensor> = self.sampled.iter().map(|&i| &grads[i]).collect();
+                Layout::fill(&mut self.grad, &sampled);
             }
         }
     }
@@ -370,11 +396,10 @@ impl<'a> Run<'a> {
     /// correlates with the loss).
     fn half_square_distances(&self) -> Tensor {
         tch::no_grad(|| {
-            let members = self.members as i64;
-            let mut total = Tensor::zeros([members], (Kind::Double, self.spec.device));
-            for &i in &self.sampled {
-                let offset = (self.params[i].detach() - &self.anchors[i]).to_kind(Kind::Double);
-                total += offset.square().reshape([members, -1]).sum_dim_intlist(1, false, None);
+            let offsets = (&self.w - &self.anchor).to_kind(Kind::Double).square();
+            let mut total = Tensor::zeros([self.members as i64], (Kind::Double, self.spec.device));
+            for sum in self.sampler.layout().per_member_sums(&offsets) {
+                total += sum;
             }
             total * 0.5
         })
@@ -416,44 +441,22 @@ impl<'a> Run<'a> {
             }
         }
         let check = t.is_multiple_of(llc.acceptance_every as u64);
-        let anchors: Vec<&Tensor> = self.sampled.iter().map(|&i| &self.anchors[i]).collect();
-        let before: Vec<Tensor> = if check {
-            self.sampled.iter().map(|&i| self.params[i].detach().copy()).collect()
-        } else {
-            Vec::new()
-        };
-        let u_before = check.then(|| {
-            let ws: Vec<&Tensor> = self.sampled.iter().map(|&i| &self.params[i]).collect();
-            tch::no_grad(|| self.sampler.potential(&self.losses, &ws, &anchors))
-        });
+        let before = check.then(|| self.w.copy());
+        let u_before = check
+            .then(|| tch::no_grad(|| self.sampler.potential(&self.losses, &self.w, &self.anchor)));
         let noise = self.noise.draw();
-        let grads: Vec<&Tensor> = self.sampled.iter().map(|&i| &self.grads[i]).collect();
-        let sampled = &self.sampled;
-        let mut ws: Vec<&mut Tensor> = self
-            .params
-            .iter_mut()
-            .enumerate()
-            .filter(|(i, _)| sampled.contains(i))
-            .map(|(_, p)| p)
-            .collect();
-        let proposal = self.sampler.step(&mut ws, &anchors, &grads, noise);
-        let Some(u_before) = u_before else { return Ok(()) };
+        let proposal = self.sampler.step(&mut self.w, &self.anchor, &self.grad, noise);
+        let (Some(before), Some(u_before)) = (before, u_before) else { return Ok(()) };
         // The acceptance of the move just made: U and its gradient at the new point, on the
         // same minibatch.
         self.evaluate(x, y);
-        let anchors: Vec<&Tensor> = self.sampled.iter().map(|&i| &self.anchors[i]).collect();
-        let after: Vec<&Tensor> = self.sampled.iter().map(|&i| &self.params[i]).collect();
         let log_alpha = tch::no_grad(|| {
-            let drift_after: Vec<Tensor> = self
-                .sampled
-                .iter()
-                .map(|&i| self.sampler.drift(&self.params[i], &self.anchors[i], &self.grads[i]))
-                .collect();
-            let u_after = self.sampler.potential(&self.losses, &after, &anchors);
+            let drift_after = self.sampler.drift(&self.w, &self.anchor, &self.grad);
+            let u_after = self.sampler.potential(&self.losses, &self.w, &self.anchor);
             self.sampler.log_acceptance(
                 &proposal,
                 &before,
-                &after,
+                &self.w,
                 &u_before,
                 &u_after,
                 &drift_after,
@@ -504,44 +507,49 @@ fn to_vec(values: &Tensor) -> Result<Vec<f64>, EstimateError> {
 }
 
 /// Each chain's standard normal noise for the sampled parameters, from its own stream (per
-/// parameter, member after member), into buffers allocated once. The draws cross from Rust in
-/// one parameter-sized copy per step (the crate has no `unsafe` to write a tensor in place).
+/// parameter, member after member: the sampler's [`Layout`]), into buffers allocated once. The
+/// members draw side by side on the request's member threads (each from its own stream, so
+/// the draws do not depend on the threads). The draws cross from Rust in one buffer-sized copy
+/// per step (the crate has no `unsafe` to write a tensor in place).
 struct Noise {
     streams: Vec<ChaCha8Rng>,
-    /// The draws in f64, for all sampled parameters in order.
+    /// Each sampled parameter's length per member, in order.
+    per_member: Vec<usize>,
+    /// The draws in f64, laid out as the buffer.
     values: Vec<f64>,
-    /// Per sampled parameter: its noise, shaped like it, in its kind and on its device.
-    buffers: Vec<Tensor>,
+    /// The noise, in the parameters' kind and on their device.
+    buffer: Tensor,
 }
 
 impl Noise {
-    fn new(streams: impl Iterator<Item = ChaCha8Rng>, like: &[&Tensor]) -> Noise {
-        Noise {
-            streams: streams.collect(),
-            values: vec![0.0; like.iter().map(|p| p.numel()).sum()],
-            buffers: like.iter().map(|p| p.detach().zeros_like()).collect(),
-        }
+    fn new(streams: impl Iterator<Item = ChaCha8Rng>, like: &[&Tensor], buffer: Tensor) -> Noise {
+        let streams: Vec<ChaCha8Rng> = streams.collect();
+        let per_member = like.iter().map(|p| p.numel() / streams.len()).collect();
+        Noise { streams, per_member, values: vec![0.0; buffer.numel()], buffer }
     }
 
-    fn draw(&mut self) -> &[Tensor] {
-        let mut offset = 0;
-        for buffer in &self.buffers {
-            let per_member = buffer.numel() / self.streams.len();
-            for rng in &mut self.streams {
-                for value in &mut self.values[offset..offset + per_member] {
-                    *value = StandardNormal.sample(rng);
-                }
-                offset += per_member;
+    fn draw(&mut self) -> &Tensor {
+        // Each member's pieces of the buffer, in the order its stream fills them.
+        let mut pieces: Vec<Vec<&mut [f64]>> = self.streams.iter().map(|_| Vec::new()).collect();
+        let mut rest = self.values.as_mut_slice();
+        for &per_member in &self.per_member {
+            for member in &mut pieces {
+                let (piece, after) = rest.split_at_mut(per_member);
+                member.push(piece);
+                rest = after;
             }
         }
-        let host = Tensor::from_slice(&self.values);
-        let mut offset = 0;
-        for buffer in &mut self.buffers {
-            let count = buffer.numel() as i64;
-            buffer.copy_(&host.narrow(0, offset, count).view_(buffer.size().as_slice()));
-            offset += count;
-        }
-        &self.buffers
+        let members: Vec<(&mut ChaCha8Rng, Vec<&mut [f64]>)> =
+            self.streams.iter_mut().zip(pieces).collect();
+        member_threads::each(members, &|(rng, pieces)| {
+            for piece in pieces {
+                for value in piece.iter_mut() {
+                    *value = StandardNormal.sample(rng);
+                }
+            }
+        });
+        self.buffer.copy_(&Tensor::from_slice(&self.values));
+        &self.buffer
     }
 }
 

@@ -71,6 +71,16 @@ pub fn each_member(
     joined(params.len(), &passes)
 }
 
+/// Runs `work` on each of `items` (one per member: a member's own share of some elementwise
+/// work), on up to [`budget`] threads at once; on this thread when one is the budget.
+pub fn each<T: Send>(items: Vec<T>, work: &(dyn Fn(T) + Sync)) {
+    let threads = budget().min(items.len()).max(1);
+    match (threads > 1).then(|| pool(threads)).flatten() {
+        Some(pool) => pool.install(|| items.into_par_iter().for_each(work)),
+        None => items.into_iter().for_each(work),
+    }
+}
+
 /// The pool of `threads` threads, made once and kept while requests ask for that many: a
 /// thread's first libtorch call sets up its own state, and its first allocations fault in fresh
 /// pages, which a thread started per step would pay every step.
