@@ -100,7 +100,9 @@ static TRAIN: StepKindEntry = StepKindEntry {
     // 3: the toy model's hand-derived gradient scales the small gradients, not the batch.
     // 4: fresh sequence data records its loss on sequences of 2,048 positions in all.
     // 5: an empty optimizer state (plain SGD) is a readable file, so SGD runs resume.
-    implementation: 5,
+    // 6: the toy model in f32 on the CPU takes its loss and gradients from plain Rust sums in a
+    // fixed order, eight members side by side (`tms_lanes`), not from libtorch's products.
+    implementation: 6,
     records_inputs: false,
 };
 

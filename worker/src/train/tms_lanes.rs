@@ -1,5 +1,7 @@
 //! The toy model of superposition's loss and gradients in plain Rust, eight members at a time,
-//! one member per lane, for members that share one minibatch (the sampler's chains).
+//! one member per lane: for members that share one minibatch (the sampler's chains, where the
+//! shared sparsity is used), and for members that each read their own (a training ensemble's
+//! seeds, `per_member_rows`: every entry read, the dense sums, which have the same bytes).
 //!
 //! Why not libtorch: the model is tiny (`W` is `[hidden, features]`, 2 x 6 in the literature),
 //! so each of libtorch's operations over a batch of 1,024 costs more in dispatch and memory
@@ -65,6 +67,9 @@ pub struct TmsLanes {
     hidden_out: Vec<Lanes>,
     grad_pre: Vec<Lanes>,
     grad_hidden: Vec<Lanes>,
+    /// A group's own minibatches lane by lane ([`TmsLanes::per_member_batches`]).
+    inputs_lanes: Vec<Lanes>,
+    targets_lanes: Vec<Lanes>,
     /// Host copies for [`TmsLanes::tensors`]: the batch, the parameters, the results.
     host: Host,
 }
@@ -96,6 +101,8 @@ impl TmsLanes {
             hidden_out: zeros(hidden),
             grad_pre: zeros(features),
             grad_hidden: zeros(hidden),
+            inputs_lanes: Vec::new(),
+            targets_lanes: Vec::new(),
             host: Host::default(),
         }
     }
@@ -195,6 +202,157 @@ impl TmsLanes {
                 }
             }
         }
+    }
+
+    /// Each member's loss `[M]` and gradients (like `params`: `W` `[M, hidden, features]`, then
+    /// `b` `[M, features]` with a bias) on its own minibatch `(x, y)` (`[M, batch, features]`
+    /// each, or `[1, batch, features]` shared, `f32` on the CPU), as new tensors.
+    pub fn per_member_batches(
+        &mut self,
+        params: &[Tensor],
+        x: &Tensor,
+        y: &Tensor,
+    ) -> (Tensor, Vec<Tensor>) {
+        let members = params[0].size()[0];
+        let (batch, n) = (x.size()[1] as usize, self.features);
+        let mut host = std::mem::take(&mut self.host);
+        let fill = |buffer: &mut Vec<f32>, t: &Tensor| {
+            let t = t.expand([members, -1, -1], false).contiguous();
+            let numel = t.numel();
+            buffer.resize(numel, 0.0);
+            t.copy_data(buffer, numel);
+        };
+        fill(&mut host.inputs, x);
+        fill(&mut host.targets, y);
+        let rows: Vec<Vec<usize>> = (0..members as usize)
+            .map(|m| (0..batch).map(|s| (m * batch + s) * n).collect())
+            .collect();
+        let result = self.per_member_rows(params, (&host.inputs, &host.targets), &rows);
+        self.host = host;
+        result
+    }
+
+    /// Each member's loss `[M]` and gradients (like `params`, as in
+    /// [`TmsLanes::per_member_batches`]) on its own samples: member `m`'s sample `s` starts at
+    /// `rows[m][s]` of `inputs` and of `targets` (its `features` numbers there; `targets` may be
+    /// `inputs` itself). A training ensemble's members each read their own stream of a pool
+    /// kept in host memory, with no copy of the minibatch.
+    pub fn per_member_rows(
+        &mut self,
+        params: &[Tensor],
+        (inputs, targets): (&[f32], &[f32]),
+        rows: &[Vec<usize>],
+    ) -> (Tensor, Vec<Tensor>) {
+        let (n, per_w) = (self.features, self.features * self.hidden);
+        let members = rows.len();
+        let batch = rows.first().map_or(0, Vec::len);
+        let mut weights = vec![0.0f32; params[0].numel()];
+        let count = weights.len();
+        params[0].copy_data(&mut weights, count);
+        let mut biases = vec![0.0f32; if self.bias { params[1].numel() } else { 0 }];
+        if self.bias {
+            let count = biases.len();
+            params[1].copy_data(&mut biases, count);
+        }
+        let mut losses = vec![0.0f32; members];
+        let mut grad_weights = vec![0.0f32; weights.len()];
+        let mut grad_biases = vec![0.0f32; biases.len()];
+        let elements = (batch * n) as f32;
+        let scale = 2.0 / elements;
+        for first in (0..members).step_by(LANES) {
+            let count = LANES.min(members - first);
+            // A partial group's idle lanes repeat its first member (its parameters and its
+            // samples: finite work, never read back).
+            let lane_member = |lane: usize| first + if lane < count { lane } else { 0 };
+            for (i, w) in self.weights.iter_mut().enumerate() {
+                *w = std::array::from_fn(|lane| weights[lane_member(lane) * per_w + i]);
+            }
+            for (j, b) in self.biases.iter_mut().enumerate() {
+                *b = if self.bias {
+                    std::array::from_fn(|lane| biases[lane_member(lane) * n + j])
+                } else {
+                    [0.0; LANES]
+                };
+            }
+            let lane_rows: [&[usize]; LANES] =
+                std::array::from_fn(|lane| &rows[lane_member(lane)][..]);
+            let loss = self.group_each((inputs, targets), lane_rows);
+            for lane in 0..count {
+                let m = first + lane;
+                losses[m] = loss[lane] / elements;
+                for (i, g) in self.grad_weights.iter().enumerate() {
+                    grad_weights[m * per_w + i] = g[lane] * scale;
+                }
+                if self.bias {
+                    for (j, g) in self.grad_biases.iter().enumerate() {
+                        grad_biases[m * n + j] = g[lane] * scale;
+                    }
+                }
+            }
+        }
+        let mut grads = vec![Tensor::from_slice(&grad_weights).view_(params[0].size().as_slice())];
+        if self.bias {
+            grads.push(Tensor::from_slice(&grad_biases).view_(params[1].size().as_slice()));
+        }
+        (Tensor::from_slice(&losses), grads)
+    }
+
+    /// The sums of the group of members in `weights` and `biases`, each lane over its own
+    /// samples (lane `l`'s sample `s` at `rows[l][s]` of `inputs` and `targets`): the squared
+    /// errors (returned) and the gradients (in `grad_weights`, `grad_biases`), unscaled. Every
+    /// input entry is read: the dense sums, which have the sparse sums' bytes (the module's
+    /// note), so a member's numbers do not depend on its neighbours' samples.
+    fn group_each(
+        &mut self,
+        (inputs, targets): (&[f32], &[f32]),
+        rows: [&[usize]; LANES],
+    ) -> Lanes {
+        let (n, k) = (self.features, self.hidden);
+        let batch = rows[0].len();
+        let mut loss = [0.0f32; LANES];
+        self.grad_weights.fill([0.0; LANES]);
+        self.grad_biases.fill([0.0; LANES]);
+        // The group's samples lane by lane (`[batch x features]` of lanes), read in order below;
+        // the targets apart only when they are not the inputs.
+        let targets_are_inputs = std::ptr::eq(inputs, targets);
+        let mut x = std::mem::take(&mut self.inputs_lanes);
+        let mut y = std::mem::take(&mut self.targets_lanes);
+        let copies = if targets_are_inputs { 1 } else { 2 };
+        for (lanes, source) in [(&mut x, inputs), (&mut y, targets)].into_iter().take(copies) {
+            lanes.resize(batch * n, [0.0; LANES]);
+            for (lane, starts) in rows.iter().enumerate() {
+                for (sample, &start) in lanes.chunks_exact_mut(n).zip(starts.iter()) {
+                    for (entry, value) in sample.iter_mut().zip(&source[start..start + n]) {
+                        entry[lane] = *value;
+                    }
+                }
+            }
+        }
+        let y_lanes: &[Lanes] = if targets_are_inputs { &x } else { &y };
+        for (x, y) in x.chunks_exact(n).zip(y_lanes.chunks_exact(n)) {
+            for kk in 0..k {
+                let mut h = [0.0f32; LANES];
+                for (w, x) in self.weights[kk * n..(kk + 1) * n].iter().zip(x) {
+                    multiply_add_lanes(&mut h, w, x);
+                }
+                self.hidden_out[kk] = h;
+            }
+            let mut sample_loss = [0.0f32; LANES];
+            self.decode(|j| y[j], &mut sample_loss);
+            for (j, x) in x.iter().enumerate() {
+                for kk in 0..k {
+                    multiply_add_lanes(
+                        &mut self.grad_weights[kk * n + j],
+                        &self.grad_hidden[kk],
+                        x,
+                    );
+                }
+            }
+            add(&mut loss, &sample_loss);
+        }
+        self.inputs_lanes = x;
+        self.targets_lanes = y;
+        loss
     }
 
     /// The shared minibatch's nonzero inputs (`[batch, features]`), sample by sample.
@@ -305,39 +463,51 @@ impl TmsLanes {
 /// `ReLU`'s).
 #[inline]
 fn residual(pre: &Lanes, target: &Lanes, loss: &mut Lanes) -> Lanes {
+    let (pre, target, mut sum) = (*pre, *target, *loss);
     let mut g = [0.0f32; LANES];
     for lane in 0..LANES {
         let p = pre[lane];
         // Written so that NaN passes through as NaN (every comparison with NaN is false).
         let out = if p <= 0.0 { 0.0 } else { p };
         let r = out - target[lane];
-        loss[lane] += r * r;
+        sum[lane] += r * r;
         g[lane] = if p > 0.0 { r } else { 0.0 };
     }
+    *loss = sum;
     g
 }
 
+// The helpers below work on copies (`Lanes` by value) and store once: through references into
+// the same struct, the compiler could not tell the lanes apart from what they read, and kept
+// every lane scalar.
+
 #[inline]
 fn add(sum: &mut Lanes, x: &Lanes) {
+    let (mut s, x) = (*sum, *x);
     for lane in 0..LANES {
-        sum[lane] += x[lane];
+        s[lane] += x[lane];
     }
+    *sum = s;
 }
 
 /// `sum += a * v`, a product then a sum (never fused: a fused multiply-add rounds once, and not
 /// every CPU has one).
 #[inline]
 fn multiply_add(sum: &mut Lanes, a: &Lanes, v: f32) {
+    let (mut s, a) = (*sum, *a);
     for lane in 0..LANES {
-        sum[lane] += a[lane] * v;
+        s[lane] += a[lane] * v;
     }
+    *sum = s;
 }
 
 #[inline]
 fn multiply_add_lanes(sum: &mut Lanes, a: &Lanes, b: &Lanes) {
+    let (mut s, a, b) = (*sum, *a, *b);
     for lane in 0..LANES {
-        sum[lane] += a[lane] * b[lane];
+        s[lane] += a[lane] * b[lane];
     }
+    *sum = s;
 }
 
 #[cfg(test)]
@@ -408,6 +578,64 @@ mod tests {
             for (grad, reference) in grads.iter().zip(&reference_grads) {
                 check("gradient", grad, reference);
             }
+        }
+    }
+
+    /// Each of the eleven members' own batch of 1,024 (as sparse as `setting`'s).
+    fn own_batches() -> Tensor {
+        let options = (Kind::Float, Device::Cpu);
+        Tensor::rand([11, 1024, 6], options)
+            * Tensor::rand([11, 1024, 6], options).lt(0.1).to_kind(Kind::Float)
+    }
+
+    #[test]
+    fn each_members_own_batch_agrees_with_the_hand_derived_libtorch_gradients() {
+        for bias in [true, false] {
+            let (model, params, _) = setting(bias);
+            let x = own_batches();
+            let (losses, grads) = TmsLanes::new(6, 2, bias).per_member_batches(&params, &x, &x);
+            let double: Vec<Tensor> = params.iter().map(|p| p.to_kind(Kind::Double)).collect();
+            let x64 = x.to_kind(Kind::Double);
+            let (reference, reference_grads) =
+                model.loss_and_gradients(&double, &x64, &x64).expect("the toy model's");
+            // The same bound as the shared batch's (the sums are the same length and order).
+            let check = |what: &str, ours: &Tensor, reference: &Tensor| {
+                let scale = f64::try_from(reference.abs().max()).unwrap();
+                let error =
+                    f64::try_from((ours.to_kind(Kind::Double) - reference).abs().max()).unwrap();
+                assert!(error <= 6.1e-5 * scale, "bias {bias}, {what}: off by {error} of {scale}");
+            };
+            check("loss", &losses, &reference);
+            for (grad, reference) in grads.iter().zip(&reference_grads) {
+                check("gradient", grad, reference);
+            }
+        }
+    }
+
+    #[test]
+    fn own_batches_give_a_member_its_bytes_alone_and_the_shared_batchs_bytes() {
+        let (_, params, shared) = setting(true);
+        let x = own_batches();
+        let (losses, grads) = TmsLanes::new(6, 2, true).per_member_batches(&params, &x, &x);
+        // Member 9 alone, on its own batch, read from a pool by rows: the same bytes as lane 1
+        // of the second group.
+        let alone: Vec<Tensor> = params.iter().map(|p| p.narrow(0, 9, 1).copy()).collect();
+        let pool = Vec::<f32>::try_from(x.reshape([-1])).unwrap();
+        let rows = vec![(0..1024).map(|s| (9 * 1024 + s) * 6).collect::<Vec<usize>>()];
+        let (alone_loss, alone_grads) =
+            TmsLanes::new(6, 2, true).per_member_rows(&alone, (&pool, &pool), &rows);
+        assert!(alone_loss.equal(&losses.narrow(0, 9, 1)));
+        for (one, all) in alone_grads.iter().zip(&grads) {
+            assert!(one.equal(&all.narrow(0, 9, 1)), "{one} vs {all}");
+        }
+        // Every member on the shared batch (dense sums): the shared lanes' bytes (which skip
+        // the zeros), all eleven.
+        let (dense_losses, dense_grads) =
+            TmsLanes::new(6, 2, true).per_member_batches(&params, &shared, &shared);
+        let (sparse_losses, sparse_grads) = lanes(true, &params, &shared);
+        assert!(dense_losses.equal(&sparse_losses));
+        for (dense, sparse) in dense_grads.iter().zip(&sparse_grads) {
+            assert!(dense.equal(sparse));
         }
     }
 

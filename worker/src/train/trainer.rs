@@ -14,10 +14,11 @@ use tch::{Device, Kind, Tensor};
 
 use super::data::{DataSpec, Samples, Size};
 use super::loss::Loss;
-use super::model::ModelSpec;
+use super::model::{Arch, ModelSpec};
 use super::optimizer::{Optimizer, OptimizerSpec};
 use super::rng::{Purpose, stream};
 use super::spec::SpecError;
+use super::tms_lanes::TmsLanes;
 
 /// How often a long run between checkpoints stores a resume point, so a sparse checkpoint grid
 /// (`checkpoints = [20_000]`) still resumes near where it stopped.
@@ -227,6 +228,50 @@ struct DeviceData {
     eval: Option<(Tensor, Tensor)>,
 }
 
+/// A pool in host memory (`f32`, the toy model's lanes), `[members, n, dim]` flat: each
+/// member's minibatches read in place, by the positions [`batch`] would gather.
+struct HostPool {
+    n: usize,
+    dim: usize,
+    inputs: Vec<f32>,
+    /// `None`: the targets are the inputs.
+    targets: Option<Vec<f32>>,
+}
+
+impl HostPool {
+    fn new(device_data: &DeviceData, targets_are_inputs: bool) -> Option<HostPool> {
+        let (x, y) = device_data.train.as_ref()?;
+        let size = x.size();
+        let host = |t: &Tensor| {
+            let t = t.contiguous();
+            let mut values = vec![0.0f32; t.numel()];
+            t.copy_data(&mut values, t.numel());
+            values
+        };
+        let targets = (!targets_are_inputs).then(|| host(y));
+        Some(HostPool { n: size[1] as usize, dim: size[2] as usize, inputs: host(x), targets })
+    }
+
+    /// Where each member's samples of step `t` start in [`HostPool::inputs`].
+    fn rows(&self, data: &mut [MemberData], t: u64, size: usize) -> Vec<Vec<usize>> {
+        data.iter_mut()
+            .enumerate()
+            .map(|(member, member_data)| {
+                let offset = member * self.n;
+                member_data
+                    .indices(t, size, self.n)
+                    .into_iter()
+                    .map(|i| (offset + i as usize) * self.dim)
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn inputs(&self) -> (&[f32], &[f32]) {
+        (&self.inputs, self.targets.as_deref().unwrap_or(&self.inputs))
+    }
+}
+
 impl DeviceData {
     fn new(group: &[TrainSpec], spec: &TrainSpec) -> DeviceData {
         let upload = |sets: Option<Vec<Samples>>| {
@@ -295,11 +340,36 @@ pub fn train(
         record_losses(first, &params, &device_data, 0, &mut series);
         series
     };
+    // The toy model's mean squared error in f32 on the CPU: its loss and gradients from plain
+    // Rust sums in a fixed order, eight members side by side (`tms_lanes`). The batched small
+    // products of the by-hand libtorch path spent most of an ensemble's step in BLAS's
+    // small-matrix code, and a member's bytes are its own by construction.
+    let mut lanes = match first.model.arch {
+        Arch::Tms { features, hidden, bias, .. }
+            if first.loss == Loss::MSE && kind == Kind::Float && first.device == Device::Cpu =>
+        {
+            Some(TmsLanes::new(features as usize, hidden as usize, bias))
+        }
+        _ => None,
+    };
+    let host_pool =
+        lanes.as_ref().and_then(|_| HostPool::new(&device_data, first.data.targets_are_inputs()));
     let _training = crate::stop::training();
     let mut last_save = std::time::Instant::now();
     for t in first_step..=first.steps {
-        let (x, y) = batch(&mut data, &mut device_data, t, first);
-        let losses = update(first, &mut params, &mut optimizer, &x, &y, t);
+        let losses = match (lanes.as_mut(), host_pool.as_ref(), first.batch_size) {
+            // The toy model's lanes read each member's samples from the pool in host memory.
+            (Some(lanes), Some(pool), Some(size)) => {
+                let rows = pool.rows(&mut data, t, size);
+                let (losses, grads) = lanes.per_member_rows(&params, pool.inputs(), &rows);
+                optimizer.step(&mut params, &grads, t);
+                losses
+            }
+            _ => {
+                let (x, y) = batch(&mut data, &mut device_data, t, first);
+                update(first, &mut params, &mut optimizer, lanes.as_mut(), (&x, &y), t)
+            }
+        };
         // A diverged member stops at the step it diverged; the others go on. One number is
         // read back per step; the members are looked at only when it is not finite.
         let total = f64::try_from(losses.sum(Kind::Double)).unwrap_or(f64::NAN);
@@ -360,11 +430,14 @@ fn update(
     spec: &TrainSpec,
     params: &mut [Tensor],
     optimizer: &mut Optimizer,
-    x: &Tensor,
-    y: &Tensor,
+    lanes: Option<&mut TmsLanes>,
+    (x, y): (&Tensor, &Tensor),
     t: u64,
 ) -> Tensor {
-    let (losses, grads) = spec.loss.with_gradients(&spec.model, params, x, y, spec.kind);
+    let (losses, grads) = match lanes {
+        Some(lanes) => lanes.per_member_batches(params, x, y),
+        None => spec.loss.with_gradients(&spec.model, params, x, y, spec.kind),
+    };
     optimizer.step(params, &grads, t);
     losses
 }
