@@ -261,7 +261,8 @@ fn a_killed_training_run_resumes_from_its_latest_checkpoint_with_the_same_bytes(
 #[test]
 fn a_toy_model_ensemble_with_hand_derived_gradients_matches_its_solo_runs() {
     // A pool of 3,000 and batches of 256: some minibatches span two epochs, the rest are
-    // slices of one, so both ways of drawing a minibatch are exercised.
+    // slices of one. In f32 on the CPU the toy model's lanes read them from the pool in host
+    // memory (the trainer's unit test checks those rows against both ways of gathering).
     let spec = "train t {\n  model = tms.model(features = 6, hidden = 2)\n  \
                 data = tms.data(features = 6, sparsity = 0.9, samples = 3000)\n  \
                 optimizer = adam(lr = 0.01)\n  batch_size = 256\n  steps = 400\n  \

@@ -23,7 +23,7 @@
 //! row's values are spread over its elements, so a row's arithmetic, and its bytes, do not
 //! depend on its group.
 
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use super::spec::SamplerSpec;
 
@@ -76,12 +76,24 @@ impl Layout {
     pub fn per_member_sums(&self, x: &Tensor) -> Vec<Tensor> {
         self.segments
             .iter()
-            .map(|&(offset, numel, _)| per_member_sum(&x.narrow(0, offset, numel), self.members))
+            .map(|&(offset, numel, _)| {
+                let block = x.narrow(0, offset, numel);
+                // A GPU's reduction may order its sums by the block's alignment: there, each
+                // block is summed from a fresh tensor, as each parameter was before.
+                let block = if x.device() == Device::Cpu { block } else { block.copy() };
+                per_member_sum(&block, self.members)
+            })
             .collect()
     }
 
-    /// A per-row column `[members]` spread over every element of a buffer.
+    /// A per-row column `[members]` spread over every element of a buffer; where every row has
+    /// the same value (the common case: one sampler setting, no companion), that value alone,
+    /// which broadcasts to the same numbers without a buffer-sized tensor.
     fn spread(&self, column: &Tensor) -> Tensor {
+        let first = column.get(0);
+        if column.eq_tensor(&first).all().int64_value(&[]) == 1 {
+            return first;
+        }
         let pieces: Vec<Tensor> = self
             .segments
             .iter()
@@ -268,4 +280,139 @@ pub fn per_member_sum(x: &Tensor, members: i64) -> Tensor {
         false,
         Kind::Double,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use tch::{Device, Kind, Tensor};
+
+    use super::{Layout, Sampler};
+    use crate::estimate::spec::SamplerSpec;
+
+    /// Three members' parameters of two shapes, with gradients, anchors and noise.
+    fn setting() -> (Vec<Tensor>, Vec<Tensor>, Vec<Tensor>, Vec<Tensor>) {
+        tch::manual_seed(3);
+        let options = (Kind::Float, Device::Cpu);
+        let shapes: [&[i64]; 2] = [&[3, 4, 5], &[3, 7]];
+        let make = |scale: f64| -> Vec<Tensor> {
+            shapes.iter().map(|s| Tensor::randn(*s, options) * scale).collect()
+        };
+        let ws = make(1.0);
+        // Anchors near the parameters, so that the box below clamps some elements only.
+        let anchors = ws.iter().zip(make(0.02)).map(|(w, offset)| w + offset).collect();
+        (ws, anchors, make(0.5), make(1.0))
+    }
+
+    /// Three rows, their lr and localization differing (a calibration's) or all alike.
+    fn rows(rmsprop: bool, alike: bool) -> Vec<(SamplerSpec, f64)> {
+        (0..3)
+            .map(|r| {
+                let k = if alike { 1.0 } else { f64::from(r + 1) };
+                let (lr, localization) = (1e-3 * k, 10.0 / k);
+                let spec = if rmsprop {
+                    SamplerSpec::RmspropSgld { lr, localization, alpha: 0.9, eps: 0.1 }
+                } else {
+                    SamplerSpec::Sgld {
+                        lr,
+                        localization,
+                        noise_level: 0.7,
+                        weight_decay: 0.3,
+                        bounding_box: Some(0.05),
+                    }
+                };
+                (spec, if alike { 50.0 } else { 50.0 + f64::from(r) })
+            })
+            .collect()
+    }
+
+    /// The per-parameter computation the flat buffers replace, written out: each parameter's
+    /// own operations with per-row columns broadcast.
+    fn reference_step(
+        rows: &[(SamplerSpec, f64)],
+        ws: &[Tensor],
+        anchors: &[Tensor],
+        grads: &[Tensor],
+        noise: &[Tensor],
+        losses: &Tensor,
+    ) -> (Vec<Tensor>, Tensor) {
+        let column = |f: &dyn Fn(&(SamplerSpec, f64)) -> f64, kind: Kind| {
+            Tensor::from_slice(&rows.iter().map(f).collect::<Vec<_>>()).to_kind(kind)
+        };
+        let per_row = |c: &Tensor, like: &Tensor| {
+            let mut shape = vec![1i64; like.dim()];
+            shape[0] = -1;
+            c.view(shape.as_slice())
+        };
+        let (wd, box_width, noise_level) = match rows[0].0 {
+            SamplerSpec::Sgld { weight_decay, bounding_box, noise_level, .. } => {
+                (weight_decay, bounding_box, noise_level)
+            }
+            SamplerSpec::RmspropSgld { .. } => (0.0, None, 1.0),
+        };
+        let half_lr = column(&|(s, _)| s.lr() / 2.0, Kind::Float);
+        let noise_scale = column(&|(s, _)| noise_level * s.lr().sqrt(), Kind::Float);
+        let localization = column(&|(s, _)| s.localization(), Kind::Float);
+        let nbeta = column(&|(_, n)| *n, Kind::Float);
+        let half_loc64 = column(&|(s, _)| s.localization() / 2.0, Kind::Double);
+        let mut u = losses.to_kind(Kind::Double) * column(&|(_, n)| *n, Kind::Double);
+        let mut moved = Vec::new();
+        for i in 0..ws.len() {
+            let (w, anchor) = (&ws[i], &anchors[i]);
+            let sum = |x: &Tensor| {
+                x.to_kind(Kind::Double).reshape([3, -1]).sum_dim_intlist(1, false, Kind::Double)
+            };
+            u += sum(&(w - anchor).square()) * &half_loc64;
+            if wd > 0.0 {
+                u += sum(&w.square()) * (wd / 2.0);
+            }
+            let mut drift =
+                &grads[i] * per_row(&nbeta, w) + (w - anchor) * per_row(&localization, w);
+            if wd > 0.0 {
+                drift += w * wd;
+            }
+            let mut w = w.copy();
+            match rows[0].0 {
+                SamplerSpec::Sgld { .. } => {
+                    let _ = w.g_sub_(&(&drift * per_row(&half_lr, &w)));
+                    let _ = w.g_add_(&(&noise[i] * per_row(&noise_scale, &w)));
+                }
+                SamplerSpec::RmspropSgld { eps, .. } => {
+                    let g = (drift.square().sqrt() + eps).reciprocal();
+                    let _ = w.g_sub_(&(&g * &drift * per_row(&half_lr, &w)));
+                    let _ = w.g_add_(&(&noise[i] * g.sqrt() * per_row(&noise_scale, &w)));
+                }
+            }
+            if let Some(h) = box_width {
+                w = w.clamp_tensor(Some(&(anchor - h)), Some(&(anchor + h)));
+            }
+            moved.push(w);
+        }
+        (moved, u)
+    }
+
+    fn refs(v: &[Tensor]) -> Vec<&Tensor> {
+        v.iter().collect()
+    }
+
+    /// A step and the potential on flat buffers have the bytes of the per-parameter
+    /// computation (the promise that let the buffers in without relocking a study).
+    #[test]
+    fn the_flat_buffers_give_the_per_parameter_bytes() {
+        for (rmsprop, alike) in [(false, false), (true, false), (false, true), (true, true)] {
+            let (ws, anchors, grads, noise) = setting();
+            let rows = rows(rmsprop, alike);
+            let layout = Layout::new(&refs(&ws));
+            let (mut w, anchor) = (Layout::flatten(&refs(&ws)), Layout::flatten(&refs(&anchors)));
+            let (grad, noise_flat) =
+                (Layout::flatten(&refs(&grads)), Layout::flatten(&refs(&noise)));
+            let mut sampler = Sampler::new(&rows, layout, &w);
+            let losses = Tensor::from_slice(&[0.5f32, 0.25, 0.125]);
+            let u = sampler.potential(&losses, &w, &anchor);
+            let _ = sampler.step(&mut w, &anchor, &grad, &noise_flat);
+            let (expected, expected_u) =
+                reference_step(&rows, &ws, &anchors, &grads, &noise, &losses);
+            assert!(w.equal(&Layout::flatten(&refs(&expected))), "rmsprop {rmsprop}: the step");
+            assert!(u.equal(&expected_u), "rmsprop {rmsprop}: the potential {u} vs {expected_u}");
+        }
+    }
 }

@@ -70,7 +70,8 @@ pub struct TmsLanes {
     /// A group's own minibatches lane by lane ([`TmsLanes::per_member_batches`]).
     inputs_lanes: Vec<Lanes>,
     targets_lanes: Vec<Lanes>,
-    /// Host copies for [`TmsLanes::tensors`]: the batch, the parameters, the results.
+    /// Host copies for [`TmsLanes::tensors`] (the batch, the parameters, the results) and for
+    /// [`TmsLanes::per_member_batches`] (the batch).
     host: Host,
 }
 
@@ -223,11 +224,17 @@ impl TmsLanes {
             t.copy_data(buffer, numel);
         };
         fill(&mut host.inputs, x);
-        fill(&mut host.targets, y);
+        // The same tensor as targets (the toy data's): read once.
+        let targets_are_inputs =
+            x.data_ptr() == y.data_ptr() && x.size() == y.size() && x.stride() == y.stride();
+        if !targets_are_inputs {
+            fill(&mut host.targets, y);
+        }
         let rows: Vec<Vec<usize>> = (0..members as usize)
             .map(|m| (0..batch).map(|s| (m * batch + s) * n).collect())
             .collect();
-        let result = self.per_member_rows(params, (&host.inputs, &host.targets), &rows);
+        let targets = if targets_are_inputs { &host.inputs } else { &host.targets };
+        let result = self.per_member_rows(params, (&host.inputs, targets), &rows);
         self.host = host;
         result
     }
@@ -262,7 +269,7 @@ impl TmsLanes {
         for first in (0..members).step_by(LANES) {
             let count = LANES.min(members - first);
             // A partial group's idle lanes repeat its first member (its parameters and its
-            // samples: finite work, never read back).
+            // samples: work never read back).
             let lane_member = |lane: usize| first + if lane < count { lane } else { 0 };
             for (i, w) in self.weights.iter_mut().enumerate() {
                 *w = std::array::from_fn(|lane| weights[lane_member(lane) * per_w + i]);
@@ -315,10 +322,12 @@ impl TmsLanes {
         // The group's samples lane by lane (`[batch x features]` of lanes), read in order below;
         // the targets apart only when they are not the inputs.
         let targets_are_inputs = std::ptr::eq(inputs, targets);
-        let mut x = std::mem::take(&mut self.inputs_lanes);
-        let mut y = std::mem::take(&mut self.targets_lanes);
+        let mut own_inputs = std::mem::take(&mut self.inputs_lanes);
+        let mut own_targets = std::mem::take(&mut self.targets_lanes);
         let copies = if targets_are_inputs { 1 } else { 2 };
-        for (lanes, source) in [(&mut x, inputs), (&mut y, targets)].into_iter().take(copies) {
+        for (lanes, source) in
+            [(&mut own_inputs, inputs), (&mut own_targets, targets)].into_iter().take(copies)
+        {
             lanes.resize(batch * n, [0.0; LANES]);
             for (lane, starts) in rows.iter().enumerate() {
                 for (sample, &start) in lanes.chunks_exact_mut(n).zip(starts.iter()) {
@@ -328,8 +337,8 @@ impl TmsLanes {
                 }
             }
         }
-        let y_lanes: &[Lanes] = if targets_are_inputs { &x } else { &y };
-        for (x, y) in x.chunks_exact(n).zip(y_lanes.chunks_exact(n)) {
+        let target_lanes: &[Lanes] = if targets_are_inputs { &own_inputs } else { &own_targets };
+        for (x, y) in own_inputs.chunks_exact(n).zip(target_lanes.chunks_exact(n)) {
             for kk in 0..k {
                 let mut h = [0.0f32; LANES];
                 for (w, x) in self.weights[kk * n..(kk + 1) * n].iter().zip(x) {
@@ -350,8 +359,8 @@ impl TmsLanes {
             }
             add(&mut loss, &sample_loss);
         }
-        self.inputs_lanes = x;
-        self.targets_lanes = y;
+        self.inputs_lanes = own_inputs;
+        self.targets_lanes = own_targets;
         loss
     }
 

@@ -228,6 +228,35 @@ struct DeviceData {
     eval: Option<(Tensor, Tensor)>,
 }
 
+/// The toy model's mean squared error in f32 on the CPU: its loss and gradients from plain Rust
+/// sums in a fixed order, eight members side by side (`tms_lanes`), reading a pool from host
+/// memory. The batched small products of the by-hand libtorch path spent most of an ensemble's
+/// step in BLAS's small-matrix code and in gathering minibatches, and a member's bytes are its
+/// own by construction.
+struct Lanes {
+    lanes: TmsLanes,
+    /// `None`: fresh data (each step's draws are copied in).
+    pool: Option<HostPool>,
+}
+
+impl Lanes {
+    fn new(spec: &TrainSpec, device_data: &DeviceData) -> Option<Lanes> {
+        match spec.model.arch {
+            Arch::Tms { features, hidden, bias, .. }
+                if spec.loss == Loss::MSE
+                    && spec.kind == Kind::Float
+                    && spec.device == Device::Cpu =>
+            {
+                Some(Lanes {
+                    lanes: TmsLanes::new(features as usize, hidden as usize, bias),
+                    pool: HostPool::new(device_data, spec.data.targets_are_inputs()),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A pool in host memory (`f32`, the toy model's lanes), `[members, n, dim]` flat: each
 /// member's minibatches read in place, by the positions [`batch`] would gather.
 struct HostPool {
@@ -252,17 +281,22 @@ impl HostPool {
         Some(HostPool { n: size[1] as usize, dim: size[2] as usize, inputs: host(x), targets })
     }
 
-    /// Where each member's samples of step `t` start in [`HostPool::inputs`].
-    fn rows(&self, data: &mut [MemberData], t: u64, size: usize) -> Vec<Vec<usize>> {
+    /// Where each member's samples of step `t` start in [`HostPool::inputs`]: the positions
+    /// [`batch`] gathers (the whole pool in order when `size` is `None`, a full batch).
+    fn rows(&self, data: &mut [MemberData], t: u64, size: Option<usize>) -> Vec<Vec<usize>> {
         data.iter_mut()
             .enumerate()
             .map(|(member, member_data)| {
                 let offset = member * self.n;
-                member_data
-                    .indices(t, size, self.n)
-                    .into_iter()
-                    .map(|i| (offset + i as usize) * self.dim)
-                    .collect()
+                let indices: Vec<usize> = match size {
+                    Some(size) => member_data
+                        .indices(t, size, self.n)
+                        .into_iter()
+                        .map(|i| i as usize)
+                        .collect(),
+                    None => (0..self.n).collect(),
+                };
+                indices.into_iter().map(|i| (offset + i) * self.dim).collect()
             })
             .collect()
     }
@@ -340,36 +374,18 @@ pub fn train(
         record_losses(first, &params, &device_data, 0, &mut series);
         series
     };
-    // The toy model's mean squared error in f32 on the CPU: its loss and gradients from plain
-    // Rust sums in a fixed order, eight members side by side (`tms_lanes`). The batched small
-    // products of the by-hand libtorch path spent most of an ensemble's step in BLAS's
-    // small-matrix code, and a member's bytes are its own by construction.
-    let mut lanes = match first.model.arch {
-        Arch::Tms { features, hidden, bias, .. }
-            if first.loss == Loss::MSE && kind == Kind::Float && first.device == Device::Cpu =>
-        {
-            Some(TmsLanes::new(features as usize, hidden as usize, bias))
-        }
-        _ => None,
-    };
-    let host_pool =
-        lanes.as_ref().and_then(|_| HostPool::new(&device_data, first.data.targets_are_inputs()));
+    let mut lanes = Lanes::new(first, &device_data);
     let _training = crate::stop::training();
     let mut last_save = std::time::Instant::now();
     for t in first_step..=first.steps {
-        let losses = match (lanes.as_mut(), host_pool.as_ref(), first.batch_size) {
-            // The toy model's lanes read each member's samples from the pool in host memory.
-            (Some(lanes), Some(pool), Some(size)) => {
-                let rows = pool.rows(&mut data, t, size);
-                let (losses, grads) = lanes.per_member_rows(&params, pool.inputs(), &rows);
-                optimizer.step(&mut params, &grads, t);
-                losses
-            }
-            _ => {
-                let (x, y) = batch(&mut data, &mut device_data, t, first);
-                update(first, &mut params, &mut optimizer, lanes.as_mut(), (&x, &y), t)
-            }
-        };
+        let losses = train_step(
+            first,
+            (&mut params, &mut optimizer),
+            &mut lanes,
+            &mut data,
+            &mut device_data,
+            t,
+        );
         // A diverged member stops at the step it diverged; the others go on. One number is
         // read back per step; the members are looked at only when it is not finite.
         let total = f64::try_from(losses.sum(Kind::Double)).unwrap_or(f64::NAN);
@@ -422,6 +438,27 @@ pub fn train(
         retain(entry, &record);
     }
     series
+}
+
+/// Step `t` of the group: each member's loss (before the update), with the parameters moved.
+fn train_step(
+    spec: &TrainSpec,
+    (params, optimizer): (&mut [Tensor], &mut Optimizer),
+    lanes: &mut Option<Lanes>,
+    data: &mut [MemberData],
+    device_data: &mut DeviceData,
+    t: u64,
+) -> Tensor {
+    // The toy model's lanes read each member's samples from the pool in host memory.
+    if let Some(Lanes { lanes, pool: Some(pool) }) = lanes {
+        let rows = pool.rows(data, t, spec.batch_size);
+        let (losses, grads) = lanes.per_member_rows(params, pool.inputs(), &rows);
+        optimizer.step(params, &grads, t);
+        return losses;
+    }
+    let (x, y) = batch(data, device_data, t, spec);
+    let lanes = lanes.as_mut().map(|l| &mut l.lanes);
+    update(spec, params, optimizer, lanes, (&x, &y), t)
 }
 
 /// One training update of the group on its minibatch `(x, y)`: each member's loss (before the
@@ -644,6 +681,70 @@ fn record_losses(
             entry.train_loss.push(train.as_ref().map_or(f64::NAN, |l| l[member]));
             if let Some(test) = &test {
                 entry.test_loss.push(test[member]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use devspec_protocol::params::TrainParams;
+
+    use super::{DeviceData, HostPool, MemberData, TrainSpec, batch};
+
+    fn spec(seed: i64, batch_size: &serde_json::Value) -> TrainSpec {
+        let params: TrainParams = serde_json::from_value(serde_json::json!({
+            "model": {"call": "tms.model", "args": {"features": 5, "hidden": 2, "bias": true, "init_scale": 1.0}},
+            "data": {"call": "tms.data", "args": {"features": 5, "sparsity": 0.5, "samples": 1000}},
+            "test_fraction": 0.0, "loss": "auto",
+            "optimizer": {"call": "sgd", "args": {"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0, "schedule": "constant", "warmup": 0, "decay_factor": 0.1}},
+            "batch_size": batch_size, "steps": 50, "seed": seed, "device": "cpu", "dtype": "f32",
+        }))
+        .expect("train parameters");
+        TrainSpec::new(&params).expect("a train spec")
+    }
+
+    /// The lanes read each member's minibatch from the host pool by rows; they must be the
+    /// samples `batch` gathers, at every step: within an epoch, across two (a pool of 1,000 in
+    /// batches of 300), from a resumed step, and for a full batch.
+    #[test]
+    fn the_host_pool_rows_are_the_minibatches_batch_gathers() {
+        for batch_size in [serde_json::json!(300), serde_json::json!("full")] {
+            // Three seeds: each member its own pool and its own order.
+            let group: Vec<TrainSpec> = (0..3).map(|seed| spec(seed, &batch_size)).collect();
+            let first = &group[0];
+            let mut device_data = DeviceData::new(&group, first);
+            let pool = HostPool::new(&device_data, true).expect("a pool");
+            let member_data = || -> Vec<MemberData> {
+                group
+                    .iter()
+                    .map(|m| MemberData { spec: m.data.clone(), epoch: None, seed: m.seed })
+                    .collect()
+            };
+            let (mut gathered, mut read) = (member_data(), member_data());
+            // A resumed run's first step is its first call: the fresh `read` starts at step 9.
+            for t in [1, 2, 3, 4, 9, 10, 11, 12, 13, 14, 40] {
+                let (x, _) = batch(&mut gathered, &mut device_data, t, first);
+                let rows = if t < 9 {
+                    pool.rows(&mut member_data(), t, first.batch_size)
+                } else {
+                    pool.rows(&mut read, t, first.batch_size)
+                };
+                let x = x.contiguous();
+                let mut host = vec![0.0f32; x.numel()];
+                x.copy_data(&mut host, x.numel());
+                let size = x.size()[1] as usize;
+                for (m, rows) in rows.iter().enumerate() {
+                    assert_eq!(rows.len(), size);
+                    for (s, &row) in rows.iter().enumerate() {
+                        let expected = &host[(m * size + s) * 5..(m * size + s + 1) * 5];
+                        assert_eq!(
+                            &pool.inputs().0[row..row + 5],
+                            expected,
+                            "step {t}, member {m}, sample {s}"
+                        );
+                    }
+                }
             }
         }
     }
