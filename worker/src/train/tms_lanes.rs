@@ -167,17 +167,30 @@ impl TmsLanes {
         (inputs, targets): (&[f32], &[f32]),
         out: &mut Out,
     ) {
+        self.index_nonzero(inputs);
+        let batch = targets.len() / self.features;
+        let elements = (batch * self.features) as f32;
+        self.by_groups((weights, biases), elements, out, |lanes, _| lanes.group_shared(targets));
+    }
+
+    /// For each group of up to eight members: their parameters into the lanes, `sums` (the
+    /// group's squared errors, returned, and its gradient sums, left in the lanes; it gets
+    /// each lane's member), and each member's mean loss and scaled gradients into `out`.
+    fn by_groups(
+        &mut self,
+        (weights, biases): (&[f32], &[f32]),
+        elements: f32,
+        out: &mut Out,
+        mut sums: impl FnMut(&mut TmsLanes, [usize; LANES]) -> Lanes,
+    ) {
         let n = self.features;
         let per_w = n * self.hidden;
         let members = out.losses.len();
-        self.index_nonzero(inputs);
-        let batch = targets.len() / n;
-        let elements = (batch * n) as f32;
         let scale = 2.0 / elements;
         for first in (0..members).step_by(LANES) {
             let count = LANES.min(members - first);
-            // A partial group's idle lanes repeat its first member's parameters (any finite
-            // work will do: they are not read back).
+            // A partial group's idle lanes repeat its first member (its parameters, and its
+            // samples where each member has its own: work never read back).
             let lane_member = |lane: usize| first + if lane < count { lane } else { 0 };
             for (i, w) in self.weights.iter_mut().enumerate() {
                 *w = std::array::from_fn(|lane| weights[lane_member(lane) * per_w + i]);
@@ -189,7 +202,7 @@ impl TmsLanes {
                     [0.0; LANES]
                 };
             }
-            let loss = self.group_shared(targets);
+            let loss = sums(self, std::array::from_fn(lane_member));
             for lane in 0..count {
                 let m = first + lane;
                 out.losses[m] = loss[lane] / elements;
@@ -250,7 +263,6 @@ impl TmsLanes {
         (inputs, targets): (&[f32], &[f32]),
         rows: &[Vec<usize>],
     ) -> (Tensor, Vec<Tensor>) {
-        let (n, per_w) = (self.features, self.features * self.hidden);
         let members = rows.len();
         let batch = rows.first().map_or(0, Vec::len);
         let mut weights = vec![0.0f32; params[0].numel()];
@@ -264,39 +276,15 @@ impl TmsLanes {
         let mut losses = vec![0.0f32; members];
         let mut grad_weights = vec![0.0f32; weights.len()];
         let mut grad_biases = vec![0.0f32; biases.len()];
-        let elements = (batch * n) as f32;
-        let scale = 2.0 / elements;
-        for first in (0..members).step_by(LANES) {
-            let count = LANES.min(members - first);
-            // A partial group's idle lanes repeat its first member (its parameters and its
-            // samples: work never read back).
-            let lane_member = |lane: usize| first + if lane < count { lane } else { 0 };
-            for (i, w) in self.weights.iter_mut().enumerate() {
-                *w = std::array::from_fn(|lane| weights[lane_member(lane) * per_w + i]);
-            }
-            for (j, b) in self.biases.iter_mut().enumerate() {
-                *b = if self.bias {
-                    std::array::from_fn(|lane| biases[lane_member(lane) * n + j])
-                } else {
-                    [0.0; LANES]
-                };
-            }
-            let lane_rows: [&[usize]; LANES] =
-                std::array::from_fn(|lane| &rows[lane_member(lane)][..]);
-            let loss = self.group_each((inputs, targets), lane_rows);
-            for lane in 0..count {
-                let m = first + lane;
-                losses[m] = loss[lane] / elements;
-                for (i, g) in self.grad_weights.iter().enumerate() {
-                    grad_weights[m * per_w + i] = g[lane] * scale;
-                }
-                if self.bias {
-                    for (j, g) in self.grad_biases.iter().enumerate() {
-                        grad_biases[m * n + j] = g[lane] * scale;
-                    }
-                }
-            }
-        }
+        let elements = (batch * self.features) as f32;
+        let mut out = Out {
+            losses: &mut losses,
+            grad_weights: &mut grad_weights,
+            grad_biases: &mut grad_biases,
+        };
+        self.by_groups((&weights, &biases), elements, &mut out, |lanes, lane_members| {
+            lanes.group_each((inputs, targets), lane_members.map(|m| &rows[m][..]))
+        });
         let mut grads = vec![Tensor::from_slice(&grad_weights).view_(params[0].size().as_slice())];
         if self.bias {
             grads.push(Tensor::from_slice(&grad_biases).view_(params[1].size().as_slice()));
@@ -567,26 +555,41 @@ mod tests {
             let (losses, grads) = lanes(bias, &params, &x);
             // The reference in f64 from the same f32 numbers, so what differs is the lanes' f32
             // rounding alone.
-            let double: Vec<Tensor> = params.iter().map(|p| p.to_kind(Kind::Double)).collect();
-            let x64 = x.to_kind(Kind::Double).expand([11, 1024, 6], false);
-            let (reference, reference_grads) =
-                model.loss_and_gradients(&double, &x64, &x64).expect("the toy model's");
-            // Each number is a sum of 1,024 terms (a sample's few) accumulated in f32 in batch
-            // order: its rounding error is at most 1,023 x 2^-24 = 6.1e-5 of the sum of the
-            // terms' magnitudes, which is the sum itself for the loss and nearly so for the
-            // bias's gradient (terms of one sign, the blank samples' `ReLU(b)`). Measured, against
-            // the largest value of each tensor: loss 4.1e-6, `W`'s gradient 3.8e-7, `b`'s 6.0e-6.
-            // The bound is the worst case, 6.1e-5 of it.
-            let check = |what: &str, ours: &Tensor, reference: &Tensor| {
-                let scale = f64::try_from(reference.abs().max()).unwrap();
-                let error =
-                    f64::try_from((ours.to_kind(Kind::Double) - reference).abs().max()).unwrap();
-                assert!(error <= 6.1e-5 * scale, "bias {bias}, {what}: off by {error} of {scale}");
-            };
-            check("loss", &losses, &reference);
-            for (grad, reference) in grads.iter().zip(&reference_grads) {
-                check("gradient", grad, reference);
-            }
+            agree_with_libtorch(
+                &model,
+                (&params, &x.expand([11, 1024, 6], false)),
+                (&losses, &grads),
+            );
+        }
+    }
+
+    /// The lanes' `losses` and `grads` of the members in `params` on `x` (also the targets)
+    /// against libtorch's hand-derived gradients in f64 from the same f32 numbers, so what
+    /// differs is the lanes' f32 rounding alone.
+    fn agree_with_libtorch(
+        model: &ModelSpec,
+        (params, x): (&[Tensor], &Tensor),
+        (losses, grads): (&Tensor, &[Tensor]),
+    ) {
+        let double: Vec<Tensor> = params.iter().map(|p| p.to_kind(Kind::Double)).collect();
+        let x64 = x.to_kind(Kind::Double);
+        let (reference, reference_grads) =
+            model.loss_and_gradients(&double, &x64, &x64).expect("the toy model's");
+        // Each number is a sum of 1,024 terms (a sample's few) accumulated in f32 in batch
+        // order: its rounding error is at most 1,023 x 2^-24 = 6.1e-5 of the sum of the terms'
+        // magnitudes, which is the sum itself for the loss and nearly so for the bias's gradient
+        // (terms of one sign, the blank samples' `ReLU(b)`). Measured, against the largest value
+        // of each tensor: loss 4.1e-6, `W`'s gradient 3.8e-7, `b`'s 6.0e-6. The bound is the
+        // worst case, 6.1e-5 of it.
+        let check = |what: &str, ours: &Tensor, reference: &Tensor| {
+            let scale = f64::try_from(reference.abs().max()).unwrap();
+            let error =
+                f64::try_from((ours.to_kind(Kind::Double) - reference).abs().max()).unwrap();
+            assert!(error <= 6.1e-5 * scale, "{what}: off by {error} of {scale}");
+        };
+        check("loss", losses, &reference);
+        for (grad, reference) in grads.iter().zip(&reference_grads) {
+            check("gradient", grad, reference);
         }
     }
 
@@ -603,21 +606,8 @@ mod tests {
             let (model, params, _) = setting(bias);
             let x = own_batches();
             let (losses, grads) = TmsLanes::new(6, 2, bias).per_member_batches(&params, &x, &x);
-            let double: Vec<Tensor> = params.iter().map(|p| p.to_kind(Kind::Double)).collect();
-            let x64 = x.to_kind(Kind::Double);
-            let (reference, reference_grads) =
-                model.loss_and_gradients(&double, &x64, &x64).expect("the toy model's");
             // The same bound as the shared batch's (the sums are the same length and order).
-            let check = |what: &str, ours: &Tensor, reference: &Tensor| {
-                let scale = f64::try_from(reference.abs().max()).unwrap();
-                let error =
-                    f64::try_from((ours.to_kind(Kind::Double) - reference).abs().max()).unwrap();
-                assert!(error <= 6.1e-5 * scale, "bias {bias}, {what}: off by {error} of {scale}");
-            };
-            check("loss", &losses, &reference);
-            for (grad, reference) in grads.iter().zip(&reference_grads) {
-                check("gradient", grad, reference);
-            }
+            agree_with_libtorch(&model, (&params, &x), (&losses, &grads));
         }
     }
 
