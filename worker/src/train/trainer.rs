@@ -449,31 +449,20 @@ fn train_step(
     device_data: &mut DeviceData,
     t: u64,
 ) -> Tensor {
-    // The toy model's lanes read each member's samples from the pool in host memory.
-    if let Some(Lanes { lanes, pool: Some(pool) }) = lanes {
-        let rows = pool.rows(data, t, spec.batch_size);
-        let (losses, grads) = lanes.per_member_rows(params, pool.inputs(), &rows);
-        optimizer.step(params, &grads, t);
-        return losses;
-    }
-    let (x, y) = batch(data, device_data, t, spec);
-    let lanes = lanes.as_mut().map(|l| &mut l.lanes);
-    update(spec, params, optimizer, lanes, (&x, &y), t)
-}
-
-/// One training update of the group on its minibatch `(x, y)`: each member's loss (before the
-/// update), with the parameters moved by the optimizer.
-fn update(
-    spec: &TrainSpec,
-    params: &mut [Tensor],
-    optimizer: &mut Optimizer,
-    lanes: Option<&mut TmsLanes>,
-    (x, y): (&Tensor, &Tensor),
-    t: u64,
-) -> Tensor {
     let (losses, grads) = match lanes {
-        Some(lanes) => lanes.per_member_batches(params, x, y),
-        None => spec.loss.with_gradients(&spec.model, params, x, y, spec.kind),
+        // The toy model's lanes read each member's samples from the pool in host memory.
+        Some(Lanes { lanes, pool: Some(pool) }) => {
+            lanes.per_member_rows(params, pool.inputs(), &pool.rows(data, t, spec.batch_size))
+        }
+        // Fresh data: the step's draws, copied in.
+        Some(Lanes { lanes, pool: None }) => {
+            let (x, y) = batch(data, device_data, t, spec);
+            lanes.per_member_batches(params, &x, &y)
+        }
+        None => {
+            let (x, y) = batch(data, device_data, t, spec);
+            spec.loss.with_gradients(&spec.model, params, &x, &y, spec.kind)
+        }
     };
     optimizer.step(params, &grads, t);
     losses
