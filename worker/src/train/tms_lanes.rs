@@ -36,6 +36,10 @@
 
 use tch::Tensor;
 
+/// Samples of a group's own minibatches laid out lane by lane at a time (`64 x features` of
+/// eight-lane vectors: 12 KiB for the toy model's six features, within the L1 cache).
+const CHUNK: usize = 64;
+
 /// Members computed side by side: two SSE or one AVX vector of `f32`.
 const LANES: usize = 8;
 
@@ -302,54 +306,64 @@ impl TmsLanes {
         (inputs, targets): (&[f32], &[f32]),
         rows: [&[usize]; LANES],
     ) -> Lanes {
-        let (n, k) = (self.features, self.hidden);
+        let n = self.features;
         let batch = rows[0].len();
         let mut loss = [0.0f32; LANES];
         self.grad_weights.fill([0.0; LANES]);
         self.grad_biases.fill([0.0; LANES]);
-        // The group's samples lane by lane (`[batch x features]` of lanes), read in order below;
-        // the targets apart only when they are not the inputs.
+        // The group's samples lane by lane (`[CHUNK x features]` of lanes), a chunk at a time
+        // (a whole batch of them would outgrow the L1 cache: every lane's pass over it would
+        // miss); the targets apart only when they are not the inputs.
         let targets_are_inputs = std::ptr::eq(inputs, targets);
         let mut own_inputs = std::mem::take(&mut self.inputs_lanes);
         let mut own_targets = std::mem::take(&mut self.targets_lanes);
         let copies = if targets_are_inputs { 1 } else { 2 };
-        for (lanes, source) in
-            [(&mut own_inputs, inputs), (&mut own_targets, targets)].into_iter().take(copies)
-        {
-            lanes.resize(batch * n, [0.0; LANES]);
-            for (lane, starts) in rows.iter().enumerate() {
-                for (sample, &start) in lanes.chunks_exact_mut(n).zip(starts.iter()) {
-                    for (entry, value) in sample.iter_mut().zip(&source[start..start + n]) {
-                        entry[lane] = *value;
+        for chunk in (0..batch).step_by(CHUNK) {
+            let samples = chunk..batch.min(chunk + CHUNK);
+            for (lanes, source) in
+                [(&mut own_inputs, inputs), (&mut own_targets, targets)].into_iter().take(copies)
+            {
+                lanes.resize(samples.len() * n, [0.0; LANES]);
+                for (lane, starts) in rows.iter().enumerate() {
+                    for (sample, &start) in lanes.chunks_exact_mut(n).zip(&starts[samples.clone()])
+                    {
+                        for (entry, value) in sample.iter_mut().zip(&source[start..start + n]) {
+                            entry[lane] = *value;
+                        }
                     }
                 }
             }
-        }
-        let target_lanes: &[Lanes] = if targets_are_inputs { &own_inputs } else { &own_targets };
-        for (x, y) in own_inputs.chunks_exact(n).zip(target_lanes.chunks_exact(n)) {
-            for kk in 0..k {
-                let mut h = [0.0f32; LANES];
-                for (w, x) in self.weights[kk * n..(kk + 1) * n].iter().zip(x) {
-                    multiply_add_lanes(&mut h, w, x);
-                }
-                self.hidden_out[kk] = h;
+            let target_lanes: &[Lanes] =
+                if targets_are_inputs { &own_inputs } else { &own_targets };
+            for (x, y) in own_inputs.chunks_exact(n).zip(target_lanes.chunks_exact(n)) {
+                self.sample_each(x, y, &mut loss);
             }
-            let mut sample_loss = [0.0f32; LANES];
-            self.decode(|j| y[j], &mut sample_loss);
-            for (j, x) in x.iter().enumerate() {
-                for kk in 0..k {
-                    multiply_add_lanes(
-                        &mut self.grad_weights[kk * n + j],
-                        &self.grad_hidden[kk],
-                        x,
-                    );
-                }
-            }
-            add(&mut loss, &sample_loss);
         }
         self.inputs_lanes = own_inputs;
         self.targets_lanes = own_targets;
         loss
+    }
+
+    /// One sample of [`TmsLanes::group_each`], each lane its own (`inputs` and `targets`,
+    /// `features` lanes each): its squared error added to `loss`, its gradients to the
+    /// sums, every entry read.
+    fn sample_each(&mut self, inputs: &[Lanes], targets: &[Lanes], loss: &mut Lanes) {
+        let (n, k) = (self.features, self.hidden);
+        for kk in 0..k {
+            let mut h = [0.0f32; LANES];
+            for (w, x) in self.weights[kk * n..(kk + 1) * n].iter().zip(inputs) {
+                multiply_add_lanes(&mut h, w, x);
+            }
+            self.hidden_out[kk] = h;
+        }
+        let mut sample_loss = [0.0f32; LANES];
+        self.decode(|j| targets[j], &mut sample_loss);
+        for (j, x) in inputs.iter().enumerate() {
+            for kk in 0..k {
+                multiply_add_lanes(&mut self.grad_weights[kk * n + j], &self.grad_hidden[kk], x);
+            }
+        }
+        add(loss, &sample_loss);
     }
 
     /// The shared minibatch's nonzero inputs (`[batch, features]`), sample by sample.
