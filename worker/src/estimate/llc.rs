@@ -10,7 +10,6 @@
 //! as devinterp records it). The loss at w* ("init loss") is computed once per checkpoint over
 //! the whole data set (or `init_loss_batches` minibatches), before sampling.
 
-use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use tch::{Device, Kind, Tensor};
@@ -19,6 +18,7 @@ use super::EstimateError;
 use super::sampler::{Layout, Sampler};
 use super::spec::{EstimateSpec, LlcSpec, SamplerSpec};
 use crate::train::data::{DataSpec, Samples};
+use crate::train::epoch_order::EpochOrder;
 use crate::train::loss::Loss;
 use crate::train::member_threads;
 use crate::train::model::Arch;
@@ -203,10 +203,13 @@ impl Setting<'_> {
     ) -> Result<Rows, EstimateError> {
         let (spec, llc) = (self.spec, self.llc);
         let chains = rows.len() / stacked[0].size()[0] as usize;
-        let mut orders: Vec<BatchOrder> = if llc.independent_batches {
-            rows.iter().take(chains).map(|&(c, _)| BatchOrder::new(spec.seed, c)).collect()
+        let mut orders: Vec<EpochOrder> = if llc.independent_batches {
+            rows.iter()
+                .take(chains)
+                .map(|&(c, _)| EpochOrder::new(spec.seed, Purpose::SamplerBatches, c << 40))
+                .collect()
         } else {
-            vec![BatchOrder::new(spec.seed, 0)]
+            vec![EpochOrder::new(spec.seed, Purpose::SamplerBatches, 0)]
         };
         let mut run = Run::new(spec, llc, stacked, rows, self.batch)?;
         let total = (llc.burnin + llc.draws * llc.steps_between_draws) as u64;
@@ -573,7 +576,7 @@ fn init_losses(
             (_, batches) => {
                 // The registry's derivation: fresh data have no whole set, so 16 batches.
                 let batches = batches.unwrap_or(16).max(1);
-                let mut orders = vec![BatchOrder::new(spec.seed, 0)];
+                let mut orders = vec![EpochOrder::new(spec.seed, Purpose::SamplerBatches, 0)];
                 let mut sum = Tensor::zeros([checkpoints as i64], (Kind::Double, spec.device));
                 for t in 1..=batches as u64 {
                     let (x, y) = pool.batch(&mut orders, t, batch, checkpoints, 1, spec);
@@ -607,7 +610,7 @@ impl<'a> Pool<'a> {
     /// each of the `members` rows its chain's (`chains` per checkpoint).
     fn batch(
         &self,
-        orders: &mut [BatchOrder],
+        orders: &mut [EpochOrder],
         t: u64,
         size: usize,
         members: usize,
@@ -619,7 +622,7 @@ impl<'a> Pool<'a> {
             return upload(&drawn, self.data, spec);
         };
         let n = x.size()[1] as usize;
-        let pick = |order: &mut BatchOrder| {
+        let pick = |order: &mut EpochOrder| {
             let index = Tensor::from_slice(&order.indices(t, size, n)).to_device(spec.device);
             (x.index_select(1, &index), y.index_select(1, &index))
         };
@@ -643,36 +646,6 @@ impl<'a> Pool<'a> {
 /// Samples as `[1, n, dim]` tensors on the step's device (class labels as whole numbers).
 pub fn upload(samples: &Samples, data: &DataSpec, spec: &EstimateSpec) -> (Tensor, Tensor) {
     data.tensors(std::slice::from_ref(samples), spec.kind, spec.device)
-}
-
-/// A minibatch order over a pool: epoch permutations drawn from (seed, stream, epoch), so the
-/// batch of step t depends on (seed, t) alone.
-struct BatchOrder {
-    seed: i64,
-    stream: u64,
-    epoch: Option<(u64, Vec<i64>)>,
-}
-
-impl BatchOrder {
-    fn new(seed: i64, stream: u64) -> BatchOrder {
-        BatchOrder { seed, stream, epoch: None }
-    }
-
-    fn indices(&mut self, t: u64, size: usize, n: usize) -> Vec<i64> {
-        let start = (t - 1) as usize * size;
-        (start..start + size)
-            .map(|position| {
-                let epoch = (position / n) as u64;
-                if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
-                    let mut order: Vec<i64> = (0..n as i64).collect();
-                    let index = (self.stream << 40) | epoch;
-                    order.shuffle(&mut stream(self.seed, Purpose::SamplerBatches, index));
-                    self.epoch = Some((epoch, order));
-                }
-                self.epoch.as_ref().expect("set above").1[position % n]
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]

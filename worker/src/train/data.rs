@@ -64,7 +64,7 @@ impl DataSpec {
             params::Samples::Pool(n) => Size::Pool(count(n)),
             params::Samples::Fresh => Size::Fresh,
         };
-        Ok(match data {
+        let spec = match data {
             params::Data::Tensors(args) => {
                 let data = UserData::read(args)?;
                 let size = Size::Pool(data.n);
@@ -100,7 +100,15 @@ impl DataSpec {
                 pool(args.samples),
                 args.seed,
             ),
-        })
+        };
+        // Minibatch orders count a pool's rows in `u32` (`epoch_order`).
+        match spec.size {
+            Size::Pool(n) if u32::try_from(n).is_err() => Err(SpecError(format!(
+                "the data has {n} samples; a pool holds at most {} (or draw `samples = fresh`)",
+                u32::MAX
+            ))),
+            _ => Ok(spec),
+        }
     }
 
     /// The same data with the step's seed left out, for comparing group members.

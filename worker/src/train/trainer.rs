@@ -9,14 +9,14 @@ use std::collections::BTreeSet;
 
 use devspec_protocol::params::{BatchSize, TrainParams};
 use devspec_protocol::results::TrainSeries;
-use rand::seq::SliceRandom;
 use tch::{Device, Kind, Tensor};
 
 use super::data::{DataSpec, Samples, Size};
+use super::epoch_order::EpochOrder;
 use super::loss::Loss;
 use super::model::{Arch, ModelSpec};
 use super::optimizer::{Optimizer, OptimizerSpec};
-use super::rng::{Purpose, stream};
+use super::rng::Purpose;
 use super::spec::SpecError;
 use super::tms_lanes::TmsLanes;
 
@@ -156,14 +156,6 @@ impl TrainSpec {
                     .into(),
             ));
         }
-        if let Size::Pool(n) = self.data.size
-            && u32::try_from(n).is_err()
-        {
-            return Err(SpecError(format!(
-                "`data` has {n} samples; a pool holds at most {} (draw `samples = fresh` instead)",
-                u32::MAX
-            )));
-        }
         if self.batch_size.is_none() && self.data.size == Size::Fresh {
             return Err(SpecError(
                 "`batch_size = full` needs a fixed pool of samples, not `samples = fresh`".into(),
@@ -220,11 +212,16 @@ fn retain(series: &mut TrainSeries, steps: &BTreeSet<u64>) {
 /// fresh ones, and where its minibatch order stands.
 struct MemberData {
     spec: DataSpec,
-    /// The current epoch and its permutation of the pool (`u32`: a pool's rows are counted in
-    /// `u32` by the shuffle anyway, and half the width keeps a 8,192-row permutation in the L1
-    /// cache while it is shuffled).
-    epoch: Option<(u64, Vec<u32>)>,
-    seed: i64,
+    order: EpochOrder,
+}
+
+impl MemberData {
+    fn new(member: &TrainSpec) -> MemberData {
+        MemberData {
+            spec: member.data.clone(),
+            order: EpochOrder::new(member.seed, Purpose::Batches, 0),
+        }
+    }
 }
 
 /// The group's samples on the device, `[members, n, dim]`, made once: a step's minibatch is
@@ -343,13 +340,18 @@ impl HostPool {
         size: Option<usize>,
     ) -> (&[Vec<usize>], InputsTargets<'_>) {
         let (n, dim) = (self.n, self.dim);
+        // The members start each epoch at the same step: their orders are drawn side by side.
+        if let Some(size) = size {
+            let epoch = (t - 1) * size as u64 / n as u64;
+            EpochOrder::prepare(data.iter_mut().map(|m| &mut m.order), epoch, n);
+        }
         self.rows.resize_with(data.len(), Vec::new);
         for (member, (member_data, rows)) in data.iter_mut().zip(&mut self.rows).enumerate() {
             rows.clear();
             let kept = &self.kept[member * n..(member + 1) * n];
             let push = |i: usize| rows.push(kept[i] as usize * dim);
             match size {
-                Some(size) => member_data.positions(t, size, n, push),
+                Some(size) => member_data.order.positions(t, size, n, push),
                 None => (0..n).for_each(push),
             }
         }
@@ -415,10 +417,7 @@ pub fn train(
             })
             .collect();
     }
-    let mut data: Vec<MemberData> = group
-        .iter()
-        .map(|m| MemberData { spec: m.data.clone(), epoch: None, seed: m.seed })
-        .collect();
+    let mut data: Vec<MemberData> = group.iter().map(MemberData::new).collect();
     let mut device_data = DeviceData::new(group, first);
     let record = record_steps(first.steps, checkpoints);
     let names: Vec<String> = first.model.params().into_iter().map(|p| p.name).collect();
@@ -617,7 +616,7 @@ fn batch(
             for (member, member_data) in data.iter_mut().enumerate() {
                 let offset = member as i64 * n;
                 indices.extend(
-                    member_data.indices(t, size, n as usize).into_iter().map(|i| i + offset),
+                    member_data.order.indices(t, size, n as usize).into_iter().map(|i| i + offset),
                 );
             }
             let index = Tensor::from_slice(&indices).to_device(spec.device);
@@ -669,7 +668,11 @@ impl DeviceData {
         for (member, member_data) in data.iter_mut().enumerate() {
             let offset = member as i64 * n;
             indices.extend(
-                member_data.permutation(epoch, n as usize).iter().map(|&i| i64::from(i) + offset),
+                member_data
+                    .order
+                    .permutation(epoch, n as usize)
+                    .iter()
+                    .map(|&i| i64::from(i) + offset),
             );
         }
         let index = Tensor::from_slice(&indices).to_device(spec.device);
@@ -682,40 +685,6 @@ impl DeviceData {
             if spec.data.targets_are_inputs() { shuffled_x.shallow_clone() } else { gather(y) };
         self.epoch = Some((epoch, shuffled_x.shallow_clone(), shuffled_y.shallow_clone()));
         (shuffled_x, shuffled_y)
-    }
-}
-
-impl MemberData {
-    /// The pool indices of step `t`'s minibatch (see [`MemberData::positions`]).
-    fn indices(&mut self, t: u64, size: usize, n: usize) -> Vec<i64> {
-        let mut indices = Vec::with_capacity(size);
-        self.positions(t, size, n, |i| indices.push(i as i64));
-        indices
-    }
-
-    /// Calls `each` with the pool index of every sample of step `t`'s minibatch, in order: the
-    /// next `size` positions of the sequence of epoch permutations, each permutation drawn
-    /// from (seed, epoch); read as slices of the permutations they fall in.
-    fn positions(&mut self, t: u64, size: usize, n: usize, mut each: impl FnMut(usize)) {
-        let (mut position, end) = ((t - 1) as usize * size, t as usize * size);
-        while position < end {
-            let at = position % n;
-            let take = (n - at).min(end - position);
-            let order = self.permutation((position / n) as u64, n);
-            order[at..at + take].iter().for_each(|&i| each(i as usize));
-            position += take;
-        }
-    }
-
-    /// Epoch `epoch`'s order of the pool, drawn from (seed, epoch).
-    fn permutation(&mut self, epoch: u64, n: usize) -> &[u32] {
-        if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            // `check_shapes` keeps a pool within `u32`.
-            let mut order: Vec<u32> = (0..n as u32).collect();
-            order.shuffle(&mut stream(self.seed, Purpose::Batches, epoch));
-            self.epoch = Some((epoch, order));
-        }
-        &self.epoch.as_ref().expect("set above").1
     }
 }
 
@@ -778,12 +747,7 @@ mod tests {
             let mut pool = HostPool::new(&device_data, true).expect("a pool");
             let pool_inputs = pool.inputs().0.to_vec();
             let mut blanks = 0;
-            let member_data = || -> Vec<MemberData> {
-                group
-                    .iter()
-                    .map(|m| MemberData { spec: m.data.clone(), epoch: None, seed: m.seed })
-                    .collect()
-            };
+            let member_data = || -> Vec<MemberData> { group.iter().map(MemberData::new).collect() };
             let (mut gathered, mut read) = (member_data(), member_data());
             // A resumed run's first step is its first call: the fresh `read` starts at step 9.
             for t in [1, 2, 3, 4, 9, 10, 11, 12, 13, 14, 40] {
