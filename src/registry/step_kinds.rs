@@ -102,7 +102,8 @@ static TRAIN: StepKindEntry = StepKindEntry {
     // 5: an empty optimizer state (plain SGD) is a readable file, so SGD runs resume.
     // 6: the toy model in f32 on the CPU takes its loss and gradients from plain Rust sums in a
     // fixed order, eight members side by side (`tms_lanes`), not from libtorch's products.
-    implementation: 6,
+    // 7: ... and its recorded losses from the same lanes' forward pass (squares summed in f64).
+    implementation: 7,
     records_inputs: false,
 };
 

@@ -196,16 +196,7 @@ impl TmsLanes {
             // A partial group's idle lanes repeat its first member (its parameters, and its
             // samples where each member has its own: work never read back).
             let lane_member = |lane: usize| first + if lane < count { lane } else { 0 };
-            for (i, w) in self.weights.iter_mut().enumerate() {
-                *w = std::array::from_fn(|lane| weights[lane_member(lane) * per_w + i]);
-            }
-            for (j, b) in self.biases.iter_mut().enumerate() {
-                *b = if self.bias {
-                    std::array::from_fn(|lane| biases[lane_member(lane) * n + j])
-                } else {
-                    [0.0; LANES]
-                };
-            }
+            self.load_group((weights, biases), lane_member);
             let loss = sums(self, std::array::from_fn(lane_member));
             for lane in 0..count {
                 let m = first + lane;
@@ -219,6 +210,26 @@ impl TmsLanes {
                     }
                 }
             }
+        }
+    }
+
+    /// The parameters of lane `l`'s member, `lane_member(l)`, into the lanes.
+    fn load_group(
+        &mut self,
+        (weights, biases): (&[f32], &[f32]),
+        lane_member: impl Fn(usize) -> usize,
+    ) {
+        let n = self.features;
+        let per_w = n * self.hidden;
+        for (i, w) in self.weights.iter_mut().enumerate() {
+            *w = std::array::from_fn(|lane| weights[lane_member(lane) * per_w + i]);
+        }
+        for (j, b) in self.biases.iter_mut().enumerate() {
+            *b = if self.bias {
+                std::array::from_fn(|lane| biases[lane_member(lane) * n + j])
+            } else {
+                [0.0; LANES]
+            };
         }
     }
 
@@ -269,14 +280,7 @@ impl TmsLanes {
     ) -> (Tensor, Vec<Tensor>) {
         let members = rows.len();
         let batch = rows.first().map_or(0, Vec::len);
-        let mut weights = vec![0.0f32; params[0].numel()];
-        let count = weights.len();
-        params[0].copy_data(&mut weights, count);
-        let mut biases = vec![0.0f32; if self.bias { params[1].numel() } else { 0 }];
-        if self.bias {
-            let count = biases.len();
-            params[1].copy_data(&mut biases, count);
-        }
+        let (weights, biases) = self.host_params(params);
         let mut losses = vec![0.0f32; members];
         let mut grad_weights = vec![0.0f32; weights.len()];
         let mut grad_biases = vec![0.0f32; biases.len()];
@@ -301,16 +305,25 @@ impl TmsLanes {
     /// errors (returned) and the gradients (in `grad_weights`, `grad_biases`), unscaled. Every
     /// input entry is read: the dense sums, which have the sparse sums' bytes (the module's
     /// note), so a member's numbers do not depend on its neighbours' samples.
-    fn group_each(
-        &mut self,
-        (inputs, targets): (&[f32], &[f32]),
-        rows: [&[usize]; LANES],
-    ) -> Lanes {
-        let n = self.features;
-        let batch = rows[0].len();
+    fn group_each(&mut self, samples: (&[f32], &[f32]), rows: [&[usize]; LANES]) -> Lanes {
         let mut loss = [0.0f32; LANES];
         self.grad_weights.fill([0.0; LANES]);
         self.grad_biases.fill([0.0; LANES]);
+        self.each_sample(samples, rows, |lanes, x, y| lanes.sample_each(x, y, &mut loss));
+        loss
+    }
+
+    /// Hands `each` the group's samples in order, each lane its own (lane `l`'s sample `s` at
+    /// `rows[l][s]` of `inputs` and `targets`), as lanes: the sample's inputs and its targets,
+    /// `features` lanes each.
+    fn each_sample(
+        &mut self,
+        (inputs, targets): (&[f32], &[f32]),
+        rows: [&[usize]; LANES],
+        mut each: impl FnMut(&mut TmsLanes, &[Lanes], &[Lanes]),
+    ) {
+        let n = self.features;
+        let batch = rows[0].len();
         // The group's samples lane by lane (`[CHUNK x features]` of lanes), a chunk at a time
         // (a whole batch of them would outgrow the L1 cache: every lane's pass over it would
         // miss); the targets apart only when they are not the inputs.
@@ -336,18 +349,75 @@ impl TmsLanes {
             let target_lanes: &[Lanes] =
                 if targets_are_inputs { &own_inputs } else { &own_targets };
             for (x, y) in own_inputs.chunks_exact(n).zip(target_lanes.chunks_exact(n)) {
-                self.sample_each(x, y, &mut loss);
+                each(self, x, y);
             }
         }
         self.inputs_lanes = own_inputs;
         self.targets_lanes = own_targets;
-        loss
     }
 
-    /// One sample of [`TmsLanes::group_each`], each lane its own (`inputs` and `targets`,
-    /// `features` lanes each): its squared error added to `loss`, its gradients to the
-    /// sums, every entry read.
-    fn sample_each(&mut self, inputs: &[Lanes], targets: &[Lanes], loss: &mut Lanes) {
+    /// Each member's mean squared error on its own samples (`rows` as in
+    /// [`TmsLanes::per_member_rows`]), the forward pass alone: the recorded losses. Each
+    /// squared error is training's (`f32`), their sum is in `f64`, sample by sample in order,
+    /// each sample's in feature order (as libtorch's mean in `f64` of the `f32` squares, but
+    /// for the order).
+    pub fn mean_losses_each(
+        &mut self,
+        params: &[Tensor],
+        samples: (&[f32], &[f32]),
+        rows: &[Vec<usize>],
+    ) -> Vec<f64> {
+        let (weights, biases) = self.host_params(params);
+        let members = rows.len();
+        let elements = (rows.first().map_or(0, Vec::len) * self.features) as f64;
+        let mut means = vec![0.0f64; members];
+        for first in (0..members).step_by(LANES) {
+            let count = LANES.min(members - first);
+            let lane_member = |lane: usize| first + if lane < count { lane } else { 0 };
+            self.load_group((&weights, &biases), lane_member);
+            let mut totals = [0.0f64; LANES];
+            let lane_rows = std::array::from_fn(|lane| &rows[lane_member(lane)][..]);
+            self.each_sample(samples, lane_rows, |lanes, x, y| {
+                lanes.add_squared_errors(x, y, &mut totals);
+            });
+            for lane in 0..count {
+                means[first + lane] = totals[lane] / elements;
+            }
+        }
+        means
+    }
+
+    /// `params` (`W`, then `b` with a bias) as host copies.
+    fn host_params(&self, params: &[Tensor]) -> (Vec<f32>, Vec<f32>) {
+        let host = |t: &Tensor| {
+            let mut values = vec![0.0f32; t.numel()];
+            t.copy_data(&mut values, t.numel());
+            values
+        };
+        (host(&params[0]), if self.bias { host(&params[1]) } else { Vec::new() })
+    }
+
+    /// Adds one sample's squared errors (each as [`TmsLanes::sample_each`] has it, in `f32`)
+    /// to `totals`, in `f64`: the forward pass alone.
+    fn add_squared_errors(&mut self, inputs: &[Lanes], targets: &[Lanes], totals: &mut [f64]) {
+        let (n, k) = (self.features, self.hidden);
+        self.encode(inputs);
+        for (j, target) in targets.iter().enumerate() {
+            let mut pre = self.biases[j];
+            for kk in 0..k {
+                multiply_add_lanes(&mut pre, &self.weights[kk * n + j], &self.hidden_out[kk]);
+            }
+            // `0 + r * r` is `r * r` exactly.
+            let mut square = [0.0f32; LANES];
+            residual(&pre, target, &mut square);
+            for (total, square) in totals.iter_mut().zip(square) {
+                *total += f64::from(square);
+            }
+        }
+    }
+
+    /// `h` (into `hidden_out`) from a sample's inputs, every entry read.
+    fn encode(&mut self, inputs: &[Lanes]) {
         let (n, k) = (self.features, self.hidden);
         for kk in 0..k {
             let mut h = [0.0f32; LANES];
@@ -356,6 +426,14 @@ impl TmsLanes {
             }
             self.hidden_out[kk] = h;
         }
+    }
+
+    /// One sample of [`TmsLanes::group_each`], each lane its own (`inputs` and `targets`,
+    /// `features` lanes each): its squared error added to `loss`, its gradients to the
+    /// sums, every entry read.
+    fn sample_each(&mut self, inputs: &[Lanes], targets: &[Lanes], loss: &mut Lanes) {
+        let (n, k) = (self.features, self.hidden);
+        self.encode(inputs);
         let mut sample_loss = [0.0f32; LANES];
         self.decode(|j| targets[j], &mut sample_loss);
         for (j, x) in inputs.iter().enumerate() {
@@ -526,6 +604,7 @@ mod tests {
     use tch::{Device, Kind, Tensor};
 
     use super::TmsLanes;
+    use crate::train::loss::Loss;
     use crate::train::model::ModelSpec;
 
     /// Eleven members (a full group of eight and a partial one) of the toy model 6 -> 2 at
@@ -663,6 +742,50 @@ mod tests {
         assert!(alone_loss.equal(&losses.narrow(0, 9, 1)));
         for (one, all) in alone_grads.iter().zip(&grads) {
             assert!(one.equal(&all.narrow(0, 9, 1)), "{one} vs {all}");
+        }
+    }
+
+    /// The recorded losses (`mean_losses_each`, each member on its own batch read by rows)
+    /// against libtorch's forward pass and mean squared error in f64 from the same f32 numbers,
+    /// and a member's loss alone equal to its loss among the eleven.
+    #[test]
+    fn the_recorded_losses_agree_with_libtorchs_and_are_a_members_own() {
+        for bias in [true, false] {
+            let (model, params, _) = setting(bias);
+            let x = own_batches();
+            let pool = Vec::<f32>::try_from(x.reshape([-1])).unwrap();
+            let rows_of = |m: usize| (0..1024).map(|s| (m * 1024 + s) * 6).collect::<Vec<_>>();
+            let rows: Vec<Vec<usize>> = (0..11).map(rows_of).collect();
+            let ours = TmsLanes::new(6, 2, bias).mean_losses_each(&params, (&pool, &pool), &rows);
+            let double: Vec<Tensor> = params.iter().map(|p| p.to_kind(Kind::Double)).collect();
+            let x64 = x.to_kind(Kind::Double);
+            let reference = Vec::<f64>::try_from(Loss::MSE.per_member(
+                &model.forward(&double, &x64),
+                &x64,
+                Kind::Double,
+            ))
+            .unwrap();
+            // Each output entry's f32 error: `h` is 6 products and 6 sums, `pre` adds 2 of each
+            // and the bias, the residual one more, each rounding by at most u = 2^-24 of the
+            // magnitudes involved, so |r - r_exact| <= 16u (M + |y|), where M = |b| + |W|^T
+            // |W| |x| (the forward pass of the absolute values), and its square's error is at
+            // most 33u (M + |y|)^2. The f64 sum adds nothing measurable. The mean's bound is
+            // then 33u times the mean of (M + |y|)^2.
+            let abs: Vec<Tensor> = double.iter().map(Tensor::abs).collect();
+            let magnitude = model.forward(&abs, &x64.abs()) + x64.abs();
+            let bounds = Vec::<f64>::try_from(
+                magnitude.square().mean_dim([1i64, 2].as_slice(), false, Kind::Double)
+                    * (33.0 * 2f64.powi(-24)),
+            )
+            .unwrap();
+            for m in 0..11 {
+                let error = (ours[m] - reference[m]).abs();
+                assert!(error <= bounds[m], "member {m}: off by {error}, bound {}", bounds[m]);
+            }
+            let alone: Vec<Tensor> = params.iter().map(|p| p.narrow(0, 9, 1).copy()).collect();
+            let one =
+                TmsLanes::new(6, 2, bias).mean_losses_each(&alone, (&pool, &pool), &[rows_of(9)]);
+            assert_eq!(one[0].to_bits(), ours[9].to_bits());
         }
     }
 }

@@ -241,9 +241,21 @@ struct DeviceData {
 /// step in BLAS's small-matrix code and in gathering minibatches, and a member's bytes are its
 /// own by construction.
 struct Lanes {
-    lanes: TmsLanes,
+    tms: TmsLanes,
     /// `None`: fresh data (each step's draws are copied in).
     pool: Option<HostPool>,
+    /// The sets the losses are recorded on besides the pool: fresh data's fixed evaluation
+    /// sample, the test pool.
+    eval: Option<HostPool>,
+    test: Option<HostPool>,
+}
+
+/// A set the losses are recorded on.
+#[derive(Clone, Copy)]
+enum Recorded {
+    Pool,
+    Eval,
+    Test,
 }
 
 impl Lanes {
@@ -254,13 +266,30 @@ impl Lanes {
                     && spec.kind == Kind::Float
                     && spec.device == Device::Cpu =>
             {
+                let host = |set: &Option<(Tensor, Tensor)>| {
+                    HostPool::new(set.as_ref()?, spec.data.targets_are_inputs())
+                };
                 Some(Lanes {
-                    lanes: TmsLanes::new(features as usize, hidden as usize, bias),
-                    pool: HostPool::new(device_data, spec.data.targets_are_inputs()),
+                    tms: TmsLanes::new(features as usize, hidden as usize, bias),
+                    pool: host(&device_data.train),
+                    eval: host(&device_data.eval),
+                    test: host(&device_data.test),
                 })
             }
             _ => None,
         }
+    }
+
+    /// Each member's loss on a recorded set, in the lanes (`None` where the set is not in host
+    /// memory).
+    fn mean_losses(&mut self, set: Recorded, params: &[Tensor]) -> Option<Vec<f64>> {
+        let pool = match set {
+            Recorded::Pool => &mut self.pool,
+            Recorded::Eval => &mut self.eval,
+            Recorded::Test => &mut self.test,
+        };
+        let (rows, samples) = pool.as_mut()?.whole(params[0].size()[0] as usize);
+        Some(self.tms.mean_losses_each(params, samples, rows))
     }
 }
 
@@ -290,8 +319,7 @@ struct HostPool {
 impl HostPool {
     /// `None` where there is no pool, or too large a one for `u32` row numbers (the lanes then
     /// read the minibatches [`batch`] gathers).
-    fn new(device_data: &DeviceData, targets_are_inputs: bool) -> Option<HostPool> {
-        let (x, y) = device_data.train.as_ref()?;
+    fn new((x, y): &(Tensor, Tensor), targets_are_inputs: bool) -> Option<HostPool> {
         let size = x.size();
         let host = |t: &Tensor| {
             let t = t.contiguous();
@@ -339,21 +367,28 @@ impl HostPool {
         t: u64,
         size: Option<usize>,
     ) -> (&[Vec<usize>], InputsTargets<'_>) {
+        let Some(size) = size else { return self.whole(data.len()) };
         let (n, dim) = (self.n, self.dim);
         // The members start each epoch at the same step: their orders are drawn side by side.
-        if let Some(size) = size {
-            let epoch = (t - 1) * size as u64 / n as u64;
-            EpochOrder::prepare(data.iter_mut().map(|m| &mut m.order), epoch, n);
-        }
+        let epoch = (t - 1) * size as u64 / n as u64;
+        EpochOrder::prepare(data.iter_mut().map(|m| &mut m.order), epoch, n);
         self.rows.resize_with(data.len(), Vec::new);
         for (member, (member_data, rows)) in data.iter_mut().zip(&mut self.rows).enumerate() {
             rows.clear();
             let kept = &self.kept[member * n..(member + 1) * n];
-            let push = |i: usize| rows.push(kept[i] as usize * dim);
-            match size {
-                Some(size) => member_data.order.positions(t, size, n, push),
-                None => (0..n).for_each(push),
-            }
+            member_data.order.positions(t, size, n, |i| rows.push(kept[i] as usize * dim));
+        }
+        (&self.rows, (&self.inputs, self.targets.as_deref().unwrap_or(&self.inputs)))
+    }
+
+    /// Where each of `members` members' samples start in the inputs and targets (returned with
+    /// them): the whole pool, in order.
+    fn whole(&mut self, members: usize) -> (&[Vec<usize>], InputsTargets<'_>) {
+        let (n, dim) = (self.n, self.dim);
+        self.rows.resize_with(members, Vec::new);
+        for (member, rows) in self.rows.iter_mut().enumerate() {
+            rows.clear();
+            rows.extend(self.kept[member * n..(member + 1) * n].iter().map(|&k| k as usize * dim));
         }
         (&self.rows, (&self.inputs, self.targets.as_deref().unwrap_or(&self.inputs)))
     }
@@ -422,14 +457,14 @@ pub fn train(
     let record = record_steps(first.steps, checkpoints);
     let names: Vec<String> = first.model.params().into_iter().map(|p| p.name).collect();
     let progress_every = (first.steps / 100).max(1);
+    let mut lanes = Lanes::new(first, &device_data);
     let mut series: Vec<Option<TrainSeries>> = if let Some(start) = start {
         start.series.into_iter().map(Some).collect()
     } else {
         let mut series = vec![Some(TrainSeries::default()); group.len()];
-        record_losses(first, &params, &device_data, 0, &mut series);
+        record_losses((first, &params, &device_data), lanes.as_mut(), 0, &mut series);
         series
     };
-    let mut lanes = Lanes::new(first, &device_data);
     let _training = crate::stop::training();
     let mut last_save = std::time::Instant::now();
     for t in first_step..=first.steps {
@@ -459,7 +494,7 @@ pub fn train(
         // A stored state holds the losses at its own step, so a later run can start from it
         // whatever steps that run records; entries this run does not record go at the end.
         if record.contains(&t) || resume_due {
-            record_losses(first, &params, &device_data, t, &mut series);
+            record_losses((first, &params, &device_data), lanes.as_mut(), t, &mut series);
         }
         if checkpoint_here || resume_due {
             last_save = std::time::Instant::now();
@@ -506,14 +541,14 @@ fn train_step(
 ) -> Tensor {
     let (losses, grads) = match lanes {
         // The toy model's lanes read each member's samples from the pool in host memory.
-        Some(Lanes { lanes, pool: Some(pool) }) => {
+        Some(Lanes { tms, pool: Some(pool), .. }) => {
             let (rows, samples) = pool.rows(data, t, spec.batch_size);
-            lanes.per_member_rows(params, samples, rows)
+            tms.per_member_rows(params, samples, rows)
         }
         // Fresh data: the step's draws, copied in.
-        Some(Lanes { lanes, pool: None }) => {
+        Some(Lanes { tms, pool: None, .. }) => {
             let (x, y) = batch(data, device_data, t, spec);
-            lanes.per_member_batches(params, &x, &y)
+            tms.per_member_batches(params, &x, &y)
         }
         None => {
             let (x, y) = batch(data, device_data, t, spec);
@@ -691,20 +726,28 @@ impl DeviceData {
 /// Records every live member's loss on its whole training pool (a fixed evaluation sample for
 /// fresh data) and test pool, at parameters after `t` steps.
 fn record_losses(
-    spec: &TrainSpec,
-    params: &[Tensor],
-    data: &DeviceData,
+    (spec, params, data): (&TrainSpec, &[Tensor], &DeviceData),
+    mut lanes: Option<&mut Lanes>,
     t: u64,
     series: &mut [Option<TrainSeries>],
 ) {
-    let loss_on = |set: &Option<(Tensor, Tensor)>| -> Option<Vec<f64>> {
+    let mut loss_on = |(which, set): (Recorded, &Option<(Tensor, Tensor)>)| {
         let (x, y) = set.as_ref()?;
+        // The toy model's in its lanes (a libtorch pass over the whole pool was a tenth of an
+        // ensemble's training).
+        if let Some(losses) = lanes.as_deref_mut().and_then(|l| l.mean_losses(which, params)) {
+            return Some(losses);
+        }
         let losses =
             tch::no_grad(|| spec.loss.per_member(&spec.model.forward(params, x), y, Kind::Double));
         Vec::<f64>::try_from(losses.to_device(Device::Cpu)).ok()
     };
-    let train = loss_on(if data.train.is_some() { &data.train } else { &data.eval });
-    let test = loss_on(&data.test);
+    let train = loss_on(if data.train.is_some() {
+        (Recorded::Pool, &data.train)
+    } else {
+        (Recorded::Eval, &data.eval)
+    });
+    let test = loss_on((Recorded::Test, &data.test));
     for (member, entry) in series.iter_mut().enumerate() {
         if let Some(entry) = entry {
             entry.steps.push(t);
@@ -744,7 +787,8 @@ mod tests {
             let group: Vec<TrainSpec> = (0..3).map(|seed| spec(seed, &batch_size)).collect();
             let first = &group[0];
             let mut device_data = DeviceData::new(&group, first);
-            let mut pool = HostPool::new(&device_data, true).expect("a pool");
+            let mut pool =
+                HostPool::new(device_data.train.as_ref().expect("a pool"), true).expect("a pool");
             let pool_inputs = pool.inputs().0.to_vec();
             let mut blanks = 0;
             let member_data = || -> Vec<MemberData> { group.iter().map(MemberData::new).collect() };
