@@ -321,16 +321,16 @@ impl HostPool {
     /// read the minibatches [`batch`] gathers).
     fn new((x, y): &(Tensor, Tensor), targets_are_inputs: bool) -> Option<HostPool> {
         let size = x.size();
+        let (rows, dim) = ((size[0] * size[1]) as usize, size[2] as usize);
+        u32::try_from(rows).ok()?;
         let host = |t: &Tensor| {
             let t = t.contiguous();
             let mut values = vec![0.0f32; t.numel()];
             t.copy_data(&mut values, t.numel());
             values
         };
-        let (all_inputs, dim) = (host(x), size[2] as usize);
+        let all_inputs = host(x);
         let all_targets = (!targets_are_inputs).then(|| host(y));
-        let rows = all_inputs.len() / dim;
-        u32::try_from(rows).ok()?;
         let blank = |row: &[f32]| row.iter().all(|v| v.to_bits() == 0);
         let (mut inputs, mut targets) = (Vec::new(), all_targets.as_ref().map(|_| Vec::new()));
         let mut kept = Vec::with_capacity(rows);
