@@ -244,8 +244,7 @@ impl DataSpec {
         if test_fraction <= 0.0 {
             return (Some(pool), None);
         }
-        let held = ((pool.n as f64) * test_fraction).round() as usize;
-        let at = pool.n - held;
+        let at = pool.n - held_out(pool.n, test_fraction);
         let (input_dim, output_dim) = (self.input_dim(), self.output_dim());
         let part = |from: usize, to: usize| Samples {
             n: to - from,
@@ -388,6 +387,11 @@ impl Teacher {
         }
         current
     }
+}
+
+/// How many of a pool's `n` samples `test_fraction` holds out for testing (at most `n`).
+pub fn held_out(n: usize, test_fraction: f64) -> usize {
+    (((n as f64) * test_fraction.max(0.0)).round() as usize).min(n)
 }
 
 fn count(value: i64) -> usize {

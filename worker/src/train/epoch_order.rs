@@ -78,7 +78,7 @@ impl EpochOrder {
             .iter_mut()
             .map(|(o, order)| {
                 order.clear();
-                order.extend(0..n as u32);
+                order.extend(0..u32::try_from(n).expect("`DataSpec` keeps a pool within u32 rows"));
                 (&mut order[..], stream(o.seed, o.purpose, o.stream | epoch))
             })
             .collect();
@@ -93,7 +93,7 @@ impl EpochOrder {
 const SIDE_BY_SIDE: usize = 4;
 
 /// Shuffles each order as `order.shuffle(rng)` would (`rand` 0.8), side by side, for slices
-/// shorter than `u32::MAX` (`rand` draws `u32` indices there, and so does this).
+/// no longer than `u32::MAX` (`rand` draws `u32` indices there, and so does this).
 fn shuffle_side_by_side(shuffles: &mut [(&mut [u32], ChaCha8Rng)]) {
     for group in shuffles.chunks_mut(SIDE_BY_SIDE) {
         // Fisher-Yates from the end: the element at `i` is swapped with one drawn from `0..=i`.

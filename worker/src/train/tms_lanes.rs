@@ -36,6 +36,8 @@
 
 use tch::Tensor;
 
+use super::host_pool::host_copy;
+
 /// Samples of a group's own minibatches laid out lane by lane at a time (`64 x features` of
 /// eight-lane vectors: 12 KiB for the toy model's six features, within the L1 cache).
 const CHUNK: usize = 64;
@@ -189,27 +191,39 @@ impl TmsLanes {
     ) {
         let n = self.features;
         let per_w = n * self.hidden;
-        let members = out.losses.len();
         let scale = 2.0 / elements;
-        for first in (0..members).step_by(LANES) {
-            let count = LANES.min(members - first);
-            // A partial group's idle lanes repeat its first member (its parameters, and its
-            // samples where each member has its own: work never read back).
-            let lane_member = |lane: usize| first + if lane < count { lane } else { 0 };
-            self.load_group((weights, biases), lane_member);
-            let loss = sums(self, std::array::from_fn(lane_member));
-            for lane in 0..count {
-                let m = first + lane;
+        let members = out.losses.len();
+        self.each_group((weights, biases), members, |lanes, group, lane_members| {
+            let loss = sums(lanes, lane_members);
+            for (lane, m) in group.enumerate() {
                 out.losses[m] = loss[lane] / elements;
-                for (i, g) in self.grad_weights.iter().enumerate() {
+                for (i, g) in lanes.grad_weights.iter().enumerate() {
                     out.grad_weights[m * per_w + i] = g[lane] * scale;
                 }
-                if self.bias {
-                    for (j, g) in self.grad_biases.iter().enumerate() {
+                if lanes.bias {
+                    for (j, g) in lanes.grad_biases.iter().enumerate() {
                         out.grad_biases[m * n + j] = g[lane] * scale;
                     }
                 }
             }
+        });
+    }
+
+    /// For each group of up to eight of `members` members: their parameters into the lanes,
+    /// then `work`, told the group's members (lane by lane, from its first) and each lane's
+    /// member. A partial group's idle lanes repeat its first member (its parameters, and its
+    /// samples where each member has its own: work never read back).
+    fn each_group(
+        &mut self,
+        params: (&[f32], &[f32]),
+        members: usize,
+        mut work: impl FnMut(&mut TmsLanes, std::ops::Range<usize>, [usize; LANES]),
+    ) {
+        for first in (0..members).step_by(LANES) {
+            let count = LANES.min(members - first);
+            let lane_member = |lane: usize| first + if lane < count { lane } else { 0 };
+            self.load_group(params, lane_member);
+            work(self, first..first + count, std::array::from_fn(lane_member));
         }
     }
 
@@ -368,33 +382,24 @@ impl TmsLanes {
         rows: &[Vec<usize>],
     ) -> Vec<f64> {
         let (weights, biases) = self.host_params(params);
-        let members = rows.len();
         let elements = (rows.first().map_or(0, Vec::len) * self.features) as f64;
-        let mut means = vec![0.0f64; members];
-        for first in (0..members).step_by(LANES) {
-            let count = LANES.min(members - first);
-            let lane_member = |lane: usize| first + if lane < count { lane } else { 0 };
-            self.load_group((&weights, &biases), lane_member);
+        let mut means = vec![0.0f64; rows.len()];
+        self.each_group((&weights, &biases), rows.len(), |lanes, group, lane_members| {
             let mut totals = [0.0f64; LANES];
-            let lane_rows = std::array::from_fn(|lane| &rows[lane_member(lane)][..]);
-            self.each_sample(samples, lane_rows, |lanes, x, y| {
+            let lane_rows = lane_members.map(|m| &rows[m][..]);
+            lanes.each_sample(samples, lane_rows, |lanes, x, y| {
                 lanes.add_squared_errors(x, y, &mut totals);
             });
-            for lane in 0..count {
-                means[first + lane] = totals[lane] / elements;
+            for (lane, m) in group.enumerate() {
+                means[m] = totals[lane] / elements;
             }
-        }
+        });
         means
     }
 
     /// `params` (`W`, then `b` with a bias) as host copies.
     fn host_params(&self, params: &[Tensor]) -> (Vec<f32>, Vec<f32>) {
-        let host = |t: &Tensor| {
-            let mut values = vec![0.0f32; t.numel()];
-            t.copy_data(&mut values, t.numel());
-            values
-        };
-        (host(&params[0]), if self.bias { host(&params[1]) } else { Vec::new() })
+        (host_copy(&params[0]), if self.bias { host_copy(&params[1]) } else { Vec::new() })
     }
 
     /// Adds one sample's squared errors (each as [`TmsLanes::sample_each`] has it, in `f32`)

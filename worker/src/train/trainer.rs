@@ -11,8 +11,9 @@ use devspec_protocol::params::{BatchSize, TrainParams};
 use devspec_protocol::results::TrainSeries;
 use tch::{Device, Kind, Tensor};
 
-use super::data::{DataSpec, Samples, Size};
+use super::data::{DataSpec, Samples, Size, held_out};
 use super::epoch_order::EpochOrder;
+use super::host_pool::HostPool;
 use super::loss::Loss;
 use super::model::{Arch, ModelSpec};
 use super::optimizer::{Optimizer, OptimizerSpec};
@@ -156,6 +157,16 @@ impl TrainSpec {
                     .into(),
             ));
         }
+        if let Size::Pool(n) = self.data.size
+            && !self.data.has_own_split()
+            && held_out(n, self.test_fraction) == n
+        {
+            return Err(SpecError(format!(
+                "`test_fraction = {}` holds out all {n} samples of `data`, leaving none to train \
+                 on; lower it or draw more samples",
+                self.test_fraction
+            )));
+        }
         if self.batch_size.is_none() && self.data.size == Size::Fresh {
             return Err(SpecError(
                 "`batch_size = full` needs a fixed pool of samples, not `samples = fresh`".into(),
@@ -266,22 +277,24 @@ impl Lanes {
                     && spec.kind == Kind::Float
                     && spec.device == Device::Cpu =>
             {
-                let host = |set: &Option<(Tensor, Tensor)>| {
-                    HostPool::new(set.as_ref()?, spec.data.targets_are_inputs())
+                let host = |set: &Option<(Tensor, Tensor)>, data: &DataSpec| {
+                    set.as_ref().map(|set| HostPool::new(set, data.targets_are_inputs()))
                 };
+                // The test pool is `test_data`'s where there is one, else a split of `data`.
+                let test_data = spec.test_data.as_ref().unwrap_or(&spec.data);
                 Some(Lanes {
                     tms: TmsLanes::new(features as usize, hidden as usize, bias),
-                    pool: host(&device_data.train),
-                    eval: host(&device_data.eval),
-                    test: host(&device_data.test),
+                    pool: host(&device_data.train, &spec.data),
+                    eval: host(&device_data.eval, &spec.data),
+                    test: host(&device_data.test, test_data),
                 })
             }
             _ => None,
         }
     }
 
-    /// Each member's loss on a recorded set, in the lanes (`None` where the set is not in host
-    /// memory).
+    /// Each member's loss on a recorded set, in the lanes (`None` where the run has no such
+    /// set).
     fn mean_losses(&mut self, set: Recorded, params: &[Tensor]) -> Option<Vec<f64>> {
         let pool = match set {
             Recorded::Pool => &mut self.pool,
@@ -290,112 +303,6 @@ impl Lanes {
         };
         let (rows, samples) = pool.as_mut()?.whole(params[0].size()[0] as usize);
         Some(self.tms.mean_losses_each(params, samples, rows))
-    }
-}
-
-/// A pool's inputs and targets in host memory, as the lanes read them.
-type InputsTargets<'a> = (&'a [f32], &'a [f32]);
-
-/// A pool in host memory (`f32`, the toy model's lanes): each member's minibatches read in
-/// place, by the positions [`batch`] would gather. Only the rows with a nonzero entry are kept
-/// (in pool order, then one row of zeros that every blank row reads): most of the toy data is
-/// blank (three quarters at sparsity 0.95), and an ensemble's whole pools would outgrow the L2
-/// cache, where each random row read costs a miss. (Bitwise +0.0 only counts as blank: a sum
-/// with -0.0 added can differ from one with +0.0.)
-struct HostPool {
-    n: usize,
-    dim: usize,
-    /// The kept rows, `dim` numbers each.
-    inputs: Vec<f32>,
-    /// `None`: the targets are the inputs.
-    targets: Option<Vec<f32>>,
-    /// Per pool row (`[members, n]`), where its numbers start in `inputs` and `targets`, over
-    /// `dim` (`u32`: a quarter of the pool's size at six features, also read at random).
-    kept: Vec<u32>,
-    /// The last step's rows, member by member (kept to spare the allocations).
-    rows: Vec<Vec<usize>>,
-}
-
-impl HostPool {
-    /// `None` where there is no pool, or too large a one for `u32` row numbers (the lanes then
-    /// read the minibatches [`batch`] gathers).
-    fn new((x, y): &(Tensor, Tensor), targets_are_inputs: bool) -> Option<HostPool> {
-        let size = x.size();
-        let (rows, dim) = ((size[0] * size[1]) as usize, size[2] as usize);
-        u32::try_from(rows).ok()?;
-        let host = |t: &Tensor| {
-            let t = t.contiguous();
-            let mut values = vec![0.0f32; t.numel()];
-            t.copy_data(&mut values, t.numel());
-            values
-        };
-        let all_inputs = host(x);
-        let all_targets = (!targets_are_inputs).then(|| host(y));
-        let blank = |row: &[f32]| row.iter().all(|v| v.to_bits() == 0);
-        let (mut inputs, mut targets) = (Vec::new(), all_targets.as_ref().map(|_| Vec::new()));
-        let mut kept = Vec::with_capacity(rows);
-        for r in 0..rows {
-            let row = r * dim..(r + 1) * dim;
-            let numbers = &all_inputs[row.clone()];
-            if blank(numbers) && all_targets.as_ref().is_none_or(|t| blank(&t[row.clone()])) {
-                kept.push(u32::MAX);
-                continue;
-            }
-            kept.push((inputs.len() / dim) as u32);
-            inputs.extend_from_slice(numbers);
-            if let (Some(targets), Some(all)) = (&mut targets, &all_targets) {
-                targets.extend_from_slice(&all[row]);
-            }
-        }
-        let zeros = (inputs.len() / dim) as u32;
-        for k in &mut kept {
-            *k = (*k).min(zeros);
-        }
-        inputs.resize(inputs.len() + dim, 0.0);
-        if let Some(targets) = &mut targets {
-            targets.resize(targets.len() + dim, 0.0);
-        }
-        Some(HostPool { n: size[1] as usize, dim, inputs, targets, kept, rows: Vec::new() })
-    }
-
-    /// Where each member's samples of step `t` start in the inputs and targets (returned with
-    /// them): those of the positions [`batch`] gathers (the whole pool in order when `size` is
-    /// `None`, a full batch).
-    fn rows(
-        &mut self,
-        data: &mut [MemberData],
-        t: u64,
-        size: Option<usize>,
-    ) -> (&[Vec<usize>], InputsTargets<'_>) {
-        let Some(size) = size else { return self.whole(data.len()) };
-        let (n, dim) = (self.n, self.dim);
-        // The members start each epoch at the same step: their orders are drawn side by side.
-        let epoch = (t - 1) * size as u64 / n as u64;
-        EpochOrder::prepare(data.iter_mut().map(|m| &mut m.order), epoch, n);
-        self.rows.resize_with(data.len(), Vec::new);
-        for (member, (member_data, rows)) in data.iter_mut().zip(&mut self.rows).enumerate() {
-            rows.clear();
-            let kept = &self.kept[member * n..(member + 1) * n];
-            member_data.order.positions(t, size, n, |i| rows.push(kept[i] as usize * dim));
-        }
-        (&self.rows, (&self.inputs, self.targets.as_deref().unwrap_or(&self.inputs)))
-    }
-
-    /// Where each of `members` members' samples start in the inputs and targets (returned with
-    /// them): the whole pool, in order.
-    fn whole(&mut self, members: usize) -> (&[Vec<usize>], InputsTargets<'_>) {
-        let (n, dim) = (self.n, self.dim);
-        self.rows.resize_with(members, Vec::new);
-        for (member, rows) in self.rows.iter_mut().enumerate() {
-            rows.clear();
-            rows.extend(self.kept[member * n..(member + 1) * n].iter().map(|&k| k as usize * dim));
-        }
-        (&self.rows, (&self.inputs, self.targets.as_deref().unwrap_or(&self.inputs)))
-    }
-
-    #[cfg(test)]
-    fn inputs(&self) -> (&[f32], &[f32]) {
-        (&self.inputs, self.targets.as_deref().unwrap_or(&self.inputs))
     }
 }
 
@@ -542,7 +449,8 @@ fn train_step(
     let (losses, grads) = match lanes {
         // The toy model's lanes read each member's samples from the pool in host memory.
         Some(Lanes { tms, pool: Some(pool), .. }) => {
-            let (rows, samples) = pool.rows(data, t, spec.batch_size);
+            let mut orders: Vec<&mut EpochOrder> = data.iter_mut().map(|m| &mut m.order).collect();
+            let (rows, samples) = pool.step(&mut orders, t, spec.batch_size);
             tms.per_member_rows(params, samples, rows)
         }
         // Fresh data: the step's draws, copied in.
@@ -766,20 +674,33 @@ mod tests {
     use super::{DeviceData, HostPool, MemberData, TrainSpec, batch};
 
     fn spec(seed: i64, batch_size: &serde_json::Value) -> TrainSpec {
-        let params: TrainParams = serde_json::from_value(serde_json::json!({
+        TrainSpec::new(&params(seed, batch_size, 1000, 0.0)).expect("a train spec")
+    }
+
+    fn params(seed: i64, batch: &serde_json::Value, samples: i64, test: f64) -> TrainParams {
+        serde_json::from_value(serde_json::json!({
             "model": {"call": "tms.model", "args": {"features": 5, "hidden": 2, "bias": true, "init_scale": 1.0}},
-            "data": {"call": "tms.data", "args": {"features": 5, "sparsity": 0.5, "samples": 1000}},
-            "test_fraction": 0.0, "loss": "auto",
+            "data": {"call": "tms.data", "args": {"features": 5, "sparsity": 0.5, "samples": samples}},
+            "test_fraction": test, "loss": "auto",
             "optimizer": {"call": "sgd", "args": {"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0, "schedule": "constant", "warmup": 0, "decay_factor": 0.1}},
-            "batch_size": batch_size, "steps": 50, "seed": seed, "device": "cpu", "dtype": "f32",
+            "batch_size": batch, "steps": 50, "seed": seed, "device": "cpu", "dtype": "f32",
         }))
-        .expect("train parameters");
-        TrainSpec::new(&params).expect("a train spec")
+        .expect("train parameters")
+    }
+
+    /// A test fraction that leaves no sample to train on is refused before training (it
+    /// divided by an empty pool), naming both; one sample left trains.
+    #[test]
+    fn a_test_fraction_that_holds_out_every_sample_is_refused() {
+        let error = TrainSpec::new(&params(0, &serde_json::json!(1), 1, 0.9)).expect_err("refused");
+        assert!(error.0.contains("holds out all 1 samples"), "{}", error.0);
+        assert!(TrainSpec::new(&params(0, &serde_json::json!(1), 2, 0.4)).is_ok());
     }
 
     /// The lanes read each member's minibatch from the host pool by rows; they must be the
     /// samples `batch` gathers, at every step: within an epoch, across two (a pool of 1,000 in
-    /// batches of 300), from a resumed step, and for a full batch.
+    /// batches of 300: steps 4 and 7 span two epochs), from a resumed step, and for a full
+    /// batch.
     #[test]
     fn the_host_pool_rows_are_the_minibatches_batch_gathers() {
         for batch_size in [serde_json::json!(300), serde_json::json!("full")] {
@@ -787,20 +708,18 @@ mod tests {
             let group: Vec<TrainSpec> = (0..3).map(|seed| spec(seed, &batch_size)).collect();
             let first = &group[0];
             let mut device_data = DeviceData::new(&group, first);
-            let mut pool =
-                HostPool::new(device_data.train.as_ref().expect("a pool"), true).expect("a pool");
-            let pool_inputs = pool.inputs().0.to_vec();
+            let mut pool = HostPool::new(device_data.train.as_ref().expect("a pool"), true);
+            let pool_inputs = pool.inputs().to_vec();
             let mut blanks = 0;
             let member_data = || -> Vec<MemberData> { group.iter().map(MemberData::new).collect() };
             let (mut gathered, mut read) = (member_data(), member_data());
             // A resumed run's first step is its first call: the fresh `read` starts at step 9.
             for t in [1, 2, 3, 4, 9, 10, 11, 12, 13, 14, 40] {
                 let (x, _) = batch(&mut gathered, &mut device_data, t, first);
-                let (rows, _) = if t < 9 {
-                    pool.rows(&mut member_data(), t, first.batch_size)
-                } else {
-                    pool.rows(&mut read, t, first.batch_size)
-                };
+                let mut fresh = member_data();
+                let from = if t < 9 { &mut fresh } else { &mut read };
+                let mut orders: Vec<_> = from.iter_mut().map(|m| &mut m.order).collect();
+                let (rows, _) = pool.step(&mut orders, t, first.batch_size);
                 let x = x.contiguous();
                 let mut host = vec![0.0f32; x.numel()];
                 x.copy_data(&mut host, x.numel());
