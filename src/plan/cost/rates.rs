@@ -73,8 +73,9 @@ pub struct Rates {
     pub measured_at: f64,
 }
 
-/// The format of [`Rates`] this devspec writes and reads.
-pub const RATES_VERSION: u32 = 2;
+/// The format of [`Rates`] this devspec writes and reads, and of the work they were fitted to
+/// (3: a training's recorded losses priced at each recorded step, not each checkpoint).
+pub const RATES_VERSION: u32 = 3;
 
 /// The name a phase and family's costs are filed under: `train/tms`.
 pub fn cost_name(phase: Phase, family: Family) -> String {

@@ -153,3 +153,28 @@ train long { model = tms.model(features = 6, hidden = 2), \
     let free = forecast(&plan, &rates(), &nothing_cached, 2, 16);
     assert!((free.total.unwrap() - 2.1).abs() < 1e-9, "{:?}", free.total);
 }
+
+/// A training pays a forward pass over the data its loss is recorded on at each recorded step:
+/// every step up to 200, then 100 per decade, with the checkpoints, not once per step (a short
+/// run records at every step, a long one far less often) nor once per checkpoint.
+#[test]
+fn a_training_prices_a_forward_pass_at_each_recorded_step() {
+    let flops = |steps: u64| {
+        let spec = SPEC
+            .replace("steps = 1000", &format!("steps = {steps}"))
+            .replace("checkpoints = [10, 100, 1000]", &format!("checkpoints = [10, {steps}]"));
+        let plan = plan(&crate::plan::checked(&spec)).expect("plans");
+        let run = plan.order.iter().map(|&node| &plan.graph[node]).next().expect("the run");
+        super::work::of_instance(run).expect("counted").flops
+    };
+    // The toy model 6 -> 2: 4 x 2 x 6 + 2 x 6 = 60 FLOPs a sample forward, 3x that a step's
+    // sample; batch 100, the pool of 1,000 recorded.
+    let expected = |steps: f64, recordings: f64| steps * 100.0 * 60.0 * 3.0 + recordings * 60_000.0;
+    // 100 steps: steps 0 to 100 recorded (the checkpoints 10 and 100 among them).
+    assert_eq!(flops(100), expected(100.0, 101.0));
+    // 1,000 steps: 0 to 200, 70 log-spaced steps after 200 (10^2.31 ... 10^3), the checkpoints
+    // among them.
+    let recorded = devspec_protocol::results::train::record_steps(1000, &[10, 1000].into());
+    assert_eq!(recorded.len(), 271);
+    assert_eq!(flops(1000), expected(1000.0, 271.0));
+}

@@ -10,8 +10,9 @@
 // Counts are whole numbers far below 2^53; an estimate besides.
 #![allow(clippy::cast_precision_loss)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use devspec_protocol::results::train::{FRESH_EVAL_POSITIONS, FRESH_EVAL_SAMPLES, record_steps};
 use devspec_protocol::{StepKind, params};
 use serde::{Deserialize, Serialize};
 
@@ -104,9 +105,15 @@ pub fn of_instance(instance: &Instance) -> Result<Work, Uncounted> {
     let params = &instance.params;
     match instance.kind {
         StepKind::Train => {
-            let checkpoints =
-                instance.outputs.iter().filter(|o| matches!(o, Output::Checkpoint(_))).count();
-            train(params, checkpoints as f64)
+            let checkpoints = instance
+                .outputs
+                .iter()
+                .filter_map(|o| match o {
+                    Output::Checkpoint(step) => u64::try_from(*step).ok(),
+                    Output::Result => None,
+                })
+                .collect();
+            train(params, &checkpoints)
         }
         StepKind::Estimate => estimate(params),
         StepKind::Checkpoint => {
@@ -189,19 +196,40 @@ pub fn transformer_forward(shape: &TransformerShape, vector_inputs: bool) -> f64
 /// A forward and a backward pass: the backward costs about twice the forward.
 const FORWARD_AND_BACKWARD: f64 = 3.0;
 
-/// A training run: `steps` optimizer steps on a batch each, and the loss over the data (the
-/// pool, or one batch of fresh data) at each checkpoint.
-fn train(params: &BTreeMap<String, Value>, checkpoints: f64) -> Result<Work, Uncounted> {
+/// A training run: `steps` optimizer steps on a batch each, and a forward pass at each step the
+/// loss series is recorded at (`record_steps`: every step up to 200, then 100 per decade, and
+/// the checkpoints) over the data it is recorded on: the pool with its test part and any
+/// `test_data`, or fresh data's fixed evaluation sample. A short run records at every step, a
+/// long one at a few hundred: counted as one pass per step, the calibration's runs of 80 and
+/// 160 steps priced a run of 1,000 steps 30% high.
+fn train(params: &BTreeMap<String, Value>, checkpoints: &BTreeSet<u64>) -> Result<Work, Uncounted> {
     let Shape { family, forward, values, depth } = model(params)?;
     let steps = params.get("steps").and_then(Value::as_f64).unwrap_or(0.0);
     let data: Option<params::Data> = params.get("data").and_then(Value::typed);
+    let test_data: Option<params::Data> = params.get("test_data").and_then(Value::typed);
     let batch = batch_samples(params.get("batch_size"), data.as_ref());
-    let pool = data.as_ref().and_then(fixed_samples).unwrap_or(batch);
+    let recorded = match data.as_ref().and_then(fixed_samples) {
+        Some(pool) => pool + test_data.as_ref().and_then(fixed_samples).unwrap_or(0.0),
+        None => fresh_eval_samples(params),
+    };
+    let total = params.get("steps").and_then(Value::as_int).and_then(|s| u64::try_from(s).ok());
+    let recordings = record_steps(total.unwrap_or(0), checkpoints).len() as f64;
     let samples = steps * batch;
     let fresh = if data.as_ref().is_some_and(draws_fresh) { samples } else { 0.0 };
-    let flops = samples * forward * FORWARD_AND_BACKWARD + checkpoints * pool * forward;
-    let values = (samples + checkpoints * pool) * values;
+    let flops = samples * forward * FORWARD_AND_BACKWARD + recordings * recorded * forward;
+    let values = (samples + recordings * recorded) * values;
     Ok(Work { phase: Phase::Train, family: Some(family), steps, depth, flops, values, fresh })
+}
+
+/// The samples fresh data's loss is recorded on: sequences holding 2,048 positions (at least
+/// 16) for a transformer, else 4,096 samples (the worker's fixed evaluation sample).
+fn fresh_eval_samples(params: &BTreeMap<String, Value>) -> f64 {
+    match params.get("model").and_then(Value::typed) {
+        Some(params::Model::Transformer(args)) => {
+            (FRESH_EVAL_POSITIONS as f64 / args.context.max(1) as f64).floor().max(16.0)
+        }
+        _ => FRESH_EVAL_SAMPLES as f64,
+    }
 }
 
 /// An estimate at one checkpoint. The LLC: every chain (twice with a companion) takes

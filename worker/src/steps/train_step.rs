@@ -78,7 +78,7 @@ fn prepare<'a, 'm>(
             trajectory,
             &checkpoints,
             spec.steps,
-            &trainer::record_steps(spec.steps, &checkpoints),
+            &devspec_protocol::results::train::record_steps(spec.steps, &checkpoints),
         ),
         None => Continuation::fresh(),
     };

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use devspec_protocol::params::{BatchSize, TrainParams};
 use devspec_protocol::results::TrainSeries;
+use devspec_protocol::results::train::{FRESH_EVAL_POSITIONS, FRESH_EVAL_SAMPLES, record_steps};
 use tch::{Device, Kind, Tensor};
 
 use super::data::{DataSpec, Samples, Size, held_out};
@@ -24,20 +25,6 @@ use super::tms_lanes::TmsLanes;
 /// How often a long run between checkpoints stores a resume point, so a sparse checkpoint grid
 /// (`checkpoints = [20_000]`) still resumes near where it stopped.
 const RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// The loss series is recorded at every step up to here (so at least this many points when the
-/// run is longer), then at [`PER_DECADE`] log-spaced steps per decade.
-const DENSE_UNTIL: u64 = 200;
-const PER_DECADE: f64 = 100.0;
-
-/// Samples a fresh-data run evaluates its training loss on (drawn once, from its own stream);
-/// for sequences, as many as hold [`FRESH_EVAL_POSITIONS`] positions. The loss is recorded
-/// about 300 times in a run of a few thousand steps, so this pass must cost little next to
-/// training: 2,048 positions is two steps' worth at batch 64 of 16 positions (128 sequences of
-/// in-context regression, 1,024 scored predictions); at 8,192 a transformer run spent a fifth
-/// of its time evaluating.
-const FRESH_EVAL_SAMPLES: usize = 4096;
-const FRESH_EVAL_POSITIONS: usize = 2048;
 
 /// One member's training, read from its step's parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -511,26 +498,6 @@ fn member_samples(spec: &TrainSpec) -> (Option<Samples>, Option<Samples>) {
         });
     }
     (train, test)
-}
-
-/// The steps at which the series is recorded: every step up to [`DENSE_UNTIL`], then
-/// [`PER_DECADE`] log-spaced steps per decade, the checkpoints, and the last step. The first two
-/// do not depend on the run's length, so a run continued to more steps records what a run
-/// started anew records.
-pub fn record_steps(total: u64, checkpoints: &BTreeSet<u64>) -> BTreeSet<u64> {
-    let mut steps: BTreeSet<u64> = (0..=DENSE_UNTIL.min(total)).collect();
-    let mut j = (DENSE_UNTIL as f64).log10() * PER_DECADE;
-    loop {
-        let step = 10f64.powf(j / PER_DECADE).round() as u64;
-        if step > total {
-            break;
-        }
-        steps.insert(step);
-        j += 1.0;
-    }
-    steps.extend(checkpoints.range(..=total));
-    steps.insert(total);
-    steps
 }
 
 /// The minibatch of step `t` for every member, as `[members, batch, dim]` tensors.
