@@ -27,7 +27,7 @@ use devspec_protocol::{StepKind, store_layout};
 
 use super::{DamagedEntry, RowState, Session, step_results};
 use crate::failure::Failure;
-use crate::plan::{Instance, Output, Plan};
+use crate::plan::{Instance, Plan};
 use crate::store::Damage;
 
 /// One checkpoint the store holds and serves, checked against its digest.
@@ -192,7 +192,9 @@ pub fn stored_checkpoints(
         if !selection.selects(&row.coords) {
             continue;
         }
-        let wanted: Vec<u64> = checkpoint_steps(instance)
+        let wanted: Vec<u64> = instance
+            .checkpoint_steps()
+            .into_iter()
             .filter(|at| selection.training_step.is_none_or(|wanted| wanted == *at))
             .collect();
         if wanted.is_empty() {
@@ -313,7 +315,7 @@ fn check_selection(plan: &Plan, step: &str, selection: &Selection) -> Result<(),
         });
     }
     if let Some(wanted) = selection.training_step {
-        let available: BTreeSet<u64> = selected.iter().flat_map(|i| checkpoint_steps(i)).collect();
+        let available: BTreeSet<u64> = selected.iter().flat_map(|i| i.checkpoint_steps()).collect();
         if !available.contains(&wanted) {
             return Err(CheckoutError::NoCheckpointAt {
                 step: step.to_owned(),
@@ -329,19 +331,6 @@ fn check_selection(plan: &Plan, step: &str, selection: &Selection) -> Result<(),
 /// An instance's coordinates as (axis, canonical value text).
 fn coordinates(instance: &Instance) -> Vec<(String, String)> {
     instance.coords.iter().map(|c| (c.axis.clone(), c.value.to_string())).collect()
-}
-
-/// The training steps of an instance's planned checkpoints, in increasing order.
-fn checkpoint_steps(instance: &Instance) -> impl Iterator<Item = u64> + '_ {
-    let steps: BTreeSet<u64> = instance
-        .outputs
-        .iter()
-        .filter_map(|output| match output {
-            Output::Checkpoint(step) => u64::try_from(*step).ok(),
-            Output::Result => None,
-        })
-        .collect();
-    steps.into_iter()
 }
 
 /// Sets a damaged part aside, as `step_results` does (a failure to move it changes nothing:

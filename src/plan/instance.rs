@@ -1,7 +1,7 @@
 //! [`Instance`]: one unit of work the executor will run: a step at one sweep point (and, for an
 //! estimate, one checkpoint), with its parameters resolved and a stable display name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 
 use devspec_protocol::StepKind;
@@ -58,6 +58,17 @@ impl fmt::Display for Coordinate {
 }
 
 impl Instance {
+    /// The training steps of its planned checkpoints, in increasing order.
+    pub fn checkpoint_steps(&self) -> BTreeSet<u64> {
+        self.outputs
+            .iter()
+            .filter_map(|output| match output {
+                Output::Checkpoint(step) => u64::try_from(*step).ok(),
+                Output::Result => None,
+            })
+            .collect()
+    }
+
     /// The sweep point's label, `seed=2,lr=0.001` (empty without sweeps): written here only,
     /// for names, keys' input roles, tables and reports alike.
     pub fn point_label(&self) -> String {

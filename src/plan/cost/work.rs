@@ -21,7 +21,7 @@ use crate::plan::memory_estimate::{
     EstimateData, TransformerShape, batch_samples, draws_fresh, estimate_data, fixed_samples,
     model_activations, widths,
 };
-use crate::plan::{Instance, Output};
+use crate::plan::Instance;
 
 /// Which rates price an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -104,17 +104,7 @@ pub enum Uncounted {
 pub fn of_instance(instance: &Instance) -> Result<Work, Uncounted> {
     let params = &instance.params;
     match instance.kind {
-        StepKind::Train => {
-            let checkpoints = instance
-                .outputs
-                .iter()
-                .filter_map(|o| match o {
-                    Output::Checkpoint(step) => u64::try_from(*step).ok(),
-                    Output::Result => None,
-                })
-                .collect();
-            train(params, &checkpoints)
-        }
+        StepKind::Train => train(params, &instance.checkpoint_steps()),
         StepKind::Estimate => estimate(params),
         StepKind::Checkpoint => {
             let Shape { family, forward, values, depth } = model(params)?;
