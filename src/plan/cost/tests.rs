@@ -174,8 +174,8 @@ fn a_training_prices_a_forward_pass_at_each_recorded_step() {
     // Sums of products of whole numbers below 2^53: exact, compared to rounding anyway.
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b;
     assert!(close(flops(100), expected(100.0, 101.0)), "{}", flops(100));
-    // 1,000 steps: 0 to 200, 70 log-spaced steps after 200 (10^2.31 ... 10^3), the checkpoints
-    // among them.
+    // 1,000 steps: 0 to 200, 69 log-spaced steps after 200 (10^2.31 ... 980) and the last,
+    // the checkpoints among them.
     let recorded = devspec_protocol::results::train::record_steps(1000, &[10, 1000].into());
     assert_eq!(recorded.len(), 271);
     assert!(close(flops(1000), expected(1000.0, 271.0)), "{}", flops(1000));

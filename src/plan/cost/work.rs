@@ -17,11 +17,11 @@ use devspec_protocol::{StepKind, params};
 use serde::{Deserialize, Serialize};
 
 use crate::compile::value::Value;
+use crate::plan::Instance;
 use crate::plan::memory_estimate::{
     EstimateData, TransformerShape, batch_samples, draws_fresh, estimate_data, fixed_samples,
     model_activations, widths,
 };
-use crate::plan::Instance;
 
 /// Which rates price an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -188,8 +188,8 @@ const FORWARD_AND_BACKWARD: f64 = 3.0;
 
 /// A training run: `steps` optimizer steps on a batch each, and a forward pass at each step the
 /// loss series is recorded at (`record_steps`: every step up to 200, then 100 per decade, and
-/// the checkpoints) over the data it is recorded on: the pool with its test part and any
-/// `test_data`, or fresh data's fixed evaluation sample. A short run records at every step, a
+/// the checkpoints) over the data it is recorded on: the pool with its test part, or fresh
+/// data's fixed evaluation sample, and any `test_data`. A short run records at every step, a
 /// long one at a few hundred: counted as one pass per step, the calibration's runs of 80 and
 /// 160 steps priced a run of 1,000 steps 30% high.
 fn train(params: &BTreeMap<String, Value>, checkpoints: &BTreeSet<u64>) -> Result<Work, Uncounted> {
@@ -198,10 +198,8 @@ fn train(params: &BTreeMap<String, Value>, checkpoints: &BTreeSet<u64>) -> Resul
     let data: Option<params::Data> = params.get("data").and_then(Value::typed);
     let test_data: Option<params::Data> = params.get("test_data").and_then(Value::typed);
     let batch = batch_samples(params.get("batch_size"), data.as_ref());
-    let recorded = match data.as_ref().and_then(fixed_samples) {
-        Some(pool) => pool + test_data.as_ref().and_then(fixed_samples).unwrap_or(0.0),
-        None => fresh_eval_samples(params),
-    };
+    let recorded = data.as_ref().and_then(recorded_samples).unwrap_or(batch)
+        + test_data.as_ref().and_then(recorded_samples).unwrap_or(0.0);
     let total = params.get("steps").and_then(Value::as_int).and_then(|s| u64::try_from(s).ok());
     let recordings = record_steps(total.unwrap_or(0), checkpoints).len() as f64;
     let samples = steps * batch;
@@ -211,15 +209,24 @@ fn train(params: &BTreeMap<String, Value>, checkpoints: &BTreeSet<u64>) -> Resul
     Ok(Work { phase: Phase::Train, family: Some(family), steps, depth, flops, values, fresh })
 }
 
-/// The samples fresh data's loss is recorded on: sequences holding 2,048 positions (at least
-/// 16) for a transformer, else 4,096 samples (the worker's fixed evaluation sample).
-fn fresh_eval_samples(params: &BTreeMap<String, Value>) -> f64 {
-    match params.get("model").and_then(Value::typed) {
-        Some(params::Model::Transformer(args)) => {
-            (FRESH_EVAL_POSITIONS as f64 / args.context.max(1) as f64).floor().max(16.0)
-        }
-        _ => FRESH_EVAL_SAMPLES as f64,
+/// The samples a data value's loss is recorded on: its pool, or fresh data's fixed evaluation
+/// sample (the worker's: sequences holding 2,048 positions, at least 16, or 4,096 samples);
+/// `None` for a file's rows, not counted without reading the file.
+fn recorded_samples(data: &params::Data) -> Option<f64> {
+    if let Some(pool) = fixed_samples(data) {
+        return Some(pool);
     }
+    let positions = match data {
+        params::Data::IclRegression(args) => Some(2 * args.context),
+        params::Data::Induction(args) => Some(args.length),
+        _ => None,
+    };
+    draws_fresh(data).then(|| match positions {
+        Some(positions) => {
+            (FRESH_EVAL_POSITIONS as f64 / positions.max(1) as f64).floor().max(16.0)
+        }
+        None => FRESH_EVAL_SAMPLES as f64,
+    })
 }
 
 /// An estimate at one checkpoint. The LLC: every chain (twice with a companion) takes

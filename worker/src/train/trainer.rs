@@ -144,15 +144,26 @@ impl TrainSpec {
                     .into(),
             ));
         }
+        // A split that leaves either side empty: a mean over no samples (NaN losses), or, for
+        // training, division by an empty pool.
         if let Size::Pool(n) = self.data.size
             && !self.data.has_own_split()
-            && held_out(n, self.test_fraction) == n
+            && self.test_fraction > 0.0
         {
-            return Err(SpecError(format!(
-                "`test_fraction = {}` holds out all {n} samples of `data`, leaving none to train \
-                 on; lower it or draw more samples",
-                self.test_fraction
-            )));
+            let held = held_out(n, self.test_fraction);
+            let fraction = self.test_fraction;
+            if held == n {
+                return Err(SpecError(format!(
+                    "`test_fraction = {fraction}` holds out all {n} samples of `data`, leaving \
+                     none to train on; lower it or draw more samples"
+                )));
+            }
+            if held == 0 {
+                return Err(SpecError(format!(
+                    "`test_fraction = {fraction}` of {n} samples holds out none to test on; \
+                     raise it, draw more samples, or leave it out"
+                )));
+            }
         }
         if self.batch_size.is_none() && self.data.size == Size::Fresh {
             return Err(SpecError(
@@ -655,18 +666,21 @@ mod tests {
         .expect("train parameters")
     }
 
-    /// A test fraction that leaves no sample to train on is refused before training (it
-    /// divided by an empty pool), naming both; one sample left trains.
+    /// A test fraction that leaves no sample to train on (it divided by an empty pool) or none
+    /// to test on (NaN test losses) is refused before training, naming both; one on each side
+    /// trains.
     #[test]
-    fn a_test_fraction_that_holds_out_every_sample_is_refused() {
+    fn a_test_fraction_that_leaves_either_side_empty_is_refused() {
         let error = TrainSpec::new(&params(0, &serde_json::json!(1), 1, 0.9)).expect_err("refused");
         assert!(error.0.contains("holds out all 1 samples"), "{}", error.0);
+        let error = TrainSpec::new(&params(0, &serde_json::json!(1), 2, 0.2)).expect_err("none");
+        assert!(error.0.contains("holds out none"), "{}", error.0);
         assert!(TrainSpec::new(&params(0, &serde_json::json!(1), 2, 0.4)).is_ok());
     }
 
     /// The lanes read each member's minibatch from the host pool by rows; they must be the
     /// samples `batch` gathers, at every step: within an epoch, across two (a pool of 1,000 in
-    /// batches of 300: steps 4 and 7 span two epochs), from a resumed step, and for a full
+    /// batches of 300: steps 4 and 14 span two epochs), from a resumed step, and for a full
     /// batch.
     #[test]
     fn the_host_pool_rows_are_the_minibatches_batch_gathers() {
