@@ -8,7 +8,7 @@
 //!
 //! devspec is the real binary: a short training (20 steps) writes the checkpoint, then the LLC
 //! step is timed as a whole command and its sampling loop alone (the worker's log line). Every
-//! rate is also given as achieved GFLOP/s (the FLOPs of one chain-step, `chain_step_flops`) and
+//! rate is also given as achieved GFLOP/s (the FLOPs of one chain-step, `common::pass_flops`) and
 //! as a fraction of this machine's single-thread float32 matmul peak, which
 //! `worker/benches/matmul_peak.rs` measures and records (`make bench` runs it first).
 //!
@@ -41,73 +41,18 @@ d_mlp = 0, context = 32, vocab = 32)\n  data = induction.data(vocab = 32, length
 /// (`TRANSFORMER_LLC_BASELINE`).
 const BASELINE: f64 = 67.7;
 
-/// A transformer's shape and batch, for its FLOP count.
-struct Shape {
-    layers: u64,
-    heads: u64,
-    d_model: u64,
-    d_head: u64,
-    d_mlp: u64,
-    context: u64,
-    vocab: u64,
-    batch: u64,
-}
-
 /// The induction study's.
-const INDUCTION: Shape = Shape {
+const INDUCTION: common::TransformerShape = common::TransformerShape {
     layers: 2,
     heads: 4,
     d_model: 64,
     d_head: 16,
     d_mlp: 0,
     context: 32,
-    vocab: 32,
+    inputs: 0,
+    outputs: 32,
     batch: 64,
 };
-
-/// The floating-point operations of one chain-step: a forward and a backward pass on one
-/// minibatch, counting matrix products only (2·m·k·n each; layer norms, softmax, the loss and
-/// the SGLD update are O(n·d), a few percent at most here).
-///
-/// Forward, with n = batch · context rows: the embedding is a lookup (no product); per block
-/// the q, k and v projections (3 · 2·n·d·(h·dh)), the attention scores Q Kᵀ and the pattern
-/// times V (each 2·T·T·dh per head and sequence, the full T x T square: the causal mask's
-/// upper half is computed or skipped depending on the kernel, so this is the dense count), the
-/// output projection (2·n·(h·dh)·d) and, with an MLP, its two layers (2 · 2·n·d·`d_mlp`); then
-/// the unembedding (2·n·d·vocab). Backward: every product's two gradients (its input's and its
-/// weight's: the first block's input gradient is needed too, since the embeddings are sampled),
-/// each as many operations as the product: 2x the forward. A chain-step is 3x the forward.
-/// devspec's MALA check (a second forward and backward every 10th step) is not counted.
-fn chain_step_flops(s: &Shape) -> u64 {
-    let rows = s.batch * s.context;
-    let width = s.heads * s.d_head;
-    let attention = s.batch * s.heads * 2 * s.context * s.context * s.d_head;
-    let block = 3 * 2 * rows * s.d_model * width
-        + 2 * attention
-        + 2 * rows * width * s.d_model
-        + 2 * 2 * rows * s.d_model * s.d_mlp;
-    let forward = s.layers * block + 2 * rows * s.d_model * s.vocab;
-    3 * forward
-}
-
-/// `chain_step_flops` against a count by hand, product by product, for a shape whose sizes all
-/// differ (so a swapped factor shows): 1 layer, 2 heads of 3, `d_model` 4, MLP 5, context 6,
-/// vocab 7, batch 2 (12 rows). q, k, v: 3 · 2·12·4·6 = 1,728; scores: 2 sequences · 2 heads ·
-/// 2·6·6·3 = 864; pattern · V: 864; output: 2·12·6·4 = 576; MLP: 2·12·4·5 + 2·12·5·4 = 960;
-/// unembedding: 2·12·4·7 = 672. Forward 5,664; a chain-step 3x: 16,992.
-fn check_flop_count() {
-    let shape = Shape {
-        layers: 1,
-        heads: 2,
-        d_model: 4,
-        d_head: 3,
-        d_mlp: 5,
-        context: 6,
-        vocab: 7,
-        batch: 2,
-    };
-    assert_eq!(chain_step_flops(&shape), 16_992, "the FLOP count disagrees with the hand count");
-}
 
 /// One devspec build's figures on the bench's study, in a fresh project.
 struct Measured {
@@ -205,13 +150,6 @@ fn print_mala_goal() -> f64 {
     without_rates[1]
 }
 
-/// The machine's single-thread float32 matmul peak, as `worker/benches/matmul_peak.rs` last
-/// recorded it.
-fn matmul_peak() -> Option<f64> {
-    let record = Path::new(env!("CARGO_TARGET_TMPDIR")).join("matmul_peak_gflops");
-    std::fs::read_to_string(record).ok()?.trim().parse().ok()
-}
-
 /// The LLC result's estimate, its chains' standard deviation and the loss at the checkpoint.
 fn estimate(store: &Path) -> (f64, f64, f64) {
     let manifests = common::store_manifests(store);
@@ -274,18 +212,10 @@ fn agreement(name: &str, peer: &serde_json::Value, ours: (f64, f64, f64)) {
 }
 
 fn main() {
-    check_flop_count();
-    let flops = chain_step_flops(&INDUCTION) as f64;
-    let peak = matmul_peak();
-    let gflops = |rate: f64| {
-        let achieved = rate * flops / 1e9;
-        match peak {
-            Some(peak) => {
-                format!("{achieved:.1} GFLOP/s, {:.1}% of the peak", 100.0 * achieved / peak)
-            }
-            None => format!("{achieved:.1} GFLOP/s"),
-        }
-    };
+    common::check_flop_count();
+    let flops = common::pass_flops(&INDUCTION) as f64;
+    let peak = common::matmul_peak();
+    let gflops = |rate: f64| common::gflops(rate, flops);
     match peak {
         Some(peak) => println!(
             "single-thread float32 matmul peak: {peak:.1} GFLOP/s (worker/benches/matmul_peak.rs); \

@@ -77,3 +77,90 @@ pub fn finished_seconds(log: &str, instance: &str) -> f64 {
         .and_then(|e| e["seconds"].as_f64())
         .unwrap_or_else(|| panic!("no finished event for {instance} in the run's log"))
 }
+
+/// A transformer's shape and batch, for its FLOP count.
+#[allow(dead_code)] // Each bench compiles this module; the transformer benches count FLOPs.
+pub struct TransformerShape {
+    pub layers: u64,
+    pub heads: u64,
+    pub d_model: u64,
+    pub d_head: u64,
+    pub d_mlp: u64,
+    pub context: u64,
+    /// Numbers per position of vector inputs (embedded by a product); 0 for token ids (a lookup).
+    pub inputs: u64,
+    /// The unembedding's outputs per position (the vocabulary, or a regression's outputs).
+    pub outputs: u64,
+    pub batch: u64,
+}
+
+/// The floating-point operations of one forward and backward pass on one batch (an LLC's
+/// chain-step, a training step), counting matrix products only (2·m·k·n each; layer norms,
+/// softmax, the loss and the update are O(n·d), a few percent at most here).
+///
+/// Forward, with n = batch · context rows: the embedding (2·n·inputs·d for vector inputs; a
+/// lookup for tokens); per block the q, k and v projections (3 · 2·n·d·(h·dh)), the attention
+/// scores Q Kᵀ and the pattern times V (each 2·T·T·dh per head and sequence, the full T x T
+/// square: the causal mask's upper half is computed or skipped depending on the kernel, so this
+/// is the dense count), the output projection (2·n·(h·dh)·d) and, with an MLP, its two layers
+/// (2 · 2·n·d·`d_mlp`); then the unembedding (2·n·d·outputs). Backward: every product's two
+/// gradients (its input's and its weight's: the first block's input gradient is needed too,
+/// where the embeddings are sampled), each as many operations as the product: 2x the forward.
+/// A pass is 3x the forward. (devspec's MALA check, a second pass every 10th LLC step, is not
+/// counted.)
+#[allow(dead_code)] // Each bench compiles this module; the transformer benches count FLOPs.
+pub fn pass_flops(s: &TransformerShape) -> u64 {
+    let rows = s.batch * s.context;
+    let width = s.heads * s.d_head;
+    let attention = s.batch * s.heads * 2 * s.context * s.context * s.d_head;
+    let block = 3 * 2 * rows * s.d_model * width
+        + 2 * attention
+        + 2 * rows * width * s.d_model
+        + 2 * 2 * rows * s.d_model * s.d_mlp;
+    let forward =
+        2 * rows * s.inputs * s.d_model + s.layers * block + 2 * rows * s.d_model * s.outputs;
+    3 * forward
+}
+
+/// `pass_flops` against a count by hand, product by product, for a shape whose sizes all
+/// differ (so a swapped factor shows): 1 layer, 2 heads of 3, `d_model` 4, MLP 5, context 6,
+/// vector inputs of 8, 7 outputs, batch 2 (12 rows). Embedding: 2·12·8·4 = 768; q, k, v: 3 ·
+/// 2·12·4·6 = 1,728; scores: 2 sequences · 2 heads · 2·6·6·3 = 864; pattern · V: 864; output:
+/// 2·12·6·4 = 576; MLP: 2·12·4·5 + 2·12·5·4 = 960; unembedding: 2·12·4·7 = 672. Forward 6,432;
+/// a pass 3x: 19,296 (16,992 with token inputs).
+#[allow(dead_code)] // Each bench compiles this module; the transformer benches count FLOPs.
+pub fn check_flop_count() {
+    let mut shape = TransformerShape {
+        layers: 1,
+        heads: 2,
+        d_model: 4,
+        d_head: 3,
+        d_mlp: 5,
+        context: 6,
+        inputs: 8,
+        outputs: 7,
+        batch: 2,
+    };
+    assert_eq!(pass_flops(&shape), 19_296, "the FLOP count disagrees with the hand count");
+    shape.inputs = 0;
+    assert_eq!(pass_flops(&shape), 16_992, "the FLOP count disagrees with the hand count");
+}
+
+/// The machine's single-thread float32 matmul peak, as `worker/benches/matmul_peak.rs` last
+/// recorded it (`make bench` runs it first).
+#[allow(dead_code)] // Each bench compiles this module; the transformer benches read the peak.
+pub fn matmul_peak() -> Option<f64> {
+    let record = Path::new(env!("CARGO_TARGET_TMPDIR")).join("matmul_peak_gflops");
+    std::fs::read_to_string(record).ok()?.trim().parse().ok()
+}
+
+/// `rate` passes of `flops` each per second as achieved GFLOP/s, and as a fraction of the
+/// recorded matmul peak where there is one.
+#[allow(dead_code)] // Each bench compiles this module; the transformer benches read the peak.
+pub fn gflops(rate: f64, flops: f64) -> String {
+    let achieved = rate * flops / 1e9;
+    match matmul_peak() {
+        Some(peak) => format!("{achieved:.1} GFLOP/s, {:.1}% of the peak", 100.0 * achieved / peak),
+        None => format!("{achieved:.1} GFLOP/s"),
+    }
+}
