@@ -47,12 +47,29 @@ impl EpochOrder {
     /// Calls `each` with the pool index of every sample of step `t`'s minibatch, in order (a
     /// pool of `n`), read as slices of the permutations they fall in.
     pub fn positions(&mut self, t: u64, size: usize, n: usize, mut each: impl FnMut(usize)) {
+        Self::positions_side_by_side(&mut [self], t, size, n, |_, i| each(i));
+    }
+
+    /// [`EpochOrder::positions`] of each of `orders` (a group's members, which start each epoch
+    /// at the same step), as `each(k, i)` for order `k`, epoch by epoch: each epoch's
+    /// permutations drawn side by side.
+    pub fn positions_side_by_side(
+        orders: &mut [&mut EpochOrder],
+        t: u64,
+        size: usize,
+        n: usize,
+        mut each: impl FnMut(usize, usize),
+    ) {
         let (mut position, end) = ((t - 1) as usize * size, t as usize * size);
         while position < end {
-            let at = position % n;
+            let (epoch, at) = ((position / n) as u64, position % n);
             let take = (n - at).min(end - position);
-            let order = self.permutation((position / n) as u64, n);
-            order[at..at + take].iter().for_each(|&i| each(i as usize));
+            Self::prepare(orders.iter_mut().map(|o| &mut **o), epoch, n);
+            for (k, order) in orders.iter_mut().enumerate() {
+                for &i in &order.permutation(epoch, n)[at..at + take] {
+                    each(k, i as usize);
+                }
+            }
             position += take;
         }
     }

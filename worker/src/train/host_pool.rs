@@ -81,23 +81,12 @@ impl HostPool {
         size: Option<usize>,
     ) -> (&[Vec<usize>], InputsTargets<'_>) {
         let Some(size) = size else { return self.whole(orders.len()) };
-        let n = self.n;
         let mut rows = std::mem::take(&mut self.rows);
         rows.resize_with(orders.len(), Vec::new);
         rows.iter_mut().for_each(Vec::clear);
-        // The step's positions epoch by epoch: the members start each epoch at the same step,
-        // so each epoch's orders are drawn side by side.
-        let (mut position, end) = ((t - 1) as usize * size, t as usize * size);
-        while position < end {
-            let (epoch, at) = (position / n, position % n);
-            let take = (n - at).min(end - position);
-            EpochOrder::prepare(orders.iter_mut().map(|o| &mut **o), epoch as u64, n);
-            for (member, (order, rows)) in orders.iter_mut().zip(&mut rows).enumerate() {
-                let slice = &order.permutation(epoch as u64, n)[at..at + take];
-                rows.extend(slice.iter().map(|&i| row_start(self, member, i as usize)));
-            }
-            position += take;
-        }
+        EpochOrder::positions_side_by_side(orders, t, size, self.n, |member, i| {
+            rows[member].push(row_start(self, member, i));
+        });
         self.rows = rows;
         (&self.rows, self.samples())
     }

@@ -586,6 +586,7 @@ impl DeviceData {
         let (x, y) = self.train.as_ref().expect("a pool");
         let (members, n) = (x.size()[0], x.size()[1]);
         let mut indices = Vec::with_capacity((members * n) as usize);
+        EpochOrder::prepare(data.iter_mut().map(|m| &mut m.order), epoch, n as usize);
         for (member, member_data) in data.iter_mut().enumerate() {
             let offset = member as i64 * n;
             indices.extend(
