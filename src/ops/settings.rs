@@ -172,19 +172,25 @@ fn run_options(
     }
 }
 
-/// glibc's allocator settings for the worker (read by the loader at its start): blocks up to
-/// 32 MiB (the most glibc takes) come from the heap, and up to 256 MiB of freed heap stays mapped.
+/// glibc's allocator settings for the worker (read by the loader at its start): every block
+/// comes from the heap, none is mapped on its own, and up to 1 GiB of freed heap stays mapped.
 /// By default glibc maps each block above 128 KiB on its own and unmaps it on `free`, and hands
 /// the heap's free top back past 128 KiB; a step allocates and frees the same large tensors
 /// every iteration, so the worker faulted fresh zeroed pages in again and again
 /// (`exc_page_fault` was 9.5% of a TMS training request's profile), and a worker's first
 /// request of a shape took twice the time of the same request after it (200 steps of a 64x16
-/// TMS: 0.45 s against 0.23 s; with these settings 0.21 s and 0.20 s; 400 steps 0.50 s, now
-/// 0.27 s). That first-request cost also set the cost calibration's n- and 2n-step requests
-/// against each other. Where a tensor's bytes sit changes none of its numbers: ATen aligns every
-/// CPU tensor to 64 bytes however its memory came.
+/// TMS: 0.45 s against 0.23 s; with the heap kept, 0.21 s and 0.20 s). That first-request cost
+/// also set the cost calibration's n- and 2n-step requests against each other. glibc maps a
+/// block above 32 MiB on its own whatever the threshold (its largest), so that setting stopped
+/// there: the LLC of a 1e7-parameter MLP (4 chains x 5 steps, activations of 57 MB a chain)
+/// faulted 22 GB of zeroed pages in (5.5 million faults, half the worker's time in the kernel);
+/// with no block mapped apart, 1.2 million, near its own 3 GB of first touches. Its LLC one
+/// chain at a time (the worker's way at that size, `estimate::llc`'s `RUN_PARAMETERS`): 15.3 s
+/// before, 7.7 s after; the trim threshold at 256 MiB gave back 3 to 4 s of that, 1 GiB held
+/// it. Where a tensor's bytes sit changes none of its numbers: ATen aligns every CPU tensor to
+/// 64 bytes however its memory came.
 pub const KEEP_FREED_MEMORY: &str =
-    "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456";
+    "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824";
 
 /// Worker requests at once: the caller's, else the environment's, else `devspec.toml`'s;
 /// 0 (wherever it is set, as devspec.toml documents) or nothing means one per core.

@@ -68,6 +68,83 @@ pub fn sample(
     anchors: &[(&LlcSpec, Vec<Tensor>)],
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Vec<Chains>, EstimateError> {
+    sample_in_runs(spec, anchors, progress, RUN_PARAMETERS)
+}
+
+/// The most parameters (a row's count times the rows) that one computation samples side by side
+/// on the CPU, on autograd; more rows run in several computations one after another, each
+/// checkpoint's rows together while they fit and a few of its rows at a time when they do not.
+/// Batching pays libtorch's per-operation cost once for all rows, which is what small models
+/// spend their time on, but a large model's rows side by side only make every pass's tensors
+/// bigger: measured on the grokking MLP `[118, h, 59]` with 4 chains, one thread (the worker's
+/// allocator settings, `devspec`'s `KEEP_FREED_MEMORY`), the 4 chains as one computation against
+/// one at a time: 0.63 s against 1.0 s at 1e4 parameters, 1.9 s against 1.8 s at 1e5, 2.9 s
+/// against 2.7 s at 3e5, 3.9 s against 3.4 s at 1e6, 5.3 s against 4.9 s at 3e6 and 12.3 s
+/// against 7.7 s at 1e7 (230 MB per activation side by side). How many rows run together
+/// changes no number (`runs_of_a_few_rows_give_the_bytes_of_one_run`): this is speed alone.
+const RUN_PARAMETERS: i64 = 1 << 20;
+
+/// How many rows one computation samples: every row at once where the toy model's own paths
+/// share their batches (the lanes, the workspace) and on a GPU (where batching pays at every
+/// size), else as many as [`RUN_PARAMETERS`] allows, at least one and at least the threads that
+/// run rows side by side (`member_threads`).
+fn rows_per_run(
+    spec: &EstimateSpec,
+    llc: &LlcSpec,
+    stacked: &[Tensor],
+    run_parameters: i64,
+) -> usize {
+    if shares_batches(spec, llc) || spec.device != Device::Cpu {
+        return usize::MAX;
+    }
+    let per_row: i64 = stacked.iter().map(|p| p.numel() as i64 / p.size()[0]).sum();
+    usize::try_from(run_parameters / per_row.max(1))
+        .unwrap_or(1)
+        .max(member_threads::budget())
+        .max(1)
+}
+
+/// The computations of `checkpoints` x `per_checkpoint` rows, `per_run` rows at most in each:
+/// per computation, its checkpoints and the rows of each it samples. Whole checkpoints while
+/// one fits, a checkpoint's rows in order otherwise, so a row's company depends only on its own
+/// checkpoint's settings and not on the siblings it was sent with.
+fn runs(
+    checkpoints: usize,
+    per_checkpoint: usize,
+    per_run: usize,
+) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    if per_run >= per_checkpoint {
+        let together = per_run / per_checkpoint;
+        (0..checkpoints)
+            .step_by(together)
+            .map(|g| (g..(g + together).min(checkpoints), 0..per_checkpoint))
+            .collect()
+    } else {
+        (0..checkpoints)
+            .flat_map(|g| {
+                (0..per_checkpoint)
+                    .step_by(per_run)
+                    .map(move |r| (g..g + 1, r..(r + per_run).min(per_checkpoint)))
+            })
+            .collect()
+    }
+}
+
+/// Whether the toy model's chains share their minibatches' mean squared error (its lanes and
+/// workspace paths, batched only).
+fn shares_batches(spec: &EstimateSpec, llc: &LlcSpec) -> bool {
+    llc.batched
+        && spec.loss == Loss::MSE
+        && !llc.independent_batches
+        && matches!(spec.model.arch, Arch::Tms { .. })
+}
+
+fn sample_in_runs(
+    spec: &EstimateSpec,
+    anchors: &[(&LlcSpec, Vec<Tensor>)],
+    progress: &mut dyn FnMut(u64, u64),
+    run_parameters: i64,
+) -> Result<Vec<Chains>, EstimateError> {
     let llc = anchors[0].0;
     let (data, test_fraction) = spec.data_for(llc.data.as_ref())?;
     let pool = Pool::new(data, test_fraction, spec);
@@ -110,28 +187,22 @@ pub fn sample(
         };
         ((r % chains) as u64, (sampler, nbeta))
     };
-    let rows = if llc.batched {
-        let rows: Vec<(u64, (SamplerSpec, f64))> = (0..anchors.len() * per_checkpoint)
-            .map(|m| row(m / per_checkpoint, m % per_checkpoint))
+    let per_run = if llc.batched { rows_per_run(spec, llc, &stacked, run_parameters) } else { 1 };
+    let mut rows = Rows::default();
+    let all = anchors.len() * per_checkpoint;
+    for (checkpoints, within) in runs(anchors.len(), per_checkpoint, per_run) {
+        let part: Vec<Tensor> = stacked
+            .iter()
+            .map(|p| p.narrow(0, checkpoints.start as i64, checkpoints.len() as i64))
             .collect();
-        setting.run(&stacked, &rows, &mut |done, total| progress(done, total))?
-    } else {
-        // One chain at a time on autograd, checkpoint by checkpoint: each chain sees the same
-        // noise and minibatches as in the batched computation.
-        let mut rows = Rows::default();
-        let runs = (anchors.len() * per_checkpoint) as u64;
-        for g in 0..anchors.len() {
-            let anchor: Vec<Tensor> = stacked.iter().map(|p| p.narrow(0, g as i64, 1)).collect();
-            for r in 0..per_checkpoint {
-                let done_before = (g * per_checkpoint + r) as u64;
-                let mut one_progress = |done: u64, total: u64| {
-                    progress(done_before * total + done, runs * total);
-                };
-                rows.extend(setting.run(&anchor, &[row(g, r)], &mut one_progress)?);
-            }
-        }
-        rows
-    };
+        let run_rows: Vec<(u64, (SamplerSpec, f64))> =
+            checkpoints.flat_map(|g| within.clone().map(move |r| row(g, r))).collect();
+        let (before, n) = (rows.traces.len() as u64, run_rows.len() as u64);
+        let mut run_progress = |done: u64, total: u64| {
+            progress(before * total + done * n, all as u64 * total);
+        };
+        rows.extend(setting.run(&part, &run_rows, &mut run_progress)?);
+    }
     Ok((0..anchors.len())
         .map(|g| {
             let range = g * per_checkpoint..g * per_checkpoint + chains;
@@ -285,7 +356,7 @@ impl<'a> Run<'a> {
         let anchors: Vec<Tensor> =
             stacked.iter().map(|p| p.repeat_interleave_self_int(chains as i64, 0, None)).collect();
         // One chain at a time (`batched = false`) is the autograd path by design.
-        let shared_mse = llc.batched && spec.loss == Loss::MSE && !llc.independent_batches;
+        let shared_mse = shares_batches(spec, llc);
         let gradients = match spec.model.arch {
             Arch::Tms { features, hidden, bias, .. }
                 if shared_mse && spec.kind == Kind::Float && spec.device == Device::Cpu =>
@@ -653,7 +724,7 @@ mod tests {
     use serde_json::json;
     use tch::Tensor;
 
-    use super::sample;
+    use super::{runs, sample, sample_in_runs};
     use crate::estimate::diagnostics::estimate;
     use crate::estimate::spec::{EstimateSpec, LlcSpec, Observable};
     use crate::train::data::Teacher;
@@ -743,6 +814,91 @@ mod tests {
         let chains = sample(&spec, &anchors, &mut |_, _| {}).unwrap();
         let distances = chains.iter().flat_map(|c| c.distances.clone()).collect();
         (chains.into_iter().flat_map(|c| c.traces).collect(), distances)
+    }
+
+    /// Every chain and companion chain of three checkpoints of `model` (its initializations
+    /// from seeds 1 to 3), sampled in computations of at most `run_parameters`, as text: `f64`'s
+    /// `Debug` is the shortest text that reads back to the same bits, so equal texts are equal
+    /// numbers.
+    fn chains_in_runs(
+        model: &serde_json::Value,
+        data: &serde_json::Value,
+        independent_batches: bool,
+        run_parameters: i64,
+    ) -> String {
+        let params = json!({
+            "model": model,
+            "data": data,
+            "observable": llc(json!({
+                "sampler": sgld(1e-3, 100.0),
+                "nbeta": "auto", "chains": 3, "draws": 20, "burnin": 5, "batch_size": 16,
+                "batched": true, "companion": true, "independent_batches": independent_batches,
+                "acceptance_every": 4,
+            })),
+            "seed": 7, "at": "all", "device": "cpu",
+        });
+        let spec = EstimateSpec::new(&serde_json::from_value(params).unwrap()).unwrap();
+        let Observable::Llc(llc) = &spec.observable else { unreachable!() };
+        let anchors: Vec<(&LlcSpec, Vec<Tensor>)> = [1, 2, 3]
+            .iter()
+            .map(|&seed| (&**llc, spec.model.init(&[seed], tch::Kind::Float)))
+            .collect();
+        let chains = sample_in_runs(&spec, &anchors, &mut |_, _| {}, run_parameters).unwrap();
+        format!("{chains:?}")
+    }
+
+    #[test]
+    fn runs_of_a_few_rows_give_the_bytes_of_one_run() {
+        let teacher =
+            json!({"call": "dln.teacher", "args": {"widths": [4, 3, 4], "rank": 2, "seed": 0}});
+        let cases = [
+            (
+                json!({"call": "mlp.model", "args": {"widths": [10, 8, 5], "activation": "relu", "bias": true}}),
+                json!({"call": "modular.data", "args": {"p": 5, "op": "add", "encoding": "one_hot", "train_fraction": 0.6, "seed": 1}}),
+            ),
+            (
+                json!({"call": "dln.model", "args": {"widths": [4, 3, 4], "bias": false}}),
+                json!({"call": "dln.data", "args": {"teacher": teacher, "samples": 200, "noise": 0.1}}),
+            ),
+            (
+                json!({"call": "transformer.model", "args": {"layers": 1, "heads": 2, "d_model": 8, "activation": "gelu", "context": 8, "vocab": 6, "layer_norm": true, "init_scale": 0.2}}),
+                json!({"call": "induction.data", "args": {"vocab": 6, "length": 8, "segment": 3, "samples": 64, "seed": 1}}),
+            ),
+        ];
+        for (model, data) in &cases {
+            let spec = EstimateSpec::new(
+                &serde_json::from_value(json!({
+                    "model": model, "data": data, "observable": llc(json!({
+                        "sampler": sgld(1e-3, 1.0), "nbeta": "auto", "chains": 1, "draws": 1,
+                        "burnin": 0, "batched": true,
+                    })),
+                    "seed": 0, "at": "all", "device": "cpu",
+                }))
+                .unwrap(),
+            )
+            .unwrap();
+            let per_row: i64 =
+                spec.model.params().iter().map(|p| p.shape.iter().product::<i64>()).sum();
+            for independent in [false, true] {
+                let one_run = chains_in_runs(model, data, independent, i64::MAX);
+                assert!(one_run.contains("traces"), "{one_run}");
+                // Two checkpoints and one (12 rows), a checkpoint's six rows (chains and their
+                // companions) four and two, and one row at a time.
+                for rows in [12, 4, 1] {
+                    let in_runs = chains_in_runs(model, data, independent, rows * per_row);
+                    assert_eq!(in_runs, one_run, "{model}, {rows} rows a run");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn runs_split_rows_by_checkpoint_and_never_mix_two_partly() {
+        assert_eq!(runs(3, 4, usize::MAX), vec![(0..3, 0..4)]);
+        assert_eq!(runs(3, 4, 8), vec![(0..2, 0..4), (2..3, 0..4)]);
+        assert_eq!(runs(3, 4, 4), vec![(0..1, 0..4), (1..2, 0..4), (2..3, 0..4)]);
+        assert_eq!(runs(2, 4, 3), vec![(0..1, 0..3), (0..1, 3..4), (1..2, 0..3), (1..2, 3..4)]);
+        assert_eq!(runs(1, 2, 1), vec![(0..1, 0..1), (0..1, 1..2)]);
     }
 
     #[test]
