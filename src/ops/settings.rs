@@ -187,8 +187,13 @@ fn run_options(
 /// with no block mapped apart, 1.2 million, near its own 3 GB of first touches. Its LLC one
 /// chain at a time (the worker's way at that size, `estimate::llc`'s `RUN_PARAMETERS`): 15.3 s
 /// before, 7.7 s after; the trim threshold at 256 MiB gave back 3 to 4 s of that, 1 GiB held
-/// it. Where a tensor's bytes sit changes none of its numbers: ATen aligns every CPU tensor to
-/// 64 bytes however its memory came.
+/// it. This holds for the main thread's heap, where steps run; another thread's (a transformer's
+/// member threads) is at most 64 MiB, and a larger block there is still mapped apart. The cost:
+/// only the heap's free top past 1 GiB goes back, so a freed block below a live one stays, and
+/// a worker may hold close to its largest request's memory until the run ends (as it already
+/// could for every block up to 32 MiB); the memory check prices one instance at a time. Where a
+/// tensor's bytes sit changes none of its numbers: ATen aligns every CPU tensor to 64 bytes
+/// however its memory came.
 pub const KEEP_FREED_MEMORY: &str =
     "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824";
 

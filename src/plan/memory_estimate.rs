@@ -145,7 +145,8 @@ pub fn checkpoint(params: &BTreeMap<String, Value>) -> MemoryEstimate {
 
 /// An estimate at one checkpoint: the checkpoint's parameters, and for the LLC one copy per
 /// chain with its gradient and the sampler's state, the draws it records, the data, and one
-/// batch's activations per chain (chains run batched), or the whole data set's (the loss at
+/// batch's activations per chain (chains run batched; on one CPU thread a large model's run a
+/// few at a time, so this overstates it there), or the whole data set's (the loss at
 /// the checkpoint), whichever is larger. Other observables hold the parameters, a gradient and
 /// the data, and evaluate the whole data set.
 pub fn estimate(params: &BTreeMap<String, Value>) -> MemoryEstimate {

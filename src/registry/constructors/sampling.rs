@@ -141,8 +141,9 @@ pub(super) static CONSTRUCTORS: &[Constructor] = &[
                 "batched",
                 ValueType::Bool,
                 Literal::Bool(true),
-                "sample all chains of all sibling checkpoints as one computation; `false` runs \
-                 one chain at a time on autograd (the path of models that cannot be batched), \
+                "sample all chains of all sibling checkpoints as one computation (on one CPU \
+                 thread, a large model's in several, the same numbers: docs/estimation.md); \
+                 `false` runs one chain at a time on autograd (the path of models that cannot be batched), \
                  to check the batched path against",
             ),
         ],

@@ -1,6 +1,7 @@
 //! The LLC's chains: for a group of checkpoints (members of one request) and `chains` chains
 //! each, every chain of every checkpoint sampled as one batched computation, `[checkpoints x
-//! chains, ...]` parameters in the models' batched form. Each chain draws its noise from its own
+//! chains, ...]` parameters in the models' batched form (a large model's in several on one CPU
+//! thread, [`RUN_PARAMETERS`]). Each chain draws its noise from its own
 //! stream, named by (seed, chain), and the minibatches from the step's seed (shared by the chains
 //! by default, one stream per chain with `independent_batches`), so a checkpoint's numbers do not
 //! depend on the group it was computed in.
@@ -68,40 +69,47 @@ pub fn sample(
     anchors: &[(&LlcSpec, Vec<Tensor>)],
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Vec<Chains>, EstimateError> {
-    sample_in_runs(spec, anchors, progress, RUN_PARAMETERS)
+    // On more than one libtorch thread ATen may split a chain's sums over its parameters over
+    // the threads when the chain runs alone and not when it runs beside others, which would
+    // change their last bits (the large-model test did not show it at two threads, but nothing
+    // promises it): the computation stays whole there, as before the split existed.
+    let limit = if tch::get_num_threads() == 1 { RUN_PARAMETERS } else { i64::MAX };
+    sample_in_runs(spec, anchors, progress, limit)
 }
 
 /// The most parameters (a row's count times the rows) that one computation samples side by side
-/// on the CPU, on autograd; more rows run in several computations one after another, each
-/// checkpoint's rows together while they fit and a few of its rows at a time when they do not.
+/// on one CPU thread, on autograd; more rows run in several computations one after another, each
+/// checkpoint's rows together while they fit and a few of its rows at a time when they do not
+/// (one at a time past 2^19 parameters, a row larger than this alone).
 /// Batching pays libtorch's per-operation cost once for all rows, which is what small models
 /// spend their time on, but a large model's rows side by side only make every pass's tensors
 /// bigger: measured on the grokking MLP `[118, h, 59]` with 4 chains, one thread (the worker's
 /// allocator settings, `devspec`'s `KEEP_FREED_MEMORY`), the 4 chains as one computation against
 /// one at a time: 0.63 s against 1.0 s at 1e4 parameters, 1.9 s against 1.8 s at 1e5, 2.9 s
 /// against 2.7 s at 3e5, 3.9 s against 3.4 s at 1e6, 5.3 s against 4.9 s at 3e6 and 12.3 s
-/// against 7.7 s at 1e7 (230 MB per activation side by side). How many rows run together
-/// changes no number (`runs_of_a_few_rows_give_the_bytes_of_one_run`): this is speed alone.
+/// against 7.7 s at 1e7 (230 MB per activation side by side). On one thread how many rows run
+/// together changes no number (`runs_of_a_few_rows_give_the_bytes_of_one_run`, and
+/// `a_large_model_in_runs_gives_the_bytes_of_one_run` at this limit): this is speed alone.
 const RUN_PARAMETERS: i64 = 1 << 20;
 
 /// How many rows one computation samples: every row at once where the toy model's own paths
-/// share their batches (the lanes, the workspace) and on a GPU (where batching pays at every
-/// size), else as many as [`RUN_PARAMETERS`] allows, at least one and at least the threads that
-/// run rows side by side (`member_threads`).
+/// share their batches (the lanes, the workspace), for a transformer (each row's pass runs on
+/// its own already, `member_threads`, so splitting would only idle threads) and on a GPU (where
+/// batching pays at every size), else as many as `run_parameters` allows, at least one.
 fn rows_per_run(
     spec: &EstimateSpec,
     llc: &LlcSpec,
     stacked: &[Tensor],
     run_parameters: i64,
 ) -> usize {
-    if shares_batches(spec, llc) || spec.device != Device::Cpu {
+    if shares_batches(spec, llc)
+        || spec.device != Device::Cpu
+        || matches!(spec.model.arch, Arch::Transformer(_))
+    {
         return usize::MAX;
     }
     let per_row: i64 = stacked.iter().map(|p| p.numel() as i64 / p.size()[0]).sum();
-    usize::try_from(run_parameters / per_row.max(1))
-        .unwrap_or(1)
-        .max(member_threads::budget())
-        .max(1)
+    usize::try_from(run_parameters / per_row.max(1)).unwrap_or(usize::MAX).max(1)
 }
 
 /// The computations of `checkpoints` x `per_checkpoint` rows, `per_run` rows at most in each:
@@ -197,9 +205,10 @@ fn sample_in_runs(
             .collect();
         let run_rows: Vec<(u64, (SamplerSpec, f64))> =
             checkpoints.flat_map(|g| within.clone().map(move |r| row(g, r))).collect();
-        let (before, n) = (rows.traces.len() as u64, run_rows.len() as u64);
+        // In steps of the whole request, as if it were one computation.
+        let (before, n, all) = (rows.traces.len() as u64, run_rows.len() as u64, all as u64);
         let mut run_progress = |done: u64, total: u64| {
-            progress(before * total + done * n, all as u64 * total);
+            progress((before * total + done * n) / all, total);
         };
         rows.extend(setting.run(&part, &run_rows, &mut run_progress)?);
     }
@@ -296,8 +305,8 @@ impl Setting<'_> {
     }
 }
 
-/// The state of every chain of a group, `[checkpoints x chains, ...]`: checkpoint g's chains
-/// are rows g*C..(g+1)*C. Every buffer the loop writes per step is allocated here, once.
+/// The state of every chain of one computation, `[checkpoints x chains, ...]` (a run's rows):
+/// checkpoint g's chains are rows g*C..(g+1)*C. Every buffer the loop writes per step is allocated here, once.
 struct Run<'a> {
     spec: &'a EstimateSpec,
     llc: &'a LlcSpec,
@@ -724,7 +733,7 @@ mod tests {
     use serde_json::json;
     use tch::Tensor;
 
-    use super::{runs, sample, sample_in_runs};
+    use super::{RUN_PARAMETERS, rows_per_run, runs, sample, sample_in_runs};
     use crate::estimate::diagnostics::estimate;
     use crate::estimate::spec::{EstimateSpec, LlcSpec, Observable};
     use crate::train::data::Teacher;
@@ -816,16 +825,16 @@ mod tests {
         (chains.into_iter().flat_map(|c| c.traces).collect(), distances)
     }
 
-    /// Every chain and companion chain of three checkpoints of `model` (its initializations
-    /// from seeds 1 to 3), sampled in computations of at most `run_parameters`, as text: `f64`'s
-    /// `Debug` is the shortest text that reads back to the same bits, so equal texts are equal
-    /// numbers.
+    /// Every chain and companion chain of `checkpoints` checkpoints of `model` (its
+    /// initializations from seeds 1, 2, ...), sampled in computations of at most
+    /// `run_parameters`, as text (`f64`'s `Debug` is the shortest text that reads back to the
+    /// same bits, so equal texts are equal numbers), and how many computations that took.
     fn chains_in_runs(
-        model: &serde_json::Value,
-        data: &serde_json::Value,
+        (model, data): (&serde_json::Value, &serde_json::Value),
+        checkpoints: i64,
         independent_batches: bool,
         run_parameters: i64,
-    ) -> String {
+    ) -> (String, usize) {
         let params = json!({
             "model": model,
             "data": data,
@@ -839,12 +848,20 @@ mod tests {
         });
         let spec = EstimateSpec::new(&serde_json::from_value(params).unwrap()).unwrap();
         let Observable::Llc(llc) = &spec.observable else { unreachable!() };
-        let anchors: Vec<(&LlcSpec, Vec<Tensor>)> = [1, 2, 3]
-            .iter()
-            .map(|&seed| (&**llc, spec.model.init(&[seed], tch::Kind::Float)))
+        let anchors: Vec<(&LlcSpec, Vec<Tensor>)> = (1..=checkpoints)
+            .map(|seed| (&**llc, spec.model.init(&[seed], tch::Kind::Float)))
             .collect();
+        let per_run = rows_per_run(&spec, llc, &anchors[0].1, run_parameters);
+        let computations = runs(anchors.len(), 6, per_run).len();
         let chains = sample_in_runs(&spec, &anchors, &mut |_, _| {}, run_parameters).unwrap();
-        format!("{chains:?}")
+        (format!("{chains:?}"), computations)
+    }
+
+    fn parameters(model: &serde_json::Value) -> i64 {
+        let spec: crate::train::model::ModelSpec =
+            crate::train::model::ModelSpec::new(&serde_json::from_value(model.clone()).unwrap())
+                .unwrap();
+        spec.params().iter().map(|p| p.shape.iter().product::<i64>()).sum()
     }
 
     #[test]
@@ -860,36 +877,46 @@ mod tests {
                 json!({"call": "dln.model", "args": {"widths": [4, 3, 4], "bias": false}}),
                 json!({"call": "dln.data", "args": {"teacher": teacher, "samples": 200, "noise": 0.1}}),
             ),
-            (
-                json!({"call": "transformer.model", "args": {"layers": 1, "heads": 2, "d_model": 8, "activation": "gelu", "context": 8, "vocab": 6, "layer_norm": true, "init_scale": 0.2}}),
-                json!({"call": "induction.data", "args": {"vocab": 6, "length": 8, "segment": 3, "samples": 64, "seed": 1}}),
-            ),
         ];
         for (model, data) in &cases {
-            let spec = EstimateSpec::new(
-                &serde_json::from_value(json!({
-                    "model": model, "data": data, "observable": llc(json!({
-                        "sampler": sgld(1e-3, 1.0), "nbeta": "auto", "chains": 1, "draws": 1,
-                        "burnin": 0, "batched": true,
-                    })),
-                    "seed": 0, "at": "all", "device": "cpu",
-                }))
-                .unwrap(),
-            )
-            .unwrap();
-            let per_row: i64 =
-                spec.model.params().iter().map(|p| p.shape.iter().product::<i64>()).sum();
+            let per_row = parameters(model);
             for independent in [false, true] {
-                let one_run = chains_in_runs(model, data, independent, i64::MAX);
+                let (one_run, computations) =
+                    chains_in_runs((model, data), 3, independent, i64::MAX);
+                assert_eq!(computations, 1);
                 assert!(one_run.contains("traces"), "{one_run}");
-                // Two checkpoints and one (12 rows), a checkpoint's six rows (chains and their
-                // companions) four and two, and one row at a time.
-                for rows in [12, 4, 1] {
-                    let in_runs = chains_in_runs(model, data, independent, rows * per_row);
+                // Two checkpoints and one (each has 6 rows: 3 chains and their companions), a
+                // checkpoint's rows four and two, and one row at a time.
+                for (rows, expected) in [(12, 2), (4, 6), (1, 18)] {
+                    let (in_runs, computations) =
+                        chains_in_runs((model, data), 3, independent, rows * per_row);
+                    assert_eq!(computations, expected);
                     assert_eq!(in_runs, one_run, "{model}, {rows} rows a run");
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_large_model_in_runs_gives_the_bytes_of_one_run() {
+        // The worker splits only on one libtorch thread (`sample`); this test's own thread.
+        tch::set_num_threads(1);
+        // 302,659 parameters: three rows a computation at the worker's limit, so a
+        // checkpoint's six rows take two, in MKL's single products against its batched ones.
+        let model = json!({"call": "mlp.model", "args": {"widths": [118, 1700, 59], "activation": "relu", "bias": true}});
+        let data = json!({"call": "modular.data", "args": {"p": 59, "op": "add", "encoding": "one_hot", "train_fraction": 0.4, "seed": 1}});
+        let (one_run, _) = chains_in_runs((&model, &data), 2, false, i64::MAX);
+        let (in_runs, computations) = chains_in_runs((&model, &data), 2, false, RUN_PARAMETERS);
+        assert_eq!(computations, 4);
+        assert_eq!(in_runs, one_run);
+    }
+
+    #[test]
+    fn a_transformer_is_never_split() {
+        let model = json!({"call": "transformer.model", "args": {"layers": 1, "heads": 2, "d_model": 8, "activation": "gelu", "context": 8, "vocab": 6, "layer_norm": true, "init_scale": 0.2}});
+        let data = json!({"call": "induction.data", "args": {"vocab": 6, "length": 8, "segment": 3, "samples": 64, "seed": 1}});
+        let (_, computations) = chains_in_runs((&model, &data), 2, false, 1);
+        assert_eq!(computations, 1);
     }
 
     #[test]

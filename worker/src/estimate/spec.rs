@@ -78,7 +78,8 @@ pub struct LlcSpec {
     /// Every chain also sampled at half the localization (same noise and minibatches).
     pub companion: bool,
     pub acceptance_every: usize,
-    /// All chains of all checkpoints as one computation; else one chain at a time on autograd.
+    /// All chains of all checkpoints as one computation (a large model's in several, `llc::runs`);
+    /// else one chain at a time on autograd.
     pub batched: bool,
 }
 
