@@ -792,6 +792,19 @@ mod tests {
         (result.llc_mean, result.llc_std)
     }
 
+    /// An LLC estimate of `model` on `data` with the `llc` arguments `args`, seed 7, on the CPU.
+    fn llc_estimate(
+        model: &serde_json::Value,
+        data: &serde_json::Value,
+        args: serde_json::Value,
+    ) -> EstimateSpec {
+        let params = json!({
+            "model": model, "data": data, "observable": llc(args),
+            "seed": 7, "at": "all", "device": "cpu",
+        });
+        EstimateSpec::new(&serde_json::from_value(params).unwrap()).unwrap()
+    }
+
     /// Every chain's loss trace at two checkpoints of `model` (its initializations from seeds 1
     /// and 2), on the batched path or one chain at a time; and its distances from the
     /// checkpoint (½‖w − w*‖² with each loss).
@@ -800,17 +813,15 @@ mod tests {
         data: &serde_json::Value,
         batched: bool,
     ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
-        let params = json!({
-            "model": model,
-            "data": data,
-            "observable": llc(json!({
+        let spec = llc_estimate(
+            model,
+            data,
+            json!({
                 "sampler": sgld(1e-3, 100.0),
                 "nbeta": "auto", "chains": 3, "draws": 200, "burnin": 100, "batch_size": 128,
                 "batched": batched,
-            })),
-            "seed": 7, "at": "all", "device": "cpu",
-        });
-        let spec = EstimateSpec::new(&serde_json::from_value(params).unwrap()).unwrap();
+            }),
+        );
         let Observable::Llc(llc) = &spec.observable else { unreachable!() };
         let anchors: Vec<Vec<Tensor>> = [1, 2]
             .iter()
@@ -835,18 +846,16 @@ mod tests {
         independent_batches: bool,
         run_parameters: i64,
     ) -> (String, usize) {
-        let params = json!({
-            "model": model,
-            "data": data,
-            "observable": llc(json!({
+        let spec = llc_estimate(
+            model,
+            data,
+            json!({
                 "sampler": sgld(1e-3, 100.0),
                 "nbeta": "auto", "chains": 3, "draws": 20, "burnin": 5, "batch_size": 16,
                 "batched": true, "companion": true, "independent_batches": independent_batches,
                 "acceptance_every": 4,
-            })),
-            "seed": 7, "at": "all", "device": "cpu",
-        });
-        let spec = EstimateSpec::new(&serde_json::from_value(params).unwrap()).unwrap();
+            }),
+        );
         let Observable::Llc(llc) = &spec.observable else { unreachable!() };
         let anchors: Vec<(&LlcSpec, Vec<Tensor>)> = (1..=checkpoints)
             .map(|seed| (&**llc, spec.model.init(&[seed], tch::Kind::Float)))
