@@ -187,9 +187,10 @@ fn run_options(
 /// with no block mapped apart, 1.2 million, near its own 3 GB of first touches. Its LLC one
 /// chain at a time (the worker's way at that size, `estimate::llc`'s `RUN_PARAMETERS`): 15.3 s
 /// before, 7.7 s after; the trim threshold at 256 MiB gave back 3 to 4 s of that, 1 GiB held
-/// it. This holds for the main thread's heap, where steps run; another thread's (a transformer's
-/// member threads) is at most 64 MiB, and a larger block there is still mapped apart. The cost:
-/// only the heap's free top past 1 GiB goes back, so a freed block below a live one stays, and
+/// it. This holds for the main thread's heap, where steps run; another thread's arena (a
+/// transformer's member threads) grows in heaps of at most 64 MiB, and a block too large for one
+/// is still mapped apart. The cost: the heap's free top goes back only once it passes 1 GiB,
+/// and a freed block below a live one stays, so
 /// a worker may hold close to its largest request's memory until the run ends (as it already
 /// could for every block up to 32 MiB); the memory check prices one instance at a time. Where a
 /// tensor's bytes sit changes none of its numbers: ATen aligns every CPU tensor to 64 bytes

@@ -74,7 +74,7 @@ pub fn sample(
     // change their last bits (the large-model test did not show it at two threads, but nothing
     // promises it): the computation stays whole there, as before the split existed.
     let limit = if tch::get_num_threads() == 1 { RUN_PARAMETERS } else { i64::MAX };
-    sample_in_runs(spec, anchors, progress, limit)
+    sample_in_runs(spec, anchors, progress, limit).map(|(chains, _)| chains)
 }
 
 /// The most parameters (a row's count times the rows) that one computation samples side by side
@@ -147,12 +147,13 @@ fn shares_batches(spec: &EstimateSpec, llc: &LlcSpec) -> bool {
         && matches!(spec.model.arch, Arch::Tms { .. })
 }
 
+/// [`sample`] in computations of at most `run_parameters`; also how many computations it made.
 fn sample_in_runs(
     spec: &EstimateSpec,
     anchors: &[(&LlcSpec, Vec<Tensor>)],
     progress: &mut dyn FnMut(u64, u64),
     run_parameters: i64,
-) -> Result<Vec<Chains>, EstimateError> {
+) -> Result<(Vec<Chains>, usize), EstimateError> {
     let llc = anchors[0].0;
     let (data, test_fraction) = spec.data_for(llc.data.as_ref())?;
     let pool = Pool::new(data, test_fraction, spec);
@@ -198,6 +199,10 @@ fn sample_in_runs(
     let per_run = if llc.batched { rows_per_run(spec, llc, &stacked, run_parameters) } else { 1 };
     let mut rows = Rows::default();
     let all = anchors.len() * per_checkpoint;
+    // Progress in steps of the whole request, as if it were one computation, about a hundred
+    // times in all however many computations it takes.
+    let mut next_report = 0;
+    let mut computations = 0;
     for (checkpoints, within) in runs(anchors.len(), per_checkpoint, per_run) {
         let part: Vec<Tensor> = stacked
             .iter()
@@ -205,14 +210,18 @@ fn sample_in_runs(
             .collect();
         let run_rows: Vec<(u64, (SamplerSpec, f64))> =
             checkpoints.flat_map(|g| within.clone().map(move |r| row(g, r))).collect();
-        // In steps of the whole request, as if it were one computation.
         let (before, n, all) = (rows.traces.len() as u64, run_rows.len() as u64, all as u64);
         let mut run_progress = |done: u64, total: u64| {
-            progress((before * total + done * n) / all, total);
+            let step = (before * total + done * n) / all;
+            if step >= next_report || step == total {
+                next_report = step + (total / 100).max(1);
+                progress(step, total);
+            }
         };
         rows.extend(setting.run(&part, &run_rows, &mut run_progress)?);
+        computations += 1;
     }
-    Ok((0..anchors.len())
+    let chains = (0..anchors.len())
         .map(|g| {
             let range = g * per_checkpoint..g * per_checkpoint + chains;
             let companion = llc.companion.then(|| {
@@ -238,7 +247,8 @@ fn sample_in_runs(
                 companion,
             }
         })
-        .collect())
+        .collect();
+    Ok((chains, computations))
 }
 
 /// What every run of one request shares.
@@ -733,7 +743,7 @@ mod tests {
     use serde_json::json;
     use tch::Tensor;
 
-    use super::{RUN_PARAMETERS, rows_per_run, runs, sample, sample_in_runs};
+    use super::{RUN_PARAMETERS, runs, sample, sample_in_runs};
     use crate::estimate::diagnostics::estimate;
     use crate::estimate::spec::{EstimateSpec, LlcSpec, Observable};
     use crate::train::data::Teacher;
@@ -845,6 +855,7 @@ mod tests {
         checkpoints: i64,
         independent_batches: bool,
         run_parameters: i64,
+        progress: &mut dyn FnMut(u64, u64),
     ) -> (String, usize) {
         let spec = llc_estimate(
             model,
@@ -860,9 +871,8 @@ mod tests {
         let anchors: Vec<(&LlcSpec, Vec<Tensor>)> = (1..=checkpoints)
             .map(|seed| (&**llc, spec.model.init(&[seed], tch::Kind::Float)))
             .collect();
-        let per_run = rows_per_run(&spec, llc, &anchors[0].1, run_parameters);
-        let computations = runs(anchors.len(), 6, per_run).len();
-        let chains = sample_in_runs(&spec, &anchors, &mut |_, _| {}, run_parameters).unwrap();
+        let (chains, computations) =
+            sample_in_runs(&spec, &anchors, progress, run_parameters).unwrap();
         (format!("{chains:?}"), computations)
     }
 
@@ -891,14 +901,19 @@ mod tests {
             let per_row = parameters(model);
             for independent in [false, true] {
                 let (one_run, computations) =
-                    chains_in_runs((model, data), 3, independent, i64::MAX);
+                    chains_in_runs((model, data), 3, independent, i64::MAX, &mut |_, _| {});
                 assert_eq!(computations, 1);
                 assert!(one_run.contains("traces"), "{one_run}");
                 // Two checkpoints and one (each has 6 rows: 3 chains and their companions), a
                 // checkpoint's rows four and two, and one row at a time.
                 for (rows, expected) in [(12, 2), (4, 6), (1, 18)] {
-                    let (in_runs, computations) =
-                        chains_in_runs((model, data), 3, independent, rows * per_row);
+                    let (in_runs, computations) = chains_in_runs(
+                        (model, data),
+                        3,
+                        independent,
+                        rows * per_row,
+                        &mut |_, _| {},
+                    );
                     assert_eq!(computations, expected);
                     assert_eq!(in_runs, one_run, "{model}, {rows} rows a run");
                 }
@@ -908,24 +923,52 @@ mod tests {
 
     #[test]
     fn a_large_model_in_runs_gives_the_bytes_of_one_run() {
-        // The worker splits only on one libtorch thread (`sample`); this test's own thread.
+        // The worker splits only on one libtorch thread (`sample`): this test's thread too (its
+        // OpenMP and MKL counts are the thread's own; ATen's default for threads that have not
+        // yet run a parallel operation follows, which changes no other test's numbers).
         tch::set_num_threads(1);
-        // 302,659 parameters: three rows a computation at the worker's limit, so a
-        // checkpoint's six rows take two, in MKL's single products against its batched ones.
-        let model = json!({"call": "mlp.model", "args": {"widths": [118, 1700, 59], "activation": "relu", "bias": true}});
         let data = json!({"call": "modular.data", "args": {"p": 59, "op": "add", "encoding": "one_hot", "train_fraction": 0.4, "seed": 1}});
-        let (one_run, _) = chains_in_runs((&model, &data), 2, false, i64::MAX);
-        let (in_runs, computations) = chains_in_runs((&model, &data), 2, false, RUN_PARAMETERS);
-        assert_eq!(computations, 4);
-        assert_eq!(in_runs, one_run);
+        // 302,659 parameters: three rows a computation at the worker's limit (a checkpoint's six
+        // rows in two); 535,059: one row a computation, MKL's single products against its
+        // batched ones.
+        for (hidden, expected) in [(1700, 4), (3000, 12)] {
+            let model = json!({"call": "mlp.model", "args": {"widths": [118, hidden, 59], "activation": "relu", "bias": true}});
+            let (one_run, _) = chains_in_runs((&model, &data), 2, false, i64::MAX, &mut |_, _| {});
+            let (in_runs, computations) =
+                chains_in_runs((&model, &data), 2, false, RUN_PARAMETERS, &mut |_, _| {});
+            assert_eq!(computations, expected);
+            assert_eq!(in_runs, one_run, "hidden {hidden}");
+        }
     }
 
     #[test]
     fn a_transformer_is_never_split() {
         let model = json!({"call": "transformer.model", "args": {"layers": 1, "heads": 2, "d_model": 8, "activation": "gelu", "context": 8, "vocab": 6, "layer_norm": true, "init_scale": 0.2}});
         let data = json!({"call": "induction.data", "args": {"vocab": 6, "length": 8, "segment": 3, "samples": 64, "seed": 1}});
-        let (_, computations) = chains_in_runs((&model, &data), 2, false, 1);
+        let (_, computations) = chains_in_runs((&model, &data), 2, false, 1, &mut |_, _| {});
         assert_eq!(computations, 1);
+    }
+
+    #[test]
+    fn progress_counts_the_whole_requests_steps_about_a_hundred_times() {
+        let teacher =
+            json!({"call": "dln.teacher", "args": {"widths": [4, 3, 4], "rank": 2, "seed": 0}});
+        let model = json!({"call": "dln.model", "args": {"widths": [4, 3, 4], "bias": false}});
+        let data =
+            json!({"call": "dln.data", "args": {"teacher": teacher, "samples": 200, "noise": 0.1}});
+        // One computation, and one row each (18 computations of 25 steps each).
+        for (limit, expected) in [(i64::MAX, 1), (1, 18)] {
+            let mut reports = Vec::new();
+            let (_, computations) =
+                chains_in_runs((&model, &data), 3, false, limit, &mut |done, total| {
+                    reports.push((done, total));
+                });
+            assert_eq!(computations, expected);
+            assert!(reports.iter().all(|&(_, total)| total == 25), "{reports:?}");
+            assert!(reports.windows(2).all(|w| w[0].0 < w[1].0), "{reports:?}");
+            assert_eq!(reports.last(), Some(&(25, 25)));
+            assert!(reports.len() <= 26, "{} reports", reports.len());
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The `estimate` step: an observable at one checkpoint per member. Members of one request are
 //! sibling checkpoints of one estimate step with the same settings: the LLC's chains of all of
-//! them are sampled as one batched computation, and each member's numbers are those it gets
-//! alone. Its result is a [`EstimateResult`] (for the LLC: the estimate, every chain's
+//! them are sampled as one batched computation (a large model's in several, `llc::runs`), and
+//! each member's numbers are those it gets alone. Its result is a [`EstimateResult`] (for the LLC: the estimate, every chain's
 //! estimate and loss trace, the diagnostics); its metrics are those the result determines.
 
 use std::collections::BTreeMap;
