@@ -316,7 +316,8 @@ impl Setting<'_> {
 }
 
 /// The state of every chain of one computation, `[checkpoints x chains, ...]` (a run's rows):
-/// checkpoint g's chains are rows g*C..(g+1)*C. Every buffer the loop writes per step is allocated here, once.
+/// checkpoint g's chains are rows g*C..(g+1)*C. Every buffer the loop writes per step is
+/// allocated here, once.
 struct Run<'a> {
     spec: &'a EstimateSpec,
     llc: &'a LlcSpec,
@@ -743,7 +744,7 @@ mod tests {
     use serde_json::json;
     use tch::Tensor;
 
-    use super::{RUN_PARAMETERS, runs, sample, sample_in_runs};
+    use super::{Chains, RUN_PARAMETERS, runs, sample, sample_in_runs};
     use crate::estimate::diagnostics::estimate;
     use crate::estimate::spec::{EstimateSpec, LlcSpec, Observable};
     use crate::train::data::Teacher;
@@ -802,77 +803,65 @@ mod tests {
         (result.llc_mean, result.llc_std)
     }
 
-    /// An LLC estimate of `model` on `data` with the `llc` arguments `args`, seed 7, on the CPU.
-    fn llc_estimate(
-        model: &serde_json::Value,
-        data: &serde_json::Value,
+    /// The chains of `checkpoints` checkpoints of `model` (its initializations from seeds 1,
+    /// 2, ...) for an LLC with the `llc` arguments `args` (seed 7, on the CPU), sampled in
+    /// computations of at most `run_parameters`; and how many computations that took.
+    fn sample_at_inits(
+        (model, data): (&serde_json::Value, &serde_json::Value),
         args: serde_json::Value,
-    ) -> EstimateSpec {
+        checkpoints: i64,
+        run_parameters: i64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> (Vec<Chains>, usize) {
         let params = json!({
             "model": model, "data": data, "observable": llc(args),
             "seed": 7, "at": "all", "device": "cpu",
         });
-        EstimateSpec::new(&serde_json::from_value(params).unwrap()).unwrap()
+        let spec = EstimateSpec::new(&serde_json::from_value(params).unwrap()).unwrap();
+        let Observable::Llc(llc) = &spec.observable else { unreachable!() };
+        let anchors: Vec<(&LlcSpec, Vec<Tensor>)> = (1..=checkpoints)
+            .map(|seed| (&**llc, spec.model.init(&[seed], tch::Kind::Float)))
+            .collect();
+        sample_in_runs(&spec, &anchors, progress, run_parameters).unwrap()
     }
 
     /// Every chain's loss trace at two checkpoints of `model` (its initializations from seeds 1
-    /// and 2), on the batched path or one chain at a time; and its distances from the
-    /// checkpoint (½‖w − w*‖² with each loss).
+    /// and 2), on the batched path (one computation) or one chain at a time; and its distances
+    /// from the checkpoint (½‖w − w*‖² with each loss).
     fn traces(
         model: &serde_json::Value,
         data: &serde_json::Value,
         batched: bool,
     ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
-        let spec = llc_estimate(
-            model,
-            data,
-            json!({
-                "sampler": sgld(1e-3, 100.0),
-                "nbeta": "auto", "chains": 3, "draws": 200, "burnin": 100, "batch_size": 128,
-                "batched": batched,
-            }),
-        );
-        let Observable::Llc(llc) = &spec.observable else { unreachable!() };
-        let anchors: Vec<Vec<Tensor>> = [1, 2]
-            .iter()
-            .map(|&seed| {
-                spec.model.init(&[seed], tch::Kind::Float).into_iter().collect::<Vec<Tensor>>()
-            })
-            .collect();
-        let anchors: Vec<(&LlcSpec, Vec<Tensor>)> =
-            anchors.into_iter().map(|a| (&**llc, a)).collect();
-        let chains = sample(&spec, &anchors, &mut |_, _| {}).unwrap();
+        let args = json!({
+            "sampler": sgld(1e-3, 100.0),
+            "nbeta": "auto", "chains": 3, "draws": 200, "burnin": 100, "batch_size": 128,
+            "batched": batched,
+        });
+        let (chains, _) = sample_at_inits((model, data), args, 2, i64::MAX, &mut |_, _| {});
         let distances = chains.iter().flat_map(|c| c.distances.clone()).collect();
         (chains.into_iter().flat_map(|c| c.traces).collect(), distances)
     }
 
-    /// Every chain and companion chain of `checkpoints` checkpoints of `model` (its
-    /// initializations from seeds 1, 2, ...), sampled in computations of at most
-    /// `run_parameters`, as text (`f64`'s `Debug` is the shortest text that reads back to the
-    /// same bits, so equal texts are equal numbers), and how many computations that took.
+    /// Every chain and companion chain of `checkpoints` checkpoints of `model`, sampled in
+    /// computations of at most `run_parameters`, as text (`f64`'s `Debug` is the shortest text
+    /// that reads back to the same bits, so equal texts are equal numbers), and how many
+    /// computations that took.
     fn chains_in_runs(
-        (model, data): (&serde_json::Value, &serde_json::Value),
+        model_and_data: (&serde_json::Value, &serde_json::Value),
         checkpoints: i64,
         independent_batches: bool,
         run_parameters: i64,
         progress: &mut dyn FnMut(u64, u64),
     ) -> (String, usize) {
-        let spec = llc_estimate(
-            model,
-            data,
-            json!({
-                "sampler": sgld(1e-3, 100.0),
-                "nbeta": "auto", "chains": 3, "draws": 20, "burnin": 5, "batch_size": 16,
-                "batched": true, "companion": true, "independent_batches": independent_batches,
-                "acceptance_every": 4,
-            }),
-        );
-        let Observable::Llc(llc) = &spec.observable else { unreachable!() };
-        let anchors: Vec<(&LlcSpec, Vec<Tensor>)> = (1..=checkpoints)
-            .map(|seed| (&**llc, spec.model.init(&[seed], tch::Kind::Float)))
-            .collect();
+        let args = json!({
+            "sampler": sgld(1e-3, 100.0),
+            "nbeta": "auto", "chains": 3, "draws": 20, "burnin": 5, "batch_size": 16,
+            "batched": true, "companion": true, "independent_batches": independent_batches,
+            "acceptance_every": 4,
+        });
         let (chains, computations) =
-            sample_in_runs(&spec, &anchors, progress, run_parameters).unwrap();
+            sample_at_inits(model_and_data, args, checkpoints, run_parameters, progress);
         (format!("{chains:?}"), computations)
     }
 
