@@ -63,9 +63,10 @@ fn job_ids(store: &Path) -> Vec<String> {
 /// Waits until one of the store's jobs has been running for `seconds` (by squeue's clock);
 /// its id.
 fn running_job(store: &Path, seconds: u64) -> String {
-    // Two minutes: under the whole suite's load on 2 cores, the local Slurm once took more
-    // than one to start a job.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // Four minutes: under the whole suite's load on 2 cores, the local Slurm once took more
+    // than one to start a job, and twice more than two (the time-limited run's job and its
+    // resumed rerun holding a CPU each while the scenario's job waited).
+    let deadline = Instant::now() + Duration::from_secs(240);
     while Instant::now() < deadline {
         for job in job_ids(store) {
             let out =
@@ -83,7 +84,7 @@ fn running_job(store: &Path, seconds: u64) -> String {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    panic!("no job of {} ran for {seconds} s within two minutes", store.display());
+    panic!("no job of {} ran for {seconds} s within four minutes", store.display());
 }
 
 fn in_queue(job: &str) -> bool {
