@@ -103,7 +103,9 @@ static TRAIN: StepKindEntry = StepKindEntry {
     // 6: the toy model in f32 on the CPU takes its loss and gradients from plain Rust sums in a
     // fixed order, eight members side by side (`tms_lanes`), not from libtorch's products.
     // 7: ... and its recorded losses from the same lanes' forward pass (squares summed in f64).
-    implementation: 7,
+    // 8: the transformer's query, key and value projections are one product, its layer norms
+    // apply their gain and bias in the kernel.
+    implementation: 8,
     records_inputs: false,
 };
 
@@ -205,8 +207,9 @@ static ESTIMATE: StepKindEntry = StepKindEntry {
     // 2: an LLC estimate carries its localization sensitivity and the diagnostic built on
     // it, so an estimate made before cannot be served without it. 3: the toy model's chains
     // in f32 on the CPU take their gradients from plain Rust sums in a fixed order
-    // (`tms_lanes`), not from libtorch's kernels.
-    implementation: 3,
+    // (`tms_lanes`), not from libtorch's kernels. 4: the transformer's query, key and value
+    // projections are one product, its layer norms apply their gain and bias in the kernel.
+    implementation: 4,
     records_inputs: false,
 };
 

@@ -294,13 +294,19 @@ impl Transformer {
             } else {
                 stream.shallow_clone()
             };
-            // [members * batch, heads, positions, d_head]: the layout of fused attention.
-            let split = |projected: Tensor| {
-                projected.view([members * batch, len, self.heads, self.d_head]).transpose(1, 2)
-            };
-            let query = split(linear(&normed, take(), take()));
-            let key = split(linear(&normed, take(), take()));
-            let value = split(linear(&normed, take(), take()));
+            let [wq, bq, wk, bk, wv, bv] = [take(), take(), take(), take(), take(), take()];
+            let projected = linear_joined(&normed, &[wq, wk, wv], &[bq, bk, bv]);
+            // [members * batch, heads, positions, d_head] each: the layout of fused attention.
+            // `unbind`'s backward stacks the three gradients into the joined product's in one
+            // pass (slicing by `narrow` would zero and add three full-size tensors).
+            let [query, key, value]: [Tensor; 3] = projected
+                .view([members * batch, len, 3, self.heads, self.d_head])
+                .unbind(2)
+                .into_iter()
+                .map(|part| part.transpose(1, 2))
+                .collect::<Vec<_>>()
+                .try_into()
+                .expect("three projections");
             let z = if keep_patterns {
                 let scores = query.matmul(&key.transpose(-2, -1)) / (self.d_head as f64).sqrt();
                 let pattern = scores.masked_fill(&mask, f64::NEG_INFINITY).softmax(-1, rows.kind());
@@ -355,9 +361,133 @@ fn linear(h: &Tensor, w: &Tensor, bias: &Tensor) -> Tensor {
         .view([1, size[1], out])
 }
 
-/// Layer normalization over the last dimension with each member's gain and bias.
+/// The query, key and value projections of one member as one matrix product, `[1, n, 3 *
+/// out]`: `h` `[1, n, in]` against the three weights `[1, out, in]` stacked, with their biases.
+///
+/// Why joined: one product `[n, in] x [in, 3 out]` runs nearer the matmul peak than three thin
+/// ones, and its backward takes the input's gradient in one product over `3 out` instead of
+/// three products and two additions (the induction study's LLC loop: see docs/estimation.md).
+/// The parameters stay three (their names and the checkpoint's layout do not change); joining
+/// the weights copies `3 out x in` numbers, nothing next to the product.
+fn linear_joined(h: &Tensor, weights: &[&Tensor; 3], biases: &[&Tensor; 3]) -> Tensor {
+    let size = h.size();
+    let (n, inputs) = (size[1], size[2]);
+    let out = weights[0].size()[1];
+    let weight = Tensor::cat(&weights.map(|w| w.view([out, inputs])), 0);
+    let bias = Tensor::cat(&biases.map(|b| b.view([out])), 0);
+    bias.addmm(&h.view([n, inputs]), &weight.tr()).view([1, n, 3 * out])
+}
+
+/// Layer normalization over the last dimension with one member's gain and bias, applied inside
+/// libtorch's kernel (one pass, and one pass back for all three gradients).
 fn norm(h: &Tensor, gain: &Tensor, bias: &Tensor) -> Tensor {
     let d = h.size()[2];
-    h.layer_norm([d], None::<Tensor>, None::<Tensor>, 1e-5, false) * gain.unsqueeze(1)
-        + bias.unsqueeze(1)
+    h.layer_norm([d], Some(gain.view([d])), Some(bias.view([d])), 1e-5, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use devspec_protocol::params::{Activation, TransformerModel};
+    use tch::{Kind, Tensor};
+
+    use super::Transformer;
+
+    /// The pass written from the formulas, op by op: three separate projections, attention as
+    /// its products and a masked softmax, layer norm as `(h - mean) / sqrt(var + eps) * gain +
+    /// bias`. Rows `[1, batch, positions]` of token ids; the parameters as `params()` orders them.
+    fn reference(model: &Transformer, params: &[Tensor], rows: &Tensor) -> Tensor {
+        let mut next = params.iter().map(|p| p.squeeze_dim(0));
+        let mut take = || next.next().expect("a parameter");
+        let (batch, len, d) = (rows.size()[1], rows.size()[2], model.d_model);
+        let norm = |h: &Tensor, gain: Tensor, bias: Tensor| {
+            let mean = h.mean_dim(-1, true, Kind::Double);
+            let var = (h - &mean).square().mean_dim(-1, true, Kind::Double);
+            (h - mean) / (var + 1e-5).sqrt() * gain + bias
+        };
+        let linear = |h: &Tensor, w: Tensor, b: Tensor| h.matmul(&w.tr()) + b;
+        let ids = rows.view([batch, len]).to_kind(Kind::Int64);
+        let embed = take();
+        let mut stream =
+            embed.index_select(0, &ids.view([-1])).view([batch, len, d]) + take().narrow(0, 0, len);
+        let heads = |h: Tensor| h.view([batch, len, model.heads, model.d_head]).transpose(1, 2);
+        let mask = Tensor::ones([len, len], (Kind::Bool, rows.device())).triu(1);
+        for _ in 0..model.layers {
+            let normed = norm(&stream, take(), take());
+            let q = heads(linear(&normed, take(), take()));
+            let k = heads(linear(&normed, take(), take()));
+            let v = heads(linear(&normed, take(), take()));
+            let scores = q.matmul(&k.transpose(-2, -1)) / (model.d_head as f64).sqrt();
+            let pattern = scores.masked_fill(&mask, f64::NEG_INFINITY).softmax(-1, Kind::Double);
+            let z = pattern.matmul(&v).transpose(1, 2).reshape([batch, len, d]);
+            stream = &stream + linear(&z, take(), take());
+            let normed = norm(&stream, take(), take());
+            let hidden = linear(&normed, take(), take()).gelu("none");
+            stream = &stream + linear(&hidden, take(), take());
+        }
+        let normed = norm(&stream, take(), take());
+        linear(&normed, take(), take()).view([1, batch * len, model.output_dim])
+    }
+
+    /// The model's pass (joined q, k, v product, layer norm's affine in its kernel, fused
+    /// attention) computes the formulas: outputs and every parameter's gradient, in f64.
+    ///
+    /// Tolerance 1e-10: the two sum the same terms in other orders (one product over `3 d`
+    /// against three; the attention kernel's blocked softmax), each rounding at most ~1e-16
+    /// relative per operation over a few dozen operations on values of order 1, so an honest
+    /// difference stays below 1e-13; a wrong wiring (k for v, a missing gain) moves values
+    /// by order 1 (tried: swapping the key and value weights fails).
+    #[test]
+    fn the_pass_computes_the_formulas_with_its_gradients() {
+        let args = TransformerModel {
+            layers: 2,
+            heads: 2,
+            d_model: 8,
+            d_head: None,
+            d_mlp: Some(16),
+            activation: Activation::Gelu,
+            context: 6,
+            vocab: Some(5),
+            input_dim: None,
+            output_dim: None,
+            layer_norm: true,
+            init_scale: 0.5,
+        };
+        let model = Transformer::new(&args).expect("a model");
+        tch::manual_seed(7);
+        let fresh = || -> Vec<Tensor> {
+            tch::manual_seed(7);
+            model
+                .params()
+                .iter()
+                .map(|p| {
+                    let mut shape = vec![1];
+                    shape.extend(&p.shape);
+                    // Gains and biases away from 1 and 0, so that their wiring shows.
+                    (Tensor::randn(&shape, (Kind::Double, tch::Device::Cpu)) * 0.5)
+                        .set_requires_grad(true)
+                })
+                .collect()
+        };
+        let rows = Tensor::from_slice(&[0i64, 3, 1, 4, 2, 2, 4, 0, 1, 1, 3, 0]).view([1, 2, 6]);
+        let weights = Tensor::randn([1, 12, 5], (Kind::Double, tch::Device::Cpu));
+        let ours = fresh();
+        let theirs = fresh();
+        let out = model.forward(&ours, &rows.to_kind(Kind::Double));
+        let expected = reference(&model, &theirs, &rows);
+        assert_eq!(out.size(), expected.size());
+        let gap = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+        assert!(gap(&out, &expected) < 1e-10, "outputs differ by {}", gap(&out, &expected));
+        (&out * &weights).sum(Kind::Double).backward();
+        (&expected * &weights).sum(Kind::Double).backward();
+        for ((p, q), shape) in ours.iter().zip(&theirs).zip(model.params()) {
+            let g = gap(&p.grad(), &q.grad());
+            assert!(g < 1e-10, "{}'s gradient differs by {g}", shape.name);
+            // A key's bias shifts every score of a query alike, which the softmax ignores: its
+            // gradient is zero in exact arithmetic. Every other parameter's shows.
+            if !shape.name.ends_with("attn.k.bias") {
+                let size = q.grad().abs().max().double_value(&[]);
+                assert!(size > 1e-6, "{} has a gradient", shape.name);
+            }
+        }
+    }
 }
