@@ -413,12 +413,12 @@ mod tests {
         let mask = Tensor::ones([len, len], (Kind::Bool, rows.device())).triu(1);
         for _ in 0..model.layers {
             let normed = norm(&stream, take(), take());
-            let q = heads(linear(&normed, take(), take()));
-            let k = heads(linear(&normed, take(), take()));
-            let v = heads(linear(&normed, take(), take()));
-            let scores = q.matmul(&k.transpose(-2, -1)) / (model.d_head as f64).sqrt();
+            let query = heads(linear(&normed, take(), take()));
+            let key = heads(linear(&normed, take(), take()));
+            let value = heads(linear(&normed, take(), take()));
+            let scores = query.matmul(&key.transpose(-2, -1)) / (model.d_head as f64).sqrt();
             let pattern = scores.masked_fill(&mask, f64::NEG_INFINITY).softmax(-1, Kind::Double);
-            let z = pattern.matmul(&v).transpose(1, 2).reshape([batch, len, d]);
+            let z = pattern.matmul(&value).transpose(1, 2).reshape([batch, len, d]);
             stream = &stream + linear(&z, take(), take());
             let normed = norm(&stream, take(), take());
             let hidden = linear(&normed, take(), take()).gelu("none");
