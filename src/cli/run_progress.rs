@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::run_rates::{RunRates, duration_text};
+use super::run_rates::{RunRates, time_left_text};
 use crate::exec::RunEvent;
 use crate::plan::Plan;
 
@@ -162,9 +162,9 @@ fn lines(
             for part in [
                 if message.starts_with("step ") { String::new() } else { message.clone() },
                 rates.describe(instance),
-                rates.left(now).map_or(String::new(), |left| {
-                    format!("run: about {} left", duration_text(left))
-                }),
+                rates
+                    .left(now)
+                    .map_or(String::new(), |left| format!("run: {}", time_left_text(left))),
             ] {
                 if !part.is_empty() {
                     said.push_str(", ");
@@ -277,7 +277,7 @@ impl Bars {
             if hidden > 0 { format!(" ({hidden} running not shown)") } else { String::new() },
             self.rates
                 .left(now)
-                .map_or(String::new(), |left| { format!("; about {} left", duration_text(left)) }),
+                .map_or(String::new(), |left| format!("; {}", time_left_text(left))),
         ));
     }
 

@@ -172,7 +172,16 @@ fn rate_text(rate: f64) -> String {
 }
 
 /// A time left for people: `45s`, `3m 20s`, `2h 05m`.
-pub fn duration_text(left: Duration) -> String {
+/// What is left, as the progress lines say it: "about 3m 20s left", "under a second left".
+pub fn time_left_text(left: Duration) -> String {
+    if left.as_secs() == 0 {
+        "under a second left".to_owned()
+    } else {
+        format!("about {} left", duration_text(left))
+    }
+}
+
+fn duration_text(left: Duration) -> String {
     let seconds = left.as_secs();
     match seconds {
         0 => "under 1s".to_owned(),
@@ -242,5 +251,7 @@ mod tests {
         assert_eq!(duration_text(Duration::from_secs(45)), "45s");
         assert_eq!(duration_text(Duration::from_secs(200)), "3m 20s");
         assert_eq!(duration_text(Duration::from_secs(7500)), "2h 05m");
+        assert_eq!(time_left_text(Duration::from_millis(400)), "under a second left");
+        assert_eq!(time_left_text(Duration::from_secs(45)), "about 45s left");
     }
 }
