@@ -391,7 +391,13 @@ impl Executor<'_> {
         let group = self.group_of(node, &key, &key_parts);
         let device = key_parts.environment.get("device").cloned().unwrap_or_default();
         let resources = super::slurm::resources_of(&self.plan.graph[node].params);
-        waiting.push(group, Job { node, key, device, request, instance, resources });
+        let memory_bytes = crate::plan::memory_estimate::of_instance(
+            self.plan.graph[node].kind,
+            &self.plan.graph[node].params,
+        )
+        .map_or(0.0, |estimate| estimate.bytes());
+        let job = Job { node, key, device, request, instance, resources, memory_bytes };
+        waiting.push(group, job);
         false
     }
 

@@ -29,6 +29,20 @@ pub struct Job {
     pub instance: String,
     /// What it asks a batch scheduler for.
     pub resources: super::slurm::Resources,
+    /// Its memory estimate (`plan::memory_estimate`), 0 where none is known.
+    pub memory_bytes: f64,
+}
+
+/// A group whose members' memory estimates sum to this or more leaves its worker replaced:
+/// the worker's allocator keeps what a step frees, up to 1 GiB of the heap's free top and every
+/// freed block below a live one (`ops::settings::KEEP_FREED_MEMORY`), so a worker that ran a
+/// large step may hold close to its memory while other workers run theirs. A fresh worker
+/// starts in about a second, nothing next to a step of that size.
+pub const REPLACE_WORKER_AFTER_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// Whether a healthy worker serves the next group after `members`.
+fn keeps_worker(members: &[Job]) -> bool {
+    members.iter().map(|job| job.memory_bytes).sum::<f64>() < REPLACE_WORKER_AFTER_BYTES
 }
 
 /// What a pool thread tells the scheduler.
@@ -161,6 +175,11 @@ impl GroupRunner<'_> {
             .iter()
             .map(|job| StepLog::new(self.store, &job.instance, &job.key, members))
             .collect();
+        if let Some(worker) = &worker {
+            for log in &mut logs {
+                log.worker(worker.id());
+            }
+        }
         // Each member's error, once it has ended (`None` inside: it succeeded).
         let mut ended: Vec<Option<Option<String>>> = vec![None; members.len()];
         let mut on_event = |event: &Reply| match event {
@@ -212,8 +231,8 @@ impl GroupRunner<'_> {
         let (reply, stderr) = self.send(worker.as_mut(), members, &mut on_event);
         let (group_error, broken) = group_failure(reply);
         // A worker that died or spoke out of turn is dropped (and so reaped); the next group
-        // gets a fresh one.
-        if !broken {
+        // gets a fresh one. So is one that holds a large step's memory, its stdin closed.
+        if !broken && keeps_worker(members) {
             self.worker = worker;
         }
         for (index, job) in members.iter().enumerate() {

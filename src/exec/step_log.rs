@@ -44,6 +44,12 @@ impl StepLog {
         }
     }
 
+    /// Which worker process computed it (a worker serves many groups, and is replaced after a
+    /// death or a large step).
+    pub fn worker(&mut self, process: u32) {
+        let _ = writeln!(self.text, "worker: process {process}");
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

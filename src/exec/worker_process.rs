@@ -400,6 +400,11 @@ impl WorkerProcess {
         WorkerProcessError::ProtocolMismatch { path: self.path.clone(), theirs, said }
     }
 
+    /// The worker's process id, for a step's log.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts keeping everything the worker writes on stderr, for a step's log.
     pub fn capture_stderr(&mut self) {
         if let Ok(mut buffers) = self.stderr_buffers.lock() {

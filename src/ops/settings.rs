@@ -191,8 +191,10 @@ fn run_options(
 /// transformer's member threads) grows in heaps of at most 64 MiB, and a block too large for one
 /// is still mapped apart. The cost: the heap's free top goes back only once it passes 1 GiB,
 /// and a freed block below a live one stays, so
-/// a worker may hold close to its largest request's memory until the run ends (as it already
-/// could for every block up to 32 MiB); the memory check prices one instance at a time. Where a
+/// a worker may hold close to its largest request's memory (as it already could for every block
+/// up to 32 MiB); the memory check prices one instance at a time, so a worker that ran a request
+/// estimated at 1 GiB or more is replaced before the next (`exec::pool`'s
+/// `REPLACE_WORKER_AFTER_BYTES`). Where a
 /// tensor's bytes sit changes none of its numbers: ATen aligns every CPU tensor to 64 bytes
 /// however its memory came.
 pub const KEEP_FREED_MEMORY: &str =

@@ -95,14 +95,24 @@ pub fn format_bytes(bytes: f64) -> String {
 }
 
 /// The estimate of an instance of step kind `kind` with these resolved parameters; `None` for
-/// kinds that hold no model (detection, reports: devspec computes them in moments).
+/// kinds that hold no model (detection, reports: devspec computes them in moments), and for the
+/// executor's test step unless its `memory_mb` claims some.
 pub fn of_instance(kind: StepKind, params: &BTreeMap<String, Value>) -> Option<MemoryEstimate> {
     match kind {
         StepKind::Train => Some(train(params)),
         StepKind::Checkpoint => Some(checkpoint(params)),
         StepKind::Estimate => Some(estimate(params)),
-        StepKind::Detect | StepKind::Report | StepKind::Test => None,
+        StepKind::Test => test(params),
+        StepKind::Detect | StepKind::Report => None,
     }
+}
+
+/// The executor's test step: what its `memory_mb` claims, if it says.
+fn test(params: &BTreeMap<String, Value>) -> Option<MemoryEstimate> {
+    let mib = params.get("memory_mb").and_then(Value::as_int)?;
+    let mut estimate = MemoryEstimate::default();
+    estimate.add("claimed", mib as f64 * 1024.0 * 1024.0);
+    Some(estimate)
 }
 
 /// A training run: per ensemble member (one instance), the parameters, their gradients and the

@@ -326,6 +326,12 @@ static TEST: StepKindEntry = StepKindEntry {
             "its inputs' results",
             "read these checkpoints of its input, one instance each, as an estimate does",
         ),
+        derived(
+            "memory_mb",
+            whole(0),
+            "none",
+            "the memory it is estimated to need, in MiB (it allocates none of it)",
+        ),
     ],
     status: Status::Implemented,
     batching: Batching::Siblings { may_differ: &["value", "tag"] },

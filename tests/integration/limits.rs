@@ -212,3 +212,42 @@ fn the_issues_absurd_sizes_are_refused_by_check() {
         assert_eq!(out.status.code(), Some(2), "{set}: {}", stderr(&out));
     }
 }
+
+/// The worker process that computed each instance, from the store's logs.
+fn workers_by_instance(project: &Project) -> std::collections::BTreeMap<String, u32> {
+    let mut workers = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(project.store().join("logs")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let field =
+            |name: &str| text.lines().find_map(|line| line.strip_prefix(name)).map(str::to_owned);
+        if let (Some(instance), Some(process)) = (field("instance: "), field("worker: process ")) {
+            workers.insert(instance, process.parse().unwrap());
+        }
+    }
+    workers
+}
+
+/// A worker keeps what its steps free for the next (its allocator's setting), so one that ran a
+/// step estimated at 1 GiB or more is replaced before the next request; one that ran small
+/// steps serves the next. The test step claims the memory and allocates none of it.
+#[test]
+fn a_worker_that_ran_a_large_step_is_replaced_and_one_that_ran_small_steps_is_kept() {
+    let spec = "test big { value = 1  sleep_ms = 20  memory_mb = 1024 }\n\
+                test after on big { value = 2  sleep_ms = 20 }\n\
+                test last on after { value = 3  sleep_ms = 20 }\n";
+    let project = Project::new(spec);
+    let run = project.run(&["--jobs", "1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let workers = workers_by_instance(&project);
+    assert_eq!(workers.len(), 3, "every instance's log names its worker: {workers:?}");
+    assert_ne!(workers["big"], workers["after"], "a fresh worker after the large step");
+    assert_eq!(workers["after"], workers["last"], "the same worker after a small step");
+
+    // Just below the line, the worker stays.
+    let spec = spec.replace("memory_mb = 1024", "memory_mb = 1023");
+    let project = Project::new(&spec);
+    let run = project.run(&["--jobs", "1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let workers = workers_by_instance(&project);
+    assert_eq!(workers["big"], workers["after"], "{workers:?}");
+}

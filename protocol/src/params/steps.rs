@@ -147,6 +147,9 @@ pub struct TestParams {
     pub checkpoints: Option<Checkpoints>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<At>,
+    /// The memory its estimate claims, in MiB (for the executor's tests of memory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<i64>,
 }
 
 /// A step's `loss`: `auto` is the model's natural loss for its data.
