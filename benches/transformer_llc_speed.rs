@@ -327,8 +327,8 @@ fn one_and_two_threads() -> (Measured, Measured, Vec<f64>) {
 }
 
 /// The goal of 2x today's loop, judged only against an old build measured in this run: three
-/// alternating pairs (old, new, old, new, old, new), each side's median (one run of each moved
-/// by 10% on the 2-core machine, as the rounds above do).
+/// alternating pairs (old, new, old, new, old, new), each side's median (one run of each, minutes
+/// apart, moved by up to 20% on the 2-core machine, as `one_and_two_threads` says).
 fn print_two_x_goal(rate: f64) {
     match std::env::var("TRANSFORMER_LLC_BASELINE") {
         Ok(binary) => {

@@ -171,7 +171,6 @@ fn rate_text(rate: f64) -> String {
     }
 }
 
-/// A time left for people: `45s`, `3m 20s`, `2h 05m`.
 /// What is left, as the progress lines say it: "about 3m 20s left", "under a second left".
 pub fn time_left_text(left: Duration) -> String {
     if left.as_secs() == 0 {
@@ -181,11 +180,11 @@ pub fn time_left_text(left: Duration) -> String {
     }
 }
 
+/// A time of a second or more, for people: `45s`, `3m 20s`, `2h 05m`.
 fn duration_text(left: Duration) -> String {
     let seconds = left.as_secs();
     match seconds {
-        0 => "under 1s".to_owned(),
-        1..60 => format!("{seconds}s"),
+        0..60 => format!("{seconds}s"),
         60..3600 => format!("{}m {:02}s", seconds / 60, seconds % 60),
         _ => format!("{}h {:02}m", seconds / 3600, (seconds % 3600) / 60),
     }
@@ -247,7 +246,6 @@ mod tests {
 
     #[test]
     fn durations_read_at_a_glance() {
-        assert_eq!(duration_text(Duration::from_millis(400)), "under 1s");
         assert_eq!(duration_text(Duration::from_secs(45)), "45s");
         assert_eq!(duration_text(Duration::from_secs(200)), "3m 20s");
         assert_eq!(duration_text(Duration::from_secs(7500)), "2h 05m");

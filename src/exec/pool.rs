@@ -1,5 +1,6 @@
 //! One thread of the executor's pool: it owns one `devspec-worker` process (started on first
-//! use, replaced after a death) and runs the groups of instances the scheduler hands it, one
+//! use, replaced after a death and after a group estimated at `REPLACE_WORKER_AFTER_BYTES` or
+//! more) and runs the groups of instances the scheduler hands it, one
 //! request per group. Around each group it holds every member's key lock, so two runs on one
 //! store never compute a key twice (the second finds the first's manifest once the lock
 //! frees); it records each member's manifest as soon as the worker reports that member done,
@@ -36,9 +37,11 @@ pub struct Job {
 /// A group whose members' memory estimates sum to this or more leaves its worker replaced:
 /// the worker's allocator keeps what a step frees, up to 1 GiB of the heap's free top and every
 /// freed block below a live one (`ops::settings::KEEP_FREED_MEMORY`), so a worker that ran a
-/// large step may hold close to its memory while other workers run theirs. A fresh worker
-/// starts in about a second, nothing next to a step of that size.
-pub const REPLACE_WORKER_AFTER_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
+/// large step may hold close to its memory while other workers run theirs. On a GPU, libtorch's
+/// caching allocator likewise keeps the device memory a step freed. A fresh worker starts in
+/// about a second on the CPU (a few more where it sets up CUDA), little next to a step of that
+/// size.
+const REPLACE_WORKER_AFTER_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Whether a healthy worker serves the next group after `members`.
 fn keeps_worker(members: &[Job]) -> bool {

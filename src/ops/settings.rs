@@ -190,13 +190,13 @@ fn run_options(
 /// it. This holds for the main thread's heap, where steps run; another thread's arena (a
 /// transformer's member threads) grows in heaps of at most 64 MiB, and a block too large for one
 /// is still mapped apart. The cost: the heap's free top goes back only once it passes 1 GiB,
-/// and a freed block below a live one stays, so
-/// a worker may hold close to its largest request's memory (as it already could for every block
-/// up to 32 MiB); the memory check prices one instance at a time, so a worker that ran a request
-/// estimated at 1 GiB or more is replaced before the next (`exec::pool`'s
-/// `REPLACE_WORKER_AFTER_BYTES`). Where a
-/// tensor's bytes sit changes none of its numbers: ATen aligns every CPU tensor to 64 bytes
-/// however its memory came.
+/// and a freed block below a live one stays, so a worker may hold close to its largest
+/// request's memory (as it already could for every block up to 32 MiB), while the memory check
+/// prices one instance at a time. So a worker that ran a request estimated at 1 GiB or more is
+/// replaced before the next (`exec::pool`'s `REPLACE_WORKER_AFTER_BYTES`), and one that ran
+/// only smaller requests holds at most about 1 GiB it does not use. Where a tensor's bytes sit
+/// changes none of its numbers: ATen aligns every CPU tensor to 64 bytes however its memory
+/// came.
 pub const KEEP_FREED_MEMORY: &str =
     "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824";
 

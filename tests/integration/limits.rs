@@ -229,7 +229,8 @@ fn workers_by_instance(project: &Project) -> std::collections::BTreeMap<String, 
 
 /// A worker keeps what its steps free for the next (its allocator's setting), so one that ran a
 /// step estimated at 1 GiB or more is replaced before the next request; one that ran small
-/// steps serves the next. The test step claims the memory and allocates none of it.
+/// steps serves the next. The test step claims the memory and allocates none of it; each sleeps
+/// a little so that it reports progress, and so gets a log (a quiet step that ran alone has none).
 #[test]
 fn a_worker_that_ran_a_large_step_is_replaced_and_one_that_ran_small_steps_is_kept() {
     let spec = "test big { value = 1  sleep_ms = 20  memory_mb = 1024 }\n\

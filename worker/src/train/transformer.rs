@@ -392,6 +392,30 @@ mod tests {
 
     use super::Transformer;
 
+    /// Two layers with an MLP, heads of 3 numbers, so that the heads' width (6) is not `d_model`
+    /// (8).
+    fn small_model() -> Transformer {
+        let args = TransformerModel {
+            layers: 2,
+            heads: 2,
+            d_model: 8,
+            d_head: Some(3),
+            d_mlp: Some(16),
+            activation: Activation::Gelu,
+            context: 6,
+            vocab: Some(5),
+            input_dim: None,
+            output_dim: None,
+            layer_norm: true,
+            init_scale: 0.5,
+        };
+        Transformer::new(&args).expect("a model")
+    }
+
+    fn gap(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b).abs().max().double_value(&[])
+    }
+
     /// The pass written from the formulas, op by op: three separate projections, attention as
     /// its products and a masked softmax, layer norm as `(h - mean) / sqrt(var + eps) * gain +
     /// bias`. Rows `[1, batch, positions]` of token ids; the parameters as `params()` orders them.
@@ -418,7 +442,7 @@ mod tests {
             let value = heads(linear(&normed, take(), take()));
             let scores = query.matmul(&key.transpose(-2, -1)) / (model.d_head as f64).sqrt();
             let pattern = scores.masked_fill(&mask, f64::NEG_INFINITY).softmax(-1, Kind::Double);
-            let z = pattern.matmul(&value).transpose(1, 2).reshape([batch, len, d]);
+            let z = pattern.matmul(&value).transpose(1, 2).reshape([batch, len, -1]);
             stream = &stream + linear(&z, take(), take());
             let normed = norm(&stream, take(), take());
             let hidden = linear(&normed, take(), take()).gelu("none");
@@ -429,7 +453,8 @@ mod tests {
     }
 
     /// The model's pass (joined q, k, v product, layer norm's affine in its kernel, fused
-    /// attention) computes the formulas: outputs and every parameter's gradient, in f64.
+    /// attention, and the written-out attention that keeps the patterns) computes the formulas:
+    /// outputs and every parameter's gradient, in f64.
     ///
     /// Tolerance 1e-10: the two sum the same terms in other orders (one product over `3 d`
     /// against three; the attention kernel's blocked softmax), each rounding at most ~1e-16
@@ -438,21 +463,7 @@ mod tests {
     /// by order 1 (tried: swapping the key and value weights fails).
     #[test]
     fn the_pass_computes_the_formulas_with_its_gradients() {
-        let args = TransformerModel {
-            layers: 2,
-            heads: 2,
-            d_model: 8,
-            d_head: None,
-            d_mlp: Some(16),
-            activation: Activation::Gelu,
-            context: 6,
-            vocab: Some(5),
-            input_dim: None,
-            output_dim: None,
-            layer_norm: true,
-            init_scale: 0.5,
-        };
-        let model = Transformer::new(&args).expect("a model");
+        let model = small_model();
         tch::manual_seed(7);
         let fresh = || -> Vec<Tensor> {
             tch::manual_seed(7);
@@ -470,16 +481,30 @@ mod tests {
         };
         let rows = Tensor::from_slice(&[0i64, 3, 1, 4, 2, 2, 4, 0, 1, 1, 3, 0]).view([1, 2, 6]);
         let weights = Tensor::randn([1, 12, 5], (Kind::Double, tch::Device::Cpu));
-        let ours = fresh();
-        let theirs = fresh();
-        let out = model.forward(&ours, &rows.to_kind(Kind::Double));
-        let expected = reference(&model, &theirs, &rows);
-        assert_eq!(out.size(), expected.size());
-        let gap = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
-        assert!(gap(&out, &expected) < 1e-10, "outputs differ by {}", gap(&out, &expected));
-        (&out * &weights).sum(Kind::Double).backward();
-        (&expected * &weights).sum(Kind::Double).backward();
-        for ((p, q), shape) in ours.iter().zip(&theirs).zip(model.params()) {
+        for keep_patterns in [false, true] {
+            let ours = fresh();
+            let theirs = fresh();
+            let out = if keep_patterns {
+                model.forward_with_patterns(&ours, &rows.to_kind(Kind::Double)).0
+            } else {
+                model.forward(&ours, &rows.to_kind(Kind::Double))
+            };
+            let expected = reference(&model, &theirs, &rows);
+            assert_eq!(out.size(), expected.size());
+            let outputs = gap(&out, &expected);
+            assert!(
+                outputs < 1e-10,
+                "outputs differ by {outputs} (patterns kept: {keep_patterns})"
+            );
+            (&out * &weights).sum(Kind::Double).backward();
+            (&expected * &weights).sum(Kind::Double).backward();
+            assert_gradients_agree(&model, &ours, &theirs);
+        }
+    }
+
+    /// Every parameter's gradient as the formulas give it, and not trivially zero.
+    fn assert_gradients_agree(model: &Transformer, ours: &[Tensor], theirs: &[Tensor]) {
+        for ((p, q), shape) in ours.iter().zip(theirs).zip(model.params()) {
             let g = gap(&p.grad(), &q.grad());
             assert!(g < 1e-10, "{}'s gradient differs by {g}", shape.name);
             // A key's bias shifts every score of a query alike, which the softmax ignores: its
@@ -488,6 +513,30 @@ mod tests {
                 let size = q.grad().abs().max().double_value(&[]);
                 assert!(size > 1e-6, "{} has a gradient", shape.name);
             }
+        }
+    }
+
+    /// A group of two members gives each member its solo pass's outputs, bit for bit (the
+    /// member rule: `run` passes each member alone, on its own slices).
+    #[test]
+    fn each_member_of_a_group_gets_its_solo_outputs() {
+        let model = small_model();
+        tch::manual_seed(3);
+        let params: Vec<Tensor> = model
+            .params()
+            .iter()
+            .map(|p| {
+                let mut shape = vec![2];
+                shape.extend(&p.shape);
+                Tensor::randn(&shape, (Kind::Float, tch::Device::Cpu))
+            })
+            .collect();
+        let rows = Tensor::randint(5, [2, 3, 6], (Kind::Int64, tch::Device::Cpu));
+        let group = model.forward(&params, &rows);
+        for member in 0..2 {
+            let own: Vec<Tensor> = params.iter().map(|p| p.narrow(0, member, 1)).collect();
+            let solo = model.forward(&own, &rows.narrow(0, member, 1));
+            assert!(group.narrow(0, member, 1).equal(&solo), "member {member}");
         }
     }
 }
