@@ -362,7 +362,8 @@ fn linear(h: &Tensor, w: &Tensor, bias: &Tensor) -> Tensor {
 }
 
 /// The query, key and value projections of one member as one matrix product, `[1, n, 3 *
-/// out]`: `h` `[1, n, in]` against the three weights `[1, out, in]` stacked, with their biases.
+/// out]`: `h` `[1, n, in]` against the three weights `[1, out, in]` stacked (`linear` on the
+/// joined weight `[1, 3 out, in]` and bias `[1, 3 out]`).
 ///
 /// Why joined: one product `[n, in] x [in, 3 out]` runs nearer the matmul peak than three thin
 /// ones, and its backward takes the input's gradient in one product over `3 out` instead of
@@ -370,12 +371,7 @@ fn linear(h: &Tensor, w: &Tensor, bias: &Tensor) -> Tensor {
 /// The parameters stay three (their names and the checkpoint's layout do not change); joining
 /// the weights copies `3 out x in` numbers, nothing next to the product.
 fn linear_joined(h: &Tensor, weights: &[&Tensor; 3], biases: &[&Tensor; 3]) -> Tensor {
-    let size = h.size();
-    let (n, inputs) = (size[1], size[2]);
-    let out = weights[0].size()[1];
-    let weight = Tensor::cat(&weights.map(|w| w.view([out, inputs])), 0);
-    let bias = Tensor::cat(&biases.map(|b| b.view([out])), 0);
-    bias.addmm(&h.view([n, inputs]), &weight.tr()).view([1, n, 3 * out])
+    linear(h, &Tensor::cat(weights, 1), &Tensor::cat(biases, 1))
 }
 
 /// Layer normalization over the last dimension with one member's gain and bias, applied inside
